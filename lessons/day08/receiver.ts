@@ -1,0 +1,217 @@
+/**
+ * Day 08 — TCP ingestion: the receiver.
+ *
+ * TCP gives us a reliable, ordered BYTE STREAM — not messages. The day's idea is everything a receiver
+ * must add on top of that stream to make it safe to run in front of many clients:
+ *
+ *   1. framing     split the byte stream into records (one NDJSON line each, LSP1 §2) [d08.4]
+ *   2. validation  a line that is not a valid record is rejected with a reason, never fatal [d08.6]
+ *   3. limits      a line limit [d08.5], an idle timeout [d08.7], a connection limit [d08.10]
+ *   4. backpressure when the disk lags, stop READING (pause sockets) instead of buffering without end
+ *   5. a clean end the last line without LF [d08.8], and SIGTERM drains and flushes [d08.9]
+ *
+ * Run: npx tsx lessons/day08/receiver.ts --port 5140 --data-dir data/day08
+ */
+import net from 'node:net';
+import { parseCli, receiverOptions, opt } from '../../shared/cli.ts';
+import { createLog } from '../../shared/log.ts';
+import { announceReady, onShutdown } from '../../shared/process.ts';
+import { LineDecoder } from '../../shared/protocol/ndjson.ts';
+import { validateRecord } from '../../shared/protocol/record.ts';
+import { FileSink } from '../../shared/storage/file-sink.ts';
+import { RxWriter, peerName } from '../../shared/storage/rx.ts';
+import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
+
+const args = parseCli({
+  name: 'lessons/day08/receiver.ts',
+  summary: 'Day 08 receiver: NDJSON records over TCP, validated, persisted with _rx.',
+  options: {
+    ...receiverOptions('day08'),
+    maxLineBytes: opt.bytes('--max-line-bytes <size>', 'longest accepted line; longer lines are rejected (line_too_long)', 64 << 10, { min: 16, max: 64 << 20 }),
+    drainQuietMs: opt.int('--drain-quiet-ms <n>', 'on SIGTERM, keep reading until no bytes arrive for this long', 100, { min: 0, max: 3000 }),
+  },
+});
+
+const log = createLog('day08/receiver');
+const stats = new ReceiverStats(args.lane, 'tcp');
+const sink = await FileSink.open({ dir: args.dataDir, fsync: args.fsync, fsyncIntervalMs: args.fsyncIntervalMs, rotateBytes: args.rotateBytes });
+const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
+  stats.extra.sink = sink.counters;
+}).start();
+
+interface Connection {
+  socket: net.Socket;
+  peer: string;
+  decoder: LineDecoder;
+  /** when this connection last completed a line (the idle timeout counts from here) [d08.7] */
+  lastLineAt: number;
+}
+const connections = new Set<Connection>();
+let now = Date.now();
+let bytesSinceCheck = 0;
+
+function reject(peer: string, reason: string, sample: Buffer | string): void {
+  stats.reject(reason);
+  sink.reject({ peer, reason, sample });
+}
+
+// ---- 1. framing + 2. validation: bytes in, records (or rejects) out ------------------------------
+function accept(socket: net.Socket): void {
+  // [d08.10] a bounded number of connections: one client opening thousands must not starve the rest
+  if (connections.size >= args.maxConnections) {
+    stats.connections.refused++;
+    log.warn('connection refused: limit reached', { peer: peerName(socket.remoteAddress, socket.remotePort), limit: args.maxConnections });
+    socket.destroy();
+    return;
+  }
+  const peer = peerName(socket.remoteAddress, socket.remotePort);
+  stats.connections.open++;
+  stats.connections.total++;
+
+  // Records completed by one chunk are stamped with `_rx` into ONE buffer, so the sink gets one append
+  // per read instead of one per record.
+  const out = new RxWriter();
+
+  const conn: Connection = {
+    socket,
+    peer,
+    lastLineAt: now,
+    decoder: new LineDecoder({
+      maxLineBytes: args.maxLineBytes,
+      onLine: (line) => {
+        conn.lastLineAt = now;
+        stats.records.received++;
+        // @solution [d08.6] validate each line; a bad one goes to rejects.ndjson with its reason
+        // @stub out.add(line);
+        const v = validateRecord(line, args.maxRecordBytes);
+        if (v.ok) {
+          out.add(line);
+        } else {
+          reject(peer, v.reason, line);
+        }
+        // @end-solution
+      },
+      onTooLong: (info) => {
+        // @solution [d08.5] an over-long line is rejected; the decoder skips to the next LF and the connection lives on
+        // @stub void info;
+        conn.lastLineAt = now;
+        stats.records.received++;
+        reject(peer, 'line_too_long', info.sample);
+        // @end-solution
+      },
+    }),
+  };
+  connections.add(conn);
+
+  const flush = (): number => {
+    const n = out.count;
+    const bytes = out.take();
+    if (!bytes) return sink.position;
+    const ticket = sink.append(bytes);
+    stats.records.persisted += n;
+    // ---- 4. backpressure: the sink is behind, so stop reading from every socket ----------------
+    if (sink.overHighWater) pauseAll();
+    return ticket;
+  };
+
+  socket.on('data', (chunk: Buffer) => {
+    stats.bytes.wire += chunk.length;
+    stats.bytes.decoded += chunk.length;
+    bytesSinceCheck += chunk.length;
+    out.context({ ts: new Date((now = Date.now())).toISOString(), peer, lane: args.lane });
+    conn.decoder.push(chunk);
+    flush();
+  });
+
+  // ---- 5. a clean end: the client half-closed, so its last line is complete even without LF --------
+  socket.on('end', () => {
+    // @solution [d08.8] a final line without LF is still a line when the client ends the stream
+    // @stub socket.end(); return;
+    conn.decoder.end();
+    const ticket = flush();
+    // We end our side only once everything the client sent is written: the shipper waits for that.
+    sink.whenWritten(ticket).then(
+      () => socket.end(),
+      () => socket.destroy(),
+    );
+    // @end-solution
+  });
+  socket.on('error', (err) => {
+    stats.connections.errors++;
+    log.debug('connection error', { peer, error: err.message });
+  });
+  socket.on('close', () => {
+    connections.delete(conn);
+    stats.connections.open--;
+  });
+}
+
+// ---- 3. limits: the idle timeout, checked by one sweep rather than a timer per connection ---------
+const sweepMs = Math.max(5, Math.min(1000, Math.floor(args.idleTimeoutMs / 10)));
+const sweep = setInterval(() => {
+  now = Date.now();
+  // @solution [d08.7] cut a connection that has completed no line for --idle-timeout-ms
+  // @stub return;
+  for (const conn of connections) {
+    if (now - conn.lastLineAt < args.idleTimeoutMs || conn.socket.destroyed) continue;
+    stats.connections.idleTimeouts++;
+    reject(conn.peer, 'idle_timeout', conn.decoder.buffered());
+    log.info('idle connection cut', { peer: conn.peer, idleMs: now - conn.lastLineAt });
+    conn.socket.destroy();
+  }
+  // @end-solution
+}, sweepMs);
+sweep.unref();
+
+let paused = false;
+function pauseAll(): void {
+  if (paused) return;
+  paused = true;
+  log.debug('sink behind: pausing reads', { backlog: sink.backlogBytes });
+  for (const c of connections) c.socket.pause();
+}
+sink.on('drain', () => {
+  if (!paused) return;
+  paused = false;
+  for (const c of connections) c.socket.resume();
+});
+sink.on('error', (err: Error) => log.error('sink failed: records are no longer accepted', { error: err.message }));
+
+const server = net.createServer({ allowHalfOpen: true, noDelay: true }, accept);
+server.on('error', (err) => {
+  log.error('server error', { error: err.message });
+  process.exit(1);
+});
+await new Promise<void>((resolve) => server.listen(args.port, args.host, resolve));
+const address = server.address() as net.AddressInfo;
+announceReady({ role: 'receiver', lesson: 'day08', transport: 'tcp', host: args.host, port: address.port, lane: args.lane, dataDir: args.dataDir });
+log.info('listening', { host: args.host, port: address.port, dataDir: args.dataDir, fsync: args.fsync });
+
+// ---- SIGTERM: stop accepting, read what is already on the wire, flush, fsync, final stats [d08.9] ----
+onShutdown(
+  async () => {
+    // @solution [d08.9] drain: read until the wire is quiet, cut what is left, flush and fsync, final stats
+    // @stub process.exit(0);
+    server.close();
+    clearInterval(sweep);
+    if (paused) for (const c of connections) c.socket.resume();
+    // Bytes a client sent before the signal may still sit in the kernel: keep reading until no byte
+    // has arrived for --drain-quiet-ms (bounded by the shutdown deadline).
+    const until = Date.now() + 2500;
+    do {
+      bytesSinceCheck = 0;
+      await new Promise((r) => setTimeout(r, args.drainQuietMs));
+    } while (bytesSinceCheck > 0 && Date.now() < until);
+    for (const conn of connections) {
+      const partial = conn.decoder.buffered();
+      if (partial.length) reject(conn.peer, 'incomplete_at_shutdown', partial);
+      conn.socket.destroy();
+    }
+    await sink.close();
+    stats.extra.sink = sink.counters;
+    await statsWriter.stop();
+    log.info('stopped', { persisted: stats.records.persisted, rejected: stats.records.rejected });
+    // @end-solution
+  },
+  { log },
+);

@@ -1,0 +1,99 @@
+/**
+ * Starting lesson programs through the process contract (GUIDE §2), for the launcher and the
+ * benchmarks: spawn with tsx, wait for the ready line (never a fixed sleep), collect the done line.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface ProgramEvent {
+  event: string;
+  [k: string]: unknown;
+}
+
+export interface Program {
+  name: string;
+  proc: ResultPromise<{ reject: false; buffer: false; stdin: 'pipe' | 'ignore' }>;
+  pid: number;
+  /** resolves with the ready line; rejects if the program exits first or the deadline passes */
+  ready: Promise<ProgramEvent & { host: string; port: number }>;
+  /** resolves with the done line (shippers) or undefined when the program exits without one */
+  done: Promise<ProgramEvent | undefined>;
+  exit: Promise<{ exitCode: number | undefined; signal: string | undefined }>;
+  stop(signal?: NodeJS.Signals): Promise<{ exitCode: number | undefined; signal: string | undefined }>;
+}
+
+export interface StartOptions {
+  name: string;
+  /** file to run, relative to the repo root, e.g. lessons/day08/receiver.ts */
+  file: string;
+  args: string[];
+  env?: Record<string, string>;
+  readyTimeoutMs?: number;
+  /** every stdout line that is not JSON, and every stderr line */
+  onLog?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** every JSON line on stdout */
+  onEvent?: (ev: ProgramEvent) => void;
+  stdin?: 'pipe' | 'ignore';
+  /** extra node flags, e.g. ['--cpu-prof'] */
+  nodeArgs?: string[];
+}
+
+export function startProgram(opts: StartOptions): Program {
+  const proc = execa(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', join(REPO_ROOT, opts.file), ...opts.args], {
+    cwd: REPO_ROOT,
+    env: { ...opts.env },
+    reject: false,
+    buffer: false,
+    stdin: opts.stdin ?? 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  let readyResolve!: (ev: ProgramEvent & { host: string; port: number }) => void;
+  let readyReject!: (err: Error) => void;
+  const ready = new Promise<ProgramEvent & { host: string; port: number }>((res, rej) => {
+    readyResolve = res;
+    readyReject = rej;
+  });
+  ready.catch(() => {});
+  let doneEvent: ProgramEvent | undefined;
+  const stderrTail: string[] = [];
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    let ev: ProgramEvent | undefined;
+    if (line.startsWith('{')) {
+      try {
+        ev = JSON.parse(line) as ProgramEvent;
+      } catch {
+        ev = undefined;
+      }
+    }
+    if (!ev) return opts.onLog?.(line, 'stdout');
+    if (ev.event === 'ready') readyResolve(ev as ProgramEvent & { host: string; port: number });
+    if (ev.event === 'done') doneEvent = ev;
+    opts.onEvent?.(ev);
+  });
+  createInterface({ input: proc.stderr! }).on('line', (line) => {
+    stderrTail.push(line);
+    if (stderrTail.length > 20) stderrTail.shift();
+    opts.onLog?.(line, 'stderr');
+  });
+  const exit = proc.then((r) => ({ exitCode: r.exitCode, signal: r.signal ?? undefined }));
+  void exit.then((r) => readyReject(new Error(`${opts.name} exited (code ${r.exitCode ?? r.signal}) before its ready line:\n${stderrTail.join('\n')}`)));
+  const timer = setTimeout(() => readyReject(new Error(`${opts.name}: no ready line within ${opts.readyTimeoutMs ?? 15000} ms`)), opts.readyTimeoutMs ?? 15000);
+  void ready.then(() => clearTimeout(timer), () => clearTimeout(timer));
+  return {
+    name: opts.name,
+    proc: proc as Program['proc'],
+    pid: proc.pid!,
+    ready,
+    done: exit.then(() => doneEvent),
+    exit,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode === null && !proc.killed) proc.kill(signal);
+      return exit;
+    },
+  };
+}

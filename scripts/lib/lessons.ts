@@ -1,0 +1,22 @@
+/**
+ * The lessons the launcher knows, in course order. Each lesson folder holds receiver.ts and
+ * shipper.ts (day 14: loadgen.ts); `demo` is what `npm run lesson -- <day>` ships after the receiver is up.
+ */
+export interface LessonInfo {
+  id: string;
+  title: string;
+  /** default receiver port for this lesson (COURSE.md's ports table) */
+  port: number;
+  /** the client program: shipper.ts, or loadgen.ts on day 14 */
+  client: 'shipper' | 'loadgen';
+  /** client arguments for the demo run (the launcher adds --target) */
+  demo: string[];
+}
+
+export const LESSONS: readonly LessonInfo[] = [
+  { id: 'day08', title: 'TCP ingestion: framing, validation, limits, backpressure', port: 5140, client: 'shipper', demo: ['--generate', '200000'] },
+];
+
+export function findLesson(id: string): LessonInfo | undefined {
+  return LESSONS.find((l) => l.id === id);
+}

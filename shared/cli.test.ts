@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { envName, opt, parseHostPort, parseSize, receiverOptions, tryParseCli } from './cli.ts';
+
+const def = {
+  name: 'prog',
+  summary: 'test program',
+  options: {
+    ...receiverOptions('dayXX'),
+    limit: opt.bytes('--limit <size>', 'a size', 1024, { min: 16 }),
+    follow: opt.flag('--follow', 'a switch'),
+    target: opt.hostPort('--target <host:port>', 'where'),
+  },
+};
+const argv = (...a: string[]) => ['node', 'prog', ...a];
+
+describe('tryParseCli', () => {
+  it('gives defaults', () => {
+    const r = tryParseCli(def, argv());
+    expect(r.ok && r.values).toMatchObject({ host: '127.0.0.1', port: 0, lane: 'dayXX', fsync: 'interval', limit: 1024, follow: false });
+  });
+  it('parses flags, sizes and host:port', () => {
+    const r = tryParseCli(def, argv('--port', '5140', '--limit', '4KiB', '--follow', '--target', '[::1]:9000'));
+    expect(r.ok && r.values).toMatchObject({ port: 5140, limit: 4096, follow: true, target: { host: '::1', port: 9000 } });
+  });
+  it('help exits 0 with usage', () => {
+    const r = tryParseCli(def, argv('--help'));
+    expect(r).toMatchObject({ ok: false, exitCode: 0 });
+    expect(!r.ok && r.exitCode === 0 && r.output).toMatch(/--max-connections/);
+  });
+  it.each([
+    [['--bogus'], /--bogus/],
+    [['--port', 'abc'], /--port/],
+    [['--port', '70000'], /--port/],
+    [['--fsync', 'sometimes'], /--fsync/],
+    [['--limit', '3'], /--limit/],
+    [['--target', 'nohost'], /--target/],
+    [['extra'], /argument/],
+  ])('%j is a usage error (exit 2) naming the flag', (args, name) => {
+    const r = tryParseCli(def, argv(...args));
+    expect(r).toMatchObject({ ok: false, exitCode: 2 });
+    expect(!r.ok && r.exitCode === 2 && r.message).toMatch(name);
+  });
+  it('reads LOGSTREAM_<FLAG> from the environment; the flag wins', () => {
+    process.env.LOGSTREAM_MAX_CONNECTIONS = '7';
+    try {
+      const r1 = tryParseCli(def, argv());
+      expect(r1.ok && r1.values.maxConnections).toBe(7);
+      const r2 = tryParseCli(def, argv('--max-connections', '9'));
+      expect(r2.ok && r2.values.maxConnections).toBe(9);
+      process.env.LOGSTREAM_MAX_CONNECTIONS = 'many';
+      const r3 = tryParseCli(def, argv());
+      expect(r3).toMatchObject({ ok: false, exitCode: 2 });
+      expect(!r3.ok && r3.exitCode === 2 && r3.message).toMatch(/LOGSTREAM_MAX_CONNECTIONS/);
+    } finally {
+      delete process.env.LOGSTREAM_MAX_CONNECTIONS;
+    }
+  });
+  it('runs the cross-option validator', () => {
+    const r = tryParseCli({ ...def, validate: (v) => (v.follow && !v.target ? '--follow needs --target' : undefined) }, argv('--follow'));
+    expect(r).toMatchObject({ ok: false, exitCode: 2, message: '--follow needs --target' });
+  });
+});
+
+describe('value parsers', () => {
+  it('sizes', () => {
+    expect(parseSize('64KiB', 0, 1e9)).toBe(65536);
+    expect(parseSize('1.5m', 0, 1e9)).toBe(1572864);
+    expect(() => parseSize('lots', 0, 1e9)).toThrow();
+  });
+  it('host:port', () => {
+    expect(parseHostPort('localhost:80')).toEqual({ host: 'localhost', port: 80 });
+    expect(() => parseHostPort('::1:80')).toThrow();
+  });
+  it('env names', () => {
+    expect(envName('--max-line-bytes <n>')).toBe('LOGSTREAM_MAX_LINE_BYTES');
+  });
+});

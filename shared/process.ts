@@ -1,0 +1,76 @@
+/**
+ * The process contract (GUIDE §2): the ready line, the done line, and shutdown on SIGTERM/SIGINT with a
+ * drain deadline. Checks, scripts and docker services drive programs through these alone.
+ */
+import type { Log } from './log.ts';
+
+export interface ReadyInfo {
+  role: 'receiver' | 'shipper' | 'loadgen' | 'dashboard' | 'proxy' | string;
+  lesson: string;
+  transport: string;
+  host: string;
+  port: number;
+  [extra: string]: unknown;
+}
+
+/** First stdout line of a server, printed once it accepts traffic. */
+export function announceReady(info: ReadyInfo): void {
+  process.stdout.write(`${JSON.stringify({ event: 'ready', ...info, pid: process.pid })}\n`);
+}
+
+export interface DoneInfo {
+  sent: number;
+  acked: number;
+  dropped: number;
+  [extra: string]: unknown;
+}
+
+/** Last stdout line of a shipper or load generator. */
+export function announceDone(info: DoneInfo): void {
+  process.stdout.write(`${JSON.stringify({ event: 'done', ...info })}\n`);
+}
+
+export interface ShutdownOptions {
+  /** how long the handler may take before the process gives up (the contract says exit within 5 s) */
+  deadlineMs?: number;
+  log?: Log;
+}
+
+/**
+ * Runs `handler` once on the first SIGTERM or SIGINT, then exits 0. A second signal, or the deadline
+ * passing, exits 1 at once: an operator pressing Ctrl-C twice means "now".
+ * Returns a function that triggers the same shutdown from code (e.g. when a shipper has finished).
+ */
+export function onShutdown(handler: (reason: string) => Promise<void>, opts: ShutdownOptions = {}): (reason: string) => Promise<never> {
+  const deadlineMs = opts.deadlineMs ?? 4500;
+  let running: Promise<never> | undefined;
+  const run = (reason: string): Promise<never> => {
+    if (running) return running;
+    running = (async () => {
+      const timer = setTimeout(() => {
+        opts.log?.error('shutdown deadline passed; exiting without a clean drain', { deadlineMs, reason });
+        process.exit(1);
+      }, deadlineMs);
+      timer.unref();
+      try {
+        await handler(reason);
+      } catch (err) {
+        opts.log?.error('shutdown failed', { error: String(err) });
+        process.exit(1);
+      }
+      process.exit(0);
+    })();
+    return running;
+  };
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      if (running) {
+        opts.log?.warn(`second ${sig}: exiting now`);
+        process.exit(1);
+      }
+      opts.log?.info(`${sig} received: draining`, { deadlineMs });
+      void run(sig);
+    });
+  }
+  return run;
+}

@@ -1,0 +1,89 @@
+/**
+ * BATCH payloads (LSP/1 §3): `count` records as NDJSON, compressed with the frame's codec.
+ * Record i (from 0) has seq `frame.seq + i`, so the record count must match the payload exactly.
+ */
+import { LsError, LS_ERR } from './errors.ts';
+import { usableCodec } from './codecs.ts';
+import { encodeFrame, FrameType, type Frame } from './frame.ts';
+import { DEFAULT_MAX_DECODED_BYTES, MAX_BATCH_COUNT } from './limits.ts';
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Records → NDJSON bytes, one record per line, final LF included. Each record must be one line: a record
+ * holding a LF would shift every later seq, so it is refused (LS_ERR_PAYLOAD).
+ */
+export function encodeBatchPayload(records: readonly string[]): Buffer {
+  for (let i = 0; i < records.length; i++) {
+    if (records[i]!.includes('\n')) {
+      throw new LsError(LS_ERR.LS_ERR_PAYLOAD, `record ${i} contains a line feed; a record is one line`);
+    }
+  }
+  // One join and one UTF-8 encode beat a per-record byteLength + write for the record sizes we see.
+  return records.length === 0 ? Buffer.alloc(0) : Buffer.from(records.join('\n') + '\n', 'utf8');
+}
+
+export interface EncodeBatchOptions {
+  stream: number;
+  /** Seq of the first record. */
+  seq: number;
+  records: readonly string[];
+  /** Codec id (default 0, none). */
+  codec?: number;
+  /** Compression level for the codec (default: the codec's default). */
+  level?: number;
+}
+
+/** A complete BATCH frame: NDJSON payload, compressed, with count = records.length. */
+export function encodeBatch(opts: EncodeBatchOptions): Buffer {
+  const codecId = opts.codec ?? 0;
+  const count = opts.records.length;
+  if (count < 1 || count > MAX_BATCH_COUNT) {
+    throw new LsError(LS_ERR.LS_ERR_COUNT, `a BATCH holds 1..${MAX_BATCH_COUNT} records, got ${count}`);
+  }
+  const raw = encodeBatchPayload(opts.records);
+  const payload = codecId === 0 ? raw : usableCodec(codecId).compress(raw, opts.level);
+  return encodeFrame({ type: FrameType.BATCH, codec: codecId, count, stream: opts.stream, seq: opts.seq, payload });
+}
+
+export interface DecodeBatchLimits {
+  /** Largest decoded payload; a payload inflating past it is LS_ERR_TOO_LARGE. Default 32 MiB. */
+  maxDecodedBytes?: number;
+}
+
+/**
+ * Decompress a BATCH and split it into exactly `frame.count` record lines (final LF optional, a CR before
+ * a LF dropped). Lines are views into the decoded payload. Whether each line is a valid record is not
+ * checked here (see validateRecord): a bad record is rejected on its own, it does not fail the batch.
+ *
+ * Errors, all fatal for the connection: LS_ERR_TYPE (not a BATCH), LS_ERR_CODEC (unknown codec),
+ * LS_ERR_CODEC_UNAVAILABLE, LS_ERR_DECODE (does not decompress), LS_ERR_TOO_LARGE (inflates past the
+ * limit), LS_ERR_COUNT (line count ≠ count).
+ */
+export function decodeBatch(frame: Frame, limits: DecodeBatchLimits = {}): Buffer[] {
+  if (frame.type !== FrameType.BATCH) {
+    throw new LsError(LS_ERR.LS_ERR_TYPE, `expected a BATCH frame, got type ${String(frame.type)}`);
+  }
+  const max = limits.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
+  const data = usableCodec(frame.codec).decompress(frame.payload, max);
+  const count = frame.count;
+  const lines: Buffer[] = new Array<Buffer>(count);
+  let n = 0;
+  let pos = 0;
+  const len = data.length;
+  while (pos < len) {
+    let lf = data.indexOf(LF, pos);
+    if (lf === -1) lf = len; // last line without its final LF
+    if (n === count) {
+      throw new LsError(LS_ERR.LS_ERR_COUNT, `BATCH declares ${count} records but holds more`);
+    }
+    const end = lf > pos && data[lf - 1] === CR ? lf - 1 : lf;
+    lines[n++] = data.subarray(pos, end);
+    pos = lf + 1;
+  }
+  if (n !== count) {
+    throw new LsError(LS_ERR.LS_ERR_COUNT, `BATCH declares ${count} records but holds ${n}`);
+  }
+  return lines;
+}

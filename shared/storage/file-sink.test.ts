@@ -1,0 +1,108 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileSink, recordFileName, truncatePartialLine } from './file-sink.ts';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(os.tmpdir(), 'sink-test-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const lines = (from: number, n: number) => Array.from({ length: n }, (_, i) => `{"i":${from + i}}\n`).join('');
+async function readAll(d: string): Promise<string> {
+  let out = '';
+  for (const f of (await readdir(d)).sort()) {
+    if (!f.startsWith('records-')) continue;
+    const buf = await readFile(join(d, f));
+    out += f.endsWith('.gz') ? gunzipSync(buf).toString() : buf.toString();
+  }
+  return out;
+}
+
+describe('FileSink', () => {
+  it.each(['always', 'interval', 'never'] as const)('fsync %s: durable tickets resolve and the data is on disk', async (fsync) => {
+    const sink = await FileSink.open({ dir, fsync, fsyncIntervalMs: 5 });
+    const t1 = sink.append(lines(0, 10));
+    const t2 = sink.append(Buffer.from(lines(10, 10)));
+    await sink.whenDurable(t2);
+    await sink.whenDurable(t1); // already covered
+    expect(await readFile(sink.activeFile, 'utf8')).toBe(lines(0, 20));
+    if (fsync !== 'never') expect(sink.counters.fsyncs).toBeGreaterThan(0);
+    await sink.close();
+  });
+
+  it('group commit: many appends while an fsync runs are covered by few fsyncs', async () => {
+    const sink = await FileSink.open({ dir, fsync: 'always' });
+    const tickets = Array.from({ length: 200 }, (_, i) => sink.append(lines(i, 1)));
+    await Promise.all(tickets.map((t) => sink.whenDurable(t)));
+    expect(sink.counters.fsyncs).toBeLessThan(50);
+    await sink.close();
+    expect((await readAll(dir)).split('\n').length - 1).toBe(200);
+  });
+
+  it('rotates by size and gzips rotated files; every line exactly once', async () => {
+    const sink = await FileSink.open({ dir, fsync: 'never', rotateBytes: 4096, compressRotated: 'gzip' });
+    for (let i = 0; i < 50; i++) await sink.whenWritten(sink.append(lines(i * 20, 20)));
+    await sink.close();
+    const names = await readdir(dir);
+    expect(names.filter((n) => n.endsWith('.ndjson.gz')).length).toBeGreaterThanOrEqual(2);
+    expect(names.some((n) => n.endsWith('.tmp'))).toBe(false);
+    expect(await readAll(dir)).toBe(lines(0, 1000));
+  });
+
+  it('recovers after a crash: a partial last line is cut and appends continue in the newest file', async () => {
+    await writeFile(join(dir, recordFileName(1)), `${lines(0, 3)}{"i":3`);
+    const sink = await FileSink.open({ dir, fsync: 'never' });
+    sink.append(lines(3, 2));
+    await sink.close();
+    expect(await readAll(dir)).toBe(lines(0, 5));
+  });
+
+  it('finishes an interrupted compression: a source with a complete .gz is removed', async () => {
+    const { gzipSync } = await import('node:zlib');
+    await writeFile(join(dir, recordFileName(1)), lines(0, 3));
+    await writeFile(join(dir, `${recordFileName(1)}.gz`), gzipSync(lines(0, 3)));
+    await writeFile(join(dir, `${recordFileName(2)}.gz.tmp`), 'junk');
+    const sink = await FileSink.open({ dir, fsync: 'never', compressRotated: 'gzip' });
+    sink.append(lines(3, 1));
+    await sink.close();
+    expect(await readAll(dir)).toBe(lines(0, 4));
+    expect((await readdir(dir)).some((n) => n.endsWith('.tmp'))).toBe(false);
+  });
+
+  it('writes rejects with a sample of at most 256 bytes', async () => {
+    const sink = await FileSink.open({ dir, fsync: 'never' });
+    sink.reject({ peer: '127.0.0.1:1', reason: 'invalid_json', seq: 7, sample: Buffer.alloc(1000, 0x61) });
+    await sink.close();
+    const rej = JSON.parse(await readFile(join(dir, 'rejects.ndjson'), 'utf8')) as { reason: string; seq: number; sample: string };
+    expect(rej).toMatchObject({ reason: 'invalid_json', seq: 7 });
+    expect(rej.sample.length).toBe(256);
+  });
+
+  it('signals backpressure past the high-water mark and drains', async () => {
+    const sink = await FileSink.open({ dir, fsync: 'never', highWaterMark: 1000, writeDelayMs: 5 });
+    const drained = new Promise<void>((r) => sink.once('drain', () => r()));
+    sink.append(lines(0, 200));
+    expect(sink.overHighWater).toBe(true);
+    await drained;
+    expect(sink.overHighWater).toBe(false);
+    await sink.close();
+  });
+});
+
+describe('truncatePartialLine', () => {
+  it('cuts back to the last LF, or empties a file with none', async () => {
+    const p = join(dir, 'x');
+    await writeFile(p, 'a\nbc');
+    expect(await truncatePartialLine(p)).toBe(2);
+    expect(await readFile(p, 'utf8')).toBe('a\n');
+    await writeFile(p, 'abc');
+    await truncatePartialLine(p);
+    expect(await readFile(p, 'utf8')).toBe('');
+  });
+});

@@ -1,0 +1,379 @@
+/**
+ * The one file sink (LSP1 §7): appends NDJSON records (already carrying `_rx`) to
+ * `<dir>/records-NNNNNN.ndjson`, rotates by size (optionally compressing rotated files), appends rejects
+ * to `rejects.ndjson`, and tells callers when what they appended is durable under the fsync policy:
+ *
+ *   always    fsync after every write — with group commit: while one fsync runs, new appends pile up
+ *             and the next write + fsync covers all of them;
+ *   interval  fsync every `fsyncIntervalMs`; durable = covered by the last fsync;
+ *   never     durable = handed to the kernel (survives a process crash, not a power cut).
+ *
+ * The hot path is `append(text)`: one string holding many complete lines, no per-record work here.
+ * All file I/O happens in one pump loop, so writes, fsyncs and rotations never interleave.
+ */
+import { EventEmitter } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+
+export type FsyncPolicy = 'always' | 'interval' | 'never';
+export type RestCompression = 'none' | 'gzip';
+
+export interface FileSinkOptions {
+  dir: string;
+  fsync: FsyncPolicy;
+  fsyncIntervalMs?: number;
+  /** rotate the active records file once it passes this many bytes */
+  rotateBytes?: number;
+  /** compress rotated files at rest (`records-NNNNNN.ndjson.gz`) */
+  compressRotated?: RestCompression;
+  /** backlog (bytes not yet written) above which producers should pause */
+  highWaterMark?: number;
+  /** test hook for the hardening suite: delays every write (a slow disk) */
+  writeDelayMs?: number;
+}
+
+export interface RejectEntry {
+  peer: string;
+  reason: string;
+  seq?: number;
+  stream?: number;
+  /** the offending input; at most the first 256 bytes are kept, as text */
+  sample: Buffer | string;
+}
+
+export interface SinkCounters {
+  writes: number;
+  fsyncs: number;
+  bytesWritten: number;
+  rotations: number;
+  compressedFiles: number;
+  errors: number;
+}
+
+const RECORD_FILE = /^records-(\d{6,})\.ndjson$/;
+const SAMPLE_BYTES = 256;
+
+export function recordFileName(index: number): string {
+  return `records-${String(index).padStart(6, '0')}.ndjson`;
+}
+
+interface Waiter {
+  ticket: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Emits 'drain' when the backlog falls below half the high-water mark after having passed it,
+ * and 'error' if a write fails (the sink then refuses further appends).
+ */
+export class FileSink extends EventEmitter {
+  readonly counters: SinkCounters = { writes: 0, fsyncs: 0, bytesWritten: 0, rotations: 0, compressedFiles: 0, errors: 0 };
+  private pending: Buffer[] = [];
+  private pendingRejects: string[] = [];
+  private backlog = 0;
+  /** logical positions: every appended byte advances `appended` */
+  private appended = 0;
+  private written = 0;
+  private durable = 0;
+  private waitersDurable: Waiter[] = [];
+  private waitersWritten: Waiter[] = [];
+  private pumping: Promise<void> | undefined;
+  private fsyncDue = false;
+  private fsyncTimer: NodeJS.Timeout | undefined;
+  private failed: Error | undefined;
+  private closed = false;
+  private wasOverHighWater = false;
+  private compressions = new Set<Promise<void>>();
+  private readonly highWaterMark: number;
+  private readonly rotateBytes: number;
+
+  private constructor(
+    private readonly opts: FileSinkOptions,
+    private fh: FileHandle,
+    private fileIndex: number,
+    private fileSize: number,
+    private readonly rejectsFh: FileHandle,
+  ) {
+    super();
+    this.highWaterMark = opts.highWaterMark ?? 16 << 20;
+    this.rotateBytes = opts.rotateBytes ?? 256 << 20;
+    if (opts.fsync === 'interval') {
+      this.fsyncTimer = setInterval(() => {
+        if (this.written > this.durable) {
+          this.fsyncDue = true;
+          this.kick();
+        }
+      }, opts.fsyncIntervalMs ?? 100);
+      this.fsyncTimer.unref();
+    }
+  }
+
+  /**
+   * Opens (or recovers) a data dir: a partial last line left by a crash is cut off, an interrupted
+   * compression is finished or undone, and appends continue in the newest records file.
+   */
+  static async open(opts: FileSinkOptions): Promise<FileSink> {
+    await mkdir(opts.dir, { recursive: true });
+    const names = await readdir(opts.dir);
+    const indexes = new Set<number>();
+    for (const name of names) {
+      const m = RECORD_FILE.exec(name) ?? /^records-(\d{6,})\.ndjson\.gz$/.exec(name);
+      if (m) indexes.add(Number(m[1]));
+      // A .gz.tmp is an interrupted compression: its source is still there, so drop the temp.
+      if (name.endsWith('.gz.tmp')) await unlink(join(opts.dir, name)).catch(() => {});
+    }
+    // A source whose .gz exists was fully compressed (the .gz is renamed into place only when complete).
+    for (const i of indexes) {
+      const plain = join(opts.dir, recordFileName(i));
+      if (names.includes(`${recordFileName(i)}.gz`) && names.includes(recordFileName(i))) await unlink(plain);
+    }
+    const newest = indexes.size ? Math.max(...indexes) : 1;
+    const activeIsCompressed = names.includes(`${recordFileName(newest)}.gz`);
+    const index = activeIsCompressed ? newest + 1 : newest;
+    const path = join(opts.dir, recordFileName(index));
+    await truncatePartialLine(path);
+    const fh = await open(path, 'a');
+    const size = (await fh.stat()).size;
+    const rejectsPath = join(opts.dir, 'rejects.ndjson');
+    await truncatePartialLine(rejectsPath);
+    const rejectsFh = await open(rejectsPath, 'a');
+    const sink = new FileSink(opts, fh, index, size, rejectsFh);
+    // Rotated files that a crash left uncompressed are compressed now.
+    if (opts.compressRotated === 'gzip') {
+      for (const i of indexes) if (i < index && !names.includes(`${recordFileName(i)}.gz`)) sink.compressInBackground(i);
+    }
+    return sink;
+  }
+
+  get activeFile(): string {
+    return join(this.opts.dir, recordFileName(this.fileIndex));
+  }
+
+  /** bytes appended but not yet written */
+  get backlogBytes(): number {
+    return this.backlog;
+  }
+
+  get overHighWater(): boolean {
+    return this.backlog > this.highWaterMark;
+  }
+
+  /**
+   * Appends one or more complete NDJSON lines (each ending in LF). Returns a ticket for
+   * `whenDurable` / `whenWritten`. A Buffer is taken over: the caller must not change it afterwards.
+   */
+  append(data: Buffer | string): number {
+    if (this.failed) throw this.failed;
+    if (this.closed) throw new Error('FileSink: append after close');
+    const lines = typeof data === 'string' ? Buffer.from(data) : data;
+    if (lines.length === 0) return this.appended;
+    this.pending.push(lines);
+    this.backlog += lines.length;
+    this.appended += lines.length;
+    if (this.backlog > this.highWaterMark) this.wasOverHighWater = true;
+    this.kick();
+    return this.appended;
+  }
+
+  /** Ticket covering everything appended so far. */
+  get position(): number {
+    return this.appended;
+  }
+
+  /** Appends one line to rejects.ndjson: `{ts, peer, reason, seq?, stream?, sample}` (LSP1 §7). */
+  reject(entry: RejectEntry): void {
+    if (this.failed || this.closed) return;
+    const sample = typeof entry.sample === 'string' ? entry.sample.slice(0, SAMPLE_BYTES) : entry.sample.toString('utf8', 0, Math.min(entry.sample.length, SAMPLE_BYTES));
+    const line: Record<string, unknown> = { ts: new Date().toISOString(), peer: entry.peer, reason: entry.reason };
+    if (entry.stream !== undefined) line.stream = entry.stream;
+    if (entry.seq !== undefined) line.seq = entry.seq;
+    line.sample = sample;
+    this.pendingRejects.push(`${JSON.stringify(line)}\n`);
+    this.appended += 1; // rejects are covered by the same durability tickets
+    this.kick();
+  }
+
+  /** Resolves when everything up to `ticket` is durable under the fsync policy. */
+  whenDurable(ticket: number = this.appended): Promise<void> {
+    if (ticket <= this.durable) return Promise.resolve();
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => this.waitersDurable.push({ ticket, resolve, reject }));
+  }
+
+  /** Resolves when everything up to `ticket` has been handed to the kernel. */
+  whenWritten(ticket: number = this.appended): Promise<void> {
+    if (ticket <= this.written) return Promise.resolve();
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => this.waitersWritten.push({ ticket, resolve, reject }));
+  }
+
+  /** Writes and fsyncs everything appended so far, whatever the policy. */
+  async flush(): Promise<void> {
+    this.fsyncDue = true;
+    this.kick();
+    while (this.pumping) await this.pumping;
+    if (this.failed) throw this.failed;
+  }
+
+  /** Flush, fsync, finish background compressions, close the files. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush().catch(() => {});
+    this.closed = true;
+    if (this.fsyncTimer) clearInterval(this.fsyncTimer);
+    await Promise.allSettled([...this.compressions]);
+    await this.fh.close().catch(() => {});
+    await this.rejectsFh.close().catch(() => {});
+    if (this.failed) throw this.failed;
+  }
+
+  private kick(): void {
+    if (this.pumping || this.failed) return;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = undefined;
+      // Appends that arrived during the last await are picked up by a fresh pump.
+      if (!this.failed && (this.pending.length || this.pendingRejects.length || this.fsyncDue)) this.kick();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (this.pending.length || this.pendingRejects.length || this.fsyncDue) {
+        const ticket = this.appended;
+        if (this.pending.length) {
+          const parts = this.pending;
+          const bytes = this.backlog;
+          this.pending = [];
+          if (this.opts.writeDelayMs) await new Promise((r) => setTimeout(r, this.opts.writeDelayMs));
+          const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
+          await writeAll(this.fh, buf);
+          this.backlog -= bytes;
+          this.fileSize += buf.length;
+          this.counters.writes++;
+          this.counters.bytesWritten += buf.length;
+        }
+        if (this.pendingRejects.length) {
+          const text = this.pendingRejects.join('');
+          this.pendingRejects = [];
+          await writeAll(this.rejectsFh, Buffer.from(text, 'utf8'));
+        }
+        this.written = ticket;
+        settle(this.waitersWritten, ticket);
+        if (this.opts.fsync === 'always' || this.fsyncDue) {
+          this.fsyncDue = false;
+          await this.fh.datasync();
+          await this.rejectsFh.datasync();
+          this.counters.fsyncs++;
+          this.markDurable(ticket);
+        } else if (this.opts.fsync === 'never') {
+          this.markDurable(ticket);
+        }
+        if (this.fileSize >= this.rotateBytes) await this.rotate();
+        if (this.wasOverHighWater && this.backlog <= this.highWaterMark / 2) {
+          this.wasOverHighWater = false;
+          this.emit('drain');
+        }
+      }
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
+  private markDurable(ticket: number): void {
+    if (ticket > this.durable) this.durable = ticket;
+    settle(this.waitersDurable, this.durable);
+  }
+
+  private async rotate(): Promise<void> {
+    // The old file is made durable before the new one takes appends, whatever the policy says:
+    // a rotated file is finished and must never end in a partial line.
+    await this.fh.datasync();
+    await this.fh.close();
+    const old = this.fileIndex;
+    this.fileIndex += 1;
+    this.fh = await open(this.activeFile, 'a');
+    this.fileSize = 0;
+    this.counters.rotations++;
+    this.emit('rotate', join(this.opts.dir, recordFileName(old)));
+    if (this.opts.compressRotated === 'gzip') this.compressInBackground(old);
+  }
+
+  private compressInBackground(index: number): void {
+    const src = join(this.opts.dir, recordFileName(index));
+    const dst = `${src}.gz`;
+    const tmp = `${dst}.tmp`;
+    const job = (async () => {
+      await pipeline(createReadStream(src), createGzip({ level: 6 }), createWriteStream(tmp));
+      const fh = await open(tmp, 'r+');
+      await fh.datasync();
+      await fh.close();
+      await rename(tmp, dst);
+      await unlink(src);
+      this.counters.compressedFiles++;
+    })().catch((err) => {
+      this.counters.errors++;
+      this.emit('warning', new Error(`compressing ${src} failed: ${String(err)}`));
+    });
+    this.compressions.add(job);
+    void job.finally(() => this.compressions.delete(job));
+  }
+
+  private fail(err: Error): void {
+    this.failed = err;
+    this.counters.errors++;
+    for (const w of this.waitersDurable.splice(0)) w.reject(err);
+    for (const w of this.waitersWritten.splice(0)) w.reject(err);
+    this.emit('error', err);
+  }
+}
+
+function settle(waiters: Waiter[], upTo: number): void {
+  if (!waiters.length || waiters[0]!.ticket > upTo) return;
+  // Tickets are handed out in increasing order, so the ready waiters are a prefix.
+  let n = 0;
+  while (n < waiters.length && waiters[n]!.ticket <= upTo) n++;
+  for (const w of waiters.splice(0, n)) w.resolve();
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+    off += bytesWritten;
+  }
+}
+
+/** Cuts a file back to its last LF: a crash mid-write must not leave half a record (LSP1 §7). */
+export async function truncatePartialLine(path: string): Promise<number> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+  if (size === 0) return 0;
+  const fh = await open(path, 'r+');
+  try {
+    const chunk = Buffer.alloc(Math.min(size, 1 << 20));
+    let end = size;
+    while (end > 0) {
+      const len = Math.min(chunk.length, end);
+      await fh.read(chunk, 0, len, end - len);
+      const lf = chunk.lastIndexOf(0x0a, len - 1);
+      if (lf >= 0) {
+        const keep = end - len + lf + 1;
+        if (keep < size) await fh.truncate(keep);
+        return size - keep;
+      }
+      end -= len;
+    }
+    await fh.truncate(0);
+    return size;
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The persisted form of a record (LSP1 §7): the record's own bytes untouched, plus one key `_rx`
+ * = {ts, peer, lane, stream?, seq?}. We splice `_rx` in before the record's closing brace instead of
+ * parsing and re-serialising: the bytes the client sent stay exactly as they were, and it is fast —
+ * records are copied byte for byte into one output buffer per read, never turned back into strings.
+ */
+export interface RxInfo {
+  ts: string;
+  peer: string;
+  lane: string;
+  /** extra fields after lane, e.g. the TLS client subject */
+  extra?: Record<string, unknown>;
+}
+
+const SPACE = 0x20;
+const TAB = 0x09;
+const CR = 0x0d;
+const LF = 0x0a;
+const CLOSE = 0x7d; // }
+
+/** Index of a validated record's closing brace (trailing whitespace skipped), or -1. */
+function closingBrace(line: Buffer): number {
+  let end = line.length - 1;
+  while (end >= 0) {
+    const c = line[end];
+    if (c !== SPACE && c !== TAB && c !== CR && c !== LF) break;
+    end--;
+  }
+  return end >= 0 && line[end] === CLOSE ? end : -1;
+}
+
+/** Leading whitespace a record may have (JSON allows it; the persisted line starts at the `{`). */
+function firstByte(line: Buffer): number {
+  let i = 0;
+  while (i < line.length) {
+    const c = line[i];
+    if (c !== SPACE && c !== TAB && c !== CR && c !== LF) break;
+    i++;
+  }
+  return i;
+}
+
+/**
+ * Collects stamped records into one Buffer. Call `context()` when the receive time or peer changes
+ * (once per socket read is plenty), `add` / `addSeq` per validated record, and `take()` to hand the
+ * bytes to the sink.
+ */
+export class RxWriter {
+  private buf: Buffer;
+  private len = 0;
+  private head: Buffer = Buffer.alloc(0);
+  /** records added since the last take() */
+  count = 0;
+
+  constructor(private readonly initialBytes = 256 << 10) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+  }
+
+  /** Sets the `_rx` fields for the records added next. */
+  context(info: RxInfo): void {
+    let head = `,"_rx":{"ts":${JSON.stringify(info.ts)},"peer":${JSON.stringify(info.peer)},"lane":${JSON.stringify(info.lane)}`;
+    if (info.extra) for (const [k, v] of Object.entries(info.extra)) head += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
+    this.head = Buffer.from(head);
+  }
+
+  /** A validated record without stream/seq (day 08 text lines). */
+  add(line: Buffer): void {
+    const start = firstByte(line);
+    const brace = closingBrace(line);
+    this.ensure(brace - start + this.head.length + 3);
+    // TypedArray#set is a plain memcpy; Buffer#copy pays JS-side argument checks on every call.
+    this.buf.set(line.subarray(start, brace), this.len);
+    this.len += brace - start;
+    this.buf.set(this.head, this.len);
+    this.len += this.head.length;
+    this.buf[this.len++] = CLOSE;
+    this.buf[this.len++] = CLOSE;
+    this.buf[this.len++] = LF;
+    this.count++;
+  }
+
+  /** A validated LSP/1 record: `_rx` also gets its stream and seq. */
+  addSeq(line: Buffer, stream: number, seq: number): void {
+    const start = firstByte(line);
+    const brace = closingBrace(line);
+    this.ensure(brace - start + this.head.length + 64);
+    // TypedArray#set is a plain memcpy; Buffer#copy pays JS-side argument checks on every call.
+    this.buf.set(line.subarray(start, brace), this.len);
+    this.len += brace - start;
+    this.buf.set(this.head, this.len);
+    this.len += this.head.length;
+    this.len += this.buf.write(`,"stream":${stream},"seq":${seq}}}\n`, this.len, 'latin1');
+    this.count++;
+  }
+
+  get length(): number {
+    return this.len;
+  }
+
+  /** The bytes collected since the last take (a fresh buffer each time), or undefined when empty. */
+  take(): Buffer | undefined {
+    if (this.len === 0) return undefined;
+    const out = this.buf.subarray(0, this.len);
+    this.buf = Buffer.allocUnsafe(Math.max(this.initialBytes, this.len));
+    this.len = 0;
+    this.count = 0;
+    return out;
+  }
+
+  private ensure(extra: number): void {
+    if (this.len + extra <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + extra));
+    this.buf.copy(bigger, 0, 0, this.len);
+    this.buf = bigger;
+  }
+}
+
+/** `host:port`, with IPv6 in brackets; IPv4-mapped IPv6 shown as IPv4. */
+export function peerName(address: string | undefined, port: number | undefined): string {
+  const a = (address ?? 'unknown').replace(/^::ffff:/, '');
+  return a.includes(':') ? `[${a}]:${port ?? 0}` : `${a}:${port ?? 0}`;
+}
