@@ -182,10 +182,6 @@ server.on('error', (err) => {
   log.error('server error', { error: err.message });
   process.exit(1);
 });
-await new Promise<void>((resolve) => server.listen(args.port, args.host, resolve));
-const address = server.address() as net.AddressInfo;
-announceReady({ role: 'receiver', lesson: 'day08', transport: 'tcp', host: args.host, port: address.port, lane: args.lane, dataDir: args.dataDir });
-log.info('listening', { host: args.host, port: address.port, dataDir: args.dataDir, fsync: args.fsync });
 
 // ---- SIGTERM: stop accepting, read what is already on the wire, flush, fsync, final stats [d08.9] ----
 onShutdown(
@@ -215,3 +211,9 @@ onShutdown(
   },
   { log },
 );
+
+await new Promise<void>((resolve) => server.listen(args.port, args.host, resolve));
+const address = server.address() as net.AddressInfo;
+announceReady({ role: 'receiver', lesson: 'day08', transport: 'tcp', host: args.host, port: address.port, lane: args.lane, dataDir: args.dataDir });
+log.info('listening', { host: args.host, port: address.port, dataDir: args.dataDir, fsync: args.fsync });
+

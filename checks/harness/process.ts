@@ -1,0 +1,226 @@
+// Starts the lesson's programs through the process contract (GUIDE §2) and makes sure every one
+// of them is gone (killed by pid) when the check ends.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { execa, type Options, type ResultPromise } from 'execa';
+import { CheckFailure, show } from './assert.ts';
+import type { ProgramName, RunningProgram, RunOptions, RunResult, StartOptions, StopResult } from './types.ts';
+
+const STDERR_KEEP = 64 * 1024;
+const DEFAULT_READY_MS = 15_000;
+const DEFAULT_RUN_MS = 15_000;
+
+/** The parent's environment without LOGSTREAM_* (so an env var set by the user cannot leak into a check). */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith('LOGSTREAM_')) env[k] = v;
+  }
+  return { ...env, NO_COLOR: '1', ...extra };
+}
+
+/** The part of stderr worth showing: all of it when short, else its head (the error) and tail. */
+export function tail(text: string, head = 10, last = 15): string {
+  const all = text.trimEnd().split('\n');
+  if (all.length <= head + last + 1) return all.join('\n');
+  return [...all.slice(0, head), `… (${all.length - head - last} lines)`, ...all.slice(-last)].join('\n');
+}
+
+export function parseJsonLines(text: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const line of text.split('\n')) {
+    const t = line.trim();
+    if (!t.startsWith('{')) continue;
+    try {
+      const v: unknown = JSON.parse(t);
+      if (v && typeof v === 'object' && !Array.isArray(v)) out.push(v as Record<string, unknown>);
+    } catch {
+      // not JSON: a human line
+    }
+  }
+  return out;
+}
+
+interface ExitInfo {
+  exitCode: number | null;
+  signal: string | null;
+  at: number;
+}
+
+export class ProcessTracker {
+  private readonly live = new Map<number, { child: ResultPromise; exited: Promise<ExitInfo> }>();
+
+  constructor(private readonly opts: { repoRoot: string; lessonDir: string; signal: AbortSignal }) {}
+
+  programFile(program: ProgramName): string {
+    return path.join(this.opts.lessonDir, `${program}.ts`);
+  }
+
+  private spawn(program: ProgramName, args: string[], env: Record<string, string> | undefined, extra: Record<string, unknown>) {
+    const file = this.programFile(program);
+    if (!existsSync(file)) {
+      throw new CheckFailure({ expected: `the program ${program}.ts`, received: 'no such file', where: file, hint: `every lesson has ${program}.ts in its folder` });
+    }
+    const child = execa(process.execPath, ['--import', 'tsx', file, ...args], {
+      cwd: this.opts.repoRoot,
+      env: cleanEnv(env),
+      extendEnv: false,
+      reject: false,
+      cleanup: true,
+      forceKillAfterDelay: false,
+      stripFinalNewline: false,
+      ...extra,
+    } as Options) as unknown as ResultPromise;
+    const pid = child.pid;
+    if (pid === undefined) throw new CheckFailure({ expected: `${program} to start`, received: 'no pid (spawn failed)', where: file });
+    const exited = Promise.resolve(child).then(
+      (r) => ({ exitCode: typeof r.exitCode === 'number' ? r.exitCode : null, signal: r.signal ?? null, at: Date.now() }),
+      (err: { exitCode?: number; signal?: string }) => ({ exitCode: typeof err.exitCode === 'number' ? err.exitCode : null, signal: err.signal ?? null, at: Date.now() }),
+    );
+    this.live.set(pid, { child, exited });
+    void exited.then(() => this.live.delete(pid));
+    return { child, pid, exited, file };
+  }
+
+  async start(program: ProgramName, args: string[], opts: StartOptions = {}): Promise<RunningProgram> {
+    const { child, pid, exited, file } = this.spawn(program, args, opts.env, { buffer: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+    const stdoutLines: string[] = [];
+    let stderr = '';
+    let partial = '';
+    let exitInfo: ExitInfo | undefined;
+    void exited.then((e) => (exitInfo = e));
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (s: string) => {
+      stderr += s;
+      if (stderr.length > STDERR_KEEP * 2) stderr = stderr.slice(-STDERR_KEEP);
+    });
+    const cmd = `${path.basename(file)} ${args.join(' ')}`.trim();
+    let onLine: ((line: string) => void) | undefined;
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (s: string) => {
+      partial += s;
+      let nl: number;
+      while ((nl = partial.indexOf('\n')) !== -1) {
+        const line = partial.slice(0, nl).replace(/\r$/, '');
+        partial = partial.slice(nl + 1);
+        stdoutLines.push(line);
+        onLine?.(line);
+      }
+    });
+
+    const readyTimeoutMs = opts.readyTimeoutMs ?? DEFAULT_READY_MS;
+    const t0 = Date.now();
+    const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const done = (err: CheckFailure | null, value?: Record<string, unknown>) => {
+        clearTimeout(timer);
+        this.opts.signal.removeEventListener('abort', onAbort);
+        onLine = undefined;
+        if (err) reject(err);
+        else resolve(value as Record<string, unknown>);
+      };
+      const timer = setTimeout(() => {
+        done(new CheckFailure({ expected: `a ready line ({"event":"ready",...}) on stdout of \`${cmd}\` within ${readyTimeoutMs} ms`, received: `nothing after ${Date.now() - t0} ms; stderr tail:\n${tail(stderr) || '(empty)'}`, where: file, hint: 'a server prints its ready line as the first stdout line once it accepts traffic' }));
+      }, readyTimeoutMs);
+      const onAbort = () => done(new CheckFailure({ expected: `a ready line from \`${cmd}\``, received: 'the check ran out of time first', where: file }));
+      this.opts.signal.addEventListener('abort', onAbort, { once: true });
+      onLine = (line) => {
+        let value: unknown;
+        try {
+          value = JSON.parse(line);
+        } catch {
+          value = undefined;
+        }
+        const obj = value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+        if (!obj || obj['event'] !== 'ready') {
+          done(new CheckFailure({ expected: `the first stdout line of \`${cmd}\` to be the ready JSON line`, received: show(line), where: `${file}, stdout line 1`, hint: 'human logs go to stderr; stdout starts with {"event":"ready",...}' }));
+        } else {
+          done(null, obj);
+        }
+      };
+      void exited.then((e) => {
+        // Let stdout drain first: the ready line may be in the last chunk.
+        setImmediate(() => done(new CheckFailure({ expected: `\`${cmd}\` to print its ready line and keep running`, received: `it exited (code ${e.exitCode}, signal ${e.signal}) after ${e.at - t0} ms; stderr tail:\n${tail(stderr) || '(empty)'}`, where: file })));
+      });
+    });
+
+    const host = typeof ready['host'] === 'string' ? ready['host'] : '127.0.0.1';
+    const port = typeof ready['port'] === 'number' ? ready['port'] : Number(ready['port']);
+    const waitExit = async (timeoutMs: number, sentAt = Date.now()): Promise<StopResult> => {
+      let timer: NodeJS.Timeout | undefined;
+      const r = await Promise.race([exited, new Promise<null>((res) => (timer = setTimeout(() => res(null), timeoutMs)))]);
+      clearTimeout(timer);
+      if (r === null) {
+        throw new CheckFailure({ expected: `\`${cmd}\` to exit within ${timeoutMs} ms`, received: `still running after ${Date.now() - sentAt} ms`, where: file });
+      }
+      return { exitCode: r.exitCode, signal: r.signal, ms: r.at - sentAt, timedOut: false };
+    };
+    const running: RunningProgram = {
+      program,
+      pid,
+      ready,
+      host,
+      port,
+      stdoutLines,
+      stderrText: () => stderr,
+      get exited() {
+        return exitInfo !== undefined;
+      },
+      kill: (sig: NodeJS.Signals = 'SIGTERM') => {
+        try {
+          process.kill(pid, sig);
+        } catch {
+          // already gone
+        }
+      },
+      stop: async (timeoutMs = 8000) => {
+        const sentAt = Date.now();
+        if (exitInfo) return { exitCode: exitInfo.exitCode, signal: exitInfo.signal, ms: 0, timedOut: false };
+        running.kill('SIGTERM');
+        try {
+          return await waitExit(timeoutMs, sentAt);
+        } catch {
+          running.kill('SIGKILL');
+          const e = await exited;
+          return { exitCode: e.exitCode, signal: e.signal, ms: e.at - sentAt, timedOut: true };
+        }
+      },
+      waitExit: (timeoutMs: number) => waitExit(timeoutMs),
+    };
+    return running;
+  }
+
+  async run(program: ProgramName, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_RUN_MS;
+    const t0 = Date.now();
+    const extra: Record<string, unknown> = { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, cancelSignal: this.opts.signal };
+    if (opts.input !== undefined) extra['input'] = opts.input;
+    else extra['stdin'] = 'ignore';
+    const { child } = this.spawn(program, args, opts.env, extra);
+    const r = (await child) as unknown as { exitCode?: number; signal?: string; timedOut?: boolean; stdout?: unknown; stderr?: unknown };
+    const stdout = typeof r.stdout === 'string' ? r.stdout : '';
+    const stderr = typeof r.stderr === 'string' ? r.stderr : '';
+    return {
+      exitCode: typeof r.exitCode === 'number' ? r.exitCode : null,
+      signal: r.signal ?? null,
+      timedOut: r.timedOut === true,
+      ms: Date.now() - t0,
+      stdout,
+      stderr,
+      json: parseJsonLines(stdout),
+    };
+  }
+
+  /** SIGKILL every program still running, by pid, and wait for them to be gone. */
+  async killAll(): Promise<void> {
+    const waits: Promise<unknown>[] = [];
+    for (const [pid, { exited }] of this.live) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      waits.push(exited);
+    }
+    await Promise.all(waits);
+  }
+}

@@ -1,0 +1,161 @@
+// Runs a day's checks against a lessons folder: the engine behind `npm run check`, `npm run grade`
+// and the test suite.
+import { existsSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { format } from 'node:util';
+import { registry } from '../registry.ts';
+import { CheckFailure } from './assert.ts';
+import { HarnessError } from './errors.ts';
+import { ProcessTracker } from './process.ts';
+import { deriveSeed, mulberry32 } from './rng.ts';
+import { TcpClient } from './tcp.ts';
+import type { Check, CheckContext, CheckResult, DayManifest } from './types.ts';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface RunChecksOptions {
+  lessonsRoot: string;
+  lesson: string;
+  seed: number;
+  stopOnFirstFailure: boolean;
+  /** Run only these check ids. */
+  only?: string[];
+  /** Keep temp folders. */
+  keep?: boolean;
+  repoRoot?: string;
+  /** Use these checks instead of the registry's (tests of the harness itself). */
+  manifest?: DayManifest;
+  onCheckStart?: (check: Check) => void;
+  onCheckEnd?: (result: CheckResult) => void;
+}
+
+/** A path the user typed: relative to where they ran `npm run` (INIT_CWD), not to the repo. */
+export function userPath(p: string): string {
+  return path.resolve(process.env['INIT_CWD'] ?? process.cwd(), p);
+}
+
+export function knownLessons(): string[] {
+  return Object.keys(registry).sort();
+}
+
+export async function loadManifest(lesson: string): Promise<DayManifest> {
+  const load = registry[lesson];
+  if (!load) throw new HarnessError('LS_ERR_UNKNOWN_LESSON', `unknown lesson "${lesson}" (known: ${knownLessons().join(', ')})`);
+  const mod = await load();
+  return { lesson: mod.lesson, checks: mod.checks };
+}
+
+export function lessonDirOf(lessonsRoot: string, lesson: string): string {
+  return path.resolve(lessonsRoot, lesson);
+}
+
+/** Runs the checks of one lesson. Throws HarnessError when they cannot run at all. */
+export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> {
+  const manifest = opts.manifest ?? (await loadManifest(opts.lesson));
+  const lessonDir = lessonDirOf(opts.lessonsRoot, opts.lesson);
+  if (!existsSync(lessonDir) || !statSync(lessonDir).isDirectory()) {
+    throw new HarnessError('LS_ERR_LESSON_MISSING', `no lesson folder ${lessonDir}`);
+  }
+  let checks = manifest.checks;
+  if (opts.only && opts.only.length > 0) {
+    const unknown = opts.only.filter((id) => !checks.some((c) => c.id === id));
+    if (unknown.length > 0) throw new HarnessError('LS_ERR_UNKNOWN_CHECK', `unknown check id ${unknown.join(', ')} for ${opts.lesson} (known: ${checks.map((c) => c.id).join(', ')})`);
+    checks = checks.filter((c) => opts.only?.includes(c.id));
+  }
+  const results: CheckResult[] = [];
+  let stopped = false;
+  for (const check of checks) {
+    if (stopped) {
+      results.push({ id: check.id, title: check.title, points: check.points, status: 'not-run', ms: 0 });
+      continue;
+    }
+    opts.onCheckStart?.(check);
+    const result = await runOne(check, { ...opts, lessonDir, repoRoot: opts.repoRoot ?? REPO_ROOT });
+    results.push(result);
+    opts.onCheckEnd?.(result);
+    if (result.status === 'failed' && opts.stopOnFirstFailure) stopped = true;
+  }
+  return results;
+}
+
+async function runOne(check: Check, opts: RunChecksOptions & { lessonDir: string; repoRoot: string }): Promise<CheckResult> {
+  const controller = new AbortController();
+  const logs: string[] = [];
+  const tmps: string[] = [];
+  const clients: TcpClient[] = [];
+  const tracker = new ProcessTracker({ repoRoot: opts.repoRoot, lessonDir: opts.lessonDir, signal: controller.signal });
+  const seed = deriveSeed(opts.seed, check.id);
+  const t0 = Date.now();
+  const ctx: CheckContext = {
+    lesson: opts.lesson,
+    lessonDir: opts.lessonDir,
+    repoRoot: opts.repoRoot,
+    seed,
+    rng: mulberry32(seed),
+    signal: controller.signal,
+    tmp: async () => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), `logstream-${check.id}-`));
+      tmps.push(dir);
+      return dir;
+    },
+    start: (program, args, o) => tracker.start(program, args, o),
+    run: (program, args, o) => tracker.run(program, args, o),
+    connect: async (host, port) => {
+      const c = await TcpClient.connect(host, port);
+      clients.push(c);
+      return c;
+    },
+    log: (...parts) => {
+      logs.push(`+${Date.now() - t0}ms ${format(...parts)}`);
+    },
+  };
+
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), check.timeoutMs);
+  });
+  const running = check.run(ctx).then(
+    () => null,
+    (err: unknown) => err ?? new Error('check rejected without a reason'),
+  );
+  const outcome = await Promise.race([running, timedOut]);
+  clearTimeout(timer);
+  controller.abort();
+  for (const c of clients) c.destroy();
+  await tracker.killAll();
+  // Let a timed-out check wind down now that its processes and sockets are gone (bounded).
+  if (outcome === 'timeout') await Promise.race([running, new Promise((r) => setTimeout(r, 2000).unref())]);
+  const ms = Date.now() - t0;
+  const kept = opts.keep ? tmps : undefined;
+  if (!opts.keep) await Promise.all(tmps.map((d) => rm(d, { recursive: true, force: true })));
+
+  const base = { id: check.id, title: check.title, points: check.points, ms };
+  const extras = { ...(logs.length ? { logs } : {}), ...(kept?.length ? { kept } : {}) };
+  if (outcome === null) return { ...base, status: 'passed', ...(kept?.length ? { kept } : {}) };
+  if (outcome === 'timeout') {
+    return { ...base, status: 'failed', ...extras, failure: { expected: `the check to finish within ${check.timeoutMs} ms`, received: `still running after ${ms} ms`, hint: 'the lesson probably never answered; the log below shows the last step reached', timedOut: true } };
+  }
+  if (outcome instanceof CheckFailure) return { ...base, status: 'failed', ...extras, failure: outcome.info() };
+  const err = outcome as Error;
+  return { ...base, status: 'failed', ...extras, failure: { expected: 'the check to run without an unexpected error', received: `${err?.name ?? 'Error'}: ${err?.message ?? String(err)}`, where: err?.stack?.split('\n').slice(1, 3).join(' ').trim(), internal: true } };
+}
+
+export function summarize(results: CheckResult[]): { passed: number; failed: number; notRun: number; total: number; points: number; maxPoints: number } {
+  let passed = 0;
+  let failed = 0;
+  let notRun = 0;
+  let points = 0;
+  let maxPoints = 0;
+  for (const r of results) {
+    maxPoints += r.points;
+    if (r.status === 'passed') {
+      passed++;
+      points += r.points;
+    } else if (r.status === 'failed') failed++;
+    else notRun++;
+  }
+  return { passed, failed, notRun, total: results.length, points, maxPoints };
+}

@@ -1,0 +1,111 @@
+// The shapes every day's checks are written against (GUIDE §3).
+import type { FailureInfo } from './assert.ts';
+import type { Rng } from './rng.ts';
+import type { TcpClient } from './tcp.ts';
+
+export type ProgramName = 'receiver' | 'shipper' | 'loadgen';
+
+export interface StartOptions {
+  /** Extra environment variables (the harness removes inherited LOGSTREAM_* ones). */
+  env?: Record<string, string>;
+  /** How long to wait for the ready line; default 15 s. */
+  readyTimeoutMs?: number;
+}
+
+export interface RunOptions {
+  input?: string | Buffer;
+  /** Kill the program (SIGKILL) after this long; default 15 s. */
+  timeoutMs?: number;
+  env?: Record<string, string>;
+}
+
+export interface RunResult {
+  exitCode: number | null;
+  signal: string | null;
+  /** True when the harness killed it at `timeoutMs`. */
+  timedOut: boolean;
+  ms: number;
+  stdout: string;
+  stderr: string;
+  /** stdout lines that parse as JSON objects. */
+  json: Record<string, unknown>[];
+}
+
+export interface StopResult {
+  exitCode: number | null;
+  signal: string | null;
+  /** From the signal being sent to the exit. */
+  ms: number;
+  /** True when it did not exit in time and the harness had to SIGKILL it. */
+  timedOut: boolean;
+}
+
+export interface RunningProgram {
+  readonly program: ProgramName;
+  readonly pid: number;
+  /** The parsed ready line. */
+  readonly ready: Record<string, unknown>;
+  readonly host: string;
+  readonly port: number;
+  /** Every stdout line so far, the ready line first. */
+  readonly stdoutLines: string[];
+  stderrText(): string;
+  readonly exited: boolean;
+  kill(signal?: NodeJS.Signals): void;
+  /** SIGTERM, wait for the exit (SIGKILL after `timeoutMs`, default 8 s). */
+  stop(timeoutMs?: number): Promise<StopResult>;
+  /** Resolves with the exit; rejects with a CheckFailure if it does not exit within `timeoutMs`. */
+  waitExit(timeoutMs: number): Promise<StopResult>;
+}
+
+export interface CheckContext {
+  readonly lesson: string;
+  /** Absolute folder of the lesson under test: `<lessonsRoot>/<lesson>`. */
+  readonly lessonDir: string;
+  readonly repoRoot: string;
+  /** This check's seed (derived from the run seed and the check id). */
+  readonly seed: number;
+  /** Seeded, in [0, 1). */
+  readonly rng: Rng;
+  /** Aborted when the check's time is up. */
+  readonly signal: AbortSignal;
+  /** A fresh temporary folder, removed after the check (kept with --keep). */
+  tmp(): Promise<string>;
+  /** Spawns `node --import tsx <lessonDir>/<program>.ts ...args` and waits for its ready line. */
+  start(program: ProgramName, args: string[], opts?: StartOptions): Promise<RunningProgram>;
+  /** Spawns a program and waits for it to exit. */
+  run(program: ProgramName, args: string[], opts?: RunOptions): Promise<RunResult>;
+  /** A TCP client, destroyed when the check ends. */
+  connect(host: string, port: number): Promise<TcpClient>;
+  /** A note shown with the check's failure. */
+  log(...parts: unknown[]): void;
+}
+
+export interface Check {
+  /** "d08.3": matches `[d08.3]` in the lesson's README. */
+  id: string;
+  title: string;
+  points: number;
+  timeoutMs: number;
+  run(ctx: CheckContext): Promise<void>;
+}
+
+export interface DayManifest {
+  lesson: string;
+  checks: Check[];
+}
+
+export type CheckStatus = 'passed' | 'failed' | 'not-run';
+
+export interface CheckResult {
+  id: string;
+  title: string;
+  points: number;
+  status: CheckStatus;
+  ms: number;
+  failure?: FailureInfo & { timedOut?: boolean; internal?: boolean };
+  /** ctx.log() notes, kept for failures. */
+  logs?: string[];
+  /** Folders kept by --keep. */
+  kept?: string[];
+}

@@ -1,0 +1,11 @@
+// Lesson id → its checks. A new day adds one line.
+import type { Check } from './harness/types.ts';
+
+export interface DayModule {
+  lesson: string;
+  checks: Check[];
+}
+
+export const registry: Record<string, () => Promise<DayModule>> = {
+  day08: () => import('./day08.ts'),
+};
