@@ -48,6 +48,9 @@ export function startProgram(opts: StartOptions): Program {
     env: { ...opts.env },
     reject: false,
     buffer: false,
+    // Its own process group: a terminal's Ctrl-C reaches only the launcher, which then stops each
+    // program once with SIGTERM (a second signal would mean "exit now" to the program).
+    detached: true,
     stdin: opts.stdin ?? 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
