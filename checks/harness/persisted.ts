@@ -2,6 +2,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { codecByName } from '../../shared/protocol/codecs.ts';
 
 export interface PersistedRecord {
   /** File name inside the data dir. */
@@ -57,11 +58,18 @@ interface ParsedFile {
 }
 
 async function parseNdjsonFile(dataDir: string, name: string): Promise<ParsedFile> {
-  let bytes = await readFile(path.join(dataDir, name));
+  let bytes: Buffer = await readFile(path.join(dataDir, name));
   let truncatedGzip = false;
   if (name.endsWith('.gz')) {
     try {
       bytes = gunzipSync(bytes, { finishFlush: 2 /* Z_SYNC_FLUSH: keep what decodes from a partial file */ });
+    } catch {
+      truncatedGzip = true;
+      bytes = Buffer.alloc(0);
+    }
+  } else if (name.endsWith('.zst')) {
+    try {
+      bytes = codecByName('zstd').decompress(bytes, 2 ** 31 - 1);
     } catch {
       truncatedGzip = true;
       bytes = Buffer.alloc(0);
@@ -94,12 +102,21 @@ async function parseNdjsonFile(dataDir: string, name: string): Promise<ParsedFil
   return { info, rows };
 }
 
-const isRecordsFile = (name: string) => (name.endsWith('.ndjson') || name.endsWith('.ndjson.gz')) && name !== 'rejects.ndjson' && name !== 'rejects.ndjson.gz';
+const isRecordsFile = (name: string) => /\.ndjson(\.gz|\.zst)?$/.test(name) && !name.startsWith('rejects');
 
-/** Every record in `<dataDir>/*.ndjson` and `*.ndjson.gz` except the rejects file, in file then line order. */
+/**
+ * A rotated file is compressed to a temp name, renamed into place, then its source is removed: for a
+ * moment both exist. The compressed twin is complete (it was renamed into place last), so read only it.
+ */
+function withoutCompressedTwins(names: string[]): string[] {
+  const set = new Set(names);
+  return names.filter((n) => !(n.endsWith('.ndjson') && (set.has(`${n}.gz`) || set.has(`${n}.zst`))));
+}
+
+/** Every record in `<dataDir>/*.ndjson`, `*.ndjson.gz` and `*.ndjson.zst` except the rejects file, in file then line order. */
 export async function readRecords(dataDir: string): Promise<PersistedRecords> {
   const out: PersistedRecords = { records: [], files: [], invalid: [] };
-  for (const name of (await listDir(dataDir)).filter(isRecordsFile)) {
+  for (const name of withoutCompressedTwins((await listDir(dataDir)).filter(isRecordsFile))) {
     const parsed = await parseNdjsonFile(dataDir, name);
     out.files.push(parsed.info);
     for (const row of parsed.rows) {

@@ -30,6 +30,8 @@ export interface RunChecksOptions {
   manifest?: DayManifest;
   onCheckStart?: (check: Check) => void;
   onCheckEnd?: (result: CheckResult) => void;
+  /** With stopOnFirstFailure false: how many checks run at once (checks marked `exclusive` run alone). */
+  concurrency?: number;
 }
 
 /** A path the user typed: relative to where they ran `npm run` (INIT_CWD), not to the repo. */
@@ -65,6 +67,29 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
     if (unknown.length > 0) throw new HarnessError('LS_ERR_UNKNOWN_CHECK', `unknown check id ${unknown.join(', ')} for ${opts.lesson} (known: ${checks.map((c) => c.id).join(', ')})`);
     checks = checks.filter((c) => opts.only?.includes(c.id));
   }
+  const full = { ...opts, lessonDir, repoRoot: opts.repoRoot ?? REPO_ROOT };
+  // Checks are independent (own temp dirs, own ports), so a full run (no stop at the first failure) may
+  // run several at once; results keep manifest order. A learner's `npm run check` runs them one by one.
+  const concurrency = opts.stopOnFirstFailure ? 1 : Math.max(1, opts.concurrency ?? 1);
+  if (concurrency > 1) {
+    const results: CheckResult[] = new Array(checks.length);
+    const runAt = async (i: number) => {
+      const check = checks[i]!;
+      opts.onCheckStart?.(check);
+      results[i] = await runOne(check, full);
+      opts.onCheckEnd?.(results[i]!);
+    };
+    const shared = checks.map((c, i) => (c.exclusive ? -1 : i)).filter((i) => i >= 0);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, shared.length) }, async () => {
+        while (next < shared.length) await runAt(shared[next++]!);
+      }),
+    );
+    // Heavy or timing-sensitive checks run alone, after the rest.
+    for (let i = 0; i < checks.length; i++) if (checks[i]!.exclusive) await runAt(i);
+    return results;
+  }
   const results: CheckResult[] = [];
   let stopped = false;
   for (const check of checks) {
@@ -73,7 +98,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
       continue;
     }
     opts.onCheckStart?.(check);
-    const result = await runOne(check, { ...opts, lessonDir, repoRoot: opts.repoRoot ?? REPO_ROOT });
+    const result = await runOne(check, full);
     results.push(result);
     opts.onCheckEnd?.(result);
     if (result.status === 'failed' && opts.stopOnFirstFailure) stopped = true;

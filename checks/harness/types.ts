@@ -82,6 +82,8 @@ export interface CheckContext {
 }
 
 export interface Check {
+  /** Heavy or timing-sensitive: never run at the same time as another check. */
+  exclusive?: boolean;
   /** "d08.3": matches `[d08.3]` in the lesson's README. */
   id: string;
   title: string;

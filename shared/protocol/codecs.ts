@@ -3,19 +3,27 @@
  *
  * Everything that needs a codec goes through this table: the frame decoder asks it whether an id is
  * known, `decodeBatch` asks it to decompress, shippers look codecs up by the name a user typed.
- * Adding a codec (zstd, lz4) is a change to its table entry and nothing else.
+ * Adding a codec is a change to its table entry and nothing else.
+ *
+ *   0 none · 1 gzip (node:zlib) · 2 zstd (node:zlib on Node ≥ 22.15, else zstd-napi) · 3 lz4 (lz4-napi,
+ *   LZ4 frame format) · 4 brotli (node:zlib). zstd and lz4 need an optional package, loaded lazily: when
+ *   it is missing, `availability()` says what to install and import still works.
  *
  * Decompression is bounded: the caller passes `maxOutputBytes` and a payload that would inflate past it
  * fails with LS_ERR_TOO_LARGE as soon as the limit is crossed, without producing the rest (a
  * "decompression bomb" of a few KiB that expands to GiBs costs us at most the limit). A payload the
  * codec cannot decode fails with LS_ERR_DECODE.
  */
+import { createRequire } from 'node:module';
+import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { LsError, LS_ERR } from './errors.ts';
+import { lz4CompressFrame, lz4DecompressBounded, type Lz4Native } from './lz4-frame.ts';
 
 export type CodecName = 'none' | 'gzip' | 'zstd' | 'lz4' | 'brotli';
 
-export type CodecAvailability = { ok: true } | { ok: false; reason: string };
+/** `implementation` names what runs a codec that has a choice (e.g. 'zstd-napi' or 'node:zlib'). */
+export type CodecAvailability = { ok: true; implementation?: string } | { ok: false; reason: string };
 
 export interface Codec {
   /** The id carried in the frame header. */
@@ -134,16 +142,343 @@ const brotli: Codec = {
     zlibDecompress('brotli', (o) => zlib.brotliDecompressSync(data, o), maxOutputBytes),
 };
 
-/** A codec LSP/1 defines but this build cannot run yet: its entry says what to install. */
-function unavailable(id: number, name: CodecName, reason: string): Codec {
-  const fail = (): never => {
-    throw new LsError(LS_ERR.LS_ERR_CODEC_UNAVAILABLE, reason);
+// ---------------------------------------------------------------------------------------------------
+// Codecs backed by optional native packages: zstd (2) and lz4 (3).
+//
+// The packages are loaded lazily, on the first availability()/compress()/decompress() call, through a
+// loader (createRequire by default; tests inject a failing one). A missing or broken package never
+// breaks `import`: the codec reports { ok: false, reason: "… npm install …" } and its compress/decompress
+// throw LS_ERR_CODEC_UNAVAILABLE with the load error as `cause`.
+// ---------------------------------------------------------------------------------------------------
+
+/** Loads a CommonJS package by name (like `require`). Injectable so tests can simulate a missing package. */
+export type ModuleLoader = (specifier: string) => unknown;
+
+const defaultLoader: ModuleLoader = createRequire(import.meta.url);
+
+type Loaded<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** Runs `load` once, on first use, and remembers the result (a failure too: no retry per call). */
+function lazily<T>(load: () => T): () => Loaded<T> {
+  let state: Loaded<T> | undefined;
+  return () => {
+    if (state === undefined) {
+      try {
+        state = { ok: true, value: load() };
+      } catch (error) {
+        state = { ok: false, error };
+      }
+    }
+    return state;
   };
-  return { id, name, availability: () => ({ ok: false, reason }), compress: fail, decompress: fail };
 }
 
-const zstd = unavailable(2, 'zstd', 'zstd unavailable: npm install zstd-napi');
-const lz4 = unavailable(3, 'lz4', 'lz4 unavailable: npm install lz4-napi');
+function isFn(o: unknown, ...names: string[]): boolean {
+  return typeof o === 'object' && o !== null && names.every((n) => typeof (o as Record<string, unknown>)[n] === 'function');
+}
+
+const tooLarge = (name: string, max: number, cause?: unknown): LsError =>
+  new LsError(LS_ERR.LS_ERR_TOO_LARGE, `${name} payload inflates past ${max} bytes`, cause === undefined ? undefined : { cause });
+
+const notDecodable = (name: string, cause: unknown): LsError =>
+  new LsError(LS_ERR.LS_ERR_DECODE, `${name} payload does not decompress: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+
+// --- zstd --------------------------------------------------------------------------------------------
+
+/** A zstd codec, plus the streaming (de)compressors the file sink and readers use for files at rest. */
+export interface ZstdCodec extends Codec {
+  /** A Transform that zstd-compresses a byte stream (one frame). LS_ERR_CODEC_UNAVAILABLE if no backend. */
+  compressStream(level?: number): Transform;
+  /** A Transform that decompresses a zstd byte stream (unbounded: for our own files, not for the wire). */
+  decompressStream(): Transform;
+}
+
+interface ZstdBackend {
+  implementation: string;
+  compress(data: Buffer, level: number): Buffer;
+  decompress(data: Buffer, maxOutputBytes: number): Buffer;
+  compressStream(level: number): Transform;
+  decompressStream(): Transform;
+}
+
+/**
+ * The decoder's window limit (ZSTD_d_windowLogMax) for a given output limit. A frame whose content size
+ * is unknown makes the streaming decoder allocate its declared window up front; without a cap a 20-byte
+ * frame could ask for 2 GiB. We accept any window that zstd levels 1..19 produce (≤ 8 MiB, log 23) and
+ * larger ones only up to the output limit (log 25 at the default 32 MiB), never past zstd's default 27.
+ */
+export function zstdWindowLogMax(maxOutputBytes: number): number {
+  const need = Math.ceil(Math.log2(Math.max(1, maxOutputBytes)));
+  return Math.min(27, Math.max(23, need));
+}
+
+/** zstd reports a window over the limit as this error; it is a size limit, so LS_ERR_TOO_LARGE. */
+const WINDOW_TOO_LARGE = /too much memory|window ?too ?large/i;
+
+/** The part of zstd-napi's low-level binding (`zstd-napi/binding`) we use. */
+interface ZstdBinding {
+  CCtx: new () => { compress(dst: Uint8Array, src: Uint8Array, level: number): number };
+  DCtx: new () => {
+    decompress(dst: Uint8Array, src: Uint8Array): number;
+    decompressStream(dst: Uint8Array, src: Uint8Array): [number, number, number];
+    setParameter(param: number, value: number): void;
+    reset(directive: number): void;
+  };
+  DParameter: { windowLogMax: number };
+  ResetDirective: { sessionOnly: number };
+  getFrameContentSize(frame: Uint8Array): number | null;
+  findFrameCompressedSize(frame: Uint8Array): number;
+  compressBound(size: number): number;
+}
+
+interface ZstdNapiIndex {
+  CompressStream: new (params?: Record<string, unknown>) => Transform;
+  DecompressStream: new (params?: Record<string, unknown>) => Transform;
+}
+
+/** Largest compression scratch buffer we keep between calls (larger inputs get a one-off buffer). */
+const SCRATCH_KEEP = 8 << 20;
+/** First output step of the bounded streaming decoder; later steps grow with the output. */
+const OUT_STEP = 128 << 10;
+
+function zstdNapiBackend(load: ModuleLoader): ZstdBackend {
+  const b = load('zstd-napi/binding') as ZstdBinding;
+  const index = load('zstd-napi') as ZstdNapiIndex;
+  if (!isFn(b, 'CCtx', 'DCtx', 'getFrameContentSize', 'findFrameCompressedSize', 'compressBound') || !isFn(index, 'CompressStream', 'DecompressStream')) {
+    throw new Error('zstd-napi does not have the expected API (CCtx, DCtx, getFrameContentSize, CompressStream, …)');
+  }
+  const cctx = new b.CCtx();
+  const dctx = new b.DCtx();
+  let scratch = Buffer.alloc(0);
+  let windowLogMax = -1;
+
+  /** Content sizes declared by every frame, or null when one frame does not declare its size. */
+  function declaredSize(data: Buffer, max: number): number | null {
+    let total = 0;
+    let off = 0;
+    while (off < data.length) {
+      const frame = off === 0 ? data : data.subarray(off);
+      const size = b.getFrameContentSize(frame); // throws on a header it cannot parse
+      if (size === null) return null;
+      total += size;
+      if (total > max) throw new LsError(LS_ERR.LS_ERR_TOO_LARGE, `zstd payload declares ${total} bytes, over ${max}`);
+      off += b.findFrameCompressedSize(frame); // throws on a truncated or corrupt frame
+    }
+    return total;
+  }
+
+  /** Frames without a content size: stream with the output checked after every step. */
+  function streaming(data: Buffer, max: number): Buffer {
+    const wl = zstdWindowLogMax(max);
+    dctx.reset(b.ResetDirective.sessionOnly);
+    if (wl !== windowLogMax) {
+      dctx.setParameter(b.DParameter.windowLogMax, wl);
+      windowLogMax = wl;
+    }
+    const parts: Buffer[] = [];
+    let total = 0;
+    let src = data;
+    for (;;) {
+      // Room for one byte past the limit, so crossing it is seen without producing more.
+      const dst = Buffer.allocUnsafe(Math.min(max - total + 1, Math.max(OUT_STEP, total)));
+      const [ret, produced, consumed] = dctx.decompressStream(dst, src);
+      if (produced > 0) {
+        total += produced;
+        if (total > max) throw tooLarge('zstd', max);
+        parts.push(dst.subarray(0, produced));
+      }
+      src = src.subarray(consumed);
+      if (src.length === 0) {
+        if (ret === 0) break; // last frame complete
+        if (produced < dst.length) throw new Error('truncated frame: input ends inside a frame');
+      } else if (produced === 0 && consumed === 0) {
+        throw new Error('the decoder makes no progress');
+      }
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+  }
+
+  return {
+    implementation: 'zstd-napi',
+    compress(data, level) {
+      const bound = b.compressBound(data.length);
+      let dst = scratch;
+      if (dst.length < bound) {
+        dst = Buffer.allocUnsafe(bound);
+        if (bound <= SCRATCH_KEEP) scratch = dst;
+      }
+      const n = cctx.compress(dst, data, level);
+      const out = Buffer.allocUnsafe(n);
+      dst.copy(out, 0, 0, n);
+      return out;
+    },
+    decompress(data, max) {
+      if (data.length === 0) throw notDecodable('zstd', new Error('empty payload'));
+      try {
+        const size = declaredSize(data, max);
+        if (size === null) return streaming(data, max);
+        // Every frame declares its size and the sum fits: decode straight into an exact buffer.
+        const out = Buffer.allocUnsafe(size);
+        const n = dctx.decompress(out, data);
+        if (n !== size) throw new Error(`frames declare ${size} bytes and hold ${n}`);
+        return out;
+      } catch (err) {
+        if (err instanceof LsError) throw err;
+        dctx.reset(b.ResetDirective.sessionOnly);
+        if (WINDOW_TOO_LARGE.test((err as Error)?.message ?? '')) throw tooLarge('zstd', max, err);
+        throw notDecodable('zstd', err);
+      }
+    },
+    compressStream: (level) => new index.CompressStream({ compressionLevel: level }),
+    decompressStream: () => new index.DecompressStream(),
+  };
+}
+
+/** node:zlib's zstd API (Node ≥ 22.15 / 23.8). @types/node 20 does not know it, hence this shape. */
+interface NodeZlibZstd {
+  zstdCompressSync(data: Buffer, opts: object): Buffer;
+  zstdDecompressSync(data: Buffer, opts: object): Buffer;
+  createZstdCompress(opts: object): Transform;
+  createZstdDecompress(opts?: object): Transform;
+  constants: { ZSTD_c_compressionLevel: number; ZSTD_d_windowLogMax: number };
+}
+
+function hasNodeZstd(z: unknown): z is NodeZlibZstd {
+  if (!isFn(z, 'zstdCompressSync', 'zstdDecompressSync', 'createZstdCompress', 'createZstdDecompress')) return false;
+  const c = (z as { constants?: Record<string, unknown> }).constants;
+  return typeof c?.['ZSTD_c_compressionLevel'] === 'number' && typeof c['ZSTD_d_windowLogMax'] === 'number';
+}
+
+function nodeZlibZstdBackend(z: NodeZlibZstd): ZstdBackend {
+  const c = z.constants;
+  return {
+    implementation: 'node:zlib',
+    compress: (data, level) =>
+      zlibCompress('zstd', () => z.zstdCompressSync(data, { params: { [c.ZSTD_c_compressionLevel]: level } })),
+    decompress(data, max) {
+      if (data.length === 0) throw notDecodable('zstd', new Error('empty payload'));
+      const params = { [c.ZSTD_d_windowLogMax]: zstdWindowLogMax(max) };
+      try {
+        return zlibDecompress('zstd', (o) => z.zstdDecompressSync(data, { ...o, params }), max);
+      } catch (err) {
+        if (err instanceof LsError && err.code === LS_ERR.LS_ERR_DECODE && WINDOW_TOO_LARGE.test(err.message)) {
+          throw tooLarge('zstd', max, err);
+        }
+        throw err;
+      }
+    },
+    compressStream: (level) => z.createZstdCompress({ params: { [c.ZSTD_c_compressionLevel]: level } }),
+    decompressStream: () => z.createZstdDecompress(),
+  };
+}
+
+export interface NativeCodecOptions {
+  /** How to load the npm package (default: createRequire). */
+  load?: ModuleLoader;
+  /**
+   * zstd only: the node:zlib module to probe for a built-in zstd (Node ≥ 22.15). When it has one, it is
+   * preferred to the package and nothing is loaded.
+   */
+  zlib?: unknown;
+}
+
+const ZSTD_REASON = 'zstd unavailable: npm install zstd-napi';
+const LZ4_REASON = 'lz4 unavailable: npm install lz4-napi';
+
+/**
+ * The zstd codec (id 2): node:zlib's zstd when this Node has it (detected once, here), else the
+ * `zstd-napi` package, loaded on first use.
+ *
+ * Levels 1..19, default 1: on our log batches (~200 KiB of NDJSON) level 1 both compresses faster and
+ * compresses *better* than zstd's usual default 3 (see scripts/bench/codecs.ts). Payloads carry their
+ * content size, so decompression checks the declared size against the limit before allocating anything
+ * and then decodes in one call; frames without a size (other encoders) are decoded in bounded steps.
+ */
+export function makeZstdCodec(opts: NativeCodecOptions = {}): ZstdCodec {
+  const load = opts.load ?? defaultLoader;
+  const z = opts.zlib ?? zlib;
+  const backend = lazily<ZstdBackend>(() => (hasNodeZstd(z) ? nodeZlibZstdBackend(z) : zstdNapiBackend(load)));
+  const use = (): ZstdBackend => {
+    const r = backend();
+    if (!r.ok) throw new LsError(LS_ERR.LS_ERR_CODEC_UNAVAILABLE, ZSTD_REASON, { cause: r.error });
+    return r.value;
+  };
+  const codec: ZstdCodec = {
+    id: 2,
+    name: 'zstd',
+    levels: { min: 1, max: 19, default: 1 },
+    availability() {
+      const r = backend();
+      return r.ok ? { ok: true, implementation: r.value.implementation } : { ok: false, reason: ZSTD_REASON };
+    },
+    compress(data, level) {
+      const lvl = checkLevel(codec, level);
+      const impl = use();
+      return zlibCompress('zstd', () => impl.compress(data, lvl));
+    },
+    decompress: (data, maxOutputBytes) => use().decompress(data, maxOutputBytes),
+    compressStream(level) {
+      const lvl = checkLevel(codec, level);
+      return use().compressStream(lvl);
+    },
+    decompressStream: () => use().decompressStream(),
+  };
+  return codec;
+}
+
+// --- lz4 ---------------------------------------------------------------------------------------------
+
+/** The part of lz4-napi we use: its block functions (see lz4-frame.ts for why not its frame ones). */
+interface Lz4Napi {
+  compressSync(data: Buffer): Buffer;
+  uncompressSync(data: Uint8Array, dict?: Uint8Array): Buffer;
+}
+
+/**
+ * The lz4 codec (id 3): the standard LZ4 *frame* format (magic 04 22 4D 18, what the `lz4` command line
+ * tool writes and every LZ4 library reads), framed in lz4-frame.ts around the block codec of the
+ * `lz4-napi` package (Rust lz4_flex), loaded on first use.
+ *
+ * No levels: lz4_flex implements only LZ4's fast mode (no LZ4-HC, no acceleration factor), and lz4-napi
+ * exposes no knob, so the entry has no `levels` and a level passed to compress() is ignored (as for
+ * `none`). Decompression is bounded: declared sizes first, then block by block (lz4-frame.ts).
+ */
+export function makeLz4Codec(opts: NativeCodecOptions = {}): Codec {
+  const load = opts.load ?? defaultLoader;
+  const native = lazily<Lz4Native>(() => {
+    const m = load('lz4-napi');
+    if (!isFn(m, 'compressSync', 'uncompressSync')) {
+      throw new Error('lz4-napi does not have the expected API (compressSync, uncompressSync)');
+    }
+    const n = m as Lz4Napi;
+    return {
+      compressBlock: (data) => n.compressSync(data),
+      decompressBlock: (block, dict) => (dict === undefined ? n.uncompressSync(block) : n.uncompressSync(block, dict)),
+    };
+  });
+  const use = (): Lz4Native => {
+    const r = native();
+    if (!r.ok) throw new LsError(LS_ERR.LS_ERR_CODEC_UNAVAILABLE, LZ4_REASON, { cause: r.error });
+    return r.value;
+  };
+  return {
+    id: 3,
+    name: 'lz4',
+    availability() {
+      return native().ok ? { ok: true, implementation: 'lz4-napi' } : { ok: false, reason: LZ4_REASON };
+    },
+    compress(data) {
+      const n = use();
+      return zlibCompress('lz4', () => lz4CompressFrame(data, n));
+    },
+    decompress: (data, maxOutputBytes) => lz4DecompressBounded(data, maxOutputBytes, use()),
+  };
+}
+
+/** The zstd entry of the table, with its streaming helpers (used for files at rest). */
+export const zstdCodec: ZstdCodec = makeZstdCodec();
+const zstd = zstdCodec;
+const lz4 = makeLz4Codec();
 
 /** The codec table, keyed by LSP/1 codec id. */
 export const CODECS: ReadonlyMap<number, Codec> = new Map([none, gzip, zstd, lz4, brotli].map((c) => [c.id, c]));

@@ -1,9 +1,11 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { zstdCodec } from '../protocol/codecs.ts';
 import { FileSink, recordFileName, truncatePartialLine } from './file-sink.ts';
+import { readRecordLines } from './read-records.ts';
 
 let dir: string;
 beforeEach(async () => {
@@ -19,7 +21,7 @@ async function readAll(d: string): Promise<string> {
   for (const f of (await readdir(d)).sort()) {
     if (!f.startsWith('records-')) continue;
     const buf = await readFile(join(d, f));
-    out += f.endsWith('.gz') ? gunzipSync(buf).toString() : buf.toString();
+    out += f.endsWith('.gz') ? gunzipSync(buf).toString() : f.endsWith('.zst') ? zstdCodec.decompress(buf, 1 << 30).toString() : buf.toString();
   }
   return out;
 }
@@ -55,6 +57,50 @@ describe('FileSink', () => {
     expect(await readAll(dir)).toBe(lines(0, 1000));
   });
 
+  it('rotates by size and zstd-compresses rotated files (.ndjson.zst); every line exactly once', async () => {
+    const sink = await FileSink.open({ dir, fsync: 'never', rotateBytes: 4096, compressRotated: 'zstd' });
+    for (let i = 0; i < 50; i++) await sink.whenWritten(sink.append(lines(i * 20, 20)));
+    await sink.close();
+    const names = await readdir(dir);
+    const zst = names.filter((n) => /^records-\d{6}\.ndjson\.zst$/.test(n));
+    expect(zst.length).toBeGreaterThanOrEqual(2);
+    expect(sink.counters.compressedFiles).toBe(zst.length);
+    expect(names.some((n) => n.endsWith('.tmp') || n.endsWith('.gz'))).toBe(false);
+    // Each .zst is a standalone zstd stream (readable by the zstd CLI) holding whole lines.
+    for (const n of zst) expect(zstdCodec.decompress(await readFile(join(dir, n)), 1 << 20).toString()).toMatch(/^(\{"i":\d+\}\n)+$/);
+    expect(await readAll(dir)).toBe(lines(0, 1000));
+    const viaReader: string[] = [];
+    for await (const l of readRecordLines(dir)) viaReader.push(l);
+    expect(viaReader.join('\n') + '\n').toBe(lines(0, 1000));
+  });
+
+  it('zstd at rest: a level outside 1..19 is refused when the sink opens, not at the first rotation', async () => {
+    await expect(FileSink.open({ dir, fsync: 'never', compressRotated: 'zstd', compressLevel: 42 })).rejects.toMatchObject({ code: 'LS_ERR_CODEC' });
+    await expect(FileSink.open({ dir, fsync: 'never', compressRotated: 'gzip', compressLevel: 42 })).rejects.toThrow();
+  });
+
+  it('finishes an interrupted zstd compression, drops a .zst.tmp, and compresses rotated leftovers', async () => {
+    const { compress } = zstdCodec;
+    await writeFile(join(dir, recordFileName(1)), lines(0, 3));
+    await writeFile(join(dir, `${recordFileName(1)}.zst`), compress(Buffer.from(lines(0, 3))));
+    await writeFile(join(dir, recordFileName(2)), lines(3, 2)); // rotated, never compressed (crash)
+    await writeFile(join(dir, `${recordFileName(2)}.zst.tmp`), 'junk'); // the interrupted attempt
+    await writeFile(join(dir, `${recordFileName(3)}.gz`), gzipSync(lines(5, 2))); // an older gzip-era file
+    const sink = await FileSink.open({ dir, fsync: 'never', compressRotated: 'zstd' });
+    expect(sink.activeFile).toBe(join(dir, recordFileName(4))); // the newest file is compressed: start a new one
+    sink.append(lines(7, 1));
+    await sink.close();
+    const names = (await readdir(dir)).sort();
+    expect(names).toEqual([
+      `${recordFileName(1)}.zst`,
+      `${recordFileName(2)}.zst`,
+      `${recordFileName(3)}.gz`,
+      recordFileName(4),
+      'rejects.ndjson',
+    ]);
+    expect(await readAll(dir)).toBe(lines(0, 8));
+  });
+
   it('recovers after a crash: a partial last line is cut and appends continue in the newest file', async () => {
     await writeFile(join(dir, recordFileName(1)), `${lines(0, 3)}{"i":3`);
     const sink = await FileSink.open({ dir, fsync: 'never' });
@@ -64,7 +110,6 @@ describe('FileSink', () => {
   });
 
   it('finishes an interrupted compression: a source with a complete .gz is removed', async () => {
-    const { gzipSync } = await import('node:zlib');
     await writeFile(join(dir, recordFileName(1)), lines(0, 3));
     await writeFile(join(dir, `${recordFileName(1)}.gz`), gzipSync(lines(0, 3)));
     await writeFile(join(dir, `${recordFileName(2)}.gz.tmp`), 'junk');

@@ -15,11 +15,30 @@ import { EventEmitter } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { zstdCodec } from '../protocol/codecs.ts';
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
-export type RestCompression = 'none' | 'gzip';
+export type RestCompression = 'none' | 'gzip' | 'zstd';
+
+/**
+ * Compression of rotated files at rest: file suffix and default level.
+ *
+ * gzip runs on libuv's thread pool; zstd (zstd-napi) runs on the main thread in ~64 KiB steps of well
+ * under a millisecond each. On 60 MB of generated records: gzip -6 ratio 8.4 in ~0.8 s (pool), zstd -1
+ * ratio 7.4 in ~0.15 s, zstd -3 7.1 in ~0.17 s, zstd -6 8.6 in ~0.5 s (main thread). Level 1 is the
+ * default: cheapest for the receiver, and no worse than 3 on log lines; raise `compressLevel` when disk
+ * matters more than CPU.
+ */
+export const REST_COMPRESSION = {
+  gzip: { suffix: '.gz', defaultLevel: 6 },
+  zstd: { suffix: '.zst', defaultLevel: 1 },
+} as const;
+
+const COMPRESSED_RECORD_FILE = /^records-(\d{6,})\.ndjson\.(?:gz|zst)$/;
+const COMPRESSION_TMP = /\.ndjson\.(?:gz|zst)\.tmp$/;
 
 export interface FileSinkOptions {
   dir: string;
@@ -27,8 +46,10 @@ export interface FileSinkOptions {
   fsyncIntervalMs?: number;
   /** rotate the active records file once it passes this many bytes */
   rotateBytes?: number;
-  /** compress rotated files at rest (`records-NNNNNN.ndjson.gz`) */
+  /** compress rotated files at rest (`records-NNNNNN.ndjson.gz` / `.ndjson.zst`) */
   compressRotated?: RestCompression;
+  /** level for compressRotated (default: REST_COMPRESSION[method].defaultLevel) */
+  compressLevel?: number;
   /** backlog (bytes not yet written) above which producers should pause */
   highWaterMark?: number;
   /** test hook for the hardening suite: delays every write (a slow disk) */
@@ -117,22 +138,29 @@ export class FileSink extends EventEmitter {
    * compression is finished or undone, and appends continue in the newest records file.
    */
   static async open(opts: FileSinkOptions): Promise<FileSink> {
+    if (opts.compressRotated === 'zstd' || opts.compressRotated === 'gzip') {
+      // Fail now, not at the first rotation hours later: a bad level, or zstd without its package
+      // (LS_ERR_CODEC_UNAVAILABLE), throws here.
+      restCompressor(opts.compressRotated, opts.compressLevel).destroy();
+    }
     await mkdir(opts.dir, { recursive: true });
     const names = await readdir(opts.dir);
     const indexes = new Set<number>();
     for (const name of names) {
-      const m = RECORD_FILE.exec(name) ?? /^records-(\d{6,})\.ndjson\.gz$/.exec(name);
+      const m = RECORD_FILE.exec(name) ?? COMPRESSED_RECORD_FILE.exec(name);
       if (m) indexes.add(Number(m[1]));
-      // A .gz.tmp is an interrupted compression: its source is still there, so drop the temp.
-      if (name.endsWith('.gz.tmp')) await unlink(join(opts.dir, name)).catch(() => {});
+      // A .gz.tmp / .zst.tmp is an interrupted compression: its source is still there, so drop the temp.
+      if (COMPRESSION_TMP.test(name)) await unlink(join(opts.dir, name)).catch(() => {});
     }
-    // A source whose .gz exists was fully compressed (the .gz is renamed into place only when complete).
+    const compressed = (i: number) =>
+      names.includes(`${recordFileName(i)}.gz`) || names.includes(`${recordFileName(i)}.zst`);
+    // A source whose .gz/.zst exists was fully compressed (it is renamed into place only when complete).
     for (const i of indexes) {
       const plain = join(opts.dir, recordFileName(i));
-      if (names.includes(`${recordFileName(i)}.gz`) && names.includes(recordFileName(i))) await unlink(plain);
+      if (compressed(i) && names.includes(recordFileName(i))) await unlink(plain);
     }
     const newest = indexes.size ? Math.max(...indexes) : 1;
-    const activeIsCompressed = names.includes(`${recordFileName(newest)}.gz`);
+    const activeIsCompressed = compressed(newest);
     const index = activeIsCompressed ? newest + 1 : newest;
     const path = join(opts.dir, recordFileName(index));
     await truncatePartialLine(path);
@@ -143,8 +171,8 @@ export class FileSink extends EventEmitter {
     const rejectsFh = await open(rejectsPath, 'a');
     const sink = new FileSink(opts, fh, index, size, rejectsFh);
     // Rotated files that a crash left uncompressed are compressed now.
-    if (opts.compressRotated === 'gzip') {
-      for (const i of indexes) if (i < index && !names.includes(`${recordFileName(i)}.gz`)) sink.compressInBackground(i);
+    if (opts.compressRotated === 'gzip' || opts.compressRotated === 'zstd') {
+      for (const i of indexes) if (i < index && !compressed(i)) sink.compressInBackground(i);
     }
     return sink;
   }
@@ -299,19 +327,28 @@ export class FileSink extends EventEmitter {
     this.fileSize = 0;
     this.counters.rotations++;
     this.emit('rotate', join(this.opts.dir, recordFileName(old)));
-    if (this.opts.compressRotated === 'gzip') this.compressInBackground(old);
+    if (this.opts.compressRotated === 'gzip' || this.opts.compressRotated === 'zstd') this.compressInBackground(old);
   }
 
+  /**
+   * Compresses a finished file: write `<name>.gz.tmp` (or `.zst.tmp`), fsync it, rename it into place,
+   * fsync the directory, and only then unlink the source. A crash at any point leaves either the source
+   * (plus a temp that `open` drops) or a complete compressed file (plus a source that `open` removes).
+   */
   private compressInBackground(index: number): void {
+    const method = this.opts.compressRotated === 'zstd' ? 'zstd' : 'gzip';
+    const suffix = REST_COMPRESSION[method].suffix;
+    const level = this.opts.compressLevel;
     const src = join(this.opts.dir, recordFileName(index));
-    const dst = `${src}.gz`;
+    const dst = `${src}${suffix}`;
     const tmp = `${dst}.tmp`;
     const job = (async () => {
-      await pipeline(createReadStream(src), createGzip({ level: 6 }), createWriteStream(tmp));
+      await pipeline(createReadStream(src), restCompressor(method, level), createWriteStream(tmp));
       const fh = await open(tmp, 'r+');
       await fh.datasync();
       await fh.close();
       await rename(tmp, dst);
+      await syncDir(this.opts.dir);
       await unlink(src);
       this.counters.compressedFiles++;
     })().catch((err) => {
@@ -337,6 +374,25 @@ function settle(waiters: Waiter[], upTo: number): void {
   let n = 0;
   while (n < waiters.length && waiters[n]!.ticket <= upTo) n++;
   for (const w of waiters.splice(0, n)) w.resolve();
+}
+
+/** A compressing Transform for files at rest (throws on a bad level or a missing zstd package). */
+function restCompressor(method: 'gzip' | 'zstd', level: number | undefined): Transform {
+  const lvl = level ?? REST_COMPRESSION[method].defaultLevel;
+  return method === 'zstd' ? zstdCodec.compressStream(lvl) : createGzip({ level: lvl });
+}
+
+/** fsync a directory, so a rename in it is durable before we depend on it (no-op where unsupported). */
+async function syncDir(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Some platforms cannot open or fsync a directory; the rename is then as durable as the OS makes it.
+  } finally {
+    await fh?.close().catch(() => {});
+  }
 }
 
 async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
