@@ -101,7 +101,8 @@ export function tryParseCli<O extends Record<string, OptionSpec<unknown>>>(
       o.argParser((raw: string) => parse(raw));
     }
     if (spec.defaultValue !== undefined) {
-      const shown = Array.isArray(spec.defaultValue) ? spec.defaultValue.join(',') : String(spec.defaultValue);
+      const d = spec.defaultValue as unknown;
+      const shown = Array.isArray(d) ? d.join(',') : isHostPort(d) ? formatHostPort(d) : String(d);
       o.default(spec.defaultValue, shown === '' ? '""' : shown);
     }
     if (spec.required) o.makeOptionMandatory(true);
@@ -159,6 +160,10 @@ export function parseHostPort(raw: string): HostPort {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(raw) ?? /^([^:]+):(\d+)$/.exec(raw);
   if (!m) throw new InvalidArgumentError(`'${raw}' is not host:port (IPv6 as [::1]:port)`);
   return { host: m[1]!, port: parseInteger(m[2]!, 1, 65535) };
+}
+
+function isHostPort(v: unknown): v is HostPort {
+  return typeof v === 'object' && v !== null && 'host' in v && 'port' in v;
 }
 
 export function formatHostPort(hp: HostPort): string {

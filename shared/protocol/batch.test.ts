@@ -120,3 +120,11 @@ describe('decodeBatch line rules', () => {
     }
   });
 });
+
+describe('encodeBatchPayload sizing', () => {
+  it('encodes multi-byte records that outgrow the ASCII estimate', () => {
+    const records = Array.from({ length: 50 }, (_, i) => `{"msg":"${'é✓😀'.repeat(i * 7)}"}`);
+    const payload = encodeBatchPayload(records);
+    expect(payload.equals(Buffer.from(`${records.join('\n')}\n`))).toBe(true);
+  });
+});

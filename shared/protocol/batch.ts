@@ -15,13 +15,33 @@ const CR = 0x0d;
  * holding a LF would shift every later seq, so it is refused (LS_ERR_PAYLOAD).
  */
 export function encodeBatchPayload(records: readonly string[]): Buffer {
+  if (records.length === 0) return Buffer.alloc(0);
+  let chars = 0;
   for (let i = 0; i < records.length; i++) {
-    if (records[i]!.includes('\n')) {
+    const r = records[i]!;
+    if (r.includes('\n')) {
       throw new LsError(LS_ERR.LS_ERR_PAYLOAD, `record ${i} contains a line feed; a record is one line`);
     }
+    chars += r.length;
   }
-  // One join and one UTF-8 encode beat a per-record byteLength + write for the record sizes we see.
-  return records.length === 0 ? Buffer.alloc(0) : Buffer.from(records.join('\n') + '\n', 'utf8');
+  // Encoding each record straight into one buffer is several times faster than join + Buffer.from.
+  // Log records are mostly ASCII, so size for that and grow only when a record needs more room.
+  let buf = Buffer.allocUnsafe(chars + records.length + 64);
+  let pos = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    if (buf.length - pos < r.length * 3 + 1) {
+      const need = pos + Buffer.byteLength(r) + 1;
+      if (need > buf.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
+        buf.copy(bigger, 0, 0, pos);
+        buf = bigger;
+      }
+    }
+    pos += buf.write(r, pos);
+    buf[pos++] = 0x0a;
+  }
+  return buf.subarray(0, pos);
 }
 
 export interface EncodeBatchOptions {

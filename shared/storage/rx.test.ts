@@ -28,3 +28,12 @@ describe('RxWriter', () => {
     expect(peerName('::1', 80)).toBe('[::1]:80');
   });
 });
+
+describe('RxWriter.addSeq digits', () => {
+  it.each([0, 1, 9, 10, 99, 100, 4294967295, Number.MAX_SAFE_INTEGER])('writes %d exactly', (n) => {
+    const w = new RxWriter(8);
+    w.context({ ts: 't', peer: 'p', lane: 'l' });
+    w.addSeq(Buffer.from('{"a":1}'), n, n);
+    expect(JSON.parse(w.take()!.toString())._rx).toEqual({ ts: 't', peer: 'p', lane: 'l', stream: n, seq: n });
+  });
+});

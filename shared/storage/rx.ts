@@ -18,6 +18,25 @@ const CR = 0x0d;
 const LF = 0x0a;
 const CLOSE = 0x7d; // }
 
+const STREAM_KEY = Buffer.from(',"stream":');
+const SEQ_KEY = Buffer.from(',"seq":');
+
+/** Writes a non-negative safe integer in decimal at `pos`; returns the position after it. */
+function writeDecimal(buf: Buffer, pos: number, n: number): number {
+  if (n < 10) {
+    buf[pos] = 48 + n;
+    return pos + 1;
+  }
+  let digits = 0;
+  for (let x = n; x >= 1; x = Math.floor(x / 10)) digits++;
+  let x = n;
+  for (let i = pos + digits - 1; i >= pos; i--) {
+    buf[i] = 48 + (x % 10);
+    x = Math.floor(x / 10);
+  }
+  return pos + digits;
+}
+
 /** Index of a validated record's closing brace (trailing whitespace skipped), or -1. */
 function closingBrace(line: Buffer): number {
   let end = line.length - 1;
@@ -84,12 +103,18 @@ export class RxWriter {
     const start = firstByte(line);
     const brace = closingBrace(line);
     this.ensure(brace - start + this.head.length + 64);
-    // TypedArray#set is a plain memcpy; Buffer#copy pays JS-side argument checks on every call.
     this.buf.set(line.subarray(start, brace), this.len);
     this.len += brace - start;
     this.buf.set(this.head, this.len);
     this.len += this.head.length;
-    this.len += this.buf.write(`,"stream":${stream},"seq":${seq}}}\n`, this.len, 'latin1');
+    // The digits are written byte by byte: no string per record on the hot path.
+    this.len += STREAM_KEY.copy(this.buf, this.len);
+    this.len = writeDecimal(this.buf, this.len, stream);
+    this.len += SEQ_KEY.copy(this.buf, this.len);
+    this.len = writeDecimal(this.buf, this.len, seq);
+    this.buf[this.len++] = CLOSE;
+    this.buf[this.len++] = CLOSE;
+    this.buf[this.len++] = LF;
     this.count++;
   }
 

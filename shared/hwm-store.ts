@@ -1,0 +1,368 @@
+/**
+ * Per-stream high-water marks for an LSP/1 receiver (LSP1 §4), and how they survive a restart,
+ * `kill -9` included.
+ *
+ * Two marks per stream:
+ *   accepted  the highest seq we have dealt with: appended to the sink (maybe not durable yet), rejected,
+ *             a duplicate, or skipped over as a gap. Dedup compares against this one, so a batch sent
+ *             again while the first copy is still on its way to the disk is not written twice.
+ *   durable   the highest seq S such that everything ≤ S is durable. This is what an ACK and the answer
+ *             to a HELLO report: a shipper may forget a record only once it cannot be lost.
+ *
+ * Recovery reads the truth from disk, not from memory. Every persisted record ends in
+ * `"_rx":{…,"stream":N,"seq":S}}` (RxWriter puts `_rx` last), and within one stream the records are
+ * appended in seq order, so the HWM of a stream is the seq of its last line on disk. Scanning millions of
+ * lines at every start would be slow, so a checkpoint `hwm-checkpoint.json` — per-stream marks plus the
+ * file and offset they cover — is written about once a second, and a start scans only the lines after it.
+ *
+ * Why a checkpoint is always safe to use (it may be older than the data, never ahead of it):
+ *   1. stat the active records file and rejects.ndjson: every byte before those offsets was appended
+ *      before this moment;
+ *   2. then snapshot the accepted marks: they cover every record before the offsets;
+ *   3. wait until the sink has made everything appended so far durable: the marks are now on disk;
+ *   4. write the checkpoint (temp file, fsync, rename).
+ * Recovery = max(checkpoint mark, last seq in the lines after the offsets), per stream.
+ */
+import { createReadStream } from 'node:fs';
+import { open, readdir, readFile, rename, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { createGunzip } from 'node:zlib';
+import type { FileSink } from './storage/file-sink.ts';
+import type { ReceiverStats, StreamStats } from './stats.ts';
+
+export const CHECKPOINT_FILE = 'hwm-checkpoint.json';
+const REJECTS_FILE = 'rejects.ndjson';
+const RECORD_FILE = /^records-(\d{6,})\.ndjson(\.gz)?$/;
+
+export interface StreamMarks {
+  readonly id: number;
+  /** highest seq appended, rejected, duplicated or skipped: what dedup compares against */
+  accepted: number;
+  /** highest seq with everything up to it durable: what ACK and HELLO report */
+  durable: number;
+  /** this stream's entry in stats.json (its `hwm` follows `durable`) */
+  readonly stats: StreamStats;
+}
+
+interface CheckpointFile {
+  version: 1;
+  writtenAt: string;
+  /** the active records file and its size when the marks were taken */
+  records: { file: string; offset: number };
+  rejects: { offset: number };
+  streams: Record<string, number>;
+}
+
+export interface RecoveryReport {
+  /** a checkpoint was found and used */
+  fromCheckpoint: boolean;
+  streams: number;
+  /** bytes of records (and rejects) read after the checkpoint */
+  scannedBytes: number;
+  scannedLines: number;
+  ms: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading stream/seq back from persisted lines, without JSON.parse
+
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const CLOSE = 0x7d;
+const LF = 0x0a;
+const SEQ_KEY = Buffer.from('"seq"');
+const STREAM_KEY = Buffer.from('"stream"');
+
+/** Reads the digits ending at buf[end - 1] backwards; returns [value, index of the first digit] or null. */
+function digitsBefore(buf: Buffer, end: number, min: number): [number, number] | null {
+  let i = end - 1;
+  let value = 0;
+  let mul = 1;
+  while (i >= min) {
+    const d = buf[i]! - 48;
+    if (d < 0 || d > 9) break;
+    value += d * mul;
+    mul *= 10;
+    i--;
+  }
+  return i === end - 1 || end - 1 - i > 16 ? null : [value, i + 1];
+}
+
+function endsWithAt(buf: Buffer, end: number, lit: Buffer, min: number): boolean {
+  const start = end - lit.length;
+  if (start < min) return false;
+  for (let k = 0; k < lit.length; k++) if (buf[start + k] !== lit[k]) return false;
+  return true;
+}
+
+/**
+ * The `_rx` stream and seq of one persisted line buf[start, end) (no LF), read from its tail
+ * `,"stream":N,"seq":S}}`. Calls `found(stream, seq)`; returns false for a line without them
+ * (e.g. a day 08 text record).
+ */
+export function readRxStreamSeq(buf: Buffer, start: number, end: number, found: (stream: number, seq: number) => void): boolean {
+  let p = end;
+  if (p - start < 20 || buf[p - 1] !== CLOSE || buf[p - 2] !== CLOSE) return false;
+  p -= 2;
+  const seq = digitsBefore(buf, p, start);
+  if (!seq) return false;
+  p = seq[1];
+  if (buf[p - 1] !== COLON || !endsWithAt(buf, p - 1, SEQ_KEY, start)) return false;
+  p -= 1 + SEQ_KEY.length;
+  if (buf[p - 1] !== COMMA) return false;
+  p -= 1;
+  const stream = digitsBefore(buf, p, start);
+  if (!stream) return false;
+  p = stream[1];
+  if (buf[p - 1] !== COLON || !endsWithAt(buf, p - 1, STREAM_KEY, start)) return false;
+  found(stream[0], seq[0]);
+  return true;
+}
+
+/** Chunks of a records file from `offset` (of the decompressed bytes, for a .gz). */
+async function* fileChunks(path: string, offset: number): AsyncGenerator<Buffer> {
+  if (path.endsWith('.gz')) {
+    let skip = offset;
+    for await (const c of createReadStream(path).pipe(createGunzip())) {
+      const chunk = c as Buffer;
+      if (skip >= chunk.length) {
+        skip -= chunk.length;
+        continue;
+      }
+      yield skip > 0 ? chunk.subarray(skip) : chunk;
+      skip = 0;
+    }
+    return;
+  }
+  yield* createReadStream(path, { start: offset, highWaterMark: 4 << 20 }) as AsyncIterable<Buffer>;
+}
+
+/** Calls `onLine(buf, start, end)` for every complete line; a partial last line is ignored. */
+async function scanLines(path: string, offset: number, onLine: (buf: Buffer, start: number, end: number) => void): Promise<{ bytes: number; lines: number }> {
+  let carry: Buffer | null = null;
+  let bytes = 0;
+  let lines = 0;
+  for await (const chunk of fileChunks(path, offset)) {
+    bytes += chunk.length;
+    const buf = chunk;
+    let pos = 0;
+    if (carry) {
+      const lf = chunk.indexOf(LF);
+      if (lf === -1) {
+        carry = Buffer.concat([carry, chunk]);
+        continue;
+      }
+      const joined: Buffer = Buffer.concat([carry, chunk.subarray(0, lf)]);
+      onLine(joined, 0, joined.length);
+      lines++;
+      carry = null;
+      pos = lf + 1;
+    }
+    for (;;) {
+      const lf = buf.indexOf(LF, pos);
+      if (lf === -1) break;
+      onLine(buf, pos, lf);
+      lines++;
+      pos = lf + 1;
+    }
+    if (pos < buf.length) carry = Buffer.from(buf.subarray(pos));
+  }
+  return { bytes, lines };
+}
+
+async function sizeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readCheckpoint(dir: string): Promise<CheckpointFile | undefined> {
+  try {
+    const cp = JSON.parse(await readFile(join(dir, CHECKPOINT_FILE), 'utf8')) as CheckpointFile;
+    if (cp.version !== 1 || typeof cp.records?.file !== 'string' || typeof cp.streams !== 'object') return undefined;
+    return cp;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The per-stream HWMs of a data dir, read from disk: the checkpoint's marks, raised by every line after
+ * it (records files and rejects.ndjson). Without a usable checkpoint every file is scanned.
+ * Call it after FileSink.open, which has already cut a partial last line left by a crash.
+ */
+export async function recoverHwm(dir: string): Promise<{ hwm: Map<number, number>; report: RecoveryReport }> {
+  const t0 = performance.now();
+  const hwm = new Map<number, number>();
+  const raise = (stream: number, seq: number) => {
+    if (seq > (hwm.get(stream) ?? 0)) hwm.set(stream, seq);
+  };
+  const cp = await readCheckpoint(dir);
+  let cpIndex = 0;
+  let cpOffset = 0;
+  let rejectsOffset = 0;
+  if (cp) {
+    for (const [id, seq] of Object.entries(cp.streams)) raise(Number(id), seq);
+    const m = RECORD_FILE.exec(cp.records.file);
+    if (m) {
+      cpIndex = Number(m[1]);
+      cpOffset = cp.records.offset;
+    }
+    rejectsOffset = cp.rejects.offset;
+  }
+  const files = (await readdir(dir).catch(() => [] as string[]))
+    .map((name) => ({ name, m: RECORD_FILE.exec(name) }))
+    .filter((f): f is { name: string; m: RegExpExecArray } => f.m !== null)
+    .map((f) => ({ name: f.name, index: Number(f.m[1]) }))
+    .filter((f) => f.index >= cpIndex)
+    // a plain file and its .gz can only coexist mid-compression: the plain one is complete, read it
+    .filter((f, _, all) => !(f.name.endsWith('.gz') && all.some((g) => g.index === f.index && !g.name.endsWith('.gz'))))
+    .sort((a, b) => a.index - b.index);
+
+  let scannedBytes = 0;
+  let scannedLines = 0;
+  const onLine = (buf: Buffer, start: number, end: number) => void readRxStreamSeq(buf, start, end, raise);
+  for (const f of files) {
+    const path = join(dir, f.name);
+    let from = f.index === cpIndex ? cpOffset : 0;
+    // An offset past the end cannot come from a valid checkpoint of this file: read all of it.
+    if (from > 0 && !f.name.endsWith('.gz') && from > ((await sizeOf(path)) ?? 0)) from = 0;
+    const r = await scanLines(path, from, onLine);
+    scannedBytes += r.bytes;
+    scannedLines += r.lines;
+  }
+  // Rejected records count as delivered (LSP1 §3): their seqs raise the mark too.
+  const rejectsPath = join(dir, REJECTS_FILE);
+  const rejectsSize = await sizeOf(rejectsPath);
+  if (rejectsSize !== undefined) {
+    const r = await scanLines(rejectsPath, rejectsOffset <= rejectsSize ? rejectsOffset : 0, (buf, start, end) => {
+      try {
+        const e = JSON.parse(buf.toString('utf8', start, end)) as { stream?: unknown; seq?: unknown };
+        if (typeof e.stream === 'number' && typeof e.seq === 'number') raise(e.stream, e.seq);
+      } catch {
+        // not ours to judge: a damaged reject line only means its seq is sent (and rejected) again
+      }
+    });
+    scannedBytes += r.bytes;
+    scannedLines += r.lines;
+  }
+  return {
+    hwm,
+    report: { fromCheckpoint: cp !== undefined, streams: hwm.size, scannedBytes, scannedLines, ms: Math.round(performance.now() - t0) },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface HwmStoreOptions {
+  dir: string;
+  sink: FileSink;
+  stats: ReceiverStats;
+  /** how often the checkpoint is refreshed (when anything changed); default 1000 ms */
+  checkpointIntervalMs?: number;
+  /** a failed checkpoint write (the next one tries again) */
+  onError?: (err: Error) => void;
+}
+
+/** The receiver's per-stream marks: recovered at start, checkpointed while running. */
+export class HwmStore {
+  readonly recovery: RecoveryReport;
+  private readonly marks = new Map<number, StreamMarks>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private lastWritten = '';
+  private readonly checkpointPath: string;
+
+  private constructor(
+    private readonly opts: HwmStoreOptions,
+    recovered: Map<number, number>,
+    report: RecoveryReport,
+  ) {
+    this.recovery = report;
+    this.checkpointPath = join(opts.dir, CHECKPOINT_FILE);
+    // What is on disk after a restart is as durable as it will ever be: both marks start there.
+    for (const [id, seq] of recovered) {
+      const m = this.get(id);
+      m.accepted = seq;
+      m.durable = seq;
+      m.stats.hwm = seq;
+    }
+  }
+
+  /** Recovers the marks of `dir` (after FileSink.open) and starts checkpointing. */
+  static async open(opts: HwmStoreOptions): Promise<HwmStore> {
+    const { hwm, report } = await recoverHwm(opts.dir);
+    const store = new HwmStore(opts, hwm, report);
+    const every = opts.checkpointIntervalMs ?? 1000;
+    store.timer = setInterval(() => void store.checkpoint(), every);
+    store.timer.unref();
+    return store;
+  }
+
+  /** The marks of `stream` (0 and 0 for a stream never seen). */
+  get(stream: number): StreamMarks {
+    let m = this.marks.get(stream);
+    if (m === undefined) {
+      m = { id: stream, accepted: 0, durable: 0, stats: this.opts.stats.stream(stream) };
+      this.marks.set(stream, m);
+    }
+    return m;
+  }
+
+  /** Everything of this stream up to `seq` is durable: raise the mark ACKs report. */
+  markDurable(m: StreamMarks, seq: number): void {
+    if (seq > m.durable) {
+      m.durable = seq;
+      m.stats.hwm = seq;
+    }
+  }
+
+  /** Writes a checkpoint now if anything changed since the last one (see the file comment for the order). */
+  checkpoint(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = this.writeCheckpoint()
+      .catch((err: Error) => this.opts.onError?.(err))
+      .finally(() => {
+        this.running = undefined;
+      });
+    return this.running;
+  }
+
+  /** Stops the timer and writes a last checkpoint. Call after sink.close(): then it covers everything. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    while (this.running) await this.running;
+    await this.checkpoint();
+  }
+
+  private async writeCheckpoint(): Promise<void> {
+    const { sink, dir } = this.opts;
+    // 1. offsets first: every byte before them was appended before this moment
+    const active = sink.activeFile;
+    const offset = await sizeOf(active);
+    if (offset === undefined) return; // rotated and compressed away under us: next round
+    const rejects = (await sizeOf(join(dir, REJECTS_FILE))) ?? 0;
+    // 2. then the marks: they cover every record before the offsets
+    const streams: Record<string, number> = {};
+    for (const m of this.marks.values()) streams[String(m.id)] = m.accepted;
+    const key = `${basename(active)}:${offset}:${rejects}:${JSON.stringify(streams)}`;
+    if (key === this.lastWritten) return;
+    // 3. wait until the marks are on disk
+    await sink.whenDurable(sink.position);
+    // 4. write it atomically
+    const cp: CheckpointFile = { version: 1, writtenAt: new Date().toISOString(), records: { file: basename(active), offset }, rejects: { offset: rejects }, streams };
+    const tmp = `${this.checkpointPath}.tmp`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(`${JSON.stringify(cp)}\n`);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, this.checkpointPath);
+    this.lastWritten = key;
+  }
+}
