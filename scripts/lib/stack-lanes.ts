@@ -1,0 +1,81 @@
+/**
+ * The lanes of the integrated stack: which program receives, which ships the demo traffic, and the
+ * arguments each needs. The stack config (lessons/stack/stack.config.json) turns lanes on and off and
+ * sets ports and extra arguments; this table says how to start each one.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from './launch.ts';
+
+export interface LaneConfig {
+  enabled: boolean;
+  port: number;
+  tlsPort?: number;
+  receiverArgs: string[];
+  shipperArgs: string[];
+}
+
+export interface StackConfig {
+  host: string;
+  dataDir: string;
+  certsDir: string;
+  readyTimeoutMs: number;
+  dashboard: { enabled: boolean; port: number };
+  demo: { enabled: boolean; recordsPerSecond: number };
+  lanes: Record<string, LaneConfig>;
+}
+
+export interface LaneContext {
+  cfg: StackConfig;
+  lane: LaneConfig;
+  /** the lane's data dir (`<dataDir>/<lane>`) */
+  dataDir: string;
+  /** where a shipper keeps its state (`<dataDir>/<lane>-shipper`) */
+  stateDir: string;
+}
+
+export interface LaneDef {
+  id: string;
+  title: string;
+  transport: string;
+  receiver: string;
+  receiverArgs(c: LaneContext): string[];
+  /** the demo client; it reads records on stdin */
+  shipper: string;
+  shipperArgs(c: LaneContext, target: string): string[];
+}
+
+const common = (c: LaneContext) => ['--host', c.cfg.host, '--port', String(c.lane.port), '--data-dir', c.dataDir];
+const lspShipper = (c: LaneContext, target: string) => ['--target', target, '--input', '-', '--state-dir', c.stateDir, '--progress-ms', '0'];
+
+export const LANES: readonly LaneDef[] = [
+  { id: 'day08', title: 'NDJSON over TCP (unacknowledged)', transport: 'tcp', receiver: 'lessons/day08/receiver.ts', receiverArgs: common, shipper: 'lessons/day08/shipper.ts', shipperArgs: (_c, t) => ['--target', t, '--input', '-'] },
+  { id: 'day09', title: 'LSP/1 over TCP, acknowledged', transport: 'lsp1-tcp', receiver: 'lessons/day09/receiver.ts', receiverArgs: common, shipper: 'lessons/day09/shipper.ts', shipperArgs: lspShipper },
+  { id: 'day10', title: 'LSP/1 over UDP, loss counted', transport: 'lsp1-udp', receiver: 'lessons/day10/receiver.ts', receiverArgs: common, shipper: 'lessons/day10/shipper.ts', shipperArgs: (_c, t) => ['--target', t, '--input', '-'] },
+  { id: 'day11', title: 'batched LSP/1 over TCP', transport: 'lsp1-tcp', receiver: 'lessons/day11/receiver.ts', receiverArgs: common, shipper: 'lessons/day11/shipper.ts', shipperArgs: lspShipper },
+  { id: 'day12', title: 'batched + compressed LSP/1 over TCP', transport: 'lsp1-tcp', receiver: 'lessons/day12/receiver.ts', receiverArgs: common, shipper: 'lessons/day12/shipper.ts', shipperArgs: lspShipper },
+  {
+    id: 'day13',
+    title: 'LSP/1 over TLS 1.3',
+    transport: 'lsp1-tls',
+    receiver: 'lessons/day13/receiver.ts',
+    receiverArgs: (c) => [...common(c), '--certs', c.cfg.certsDir],
+    shipper: 'lessons/day13/shipper.ts',
+    shipperArgs: (c, t) => [...lspShipper(c, t), '--ca', join(c.cfg.certsDir, 'ca.crt')],
+  },
+  { id: 'day14', title: 'the load-test lane', transport: 'lsp1-tcp', receiver: 'lessons/day14/receiver.ts', receiverArgs: common, shipper: 'lessons/day09/shipper.ts', shipperArgs: lspShipper },
+  {
+    id: 'syslog',
+    title: 'syslog: RFC 5424/3164 over UDP, TCP (octet counting or LF) and TLS',
+    transport: 'syslog',
+    receiver: 'lessons/stack/syslog-receiver.ts',
+    receiverArgs: (c) => ['--host', c.cfg.host, '--tcp-port', String(c.lane.port), '--udp-port', String(c.lane.port), '--tls-port', String(c.lane.tlsPort ?? 6514), '--certs', c.cfg.certsDir, '--data-dir', c.dataDir],
+    shipper: 'lessons/stack/syslog-forward.ts',
+    shipperArgs: (_c, t) => ['--target', t, '--input', '-'],
+  },
+];
+
+/** A lane can run only when its programs exist in this checkout (days still being written are skipped). */
+export function laneAvailable(def: LaneDef): boolean {
+  return existsSync(join(REPO_ROOT, def.receiver)) && existsSync(join(REPO_ROOT, def.shipper));
+}

@@ -1,0 +1,232 @@
+/**
+ * The integrated stack (the capstone; `npm start` = `npm run lesson -- stack`): every lane's receiver on
+ * its own port, the dashboard over all of them, and a demo shipper per lane feeding gentle, steady traffic
+ * (records written to each shipper's stdin). One table of lanes, ports and the dashboard URL; Ctrl-C stops
+ * everything cleanly: shippers drain first, then receivers flush and exit, and no process is left behind.
+ *
+ * Config: lessons/stack/stack.config.json holds every default; `--config FILE` overrides any part of it
+ * (deep merge), and flags override both. When everything is up it prints one JSON line on stdout:
+ *   {"event":"ready","role":"stack","lanes":{"day08":{"host","port","dataDir","pid",…},…},"dashboard":URL}
+ */
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { chalk } from 'zx';
+import { opt, parseCli } from '../shared/cli.ts';
+import { RecordGenerator } from '../shared/generate.ts';
+import { ensureCerts } from '../shared/tls/certs.ts';
+import { REPO_ROOT, startProgram, type Program } from './lib/launch.ts';
+import { LANES, laneAvailable, type LaneConfig, type LaneContext, type LaneDef, type StackConfig } from './lib/stack-lanes.ts';
+
+const args = parseCli(
+  {
+    name: 'npm run lesson -- stack',
+    summary: 'The integrated stack: every lane, the dashboard, and demo traffic.',
+    options: {
+      config: opt.string('--config <file>', 'JSON file overriding parts of lessons/stack/stack.config.json'),
+      dataDir: opt.string('--data-dir <dir>', 'parent of every lane data dir (default from the config: data)'),
+      lanes: opt.list('--lanes <ids>', 'run only these lanes, comma-separated (default: every enabled lane)'),
+      dashboardPort: opt.int('--dashboard-port <n>', 'dashboard port (0 = any free port)', undefined, { max: 65535 }),
+      anyPorts: opt.flag('--any-ports', 'every lane on a free port (tests, or when the defaults are taken)'),
+      noDemo: opt.flag('--no-demo', 'no demo traffic'),
+      quiet: opt.flag('--quiet', "hide the programs' own log lines"),
+    },
+    epilog: `Lanes: ${LANES.map((l) => l.id).join(', ')}. COURSE.md documents every config key.`,
+  },
+  process.argv.filter((a) => a !== 'stack'),
+);
+
+function deepMerge<T>(base: T, over: unknown): T {
+  if (typeof over !== 'object' || over === null || Array.isArray(over)) return (over === undefined ? base : over) as T;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(out[k], v);
+  return out as T;
+}
+
+function loadConfig(): StackConfig {
+  let cfg = JSON.parse(readFileSync(join(REPO_ROOT, 'lessons/stack/stack.config.json'), 'utf8')) as StackConfig;
+  if (args.config) {
+    try {
+      cfg = deepMerge(cfg, JSON.parse(readFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), args.config), 'utf8')));
+    } catch (err) {
+      console.error(`npm run lesson -- stack: --config ${args.config}: ${(err as Error).message}`);
+      process.exit(2);
+    }
+  }
+  if (args.dataDir) cfg.dataDir = args.dataDir;
+  if (args.dashboardPort !== undefined) cfg.dashboard.port = args.dashboardPort;
+  if (args.noDemo) cfg.demo.enabled = false;
+  if (args.anyPorts) {
+    for (const lane of Object.values(cfg.lanes)) {
+      lane.port = 0;
+      if (lane.tlsPort !== undefined) lane.tlsPort = 0;
+    }
+    cfg.dashboard.port = args.dashboardPort ?? 0;
+  }
+  return cfg;
+}
+
+const cfg = loadConfig();
+const unknownLanes = (args.lanes ?? []).filter((id) => !LANES.some((l) => l.id === id));
+if (unknownLanes.length) {
+  console.error(`npm run lesson -- stack: --lanes: unknown lane ${unknownLanes.join(', ')} (have: ${LANES.map((l) => l.id).join(', ')})`);
+  process.exit(2);
+}
+
+interface RunningLane {
+  def: LaneDef;
+  ctx: LaneContext;
+  receiver: Program;
+  ready?: { host: string; port: number; [k: string]: unknown };
+  shipper?: Program;
+}
+
+const COLORS = [chalk.cyan, chalk.magenta, chalk.yellow, chalk.green, chalk.blue, chalk.red, chalk.white, chalk.gray];
+const lanes: RunningLane[] = [];
+let dashboard: Program | undefined;
+let stopping = false;
+
+function tagged(name: string, i: number) {
+  const tag = COLORS[i % COLORS.length]!(`[${name}]`.padEnd(18));
+  return (line: string) => {
+    if (!args.quiet) process.stderr.write(`${tag} ${line}\n`);
+  };
+}
+
+async function stopAll(code: number): Promise<never> {
+  if (stopping) return new Promise(() => {});
+  stopping = true;
+  clearInterval(demoTimer);
+  console.error(chalk.bold('\nstopping: shippers drain first, then receivers flush'));
+  // Shippers: end their stdin so they drain what they have and exit; SIGTERM those that do not.
+  await Promise.all(
+    lanes.map(async (l) => {
+      if (!l.shipper) return;
+      l.shipper.proc.stdin?.end();
+      const t = setTimeout(() => void l.shipper?.stop(), 4000);
+      await l.shipper.exit;
+      clearTimeout(t);
+    }),
+  );
+  const results = await Promise.all([
+    ...lanes.map(async (l) => ({ name: `${l.def.id} receiver`, ...(await l.receiver.stop()) })),
+    ...lanes.filter((l) => l.shipper).map(async (l) => ({ name: `${l.def.id} shipper`, ...(await l.shipper!.exit) })),
+    ...(dashboard ? [(async () => ({ name: 'dashboard', ...(await dashboard!.stop()) }))()] : []),
+  ]);
+  for (const r of results) {
+    const ok = r.exitCode === 0;
+    if (!ok) code = code || 1;
+    console.error(`${ok ? chalk.green('✓') : chalk.red('✗')} ${r.name} exited ${r.exitCode ?? r.signal}`);
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+// ---- 1. receivers ---------------------------------------------------------------------------------
+const wanted = LANES.filter((def) => {
+  const lc = cfg.lanes[def.id];
+  if (!lc?.enabled) return false;
+  if (args.lanes && !args.lanes.includes(def.id)) return false;
+  if (!laneAvailable(def)) {
+    console.error(chalk.yellow(`lane ${def.id} skipped: ${def.receiver} is not in this checkout`));
+    return false;
+  }
+  return true;
+});
+if (wanted.some((d) => d.id === 'day13' || d.id === 'syslog')) await ensureCerts(resolve(REPO_ROOT, cfg.certsDir));
+
+for (const [i, def] of wanted.entries()) {
+  const lane = cfg.lanes[def.id] as LaneConfig;
+  const dataDir = join(cfg.dataDir, def.id);
+  const ctx: LaneContext = { cfg, lane, dataDir, stateDir: join(cfg.dataDir, `${def.id}-shipper`) };
+  await mkdir(resolve(REPO_ROOT, dataDir), { recursive: true });
+  const log = tagged(def.id, i);
+  const receiver = startProgram({
+    name: `${def.id} receiver`,
+    file: def.receiver,
+    args: [...def.receiverArgs(ctx), ...lane.receiverArgs],
+    readyTimeoutMs: cfg.readyTimeoutMs,
+    onLog: log,
+  });
+  lanes.push({ def, ctx, receiver });
+}
+const t0 = performance.now();
+for (const l of lanes) {
+  try {
+    l.ready = await l.receiver.ready;
+  } catch (err) {
+    console.error(chalk.red(`lane ${l.def.id} did not start: ${(err as Error).message}`));
+    if (/EADDRINUSE/.test((err as Error).message)) console.error(`  a port is in use: change it in the config, or run with --any-ports`);
+    await stopAll(1);
+  }
+  void l.receiver.exit.then((r) => {
+    if (!stopping) console.error(chalk.red(`lane ${l.def.id}: receiver exited (${r.exitCode ?? r.signal}); the other lanes carry on`));
+  });
+}
+
+// ---- 2. the dashboard -----------------------------------------------------------------------------
+let dashboardUrl: string | undefined;
+if (cfg.dashboard.enabled) {
+  dashboard = startProgram({
+    name: 'dashboard',
+    file: 'scripts/dashboard.ts',
+    args: ['--host', cfg.host, '--port', String(cfg.dashboard.port), ...lanes.flatMap((l) => ['--lane', `${l.def.id}=${l.ctx.dataDir}`])],
+    onLog: tagged('dashboard', lanes.length),
+  });
+  try {
+    const r = await dashboard.ready;
+    dashboardUrl = typeof r.url === 'string' ? r.url : `http://${r.host}:${r.port}/`;
+  } catch (err) {
+    console.error(chalk.red(`dashboard did not start: ${(err as Error).message}`));
+    await stopAll(1);
+  }
+}
+
+// ---- 3. demo shippers: gentle, steady traffic through every lane ---------------------------------
+const gen = new RecordGenerator({ seed: Date.now() % 1_000_000, baseTimeMs: Date.now(), stepMs: 1000 / Math.max(1, cfg.demo.recordsPerSecond), idPrefix: 'demo' });
+let demoTimer: NodeJS.Timeout | undefined;
+if (cfg.demo.enabled) {
+  for (const [i, l] of lanes.entries()) {
+    const target = `${l.ready!.host}:${l.ready!.port}`;
+    l.shipper = startProgram({
+      name: `${l.def.id} shipper`,
+      file: l.def.shipper,
+      args: [...l.def.shipperArgs(l.ctx, target), ...(cfg.lanes[l.def.id]?.shipperArgs ?? [])],
+      stdin: 'pipe',
+      onLog: tagged(`${l.def.id}>`, i),
+    });
+    l.shipper.proc.stdin?.on('error', () => {});
+  }
+  demoTimer = setInterval(() => {
+    for (const l of lanes) {
+      const stdin = l.shipper?.proc.stdin;
+      if (stdin && !stdin.destroyed && stdin.writableLength < 1 << 20) stdin.write(`${gen.next()}\n`);
+    }
+  }, 1000 / Math.max(1, cfg.demo.recordsPerSecond));
+}
+
+// ---- 4. one table --------------------------------------------------------------------------------
+const readyMs = Math.round(performance.now() - t0);
+console.error(chalk.bold(`\nLogStream Lab — the integrated stack (${lanes.length} lanes up in ${readyMs} ms)\n`));
+console.error(`  ${'lane'.padEnd(8)} ${'transport'.padEnd(10)} ${'address'.padEnd(22)} ${'data'.padEnd(18)} what`);
+for (const l of lanes) {
+  const ports = l.ready!.ports as Record<string, number> | undefined;
+  const addr = ports ? Object.entries(ports).map(([k, v]) => `${k}:${v}`).join(' ') : `${l.ready!.host}:${l.ready!.port}`;
+  console.error(`  ${l.def.id.padEnd(8)} ${l.def.transport.padEnd(10)} ${addr.padEnd(22)} ${l.ctx.dataDir.padEnd(18)} ${l.def.title}`);
+}
+if (dashboardUrl) console.error(`\n  dashboard  ${chalk.bold(dashboardUrl)}`);
+console.error(`\n  demo traffic: ${cfg.demo.enabled ? `${cfg.demo.recordsPerSecond} records/s per lane` : 'off'}   Ctrl-C stops everything.\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    event: 'ready',
+    role: 'stack',
+    lesson: 'stack',
+    transport: 'many',
+    host: cfg.host,
+    port: Number(dashboardUrl ? new URL(dashboardUrl).port : 0),
+    dashboard: dashboardUrl,
+    readyMs,
+    lanes: Object.fromEntries(lanes.map((l) => [l.def.id, { ...l.ready, dataDir: l.ctx.dataDir, pid: l.receiver.pid, transport: l.def.transport }])),
+  })}\n`,
+);
