@@ -7,12 +7,14 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { opt, parseCli } from '../shared/cli.ts';
 import { REPO_ROOT } from './lib/launch.ts';
 import { SCENARIOS, type Contender, type RunResult } from './bench/scenarios.ts';
 
-const names = process.argv.slice(2).filter((a) => !a.startsWith('-') && !/^\d+$/.test(a));
+// Scenario names are the words that are not flags and not a flag's value.
+const VALUE_FLAGS = new Set(['--runs', '--records', '--out']);
+const names = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !VALUE_FLAGS.has(all[i - 1] ?? ''));
 const args = parseCli(
   {
     name: 'npm run bench --',
@@ -55,7 +57,8 @@ const median = (xs: number[]) => {
 };
 const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
 
-await mkdir(join(REPO_ROOT, args.out), { recursive: true });
+const outDir = resolve(process.env.INIT_CWD ?? REPO_ROOT, args.out);
+await mkdir(outDir, { recursive: true });
 let failed = false;
 for (const name of selected) {
   const scenario = SCENARIOS[name]!;
@@ -96,7 +99,7 @@ for (const name of selected) {
     scenario.notes ?? '',
   ].join('\n');
   console.log(`\n${table}`);
-  await writeFile(join(REPO_ROOT, args.out, `${name}.md`), `${table}\n`);
-  await writeFile(join(REPO_ROOT, args.out, `${name}.json`), `${JSON.stringify({ scenario: name, title: scenario.title, machine, runs: args.runs, records: args.records, recordBytes: ctx.recordBytes, baseline: base.contender, rows }, null, 2)}\n`);
+  await writeFile(join(outDir, `${name}.md`), `${table}\n`);
+  await writeFile(join(outDir, `${name}.json`), `${JSON.stringify({ scenario: name, title: scenario.title, machine, runs: args.runs, records: args.records, recordBytes: ctx.recordBytes, baseline: base.contender, rows }, null, 2)}\n`);
 }
 process.exit(failed ? 1 : 0);

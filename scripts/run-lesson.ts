@@ -3,8 +3,10 @@
  * client against it, prints a summary, and keeps the receiver up until Ctrl-C (or exits after the
  * summary with --once). Each process's output is prefixed and coloured. `--list` lists lessons.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { execa } from 'execa';
+import { join, resolve } from 'node:path';
 import { chalk } from 'zx';
 import { opt, parseCli } from '../shared/cli.ts';
 import { findLesson, LESSONS } from './lib/lessons.ts';
@@ -26,6 +28,7 @@ async function runLesson(): Promise<void> {
       port: opt.int('--port <n>', "receiver port (default: the lesson's port from COURSE.md; 0 = any free port)", undefined, { max: 65535 }),
       dataDir: opt.string('--data-dir <dir>', 'receiver data dir (default data/<lesson>)'),
       quiet: opt.flag('--quiet', "hide the programs' own log lines"),
+      experiment: opt.flag('--experiment', "run the lesson's experiment (scripts/experiments/<day>.ts) instead"),
     },
     epilog: `Lessons: ${LESSONS.map((l) => l.id).join(', ')}\nExample: npm run lesson -- day08\n         npm run lesson -- day08 --once --port 0`,
   }, process.argv.filter((a) => a !== lessonId));
@@ -38,6 +41,15 @@ async function runLesson(): Promise<void> {
   if (!lesson) {
     console.error(`npm run lesson: name a lesson (${LESSONS.map((l) => l.id).join(', ')}); --list shows them`);
     process.exit(2);
+  }
+  if (args.experiment) {
+    const script = join(REPO_ROOT, 'scripts', 'experiments', `${lesson.id}.ts`);
+    if (!existsSync(script)) {
+      console.error(`npm run lesson: ${lesson.id} has no experiment script (${script}); see its README`);
+      process.exit(2);
+    }
+    const r = await execa(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, stdio: 'inherit', reject: false });
+    process.exit(r.exitCode ?? 1);
   }
 
   const COLORS = [chalk.cyan, chalk.magenta, chalk.yellow, chalk.green, chalk.blue];
@@ -93,7 +105,7 @@ async function runLesson(): Promise<void> {
   if (stopping) await new Promise(() => {});
 
   // Let the receiver publish stats that include the demo run (it rewrites stats.json every second).
-  const statsPath = join(REPO_ROOT, dataDir, 'stats.json');
+  const statsPath = resolve(REPO_ROOT, dataDir, 'stats.json');
   const persisted = async () => JSON.parse(await readFile(statsPath, 'utf8').catch(() => '{}')) as { records?: { persisted?: number; rejected?: number } };
   const sent = Number(done?.sent ?? 0);
   const deadline = Date.now() + 5000;

@@ -1,0 +1,319 @@
+/**
+ * Day 10 — UDP ingestion: the receiver.
+ *
+ * UDP gives up what TCP gave us for free: delivery (a datagram may vanish), order (it may arrive late),
+ * no duplicates (it may arrive twice), and unbounded size (one datagram carries at most 65,507 bytes).
+ * What it buys: no connection, no handshake, no head-of-line blocking, a sender that never waits for a
+ * slow receiver — which is exactly why a slow receiver LOSES data instead of slowing the sender down.
+ *
+ * Today loss must be visible, never silent. Every datagram is one LSP/1 BATCH frame with a stream and a
+ * seq (LSP1 §5), so the receiver knows exactly which records it missed, and it asks the kernel which of
+ * them the kernel itself threw away:
+ *
+ *   1. the socket     its receive buffer (--rcvbuf) is all that absorbs a burst; we report what the
+ *                     kernel actually GRANTED, which is rarely what was asked [d10.1]
+ *   2. one frame      each datagram must be exactly one BATCH frame with a good CRC; anything else is
+ *                     malformed: counted by reason, sampled (rate-limited), never fatal [d10.5]
+ *   3. accounting     per stream: received, gaps (lost), duplicates, reordered (seq-accounting.ts) [d10.3]
+ *   4. which layer    the kernel's own drop counter for our socket (/proc/net/udp) beside our gaps, so
+ *                     "lost" splits into "the kernel dropped it" and "we dropped it" [d10.4]
+ *   5. persist        records with _rx {stream, seq}; SIGTERM drains the socket, flushes, final stats [d10.8]
+ *
+ * Run: npx tsx lessons/day10/receiver.ts --port 5142 --data-dir data/day10
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { parseCli, receiverOptions, opt } from '../../shared/cli.ts';
+import { createLog } from '../../shared/log.ts';
+import { announceReady, onShutdown } from '../../shared/process.ts';
+import { decodeBatch } from '../../shared/protocol/batch.ts';
+import { LsError } from '../../shared/protocol/errors.ts';
+import { FrameDecoder, FrameType, HEADER_SIZE, type Frame } from '../../shared/protocol/frame.ts';
+import { validateRecord } from '../../shared/protocol/record.ts';
+import { FileSink } from '../../shared/storage/file-sink.ts';
+import { RxWriter, peerName } from '../../shared/storage/rx.ts';
+import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
+import { TokenBucket } from '../../shared/token-bucket.ts';
+import { readKernelUdpCounters } from '../../shared/udp.ts';
+import { SeqAccounting } from './seq-accounting.ts';
+
+/** 65,535 minus the IPv4 header (20) and the UDP header (8): the largest UDP payload there is. */
+const MAX_UDP_PAYLOAD = 65_507;
+/** A compressed datagram may inflate this far (a 64 KiB "zip bomb" must not cost us 32 MiB per datagram). */
+const MAX_DECODED_BYTES = 4 << 20;
+
+// There are no connections on UDP: the connection limit and the idle timeout make no sense here.
+const { maxConnections: _noConnections, idleTimeoutMs: _noIdleTimeout, ...common } = receiverOptions('day10');
+const args = parseCli({
+  name: 'lessons/day10/receiver.ts',
+  summary: 'Day 10 receiver: LSP/1 BATCH frames over UDP (one per datagram); counts loss per stream and per layer.',
+  options: {
+    ...common,
+    rcvbuf: opt.bytes('--rcvbuf <size>', 'socket receive buffer to ask for (SO_RCVBUF); the kernel caps it (net.core.rmem_max) and Linux doubles it; 0 = the kernel default', 4 << 20, { min: 0, max: 1 << 30 }),
+    maxDatagram: opt.bytes('--max-datagram <size>', 'largest datagram accepted; larger ones are malformed (too_large)', MAX_UDP_PAYLOAD, { min: HEADER_SIZE + 2, max: MAX_UDP_PAYLOAD }),
+    reorderWindow: opt.int('--reorder-window <n>', 'per stream, how far below the highest seq a missing seq is still remembered (a late arrival fills its gap)', 16_384, { min: 1, max: 1 << 24 }),
+    maxStreams: opt.int('--max-streams <n>', 'streams tracked at once; datagrams of further streams are malformed (too_many_streams)', 1024, { min: 1, max: 1 << 20 }),
+    rejectSamplesPerSec: opt.int('--reject-samples-per-sec <n>', 'malformed datagrams sampled into rejects.ndjson per second at most (all are counted)', 10, { min: 1, max: 100_000 }),
+    maxBacklog: opt.bytes('--max-backlog <size>', 'when this many bytes wait for the disk, datagrams are dropped here (counted as udp.appDrops)', 64 << 20, { min: 1 << 20 }),
+    drainQuietMs: opt.int('--drain-quiet-ms <n>', 'on SIGTERM, keep reading until no datagram arrives for this long', 100, { min: 0, max: 3000 }),
+  },
+});
+
+const log = createLog('day10/receiver');
+const stats = new ReceiverStats(args.lane, 'lsp1-udp');
+const sink = await FileSink.open({ dir: args.dataDir, fsync: args.fsync, fsyncIntervalMs: args.fsyncIntervalMs, rotateBytes: args.rotateBytes });
+const accounting = new SeqAccounting(stats, args.reorderWindow, args.maxStreams);
+
+/** The UDP section of stats.json: our counts beside the kernel's. */
+const udp = {
+  rcvbufRequested: args.rcvbuf,
+  /** what the kernel granted (getsockopt SO_RCVBUF) */
+  rcvbuf: 0,
+  maxDatagram: args.maxDatagram,
+  /** datagrams this process read */
+  datagrams: 0,
+  /** malformed datagrams by reason, and their total */
+  malformed: { total: 0 } as Record<string, number>,
+  /** malformed datagrams written to rejects.ndjson, and those only counted (over the sampling rate) */
+  samples: { written: 0, suppressed: 0 },
+  /** records lost (sum of the streams' gaps): what the application knows is missing */
+  gaps: 0,
+  /** datagrams WE dropped: the disk was --max-backlog behind */
+  appDrops: 0,
+  /** datagrams the KERNEL dropped for our socket (receive buffer full); null where it cannot be read */
+  kernelDrops: null as number | null,
+  /** bytes waiting in the socket's receive buffer at the last look */
+  kernelRxQueue: null as number | null,
+  /** records older than the reorder window (late or duplicate: no longer knowable), dropped */
+  tooOld: 0,
+  streams: 0,
+};
+
+// ---- 1. the socket, and the buffer the kernel really gives us -------------------------------------
+const socket = dgram.createSocket({
+  type: net.isIPv6(args.host) ? 'udp6' : 'udp4',
+  // Set after bind by Node. 0 = leave the kernel default (net.core.rmem_default).
+  recvBufferSize: args.rcvbuf > 0 ? args.rcvbuf : undefined,
+});
+
+// ---- 2. exactly one BATCH frame per datagram ------------------------------------------------------
+/** Reused while datagrams are well-formed; replaced after one that was not (its state is then dirty). */
+let decoder = new FrameDecoder({ maxPayloadBytes: args.maxDatagram - HEADER_SIZE });
+const frames: Frame[] = [];
+const samples = new TokenBucket(args.rejectSamplesPerSec, args.rejectSamplesPerSec);
+
+const REASON: Record<string, string> = {
+  LS_ERR_MAGIC: 'bad_magic',
+  LS_ERR_VERSION: 'bad_version',
+  LS_ERR_TYPE: 'bad_type',
+  LS_ERR_FLAGS: 'bad_flags',
+  LS_ERR_CRC: 'bad_crc',
+  LS_ERR_TOO_LARGE: 'too_large',
+  LS_ERR_COUNT: 'bad_count',
+  LS_ERR_CODEC: 'bad_codec',
+  LS_ERR_CODEC_UNAVAILABLE: 'codec_unavailable',
+  LS_ERR_DECODE: 'bad_payload',
+  LS_ERR_SEQ: 'bad_seq',
+};
+
+/** Counted always; written to rejects.ndjson only within --reject-samples-per-sec, so a flood cannot fill the disk. */
+function malformed(reason: string, datagram: Buffer, peer: string): void {
+  udp.malformed.total!++;
+  udp.malformed[reason] = (udp.malformed[reason] ?? 0) + 1;
+  // @solution [d10.5] sample malformed datagrams at a bounded rate
+  // @stub sink.reject({ peer, reason, sample: datagram }); udp.samples.written++; return;
+  if (samples.tryTake()) {
+    sink.reject({ peer, reason, sample: datagram });
+    udp.samples.written++;
+  } else {
+    udp.samples.suppressed++;
+  }
+  // @end-solution
+}
+
+/** The datagram's one BATCH frame, or undefined after counting it as malformed. */
+function oneFrame(datagram: Buffer, peer: string): Frame | undefined {
+  if (datagram.length > args.maxDatagram) {
+    malformed('too_large', datagram, peer);
+    return undefined;
+  }
+  frames.length = 0;
+  // @solution [d10.5] a datagram is exactly one frame: no less (truncated), no more (trailing bytes), CRC checked
+  // @stub try { decoder.push(datagram, frames); } catch { decoder = new FrameDecoder(); } const f = frames[0]; frames.length = 0; return f;
+  try {
+    decoder.push(datagram, frames);
+  } catch (err) {
+    decoder = new FrameDecoder({ maxPayloadBytes: args.maxDatagram - HEADER_SIZE });
+    // A good frame followed by a broken one is still "more than one frame".
+    const reason = frames.length > 0 ? 'trailing_bytes' : err instanceof LsError ? (REASON[err.code] ?? 'malformed') : 'malformed';
+    malformed(reason, datagram, peer);
+    return undefined;
+  }
+  if (frames.length !== 1 || decoder.bufferedBytes !== 0) {
+    // The decoder holds the start of a frame that will never be completed: a datagram has no "next chunk".
+    decoder = new FrameDecoder({ maxPayloadBytes: args.maxDatagram - HEADER_SIZE });
+    malformed(frames.length === 0 ? 'truncated' : 'trailing_bytes', datagram, peer);
+    return undefined;
+  }
+  const frame = frames[0]!;
+  if (frame.type !== FrameType.BATCH) {
+    // No HELLO, ACK or PING on UDP (LSP1 §5).
+    malformed('not_batch', datagram, peer);
+    return undefined;
+  }
+  return frame;
+  // @end-solution
+}
+
+// ---- 3. per-stream accounting, then validate and persist -------------------------------------------
+/**
+ * Records stamped with `_rx` collect here and reach the sink every few ms (or every MiB), not per
+ * datagram: a file write per datagram would cost more than the datagram itself. Nobody waits for an ACK
+ * on UDP, so a few ms on the way to the disk cost nothing.
+ */
+const FLUSH_MS = 5;
+const out = new RxWriter(256 << 10);
+let flushTimer: NodeJS.Timeout | undefined;
+let lastAddress = '';
+let lastPort = -1;
+let peer = '';
+let lastMs = 0;
+
+function flushOut(): void {
+  if (flushTimer) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  const n = out.count;
+  const bytes = out.take();
+  if (!bytes) return;
+  sink.append(bytes);
+  stats.records.persisted += n;
+}
+
+function onDatagram(datagram: Buffer, rinfo: dgram.RemoteInfo): void {
+  udp.datagrams++;
+  stats.bytes.wire += datagram.length;
+  if (rinfo.port !== lastPort || rinfo.address !== lastAddress) {
+    lastAddress = rinfo.address;
+    lastPort = rinfo.port;
+    peer = peerName(rinfo.address, rinfo.port);
+    lastMs = 0; // forces a new _rx context below
+  }
+  const frame = oneFrame(datagram, peer);
+  if (!frame) return;
+
+  let lines: Buffer[];
+  try {
+    // count must match the payload; a compressed payload is inflated, but never past MAX_DECODED_BYTES
+    lines = decodeBatch(frame, { maxDecodedBytes: MAX_DECODED_BYTES });
+  } catch (err) {
+    malformed(err instanceof LsError ? (REASON[err.code] ?? 'malformed') : 'malformed', datagram, peer);
+    return;
+  }
+
+  // Bounded memory: UDP has no backpressure, so when the disk falls this far behind we drop here — and
+  // say so. The dropped seqs become gaps as soon as later ones arrive.
+  if (sink.backlogBytes > args.maxBacklog) {
+    udp.appDrops++;
+    stats.records.dropped += frame.count;
+    return;
+  }
+
+  const { stream, seq, count } = frame;
+  stats.records.received += count;
+  stats.bytes.decoded += frame.codec === 0 ? frame.payload.length : decodedBytes(lines);
+  const keep = accounting.account(stream, seq, count);
+  if (keep === false) {
+    malformed('too_many_streams', datagram, peer);
+    return;
+  }
+
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    out.context({ ts: new Date(now).toISOString(), peer, lane: args.lane });
+  }
+  for (let i = 0; i < count; i++) {
+    if (keep !== null && keep[i] === 0) continue; // a duplicate (or too old to tell)
+    const line = lines[i]!;
+    const v = validateRecord(line, args.maxRecordBytes);
+    if (v.ok) {
+      out.addSeq(line, stream, seq + i);
+    } else {
+      // An invalid record inside a good frame: rejected with its seq, and it counts as delivered (LSP1 §3).
+      stats.reject(v.reason);
+      sink.reject({ peer, reason: v.reason, stream, seq: seq + i, sample: line });
+    }
+  }
+  if (out.length >= 1 << 20) flushOut();
+  else if (!flushTimer && out.count > 0) flushTimer = setTimeout(flushOut, FLUSH_MS);
+}
+
+function decodedBytes(lines: Buffer[]): number {
+  let n = lines.length;
+  for (const l of lines) n += l.length;
+  return n;
+}
+
+// ---- 4. which layer lost what: the kernel's drop counter for OUR socket ----------------------------
+async function pollKernel(): Promise<void> {
+  // @solution [d10.4] read the kernel's drop counter for this socket (/proc/net/udp, /proc/net/udp6)
+  // @stub return;
+  const k = await readKernelUdpCounters(socket.address());
+  if (!k) return; // not Linux, or the socket is gone: stays null ("unknown"), never a made-up 0
+  udp.kernelDrops = k.drops;
+  udp.kernelRxQueue = k.rxQueue;
+  // @end-solution
+}
+
+const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
+  udp.gaps = accounting.totalGaps();
+  udp.tooOld = accounting.tooOld;
+  udp.streams = accounting.streamCount;
+  stats.extra.udp = udp;
+  stats.extra.sink = sink.counters;
+});
+
+socket.on('message', onDatagram);
+socket.on('error', (err) => {
+  log.error('socket error', { error: err.message });
+  process.exit(1);
+});
+sink.on('error', (err: Error) => log.error('sink failed: records are no longer persisted', { error: err.message }));
+
+await new Promise<void>((resolve) => socket.bind(args.port, args.host, resolve));
+const bound = socket.address();
+udp.rcvbuf = socket.getRecvBufferSize();
+if (args.rcvbuf > 0 && udp.rcvbuf < args.rcvbuf) {
+  log.warn('the kernel granted a smaller receive buffer than asked: raise net.core.rmem_max to get more', { asked: args.rcvbuf, granted: udp.rcvbuf });
+}
+await pollKernel();
+statsWriter.start();
+const kernelTimer = setInterval(() => void pollKernel(), args.statsIntervalMs);
+kernelTimer.unref();
+
+// ---- 5. SIGTERM: read what is already in the socket buffer, flush, fsync, final stats [d10.8] ------
+onShutdown(
+  async () => {
+    // @solution [d10.8] drain the socket buffer, read the kernel's counters one last time, flush, final stats
+    // @stub process.exit(0);
+    clearInterval(kernelTimer);
+    // Datagrams sent before the signal may still sit in the receive buffer: read until it is quiet.
+    const until = Date.now() + 1500;
+    for (;;) {
+      const before = udp.datagrams;
+      await new Promise((r) => setTimeout(r, args.drainQuietMs));
+      if (udp.datagrams === before || Date.now() >= until) break;
+    }
+    await pollKernel(); // before close(): the socket's /proc row goes with it
+    socket.close();
+    flushOut();
+    await sink.close();
+    await statsWriter.stop();
+    log.info('stopped', { datagrams: udp.datagrams, persisted: stats.records.persisted, gaps: udp.gaps, kernelDrops: udp.kernelDrops, appDrops: udp.appDrops, malformed: udp.malformed.total });
+    // @end-solution
+  },
+  { log },
+);
+
+announceReady({ role: 'receiver', lesson: 'day10', transport: 'lsp1-udp', host: args.host, port: bound.port, lane: args.lane, dataDir: args.dataDir, rcvbuf: udp.rcvbuf, rcvbufRequested: args.rcvbuf, maxDatagram: args.maxDatagram });
+log.info('listening', { host: args.host, port: bound.port, dataDir: args.dataDir, rcvbuf: udp.rcvbuf, rcvbufRequested: args.rcvbuf });
