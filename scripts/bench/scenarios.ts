@@ -11,6 +11,7 @@ import { startProgram } from '../lib/launch.ts';
 import { blast, toChunks } from './blast.ts';
 import { lspBlast, toBatchFrames } from './lsp-blast.ts';
 import { day10Scenario } from './udp-lane.ts';
+import { syslogScenario } from './syslog.ts';
 
 export interface BenchContext {
   records: number;
@@ -167,4 +168,5 @@ export const SCENARIOS: Record<string, Scenario> = {
     notes: 'day 08 rows time connect → the receiver closing its side once everything is written (not fsynced). day 09 receiver rows send pre-encoded BATCH frames of 1000 records and time connect → the ACK of the last record, which comes only once it is durable (fsync). The shipper row includes generating and encoding the records, and its process start.',
   },
   day10: day10Scenario,
+  syslog: syslogScenario,
 };

@@ -6,3 +6,4 @@ export * from './frame.ts';
 export * from './batch.ts';
 export * from './ndjson.ts';
 export * from './record.ts';
+export * from './syslog.ts';
