@@ -8,6 +8,6 @@ export interface DayModule {
 
 export const registry: Record<string, () => Promise<DayModule>> = {
   day08: () => import('./day08.ts'),
+  day09: () => import('./day09.ts'),
   day10: () => import('./day10.ts'),
-  day13: () => import('./day13.ts'),
 };

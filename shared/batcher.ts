@@ -78,15 +78,15 @@ export class Batcher<T> {
     if (this.closed) throw new Error('Batcher: add after close');
     if (bytes > this.opts.maxBytes) throw new BatchTooLargeError(bytes, this.opts.maxBytes);
     if (this.items.length > 0 && this.bytes + bytes > this.opts.maxBytes) this.emit('bytes');
-    if (this.items.length === 0) {
-      this.openedAt = this.now();
-      if (this.opts.maxDelayMs > 0) this.timer = setTimeout(() => this.emit('time'), this.opts.maxDelayMs);
-    }
+    const first = this.items.length === 0;
+    if (first) this.openedAt = this.now();
     this.items.push(item);
     this.bytes += bytes;
     if (this.items.length >= this.opts.maxRecords) this.emit('records');
     else if (this.bytes === this.opts.maxBytes) this.emit('bytes');
     else if (this.opts.maxDelayMs === 0) this.emit('time');
+    // The clock starts with the batch's first item; a batch that left at once needs no timer (batch size 1).
+    else if (first) this.timer = setTimeout(() => this.emit('time'), this.opts.maxDelayMs);
   }
 
   /** Hands on the open batch now, if any. */

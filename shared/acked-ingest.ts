@@ -1,0 +1,165 @@
+/**
+ * The storing half of an acknowledging LSP/1 receiver (LSP1 §4, §7): day 09's delivery rules, packaged
+ * for the days that build on them (day 11 batching, and any later lane that just needs "store it once,
+ * ACK it when durable"). lessons/day09/receiver.ts tells the same story step by step; this is its
+ * reusable form.
+ *
+ *   HELLO(stream)  → the stream's DURABLE high-water mark (0 when never seen)
+ *   BATCH(seq, n)  → decode (codec table, bounded), dedup against the ACCEPTED mark (seq ≤ mark: counted,
+ *                    not written), a first seq past mark + 1 is a gap (counted, accepted), invalid records
+ *                    to rejects.ndjson (delivered), the rest stamped with _rx and appended in one write;
+ *                    the ACK goes out once the sink says those bytes are durable (group commit).
+ *   marks          recovered from disk at start (HwmStore), so kill -9 loses nothing that was ACKed.
+ *
+ * Usage (with shared/lsp-receiver.ts):
+ *   const ingest = await AckedIngest.open({ dataDir, fsync, …, stats, log, lane });
+ *   const rx = new LspReceiver({ handlers: ingest.handlers, … });
+ *   ingest.attach(rx);                       // sink backpressure pauses/resumes the sockets
+ *   …on SIGTERM: await ingest.shutdown(rx);  // stop reading, fsync, final ACKs, checkpoint
+ */
+import type { Log } from './log.ts';
+import { HwmStore } from './hwm-store.ts';
+import type { LspConnection, LspHandlers, LspReceiver } from './lsp-receiver.ts';
+import { decodeBatch } from './protocol/batch.ts';
+import type { Frame } from './protocol/frame.ts';
+import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_RECORD_BYTES } from './protocol/limits.ts';
+import { validateRecord } from './protocol/record.ts';
+import { FileSink, type FsyncPolicy } from './storage/file-sink.ts';
+import { RxWriter } from './storage/rx.ts';
+import type { ReceiverStats } from './stats.ts';
+
+export interface AckedIngestOptions {
+  dataDir: string;
+  fsync: FsyncPolicy;
+  fsyncIntervalMs: number;
+  rotateBytes: number;
+  /** written in _rx.lane */
+  lane: string;
+  stats: ReceiverStats;
+  log: Log;
+  maxDecodedBytes?: number;
+  maxRecordBytes?: number;
+  checkpointIntervalMs?: number;
+}
+
+/** What the BATCH frames looked like (how well the shippers batch). */
+export interface BatchCounters {
+  frames: number;
+  records: number;
+  /** frames by codec id */
+  codecs: Record<string, number>;
+}
+
+export class AckedIngest {
+  readonly batches: BatchCounters = { frames: 0, records: 0, codecs: {} };
+  /** (small to start: take() hands the buffer to the sink and allocates max(this, last batch) afresh; 256 KiB per small batch is mostly GC) */
+  private readonly out = new RxWriter(2048);
+  private rx: LspReceiver | undefined;
+  private readonly maxDecodedBytes: number;
+  private readonly maxRecordBytes: number;
+
+  private constructor(
+    private readonly opts: AckedIngestOptions,
+    readonly sink: FileSink,
+    readonly hwm: HwmStore,
+  ) {
+    this.maxDecodedBytes = opts.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
+    this.maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  }
+
+  static async open(opts: AckedIngestOptions): Promise<AckedIngest> {
+    const sink = await FileSink.open({ dir: opts.dataDir, fsync: opts.fsync, fsyncIntervalMs: opts.fsyncIntervalMs, rotateBytes: opts.rotateBytes });
+    const hwm = await HwmStore.open({
+      dir: opts.dataDir,
+      sink,
+      stats: opts.stats,
+      checkpointIntervalMs: opts.checkpointIntervalMs ?? 1000,
+      onError: (err) => opts.log.warn('HWM checkpoint failed (the next one retries)', { error: err.message }),
+    });
+    opts.log.info('high-water marks recovered', { ...hwm.recovery });
+    sink.on('error', (err: Error) => opts.log.error('sink failed: nothing more is ACKed', { error: err.message }));
+    return new AckedIngest(opts, sink, hwm);
+  }
+
+  /** The handlers for LspReceiver. */
+  get handlers(): LspHandlers {
+    return { onHello: this.onHello, onBatch: this.onBatch };
+  }
+
+  /** Sink backpressure pauses every socket of `rx` and resumes them once the sink drained. */
+  attach(rx: LspReceiver): void {
+    this.rx = rx;
+    this.sink.on('drain', () => rx.resume());
+  }
+
+  readonly onHello = (_conn: LspConnection, stream: number): number => this.hwm.get(stream).durable;
+
+  readonly onBatch = (conn: LspConnection, frame: Frame): void => {
+    const { stats, sink } = { stats: this.opts.stats, sink: this.sink };
+    // A payload that does not decode, or whose count is wrong, throws an LsError: NACK + close.
+    const lines = decodeBatch(frame, { maxDecodedBytes: this.maxDecodedBytes });
+    const count = lines.length;
+    const stream = frame.stream;
+    const marks = this.hwm.get(stream);
+    this.batches.frames++;
+    this.batches.records += count;
+    this.batches.codecs[frame.codec] = (this.batches.codecs[frame.codec] ?? 0) + 1;
+    stats.records.received += count;
+    stats.bytes.decoded += frame.codec === 0 ? frame.payload.length : decodedBytes(lines);
+
+    let first = 0;
+    if (frame.seq <= marks.accepted) {
+      first = Math.min(count, marks.accepted - frame.seq + 1); // a resend: drop what we hold
+      marks.stats.duplicates += first;
+      stats.records.duplicates += first;
+    } else if (frame.seq > marks.accepted + 1) {
+      marks.stats.gaps += frame.seq - marks.accepted - 1; // the shipper dropped these on purpose
+    }
+    if (first < count) {
+      const out = this.out;
+      out.context({ ts: new Date().toISOString(), peer: conn.peer, lane: this.opts.lane });
+      for (let i = first; i < count; i++) {
+        const line = lines[i]!;
+        const v = validateRecord(line, this.maxRecordBytes);
+        if (v.ok) out.addSeq(line, stream, frame.seq + i);
+        else {
+          stats.reject(v.reason);
+          sink.reject({ peer: conn.peer, reason: v.reason, stream, seq: frame.seq + i, sample: line });
+        }
+      }
+      marks.stats.received += count - first;
+      marks.accepted = frame.seq + count - 1;
+      const persisted = out.count;
+      const bytes = out.take();
+      if (bytes) {
+        sink.append(bytes);
+        stats.records.persisted += persisted;
+        if (sink.overHighWater) this.rx?.pause();
+      }
+    }
+    // ACK once everything up to the accepted mark is durable (one fsync covers many batches).
+    const upTo = marks.accepted;
+    sink.whenDurable(sink.position).then(
+      () => {
+        this.hwm.markDurable(marks, upTo);
+        conn.ack(stream, marks.durable);
+      },
+      () => {},
+    );
+  };
+
+  /** SIGTERM: stop reading, flush + fsync, send the final ACKs, close every connection, last checkpoint. */
+  async shutdown(rx: LspReceiver): Promise<void> {
+    rx.stopReading();
+    await this.sink.close();
+    await new Promise((r) => setImmediate(r)); // the whenDurable callbacks queue their ACKs…
+    await rx.closeAll(); // …which go out before we close
+    await this.hwm.close();
+  }
+}
+
+function decodedBytes(lines: Buffer[]): number {
+  let n = lines.length;
+  for (const l of lines) n += l.length;
+  return n;
+}
