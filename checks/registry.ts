@@ -10,4 +10,7 @@ export const registry: Record<string, () => Promise<DayModule>> = {
   day08: () => import('./day08.ts'),
   day09: () => import('./day09.ts'),
   day10: () => import('./day10.ts'),
+  day11: () => import('./day11.ts'),
+  day12: () => import('./day12.ts'),
+  day13: () => import('./day13.ts'),
 };

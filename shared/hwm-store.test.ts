@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { zstdCodec } from './protocol/codecs.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CHECKPOINT_FILE, HwmStore, readRxStreamSeq, recoverHwm } from './hwm-store.ts';
 import { ReceiverStats } from './stats.ts';
@@ -62,6 +63,13 @@ describe('recoverHwm [d09.4]', () => {
     expect(Object.fromEntries(hwm)).toEqual({ 1: 151, 2: 5, 3: 9 });
     expect(report.fromCheckpoint).toBe(false);
     expect(report.scannedLines).toBe(100 + 5 + 50 + 1 + 1);
+  });
+
+  it('reads rotated .zst files too (--rest-compression zstd)', async () => {
+    await writeFile(join(dir, `${recordFileName(1)}.zst`), zstdCodec.compress(Buffer.concat([persisted(1, 1, 100), persisted(2, 1, 5)]), 1));
+    await writeFile(join(dir, recordFileName(2)), persisted(1, 101, 120));
+    const { hwm } = await recoverHwm(dir);
+    expect(Object.fromEntries(hwm)).toEqual({ 1: 120, 2: 5 });
   });
 
   it('ignores a partial last line (a crash mid-write)', async () => {

@@ -23,6 +23,7 @@
  *   4. write the checkpoint (temp file, fsync, rename).
  * Recovery = max(checkpoint mark, last seq in the lines after the offsets), per stream.
  */
+import { zstdCodec } from './protocol/codecs.ts';
 import { createReadStream } from 'node:fs';
 import { open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -32,7 +33,8 @@ import type { ReceiverStats, StreamStats } from './stats.ts';
 
 export const CHECKPOINT_FILE = 'hwm-checkpoint.json';
 const REJECTS_FILE = 'rejects.ndjson';
-const RECORD_FILE = /^records-(\d{6,})\.ndjson(\.gz)?$/;
+const RECORD_FILE = /^records-(\d{6,})\.ndjson(\.gz|\.zst)?$/;
+const compressed = (name: string) => name.endsWith('.gz') || name.endsWith('.zst');
 
 export interface StreamMarks {
   readonly id: number;
@@ -119,11 +121,12 @@ export function readRxStreamSeq(buf: Buffer, start: number, end: number, found: 
   return true;
 }
 
-/** Chunks of a records file from `offset` (of the decompressed bytes, for a .gz). */
+/** Chunks of a records file from `offset` (of the decompressed bytes, for a .gz or .zst). */
 async function* fileChunks(path: string, offset: number): AsyncGenerator<Buffer> {
-  if (path.endsWith('.gz')) {
+  if (compressed(path)) {
     let skip = offset;
-    for await (const c of createReadStream(path).pipe(createGunzip())) {
+    const inflate = path.endsWith('.gz') ? createGunzip() : zstdCodec.decompressStream();
+    for await (const c of createReadStream(path).pipe(inflate)) {
       const chunk = c as Buffer;
       if (skip >= chunk.length) {
         skip -= chunk.length;
@@ -218,7 +221,7 @@ export async function recoverHwm(dir: string): Promise<{ hwm: Map<number, number
     .map((f) => ({ name: f.name, index: Number(f.m[1]) }))
     .filter((f) => f.index >= cpIndex)
     // a plain file and its .gz can only coexist mid-compression: the plain one is complete, read it
-    .filter((f, _, all) => !(f.name.endsWith('.gz') && all.some((g) => g.index === f.index && !g.name.endsWith('.gz'))))
+    .filter((f, _, all) => !(compressed(f.name) && all.some((g) => g.index === f.index && !compressed(g.name))))
     .sort((a, b) => a.index - b.index);
 
   let scannedBytes = 0;
@@ -228,7 +231,7 @@ export async function recoverHwm(dir: string): Promise<{ hwm: Map<number, number
     const path = join(dir, f.name);
     let from = f.index === cpIndex ? cpOffset : 0;
     // An offset past the end cannot come from a valid checkpoint of this file: read all of it.
-    if (from > 0 && !f.name.endsWith('.gz') && from > ((await sizeOf(path)) ?? 0)) from = 0;
+    if (from > 0 && !compressed(f.name) && from > ((await sizeOf(path)) ?? 0)) from = 0;
     const r = await scanLines(path, from, onLine);
     scannedBytes += r.bytes;
     scannedLines += r.lines;

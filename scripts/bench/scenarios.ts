@@ -12,6 +12,9 @@ import { blast, toChunks } from './blast.ts';
 import { lspBlast, toBatchFrames } from './lsp-blast.ts';
 import { day10Scenario } from './udp-lane.ts';
 import { syslogScenario } from './syslog.ts';
+import { day11Scenario } from './day11.ts';
+import { day12Scenario } from './day12.ts';
+import { day13Scenario } from './day13.ts';
 
 export interface BenchContext {
   records: number;
@@ -168,5 +171,8 @@ export const SCENARIOS: Record<string, Scenario> = {
     notes: 'day 08 rows time connect → the receiver closing its side once everything is written (not fsynced). day 09 receiver rows send pre-encoded BATCH frames of 1000 records and time connect → the ACK of the last record, which comes only once it is durable (fsync). The shipper row includes generating and encoding the records, and its process start.',
   },
   day10: day10Scenario,
+  day11: day11Scenario,
+  day12: day12Scenario,
+  day13: day13Scenario,
   syslog: syslogScenario,
 };

@@ -17,6 +17,8 @@ export const LESSONS: readonly LessonInfo[] = [
   { id: 'day08', title: 'TCP ingestion: framing, validation, limits, backpressure', port: 5140, client: 'shipper', demo: ['--generate', '200000'] },
   { id: 'day09', title: 'Acknowledged delivery: LSP/1 HELLO/BATCH/ACK, resend, dedup, backoff', port: 5141, client: 'shipper', demo: ['--generate', '200000'] },
   { id: 'day10', title: 'UDP ingestion: what UDP gives up, loss you can see per layer', port: 5142, client: 'shipper', demo: ['--generate', '200000', '--rate', '100000'] },
+  { id: 'day11', title: 'Batching: trading latency for throughput, measured', port: 5143, client: 'shipper', demo: ['--generate', '200000', '--batch-records', '1000'] },
+  { id: 'day12', title: 'Compression: paying CPU to save network and disk, measured per codec', port: 5144, client: 'shipper', demo: ['--generate', '200000', '--codec', 'zstd'] },
   { id: 'day13', title: 'TLS and mutual TLS: certificates, verification, rotation, the dashboard', port: 5145, client: 'shipper', demo: ['--generate', '200000'] },
 ];
 

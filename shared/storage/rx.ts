@@ -126,7 +126,8 @@ export class RxWriter {
   take(): Buffer | undefined {
     if (this.len === 0) return undefined;
     const out = this.buf.subarray(0, this.len);
-    this.buf = Buffer.allocUnsafe(Math.max(this.initialBytes, this.len));
+    // Size the next buffer from this one: a fixed large buffer per take would dominate small batches.
+    this.buf = Buffer.allocUnsafe(Math.min(this.initialBytes, Math.max(2048, this.len * 2)));
     this.len = 0;
     this.count = 0;
     return out;

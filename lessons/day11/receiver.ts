@@ -1,0 +1,171 @@
+/**
+ * Day 11 — Batching: the receiver.
+ *
+ * The receiver does not decide how records are batched — the shipper does — but it is where a batch's
+ * cost lands: one socket read, one frame decode, one CRC, one sink append and one ACK per BATCH, whatever
+ * it carries. So besides storing records it reports how the shippers batch: `stats.json` →
+ * `batching {frames, records, recordsPerFrame}`, and `lsp.acks` (TCP) — compare the two to see ACK
+ * coalescing at work.
+ *
+ *   --transport tcp  LSP/1 with ACKs, exactly as day 09 (shared/acked-ingest.ts + shared/lsp-receiver.ts):
+ *                    HELLO → durable HWM, dedup by seq, ACK once durable. Order and no duplicates [d11.6].
+ *   --transport udp  one BATCH frame per datagram (LSP1 §5), no ACK. Records are stored with their seq;
+ *                    per stream it counts what arrived, seqs skipped (gaps) and late arrivals (reordered).
+ *                    Day 10 does the full loss accounting; here UDP is the baseline batching is compared on.
+ *
+ * Run: npx tsx lessons/day11/receiver.ts --port 5143 --data-dir data/day11 [--transport udp]
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { AckedIngest } from '../../shared/acked-ingest.ts';
+import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
+import { createLog } from '../../shared/log.ts';
+import { LspReceiver } from '../../shared/lsp-receiver.ts';
+import { announceReady, onShutdown } from '../../shared/process.ts';
+import { decodeBatch } from '../../shared/protocol/batch.ts';
+import { LsError } from '../../shared/protocol/errors.ts';
+import { FrameDecoder, FrameType, HEADER_SIZE } from '../../shared/protocol/frame.ts';
+import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
+import { validateRecord } from '../../shared/protocol/record.ts';
+import { FileSink } from '../../shared/storage/file-sink.ts';
+import { peerName, RxWriter } from '../../shared/storage/rx.ts';
+import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
+
+const MAX_UDP_PAYLOAD = 65_507;
+
+const args = parseCli({
+  name: 'lessons/day11/receiver.ts',
+  summary: 'Day 11 receiver: LSP/1 batches over TCP (ACKed, dedup, as day 09) or UDP (one BATCH per datagram); reports how shippers batch.',
+  options: {
+    ...receiverOptions('day11'),
+    transport: opt.choice('--transport <t>', 'tcp (LSP/1 with ACKs) | udp (one BATCH per datagram, no ACK)', ['tcp', 'udp'] as const, 'tcp'),
+    maxPayloadBytes: opt.bytes('--max-payload-bytes <size>', 'tcp: largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_PAYLOAD_BYTES, { min: 1024, max: 1 << 30 }),
+    maxDecodedBytes: opt.bytes('--max-decoded-bytes <size>', 'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_DECODED_BYTES, { min: 1024, max: 1 << 30 }),
+    checkpointIntervalMs: opt.int('--checkpoint-interval-ms <n>', 'tcp: how often the high-water marks are checkpointed', 1000, { min: 10, max: 60_000 }),
+    rcvbuf: opt.bytes('--rcvbuf <size>', 'udp: socket receive buffer to ask for (0 = the kernel default)', 4 << 20, { min: 0, max: 1 << 30 }),
+  },
+});
+
+const log = createLog('day11/receiver');
+const transport = args.transport === 'udp' ? 'lsp1-udp' : 'lsp1-tcp';
+const stats = new ReceiverStats(args.lane, transport);
+/** How the shippers batch: frames and the records they carried. */
+const batching = { frames: 0, records: 0 };
+const batchingStats = () => ({ ...batching, recordsPerFrame: batching.frames ? Math.round((batching.records / batching.frames) * 100) / 100 : 0 });
+
+if (args.transport === 'tcp') {
+  // ---- TCP: day 09's delivery rules, unchanged ---------------------------------------------------------
+  const ingest = await AckedIngest.open({ ...args, stats, log });
+  const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: args.maxConnections, idleTimeoutMs: args.idleTimeoutMs, maxPayloadBytes: args.maxPayloadBytes });
+  ingest.attach(rx);
+  const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
+    batching.frames = ingest.batches.frames;
+    batching.records = ingest.batches.records;
+    stats.extra.batching = batchingStats();
+    stats.extra.lsp = rx.counters;
+    stats.extra.sink = ingest.sink.counters;
+  }).start();
+  const server = net.createServer({ noDelay: true }, rx.accept);
+  server.on('error', (err) => {
+    log.error('server error', { error: err.message });
+    process.exit(1);
+  });
+  await new Promise<void>((resolve) => server.listen(args.port, args.host, resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  announceReady({ role: 'receiver', lesson: 'day11', transport, host: args.host, port, lane: args.lane, dataDir: args.dataDir });
+  log.info('listening (tcp)', { host: args.host, port, dataDir: args.dataDir, fsync: args.fsync });
+  onShutdown(
+    async () => {
+      server.close();
+      await ingest.shutdown(rx);
+      await statsWriter.stop();
+      log.info('stopped', { persisted: stats.records.persisted, duplicates: stats.records.duplicates, ...batchingStats() });
+    },
+    { log },
+  );
+} else {
+  // ---- UDP: one BATCH per datagram, nobody answers -------------------------------------------------------
+  const sink = await FileSink.open({ dir: args.dataDir, fsync: args.fsync, fsyncIntervalMs: args.fsyncIntervalMs, rotateBytes: args.rotateBytes });
+  const out = new RxWriter(2048); // one datagram's records at a time: start small
+  const hwm = new Map<number, number>();
+  const malformed: Record<string, number> = {};
+  const socket = dgram.createSocket({ type: net.isIPv6(args.host) ? 'udp6' : 'udp4', ...(args.rcvbuf > 0 ? { recvBufferSize: args.rcvbuf } : {}) });
+
+  const onDatagram = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    const peer = peerName(rinfo.address, rinfo.port);
+    stats.bytes.wire += msg.length;
+    try {
+      // exactly one whole frame per datagram
+      const frames = new FrameDecoder({ maxPayloadBytes: MAX_UDP_PAYLOAD - HEADER_SIZE }).push(msg);
+      const frame = frames[0];
+      if (frames.length !== 1 || frame === undefined || frame.type !== FrameType.BATCH || HEADER_SIZE + frame.payload.length !== msg.length) {
+        throw new LsError('LS_ERR_PAYLOAD', 'a datagram must hold exactly one BATCH frame');
+      }
+      const lines = decodeBatch(frame, { maxDecodedBytes: args.maxDecodedBytes });
+      batching.frames++;
+      batching.records += lines.length;
+      stats.records.received += lines.length;
+      const s = stats.stream(frame.stream);
+      const high = hwm.get(frame.stream) ?? 0;
+      if (frame.seq > high + 1) s.gaps += frame.seq - high - 1;
+      else if (frame.seq <= high) s.reordered += lines.length; // late (or a duplicate: UDP cannot tell without more state)
+      const last = frame.seq + lines.length - 1;
+      if (last > high) {
+        hwm.set(frame.stream, last);
+        s.hwm = last;
+      }
+      s.received += lines.length;
+      out.context({ ts: new Date().toISOString(), peer, lane: args.lane });
+      for (let i = 0; i < lines.length; i++) {
+        const v = validateRecord(lines[i]!, args.maxRecordBytes);
+        if (v.ok) out.addSeq(lines[i]!, frame.stream, frame.seq + i);
+        else {
+          stats.reject(v.reason);
+          sink.reject({ peer, reason: v.reason, stream: frame.stream, seq: frame.seq + i, sample: lines[i]! });
+        }
+      }
+      const persisted = out.count;
+      const bytes = out.take();
+      if (bytes) {
+        sink.append(bytes);
+        stats.records.persisted += persisted;
+      }
+    } catch (err) {
+      // never fatal: a bad datagram is counted by reason and logged
+      const code = err instanceof LsError ? err.code : 'internal_error';
+      malformed[code] = (malformed[code] ?? 0) + 1;
+      stats.reject(code);
+      log.debug('malformed datagram', { peer, code, bytes: msg.length });
+    }
+  };
+  socket.on('message', onDatagram);
+  socket.on('error', (err) => {
+    log.error('socket error', { error: err.message });
+    process.exit(1);
+  });
+  const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
+    stats.extra.batching = batchingStats();
+    stats.extra.udp = { malformed };
+    stats.extra.sink = sink.counters;
+  }).start();
+  await new Promise<void>((resolve) => socket.bind(args.port, args.host, resolve));
+  const port = socket.address().port;
+  announceReady({ role: 'receiver', lesson: 'day11', transport, host: args.host, port, lane: args.lane, dataDir: args.dataDir });
+  log.info('listening (udp)', { host: args.host, port, dataDir: args.dataDir });
+  onShutdown(
+    async () => {
+      // keep reading until the socket is quiet, then stop: datagrams already queued are not lost
+      let seen = batching.frames;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (batching.frames === seen) break;
+        seen = batching.frames;
+      }
+      socket.close();
+      await sink.close();
+      await statsWriter.stop();
+      log.info('stopped', { persisted: stats.records.persisted, ...batchingStats() });
+    },
+    { log },
+  );
+}

@@ -1,0 +1,319 @@
+/**
+ * Day 12 — Compression: the receiver.
+ *
+ * Log records are mostly the same words again and again ("level":"info", "service":"checkout", …), so a
+ * BATCH of 1000 of them shrinks 4–10× when compressed. The shipper pays CPU to compress; we pay CPU to
+ * decompress; in exchange the network (and, for files at rest, the disk) carries a fraction of the bytes.
+ * Today the receiver takes every LSP/1 codec (header byte 4: 0 none, 1 gzip, 2 zstd, 3 lz4, 4 brotli) and
+ * measures what each one costs and saves:
+ *
+ *   1. accept    the codec must be one this receiver takes (--codecs; every codec installed here by default).
+ *                One it was not told to take — or whose package is missing — is a fatal
+ *                LS_ERR_CODEC_UNAVAILABLE; an id LSP/1 does not define is LS_ERR_CODEC (the frame decoder) [d12.8]
+ *   2. inflate   with a LIMIT: decompression stops as soon as the output passes --max-decoded-bytes, so a
+ *                1 MiB "decompression bomb" that would expand to 1 GiB costs us at most the limit, and is
+ *                answered with a fatal LS_ERR_TOO_LARGE NACK [d12.6]; a payload that does not decompress
+ *                (its frame CRC may well be right) is a fatal LS_ERR_DECODE NACK, never a crash [d12.7]
+ *   3. measure   per codec: bytes on the wire, bytes decoded, the ratio, and the milliseconds spent
+ *                decompressing per MB — stats.json `compression` [d12.2]
+ *   4. at rest   rotated files are compressed too (--rest-compression gzip|zstd, --rotate-bytes) [d12.9]
+ *
+ * Everything after decoding — dedup by (stream, seq), ACK once durable, HWM recovery — is day 09's,
+ * unchanged.
+ *
+ * Run: npx tsx lessons/day12/receiver.ts --port 5144 --data-dir data/day12 --rest-compression zstd
+ */
+import net from 'node:net';
+import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
+import { HwmStore } from '../../shared/hwm-store.ts';
+import { createLog } from '../../shared/log.ts';
+import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
+import { announceReady, onShutdown } from '../../shared/process.ts';
+import { decodeBatch } from '../../shared/protocol/batch.ts';
+import { CODEC_NAMES, CODECS, codecByName, type Codec } from '../../shared/protocol/codecs.ts';
+import { LsError, LS_ERR } from '../../shared/protocol/errors.ts';
+import type { Frame, Hello } from '../../shared/protocol/frame.ts';
+import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
+import { validateRecord } from '../../shared/protocol/record.ts';
+import { FileSink, REST_COMPRESSION } from '../../shared/storage/file-sink.ts';
+import { RxWriter } from '../../shared/storage/rx.ts';
+import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
+
+const PROGRAM = 'lessons/day12/receiver.ts';
+const args = parseCli({
+  name: PROGRAM,
+  summary: 'Day 12 receiver: LSP/1 over TCP with compressed BATCH payloads (gzip, zstd, lz4, brotli), bounded decompression, per-codec cost and savings, compressed files at rest.',
+  options: {
+    ...receiverOptions('day12'),
+    codecs: opt.list('--codecs <list>', `codecs accepted, e.g. none,gzip,zstd (default: every one installed here; known: ${CODEC_NAMES.join(', ')})`),
+    maxPayloadBytes: opt.bytes('--max-payload-bytes <size>', 'largest frame payload as sent (compressed); more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_PAYLOAD_BYTES, { min: 1024, max: 1 << 30 }),
+    maxDecodedBytes: opt.bytes('--max-decoded-bytes <size>', 'largest decoded BATCH payload; inflating past it stops there: a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_DECODED_BYTES, { min: 1024, max: 1 << 30 }),
+    restCompression: opt.choice('--rest-compression <method>', 'compress rotated records files at rest: none | gzip (.ndjson.gz) | zstd (.ndjson.zst)', ['none', 'gzip', 'zstd'] as const, 'none'),
+    restLevel: opt.int('--rest-level <n>', `level for --rest-compression (default: gzip ${REST_COMPRESSION.gzip.defaultLevel}, zstd ${REST_COMPRESSION.zstd.defaultLevel})`, undefined, { min: 0, max: 19 }),
+    checkpointIntervalMs: opt.int('--checkpoint-interval-ms <n>', 'how often the high-water marks are checkpointed (restart scans only what follows)', 1000, { min: 10, max: 60_000 }),
+  },
+  validate: (v) => {
+    const unknown = (v.codecs ?? []).filter((name) => !CODEC_NAMES.includes(name as never));
+    if (unknown.length) return `--codecs: unknown codec ${unknown.join(', ')} (known: ${CODEC_NAMES.join(', ')})`;
+    if (v.restLevel !== undefined) {
+      if (v.restCompression === 'none') return '--rest-level needs --rest-compression gzip or zstd';
+      const range = codecByName(v.restCompression).levels!;
+      if (v.restLevel < range.min || v.restLevel > range.max) return `--rest-level: ${v.restCompression} takes ${range.min}..${range.max}, got ${v.restLevel}`;
+    }
+    return undefined;
+  },
+});
+
+const log = createLog('day12/receiver');
+
+/** A usage error found after parsing (a codec that is not installed): one line naming the flag, exit 2. */
+function usageError(flag: string, message: string): never {
+  process.stderr.write(`${PROGRAM}: ${flag}: ${message}\n`);
+  process.exit(2);
+}
+
+// ---- 1. which codecs we take: say so at start, not at the first batch that needs a missing package ----
+/** codec id → codec, for every codec this receiver accepts. `none` always: shippers send small batches raw. */
+const acceptedCodecs = new Map<number, Codec>();
+for (const codec of CODECS.values()) {
+  const avail = codec.availability();
+  const asked = args.codecs === undefined || args.codecs.includes(codec.name) || codec.id === 0;
+  if (avail.ok && asked) acceptedCodecs.set(codec.id, codec);
+  else if (!avail.ok && args.codecs !== undefined && asked) usageError('--codecs', avail.reason); // asked for, cannot run
+  log.info(`codec ${codec.name}: ${!avail.ok ? `NOT AVAILABLE (${avail.reason})` : asked ? `accepted${avail.implementation ? ` (${avail.implementation})` : ''}` : 'refused (not in --codecs)'}`);
+}
+if (args.restCompression === 'zstd' && !codecByName('zstd').availability().ok) usageError('--rest-compression', 'zstd unavailable: npm install zstd-napi');
+
+// ---- 3. what each codec costs and saves: stats.json `compression` -------------------------------------
+interface CodecStats {
+  batches: number;
+  records: number;
+  /** payload bytes as sent (compressed) */
+  wireBytes: number;
+  /** payload bytes after decompression: what the shipper had before compressing */
+  rawBytes: number;
+  /** rawBytes / wireBytes */
+  ratio: number;
+  /** milliseconds the (single) JS thread spent inside the codec's synchronous decompress */
+  cpuMs: number;
+  /** cpuMs per MB (10^6 bytes) of rawBytes */
+  cpuMsPerMB: number;
+  /** fatal payload errors, by code (LS_ERR_TOO_LARGE, LS_ERR_DECODE, LS_ERR_CODEC_UNAVAILABLE) */
+  errors: Record<string, number>;
+}
+const compression: Record<string, CodecStats> = {};
+/** exact decompression time per codec (stats.json shows it rounded) */
+const cpuMs: Record<string, number> = {};
+const codecStats = (name: string): CodecStats => {
+  cpuMs[name] ??= 0;
+  return (compression[name] ??= { batches: 0, records: 0, wireBytes: 0, rawBytes: 0, ratio: 0, cpuMs: 0, cpuMsPerMB: 0, errors: {} });
+};
+for (const c of acceptedCodecs.values()) codecStats(c.name);
+
+function countError(name: string, err: unknown): void {
+  const code = err instanceof LsError ? err.code : 'internal';
+  const s = codecStats(name);
+  s.errors[code] = (s.errors[code] ?? 0) + 1;
+}
+
+// ---- storage: day 09's sink and marks, plus compression of rotated files at rest [d12.9] -------------
+const stats = new ReceiverStats(args.lane, 'lsp1-tcp');
+let sink: FileSink;
+try {
+  sink = await FileSink.open({
+    dir: args.dataDir,
+    fsync: args.fsync,
+    fsyncIntervalMs: args.fsyncIntervalMs,
+    rotateBytes: args.rotateBytes,
+    // @solution [d12.9] rotated files are compressed at rest with --rest-compression
+    // @stub compressRotated: 'none',
+    compressRotated: args.restCompression,
+    // @end-solution
+    ...(args.restLevel === undefined ? {} : { compressLevel: args.restLevel }),
+  });
+} catch (err) {
+  // a --rest-level the method does not take is LS_ERR_CODEC; zstd without its package LS_ERR_CODEC_UNAVAILABLE
+  if (err instanceof LsError) usageError(args.restLevel === undefined ? '--rest-compression' : '--rest-level', err.message);
+  throw err;
+}
+sink.on('warning', (err: Error) => log.warn('sink warning', { error: err.message }));
+const hwm = await HwmStore.open({
+  dir: args.dataDir,
+  sink,
+  stats,
+  checkpointIntervalMs: args.checkpointIntervalMs,
+  onError: (err) => log.warn('HWM checkpoint failed (the next one retries)', { error: err.message }),
+});
+log.info('high-water marks recovered', { ...hwm.recovery });
+const out = new RxWriter();
+
+function onHello(_conn: LspConnection, stream: number, _hello: Hello): number {
+  return hwm.get(stream).durable;
+}
+
+// ---- 2. decode: accept the codec, inflate within the limit, measure ----------------------------------
+/** The batch's records, decompressed within --max-decoded-bytes. Throws an LsError (fatal: NACK + close). */
+function decode(frame: Frame): Buffer[] {
+  if (frame.codec === 0) {
+    const lines = decodeBatch(frame, { maxDecodedBytes: args.maxDecodedBytes });
+    const s = codecStats('none');
+    s.batches++;
+    s.records += frame.count;
+    s.wireBytes += frame.payload.length;
+    s.rawBytes += frame.payload.length;
+    return lines;
+  }
+  // @solution [d12.8] take only the codecs this receiver accepts (and can run)
+  // @stub const codec = CODECS.get(frame.codec)!;
+  const codec = acceptedCodecs.get(frame.codec);
+  if (codec === undefined) {
+    const name = CODECS.get(frame.codec)?.name ?? `#${frame.codec}`;
+    const err = new LsError(LS_ERR.LS_ERR_CODEC_UNAVAILABLE, `codec ${name} is not accepted by this receiver (it takes ${[...acceptedCodecs.values()].map((c) => c.name).join(', ')})`);
+    countError(name, err);
+    throw err;
+  }
+  // @end-solution
+  const s = codecStats(codec.name);
+  const t0 = performance.now();
+  let raw: Buffer;
+  try {
+    // @solution [d12.6] inflate with the limit: the codec stops as soon as the output passes it
+    // @stub raw = codec.decompress(frame.payload, Number.MAX_SAFE_INTEGER);
+    raw = codec.decompress(frame.payload, args.maxDecodedBytes);
+    // @end-solution
+  } catch (err) {
+    // LS_ERR_TOO_LARGE (a bomb, stopped at the limit) or LS_ERR_DECODE (not a valid payload of this codec)
+    countError(codec.name, err);
+    throw err;
+  } finally {
+    cpuMs[codec.name]! += performance.now() - t0;
+  }
+  // @solution [d12.2] count what this codec saved: bytes as sent (wire) and decoded (raw), per batch
+  s.batches++;
+  s.records += frame.count;
+  s.wireBytes += frame.payload.length;
+  s.rawBytes += raw.length;
+  // @end-solution
+  // The decompressed payload is an uncompressed BATCH payload: split it into exactly `count` records.
+  return decodeBatch({ ...frame, codec: 0, payload: raw }, { maxDecodedBytes: args.maxDecodedBytes });
+}
+
+// ---- day 09, unchanged: dedup, gaps, validate, append, ACK once durable -------------------------------
+function onBatch(conn: LspConnection, frame: Frame): void {
+  const lines = decode(frame);
+  const count = lines.length;
+  const stream = frame.stream;
+  const marks = hwm.get(stream);
+  stats.records.received += count;
+  stats.bytes.decoded += decodedBytes(lines);
+
+  let first = 0;
+  if (frame.seq <= marks.accepted) {
+    first = Math.min(count, marks.accepted - frame.seq + 1);
+    marks.stats.duplicates += first;
+    stats.records.duplicates += first;
+  } else if (frame.seq > marks.accepted + 1) {
+    const missing = frame.seq - marks.accepted - 1;
+    marks.stats.gaps += missing;
+    log.info('gap: seqs skipped by the shipper', { stream, from: marks.accepted + 1, to: frame.seq - 1, missing });
+  }
+
+  if (first < count) {
+    out.context({ ts: new Date().toISOString(), peer: conn.peer, lane: args.lane });
+    for (let i = first; i < count; i++) {
+      const line = lines[i]!;
+      const v = validateRecord(line, args.maxRecordBytes);
+      if (v.ok) {
+        out.addSeq(line, stream, frame.seq + i);
+      } else {
+        stats.reject(v.reason);
+        sink.reject({ peer: conn.peer, reason: v.reason, stream, seq: frame.seq + i, sample: line });
+      }
+    }
+    marks.stats.received += count - first;
+    marks.accepted = frame.seq + count - 1;
+    const persisted = out.count;
+    const bytes = out.take();
+    if (bytes) {
+      sink.append(bytes);
+      stats.records.persisted += persisted;
+      if (sink.overHighWater) rx.pause();
+    }
+  }
+
+  const upTo = marks.accepted;
+  sink.whenDurable(sink.position).then(
+    () => {
+      hwm.markDurable(marks, upTo);
+      conn.ack(stream, marks.durable);
+    },
+    () => {},
+  );
+}
+
+function decodedBytes(lines: Buffer[]): number {
+  let n = lines.length;
+  for (const l of lines) n += l.length;
+  return n;
+}
+
+// ---- the connection machinery (frames, NACK, PING, limits) is shared with days 09–13 ------------------
+const rx = new LspReceiver({
+  handlers: { onHello, onBatch },
+  log,
+  stats,
+  maxConnections: args.maxConnections,
+  idleTimeoutMs: args.idleTimeoutMs,
+  maxPayloadBytes: args.maxPayloadBytes,
+});
+sink.on('drain', () => rx.resume());
+sink.on('error', (err: Error) => log.error('sink failed: nothing more is ACKed', { error: err.message }));
+
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
+  for (const [name, s] of Object.entries(compression)) {
+    const ms = cpuMs[name] ?? 0;
+    s.ratio = s.wireBytes > 0 ? round(s.rawBytes / s.wireBytes, 3) : 0;
+    s.cpuMs = round(ms, 1);
+    s.cpuMsPerMB = s.rawBytes > 0 ? round(ms / (s.rawBytes / 1e6), 3) : 0;
+  }
+  stats.extra.compression = compression;
+  stats.extra.rest = { compression: args.restCompression, level: args.restLevel ?? (args.restCompression === 'none' ? null : REST_COMPRESSION[args.restCompression].defaultLevel), compressedFiles: sink.counters.compressedFiles, rotations: sink.counters.rotations };
+  stats.extra.lsp = rx.counters;
+  stats.extra.sink = sink.counters;
+  stats.extra.recovery = hwm.recovery;
+}).start();
+
+const server = net.createServer({ noDelay: true }, rx.accept);
+server.on('error', (err) => {
+  log.error('server error', { error: err.message });
+  process.exit(1);
+});
+await new Promise<void>((resolve) => server.listen(args.port, args.host, resolve));
+const address = server.address() as net.AddressInfo;
+announceReady({
+  role: 'receiver',
+  lesson: 'day12',
+  transport: 'lsp1-tcp',
+  host: args.host,
+  port: address.port,
+  lane: args.lane,
+  dataDir: args.dataDir,
+  codecs: [...acceptedCodecs.values()].map((c) => c.name),
+  restCompression: args.restCompression,
+});
+log.info('listening', { host: args.host, port: address.port, dataDir: args.dataDir, fsync: args.fsync, maxDecodedBytes: args.maxDecodedBytes, restCompression: args.restCompression });
+
+onShutdown(
+  async () => {
+    server.close();
+    rx.stopReading();
+    await sink.close(); // also finishes the compression of rotated files
+    await new Promise((r) => setImmediate(r));
+    await rx.closeAll();
+    await hwm.close();
+    await statsWriter.stop();
+    log.info('stopped', { persisted: stats.records.persisted, duplicates: stats.records.duplicates, rejected: stats.records.rejected });
+  },
+  { log },
+);

@@ -1,0 +1,462 @@
+/**
+ * Day 13 — TLS and mutual TLS: the receiver.
+ *
+ * Until today anyone on the path could read every record (passwords in log lines, tokens, personal
+ * data) and anyone who could reach the port could write records that look like ours. TLS fixes both —
+ * but only when it is done properly:
+ *
+ *   1. certificates without manual steps: a development CA, our server certificate and client
+ *      certificates are created on the first run (`--certs DIR`, keys mode 0600) [d13.1]
+ *   2. TLS 1.2 at least, 1.3 by default; 1.0/1.1 are refused [d13.5]
+ *   3. the SHIPPER verifies us against its CA, always (shipper.ts); a plaintext client on this port is
+ *      refused and counted [d13.3, d13.4]
+ *   4. `--mtls`: we require a client certificate signed by our CA, and stamp its subject on every record
+ *      it sends (`_rx.clientSubject`): we know WHO wrote each line [d13.7]
+ *   5. every failed handshake is counted by reason (stats.json → tls.handshakeFailures) and logged with
+ *      what to do about it (tls-failures.ts) [d13.3–d13.7]
+ *   6. certificates are reloaded when their files change, without dropping a connection [d13.8]
+ *   7. `--dashboard-port N` serves the live dashboard for our data dir [d13.9]
+ *
+ * Below the TLS layer nothing changed: day 09's LSP/1 delivery (HELLO → durable HWM, dedup, ACK only
+ * after fsync) runs on the decrypted sockets, through the same shared/lsp-receiver.ts [d13.2].
+ *
+ * Run: npx tsx lessons/day13/receiver.ts --port 5145 --data-dir data/day13 [--mtls] [--dashboard-port 0]
+ */
+import { X509Certificate } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import net from 'node:net';
+import { dirname, resolve } from 'node:path';
+import tls from 'node:tls';
+import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
+import { HwmStore } from '../../shared/hwm-store.ts';
+import { createLog } from '../../shared/log.ts';
+import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
+import { announceReady, onShutdown } from '../../shared/process.ts';
+import { decodeBatch } from '../../shared/protocol/batch.ts';
+import { encodeNack, MAGIC, type Frame, type Hello } from '../../shared/protocol/frame.ts';
+import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
+import { validateRecord } from '../../shared/protocol/record.ts';
+import { FileSink } from '../../shared/storage/file-sink.ts';
+import { peerName, RxWriter } from '../../shared/storage/rx.ts';
+import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
+import { certSetPaths, ensureCerts } from '../../shared/tls/certs.ts';
+import { classifyServerFailure, type HandshakeFailureReason } from './tls-failures.ts';
+
+const args = parseCli({
+  name: 'lessons/day13/receiver.ts',
+  summary: 'Day 13 receiver: LSP/1 over TLS (1.2 minimum, 1.3 by default), optional mutual TLS, certificate reload, handshake failures counted by reason, optional dashboard.',
+  options: {
+    ...receiverOptions('day13'),
+    certs: opt.string('--certs <dir>', 'development certificates: created here on the first run if absent (CA, server, client, and the bad ones the checks use)', 'certs'),
+    cert: opt.string('--cert <file>', 'our certificate, PEM (default <certs>/server.crt); reloaded when the file changes'),
+    key: opt.string('--key <file>', 'its private key, PEM (default <certs>/server.key)'),
+    ca: opt.string('--ca <file>', 'with --mtls: the CA client certificates must be signed by (default <certs>/ca.crt)'),
+    mtls: opt.flag('--mtls', 'mutual TLS: require a client certificate signed by --ca; its subject goes into _rx.clientSubject'),
+    minTls: opt.choice('--min-tls <version>', 'oldest TLS version accepted (1.0 and 1.1 are never accepted)', ['TLSv1.2', 'TLSv1.3'] as const, 'TLSv1.2'),
+    handshakeTimeoutMs: opt.int('--handshake-timeout-ms <n>', 'a client that has not finished its handshake by then is cut (and counted)', 10_000, { min: 100, max: 600_000 }),
+    certCheckMs: opt.int('--cert-check-ms <n>', 'how often the certificate files are checked for changes (besides fs.watch)', 1000, { min: 50, max: 3_600_000 }),
+    maxPayloadBytes: opt.bytes('--max-payload-bytes <size>', 'largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_PAYLOAD_BYTES, { min: 1024, max: 1 << 30 }),
+    maxDecodedBytes: opt.bytes('--max-decoded-bytes <size>', 'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_DECODED_BYTES, { min: 1024, max: 1 << 30 }),
+    checkpointIntervalMs: opt.int('--checkpoint-interval-ms <n>', 'how often the high-water marks are checkpointed', 1000, { min: 10, max: 60_000 }),
+    dashboardPort: opt.int('--dashboard-port <n>', 'serve the live dashboard of this data dir on this port (0 = any free port); off when not given', undefined, { max: 65535 }),
+    dashboardHost: opt.string('--dashboard-host <addr>', 'address the dashboard listens on (keep it on loopback: it shows log contents)', '127.0.0.1'),
+  },
+  epilog: [
+    'Certificates (npm run certs makes the same set by hand):',
+    '  <certs>/ca.crt            the development CA: give it to every shipper (--ca)',
+    '  <certs>/server.crt/.key   CN=localhost, SAN DNS:localhost IP:127.0.0.1 IP:::1',
+    '  <certs>/client-shipper-1.crt/.key   a client identity for --mtls',
+    'Try the failures: lessons/day13/README.md ("Handshake failures to try").',
+  ].join('\n'),
+});
+
+const log = createLog('day13/receiver');
+let stopping = false;
+const stats = new ReceiverStats(args.lane, 'lsp1-tls');
+
+// ---- 1. certificates: made on the first run, read from files ------------------------------------------
+// @solution [d13.1] create the development certificates when they are missing (keys mode 0600)
+// @stub const certs = certSetPaths(args.certs);
+// Only when a default path is used: explicit --cert, --key and --ca need nothing made for them.
+const certs = args.cert && args.key && (args.ca || !args.mtls) ? certSetPaths(args.certs) : await ensureCerts(args.certs);
+// @end-solution
+const files = { cert: resolve(args.cert ?? certs.server.cert), key: resolve(args.key ?? certs.server.key), ca: resolve(args.ca ?? certs.ca.cert) };
+
+/** What a secure context is made of, read from the files at one moment. */
+interface Material {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+  x509: X509Certificate;
+  /** the files' identity (inode, size, mtime): a change means "read them again" */
+  signature: string;
+}
+
+async function fileSignature(): Promise<string> {
+  const parts = await Promise.all([files.cert, files.key, ...(args.mtls ? [files.ca] : [])].map(async (f) => {
+    const s = await stat(f);
+    return `${s.ino}:${s.size}:${s.mtimeMs}`;
+  }));
+  return parts.join('|');
+}
+
+/** Reads the files; throws if they do not make a usable context (e.g. a key from another certificate). */
+async function loadMaterial(): Promise<Material> {
+  const signature = await fileSignature();
+  const [cert, key, ca] = await Promise.all([readFile(files.cert), readFile(files.key), args.mtls ? readFile(files.ca) : Promise.resolve(Buffer.alloc(0))]);
+  const m: Material = { cert, key, ca, x509: new X509Certificate(cert), signature };
+  tls.createSecureContext(tlsOptions(m)); // "key values mismatch" and friends surface here, not mid-handshake
+  return m;
+}
+
+// ---- 2. the TLS server: versions, and mutual TLS -----------------------------------------------------
+function tlsOptions(m: Material): tls.TlsOptions {
+  return {
+    cert: m.cert,
+    key: m.key,
+    // @solution [d13.5] TLS 1.2 at the very least (1.0 and 1.1 are broken); OpenSSL prefers 1.3 when both sides have it
+    // @stub minVersion: 'TLSv1',
+    minVersion: args.minTls,
+    maxVersion: 'TLSv1.3',
+    // @end-solution
+    // @solution [d13.7] --mtls: ask for a client certificate, and refuse the handshake unless our CA signed it
+    // @stub requestCert: false, rejectUnauthorized: false,
+    ...(args.mtls ? { ca: m.ca, requestCert: true, rejectUnauthorized: true } : { requestCert: false }),
+    // @end-solution
+    handshakeTimeout: args.handshakeTimeoutMs,
+  };
+}
+
+let material: Material;
+try {
+  material = await loadMaterial();
+} catch (err) {
+  log.error('cannot load the certificate files', { cert: files.cert, key: files.key, ca: args.mtls ? files.ca : undefined, error: (err as Error).message });
+  process.stderr.write(`lessons/day13/receiver.ts: cannot load ${files.cert} / ${files.key}: ${(err as Error).message} (npm run certs makes a fresh set)\n`);
+  process.exit(1);
+}
+
+const tlsServer = tls.createServer(tlsOptions(material));
+
+// ---- 3. what we tell stats.json (and the dashboard) about TLS ----------------------------------------
+const tlsStats = {
+  minVersion: args.minTls,
+  mtls: args.mtls,
+  /** the version and cipher of the last handshake */
+  version: null as string | null,
+  cipher: null as string | null,
+  versions: {} as Record<string, number>,
+  ciphers: {} as Record<string, number>,
+  handshakes: { ok: 0, failed: 0 },
+  handshakeFailures: {} as Record<string, number>,
+  /** connections per verified client subject (mTLS) */
+  clientSubjects: {} as Record<string, number>,
+  certificate: describeCert(material),
+  reloads: { ok: 0, failed: 0, lastAt: null as string | null },
+};
+stats.extra.tls = tlsStats;
+
+function describeCert(m: Material) {
+  const notAfter = new Date(m.x509.validTo);
+  return { file: files.cert, subject: oneLine(m.x509.subject), serial: m.x509.serialNumber, notBefore: new Date(m.x509.validFrom).toISOString(), notAfter: notAfter.toISOString(), expired: notAfter.getTime() < Date.now(), san: m.x509.subjectAltName ?? '' };
+}
+
+/** `CN=shipper-1\nO=LogStream Lab` → `CN=shipper-1, O=LogStream Lab` */
+function oneLine(dn: string): string {
+  return dn.split('\n').join(', ');
+}
+
+function warnIfExpired(): void {
+  const c = describeCert(material);
+  if (c.expired) log.warn(`our certificate EXPIRED at ${c.notAfter}: every client that verifies (as it must) will refuse us; rotate it (npm run certs -- --rotate-server), it is reloaded without a restart`, { file: files.cert, serial: c.serial });
+}
+warnIfExpired();
+
+// ---- 4. handshake failures: counted by reason, logged with what to do ------------------------------
+/** At most one log line per reason per second: a port scanner must not flood the log. */
+const lastLogged = new Map<string, { at: number; suppressed: number }>();
+
+function handshakeFailed(reason: HandshakeFailureReason, message: string, peer: string, detail: Record<string, unknown> = {}): void {
+  tlsStats.handshakes.failed++;
+  tlsStats.handshakeFailures[reason] = (tlsStats.handshakeFailures[reason] ?? 0) + 1;
+  const now = Date.now();
+  const l = lastLogged.get(reason);
+  if (l && now - l.at < 1000) {
+    l.suppressed++;
+    return;
+  }
+  log.warn(`TLS handshake refused (${reason}): ${message}`, { peer, ...detail, ...(l?.suppressed ? { alsoSinceLastLine: l.suppressed } : {}) });
+  lastLogged.set(reason, { at: now, suppressed: 0 });
+}
+
+/** The peer of each raw connection, noted before TLS takes it over (a refused TLS socket forgets its address). */
+const peerOfRaw = new WeakMap<net.Socket, string>();
+
+tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+  const authorizationError = socket.authorizationError ? String(socket.authorizationError) : undefined; // null when none
+  const why = classifyServerFailure(err, authorizationError, {
+    minVersion: args.minTls,
+    mtls: args.mtls,
+    caFile: files.ca,
+    certExpired: tlsStats.certificate.expired || Date.parse(tlsStats.certificate.notAfter) < Date.now(),
+    certNotAfter: tlsStats.certificate.notAfter,
+  });
+  // (the TLS socket keeps its raw socket in `_parent`: not public API, so only used for this log line)
+  const raw = (socket as unknown as { _parent?: unknown })._parent;
+  const peer = (raw instanceof net.Socket ? peerOfRaw.get(raw) : undefined) ?? peerName(socket.remoteAddress, socket.remotePort);
+  handshakeFailed(why.reason, why.message, peer, { code: err.code, ...(authorizationError ? { authorizationError } : {}) });
+});
+
+/**
+ * Every connection starts here, before TLS: one look at the first byte. A TLS connection starts with a
+ * handshake record (0x16); anything else is a client speaking plaintext to a TLS port — refused and
+ * counted, never parsed as LSP/1 [d13.4]. An LSP/1 client (a day 09 shipper pointed here) gets a NACK
+ * saying why, so its log tells the operator what is wrong.
+ */
+function onTcpConnection(socket: net.Socket): void {
+  const peer = peerName(socket.remoteAddress, socket.remotePort);
+  peerOfRaw.set(socket, peer);
+  socket.on('error', () => {}); // a reset during the first read is the client's business
+  socket.setTimeout(args.handshakeTimeoutMs, () => {
+    handshakeFailed('handshake_timeout', 'the client connected but sent nothing (--handshake-timeout-ms)', peer);
+    socket.destroy();
+  });
+  socket.once('data', (first: Buffer) => {
+    socket.setTimeout(0);
+    socket.pause();
+    if (first[0] !== 0x16) {
+      const lsp = first.length >= 2 && first.readUInt16BE(0) === MAGIC;
+      handshakeFailed('plaintext', `the client sent plaintext${lsp ? ' LSP/1 (a day 09 shipper?)' : ''} to this TLS port: use lessons/day13/shipper.ts, which speaks TLS and verifies us`, peer, { firstBytes: first.subarray(0, 8).toString('hex') });
+      if (lsp) socket.end(encodeNack(0, 'LS_ERR_TLS_REQUIRED', 'this port speaks LSP/1 over TLS only: connect with TLS (lessons/day13/shipper.ts)'));
+      else socket.destroy();
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    socket.unshift(first); // the TLS socket reads what is already buffered first
+    tlsServer.emit('connection', socket);
+  });
+}
+
+// ---- 5. certificates reload when their files change (open connections keep their session) ------------
+let reloading = false;
+let lastFailedSignature = '';
+
+async function maybeReload(why: string): Promise<void> {
+  if (reloading || stopping) return;
+  reloading = true;
+  try {
+    const signature = await fileSignature().catch(() => undefined);
+    if (signature === undefined || signature === material.signature) return; // a file is missing mid-rename, or nothing changed
+    let next: Material;
+    try {
+      next = await loadMaterial();
+    } catch (err) {
+      // Mid-rotation (a new key beside the old certificate) or a broken file: keep serving the old pair.
+      if (signature !== lastFailedSignature) {
+        lastFailedSignature = signature;
+        tlsStats.reloads.failed++;
+        log.warn('certificate files changed but do not load (yet): still serving the previous certificate', { why, error: (err as Error).message });
+      }
+      return;
+    }
+    const before = tlsStats.certificate.serial;
+    // @solution [d13.8] new handshakes get the new certificate; established sessions are not touched
+    // @stub material = next;
+    // The ticket keys are kept so sessions resumed across the reload still resume.
+    tlsServer.setSecureContext({ ...tlsOptions(next), ticketKeys: tlsServer.getTicketKeys() });
+    material = next;
+    // @end-solution
+    tlsStats.certificate = describeCert(next);
+    tlsStats.reloads.ok++;
+    tlsStats.reloads.lastAt = new Date().toISOString();
+    log.info('certificate reloaded: new connections get it, open ones keep theirs', { why, serialBefore: before, serial: tlsStats.certificate.serial, notAfter: tlsStats.certificate.notAfter });
+    warnIfExpired();
+  } finally {
+    reloading = false;
+  }
+}
+
+// fs.watch tells us at once (on the DIRECTORY: a rotation renames a new file over the old one, and a
+// watch on the old file's inode would go quiet); the poll catches filesystems where watch is unreliable.
+function watchCertificates(): () => void {
+  const watchers: FSWatcher[] = [];
+  for (const dir of new Set([files.cert, files.key, ...(args.mtls ? [files.ca] : [])].map((f) => dirname(f)))) {
+    try {
+      const w = watch(dir, { persistent: false }, () => {
+        setTimeout(() => void maybeReload('fs.watch'), 50).unref(); // let a rename sequence finish
+      });
+      w.on('error', () => {}); // the poll still runs
+      watchers.push(w);
+    } catch {
+      log.warn('cannot watch the certificate directory: changes are found by polling only', { dir, everyMs: args.certCheckMs });
+    }
+  }
+  const poll = setInterval(() => void maybeReload('poll'), args.certCheckMs);
+  poll.unref();
+  return () => {
+    clearInterval(poll);
+    for (const w of watchers) w.close();
+  };
+}
+
+// ---- 6. a verified connection: record who it is, then it is day 09's LSP/1 ----------------------------
+/** The verified client certificate subject of each connection (mTLS). */
+const subjectOf = new WeakMap<net.Socket, string>();
+
+tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
+  const version = socket.getProtocol() ?? 'unknown';
+  const cipher = socket.getCipher()?.standardName ?? socket.getCipher()?.name ?? 'unknown';
+  tlsStats.handshakes.ok++;
+  tlsStats.version = version;
+  tlsStats.cipher = cipher;
+  tlsStats.versions[version] = (tlsStats.versions[version] ?? 0) + 1;
+  tlsStats.ciphers[cipher] = (tlsStats.ciphers[cipher] ?? 0) + 1;
+  let subject: string | undefined;
+  if (args.mtls) {
+    // rejectUnauthorized: an unverified client never gets here; this is its verified identity.
+    subject = oneLine(socket.getPeerX509Certificate()?.subject ?? '');
+    subjectOf.set(socket, subject);
+    tlsStats.clientSubjects[subject] = (tlsStats.clientSubjects[subject] ?? 0) + 1;
+  }
+  log.debug('TLS connection', { peer: peerName(socket.remoteAddress, socket.remotePort), version, cipher, subject });
+  rx.accept(socket);
+});
+
+// ---- LSP/1 over the secure sockets: day 09's delivery, unchanged ----------------------------------
+const sink = await FileSink.open({ dir: args.dataDir, fsync: args.fsync, fsyncIntervalMs: args.fsyncIntervalMs, rotateBytes: args.rotateBytes });
+const hwm = await HwmStore.open({
+  dir: args.dataDir,
+  sink,
+  stats,
+  checkpointIntervalMs: args.checkpointIntervalMs,
+  onError: (err) => log.warn('HWM checkpoint failed (the next one retries)', { error: err.message }),
+});
+log.info('high-water marks recovered', { ...hwm.recovery });
+const out = new RxWriter();
+
+function onHello(_conn: LspConnection, stream: number, _hello: Hello): number {
+  return hwm.get(stream).durable; // where the shipper resumes (day 09)
+}
+
+function onBatch(conn: LspConnection, frame: Frame): void {
+  const lines = decodeBatch(frame, { maxDecodedBytes: args.maxDecodedBytes });
+  const count = lines.length;
+  const stream = frame.stream;
+  const marks = hwm.get(stream);
+  stats.records.received += count;
+  stats.bytes.decoded += frame.codec === 0 ? frame.payload.length : decodedBytes(lines);
+  let first = 0; // dedup against the accepted mark; a first seq past mark + 1 is a gap (day 09)
+  if (frame.seq <= marks.accepted) {
+    first = Math.min(count, marks.accepted - frame.seq + 1);
+    marks.stats.duplicates += first;
+    stats.records.duplicates += first;
+  } else if (frame.seq > marks.accepted + 1) {
+    marks.stats.gaps += frame.seq - marks.accepted - 1;
+  }
+  if (first < count) {
+    // @solution [d13.7] with mTLS every record carries the verified identity of the client that sent it
+    // @stub out.context({ ts: new Date().toISOString(), peer: conn.peer, lane: args.lane });
+    const subject = subjectOf.get(conn.socket);
+    out.context({ ts: new Date().toISOString(), peer: conn.peer, lane: args.lane, ...(subject !== undefined ? { extra: { clientSubject: subject } } : {}) });
+    // @end-solution
+    for (let i = first; i < count; i++) {
+      const v = validateRecord(lines[i]!, args.maxRecordBytes);
+      if (v.ok) out.addSeq(lines[i]!, stream, frame.seq + i);
+      else {
+        stats.reject(v.reason);
+        sink.reject({ peer: conn.peer, reason: v.reason, stream, seq: frame.seq + i, sample: lines[i]! });
+      }
+    }
+    marks.stats.received += count - first;
+    marks.accepted = frame.seq + count - 1;
+    const persisted = out.count;
+    const bytes = out.take();
+    if (bytes) {
+      sink.append(bytes);
+      stats.records.persisted += persisted;
+      if (sink.overHighWater) rx.pause();
+    }
+  }
+  const upTo = marks.accepted; // ACK only once durable (group commit)
+  sink.whenDurable(sink.position).then(
+    () => {
+      hwm.markDurable(marks, upTo);
+      conn.ack(stream, marks.durable);
+    },
+    () => {},
+  );
+}
+
+function decodedBytes(lines: Buffer[]): number {
+  let n = lines.length;
+  for (const l of lines) n += l.length;
+  return n;
+}
+
+const rx = new LspReceiver({ handlers: { onHello, onBatch }, log, stats, maxConnections: args.maxConnections, idleTimeoutMs: args.idleTimeoutMs, maxPayloadBytes: args.maxPayloadBytes });
+sink.on('drain', () => rx.resume());
+sink.on('error', (err: Error) => log.error('sink failed: nothing more is ACKed', { error: err.message }));
+
+const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
+  tlsStats.certificate.expired = Date.parse(tlsStats.certificate.notAfter) < Date.now();
+  stats.extra.lsp = rx.counters;
+  stats.extra.sink = sink.counters;
+  stats.extra.recovery = hwm.recovery;
+}).start();
+
+const server = net.createServer({ noDelay: true }, onTcpConnection);
+server.maxConnections = args.maxConnections; // handshakes in progress hold a slot too
+server.on('error', (err) => {
+  log.error('server error', { error: err.message });
+  process.exit(1);
+});
+await new Promise<void>((r) => server.listen(args.port, args.host, r));
+const stopWatching = watchCertificates();
+const address = server.address() as net.AddressInfo;
+
+// ---- 7. the dashboard, for our own data dir [d13.9] ------------------------------------------------
+// Loaded only when asked for: it pulls in an HTTP framework a plain run does not need.
+const dashboard =
+  args.dashboardPort === undefined
+    ? undefined
+    : await (await import('../../shared/dashboard/server.ts')).startDashboard({
+        lanes: [{ name: args.lane, dataDir: args.dataDir, transport: 'lsp1-tls' }],
+        host: args.dashboardHost,
+        port: args.dashboardPort,
+        refreshMs: Math.min(1000, Math.max(50, args.statsIntervalMs)),
+      });
+
+const c = tlsStats.certificate;
+announceReady({
+  role: 'receiver',
+  lesson: 'day13',
+  transport: 'lsp1-tls',
+  host: args.host,
+  port: address.port,
+  lane: args.lane,
+  dataDir: args.dataDir,
+  tls: { minVersion: args.minTls, mtls: args.mtls, cert: files.cert, serial: c.serial, notAfter: c.notAfter, san: c.san, ...(args.mtls ? { clientCa: files.ca } : {}) },
+  ...(dashboard ? { dashboard: dashboard.url, dashboardPort: dashboard.port } : {}),
+});
+log.info('listening (TLS)', { host: args.host, port: address.port, dataDir: args.dataDir, minTls: args.minTls, mtls: args.mtls, cert: files.cert, serial: c.serial, notAfter: c.notAfter });
+if (dashboard) log.info(`dashboard at ${dashboard.url}`);
+
+// ---- SIGTERM: stop accepting, fsync, final ACKs, final stats (day 09) --------------------------------
+onShutdown(
+  async () => {
+    stopping = true;
+    stopWatching();
+    server.close();
+    rx.stopReading();
+    await sink.close();
+    await new Promise((r) => setImmediate(r));
+    await rx.closeAll();
+    await hwm.close();
+    stats.extra.sink = sink.counters;
+    await statsWriter.stop();
+    await dashboard?.close();
+    log.info('stopped', { persisted: stats.records.persisted, duplicates: stats.records.duplicates, handshakes: tlsStats.handshakes, handshakeFailures: tlsStats.handshakeFailures });
+  },
+  { log },
+);
