@@ -5,8 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { failureBlock } from '../checks/harness/report.ts';
-import { REPO_ROOT, knownLessons, loadManifest, runChecks } from '../checks/harness/runner.ts';
+import { knownLessons, loadManifest, runChecks } from '../checks/harness/runner.ts';
 import { main, writeStarter } from './starter.ts';
 
 const seed = Number(process.env['CHECKS_SEED'] ?? 20261126);
@@ -20,11 +19,10 @@ afterAll(async () => {
 
 for (const lesson of knownLessons()) {
   describe(`starter ${lesson}`, () => {
-    it('the reference passes; the starter copy fails every check its TODOs name', async () => {
+    // The reference passing every check is proven by checks/<day>.test.ts (referenceSuite); here we
+    // prove the other half: the starter copy fails every check its TODOs name.
+    it('the starter copy fails every check its TODOs name', async () => {
       const manifest = await loadManifest(lesson);
-      const ref = await runChecks({ lessonsRoot: path.join(REPO_ROOT, 'lessons'), lesson, seed, stopOnFirstFailure: false });
-      const refFailed = ref.filter((r) => r.status !== 'passed');
-      expect(refFailed.map((r) => r.id), refFailed.map((r) => `\n${r.id}\n${failureBlock(r)}`).join('')).toEqual([]);
 
       const out = path.join(tmp, lesson);
       const starter = await writeStarter({ lesson, out });
@@ -38,7 +36,7 @@ for (const lesson of knownLessons()) {
       expect(existsSync(path.join(out, 'shared'))).toBe(true);
       expect(existsSync(path.join(out, 'node_modules'))).toBe(true);
 
-      const results = await runChecks({ lessonsRoot: starter.lessonsRoot, lesson, seed, stopOnFirstFailure: false });
+      const results = await runChecks({ lessonsRoot: starter.lessonsRoot, lesson, seed, stopOnFirstFailure: false, only: named, concurrency: 3 });
       const failed = results.filter((r) => r.status === 'failed').map((r) => r.id);
       expect(failed.length).toBeGreaterThan(0);
       expect(named.filter((id) => !failed.includes(id)), 'checks named by a TODO that the starter still passes').toEqual([]);
