@@ -2,4 +2,4 @@
 import { fixtureSuite, referenceSuite } from './suites.ts';
 
 await referenceSuite('day08');
-await fixtureSuite('day08');
+await fixtureSuite('day08', { skipUnaffected: true });

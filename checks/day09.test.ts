@@ -2,4 +2,4 @@
 import { fixtureSuite, referenceSuite } from './suites.ts';
 
 await referenceSuite('day09');
-await fixtureSuite('day09');
+await fixtureSuite('day09', { skipUnaffected: true });

@@ -100,7 +100,7 @@ interface Proc {
 }
 
 function spawnProgram(ctx: CheckContext, program: 'shipper' | 'receiver', args: string[], opts: { stdin?: boolean; env?: Record<string, string> } = {}): Proc {
-  const file = path.join(ctx.lessonDir, `${program}.ts`);
+  const file = ctx.programFile(program);
   if (!existsSync(file)) fail({ expected: `the program ${program}.ts`, received: 'no such file', where: file, hint: `every lesson has ${program}.ts in its folder` });
   const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ctx.repoRoot, env: cleanEnv(opts.env), stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   const pid = child.pid;

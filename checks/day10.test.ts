@@ -2,4 +2,4 @@
 import { fixtureSuite, referenceSuite } from './suites.ts';
 
 await referenceSuite('day10');
-await fixtureSuite('day10');
+await fixtureSuite('day10', { skipUnaffected: true });

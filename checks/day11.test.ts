@@ -2,4 +2,4 @@
 import { fixtureSuite, referenceSuite } from './suites.ts';
 
 await referenceSuite('day11');
-await fixtureSuite('day11');
+await fixtureSuite('day11', { skipUnaffected: true });

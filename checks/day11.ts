@@ -45,7 +45,7 @@ interface Proc {
 }
 
 function spawnShipper(ctx: CheckContext, args: string[], opts: { stdin?: boolean; env?: Record<string, string> } = {}): Proc {
-  const file = path.join(ctx.lessonDir, 'shipper.ts');
+  const file = ctx.programFile('shipper');
   if (!existsSync(file)) fail({ expected: 'the program shipper.ts', received: 'no such file', where: file, hint: 'every lesson has shipper.ts in its folder' });
   const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ctx.repoRoot, env: cleanEnv(opts.env), stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   const pid = child.pid;

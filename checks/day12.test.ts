@@ -2,4 +2,4 @@
 import { fixtureSuite, referenceSuite } from './suites.ts';
 
 await referenceSuite('day12');
-await fixtureSuite('day12');
+await fixtureSuite('day12', { skipUnaffected: true });

@@ -2,4 +2,4 @@
 import { fixtureSuite, referenceSuite } from './suites.ts';
 
 await referenceSuite('day13');
-await fixtureSuite('day13');
+await fixtureSuite('day13', { skipUnaffected: true });

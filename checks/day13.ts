@@ -218,7 +218,7 @@ interface Proc {
 }
 
 function spawnShipper(ctx: CheckContext, args: string[], opts: { stdin?: boolean } = {}): Proc {
-  const file = path.join(ctx.lessonDir, 'shipper.ts');
+  const file = ctx.programFile('shipper');
   if (!existsSync(file)) fail({ expected: 'the program shipper.ts', received: 'no such file', where: file });
   const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ctx.repoRoot, env: cleanEnv(), stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   const pid = child.pid;

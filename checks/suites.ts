@@ -2,6 +2,10 @@
 //   referenceSuite: every check passes against the reference lesson (lessons/dayNN);
 //   fixtureSuite:   every fixture (a named defect patched into a copy of the reference) fails exactly the
 //                   checks it lists, and every check is failed by at least one fixture.
+// A fixture changes only the files it patches. A check that ran none of them (nor anything they import)
+// in the reference run of this same process sees byte-identical programs, so its verdict is the
+// reference's: the fixture suite runs only the checks a fixture can affect (opt-in per lesson, for
+// lessons whose checks start every program through ctx.programFile; CHECKS_FIXTURES_FULL=1 runs all).
 // CHECKS_LESSONS_ROOT points the reference suite at another lessons root; CHECKS_SEED replays a seed.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,6 +19,30 @@ const seed = Number(process.env['CHECKS_SEED'] ?? 20261126);
 const here = path.dirname(new URL(import.meta.url).pathname);
 /** checks run at once inside one fixture run (CHECKS_CONCURRENCY); `exclusive` checks still run alone */
 const CONCURRENCY = Number(process.env['CHECKS_CONCURRENCY'] ?? 3);
+const FULL_FIXTURE_RUNS = process.env['CHECKS_FIXTURES_FULL'] === '1';
+
+/** What the reference run in this process saw, per lesson and check id: did it pass, which programs it ran. */
+const referenceRuns = new Map<string, Map<string, { passed: boolean; programs: string[] }>>();
+
+/** The lesson files a set of programs consists of: the programs and every file they import from their own folder. */
+export function programClosure(lessonDir: string, programs: readonly string[]): Set<string> {
+  const seen = new Set<string>();
+  const visit = (rel: string) => {
+    if (seen.has(rel)) return;
+    seen.add(rel);
+    const file = path.join(lessonDir, rel);
+    if (!existsSync(file)) return;
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/(?:from\s+|import\(\s*)['"]\.\/([^'"]+)['"]/g)) visit(path.normalize(m[1]!));
+  };
+  for (const p of programs) visit(p);
+  return seen;
+}
+
+export interface FixtureSuiteOptions {
+  /** Run only the checks a fixture can affect (see the header). Needs every check to start programs via ctx.programFile. */
+  skipUnaffected?: boolean;
+}
 
 export async function referenceSuite(lesson: string): Promise<void> {
   const lessonsRoot = process.env['CHECKS_LESSONS_ROOT'] ?? path.join(REPO_ROOT, 'lessons');
@@ -45,13 +73,18 @@ export async function referenceSuite(lesson: string): Promise<void> {
     for (const check of manifest.checks) {
       it(`${check.id} ${check.title}`, async () => {
         const [r] = await runChecks({ lessonsRoot, lesson, seed, stopOnFirstFailure: true, only: [check.id] });
+        if (r && lessonsRoot === path.join(REPO_ROOT, 'lessons')) {
+          const runs = referenceRuns.get(lesson) ?? new Map<string, { passed: boolean; programs: string[] }>();
+          runs.set(check.id, { passed: r.status === 'passed', programs: r.programs ?? [] });
+          referenceRuns.set(lesson, runs);
+        }
         expect(r?.status, r ? `\n${failureBlock(r)}` : 'no result').toBe('passed');
       }, check.timeoutMs + 15_000);
     }
   });
 }
 
-export async function fixtureSuite(lesson: string): Promise<void> {
+export async function fixtureSuite(lesson: string, options: FixtureSuiteOptions = {}): Promise<void> {
   const manifest = await loadManifest(lesson);
   const ids = manifest.checks.map((c) => c.id);
   const file = path.join(here, 'fixtures', `${lesson}.ts`);
@@ -74,12 +107,34 @@ export async function fixtureSuite(lesson: string): Promise<void> {
     for (const fixture of fixtures) {
       it(`${fixture.name}: ${fixture.description} → fails exactly ${fixture.mustFail.join(', ')}`, async () => {
         const lessonsRoot = await materializeFixture({ repoRoot: REPO_ROOT, lesson, fixture });
-        const results = await runChecks({ lessonsRoot, lesson, seed, stopOnFirstFailure: false, concurrency: CONCURRENCY });
+        const only = options.skipUnaffected && !FULL_FIXTURE_RUNS ? affectedChecks(lesson, ids, fixture) : ids;
+        const spared = ids.filter((id) => !only.includes(id));
+        const claimed = fixture.mustFail.filter((id) => spared.includes(id));
+        expect(claimed, `${fixture.name} names checks that run none of the files it patches`).toEqual([]);
+        const results = await runChecks({ lessonsRoot, lesson, seed, stopOnFirstFailure: false, concurrency: CONCURRENCY, only });
         const failed = results.filter((r) => r.status === 'failed').map((r) => r.id);
         const unexpected = results.filter((r) => r.status === 'failed' && !fixture.mustFail.includes(r.id));
         const detail = unexpected.map((r) => `\n${r.id}:\n${failureBlock(r)}`).join('');
         expect([...failed].sort(), `checks failed by ${lessonsRoot}${detail}`).toEqual([...fixture.mustFail].sort());
       }, 240_000);
     }
+  });
+}
+
+/**
+ * The checks a fixture can affect: those whose reference run (in this process) ran a patched file, or
+ * that have no passing reference run to go by. The others ran byte-identical programs with the same seed.
+ */
+function affectedChecks(lesson: string, ids: readonly string[], fixture: Fixture): string[] {
+  const runs = referenceRuns.get(lesson);
+  const patched = new Set(fixture.patches.map((p) => path.normalize(p.file)));
+  // Only program sources are followed; a patch elsewhere (a README, a config) may be read by any check.
+  if (!runs || [...patched].some((f) => !f.endsWith('.ts'))) return [...ids];
+  const lessonDir = path.join(REPO_ROOT, 'lessons', lesson);
+  return ids.filter((id) => {
+    const ref = runs.get(id);
+    if (!ref?.passed) return true;
+    const deps = programClosure(lessonDir, ref.programs);
+    return [...patched].some((f) => deps.has(f));
   });
 }

@@ -50,9 +50,11 @@ interface ExitInfo {
 export class ProcessTracker {
   private readonly live = new Map<number, { child: ResultPromise; exited: Promise<ExitInfo> }>();
 
-  constructor(private readonly opts: { repoRoot: string; lessonDir: string; signal: AbortSignal }) {}
+  constructor(private readonly opts: { repoRoot: string; lessonDir: string; signal: AbortSignal; onProgram?: (file: string) => void }) {}
 
+  /** The program's path; records that the check runs it. */
   programFile(program: ProgramName): string {
+    this.opts.onProgram?.(`${program}.ts`);
     return path.join(this.opts.lessonDir, `${program}.ts`);
   }
 

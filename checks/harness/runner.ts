@@ -111,7 +111,8 @@ async function runOne(check: Check, opts: RunChecksOptions & { lessonDir: string
   const logs: string[] = [];
   const tmps: string[] = [];
   const clients: TcpClient[] = [];
-  const tracker = new ProcessTracker({ repoRoot: opts.repoRoot, lessonDir: opts.lessonDir, signal: controller.signal });
+  const programs = new Set<string>();
+  const tracker = new ProcessTracker({ repoRoot: opts.repoRoot, lessonDir: opts.lessonDir, signal: controller.signal, onProgram: (f) => programs.add(f) });
   const seed = deriveSeed(opts.seed, check.id);
   const t0 = Date.now();
   const ctx: CheckContext = {
@@ -126,6 +127,7 @@ async function runOne(check: Check, opts: RunChecksOptions & { lessonDir: string
       tmps.push(dir);
       return dir;
     },
+    programFile: (program) => tracker.programFile(program),
     start: (program, args, o) => tracker.start(program, args, o),
     run: (program, args, o) => tracker.run(program, args, o),
     connect: async (host, port) => {
@@ -157,7 +159,7 @@ async function runOne(check: Check, opts: RunChecksOptions & { lessonDir: string
   const kept = opts.keep ? tmps : undefined;
   if (!opts.keep) await Promise.all(tmps.map((d) => rm(d, { recursive: true, force: true })));
 
-  const base = { id: check.id, title: check.title, points: check.points, ms };
+  const base = { id: check.id, title: check.title, points: check.points, ms, programs: [...programs].sort() };
   const extras = { ...(logs.length ? { logs } : {}), ...(kept?.length ? { kept } : {}) };
   if (outcome === null) return { ...base, status: 'passed', ...(kept?.length ? { kept } : {}) };
   if (outcome === 'timeout') {

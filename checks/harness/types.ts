@@ -71,6 +71,12 @@ export interface CheckContext {
   readonly signal: AbortSignal;
   /** A fresh temporary folder, removed after the check (kept with --keep). */
   tmp(): Promise<string>;
+  /**
+   * The path of one of the lesson's programs (`<lessonDir>/<program>.ts`). Every way a check starts a
+   * lesson program goes through here (start/run do), so the harness knows which programs a check ran:
+   * a fixture that patches none of them cannot change the check's result (checks/suites.ts).
+   */
+  programFile(program: ProgramName): string;
   /** Spawns `node --import tsx <lessonDir>/<program>.ts ...args` and waits for its ready line. */
   start(program: ProgramName, args: string[], opts?: StartOptions): Promise<RunningProgram>;
   /** Spawns a program and waits for it to exit. */
@@ -110,4 +116,6 @@ export interface CheckResult {
   logs?: string[];
   /** Folders kept by --keep. */
   kept?: string[];
+  /** The lesson programs the check ran (file names relative to the lesson dir), see ctx.programFile. */
+  programs?: string[];
 }
