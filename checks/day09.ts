@@ -4,20 +4,18 @@
 // frames, and reconnect backoff with full jitter.
 // Black-box: the programs are driven through the process contract (GUIDE §2); faults come from
 // shared/fault-proxy.ts placed between the shipper and the receiver.
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { appendFile, readdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { FaultProxy } from '../shared/fault-proxy.ts';
 import { encodeBatch, encodeBatchPayload } from '../shared/protocol/batch.ts';
 import { encodeFrame, encodeHello, FrameDecoder, FrameType, parseNack, type Frame } from '../shared/protocol/frame.ts';
-import { CheckFailure, expectEqual, expectTrue, fail, show, waitFor, type FailureInfo, type WaitForOptions } from './harness/assert.ts';
+import { expectEqual, expectTrue, fail, failNow, show, waitUntil } from './harness/assert.ts';
 import { formatRanges, readRecords, readStats, statNumber, verifySeqs, type PersistedRecord } from './harness/persisted.ts';
-import { cleanEnv, tail } from './harness/process.ts';
+import { tail } from './harness/process.ts';
 import { pick, randInt } from './harness/rng.ts';
 import type { TcpClient } from './harness/tcp.ts';
-import type { Check, CheckContext, RunningProgram, RunResult } from './harness/types.ts';
+import type { Check, CheckContext, ProgramEvent, ProgramExit, RunningProgram, RunResult, WatchedProgram } from './harness/types.ts';
 
 export const lesson = 'day09';
 
@@ -27,27 +25,6 @@ type Json = Record<string, unknown>;
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-// waitFor retries a CheckFailure thrown by its condition until the deadline (it may be transient). A
-// condition that sees something that cannot get better (the program exited, a NACK came) calls
-// failNow() instead, and waitUntil() reports it at once.
-class StopWaiting extends Error {
-  constructor(readonly failure: CheckFailure) {
-    super(failure.message);
-  }
-}
-
-function failNow(info: FailureInfo): never {
-  throw new StopWaiting(new CheckFailure(info));
-}
-
-async function waitUntil<T>(cond: () => T | Promise<T>, opts: WaitForOptions): Promise<NonNullable<T>> {
-  try {
-    return await waitFor(cond, opts);
-  } catch (err) {
-    if (err instanceof StopWaiting) throw err.failure;
-    throw err;
-  }
-}
 
 // ---- the receiver ----------------------------------------------------------------------------
 
@@ -69,104 +46,10 @@ async function startReceiver(ctx: CheckContext, opts: { dataDir?: string; port?:
   return { rx, dataDir, port: rx.port };
 }
 
-// ---- the shipper, watched while it runs --------------------------------------------------------
-// A shipper prints no ready line, so ctx.start does not fit; this spawns it the way the harness
-// does (node --import tsx, repo root as cwd, no inherited LOGSTREAM_*) and keeps every stdout JSON
-// line with the time it arrived. It is SIGKILLed when the check ends (ctx.signal).
+// ---- the shipper, watched while it runs (ctx.watch: no ready line, every JSON line kept with its time) ----
 
-interface Exit {
-  exitCode: number | null;
-  signal: string | null;
-  at: number;
-}
-
-interface Event {
-  /** Date.now() when the line reached the check. */
-  at: number;
-  json: Json;
-}
-
-interface Proc {
-  readonly pid: number;
-  readonly cmd: string;
-  readonly events: Event[];
-  readonly exit: Promise<Exit>;
-  exited(): Exit | undefined;
-  write(text: string): Promise<void>;
-  endInput(): void;
-  kill(sig?: NodeJS.Signals): void;
-  stderrText(): string;
-  stdoutTail(): string;
-}
-
-function spawnProgram(ctx: CheckContext, program: 'shipper' | 'receiver', args: string[], opts: { stdin?: boolean; env?: Record<string, string> } = {}): Proc {
-  const file = ctx.programFile(program);
-  if (!existsSync(file)) fail({ expected: `the program ${program}.ts`, received: 'no such file', where: file, hint: `every lesson has ${program}.ts in its folder` });
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ctx.repoRoot, env: cleanEnv(opts.env), stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-  const pid = child.pid;
-  if (pid === undefined) fail({ expected: `${program} to start`, received: 'no pid (spawn failed)', where: file });
-  const cmd = `${program}.ts ${args.join(' ')}`;
-  const events: Event[] = [];
-  let stdoutRest = '';
-  let stdoutAll = '';
-  let stderr = '';
-  let exitInfo: Exit | undefined;
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (s: string) => {
-    const at = Date.now();
-    stdoutAll = (stdoutAll + s).slice(-8192);
-    stdoutRest += s;
-    let nl: number;
-    while ((nl = stdoutRest.indexOf('\n')) !== -1) {
-      const line = stdoutRest.slice(0, nl).trim();
-      stdoutRest = stdoutRest.slice(nl + 1);
-      if (!line.startsWith('{')) continue;
-      try {
-        const v: unknown = JSON.parse(line);
-        if (v && typeof v === 'object' && !Array.isArray(v)) events.push({ at, json: v as Json });
-      } catch {
-        // not JSON
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (s: string) => {
-    stderr += s;
-    if (stderr.length > 128 * 1024) stderr = stderr.slice(-64 * 1024);
-  });
-  child.stdin?.on('error', () => {});
-  const exit = new Promise<Exit>((resolve) => {
-    child.once('close', (code, signal) => resolve((exitInfo = { exitCode: code, signal, at: Date.now() })));
-  });
-  const kill = (sig: NodeJS.Signals = 'SIGTERM') => {
-    if (exitInfo) return;
-    try {
-      process.kill(pid, sig);
-    } catch {
-      // already gone
-    }
-  };
-  ctx.signal.addEventListener('abort', () => kill('SIGKILL'), { once: true });
-  return {
-    pid,
-    cmd,
-    events,
-    exit,
-    exited: () => exitInfo,
-    write: (text) =>
-      new Promise<void>((resolve, reject) => {
-        if (!child.stdin || child.stdin.destroyed) return reject(new CheckFailure({ expected: `to write to the stdin of \`${cmd}\``, received: 'its stdin is closed (did it exit?)', where: `pid ${pid}` }));
-        child.stdin.write(text, (err) => (err ? reject(new CheckFailure({ expected: `to write to the stdin of \`${cmd}\``, received: err.message, where: `pid ${pid}` })) : resolve()));
-      }),
-    endInput: () => child.stdin?.end(),
-    kill,
-    stderrText: () => stderr,
-    stdoutTail: () => stdoutAll,
-  };
-}
-
-function spawnShipper(ctx: CheckContext, args: string[], opts: { stdin?: boolean; env?: Record<string, string> } = {}): Proc {
-  const p = spawnProgram(ctx, 'shipper', args, opts);
+function spawnShipper(ctx: CheckContext, args: string[], opts: { stdin?: boolean; env?: Record<string, string> } = {}): WatchedProgram {
+  const p = ctx.watch('shipper', args, opts);
   ctx.log(`shipper pid ${p.pid}: ${p.cmd}`);
   return p;
 }
@@ -175,19 +58,19 @@ function spawnShipper(ctx: CheckContext, args: string[], opts: { stdin?: boolean
  * Waits for the process to exit; fails (saying how long it waited) if it does not within `timeoutMs`,
  * or as soon as its progress lines show no new ACK for `stuckMs` (a shipper that will never finish).
  */
-async function waitExit(p: Proc, timeoutMs: number, hint: string, stuckMs = 10_000): Promise<Exit> {
+async function waitExit(p: WatchedProgram, timeoutMs: number, hint: string, stuckMs = 10_000): Promise<ProgramExit> {
   const t0 = Date.now();
   let acked: unknown;
   let changedAt = t0;
   const failNow = (why: string): never => {
-    const last = lastEvent(p, 'progress') ?? lastEvent(p, 'state');
-    return fail({ expected: `\`${p.cmd}\` to finish within ${timeoutMs} ms`, received: `${why}; last line ${show(last?.json ?? '(none)', 300)}; stderr tail:\n${tail(p.stderrText(), 5, 10) || '(empty)'}`, where: `pid ${p.pid}`, hint });
+    const last = p.lastEvent('progress') ?? p.lastEvent('state');
+    return fail({ expected: `\`${p.cmd}\` to finish within ${timeoutMs} ms`, received: `${why}; last line ${show(last ?? '(none)', 300)}; stderr tail:\n${tail(p.stderrText(), 5, 10) || '(empty)'}`, where: `pid ${p.pid}`, hint });
   };
   for (;;) {
     const ex = p.exited();
     if (ex) return ex;
     const now = Date.now();
-    const a = lastEvent(p, 'progress')?.json['acked'];
+    const a = p.lastEvent('progress')?.['acked'];
     if (a !== acked) {
       acked = a;
       changedAt = now;
@@ -198,26 +81,21 @@ async function waitExit(p: Proc, timeoutMs: number, hint: string, stuckMs = 10_0
   }
 }
 
-function lastEvent(p: Proc, kind: string): Event | undefined {
-  for (let i = p.events.length - 1; i >= 0; i--) if (p.events[i]!.json['event'] === kind) return p.events[i];
-  return undefined;
-}
-
-function doneOf(p: Proc): Json {
-  const d = lastEvent(p, 'done');
+function doneOf(p: WatchedProgram): Json {
+  const d = p.lastEvent('done');
   if (!d) fail({ expected: `a {"event":"done",…} line on the stdout of \`${p.cmd}\``, received: show(p.stdoutTail().slice(-400) || '(empty stdout)'), where: `pid ${p.pid} stdout`, hint: 'a shipper ends with one done line: {"event":"done","sent","acked","dropped","spooled","reconnects","stream",…}' });
-  return d.json;
+  return d;
 }
 
 /** The shipper exited 0 and its done line says every one of `n` records was acknowledged. */
-function expectDelivered(p: Proc, exit: Exit, n: number, extraHint = ''): Json {
+function expectDelivered(p: WatchedProgram, exit: ProgramExit, n: number, extraHint = ''): Json {
   expectTrue(exit.exitCode === 0, { expected: `\`${p.cmd}\` to exit 0 (everything acknowledged)`, received: `exit code ${exit.exitCode}, signal ${exit.signal}; stderr tail:\n${tail(p.stderrText(), 5, 10) || '(empty)'}`, where: `pid ${p.pid}`, hint: `exit 0 when acked + dropped == records read${extraHint}` });
   const done = doneOf(p);
   expectEqual(done['acked'], n, { what: 'done line "acked"', where: `shipper done line ${show(done, 300)}`, hint: 'acked counts records the receiver ACKed, each once (a resend is not a second ack)' });
   return done;
 }
 
-function streamOf(done: Json, p: Proc): number {
+function streamOf(done: Json, p: WatchedProgram): number {
   const s = done['stream'];
   if (typeof s !== 'number' || !Number.isInteger(s) || s < 0) fail({ expected: 'the done line to carry the stream id ("stream": a u32)', received: show(s), where: `shipper done line of pid ${p.pid}`, hint: 'report the stream id used in HELLO/BATCH' });
   return s;
@@ -227,7 +105,7 @@ function streamOf(done: Json, p: Proc): number {
  * Waits for a progress line that satisfies `cond`. Fails when the shipper exits first, when the deadline
  * passes, or (with `stuckOn`) as soon as that progress field has not moved for `stuckMs`.
  */
-async function waitProgress(p: Proc, what: string, cond: (j: Json) => boolean, timeoutMs: number, hint?: string, stuck?: { on: string; ms: number }): Promise<Json> {
+async function waitProgress(p: WatchedProgram, what: string, cond: (j: Json) => boolean, timeoutMs: number, hint?: string, stuck?: { on: string; ms: number }): Promise<Json> {
   let value: unknown;
   let changedAt = Date.now();
   return waitUntil(
@@ -235,7 +113,7 @@ async function waitProgress(p: Proc, what: string, cond: (j: Json) => boolean, t
       const ex = p.exited();
       const hit = p.events.find((e) => e.json['event'] === 'progress' && cond(e.json));
       if (hit) return hit.json;
-      const last = lastEvent(p, 'progress')?.json;
+      const last = p.lastEvent('progress');
       if (ex) failNow({ expected: `${what} (a progress line of \`${p.cmd}\`)`, received: `it exited first (code ${ex.exitCode}, signal ${ex.signal}); last progress ${show(last ?? '(none)', 300)}; stderr tail:\n${tail(p.stderrText(), 5, 10) || '(empty)'}`, where: `pid ${p.pid}`, hint });
       if (stuck && last) {
         if (last[stuck.on] !== value) {
@@ -252,7 +130,7 @@ async function waitProgress(p: Proc, what: string, cond: (j: Json) => boolean, t
       what,
       where: `shipper pid ${p.pid} stdout`,
       hint: hint ?? '--progress-ms N prints {"event":"progress","read","sent","acked","dropped","spooled","queued","state"} every N ms',
-      received: () => `last progress line ${show(lastEvent(p, 'progress')?.json ?? '(none)', 300)}`,
+      received: () => `last progress line ${show(p.lastEvent('progress') ?? '(none)', 300)}`,
     },
   );
 }
@@ -333,7 +211,7 @@ async function expectSeqs(dataDir: string, stream: number, n: number, hint: stri
 }
 
 /** Waits for a stats.json value; with `alive`, fails at once if that program exits meanwhile. */
-async function waitStat(dataDir: string, dotted: string, pred: (v: number | undefined) => boolean, want: string, timeoutMs: number, hint: string, alive?: Proc): Promise<void> {
+async function waitStat(dataDir: string, dotted: string, pred: (v: number | undefined) => boolean, want: string, timeoutMs: number, hint: string, alive?: WatchedProgram): Promise<void> {
   let last: number | undefined;
   let exists = false;
   await waitUntil(
@@ -375,13 +253,13 @@ async function shipperBase(ctx: CheckContext, target: string, extra: string[] = 
 }
 
 /** Waits until a progress line satisfies `cond` or the program exits; true for the former. */
-async function progressOrExit(p: Proc, what: string, cond: (j: Json) => boolean, timeoutMs: number): Promise<boolean> {
+async function progressOrExit(p: WatchedProgram, what: string, cond: (j: Json) => boolean, timeoutMs: number): Promise<boolean> {
   const hit = await waitUntil(() => (p.events.some((e) => e.json['event'] === 'progress' && cond(e.json)) ? 'hit' : p.exited() ? 'exited' : undefined), {
     timeoutMs,
     what: `${what} (or the shipper to finish)`,
     where: `shipper pid ${p.pid} stdout`,
     hint: '--progress-ms N prints {"event":"progress",…} every N ms',
-    received: () => `last progress line ${show(lastEvent(p, 'progress')?.json ?? '(none)', 300)}`,
+    received: () => `last progress line ${show(p.lastEvent('progress') ?? '(none)', 300)}`,
   });
   return hit === 'hit';
 }
@@ -585,10 +463,10 @@ const d09_4: Check = {
         await waitUntil(
           () => {
             const ex = sh.exited();
-            if (ex) failNow({ expected: `the shipper still streaming at kill ${k} (acked ≥ ${killAt} of ${N})`, received: `it exited (code ${ex.exitCode}); last progress ${show(lastEvent(sh, 'progress')?.json ?? '(none)', 300)}`, where: `pid ${sh.pid}`, hint: 'harness pacing: the shipper finished before the receiver could be killed three times' });
+            if (ex) failNow({ expected: `the shipper still streaming at kill ${k} (acked ≥ ${killAt} of ${N})`, received: `it exited (code ${ex.exitCode}); last progress ${show(sh.lastEvent('progress') ?? '(none)', 300)}`, where: `pid ${sh.pid}`, hint: 'harness pacing: the shipper finished before the receiver could be killed three times' });
             return sh.events.slice(since).some((e) => e.json['event'] === 'progress' && Number(e.json['acked']) >= killAt);
           },
-          { timeoutMs: 30_000, what: `progress with acked ≥ ${killAt}`, where: `shipper pid ${sh.pid} stdout`, hint: 'after a receiver restart: reconnect (backoff), HELLO, resend after its ACK', received: () => `last progress ${show(lastEvent(sh, 'progress')?.json ?? '(none)', 300)}` },
+          { timeoutMs: 30_000, what: `progress with acked ≥ ${killAt}`, where: `shipper pid ${sh.pid} stdout`, hint: 'after a receiver restart: reconnect (backoff), HELLO, resend after its ACK', received: () => `last progress ${show(sh.lastEvent('progress') ?? '(none)', 300)}` },
         );
         // Kill it the moment an ACK leaves it: whatever that ACK covers must already be on disk.
         const victim = recv.rx;
@@ -610,7 +488,7 @@ const d09_4: Check = {
           proxy.on('forward', onForward);
         });
         await victim.waitExit(5000);
-        const acked = Number(lastEvent(sh, 'progress')?.json['acked'] ?? 0);
+        const acked = Number(sh.lastEvent('progress')?.['acked'] ?? 0);
         ctx.log(`kill ${k}: receiver pid ${victim.pid} killed (-9) just after it sent an ACK, around acked ${acked}`);
         recv = await startReceiver(ctx, { dataDir, extra: FSYNC });
         proxy.retarget(recv.port);
@@ -795,7 +673,7 @@ const d09_8: Check = {
       const from = sh.events.length;
       await feed(2000); // in flight, never ACKed while stalled
       ctx.log('proxy stalled; 2000 more records written to the shipper');
-      let left: Event | undefined;
+      let left: ProgramEvent | undefined;
       try {
         left = await waitUntil(
           () => sh.events.slice(from).find((e) => e.json['event'] === 'state' && e.json['from'] === 'streaming' && (e.json['to'] === 'backoff' || e.json['to'] === 'connecting')),

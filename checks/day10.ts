@@ -12,7 +12,6 @@ import type { Check, CheckContext, RunningProgram, RunResult } from './harness/t
 export const lesson = 'day10';
 
 type Rec = Record<string, unknown>;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // ---- programs ------------------------------------------------------------------------------------
 
@@ -799,7 +798,11 @@ const d10_5: Check = {
     } finally {
       peer.close();
     }
-    await sleep(300); // let whatever was sampled reach the file
+    // Whatever was sampled reaches the file: wait until it holds as many lines as stats.json says were written.
+    await waitFor(async () => {
+      const written = statNumber(await statsNow(dataDir), 'udp.samples.written');
+      return written !== undefined && (await readRejects(dataDir)).rejects.length >= written;
+    }, { timeoutMs: 3000, what: 'rejects.ndjson to hold every sample stats.json counts as written (udp.samples.written)', where: `${dataDir}/rejects.ndjson` });
     const lifeSec = (Date.now() - startedAt) / 1000;
     const { rejects } = await readRejects(dataDir);
     const budget = Math.ceil(SAMPLES_PER_SEC * (lifeSec + 1)) + SAMPLES_PER_SEC + 5;

@@ -4,115 +4,32 @@
 // Black-box: the shipper is driven through the process contract (GUIDE §2) and, for the flush rules,
 // talks to a tiny LSP/1 receiver inside the check (frames decoded with shared/protocol, ACKed at once)
 // or to the check's own UDP socket, so the check sees every frame and when it arrived.
-import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { encodeAck, encodePong, FrameDecoder, FrameType, HEADER_SIZE, type Frame } from '../shared/protocol/frame.ts';
-import { CheckFailure, expectEqual, expectTrue, fail, show, waitFor } from './harness/assert.ts';
+import { expectEqual, expectTrue, fail, show, waitFor } from './harness/assert.ts';
 import { formatRanges, readRecords, verifySeqs } from './harness/persisted.ts';
-import { cleanEnv, tail } from './harness/process.ts';
+import { tail } from './harness/process.ts';
 import { randInt, type Rng } from './harness/rng.ts';
-import type { Check, CheckContext, RunResult } from './harness/types.ts';
+import type { Check, CheckContext, ProgramExit, RunResult, WatchedProgram } from './harness/types.ts';
 
 export const lesson = 'day11';
 
 type Json = Record<string, unknown>;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-// ---- the shipper, watched while it runs ---------------------------------------------------------
-// A shipper prints no ready line, so ctx.start does not fit: it is spawned the way the harness does
-// (node --import tsx, repo root as cwd, no inherited LOGSTREAM_*) and SIGKILLed when the check ends.
+// ---- the shipper, watched while it runs (ctx.watch: a shipper prints no ready line) ----------------
 
-interface Exit {
-  exitCode: number | null;
-  signal: string | null;
-  at: number;
-}
-
-interface Proc {
-  readonly pid: number;
-  readonly cmd: string;
-  readonly events: Array<{ at: number; json: Json }>;
-  readonly exit: Promise<Exit>;
-  exited(): Exit | undefined;
-  write(text: string): Promise<void>;
-  endInput(): void;
-  kill(sig?: NodeJS.Signals): void;
-  stderrText(): string;
-}
-
-function spawnShipper(ctx: CheckContext, args: string[], opts: { stdin?: boolean; env?: Record<string, string> } = {}): Proc {
-  const file = ctx.programFile('shipper');
-  if (!existsSync(file)) fail({ expected: 'the program shipper.ts', received: 'no such file', where: file, hint: 'every lesson has shipper.ts in its folder' });
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ctx.repoRoot, env: cleanEnv(opts.env), stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-  const pid = child.pid;
-  if (pid === undefined) fail({ expected: 'the shipper to start', received: 'no pid (spawn failed)', where: file });
-  const cmd = `shipper.ts ${args.join(' ')}`;
-  ctx.log(`shipper pid ${pid}: ${cmd}`);
-  const events: Array<{ at: number; json: Json }> = [];
-  let rest = '';
-  let stderr = '';
-  let exitInfo: Exit | undefined;
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (s: string) => {
-    const at = Date.now();
-    rest += s;
-    let nl: number;
-    while ((nl = rest.indexOf('\n')) !== -1) {
-      const line = rest.slice(0, nl).trim();
-      rest = rest.slice(nl + 1);
-      if (!line.startsWith('{')) continue;
-      try {
-        const v: unknown = JSON.parse(line);
-        if (v && typeof v === 'object' && !Array.isArray(v)) events.push({ at, json: v as Json });
-      } catch {
-        // not JSON
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (s: string) => {
-    stderr += s;
-    if (stderr.length > 128 * 1024) stderr = stderr.slice(-64 * 1024);
-  });
-  child.stdin?.on('error', () => {});
-  const exit = new Promise<Exit>((resolve) => child.once('close', (code, signal) => resolve((exitInfo = { exitCode: code, signal, at: Date.now() }))));
-  const kill = (sig: NodeJS.Signals = 'SIGTERM') => {
-    if (exitInfo) return;
-    try {
-      process.kill(pid, sig);
-    } catch {
-      // already gone
-    }
-  };
-  ctx.signal.addEventListener('abort', () => kill('SIGKILL'), { once: true });
-  return {
-    pid,
-    cmd,
-    events,
-    exit,
-    exited: () => exitInfo,
-    write: (text) =>
-      new Promise<void>((resolve, reject) => {
-        if (!child.stdin || child.stdin.destroyed) return reject(new CheckFailure({ expected: `to write to the stdin of \`${cmd}\``, received: 'its stdin is closed (did it exit?)', where: `pid ${pid}` }));
-        child.stdin.write(text, (err) => (err ? reject(new CheckFailure({ expected: `to write to the stdin of \`${cmd}\``, received: err.message, where: `pid ${pid}` })) : resolve()));
-      }),
-    endInput: () => child.stdin?.end(),
-    kill,
-    stderrText: () => stderr,
-  };
-}
-
-function lastEvent(p: Proc, kind: string): Json | undefined {
-  for (let i = p.events.length - 1; i >= 0; i--) if (p.events[i]!.json['event'] === kind) return p.events[i]!.json;
-  return undefined;
+function spawnShipper(ctx: CheckContext, args: string[], opts: { stdin?: boolean; env?: Record<string, string> } = {}): WatchedProgram {
+  const p = ctx.watch('shipper', args, opts);
+  ctx.log(`shipper pid ${p.pid}: ${p.cmd}`);
+  return p;
 }
 
 /** Waits for the shipper to exit within `ms`; fails saying what it last printed. */
-async function waitExit(p: Proc, ms: number, hint: string): Promise<Exit> {
+async function waitExit(p: WatchedProgram, ms: number, hint: string): Promise<ProgramExit> {
   const ex = await Promise.race([p.exit, sleep(ms).then(() => undefined)]);
   if (!ex) {
     fail({ expected: `\`${p.cmd}\` to exit within ${ms} ms`, received: `still running; last line ${show(p.events.at(-1)?.json ?? '(none)', 300)}; stderr tail:\n${tail(p.stderrText(), 5, 10) || '(empty)'}`, where: `pid ${p.pid}`, hint });
@@ -120,18 +37,18 @@ async function waitExit(p: Proc, ms: number, hint: string): Promise<Exit> {
   return ex;
 }
 
-function doneOf(p: Proc): Json {
-  const d = lastEvent(p, 'done');
+function doneOf(p: WatchedProgram): Json {
+  const d = p.lastEvent('done');
   if (!d) fail({ expected: `a {"event":"done",…} line on the stdout of \`${p.cmd}\``, received: `none; stderr tail:\n${tail(p.stderrText(), 5, 10) || '(empty)'}`, where: `pid ${p.pid} stdout`, hint: 'a shipper ends with one done line: {"event":"done","sent","acked","dropped",…,"batches","recordsPerBatch","flushes","waitMs",…}' });
   return d;
 }
 
-function expectExit0(p: Proc, ex: Exit): void {
+function expectExit0(p: WatchedProgram, ex: ProgramExit): void {
   expectTrue(ex.exitCode === 0, { expected: `\`${p.cmd}\` to exit 0`, received: `exit code ${ex.exitCode}, signal ${ex.signal}; stderr tail:\n${tail(p.stderrText(), 5, 10) || '(empty)'}`, where: `pid ${p.pid}` });
 }
 
 /** Waits for a stdout event matching `cond`; fails if the shipper exits first or the time passes. */
-async function waitEvent(p: Proc, what: string, cond: (j: Json) => boolean, timeoutMs: number, hint?: string): Promise<Json> {
+async function waitEvent(p: WatchedProgram, what: string, cond: (j: Json) => boolean, timeoutMs: number, hint?: string): Promise<Json> {
   return waitFor(
     () => {
       const hit = p.events.find((e) => cond(e.json));
@@ -226,6 +143,31 @@ async function startUdpListener(ctx: CheckContext): Promise<UdpListener> {
   };
   ctx.signal.addEventListener('abort', () => l.close(), { once: true });
   return l;
+}
+
+/**
+ * Datagrams a shipper sent just before it exited may still be crossing loopback: wait (bounded) until the
+ * listener holds `records` records in all, or its datagrams stop being valid frames (the check reports those).
+ */
+async function udpHolds(udp: UdpListener, records: number, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let seen = 0;
+  let total = 0;
+  while (Date.now() < deadline) {
+    for (; seen < udp.datagrams.length; seen++) {
+      const frames = (() => {
+        try {
+          return new FrameDecoder({ maxPayloadBytes: 65_507 }).push(udp.datagrams[seen]!.buf);
+        } catch {
+          return undefined;
+        }
+      })();
+      if (frames?.length !== 1) return;
+      total += frames[0]!.count;
+    }
+    if (total >= records) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** A datagram must be exactly one BATCH frame (LSP1 §5). */
@@ -466,7 +408,7 @@ const d11_5: Check = {
     u.kill('SIGTERM');
     const exU = await waitExit(u, 6000, 'SIGTERM: send the open batch as a last datagram, done line, exit 0');
     expectExit0(u, exU);
-    await sleep(200); // a datagram sent just before the exit is still on its way through loopback
+    await udpHolds(udp, recs.length);
     const gotU = udp.datagrams.flatMap((d, i) => linesOf(decodeDatagram(d.buf, `datagram ${i + 1}`)));
     expectEqual(gotU.map(idOf), recs.map(idOf), { what: 'records received over UDP after SIGTERM', where: `${udp.datagrams.length} datagram(s) on port ${udp.port}`, hint: 'on SIGTERM close the batcher (it flushes the partial batch) and wait for the send before exiting' });
   },
@@ -486,7 +428,7 @@ const d11_6: Check = {
     const u = spawnShipper(ctx, ['--transport', 'udp', '--target', `127.0.0.1:${udp.port}`, '--generate', String(M), '--seed', String(seed), '--rate', '10000', '--state-dir', await ctx.tmp(), '--progress-ms', '0', '--batch-records', String(randInt(ctx.rng, 3, 9)), '--batch-delay-ms', '5']);
     const exU = await waitExit(u, 30_000, 'the UDP shipper sends everything and exits');
     expectExit0(u, exU);
-    await sleep(100);
+    await udpHolds(udp, M);
     const seen = new Map<number, string>();
     let prev = 0;
     for (let d = 0; d < udp.datagrams.length; d++) {
@@ -563,7 +505,7 @@ const d11_7: Check = {
     const udp = await startUdpListener(ctx);
     const u = spawnShipper(ctx, ['--transport', 'udp', '--target', `127.0.0.1:${udp.port}`, '--input', file, '--max-datagram', String(L), '--batch-records', '65535', '--batch-bytes', '1MiB', '--batch-delay-ms', '20', '--state-dir', await ctx.tmp(), '--progress-ms', '0']);
     await waitExit(u, 30_000, 'the UDP shipper sends everything it can and exits');
-    await sleep(100);
+    await udpHolds(udp, lines.length - 1);
     const where = `udp port ${udp.port}, --max-datagram ${L}`;
     let largest = 0;
     const got: string[] = [];

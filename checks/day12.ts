@@ -13,7 +13,7 @@ import { RecordGenerator } from '../shared/generate.ts';
 import { encodeBatch, encodeBatchPayload } from '../shared/protocol/batch.ts';
 import { CODECS, type Codec } from '../shared/protocol/codecs.ts';
 import { encodeFrame, encodeHello, FrameDecoder, FrameType, parseNack, type Frame } from '../shared/protocol/frame.ts';
-import { CheckFailure, expectEqual, expectTrue, fail, show, waitFor, type FailureInfo, type WaitForOptions } from './harness/assert.ts';
+import { expectEqual, expectTrue, fail, failNow, show, waitFor, waitUntil } from './harness/assert.ts';
 import { formatRanges, readRecords, readStats, statNumber, verifySeqs, type PersistedRecord, type Stats } from './harness/persisted.ts';
 import { tail } from './harness/process.ts';
 import { randInt } from './harness/rng.ts';
@@ -28,24 +28,6 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const at = (port: number) => `127.0.0.1:${port}`;
 const MiB = 1 << 20;
 
-// waitFor retries a CheckFailure until its deadline; something that cannot get better (the connection
-// closed without the NACK we wait for) throws StopWaiting, which waitUntil reports at once.
-class StopWaiting extends Error {
-  constructor(readonly failure: CheckFailure) {
-    super(failure.message);
-  }
-}
-function failNow(info: FailureInfo): never {
-  throw new StopWaiting(new CheckFailure(info));
-}
-async function waitUntil<T>(cond: () => T | Promise<T>, opts: WaitForOptions): Promise<NonNullable<T>> {
-  try {
-    return await waitFor(cond, opts);
-  } catch (err) {
-    if (err instanceof StopWaiting) throw err.failure;
-    throw err;
-  }
-}
 
 /** The codecs this machine can run (the receiver runs here too); the others are skipped, with a note. */
 function availableCodecs(ctx: CheckContext): Codec[] {

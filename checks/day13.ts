@@ -4,7 +4,6 @@
 // Black-box: the programs are driven through the process contract (GUIDE §2). The checks make their own
 // certificates with shared/tls/certs.ts (a fresh set per check, so a rotation never touches another
 // check), and speak LSP/1 over their own TLS sockets where the shipper is not needed.
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import net from 'node:net';
@@ -13,11 +12,11 @@ import tls from 'node:tls';
 import { encodeBatch } from '../shared/protocol/batch.ts';
 import { encodeHello, FrameDecoder, FrameType, type Frame } from '../shared/protocol/frame.ts';
 import { ensureCerts, issueClientCert, issueServerCert, type CertSet } from '../shared/tls/certs.ts';
-import { CheckFailure, expectEqual, expectTrue, fail, show, waitFor, type FailureInfo, type WaitForOptions } from './harness/assert.ts';
+import { CheckFailure, expectEqual, expectTrue, fail, failNow, show, waitFor, waitUntil } from './harness/assert.ts';
 import { formatRanges, readRecords, readStats, statNumber, verifySeqs, type PersistedRecord, type Stats } from './harness/persisted.ts';
-import { cleanEnv, tail } from './harness/process.ts';
+import { tail } from './harness/process.ts';
 import { pick, randInt } from './harness/rng.ts';
-import type { Check, CheckContext, RunningProgram, RunResult } from './harness/types.ts';
+import type { Check, CheckContext, ProgramExit, RunningProgram, RunResult, WatchedProgram } from './harness/types.ts';
 
 export const lesson = 'day13';
 
@@ -28,24 +27,6 @@ const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const at = (port: number) => `127.0.0.1:${port}`;
 
-// waitFor retries a CheckFailure until its deadline; a condition that sees something that cannot get
-// better calls failNow(), and waitUntil() reports it at once.
-class StopWaiting extends Error {
-  constructor(readonly failure: CheckFailure) {
-    super(failure.message);
-  }
-}
-function failNow(info: FailureInfo): never {
-  throw new StopWaiting(new CheckFailure(info));
-}
-async function waitUntil<T>(cond: () => T | Promise<T>, opts: WaitForOptions): Promise<NonNullable<T>> {
-  try {
-    return await waitFor(cond, opts);
-  } catch (err) {
-    if (err instanceof StopWaiting) throw err.failure;
-    throw err;
-  }
-}
 
 // ---- certificates and the receiver -------------------------------------------------------------
 
@@ -199,106 +180,34 @@ async function expectRefused(conn: TlsConn, stream: number, what: string, hint: 
   return h.ok ? `handshake finished on our side, then closed (${closed.error?.code ?? 'no error'})` : `handshake failed: ${h.code}`;
 }
 
-// ---- the shipper, watched while it runs (as in day 09's checks) --------------------------------
+// ---- the shipper, watched while it runs (ctx.watch, as in day 09's checks) ----------------------
 
-interface Exit {
-  exitCode: number | null;
-  signal: string | null;
-}
-interface Proc {
-  readonly pid: number;
-  readonly cmd: string;
-  readonly events: Json[];
-  readonly exit: Promise<Exit>;
-  exited(): Exit | undefined;
-  write(text: string): Promise<void>;
-  endInput(): void;
-  stderrText(): string;
-  stdoutTail(): string;
+function spawnShipper(ctx: CheckContext, args: string[], opts: { stdin?: boolean } = {}): WatchedProgram {
+  const p = ctx.watch('shipper', args, opts);
+  ctx.log(`shipper pid ${p.pid}: ${p.cmd}`);
+  return p;
 }
 
-function spawnShipper(ctx: CheckContext, args: string[], opts: { stdin?: boolean } = {}): Proc {
-  const file = ctx.programFile('shipper');
-  if (!existsSync(file)) fail({ expected: 'the program shipper.ts', received: 'no such file', where: file });
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ctx.repoRoot, env: cleanEnv(), stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-  const pid = child.pid;
-  if (pid === undefined) fail({ expected: 'the shipper to start', received: 'no pid', where: file });
-  const cmd = `shipper.ts ${args.join(' ')}`;
-  ctx.log(`shipper pid ${pid}: ${cmd}`);
-  const events: Json[] = [];
-  let rest = '';
-  let all = '';
-  let stderr = '';
-  let exitInfo: Exit | undefined;
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (s: string) => {
-    all = (all + s).slice(-8192);
-    rest += s;
-    let nl: number;
-    while ((nl = rest.indexOf('\n')) !== -1) {
-      const line = rest.slice(0, nl).trim();
-      rest = rest.slice(nl + 1);
-      if (!line.startsWith('{')) continue;
-      try {
-        const v: unknown = JSON.parse(line);
-        if (v && typeof v === 'object' && !Array.isArray(v)) events.push(v as Json);
-      } catch {
-        // not JSON
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (s: string) => {
-    stderr += s;
-    if (stderr.length > 128 * 1024) stderr = stderr.slice(-64 * 1024);
-  });
-  child.stdin?.on('error', () => {});
-  const exit = new Promise<Exit>((resolve) => child.once('close', (code, signal) => resolve((exitInfo = { exitCode: code, signal }))));
-  ctx.signal.addEventListener('abort', () => {
-    if (!exitInfo) child.kill('SIGKILL');
-  }, { once: true });
-  return {
-    pid,
-    cmd,
-    events,
-    exit,
-    exited: () => exitInfo,
-    write: (text) =>
-      new Promise<void>((resolve, reject) => {
-        if (!child.stdin || child.stdin.destroyed) return reject(new CheckFailure({ expected: `to write to the stdin of \`${cmd}\``, received: 'its stdin is closed (did it exit?)', where: `pid ${pid}` }));
-        child.stdin.write(text, (err) => (err ? reject(new CheckFailure({ expected: `to write to the stdin of \`${cmd}\``, received: err.message, where: `pid ${pid}` })) : resolve()));
-      }),
-    endInput: () => child.stdin?.end(),
-    stderrText: () => stderr,
-    stdoutTail: () => all,
-  };
-}
-
-function lastEvent(p: Proc, kind: string): Json | undefined {
-  for (let i = p.events.length - 1; i >= 0; i--) if (p.events[i]!['event'] === kind) return p.events[i];
-  return undefined;
-}
-
-async function waitExit(p: Proc, timeoutMs: number, hint: string): Promise<Exit> {
+async function waitExit(p: WatchedProgram, timeoutMs: number, hint: string): Promise<ProgramExit> {
   const r = await Promise.race([p.exit, sleep(timeoutMs).then(() => undefined)]);
-  if (!r) fail({ expected: `\`${p.cmd}\` to finish within ${timeoutMs} ms`, received: `still running; last line ${show(lastEvent(p, 'progress') ?? lastEvent(p, 'state') ?? '(none)', 300)}; stderr tail:\n${tail(p.stderrText(), 5, 10) || '(empty)'}`, where: `pid ${p.pid}`, hint });
+  if (!r) fail({ expected: `\`${p.cmd}\` to finish within ${timeoutMs} ms`, received: `still running; last line ${show(p.lastEvent('progress') ?? p.lastEvent('state') ?? '(none)', 300)}; stderr tail:\n${tail(p.stderrText(), 5, 10) || '(empty)'}`, where: `pid ${p.pid}`, hint });
   return r;
 }
 
-async function waitProgress(p: Proc, what: string, cond: (j: Json) => boolean, timeoutMs: number): Promise<void> {
+async function waitProgress(p: WatchedProgram, what: string, cond: (j: Json) => boolean, timeoutMs: number): Promise<void> {
   await waitUntil(
     () => {
-      if (p.events.some((e) => e['event'] === 'progress' && cond(e))) return true;
+      if (p.events.some((e) => e.json['event'] === 'progress' && cond(e.json))) return true;
       const ex = p.exited();
       if (ex) failNow({ expected: `${what} (a progress line of \`${p.cmd}\`)`, received: `it exited first (code ${ex.exitCode}); stderr tail:\n${tail(p.stderrText(), 5, 10) || '(empty)'}`, where: `pid ${p.pid}` });
       return false;
     },
-    { timeoutMs, what, where: `shipper pid ${p.pid} stdout`, hint: '--progress-ms N prints {"event":"progress","read","sent","acked",…} every N ms', received: () => `last progress ${show(lastEvent(p, 'progress') ?? '(none)', 300)}` },
+    { timeoutMs, what, where: `shipper pid ${p.pid} stdout`, hint: '--progress-ms N prints {"event":"progress","read","sent","acked",…} every N ms', received: () => `last progress ${show(p.lastEvent('progress') ?? '(none)', 300)}` },
   );
 }
 
-function doneOf(p: Proc): Json {
-  const d = lastEvent(p, 'done');
+function doneOf(p: WatchedProgram): Json {
+  const d = p.lastEvent('done');
   if (!d) fail({ expected: `a {"event":"done",…} line on the stdout of \`${p.cmd}\``, received: show(p.stdoutTail().slice(-400) || '(empty stdout)'), where: `pid ${p.pid} stdout` });
   return d;
 }
@@ -513,7 +422,7 @@ const d13_2: Check = {
     const second = await startReceiver(ctx, certs, { dataDir, port });
     sh.endInput();
     const exit = await waitExit(sh, 30_000, 'after the restart: reconnect (TLS handshake again), HELLO, resend what was not ACKed');
-    ctx.log(`shipper exit ${exit.exitCode}; done ${show(lastEvent(sh, 'done'), 600)}`);
+    ctx.log(`shipper exit ${exit.exitCode}; done ${show(sh.lastEvent('done'), 600)}`);
     expectTrue(exit.exitCode === 0, { expected: `\`${sh.cmd}\` to exit 0 (everything acknowledged)`, received: `exit code ${exit.exitCode}; stderr tail:\n${tail(sh.stderrText(), 5, 10)}`, where: `pid ${sh.pid}` });
     const done = doneOf(sh);
     expectEqual(done['acked'], 2 * HALF, { what: 'done line "acked"', where: `shipper done line ${show(done, 300)}` });

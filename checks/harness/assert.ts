@@ -127,3 +127,28 @@ export async function waitFor<T>(cond: () => T | Promise<T>, opts: WaitForOption
   }
   throw new CheckFailure({ expected: `${opts.what} within ${opts.timeoutMs} ms (waited ${waited} ms)`, received, where: opts.where, hint: opts.hint });
 }
+
+/** Thrown by failNow() inside a waitUntil() condition. */
+class StopWaiting extends Error {
+  constructor(readonly failure: CheckFailure) {
+    super(failure.message);
+  }
+}
+
+/**
+ * Inside a waitUntil() condition: something was seen that cannot get better (the program exited, a NACK
+ * came), so fail at once instead of retrying until the deadline.
+ */
+export function failNow(info: FailureInfo): never {
+  throw new StopWaiting(new CheckFailure(info));
+}
+
+/** waitFor, where the condition may call failNow() to stop waiting and report at once. */
+export async function waitUntil<T>(cond: () => T | Promise<T>, opts: WaitForOptions): Promise<NonNullable<T>> {
+  try {
+    return await waitFor(cond, opts);
+  } catch (err) {
+    if (err instanceof StopWaiting) throw err.failure;
+    throw err;
+  }
+}

@@ -1,10 +1,11 @@
 // Starts the lesson's programs through the process contract (GUIDE §2) and makes sure every one
 // of them is gone (killed by pid) when the check ends.
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { execa, type Options, type ResultPromise } from 'execa';
 import { CheckFailure, show } from './assert.ts';
-import type { ProgramName, RunningProgram, RunOptions, RunResult, StartOptions, StopResult } from './types.ts';
+import type { ProgramEvent, ProgramExit, ProgramName, RunningProgram, RunOptions, RunResult, StartOptions, StopResult, WatchedProgram, WatchOptions } from './types.ts';
 
 const STDERR_KEEP = 64 * 1024;
 const DEFAULT_READY_MS = 15_000;
@@ -48,7 +49,7 @@ interface ExitInfo {
 }
 
 export class ProcessTracker {
-  private readonly live = new Map<number, { child: ResultPromise; exited: Promise<ExitInfo> }>();
+  private readonly live = new Map<number, { exited: Promise<ExitInfo> }>();
 
   constructor(private readonly opts: { repoRoot: string; lessonDir: string; signal: AbortSignal; onProgram?: (file: string) => void }) {}
 
@@ -79,7 +80,7 @@ export class ProcessTracker {
       (r) => ({ exitCode: typeof r.exitCode === 'number' ? r.exitCode : null, signal: r.signal ?? null, at: Date.now() }),
       (err: { exitCode?: number; signal?: string }) => ({ exitCode: typeof err.exitCode === 'number' ? err.exitCode : null, signal: err.signal ?? null, at: Date.now() }),
     );
-    this.live.set(pid, { child, exited });
+    this.live.set(pid, { exited });
     void exited.then(() => this.live.delete(pid));
     return { child, pid, exited, file };
   }
@@ -213,6 +214,79 @@ export class ProcessTracker {
   }
 
   /** SIGKILL every program still running, by pid, and wait for them to be gone. */
+  /** Spawns a program (stdin optional) and collects its JSON stdout lines as they come. */
+  watch(program: ProgramName, args: string[], opts: WatchOptions = {}): WatchedProgram {
+    const file = this.programFile(program);
+    if (!existsSync(file)) {
+      throw new CheckFailure({ expected: `the program ${program}.ts`, received: 'no such file', where: file, hint: `every lesson has ${program}.ts in its folder` });
+    }
+    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: this.opts.repoRoot, env: cleanEnv(opts.env), stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const pid = child.pid;
+    if (pid === undefined) throw new CheckFailure({ expected: `${program} to start`, received: 'no pid (spawn failed)', where: file });
+    const cmd = `${program}.ts ${args.join(' ')}`;
+    const events: ProgramEvent[] = [];
+    let rest = '';
+    let stdoutAll = '';
+    let stderr = '';
+    let exitInfo: ProgramExit | undefined;
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (s: string) => {
+      const at = Date.now();
+      stdoutAll = (stdoutAll + s).slice(-8192);
+      rest += s;
+      let nl: number;
+      while ((nl = rest.indexOf('\n')) !== -1) {
+        const line = rest.slice(0, nl).trim();
+        rest = rest.slice(nl + 1);
+        if (!line.startsWith('{')) continue;
+        try {
+          const v: unknown = JSON.parse(line);
+          if (v && typeof v === 'object' && !Array.isArray(v)) events.push({ at, json: v as Record<string, unknown> });
+        } catch {
+          // not JSON: a human line
+        }
+      }
+    });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (s: string) => {
+      stderr += s;
+      if (stderr.length > STDERR_KEEP * 2) stderr = stderr.slice(-STDERR_KEEP);
+    });
+    child.stdin?.on('error', () => {});
+    const exit = new Promise<ProgramExit>((resolve) => child.once('close', (code, signal) => resolve((exitInfo = { exitCode: code, signal, at: Date.now() }))));
+    this.live.set(pid, { exited: exit });
+    void exit.then(() => this.live.delete(pid));
+    const kill = (sig: NodeJS.Signals = 'SIGTERM') => {
+      if (exitInfo) return;
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    const stdinClosed = (why: string) => new CheckFailure({ expected: `to write to the stdin of \`${cmd}\``, received: why, where: `pid ${pid}` });
+    return {
+      pid,
+      cmd,
+      events,
+      exit,
+      exited: () => exitInfo,
+      lastEvent: (kind) => {
+        for (let i = events.length - 1; i >= 0; i--) if (events[i]!.json['event'] === kind) return events[i]!.json;
+        return undefined;
+      },
+      write: (text) =>
+        new Promise<void>((resolve, reject) => {
+          if (!child.stdin || child.stdin.destroyed) return reject(stdinClosed('its stdin is closed (did it exit?)'));
+          child.stdin.write(text, (err) => (err ? reject(stdinClosed(err.message)) : resolve()));
+        }),
+      endInput: () => child.stdin?.end(),
+      kill,
+      stderrText: () => stderr,
+      stdoutTail: () => stdoutAll,
+    };
+  }
+
   async killAll(): Promise<void> {
     const waits: Promise<unknown>[] = [];
     for (const [pid, { exited }] of this.live) {

@@ -129,6 +129,7 @@ async function runOne(check: Check, opts: RunChecksOptions & { lessonDir: string
     },
     programFile: (program) => tracker.programFile(program),
     start: (program, args, o) => tracker.start(program, args, o),
+    watch: (program, args, o) => tracker.watch(program, args, o),
     run: (program, args, o) => tracker.run(program, args, o),
     connect: async (host, port) => {
       const c = await TcpClient.connect(host, port);

@@ -31,6 +31,46 @@ export interface RunResult {
   json: Record<string, unknown>[];
 }
 
+export interface WatchOptions {
+  /** Give the program a stdin pipe (write()/endInput()); default: no stdin. */
+  stdin?: boolean;
+  /** Extra environment variables (the harness removes inherited LOGSTREAM_* ones). */
+  env?: Record<string, string>;
+}
+
+export interface ProgramExit {
+  exitCode: number | null;
+  signal: string | null;
+  /** Date.now() at the exit. */
+  at: number;
+}
+
+/** One JSON object line of a watched program's stdout. */
+export interface ProgramEvent {
+  /** Date.now() when the line reached the check. */
+  at: number;
+  json: Record<string, unknown>;
+}
+
+/** A program watched while it runs (a shipper, which prints no ready line): its JSON lines as they come. */
+export interface WatchedProgram {
+  readonly pid: number;
+  /** `shipper.ts --flag …`, for messages. */
+  readonly cmd: string;
+  readonly events: ProgramEvent[];
+  readonly exit: Promise<ProgramExit>;
+  exited(): ProgramExit | undefined;
+  /** The last JSON line with this "event" field. */
+  lastEvent(kind: string): Record<string, unknown> | undefined;
+  /** Writes to its stdin (fails with a CheckFailure when the stdin is closed). */
+  write(text: string): Promise<void>;
+  endInput(): void;
+  kill(signal?: NodeJS.Signals): void;
+  stderrText(): string;
+  /** The last 8 KiB of stdout. */
+  stdoutTail(): string;
+}
+
 export interface StopResult {
   exitCode: number | null;
   signal: string | null;
@@ -79,6 +119,8 @@ export interface CheckContext {
   programFile(program: ProgramName): string;
   /** Spawns `node --import tsx <lessonDir>/<program>.ts ...args` and waits for its ready line. */
   start(program: ProgramName, args: string[], opts?: StartOptions): Promise<RunningProgram>;
+  /** Spawns a program and watches it while it runs (no ready line awaited); killed when the check ends. */
+  watch(program: ProgramName, args: string[], opts?: WatchOptions): WatchedProgram;
   /** Spawns a program and waits for it to exit. */
   run(program: ProgramName, args: string[], opts?: RunOptions): Promise<RunResult>;
   /** A TCP client, destroyed when the check ends. */
