@@ -44,8 +44,12 @@ export interface LspConnection {
 }
 
 export interface LspHandlers {
-  /** A HELLO for `stream`: return the seq to answer with (the stream's durable HWM, 0 when none). */
-  onHello(conn: LspConnection, stream: number, hello: Hello): number;
+  /**
+   * A HELLO for `stream`: return the seq to answer with (the stream's durable HWM, 0 when none), or a
+   * promise of it when the mark lives elsewhere (the JetStream sink asks the cluster); a rejected promise
+   * closes the connection unanswered (the shipper backs off and tries again, maybe another receiver).
+   */
+  onHello(conn: LspConnection, stream: number, hello: Hello): number | Promise<number>;
   /**
    * A BATCH. Throw an LsError (e.g. from decodeBatch) for a fatal error: the connection gets a NACK with
    * its code and is closed. ACK later with `conn.ack()`, once what the batch carried is durable.
@@ -75,6 +79,8 @@ export interface LspCounters {
   nacks: Record<string, number>;
   /** ACK/NACK/PONG frames a shipper should not send us (ignored) */
   unexpected: number;
+  /** times a connection's reads were paused because the peer did not read our ACKs/PONGs */
+  writeBlocked: number;
 }
 
 class Connection implements LspConnection {
@@ -84,6 +90,12 @@ class Connection implements LspConnection {
   stream = 0;
   lastFrameAt: number;
   closed = false;
+  /**
+   * Reading is paused because the peer does not read what we write (PONGs, ACKs): its socket's write
+   * buffer passed the high-water mark. Resumed on 'drain'. Without this a client that sends PINGs and
+   * never reads makes us queue PONGs without bound (a 28-byte frame in, ~300 bytes of heap out).
+   */
+  writeBlocked = false;
   private readonly pendingAcks = new Map<number, number>();
   private ackScheduled = false;
 
@@ -125,7 +137,7 @@ class Connection implements LspConnection {
 }
 
 export class LspReceiver {
-  readonly counters: LspCounters = { hellos: 0, batches: 0, acks: 0, pings: 0, nacks: {}, unexpected: 0 };
+  readonly counters: LspCounters = { hellos: 0, batches: 0, acks: 0, pings: 0, nacks: {}, unexpected: 0, writeBlocked: 0 };
   private readonly connections = new Set<Connection>();
   private readonly maxPayloadBytes: number;
   private nextId = 1;
@@ -197,6 +209,19 @@ export class LspReceiver {
     }
     frames.length = 0;
     if (failure !== undefined && !conn.closed) this.fail(conn, failure);
+    else if (!conn.closed && conn.socket.writableNeedDrain) this.blockReads(conn);
+  }
+
+  /** The peer is not reading our replies: stop reading its frames until they drain (LSP1 §6, bounded queues). */
+  private blockReads(conn: Connection): void {
+    if (conn.writeBlocked) return;
+    conn.writeBlocked = true;
+    this.counters.writeBlocked++;
+    conn.socket.pause();
+    conn.socket.once('drain', () => {
+      conn.writeBlocked = false;
+      if (!this.paused && !conn.closed) conn.socket.resume();
+    });
   }
 
   private onFrame(conn: Connection, frame: Frame): void {
@@ -211,10 +236,20 @@ export class LspReceiver {
         conn.hello = hello;
         conn.stream = frame.stream;
         this.counters.hellos++;
+        const answer = (seq: number): void => {
+          if (conn.closed) return;
+          conn.socket.write(encodeAck(frame.stream, seq));
+          this.counters.acks++;
+          this.opts.log.info('HELLO', { peer: conn.peer, name: hello.name, stream: frame.stream, ack: seq });
+        };
         const seq = this.opts.handlers.onHello(conn, frame.stream, hello);
-        conn.socket.write(encodeAck(frame.stream, seq));
-        this.counters.acks++;
-        this.opts.log.info('HELLO', { peer: conn.peer, name: hello.name, stream: frame.stream, ack: seq });
+        if (typeof seq === 'number') answer(seq);
+        else
+          seq.then(answer, (err: unknown) => {
+            this.opts.log.warn('HELLO not answered: the durable mark is unknown; closing the connection', { peer: conn.peer, stream: frame.stream, error: String(err) });
+            conn.closed = true;
+            conn.socket.destroy();
+          });
         return;
       }
       case FrameType.PING:
@@ -267,7 +302,7 @@ export class LspReceiver {
     if (!this.paused) return;
     this.paused = false;
     if (!this.reading) return;
-    for (const c of this.connections) c.socket.resume();
+    for (const c of this.connections) if (!c.writeBlocked) c.socket.resume();
   }
 
   /**

@@ -13,8 +13,43 @@ export interface ReadyInfo {
   [extra: string]: unknown;
 }
 
+/** Set once onShutdown() is registered; until then a held signal waits for it (see holdSignals). */
+let shutdownRun: ((reason: string) => Promise<never>) | undefined;
+let held: { signal: NodeJS.Signals | undefined; release: () => void } | undefined;
+
+/**
+ * A supervisor may send SIGTERM the instant it reads the ready line, and a program registers onShutdown()
+ * a few statements later: under load the signal landed in between and killed it undrained (found by the
+ * chaos suite, issue 10). So from the ready line until onShutdown() registers, a SIGTERM/SIGINT is held
+ * and handed to it; a program that never registers gets the signal's default action back within 1 s.
+ */
+function holdSignals(): void {
+  if (shutdownRun || held) return;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (held) held.signal ??= sig;
+  };
+  const timer = setTimeout(() => {
+    const sig = held?.signal;
+    held?.release();
+    if (sig && !shutdownRun) process.kill(process.pid, sig); // nobody took it over: the default action now
+  }, 1000);
+  timer.unref();
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  held = {
+    signal: undefined,
+    release: () => {
+      clearTimeout(timer);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      held = undefined;
+    },
+  };
+}
+
 /** First stdout line of a server, printed once it accepts traffic. */
 export function announceReady(info: ReadyInfo): void {
+  holdSignals();
   process.stdout.write(`${JSON.stringify({ event: 'ready', ...info, pid: process.pid })}\n`);
 }
 
@@ -71,6 +106,16 @@ export function onShutdown(handler: (reason: string) => Promise<void>, opts: Shu
       opts.log?.info(`${sig} received: draining`, { deadlineMs });
       void run(sig);
     });
+  }
+  shutdownRun = run;
+  if (held) {
+    // a signal that arrived between the ready line and now is served as if it came just now
+    const sig = held.signal;
+    held.release();
+    if (sig) {
+      opts.log?.info(`${sig} received: draining`, { deadlineMs });
+      void run(sig);
+    }
   }
   return run;
 }

@@ -73,7 +73,10 @@ export function validateRecord(line: Buffer, maxRecordBytes: number = DEFAULT_MA
     return { ok: false, reason: 'record_too_large', detail: `${line.length} bytes, limit ${maxRecordBytes}` };
   }
   if (!isUtf8(line)) return INVALID_UTF8;
-  const text = line.toString('utf8').trim();
+  // Only JSON's own whitespace (RFC 8259: SP, HT, CR, LF) is trimmed, never String#trim's Unicode set:
+  // a line ending in U+00A0 or starting with a BOM is not JSON, and the `_rx` splice (storage/rx.ts),
+  // which looks for the closing brace past JSON whitespace only, must never see one as a record.
+  const text = trimJsonWhitespace(line.toString('utf8'));
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -82,6 +85,19 @@ export function validateRecord(line: Buffer, maxRecordBytes: number = DEFAULT_MA
   }
   const checked = validateRecordObject(value);
   return checked.ok ? { ok: true, text, record: checked.record } : checked;
+}
+
+function isJsonWhitespace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+/** `s` without leading and trailing JSON whitespace (no copy when there is none, the common case). */
+function trimJsonWhitespace(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && isJsonWhitespace(s.charCodeAt(a))) a++;
+  while (b > a && isJsonWhitespace(s.charCodeAt(b - 1))) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
 }
 
 /** Validate an already-parsed value as a record (same rules as validateRecord after JSON.parse). */

@@ -52,9 +52,32 @@ export interface FileSinkOptions {
   compressLevel?: number;
   /** backlog (bytes not yet written) above which producers should pause */
   highWaterMark?: number;
-  /** test hook for the hardening suite: delays every write (a slow disk) */
+  /** test hook for the hardening suite: delays every write (a slow disk); default from LOGSTREAM_FAULT_SINK */
   writeDelayMs?: number;
+  /** test hook for the hardening suite: ENOSPC once this many record bytes are written; default from LOGSTREAM_FAULT_SINK */
+  enospcAfterBytes?: number;
 }
+
+/**
+ * Fault injection for the hardening suite (scripts/chaos.ts), off unless the environment variable is set;
+ * read once at startup, and when unset it costs one comparison per write:
+ *   LOGSTREAM_FAULT_SINK=slow:MS             every write waits MS ms first (a slow disk)
+ *   LOGSTREAM_FAULT_SINK=enospc-after:BYTES  once a sink has written BYTES bytes of records, the next write
+ *                                            writes what fits and then fails with ENOSPC (a full disk)
+ */
+export interface SinkFault {
+  slowMs?: number;
+  enospcAfterBytes?: number;
+}
+
+export function parseSinkFault(raw: string | undefined): SinkFault {
+  if (raw === undefined || raw === '') return {};
+  const m = /^(slow|enospc-after):(\d+)$/.exec(raw.trim());
+  if (!m) throw new Error(`LOGSTREAM_FAULT_SINK: '${raw}' is not slow:MS or enospc-after:BYTES`);
+  return m[1] === 'slow' ? { slowMs: Number(m[2]) } : { enospcAfterBytes: Number(m[2]) };
+}
+
+const SINK_FAULT = parseSinkFault(process.env.LOGSTREAM_FAULT_SINK);
 
 export interface RejectEntry {
   peer: string;
@@ -111,6 +134,9 @@ export class FileSink extends EventEmitter {
   private compressions = new Set<Promise<void>>();
   private readonly highWaterMark: number;
   private readonly rotateBytes: number;
+  private readonly writeDelayMs: number;
+  /** bytes left before the injected ENOSPC (LOGSTREAM_FAULT_SINK); undefined: no fault */
+  private enospcLeft: number | undefined;
 
   private constructor(
     private readonly opts: FileSinkOptions,
@@ -122,6 +148,8 @@ export class FileSink extends EventEmitter {
     super();
     this.highWaterMark = opts.highWaterMark ?? 16 << 20;
     this.rotateBytes = opts.rotateBytes ?? 256 << 20;
+    this.writeDelayMs = opts.writeDelayMs ?? SINK_FAULT.slowMs ?? 0;
+    this.enospcLeft = opts.enospcAfterBytes ?? SINK_FAULT.enospcAfterBytes;
     if (opts.fsync === 'interval') {
       this.fsyncTimer = setInterval(() => {
         if (this.written > this.durable) {
@@ -276,8 +304,9 @@ export class FileSink extends EventEmitter {
           const parts = this.pending;
           const bytes = this.backlog;
           this.pending = [];
-          if (this.opts.writeDelayMs) await new Promise((r) => setTimeout(r, this.opts.writeDelayMs));
+          if (this.writeDelayMs) await new Promise((r) => setTimeout(r, this.writeDelayMs));
           const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
+          if (this.enospcLeft !== undefined) await this.injectedEnospc(buf);
           await writeAll(this.fh, buf);
           this.backlog -= bytes;
           this.fileSize += buf.length;
@@ -309,6 +338,18 @@ export class FileSink extends EventEmitter {
     } catch (err) {
       this.fail(err as Error);
     }
+  }
+
+  /** LOGSTREAM_FAULT_SINK=enospc-after: a full disk writes what fits (a partial line), then fails. */
+  private async injectedEnospc(buf: Buffer): Promise<void> {
+    const left = this.enospcLeft!;
+    if (buf.length <= left) {
+      this.enospcLeft = left - buf.length;
+      return;
+    }
+    this.enospcLeft = 0;
+    if (left > 0) await writeAll(this.fh, buf.subarray(0, left));
+    throw Object.assign(new Error('ENOSPC: no space left on device, write (injected by LOGSTREAM_FAULT_SINK)'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
   }
 
   private markDurable(ticket: number): void {

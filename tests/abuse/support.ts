@@ -1,0 +1,330 @@
+/**
+ * Tools for the network abuse suite (tests/abuse/*.abuse.test.ts): receivers started as real child
+ * processes through the process contract (scripts/lib/launch.ts), an RSS sampler reading
+ * /proc/<pid>/status, a well-behaved LSP/1 client (HELLO → BATCH → ACK) and a line client, and the
+ * summary written to tests/abuse/last-run.json (git-ignored).
+ */
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { startProgram, type Program } from '../../scripts/lib/launch.ts';
+import { encodeBatch } from '../../shared/protocol/batch.ts';
+import { encodeHello, FrameDecoder, FrameType, parseNack, type Frame } from '../../shared/protocol/frame.ts';
+
+export const HOST = '127.0.0.1';
+
+/** Polls `cond` until it returns a truthy value or the deadline passes (never a fixed sleep). */
+export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 10_000, everyMs = 20): Promise<NonNullable<T>> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await cond();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** VmRSS of a process in bytes, or undefined when it is gone. */
+export function rssOf(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Samples a process's RSS every `everyMs` (20 ms default) and keeps the peak. */
+export class RssSampler {
+  peak = 0;
+  last = 0;
+  private readonly timer: NodeJS.Timeout;
+  constructor(readonly pid: number, everyMs = 20) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), everyMs);
+    this.timer.unref();
+  }
+  sample(): number {
+    const r = rssOf(this.pid);
+    if (r !== undefined) {
+      this.last = r;
+      if (r > this.peak) this.peak = r;
+    }
+    return this.last;
+  }
+  /** Starts a new window: the peak is the current RSS. */
+  reset(): void {
+    this.peak = 0;
+    this.sample();
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+export const MiB = 1024 * 1024;
+export const mib = (b: number) => Math.round((b / MiB) * 10) / 10;
+
+export interface RunningReceiver {
+  name: string;
+  program: Program;
+  pid: number;
+  port: number;
+  ports: Record<string, number | null>;
+  dataDir: string;
+  rss: RssSampler;
+  stderr: string[];
+  stop(): Promise<{ exitCode: number | undefined; signal: string | undefined }>;
+}
+
+/** Starts `file` with a fresh data dir and --port 0; resolves once it printed its ready line. */
+export async function startReceiver(name: string, file: string, args: string[] = []): Promise<RunningReceiver> {
+  const dataDir = await mkdtemp(join(tmpdir(), `ls-abuse-${name}-`));
+  const stderr: string[] = [];
+  const program = startProgram({
+    name,
+    file,
+    args: ['--host', HOST, '--data-dir', dataDir, ...(args.includes('--port') ? [] : ['--port', '0']), ...args],
+    env: { LOGSTREAM_LOG: 'warn' },
+    onLog: (line, stream) => {
+      if (stream === 'stderr') {
+        stderr.push(line);
+        if (stderr.length > 200) stderr.shift();
+      }
+    },
+    readyTimeoutMs: 30_000,
+  });
+  // A receiver runs in its own process group (detached): make sure it does not outlive this test file.
+  const reap = (): void => {
+    if (alive(program.pid)) process.kill(program.pid, 'SIGKILL');
+  };
+  process.once('exit', reap);
+  const ready = await program.ready.catch(async (err: unknown) => {
+    reap();
+    throw err;
+  });
+  const rss = new RssSampler(program.pid);
+  return {
+    name,
+    program,
+    pid: program.pid,
+    port: ready.port,
+    ports: (ready['ports'] as Record<string, number | null> | undefined) ?? { tcp: ready.port },
+    dataDir,
+    rss,
+    stderr,
+    async stop() {
+      rss.stop();
+      const r = await program.stop('SIGTERM');
+      process.off('exit', reap);
+      await rm(dataDir, { recursive: true, force: true });
+      return r;
+    },
+  };
+}
+
+/** A socket that ignores errors (abuse clients get reset a lot), connected. */
+export function rawConnect(port: number, host = HOST): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host, port });
+    s.on('error', () => {});
+    s.once('connect', () => resolve(s));
+    s.once('close', () => reject(new Error(`connection to ${host}:${port} closed before connect`)));
+  });
+}
+
+/** Resolves when the socket closes (at once if it already has). */
+export function closed(s: net.Socket): Promise<void> {
+  if (s.destroyed && s.closed) return Promise.resolve();
+  return new Promise((r) => s.once('close', () => r()));
+}
+
+/** An LSP/1 session on a socket: frames received, with waits on them. */
+export class LspSession {
+  readonly frames: Frame[] = [];
+  private readonly decoder = new FrameDecoder();
+  private waiters: Array<() => void> = [];
+  closed = false;
+  constructor(readonly socket: net.Socket) {
+    socket.on('data', (c: Buffer) => {
+      try {
+        this.decoder.push(c, this.frames);
+      } catch {
+        socket.destroy();
+      }
+      this.wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    socket.on('error', () => {});
+  }
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+  /** Waits until `pred` holds on the frames so far (or the socket closes: then returns what is there). */
+  async until(pred: (frames: Frame[]) => boolean, timeoutMs = 10_000): Promise<Frame[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred(this.frames)) {
+      if (this.closed) return this.frames;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching frame within ${timeoutMs} ms (got ${this.frames.map((f) => FrameType[f.type]).join(',') || 'nothing'})`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    return this.frames;
+  }
+  /** The NACK code, once the receiver sent one and closed. */
+  async nackCode(timeoutMs = 10_000): Promise<string | undefined> {
+    await this.until((fs) => fs.some((f) => f.type === FrameType.NACK), timeoutMs).catch(() => undefined);
+    const nack = this.frames.find((f) => f.type === FrameType.NACK);
+    return nack ? parseNack(nack).code : undefined;
+  }
+}
+
+export function record(i: number, extra = ''): string {
+  return `{"ts":"2026-11-26T14:13:48.${String(i % 1000).padStart(3, '0')}Z","level":"info","service":"good-client","msg":"good record ${i}${extra}"}`;
+}
+
+/** Counts persisted records of a stream (LSP1 §7: *.ndjson lines with _rx.stream). */
+export async function persistedOfStream(dataDir: string, stream: number): Promise<number> {
+  const { readdir } = await import('node:fs/promises');
+  let n = 0;
+  for (const f of await readdir(dataDir)) {
+    if (!f.endsWith('.ndjson') || f === 'rejects.ndjson') continue;
+    const text = await readFile(join(dataDir, f), 'utf8');
+    for (const line of text.split('\n')) if (line.includes(`"stream":${stream},`)) n++;
+  }
+  return n;
+}
+
+export async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- the run summary -----------------------------------------------------------------------------
+
+export interface AttackResult {
+  receiver: string;
+  attack: string;
+  /** RSS when the attack started, and the peak while it ran and the good client ran (MiB) */
+  rssBeforeMiB: number;
+  rssPeakMiB: number;
+  receiverUp: boolean;
+  goodClientOk: boolean;
+  ms: number;
+  detail?: Record<string, unknown>;
+}
+
+/** RSS growth allowed during one attack, over the RSS before it (every attack here stays far below it). */
+export const RSS_BUDGET = 160 * MiB;
+
+/**
+ * Records one attack's outcome in `results` and asserts what every attack must leave: the receiver up,
+ * the good client served, and the peak RSS within `budget` of the RSS before the attack.
+ */
+export function settleAttack(
+  results: AttackResult[],
+  rx: RunningReceiver,
+  a: { attack: string; t0: number; rssBefore: number; goodClientOk: boolean; detail: Record<string, unknown>; budget?: number },
+): AttackResult {
+  rx.rss.sample();
+  const result: AttackResult = {
+    receiver: rx.name,
+    attack: a.attack,
+    rssBeforeMiB: mib(a.rssBefore),
+    rssPeakMiB: mib(rx.rss.peak),
+    receiverUp: alive(rx.pid),
+    goodClientOk: a.goodClientOk,
+    ms: Date.now() - a.t0,
+    detail: a.detail,
+  };
+  results.push(result);
+  expect(result.receiverUp, `${rx.name} is still running`).toBe(true);
+  expect(result.goodClientOk, 'the good client on another connection was served').toBe(true);
+  expect(rx.rss.peak - a.rssBefore, `peak RSS ${mib(rx.rss.peak)} MiB vs ${mib(a.rssBefore)} MiB before`).toBeLessThan(a.budget ?? RSS_BUDGET);
+  return result;
+}
+
+export const SUMMARY_FILE = new URL('./last-run.json', import.meta.url).pathname;
+
+/** Merges this file's results into last-run.json (write to a temp file, then rename). */
+export async function writeSummary(suite: string, results: AttackResult[], extra: Record<string, unknown> = {}): Promise<void> {
+  const prev = (await readJson(SUMMARY_FILE)) ?? {};
+  const suites = (prev['suites'] as Record<string, unknown> | undefined) ?? {};
+  suites[suite] = { at: new Date().toISOString(), results, ...extra };
+  const out = { updatedAt: new Date().toISOString(), suites };
+  const tmp = `${SUMMARY_FILE}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(out, null, 2)}\n`);
+  await rename(tmp, SUMMARY_FILE);
+  for (const r of results) {
+    console.log(`[abuse ${suite}] ${r.receiver} · ${r.attack}: RSS ${r.rssBeforeMiB} → peak ${r.rssPeakMiB} MiB, up=${r.receiverUp}, good client ok=${r.goodClientOk}, ${r.ms} ms${r.detail ? ` ${JSON.stringify(r.detail)}` : ''}`);
+  }
+}
+
+/** A good client whose connection is opened (and HELLO ACKed) before an attack starts. */
+export class GoodLspSession {
+  private seq = 0;
+  private constructor(readonly session: LspSession, readonly stream: number) {}
+
+  static async open(port: number, opts: { stream?: number; tls?: { ca: Buffer } } = {}): Promise<GoodLspSession> {
+    const stream = opts.stream ?? 1 + Math.floor(Math.random() * 1_000_000);
+    const socket = opts.tls
+      ? await new Promise<net.Socket>((resolve, reject) => {
+          const s = tls.connect({ host: HOST, port, ca: opts.tls!.ca, servername: 'localhost' });
+          s.once('secureConnect', () => resolve(s));
+          s.once('error', reject);
+        })
+      : await rawConnect(port);
+    const session = new LspSession(socket);
+    socket.write(encodeHello(stream, { name: 'abuse-good-client' }));
+    const [hello] = await session.until((fs) => fs.length > 0, 15_000);
+    if (hello?.type !== FrameType.ACK) throw new Error(`HELLO answered with ${hello ? FrameType[hello.type] : 'nothing'}`);
+    const g = new GoodLspSession(session, stream);
+    g.seq = hello.seq;
+    return g;
+  }
+
+  /** Sends `batches` × `perBatch` records and waits for the ACK of the last one. */
+  async ship(batches = 3, perBatch = 100, codec = 0, timeoutMs = 15_000): Promise<number> {
+    const socket = this.session.socket;
+    for (let b = 0; b < batches; b++) {
+      const first = this.seq + 1;
+      socket.write(encodeBatch({ stream: this.stream, seq: first, records: Array.from({ length: perBatch }, (_, i) => record(first + i)), codec }));
+      this.seq += perBatch;
+    }
+    const last = this.seq;
+    await this.session.until((fs) => fs.some((f) => f.type === FrameType.ACK && f.stream === this.stream && f.seq >= last), timeoutMs);
+    if (this.session.closed) throw new Error('the good client was disconnected');
+    return last;
+  }
+
+  close(): void {
+    this.session.socket.destroy();
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * TLS garbage against the TLS ports: the day 13 LSP/1-over-TLS receiver and the syslog lane's TLS port
+ * (lessons/stack/syslog-receiver.ts, RFC 5425), plus hostile syslog on its TCP port. Both started as
+ * child processes through the process contract. Each attack: the receiver stays up, its RSS stays
+ * bounded, and a good TLS client on another connection still gets its records persisted (ACKed on
+ * day 13). Results: tests/abuse/last-run.json.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
+import tls from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { frameOctetCounted } from '../../shared/protocol/syslog.ts';
+import { ensureCerts } from '../../shared/tls/certs.ts';
+import { alive, closed, GoodLspSession, mib, persistedOfStream, rawConnect, settleAttack, readJson, startReceiver, waitFor, writeSummary, type AttackResult, type RunningReceiver } from './support.ts';
+
+const HANDSHAKE_MS = 1500;
+
+let certDir: string;
+let ca: Buffer;
+let day13: RunningReceiver;
+let syslog: RunningReceiver;
+let clientHello: Buffer;
+const results: AttackResult[] = [];
+
+/** The first flight of a real TLS client: a ClientHello, captured from a plain TCP server. */
+async function captureClientHello(): Promise<Buffer> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const got = new Promise<Buffer>((resolve) => server.once('connection', (s) => s.once('data', (d: Buffer) => { resolve(d); s.destroy(); })));
+  const c = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false });
+  c.on('error', () => {});
+  const hello = await got;
+  c.destroy();
+  server.close();
+  return hello;
+}
+
+beforeAll(async () => {
+  certDir = await mkdtemp(join(tmpdir(), 'ls-abuse-certs-'));
+  const set = await ensureCerts(certDir);
+  ca = await readFile(set.ca.cert);
+  clientHello = await captureClientHello();
+  [day13, syslog] = await Promise.all([
+    startReceiver('day13', 'lessons/day13/receiver.ts', ['--certs', certDir, '--handshake-timeout-ms', String(HANDSHAKE_MS), '--idle-timeout-ms', '3000', '--max-connections', '500']),
+    startReceiver('syslog', 'lessons/stack/syslog-receiver.ts', ['--certs', certDir, '--tcp-port', '0', '--tls-port', '0', '--udp-port', 'off', '--idle-timeout-ms', '3000', '--max-connections', '500']),
+  ]);
+}, 60_000);
+
+afterAll(async () => {
+  const s13 = await readJson(`${day13.dataDir}/stats.json`);
+  const sSys = await readJson(`${syslog.dataDir}/stats.json`);
+  const [e13, eSys] = await Promise.all([day13.stop(), syslog.stop()]);
+  await rm(certDir, { recursive: true, force: true });
+  await writeSummary('tls', results, { exits: { day13: e13, syslog: eSys }, day13Tls: s13?.['tls'] ?? null, syslog: sSys?.['syslog'] ?? null });
+});
+
+/** A good syslog-over-TLS client: octet-counted RFC 5424 messages carrying `marker`. */
+async function goodSyslogTls(port: number, marker: string, n: number): Promise<void> {
+  const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
+    const c = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' });
+    c.once('secureConnect', () => resolve(c));
+    c.once('error', reject);
+  });
+  const msgs = Array.from({ length: n }, (_, i) => frameOctetCounted(Buffer.from(`<14>1 2026-11-26T14:13:48.000Z good-host good-app - - - ${marker} ${i}`)));
+  s.end(Buffer.concat(msgs));
+  await closed(s);
+}
+
+async function syslogPersisted(marker: string): Promise<number> {
+  let n = 0;
+  for (const f of await readdir(syslog.dataDir)) {
+    if (!f.endsWith('.ndjson') || f === 'rejects.ndjson') continue;
+    for (const line of (await readFile(join(syslog.dataDir, f), 'utf8')).split('\n')) if (line.includes(marker)) n++;
+  }
+  return n;
+}
+
+/** Runs the attack while the receiver's good client keeps delivering; then checks up, RSS and delivery. */
+async function underAttack(rx: RunningReceiver, attack: string, attackFn: () => Promise<Record<string, unknown> | void>): Promise<void> {
+  const t0 = Date.now();
+  rx.rss.reset();
+  const before = rx.rss.last;
+  let attacking = true;
+  let delivered = 0;
+  let goodOk = false;
+  let detail: Record<string, unknown> | undefined;
+  const marker = `good-${Math.random().toString(36).slice(2)}`;
+  const good = rx === day13 ? await GoodLspSession.open(rx.port, { tls: { ca } }) : undefined;
+  const goodLoop = (async () => {
+    do {
+      if (good) delivered = await good.ship(1, 50);
+      else {
+        await goodSyslogTls(rx.ports['tls']!, marker, 50);
+        delivered += 50;
+      }
+    } while (attacking);
+  })();
+  goodLoop.catch(() => {});
+  try {
+    detail = (await attackFn()) ?? undefined;
+  } finally {
+    attacking = false;
+  }
+  try {
+    await goodLoop;
+    const persisted = good
+      ? await waitFor('good records persisted', async () => ((await persistedOfStream(rx.dataDir, good.stream)) >= delivered ? delivered : 0))
+      : await waitFor('good messages persisted', async () => ((await syslogPersisted(marker)) === delivered ? delivered : 0));
+    goodOk = persisted === delivered;
+  } finally {
+    good?.close();
+  }
+  settleAttack(results, rx, { attack, t0, rssBefore: before, goodClientOk: goodOk, detail: { ...detail, goodDelivered: delivered } });
+}
+
+interface SprayResult {
+  sent: number;
+  /** connections the receiver closed within `closeWithinMs` */
+  closedByReceiver: number;
+  /** still open then (we close them ourselves) */
+  stillOpen: number;
+}
+
+/**
+ * `n` connections to `port`, each sent `bytes(i)`, 150 at a time; waits up to `closeWithinMs` for the
+ * receiver to close each batch, then closes what is left itself (and counts it).
+ */
+async function spray(port: number, n: number, bytes: (i: number) => Buffer, closeWithinMs = HANDSHAKE_MS + 2000): Promise<SprayResult> {
+  const r: SprayResult = { sent: 0, closedByReceiver: 0, stillOpen: 0 };
+  for (let i = 0; i < n; i += 150) {
+    const socks = (await Promise.allSettled(Array.from({ length: Math.min(150, n - i) }, () => rawConnect(port)))).flatMap((x) => (x.status === 'fulfilled' ? [x.value] : []));
+    const closedAt = socks.map(() => false);
+    socks.forEach((s, j) => {
+      s.once('close', () => (closedAt[j] = true));
+      s.write(bytes(i + j));
+    });
+    await waitFor('the receiver to close them', () => closedAt.every(Boolean), closeWithinMs, 20).catch(() => undefined);
+    r.sent += socks.length;
+    for (const [j, s] of socks.entries()) {
+      if (closedAt[j]) r.closedByReceiver++;
+      else {
+        r.stillOpen++;
+        s.destroy();
+      }
+    }
+  }
+  return r;
+}
+
+/** A TLS record header (handshake, TLS 1.2) followed by random bytes; or a real ClientHello, damaged. */
+function tlsGarbage(i: number): Buffer {
+  if (i % 3 === 0) return Buffer.concat([Buffer.from([0x16, 0x03, 0x03]), randomBytes(2 + (i % 500))]);
+  if (i % 3 === 1) {
+    const h = Buffer.from(clientHello);
+    for (let k = 0; k < 8; k++) {
+      const at = 5 + ((i * 31 + k * 17) % (h.length - 5));
+      h[at] = h[at]! ^ (1 << (k % 8));
+    }
+    return h;
+  }
+  return Buffer.concat([clientHello.subarray(0, 5), randomBytes(300)]);
+}
+
+describe('TLS ports under TLS garbage', () => {
+  it('day 13: 300 connections of TLS garbage (record header + random, damaged ClientHellos) are refused', async () => {
+    await underAttack(day13, 'TLS garbage (300 conns)', async () => ({ ...(await spray(day13.port, 300, tlsGarbage)) }));
+  });
+
+  // KNOWN BUG (lessons/day13/receiver.ts, reported): after a refused handshake (tlsClientError, also the
+  // handshake timeout) the receiver never closes the TCP connection — the raw socket it handed to the TLS
+  // server stays open until the CLIENT closes it (an fd per garbage connection). it.fails: this test
+  // passes while the bug is there and fails once it is fixed — then drop `.fails`.
+  it.fails('day 13: every connection with a refused handshake is closed by the receiver within the handshake timeout', async () => {
+    const r = await spray(day13.port, 60, tlsGarbage);
+    results.push({ receiver: 'day13', attack: 'refused handshakes closed by the receiver?', rssBeforeMiB: 0, rssPeakMiB: mib(day13.rss.peak), receiverUp: alive(day13.pid), goodClientOk: true, ms: 0, detail: { ...r } });
+    expect(r.stillOpen).toBe(0);
+  });
+
+  it('day 13: plaintext garbage on the TLS port is refused', async () => {
+    await underAttack(day13, 'plaintext garbage (200 conns)', async () => {
+      // random bytes, but never a first byte of 0x16: that one would be a TLS handshake record
+      const r = await spray(day13.port, 200, (i) => {
+        const b = randomBytes(1 + (i % 2000));
+        if (b[0] === 0x16) b[0] = 0x17;
+        return b;
+      });
+      expect(r.stillOpen).toBe(0);
+      return { ...r };
+    });
+  });
+
+  it(`day 13: 200 half-sent ClientHellos are cut by the handshake timeout (${HANDSHAKE_MS} ms)`, async () => {
+    await underAttack(day13, 'stalled handshakes (200 conns)', async () => {
+      const t0 = Date.now();
+      const r = await spray(day13.port, 200, () => clientHello.subarray(0, Math.floor(clientHello.length / 2)));
+      return { ...r, afterMs: Date.now() - t0 };
+    });
+  });
+
+  it('syslog TLS port: 300 connections of TLS garbage are refused', async () => {
+    await underAttack(syslog, 'TLS garbage (300 conns)', async () => ({ ...(await spray(syslog.ports['tls']!, 300, tlsGarbage)) }));
+  });
+
+  it('syslog TLS port: stalled handshakes (measured: how many are still held after 3 s)', async () => {
+    await underAttack(syslog, 'stalled handshakes (100 conns, measured)', async () => {
+      const socks = (await Promise.allSettled(Array.from({ length: 100 }, () => rawConnect(syslog.ports['tls']!)))).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      for (const s of socks) s.write(clientHello.subarray(0, 20));
+      const t0 = Date.now();
+      await waitFor('3 s', () => Date.now() - t0 >= 3000, 5000, 100);
+      const held = socks.filter((s) => !s.destroyed && !s.readableEnded).length;
+      for (const s of socks) s.destroy();
+      return { stillHeldAfter3s: held, of: socks.length };
+    });
+  });
+
+  it('syslog TCP port: huge octet counts, non-UTF-8 and garbage are rejected, never fatal', async () => {
+    await underAttack(syslog, 'syslog TCP: 4 GiB count, non-UTF-8, garbage', async () => {
+      const tcp = syslog.ports['tcp']!;
+      const s = await rawConnect(tcp);
+      s.write('4294967295 <13>1 - - - - - - never ends');
+      s.write(randomBytes(64 << 10));
+      s.destroy();
+      const sent = [
+        Buffer.concat([Buffer.from('<13>1 - h a - - - '), Buffer.from([0xff, 0xfe, 0xc3, 0x28]), Buffer.from('\n')]),
+        Buffer.from('99999999999 x\n'),
+        Buffer.from(`<13>1 - h a - - ${'[x@1 a="b"]'.repeat(5000)} deep sd\n`),
+        Buffer.concat([randomBytes(16 << 10).map((b) => (b === 0x0a ? 0x20 : b)), Buffer.from('\n')]),
+      ];
+      const c = await rawConnect(tcp);
+      c.end(Buffer.concat(sent));
+      await closed(c);
+      return { sent: sent.length };
+    });
+  });
+});
