@@ -13,4 +13,5 @@ export const registry: Record<string, () => Promise<DayModule>> = {
   day11: () => import('./day11.ts'),
   day12: () => import('./day12.ts'),
   day13: () => import('./day13.ts'),
+  day14: () => import('./day14.ts'),
 };

@@ -98,7 +98,9 @@ async function runLesson(): Promise<void> {
   console.log(chalk.bold(`\n${lesson.id}: ${lesson.title}`));
   console.log(`  receiver  ${target}  data in ${dataDir}  (pid ${receiver.pid})\n`);
 
-  const client = launch(lesson.client, `lessons/${lesson.id}/${lesson.client}.ts`, ['--target', target, ...lesson.demo]);
+  // the day 14 load generator verifies delivery from the receiver's files
+  const verify = lesson.client === 'loadgen' ? ['--verify-dir', dataDir] : [];
+  const client = launch(lesson.client, `lessons/${lesson.id}/${lesson.client}.ts`, ['--target', target, ...verify, ...lesson.demo]);
   const done = await client.done;
   const clientExit = await client.exit;
   programs.splice(programs.indexOf(client), 1);
@@ -115,7 +117,7 @@ async function runLesson(): Promise<void> {
     stats = await persisted();
   }
   console.log(chalk.bold('\nsummary'));
-  console.log(`  ${lesson.client}: sent ${sent} records in ${done?.elapsedMs ?? '?'} ms (${done?.recordsPerSec ?? '?'} records/s), exit ${clientExit.exitCode}`);
+  console.log(`  ${lesson.client}: sent ${sent} records in ${done?.elapsedMs ?? '?'} ms (${done?.recordsPerSec ?? done?.achievedRate ?? '?'} records/s), exit ${clientExit.exitCode}`);
   console.log(`  receiver: ${stats.records?.persisted ?? 0} persisted, ${stats.records?.rejected ?? 0} rejected (from ${statsPath})`);
   if (args.once) await stopAll(clientExit.exitCode === 0 ? 0 : 1);
   console.log(`\nThe receiver keeps running on ${target}. Send more with:\n  npx tsx lessons/${lesson.id}/${lesson.client}.ts --target ${target} --input FILE\nCtrl-C stops it.`);

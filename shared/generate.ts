@@ -8,9 +8,9 @@
  */
 import { seededRandom } from './random.ts';
 
-const SERVICES = ['checkout', 'payments', 'search', 'auth', 'inventory', 'shipping', 'gateway', 'recommendations'];
-const HOSTS = Array.from({ length: 16 }, (_, i) => `web-${String(i + 1).padStart(2, '0')}`);
-const REGIONS = ['eu-west-1', 'eu-central-1', 'us-east-1', 'us-west-2', 'ap-south-1'];
+export const SERVICES = ['checkout', 'payments', 'search', 'auth', 'inventory', 'shipping', 'gateway', 'recommendations'];
+export const HOSTS = Array.from({ length: 16 }, (_, i) => `web-${String(i + 1).padStart(2, '0')}`);
+export const REGIONS = ['eu-west-1', 'eu-central-1', 'us-east-1', 'us-west-2', 'ap-south-1'];
 /** Realistic weights: mostly info, some debug, few warnings, rare errors. */
 export const LEVEL_WEIGHTS: ReadonlyArray<readonly [string, number]> = [
   ['trace', 2],
@@ -20,12 +20,13 @@ export const LEVEL_WEIGHTS: ReadonlyArray<readonly [string, number]> = [
   ['error', 3.5],
   ['fatal', 0.5],
 ];
-const VERBS = ['GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE'];
-const PATHS = ['/api/orders', '/api/cart', '/api/users', '/api/search', '/api/items', '/health', '/api/payments'];
-const STATUS = ['200', '200', '200', '200', '201', '204', '304', '400', '404', '500'];
+export const VERBS = ['GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE'];
+export const PATHS = ['/api/orders', '/api/cart', '/api/users', '/api/search', '/api/items', '/health', '/api/payments'];
+export const STATUS = ['200', '200', '200', '200', '201', '204', '304', '400', '404', '500'];
 
-const LEVEL_TABLE_SIZE = 1000;
-function buildLevelTable(): string[] {
+export const LEVEL_TABLE_SIZE = 1000;
+/** Levels laid out by weight (LEVEL_TABLE_SIZE entries): a weighted draw is one table lookup. */
+export function buildLevelTable(): string[] {
   const total = LEVEL_WEIGHTS.reduce((a, [, w]) => a + w, 0);
   const table: string[] = [];
   for (const [level, w] of LEVEL_WEIGHTS) for (let k = Math.round((w / total) * LEVEL_TABLE_SIZE); k > 0; k--) table.push(level);

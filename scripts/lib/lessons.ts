@@ -20,6 +20,7 @@ export const LESSONS: readonly LessonInfo[] = [
   { id: 'day11', title: 'Batching: trading latency for throughput, measured', port: 5143, client: 'shipper', demo: ['--generate', '200000', '--batch-records', '1000'] },
   { id: 'day12', title: 'Compression: paying CPU to save network and disk, measured per codec', port: 5144, client: 'shipper', demo: ['--generate', '200000', '--codec', 'zstd'] },
   { id: 'day13', title: 'TLS and mutual TLS: certificates, verification, rotation, the dashboard', port: 5145, client: 'shipper', demo: ['--generate', '200000'] },
+  { id: 'day14', title: 'Load testing: open-loop rate, loss verified from the files, latency percentiles', port: 5146, client: 'loadgen', demo: ['--rate', '50000', '--duration', '5'] },
 ];
 
 export function findLesson(id: string): LessonInfo | undefined {

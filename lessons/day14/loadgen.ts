@@ -1,0 +1,484 @@
+/**
+ * Day 14 — Load testing: the load generator.
+ *
+ * A load test answers "how much can this lane take, and what breaks first?" — and it is easy to get a
+ * comfortable, wrong answer. Two ideas make this one honest:
+ *
+ * 1. OPEN LOOP. Real shippers do not wait for the receiver before producing the next log line: logs are
+ *    written when things happen. So `--rate N` puts record j on a schedule — it is due at the instant the
+ *    rate's integral reaches j — and the generator keeps that schedule whatever the receiver does. When
+ *    the lane falls behind, records queue up and their latency (measured from when they were DUE, not
+ *    from when we got round to sending them) shows it. A closed-loop generator (`--rate max`: send when
+ *    the lane has room) measures the maximum throughput, but it slows down with the receiver and hides
+ *    the queueing delay ("coordinated omission"). Pacing is computed from the clock, never by counting
+ *    timer ticks: timers fire late, and a generator that assumes they don't drifts below its rate [d14.2].
+ *
+ * 2. VERIFY FROM THE FILES. "No connection error" is not delivery, and neither is an ACK from a receiver
+ *    that drops under load. With `--verify-dir` the generator reads the receiver's data dir after the run
+ *    and counts, by each record's unique id (and per stream by seq), what was persisted: lost = sent −
+ *    found, duplicated = found twice or more [d14.3].
+ *
+ * Records are realistic and seeded (records.ts: services, weighted levels, attrs, a size distribution),
+ * written straight into big Buffers — the generator must be far faster than the lane it measures.
+ *
+ * Run: npx tsx lessons/day14/loadgen.ts --target 127.0.0.1:5146 --rate 20000 --duration 10 --verify-dir data/day14
+ *      npx tsx lessons/day14/loadgen.ts --dry-run --count 1000000          # the generator alone
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import cliProgress from 'cli-progress';
+import { InvalidArgumentError } from 'commander';
+import { formatHostPort, opt, parseCli, parseInteger, type OptionSpec } from '../../shared/cli.ts';
+import { createLog } from '../../shared/log.ts';
+import { announceDone } from '../../shared/process.ts';
+import { CODEC_NAMES, codecByName } from '../../shared/protocol/codecs.ts';
+import { HEADER_SIZE } from '../../shared/protocol/frame.ts';
+import { readRecordLines } from '../../shared/storage/read-records.ts';
+import { createLane, TRANSPORTS, type Lane, type Transport } from './lanes.ts';
+import { parseSizeSpec, RecordWriter, type RecordFraming } from './records.ts';
+
+type Rate = number | 'max';
+
+const seconds = (flags: string, description: string, max = 86_400): OptionSpec<number, false> => ({
+  flags,
+  description,
+  parse: (raw) => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max) throw new InvalidArgumentError(`'${raw}' is not a number of seconds in (0, ${max}]`);
+    return n;
+  },
+});
+
+const args = parseCli({
+  name: 'lessons/day14/loadgen.ts',
+  summary: 'Day 14 load generator: seeded records at an open-loop rate (or closed-loop max) into any lane; verifies delivery from the receiver\'s files; reports rate, loss, ACK latency percentiles, its own CPU and memory.',
+  options: {
+    target: opt.hostPort('--target <host:port>', 'the lane under test', { host: '127.0.0.1', port: 5146 }),
+    transport: opt.choice('--transport <t>', `${TRANSPORTS.join(' | ')}`, TRANSPORTS, 'lsp'),
+    rate: { flags: '--rate <n|max>', description: 'records/s on an open-loop schedule, or max (closed loop: as fast as the lane takes them)', defaultValue: 'max' as Rate, parse: (raw: string): Rate => (raw.trim() === 'max' ? 'max' : parseInteger(raw, 1, 100_000_000)) },
+    ramp: { flags: '--ramp <s>', description: 'open loop: rise linearly from 0 to --rate over this many seconds', defaultValue: 0, parse: (raw: string) => (raw === '0' ? 0 : seconds('--ramp', '').parse!(raw)) } as OptionSpec<number, true>,
+    steps: { flags: '--steps <r1,r2,…>', description: 'open loop: these rates (records/s) one after the other, --step-duration each (instead of --rate)', parse: (raw: string) => raw.split(',').map((s) => parseInteger(s, 1, 100_000_000)) } as OptionSpec<number[], false>,
+    stepDuration: { ...seconds('--step-duration <s>', 'seconds per --steps rate'), defaultValue: 5 } as OptionSpec<number, true>,
+    duration: seconds('--duration <s>', 'stop after this many seconds (default: 10 s, or the steps, when --count is not given)'),
+    count: opt.int('--count <n>', 'stop after this many records', undefined, { min: 1 }),
+    connections: opt.int('--connections <n>', 'connections (UDP: sockets), each its own stream; records are dealt round-robin', 1, { min: 1, max: 1024 }),
+    batchRecords: opt.int('--batch-records <n>', 'lsp, udp: records per BATCH at most (udp: also limited by --max-datagram)', 100, { min: 1, max: 65535 }),
+    batchDelayMs: opt.int('--batch-delay-ms <n>', 'lsp: a batch that is not full leaves this long after its first record was due', 5, { min: 0, max: 60_000 }),
+    window: opt.int('--window <n>', 'lsp: batches in flight (sent, not ACKed) per connection with --rate max', 64, { min: 1, max: 100_000 }),
+    codec: opt.choice('--codec <name>', `lsp: BATCH payload codec: ${CODEC_NAMES.join(' | ')}`, CODEC_NAMES, 'none'),
+    level: opt.int('--level <n>', "compression level (default: the codec's own)", undefined, { min: -131072, max: 22 }),
+    maxDatagram: opt.int('--max-datagram <n>', 'udp, syslog-udp: largest datagram in bytes', 1472, { min: 512, max: 65507 }),
+    ca: opt.string('--ca <file>', 'lsp-tls: CA certificate to verify the receiver with (default: the system store)'),
+    cert: opt.string('--cert <file>', 'lsp-tls: client certificate (mutual TLS)'),
+    key: opt.string('--key <file>', 'lsp-tls: client key (mutual TLS)'),
+    servername: opt.string('--servername <name>', 'lsp-tls: name to verify in the receiver certificate (default: the --target host)'),
+    seed: opt.int('--seed <n>', 'seed of the records: the same seed gives the same bytes', 1),
+    recordSize: { flags: '--record-size <spec>', description: 'record sizes: natural (~200 B) | N | MIN-MAX (uniform) | lognormal:MEDIAN[:SIGMA]', defaultValue: 'natural', parse: (raw: string) => {
+      try {
+        parseSizeSpec(raw);
+        return raw;
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+    } } as OptionSpec<string, true>,
+    idPrefix: opt.string('--id-prefix <p>', 'attrs.id of record n is <p>-n (default s<seed>); verification looks for these ids'),
+    streamId: opt.int('--stream-id <n>', 'stream id of the first connection (the next ones count up; default random)', undefined, { min: 0, max: 0xffff_ffff }),
+    name: opt.string('--name <name>', 'name sent in HELLO', `${hostname()}/day14-loadgen`),
+    dryRun: opt.flag('--dry-run', 'generate the records without sending them (with --dump: write them; alone: the generator\'s own speed)'),
+    dump: opt.string('--dump <file>', 'also write every generated record to this file, as framed for the lane (NDJSON for ndjson/lsp/udp)'),
+    verifyDir: opt.string('--verify-dir <dir>', "the receiver's --data-dir: after the run, count what was persisted (lost, duplicated)"),
+    verifyTimeoutMs: opt.int('--verify-timeout-ms <n>', 'how long verification waits for the receiver to persist everything', 10_000, { min: 0 }),
+    ackTimeoutMs: opt.int('--ack-timeout-ms <n>', 'after the last send, how long to wait for the kernel to take the rest and for the last ACKs', 5000, { min: 0 }),
+    maxBacklog: opt.int('--max-backlog <n>', 'open loop: records due but not yet written, per connection, before new ones are dropped (counted)', 1_000_000, { min: 1 }),
+    json: opt.string('--json <file>', 'write the final report here (the fields are documented in the README)'),
+    progress: opt.flag('--progress', 'show the progress bar even when stderr is not a terminal'),
+  },
+  validate: (v) => {
+    if (v.steps && v.rate !== 'max') return '--steps replaces --rate: give one of them';
+    if (v.steps && v.ramp > 0) return '--ramp applies to --rate, not to --steps';
+    if (v.ramp > 0 && v.rate === 'max') return '--ramp needs a numeric --rate';
+    if (v.transport !== 'lsp-tls' && (v.ca || v.cert || v.key)) return '--ca, --cert and --key are for --transport lsp-tls';
+    if ((v.cert === undefined) !== (v.key === undefined)) return '--cert and --key go together';
+    if (v.dryRun && v.count === undefined) return '--dry-run needs --count';
+    return undefined;
+  },
+});
+
+const log = createLog('day14/loadgen');
+const cpu0 = process.cpuUsage();
+
+// ---- the records -------------------------------------------------------------------------------------
+const FRAMING: Record<Transport, RecordFraming> = { ndjson: 'ndjson', lsp: 'ndjson', 'lsp-tls': 'ndjson', udp: 'ndjson', 'syslog-tcp': 'syslog-octet', 'syslog-udp': 'syslog-lf' };
+const idPrefix = args.idPrefix ?? `s${args.seed}`;
+const maxRecordBytes = args.transport === 'udp' ? args.maxDatagram - HEADER_SIZE - 1 : args.transport === 'syslog-udp' ? args.maxDatagram : undefined;
+const writer = new RecordWriter({ seed: args.seed, framing: FRAMING[args.transport], size: parseSizeSpec(args.recordSize), idPrefix, ...(maxRecordBytes ? { maxRecordBytes } : {}) });
+let dumpStream: WriteStream | undefined;
+if (args.dump) dumpStream = createWriteStream(args.dump);
+const tap = dumpStream ? (b: Buffer) => void dumpStream!.write(b) : undefined;
+
+// ---- the schedule: when is record j due? -----------------------------------------------------------------
+/** The rate profile: constant, ramped, or steps. `dueAt(t)` = records due by t seconds (the rate's integral). */
+class Schedule {
+  constructor(
+    readonly rate: number,
+    readonly rampS: number,
+    readonly steps: readonly number[] | undefined,
+    readonly stepS: number,
+  ) {}
+
+  rateAt(t: number): number {
+    if (this.steps) return this.steps[Math.min(this.steps.length - 1, Math.floor(t / this.stepS))]!;
+    return this.rampS > 0 && t < this.rampS ? (this.rate * t) / this.rampS : this.rate;
+  }
+
+  dueAt(t: number): number {
+    if (this.steps) {
+      let n = 0;
+      for (let i = 0; i < this.steps.length; i++) {
+        const from = i * this.stepS;
+        if (t <= from) break;
+        n += this.steps[i]! * Math.min(this.stepS, t - from);
+      }
+      return Math.floor(n);
+    }
+    if (this.rampS > 0 && t < this.rampS) return Math.floor((this.rate * t * t) / (2 * this.rampS));
+    return Math.floor(this.rate * (t - this.rampS / 2));
+  }
+
+  /** when record j (1-based) is due, in seconds from the start (the inverse of dueAt, by bisection) */
+  timeOf(j: number): number {
+    let lo = 0;
+    let hi = 1;
+    while (this.dueAt(hi) < j && hi < 1e7) hi *= 2;
+    for (let k = 0; k < 40 && hi - lo > 1e-6; k++) {
+      const mid = (lo + hi) / 2;
+      if (this.dueAt(mid) >= j) hi = mid;
+      else lo = mid;
+    }
+    return hi;
+  }
+}
+
+const open = args.rate !== 'max' || args.steps !== undefined;
+const schedule = new Schedule(typeof args.rate === 'number' ? args.rate : 0, args.ramp, args.steps, args.stepDuration);
+const durationS = args.duration ?? (args.count !== undefined ? undefined : args.steps ? args.steps.length * args.stepDuration : 10);
+const countLimit = args.count ?? Number.POSITIVE_INFINITY;
+
+// SIGTERM/SIGINT: stop generating, flush, wait briefly for the last ACKs, count once, report, exit
+// (GUIDE §2: within 5 s). A second signal exits at once.
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    wake();
+  });
+}
+
+let wakeUp: (() => void) | undefined;
+const wake = () => {
+  const w = wakeUp;
+  wakeUp = undefined;
+  w?.();
+};
+
+// ---- the lanes -----------------------------------------------------------------------------------------
+const firstStream = args.streamId ?? randomInt(1, 0x7fff_ffff);
+const lanes: Lane[] = [];
+if (!args.dryRun) {
+  const tlsOptions = args.transport === 'lsp-tls'
+    ? {
+        ...(args.ca ? { ca: readFileSync(args.ca) } : {}),
+        ...(args.cert && args.key ? { cert: readFileSync(args.cert), key: readFileSync(args.key) } : {}),
+        servername: args.servername ?? args.target.host,
+        rejectUnauthorized: true,
+      }
+    : undefined;
+  for (let i = 0; i < args.connections; i++) {
+    lanes.push(createLane(args.transport, {
+      index: i,
+      host: args.target.host,
+      port: args.target.port,
+      writer,
+      tap,
+      stream: (firstStream + i) >>> 0,
+      batchRecords: args.batchRecords,
+      batchDelayMs: args.batchDelayMs,
+      windowBatches: args.window,
+      codec: args.codec === 'none' ? undefined : codecByName(args.codec),
+      level: args.level,
+      maxDatagram: args.maxDatagram,
+      tls: tlsOptions,
+      helloName: args.name,
+    }));
+  }
+  try {
+    await Promise.all(lanes.map((l) => l.connect()));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    log.error('could not connect', { target: formatHostPort(args.target), transport: args.transport, error: `${e.code ?? ''} ${e.message}`.trim() });
+    process.exit(1);
+  }
+}
+
+// ---- the run ------------------------------------------------------------------------------------------
+for (const l of lanes) l.wake = wake;
+const nextTick = () => new Promise<void>((r) => setImmediate(r));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const waitWake = (ms: number) => new Promise<void>((r) => {
+  const t = setTimeout(r, ms);
+  wakeUp = () => {
+    clearTimeout(t);
+    r();
+  };
+});
+
+let generated = 0;
+let dropped = 0;
+const bar = process.stderr.isTTY || args.progress
+  ? new cliProgress.SingleBar({ stream: process.stderr, noTTYOutput: args.progress && !process.stderr.isTTY, notTTYSchedule: 1000, hideCursor: true, format: '{bar} {percentage}% | {value}/{total} | {rate} rec/s | acked {acked} | dropped {dropped} | errors {errors}' }, cliProgress.Presets.shades_classic)
+  : undefined;
+const barTotal = Number.isFinite(countLimit) ? countLimit : Math.round((durationS ?? 10) * 10);
+bar?.start(barTotal, 0, { rate: 0, acked: 0, dropped: 0, errors: 0 });
+
+const dryRunBuf = Buffer.allocUnsafe(1 << 20);
+const start = performance.now();
+let lastBar = start;
+let barGenerated = 0;
+let rr = 0;
+const chunkRecords = Math.max(args.batchRecords, 256);
+
+while (!stopping && generated < countLimit) {
+  const now = performance.now();
+  const elapsedS = (now - start) / 1000;
+  const over = durationS !== undefined && elapsedS >= durationS;
+  if (over && (!open || args.dryRun)) break;
+  /** seconds into the run (an open-loop run's last turn counts up to --duration exactly) */
+  const t = over ? durationS! : elapsedS;
+
+  if (args.dryRun) {
+    // the generator alone: records into Buffers (and the dump file), nothing sent
+    const n = Math.min(countLimit - generated, 65_536);
+    dryRunFill(n);
+    generated += n;
+    if ((generated & 0x3ffff) < n) await nextTick();
+  } else if (!open) {
+    // closed loop: give every lane what it can take now; wait for room when none has any
+    let took = 0;
+    for (const lane of lanes) {
+      const k = Math.min(lane.room(), countLimit - generated, chunkRecords);
+      if (k <= 0) continue;
+      lane.push(k, now);
+      generated += k;
+      took += k;
+    }
+    for (const lane of lanes) lane.flush(now, took === 0);
+    if (took === 0 || lanes.every((l) => l.failed)) {
+      if (lanes.every((l) => l.failed)) break;
+      await waitWake(50);
+    } else if ((rr++ & 7) === 0) await nextTick(); // let the sockets' events run
+  } else {
+    // open loop: whatever is due by now goes, whatever the lane is doing
+    // @solution [d14.2] open-loop pacing: records due = the rate's integral up to NOW, from the clock (never by counting ticks)
+    // @stub const due = generated + 1; // TODO: how many records are due by `t` seconds into the run?
+    const due = Math.min(countLimit, schedule.dueAt(t));
+    // @end-solution
+    let want = due - generated;
+    while (want > 0) {
+      const k = Math.min(want, args.batchRecords);
+      const lane = lanes[rr++ % lanes.length]!;
+      if (lane.failed || lane.backlog >= args.maxBacklog) {
+        dropped += k; // the lane cannot keep up (or is gone): counted, never silently skipped
+      } else {
+        // latency counts from when these records were DUE, not from when we got to them
+        lane.push(k, start + schedule.timeOf(generated + 1) * 1000);
+      }
+      generated += k;
+      want -= k;
+    }
+    for (const lane of lanes) lane.flush(now, false);
+    if (over || lanes.every((l) => l.failed)) break;
+    await sleep(1);
+  }
+
+  if (bar && now - lastBar >= 250) {
+    const rate = Math.round(((generated - barGenerated) * 1000) / (now - lastBar));
+    lastBar = now;
+    barGenerated = generated;
+    bar.update(Number.isFinite(countLimit) ? generated : Math.min(barTotal, Math.round(t * 10)), { rate, acked: sum((l) => l.acked), dropped, errors: sum((l) => l.errors) });
+  }
+}
+const sendEnd = performance.now();
+for (const lane of lanes) lane.flush(sendEnd, true);
+await Promise.all(lanes.map((l) => l.finish(stopping ? Math.min(args.ackTimeoutMs, 2000) : args.ackTimeoutMs)));
+bar?.update(Number.isFinite(countLimit) ? generated : barTotal, { acked: sum((l) => l.acked), dropped, errors: sum((l) => l.errors) });
+bar?.stop();
+if (dumpStream) await new Promise<void>((r) => dumpStream!.end(() => r()));
+const runEnd = performance.now();
+
+function dryRunFill(n: number): void {
+  while (n > 0) {
+    const k = writer.fill(dryRunBuf, 0, n);
+    if (tap) tap(Buffer.from(dryRunBuf.subarray(0, writer.end)));
+    n -= k;
+  }
+}
+
+function sum(f: (l: Lane) => number): number {
+  let n = 0;
+  for (const l of lanes) n += f(l);
+  return n;
+}
+
+// ---- verification: what did the receiver really persist? ------------------------------------------------
+interface Verified {
+  persisted: number;
+  lost: number;
+  duplicated: number;
+  perStream: Map<number, { persisted: number; lost: number; duplicated: number }>;
+  ms: number;
+}
+
+const sent = args.dryRun ? generated : sum((l) => l.sent);
+
+/** Counts this run's records in `dir` by attrs.id (and by _rx stream/seq on LSP lanes). */
+async function countPersisted(dir: string): Promise<Verified> {
+  // @solution [d14.3] verification: count this run's records in the receiver's files — found once, twice, never
+  // @stub return { persisted: sent, lost: sent - sum((l) => l.acked), duplicated: 0, perStream: new Map(), ms: 0 }; // TODO: count from the files, not from the ACKs
+  const t0 = performance.now();
+  /** how often each id 1..N was found */
+  const seen = new Uint8Array(writer.count + 1);
+  /** LSP lanes: how often each (stream, seq) was found; wire seq = local seq + the lane's base */
+  const streams = new Map<number, { sent: number; seen: Uint8Array; base: number }>();
+  for (const l of lanes) if (l.stream !== undefined) streams.set(l.stream, { sent: l.sent, seen: new Uint8Array(l.sent + 1), base: l.seqBase });
+  const idKey = `"id":"${idPrefix}-`;
+  const sdKey = `id="${idPrefix}-`;
+  let total = 0;
+  for await (const line of readRecordLines(dir)) {
+    let at = line.indexOf(idKey);
+    let from = at + idKey.length;
+    if (at < 0) {
+      at = line.indexOf(sdKey);
+      from = at + sdKey.length;
+      if (at < 0) continue;
+    }
+    const id = parseInt(line.slice(from, from + 12), 10);
+    if (!(id >= 1 && id <= writer.count)) continue;
+    // LSP/UDP lanes: the receiver stamped (stream, seq) in _rx; a stream that is not ours is an earlier
+    // run with the same seed (same ids) into the same data dir: not counted
+    const s = streams.size > 0 ? line.lastIndexOf('"stream":') : -1;
+    if (s > 0) {
+      const m = /^"stream":(\d+),"seq":(\d+)/.exec(line.slice(s, s + 48));
+      const st = m ? streams.get(Number(m[1])) : undefined;
+      if (!st) continue;
+      const local = Number(m![2]) - st.base;
+      if (local >= 1 && local <= st.sent && st.seen[local]! < 255) st.seen[local]!++;
+    }
+    total++;
+    if (seen[id]! < 255) seen[id]!++;
+  }
+  let unique = 0;
+  for (let i = 1; i < seen.length; i++) if (seen[i]! > 0) unique++;
+  const perStream = new Map<number, { persisted: number; lost: number; duplicated: number }>();
+  for (const [stream, st] of streams) {
+    let u = 0;
+    let n = 0;
+    for (let i = 1; i < st.seen.length; i++) {
+      if (st.seen[i]! > 0) u++;
+      n += st.seen[i]!;
+    }
+    perStream.set(stream, { persisted: u, lost: st.sent - u, duplicated: n - u });
+  }
+  return { persisted: unique, lost: Math.max(0, sent - unique), duplicated: total - unique, perStream, ms: Math.round(performance.now() - t0) };
+  // @end-solution
+}
+
+/** Re-counts until the receiver has everything, or the count stops moving (it may still be flushing). */
+async function verify(dir: string): Promise<Verified> {
+  const deadline = performance.now() + (stopping ? 0 : args.verifyTimeoutMs);
+  let last = await countPersisted(dir);
+  let stableSince = performance.now();
+  while (last.persisted < sent && performance.now() < deadline) {
+    await sleep(200);
+    const next = await countPersisted(dir);
+    if (next.persisted !== last.persisted) stableSince = performance.now();
+    else if (performance.now() - stableSince >= 1000) {
+      last = next;
+      break;
+    }
+    last = next;
+  }
+  return last;
+}
+
+const verified = args.verifyDir && !args.dryRun ? await verify(args.verifyDir) : undefined;
+
+// ---- the report -----------------------------------------------------------------------------------------
+const acks = lanes.length > 0 && lanes[0]!.acks;
+const hist = lanes.length ? lanes[0]!.waits.histogram : undefined;
+for (const l of lanes.slice(1)) hist?.add(l.waits.histogram);
+const ms = (us: number) => Math.round(us) / 1000;
+// (a percentile is reported as the top of its HDR bucket: never above the max)
+const pct = (h: NonNullable<typeof hist>, p: number) => ms(Math.min(h.maxValue, h.getValueAtPercentile(p)));
+const latencyMs = acks && hist && hist.totalCount > 0
+  ? { p50: pct(hist, 50), p90: pct(hist, 90), p99: pct(hist, 99), p999: pct(hist, 99.9), max: ms(hist.maxValue), mean: ms(hist.mean), n: hist.totalCount }
+  : { p50: null, p90: null, p99: null, p999: null, max: null, mean: null, n: 0 };
+const cpu = process.cpuUsage(cpu0);
+const sendS = (sendEnd - start) / 1000;
+const bytes = args.dryRun ? Math.round(writer.recordBytes + generated) : sum((l) => l.bytes);
+const acked = sum((l) => l.acked);
+const errors = sum((l) => l.errors);
+const report = {
+  lesson: 'day14',
+  transport: args.transport,
+  target: formatHostPort(args.target),
+  dryRun: args.dryRun,
+  seed: args.seed,
+  idPrefix,
+  mode: open ? 'open' : 'closed',
+  rate: args.steps ? null : args.rate,
+  ramp: args.ramp,
+  steps: args.steps ?? null,
+  connections: args.dryRun ? 0 : args.connections,
+  batchRecords: args.batchRecords,
+  codec: args.codec,
+  generated,
+  sent,
+  acked,
+  unacked: acks ? sent - acked : null,
+  dropped,
+  verified: verified !== undefined,
+  persisted: verified ? verified.persisted : null,
+  lost: verified ? verified.lost : null,
+  duplicated: verified ? verified.duplicated : null,
+  errors,
+  lastError: lanes.find((l) => l.lastError)?.lastError ?? null,
+  sendMs: Math.round(sendEnd - start),
+  elapsedMs: Math.round(runEnd - start),
+  achievedRate: sendS > 0 ? Math.round(sent / sendS) : 0,
+  bytes,
+  mbPerSec: sendS > 0 ? Math.round((bytes / sendS / 1e6) * 100) / 100 : 0,
+  latencyMs,
+  record: { meanBytes: Math.round(writer.meanRecordBytes * 10) / 10, minBytes: writer.count ? writer.minRecord : 0, maxBytes: writer.maxRecord, size: args.recordSize },
+  cpu: { userMs: Math.round(cpu.user / 1000), systemMs: Math.round(cpu.system / 1000), percent: Math.round(((cpu.user + cpu.system) / 1000 / (runEnd - start)) * 1000) / 10 },
+  peakRssMb: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
+  streams: lanes.filter((l) => l.stream !== undefined).map((l) => {
+    const v = verified?.perStream.get(l.stream!);
+    return { stream: l.stream!, sent: l.sent, acked: l.acked, persisted: v ? v.persisted : null, lost: v ? v.lost : null, duplicated: v ? v.duplicated : null };
+  }),
+  verifyMs: verified ? verified.ms : null,
+};
+if (args.json) {
+  await mkdir(dirname(args.json), { recursive: true });
+  await writeFile(args.json, `${JSON.stringify(report, null, 2)}\n`);
+}
+log.info('done', { sent, acked, dropped, lost: report.lost, achievedRate: report.achievedRate, p99Ms: latencyMs.p99 });
+announceDone({ ...report });
+// Exit 0 only when everything sent got where the lane promises: ACKed (acked lanes), and found in the
+// receiver's files when we looked; nothing dropped by the generator, no connection failed.
+const delivered = (!acks || acked === sent) && (!verified || (verified.lost === 0 && verified.duplicated === 0)) && dropped === 0 && errors === 0;
+process.exit(delivered ? 0 : 1);
