@@ -14,4 +14,5 @@ export const registry: Record<string, () => Promise<DayModule>> = {
   day12: () => import('./day12.ts'),
   day13: () => import('./day13.ts'),
   day14: () => import('./day14.ts'),
+  stack: () => import('./stack.ts'),
 };

@@ -42,17 +42,21 @@ export function programClosure(lessonDir: string, programs: readonly string[]): 
 export interface FixtureSuiteOptions {
   /** Run only the checks a fixture can affect (see the header). Needs every check to start programs via ctx.programFile. */
   skipUnaffected?: boolean;
+  /** per-fixture test timeout (default 240 s): a lesson whose checks start clusters needs more */
+  timeoutMs?: number;
 }
 
 export async function referenceSuite(lesson: string): Promise<void> {
   const lessonsRoot = process.env['CHECKS_LESSONS_ROOT'] ?? path.join(REPO_ROOT, 'lessons');
   const manifest = await loadManifest(lesson);
+  // a day's ids are dNN.k; a lesson that is not a day (stack, scale) numbers its own: stack.k
   const day = /^day(\d+)$/.exec(lesson)?.[1];
+  const prefix = day ? `d${day}` : lesson;
 
   describe(`${lesson}: the manifest`, () => {
-    it('ids are unique, numbered dNN.1.., points sum to 100', () => {
+    it(`ids are unique, numbered ${prefix}.1.., points sum to 100`, () => {
       expect(manifest.lesson).toBe(lesson);
-      expect(manifest.checks.map((c) => c.id)).toEqual(manifest.checks.map((_, i) => `d${day}.${i + 1}`));
+      expect(manifest.checks.map((c) => c.id)).toEqual(manifest.checks.map((_, i) => `${prefix}.${i + 1}`));
       expect(manifest.checks.reduce((n, c) => n + c.points, 0)).toBe(100);
       for (const c of manifest.checks) {
         expect(c.title.length).toBeGreaterThan(0);
@@ -65,7 +69,7 @@ export async function referenceSuite(lesson: string): Promise<void> {
       expect(existsSync(readme), `${readme} exists`).toBe(true);
       const text = readFileSync(readme, 'utf8');
       const missing = manifest.checks.filter((c) => !text.includes(`[${c.id}]`)).map((c) => c.id);
-      expect(missing, `ids not found as [dNN.k] in ${readme}`).toEqual([]);
+      expect(missing, `ids not found as [${prefix}.k] in ${readme}`).toEqual([]);
     });
   });
 
@@ -116,7 +120,7 @@ export async function fixtureSuite(lesson: string, options: FixtureSuiteOptions 
         const unexpected = results.filter((r) => r.status === 'failed' && !fixture.mustFail.includes(r.id));
         const detail = unexpected.map((r) => `\n${r.id}:\n${failureBlock(r)}`).join('');
         expect([...failed].sort(), `checks failed by ${lessonsRoot}${detail}`).toEqual([...fixture.mustFail].sort());
-      }, 240_000);
+      }, options.timeoutMs ?? 240_000);
     }
   });
 }

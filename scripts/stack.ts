@@ -8,7 +8,7 @@
  * (deep merge), and flags override both. When everything is up it prints one JSON line on stdout:
  *   {"event":"ready","role":"stack","lanes":{"day08":{"host","port","dataDir","pid",…},…},"dashboard":URL}
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { chalk } from 'zx';
@@ -16,7 +16,7 @@ import { opt, parseCli } from '../shared/cli.ts';
 import { RecordGenerator } from '../shared/generate.ts';
 import { ensureCerts } from '../shared/tls/certs.ts';
 import { REPO_ROOT, startProgram, type Program } from './lib/launch.ts';
-import { LANES, laneAvailable, type LaneConfig, type LaneContext, type LaneDef, type StackConfig } from './lib/stack-lanes.ts';
+import { LANES, laneAvailable, programPath, type LaneConfig, type LaneContext, type LaneDef, type StackConfig } from './lib/stack-lanes.ts';
 
 const args = parseCli(
   {
@@ -24,6 +24,7 @@ const args = parseCli(
     summary: 'The integrated stack: every lane, the dashboard, and demo traffic.',
     options: {
       config: opt.string('--config <file>', 'JSON file overriding parts of lessons/stack/stack.config.json'),
+      lessonsRoot: opt.string('--lessons-root <dir>', "take the lanes' programs (and stack/stack.config.json) from this lessons folder when it has them, e.g. a learner's copy (default: this repo's lessons/)"),
       dataDir: opt.string('--data-dir <dir>', 'parent of every lane data dir (default from the config: data)'),
       lanes: opt.list('--lanes <ids>', 'run only these lanes, comma-separated (default: every enabled lane)'),
       dashboardPort: opt.int('--dashboard-port <n>', 'dashboard port (0 = any free port)', undefined, { max: 65535 }),
@@ -31,7 +32,7 @@ const args = parseCli(
       noDemo: opt.flag('--no-demo', 'no demo traffic'),
       quiet: opt.flag('--quiet', "hide the programs' own log lines"),
     },
-    epilog: `Lanes: ${LANES.map((l) => l.id).join(', ')}. COURSE.md documents every config key.`,
+    epilog: `Lanes: ${LANES.map((l) => l.id).join(', ')}. lessons/stack/README.md documents every config key.\n\nstdout: one ready line {"event":"ready","role":"stack","lanes":{…},"dashboard":URL} once every lane is up,\nthen {"event":"lane-exit","lane":…} whenever a lane's receiver exits on its own.`,
   },
   process.argv.filter((a) => a !== 'stack'),
 );
@@ -43,15 +44,32 @@ function deepMerge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
+const lessonsRoot = args.lessonsRoot ? resolve(process.env.INIT_CWD ?? process.cwd(), args.lessonsRoot) : undefined;
+
+/** What a config file may leave out (older copies of stack.config.json, test configs). */
+const BUILT_IN = { laneExit: 'carry-on', dashboard: { enabled: true, port: 8080, refreshMs: 1000, staleMs: 3000 } };
+
+function configError(msg: string): never {
+  console.error(`npm run lesson -- stack: ${msg}`);
+  process.exit(2);
+}
+
 function loadConfig(): StackConfig {
-  let cfg = JSON.parse(readFileSync(join(REPO_ROOT, 'lessons/stack/stack.config.json'), 'utf8')) as StackConfig;
+  const ownDefaults = lessonsRoot && existsSync(join(lessonsRoot, 'stack/stack.config.json')) ? join(lessonsRoot, 'stack/stack.config.json') : join(REPO_ROOT, 'lessons/stack/stack.config.json');
+  let cfg = deepMerge(BUILT_IN, JSON.parse(readFileSync(ownDefaults, 'utf8'))) as StackConfig;
   if (args.config) {
     try {
       cfg = deepMerge(cfg, JSON.parse(readFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), args.config), 'utf8')));
     } catch (err) {
-      console.error(`npm run lesson -- stack: --config ${args.config}: ${(err as Error).message}`);
-      process.exit(2);
+      configError(`--config ${args.config}: ${(err as Error).message}`);
     }
+  }
+  if (cfg.laneExit !== 'carry-on' && cfg.laneExit !== 'stop-stack') configError(`config laneExit: '${String(cfg.laneExit)}' is not carry-on or stop-stack`);
+  for (const [id, lane] of Object.entries(cfg.lanes)) {
+    if (!LANES.some((l) => l.id === id)) configError(`config lanes.${id}: no such lane (have: ${LANES.map((l) => l.id).join(', ')})`);
+    if (!Number.isInteger(lane.port) || lane.port < 0 || lane.port > 65535) configError(`config lanes.${id}.port: ${String(lane.port)} is not a port (0..65535)`);
+    lane.receiverArgs ??= [];
+    lane.shipperArgs ??= [];
   }
   if (args.dataDir) cfg.dataDir = args.dataDir;
   if (args.dashboardPort !== undefined) cfg.dashboard.port = args.dashboardPort;
@@ -81,6 +99,15 @@ interface RunningLane {
   shipper?: Program;
 }
 
+let demoTimer: NodeJS.Timeout | undefined;
+/** stdout events after the ready line (the process contract: the ready line comes first) */
+let announced = false;
+const pendingEvents: string[] = [];
+function event(ev: Record<string, unknown>): void {
+  const line = `${JSON.stringify(ev)}\n`;
+  if (announced) process.stdout.write(line);
+  else pendingEvents.push(line);
+}
 const COLORS = [chalk.cyan, chalk.magenta, chalk.yellow, chalk.green, chalk.blue, chalk.red, chalk.white, chalk.gray];
 const lanes: RunningLane[] = [];
 let dashboard: Program | undefined;
@@ -128,7 +155,7 @@ const wanted = LANES.filter((def) => {
   const lc = cfg.lanes[def.id];
   if (!lc?.enabled) return false;
   if (args.lanes && !args.lanes.includes(def.id)) return false;
-  if (!laneAvailable(def)) {
+  if (!laneAvailable(def, lessonsRoot)) {
     console.error(chalk.yellow(`lane ${def.id} skipped: ${def.receiver} is not in this checkout`));
     return false;
   }
@@ -144,7 +171,7 @@ for (const [i, def] of wanted.entries()) {
   const log = tagged(def.id, i);
   const receiver = startProgram({
     name: `${def.id} receiver`,
-    file: def.receiver,
+    file: programPath(def.receiver, lessonsRoot),
     args: [...def.receiverArgs(ctx), ...lane.receiverArgs],
     readyTimeoutMs: cfg.readyTimeoutMs,
     onLog: log,
@@ -160,8 +187,13 @@ for (const l of lanes) {
     if (/EADDRINUSE/.test((err as Error).message)) console.error(`  a port is in use: change it in the config, or run with --any-ports`);
     await stopAll(1);
   }
+  // A lane that dies does not take the others with it (unless the config says laneExit: stop-stack).
   void l.receiver.exit.then((r) => {
-    if (!stopping) console.error(chalk.red(`lane ${l.def.id}: receiver exited (${r.exitCode ?? r.signal}); the other lanes carry on`));
+    if (stopping) return;
+    const carryOn = cfg.laneExit === 'carry-on';
+    console.error(chalk.red(`lane ${l.def.id}: receiver exited (${r.exitCode ?? r.signal}); ${carryOn ? 'the other lanes carry on' : 'stopping the stack (laneExit: stop-stack)'}`));
+    event({ event: 'lane-exit', lane: l.def.id, pid: l.receiver.pid, exitCode: r.exitCode ?? null, signal: r.signal ?? null });
+    if (!carryOn) void stopAll(1);
   });
 }
 
@@ -171,7 +203,7 @@ if (cfg.dashboard.enabled) {
   dashboard = startProgram({
     name: 'dashboard',
     file: 'scripts/dashboard.ts',
-    args: ['--host', cfg.host, '--port', String(cfg.dashboard.port), ...lanes.flatMap((l) => ['--lane', `${l.def.id}=${l.ctx.dataDir}`])],
+    args: ['--host', cfg.host, '--port', String(cfg.dashboard.port), '--refresh-ms', String(cfg.dashboard.refreshMs), '--stale-ms', String(cfg.dashboard.staleMs), ...lanes.flatMap((l) => ['--lane', `${l.def.id}=${l.ctx.dataDir}`])],
     onLog: tagged('dashboard', lanes.length),
   });
   try {
@@ -185,13 +217,12 @@ if (cfg.dashboard.enabled) {
 
 // ---- 3. demo shippers: gentle, steady traffic through every lane ---------------------------------
 const gen = new RecordGenerator({ seed: Date.now() % 1_000_000, baseTimeMs: Date.now(), stepMs: 1000 / Math.max(1, cfg.demo.recordsPerSecond), idPrefix: 'demo' });
-let demoTimer: NodeJS.Timeout | undefined;
 if (cfg.demo.enabled) {
   for (const [i, l] of lanes.entries()) {
     const target = `${l.ready!.host}:${l.ready!.port}`;
     l.shipper = startProgram({
       name: `${l.def.id} shipper`,
-      file: l.def.shipper,
+      file: programPath(l.def.shipper, lessonsRoot),
       args: [...l.def.shipperArgs(l.ctx, target), ...(cfg.lanes[l.def.id]?.shipperArgs ?? [])],
       stdin: 'pipe',
       onLog: tagged(`${l.def.id}>`, i),
@@ -209,12 +240,17 @@ if (cfg.demo.enabled) {
 // ---- 4. one table --------------------------------------------------------------------------------
 const readyMs = Math.round(performance.now() - t0);
 console.error(chalk.bold(`\nLogStream Lab — the integrated stack (${lanes.length} lanes up in ${readyMs} ms)\n`));
-console.error(`  ${'lane'.padEnd(8)} ${'transport'.padEnd(10)} ${'address'.padEnd(22)} ${'data'.padEnd(18)} what`);
-for (const l of lanes) {
-  const ports = l.ready!.ports as Record<string, number> | undefined;
-  const addr = ports ? Object.entries(ports).map(([k, v]) => `${k}:${v}`).join(' ') : `${l.ready!.host}:${l.ready!.port}`;
-  console.error(`  ${l.def.id.padEnd(8)} ${l.def.transport.padEnd(10)} ${addr.padEnd(22)} ${l.ctx.dataDir.padEnd(18)} ${l.def.title}`);
-}
+const rows = lanes.map((l) => {
+  const ports = l.ready!.ports as Record<string, number | null> | undefined;
+  const addr = ports ? Object.entries(ports).filter(([, v]) => v !== null).map(([k, v]) => `${k}:${v}`).join(' ') : `${l.ready!.host}:${l.ready!.port}`;
+  const what = `${l.def.title}${l.ctx.lane.mtls ? ' (mutual TLS)' : ''}`;
+  return [l.def.id, l.def.transport, addr, l.ctx.dataDir, what];
+});
+const head = ['lane', 'transport', 'address', 'data', 'what'];
+const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (r: string[]) => `  ${r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]!) : c)).join('  ')}`;
+console.error(chalk.dim(line(head)));
+for (const r of rows) console.error(line(r));
 if (dashboardUrl) console.error(`\n  dashboard  ${chalk.bold(dashboardUrl)}`);
 console.error(`\n  demo traffic: ${cfg.demo.enabled ? `${cfg.demo.recordsPerSecond} records/s per lane` : 'off'}   Ctrl-C stops everything.\n`);
 process.stdout.write(
@@ -230,3 +266,5 @@ process.stdout.write(
     lanes: Object.fromEntries(lanes.map((l) => [l.def.id, { ...l.ready, dataDir: l.ctx.dataDir, pid: l.receiver.pid, transport: l.def.transport }])),
   })}\n`,
 );
+announced = true;
+for (const line of pendingEvents.splice(0)) process.stdout.write(line);

@@ -17,7 +17,9 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-for (const lesson of knownLessons()) {
+// Starter copies exist for the days (lessons/dayNN, with @solution regions); the capstone-level lessons
+// (stack, scale) are graded on the reference's whole system and have none.
+for (const lesson of knownLessons().filter((l) => /^day\d+$/.test(l))) {
   describe(`starter ${lesson}`, () => {
     // The reference passing every check is proven by checks/<day>.test.ts (referenceSuite); here we
     // prove the other half: the starter copy fails every check its TODOs name.

@@ -12,13 +12,13 @@
  *                   turn (all reads, in order)
  *   onOutput(batch) ◀─────────────────────────── { records: one buffer, per-read counts and rejects }
  *
- * Buffers travel both ways and are reused, so hundreds of MB/s through a worker make almost no garbage:
- * the main thread copies the reads of a turn into a pooled ArrayBuffer and transfers it (no second
- * copy); the worker sends it back with its answer, together with the records, written into a buffer the
- * main thread handed back after copying out the previous ones.
+ * Bytes travel through SharedArrayBuffer slabs both sides keep, so hundreds of MB/s through a worker
+ * make almost no garbage: the main thread copies the reads of a turn into an input slab; the worker
+ * writes the records into a record slab, which the main thread copies into its appender and hands back.
+ * Inline, the records are written straight into the appender (no copy at all).
  */
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
-import { SyslogFrameDecoder, SyslogRecordWriter, type SyslogReason } from '../../shared/protocol/syslog.ts';
+import { SyslogFrameDecoder, SyslogRecordWriter, type RecordOutput, type SyslogReason } from '../../shared/protocol/syslog.ts';
 
 /** What one push/end/close of a connection produced (its records are in the batch's buffer). */
 export interface ParsedOutput {
@@ -33,11 +33,21 @@ export interface ParsedOutput {
   /** the answer to close(); `partial` = the first bytes of an incomplete message, if one was held */
   closed?: boolean;
   partial?: Buffer;
+  /** the framing broke beyond repair (a count over maxSkipBytes): the lane closes the connection */
+  fatal?: boolean;
+}
+
+/** The limits the framing enforces (SyslogFrameDecoderOptions). */
+export interface ParseLimits {
+  maxMessageBytes: number;
+  /** a count over the message limit and over this ends the connection instead of being skipped */
+  maxSkipBytes: number;
 }
 
 export interface ParsedBatch {
   /**
-   * record lines (each with its `_rx`) of every output below, in order; undefined when there are none.
+   * record lines (each with its `_rx`) of every output below, in order; undefined when there are none,
+   * or when they were written straight into the lane's output (InlineSyslogParser with an output).
    * Valid during the onOutput call only (buffers are reused): copy them, or hand them to what does.
    */
   records: Buffer | undefined;
@@ -57,6 +67,8 @@ export interface SyslogStreamParser {
   readonly pendingBytes: number;
   /** messages that took the slow path (bytes that are not UTF-8, repeated SD names) */
   readonly slowPath: number;
+  /** resolves once the parser works at full speed (workers loaded) */
+  readonly ready: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -72,14 +84,25 @@ class ParseCore {
 
   /**
    * @param allocate when given, record buffers come from it and each records() is a buffer of its own
-   *   (for a worker to transfer); it also means the caller hands each input chunk on after push(), so
+   *   (for a worker to hand over); it also means the caller reuses each input chunk after push(), so
    *   the decoders copy what they must keep. Otherwise records() is a view, valid until release().
+   * @param output write the records straight into this (the lane's appender) instead: records() is
+   *   then always undefined
+   * @param recordBytes size of each records buffer: big enough for a batch's records, so that it never
+   *   has to grow (and be copied) while a batch is parsed
    */
   constructor(
-    private readonly maxMessageBytes: number,
+    private readonly limits: ParseLimits,
     private readonly allocate?: (minBytes: number) => Buffer,
+    private readonly output?: RecordOutput,
+    recordBytes = 256 << 10,
   ) {
-    this.writer = new SyslogRecordWriter(256 << 10, allocate);
+    this.writer = new SyslogRecordWriter(recordBytes, allocate, output);
+  }
+
+  /** the buffer the writer is filling now */
+  get outputBuffer(): Buffer {
+    return this.writer.out.buf;
   }
 
   get slowPath(): number {
@@ -88,7 +111,8 @@ class ParseCore {
 
   open(id: number, rx: string): void {
     const decoder = new SyslogFrameDecoder({
-      maxMessageBytes: this.maxMessageBytes,
+      maxMessageBytes: this.limits.maxMessageBytes,
+      maxSkipBytes: this.limits.maxSkipBytes,
       reusesChunks: this.allocate !== undefined,
       onMessage: (buf, start, end) => {
         const out = this.current!;
@@ -101,6 +125,7 @@ class ParseCore {
         const out = this.current!;
         out.messages++;
         out.rejects.push({ reason: info.reason, sample: info.sample });
+        if (info.fatal) out.fatal = true;
       },
     });
     this.decoders.set(id, { decoder, rx });
@@ -132,12 +157,13 @@ class ParseCore {
 
   /** The record lines made since the last call (see the constructor for whose buffer they are in). */
   records(): Buffer | undefined {
+    if (this.output) return undefined;
     return this.allocate ? this.writer.take() : this.writer.peek();
   }
 
   /** The last records() view is no longer needed: its buffer is reused. */
   release(): void {
-    this.writer.clear();
+    if (!this.output) this.writer.clear();
   }
 
   private begin(id: number, now: number): ParsedOutput {
@@ -154,13 +180,18 @@ class ParseCore {
   }
 }
 
-/** Everything on the calling thread: onOutput is called synchronously from push/end/close. */
+/**
+ * Everything on the calling thread: onOutput is called synchronously from push/end/close. With an
+ * `output` (the lane's appender), records are written straight into it, once: the batches then carry
+ * counts and rejects only.
+ */
 export class InlineSyslogParser implements SyslogStreamParser {
   private readonly core: ParseCore;
   readonly pendingBytes = 0;
+  readonly ready = Promise.resolve();
 
-  constructor(maxMessageBytes: number, private readonly onOutput: (batch: ParsedBatch) => void) {
-    this.core = new ParseCore(maxMessageBytes);
+  constructor(limits: ParseLimits, private readonly onOutput: (batch: ParsedBatch) => void, output?: RecordOutput) {
+    this.core = new ParseCore(limits, undefined, output);
   }
 
   get slowPath(): number {
@@ -194,7 +225,7 @@ export class InlineSyslogParser implements SyslogStreamParser {
 // ---------------------------------------------------------------------------------------------
 // Worker threads
 
-/** One step of a batch, in order; a push's bytes are `input[offset, offset + length)`. */
+/** One step of a batch, in order; a push's bytes are `input slab[offset, offset + length)`. */
 type Step =
   | { t: 'open'; id: number; rx: string }
   | { t: 'push'; id: number; offset: number; length: number; now: number }
@@ -203,81 +234,114 @@ type Step =
 
 interface ToWorker {
   steps: Step[];
-  input: Uint8Array | undefined;
-  /** record buffers handed back for reuse */
-  recycled: ArrayBuffer[];
+  /** the input slab the pushes' bytes are in (-1: none) */
+  slab: number;
+  /** input slabs made since the last batch (the worker learns each once) */
+  newSlabs: Array<[number, SharedArrayBuffer]>;
+  /** record slabs the main thread has copied out: free again */
+  recycled: number[];
 }
 
 interface FromWorker {
-  records: Uint8Array | undefined;
+  ready?: true;
+  /** the records of the batch: [record slab, length] (a slab not sent before comes in newSlabs) */
+  records: [number, number] | undefined;
+  /** records too big for a slab (a huge message): sent as a copy */
+  bigRecords?: Uint8Array;
+  newSlabs: Array<[number, SharedArrayBuffer]>;
   outputs: Array<Omit<ParsedOutput, 'partial' | 'rejects'> & { partial?: Uint8Array; rejects: Array<{ reason: SyslogReason; sample: Uint8Array }> }>;
-  /** the batch's input ArrayBuffer, handed back for the next batch */
-  input: ArrayBuffer | undefined;
+  /** the batch's input slab, free again (-1: none) */
+  slab: number;
   bytes: number;
   slowPath: number;
 }
 
 const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
-/** Most buffers kept for reuse on each side (beyond that, the GC takes them). */
-const POOL_MAX = 16;
-/** A batch is sent at the end of the event-loop turn, or sooner once its input reaches this size. */
+/** A batch is sent at the end of the event-loop turn, or sooner once its input fills a slab. */
 const BATCH_BYTES = 1 << 20;
+/**
+ * A record slab holds the records of one batch: ~2.5× its input for typical messages (if escapes make
+ * it more, the writer moves to a bigger, private buffer for that batch).
+ */
+const RECORD_SLAB_BYTES = 4 * BATCH_BYTES;
 
 interface Lane {
   worker: Worker;
   steps: Step[];
-  input: Buffer | undefined;
+  /** input slabs by index (shared with the worker), the free ones, and the one being filled */
+  slabs: Buffer[];
+  free: number[];
+  newSlabs: Array<[number, SharedArrayBuffer]>;
+  slab: number;
   inputLen: number;
-  /** record buffers to hand back with the next batch */
-  recycled: ArrayBuffer[];
+  /** this worker's record slabs, by index */
+  recordSlabs: Buffer[];
+  /** record slabs to hand back with the next batch */
+  recycled: number[];
   slowPath: number;
 }
 
 /**
  * N worker threads; a connection is parsed on worker `id % N`, so its outputs come back in order.
  * Calls are gathered per worker and sent once per event-loop turn; onOutput runs on the main thread.
+ *
+ * The bytes travel through SharedArrayBuffer slabs both sides keep for the life of the lane — input
+ * slabs (made here), record slabs (made by the worker) — and messages only say which slab and how much.
+ * Transferring fresh ArrayBuffers instead costs GC time: V8 counts each arriving one as new external
+ * memory, and at hundreds of MB/s that meant a full mark-compact every few batches.
  */
 export class WorkerSyslogParser implements SyslogStreamParser {
   private readonly lanes: Lane[] = [];
-  /** input buffers back from the workers */
-  private readonly inputs: ArrayBuffer[] = [];
   private pending = 0;
   private scheduled = false;
   private failed: Error | undefined;
+  readonly ready: Promise<void>;
 
-  constructor(threads: number, maxMessageBytes: number, private readonly onOutput: (batch: ParsedBatch) => void, onError: (err: Error) => void) {
+  constructor(threads: number, limits: ParseLimits, private readonly onOutput: (batch: ParsedBatch) => void, onError: (err: Error) => void) {
     // Workers start from a tiny bootstrap that registers the TypeScript loader (tsx) the main thread
     // runs under, then imports this very file: no build step, like everything else here.
     const tsx = import.meta.resolve('tsx/esm/api');
     const self = import.meta.url;
+    const readies: Array<Promise<void>> = [];
     for (let i = 0; i < threads; i++) {
       const worker = new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(self)}); })`, {
         eval: true,
-        workerData: { syslogParser: true, maxMessageBytes },
+        workerData: { syslogParser: true, limits },
       });
-      const lane: Lane = { worker, steps: [], input: undefined, inputLen: 0, recycled: [], slowPath: 0 };
+      const lane: Lane = { worker, steps: [], slabs: [], free: [], newSlabs: [], slab: -1, inputLen: 0, recordSlabs: [], recycled: [], slowPath: 0 };
+      let ready!: () => void;
+      readies.push(new Promise<void>((r) => (ready = r)));
       worker.on('message', (m: FromWorker) => {
+        if (m.ready) return ready();
         this.pending -= m.bytes;
         lane.slowPath = m.slowPath;
-        if (m.input && this.inputs.length < POOL_MAX) this.inputs.push(m.input);
+        if (m.slab >= 0) lane.free.push(m.slab);
+        for (const [k, sab] of m.newSlabs) lane.recordSlabs[k] = Buffer.from(sab);
+        const records = m.records ? lane.recordSlabs[m.records[0]]!.subarray(0, m.records[1]) : m.bigRecords ? asBuffer(m.bigRecords) : undefined;
         this.onOutput({
-          records: m.records ? asBuffer(m.records) : undefined,
+          records,
           outputs: m.outputs.map((o) => ({
             ...o,
             partial: o.partial ? asBuffer(o.partial) : undefined,
             rejects: o.rejects.map((r) => ({ reason: r.reason, sample: asBuffer(r.sample) })),
           })),
         });
-        // onOutput has copied the records out: their buffer goes back with the next batch
-        if (m.records && lane.recycled.length < POOL_MAX) lane.recycled.push(m.records.buffer as ArrayBuffer);
+        // onOutput has copied the records out: their slab goes back with the next batch (sent at the
+        // end of this turn if nothing else is, so the worker need not make new ones)
+        if (m.records) {
+          lane.recycled.push(m.records[0]);
+          this.schedule();
+        }
       });
       worker.on('error', (err) => {
         this.failed = err;
+        ready();
         onError(err);
       });
       this.lanes.push(lane);
     }
+    this.ready = Promise.all(readies).then(() => undefined);
   }
 
   get pendingBytes(): number {
@@ -295,16 +359,19 @@ export class WorkerSyslogParser implements SyslogStreamParser {
   push(id: number, chunk: Buffer, now: number): void {
     const lane = this.laneOf(id);
     this.pending += chunk.length;
-    let input = lane.input;
-    if (input === undefined || lane.inputLen + chunk.length > input.length) {
-      if (input !== undefined) this.send(lane);
-      const ab = this.inputs.pop();
-      input = lane.input = ab !== undefined && ab.byteLength >= chunk.length ? Buffer.from(ab) : Buffer.from(new ArrayBuffer(Math.max(BATCH_BYTES, chunk.length)));
-      lane.inputLen = 0;
+    // A chunk bigger than what is left of the slab goes in pieces: the decoder takes a stream cut anywhere.
+    for (let off = 0; off < chunk.length; ) {
+      if (lane.slab < 0 || lane.inputLen === BATCH_BYTES) {
+        if (lane.slab >= 0) this.send(lane);
+        lane.slab = this.freeSlab(lane);
+        lane.inputLen = 0;
+      }
+      const n = Math.min(chunk.length - off, BATCH_BYTES - lane.inputLen);
+      chunk.copy(lane.slabs[lane.slab]!, lane.inputLen, off, off + n);
+      lane.steps.push({ t: 'push', id, offset: lane.inputLen, length: n, now });
+      lane.inputLen += n;
+      off += n;
     }
-    chunk.copy(input, lane.inputLen);
-    lane.steps.push({ t: 'push', id, offset: lane.inputLen, length: chunk.length, now });
-    lane.inputLen += chunk.length;
     this.schedule();
   }
 
@@ -319,6 +386,16 @@ export class WorkerSyslogParser implements SyslogStreamParser {
   async stop(): Promise<void> {
     this.flushAll();
     await Promise.all(this.lanes.map((l) => l.worker.terminate()));
+  }
+
+  private freeSlab(lane: Lane): number {
+    const k = lane.free.pop();
+    if (k !== undefined) return k;
+    // All in flight: one more (bounded: the lane stops reading while pendingBytes is high).
+    const sab = new SharedArrayBuffer(BATCH_BYTES);
+    lane.slabs.push(Buffer.from(sab));
+    lane.newSlabs.push([lane.slabs.length - 1, sab]);
+    return lane.slabs.length - 1;
   }
 
   private laneOf(id: number): Lane {
@@ -339,56 +416,80 @@ export class WorkerSyslogParser implements SyslogStreamParser {
 
   private readonly flushAll = (): void => {
     this.scheduled = false;
-    for (const lane of this.lanes) if (lane.steps.length) this.send(lane);
+    for (const lane of this.lanes) if (lane.steps.length || lane.recycled.length || lane.newSlabs.length) this.send(lane);
   };
 
   private send(lane: Lane): void {
-    const input = lane.input;
-    const msg: ToWorker = { steps: lane.steps, input: input?.subarray(0, lane.inputLen), recycled: lane.recycled };
-    const transfer: ArrayBuffer[] = [...lane.recycled];
-    if (input) transfer.push(input.buffer as ArrayBuffer);
-    lane.worker.postMessage(msg, transfer);
+    const used = lane.inputLen > 0;
+    const msg: ToWorker = { steps: lane.steps, slab: used ? lane.slab : -1, newSlabs: lane.newSlabs, recycled: lane.recycled };
+    lane.worker.postMessage(msg);
+    if (!used && lane.slab >= 0) lane.free.push(lane.slab); // a slab that carried nothing stays ours
     lane.steps = [];
-    lane.input = undefined;
+    lane.slab = -1;
     lane.inputLen = 0;
+    lane.newSlabs = [];
     lane.recycled = [];
   }
 }
 
-/** The worker's side: one ParseCore, answering every batch with one message (buffers transferred). */
-function runWorker(maxMessageBytes: number): void {
-  const pool: ArrayBuffer[] = [];
+/** The worker's side: one ParseCore, answering every batch with one message (slab numbers, no bytes). */
+function runWorker(limits: ParseLimits): void {
+  const inputs: Buffer[] = [];
+  const slabs: Buffer[] = [];
+  const slabOf = new Map<ArrayBufferLike, number>();
+  const free: number[] = [];
+  let newSlabs: Array<[number, SharedArrayBuffer]> = [];
+  /** slabs handed to the writer and not yet sent back with records */
+  const issued = new Set<number>();
   const allocate = (n: number): Buffer => {
-    for (let i = pool.length - 1; i >= 0; i--) {
-      if (pool[i]!.byteLength >= n) return Buffer.from(pool.splice(i, 1)[0]!);
+    if (n > RECORD_SLAB_BYTES) return Buffer.allocUnsafeSlow(n); // a huge message's records: a private buffer
+    let k = free.pop();
+    if (k === undefined) {
+      const sab = new SharedArrayBuffer(RECORD_SLAB_BYTES);
+      k = slabs.length;
+      slabs.push(Buffer.from(sab));
+      slabOf.set(sab, k);
+      newSlabs.push([k, sab]);
     }
-    return Buffer.from(new ArrayBuffer(n));
+    issued.add(k);
+    return slabs[k]!;
   };
-  const core = new ParseCore(maxMessageBytes, allocate);
+  const core = new ParseCore(limits, allocate, undefined, RECORD_SLAB_BYTES);
   const port = parentPort!;
   port.on('message', (m: ToWorker) => {
-    for (const ab of m.recycled) if (pool.length < POOL_MAX) pool.push(ab);
-    const input = m.input ? asBuffer(m.input) : undefined;
+    for (const [k, sab] of m.newSlabs) inputs[k] = Buffer.from(sab);
+    for (const k of m.recycled) free.push(k);
+    const input = m.slab >= 0 ? inputs[m.slab]! : undefined;
+    let bytes = 0;
     const outputs: ParsedOutput[] = [];
     for (const s of m.steps) {
       if (s.t === 'open') core.open(s.id, s.rx);
-      else if (s.t === 'push') outputs.push(core.push(s.id, input!.subarray(s.offset, s.offset + s.length), s.now));
-      else if (s.t === 'end') outputs.push(core.end(s.id, s.now));
+      else if (s.t === 'push') {
+        bytes += s.length;
+        outputs.push(core.push(s.id, input!.subarray(s.offset, s.offset + s.length), s.now));
+      } else if (s.t === 'end') outputs.push(core.end(s.id, s.now));
       else outputs.push(core.close(s.id));
     }
     // The writer gives every records() a buffer of its own (from `allocate`), and the decoders keep
-    // copies, never views, of what spans reads: both buffers can move without a copy.
-    const records = core.records();
-    const transfer: ArrayBuffer[] = [];
-    if (records) transfer.push(records.buffer as ArrayBuffer);
-    if (m.input) transfer.push(m.input.buffer as ArrayBuffer);
-    const msg: FromWorker = { records, outputs, input: m.input?.buffer as ArrayBuffer | undefined, bytes: m.input?.byteLength ?? 0, slowPath: core.slowPath };
-    port.postMessage(msg, transfer);
+    // copies, never views, of what spans reads (the input slab is reused once this answer is out).
+    const recs = core.records();
+    const recSlab = recs ? slabOf.get(recs.buffer) : undefined;
+    // The records' slab goes to the main thread, the writer's current one stays issued, and any other
+    // slab issued meanwhile was dropped (the writer moved to a bigger buffer): free again.
+    const current = slabOf.get(core.outputBuffer.buffer);
+    for (const k of issued) if (k !== recSlab && k !== current) free.push(k);
+    issued.clear();
+    if (current !== undefined) issued.add(current);
+    const msg: FromWorker = { records: recs && recSlab !== undefined ? [recSlab, recs.length] : undefined, newSlabs, outputs, slab: m.slab, bytes, slowPath: core.slowPath };
+    if (recs && recSlab === undefined) msg.bigRecords = recs;
+    newSlabs = [];
+    port.postMessage(msg);
   });
+  port.postMessage({ ready: true });
 }
 
 if (!isMainThread) {
   const { workerData } = await import('node:worker_threads');
-  const wd = workerData as { syslogParser?: boolean; maxMessageBytes?: number } | undefined;
-  if (wd?.syslogParser) runWorker(wd.maxMessageBytes!);
+  const wd = workerData as { syslogParser?: boolean; limits?: ParseLimits } | undefined;
+  if (wd?.syslogParser) runWorker(wd.limits!);
 }

@@ -16,6 +16,13 @@
  *   rejects.ndjson     a message that cannot be read, with its reason (syslog_bad_pri, …)
  *   stats.json         with a `syslog` section: counters per transport
  *
+ * Bad input is rejected per message with its reason (rejects.ndjson, stats.rejects) and the connection
+ * carries on wherever the framing allows: a bad PRI or header is one reject; a bad octet count resyncs
+ * at the next LF; a count over --max-message-bytes is skipped exactly (the count says where the next
+ * message starts). The framing cannot survive a count over --max-skip-bytes too (16 MiB by default:
+ * skipping gigabytes on a peer's word would let it hold the connection with a lie): that one is
+ * rejected as syslog_count_too_large and closes THAT connection only (syslog.tcp.framingClosed).
+ *
  * What stays the same as every other receiver (GUIDE §2): bad input never stops the lane, reads pause
  * while the disk lags, SIGTERM drains, flushes, fsyncs and writes the final stats.
  *
@@ -71,7 +78,8 @@ const args = parseCli({
     tlsCa: opt.string('--tls-ca <file>', 'CA that client certificates must chain to (implies --mtls; default: the CA of --certs)'),
     mtls: opt.flag('--mtls', 'require a client certificate signed by the CA (mutual TLS); its CN goes into _rx.client'),
     maxMessageBytes: opt.bytes('--max-message-bytes <size>', 'largest syslog message; bigger ones are rejected (syslog_too_large / syslog_count_too_large)', 64 << 10, { min: 64, max: 64 << 20 }),
-    parseThreads: opt.int('--parse-threads <n>', 'worker threads that parse TCP/TLS streams, a connection per thread (0 = on the main thread: the fastest on 2 cores)', 0, { min: 0, max: 64 }),
+    maxSkipBytes: opt.bytes('--max-skip-bytes <size>', 'TCP/TLS: an octet count over the message limit is skipped (read and thrown away) up to this size; a larger one closes that connection', 16 << 20, { min: 0, max: 1 << 30 }),
+    parseThreads: opt.int('--parse-threads <n>', 'worker threads that parse TCP/TLS streams, a connection per thread (0 = on the main thread: the least CPU per message; 1 uses a second core: the faster when one is free)', 0, { min: 0, max: 64 }),
     drainQuietMs: opt.int('--drain-quiet-ms <n>', 'on SIGTERM, keep reading until no bytes arrive for this long', 100, { min: 0, max: 3000 }),
   },
   epilog: [
@@ -101,6 +109,8 @@ interface TransportStats {
   rejected: number;
   bytes: number;
   connections?: { open: number; total: number };
+  /** TCP/TLS connections closed because their framing broke beyond repair (a count over --max-skip-bytes) */
+  framingClosed?: number;
   datagrams?: number;
   dropped?: number;
   handshakeErrors?: number;
@@ -108,13 +118,14 @@ interface TransportStats {
 const stats = new ReceiverStats(args.lane, 'syslog');
 const perTransport: Record<Transport, TransportStats> = {
   udp: { port: null, messages: 0, persisted: 0, rejected: 0, bytes: 0, datagrams: 0, dropped: 0 },
-  tcp: { port: null, messages: 0, persisted: 0, rejected: 0, bytes: 0, connections: { open: 0, total: 0 } },
-  tls: { port: null, messages: 0, persisted: 0, rejected: 0, bytes: 0, connections: { open: 0, total: 0 }, handshakeErrors: 0 },
+  tcp: { port: null, messages: 0, persisted: 0, rejected: 0, bytes: 0, connections: { open: 0, total: 0 }, framingClosed: 0 },
+  tls: { port: null, messages: 0, persisted: 0, rejected: 0, bytes: 0, connections: { open: 0, total: 0 }, framingClosed: 0, handshakeErrors: 0 },
 };
 stats.extra.syslog = perTransport;
 
 const sink = await FileSink.open({ dir: args.dataDir, fsync: args.fsync, fsyncIntervalMs: args.fsyncIntervalMs, rotateBytes: args.rotateBytes });
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
+  stats.bytes.decoded = appender.totalBytes;
   stats.extra.sink = sink.counters;
   stats.extra.parse = { threads: args.parseThreads, slowPath: parser.slowPath + udpWriter.slowPath };
 }).start();
@@ -133,17 +144,11 @@ function reject(t: TransportStats, peer: string, reason: RejectReason, sample: B
 
 /**
  * Record lines (already carrying `_rx`) to the sink, through two buffers that take turns (one collects
- * while the other is written): one big write at a time, and no garbage per read.
+ * while the other is written): one big write at a time, and no garbage per read. The record writers on
+ * this thread (TCP/TLS inline, UDP) write straight into the collecting buffer; stats.bytes.decoded is
+ * the bytes of records made (appender.totalBytes).
  */
 const appender = new DoubleBufferedAppender(sink, 4 << 20, () => flowControl());
-function persist(t: TransportStats, records: Buffer | undefined, persisted: number): void {
-  t.persisted += persisted;
-  stats.records.persisted += persisted;
-  if (records === undefined) return;
-  stats.bytes.decoded += records.length;
-  appender.add(records);
-  appender.flush();
-}
 
 // ---- TCP and TLS: a byte stream, cut into messages per RFC 6587 --------------------------------------
 // The parsing runs in lessons/stack/syslog-parser.ts: inline (--parse-threads 0, the default) or on worker
@@ -166,12 +171,10 @@ let closing = 0;
 let closingDone: (() => void) | undefined;
 
 function onParsed(batch: ParsedBatch): void {
-  // The records of every output below, in order, already carrying their _rx: one copy into the appender.
-  if (batch.records !== undefined) {
-    stats.bytes.decoded += batch.records.length;
-    appender.add(batch.records);
-    appender.flush();
-  }
+  // The records of every output below, in order, already carrying their _rx: in the appender already
+  // (parsed on this thread), or one copy into it (from a worker).
+  if (batch.records !== undefined) appender.add(batch.records);
+  appender.flush();
   for (const out of batch.outputs) {
     const conn = connections.get(out.id);
     if (conn === undefined) continue;
@@ -182,6 +185,14 @@ function onParsed(batch: ParsedBatch): void {
     stats.records.persisted += out.persisted;
     if (out.messages > 0) conn.lastMessageAt = now;
     for (const r of out.rejects) reject(t, conn.peer, r.reason, r.sample);
+    if (out.fatal && !conn.closed) {
+      // A count too large to skip: this connection's framing is lost (nothing after it can be read).
+      // Only this connection closes; the others and the lane carry on.
+      t.framingClosed!++;
+      log.warn('connection closed: octet count over --max-skip-bytes', { peer: conn.peer, transport: conn.transport, maxSkipBytes: args.maxSkipBytes });
+      closeParser(conn);
+      conn.socket.destroy();
+    }
     if (out.ended) {
       // The peer half-closed and everything it sent is parsed: close our side once it is written (a
       // sender can wait for that, and the benchmark does).
@@ -200,14 +211,15 @@ function onParsed(batch: ParsedBatch): void {
 }
 
 const PARSE_HIGH_WATER = 8 << 20;
+const limits = { maxMessageBytes: args.maxMessageBytes, maxSkipBytes: args.maxSkipBytes };
 const APPEND_HIGH_WATER = 16 << 20;
 const parser: SyslogStreamParser =
   args.parseThreads > 0
-    ? new WorkerSyslogParser(args.parseThreads, args.maxMessageBytes, onParsed, (err) => {
+    ? new WorkerSyslogParser(args.parseThreads, limits, onParsed, (err) => {
         log.error('parse worker failed', { error: err.message });
         process.exit(1);
       })
-    : new InlineSyslogParser(args.maxMessageBytes, onParsed);
+    : new InlineSyslogParser(limits, onParsed, appender.output);
 
 function closeParser(conn: Connection, reason?: RejectReason): void {
   if (conn.closed) return;
@@ -298,7 +310,7 @@ sink.on('drain', flowControl);
 // UDP cannot be slowed down. Policy when the sink is far behind (4× its high-water mark): drop the
 // datagram and count it (records.dropped, syslog.udp.dropped) — the kernel would drop it anyway.
 const UDP_DROP_BACKLOG = 4 * (16 << 20);
-const udpWriter = new SyslogRecordWriter();
+const udpWriter = new SyslogRecordWriter(256 << 10, undefined, appender.output);
 let udpTailKey = '';
 let udpPersisted = 0;
 let udpFlushScheduled = false;
@@ -341,8 +353,10 @@ function onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
 }
 function flushUdp(): void {
   udpFlushScheduled = false;
-  persist(perTransport.udp, udpWriter.take(), udpPersisted);
+  perTransport.udp.persisted += udpPersisted;
+  stats.records.persisted += udpPersisted;
   udpPersisted = 0;
+  appender.flush();
 }
 
 // ---- listen -------------------------------------------------------------------------------------------
@@ -430,6 +444,7 @@ onShutdown(
     if (closing > 0) await new Promise<void>((resolve) => (closingDone = resolve));
     await parser.stop();
     await appender.drain();
+    stats.bytes.decoded = appender.totalBytes;
     await sink.close();
     stats.extra.sink = sink.counters;
     await statsWriter.stop();
@@ -438,6 +453,8 @@ onShutdown(
   { log },
 );
 
+// Parse workers (if any) loaded: "ready" means traffic is taken at full speed from the first byte.
+await parser.ready;
 const ports = { udp: perTransport.udp.port, tcp: perTransport.tcp.port, tls: perTransport.tls.port };
 announceReady({
   role: 'receiver',

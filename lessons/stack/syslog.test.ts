@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCerts, type CertSet } from '../../shared/tls/certs.ts';
 import { findProgram, freePort, startRsyslog, waitFor, type Rsyslog } from './rsyslog-peer.ts';
+import { RecordOutput } from '../../shared/protocol/syslog.ts';
+import { InlineSyslogParser, WorkerSyslogParser, type ParsedBatch, type SyslogStreamParser } from './syslog-parser.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CI = process.env.CI === 'true';
@@ -223,6 +225,89 @@ describe('malformed syslog is rejected per message; the connection and the lane 
     expect(stats.records).toMatchObject({ rejected: 7, persisted: 6 });
     expect(stats.rejects).toEqual({ syslog_bad_pri: 3, syslog_bad_count: 2, syslog_count_too_large: 1, syslog_too_large: 1 });
   });
+});
+
+describe('a count too large to skip closes that connection only', () => {
+  for (const threads of ['0', '1']) {
+    it(`--parse-threads ${threads} --max-skip-bytes: a count over the message limit is skipped up to it; past it the connection is closed, others carry on`, async () => {
+      const rx = await startReceiver(['--tls-port', 'off', '--udp-port', 'off', '--parse-threads', threads, '--max-message-bytes', '1024', '--max-skip-bytes', '4096']);
+      const port = rx.ports.tcp!;
+      const connect = async () => {
+        const s = net.connect({ host: '127.0.0.1', port });
+        s.on('error', () => {});
+        await new Promise<void>((r) => s.once('connect', () => r()));
+        return s;
+      };
+      const [a, b] = [await connect(), await connect()];
+      const aClosed = new Promise<void>((r) => a.once('close', () => r()));
+      const oct = (m: string) => `${Buffer.byteLength(m)} ${m}`;
+      a.write(oct('<13>1 - h app - - - a1'));
+      a.write(`3000 ${'x'.repeat(3000)}`); // over the message limit, within the skip limit: skipped
+      a.write(oct('<13>1 - h app - - - a2'));
+      await rx.until((r) => byMsg(r, 'a2').length === 1, 'the message after the skipped one');
+      a.write(`999999 ${'y'.repeat(100)}`); // past the skip limit: the lane closes A
+      a.write(oct('<13>1 - h app - - - never'));
+      await aClosed;
+      b.write(oct('<13>1 - h app - - - b1'));
+      const c = await connect();
+      c.end(oct('<13>1 - h app - - - c1'));
+      await rx.until((r) => byMsg(r, 'b1').length === 1 && byMsg(r, 'c1').length === 1, 'the other connections carry on');
+      b.end();
+      expect(await rx.stop()).toBe(0);
+      expect((await rx.records()).map((r) => r.msg).sort()).toEqual(['a1', 'a2', 'b1', 'c1']);
+      const rejects = await rx.rejects();
+      expect(rejects.map((r) => [r.reason, r.sample.slice(0, 7)])).toEqual([
+        ['syslog_count_too_large', '3000 xx'],
+        ['syslog_count_too_large', '999999 '],
+      ]);
+      const stats = JSON.parse(await readFile(join(rx.dir, 'stats.json'), 'utf8')) as { rejects: Record<string, number>; syslog: { tcp: { framingClosed: number } } };
+      expect(stats.rejects).toEqual({ syslog_count_too_large: 2 });
+      expect(stats.syslog.tcp.framingClosed).toBe(1);
+    });
+  }
+});
+
+describe('syslog-parser.ts: parse workers make the same records and rejects as the inline parser', () => {
+  it('many batches through the shared slabs, records bigger than a slab, rejects, and a fatal count', async () => {
+    const oct = (m: string | Buffer) => Buffer.concat([Buffer.from(`${Buffer.byteLength(m)} `), Buffer.from(m)]);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 6000; i++) parts.push(oct(`<${(i * 7) % 192}>1 2026-11-26T10:00:00.${String(i % 1000).padStart(3, '0')}Z web-${i % 9} app - REQ [req@32473 id="${i}" q="a\\"b"] message ${i} é`));
+    // every byte escaped as \u00XX: ~6× the input, so a batch's records outgrow a 4 MiB slab
+    for (let i = 0; i < 120; i++) parts.push(oct(Buffer.concat([Buffer.from(`<13>1 - h ctl - - - `), Buffer.alloc(60_000, 1)])));
+    parts.push(Buffer.from('<999>1 - - - - - - bad pri\n'), oct('<13>1 - h app - - - after'), Buffer.from('99999999 '), oct('<13>never'));
+    const stream = Buffer.concat(parts);
+    const limits = { maxMessageBytes: 64 << 10, maxSkipBytes: 1 << 20 };
+    const run = async (make: (onOutput: (b: ParsedBatch) => void) => SyslogStreamParser, out?: RecordOutput) => {
+      const records: Buffer[] = [];
+      const events: string[] = [];
+      let closed!: () => void;
+      const done = new Promise<void>((r) => (closed = r));
+      const p = make((b) => {
+        if (b.records) records.push(Buffer.from(b.records));
+        for (const o of b.outputs) {
+          events.push(`${o.messages}/${o.persisted}/${o.rejects.map((r) => r.reason).join(',')}/${o.fatal ?? false}`);
+          if (o.closed) closed();
+        }
+      });
+      await p.ready;
+      p.open(1, ',"peer":"t"}');
+      for (let off = 0, k = 0; off < stream.length; off += 64 << 10, k++) p.push(1, stream.subarray(off, off + (64 << 10)), 1_764_150_000_000 + k);
+      p.close(1);
+      await done;
+      await p.stop();
+      return { records: out ? out.buf.subarray(0, out.len) : Buffer.concat(records), events };
+    };
+    const output = new RecordOutput(Buffer.alloc(1 << 20));
+    const inline = await run((cb) => new InlineSyslogParser(limits, cb, output), output);
+    const worker = await run((cb) => new WorkerSyslogParser(1, limits, cb, (err) => expect.fail(err.message)));
+    const lines = inline.records.toString().split('\n').filter(Boolean);
+    expect(lines).toHaveLength(6000 + 120 + 1);
+    expect(JSON.parse(lines.at(-1)!).msg).toBe('after');
+    expect(worker.records.equals(inline.records)).toBe(true);
+    const summary = (ev: string[]) => ev.join(' ').match(/syslog_\w+|true/g);
+    expect(summary(worker.events)).toEqual(summary(inline.events));
+    expect(summary(inline.events)).toEqual(['syslog_bad_pri', 'syslog_count_too_large', 'true']);
+  }, 60_000);
 });
 
 describe('the process contract and the connection life cycle', () => {

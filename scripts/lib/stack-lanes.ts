@@ -4,13 +4,16 @@
  * sets ports and extra arguments; this table says how to start each one.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { REPO_ROOT } from './launch.ts';
 
 export interface LaneConfig {
   enabled: boolean;
   port: number;
+  /** the syslog lane's TLS port (its UDP and TCP share `port`) */
   tlsPort?: number;
+  /** TLS lanes (day13, syslog): require a client certificate signed by the dev CA (mutual TLS) */
+  mtls?: boolean;
   receiverArgs: string[];
   shipperArgs: string[];
 }
@@ -20,7 +23,9 @@ export interface StackConfig {
   dataDir: string;
   certsDir: string;
   readyTimeoutMs: number;
-  dashboard: { enabled: boolean; port: number };
+  /** what the stack does when a lane's receiver exits on its own: keep the others running, or stop them all */
+  laneExit: 'carry-on' | 'stop-stack';
+  dashboard: { enabled: boolean; port: number; refreshMs: number; staleMs: number };
   demo: { enabled: boolean; recordsPerSecond: number };
   lanes: Record<string, LaneConfig>;
 }
@@ -38,6 +43,7 @@ export interface LaneDef {
   id: string;
   title: string;
   transport: string;
+  /** the receiver, relative to the repo root (`lessons/<lesson>/<file>`); --lessons-root may take it from elsewhere */
   receiver: string;
   receiverArgs(c: LaneContext): string[];
   /** the demo client; it reads records on stdin */
@@ -46,6 +52,7 @@ export interface LaneDef {
 }
 
 const common = (c: LaneContext) => ['--host', c.cfg.host, '--port', String(c.lane.port), '--data-dir', c.dataDir];
+const clientCert = (c: LaneContext) => ['--cert', join(c.cfg.certsDir, 'client-shipper-1.crt'), '--key', join(c.cfg.certsDir, 'client-shipper-1.key')];
 const lspShipper = (c: LaneContext, target: string) => ['--target', target, '--input', '-', '--state-dir', c.stateDir, '--progress-ms', '0'];
 
 export const LANES: readonly LaneDef[] = [
@@ -59,9 +66,9 @@ export const LANES: readonly LaneDef[] = [
     title: 'LSP/1 over TLS 1.3',
     transport: 'lsp1-tls',
     receiver: 'lessons/day13/receiver.ts',
-    receiverArgs: (c) => [...common(c), '--certs', c.cfg.certsDir],
+    receiverArgs: (c) => [...common(c), '--certs', c.cfg.certsDir, ...(c.lane.mtls ? ['--mtls'] : [])],
     shipper: 'lessons/day13/shipper.ts',
-    shipperArgs: (c, t) => [...lspShipper(c, t), '--ca', join(c.cfg.certsDir, 'ca.crt')],
+    shipperArgs: (c, t) => [...lspShipper(c, t), '--ca', join(c.cfg.certsDir, 'ca.crt'), ...(c.lane.mtls ? clientCert(c) : [])],
   },
   { id: 'day14', title: 'the load-test lane', transport: 'lsp1-tcp', receiver: 'lessons/day14/receiver.ts', receiverArgs: common, shipper: 'lessons/day09/shipper.ts', shipperArgs: lspShipper },
   {
@@ -69,13 +76,25 @@ export const LANES: readonly LaneDef[] = [
     title: 'syslog: RFC 5424/3164 over UDP, TCP (octet counting or LF) and TLS',
     transport: 'syslog',
     receiver: 'lessons/stack/syslog-receiver.ts',
-    receiverArgs: (c) => ['--host', c.cfg.host, '--tcp-port', String(c.lane.port), '--udp-port', String(c.lane.port), '--tls-port', String(c.lane.tlsPort ?? 6514), '--certs', c.cfg.certsDir, '--data-dir', c.dataDir],
+    receiverArgs: (c) => ['--host', c.cfg.host, '--tcp-port', String(c.lane.port), '--udp-port', String(c.lane.port), '--tls-port', String(c.lane.tlsPort ?? 6514), '--certs', c.cfg.certsDir, '--data-dir', c.dataDir, ...(c.lane.mtls ? ['--mtls'] : [])],
     shipper: 'lessons/stack/syslog-forward.ts',
     shipperArgs: (_c, t) => ['--target', t, '--input', '-'],
   },
 ];
 
+/**
+ * Where a lane's program is: under `lessonsRoot` (a learner's copy, a fixture) when that root has it,
+ * otherwise in this repo's lessons/. Returned relative to the repo root, as startProgram wants it.
+ */
+export function programPath(file: string, lessonsRoot?: string): string {
+  if (lessonsRoot) {
+    const abs = resolve(lessonsRoot, file.replace(/^lessons\//, ''));
+    if (existsSync(abs)) return relative(REPO_ROOT, abs);
+  }
+  return file;
+}
+
 /** A lane can run only when its programs exist in this checkout (days still being written are skipped). */
-export function laneAvailable(def: LaneDef): boolean {
-  return existsSync(join(REPO_ROOT, def.receiver)) && existsSync(join(REPO_ROOT, def.shipper));
+export function laneAvailable(def: LaneDef, lessonsRoot?: string): boolean {
+  return existsSync(join(REPO_ROOT, programPath(def.receiver, lessonsRoot))) && existsSync(join(REPO_ROOT, programPath(def.shipper, lessonsRoot)));
 }

@@ -34,11 +34,15 @@ const STALE_MS = 2000;
 interface PageElement {
   dataset: Record<string, string | undefined>;
   textContent: string | null;
+  scrollWidth: number;
+  clientWidth: number;
 }
 declare const document: {
   querySelector(selector: string): PageElement | null;
   querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>;
+  documentElement: PageElement;
 };
+declare const window: { innerWidth: number };
 /** how long a lane may take to show as down: a stale window plus a couple of refreshes, with room */
 const DOWN_WITHIN_MS = 5000;
 
@@ -52,6 +56,8 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the dashboard in a browser', () => {
   const dirs = { alpha: '', beta: '', gamma: '' };
   // alpha is a receiver that keeps writing stats.json; the test changes what it writes
   let alpha: FakeStats = {};
+  // records alpha's "receiver" takes per heartbeat (a rate that lasts, however slowly the page polls)
+  let grow = 0;
 
   beforeAll(async () => {
     if (!HAVE_CHROMIUM) throw new Error(`CI=true but there is no chromium at ${CHROMIUM}: CI must install it (apt-get install -y chromium)`);
@@ -80,6 +86,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the dashboard in a browser', () => {
     await writeStats(dirs.beta, { lane: 'beta', transport: 'udp', pid: keeper.pid!, received: 5 });
     await writeStats(dirs.gamma, { lane: 'gamma', transport: 'tcp', received: 7 });
     heartbeat = setInterval(() => {
+      if (grow) alpha = { ...alpha, received: (alpha.received ?? 0) + grow, persisted: (alpha.persisted ?? 0) + grow };
       void writeStats(dirs.alpha, { ...alpha, updatedAt: new Date().toISOString() });
       if (keeper.exitCode === null && keeper.signalCode === null) void writeStats(dirs.beta, { lane: 'beta', transport: 'udp', pid: keeper.pid!, received: 5 });
     }, 250);
@@ -133,8 +140,21 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the dashboard in a browser', () => {
     await writeStats(dirs.alpha, alpha);
     await waitValue(cell('alpha', 'received'), '123456');
     expect(await page.locator(cell('alpha', 'received')).textContent()).toBe('123,456');
-    // the rate comes from two snapshots: 123,356 more records since the last one
-    await page.waitForFunction((s) => Number(document.querySelector(s)?.dataset.value) > 0, cell('alpha', 'recordsPerSec'), { timeout: 5000 });
+    // the rate comes from two snapshots: let the receiver keep taking records until the page shows one
+    grow = 500;
+    await page.waitForFunction((s) => Number(document.querySelector(s)?.dataset.value) > 0, cell('alpha', 'recordsPerSec'), { timeout: 10_000 });
+    grow = 0;
+    alpha = { ...alpha, received: 123_456, persisted: 123_400 };
+    await writeStats(dirs.alpha, alpha);
+    // every column fits a 1280 px window: no sideways scrolling of the table or the page
+    const widths = await page.evaluate(() => {
+      const wrap = document.querySelector('#view-overview .table-wrap')!;
+      return { wrap: wrap.scrollWidth, wrapClient: wrap.clientWidth, doc: document.documentElement.scrollWidth, win: window.innerWidth };
+    });
+    expect(widths.wrap, `the overview table is ${widths.wrap} px wide in ${widths.wrapClient} px`).toBeLessThanOrEqual(widths.wrapClient);
+    expect(widths.doc).toBeLessThanOrEqual(widths.win);
+    // the overview's delivery ledger lists every stream of every lane
+    expect(await valueOf('#ledger-all-body tr[data-ledger-lane="alpha"][data-stream="1"] [data-field="hwm"]')).toBe('100');
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-overview.png'), fullPage: true });
   });
 

@@ -58,6 +58,12 @@ export interface LaneTotals {
   connectionsOpen: number;
   connectionsTotal: number;
   streams: number;
+  /** decoded ÷ wire bytes of compressed batches (a `compression` section), or null when the lane compresses nothing */
+  compressionRatio: number | null;
+  /** failed TLS handshakes (a `tls` section, or the syslog lane's TLS port), or null for a lane without TLS */
+  tlsHandshakeFailures: number | null;
+  /** records or datagrams dropped, by reason (overflow policies, kernel drops, …) */
+  drops: Record<string, number>;
 }
 
 export interface LaneSnapshot {
@@ -115,6 +121,7 @@ export function totalsOf(stats: Record<string, unknown> | null): LaneTotals {
     n++;
   }
   return {
+    ...extrasOf(s, num(records.dropped)),
     received: num(records.received),
     persisted: num(records.persisted),
     rejected: num(records.rejected),
@@ -128,6 +135,47 @@ export function totalsOf(stats: Record<string, unknown> | null): LaneTotals {
     connectionsTotal: num(conns.total),
     streams: n,
   };
+}
+
+/**
+ * The lane-specific sections of stats.json, read by name where they exist: `compression` (day 12:
+ * {codec: {wireBytes, rawBytes}}), `tls` (day 13: handshakeFailures by reason, handshakes.failed),
+ * `syslog.tls.handshakeErrors`, and the drop counters of the UDP lanes and of bounded queues.
+ */
+function extrasOf(s: Record<string, unknown>, dropped: number): Pick<LaneTotals, 'compressionRatio' | 'tlsHandshakeFailures' | 'drops'> {
+  let wire = 0;
+  let raw = 0;
+  for (const c of Object.values(obj(s.compression))) {
+    const codec = obj(c);
+    wire += num(codec.wireBytes);
+    raw += num(codec.rawBytes);
+  }
+  const compressionRatio = wire > 0 ? Math.round((raw / wire) * 100) / 100 : null;
+
+  let tlsHandshakeFailures: number | null = null;
+  if (s.tls !== undefined) {
+    const tls = obj(s.tls);
+    const byReason = Object.values(obj(tls.handshakeFailures)).reduce<number>((n, v) => n + num(v), 0);
+    tlsHandshakeFailures = Math.max(byReason, num(obj(tls.handshakes).failed));
+  }
+  const syslogTls = obj(obj(s.syslog).tls);
+  if (syslogTls.handshakeErrors !== undefined) tlsHandshakeFailures = (tlsHandshakeFailures ?? 0) + num(syslogTls.handshakeErrors);
+
+  const drops: Record<string, number> = {};
+  const add = (reason: string, n: number) => {
+    if (n > 0) drops[reason] = (drops[reason] ?? 0) + n;
+  };
+  const udp = obj(s.udp);
+  add('kernel_buffer_full', num(udp.kernelDrops));
+  add('app_queue_full', num(udp.appDrops));
+  add('too_old', num(udp.tooOld));
+  add('udp_sink_backlog', num(obj(obj(s.syslog).udp).dropped));
+  const queue = obj(s.queue);
+  // day 14's bounded queue names its overflow policy (drop-newest, …)
+  add(typeof queue.overflow === 'string' ? `queue_full_${queue.overflow}` : 'queue_full', num(queue.dropped));
+  const known = Object.values(drops).reduce((a, b) => a + b, 0) - num(udp.kernelDrops);
+  add('other', dropped - Math.max(0, known));
+  return { compressionRatio, tlsHandshakeFailures, drops };
 }
 
 function round(x: number): number {

@@ -92,6 +92,24 @@ export function renderMetrics(lanes: readonly LaneSnapshot[], dashboard: { sseCl
       return numbersOf(tls?.handshakeFailures).map(([reason, n]): [Record<string, string>, number] => [{ lane: l.name, reason }, n]);
     }),
   );
+  e.family(
+    'logstream_tls_handshake_failures',
+    'counter',
+    'Failed TLS handshakes, all reasons (lanes with TLS; the syslog lane counts its TLS port).',
+    withStats.filter((l) => l.totals.tlsHandshakeFailures !== null).map((l) => [{ lane: l.name }, l.totals.tlsHandshakeFailures ?? 0]),
+  );
+  e.family(
+    'logstream_drops_total',
+    'counter',
+    'Records or datagrams dropped, by reason (overflow policies, full kernel buffers, …).',
+    withStats.flatMap((l) => Object.entries(l.totals.drops).map(([reason, n]): [Record<string, string>, number] => [{ lane: l.name, reason }, n])),
+  );
+  e.family(
+    'logstream_compression_ratio',
+    'gauge',
+    'Decoded bytes per wire byte of compressed batches (lanes that compress).',
+    withStats.filter((l) => l.totals.compressionRatio !== null).map((l) => [{ lane: l.name }, l.totals.compressionRatio ?? 0]),
+  );
   e.family('logstream_records_per_second', 'gauge', 'Records received per second, from the two latest stats snapshots.', lanes.map((l) => [{ lane: l.name }, l.rates.recordsPerSec]));
   e.family('logstream_persisted_per_second', 'gauge', 'Records persisted per second.', lanes.map((l) => [{ lane: l.name }, l.rates.persistedPerSec]));
   e.family('logstream_bytes_per_second', 'gauge', 'Wire bytes received per second.', lanes.map((l) => [{ lane: l.name }, l.rates.bytesPerSec]));

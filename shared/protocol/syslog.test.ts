@@ -358,10 +358,11 @@ interface Decoded {
   rejects: Array<Omit<SyslogRejectInfo, 'sample'> & { sample: string }>;
 }
 
-function decode(chunks: readonly Buffer[], maxMessageBytes = 64, end = true): Decoded {
+function decode(chunks: readonly Buffer[], maxMessageBytes = 64, end = true, maxSkipBytes?: number): Decoded {
   const out: Decoded = { messages: [], rejects: [] };
   const d = new SyslogFrameDecoder({
     maxMessageBytes,
+    ...(maxSkipBytes === undefined ? {} : { maxSkipBytes }),
     onMessage: (buf, s, e, framing) => out.messages.push({ text: buf.toString('latin1', s, e), framing }),
     onReject: (info) => out.rejects.push({ ...info, sample: info.sample.toString('latin1') }),
   });
@@ -369,7 +370,7 @@ function decode(chunks: readonly Buffer[], maxMessageBytes = 64, end = true): De
   if (end) {
     d.end();
     expect(d.bufferedBytes).toBe(0);
-    expect(d.idle).toBe(true);
+    expect(d.idle || d.dead).toBe(true); // dead: after a fatal reject (maxSkipBytes)
   }
   return out;
 }
@@ -438,7 +439,7 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     for (const [how, chunks] of feeds(Buffer.from(`${oct('<13>a')}30 <13>1 - - - -`))) {
       const r = decode(chunks);
       expect(r.messages.map((m) => m.text), how).toEqual(['<13>a']);
-      expect(r.rejects, how).toEqual([{ reason: 'syslog_truncated', offset: 7, bytes: 13, sample: '<13>1 - - - -' }]);
+      expect(r.rejects, how).toEqual([{ reason: 'syslog_truncated', code: 'LS_ERR_SYSLOG_TRUNCATED', offset: 7, bytes: 13, sample: '<13>1 - - - -' }]);
     }
   });
 
@@ -463,6 +464,49 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
       expect(r.messages.map((m) => m.text), how).toEqual([at, at]);
       expect(r.rejects.map((x) => x.reason), how).toEqual(['syslog_count_too_large', 'syslog_too_large']);
     }
+  });
+
+  it('every framing reject carries its reason and the matching code (error table)', () => {
+    // GUIDE §4: the code is what tests and checks rely on, for each way a stream can be malformed
+    const cases: Array<[string, string, SyslogReason, string]> = [
+      ['bad count (letter)', `12a <13>x\n`, 'syslog_bad_count', 'LS_ERR_SYSLOG_COUNT'],
+      ['count cut by the end of the stream', `12`, 'syslog_bad_count', 'LS_ERR_SYSLOG_COUNT'],
+      ['count over the limit (skipped)', `100 ${'x'.repeat(100)}`, 'syslog_count_too_large', 'LS_ERR_SYSLOG_COUNT_TOO_LARGE'],
+      ['truncated octet-counted message', `30 <13>1 - -`, 'syslog_truncated', 'LS_ERR_SYSLOG_TRUNCATED'],
+      ['LF-framed message over the limit', `<13>${'y'.repeat(80)}\n`, 'syslog_too_large', 'LS_ERR_SYSLOG_TOO_LARGE'],
+    ];
+    for (const [name, text, reason, code] of cases) {
+      for (const [how, chunks] of feeds(Buffer.from(text))) {
+        const r = decode(chunks);
+        expect(r.rejects.map((x) => [x.reason, x.code, x.fatal ?? false]), `${name} ${how}`).toEqual([[reason, code, false]]);
+        expect(SYSLOG_ERR[reason]).toBe(code);
+      }
+    }
+  });
+
+  it('a count over the skip limit is fatal: one reject, then nothing more is read (the lane closes the connection)', () => {
+    // limit 64, skip limit 200: 150 is skipped and the stream goes on; 5000 cannot be skipped
+    const input = Buffer.from(`${oct('<13>a')}150 ${'x'.repeat(150)}${oct('<13>b')}5000 ${'z'.repeat(300)}${oct('<13>never')}`);
+    for (const [how, chunks] of feeds(input)) {
+      const r = decode(chunks, 64, true, 200);
+      expect(r.messages.map((m) => m.text), how).toEqual(['<13>a', '<13>b']);
+      expect(
+        r.rejects.map(({ reason, code, offset, bytes, fatal, sample }) => ({ reason, code, offset, bytes, fatal: fatal ?? false, sample: sample.slice(0, 5) })),
+        how,
+      ).toEqual([
+        { reason: 'syslog_count_too_large', code: 'LS_ERR_SYSLOG_COUNT_TOO_LARGE', offset: 7, bytes: 150, fatal: false, sample: '150 x' },
+        { reason: 'syslog_count_too_large', code: 'LS_ERR_SYSLOG_COUNT_TOO_LARGE', offset: 7 + 154 + 7, bytes: 5000, fatal: true, sample: '5000 ' },
+      ]);
+    }
+    const d = new SyslogFrameDecoder({ maxMessageBytes: 64, maxSkipBytes: 64, onMessage: () => expect.fail('nothing after a fatal reject'), onReject: () => {} });
+    d.push(Buffer.from('9999999999 '));
+    expect(d.dead).toBe(true);
+    d.push(Buffer.from(oct('<13>after')));
+    d.end();
+    expect(d.bufferedBytes).toBe(0);
+    expect(d.buffered().length).toBe(0);
+    // a count within the message limit is never fatal, whatever the skip limit
+    expect(decode([Buffer.from(oct('<13>fits'))], 64, true, 0).messages.map((m) => m.text)).toEqual(['<13>fits']);
   });
 
   it('holds bounded memory while a huge message trickles in, and reports the buffered sample', () => {

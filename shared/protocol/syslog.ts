@@ -38,7 +38,10 @@ export const SYSLOG_ERR = {
   syslog_too_large: 'LS_ERR_SYSLOG_TOO_LARGE',
   /** RFC 6587 octet counting: a count that is not digits followed by a space (or is 0, or has > 10 digits) */
   syslog_bad_count: 'LS_ERR_SYSLOG_COUNT',
-  /** RFC 6587 octet counting: a count larger than the message limit (the message is skipped) */
+  /**
+   * RFC 6587 octet counting: a count larger than the message limit. The message is skipped (the count
+   * says where the next one starts); a count past the skip limit too ends the connection (`fatal`).
+   */
   syslog_count_too_large: 'LS_ERR_SYSLOG_COUNT_TOO_LARGE',
   /** the stream ended inside an octet-counted message */
   syslog_truncated: 'LS_ERR_SYSLOG_TRUNCATED',
@@ -649,6 +652,13 @@ export function parseSyslog(input: Buffer | string, receivedAt: number = Date.no
 
 // ---------------------------------------------------------------------------------------------
 // The hot path: scanned fields → record JSON bytes, straight into one output buffer
+//
+// Per message the lane writes ~2.5× the bytes it reads (the record's keys, attrs, _rx), so the writer
+// moves bytes 4 at a time where it can: a DataView reads 4 input bytes as one int32, a few integer
+// operations tell whether any of them needs attention (the end of a token, a JSON escape, a byte that is
+// not ASCII — "SWAR", SIMD within a register), and a clean word is stored with one write. The fixed
+// parts of a record (keys, the attrs of each PRI, the `_rx` tail) are kept as int32 words for the same
+// reason. Anything that is not clean goes through the byte-at-a-time tables below.
 
 /** Byte classes for JSON strings: 0 copy, 1 short escape, 2 \u00XX, 3 part of a multi-byte UTF-8 character. */
 const CLASS = new Uint8Array(256);
@@ -660,7 +670,7 @@ for (const [c, e] of [[8, 'b'], [9, 't'], [10, 'n'], [12, 'f'], [13, 'r'], [QUOT
 }
 for (let c = 0x80; c < 0x100; c++) CLASS[c] = 3;
 const HEX = Buffer.from('0123456789abcdef');
-/** CLASS, plus 4 for the SP that ends a header token: one table lookup per byte in copyToken. */
+/** CLASS, plus 4 for the SP that ends a header token. */
 const TOKEN = CLASS.slice();
 TOKEN[SP] = 4;
 /** SD-NAME bytes: 1 copy, 2 a backslash (JSON-escaped), 0 not part of a name. */
@@ -671,35 +681,176 @@ const SDVALUE = CLASS.slice();
 SDVALUE[QUOTE] = 4;
 SDVALUE[BACKSLASH] = 5;
 
+// SWAR tests on a little-endian int32 word of 4 bytes. `(v - 0x01010101) & ~v & 0x80808080` is non-zero
+// exactly when a byte of v is 0 (`x ^ 0x22222222` turns the '"' bytes into zeros), and
+// `(x - 0x20202020) & ~x` marks the bytes below 0x20 (valid for bytes below 0x80; the others are caught
+// by `| x`, whose high bits are theirs). All of it stays in int32 (`&` truncates).
+const W_ONES = 0x01010101;
+const W_HIGH = 0x80808080 | 0;
+
+/** 0 when all 4 bytes go into a JSON string as they are: 0x20..0x7f, not '"' or '\'. */
+function textUnsafe(x: number): number {
+  const q = x ^ 0x22222222;
+  const b = x ^ 0x5c5c5c5c;
+  return (((x - 0x20202020) & ~x) | ((q - W_ONES) & ~q) | ((b - W_ONES) & ~b) | x) & W_HIGH;
+}
+
+/** textUnsafe, and SP too (it ends a header token). */
+function tokenUnsafe(x: number): number {
+  const q = x ^ 0x22222222;
+  const b = x ^ 0x5c5c5c5c;
+  return (((x - 0x21212121) & ~x) | ((q - W_ONES) & ~q) | ((b - W_ONES) & ~b) | x) & W_HIGH;
+}
+
+/** 0 when all 4 bytes are SD-NAME bytes that need no JSON escape: 0x21..0x7e, not '=', ']', '"' or '\'. */
+function nameUnsafe(x: number): number {
+  const q = x ^ 0x22222222;
+  const b = x ^ 0x5c5c5c5c;
+  const eq = x ^ 0x3d3d3d3d;
+  const rb = x ^ 0x5d5d5d5d;
+  const del = x ^ 0x7f7f7f7f;
+  return (
+    (((x - 0x21212121) & ~x) | ((q - W_ONES) & ~q) | ((b - W_ONES) & ~b) | ((eq - W_ONES) & ~eq) | ((rb - W_ONES) & ~rb) | ((del - W_ONES) & ~del) | x) & W_HIGH
+  );
+}
+
+/** Non-zero when a byte of x is SP. */
+function hasSpace(x: number): number {
+  const s = x ^ 0x20202020;
+  return (s - W_ONES) & ~s & W_HIGH;
+}
+
+const viewOf = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/**
+ * Bytes written a word at a time: `n` bytes as ⌈n/4⌉ little-endian int32 words. A write stores up to 3
+ * bytes past n, which the next write overwrites (the writer keeps that much room at the end).
+ */
+class Words {
+  readonly n: number;
+  readonly w: Int32Array;
+  /** the bytes themselves, for putLong */
+  readonly bytes: Buffer;
+  constructor(bytes: Buffer) {
+    this.n = bytes.length;
+    this.bytes = bytes;
+    const padded = Buffer.alloc((bytes.length + 3) & ~3);
+    bytes.copy(padded);
+    this.w = new Int32Array(padded.length >> 2);
+    for (let i = 0; i < this.w.length; i++) this.w[i] = padded.readInt32LE(i * 4);
+  }
+}
+
+function putWords(k: Words, dv: DataView, o: number): number {
+  const w = k.w;
+  for (let i = 0; i < w.length; i++) dv.setInt32(o + 4 * i, w[i]!, true);
+  return o + k.n;
+}
+
+/** A long constant (the attrs of a PRI, the `_rx` tail): one memcpy costs less than its words. */
+function putLong(k: Words, dst: Buffer, o: number): number {
+  dst.set(k.bytes, o);
+  return o + k.n;
+}
+
+/** Room kept past the worst case of a record for word writes that run over their end. */
+const SLACK = 8;
+
+/**
+ * Where SyslogRecordWriter writes: a buffer, how much of it holds records, and a DataView on it. The
+ * writer owns one by default; the syslog lane hands it the collecting buffer of its appender instead, so
+ * every record is written once, straight where the file write takes it from.
+ */
+export class RecordOutput {
+  buf: Buffer;
+  view: DataView;
+  /** bytes of `buf` that hold complete records */
+  len = 0;
+
+  constructor(buf: Buffer) {
+    this.buf = buf;
+    this.view = viewOf(buf);
+  }
+
+  /** Continues in `next` (its first `len` bytes already used); returns what `buf` held, as a view. */
+  swap(next: Buffer, len = 0): Buffer {
+    const out = this.buf.subarray(0, this.len);
+    this.buf = next;
+    this.view = viewOf(next);
+    this.len = len;
+    return out;
+  }
+
+  /** Makes room for `extra` more bytes: a bigger buffer from `alloc`, with the records copied over. */
+  reserve(extra: number, alloc: (n: number) => Buffer = Buffer.allocUnsafeSlow): void {
+    if (this.len + extra <= this.buf.length) return;
+    const bigger = alloc(Math.max(this.buf.length * 2, this.len + extra));
+    this.buf.copy(bigger, 0, 0, this.len);
+    this.swap(bigger, this.len);
+  }
+
+  /** Appends bytes (complete lines) made elsewhere. */
+  add(bytes: Buffer): void {
+    this.reserve(bytes.length);
+    bytes.copy(this.buf, this.len);
+    this.len += bytes.length;
+  }
+}
+
 /** Returned by the string writers when the bytes are not valid UTF-8: the record takes the slow path. */
 const NOT_UTF8 = -1;
 
-/** JSON string content (no quotes) of buf[s, e) at dst[p]; new p, or NOT_UTF8. Worst case 6 bytes out per byte in. */
-function writeJsonText(src: Buffer, s: number, e: number, dst: Buffer, p: number): number {
+/** One byte of JSON string content (from CLASS k ≠ 0, 3) at dst[o]; the new o. */
+function escapeByte(c: number, k: number, dst: Buffer, o: number): number {
+  if (k === 1) {
+    dst[o] = BACKSLASH;
+    dst[o + 1] = SHORT[c]!;
+    return o + 2;
+  }
+  dst[o] = BACKSLASH;
+  dst[o + 1] = 0x75;
+  dst[o + 2] = 0x30;
+  dst[o + 3] = 0x30;
+  dst[o + 4] = HEX[c >> 4]!;
+  dst[o + 5] = HEX[c & 15]!;
+  return o + 6;
+}
+
+/**
+ * JSON string content (no quotes) of src[s, e) at dst[o]; new o, or NOT_UTF8. Worst case 6 bytes out
+ * per byte in. `sv` is a DataView on src.
+ */
+function writeJsonText(src: Buffer, sv: DataView, s: number, e: number, dst: Buffer, dv: DataView, o: number): number {
   let high = false;
-  for (let i = s; i < e; i++) {
-    const c = src[i]!;
-    const k = CLASS[c]!;
-    if (k === 0) {
-      dst[p++] = c;
-    } else if (k === 3) {
-      high = true;
-      dst[p++] = c;
-    } else if (k === 1) {
-      dst[p++] = BACKSLASH;
-      dst[p++] = SHORT[c]!;
-    } else {
-      dst[p++] = BACKSLASH;
-      dst[p++] = 0x75;
-      dst[p++] = 0x30;
-      dst[p++] = 0x30;
-      dst[p++] = HEX[c >> 4]!;
-      dst[p++] = HEX[c & 15]!;
+  let p = s;
+  while (p < e) {
+    if (p + 4 <= e) {
+      const x = sv.getInt32(p, true);
+      if (textUnsafe(x) === 0) {
+        dv.setInt32(o, x, true);
+        p += 4;
+        o += 4;
+        continue;
+      }
+    }
+    // a word (or the last bytes) with something in it: byte by byte
+    const stop = p + 4 < e ? p + 4 : e;
+    for (; p < stop; p++) {
+      const c = src[p]!;
+      const k = CLASS[c]!;
+      if (k === 0) {
+        dst[o++] = c;
+      } else if (k === 3) {
+        high = true;
+        dst[o++] = c;
+      } else {
+        o = escapeByte(c, k, dst, o);
+      }
     }
   }
   // Valid UTF-8 goes into JSON as it is; anything else takes the slow path (U+FFFD, like toString).
   if (high && !isUtf8(src.subarray(s, e))) return NOT_UTF8;
-  return p;
+  return o;
 }
 
 function sameBytes(buf: Buffer, a: number, aEnd: number, b: number, bEnd: number): boolean {
@@ -709,30 +860,22 @@ function sameBytes(buf: Buffer, a: number, aEnd: number, b: number, bEnd: number
 }
 
 const enc = (s: string) => Buffer.from(s, 'latin1');
-const K_TS = enc('{"ts":"');
+const words = (s: string) => new Words(enc(s));
+const K_TS = words('{"ts":"');
 /** `","level":"<level>"` by severity (closes the ts string) */
-const K_LEVEL = SEVERITY_LEVEL.map((l) => enc(`","level":"${l}"`));
-const K_HOST = enc(',"host":"');
-const K_SERVICE = enc(',"service":"');
+const K_LEVEL = SEVERITY_LEVEL.map((l) => words(`","level":"${l}"`));
+const K_HOST = words(',"host":"');
+/** K_LEVEL and K_HOST together (one write for the common case) */
+const K_LEVEL_HOST = SEVERITY_LEVEL.map((l) => words(`","level":"${l}","host":"`));
+const K_SERVICE = words(',"service":"');
 /** `,"attrs":{"facility":"…","severity":"…"` by PRI */
-const K_ATTRS = Array.from({ length: 192 }, (_, pri) => enc(`,"attrs":{"facility":"${FACILITIES[pri >> 3]}","severity":"${SEVERITIES[pri & 7]}"`));
-const K_PROCID = enc(',"procid":"');
-const K_MSGID = enc(',"msgid":"');
-const K_SD = enc(',"sd":{');
+const K_ATTRS = Array.from({ length: 192 }, (_, pri) => words(`,"attrs":{"facility":"${FACILITIES[pri >> 3]}","severity":"${SEVERITIES[pri & 7]}"`));
+const K_PROCID = words(',"procid":"');
+const K_MSGID = words(',"msgid":"');
+const K_SD = words(',"sd":{');
 /** `},"msg":"`: closes attrs, opens msg */
-const K_MSG = enc('},"msg":"');
+const K_MSG = words('},"msg":"');
 const CLOSE_LF = enc('}\n');
-
-/** Bytes copied by a small loop rather than Buffer#set / #copy, which cost more than that to call. */
-function copySmall(src: Buffer, dst: Buffer, p: number): number {
-  const n = src.length;
-  if (n > 32) {
-    dst.set(src, p);
-    return p + n;
-  }
-  for (let i = 0; i < n; i++) dst[p + i] = src[i]!;
-  return p + n;
-}
 
 /** Most SD-PARAMs of one element / SD-ELEMENTs of one message checked for repeats on the fast path. */
 const MAX_SD_TRACKED = 64;
@@ -744,40 +887,67 @@ const R_TIMESTAMP = -3;
 const R_SD = -4;
 const REASON_OF: Record<number, SyslogReason> = { [R_HEADER]: 'syslog_bad_header', [R_TIMESTAMP]: 'syslog_bad_timestamp', [R_SD]: 'syslog_bad_sd' };
 
-/** Where the last copyToken stopped (the SP that ended it, or `end`): a second return value without an allocation. */
+/** Where the last copyToken / transcodeSd stopped: a second return value without an allocation. */
 let tokenStop = 0;
 
 /**
- * Copies a header token (bytes up to the next SP or `end`) as JSON string content; sets tokenStop.
- * Returns the new output position, or R_SLOW when the token is not valid UTF-8.
+ * Copies a header token (bytes up to the next SP or `end`) as JSON string content; sets tokenStop to
+ * the SP that ended it (or `end`). Returns the new output position, or R_SLOW when it is not UTF-8.
  */
-function copyToken(src: Buffer, p: number, end: number, dst: Buffer, o: number): number {
+function copyToken(src: Buffer, sv: DataView, p: number, end: number, dst: Buffer, dv: DataView, o: number): number {
   const start = p;
   let high = false;
-  for (; p < end; p++) {
-    const c = src[p]!;
-    const k = TOKEN[c]!;
-    if (k === 0) {
-      dst[o++] = c;
-    } else if (k === 4) {
-      break;
-    } else if (k === 3) {
-      high = true;
-      dst[o++] = c;
-    } else if (k === 1) {
-      dst[o++] = BACKSLASH;
-      dst[o++] = SHORT[c]!;
-    } else {
-      dst[o++] = BACKSLASH;
-      dst[o++] = 0x75;
-      dst[o++] = 0x30;
-      dst[o++] = 0x30;
-      dst[o++] = HEX[c >> 4]!;
-      dst[o++] = HEX[c & 15]!;
+  scan: while (p < end) {
+    if (p + 4 <= end) {
+      const x = sv.getInt32(p, true);
+      if (tokenUnsafe(x) === 0) {
+        dv.setInt32(o, x, true);
+        p += 4;
+        o += 4;
+        continue;
+      }
+    }
+    const stop = p + 4 < end ? p + 4 : end;
+    for (; p < stop; p++) {
+      const c = src[p]!;
+      const k = TOKEN[c]!;
+      if (k === 0) {
+        dst[o++] = c;
+      } else if (k === 4) {
+        break scan;
+      } else if (k === 3) {
+        high = true;
+        dst[o++] = c;
+      } else {
+        o = escapeByte(c, k, dst, o);
+      }
     }
   }
   tokenStop = p;
   if (high && !isUtf8(src.subarray(start, p))) return R_SLOW;
+  return o;
+}
+
+/** An SD-NAME (SD-ID or PARAM-NAME) from p, copied as JSON string content; sets tokenStop after it. */
+function copySdName(src: Buffer, sv: DataView, p: number, end: number, dst: Buffer, dv: DataView, o: number): number {
+  for (;;) {
+    if (p + 4 <= end) {
+      const x = sv.getInt32(p, true);
+      if (nameUnsafe(x) === 0) {
+        dv.setInt32(o, x, true);
+        p += 4;
+        o += 4;
+        continue;
+      }
+    }
+    if (p >= end) break;
+    const k = SDNAME[src[p]!]!;
+    if (k === 0) break;
+    // SD-NAME bytes are ASCII: only a backslash needs a JSON escape
+    if (k === 2) dst[o++] = BACKSLASH;
+    dst[o++] = src[p++]!;
+  }
+  tokenStop = p;
   return o;
 }
 
@@ -794,45 +964,49 @@ function copyToken(src: Buffer, p: number, end: number, dst: Buffer, o: number):
  * repeated SD-ID or param — go through scanSyslog + fieldsToRecord + JSON.stringify instead.
  */
 export class SyslogRecordWriter {
-  private buf: Buffer;
-  private len = 0;
-  /** records added since the last take() */
+  /** where the lines go: the writer's own buffer, or one it was given (see the constructor) */
+  readonly out: RecordOutput;
+  /** records added since the last take() / clear() */
   count = 0;
   /** messages that took the slow path (not UTF-8, repeated SD names), since construction */
   slowPath = 0;
   private readonly fields = new SyslogFields();
-  private tail: Buffer = CLOSE_LF;
+  private tail: Words = new Words(CLOSE_LF);
   private receivedAt = 0;
-  private receivedIso: Buffer = enc('1970-01-01T00:00:00.000Z');
+  private receivedIso: Words = words('1970-01-01T00:00:00.000Z');
   /** the last BSD timestamp converted, and what it became (one conversion per second of log, not per message) */
   private bsdKey = Buffer.alloc(32);
   private bsdKeyLen = -1;
-  private bsdIso: Buffer = Buffer.alloc(0);
+  private bsdIso: Words = words('');
   private bsdAnchor = 0;
   private readonly sdMarks = new Int32Array(MAX_SD_TRACKED * 2);
+  /** the input buffer of the last add() and a DataView on it (a new one per input chunk, not per message) */
+  private src: Buffer = Buffer.alloc(0);
+  private sv: DataView = viewOf(this.src);
+  private readonly alloc: (n: number) => Buffer;
 
   /**
    * @param initialBytes size of the output buffer (it grows for a bigger read)
    * @param allocate where output buffers come from. When given, every take() returns bytes that sit
    *   alone at the start of a buffer from `allocate` (a thread can transfer it without a copy, or hand it
    *   back to be reused); otherwise the unused rest of a buffer is handed on to the next records
+   * @param output write into this RecordOutput (shared with its owner, e.g. an appender) rather than a
+   *   buffer of the writer's own; take() and peek() are then the owner's business
    */
   constructor(
     private readonly initialBytes = 256 << 10,
     private readonly allocate?: (minBytes: number) => Buffer,
+    output?: RecordOutput,
   ) {
-    this.buf = this.fresh(initialBytes);
-  }
-
-  private fresh(n: number): Buffer {
-    return this.allocate ? this.allocate(n) : Buffer.allocUnsafe(n);
+    this.alloc = allocate ?? ((n: number) => Buffer.allocUnsafe(n));
+    this.out = output ?? new RecordOutput(this.alloc(initialBytes));
   }
 
   /** The receive time (ms): ts of messages without one, and the year of RFC 3164 timestamps. */
   setReceived(ms: number): void {
     if (ms === this.receivedAt) return;
     this.receivedAt = ms;
-    this.receivedIso = enc(new Date(ms).toISOString());
+    this.receivedIso = words(new Date(ms).toISOString());
   }
 
   /**
@@ -840,7 +1014,7 @@ export class SyslogRecordWriter {
    * `,"_rx":{"ts":"…","peer":"…","lane":"syslog","transport":"tcp"}`; '' for none.
    */
   setTail(members: string): void {
-    this.tail = Buffer.from(`${members}}\n`);
+    this.tail = new Words(Buffer.from(`${members}}\n`));
   }
 
   /** Adds the record for one message; returns undefined, or the reason the message is rejected. */
@@ -850,8 +1024,14 @@ export class SyslogRecordWriter {
       if (c !== LF && c !== CR && c !== NUL) break;
       end--;
     }
-    // Room for the worst case: every byte escaped as \u00XX, plus the fixed parts and the tail.
-    this.ensure((end - start) * 6 + 256 + this.tail.length);
+    const out = this.out;
+    // Room for the worst case: every byte escaped as \u00XX, plus the fixed parts, the tail and the slack.
+    const room = (end - start) * 6 + 256 + this.tail.n + SLACK;
+    if (out.len + room > out.buf.length) out.reserve(Math.max(room, this.initialBytes), this.alloc);
+    if (src !== this.src) {
+      this.src = src;
+      this.sv = viewOf(src);
+    }
     // The common case, RFC 5424, in one pass: `<PRI>1 ` then the header, read and written as we go.
     if (end - start > 6 && src[start] === LT) {
       let p = start + 1;
@@ -871,7 +1051,7 @@ export class SyslogRecordWriter {
         if (pri <= 191 && p + 2 < end && src[p] === GT && src[p + 1] === 0x31 && src[p + 2] === SP) {
           const o = this.transcode5424(src, p + 3, end, pri);
           if (o >= 0) {
-            this.len = copySmall(this.tail, this.buf, o);
+            out.len = putLong(this.tail, out.buf, o);
             this.count++;
             return undefined;
           }
@@ -888,13 +1068,13 @@ export class SyslogRecordWriter {
       this.slowPath++;
       const json = JSON.stringify(fieldsToRecord(src, f, this.receivedAt));
       const body = Buffer.from(json.slice(0, -1)); // without its closing brace: the tail closes it
-      this.ensure(body.length + this.tail.length);
-      this.buf.set(body, this.len);
-      this.len += body.length;
+      out.reserve(body.length + this.tail.n + SLACK, this.alloc);
+      out.buf.set(body, out.len);
+      out.len += body.length;
     } else {
-      this.len = p;
+      out.len = p;
     }
-    this.len = copySmall(this.tail, this.buf, this.len);
+    out.len = putLong(this.tail, out.buf, out.len);
     this.count++;
     return undefined;
   }
@@ -906,26 +1086,31 @@ export class SyslogRecordWriter {
    * to each other).
    */
   private transcode5424(src: Buffer, p: number, end: number, pri: number): number {
-    const dst = this.buf;
-    let o = copySmall(K_TS, dst, this.len);
-    // TIMESTAMP
+    const sv = this.sv;
+    const dst = this.out.buf;
+    const dv = this.out.view;
+    let o = putWords(K_TS, dv, this.out.len);
+    // TIMESTAMP: find its SP a word at a time, check it, copy it a word at a time
     let e = p;
+    while (e + 4 <= end && hasSpace(sv.getInt32(e, true)) === 0) e += 4;
     while (e < end && src[e] !== SP) e++;
     if (e === p || e === end) return R_HEADER;
     if (e - p === 1 && src[p] === DASH) {
-      o = copySmall(this.receivedIso, dst, o);
+      o = putWords(this.receivedIso, dv, o);
     } else {
       if (!isRfc3339Bytes(src, p, e)) return R_TIMESTAMP;
-      for (let i = p; i < e; i++) dst[o++] = src[i]!;
+      let i = p;
+      for (; i + 4 <= e; i += 4, o += 4) dv.setInt32(o, sv.getInt32(i, true), true);
+      for (; i < e; i++) dst[o++] = src[i]!;
     }
     p = e + 1;
-    o = copySmall(K_LEVEL[pri & 7]!, dst, o);
-    // HOSTNAME, APP-NAME (each followed by SP)
+    // HOSTNAME, APP-NAME (each followed by SP); level and host keys in one write when there is a host
     if (p >= end || src[p] === SP) return R_HEADER;
     if (src[p] === DASH && p + 1 < end && src[p + 1] === SP) {
+      o = putWords(K_LEVEL[pri & 7]!, dv, o);
       p += 2;
     } else {
-      o = copyToken(src, p, end, dst, copySmall(K_HOST, dst, o));
+      o = copyToken(src, sv, p, end, dst, dv, putWords(K_LEVEL_HOST[pri & 7]!, dv, o));
       if (o < 0) return o;
       if (tokenStop === end) return R_HEADER;
       dst[o++] = QUOTE;
@@ -935,19 +1120,19 @@ export class SyslogRecordWriter {
     if (src[p] === DASH && p + 1 < end && src[p + 1] === SP) {
       p += 2;
     } else {
-      o = copyToken(src, p, end, dst, copySmall(K_SERVICE, dst, o));
+      o = copyToken(src, sv, p, end, dst, dv, putWords(K_SERVICE, dv, o));
       if (o < 0) return o;
       if (tokenStop === end) return R_HEADER;
       dst[o++] = QUOTE;
       p = tokenStop + 1;
     }
-    o = copySmall(K_ATTRS[pri]!, dst, o);
+    o = putLong(K_ATTRS[pri]!, dst, o);
     // PROCID (followed by SP)
     if (p >= end || src[p] === SP) return R_HEADER;
     if (src[p] === DASH && p + 1 < end && src[p + 1] === SP) {
       p += 2;
     } else {
-      o = copyToken(src, p, end, dst, copySmall(K_PROCID, dst, o));
+      o = copyToken(src, sv, p, end, dst, dv, putWords(K_PROCID, dv, o));
       if (o < 0) return o;
       if (tokenStop === end) return R_HEADER;
       dst[o++] = QUOTE;
@@ -958,13 +1143,13 @@ export class SyslogRecordWriter {
     if (src[p] === DASH && (p + 1 === end || src[p + 1] === SP)) {
       p++;
     } else {
-      o = copyToken(src, p, end, dst, copySmall(K_MSGID, dst, o));
+      o = copyToken(src, sv, p, end, dst, dv, putWords(K_MSGID, dv, o));
       if (o < 0) return o;
       dst[o++] = QUOTE;
       p = tokenStop;
     }
     if (p === end) {
-      o = copySmall(K_MSG, dst, o);
+      o = putWords(K_MSG, dv, o);
       dst[o++] = QUOTE;
       return o;
     }
@@ -978,7 +1163,7 @@ export class SyslogRecordWriter {
       if (o < 0) return o;
       p = tokenStop;
     }
-    o = copySmall(K_MSG, dst, o);
+    o = putWords(K_MSG, dv, o);
     if (p === end) {
       dst[o++] = QUOTE;
       return o;
@@ -986,7 +1171,7 @@ export class SyslogRecordWriter {
     if (src[p] !== SP) return R_SD;
     p++;
     if (end - p >= 3 && src[p] === 0xef && src[p + 1] === 0xbb && src[p + 2] === 0xbf) p += 3;
-    o = writeJsonText(src, p, end, dst, o);
+    o = writeJsonText(src, sv, p, end, dst, dv, o);
     if (o < 0) return o;
     dst[o++] = QUOTE;
     return o;
@@ -999,7 +1184,9 @@ export class SyslogRecordWriter {
    */
   private transcodeSd(src: Buffer, p: number, end: number, dst: Buffer, o: number): number {
     const marks = this.sdMarks;
-    o = copySmall(K_SD, dst, o);
+    const sv = this.sv;
+    const dv = this.out.view;
+    o = putWords(K_SD, dv, o);
     let ids = 0;
     for (;;) {
       if (p >= end || src[p] !== LBRACKET) return R_SD;
@@ -1007,13 +1194,8 @@ export class SyslogRecordWriter {
       const idStart = p;
       if (ids > 0) dst[o++] = 0x2c;
       dst[o++] = QUOTE;
-      // SD-ID read and written in one loop (SD-NAME bytes are ASCII: only a backslash needs escaping)
-      while (p < end) {
-        const k = SDNAME[src[p]!]!;
-        if (k === 0) break;
-        if (k === 2) dst[o++] = BACKSLASH;
-        dst[o++] = src[p++]!;
-      }
+      o = copySdName(src, sv, p, end, dst, dv, o);
+      p = tokenStop;
       if (p === idStart) return R_SD;
       if (ids === MAX_SD_TRACKED) return R_SLOW;
       for (let k = 0; k < ids; k++) if (sameBytes(src, marks[2 * k]!, marks[2 * k + 1]!, idStart, p)) return R_SLOW;
@@ -1036,12 +1218,8 @@ export class SyslogRecordWriter {
         const nameStart = p;
         if (names > 0) dst[o++] = 0x2c;
         dst[o++] = QUOTE;
-        while (p < end) {
-          const k = SDNAME[src[p]!]!;
-          if (k === 0) break;
-          if (k === 2) dst[o++] = BACKSLASH;
-          dst[o++] = src[p++]!;
-        }
+        o = copySdName(src, sv, p, end, dst, dv, o);
+        p = tokenStop;
         if (p === nameStart || p + 1 >= end || src[p] !== EQUALS || src[p + 1] !== QUOTE) return R_SD;
         const slot = ids + names;
         if (slot === MAX_SD_TRACKED) return R_SLOW;
@@ -1057,6 +1235,15 @@ export class SyslogRecordWriter {
         const vStart = p;
         let high = false;
         for (;;) {
+          if (p + 4 <= end) {
+            const x = sv.getInt32(p, true);
+            if (textUnsafe(x) === 0) {
+              dv.setInt32(o, x, true);
+              p += 4;
+              o += 4;
+              continue;
+            }
+          }
           if (p >= end) return R_SD;
           let v = src[p]!;
           let k = SDVALUE[v]!;
@@ -1084,16 +1271,8 @@ export class SyslogRecordWriter {
           } else if (k === 3) {
             high = true;
             dst[o++] = v;
-          } else if (k === 1) {
-            dst[o++] = BACKSLASH;
-            dst[o++] = SHORT[v]!;
           } else {
-            dst[o++] = BACKSLASH;
-            dst[o++] = 0x75;
-            dst[o++] = 0x30;
-            dst[o++] = 0x30;
-            dst[o++] = HEX[v >> 4]!;
-            dst[o++] = HEX[v & 15]!;
+            o = escapeByte(v, k, dst, o);
           }
         }
         if (high && !isUtf8(src.subarray(vStart, p))) return R_SLOW;
@@ -1110,34 +1289,36 @@ export class SyslogRecordWriter {
 
   /** The record from scanned spans (RFC 3164, and RFC 5424 messages the one-pass path handed back). */
   private writeFields(src: Buffer, f: SyslogFields): number {
-    const dst = this.buf;
-    let p = copySmall(K_TS, dst, this.len);
+    const sv = this.sv;
+    const dst = this.out.buf;
+    const dv = this.out.view;
+    let p = putWords(K_TS, dv, this.out.len);
     if (f.tsKind === TS_RFC3339) {
       for (let i = f.tsStart; i < f.tsEnd; i++) dst[p++] = src[i]!;
     } else if (f.tsKind === TS_BSD) {
-      p = copySmall(this.bsdTimestamp(src, f.tsStart, f.tsEnd), dst, p);
+      p = putWords(this.bsdTimestamp(src, f.tsStart, f.tsEnd), dv, p);
     } else {
-      p = copySmall(this.receivedIso, dst, p);
+      p = putWords(this.receivedIso, dv, p);
     }
-    p = copySmall(K_LEVEL[f.severity]!, dst, p);
+    p = putWords(K_LEVEL[f.severity]!, dv, p);
     if (f.hostStart >= 0) {
-      p = writeJsonText(src, f.hostStart, f.hostEnd, dst, copySmall(K_HOST, dst, p));
+      p = writeJsonText(src, sv, f.hostStart, f.hostEnd, dst, dv, putWords(K_HOST, dv, p));
       if (p < 0) return p;
       dst[p++] = QUOTE;
     }
     if (f.appStart >= 0) {
-      p = writeJsonText(src, f.appStart, f.appEnd, dst, copySmall(K_SERVICE, dst, p));
+      p = writeJsonText(src, sv, f.appStart, f.appEnd, dst, dv, putWords(K_SERVICE, dv, p));
       if (p < 0) return p;
       dst[p++] = QUOTE;
     }
-    p = copySmall(K_ATTRS[f.pri]!, dst, p);
+    p = putWords(K_ATTRS[f.pri]!, dv, p);
     if (f.procStart >= 0) {
-      p = writeJsonText(src, f.procStart, f.procEnd, dst, copySmall(K_PROCID, dst, p));
+      p = writeJsonText(src, sv, f.procStart, f.procEnd, dst, dv, putWords(K_PROCID, dv, p));
       if (p < 0) return p;
       dst[p++] = QUOTE;
     }
     if (f.msgidStart >= 0) {
-      p = writeJsonText(src, f.msgidStart, f.msgidEnd, dst, copySmall(K_MSGID, dst, p));
+      p = writeJsonText(src, sv, f.msgidStart, f.msgidEnd, dst, dv, putWords(K_MSGID, dv, p));
       if (p < 0) return p;
       dst[p++] = QUOTE;
     }
@@ -1145,14 +1326,14 @@ export class SyslogRecordWriter {
       p = this.transcodeSd(src, f.sdStart, f.sdEnd, dst, p);
       if (p < 0) return p;
     }
-    p = writeJsonText(src, f.msgStart, f.msgEnd, dst, copySmall(K_MSG, dst, p));
+    p = writeJsonText(src, sv, f.msgStart, f.msgEnd, dst, dv, putWords(K_MSG, dv, p));
     if (p < 0) return p;
     dst[p++] = QUOTE;
     return p;
   }
 
   /** A BSD timestamp as RFC 3339 bytes, converted once per distinct timestamp (per second of log). */
-  private bsdTimestamp(src: Buffer, s: number, e: number): Buffer {
+  private bsdTimestamp(src: Buffer, s: number, e: number): Words {
     const n = e - s;
     const key = this.bsdKey;
     if (n === this.bsdKeyLen && n <= key.length && Math.abs(this.receivedAt - this.bsdAnchor) < 3_600_000) {
@@ -1165,7 +1346,7 @@ export class SyslogRecordWriter {
       }
       if (same) return this.bsdIso;
     }
-    this.bsdIso = enc(bsdTimestampToIso(src, s, e, this.receivedAt));
+    this.bsdIso = words(bsdTimestampToIso(src, s, e, this.receivedAt));
     this.bsdAnchor = this.receivedAt;
     if (n <= key.length) {
       src.copy(key, 0, s, e);
@@ -1178,7 +1359,7 @@ export class SyslogRecordWriter {
 
   /** bytes collected since the last take() */
   get length(): number {
-    return this.len;
+    return this.out.len;
   }
 
   /**
@@ -1186,32 +1367,24 @@ export class SyslogRecordWriter {
    * until the next add() or clear(). For a consumer that copies them at once (no allocation per read).
    */
   peek(): Buffer | undefined {
-    return this.len === 0 ? undefined : this.buf.subarray(0, this.len);
+    return this.out.len === 0 ? undefined : this.out.buf.subarray(0, this.out.len);
   }
 
   /** Forgets the lines collected (after peek()); the buffer is reused. */
   clear(): void {
-    this.len = 0;
+    this.out.len = 0;
     this.count = 0;
   }
 
   /** The lines collected since the last take (a fresh buffer each time), or undefined when empty. */
   take(): Buffer | undefined {
-    if (this.len === 0) return undefined;
-    const out = this.buf.subarray(0, this.len);
+    const out = this.out;
+    if (out.len === 0) return undefined;
     // What is left of the buffer is handed on when it is large: one allocation per several reads.
-    const rest = this.buf.length - this.len;
-    this.buf = !this.allocate && rest >= this.initialBytes / 2 ? this.buf.subarray(this.len) : this.fresh(this.initialBytes);
-    this.len = 0;
+    const rest = out.buf.length - out.len;
+    const next = !this.allocate && rest >= this.initialBytes / 2 ? out.buf.subarray(out.len) : this.alloc(this.initialBytes);
     this.count = 0;
-    return out;
-  }
-
-  private ensure(extra: number): void {
-    if (this.len + extra <= this.buf.length) return;
-    const bigger = this.fresh(Math.max(this.initialBytes, this.len * 2, this.len + extra));
-    this.buf.copy(bigger, 0, 0, this.len);
-    this.buf = bigger;
+    return out.swap(next);
   }
 }
 
@@ -1225,17 +1398,30 @@ export type SyslogFraming = 'octet' | 'lf';
 
 export interface SyslogRejectInfo {
   reason: SyslogReason;
+  /** the error code of `reason` (SYSLOG_ERR) */
+  code: SyslogErrorCode;
   /** the first ≤256 bytes of what was rejected (a copy: yours to keep) */
   sample: Buffer;
   /** absolute stream offset of the message (or count) that was rejected */
   offset: number;
   /** what was declared or seen, e.g. the count of syslog_count_too_large */
   bytes: number;
+  /**
+   * The framing cannot go on: the decoder ignores everything after this, and the caller should close
+   * the connection (only a count over maxSkipBytes does this).
+   */
+  fatal?: boolean;
 }
 
 export interface SyslogFrameDecoderOptions {
   /** longest message accepted, in bytes (the count of an octet-counted one; an LF-framed line without LF) */
   maxMessageBytes: number;
+  /**
+   * Largest count over maxMessageBytes that is skipped (read and thrown away) to carry on with the next
+   * message; a count above it is a fatal syslog_count_too_large: nothing after it is read (the caller
+   * closes the connection). Default: no limit (every count of up to 10 digits is skipped).
+   */
+  maxSkipBytes?: number;
   /**
    * One message, `buf[start, end)`, without its count or LF (a CR before the LF is dropped). `buf` may be
    * the pushed chunk itself: use the bytes before returning.
@@ -1255,6 +1441,8 @@ const S_OCTETS = 2;
 const S_SKIP = 3;
 const S_LINE = 4;
 const S_DISCARD = 5;
+/** after a fatal reject: everything is ignored */
+const S_DEAD = 6;
 
 /**
  * Cuts a TCP/TLS byte stream into syslog messages (RFC 6587), deciding per message: one that starts with
@@ -1263,7 +1451,9 @@ const S_DISCARD = 5;
  *
  * Errors are per message, and the stream goes on wherever the framing allows:
  * - a count over `maxMessageBytes` → `syslog_count_too_large`, and exactly that many bytes are skipped
- *   (the count is all the framing we have, and it says where the next message starts);
+ *   (the count is all the framing we have, and it says where the next message starts) — unless the
+ *   count is also over `maxSkipBytes`: then the reject is `fatal` and the decoder reads nothing more
+ *   (waiting for gigabytes to skip would let one peer hold a connection with a lie);
  * - a count that is not `NONZERO-DIGIT *DIGIT SP` (a letter, a leading 0, more than 10 digits) →
  *   `syslog_bad_count`, and the decoder resynchronises by discarding up to and including the next LF;
  * - an LF-framed message over the limit → `syslog_too_large`, discarded up to its LF;
@@ -1272,6 +1462,7 @@ const S_DISCARD = 5;
  */
 export class SyslogFrameDecoder {
   private readonly max: number;
+  private readonly maxSkip: number;
   private readonly onMessage: SyslogFrameDecoderOptions['onMessage'];
   private readonly onReject: SyslogFrameDecoderOptions['onReject'];
   private state = S_START;
@@ -1298,6 +1489,7 @@ export class SyslogFrameDecoder {
 
   constructor(opts: SyslogFrameDecoderOptions) {
     this.max = opts.maxMessageBytes;
+    this.maxSkip = opts.maxSkipBytes ?? Infinity;
     this.reusesChunks = opts.reusesChunks ?? false;
     this.tooLargeSample = Math.min(SAMPLE_BYTES, this.max + 1);
     this.onMessage = opts.onMessage;
@@ -1319,8 +1511,14 @@ export class SyslogFrameDecoder {
     return this.state === S_START;
   }
 
+  /** true after a fatal reject: the rest of the stream is ignored */
+  get dead(): boolean {
+    return this.state === S_DEAD;
+  }
+
   /** A copy of the first ≤256 bytes of the incomplete message (for a reject when a peer is cut). */
   buffered(): Buffer {
+    if (this.state === S_DEAD) return Buffer.alloc(0);
     const parts = this.state === S_COUNT ? [this.countBytes.subarray(0, this.countLen)] : this.pending.parts;
     return firstBytes(parts);
   }
@@ -1397,6 +1595,8 @@ export class SyslogFrameDecoder {
         case S_LINE:
           pos = this.readLine(chunk, pos, base);
           break;
+        case S_DEAD:
+          return;
         default: {
           // S_DISCARD: up to and including the next LF
           const lf = chunk.indexOf(LF, pos);
@@ -1414,6 +1614,7 @@ export class SyslogFrameDecoder {
   /** End of the stream: a final LF-framed message without LF is still a message; a cut one is rejected. */
   end(): void {
     const state = this.state;
+    if (state === S_DEAD) return;
     this.state = S_START;
     if (state === S_LINE) {
       if (this.pending.length > 0) this.finishLine();
@@ -1421,12 +1622,12 @@ export class SyslogFrameDecoder {
       const sample = firstBytes(this.pending.parts);
       const seen = this.pending.length;
       this.pending.clear();
-      this.onReject({ reason: 'syslog_truncated', sample, offset: this.msgOffset, bytes: seen });
+      this.reject('syslog_truncated', sample, this.msgOffset, seen);
     } else if (state === S_SKIP) {
       this.need = 0;
       if (this.skipSample !== undefined) this.reportSkipped();
     } else if (state === S_COUNT) {
-      this.onReject({ reason: 'syslog_bad_count', sample: Buffer.from(this.countBytes.subarray(0, this.countLen)), offset: this.msgOffset, bytes: this.countLen });
+      this.reject('syslog_bad_count', Buffer.from(this.countBytes.subarray(0, this.countLen)), this.msgOffset, this.countLen);
     }
   }
 
@@ -1442,6 +1643,15 @@ export class SyslogFrameDecoder {
       }
       if (c === SP && this.countBytes[0] !== 0x30) {
         pos++;
+        if (this.count > this.maxSkip && this.count > this.max) {
+          // Too much to skip: the framing ends here (sample: the count and its SP).
+          const sample = Buffer.allocUnsafe(this.countLen + 1);
+          this.countBytes.copy(sample, 0, 0, this.countLen);
+          sample[this.countLen] = SP;
+          this.state = S_DEAD;
+          this.reject('syslog_count_too_large', sample, this.msgOffset, this.count, true);
+          return chunk.length;
+        }
         if (this.count > this.max) {
           // Skipped exactly; reported once the sample (count, SP, first bytes) is in, so it does not
           // depend on how the stream was cut.
@@ -1462,7 +1672,7 @@ export class SyslogFrameDecoder {
       // the digits and the byte that broke them.
       const sample = Buffer.concat([this.countBytes.subarray(0, this.countLen), chunk.subarray(pos, pos + 1)]);
       this.state = S_DISCARD;
-      this.onReject({ reason: 'syslog_bad_count', sample, offset: this.msgOffset, bytes: this.countLen });
+      this.reject('syslog_bad_count', sample, this.msgOffset, this.countLen);
       return pos;
     }
     return pos;
@@ -1476,7 +1686,13 @@ export class SyslogFrameDecoder {
   private reportSkipped(): void {
     const sample = this.skipSample!.subarray(0, this.skipSampleLen);
     this.skipSample = undefined;
-    this.onReject({ reason: 'syslog_count_too_large', sample, offset: this.msgOffset, bytes: this.count });
+    this.reject('syslog_count_too_large', sample, this.msgOffset, this.count);
+  }
+
+  private reject(reason: SyslogReason, sample: Buffer, offset: number, bytes: number, fatal = false): void {
+    const info: SyslogRejectInfo = { reason, code: SYSLOG_ERR[reason], sample, offset, bytes };
+    if (fatal) info.fatal = true;
+    this.onReject(info);
   }
 
   private readLine(chunk: Buffer, pos: number, base: number): number {
@@ -1491,7 +1707,7 @@ export class SyslogFrameDecoder {
         const seen = this.pending.length;
         this.pending.clear();
         this.state = S_DISCARD;
-        this.onReject({ reason: 'syslog_too_large', sample, offset: this.msgOffset, bytes: seen });
+        this.reject('syslog_too_large', sample, this.msgOffset, seen);
       }
       return len;
     }
@@ -1499,7 +1715,7 @@ export class SyslogFrameDecoder {
     if (this.pending.length === 0) {
       const end = lf > pos && chunk[lf - 1] === CR ? lf - 1 : lf;
       if (end - pos > this.max) {
-        this.onReject({ reason: 'syslog_too_large', sample: Buffer.from(chunk.subarray(pos, pos + this.tooLargeSample)), offset: base + pos, bytes: end - pos });
+        this.reject('syslog_too_large', Buffer.from(chunk.subarray(pos, pos + this.tooLargeSample)), base + pos, end - pos);
       } else if (end > pos) {
         this.onMessage(chunk, pos, end, 'lf');
       }
@@ -1515,7 +1731,7 @@ export class SyslogFrameDecoder {
     if (total > this.max + 1) {
       const sample = firstBytes(this.pending.parts, this.tooLargeSample);
       this.pending.clear();
-      this.onReject({ reason: 'syslog_too_large', sample, offset: this.msgOffset, bytes: total });
+      this.reject('syslog_too_large', sample, this.msgOffset, total);
       return;
     }
     const parts = this.pending.parts;
@@ -1523,7 +1739,7 @@ export class SyslogFrameDecoder {
     this.pending.clear();
     const end = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length;
     if (end > this.max) {
-      this.onReject({ reason: 'syslog_too_large', sample: Buffer.from(line.subarray(0, this.tooLargeSample)), offset: this.msgOffset, bytes: end });
+      this.reject('syslog_too_large', Buffer.from(line.subarray(0, this.tooLargeSample)), this.msgOffset, end);
     } else if (end > 0) {
       this.onMessage(line, 0, end, 'lf');
     }

@@ -87,11 +87,21 @@ const OVERVIEW_FIELDS = [
   ['received', (l) => l.totals.received, intFmt.format],
   ['persisted', (l) => l.totals.persisted, intFmt.format],
   ['rejected', (l) => l.totals.rejected, intFmt.format],
-  ['duplicates', (l) => l.totals.duplicates, intFmt.format],
   ['dropped', (l) => l.totals.dropped, intFmt.format],
+  ['duplicates', (l) => l.totals.duplicates, intFmt.format],
   ['gaps', (l) => l.totals.gaps, intFmt.format],
+  ['compressionRatio', (l) => l.totals.compressionRatio ?? '', ratio],
+  ['tlsHandshakeFailures', (l) => l.totals.tlsHandshakeFailures ?? '', optInt],
   ['connectionsOpen', (l) => l.totals.connectionsOpen, intFmt.format],
 ];
+
+function ratio(n) {
+  return n === '' || n === null || n === undefined ? '—' : `${rateFmt.format(n)}×`;
+}
+
+function optInt(n) {
+  return n === '' || n === null || n === undefined ? '—' : intFmt.format(n);
+}
 
 function renderOverview(snap) {
   const body = $('lanes-body');
@@ -113,6 +123,30 @@ function renderOverview(snap) {
     for (const [f, get, fmt] of OVERVIEW_FIELDS) put(row.querySelector(`[data-field="${f}"]`), get(lane), fmt(get(lane)));
     put(row.querySelector('[data-field="age"]'), lane.health.ageMs ?? '', age(lane.health.ageMs));
   }
+  renderLedgerAll(snap);
+}
+
+const LEDGER_FIELDS = ['hwm', 'received', 'gaps', 'duplicates', 'reordered'];
+
+function ledgerCells(st) {
+  return LEDGER_FIELDS.map((f) => h('td', { class: 'num', 'data-field': f, 'data-value': st?.[f] ?? '' }, typeof st?.[f] === 'number' ? intFmt.format(st[f]) : '—'));
+}
+
+/** The overview's ledger: every stream of every lane (bounded), rebuilt from each snapshot. */
+function renderLedgerAll(snap) {
+  const rows = [];
+  let total = 0;
+  for (const lane of snap.lanes) {
+    const streams = lane.stats?.streams && typeof lane.stats.streams === 'object' ? Object.entries(lane.stats.streams) : [];
+    total += streams.length;
+    for (const [id, st] of streams) {
+      if (rows.length >= MAX_LEDGER_ROWS) break;
+      rows.push(h('tr', { 'data-ledger-lane': lane.name, 'data-stream': id }, h('th', { scope: 'row' }, lane.name), h('td', {}, id), ...ledgerCells(st)));
+    }
+  }
+  if (!rows.length) rows.push(h('tr', { class: 'empty' }, h('td', { colSpan: 7 }, 'No streams yet.')));
+  $('ledger-all-body').replaceChildren(...rows);
+  put($('ledger-all-note'), total > MAX_LEDGER_ROWS ? `Showing ${MAX_LEDGER_ROWS} of ${total} streams; each lane's page lists its own.` : '');
 }
 
 // --- one lane ---------------------------------------------------------------------------------------
@@ -131,11 +165,15 @@ const TOTAL_CARDS = [
   ['connectionsTotal', 'Connections total', (l) => l.totals.connectionsTotal, intFmt.format],
   ['bytesWire', 'Wire bytes', (l) => l.totals.bytesWire, bytes],
   ['bytesDecoded', 'Decoded bytes', (l) => l.totals.bytesDecoded, bytes],
+  ['compressionRatio', 'Compression ratio', (l) => l.totals.compressionRatio ?? '', ratio],
+  ['tlsHandshakeFailures', 'TLS handshake failures', (l) => l.totals.tlsHandshakeFailures ?? '', optInt],
   ['streams', 'Streams', (l) => l.totals.streams, intFmt.format],
 ];
 
 function renderCards(dl, items) {
+  const keys = new Set();
   for (const [key, label, value, text] of items) {
+    keys.add(key);
     let dd = dl.querySelector(`dd[data-field="${CSS.escape(key)}"]`);
     if (!dd) {
       dd = h('dd', { 'data-field': key });
@@ -143,6 +181,8 @@ function renderCards(dl, items) {
     }
     put(dd, value, text);
   }
+  // another lane's reasons must not stay on the page
+  for (const dd of dl.querySelectorAll('dd[data-field]')) if (!keys.has(dd.dataset.field)) dd.parentElement.remove();
 }
 
 function renderLane(lane) {
@@ -162,6 +202,9 @@ function renderLane(lane) {
   renderLedger(s.streams);
   const reasons = s.rejects && typeof s.rejects === 'object' ? Object.entries(s.rejects).filter(([, n]) => typeof n === 'number') : [];
   renderCards($('reject-reasons'), reasons.map(([r, n]) => [r, r, n, intFmt.format(n)]));
+  const drops = Object.entries(lane.totals.drops ?? {});
+  renderCards($('drop-reasons'), drops.map(([r, n]) => [r, r, n, intFmt.format(n)]));
+  put($('drops-note'), drops.length ? '' : 'Nothing dropped.');
 }
 
 function renderLedger(streams) {
@@ -172,7 +215,7 @@ function renderLedger(streams) {
   const rows = shown.map(([id, st]) =>
     h('tr', { 'data-stream': id },
       h('th', { scope: 'row' }, id),
-      ...['hwm', 'received', 'gaps', 'duplicates', 'reordered'].map((f) => h('td', { class: 'num', 'data-field': f, 'data-value': st?.[f] ?? '' }, typeof st?.[f] === 'number' ? intFmt.format(st[f]) : '—')),
+      ...ledgerCells(st),
     ));
   if (!rows.length) rows.push(h('tr', { class: 'empty' }, h('td', { colSpan: 6 }, 'No streams yet (text lanes have none).')));
   body.replaceChildren(...rows);
@@ -379,6 +422,7 @@ function render() {
   const snap = state.snap;
   const r = state.route;
   $('view-overview').hidden = r.view !== 'overview';
+  $('view-ledger').hidden = r.view !== 'overview';
   $('view-lane').hidden = r.view !== 'lane';
   if (!snap) return;
   put($('stale-s'), snap.staleMs / 1000);
