@@ -15,4 +15,5 @@ export const registry: Record<string, () => Promise<DayModule>> = {
   day13: () => import('./day13.ts'),
   day14: () => import('./day14.ts'),
   stack: () => import('./stack.ts'),
+  scale: () => import('./scale.ts'),
 };

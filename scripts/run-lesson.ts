@@ -13,9 +13,10 @@ import { findLesson, LESSONS } from './lib/lessons.ts';
 import { REPO_ROOT, startProgram, type Program } from './lib/launch.ts';
 
 // The lesson id is the one positional word; take it out before the flags are parsed.
-const lessonId = process.argv.slice(2).find((a) => /^day\d\d$|^stack$/.test(a));
-// The capstone has its own launcher (its own flags): every lane at once.
+const lessonId = process.argv.slice(2).find((a) => /^day\d\d$|^stack$|^scale$/.test(a));
+// The capstone has its own launcher (its own flags): every lane at once; so has the scale-out topology.
 if (lessonId === 'stack') await import('./stack.ts');
+else if (lessonId === 'scale') await import('./scale.ts');
 else await runLesson();
 
 async function runLesson(): Promise<void> {

@@ -69,7 +69,7 @@ import tls from 'node:tls';
 import hdr from 'hdr-histogram-js';
 import { Backoff } from './backoff.ts';
 import { Batcher, type Batch, type FlushReason } from './batcher.ts';
-import { formatHostPort, opt, requireOneSource, shipperOptions, type CliValues, type HostPort } from './cli.ts';
+import { formatHostPort, opt, parseHostPort, requireOneSource, shipperOptions, type CliValues, type HostPort, type OptionSpec } from './cli.ts';
 import { DirLockedError } from './dir-lock.ts';
 import { FileFollower, type FilePosition } from './follow.ts';
 import { openSource, toRecordLine } from './input.ts';
@@ -92,9 +92,28 @@ import { TokenBucket } from './token-bucket.ts';
 /** The smallest valid record (LSP1 §1) plus its LF: no --batch-bytes below this can hold any record. */
 export const SMALLEST_RECORD_BYTES = '{"ts":"2026-01-01T00:00:00Z","level":"info","msg":""}'.length + 1;
 
+/** `--target a:1,b:2,…`: the first is the target (`host`, `port`); `all` lists every one, in order (issue 11). */
+export interface TargetList extends HostPort {
+  all: HostPort[];
+}
+
+export function parseTargets(raw: string): TargetList {
+  const all = raw.split(',').map((t) => t.trim()).filter(Boolean).map(parseHostPort);
+  if (all.length === 0) return parseTargets(`${raw}:`); // parseHostPort names what is wrong
+  return { ...all[0]!, all };
+}
+
 export function lspShipperOptions(lesson: string, defaultPort: number) {
+  const target: OptionSpec<TargetList, true> = {
+    flags: '--target <host:port[,host:port…]>',
+    description: 'receiver to ship to; several, comma-separated: fail over to the next when one is lost (see --spread)',
+    defaultValue: parseTargets(`127.0.0.1:${defaultPort}`),
+    parse: parseTargets,
+  };
   return {
     ...shipperOptions(defaultPort),
+    target,
+    spread: opt.flag('--spread', 'with several --target: start at target (stream id mod count) instead of the first, so shippers spread over the receivers'),
     follow: opt.flag('--follow', 'with --input FILE: keep reading appended lines (and across rotation); resume after the last ACKed line'),
     stateDir: opt.string('--state-dir <dir>', 'keeps the stream id and, with --follow, the acknowledged read position', `data/${lesson}-shipper`),
     streamId: opt.int('--stream-id <n>', 'stream id (u32) to use instead of the one kept in --state-dir', undefined, { min: 0, max: 0xffff_ffff }),
@@ -457,7 +476,9 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
   private readonly log: Log;
   private readonly policies: ShipperPolicies;
   private readonly started = performance.now();
-  private readonly targetText: string;
+  /** every --target; the connection uses targets[targetIndex] and moves on to the next when lost */
+  private readonly targets: HostPort[];
+  private targetIndex = 0;
   private readonly batcher: Batcher<string>;
   /** the limits the batcher enforces */
   readonly batchLimits: BatchLimits;
@@ -517,7 +538,8 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     this.policies = { ...day09Policies(args.overflow), ...cfg.policies };
     this.stream = cfg.state.stream;
     this.spool = cfg.spool;
-    this.targetText = formatHostPort(args.target);
+    this.targets = (args.target as Partial<TargetList>).all ?? [args.target];
+    if (args.spread) this.targetIndex = this.stream % this.targets.length;
     this.connectFn = cfg.connect ?? defaultConnect;
     this.outbox = new Outbox({ maxBatches: args.windowBatches, maxBytes: args.windowBytes });
     this.backoff = new Backoff({ baseMs: args.backoffBaseMs, capMs: args.backoffCapMs });
@@ -548,6 +570,11 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
           onEvent: (what, fields) => this.log.info(what, fields),
         })
       : undefined;
+  }
+
+  /** the receiver the connection uses (or will use next) */
+  get targetText(): string {
+    return formatHostPort(this.targets[this.targetIndex]!);
   }
 
   /** the current state */
@@ -618,7 +645,7 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     this.connectAt = Date.now();
     let s: net.Socket;
     try {
-      s = this.connectFn(this.args.target);
+      s = this.connectFn(this.targets[this.targetIndex]!);
     } catch (err) {
       // e.g. a TLS option the runtime refuses: as good as a failed connect
       this.socket = undefined;
@@ -799,6 +826,10 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     if (this.nacksInRow >= 3) {
       this.finish(`gave up: the receiver refused our frames ${this.nacksInRow} times in a row (${reason})`, 1);
       return;
+    }
+    if (this.targets.length > 1) {
+      // fail over: the next receiver gets the next attempt (the HELLO there says what the cluster holds)
+      this.targetIndex = (this.targetIndex + 1) % this.targets.length;
     }
     const step = this.policies.nextBackoff(this.backoff);
     const delay = step.delayMs;

@@ -1,0 +1,73 @@
+/**
+ * Scale-out — the receiver: an acknowledging LSP/1 receiver (day 09's rules, shared/acked-ingest.ts)
+ * whose sink is a JetStream stream (issue 11, [scale.1]–[scale.3]).
+ *
+ *   HELLO(stream)  → ask JetStream what it holds of this stream (the last message's Lsp-Last): every
+ *                    receiver of the cluster answers the same, so a shipper that fails over resumes right
+ *   BATCH          → dedup against that mark, stamp `_rx`, publish to `<prefix>.<stream>` (msgID
+ *                    `<stream>:<first seq>`, chained on the subject's last sequence)
+ *   ACK            → only once JetStream acknowledged the publish (and everything before it): "ACK means
+ *                    durable", as with the file sink. A failed publish closes the connection unACKed.
+ *
+ * `--sink file` makes it a plain day 09 receiver (records files in --data-dir), handy for comparisons.
+ *
+ * Run: npx tsx lessons/scale/receiver.ts --port 5301 --data-dir data/scale/r1 --sink jetstream \
+ *        --nats nats://127.0.0.1:4301,nats://127.0.0.1:4302,nats://127.0.0.1:4303 --replicas 3
+ */
+import net from 'node:net';
+import { AckedIngest } from '../../shared/acked-ingest.ts';
+import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
+import { jetstreamSinkOptions, openJetStreamSink, validateJetStreamArgs } from '../../shared/jetstream/options.ts';
+import { createLog } from '../../shared/log.ts';
+import { LspReceiver } from '../../shared/lsp-receiver.ts';
+import { announceReady, onShutdown } from '../../shared/process.ts';
+import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
+import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
+
+const args = parseCli({
+  name: 'lessons/scale/receiver.ts',
+  summary: 'Scale-out receiver: LSP/1 with ACKs (as day 09) storing into a JetStream stream (--sink jetstream) or the records files (--sink file).',
+  options: {
+    ...receiverOptions('scale'),
+    ...jetstreamSinkOptions(),
+    maxPayloadBytes: opt.bytes('--max-payload-bytes <size>', 'largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_PAYLOAD_BYTES, { min: 1024, max: 1 << 30 }),
+    maxDecodedBytes: opt.bytes('--max-decoded-bytes <size>', 'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_DECODED_BYTES, { min: 1024, max: 1 << 30 }),
+  },
+  validate: validateJetStreamArgs,
+});
+
+const log = createLog(`scale/receiver:${args.lane}`);
+const stats = new ReceiverStats(args.lane, 'lsp1-tcp');
+let jetstream;
+try {
+  jetstream = await openJetStreamSink(args, log, `receiver ${args.lane} pid ${process.pid}`);
+} catch (err) {
+  log.error('cannot reach JetStream (is the NATS cluster up? --nats)', { nats: args.nats.join(','), error: (err as Error).message });
+  process.exit(1);
+}
+const ingest = await AckedIngest.open({ ...args, stats, log, jetstream });
+const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: args.maxConnections, idleTimeoutMs: args.idleTimeoutMs, maxPayloadBytes: args.maxPayloadBytes });
+ingest.attach(rx);
+const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
+  stats.extra.sink = jetstream ? { kind: 'jetstream', stream: args.jsStream, subjects: `${args.subjectPrefix}.>`, inflight: jetstream.pending, ...jetstream.counters } : { kind: 'file', ...ingest.sink.counters };
+  stats.extra.lsp = rx.counters;
+  stats.extra.batching = ingest.batches;
+}).start();
+const server = net.createServer({ noDelay: true }, rx.accept);
+server.on('error', (err) => {
+  log.error('server error', { error: err.message });
+  process.exit(1);
+});
+await new Promise<void>((resolve) => server.listen(args.port, args.host, resolve));
+const port = (server.address() as net.AddressInfo).port;
+announceReady({ role: 'receiver', lesson: 'scale', transport: 'lsp1-tcp', host: args.host, port, lane: args.lane, dataDir: args.dataDir, sink: args.sink });
+log.info('listening', { host: args.host, port, sink: args.sink, nats: args.sink === 'jetstream' ? args.nats.join(',') : undefined });
+onShutdown(
+  async () => {
+    server.close();
+    await ingest.shutdown(rx);
+    await statsWriter.stop();
+    log.info('stopped', { persisted: stats.records.persisted, duplicates: stats.records.duplicates });
+  },
+  { log },
+);

@@ -1,0 +1,35 @@
+/**
+ * Scale-out — the shipper [scale.4]: day 09's acknowledged LSP/1 shipper (shared/lsp-shipper.ts) with
+ * several receivers: `--target a:1,b:2,c:3`. When its connection is lost it moves on to the next receiver;
+ * that receiver's HELLO answer comes from JetStream, so the shipper resends exactly what the cluster does
+ * not hold yet — whichever receiver took it. `--spread` starts each shipper at (stream id mod count), so a
+ * fleet of shippers spreads over the receivers.
+ *
+ * Run: npx tsx lessons/scale/shipper.ts --target 127.0.0.1:5301,127.0.0.1:5302,127.0.0.1:5303 --generate 100000
+ */
+import { parseCli } from '../../shared/cli.ts';
+import { createLog } from '../../shared/log.ts';
+import { LspShipper, lspShipperOptions, ownDir, validateLspShipper } from '../../shared/lsp-shipper.ts';
+import { ShipperState } from '../../shared/shipper-state.ts';
+import { Spool } from '../../shared/spool.ts';
+
+const PROGRAM = 'lessons/scale/shipper.ts';
+const args = parseCli({
+  name: PROGRAM,
+  summary: 'Scale-out shipper: the acknowledged LSP/1 shipper with several --target receivers, failing over between them (and --spread).',
+  options: lspShipperOptions('scale', 5301),
+  validate: validateLspShipper,
+});
+const log = createLog('scale/shipper');
+const state = ownDir(PROGRAM, '--state-dir', () => ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }));
+const spool = args.spool ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes })) : undefined;
+const shipper = new LspShipper({
+  lesson: 'scale',
+  args,
+  log,
+  state,
+  spool,
+  follow: args.follow ? state.followOf(args.input!) : undefined,
+  doneExtra: () => ({ targets: args.target.all.length }),
+});
+process.exit(await shipper.run());

@@ -1,0 +1,118 @@
+// JetStreamSink against a real nats-server (one node, JetStream on, random ports): the chain, coalescing,
+// the cluster-wide mark a HELLO answers, msgID dedup, and "a failed publish is never reported stored".
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLog } from '../log.ts';
+import { NatsCluster } from './cluster.ts';
+import { HDR_FIRST, HDR_LAST, HDR_STREAM, JetStreamSink, JetStreamSinkError } from './sink.ts';
+
+const log = createLog('test');
+let dir: string;
+let cluster: NatsCluster;
+let n = 0;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'js-sink-'));
+  cluster = new NatsCluster({ size: 1, dir, baseHttpPort: -1 });
+  await cluster.start(20_000);
+}, 30_000);
+
+afterAll(async () => {
+  await cluster?.stop(500);
+  await rm(dir, { recursive: true, force: true });
+});
+
+const open = (opts: { publishTimeoutMs?: number } = {}) =>
+  JetStreamSink.open({ servers: cluster.urls, stream: `T${++n}`, subjectPrefix: `t${n}.logs`, replicas: 1, duplicateWindowMs: 60_000, log, ...opts });
+const lines = (first: number, count: number) => Buffer.from(Array.from({ length: count }, (_, i) => `{"seq":${first + i}}\n`).join(''));
+
+describe('JetStreamSink', () => {
+  it('stores a stream in order, coalesces what queues behind a message in flight, and answers the mark', async () => {
+    const sink = await open();
+    try {
+      expect(await sink.durableMark(7)).toBe(0);
+      const all: Promise<void>[] = [];
+      for (let b = 0; b < 50; b++) all.push(sink.publish(7, lines(b * 10 + 1, 10), b * 10 + 1, b * 10 + 10));
+      await Promise.all(all);
+      expect(sink.counters.messages).toBeGreaterThan(0);
+      expect(sink.counters.messages).toBeLessThan(50); // batches queued behind the one in flight went together
+      expect(await sink.durableMark(7)).toBe(500);
+      const last = await sink.jsm.streams.getMessage(`T${n}`, { last_by_subj: sink.subject(7) });
+      expect(last?.header?.get(HDR_STREAM)).toBe('7');
+      expect(Number(last?.header?.get(HDR_LAST))).toBe(500);
+      expect(Number(last?.header?.get(HDR_FIRST))).toBeLessThanOrEqual(500);
+      expect((await sink.jsm.streams.info(`T${n}`)).state.messages).toBe(sink.counters.messages);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('another receiver sees the same mark, and a receiver that chained on a stale mark is refused', async () => {
+    const a = await open();
+    const b = await JetStreamSink.open({ servers: cluster.urls, stream: `T${n}`, subjectPrefix: `t${n}.logs`, replicas: 1, duplicateWindowMs: 60_000, log });
+    try {
+      expect(await a.durableMark(1)).toBe(0);
+      expect(await b.durableMark(1)).toBe(0);
+      await a.publish(1, lines(1, 5), 1, 5);
+      // b resends what a stored (a failover before a's ACK): same msgID, so JetStream drops it as a duplicate,
+      // and b reports it NOT stored by b (its end is not b's to know): the shipper HELLOs again
+      const dup = await b.publish(1, lines(1, 7), 1, 7).catch((e: unknown) => e);
+      expect((dup as JetStreamSinkError).code).toBe('LS_ERR_JS_CHAIN');
+      expect(b.counters.duplicates).toBe(1);
+      expect((await a.jsm.streams.info(`T${n}`)).state.messages).toBe(1);
+      expect(await b.durableMark(1)).toBe(5);
+      // a stores more; b, chained on a's first message, is refused — and refuses until its next HELLO
+      await a.publish(1, lines(6, 5), 6, 10);
+      const err = await b.publish(1, lines(11, 5), 11, 15).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(JetStreamSinkError);
+      expect((err as JetStreamSinkError).code).toBe('LS_ERR_JS_PUBLISH');
+      const again = await b.publish(1, lines(16, 5), 16, 20).catch((e: unknown) => e);
+      expect((again as JetStreamSinkError).code).toBe('LS_ERR_JS_CHAIN');
+      expect(await b.durableMark(1)).toBe(10); // what a HELLO to b answers now: a's records count
+      await b.publish(1, lines(11, 5), 11, 15);
+      expect(await a.durableMark(1)).toBe(15);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a message published twice with the same msgID is stored once (duplicate window)', async () => {
+    const sink = await open();
+    try {
+      await sink.durableMark(3);
+      const h = (await import('@nats-io/transport-node')).headers();
+      h.set(HDR_STREAM, '3');
+      h.set(HDR_FIRST, '1');
+      h.set(HDR_LAST, '2');
+      const first = await sink.js.publish(sink.subject(3), lines(1, 2), { msgID: '3:1', headers: h });
+      const second = await sink.js.publish(sink.subject(3), lines(1, 2), { msgID: '3:1', headers: h });
+      expect(first.duplicate).toBe(false);
+      expect(second.duplicate).toBe(true);
+      expect(second.seq).toBe(first.seq);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('with the server gone a publish fails (never resolves as stored), and the next HELLO cannot be answered', async () => {
+    const sink = await open({ publishTimeoutMs: 300 });
+    try {
+      await sink.durableMark(9);
+      await sink.publish(9, lines(1, 3), 1, 3);
+      await cluster.kill(0, 'SIGKILL');
+      const err = await sink.publish(9, lines(4, 3), 4, 6).catch((e: unknown) => e);
+      expect((err as JetStreamSinkError).code).toBe('LS_ERR_JS_PUBLISH');
+      const hello = await sink.durableMark(9).catch((e: unknown) => e);
+      expect((hello as JetStreamSinkError).code).toBe('LS_ERR_JS_LOOKUP');
+      cluster.startNode(0);
+      await cluster.waitReady(20_000);
+      // back: the mark is what was stored before the outage
+      await expect.poll(() => sink.durableMark(9).catch(() => -1), { timeout: 20_000, interval: 300 }).toBe(3);
+    } finally {
+      await sink.close(500);
+    }
+  }, 60_000);
+});
