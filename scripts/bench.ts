@@ -1,105 +1,119 @@
 /**
- * `npm run bench -- [scenario ...]`: the course's benchmark (GUIDE §5). Each scenario runs its
- * contenders side by side in one run, alternating them, repeated (--runs, ≥ 3), and reports medians,
- * min–max and ratios against the scenario's baseline, with the machine, Node version and record size.
- * Results: a markdown table on stdout and bench-results/<scenario>.{md,json}.
- * Timing thresholds never live in tests: this report is where speed is judged.
+ * `npm run bench -- [scenario ...] [--quick] [--runs n] [--records n]`: the course's benchmark (GUIDE §5,
+ * issue #8). Each scenario runs its contenders side by side in one run, alternating them, repeated
+ * (--runs, ≥ 3), and reports medians, min–max and ratios against the scenario's baseline, with the machine
+ * (CPU, cores, RAM), Node version and record size. Timing thresholds never live in tests: this report is
+ * where speed is judged.
+ *
+ * With no scenario it runs `all`: THE summary — every lane on the same messages, rsyslog as a peer, the raw
+ * loopback ceiling and the generator alone (scripts/bench/summary.ts). `every` runs every scenario.
+ * Results (scripts/bench/README.md): bench-results/latest.{md,json,svg} for the whole run,
+ * bench-results/<scenario>.{md,json,svg} for each scenario, and a timestamped copy under
+ * bench-results/history/. --quick writes under bench-results/quick/ instead, so a check run never
+ * overwrites real figures.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { opt, parseCli } from '../shared/cli.ts';
 import { REPO_ROOT } from './lib/launch.ts';
-import { SCENARIOS, type Contender, type RunResult } from './bench/scenarios.ts';
+import { reportJson, reportMarkdown, scenarioMarkdown, type BenchReport, type Machine, type ScenarioReport } from './bench/report.ts';
+import { runScenario } from './bench/runner.ts';
+import { SCENARIOS } from './bench/scenarios.ts';
+
+const DEFAULT_RECORDS = 1_000_000;
+/** --quick: a twentieth of each scenario's records (at least this many) and 3 runs */
+const QUICK_DIVISOR = 20;
+const QUICK_MIN_RECORDS = 5_000;
 
 // Scenario names are the words that are not flags and not a flag's value.
 const VALUE_FLAGS = new Set(['--runs', '--records', '--out']);
-const names = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !VALUE_FLAGS.has(all[i - 1] ?? ''));
+const argv = process.argv.slice(2);
+const names = argv.filter((a, i) => !a.startsWith('-') && !VALUE_FLAGS.has(argv[i - 1] ?? ''));
+const list = Object.entries(SCENARIOS)
+  .map(([n, s]) => `  ${n.padEnd(9)} ${s.title}`)
+  .join('\n');
 const args = parseCli(
   {
     name: 'npm run bench --',
-    summary: 'Run benchmark scenarios side by side and report medians and ratios.',
+    summary: 'Run benchmark scenarios side by side (alternating, repeated) and report medians, min–max and ratios, as markdown, JSON and an SVG chart.',
     options: {
-      runs: opt.int('--runs <n>', 'repetitions of each contender (alternating)', 3, { min: 1, max: 50 }),
-      records: opt.int('--records <n>', 'records per run', 1_000_000, { min: 1000 }),
+      runs: opt.int('--runs <n>', 'rounds; every contender runs once per round, the order alternating (use ≥ 3 for figures)', 3, { min: 1, max: 50 }),
+      records: opt.int('--records <n>', `records per run (default: the scenario's own, ${DEFAULT_RECORDS.toLocaleString('en-US')} unless it says otherwise)`, undefined, { min: 1000 }),
+      quick: opt.flag('--quick', `small runs (a ${QUICK_DIVISOR}th of the records) to check the bench works; results go to <out>/quick/`),
       list: opt.flag('--list', 'list scenarios and exit'),
       out: opt.string('--out <dir>', 'where results are written', 'bench-results'),
     },
-    epilog: `Scenarios: ${Object.keys(SCENARIOS).join(', ')} (default: all)`,
+    epilog: `Scenarios (default: all; "every" = every one):\n${list}`,
   },
-  process.argv.filter((a) => !names.includes(a)),
+  process.argv.filter((a, i) => i < 2 || !names.includes(a)),
 );
 
 if (args.list) {
-  for (const [name, s] of Object.entries(SCENARIOS)) console.log(`${name.padEnd(10)} ${s.title}`);
+  console.log(list);
   process.exit(0);
 }
-const unknown = names.filter((n) => !SCENARIOS[n]);
+const unknown = names.filter((n) => n !== 'every' && !SCENARIOS[n]);
 if (unknown.length) {
-  console.error(`npm run bench: unknown scenario ${unknown.join(', ')} (have: ${Object.keys(SCENARIOS).join(', ')})`);
+  console.error(`npm run bench: unknown scenario ${unknown.join(', ')} (have: ${Object.keys(SCENARIOS).join(', ')}, every)`);
   process.exit(2);
 }
-const selected = names.length ? names : Object.keys(SCENARIOS);
+const selected = names.includes('every') ? Object.keys(SCENARIOS) : names.length ? [...new Set(names)] : ['all'];
+if (args.runs < 3) console.error(`note: --runs ${args.runs}: fewer than 3 runs make no median worth reporting`);
 
-const machine = {
+const machine: Machine = {
   cpu: os.cpus()[0]?.model ?? 'unknown',
   cores: os.availableParallelism(),
   memGiB: Math.round(os.totalmem() / 2 ** 30),
   node: process.version,
-  os: `${os.type()} ${os.release()}`,
+  os: `${os.type()} ${os.release()} ${os.arch()}`,
   date: new Date().toISOString(),
 };
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
+const baseOut = resolve(process.env.INIT_CWD ?? REPO_ROOT, args.out);
+const outDir = args.quick ? join(baseOut, 'quick') : baseOut;
+await mkdir(join(outDir, 'history'), { recursive: true });
 
-const outDir = resolve(process.env.INIT_CWD ?? REPO_ROOT, args.out);
-await mkdir(outDir, { recursive: true });
+const recordsFor = (name: string): number => {
+  if (args.records !== undefined) return args.records;
+  const r = SCENARIOS[name]!.defaultRecords ?? DEFAULT_RECORDS;
+  return args.quick ? Math.max(QUICK_MIN_RECORDS, Math.round(r / QUICK_DIVISOR)) : r;
+};
+
+const report: BenchReport = { machine, quick: args.quick, command: `npm run bench -- ${argv.join(' ')}`.trim(), scenarios: [] };
 let failed = false;
+// Ctrl-C between runs: write what was measured so far (each run stops its own programs in `finally`).
 for (const name of selected) {
-  const scenario = SCENARIOS[name]!;
-  const ctx = await scenario.setup({ records: args.records });
-  console.error(`\n== ${name}: ${scenario.title} (${args.runs} runs, ${args.records.toLocaleString('en-US')} records, ~${ctx.recordBytes} B/record)`);
-  const results = new Map<string, RunResult[]>();
-  for (let run = 0; run < args.runs; run++) {
-    // Alternate the order each run so warm caches and background noise fall on every contender.
-    const order: Contender[] = run % 2 ? [...scenario.contenders].reverse() : [...scenario.contenders];
-    for (const c of order) {
-      try {
-        const r = await c.run(ctx);
-        results.set(c.name, [...(results.get(c.name) ?? []), r]);
-        console.error(`  run ${run + 1} ${c.name.padEnd(36)} ${fmt(r.records / (r.ms / 1000))} records/s  ${fmt(r.bytes / r.ms / 1000)} MB/s${r.note ? `  ${r.note}` : ''}`);
-      } catch (err) {
-        failed = true;
-        console.error(`  run ${run + 1} ${c.name}: FAILED ${(err as Error).message}`);
-      }
-    }
-  }
-  await ctx.teardown?.();
-  const rows = scenario.contenders.map((c) => {
-    const rs = results.get(c.name) ?? [];
-    const rates = rs.map((r) => r.records / (r.ms / 1000));
-    const mbs = rs.map((r) => r.bytes / r.ms / 1000);
-    return { contender: c.name, runs: rs.length, recordsPerSec: rs.length ? median(rates) : 0, min: Math.min(...rates), max: Math.max(...rates), mbPerSec: rs.length ? median(mbs) : 0, extra: rs.at(-1)?.extra ?? {} };
-  });
-  const base = rows.find((r) => r.contender === scenario.baseline) ?? rows[0]!;
-  const table = [
-    `### ${name}: ${scenario.title}`,
-    '',
-    `${args.runs} runs alternating, ${args.records.toLocaleString('en-US')} records of ~${ctx.recordBytes} bytes; ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, ${machine.date.slice(0, 10)}`,
-    '',
-    `| contender | records/s (median) | min – max | MB/s | vs ${base.contender} |`,
-    '|---|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.contender} | ${fmt(r.recordsPerSec)} | ${fmt(r.min)} – ${fmt(r.max)} | ${fmt(r.mbPerSec)} | ${base.recordsPerSec ? (r.recordsPerSec / base.recordsPerSec).toFixed(2) : '-'}× |`),
-    '',
-    scenario.notes ?? '',
-  ].join('\n');
-  console.log(`\n${table}`);
-  await writeFile(join(outDir, `${name}.md`), `${table}\n`);
-  await writeFile(join(outDir, `${name}.json`), `${JSON.stringify({ scenario: name, title: scenario.title, machine, runs: args.runs, records: args.records, recordBytes: ctx.recordBytes, baseline: base.contender, rows }, null, 2)}\n`);
+  const { failed: f, ...s } = await runScenario(name, SCENARIOS[name]!, { runs: args.runs, records: recordsFor(name) });
+  failed ||= f;
+  report.scenarios.push(s);
+  console.log(`\n${scenarioMarkdown(s, machine)}`);
+  await writeScenario(s);
 }
+
+const stamp = machine.date.replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z');
+const files = await writeReport(join(outDir, 'latest'), report);
+const tag = selected.length > 3 ? `${selected.length}-scenarios` : selected.join('+');
+for (const f of files) await copyFile(f, join(outDir, 'history', `${stamp}-${tag}${f.slice(f.lastIndexOf('.'))}`));
+console.error(`\nwrote ${files.map((f) => f.replace(`${REPO_ROOT}`, '')).join(', ')} (+ per-scenario files and history/${stamp}-${tag}.*)`);
 process.exit(failed ? 1 : 0);
+
+async function writeScenario(s: ScenarioReport): Promise<void> {
+  await writeReport(join(outDir, s.scenario), { ...report, scenarios: [s] });
+}
+
+/** <base>.md, <base>.json, <base>.svg; returns the paths. A chart that fails to render is reported, not fatal. */
+async function writeReport(base: string, r: BenchReport): Promise<string[]> {
+  await writeFile(`${base}.md`, `${reportMarkdown(r)}\n`);
+  await writeFile(`${base}.json`, reportJson(r));
+  const out = [`${base}.md`, `${base}.json`];
+  try {
+    // vega is loaded only here: --help, --list and usage errors stay quick
+    const { renderSvg } = await import('./bench/chart.ts');
+    await writeFile(`${base}.svg`, await renderSvg(r));
+    out.push(`${base}.svg`);
+  } catch (err) {
+    console.error(`chart for ${base} not written: ${(err as Error).message}`);
+  }
+  return out;
+}

@@ -37,15 +37,15 @@ interface Day13Context extends BenchContext {
   handshakes: number;
 }
 
-type Connect = (host: string, port: number) => Promise<net.Socket>;
+export type Connect = (host: string, port: number) => Promise<net.Socket>;
 
-const plainConnect: Connect = (host, port) =>
+export const plainConnect: Connect = (host, port) =>
   new Promise((resolve, reject) => {
     const s = net.connect({ host, port, noDelay: true });
     s.once('connect', () => resolve(s)).once('error', reject);
   });
 
-const tlsConnect =
+export const tlsConnect =
   (ca: Buffer, opts: tls.ConnectionOptions = {}): Connect =>
   (host, port) =>
     new Promise((resolve, reject) => {
@@ -55,7 +55,7 @@ const tlsConnect =
     });
 
 /** An LSP/1 client on one connection: HELLO, then frames as fast as the socket takes them; resolves at the ACK of `lastSeq`. */
-async function lspOver(connect: Connect, host: string, port: number, frames: readonly Buffer[], lastSeq: number): Promise<{ ms: number; bytes: number }> {
+export async function lspOver(connect: Connect, host: string, port: number, frames: readonly Buffer[], lastSeq: number): Promise<{ ms: number; bytes: number }> {
   const t0 = performance.now();
   const socket = await connect(host, port);
   const decoder = new FrameDecoder();
@@ -163,6 +163,7 @@ function handshakeRow(name: string, lesson: 'day09' | 'day13', connectOf: (ctx: 
 export const day13Scenario: Scenario = {
   title: 'day 13 LSP/1 over TLS beside plain TCP (same batches of 1000), and handshakes per second',
   baseline: 'day09 receiver, plain TCP',
+  defaultRecords: 500_000,
   async setup(opts): Promise<Day13Context> {
     const gen = new RecordGenerator({ seed: 42, baseTimeMs: Date.UTC(2026, 10, 26) });
     const lines = gen.take(opts.records);

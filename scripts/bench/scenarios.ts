@@ -3,18 +3,23 @@
  * starts what it needs (fresh data dir, fresh processes), moves the records, and returns how long it took.
  * A delivery claim is verified where the lane makes one: the receiver's stats must account for every record.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RecordGenerator } from '../../shared/generate.ts';
 import { startProgram } from '../lib/launch.ts';
-import { blast, toChunks } from './blast.ts';
-import { lspBlast, toBatchFrames } from './lsp-blast.ts';
+import { toChunks } from './blast.ts';
+import { toBatchFrames } from './lsp-blast.ts';
+import { blastReceiver, lspReceiver, tempDir } from './receivers.ts';
+import type { Role } from './report.ts';
 import { day10Scenario } from './udp-lane.ts';
 import { syslogScenario } from './syslog.ts';
 import { day11Scenario } from './day11.ts';
 import { day12Scenario } from './day12.ts';
 import { day13Scenario } from './day13.ts';
+import { day14Scenario } from './day14.ts';
+import { summaryScenario } from './summary.ts';
+import { udpLossScenario } from './udp-loss.ts';
+import { scaleScenario } from './scale.ts';
 
 export interface BenchContext {
   records: number;
@@ -34,6 +39,14 @@ export interface RunResult {
 
 export interface Contender {
   name: string;
+  /** what the row is in a summary (report.ts summarise) */
+  role?: Role;
+  /** may lose records (UDP): its records/s is what was delivered */
+  lossy?: boolean;
+  /** fed its own records rather than the scenario's input (never compared with the peer) */
+  ownInput?: boolean;
+  /** why it cannot run here (a missing program or lesson), or undefined when it can: the row is then skipped */
+  unavailable?: () => string | undefined;
   run(ctx: BenchContext): Promise<RunResult>;
 }
 
@@ -42,6 +55,10 @@ export interface Scenario {
   baseline: string;
   contenders: Contender[];
   notes?: string;
+  /** records per run when --records is not given (default 1,000,000); --quick divides it by 20 */
+  defaultRecords?: number;
+  /** the chart that fits its figures (report.ts): records/s bars by default */
+  chart?: 'bars' | 'loss-curve';
   setup(opts: { records: number }): Promise<BenchContext>;
 }
 
@@ -54,32 +71,9 @@ async function ndjsonCorpus(opts: { records: number }): Promise<BenchContext> {
   return { records: opts.records, recordBytes: Math.round(bytes / opts.records), chunks };
 }
 
-async function tempDir(tag: string): Promise<string> {
-  return mkdtemp(join(os.tmpdir(), `logstream-bench-${tag}-`));
-}
-
-/** Starts a receiver, blasts the corpus at it, checks its stats account for every record, stops it. */
-async function blastReceiver(file: string, args: string[], ctx: BenchContext, opts: { verify: boolean }): Promise<RunResult> {
-  const dir = await tempDir('rx');
-  const p = startProgram({ name: file, file, args: ['--port', '0', '--data-dir', dir, ...args] });
-  try {
-    const ready = await p.ready;
-    const r = await blast(ready.host, ready.port, ctx.chunks);
-    await p.stop();
-    if (opts.verify) {
-      const stats = JSON.parse(await readFile(join(dir, 'stats.json'), 'utf8')) as { records: { persisted: number } };
-      if (stats.records.persisted !== ctx.records) throw new Error(`receiver persisted ${stats.records.persisted} of ${ctx.records}`);
-    }
-    return { records: ctx.records, bytes: r.bytes, ms: r.ms };
-  } finally {
-    await p.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 const rawCeiling: Contender = {
   name: 'raw loopback TCP (discarding sink)',
-  run: (ctx) => blastReceiver('scripts/bench/raw-sink.ts', [], ctx, { verify: false }),
+  run: (ctx) => blastReceiver('scripts/bench/raw-sink.ts', [], ctx.chunks, ctx.records, { verify: false }),
 };
 
 /** Day 09's corpus: the same records as NDJSON chunks (for day 08) and as LSP/1 BATCH frames of 1000. */
@@ -96,31 +90,19 @@ async function lspCorpus(opts: { records: number }): Promise<BenchContext> {
 }
 
 /** Starts the day 09 receiver, sends the BATCH frames, stops the clock at the ACK of the last record. */
-async function lspReceiver(args: string[], ctx: BenchContext): Promise<RunResult> {
-  const dir = await tempDir('lsp');
-  const p = startProgram({ name: 'day09 receiver', file: 'lessons/day09/receiver.ts', args: ['--port', '0', '--data-dir', dir, ...args] });
-  try {
-    const ready = await p.ready;
-    const r = await lspBlast(ready.host, ready.port, LSP_STREAM, lspFrames.get(ctx)!, ctx.records);
-    await p.stop();
-    const stats = JSON.parse(await readFile(join(dir, 'stats.json'), 'utf8')) as { records: { persisted: number } };
-    if (stats.records.persisted !== ctx.records) throw new Error(`receiver persisted ${stats.records.persisted} of ${ctx.records}`);
-    return { records: ctx.records, bytes: r.bytes, ms: r.ms, extra: { acks: r.acks } };
-  } finally {
-    await p.stop();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const lspDay09 = (args: string[], ctx: BenchContext) => lspReceiver('lessons/day09/receiver.ts', args, LSP_STREAM, lspFrames.get(ctx)!, ctx.records);
 
+/** `all` is the summary (the default run); the others run by name, or every one with `every`. */
 export const SCENARIOS: Record<string, Scenario> = {
+  all: summaryScenario,
   day08: {
     title: 'day 08 NDJSON/TCP ingest: receiver alone and end to end with the shipper',
     baseline: 'day08 receiver (fsync interval)',
     setup: ndjsonCorpus,
     contenders: [
       rawCeiling,
-      { name: 'day08 receiver (fsync interval)', run: (ctx) => blastReceiver('lessons/day08/receiver.ts', ['--fsync', 'interval'], ctx, { verify: true }) },
-      { name: 'day08 receiver (fsync never)', run: (ctx) => blastReceiver('lessons/day08/receiver.ts', ['--fsync', 'never'], ctx, { verify: true }) },
+      { name: 'day08 receiver (fsync interval)', run: (ctx) => blastReceiver('lessons/day08/receiver.ts', ['--fsync', 'interval'], ctx.chunks, ctx.records, { verify: true }) },
+      { name: 'day08 receiver (fsync never)', run: (ctx) => blastReceiver('lessons/day08/receiver.ts', ['--fsync', 'never'], ctx.chunks, ctx.records, { verify: true }) },
       {
         name: 'day08 shipper --generate → receiver',
         async run(ctx) {
@@ -146,9 +128,9 @@ export const SCENARIOS: Record<string, Scenario> = {
     baseline: 'day08 receiver (fsync interval, no ACK)',
     setup: lspCorpus,
     contenders: [
-      { name: 'day08 receiver (fsync interval, no ACK)', run: (ctx) => blastReceiver('lessons/day08/receiver.ts', ['--fsync', 'interval'], ctx, { verify: true }) },
-      { name: 'day09 receiver (fsync interval, ACKed)', run: (ctx) => lspReceiver(['--fsync', 'interval'], ctx) },
-      { name: 'day09 receiver (fsync always, ACKed)', run: (ctx) => lspReceiver(['--fsync', 'always'], ctx) },
+      { name: 'day08 receiver (fsync interval, no ACK)', run: (ctx) => blastReceiver('lessons/day08/receiver.ts', ['--fsync', 'interval'], ctx.chunks, ctx.records, { verify: true }) },
+      { name: 'day09 receiver (fsync interval, ACKed)', run: (ctx) => lspDay09(['--fsync', 'interval'], ctx) },
+      { name: 'day09 receiver (fsync always, ACKed)', run: (ctx) => lspDay09(['--fsync', 'always'], ctx) },
       {
         name: 'day09 shipper --generate → receiver',
         async run(ctx) {
@@ -174,5 +156,8 @@ export const SCENARIOS: Record<string, Scenario> = {
   day11: day11Scenario,
   day12: day12Scenario,
   day13: day13Scenario,
+  day14: day14Scenario,
+  'udp-loss': udpLossScenario,
   syslog: syslogScenario,
+  scale: scaleScenario,
 };

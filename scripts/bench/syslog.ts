@@ -10,7 +10,11 @@
  *   rsyslog imptcp → omfile             rsyslog's default file format (RSYSLOG_FileFormat): the baseline
  *   rsyslog imptcp → omfile (JSON)      a JSON template (option.jsonf) — output work closer to ours
  *   syslog lane (TCP, fsync interval)   lessons/stack/syslog-receiver.ts: parse, map to an LSP/1 record, _rx
+ *                                       (written straight into the buffer the file write takes)
  *   syslog lane, 1 parse thread         the same with the parsing on a worker thread (--parse-threads 1)
+ *
+ * See NOTES below for what is the same for every contender and what is not (output format, fsync).
+ * To profile the lane under this load: laneContender(name, [], ['--cpu-prof']) (see its doc).
  *
  * Registered in scripts/bench/scenarios.ts as `syslog`: `npm run bench -- syslog`.
  */
@@ -143,7 +147,7 @@ const QUIET_MS = 100;
  * the LAST GROWTH — so the quiet wait and the counting cost no contender anything, and neither server
  * has to tell us it is done (rsyslog cannot).
  */
-async function sendAndCount(port: number, chunks: readonly Buffer[], dir: string, pattern: RegExp, expected: number, timeoutMs = 300_000): Promise<{ ms: number; bytes: number }> {
+export async function sendAndCount(port: number, chunks: readonly Buffer[], dir: string, pattern: RegExp, expected: number, timeoutMs = 300_000): Promise<{ ms: number; bytes: number }> {
   const counter = new LineCounter(dir, pattern);
   const t0 = performance.now();
   const socket = net.connect({ host: '127.0.0.1', port });
@@ -209,7 +213,8 @@ async function setup(opts: { records: number }): Promise<BenchContext> {
   return ctx;
 }
 
-function laneContender(name: string, extra: string[]): Contender {
+/** The syslog lane as a contender; `nodeArgs` e.g. ['--cpu-prof'] to profile it under the benchmark's load. */
+export function laneContender(name: string, extra: string[], nodeArgs?: string[]): Contender {
   return {
     name,
     async run(ctx): Promise<RunResult> {
@@ -217,6 +222,7 @@ function laneContender(name: string, extra: string[]): Contender {
       const p = startProgram({
         name: 'syslog receiver',
         file: 'lessons/stack/syslog-receiver.ts',
+        ...(nodeArgs ? { nodeArgs } : {}),
         args: ['--tcp-port', '0', '--udp-port', 'off', '--tls-port', 'off', '--data-dir', dir, '--fsync', 'interval', ...extra],
       });
       try {
@@ -277,10 +283,12 @@ function rsyslogContender(name: string, template: string | undefined): Contender
 }
 
 const NOTES = [
-  'Input: seeded RFC 5424 messages with structured data, octet-counted, ~1 MiB writes over one loopback connection.',
+  'Fairness: every contender gets the same bytes (one seeded corpus of octet-counted RFC 5424 messages with structured data, built once per run and sent as the same ~1 MiB writes over one loopback TCP connection) and persists every message to a file in a fresh temp dir on the same filesystem.',
   'Each row times connect → the last growth of the output files, which must then hold exactly one line per message (the delivery check).',
-  "The note of each run gives the server process's CPU time (all threads) for the run, and messages per CPU-second: on a shared machine that figure moves far less than wall time.",
-  'rsyslog writes its default text format (~0.5× the input bytes) or a flat JSON template; the lane writes full LSP/1 records (SD parsed into attrs.sd, _rx added), ~2.5× the input bytes.',
+  "The note of each run gives the server process's CPU time (all threads) for the run, and messages per CPU-second: on a shared machine that figure moves far less than wall time; compare ratios within one run.",
+  'Output differs: rsyslog writes its default text format (RSYSLOG_FileFormat, ~0.5× the input bytes) or a flat JSON template (option.jsonf, structured data left as one string); the lane writes full LSP/1 records (SD parsed into attrs.sd, _rx added), ~2.5× the input bytes.',
+  'Durability differs in rsyslog\'s favour: omfile does not fsync by default; the lane runs --fsync interval (an fsync every 100 ms).',
+  'rsyslog spreads the work over threads (imptcp input, queue worker, omfile); the lane parses on its main thread, or on a worker thread with --parse-threads 1 (the main thread then only reads the socket and writes the file).',
 ].join(' ');
 
 export const syslogScenario: Scenario = {

@@ -326,6 +326,7 @@ function udpAt(fraction: number): Contender {
 export const day10Scenario: Scenario = {
   title: "day 10 UDP receiver at 50/100/150% of its highest loss-free rate, beside day 08's TCP lane",
   baseline: 'day08 TCP lane (as fast as TCP allows)',
+  defaultRecords: 300_000,
   async setup({ records }) {
     const lines = new RecordGenerator({ seed: 42, baseTimeMs: Date.UTC(2026, 10, 26) }).take(records);
     const recordBytes = Math.round(lines.reduce((n, r) => n + Buffer.byteLength(r) + 1, 0) / lines.length);

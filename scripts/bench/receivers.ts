@@ -1,0 +1,61 @@
+/**
+ * Running one receiver for one benchmark run: a fresh data dir, the program started through the process
+ * contract (ready line), the bytes moved, the program stopped (SIGTERM: final stats.json), and the delivery
+ * claim checked against what the receiver says it persisted. Shared by scenarios.ts and summary.ts.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { startProgram } from '../lib/launch.ts';
+import { blast } from './blast.ts';
+import { lspBlast } from './lsp-blast.ts';
+import type { RunResult } from './scenarios.ts';
+
+export async function tempDir(tag: string): Promise<string> {
+  return mkdtemp(join(os.tmpdir(), `logstream-bench-${tag}-`));
+}
+
+/** Records the receiver persisted, from the stats.json it writes at SIGTERM. */
+export async function persisted(dir: string): Promise<number> {
+  const stats = JSON.parse(await readFile(join(dir, 'stats.json'), 'utf8')) as { records: { persisted: number } };
+  return stats.records.persisted;
+}
+
+/**
+ * Starts `file` on a fresh data dir, `move`s the bytes to it, stops it; with `expect`, its stats must
+ * account for exactly that many records (the delivery check).
+ */
+export async function withReceiver<T extends { ms: number; bytes: number }>(
+  file: string,
+  args: string[],
+  move: (host: string, port: number) => Promise<T>,
+  expect?: number,
+): Promise<T> {
+  const dir = await tempDir('rx');
+  const p = startProgram({ name: file, file, args: ['--port', '0', '--data-dir', dir, ...args] });
+  try {
+    const ready = await p.ready;
+    const r = await move(ready.host, ready.port);
+    await p.stop();
+    if (expect !== undefined) {
+      const got = await persisted(dir);
+      if (got !== expect) throw new Error(`${file} persisted ${got} of ${expect} records`);
+    }
+    return r;
+  } finally {
+    await p.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** NDJSON chunks blasted over TCP; timed connect → the receiver closing its side once all is written. */
+export async function blastReceiver(file: string, args: string[], chunks: readonly Buffer[], records: number, opts: { verify: boolean }): Promise<RunResult> {
+  const r = await withReceiver(file, args, (host, port) => blast(host, port, chunks), opts.verify ? records : undefined);
+  return { records, bytes: r.bytes, ms: r.ms };
+}
+
+/** Pre-encoded LSP/1 BATCH frames (seqs 1..records of `stream`); timed connect → the ACK of the last record. */
+export async function lspReceiver(file: string, args: string[], stream: number, frames: readonly Buffer[], records: number): Promise<RunResult> {
+  const r = await withReceiver(file, args, (host, port) => lspBlast(host, port, stream, frames, records), records);
+  return { records, bytes: r.bytes, ms: r.ms, extra: { acks: r.acks } };
+}
