@@ -206,6 +206,10 @@ tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocke
   const raw = (socket as unknown as { _parent?: unknown })._parent;
   const peer = (raw instanceof net.Socket ? peerOfRaw.get(raw) : undefined) ?? peerName(socket.remoteAddress, socket.remotePort);
   handshakeFailed(why.reason, why.message, peer, { code: err.code, ...(authorizationError ? { authorizationError } : {}) });
+  // With a tlsClientError listener Node leaves the connection open: close it, or every refused client
+  // keeps a file descriptor until it hangs up by itself.
+  socket.destroy();
+  if (raw instanceof net.Socket) raw.destroy();
 });
 
 /**

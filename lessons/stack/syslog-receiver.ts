@@ -77,6 +77,7 @@ const args = parseCli({
     certs: opt.string('--certs <dir>', 'certificate directory: server.crt/.key and ca.crt (a dev CA is created there when missing)', 'certs'),
     tlsCa: opt.string('--tls-ca <file>', 'CA that client certificates must chain to (implies --mtls; default: the CA of --certs)'),
     mtls: opt.flag('--mtls', 'require a client certificate signed by the CA (mutual TLS); its CN goes into _rx.client'),
+    handshakeTimeoutMs: opt.int('--handshake-timeout-ms <n>', 'TLS: a client that has not finished its handshake by then is cut (and counted)', 10_000, { min: 100, max: 600_000 }),
     maxMessageBytes: opt.bytes('--max-message-bytes <size>', 'largest syslog message; bigger ones are rejected (syslog_too_large / syslog_count_too_large)', 64 << 10, { min: 64, max: 64 << 20 }),
     maxSkipBytes: opt.bytes('--max-skip-bytes <size>', 'TCP/TLS: an octet count over the message limit is skipped (read and thrown away) up to this size; a larger one closes that connection', 16 << 20, { min: 0, max: 1 << 30 }),
     parseThreads: opt.int('--parse-threads <n>', 'worker threads that parse TCP/TLS streams, a connection per thread (0 = on the main thread: the least CPU per message; 1 uses a second core: the faster when one is free)', 0, { min: 0, max: 64 }),
@@ -388,6 +389,7 @@ try {
         key: readFileSync(certs.server.key),
         minVersion: 'TLSv1.2',
         allowHalfOpen: true,
+        handshakeTimeout: args.handshakeTimeoutMs,
         ...(mtls ? { ca: readFileSync(args.tlsCa ?? certs.ca.cert), requestCert: true, rejectUnauthorized: true } : {}),
       },
       (s) => accept(s, 'tls'),
@@ -396,7 +398,11 @@ try {
       perTransport.tls.handshakeErrors!++;
       stats.connections.errors++;
       log.warn('TLS handshake failed', { peer: peerName(s.remoteAddress, s.remotePort), error: err.message });
+      // with a tlsClientError listener Node leaves the connection open: close it (one fd per bad client otherwise)
+      s.destroy();
     });
+    // connections still in their handshake count too: --max-connections bounds them at the TCP level
+    server.maxConnections = args.maxConnections;
     perTransport.tls.port = await listen(server, tlsPort);
     servers.push(server);
   }
