@@ -22,6 +22,13 @@ describe('tryParseCli', () => {
     const r = tryParseCli(def, argv('--port', '5140', '--limit', '4KiB', '--follow', '--target', '[::1]:9000'));
     expect(r.ok && r.values).toMatchObject({ port: 5140, limit: 4096, follow: true, target: { host: '::1', port: 9000 } });
   });
+  it('a --no-x flag is false unless given, true when given (its key names the negation)', () => {
+    const neg = { name: 'prog', summary: 's', options: { noDemo: opt.flag('--no-demo', 'no demo traffic') } };
+    const off = tryParseCli(neg, argv());
+    const on = tryParseCli(neg, argv('--no-demo'));
+    expect(off.ok && off.values.noDemo).toBe(false);
+    expect(on.ok && on.values.noDemo).toBe(true);
+  });
   it('help exits 0 with usage', () => {
     const r = tryParseCli(def, argv('--help'));
     expect(r).toMatchObject({ ok: false, exitCode: 0 });

@@ -92,15 +92,18 @@ export function tryParseCli<O extends Record<string, OptionSpec<unknown>>>(
     .allowExcessArguments(false)
     .configureOutput({ writeOut: (s) => (helpText += s), writeErr: () => {}, outputError: () => {} });
   const attr = new Map<string, string>();
+  // a `--no-x` flag: commander stores it as x (true unless given); the program's key (noX) reads it inverted
+  const negated = new Set<string>();
   for (const [key, spec] of Object.entries(def.options)) {
     const o = new Option(spec.flags, spec.description);
+    if (o.negate && spec.defaultValue === false) negated.add(key);
     if (spec.env !== false) o.env(spec.env ?? envName(spec.flags));
     if (spec.choices) o.choices(spec.choices as string[]);
     if (spec.parse) {
       const parse = spec.parse;
       o.argParser((raw: string) => parse(raw));
     }
-    if (spec.defaultValue !== undefined) {
+    if (spec.defaultValue !== undefined && !negated.has(key)) {
       const d = spec.defaultValue as unknown;
       const shown = Array.isArray(d) ? d.join(',') : isHostPort(d) ? formatHostPort(d) : String(d);
       o.default(spec.defaultValue, shown === '' ? '""' : shown);
@@ -123,7 +126,7 @@ export function tryParseCli<O extends Record<string, OptionSpec<unknown>>>(
   }
   const raw = cmd.opts();
   const values: Record<string, unknown> = {};
-  for (const [key, name] of attr) values[key] = raw[name];
+  for (const [key, name] of attr) values[key] = negated.has(key) ? raw[name] === false : raw[name];
   const typed = values as CliValues<O>;
   const problem = def.validate?.(typed);
   if (problem) return { ok: false, exitCode: EXIT_USAGE, message: problem };
