@@ -33,16 +33,25 @@ let skipped = 0;
 let bytes = 0;
 let stopping = false;
 
+let announced = false;
 function done(extra: Record<string, unknown> = {}): void {
+  if (announced) return;
+  announced = true;
   const elapsedMs = performance.now() - started;
   announceDone({ sent, acked: 0, dropped: 0, skipped, bytes, elapsedMs: Math.round(elapsedMs), recordsPerSec: Math.round(sent / (elapsedMs / 1000)), delivery: 'unacknowledged', ...extra });
 }
 
-const stop = onShutdown(async (reason) => {
-  if (reason !== 'finished') stopping = true;
-}, { log });
-
 const socket = net.connect({ host: args.target.host, port: args.target.port, noDelay: true });
+
+// SIGTERM/SIGINT: stop reading input; what was written is still delivered: half-close, wait for the
+// receiver's FIN, then the done line (the main loop sees `stopping` and ends the same way).
+const stop = onShutdown(async (reason) => {
+  if (reason === 'finished') return;
+  stopping = true;
+  socket.end();
+  if (!socket.destroyed) await once(socket, 'close').catch(() => undefined);
+  done({ stoppedBy: reason, ...(socket.errored ? { error: 'connection closed with an error' } : {}) });
+}, { log });
 try {
   await once(socket, 'connect');
 } catch (err) {

@@ -15,9 +15,9 @@ import { readFileSync } from 'node:fs';
 import { formatHostPort, opt, parseCli, requireOneSource, shipperOptions } from '../../shared/cli.ts';
 import { openSource } from '../../shared/input.ts';
 import { createLog } from '../../shared/log.ts';
-import { announceDone } from '../../shared/process.ts';
+import { announceDone, onShutdown } from '../../shared/process.ts';
 import { FACILITIES } from '../../shared/protocol/syslog.ts';
-import { forwardSyslog } from '../../shared/syslog-forward.ts';
+import { forwardSyslog, type SyslogForwardResult } from '../../shared/syslog-forward.ts';
 
 const args = parseCli({
   name: 'lessons/stack/syslog-forward.ts',
@@ -37,8 +37,23 @@ const args = parseCli({
 });
 
 const log = createLog('stack/syslog-forward');
+
+// SIGTERM/SIGINT: stop taking input; what was read is still sent and closed cleanly, then the done line.
+let stopping = false;
+let forwarding: Promise<SyslogForwardResult> | undefined;
+async function* untilStopped(source: AsyncIterable<string[]> | Iterable<string[]>): AsyncGenerator<string[]> {
+  for await (const chunk of source) {
+    if (stopping) return;
+    yield chunk;
+  }
+}
+onShutdown(async () => {
+  stopping = true;
+  await forwarding?.catch(() => undefined);
+}, { log });
+
 try {
-  const r = await forwardSyslog(openSource(args, (reason) => log.warn('input line skipped', { reason })), {
+  forwarding = forwardSyslog(untilStopped(openSource(args, (reason) => log.warn('input line skipped', { reason }))), {
     host: args.target.host,
     port: args.target.port,
     framing: args.framing,
@@ -53,6 +68,7 @@ try {
     encode: { facility: args.facility, bom: args.bom },
     onSkip: (reason) => log.warn('not a record: skipped', { reason }),
   });
+  const r = await forwarding;
   announceDone({ sent: r.sent, acked: 0, dropped: 0, skipped: r.skipped, bytes: r.bytes, elapsedMs: r.elapsedMs, delivered: r.delivered, delivery: 'unacknowledged' });
   process.exit(r.delivered ? 0 : 1);
 } catch (err) {
