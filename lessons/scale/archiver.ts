@@ -16,12 +16,11 @@
  *
  * Run: npx tsx lessons/scale/archiver.ts --nats nats://127.0.0.1:4301,… --data-dir data/scale/archive
  */
-import { AckPolicy, DeliverPolicy, type Consumer, type JsMsg } from '@nats-io/jetstream';
-import { jetstreamManager, jetstream } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { opt, parseCli } from '../../shared/cli.ts';
 import { HwmStore, readRxStreamSeq, type StreamMarks } from '../../shared/hwm-store.ts';
 import { jetstreamSinkOptions, topologyOf, validateJetStreamArgs } from '../../shared/jetstream/options.ts';
-import { connectNats, ensureStream, HDR_FIRST, HDR_LAST, HDR_PREV, HDR_STREAM } from '../../shared/jetstream/sink.ts';
+import { connectNats, ensureStream, jetstreamManagerWhenReady, HDR_FIRST, HDR_LAST, HDR_PREV, HDR_STREAM } from '../../shared/jetstream/sink.ts';
 import { createLog } from '../../shared/log.ts';
 import { announceReady, onShutdown } from '../../shared/process.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
@@ -59,7 +58,7 @@ try {
   log.error('cannot reach NATS (--nats)', { nats: args.nats.join(','), error: (err as Error).message });
   process.exit(1);
 }
-const jsm = await jetstreamManager(nc, { timeout: 5000 });
+const jsm = await jetstreamManagerWhenReady(nc, log);
 const js = jetstream(nc, { timeout: 5000 });
 
 /**

@@ -27,6 +27,7 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck, type StreamInfo } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
+import { Backoff } from '../backoff.ts';
 import type { Log } from '../log.ts';
 
 export const HDR_STREAM = 'Lsp-Stream';
@@ -81,6 +82,25 @@ export async function connectNats(servers: string[], name: string, log: Log): Pr
     }
   })().catch(() => {});
   return nc;
+}
+
+/**
+ * JetStream's manager API, waiting out a cluster that does not answer yet: right after a node dies the
+ * cluster may be electing its meta leader and every API call times out for a few seconds. That is an
+ * outage to wait for (with backoff, logged), not a reason for a receiver or the archiver to exit.
+ */
+export async function jetstreamManagerWhenReady(nc: NatsConnection, log: Log, timeoutMs = 5000): Promise<JetStreamManager> {
+  const backoff = new Backoff({ baseMs: 250, capMs: 5000 });
+  for (;;) {
+    try {
+      return await jetstreamManager(nc, { timeout: timeoutMs });
+    } catch (err) {
+      if (nc.isClosed()) throw err;
+      const delayMs = backoff.next();
+      log.warn('JetStream not answering yet; retrying', { error: (err as Error).message, attempt: backoff.attempt, delayMs });
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
 }
 
 /** Creates the JetStream stream when missing (an existing one is kept as it is). */
@@ -155,7 +175,7 @@ export class JetStreamSink {
 
   static async open(opts: JetStreamSinkOptions): Promise<JetStreamSink> {
     const nc = await connectNats(opts.servers, opts.name ?? 'lsp-receiver', opts.log);
-    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    const jsm = await jetstreamManagerWhenReady(nc, opts.log);
     await ensureStream(jsm, opts, opts.log);
     return new JetStreamSink(opts, nc, jetstream(nc, { timeout: opts.publishTimeoutMs ?? 5000 }), jsm);
   }
