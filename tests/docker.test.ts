@@ -2,22 +2,29 @@
 // runs here, so this checks everything short of `docker compose up`:
 //   - `docker-compose config` (Debian's docker-compose 1.29) accepts the file;
 //   - every service runs the same build and image, has a healthcheck (one-shot init services excepted),
-//     no host port is published twice, ports match COURSE.md, receivers listen on 0.0.0.0, the
-//     dashboard reads every lane's data dir from the same volume;
+//     no host port is published twice, ports match COURSE.md (the scale profile: `npm run lesson --
+//     scale`'s), receivers listen on 0.0.0.0, each profile's dashboard reads every lane data dir of that
+//     profile from the same volume, the scale services run only under --profile scale and depend only
+//     on services of their own profile;
 //   - every service's entry point + command is a valid program: run from this checkout with --help → 0;
 //   - the long-running services' commands really start (ports → 0, on loopback, in a temp dir standing
-//     in for /app) and their own healthcheck commands report healthy, then unhealthy once stopped;
-//   - the Dockerfile is node:20/22-slim with `npm ci` and copies every file a command names.
+//     in for /app) and their own healthcheck commands report healthy, then unhealthy once stopped; the
+//     scale profile too: 3 nats-server nodes from their compose flags, the receivers, the archiver and
+//     its dashboard, records shipped through every receiver reaching the archive;
+//   - the Dockerfile is node:20/22-slim with `npm ci`, copies every file a command names, and installs
+//     every other program a service runs (nats-server).
 // Each checker is a pure function over the parsed file, and is shown to fail on a modified copy.
 import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../checks/harness/assert.ts';
 import { REPO_ROOT } from '../scripts/lib/launch.ts';
+import { readRxStreamSeq } from '../shared/hwm-store.ts';
+import { freePort, NATS_SERVER } from '../shared/jetstream/cluster.ts';
 
 const COMPOSE_FILE = join(REPO_ROOT, 'docker/docker-compose.yml');
 const DOCKERFILE = join(REPO_ROOT, 'docker/Dockerfile');
@@ -42,6 +49,17 @@ const COURSE_PORTS: Record<string, string> = {
   '6514/tcp': 'syslog',
   '8080/tcp': 'dashboard',
 };
+
+/** The scale profile's ports: those of `npm run lesson -- scale` (scripts/scale.ts: receivers from --port, --dashboard-port). */
+const SCALE_PORTS: Record<string, string> = {
+  '5301/tcp': 'scale-r1',
+  '5302/tcp': 'scale-r2',
+  '5303/tcp': 'scale-r3',
+  '8090/tcp': 'scale-dashboard',
+};
+
+/** The profile each service runs under: the scale-out topology only with --profile scale, the load generator with load, the rest always. */
+const expectedProfiles = (service: string): string[] => (/^(nats\d+|scale-.+)$/.test(service) ? ['scale'] : service === 'loadgen' ? ['load'] : []);
 
 /** COURSE.md's "## Ports" table as the same map: `| day 08 NDJSON | 5140 | TCP |` → 5140/tcp: day08. */
 function coursePorts(markdown: string): Record<string, string> {
@@ -73,6 +91,7 @@ interface Service {
   depends_on?: Record<string, { condition?: string }> | string[];
   profiles?: string[];
   restart?: string;
+  stop_signal?: string;
 }
 interface Compose {
   services: Record<string, Service>;
@@ -81,7 +100,7 @@ interface Compose {
 
 /** Runs `docker-compose config` on a file and returns it parsed; throws with compose's own message when it is invalid. */
 async function composeConfig(file: string): Promise<Compose> {
-  const r = await execa(DOCKER_COMPOSE, ['-f', file, '--profile', 'load', 'config'], { cwd: dirname(file), reject: false, env: { COMPOSE_PROJECT_NAME: 'logstream-test' } });
+  const r = await execa(DOCKER_COMPOSE, ['-f', file, '--profile', 'load', '--profile', 'scale', 'config'], { cwd: dirname(file), reject: false, env: { COMPOSE_PROJECT_NAME: 'logstream-test' } });
   if (r.exitCode !== 0) throw new Error(`docker-compose config rejected ${file} (exit ${r.exitCode}): ${r.stderr.trim()}`);
   // YAML → JSON with the interpreter docker-compose itself runs on: it always has PyYAML.
   const python = /^#!\s*(\S+)/.exec(readFileSync(DOCKER_COMPOSE, 'utf8').slice(0, 200))?.[1] ?? 'python3';
@@ -166,12 +185,15 @@ function portProblems(c: Compose): string[] {
       if (a.hostPort === b.hostPort && a.protocol === b.protocol && ipsOverlap) problems.push(`host port ${a.hostPort}/${a.protocol} is published by both ${a.service} and ${b.service}`);
     }
   }
-  // The same ports as COURSE.md and `npm start`, each container port one the command listens on.
+  // The same ports as COURSE.md and `npm start` (the scale profile: as `npm run lesson -- scale`), each
+  // container port one the command listens on.
   const seen = new Map(ports.map((p) => [`${p.hostPort}/${p.protocol}`, p]));
-  for (const [port, service] of Object.entries(COURSE_PORTS)) {
-    const p = seen.get(port);
-    if (!p) problems.push(`COURSE.md's port ${port} (${service}) is not published`);
-    else if (p.service !== service) problems.push(`port ${port} is published by ${p.service}, COURSE.md gives it to ${service}`);
+  for (const [table, source] of [[COURSE_PORTS, 'COURSE.md'], [SCALE_PORTS, '`npm run lesson -- scale`']] as const) {
+    for (const [port, service] of Object.entries(table)) {
+      const p = seen.get(port);
+      if (!p) problems.push(`${source}'s port ${port} (${service}) is not published`);
+      else if (p.service !== service) problems.push(`port ${port} is published by ${p.service}, ${source} gives it to ${service}`);
+    }
   }
   for (const p of ports) {
     const listens = listenPorts(asArgv(c.services[p.service]?.command));
@@ -190,20 +212,32 @@ const flagValue = (argv: string[], flag: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 
-/** Receivers listen on every interface inside their container; the dashboard reads each lane's dir from the same volume. */
+const profileKey = (s: Service) => [...(s.profiles ?? [])].sort().join(',');
+const isDashboard = (s: Service) => asArgv(s.command).includes('scripts/dashboard.ts');
+/** The lane a service's stats.json names: its --lane, else the service's name. */
+const laneOf = (name: string, s: Service) => flagValue(asArgv(s.command), '--lane') ?? name;
+
+/**
+ * Receivers listen on every interface inside their container; each profile's dashboard (the default
+ * `dashboard`, `scale-dashboard` under --profile scale) shows every lane data dir of its profile, from
+ * the same volume, and no lane that no service of its profile writes.
+ */
 function wiringProblems(c: Compose): string[] {
   const problems: string[] = [];
   const mountOf = (s: Service, target: string) =>
     (s.volumes ?? []).map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v)).find((v) => v.target === target);
-  const dash = c.services.dashboard;
-  const dashArgv = asArgv(dash?.command);
-  const dashLanes = new Map(
-    dashArgv
-      .flatMap((a, i) => (dashArgv[i - 1] === '--lane' ? a.split(',') : []))
-      .map((part) => [part.slice(0, part.indexOf('=')), part.slice(part.indexOf('=') + 1)] as const),
-  );
-  if (!dash) problems.push('no dashboard service');
-  else if (!dashArgv.includes('--skip-pid-check')) problems.push('dashboard: receivers run in other containers, so it needs --skip-pid-check');
+  const dashboards = Object.entries(c.services)
+    .filter(([, s]) => isDashboard(s))
+    .map(([name, s]) => {
+      const argv = asArgv(s.command);
+      const lanes = new Map(
+        argv.flatMap((a, i) => (argv[i - 1] === '--lane' ? a.split(',') : [])).map((part) => [part.slice(0, part.indexOf('=')), part.slice(part.indexOf('=') + 1)] as const),
+      );
+      return { name, s, argv, lanes, profile: profileKey(s) };
+    });
+  if (!c.services.dashboard) problems.push('no dashboard service');
+  for (const d of dashboards) if (!d.argv.includes('--skip-pid-check')) problems.push(`${d.name}: receivers run in other containers, so it needs --skip-pid-check`);
+  const lanesWritten = new Set<string>();
   for (const [name, s] of Object.entries(c.services)) {
     const argv = asArgv(s.command);
     if (s.ports?.length && flagValue(argv, '--host') !== '0.0.0.0') problems.push(`${name}: publishes ports but its command does not say --host 0.0.0.0`);
@@ -212,8 +246,44 @@ function wiringProblems(c: Compose): string[] {
     const mount = mountOf(s, '/app/data');
     if (!mount) problems.push(`${name}: --data-dir ${dataDir} is not on the data volume (/app/data)`);
     if (!dataDir.startsWith('data/')) problems.push(`${name}: --data-dir ${dataDir} is outside /app/data`);
-    if (dashLanes.get(name) !== dataDir) problems.push(`dashboard: lane ${name} should read ${dataDir}, has ${dashLanes.get(name) ?? 'nothing'}`);
-    if (dash && mount && mountOf(dash, '/app/data')?.source !== mount.source) problems.push(`dashboard: does not mount ${name}'s data volume at /app/data`);
+    const lane = laneOf(name, s);
+    lanesWritten.add(`${profileKey(s)}|${lane}=${dataDir}`);
+    const dash = dashboards.find((d) => d.profile === profileKey(s));
+    if (!dash) {
+      problems.push(`${name}: no dashboard of its profile (${profileKey(s) || 'none'}) shows lane ${lane}`);
+      continue;
+    }
+    if (dash.lanes.get(lane) !== dataDir) problems.push(`${dash.name}: lane ${lane} should read ${dataDir}, has ${dash.lanes.get(lane) ?? 'nothing'}`);
+    if (mount && mountOf(dash.s, '/app/data')?.source !== mount.source) problems.push(`${dash.name}: does not mount ${name}'s data volume at /app/data`);
+  }
+  for (const d of dashboards) {
+    for (const [lane, dir] of d.lanes) if (!lanesWritten.has(`${d.profile}|${lane}=${dir}`)) problems.push(`${d.name}: lane ${lane} reads ${dir}, which no service of its profile writes`);
+  }
+  // A NATS node's JetStream store on the data volume too (`down -v` drops it with the rest).
+  for (const [name, s] of Object.entries(c.services)) {
+    const store = flagValue(asArgv(s.command), '--store_dir') ?? flagValue(asArgv(s.command), '-sd');
+    if (store === undefined) continue;
+    if (!store.startsWith('/app/data/')) problems.push(`${name}: --store_dir ${store} is outside /app/data`);
+    if (!mountOf(s, '/app/data')) problems.push(`${name}: --store_dir ${store} is not on the data volume (/app/data)`);
+  }
+  return problems;
+}
+
+/**
+ * Each service under the profile it belongs to (expectedProfiles), and depending only on services that
+ * run whenever it does (no profile, or its own): `up` without --profile scale must not need a NATS node.
+ */
+function profileProblems(c: Compose): string[] {
+  const problems: string[] = [];
+  for (const [name, s] of Object.entries(c.services)) {
+    const want = expectedProfiles(name).join(',');
+    if (profileKey(s) !== want) problems.push(`${name}: profiles ${profileKey(s) || 'none'}, expected ${want || 'none'}`);
+    const deps = s.depends_on === undefined ? [] : Array.isArray(s.depends_on) ? s.depends_on : Object.keys(s.depends_on);
+    for (const dep of deps) {
+      const d = c.services[dep];
+      if (!d) problems.push(`${name}: depends on ${dep}, which is no service`);
+      else if (profileKey(d) && profileKey(d) !== profileKey(s)) problems.push(`${name}: depends on ${dep}, which runs only under --profile ${profileKey(d)}`);
+    }
   }
   return problems;
 }
@@ -250,6 +320,13 @@ function dockerfileProblems(d: Dockerfile, c?: Compose): string[] {
   if (!d.runs.some((r) => /\bnpm ci\b/.test(r))) problems.push('no `npm ci` (the lockfile decides what is installed)');
   if (d.runs.some((r) => /\bnpm (install|i)\b/.test(r))) problems.push('`npm install` may change the lockfile: use `npm ci`');
   if (!d.entrypoint.length) problems.push('no ENTRYPOINT: services name only the program to run');
+  // A service running another program than the image's (nats-server): a package the image installs.
+  for (const [name, s] of Object.entries(c?.services ?? {})) {
+    const program = serviceArgv(s, d)[0];
+    if (program === undefined || program === d.entrypoint[0]) continue;
+    const installed = d.runs.some((r) => /\bapt-get install\b/.test(r) && r.split(/\s+/).includes(program.split('/').at(-1)!));
+    if (!installed) problems.push(`${name}: runs ${program}, which no RUN apt-get install puts in the image`);
+  }
   // Every file a service or healthcheck runs must be inside what the image copies.
   for (const [name, s] of Object.entries(c?.services ?? {})) {
     const files = [...serviceArgv(s, d), ...asArgv(s.healthcheck?.test)].filter((a) => /^(lessons|scripts|shared|docker|checks)\/.*\.(ts|mjs|js)$/.test(a));
@@ -267,6 +344,7 @@ function dockerfileProblems(d: Dockerfile, c?: Compose): string[] {
 function localArgv(argv: string[], inDir = false): string[] {
   return argv.map((a, i) => {
     if (i === 0 && a === 'node') return process.execPath;
+    if (i === 0 && a === 'nats-server') return NATS_SERVER; // Debian's, on PATH (env NATS_SERVER: another)
     if (inDir && /^(lessons|scripts|shared|docker)\//.test(a) && existsSync(join(REPO_ROOT, a))) return join(REPO_ROOT, a);
     return a;
   });
@@ -330,22 +408,70 @@ describe('docker/Dockerfile', () => {
     expect(dockerfileProblems(dockerfile, HAVE_COMPOSE ? compose : undefined)).toEqual([]);
   });
 
-  it('the checker fails a non-slim image, npm install, and a service file the image lacks', () => {
-    const bad = parseDockerfile('FROM node:20\nRUN npm install\nCOPY shared ./shared\nENTRYPOINT ["node", "--import", "tsx"]\n');
-    const problems = dockerfileProblems(bad, { services: { day08: { command: ['lessons/day08/receiver.ts'] }, day09: { command: ['shared/no-such.ts'] } } });
+  it('the checker fails a non-slim image, npm install, a service file the image lacks, and a program it does not install', () => {
+    const bad = parseDockerfile('FROM node:20\nRUN apt-get update && apt-get install -y python3\nRUN npm install\nCOPY shared ./shared\nENTRYPOINT ["node", "--import", "tsx"]\n');
+    const services: Record<string, Service> = { day08: { command: ['lessons/day08/receiver.ts'] }, day09: { command: ['shared/no-such.ts'] }, nats1: { entrypoint: ['nats-server'], command: ['-js'] } };
+    const problems = dockerfileProblems(bad, { services });
     expect(problems).toContain('day09: shared/no-such.ts is not in this checkout');
     expect(problems.some((p) => p.startsWith('FROM node:20'))).toBe(true);
     expect(problems.some((p) => p.includes('npm install'))).toBe(true);
     expect(problems.some((p) => p.includes('no `npm ci`'))).toBe(true);
     expect(problems).toContain('day08: lessons/day08/receiver.ts is not copied into the image');
+    expect(problems).toContain('nats1: runs nats-server, which no RUN apt-get install puts in the image');
+    const withNats = parseDockerfile(readFileSync(DOCKERFILE, 'utf8'));
+    expect(dockerfileProblems(withNats, { services: { nats1: services.nats1! } })).toEqual([]);
   });
 });
 
 describe.skipIf(!HAVE_COMPOSE)('docker/docker-compose.yml', () => {
-  it('is accepted by docker-compose config, with every lane, syslog, the dashboard, certs and the load generator', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['certs', 'dashboard', 'day08', 'day09', 'day10', 'day11', 'day12', 'day13', 'day14', 'loadgen', 'syslog']);
+  it('is accepted by docker-compose config, with every lane, syslog, the dashboard, certs, the load generator and the scale topology', () => {
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'certs', 'dashboard', 'day08', 'day09', 'day10', 'day11', 'day12', 'day13', 'day14', 'loadgen',
+      'nats1', 'nats2', 'nats3', 'scale-archiver', 'scale-dashboard', 'scale-r1', 'scale-r2', 'scale-r3', 'syslog',
+    ]);
     expect(compose.services.loadgen?.profiles, 'the load generator starts only with --profile load').toEqual(['load']);
     expect(Object.keys(compose.volumes ?? {}).sort()).toEqual(['certs', 'data']);
+  });
+
+  it('runs the scale-out topology only under --profile scale, each service needing only services that run with it', () => {
+    expect(profileProblems(compose)).toEqual([]);
+    expect(Object.keys(compose.services).filter((n) => compose.services[n]!.profiles?.includes('scale')).sort()).toEqual(['nats1', 'nats2', 'nats3', 'scale-archiver', 'scale-dashboard', 'scale-r1', 'scale-r2', 'scale-r3']);
+  });
+
+  it('the scale profile: every node in one cluster, each receiver preferring its own node, the R3 stream of `npm run lesson -- scale`', () => {
+    const nats = ['nats1', 'nats2', 'nats3'];
+    for (const [i, name] of nats.entries()) {
+      const argv = asArgv(compose.services[name]!.command);
+      expect(compose.services[name]!.entrypoint).toEqual(['nats-server']);
+      expect(argv[0], `${name}: JetStream on`).toBe('-js');
+      expect(flagValue(argv, '--name'), `${name}: its own server name`).toBe(`n${i + 1}`);
+      expect(flagValue(argv, '--store_dir'), `${name}: its own store`).toBe(`/app/data/scale/${name}`);
+      expect(flagValue(argv, '--cluster_name')).toBe('lsp');
+      expect(flagValue(argv, '--routes')?.split(',').sort(), `${name}: routes to every node`).toEqual(nats.map((n) => `nats://${n}:6222`));
+    }
+    const everyNode = nats.map((n) => `nats://${n}:4222`);
+    for (const [i, name] of ['scale-r1', 'scale-r2', 'scale-r3'].entries()) {
+      const argv = asArgv(compose.services[name]!.command);
+      const urls = flagValue(argv, '--nats')?.split(',') ?? [];
+      expect([...urls].sort(), `${name}: --nats lists every node`).toEqual(everyNode);
+      expect(urls[0], `${name}: its own node first`).toBe(everyNode[i]);
+      expect([flagValue(argv, '--sink'), flagValue(argv, '--replicas'), flagValue(argv, '--lane')]).toEqual(['jetstream', '3', name]);
+    }
+    const archiver = asArgv(compose.services['scale-archiver']!.command);
+    expect(flagValue(archiver, '--nats')?.split(',').sort()).toEqual(everyNode);
+    expect(flagValue(archiver, '--replicas')).toBe('3');
+  });
+
+  it("the scale profile's ports are `npm run lesson -- scale`'s (its --help defaults)", async () => {
+    const help = (await execa(process.execPath, ['--import', 'tsx', 'scripts/scale.ts', '--help'], { cwd: REPO_ROOT })).stdout.replace(/\s+/g, ' ');
+    const dflt = (flag: string) => Number(new RegExp(`${flag} <n> [^(]*\\(([^)]*\\) )?[^(]*\\(default: (\\d+)`).exec(help)?.[2]);
+    const first = dflt('--port');
+    expect(Object.entries(SCALE_PORTS).sort()).toEqual([
+      [`${first}/tcp`, 'scale-r1'],
+      [`${first + 1}/tcp`, 'scale-r2'],
+      [`${first + 2}/tcp`, 'scale-r3'],
+      [`${dflt('--dashboard-port')}/tcp`, 'scale-dashboard'],
+    ].sort());
   });
 
   it('runs one build and one image everywhere', () => {
@@ -357,11 +483,11 @@ describe.skipIf(!HAVE_COMPOSE)('docker/docker-compose.yml', () => {
     expect(healthcheckProblems(compose)).toEqual([]);
   });
 
-  it("publishes COURSE.md's ports, none twice, each one its command listens on", () => {
+  it("publishes COURSE.md's ports (and the scale profile's), none twice, each one its command listens on", () => {
     expect(portProblems(compose)).toEqual([]);
   });
 
-  it('binds receivers to 0.0.0.0 and points the dashboard at every lane data dir on the shared volume', () => {
+  it("binds receivers to 0.0.0.0 and points each profile's dashboard at every lane data dir of its profile on the shared volume", () => {
     expect(wiringProblems(compose)).toEqual([]);
   });
 
@@ -403,6 +529,38 @@ describe.skipIf(!HAVE_COMPOSE)('docker/docker-compose.yml', () => {
       const wiring = wiringProblems(c);
       expect(wiring).toContain('day12: publishes ports but its command does not say --host 0.0.0.0');
       expect(wiring).toContain('dashboard: lane day13 should read data/day13, has nothing');
+    });
+
+    it("a scale lane its dashboard misses, a lane no service writes, no dashboard for a profile, or a store off the volume is found", () => {
+      const c = JSON.parse(JSON.stringify(compose)) as Compose;
+      c.services['scale-dashboard']!.command = asArgv(c.services['scale-dashboard']!.command).map((a) => a.replace(',scale-archive=data/scale/archive', ''));
+      c.services.dashboard!.command = asArgv(c.services.dashboard!.command).map((a) => (a.startsWith('day08=') ? `${a},day99=data/day99` : a));
+      c.services.nats2!.command = asArgv(c.services.nats2!.command).map((a) => (a === '/app/data/scale/nats2' ? '/tmp/nats2' : a));
+      delete c.services.nats3!.volumes;
+      const wiring = wiringProblems(c);
+      expect(wiring).toContain('scale-dashboard: lane scale-archive should read data/scale/archive, has nothing');
+      expect(wiring).toContain('dashboard: lane day99 reads data/day99, which no service of its profile writes');
+      expect(wiring).toContain('nats2: --store_dir /tmp/nats2 is outside /app/data');
+      expect(wiring).toContain('nats3: --store_dir /app/data/scale/nats3 is not on the data volume (/app/data)');
+      // the scale lanes on the default dashboard instead: there, and not under their own profile
+      delete c.services['scale-dashboard'];
+      const noDash = wiringProblems(c);
+      expect(noDash).toContain('scale-r1: no dashboard of its profile (scale) shows lane scale-r1');
+      expect(noDash).toContain('scale-archiver: no dashboard of its profile (scale) shows lane scale-archive');
+    });
+
+    it('a scale service outside its profile, or a default service needing a scale one, is found', async () => {
+      const c = JSON.parse(JSON.stringify(compose)) as Compose;
+      delete c.services['scale-r2']!.profiles;
+      c.services.day14!.depends_on = { nats1: { condition: 'service_healthy' } };
+      const problems = profileProblems(c);
+      expect(problems).toContain('scale-r2: profiles none, expected scale');
+      expect(problems).toContain('scale-r2: depends on nats1, which runs only under --profile scale');
+      expect(problems).toContain('day14: depends on nats1, which runs only under --profile scale');
+      const c2 = await modifiedCopy('scale-port-twice', '"127.0.0.1:5302:5302/tcp"', '"127.0.0.1:5301:5302/tcp"');
+      const ports = portProblems(c2);
+      expect(ports).toContain('host port 5301/tcp is published by both scale-r1 and scale-r2');
+      expect(ports).toContain("`npm run lesson -- scale`'s port 5302/tcp (scale-r2) is not published");
     });
   });
 
@@ -515,5 +673,131 @@ describe.skipIf(!HAVE_COMPOSE)('docker/docker-compose.yml', () => {
       const dashAfter = await healthcheck(compose.services.dashboard!, Number(dashReady.port));
       expect(dashAfter.exitCode).toBe(1);
     }, 240_000);
+
+    it('the scale profile: 3 nats-server nodes from their flags form a cluster, receivers, archiver and dashboard come up healthy, records shipped through every receiver reach the archive once', async () => {
+      const scale = Object.entries(compose.services).filter(([, s]) => s.profiles?.includes('scale'));
+      const mine: Running[] = [];
+      const byName = new Map<string, Running>();
+      // A NATS node's container ports (-p clients, -m monitoring, the --cluster URL's routes) → free loopback ports.
+      const natsPorts = new Map<string, Map<number, number>>();
+      for (const [name, s] of scale) {
+        if (serviceArgv(s, dockerfile)[0] !== 'nats-server') continue;
+        const argv = asArgv(s.command);
+        const inContainer = [flagValue(argv, '-p'), flagValue(argv, '-m'), /:(\d+)$/.exec(flagValue(argv, '--cluster') ?? '')?.[1]].map(Number);
+        expect(inContainer.every((p) => Number.isInteger(p) && p > 0), `${name}: -p, -m and --cluster name its ports`).toBe(true);
+        natsPorts.set(name, new Map(await Promise.all(inContainer.map(async (p) => [p, await freePort()] as const))));
+      }
+      expect(natsPorts.size, 'the scale profile runs 3 NATS nodes').toBe(3);
+      /** The compose argv run here: service names → loopback, their container ports → the local ones, /app → the temp app dir. */
+      const localize = (self: string, argv: string[]) => {
+        const out = argv.map((a, i) => {
+          const local = natsPorts.get(self);
+          if (local && (argv[i - 1] === '-p' || argv[i - 1] === '-m')) return String(local.get(Number(a)));
+          return a
+            .replace(/\bnats:\/\/([\w.-]+):(\d+)/g, (_m, host: string, port: string) => {
+              const to = natsPorts.get(host === '0.0.0.0' ? self : host)?.get(Number(port));
+              if (to === undefined) throw new Error(`${self}: ${a} names ${host}:${port}, no NATS node's port`);
+              return `nats://127.0.0.1:${to}`;
+            })
+            .replace(/^\/app\//, `${app}/`);
+        });
+        // nats-server binds every interface by default: loopback only here.
+        return natsPorts.has(self) ? [...out, '-a', '127.0.0.1'] : out;
+      };
+      const deps = (s: Service) => (s.depends_on === undefined ? [] : Array.isArray(s.depends_on) ? s.depends_on : Object.keys(s.depends_on));
+      const healthy = async (name: string) => {
+        const s = compose.services[name]!;
+        const r = byName.get(name)!;
+        const url = asArgv(s.healthcheck?.test).find((a) => a.startsWith('http://'));
+        const port = url === undefined ? undefined : (natsPorts.get(name)?.get(Number(new URL(url).port)) ?? Number((await r.ready).port));
+        return healthcheck(s, port);
+      };
+
+      // As compose starts them: each wave once every service it depends on is healthy (service_healthy).
+      const waiting = new Map(scale);
+      while (waiting.size) {
+        const wave = [...waiting].filter(([, s]) => deps(s).every((d) => byName.has(d)));
+        expect(wave.length, `one of ${[...waiting.keys()].join(', ')} can start: its depends_on are scale services`).toBeGreaterThan(0);
+        for (const [name, s] of wave) {
+          waiting.delete(name);
+          for (const [dep, cond] of Object.entries(Array.isArray(s.depends_on) ? {} : (s.depends_on ?? {}))) expect(cond.condition, `${name} waits for ${dep} to be healthy`).toBe('service_healthy');
+          const r = start(name, localize(name, serviceArgv(s, dockerfile)));
+          mine.push(r);
+          byName.set(name, r);
+        }
+        for (const [name] of wave) {
+          await waitFor(async () => {
+            const r = byName.get(name)!;
+            if (r.proc.exitCode !== null) throw new Error(`${name} exited ${r.proc.exitCode} before it was healthy: ${r.stderr.slice(-5).join(' | ')}`);
+            return (await healthy(name)).exitCode === 0;
+          }, {
+            timeoutMs: 30_000,
+            intervalMs: 250,
+            what: `${name}'s healthcheck to pass`,
+            received: async () => `${(await healthy(name)).stderr.trim()}; its stderr: ${byName.get(name)!.stderr.slice(-5).join(' | ')}`,
+          });
+        }
+      }
+
+      // Its dashboard shows every scale lane alive.
+      const dashPort = Number((await byName.get('scale-dashboard')!.ready).port);
+      await waitFor(
+        async () => {
+          const h = (await (await fetch(`http://127.0.0.1:${dashPort}/api/health`)).json()) as { lanes: Array<{ name: string; alive: boolean }> };
+          return h.lanes.map((l) => l.name).sort().join() === 'scale-archive,scale-r1,scale-r2,scale-r3' && h.lanes.every((l) => l.alive);
+        },
+        { timeoutMs: 20_000, intervalMs: 250, what: 'the scale dashboard to show every scale lane alive' },
+      );
+
+      // Three shippers spread over the three receivers (stream id mod 3), each stream's records in the archive exactly once.
+      const receivers = ['scale-r1', 'scale-r2', 'scale-r3'];
+      const targets = (await Promise.all(receivers.map(async (n) => `127.0.0.1:${Number((await byName.get(n)!.ready).port)}`))).join(',');
+      const n = 300;
+      const streams = [1, 2, 3];
+      const shipped = await Promise.all(
+        streams.map((id) =>
+          execa(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'lessons/scale/shipper.ts'), '--target', targets, '--spread', '--stream-id', String(id), '--generate', String(n), '--state-dir', join(app, `scale-shipper${id}`), '--progress-ms', '0'], { cwd: app, reject: false, timeout: 60_000 }),
+        ),
+      );
+      for (const r of shipped) expect(r.exitCode, `shipper: ${r.stderr.split('\n').slice(-5).join(' | ')}`).toBe(0);
+      const archiveDir = join(app, flagValue(asArgv(compose.services['scale-archiver']!.command), '--data-dir')!);
+      const archived = async () => {
+        const seen = new Map<string, number>(); // "stream:seq" → copies
+        const lanes = new Set<string>();
+        for (const f of (await readdir(archiveDir).catch(() => [])).filter((f) => /^records-.*\.ndjson$/.test(f))) {
+          for (const line of (await readFile(join(archiveDir, f), 'utf8')).split('\n')) {
+            if (!line) continue;
+            const rx = (JSON.parse(line) as { _rx?: { lane?: string } })._rx;
+            if (rx?.lane) lanes.add(rx.lane);
+            const buf = Buffer.from(line);
+            readRxStreamSeq(buf, 0, buf.length, (stream, seq) => seen.set(`${stream}:${seq}`, (seen.get(`${stream}:${seq}`) ?? 0) + 1));
+          }
+        }
+        return { seen, lanes };
+      };
+      const all = await waitFor(async () => {
+        const a = await archived();
+        return a.seen.size === n * streams.length ? a : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 250, what: `the archive to hold ${n * streams.length} records`, received: async () => `${(await archived()).seen.size} records` });
+      for (const id of streams) for (let seq = 1; seq <= n; seq++) expect(all.seen.get(`${id}:${seq}`), `stream ${id} seq ${seq} archived once`).toBe(1);
+      expect([...all.lanes].sort(), 'every receiver carried some').toEqual(receivers);
+      // The stream is replicated on the three nodes (the archiver's stats.json carries its cluster state).
+      const cluster = await waitFor(async () => {
+        const st = JSON.parse(await readFile(join(archiveDir, 'stats.json'), 'utf8')) as { jetstream?: { stream?: { replicas?: number; leader?: string; peers?: Array<{ name: string; current: boolean }> } } };
+        const js = st.jetstream?.stream;
+        return js?.leader && js.peers?.length === 2 && js.peers.every((p) => p.current) ? js : undefined;
+      }, { timeoutMs: 20_000, intervalMs: 250, what: "the archiver's stats.json to show the stream on a leader and 2 current replicas" });
+      expect(cluster.replicas).toBe(3);
+      expect([cluster.leader, ...cluster.peers!.map((p) => p.name)].sort(), 'one replica per node (--name)').toEqual(['n1', 'n2', 'n3']);
+
+      // docker compose stop: dependents first, each with its stop signal (nats: SIGINT) → exit 0; then unhealthy.
+      const stopOrder = [...mine].reverse();
+      for (const r of stopOrder) {
+        r.proc.kill((compose.services[r.name]!.stop_signal ?? 'SIGTERM') as NodeJS.Signals);
+        const exit = await r.proc;
+        expect(exit.exitCode, `${r.name} after ${compose.services[r.name]!.stop_signal ?? 'SIGTERM'}: ${r.stderr.slice(-3).join(' | ')}`).toBe(0);
+      }
+      for (const name of ['scale-r1', 'nats1', 'scale-archiver']) expect((await healthy(name)).exitCode, `${name}'s healthcheck after it stopped`).toBe(1);
+    }, 120_000);
   });
 });
