@@ -1,12 +1,12 @@
 // Graded checks for day 08: a TCP receiver of NDJSON lines (LSP1 §2) that persists records (§7).
 // Black-box: the programs are driven through the process contract (GUIDE §2) alone.
-import net from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { CheckFailure, expectEqual, expectTrue, fail, show, waitFor } from './harness/assert.ts';
 import { formatRanges, readRecords, readRejects, readStats, statNumber, type InvalidLine, type PersistedRecord, type RejectEntry } from './harness/persisted.ts';
 import { pick, randInt, type Rng } from './harness/rng.ts';
 import type { TcpClient } from './harness/tcp.ts';
 import type { Check, CheckContext, RunningProgram, RunResult } from './harness/types.ts';
+import { freePort } from '../shared/free-port.ts';
 
 export const lesson = 'day08';
 
@@ -122,17 +122,6 @@ function checkRejectShape(r: RejectEntry, sentLine: string, peer: string, what: 
   expectTrue(typeof ts === 'string' && RFC3339.test(ts), { expected: `${what}: reject "ts" as an RFC 3339 timestamp`, received: show(ts), where: at });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function exitedWith(r: RunResult, code: number, cmd: string, hint: string): void {
   if (r.timedOut) {

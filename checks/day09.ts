@@ -16,6 +16,7 @@ import { tail } from './harness/process.ts';
 import { pick, randInt } from './harness/rng.ts';
 import type { TcpClient } from './harness/tcp.ts';
 import type { Check, CheckContext, ProgramEvent, ProgramExit, RunningProgram, RunResult, WatchedProgram } from './harness/types.ts';
+import { freePort } from '../shared/free-port.ts';
 
 export const lesson = 'day09';
 
@@ -346,17 +347,6 @@ const d09_1: Check = {
   },
 };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const d09_2: Check = {
   id: 'd09.2',

@@ -6,7 +6,6 @@
 // check), and speak LSP/1 over their own TLS sockets where the shipper is not needed.
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { encodeBatch } from '../shared/protocol/batch.ts';
@@ -17,6 +16,7 @@ import { formatRanges, readRecords, readStats, statNumber, verifySeqs, type Pers
 import { tail } from './harness/process.ts';
 import { pick, randInt } from './harness/rng.ts';
 import type { Check, CheckContext, ProgramExit, RunningProgram, RunResult, WatchedProgram } from './harness/types.ts';
+import { freePort } from '../shared/free-port.ts';
 
 export const lesson = 'day13';
 
@@ -287,17 +287,6 @@ function stderrNames(r: RunResult, flag: string, cmd: string): void {
   expectTrue(lines.some((l) => l.includes(flag)), { expected: `a stderr line naming ${flag} from \`${cmd}\``, received: show(r.stderr.trim().slice(0, 300) || '(empty stderr)'), where: 'stderr', hint: 'print one line on stderr that names the offending flag, then exit 2' });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** A shipper that must NOT deliver: exits non-zero (after --max-attempts), persists nothing, and says why. */
 async function expectShipperRefuses(ctx: CheckContext, recv: Receiver, args: string[], what: string, says: RegExp, hint: string): Promise<RunResult> {

@@ -3,11 +3,11 @@
 // Black-box: the loadgen and the day 14 receiver are driven through the process contract (GUIDE §2);
 // every count the loadgen reports is recounted here from the receiver's files.
 import { readFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { CheckFailure, expectEqual, expectTrue, fail, show } from './harness/assert.ts';
 import { readRecords, readStats, statNumber, type PersistedRecord } from './harness/persisted.ts';
 import type { Check, CheckContext, RunningProgram, RunResult } from './harness/types.ts';
+import { freePort } from '../shared/free-port.ts';
 
 export const lesson = 'day14';
 
@@ -87,17 +87,6 @@ function stderrNames(r: RunResult, flag: string, cmd: string): void {
   expectTrue(r.stderr.split('\n').some((l) => l.includes(flag)), { expected: `a stderr line naming ${flag} from \`${cmd}\``, received: show(r.stderr.trim().slice(0, 300) || '(empty stderr)'), where: 'stderr', hint: 'print one line on stderr that names the offending flag, then exit 2' });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface Receiver {
   rx: RunningProgram;

@@ -24,7 +24,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../checks/harness/assert.ts';
 import { REPO_ROOT } from '../scripts/lib/launch.ts';
 import { readRxStreamSeq } from '../shared/hwm-store.ts';
-import { freePort, NATS_SERVER } from '../shared/jetstream/cluster.ts';
+import { freePort } from '../shared/free-port.ts';
+import { NATS_SERVER } from '../shared/jetstream/cluster.ts';
 
 const COMPOSE_FILE = join(REPO_ROOT, 'docker/docker-compose.yml');
 const DOCKERFILE = join(REPO_ROOT, 'docker/Dockerfile');

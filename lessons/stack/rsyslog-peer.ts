@@ -7,7 +7,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import dgram from 'node:dgram';
 import { join } from 'node:path';
 
 /** Path of an executable found in PATH or the usual sbin dirs, or undefined. */
@@ -30,20 +29,6 @@ export function rsyslogVersion(): string | undefined {
 }
 
 /** A port that was free a moment ago (bind to 0, read it, close). rsyslog needs a number up front. */
-export async function freePort(kind: 'tcp' | 'udp' = 'tcp'): Promise<number> {
-  if (kind === 'udp') {
-    const s = dgram.createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-    const { port } = s.address();
-    await new Promise<void>((r) => s.close(() => r()));
-    return port;
-  }
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 /** Polls `cond` until it holds or the deadline passes (then throws naming `what`). */
 export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000, everyMs = 20): Promise<void> {

@@ -14,7 +14,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCerts, type CertSet } from '../../shared/tls/certs.ts';
-import { findProgram, freePort, startRsyslog, waitFor, type Rsyslog } from './rsyslog-peer.ts';
+import { freePort } from '../../shared/free-port.ts';
+import { findProgram, startRsyslog, waitFor, type Rsyslog } from './rsyslog-peer.ts';
 import { RecordOutput } from '../../shared/protocol/syslog.ts';
 import { InlineSyslogParser, WorkerSyslogParser, type ParsedBatch, type SyslogStreamParser } from './syslog-parser.ts';
 

@@ -9,10 +9,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { freePort } from '../free-port.ts';
 
 export const NATS_SERVER = process.env['NATS_SERVER'] ?? 'nats-server';
 
@@ -45,16 +45,6 @@ export interface NatsClusterOptions {
 }
 
 /** A port that was free a moment ago (listen on 0, close). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** The nats-server config of one node (NATS config syntax). */
 export function nodeConfig(node: NatsNodeSpec, all: NatsNodeSpec[], host: string, clusterName: string, maxPayload: number): string {
@@ -99,7 +89,7 @@ export class NatsCluster {
   async start(readyTimeoutMs = 20_000): Promise<void> {
     const { size, dir } = this.opts;
     await mkdir(dir, { recursive: true });
-    const pick = async (base: number | undefined, i: number) => (base && base > 0 ? base + i : freePort(this.host));
+    const pick = async (base: number | undefined, i: number) => (base && base > 0 ? base + i : freePort('tcp', this.host));
     for (let i = 0; i < size; i++) {
       const name = `n${i + 1}`;
       this.nodes.push({
