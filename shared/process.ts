@@ -2,6 +2,7 @@
  * The process contract (GUIDE §2): the ready line, the done line, and shutdown on SIGTERM/SIGINT with a
  * drain deadline. Checks, scripts and docker services drive programs through these alone.
  */
+import type net from 'node:net';
 import type { Log } from './log.ts';
 
 export interface ReadyInfo {
@@ -118,4 +119,18 @@ export function onShutdown(handler: (reason: string) => Promise<void>, opts: Shu
     }
   }
   return run;
+}
+
+/**
+ * Listens on host:port (0 = any free port) and returns the port it got. A server error — the port in
+ * use, an address this machine does not have, one later on — is logged and exits 1: a receiver that
+ * cannot listen has nothing to do (GUIDE §2).
+ */
+export async function listenOrExit(server: net.Server, host: string, port: number, log: Log): Promise<number> {
+  server.on('error', (err) => {
+    log.error('server error', { error: err.message });
+    process.exit(1);
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  return (server.address() as net.AddressInfo).port;
 }

@@ -15,7 +15,7 @@
 import net from 'node:net';
 import { parseCli, receiverOptions, opt } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { announceReady, onShutdown } from '../../shared/process.ts';
+import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
 import { LineDecoder } from '../../shared/protocol/ndjson.ts';
 import { validateRecord } from '../../shared/protocol/record.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
@@ -178,10 +178,6 @@ sink.on('drain', () => {
 sink.on('error', (err: Error) => log.error('sink failed: records are no longer accepted', { error: err.message }));
 
 const server = net.createServer({ allowHalfOpen: true, noDelay: true }, accept);
-server.on('error', (err) => {
-  log.error('server error', { error: err.message });
-  process.exit(1);
-});
 
 // ---- SIGTERM: stop accepting, read what is already on the wire, flush, fsync, final stats [d08.9] ----
 onShutdown(
@@ -212,8 +208,7 @@ onShutdown(
   { log },
 );
 
-await new Promise<void>((resolve) => server.listen(args.port, args.host, resolve));
-const address = server.address() as net.AddressInfo;
-announceReady({ role: 'receiver', lesson: 'day08', transport: 'tcp', host: args.host, port: address.port, lane: args.lane, dataDir: args.dataDir });
-log.info('listening', { host: args.host, port: address.port, dataDir: args.dataDir, fsync: args.fsync });
+const port = await listenOrExit(server, args.host, args.port, log);
+announceReady({ role: 'receiver', lesson: 'day08', transport: 'tcp', host: args.host, port: port, lane: args.lane, dataDir: args.dataDir });
+log.info('listening', { host: args.host, port: port, dataDir: args.dataDir, fsync: args.fsync });
 

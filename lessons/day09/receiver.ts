@@ -24,7 +24,7 @@ import { parseCli, receiverOptions, opt } from '../../shared/cli.ts';
 import { HwmStore } from '../../shared/hwm-store.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
-import { announceReady, onShutdown } from '../../shared/process.ts';
+import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import type { Frame, Hello } from '../../shared/protocol/frame.ts';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
@@ -158,14 +158,9 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
 }).start();
 
 const server = net.createServer({ noDelay: true }, rx.accept);
-server.on('error', (err) => {
-  log.error('server error', { error: err.message });
-  process.exit(1);
-});
-await new Promise<void>((resolve) => server.listen(args.port, args.host, resolve));
-const address = server.address() as net.AddressInfo;
-announceReady({ role: 'receiver', lesson: 'day09', transport: 'lsp1-tcp', host: args.host, port: address.port, lane: args.lane, dataDir: args.dataDir });
-log.info('listening', { host: args.host, port: address.port, dataDir: args.dataDir, fsync: args.fsync });
+const port = await listenOrExit(server, args.host, args.port, log);
+announceReady({ role: 'receiver', lesson: 'day09', transport: 'lsp1-tcp', host: args.host, port: port, lane: args.lane, dataDir: args.dataDir });
+log.info('listening', { host: args.host, port: port, dataDir: args.dataDir, fsync: args.fsync });
 
 // ---- SIGTERM: stop accepting, fsync what we took, send the final ACKs, final stats -----------------
 onShutdown(

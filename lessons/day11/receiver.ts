@@ -21,7 +21,7 @@ import { AckedIngest } from '../../shared/acked-ingest.ts';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspReceiver } from '../../shared/lsp-receiver.ts';
-import { announceReady, onShutdown } from '../../shared/process.ts';
+import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import { LsError } from '../../shared/protocol/errors.ts';
 import { FrameDecoder, FrameType, HEADER_SIZE } from '../../shared/protocol/frame.ts';
@@ -66,12 +66,7 @@ if (args.transport === 'tcp') {
     stats.extra.sink = ingest.sink.counters;
   }).start();
   const server = net.createServer({ noDelay: true }, rx.accept);
-  server.on('error', (err) => {
-    log.error('server error', { error: err.message });
-    process.exit(1);
-  });
-  await new Promise<void>((resolve) => server.listen(args.port, args.host, resolve));
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listenOrExit(server, args.host, args.port, log);
   announceReady({ role: 'receiver', lesson: 'day11', transport, host: args.host, port, lane: args.lane, dataDir: args.dataDir });
   log.info('listening (tcp)', { host: args.host, port, dataDir: args.dataDir, fsync: args.fsync });
   onShutdown(

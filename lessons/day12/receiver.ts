@@ -28,7 +28,7 @@ import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
 import { HwmStore } from '../../shared/hwm-store.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
-import { announceReady, onShutdown } from '../../shared/process.ts';
+import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import { CODEC_NAMES, CODECS, codecByName, type Codec } from '../../shared/protocol/codecs.ts';
 import { LsError, LS_ERR } from '../../shared/protocol/errors.ts';
@@ -285,24 +285,19 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
 }).start();
 
 const server = net.createServer({ noDelay: true }, rx.accept);
-server.on('error', (err) => {
-  log.error('server error', { error: err.message });
-  process.exit(1);
-});
-await new Promise<void>((resolve) => server.listen(args.port, args.host, resolve));
-const address = server.address() as net.AddressInfo;
+const port = await listenOrExit(server, args.host, args.port, log);
 announceReady({
   role: 'receiver',
   lesson: 'day12',
   transport: 'lsp1-tcp',
   host: args.host,
-  port: address.port,
+  port: port,
   lane: args.lane,
   dataDir: args.dataDir,
   codecs: [...acceptedCodecs.values()].map((c) => c.name),
   restCompression: args.restCompression,
 });
-log.info('listening', { host: args.host, port: address.port, dataDir: args.dataDir, fsync: args.fsync, maxDecodedBytes: args.maxDecodedBytes, restCompression: args.restCompression });
+log.info('listening', { host: args.host, port: port, dataDir: args.dataDir, fsync: args.fsync, maxDecodedBytes: args.maxDecodedBytes, restCompression: args.restCompression });
 
 onShutdown(
   async () => {

@@ -24,7 +24,7 @@ import { AckedIngest } from '../../shared/acked-ingest.ts';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
-import { announceReady, onShutdown } from '../../shared/process.ts';
+import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
 import type { Frame } from '../../shared/protocol/frame.ts';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
@@ -145,12 +145,7 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
 }).start();
 
 const server = net.createServer({ noDelay: true }, rx.accept);
-server.on('error', (err) => {
-  log.error('server error', { error: err.message });
-  process.exit(1);
-});
-await new Promise<void>((resolve) => server.listen(args.port, args.host, resolve));
-const port = (server.address() as net.AddressInfo).port;
+const port = await listenOrExit(server, args.host, args.port, log);
 announceReady({ role: 'receiver', lesson: 'day14', transport: 'lsp1-tcp', host: args.host, port, lane: args.lane, dataDir: args.dataDir });
 log.info('listening', { host: args.host, port, dataDir: args.dataDir, fsync: args.fsync, queue: args.queue, overflow: args.overflow, drainRate: args.drainRate });
 

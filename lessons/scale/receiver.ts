@@ -20,7 +20,7 @@ import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
 import { jetstreamSinkOptions, openJetStreamSink, validateJetStreamArgs } from '../../shared/jetstream/options.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspReceiver } from '../../shared/lsp-receiver.ts';
-import { announceReady, onShutdown } from '../../shared/process.ts';
+import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 
@@ -54,12 +54,7 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
   stats.extra.batching = ingest.batches;
 }).start();
 const server = net.createServer({ noDelay: true }, rx.accept);
-server.on('error', (err) => {
-  log.error('server error', { error: err.message });
-  process.exit(1);
-});
-await new Promise<void>((resolve) => server.listen(args.port, args.host, resolve));
-const port = (server.address() as net.AddressInfo).port;
+const port = await listenOrExit(server, args.host, args.port, log);
 announceReady({ role: 'receiver', lesson: 'scale', transport: 'lsp1-tcp', host: args.host, port, lane: args.lane, dataDir: args.dataDir, sink: args.sink });
 log.info('listening', { host: args.host, port, sink: args.sink, nats: args.sink === 'jetstream' ? args.nats.join(',') : undefined });
 onShutdown(
