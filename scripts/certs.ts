@@ -5,6 +5,7 @@
  *   npm run certs -- --out /tmp/c --clients a,b    another directory, more client identities
  *   npm run certs -- --rotate-server               a fresh server certificate (new key, new serial)
  *   npm run certs -- --force                       throw the set away and start over (new CA)
+ *   npm run certs -- --server-names day13,syslog   server.crt also valid for these names (containers)
  *
  * The library behind it is shared/tls/certs.ts (`ensureCerts`, `issueServerCert`, `issueClientCert`).
  */
@@ -22,12 +23,13 @@ const args = parseCli({
     clients: opt.list('--clients <names>', 'client certificate common names, comma-separated', ['shipper-1']),
     rotateServer: opt.flag('--rotate-server', 'issue a fresh server certificate (new key and serial) signed by the same CA'),
     force: opt.flag('--force', 'delete the directory first: a new CA and everything it signs'),
+    serverNames: opt.list('--server-names <names>', 'more DNS names server.crt must hold besides localhost (e.g. the compose services day13,syslog); a server.crt without one of them is reissued by the same CA', []),
     json: opt.flag('--json', 'print one JSON object instead of the table'),
   },
   epilog: [
     'Files (keys are mode 0600):',
     '  ca.crt/.key                 development CA — give ca.crt to every client and to mTLS servers',
-    '  server.crt/.key             CN=localhost, SAN DNS:localhost IP:127.0.0.1 IP:::1',
+    '  server.crt/.key             CN=localhost, SAN DNS:localhost IP:127.0.0.1 IP:::1 (+ DNS:<each --server-names>)',
     '  client-<name>.crt/.key      client identities for mTLS (default shipper-1)',
     '  other-ca.crt/.key           an unrelated CA, and other-client.crt/.key (CN=shipper-1) signed by it',
     '  server-expired.crt/.key     signed by the dev CA, expired yesterday',
@@ -37,7 +39,14 @@ const args = parseCli({
 
 if (args.force) await removeCerts(args.out);
 const set = await ensureCerts(args.out, { clients: args.clients });
-if (args.rotateServer) await issueServerCert(set.dir, set.dir);
+// Inside a container network clients reach a TLS lane by its service name, which a certificate for
+// localhost does not cover: verification (always on, day 13) would refuse it.
+const serverDns = ['localhost', ...args.serverNames.filter((n) => n !== 'localhost')];
+const lacksName = (pem: string) => {
+  const x = new X509Certificate(pem);
+  return args.serverNames.some((n) => x.checkHost(n, { wildcards: false }) === undefined);
+};
+if (args.rotateServer || lacksName(await readFile(set.server.cert, 'utf8'))) await issueServerCert(set.dir, set.dir, { dns: serverDns });
 
 const rows: Array<[string, CertFiles]> = [
   ['dev CA', set.ca],
