@@ -1,14 +1,14 @@
 // Graded checks for the scale-out lesson (issue 11): LSP/1 receivers storing into a replicated NATS
 // JetStream stream, shippers failing over between receivers, an archiver writing the records files.
 // Black-box: the programs run through the process contract (GUIDE §2); the NATS cluster is started by the
-// check (shared/jetstream/cluster.ts: 3 nats-server nodes on loopback, killed by pid at the end), and the
+// check (lessons/scale/jetstream/cluster.ts: 3 nats-server nodes on loopback, killed by pid at the end), and the
 // verdict is read from the archiver's files: every seq of every stream exactly once.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { readRxStreamSeq } from '../shared/hwm-store.ts';
-import { NatsCluster } from '../shared/jetstream/cluster.ts';
+import { readRxStreamSeq } from '../lessons/day09/hwm-store.ts';
+import { NatsCluster } from '../lessons/scale/jetstream/cluster.ts';
 import { expectTrue, fail, waitFor } from './harness/assert.ts';
 import { formatRanges, readStats, statNumber } from './harness/persisted.ts';
 import type { Check, CheckContext, ProgramName, RunningProgram, WatchedProgram } from './harness/types.ts';
@@ -235,7 +235,7 @@ const scale1: Check = {
       expectTrue(r.exitCode === 0 && r.stdout.includes('--nats') === (program !== 'shipper'), {
         expected: `${program} --help: exit 0${program !== 'shipper' ? ', usage naming --nats' : ''}`,
         received: `exit ${r.exitCode}, stdout ${r.stdout.slice(0, 200)}`,
-        hint: 'parseCli with jetstreamSinkOptions() (shared/jetstream/options.ts)',
+        hint: 'parseCli with jetstreamSinkOptions() (lessons/scale/jetstream/options.ts)',
       });
     }
     for (const [program, args, flag, r] of bads) {

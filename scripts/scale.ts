@@ -12,7 +12,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { opt, parseCli } from '../shared/cli.ts';
-import { NatsCluster } from '../shared/jetstream/cluster.ts';
+import { NatsCluster } from '../lessons/scale/jetstream/cluster.ts';
 import { startProgram, type Program } from './lib/launch.ts';
 
 const args = parseCli({

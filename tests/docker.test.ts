@@ -23,9 +23,9 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../checks/harness/assert.ts';
 import { REPO_ROOT } from '../scripts/lib/launch.ts';
-import { readRxStreamSeq } from '../shared/hwm-store.ts';
+import { readRxStreamSeq } from '../lessons/day09/hwm-store.ts';
 import { freePort } from '../shared/free-port.ts';
-import { NATS_SERVER } from '../shared/jetstream/cluster.ts';
+import { NATS_SERVER } from '../lessons/scale/jetstream/cluster.ts';
 
 const COMPOSE_FILE = join(REPO_ROOT, 'docker/docker-compose.yml');
 const DOCKERFILE = join(REPO_ROOT, 'docker/Dockerfile');

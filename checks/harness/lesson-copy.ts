@@ -49,6 +49,18 @@ export async function copyLesson(opts: CopyLessonOptions): Promise<string> {
     if (opts.transform && TEXT.test(rel)) await writeFile(to, opts.transform(rel, await readFile(path.join(source, rel), 'utf8')));
     else await copyFile(path.join(source, rel), to);
   }
+  // The other lessons come as they are (a later day builds on the earlier days' modules).
+  const lessonsSrc = opts.sourceLessonsRoot ?? path.join(opts.repoRoot, 'lessons');
+  for (const other of await readdir(lessonsSrc, { withFileTypes: true })) {
+    if (!other.isDirectory() || other.name === opts.lesson || other.name.startsWith('.')) continue;
+    const otherDest = path.join(opts.destRoot, 'lessons', other.name);
+    if (existsSync(otherDest)) continue;
+    for (const rel of await walk(path.join(lessonsSrc, other.name))) {
+      const to = path.join(otherDest, rel);
+      await mkdir(path.dirname(to), { recursive: true });
+      await copyFile(path.join(lessonsSrc, other.name, rel), to);
+    }
+  }
   // The lesson's .ts files are ES modules: outside the repo they need a package.json that says so.
   const pkg = path.join(opts.destRoot, 'package.json');
   if (!existsSync(pkg)) await writeFile(pkg, `${JSON.stringify({ name: `logstream-lab-${opts.lesson}-copy`, private: true, type: 'module' }, null, 2)}\n`);

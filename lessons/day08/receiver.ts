@@ -16,7 +16,7 @@ import net from 'node:net';
 import { parseCli, receiverOptions, opt } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
 import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
-import { LineDecoder } from '../../shared/protocol/ndjson.ts';
+import { LineDecoder } from './line-decoder.ts';
 import { validateRecord } from '../../shared/protocol/record.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
 import { RxWriter, peerName } from '../../shared/storage/rx.ts';

@@ -14,7 +14,7 @@
 import net from 'node:net';
 import { once } from 'node:events';
 import { parseCli, shipperOptions, requireOneSource, formatHostPort } from '../../shared/cli.ts';
-import { openSource } from '../../shared/input.ts';
+import { openSource } from './input.ts';
 import { createLog } from '../../shared/log.ts';
 import { waitDrain } from '../../shared/net.ts';
 import { announceDone, onShutdown } from '../../shared/process.ts';

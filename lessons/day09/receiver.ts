@@ -11,7 +11,7 @@
  *      gaps    a first seq above mark + 1 means the shipper dropped records on purpose: counted, accepted [d09.7]
  *   3. ACK only what is durable: after the sink's fsync, never after a mere write. One fsync covers many
  *      batches (group commit) and their ACKs go out together [d09.4]
- *   4. the marks survive kill -9: they are recovered from what is on disk (shared/hwm-store.ts) [d09.4]
+ *   4. the marks survive kill -9: they are recovered from what is on disk (lessons/day09/hwm-store.ts) [d09.4]
  *   5. a broken frame is fatal for ITS connection only: NACK {code, message}, close (shared/lsp-receiver.ts) [d09.9]
  *
  * The shipper resends until it gets an ACK (at-least-once); we drop what we already have (dedup). Together:
@@ -21,7 +21,7 @@
  */
 import net from 'node:net';
 import { parseCli, receiverOptions, opt } from '../../shared/cli.ts';
-import { HwmStore } from '../../shared/hwm-store.ts';
+import { HwmStore } from './hwm-store.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
 import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';

@@ -14,7 +14,7 @@
  *                 └── backoff ◀───┴────────────┴────────────┘   (connection lost, NACK, ACK timeout)
  *
  * The machine itself — sockets, frames, the window, the watchdog, the spool, the done line — is the
- * shipper engine in shared/lsp-shipper.ts (days 11–13 reuse it). What this file holds are the day's
+ * shipper engine in lessons/day09/shipper-engine.ts (days 11–13 reuse it). What this file holds are the day's
  * decisions, which the engine calls:
  *
  *   1. after the HELLO's ACK: forget what the receiver holds, send everything else again [d09.3, d09.4, d09.5]
@@ -27,12 +27,12 @@
  *
  * Run: npx tsx lessons/day09/shipper.ts --target 127.0.0.1:5141 --generate 200000
  */
-import type { Backoff } from '../../shared/backoff.ts';
+import type { Backoff } from './backoff.ts';
 import { parseCli } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspShipper, lspShipperOptions, ownDir, validateLspShipper, type BackoffStep, type FollowProgress, type Liveness, type Queue, type Resume } from '../../shared/lsp-shipper.ts';
-import { ShipperState, type FollowState } from '../../shared/shipper-state.ts';
-import { Spool } from '../../shared/spool.ts';
+import { LspShipper, lspShipperOptions, ownDir, validateLspShipper, type BackoffStep, type FollowProgress, type Liveness, type Queue, type Resume } from './shipper-engine.ts';
+import { ShipperState, type FollowState } from './shipper-state.ts';
+import { Spool } from './spool.ts';
 
 const PROGRAM = 'lessons/day09/shipper.ts';
 const args = parseCli({

@@ -34,7 +34,7 @@ import { FileSink } from '../../shared/storage/file-sink.ts';
 import { RxWriter, peerName } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 import { TokenBucket } from '../../shared/token-bucket.ts';
-import { readKernelUdpCounters } from '../../shared/udp.ts';
+import { readKernelUdpCounters } from './kernel-drops.ts';
 import { SeqAccounting } from './seq-accounting.ts';
 
 /** 65,535 minus the IPv4 header (20) and the UDP header (8): the largest UDP payload there is. */

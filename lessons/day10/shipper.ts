@@ -21,9 +21,9 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
-import { Batcher, type Batch } from '../../shared/batcher.ts';
+import { Batcher, type Batch } from '../day11/batcher.ts';
 import { formatHostPort, opt, parseCli, parseInteger, requireOneSource, shipperOptions, type OptionSpec } from '../../shared/cli.ts';
-import { openSource } from '../../shared/input.ts';
+import { openSource } from '../day08/input.ts';
 import { createLog } from '../../shared/log.ts';
 import { announceDone, onShutdown } from '../../shared/process.ts';
 import { encodeBatch } from '../../shared/protocol/batch.ts';

@@ -7,7 +7,7 @@
  * `batching {frames, records, recordsPerFrame}`, and `lsp.acks` (TCP) — compare the two to see ACK
  * coalescing at work.
  *
- *   --transport tcp  LSP/1 with ACKs, exactly as day 09 (shared/acked-ingest.ts + shared/lsp-receiver.ts):
+ *   --transport tcp  LSP/1 with ACKs, exactly as day 09 (lessons/day09/ingest.ts + shared/lsp-receiver.ts):
  *                    HELLO → durable HWM, dedup by seq, ACK once durable. Order and no duplicates [d11.6].
  *   --transport udp  one BATCH frame per datagram (LSP1 §5), no ACK. Records are stored with their seq;
  *                    per stream it counts what arrived, seqs skipped (gaps) and late arrivals (reordered).
@@ -17,7 +17,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { AckedIngest } from '../../shared/acked-ingest.ts';
+import { AckedIngest } from '../day09/ingest.ts';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspReceiver } from '../../shared/lsp-receiver.ts';

@@ -14,7 +14,7 @@
  * Within a stream, seqs number the records in the order they were read; a batch's seq is its first
  * record's and record i carries seq + i, so order survives batching and nothing goes twice [d11.6].
  *
- *   --transport tcp   LSP/1 with ACKs: the day 09 engine (shared/lsp-shipper.ts) with today's limits.
+ *   --transport tcp   LSP/1 with ACKs: the day 09 engine (lessons/day09/shipper-engine.ts) with today's limits.
  *   --transport udp   one BATCH per datagram, no ACK: the byte limit is also the datagram's — a batch
  *                     never exceeds --max-datagram, however its records are sized [d11.7].
  *
@@ -28,17 +28,17 @@
 import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { Batcher, type Batch } from '../../shared/batcher.ts';
+import { Batcher, type Batch } from './batcher.ts';
 import { formatHostPort, opt, parseCli } from '../../shared/cli.ts';
-import { openSource } from '../../shared/input.ts';
+import { openSource } from '../day08/input.ts';
 import { createLog } from '../../shared/log.ts';
-import { generatePaced, LspShipper, lspShipperOptions, ownDir, SMALLEST_RECORD_BYTES, validateLspShipper, WaitTimes, type BatchLimits, type LspShipperArgs } from '../../shared/lsp-shipper.ts';
+import { generatePaced, LspShipper, lspShipperOptions, ownDir, SMALLEST_RECORD_BYTES, validateLspShipper, WaitTimes, type BatchLimits, type LspShipperArgs } from '../day09/shipper-engine.ts';
 import { announceDone, onShutdown } from '../../shared/process.ts';
 import { encodeBatchPayload } from '../../shared/protocol/batch.ts';
 import { encodeFrame, FrameType, HEADER_SIZE } from '../../shared/protocol/frame.ts';
 import { RecordGenerator } from '../../shared/generate.ts';
-import { ShipperState } from '../../shared/shipper-state.ts';
-import { Spool } from '../../shared/spool.ts';
+import { ShipperState } from '../day09/shipper-state.ts';
+import { Spool } from '../day09/spool.ts';
 
 const PROGRAM = 'lessons/day11/shipper.ts';
 /** The most a UDP datagram can carry (65,535 - IPv4 header 20 - UDP header 8). */
@@ -58,7 +58,7 @@ const args = parseCli({
 
 // ---- 1. when a batch leaves --------------------------------------------------------------------------
 /**
- * The Batcher (shared/batcher.ts) flushes on whichever limit comes first and on close; these are the
+ * The Batcher (lessons/day11/batcher.ts) flushes on whichever limit comes first and on close; these are the
  * limits. A record costs its UTF-8 bytes plus its LF, and over UDP the payload must fit in one datagram
  * AFTER the frame header: 1472 - 28 = 1444 bytes by default.
  */

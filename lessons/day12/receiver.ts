@@ -25,7 +25,7 @@
  */
 import net from 'node:net';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
-import { HwmStore } from '../../shared/hwm-store.ts';
+import { HwmStore } from '../day09/hwm-store.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
 import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';

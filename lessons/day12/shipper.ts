@@ -16,7 +16,7 @@
  *      a crash in the middle of a stream [d12.1]
  *
  * Everything else — the state machine, ACKs, resend, the window, backoff, spool — is day 09's shipper
- * engine (shared/lsp-shipper.ts), unchanged. It compresses once per batch (a resend reuses the bytes)
+ * engine (lessons/day09/shipper-engine.ts), unchanged. It compresses once per batch (a resend reuses the bytes)
  * and counts bytes before and after and the CPU time spent; the done line reports them per run:
  * {"codec","level","rawBytes","wireBytes","ratio","cpuMs","cpuMsPerMB","tooSmall","notSmaller",…}.
  *
@@ -24,10 +24,10 @@
  */
 import { opt, parseCli } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspShipper, lspCodecOptions, lspShipperOptions, ownDir, validateLspShipper } from '../../shared/lsp-shipper.ts';
+import { LspShipper, lspCodecOptions, lspShipperOptions, ownDir, validateLspShipper } from '../day09/shipper-engine.ts';
 import { CODEC_NAMES, codecByName, type Codec } from '../../shared/protocol/codecs.ts';
-import { ShipperState } from '../../shared/shipper-state.ts';
-import { Spool } from '../../shared/spool.ts';
+import { ShipperState } from '../day09/shipper-state.ts';
+import { Spool } from '../day09/spool.ts';
 
 const PROGRAM = 'lessons/day12/shipper.ts';
 const args = parseCli({

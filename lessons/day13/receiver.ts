@@ -29,7 +29,7 @@ import net from 'node:net';
 import { dirname, resolve } from 'node:path';
 import tls from 'node:tls';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
-import { HwmStore } from '../../shared/hwm-store.ts';
+import { HwmStore } from '../day09/hwm-store.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
 import { announceReady, onShutdown } from '../../shared/process.ts';

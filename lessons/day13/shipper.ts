@@ -2,7 +2,7 @@
  * Day 13 — TLS and mutual TLS: the shipper.
  *
  * Everything day 09 promised still holds (ACKs, resend after reconnect, dedup, backoff, spool,
- * --follow): the engine is shared/lsp-shipper.ts, unchanged. What is new is HOW we connect:
+ * --follow): the engine is lessons/day09/shipper-engine.ts, unchanged. What is new is HOW we connect:
  *
  *   1. TLS 1.2 at least, 1.3 by default [d13.5]
  *   2. the receiver's certificate is VERIFIED, always, against the CA in --ca: signed by that CA, valid
@@ -20,9 +20,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { opt, parseCli, type HostPort } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspShipper, lspShipperOptions, ownDir, validateLspShipper } from '../../shared/lsp-shipper.ts';
-import { ShipperState } from '../../shared/shipper-state.ts';
-import { Spool } from '../../shared/spool.ts';
+import { LspShipper, lspShipperOptions, ownDir, validateLspShipper } from '../day09/shipper-engine.ts';
+import { ShipperState } from '../day09/shipper-state.ts';
+import { Spool } from '../day09/spool.ts';
 import { ensureCerts } from '../../shared/tls/certs.ts';
 import { explainClientFailure, isVerificationFailure } from './tls-failures.ts';
 

@@ -7,7 +7,7 @@
  *                 chunks, one write() per chunk. No ACKs: "sent" means handed to the kernel.
  *   LspLane       lsp, lsp-tls (days 09–14): HELLO, then BATCH frames (optionally compressed with the codec
  *                 table of shared/protocol/codecs.ts); each ACK stops the latency clock of the records it
- *                 covers (shared/lsp-shipper.ts's WaitTimes → HDR histogram).
+ *                 covers (lessons/day09/shipper-engine.ts's WaitTimes → HDR histogram).
  *   DatagramLane  udp (LSP/1 §5: one BATCH per datagram, never over --max-datagram) and syslog-udp (one
  *                 RFC 5424 message per datagram). No ACKs.
  *
@@ -18,7 +18,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
-import { WaitTimes } from '../../shared/lsp-shipper.ts';
+import { WaitTimes } from '../day09/shipper-engine.ts';
 import type { Codec } from '../../shared/protocol/codecs.ts';
 import { encodeFrame, encodeHello, FrameDecoder, FrameType, HEADER_SIZE, parseNack } from '../../shared/protocol/frame.ts';
 import type { RecordWriter } from './records.ts';

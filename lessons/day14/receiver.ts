@@ -1,7 +1,7 @@
 /**
  * Day 14 — Load testing: the lane under test.
  *
- * This is day 11's acknowledged LSP/1 receiver (shared/acked-ingest.ts + shared/lsp-receiver.ts: HELLO →
+ * This is day 11's acknowledged LSP/1 receiver (lessons/day09/ingest.ts + shared/lsp-receiver.ts: HELLO →
  * durable high-water mark, dedup by seq, ACK once durable) with one thing added so that a load test
  * has something to find: a bounded queue between the sockets and the sink, drained at a rate you
  * choose. A real receiver has such a queue whether it says so or not (socket buffers, the event loop,
@@ -20,7 +20,7 @@
  * Run: npx tsx lessons/day14/receiver.ts --port 5146 --data-dir data/day14 [--queue 5000 --drain-rate 50000 --overflow drop-newest]
  */
 import net from 'node:net';
-import { AckedIngest } from '../../shared/acked-ingest.ts';
+import { AckedIngest } from '../day09/ingest.ts';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';

@@ -10,7 +10,7 @@
  * Restart-safe: a message is ACKed only once its records are on disk. At every start (and after any fetch
  * error) the consumer is REWOUND to just after its ack floor, so everything not ACKed comes again, in
  * order, at once — not after ack_wait, and never behind a later message whose ACK (AckPolicy.All) would
- * cover it; the marks recovered from the files (shared/hwm-store.ts, the receivers' own recovery) drop
+ * cover it; the marks recovered from the files (lessons/day09/hwm-store.ts, the receivers' own recovery) drop
  * what was written already. Exactly once in the files, the LSP1 §4 rule applied again. A message whose
  * Lsp-Prev is above the stream's mark means one before it was not delivered: rewind, never skip.
  *
@@ -18,9 +18,9 @@
  */
 import { AckPolicy, DeliverPolicy, jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { opt, parseCli } from '../../shared/cli.ts';
-import { HwmStore, readRxStreamSeq, type StreamMarks } from '../../shared/hwm-store.ts';
-import { jetstreamSinkOptions, topologyOf, validateJetStreamArgs } from '../../shared/jetstream/options.ts';
-import { connectNats, ensureStream, jetstreamManagerWhenReady, HDR_FIRST, HDR_LAST, HDR_PREV, HDR_STREAM } from '../../shared/jetstream/sink.ts';
+import { HwmStore, readRxStreamSeq, type StreamMarks } from '../day09/hwm-store.ts';
+import { jetstreamSinkOptions, topologyOf, validateJetStreamArgs } from './jetstream/options.ts';
+import { connectNats, ensureStream, jetstreamManagerWhenReady, HDR_FIRST, HDR_LAST, HDR_PREV, HDR_STREAM } from './jetstream/sink.ts';
 import { createLog } from '../../shared/log.ts';
 import { announceReady, onShutdown } from '../../shared/process.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';

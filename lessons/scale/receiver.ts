@@ -1,5 +1,5 @@
 /**
- * Scale-out — the receiver: an acknowledging LSP/1 receiver (day 09's rules, shared/acked-ingest.ts)
+ * Scale-out — the receiver: an acknowledging LSP/1 receiver (day 09's rules, lessons/day09/ingest.ts)
  * whose sink is a JetStream stream (issue 11, [scale.1]–[scale.3]).
  *
  *   HELLO(stream)  → ask JetStream what it holds of this stream (the last message's Lsp-Last): every
@@ -15,9 +15,9 @@
  *        --nats nats://127.0.0.1:4301,nats://127.0.0.1:4302,nats://127.0.0.1:4303 --replicas 3
  */
 import net from 'node:net';
-import { AckedIngest } from '../../shared/acked-ingest.ts';
+import { AckedIngest } from '../day09/ingest.ts';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
-import { jetstreamSinkOptions, openJetStreamSink, validateJetStreamArgs } from '../../shared/jetstream/options.ts';
+import { jetstreamSinkOptions, openJetStreamSink, validateJetStreamArgs } from './jetstream/options.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspReceiver } from '../../shared/lsp-receiver.ts';
 import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';

@@ -1,5 +1,5 @@
 /**
- * Scale-out — the shipper [scale.4]: day 09's acknowledged LSP/1 shipper (shared/lsp-shipper.ts) with
+ * Scale-out — the shipper [scale.4]: day 09's acknowledged LSP/1 shipper (lessons/day09/shipper-engine.ts) with
  * several receivers: `--target a:1,b:2,c:3`. When its connection is lost it moves on to the next receiver;
  * that receiver's HELLO answer comes from JetStream, so the shipper resends exactly what the cluster does
  * not hold yet — whichever receiver took it. `--spread` starts each shipper at (stream id mod count), so a
@@ -9,9 +9,9 @@
  */
 import { parseCli } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspShipper, lspShipperOptions, ownDir, validateLspShipper } from '../../shared/lsp-shipper.ts';
-import { ShipperState } from '../../shared/shipper-state.ts';
-import { Spool } from '../../shared/spool.ts';
+import { LspShipper, lspShipperOptions, ownDir, validateLspShipper } from '../day09/shipper-engine.ts';
+import { ShipperState } from '../day09/shipper-state.ts';
+import { Spool } from '../day09/spool.ts';
 
 const PROGRAM = 'lessons/scale/shipper.ts';
 const args = parseCli({

@@ -13,11 +13,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { formatHostPort, opt, parseCli, requireOneSource, shipperOptions } from '../../shared/cli.ts';
-import { openSource } from '../../shared/input.ts';
+import { openSource } from '../day08/input.ts';
 import { createLog } from '../../shared/log.ts';
 import { announceDone, onShutdown } from '../../shared/process.ts';
 import { FACILITIES } from '../../shared/protocol/syslog.ts';
-import { forwardSyslog, type SyslogForwardResult } from '../../shared/syslog-forward.ts';
+import { forwardSyslog, type SyslogForwardResult } from './syslog-forwarder.ts';
 
 const args = parseCli({
   name: 'lessons/stack/syslog-forward.ts',

@@ -16,7 +16,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { RecordGenerator } from '../../shared/generate.ts';
-import { NatsCluster } from '../../shared/jetstream/cluster.ts';
+import { NatsCluster } from '../../lessons/scale/jetstream/cluster.ts';
 import { startProgram, type Program } from '../lib/launch.ts';
 import { lspBlast, toBatchFrames } from './lsp-blast.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './scenarios.ts';

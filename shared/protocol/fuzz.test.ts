@@ -9,7 +9,7 @@ import { decodeBatch } from './batch.ts';
 import { CODECS } from './codecs.ts';
 import { LsError } from './errors.ts';
 import { encodeFrame, FrameDecoder, FrameType, type Frame, type FrameInit } from './frame.ts';
-import { LineDecoder, type LineTooLongInfo } from './ndjson.ts';
+import { LineDecoder, type LineTooLongInfo } from '../../lessons/day08/line-decoder.ts';
 import { cutAt } from './test-support.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeFrame, FrameDecoder, FrameType } from './frame.ts';
-import { LineDecoder } from './ndjson.ts';
+import { LineDecoder } from '../../lessons/day08/line-decoder.ts';
 import { PendingBytes } from './pending-bytes.ts';
 
 describe('PendingBytes', () => {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLog } from '../log.ts';
+import { createLog } from '../../../shared/log.ts';
 import { NatsCluster } from './cluster.ts';
 import { HDR_FIRST, HDR_LAST, HDR_STREAM, JetStreamSink, JetStreamSinkError } from './sink.ts';
 

@@ -11,7 +11,7 @@
  *                    the ACK goes out once the sink says those bytes are durable (group commit).
  *   marks          recovered from disk at start (HwmStore), so kill -9 loses nothing that was ACKed.
  *
- * With `jetstream` (shared/jetstream/sink.ts, issue 11) the records go to a JetStream stream instead of
+ * With `jetstream` (lessons/scale/jetstream/sink.ts, issue 11) the records go to a JetStream stream instead of
  * the records files, and "durable" means "JetStream acknowledged the publish": the marks then live in
  * JetStream (a HELLO asks it, so any receiver of the cluster answers the same), the ACK waits for the
  * PubAck, and a failed publish closes the connection unACKed. rejects.ndjson and stats.json stay local.
@@ -22,17 +22,17 @@
  *   ingest.attach(rx);                       // sink backpressure pauses/resumes the sockets
  *   …on SIGTERM: await ingest.shutdown(rx);  // stop reading, fsync, final ACKs, checkpoint
  */
-import type { Log } from './log.ts';
+import type { Log } from '../../shared/log.ts';
 import { HwmStore } from './hwm-store.ts';
-import type { JetStreamSink } from './jetstream/sink.ts';
-import type { LspConnection, LspHandlers, LspReceiver } from './lsp-receiver.ts';
-import { decodeBatch } from './protocol/batch.ts';
-import type { Frame } from './protocol/frame.ts';
-import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_RECORD_BYTES } from './protocol/limits.ts';
-import { validateRecord } from './protocol/record.ts';
-import { FileSink, type FsyncPolicy } from './storage/file-sink.ts';
-import { RxWriter } from './storage/rx.ts';
-import type { ReceiverStats } from './stats.ts';
+import type { JetStreamSink } from '../scale/jetstream/sink.ts';
+import type { LspConnection, LspHandlers, LspReceiver } from '../../shared/lsp-receiver.ts';
+import { decodeBatch } from '../../shared/protocol/batch.ts';
+import type { Frame } from '../../shared/protocol/frame.ts';
+import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_RECORD_BYTES } from '../../shared/protocol/limits.ts';
+import { validateRecord } from '../../shared/protocol/record.ts';
+import { FileSink, type FsyncPolicy } from '../../shared/storage/file-sink.ts';
+import { RxWriter } from '../../shared/storage/rx.ts';
+import type { ReceiverStats } from '../../shared/stats.ts';
 import type { StreamMarks } from './hwm-store.ts';
 
 export interface AckedIngestOptions {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LineDecoder, type LineTooLongInfo } from './ndjson.ts';
-import { bytewise, splitsInTwo } from './test-support.ts';
+import { LineDecoder, type LineTooLongInfo } from './line-decoder.ts';
+import { bytewise, splitsInTwo } from '../../shared/protocol/test-support.ts';
 
 interface Run {
   lines: string[];

@@ -1,8 +1,8 @@
 // The shipper engine's pure parts: per-record wait times and the cross-flag rules. The engine itself is
 // exercised end to end by lessons/day09/day09.test.ts and the day 09/11 graded checks.
 import { describe, expect, it } from 'vitest';
-import { tryParseCli } from './cli.ts';
-import { lspCodecOptions, lspShipperOptions, SMALLEST_RECORD_BYTES, validateLspShipper, WaitTimes } from './lsp-shipper.ts';
+import { tryParseCli } from '../../shared/cli.ts';
+import { lspCodecOptions, lspShipperOptions, SMALLEST_RECORD_BYTES, validateLspShipper, WaitTimes } from './shipper-engine.ts';
 
 describe('WaitTimes', () => {
   it('records each run with its count when an ACK covers it, and splits a run an ACK covers in part', () => {

@@ -16,7 +16,7 @@
 import { randomInt } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { lockDir } from './dir-lock.ts';
+import { lockDir } from '../../shared/dir-lock.ts';
 import type { FilePosition } from './follow.ts';
 
 /** A followed file's acknowledged position: reading resumes at `pos`, with seq `seq + 1`. */

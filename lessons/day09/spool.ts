@@ -14,7 +14,7 @@
  */
 import { closeSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { lockDir } from './dir-lock.ts';
+import { lockDir } from '../../shared/dir-lock.ts';
 
 const SEGMENT_FILE = /^spool-\d{6,}\.ndjson$/;
 

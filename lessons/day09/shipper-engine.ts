@@ -3,7 +3,7 @@
  *
  * ## API summary
  * ```ts
- * import { LspShipper, lspShipperOptions, lspCodecOptions, validateLspShipper, ownDir, type ShipperPolicies } from '../../shared/lsp-shipper.ts';
+ * import { LspShipper, lspShipperOptions, lspCodecOptions, validateLspShipper, ownDir, type ShipperPolicies } from '../../../lessons/day09/shipper-engine.ts';
  *
  * const args = parseCli({ name, summary, options: { ...lspShipperOptions('day12', 5144), ...lspCodecOptions() },
  *                         validate: validateLspShipper });
@@ -68,23 +68,23 @@ import os from 'node:os';
 import tls from 'node:tls';
 import hdr from 'hdr-histogram-js';
 import { Backoff } from './backoff.ts';
-import { Batcher, type Batch, type FlushReason } from './batcher.ts';
-import { formatHostPort, opt, parseHostPort, requireOneSource, shipperOptions, type CliValues, type HostPort, type OptionSpec } from './cli.ts';
-import { DirLockedError } from './dir-lock.ts';
+import { Batcher, type Batch, type FlushReason } from '../day11/batcher.ts';
+import { formatHostPort, opt, parseHostPort, requireOneSource, shipperOptions, type CliValues, type HostPort, type OptionSpec } from '../../shared/cli.ts';
+import { DirLockedError } from '../../shared/dir-lock.ts';
 import { FileFollower, type FilePosition } from './follow.ts';
-import { openSource, toRecordLine } from './input.ts';
-import type { Log } from './log.ts';
+import { openSource, toRecordLine } from '../day08/input.ts';
+import type { Log } from '../../shared/log.ts';
 import { Outbox, type OutBatch } from './outbox.ts';
-import { announceDone, onShutdown } from './process.ts';
-import { encodeBatchPayload } from './protocol/batch.ts';
-import { CODEC_NAMES, type Codec } from './protocol/codecs.ts';
-import type { LsError } from './protocol/errors.ts';
-import { encodeFrame, encodeHello, encodePing, encodePong, FrameDecoder, FrameType, parseNack, type Frame } from './protocol/frame.ts';
-import { DEFAULT_MAX_PAYLOAD_BYTES } from './protocol/limits.ts';
-import { RecordGenerator } from './generate.ts';
+import { announceDone, onShutdown } from '../../shared/process.ts';
+import { encodeBatchPayload } from '../../shared/protocol/batch.ts';
+import { CODEC_NAMES, type Codec } from '../../shared/protocol/codecs.ts';
+import type { LsError } from '../../shared/protocol/errors.ts';
+import { encodeFrame, encodeHello, encodePing, encodePong, FrameDecoder, FrameType, parseNack, type Frame } from '../../shared/protocol/frame.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
+import { RecordGenerator } from '../../shared/generate.ts';
 import type { ShipperState, FollowState } from './shipper-state.ts';
 import type { Spool } from './spool.ts';
-import { TokenBucket } from './token-bucket.ts';
+import { TokenBucket } from '../../shared/token-bucket.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // CLI: the flags every acked LSP/1 shipper takes (days 09, 11, 12, 13)
@@ -445,7 +445,7 @@ export interface LspShipperConfig {
   batch?: BatchLimits;
 }
 
-/** When a batch leaves (shared/batcher.ts): at maxRecords, before it would pass maxBytes, maxDelayMs after its first record. */
+/** When a batch leaves (lessons/day11/batcher.ts): at maxRecords, before it would pass maxBytes, maxDelayMs after its first record. */
 export interface BatchLimits {
   maxRecords: number;
   /** payload bytes (NDJSON, LFs included, before compression) */

@@ -2,12 +2,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { zstdCodec } from './protocol/codecs.ts';
+import { zstdCodec } from '../../shared/protocol/codecs.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CHECKPOINT_FILE, HwmStore, readRxStreamSeq, recoverHwm } from './hwm-store.ts';
-import { ReceiverStats } from './stats.ts';
-import { FileSink, recordFileName } from './storage/file-sink.ts';
-import { RxWriter } from './storage/rx.ts';
+import { ReceiverStats } from '../../shared/stats.ts';
+import { FileSink, recordFileName } from '../../shared/storage/file-sink.ts';
+import { RxWriter } from '../../shared/storage/rx.ts';
 
 let dir: string;
 beforeEach(async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DirLockedError } from './dir-lock.ts';
+import { DirLockedError } from '../../shared/dir-lock.ts';
 import { ShipperState } from './shipper-state.ts';
 
 let dir: string;

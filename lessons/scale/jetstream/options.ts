@@ -1,10 +1,10 @@
 /**
  * `--sink file|jetstream` and the JetStream flags, for any LSP/1 receiver that stores through
- * shared/acked-ingest.ts (issue 11). `openJetStreamSink(args, log)` returns the sink, or undefined for
+ * lessons/day09/ingest.ts (issue 11). `openJetStreamSink(args, log)` returns the sink, or undefined for
  * `--sink file` (the default: the records files, as every day before).
  */
-import { opt } from '../cli.ts';
-import type { Log } from '../log.ts';
+import { opt } from '../../../shared/cli.ts';
+import type { Log } from '../../../shared/log.ts';
 import { JetStreamSink, type JetStreamTopology } from './sink.ts';
 
 export function jetstreamSinkOptions() {

@@ -23,13 +23,13 @@
  *   4. write the checkpoint (temp file, fsync, rename).
  * Recovery = max(checkpoint mark, last seq in the lines after the offsets), per stream.
  */
-import { zstdCodec } from './protocol/codecs.ts';
+import { zstdCodec } from '../../shared/protocol/codecs.ts';
 import { createReadStream } from 'node:fs';
 import { open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import type { FileSink } from './storage/file-sink.ts';
-import type { ReceiverStats, StreamStats } from './stats.ts';
+import type { FileSink } from '../../shared/storage/file-sink.ts';
+import type { ReceiverStats, StreamStats } from '../../shared/stats.ts';
 
 export const CHECKPOINT_FILE = 'hwm-checkpoint.json';
 const REJECTS_FILE = 'rejects.ndjson';

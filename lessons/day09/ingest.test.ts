@@ -5,12 +5,12 @@ import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AckedIngest } from './acked-ingest.ts';
-import { createLog } from './log.ts';
-import { LspReceiver } from './lsp-receiver.ts';
-import { encodeBatch } from './protocol/batch.ts';
-import { encodeHello, FrameDecoder, FrameType, type Frame } from './protocol/frame.ts';
-import { ReceiverStats } from './stats.ts';
+import { AckedIngest } from './ingest.ts';
+import { createLog } from '../../shared/log.ts';
+import { LspReceiver } from '../../shared/lsp-receiver.ts';
+import { encodeBatch } from '../../shared/protocol/batch.ts';
+import { encodeHello, FrameDecoder, FrameType, type Frame } from '../../shared/protocol/frame.ts';
+import { ReceiverStats } from '../../shared/stats.ts';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -4,8 +4,8 @@
  * never holds a whole file in memory and pays per chunk, not per record.
  */
 import { createReadStream } from 'node:fs';
-import { LineDecoder } from './protocol/ndjson.ts';
-import { RecordGenerator } from './generate.ts';
+import { LineDecoder } from './line-decoder.ts';
+import { RecordGenerator } from '../../shared/generate.ts';
 
 export type InputFormat = 'auto' | 'ndjson' | 'text';
 

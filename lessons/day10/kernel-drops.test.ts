@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseProcNetUdp, procAddress, readKernelUdpCounters } from './udp.ts';
+import { parseProcNetUdp, procAddress, readKernelUdpCounters } from './kernel-drops.ts';
 
 const V4 = `   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops            
   123: 0100007F:1416 00000000:0000 07 00000000:00000A00 00:00000000 00000000  1000        0 81234 2 0000000012345678 17         

@@ -27,8 +27,8 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck, type StreamInfo } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
-import { Backoff } from '../backoff.ts';
-import type { Log } from '../log.ts';
+import { Backoff } from '../../day09/backoff.ts';
+import type { Log } from '../../../shared/log.ts';
 
 export const HDR_STREAM = 'Lsp-Stream';
 export const HDR_FIRST = 'Lsp-First';

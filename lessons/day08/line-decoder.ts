@@ -12,8 +12,8 @@
  * - Speed: a line that lies inside one chunk is passed as a `subarray` view (no copy); only a line
  *   spanning chunks is copied, once, when its LF arrives.
  */
-import { SAMPLE_BYTES } from './limits.ts';
-import { PendingBytes } from './pending-bytes.ts';
+import { SAMPLE_BYTES } from '../../shared/protocol/limits.ts';
+import { PendingBytes } from '../../shared/protocol/pending-bytes.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;

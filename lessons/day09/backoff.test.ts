@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Backoff } from './backoff.ts';
-import { seededRandom } from './random.ts';
+import { seededRandom } from '../../shared/random.ts';
 
 describe('Backoff (exponential, full jitter) [d09.10]', () => {
   it('the window doubles from base and stops at the cap', () => {

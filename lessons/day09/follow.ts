@@ -15,7 +15,7 @@
  */
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { LineDecoder } from './protocol/ndjson.ts';
+import { LineDecoder } from '../day08/line-decoder.ts';
 
 export interface FilePosition {
   /** the followed path (the name; the file itself is dev + ino) */

@@ -12,9 +12,9 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { waitDrain } from './net.ts';
-import { validateRecord } from './protocol/record.ts';
-import { encodeSyslog5424, type Syslog5424Options } from './protocol/syslog.ts';
+import { waitDrain } from '../../shared/net.ts';
+import { validateRecord } from '../../shared/protocol/record.ts';
+import { encodeSyslog5424, type Syslog5424Options } from '../../shared/protocol/syslog.ts';
 
 export interface SyslogForwardOptions {
   host: string;
