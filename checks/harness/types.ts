@@ -135,7 +135,14 @@ export interface Check {
   /** "d08.3": matches `[d08.3]` in the lesson's README. */
   id: string;
   title: string;
+  /** Points for passing. A `given` check has 0: it is shown, never earned. */
   points: number;
+  /**
+   * True when no TODO of the day's starter asks for what this check tests (the plumbing the lesson hands
+   * over: --help, the ready line, …). A given check has 0 points and is shown as "given" in a grade; every
+   * other check must fail on the untouched starter (scripts/starter.test.ts proves it).
+   */
+  given?: boolean;
   timeoutMs: number;
   run(ctx: CheckContext): Promise<void>;
 }
