@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { readRxStreamSeq } from '../lessons/day09/hwm-store.ts';
+import { readRxStreamSeq } from '../shared/storage/rx.ts';
 import { NatsCluster } from '../lessons/scale/jetstream/cluster.ts';
 import { expectTrue, fail, waitFor } from './harness/assert.ts';
 import { formatRanges, readStats, statNumber } from './harness/persisted.ts';

@@ -23,7 +23,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../checks/harness/assert.ts';
 import { REPO_ROOT } from '../scripts/lib/launch.ts';
-import { readRxStreamSeq } from '../lessons/day09/hwm-store.ts';
+import { readRxStreamSeq } from '../shared/storage/rx.ts';
 import { freePort } from '../shared/free-port.ts';
 import { NATS_SERVER } from '../lessons/scale/jetstream/cluster.ts';
 

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { zstdCodec } from '../../shared/protocol/codecs.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CHECKPOINT_FILE, HwmStore, readRxStreamSeq, recoverHwm } from './hwm-store.ts';
+import { CHECKPOINT_FILE, HwmStore, recoverHwm } from './hwm-store.ts';
 import { ReceiverStats } from '../../shared/stats.ts';
 import { FileSink, recordFileName } from '../../shared/storage/file-sink.ts';
-import { RxWriter } from '../../shared/storage/rx.ts';
+import { readRxStreamSeq, RxWriter } from '../../shared/storage/rx.ts';
 
 let dir: string;
 beforeEach(async () => {

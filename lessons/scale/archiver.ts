@@ -18,7 +18,8 @@
  */
 import { AckPolicy, DeliverPolicy, jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { opt, parseCli } from '../../shared/cli.ts';
-import { HwmStore, readRxStreamSeq, type StreamMarks } from '../day09/hwm-store.ts';
+import { HwmStore, type StreamMarks } from '../day09/hwm-store.ts';
+import { readRxStreamSeq } from '../../shared/storage/rx.ts';
 import { jetstreamSinkOptions, topologyOf, validateJetStreamArgs } from './jetstream/options.ts';
 import { connectNats, ensureStream, jetstreamManagerWhenReady, HDR_FIRST, HDR_LAST, HDR_PREV, HDR_STREAM } from './jetstream/sink.ts';
 import { createLog } from '../../shared/log.ts';

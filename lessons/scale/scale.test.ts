@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nodeConfig, type NatsNodeSpec } from './jetstream/cluster.ts';
-import { readRxStreamSeq } from '../day09/hwm-store.ts';
+import { readRxStreamSeq } from '../../shared/storage/rx.ts';
 import { parseTargets } from '../day09/shipper-engine.ts';
 
 const node = (i: number): NatsNodeSpec => ({ name: `n${i}`, clientPort: 4300 + i, clusterPort: 5300 + i, httpPort: 0, storeDir: `/s/n${i}`, confPath: '', logPath: '' });

@@ -146,3 +146,58 @@ export function peerName(address: string | undefined, port: number | undefined):
   const a = (address ?? 'unknown').replace(/^::ffff:/, '');
   return a.includes(':') ? `[${a}]:${port ?? 0}` : `${a}:${port ?? 0}`;
 }
+
+// ---- reading it back ----------------------------------------------------------------------------------
+// The inverse of RxWriter for the two fields a reader most often wants (a receiver recovering its marks,
+// a check or a test counting seqs): read from the line's tail, without JSON.parse.
+
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const SEQ_NAME = Buffer.from('"seq"');
+const STREAM_NAME = Buffer.from('"stream"');
+
+/** Reads the digits ending at buf[end - 1] backwards; returns [value, index of the first digit] or null. */
+function digitsBefore(buf: Buffer, end: number, min: number): [number, number] | null {
+  let i = end - 1;
+  let value = 0;
+  let mul = 1;
+  while (i >= min) {
+    const d = buf[i]! - 48;
+    if (d < 0 || d > 9) break;
+    value += d * mul;
+    mul *= 10;
+    i--;
+  }
+  return i === end - 1 || end - 1 - i > 16 ? null : [value, i + 1];
+}
+
+function endsWithAt(buf: Buffer, end: number, lit: Buffer, min: number): boolean {
+  const start = end - lit.length;
+  if (start < min) return false;
+  for (let k = 0; k < lit.length; k++) if (buf[start + k] !== lit[k]) return false;
+  return true;
+}
+
+/**
+ * The `_rx` stream and seq of one persisted line buf[start, end) (no LF), read from its tail
+ * `,"stream":N,"seq":S}}`. Calls `found(stream, seq)`; returns false for a line without them
+ * (e.g. a day 08 text record).
+ */
+export function readRxStreamSeq(buf: Buffer, start: number, end: number, found: (stream: number, seq: number) => void): boolean {
+  let p = end;
+  if (p - start < 20 || buf[p - 1] !== CLOSE || buf[p - 2] !== CLOSE) return false;
+  p -= 2;
+  const seq = digitsBefore(buf, p, start);
+  if (!seq) return false;
+  p = seq[1];
+  if (buf[p - 1] !== COLON || !endsWithAt(buf, p - 1, SEQ_NAME, start)) return false;
+  p -= 1 + SEQ_NAME.length;
+  if (buf[p - 1] !== COMMA) return false;
+  p -= 1;
+  const stream = digitsBefore(buf, p, start);
+  if (!stream) return false;
+  p = stream[1];
+  if (buf[p - 1] !== COLON || !endsWithAt(buf, p - 1, STREAM_NAME, start)) return false;
+  found(stream[0], seq[0]);
+  return true;
+}
