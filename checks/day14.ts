@@ -1,12 +1,17 @@
-// Graded checks for day 14: the load generator. It keeps an open-loop rate, counts what the receiver
-// really persisted (not what was ACKed), reproduces its records from a seed, and documents its report.
+// Graded checks for day 14: the load generator. It keeps an open-loop schedule (a rate, a ramp, steps),
+// measures latency from when each record was due, counts what the receiver really persisted (not what
+// was ACKed), reproduces its records from a seed, and documents its report.
 // Black-box: the loadgen and the day 14 receiver are driven through the process contract (GUIDE §2);
 // every count the loadgen reports is recounted here from the receiver's files.
-import { readFile } from 'node:fs/promises';
+//
+// What the learner writes (lessons/day14/README.md, "Your TODOs"): the schedule (schedule.ts), the open
+// loop's turn (loadgen.ts), the latency report (latency.ts) and the verification (verify.ts). d14.1 (the
+// process contract) and d14.4 (the seeded records) test code the lesson hands over: given, 0 points.
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CheckFailure, expectEqual, expectTrue, fail, show } from './harness/assert.ts';
+import { CheckFailure, expectEqual, expectTrue, fail, show, waitFor } from './harness/assert.ts';
 import { readRecords, readStats, statNumber, type PersistedRecord } from './harness/persisted.ts';
-import type { Check, CheckContext, RunningProgram, RunResult } from './harness/types.ts';
+import type { Check, CheckContext, ProgramExit, RunningProgram, RunResult, WatchedProgram } from './harness/types.ts';
 import { freePort } from '../shared/free-port.ts';
 
 export const lesson = 'day14';
@@ -15,6 +20,12 @@ type Json = Record<string, unknown>;
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const at = (port: number) => `127.0.0.1:${port}`;
+
+/** Where the learner's code for each idea lives (hints name the TODO, never code the learner does not write). */
+const TODO_SCHEDULE = 'your TODO in lessons/day14/schedule.ts (dueAt, timeOf)';
+const TODO_TURN = "your TODO in lessons/day14/loadgen.ts (openLoopTurn)";
+const TODO_LATENCY = 'your TODO in lessons/day14/latency.ts (latencyReport)';
+const TODO_VERIFY = 'your TODO in lessons/day14/verify.ts (countPersisted)';
 
 /**
  * Every field of the `--json` report, as the README documents it ([d14.5]): dotted path → type.
@@ -169,7 +180,9 @@ function withoutRx(rec: Json): string {
 const d14_1: Check = {
   id: 'd14.1',
   title: 'Process contract: --help, bad flags exit 2 naming the flag, LOGSTREAM_* env, the receiver ready line',
-  points: 10,
+  // the CLI and the receiver are handed over: no TODO asks for them
+  given: true,
+  points: 0,
   timeoutMs: 90_000,
   async run(ctx) {
     const dataDir = await ctx.tmp();
@@ -236,7 +249,7 @@ const SECONDS = 3;
 const d14_2: Check = {
   id: 'd14.2',
   title: `Open loop at a fixed rate (${RATE} records/s for ${SECONDS} s): achieved within 5%, and the counts match what the receiver persisted`,
-  points: 30,
+  points: 25,
   timeoutMs: 150_000,
   exclusive: true,
   async run(ctx) {
@@ -265,8 +278,8 @@ async function fixedRate(ctx: CheckContext): Promise<void> {
     const want = RATE * SECONDS;
     const sent = num(rep, 'sent', where);
     const achieved = num(rep, 'achievedRate', where);
-    expectTrue(Math.abs(achieved - RATE) <= RATE * 0.05, { expected: `achievedRate within 5% of ${RATE} records/s`, received: `${achieved} (${((achieved / RATE - 1) * 100).toFixed(1)}%)`, where, hint: 'open loop: records due by time t = the rate × t, from the clock; counting timer ticks drifts (timers fire late)' });
-    expectTrue(Math.abs(sent - want) <= want * 0.05, { expected: `about ${want} records sent (${RATE}/s × ${SECONDS} s, ±5%)`, received: String(sent), where, hint: 'the schedule decides how many records go, not how fast the loop happens to turn' });
+    expectTrue(Math.abs(achieved - RATE) <= RATE * 0.05, { expected: `achievedRate within 5% of ${RATE} records/s`, received: `${achieved} (${((achieved / RATE - 1) * 100).toFixed(1)}%)`, where, hint: `${TODO_SCHEDULE} and ${TODO_TURN}: each turn sends what is due by now — dueAt(t) = rate × t, t read from the clock; counting timer ticks drifts (timers fire late)` });
+    expectTrue(Math.abs(sent - want) <= want * 0.05, { expected: `about ${want} records sent (${RATE}/s × ${SECONDS} s, ±5%)`, received: String(sent), where, hint: `${TODO_TURN}: the schedule decides how many records go (dueAt(t) − what you generated), not how fast the loop happens to turn` });
     for (const k of ['sent', 'acked', 'dropped']) expectEqual(done[k], rep[k], { what: `done line "${k}" = the --json report's`, where: 'loadgen done line' });
 
     await stopReceiver(rx);
@@ -277,9 +290,9 @@ async function fixedRate(ctx: CheckContext): Promise<void> {
     expectEqual(mine.length, sent, { what: `records of this run (attrs.id ${prefix}-n) in the receiver's files = the report's "sent"`, where: files, hint: 'count what the receiver persisted; every record sent here should be there once' });
     expectEqual(ids.size, mine.length, { what: 'each record once in the files', where: files });
     expectEqual(rep['acked'], sent, { what: '"acked" (every record sent was ACKed by this receiver)', where });
-    expectEqual(rep['persisted'], mine.length, { what: '"persisted" = what the check counts in the files', where, hint: 'with --verify-dir, count this run\'s ids in the data dir' });
-    expectEqual(rep['lost'], 0, { what: '"lost"', where });
-    expectEqual(rep['duplicated'], 0, { what: '"duplicated"', where });
+    expectEqual(rep['persisted'], mine.length, { what: '"persisted" = what the check counts in the files', where, hint: `${TODO_VERIFY}: with --verify-dir, count this run's ids in the data dir` });
+    expectEqual(rep['lost'], 0, { what: '"lost"', where, hint: TODO_VERIFY });
+    expectEqual(rep['duplicated'], 0, { what: '"duplicated"', where, hint: TODO_VERIFY });
     expectEqual(rep['dropped'], 0, { what: '"dropped" (the generator kept up)', where });
 
     // the receiver's view: the records arrived spread over the run, not in one burst (a slow machine
@@ -288,46 +301,108 @@ async function fixedRate(ctx: CheckContext): Promise<void> {
     if (times.length > 1) {
       const spanS = (times[times.length - 1]! - times[0]!) / 1000;
       ctx.log(`the receiver saw ${times.length} records over ${spanS.toFixed(3)} s`);
-      expectTrue(spanS >= SECONDS * 0.8, { expected: `the records to reach the receiver spread over about ${SECONDS} s (its _rx.ts span ≥ ${SECONDS * 0.8} s)`, received: `all within ${spanS.toFixed(2)} s`, where: files, hint: 'open loop: each record leaves when it is due, not all at once' });
+      expectTrue(spanS >= SECONDS * 0.8, { expected: `the records to reach the receiver spread over about ${SECONDS} s (its _rx.ts span ≥ ${SECONDS * 0.8} s)`, received: `all within ${spanS.toFixed(2)} s`, where: files, hint: `${TODO_TURN}: each record leaves when it is due, not all at once` });
     }
   }
 }
 
 // ---- d14.3 -----------------------------------------------------------------------------------------
 
+interface Rx {
+  stream?: unknown;
+  seq?: unknown;
+}
+
+/** A record's `_rx` stream and seq, when the receiver stamped them. */
+function rxOf(rec: PersistedRecord): { stream: number; seq: number } | undefined {
+  const rx = rec.record['_rx'] as Rx | undefined;
+  return typeof rx?.stream === 'number' && typeof rx.seq === 'number' ? { stream: rx.stream, seq: rx.seq } : undefined;
+}
+
+/** Persisted / lost / duplicated from how often each key was found, out of `sent`. */
+function tally(found: Map<number, number>, sent: number): { persisted: number; lost: number; duplicated: number } {
+  let all = 0;
+  for (const n of found.values()) all += n;
+  return { persisted: found.size, lost: sent - found.size, duplicated: all - found.size };
+}
+
+/**
+ * What else a shared data dir holds before the run (d14.3): copies of records 1..`copies` of this run,
+ * as the receiver would stamp them on the run's first stream (stream `stream`, seq n: what a receiver
+ * that wrote a batch twice leaves), and records 1..`earlier` of an earlier run with the same seed on a
+ * stream this run does not use.
+ */
+function plantedLines(prefix: string, stream: number, copies: number, foreign: number, earlier: number): string {
+  const line = (n: number, s: number) => JSON.stringify({ ts: '2026-01-01T00:00:00.000Z', level: 'info', msg: 'written by an earlier run', service: 'checkout', attrs: { id: `${prefix}-${n}` }, _rx: { ts: '2026-01-01T00:00:01.000Z', peer: '127.0.0.1:40000', lane: 'day14', stream: s, seq: n } });
+  const out: string[] = [];
+  for (let n = 1; n <= copies; n++) out.push(line(n, stream));
+  for (let n = 1; n <= earlier; n++) out.push(line(n, foreign));
+  return `${out.join('\n')}\n`;
+}
+
 const d14_3: Check = {
   id: 'd14.3',
-  title: "When the receiver drops (a full drop-newest queue), the loadgen's reported loss equals the loss counted from the receiver's files",
+  title: "Verification from the files: with a receiver that drops (a full drop-newest queue that still ACKs), copies and an earlier run's records in its data dir, the reported persisted / lost / duplicated, in total and per stream, equal what the check counts in the files",
   points: 25,
   timeoutMs: 90_000,
   async run(ctx) {
     const rx = await startReceiver(ctx, ['--queue', '1000', '--overflow', 'drop-newest', '--drain-rate', '10000', '--fsync', 'never']);
     const seed = 1 + Math.floor(ctx.rng() * 1e6);
     const prefix = `s${seed}`;
-    // Closed loop: 64 batches of 100 in flight flood a queue of 1000 at once, however fast this machine
-    // is. The receiver ACKs past what it dropped (the next batch is a gap): only the files tell.
-    const { report } = await runLoadgen(ctx, ['--target', at(rx.port), '--rate', 'max', '--count', '30000', '--batch-records', '100', '--window', '64', '--seed', String(seed), '--verify-dir', rx.dataDir, '--ack-timeout-ms', '1000'], { json: true, codes: [0, 1] });
+    const stream = 1000 + Math.floor(ctx.rng() * 1e6);
+    const foreign = stream + 100;
+    const COPIES = 40;
+    const EARLIER = 300;
+    // Before the run, what else the data dir holds (the receiver's own files are records-NNNNNN.ndjson)
+    const planted = 'earlier-run.ndjson';
+    await writeFile(path.join(rx.dataDir, planted), plantedLines(prefix, stream, COPIES, foreign, EARLIER));
+    ctx.log(`planted ${planted}: ${COPIES} copies of records 1..${COPIES} on stream ${stream} (seq = n), records 1..${EARLIER} of an earlier run on stream ${foreign}`);
+    // Closed loop: 2 × 64 batches of 100 in flight flood a queue of 1000 at once, however fast this
+    // machine is. The receiver ACKs past what it dropped (the next batch is a gap): only the files tell.
+    const { report } = await runLoadgen(ctx, ['--target', at(rx.port), '--rate', 'max', '--count', '30000', '--connections', '2', '--stream-id', String(stream), '--batch-records', '100', '--window', '64', '--seed', String(seed), '--verify-dir', rx.dataDir, '--ack-timeout-ms', '1000'], { json: true, codes: [0, 1] });
     const rep = report!;
     const where = 'the --json report';
     const sent = num(rep, 'sent', where);
+    const streams = Array.isArray(rep['streams']) ? (rep['streams'] as Json[]) : [];
+    expectEqual(streams.map((s) => s['stream']), [stream, stream + 1], { what: '"streams": one entry per connection, --stream-id and the next', where });
+    const sentBy = new Map(streams.map((s) => [Number(s['stream']), num(s, 'sent', `${where} streams[]`)]));
 
     await stopReceiver(rx);
     const stats = await readStats(rx.dataDir);
     const received = statNumber(stats, 'records.received');
     const droppedByRx = statNumber(stats, 'records.dropped');
     ctx.log(`receiver stats: received ${received}, dropped ${droppedByRx}`);
-    const { records } = await readRecords(rx.dataDir);
-    const mine = ofRun(records, prefix);
-    const unique = new Set(mine.map((m) => m.n)).size;
-    const lost = sent - unique;
-    const duplicated = mine.length - unique;
-    ctx.log(`the check counts: sent ${sent}, persisted ${unique}, lost ${lost}, duplicated ${duplicated}`);
     expectEqual(received, sent, { what: `records the receiver saw arrive (stats.json records.received) = the report's "sent"`, where: `${rx.dataDir}/stats.json`, hint: '"sent" counts records handed to the socket' });
-    expectTrue(lost > 0, { expected: 'this receiver to drop records (queue 1000, drained at 10,000/s, 6,400 records in flight)', received: `nothing lost (sent ${sent}, persisted ${unique})`, where: rx.dataDir, hint: 'with --rate max the loadgen keeps --window batches in flight' });
-    expectEqual(droppedByRx, lost, { what: 'the receiver\'s own drop count (records.dropped) = what is missing from its files', where: `${rx.dataDir}/stats.json` });
-    expectEqual(rep['lost'], lost, { what: `"lost" = sent − this run's records found in the files (${sent} − ${unique})`, where, hint: 'verify from the data dir: an ACK is not proof (this receiver ACKs past what it dropped)' });
-    expectEqual(rep['duplicated'], duplicated, { what: '"duplicated" = records found more than once in the files', where });
-    expectEqual(rep['persisted'], unique, { what: '"persisted" = this run\'s records found in the files', where });
+
+    // The check's own count, by the README's rules: this run's records are those with its id prefix on
+    // one of its streams; by id, and per stream by seq (a fresh receiver: seq base 0).
+    const { records } = await readRecords(rx.dataDir);
+    const byId = new Map<number, number>();
+    const realIds = new Set<number>();
+    const bySeq = new Map<number, Map<number, number>>([...sentBy.keys()].map((s) => [s, new Map<number, number>()]));
+    for (const { n, rec } of ofRun(records, prefix)) {
+      const r = rxOf(rec);
+      const seqs = r ? bySeq.get(r.stream) : undefined;
+      if (!r || !seqs) continue; // an earlier run's stream: not this run's
+      byId.set(n, (byId.get(n) ?? 0) + 1);
+      if (rec.file !== planted) realIds.add(n);
+      if (r.seq >= 1 && r.seq <= sentBy.get(r.stream)!) seqs.set(r.seq, (seqs.get(r.seq) ?? 0) + 1);
+    }
+    const total = tally(byId, sent);
+    ctx.log(`the check counts: sent ${sent}, persisted ${total.persisted}, lost ${total.lost}, duplicated ${total.duplicated} (the receiver's own records alone: ${realIds.size} persisted)`);
+    expectTrue(sent - realIds.size > 0, { expected: 'this receiver to drop records (queue 1000, drained at 10,000/s, 12,800 records in flight)', received: `nothing lost (sent ${sent}, persisted ${realIds.size})`, where: rx.dataDir, hint: 'with --rate max the loadgen keeps --window batches in flight per connection' });
+    expectEqual(droppedByRx, sent - realIds.size, { what: "the receiver's own drop count (records.dropped) = what is missing from its files", where: `${rx.dataDir}/stats.json` });
+    const hint = `${TODO_VERIFY}: count from the files, not from the ACKs (this receiver ACKs past what it dropped); only this run's records (its id prefix, on its own streams: stream ${foreign} in ${planted} is an earlier run's); a record found twice is persisted once and duplicated once`;
+    expectEqual(rep['persisted'], total.persisted, { what: `"persisted" = this run's records found in the files (distinct ids)`, where, hint });
+    expectEqual(rep['lost'], total.lost, { what: `"lost" = sent − persisted (${sent} − ${total.persisted})`, where, hint });
+    expectEqual(rep['duplicated'], total.duplicated, { what: '"duplicated" = finds of this run\'s records beyond the first', where, hint });
+    for (const s of streams) {
+      const id = Number(s['stream']);
+      const want = tally(bySeq.get(id)!, sentBy.get(id)!);
+      ctx.log(`stream ${id}: sent ${sentBy.get(id)}, the check counts ${JSON.stringify(want)}`);
+      const got = { persisted: s['persisted'], lost: s['lost'], duplicated: s['duplicated'] };
+      expectEqual(got, want, { what: `streams[] entry of stream ${id}: persisted / lost / duplicated by (stream, seq) as counted in the files`, where: `${where} streams`, hint: `${TODO_VERIFY}: per stream, classify each seq 1..sent of that stream (_rx.seq) as found once, more than once, never` });
+    }
   },
 };
 
@@ -336,7 +411,9 @@ const d14_3: Check = {
 const d14_4: Check = {
   id: 'd14.4',
   title: 'Seeded records: the same seed gives identical records (also those persisted by a real run), another seed different ones; realistic mix',
-  points: 20,
+  // records.ts is handed over (a fast, seeded record writer): no TODO asks for it
+  given: true,
+  points: 0,
   timeoutMs: 90_000,
   async run(ctx) {
     const seed = 1 + Math.floor(ctx.rng() * 1e6);
@@ -453,11 +530,121 @@ const d14_5: Check = {
     expectEqual(streams.reduce((n, s) => n + Number(s['sent']), 0), 5000, { what: 'the streams\' "sent" adding up to "sent"', where: 'the --json report' });
     const lat = rep['latencyMs'] as Json;
     const order = ['p50', 'p90', 'p99', 'p999', 'max'].map((k) => lat[k] as number);
-    expectTrue(order.every((v) => typeof v === 'number' && v > 0) && order.every((v, i) => i === 0 || v >= order[i - 1]!), { expected: 'ACK latency p50 ≤ p90 ≤ p99 ≤ p999 ≤ max, all > 0 ms (an ACKed lane)', received: show(lat), where: 'the --json report latencyMs', hint: 'an HDR histogram of the time from when a record was due to the ACK covering it' });
-    expectEqual(lat['n'], 5000, { what: 'latencyMs.n (records measured: every ACKed one)', where: 'the --json report' });
+    expectTrue(order.every((v) => typeof v === 'number' && v > 0) && order.every((v, i) => i === 0 || v >= order[i - 1]!), { expected: 'ACK latency p50 ≤ p90 ≤ p99 ≤ p999 ≤ max, all > 0 ms (an ACKed lane)', received: show(lat), where: 'the --json report latencyMs', hint: `${TODO_LATENCY}: the lanes' HDR histograms (the time from when a record was due to the ACK covering it) as one; percentiles in ms` });
+    expectEqual(lat['n'], 5000, { what: 'latencyMs.n (records measured: every ACKed one, all lanes together)', where: 'the --json report', hint: `${TODO_LATENCY}: every lane's histogram counts` });
     expectTrue((rep['peakRssMb'] as number) > 10 && (rep['cpu'] as Json)['userMs'] as number > 0, { expected: 'its own peak RSS (MB) and CPU time, measured', received: show({ peakRssMb: rep['peakRssMb'], cpu: rep['cpu'] }), where: 'the --json report' });
     await stopReceiver(rx);
   },
 };
 
-export const checks: Check[] = [d14_1, d14_2, d14_3, d14_4, d14_5];
+// ---- d14.6 -----------------------------------------------------------------------------------------
+
+const d14_6: Check = {
+  id: 'd14.6',
+  title: 'Ramp and steps: an open-loop run sends the integral of its rate profile (--ramp during and after the ramp, --steps cut short by --duration)',
+  points: 15,
+  timeoutMs: 90_000,
+  async run(ctx) {
+    const rx = await startReceiver(ctx);
+    const seed = 1 + Math.floor(ctx.rng() * 1e6);
+    // Each run's last turn counts up to --duration exactly, so "sent" is the integral however the
+    // machine's timers behave: no timing tolerance needed, only rounding.
+    const cases = [
+      { args: ['--rate', '8000', '--ramp', '2', '--duration', '1'], want: 2000, why: '8000/s reached after a 2 s ramp, stopped after 1 s: 8000 × 1² / (2 × 2)' },
+      { args: ['--rate', '6000', '--ramp', '2', '--duration', '3'], want: 12_000, why: '6000/s reached after a 2 s ramp, 3 s in all: 6000 × (3 − 2/2)' },
+      { args: ['--steps', '3000,9000', '--step-duration', '1', '--duration', '1.5'], want: 7500, why: '3000/s for 1 s, then 9000/s for 0.5 s: 3000 + 4500' },
+    ];
+    const runs = await Promise.all(cases.map((c, i) => runLoadgen(ctx, ['--target', at(rx.port), ...c.args, '--seed', String(seed + i)], { json: true })));
+    for (let i = 0; i < cases.length; i++) {
+      const c = cases[i]!;
+      const rep = runs[i]!.report!;
+      const where = `the --json report of \`${runs[i]!.cmd}\``;
+      expectEqual(rep['mode'], 'open', { what: '"mode"', where });
+      const sent = num(rep, 'sent', where);
+      expectTrue(Math.abs(sent - c.want) <= c.want * 0.01, {
+        expected: `"sent" = ${c.want} ± 1% (${c.why})`,
+        received: String(sent),
+        where,
+        hint: `${TODO_SCHEDULE}: dueAt(t) is the area under the rate: a ramp's triangle rate·t²/(2·ramp) while it rises, then rate·(t − ramp/2); steps add rate_i × the part of step i before t. ${TODO_TURN} sends dueAt(t) − what was generated, the last turn at exactly --duration`,
+      });
+    }
+    await stopReceiver(rx);
+  },
+};
+
+// ---- d14.7 -----------------------------------------------------------------------------------------
+
+const STALL_MS = 1500;
+
+/** Waits for a watched program's exit; a CheckFailure if it takes longer than `timeoutMs`. */
+async function exitOf(p: WatchedProgram, timeoutMs: number): Promise<ProgramExit> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeoutMs)));
+  const exit = await Promise.race([p.exit, late]);
+  clearTimeout(timer);
+  if (!exit) fail({ expected: `\`${p.cmd}\` to exit within ${timeoutMs} ms`, received: `still running; stderr tail: ${show(p.stderrText().slice(-400))}`, where: `pid ${p.pid}` });
+  return exit;
+}
+
+const d14_7: Check = {
+  id: 'd14.7',
+  title: `Latency counts from when a record was due: a loadgen stopped for ${STALL_MS / 1000} s mid-run (SIGSTOP) catches up, and the records due during the stall report it`,
+  points: 20,
+  timeoutMs: 120_000,
+  // the stall is a measured pause: other checks' load would blur it
+  exclusive: true,
+  async run(ctx) {
+    const rx = await startReceiver(ctx);
+    const rate = 3000;
+    const seconds = 6;
+    const seed = 1 + Math.floor(ctx.rng() * 1e6);
+    const jsonFile = path.join(await ctx.tmp(), 'report.json');
+    const lg = ctx.watch('loadgen', ['--target', at(rx.port), '--rate', String(rate), '--duration', String(seconds), '--seed', String(seed), '--json', jsonFile]);
+    ctx.log(`loadgen pid ${lg.pid}: ${lg.cmd}`);
+    const received = async () => statNumber(await readStats(rx.dataDir).catch(() => null), 'records.received') ?? 0;
+    // Once records arrive, the run is under way: stop the generator (the receiver keeps going)
+    await waitFor(async () => lg.exited() !== undefined || (await received()) >= rate / 10, {
+      timeoutMs: 45_000,
+      what: `the first ${rate / 10} records to reach the receiver (stats.json records.received)`,
+      where: `${rx.dataDir}/stats.json`,
+      hint: `${TODO_TURN}: an open-loop run starts sending at once`,
+    });
+    if (lg.exited()) fail({ expected: 'the loadgen still running after its first records arrived', received: `it exited: ${show(lg.exited())}; stdout ${show(lg.stdoutTail().slice(-300))}`, where: lg.cmd, hint: `${TODO_TURN}: a ${seconds} s run sends for ${seconds} s` });
+    lg.kill('SIGSTOP');
+    const before = await received();
+    ctx.log(`SIGSTOP with ${before} records received (about ${(before / rate).toFixed(2)} s into the run); SIGCONT in ${STALL_MS} ms`);
+    await new Promise((r) => setTimeout(r, STALL_MS)); // the stall itself: nothing to wait for
+    lg.kill('SIGCONT');
+    const exit = await exitOf(lg, 60_000);
+    expectTrue(exit.exitCode === 0, { expected: `\`${lg.cmd}\` to exit 0 (everything sent was ACKed)`, received: `exit ${exit.exitCode}, signal ${exit.signal}; stderr ${show(lg.stderrText().slice(-400))}`, where: lg.cmd });
+    const text = await readFile(jsonFile, 'utf8').catch(() => fail({ expected: `--json to write the report to ${jsonFile}`, received: 'no such file', where: lg.cmd }));
+    const rep = JSON.parse(text) as Json;
+    const where = 'the --json report';
+    const want = rate * seconds;
+    const sent = num(rep, 'sent', where);
+    ctx.log(`report: sent ${sent}, latencyMs ${JSON.stringify(rep['latencyMs'])}`);
+    expectTrue(Math.abs(sent - want) <= want * 0.05, { expected: `about ${want} records sent (${rate}/s × ${seconds} s, ±5%): the records due during the stall go after it`, received: String(sent), where, hint: `${TODO_TURN}: after a pause, what is due by now is more than one turn's worth — send all of it (the schedule catches up), never skip it` });
+    await stopReceiver(rx);
+
+    const lat = (rep['latencyMs'] ?? {}) as Json;
+    const [p50, p90, max] = [lat['p50'], lat['p90'], lat['max']];
+    expectTrue(typeof p50 === 'number' && typeof p90 === 'number' && typeof max === 'number', { expected: 'latencyMs.p50, p90 and max as numbers (an ACKed lane)', received: show(lat), where, hint: TODO_LATENCY });
+    expectTrue(max >= STALL_MS * 0.8, { expected: `latencyMs.max ≥ ${STALL_MS * 0.8} ms (the generator was stopped for ${STALL_MS} ms)`, received: `${max} ms`, where, hint: `${TODO_LATENCY}: max is the largest value recorded` });
+    // About a quarter of the records were due during the stall, waiting up to its length: p90 must show it
+    expectTrue(p90 >= STALL_MS * 0.4, {
+      expected: `latencyMs.p90 ≥ ${STALL_MS * 0.4} ms: the ~${Math.round((STALL_MS / 1000 / seconds) * 100)}% of the records that were due during the ${STALL_MS} ms stall waited for it`,
+      received: `p90 ${p90} ms (p50 ${p50}, max ${max})`,
+      where,
+      hint: `${TODO_TURN}: each piece enters its lane with the time its first record was DUE (start + schedule.timeOf(n)), not the time the loop got round to it — or the stall disappears from the latency ("coordinated omission")`,
+    });
+    // ...and the rest were sent on time: their clocks start at their own due time, not at the run's start
+    expectTrue(p50 <= STALL_MS * 0.5, {
+      expected: `latencyMs.p50 ≤ ${STALL_MS * 0.5} ms: most records were sent on time and waited only for their ACK`,
+      received: `p50 ${p50} ms (p90 ${p90}, max ${max})`,
+      where,
+      hint: `${TODO_SCHEDULE}: timeOf(n) is when record n is due (seconds from the start: the smallest t with dueAt(t) ≥ n)`,
+    });
+  },
+};
+
+export const checks: Check[] = [d14_1, d14_2, d14_3, d14_4, d14_5, d14_6, d14_7];

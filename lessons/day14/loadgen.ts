@@ -2,24 +2,29 @@
  * Day 14 — Load testing: the load generator.
  *
  * A load test answers "how much can this lane take, and what breaks first?" — and it is easy to get a
- * comfortable, wrong answer. Two ideas make this one honest:
+ * comfortable, wrong answer. Three pieces make this one honest, each in its own file:
  *
- * 1. OPEN LOOP. Real shippers do not wait for the receiver before producing the next log line: logs are
- *    written when things happen. So `--rate N` puts record j on a schedule — it is due at the instant the
- *    rate's integral reaches j — and the generator keeps that schedule whatever the receiver does. When
- *    the lane falls behind, records queue up and their latency (measured from when they were DUE, not
- *    from when we got round to sending them) shows it. A closed-loop generator (`--rate max`: send when
- *    the lane has room) measures the maximum throughput, but it slows down with the receiver and hides
- *    the queueing delay ("coordinated omission"). Pacing is computed from the clock, never by counting
- *    timer ticks: timers fire late, and a generator that assumes they don't drifts below its rate [d14.2].
+ * 1. OPEN LOOP (schedule.ts, and `openLoopTurn` below). Real shippers do not wait for the receiver before
+ *    producing the next log line: logs are written when things happen. So `--rate N` (or `--ramp`,
+ *    `--steps`) puts every record on a schedule — record n is due at the instant the rate's integral
+ *    reaches n — and each turn of the loop sends whatever is due by now, from the clock, never "so many
+ *    per tick" (timers fire late: a generator that counts ticks drifts below its rate) [d14.2, d14.6].
+ *    A closed-loop generator (`--rate max`: send when the lane has room) measures the maximum
+ *    throughput, but it slows down with the receiver and hides the queueing delay ("coordinated
+ *    omission").
  *
- * 2. VERIFY FROM THE FILES. "No connection error" is not delivery, and neither is an ACK from a receiver
- *    that drops under load. With `--verify-dir` the generator reads the receiver's data dir after the run
- *    and counts, by each record's unique id (and per stream by seq), what was persisted: lost = sent −
- *    found, duplicated = found twice or more [d14.3].
+ * 2. LATENCY FROM THE DUE TIME (latency.ts). Each record's clock starts when it was DUE, not when the
+ *    loop got round to it, and stops at the ACK that covers it; the report gives percentiles from an HDR
+ *    histogram [d14.5, d14.7].
  *
- * Records are realistic and seeded (records.ts: services, weighted levels, attrs, a size distribution),
- * written straight into big Buffers — the generator must be far faster than the lane it measures.
+ * 3. VERIFY FROM THE FILES (verify.ts). "No connection error" is not delivery, and neither is an ACK from
+ *    a receiver that drops under load. With `--verify-dir` the generator reads the receiver's data dir
+ *    after the run and counts this run's records, by id and per stream by seq: found once, more than
+ *    once (duplicated), never (lost) [d14.3].
+ *
+ * The rest is plumbing, handed over: the CLI, seeded records written straight into big Buffers
+ * (records.ts: the generator must be far faster than the lane it measures), one lane per connection
+ * for every transport (lanes.ts), the closed loop, the dry run, the progress bar and the report.
  *
  * Run: npx tsx lessons/day14/loadgen.ts --target 127.0.0.1:5146 --rate 20000 --duration 10 --verify-dir data/day14
  *      npx tsx lessons/day14/loadgen.ts --dry-run --count 1000000          # the generator alone
@@ -37,9 +42,11 @@ import { createLog } from '../../shared/log.ts';
 import { announceDone } from '../../shared/process.ts';
 import { CODEC_NAMES, codecByName } from '../../shared/protocol/codecs.ts';
 import { HEADER_SIZE } from '../../shared/protocol/frame.ts';
-import { readRecordLines } from '../../shared/storage/read-records.ts';
 import { createLane, TRANSPORTS, type Lane, type Transport } from './lanes.ts';
+import { latencyReport, NO_LATENCY } from './latency.ts';
 import { parseSizeSpec, RecordWriter, type RecordFraming } from './records.ts';
+import { Schedule } from './schedule.ts';
+import { verify } from './verify.ts';
 
 type Rate = number | 'max';
 
@@ -120,51 +127,9 @@ let dumpStream: WriteStream | undefined;
 if (args.dump) dumpStream = createWriteStream(args.dump);
 const tap = dumpStream ? (b: Buffer) => void dumpStream!.write(b) : undefined;
 
-// ---- the schedule: when is record j due? -----------------------------------------------------------------
-/** The rate profile: constant, ramped, or steps. `dueAt(t)` = records due by t seconds (the rate's integral). */
-class Schedule {
-  constructor(
-    readonly rate: number,
-    readonly rampS: number,
-    readonly steps: readonly number[] | undefined,
-    readonly stepS: number,
-  ) {}
-
-  rateAt(t: number): number {
-    if (this.steps) return this.steps[Math.min(this.steps.length - 1, Math.floor(t / this.stepS))]!;
-    return this.rampS > 0 && t < this.rampS ? (this.rate * t) / this.rampS : this.rate;
-  }
-
-  dueAt(t: number): number {
-    if (this.steps) {
-      let n = 0;
-      for (let i = 0; i < this.steps.length; i++) {
-        const from = i * this.stepS;
-        if (t <= from) break;
-        n += this.steps[i]! * Math.min(this.stepS, t - from);
-      }
-      return Math.floor(n);
-    }
-    if (this.rampS > 0 && t < this.rampS) return Math.floor((this.rate * t * t) / (2 * this.rampS));
-    return Math.floor(this.rate * (t - this.rampS / 2));
-  }
-
-  /** when record j (1-based) is due, in seconds from the start (the inverse of dueAt, by bisection) */
-  timeOf(j: number): number {
-    let lo = 0;
-    let hi = 1;
-    while (this.dueAt(hi) < j && hi < 1e7) hi *= 2;
-    for (let k = 0; k < 40 && hi - lo > 1e-6; k++) {
-      const mid = (lo + hi) / 2;
-      if (this.dueAt(mid) >= j) hi = mid;
-      else lo = mid;
-    }
-    return hi;
-  }
-}
-
+// ---- the schedule: when is record n due? (schedule.ts) ------------------------------------------------
 const open = args.rate !== 'max' || args.steps !== undefined;
-const schedule = new Schedule(typeof args.rate === 'number' ? args.rate : 0, args.ramp, args.steps, args.stepDuration);
+const schedule = new Schedule({ rate: typeof args.rate === 'number' ? args.rate : 0, rampS: args.ramp, steps: args.steps, stepS: args.stepDuration });
 const durationS = args.duration ?? (args.count !== undefined ? undefined : args.steps ? args.steps.length * args.stepDuration : 10);
 const countLimit = args.count ?? Number.POSITIVE_INFINITY;
 
@@ -252,6 +217,31 @@ let barGenerated = 0;
 let rr = 0;
 const chunkRecords = Math.max(args.batchRecords, 256);
 
+/**
+ * One turn of the open loop, `t` seconds into the run: every record the schedule says is due by now goes
+ * to a lane now — however many turns were missed (a timer that fired late, a GC pause, a stopped process).
+ * Latency is measured from when each record was due, so falling behind shows instead of hiding.
+ */
+function openLoopTurn(t: number): void {
+  // @solution [d14.2, d14.6, d14.7] the open loop's turn: hand the lanes every record due by `t` (the schedule, from the clock: never "so many per turn"), in pieces of at most --batch-records, round-robin over the lanes, each piece with the time its first record was DUE (performance.now() ms); a lane that failed or whose backlog reached --max-backlog gets none: count those records dropped
+  // @stub void t; // nothing is handed to a lane: nothing is sent
+  const due = Math.min(countLimit, schedule.dueAt(t));
+  let want = due - generated;
+  while (want > 0) {
+    const k = Math.min(want, args.batchRecords);
+    const lane = lanes[rr++ % lanes.length]!;
+    if (lane.failed || lane.backlog >= args.maxBacklog) {
+      dropped += k; // the lane cannot keep up (or is gone): counted, never silently skipped
+    } else {
+      // the clock of these records started when the first was DUE, not now
+      lane.push(k, start + schedule.timeOf(generated + 1) * 1000);
+    }
+    generated += k;
+    want -= k;
+  }
+  // @end-solution
+}
+
 while (!stopping && generated < countLimit) {
   const now = performance.now();
   const elapsedS = (now - start) / 1000;
@@ -283,23 +273,7 @@ while (!stopping && generated < countLimit) {
     } else if ((rr++ & 7) === 0) await nextTick(); // let the sockets' events run
   } else {
     // open loop: whatever is due by now goes, whatever the lane is doing
-    // @solution [d14.2] open-loop pacing: records due = the rate's integral up to NOW, from the clock (never by counting ticks)
-    // @stub const due = generated + 1; // TODO: how many records are due by `t` seconds into the run?
-    const due = Math.min(countLimit, schedule.dueAt(t));
-    // @end-solution
-    let want = due - generated;
-    while (want > 0) {
-      const k = Math.min(want, args.batchRecords);
-      const lane = lanes[rr++ % lanes.length]!;
-      if (lane.failed || lane.backlog >= args.maxBacklog) {
-        dropped += k; // the lane cannot keep up (or is gone): counted, never silently skipped
-      } else {
-        // latency counts from when these records were DUE, not from when we got to them
-        lane.push(k, start + schedule.timeOf(generated + 1) * 1000);
-      }
-      generated += k;
-      want -= k;
-    }
+    openLoopTurn(t);
     for (const lane of lanes) lane.flush(now, false);
     if (over || lanes.every((l) => l.failed)) break;
     await sleep(1);
@@ -334,99 +308,17 @@ function sum(f: (l: Lane) => number): number {
   return n;
 }
 
-// ---- verification: what did the receiver really persist? ------------------------------------------------
-interface Verified {
-  persisted: number;
-  lost: number;
-  duplicated: number;
-  perStream: Map<number, { persisted: number; lost: number; duplicated: number }>;
-  ms: number;
-}
-
+// ---- verification: what did the receiver really persist? (verify.ts) ------------------------------------
 const sent = args.dryRun ? generated : sum((l) => l.sent);
-
-/** Counts this run's records in `dir` by attrs.id (and by _rx stream/seq on LSP lanes). */
-async function countPersisted(dir: string): Promise<Verified> {
-  // @solution [d14.3] verification: count this run's records in the receiver's files — found once, twice, never
-  // @stub return { persisted: sent, lost: sent - sum((l) => l.acked), duplicated: 0, perStream: new Map(), ms: 0 }; // TODO: count from the files, not from the ACKs
-  const t0 = performance.now();
-  /** how often each id 1..N was found */
-  const seen = new Uint8Array(writer.count + 1);
-  /** LSP lanes: how often each (stream, seq) was found; wire seq = local seq + the lane's base */
-  const streams = new Map<number, { sent: number; seen: Uint8Array; base: number }>();
-  for (const l of lanes) if (l.stream !== undefined) streams.set(l.stream, { sent: l.sent, seen: new Uint8Array(l.sent + 1), base: l.seqBase });
-  const idKey = `"id":"${idPrefix}-`;
-  const sdKey = `id="${idPrefix}-`;
-  let total = 0;
-  for await (const line of readRecordLines(dir)) {
-    let at = line.indexOf(idKey);
-    let from = at + idKey.length;
-    if (at < 0) {
-      at = line.indexOf(sdKey);
-      from = at + sdKey.length;
-      if (at < 0) continue;
-    }
-    const id = parseInt(line.slice(from, from + 12), 10);
-    if (!(id >= 1 && id <= writer.count)) continue;
-    // LSP/UDP lanes: the receiver stamped (stream, seq) in _rx; a stream that is not ours is an earlier
-    // run with the same seed (same ids) into the same data dir: not counted
-    const s = streams.size > 0 ? line.lastIndexOf('"stream":') : -1;
-    if (s > 0) {
-      const m = /^"stream":(\d+),"seq":(\d+)/.exec(line.slice(s, s + 48));
-      const st = m ? streams.get(Number(m[1])) : undefined;
-      if (!st) continue;
-      const local = Number(m![2]) - st.base;
-      if (local >= 1 && local <= st.sent && st.seen[local]! < 255) st.seen[local]!++;
-    }
-    total++;
-    if (seen[id]! < 255) seen[id]!++;
-  }
-  let unique = 0;
-  for (let i = 1; i < seen.length; i++) if (seen[i]! > 0) unique++;
-  const perStream = new Map<number, { persisted: number; lost: number; duplicated: number }>();
-  for (const [stream, st] of streams) {
-    let u = 0;
-    let n = 0;
-    for (let i = 1; i < st.seen.length; i++) {
-      if (st.seen[i]! > 0) u++;
-      n += st.seen[i]!;
-    }
-    perStream.set(stream, { persisted: u, lost: st.sent - u, duplicated: n - u });
-  }
-  return { persisted: unique, lost: Math.max(0, sent - unique), duplicated: total - unique, perStream, ms: Math.round(performance.now() - t0) };
-  // @end-solution
-}
-
-/** Re-counts until the receiver has everything, or the count stops moving (it may still be flushing). */
-async function verify(dir: string): Promise<Verified> {
-  const deadline = performance.now() + (stopping ? 0 : args.verifyTimeoutMs);
-  let last = await countPersisted(dir);
-  let stableSince = performance.now();
-  while (last.persisted < sent && performance.now() < deadline) {
-    await sleep(200);
-    const next = await countPersisted(dir);
-    if (next.persisted !== last.persisted) stableSince = performance.now();
-    else if (performance.now() - stableSince >= 1000) {
-      last = next;
-      break;
-    }
-    last = next;
-  }
-  return last;
-}
-
-const verified = args.verifyDir && !args.dryRun ? await verify(args.verifyDir) : undefined;
+const streams = lanes.filter((l) => l.stream !== undefined).map((l) => ({ stream: l.stream!, sent: l.sent, seqBase: l.seqBase }));
+const verified = args.verifyDir && !args.dryRun
+  ? await verify(args.verifyDir, { idPrefix, ids: writer.count, sent, streams }, { timeoutMs: args.verifyTimeoutMs, stopped: () => stopping })
+  : undefined;
 
 // ---- the report -----------------------------------------------------------------------------------------
 const acks = lanes.length > 0 && lanes[0]!.acks;
-const hist = lanes.length ? lanes[0]!.waits.histogram : undefined;
-for (const l of lanes.slice(1)) hist?.add(l.waits.histogram);
-const ms = (us: number) => Math.round(us) / 1000;
-// (a percentile is reported as the top of its HDR bucket: never above the max)
-const pct = (h: NonNullable<typeof hist>, p: number) => ms(Math.min(h.maxValue, h.getValueAtPercentile(p)));
-const latencyMs = acks && hist && hist.totalCount > 0
-  ? { p50: pct(hist, 50), p90: pct(hist, 90), p99: pct(hist, 99), p999: pct(hist, 99.9), max: ms(hist.maxValue), mean: ms(hist.mean), n: hist.totalCount }
-  : { p50: null, p90: null, p99: null, p999: null, max: null, mean: null, n: 0 };
+// ACK latency (latency.ts): from when each record was due to the ACK that covered it, all lanes together
+const latencyMs = acks ? latencyReport(lanes.map((l) => l.waits.histogram)) : { ...NO_LATENCY };
 const cpu = process.cpuUsage(cpu0);
 const sendS = (sendEnd - start) / 1000;
 const bytes = args.dryRun ? Math.round(writer.recordBytes + generated) : sum((l) => l.bytes);
