@@ -290,7 +290,9 @@ function expectedCounts(sends: ReadonlyArray<{ seq: number; count: number }>): S
 const d10_1: Check = {
   id: 'd10.1',
   title: 'The process contract: ready line with the granted receive buffer, --help, bad flags exit 2, LOGSTREAM_<FLAG>',
-  points: 10,
+  // Given: the lesson hands over the CLI, the socket options and the ready line; no TODO asks for them.
+  given: true,
+  points: 0,
   timeoutMs: 45_000,
   async run(ctx) {
     const dataDir = await ctx.tmp();
@@ -368,7 +370,7 @@ const d10_2: Check = {
     expectEqual(done['sent'], N, { what: 'done line "sent" (records)', where: 'shipper done line' });
     expectEqual(done['rejected'], 0, { what: 'done line "rejected"', where: 'shipper done line', hint: 'generated records (~200 bytes) all fit in a 1472-byte datagram' });
     const dgrams = done['datagrams'];
-    expectTrue(typeof dgrams === 'number' && dgrams > 0 && dgrams <= N / 3, { expected: `done line "datagrams": the number of datagrams sent, a few records each (at most ${N / 3} for ${N} records of ~200 bytes)`, received: show(dgrams), where: 'shipper done line', hint: 'pack as many records as fit into each datagram' });
+    expectTrue(typeof dgrams === 'number' && dgrams > 0 && dgrams <= N / 3, { expected: `done line "datagrams": the number of datagrams sent, a few records each (at most ${N / 3} for ${N} records of ~200 bytes)`, received: show(dgrams), where: 'shipper done line', hint: 'your TODO in lessons/day10/shipper.ts (pack): add records to the open datagram while the next one fits, then close it' });
 
     let persisted = 0;
     let last = -1;
@@ -415,14 +417,14 @@ const d10_2: Check = {
     for (let s = 1; s <= N; s++) if (!seen.has(s)) missing.push(s);
     const dups = [...seen].filter(([, n]) => n > 1).map(([s]) => s);
     expectTrue(missing.length === 0 && dups.length === 0, { expected: `seqs 1..${N}, each persisted once`, received: `missing ${formatRanges(missing)}; duplicated ${formatRanges(dups)}`, where: dataDir, hint: missing.length ? `stats: ${JSON.stringify((await statsNow(dataDir))?.['udp'] ?? null)}` : 'a duplicate seq is counted, not written again' });
-    await waitForStreamCounts(dataDir, stream, { hwm: N, received: N, gaps: 0, duplicates: 0, reordered: 0 }, 5000, 'per stream: hwm, received, gaps, duplicates, reordered');
+    await waitForStreamCounts(dataDir, stream, { hwm: N, received: N, gaps: 0, duplicates: 0, reordered: 0 }, 5000, 'your TODOs in lessons/day10/seq-accounting.ts (account, openGap): per stream, hwm is the highest seq seen and received counts the records persisted');
   },
 };
 
 const d10_3: Check = {
   id: 'd10.3',
   title: 'Sequence accounting is exact: skipped, repeated and reordered seqs are counted as gaps, duplicates, reordered',
-  points: 20,
+  points: 25,
   timeoutMs: 30_000,
   async run(ctx) {
     const { rx, dataDir } = await startReceiver(ctx);
@@ -496,7 +498,7 @@ const d10_3: Check = {
     } finally {
       peer.close();
     }
-    const hint = 'per record with seq q: q > hwm + 1 → gaps += q - hwm - 1 (remember the missing seqs); q ≤ hwm and q was missing → reordered++, gaps--; q ≤ hwm otherwise → duplicates++ (not written again). received counts records persisted (new ones)';
+    const hint = 'your TODOs in lessons/day10/seq-accounting.ts (account, openGap): per record with seq q: q > hwm + 1 → gaps += q - hwm - 1 (remember the missing seqs); q ≤ hwm and q was missing → reordered++, gaps--; q ≤ hwm otherwise → duplicates++ (not written again). received counts records persisted (new ones)';
     const { persisted: pa, ...countsA } = wantA;
     const { persisted: pb, ...countsB } = wantB;
     await waitForStreamCounts(dataDir, A, countsA, 5000, hint);
@@ -524,7 +526,7 @@ const d10_3: Check = {
         expected: `stream ${name} (${stream}): each seq that arrived persisted exactly once (${want.size} seqs)`,
         received: `missing ${formatRanges(missing) || 'none'}; unexpected ${formatRanges(extra) || 'none'}; written more than once ${formatRanges(dups) || 'none'}`,
         where: dataDir,
-        hint: 'a late record that fills a gap is persisted; a duplicate is counted and not written again',
+        hint: 'your TODOs in lessons/day10/seq-accounting.ts (account, openGap): a late record that fills a gap is persisted (its mask bit 1); a duplicate is counted and not written again (0)',
       });
     }
     const dupTotal = countsA.duplicates + countsB.duplicates;
@@ -535,7 +537,7 @@ const d10_3: Check = {
 const d10_4: Check = {
   id: 'd10.4',
   title: 'Under overload the reported loss is the true loss, the kernel drops are reported, and the receiver stays healthy',
-  points: 20,
+  points: 25,
   timeoutMs: 40_000,
   exclusive: true,
   async run(ctx) {
@@ -621,11 +623,11 @@ const d10_4: Check = {
       async () => {
         st = await statsNow(dataDir);
         const s = streamStats(st, stream);
-        expectEqual(s?.['hwm'], N + 1, { what: `stats.json streams["${stream}"].hwm (the probe's seq)`, where: `${dataDir}/stats.json` });
+        expectEqual(s?.['hwm'], N + 1, { what: `stats.json streams["${stream}"].hwm (the probe's seq)`, where: `${dataDir}/stats.json`, hint: 'your TODO in lessons/day10/seq-accounting.ts (account): hwm is the highest seq seen on the stream' });
         expectEqual(s?.['gaps'], lost.length, {
           what: `stats.json streams["${stream}"].gaps = the records missing from the files (seqs sent minus seqs persisted)`,
           where: `${dataDir}/stats.json`,
-          hint: 'every seq below the highest seen that never arrived is a gap; count it when a later seq shows it is missing',
+          hint: 'your TODOs in lessons/day10/seq-accounting.ts (account, openGap): every seq below the highest seen that never arrived is a gap; count it when a later seq shows it is missing',
         });
         return true;
       },
@@ -640,7 +642,7 @@ const d10_4: Check = {
       expected: "stats.json udp.kernelDrops: the kernel's drop counter for the receiver's socket (> 0 after this overload)",
       received: show(kernelDrops),
       where: `${dataDir}/stats.json`,
-      hint: 'read /proc/net/udp (and /proc/net/udp6): the "drops" column of the row whose local port is yours',
+      hint: 'your TODOs in lessons/day10/kernel-drops.ts: parse the rows of /proc/net/udp (and udp6) and take the "drops" column of the row whose local address and port are your socket\'s',
     });
     // Every lost datagram was dropped by some layer: the kernel (buffer full) or the receiver itself.
     const lostDatagrams = lostBlast / K + (probeSends - 1 - dupProbes);
@@ -648,7 +650,7 @@ const d10_4: Check = {
       expectEqual(kernelDrops + appDrops, lostDatagrams, {
         what: `udp.kernelDrops + udp.appDrops = the datagrams that never made it (${lostBlast / K} of the blast${probeSends > 1 ? `, ${probeSends - 1 - dupProbes} probe resends` : ''})`,
         where: `${dataDir}/stats.json`,
-        hint: "the kernel's counter is per socket: take the row of YOUR socket's local address and port",
+        hint: "your TODO in lessons/day10/kernel-drops.ts (readKernelUdpCounters): the kernel's counter is per socket, take the row of YOUR socket's local address and port",
       });
     }
     expectTrue(!rx.exited, { expected: 'the receiver still running after the overload', received: 'it exited', where: `pid ${rx.pid}` });
@@ -745,7 +747,7 @@ const d10_5: Check = {
           timeoutMs: 5000,
           what: `stats.json udp.malformed = ${JSON.stringify({ total: malformed.length, ...expected })}`,
           where: `${dataDir}/stats.json`,
-          hint: 'one datagram = exactly one BATCH frame with a good CRC. Reasons: bad_magic (not "LS"), truncated (shorter than its header or its declared length), trailing_bytes (more than one frame), bad_crc, not_batch, bad_count (count ≠ lines), too_large (over --max-datagram)',
+          hint: 'your TODO in lessons/day10/receiver.ts (oneFrame): one datagram = exactly one BATCH frame with a good CRC. Reasons: bad_magic (not "LS"), truncated (shorter than its header or its declared length), trailing_bytes (more than one frame), bad_crc, not_batch, bad_count (count ≠ lines), too_large (over --max-datagram)',
           received: () => `udp.malformed = ${JSON.stringify(seenMalformed ?? null)}`,
         },
       );
@@ -811,7 +813,7 @@ const d10_5: Check = {
       expected: `at most ~${SAMPLES_PER_SEC} samples a second in rejects.ndjson (--reject-samples-per-sec ${SAMPLES_PER_SEC}): ≤ ${budget} lines after ${lifeSec.toFixed(1)} s`,
       received: `${rejects.length} lines for 3000+ malformed datagrams`,
       where: `${dataDir}/rejects.ndjson`,
-      hint: 'count every malformed datagram, but write a sample only while a token bucket allows it',
+      hint: 'your TODO in lessons/day10/receiver.ts (malformed): count every malformed datagram, but write a sample only while the token bucket `samples` allows it',
     });
   },
 };
@@ -877,12 +879,12 @@ const d10_6: Check = {
             expected: `every datagram ≤ --max-datagram ${M} bytes`,
             received: `${d.bytes.length} bytes`,
             where: at,
-            hint: `the 28-byte header counts: the payload may hold ${M - HEADER_SIZE} bytes, each record plus its LF, counted in BYTES (UTF-8), not characters`,
+            hint: `your TODO in lessons/day10/shipper.ts (pack): the 28-byte header counts, the payload (maxPayload) may hold ${M - HEADER_SIZE} bytes, each record plus its LF, counted in BYTES (UTF-8), not characters`,
           });
           const dec = decodeDatagram(d.bytes);
-          if (typeof dec === 'string') fail({ expected: 'exactly one valid BATCH frame per datagram', received: dec, where: at, hint: 'encodeBatch() one batch per datagram' });
+          if (typeof dec === 'string') fail({ expected: 'exactly one valid BATCH frame per datagram', received: dec, where: at, hint: 'one closed datagram = one encodeBatch() frame' });
           expectEqual(dec.frame.stream, stream, { what: 'frame stream (--stream-id)', where: at });
-          expectEqual(dec.frame.seq, nextSeq, { what: 'frame seq (the seq of its first record; seqs grow by one per record, from 1)', where: at, hint: 'a rejected record takes no seq: otherwise the receiver counts a gap that is no loss' });
+          expectEqual(dec.frame.seq, nextSeq, { what: 'frame seq (the seq of its first record; seqs grow by one per record, from 1)', where: at, hint: 'your TODO in lessons/day10/shipper.ts (pack): a rejected record never joins a datagram, so it takes no seq (otherwise the receiver counts a gap that is no loss)' });
           nextSeq += dec.frame.count;
           got.push(...dec.lines);
         });
@@ -894,14 +896,14 @@ const d10_6: Check = {
       const greedy = greedyDatagrams(sizes, M - HEADER_SIZE);
       const allowed = Math.ceil(greedy * 1.25) + 2;
       ctx.log(`run A: ${la.datagrams.length} datagrams (greedy packing: ${greedy}); largest ${Math.max(...la.datagrams.map((d) => d.bytes.length))} bytes`);
-      expectTrue(la.datagrams.length <= allowed, { expected: `records packed into few datagrams: at most ${allowed} (in-order packing needs ${greedy})`, received: `${la.datagrams.length} datagrams`, where: 'run A', hint: 'add records to a datagram while they fit (the Batcher with maxBytes = --max-datagram - 28)' });
+      expectTrue(la.datagrams.length <= allowed, { expected: `records packed into few datagrams: at most ${allowed} (in-order packing needs ${greedy})`, received: `${la.datagrams.length} datagrams`, where: 'run A', hint: 'your TODO in lessons/day10/shipper.ts (pack): add records to the open datagram while the next one fits (payload + record ≤ maxPayload), then close it' });
       expectTrue(la.datagrams.some((d) => d.bytes.length === M), { expected: `a record of exactly ${limit} bytes to travel in a datagram of exactly ${M} bytes (the limit is inclusive)`, received: `no datagram of ${M} bytes; sizes seen: ${[...new Set(la.datagrams.map((d) => d.bytes.length))].sort((a, b) => b - a).slice(0, 8).join(', ')}`, where: 'run A', hint: 'a datagram may be exactly --max-datagram bytes' });
 
       // Run B: the oversized record is rejected with a clear error; the others go out around it.
       const cmdB = `shipper ${argsB.join(' ')}`;
       const doneB = doneLine(rb, cmdB);
       ctx.log(`run B: ${JSON.stringify(doneB)}; stderr ${show(rb.stderr.slice(-300))}`);
-      expectEqual(doneB['rejected'], 1, { what: `done line "rejected" (one record of ${limit + 1} bytes cannot fit in ${M - HEADER_SIZE} bytes of payload)`, where: 'shipper done line (run B)', hint: 'a record that cannot fit alone is rejected, counted, and never sent' });
+      expectEqual(doneB['rejected'], 1, { what: `done line "rejected" (one record of ${limit + 1} bytes cannot fit in ${M - HEADER_SIZE} bytes of payload)`, where: 'shipper done line (run B)', hint: 'your TODO in lessons/day10/shipper.ts (pack): a record that cannot fit alone goes to reject() (counted, an error on stderr), never into a datagram' });
       expectEqual(doneB['sent'], over.length - 1, { what: 'done line "sent" (the other records)', where: 'shipper done line (run B)' });
       exitedWith(rb, 1, cmdB, 'exit 1 when a record could not be sent');
       expectTrue(rb.stderr.includes(String(M)), { expected: `a clear error on stderr naming the limit (--max-datagram ${M})`, received: show(rb.stderr.trim().slice(0, 400) || '(empty stderr)'), where: 'shipper stderr (run B)', hint: 'say which record, how big it is, and the limit it broke' });
@@ -945,7 +947,7 @@ const d10_7: Check = {
         expected: `${N} records at --rate ${RATE} records/s to take at least ${minMs.toFixed(0)} ms from the first datagram to the last`,
         received: `${spreadMs.toFixed(0)} ms`,
         where: cmd,
-        hint: 'a token bucket: records/s flow in, each datagram takes as many tokens as it has records, and the shipper waits when they run out',
+        hint: 'your TODO in lessons/day10/shipper.ts (sendReady): each datagram takes as many tokens from the bucket as it has records (bucket.take(n) says how long to wait), and the shipper waits when they run out',
       });
       const dec = decodeDatagram(l.datagrams[0]!.bytes);
       if (typeof dec === 'string') fail({ expected: 'one BATCH frame per datagram', received: dec, where: 'datagram #1' });
@@ -978,21 +980,21 @@ const d10_8: Check = {
     const sigtermAt = Date.now();
     const res = await rx.stop(8000);
     ctx.log(`SIGTERM → exit code ${res.exitCode}, signal ${res.signal}, after ${res.ms} ms`);
-    if (res.timedOut) fail({ expected: 'exit within 5 s of SIGTERM', received: 'still running after 8 s (killed)', where: `pid ${rx.pid}`, hint: 'close the socket and the sink: an open socket keeps the process alive' });
-    expectTrue(res.exitCode === 0 && res.signal === null, { expected: 'exit code 0 after SIGTERM', received: `exit code ${res.exitCode}, signal ${res.signal}; stderr tail: ${show(rx.stderrText().trim().slice(-300))}`, where: `pid ${rx.pid}`, hint: 'handle SIGTERM: flush, write the final stats, then exit 0' });
+    if (res.timedOut) fail({ expected: 'exit within 5 s of SIGTERM', received: 'still running after 8 s (killed)', where: `pid ${rx.pid}`, hint: 'your TODO in lessons/day10/receiver.ts (the shutdown handler): close the socket and the sink, an open socket keeps the process alive' });
+    expectTrue(res.exitCode === 0 && res.signal === null, { expected: 'exit code 0 after SIGTERM', received: `exit code ${res.exitCode}, signal ${res.signal}; stderr tail: ${show(rx.stderrText().trim().slice(-300))}`, where: `pid ${rx.pid}`, hint: 'your TODO in lessons/day10/receiver.ts (the shutdown handler): drain, flush, write the final stats; onShutdown exits 0 when it returns' });
     expectTrue(res.ms <= 5000, { expected: 'exit within 5000 ms of SIGTERM', received: `${res.ms} ms`, where: `pid ${rx.pid}` });
     const read = await readRecords(dataDir);
     const partial = read.files.find((f) => f.endsInPartialLine);
     expectTrue(!partial, { expected: 'no *.ndjson ending in a partial line after SIGTERM', received: `ends in ${show(partial?.partialTail)}`, where: partial?.file ?? dataDir });
-    expectEqual(read.records.length, D * K, { what: 'records persisted after SIGTERM', where: dataDir, hint: 'flush what is buffered before exiting' });
+    expectEqual(read.records.length, D * K, { what: 'records persisted after SIGTERM', where: dataDir, hint: 'your TODO in lessons/day10/receiver.ts (the shutdown handler): flushOut() what is buffered and close the sink before exiting' });
     const stats = await readStats(dataDir).catch((err: Error) => fail({ expected: 'stats.json to be JSON', received: err.message, where: `${dataDir}/stats.json` }));
     if (!stats) fail({ expected: 'stats.json written at shutdown', received: 'no stats.json', where: dataDir });
     const updatedAt = stats['updatedAt'];
     const updatedMs = typeof updatedAt === 'string' ? Date.parse(updatedAt) : NaN;
-    expectTrue(updatedMs >= sigtermAt - 5, { expected: `stats.json updatedAt ≥ the SIGTERM time ${new Date(sigtermAt).toISOString()}`, received: show(updatedAt), where: `${dataDir}/stats.json`, hint: 'write the final stats at shutdown' });
+    expectTrue(updatedMs >= sigtermAt - 5, { expected: `stats.json updatedAt ≥ the SIGTERM time ${new Date(sigtermAt).toISOString()}`, received: show(updatedAt), where: `${dataDir}/stats.json`, hint: 'your TODO in lessons/day10/receiver.ts (the shutdown handler): write the final stats (statsWriter.stop())' });
     expectEqual(statNumber(stats, 'records.persisted'), D * K, { what: 'final stats.json records.persisted', where: `${dataDir}/stats.json` });
     expectEqual(statNumber(stats, 'udp.datagrams'), D, { what: 'final stats.json udp.datagrams (datagrams read)', where: `${dataDir}/stats.json` });
-    expectTrue(typeof statNumber(stats, 'udp.kernelDrops') === 'number', { expected: 'final stats.json udp.kernelDrops: a number (read before the socket closes)', received: show((stats['udp'] as Rec | undefined)?.['kernelDrops']), where: `${dataDir}/stats.json`, hint: "the socket's row leaves /proc/net/udp when it closes: read the counter first" });
+    expectTrue(typeof statNumber(stats, 'udp.kernelDrops') === 'number', { expected: 'final stats.json udp.kernelDrops: a number (read before the socket closes)', received: show((stats['udp'] as Rec | undefined)?.['kernelDrops']), where: `${dataDir}/stats.json`, hint: "your TODOs in lessons/day10/kernel-drops.ts (the reading) and receiver.ts (the shutdown handler: pollKernel() before socket.close(), the socket's row leaves /proc/net/udp with it)" });
   },
 };
 

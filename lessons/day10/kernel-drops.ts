@@ -66,6 +66,7 @@ export function procAddress(hex: string): string {
 /** Parses the text of /proc/net/udp or /proc/net/udp6 (the header line is skipped). */
 export function parseProcNetUdp(text: string): ProcUdpRow[] {
   const rows: ProcUdpRow[] = [];
+  // @solution [d10.4, d10.8] parse each socket row: local and remote address:port (hex: procAddress, parseInt 16), the tx:rx queues (hex), inode and drops (decimal); skip the header and anything else
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);
     // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
@@ -85,6 +86,7 @@ export function parseProcNetUdp(text: string): ProcUdpRow[] {
       drops: Number(f[12]),
     });
   }
+  // @end-solution
   return rows;
 }
 
@@ -111,10 +113,12 @@ export async function readKernelUdpCounters(bound: { address: string; port: numb
   } catch {
     return null;
   }
-  const want = bound.address.replace(/^::ffff:/, '');
   let drops = 0;
   let rxQueue = 0;
   let sockets = 0;
+  // @solution [d10.4, d10.8] find our socket among the rows (our port, and our address or a wildcard bind) and add up its drops and rx queue
+  // @stub void text; void WILDCARD;
+  const want = bound.address.replace(/^::ffff:/, '');
   for (const row of parseProcNetUdp(text)) {
     if (row.localPort !== bound.port) continue;
     const addr = row.localAddress.replace(/^::ffff:/, '');
@@ -124,5 +128,6 @@ export async function readKernelUdpCounters(bound: { address: string; port: numb
     rxQueue += row.rxQueue;
     sockets++;
   }
+  // @end-solution
   return sockets ? { drops, rxQueue, sockets } : null;
 }

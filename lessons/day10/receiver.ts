@@ -121,7 +121,9 @@ function malformed(reason: string, datagram: Buffer, peer: string): void {
   udp.malformed.total!++;
   udp.malformed[reason] = (udp.malformed[reason] ?? 0) + 1;
   // @solution [d10.5] sample malformed datagrams at a bounded rate
-  // @stub sink.reject({ peer, reason, sample: datagram }); udp.samples.written++; return;
+  // @stub void samples; // (every one written: a flood fills the disk)
+  // @stub sink.reject({ peer, reason, sample: datagram });
+  // @stub udp.samples.written++;
   if (samples.tryTake()) {
     sink.reject({ peer, reason, sample: datagram });
     udp.samples.written++;
@@ -139,7 +141,15 @@ function oneFrame(datagram: Buffer, peer: string): Frame | undefined {
   }
   frames.length = 0;
   // @solution [d10.5] a datagram is exactly one frame: no less (truncated), no more (trailing bytes), CRC checked
-  // @stub try { decoder.push(datagram, frames); } catch { decoder = new FrameDecoder(); } const f = frames[0]; frames.length = 0; return f;
+  // @stub try {
+  // @stub   decoder.push(datagram, frames); // whatever came first passes, unchecked
+  // @stub } catch {
+  // @stub   decoder = new FrameDecoder({ maxPayloadBytes: args.maxDatagram - HEADER_SIZE });
+  // @stub }
+  // @stub const first = frames[0];
+  // @stub frames.length = 0;
+  // @stub void FrameType;
+  // @stub return first;
   try {
     decoder.push(datagram, frames);
   } catch (err) {
@@ -255,14 +265,13 @@ function decodedBytes(lines: Buffer[]): number {
 }
 
 // ---- 4. which layer lost what: the kernel's drop counter for OUR socket ----------------------------
+// The reading itself is kernel-drops.ts (your TODOs there); here it is polled with the stats and read one
+// last time at shutdown.
 async function pollKernel(): Promise<void> {
-  // @solution [d10.4] read the kernel's drop counter for this socket (/proc/net/udp, /proc/net/udp6)
-  // @stub return;
   const k = await readKernelUdpCounters(socket.address());
   if (!k) return; // not Linux, or the socket is gone: stays null ("unknown"), never a made-up 0
   udp.kernelDrops = k.drops;
   udp.kernelRxQueue = k.rxQueue;
-  // @end-solution
 }
 
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
@@ -294,8 +303,7 @@ kernelTimer.unref();
 // ---- 5. SIGTERM: read what is already in the socket buffer, flush, fsync, final stats [d10.8] ------
 onShutdown(
   async () => {
-    // @solution [d10.8] drain the socket buffer, read the kernel's counters one last time, flush, final stats
-    // @stub process.exit(0);
+    // @solution [d10.8] drain the socket buffer, read the kernel's counters one last time (before close), flush, close the sink, final stats
     clearInterval(kernelTimer);
     // Datagrams sent before the signal may still sit in the receive buffer: read until it is quiet.
     const until = Date.now() + 1500;

@@ -72,11 +72,12 @@ export class SeqAccounting {
       st = { stats: this.stats.stream(stream), missing: new Set() };
       this.streams.set(stream, st);
     }
+    // @solution [d10.2, d10.3, d10.4] account each record of the datagram: new (above hwm, after a gap or not), a late fill (reordered), a duplicate, or too old; return which to persist
+    // @stub return null;
     const s = st.stats;
     const last = seq + count - 1;
 
-    // @solution [d10.3] in order or after a gap: the whole datagram is new
-    // @stub s.received += count; s.hwm = Math.max(s.hwm, last); return null;
+    // The common case first: in order or after a gap, the whole datagram is new.
     if (seq > s.hwm) {
       if (seq > s.hwm + 1) this.openGap(st, s.hwm + 1, seq - 1);
       s.hwm = last;
@@ -116,13 +117,18 @@ export class SeqAccounting {
   }
 
   /** Counts `from … to` as lost and remembers (the newest `window` of) them. */
-  private openGap(st: StreamState, from: number, to: number): void {
+  openGap(st: StreamState, from: number, to: number): void {
+    // @solution [d10.3, d10.4] a gap: count the seqs from…to as lost and remember the newest `window` of them in st.missing
     st.stats.gaps += to - from + 1;
     for (let q = Math.max(from, to - this.window + 1); q <= to; q++) st.missing.add(q);
+    // @end-solution
   }
 
-  /** Forgets missing seqs that fell out of the window (they stay counted as gaps). */
-  private expire(st: StreamState): void {
+  /**
+   * Forgets missing seqs that fell out of the window (they stay counted as gaps). Given: call it after
+   * hwm moved, so `missing` never holds more than `window` seqs.
+   */
+  expire(st: StreamState): void {
     if (st.missing.size === 0) return;
     const floor = st.stats.hwm - this.window + 1;
     for (const q of st.missing) {

@@ -21,14 +21,12 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
-import { Batcher, type Batch } from '../day11/batcher.ts';
 import { formatHostPort, opt, parseCli, parseInteger, requireOneSource, shipperOptions, type OptionSpec } from '../../shared/cli.ts';
 import { openSource } from '../day08/input.ts';
 import { createLog } from '../../shared/log.ts';
 import { announceDone, onShutdown } from '../../shared/process.ts';
 import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { HEADER_SIZE } from '../../shared/protocol/frame.ts';
-import { MAX_BATCH_COUNT } from '../../shared/protocol/limits.ts';
 import { TokenBucket } from '../../shared/token-bucket.ts';
 
 /** `--rate`: records per second, or 0 / `max` for unlimited. */
@@ -70,18 +68,22 @@ let largest = 0;
 let sendErrors = 0;
 let stopping = false;
 
-// ---- 1. packing: the one Batcher, with the datagram's payload as its byte limit ---------------------
-/** Batches ready to send: a handful at most, the source waits while we send them. */
+// ---- 1. packing: records into the open datagram while they fit ---------------------------------------
+// The simplest rule that works, and all a datagram needs: add records to the open datagram until the next
+// one would not fit, then that datagram is done. (Day 11's Batcher adds a count and a clock; on UDP nothing
+// gets cheaper by waiting, so here a datagram also closes at the end of each source chunk.)
+/** Datagrams ready to send (their records, in order): a handful at most, the source waits while we send them. */
 const ready: string[][] = [];
-const batcher = new Batcher<string>({
-  maxRecords: MAX_BATCH_COUNT,
-  // @solution [d10.6] the header counts: a payload may use only --max-datagram minus 28 bytes
-  // @stub maxBytes: args.maxDatagram,
-  maxBytes: maxPayload,
-  // @end-solution
-  maxDelayMs: 1000, // never reached: we flush after every source chunk
-  onFlush: (b: Batch<string>) => ready.push(b.items),
-});
+/** the open datagram: its records, and the payload bytes they take (each record + its LF) */
+const open = { records: [] as string[], bytes: 0 };
+
+/** The open datagram is done: it joins the send queue as it is. */
+function closeDatagram(): void {
+  if (open.records.length === 0) return;
+  ready.push(open.records);
+  open.records = [];
+  open.bytes = 0;
+}
 
 function reject(record: string, size: number): void {
   rejected++;
@@ -93,12 +95,18 @@ function reject(record: string, size: number): void {
 
 function pack(record: string): void {
   records++;
+  // @solution [d10.2, d10.6] pack: a record costs its UTF-8 bytes + LF; one that cannot fit alone is rejected (reject()); one that would take the open datagram past maxPayload closes it first (closeDatagram()); then it joins the open datagram
+  // @stub ready.push([record]); // every record in a datagram of its own, whatever its size
+  // @stub void reject;
   // Bytes, not characters: "é" is one character and two bytes on the wire.
   const size = Buffer.byteLength(record) + 1;
-  // @solution [d10.6] a record that cannot fit alone is rejected, never sent oversized
-  // @stub batcher.add(record, Math.min(size, maxPayload)); return;
-  if (!batcher.fits(size)) return reject(record, size);
-  batcher.add(record, size);
+  if (size > maxPayload) return reject(record, size);
+  // A payload may be exactly maxPayload bytes; one byte more and the record waits for the next datagram.
+  // (The count field's 65,535 is never reached: a payload holds at most 65,479 bytes, and every record
+  // takes at least its LF.)
+  if (open.records.length > 0 && open.bytes + size > maxPayload) closeDatagram();
+  open.records.push(record);
+  open.bytes += size;
   // @end-solution
 }
 
@@ -146,7 +154,7 @@ async function sendReady(): Promise<void> {
     nextSeq += n;
     if (frame.length > largest) largest = frame.length;
     // @solution [d10.7] pace with the token bucket: sleep once the debt is worth a timer
-    // @stub void 0;
+    // @stub void bucket;
     const wait = bucket.take(n);
     if (wait >= 2) await new Promise((r) => setTimeout(r, wait)); // a timer per 2 ms of debt, not per datagram
     // @end-solution
@@ -219,10 +227,10 @@ for await (const chunk of source) {
     // Send as we pack: a long pause between sends would outlast the bucket's burst and lose its tokens.
     if (ready.length >= 8) await sendReady();
   }
-  batcher.flush(); // a datagram need not wait for more records: nothing on UDP gets cheaper by waiting
+  closeDatagram(); // a datagram need not wait for more records: nothing on UDP gets cheaper by waiting
   await sendReady();
 }
-batcher.close();
+closeDatagram();
 await sendReady();
 await allConfirmed();
 socket.close();
