@@ -16,7 +16,7 @@ import { opt, parseCli } from '../shared/cli.ts';
 import { RecordGenerator } from '../shared/generate.ts';
 import { ensureCerts } from '../shared/tls/certs.ts';
 import { REPO_ROOT, startProgram, type Program } from './lib/launch.ts';
-import { LANES, laneAvailable, programPath, type LaneConfig, type LaneContext, type LaneDef, type StackConfig } from './lib/stack-lanes.ts';
+import { LANES, laneAvailable, laneDirs, programPath, type LaneConfig, type LaneContext, type LaneDef, type StackConfig } from './lib/stack-lanes.ts';
 
 const args = parseCli(
   {
@@ -25,7 +25,7 @@ const args = parseCli(
     options: {
       config: opt.string('--config <file>', 'JSON file overriding parts of lessons/stack/stack.config.json'),
       lessonsRoot: opt.string('--lessons-root <dir>', "take the lanes' programs (and stack/stack.config.json) from this lessons folder when it has them, e.g. a learner's copy (default: this repo's lessons/)"),
-      dataDir: opt.string('--data-dir <dir>', 'parent of every lane data dir (default from the config: data)'),
+      dataDir: opt.string('--data-dir <dir>', 'parent of every lane data dir (default from the config: data/stack)'),
       lanes: opt.list('--lanes <ids>', 'run only these lanes, comma-separated (default: every enabled lane)'),
       dashboardPort: opt.int('--dashboard-port <n>', 'dashboard port (0 = any free port)', undefined, { max: 65535 }),
       anyPorts: opt.flag('--any-ports', 'every lane on a free port (tests, or when the defaults are taken)'),
@@ -165,8 +165,8 @@ if (wanted.some((d) => d.id === 'day13' || d.id === 'syslog')) await ensureCerts
 
 for (const [i, def] of wanted.entries()) {
   const lane = cfg.lanes[def.id] as LaneConfig;
-  const dataDir = join(cfg.dataDir, def.id);
-  const ctx: LaneContext = { cfg, lane, dataDir, stateDir: join(cfg.dataDir, `${def.id}-shipper`) };
+  const { dataDir, stateDir } = laneDirs(cfg.dataDir, def.id);
+  const ctx: LaneContext = { cfg, lane, dataDir, stateDir };
   await mkdir(resolve(REPO_ROOT, dataDir), { recursive: true });
   const log = tagged(def.id, i);
   const receiver = startProgram({

@@ -1,7 +1,7 @@
 /**
  * Day 10's experiment: the same load over day 08's TCP lane and day 10's UDP lane, at several rates.
  *
- *   npx tsx scripts/experiments/day10.ts [--records 100000] [--rates 25000,50000,100000,200000,max] [--rcvbufs 4MiB,64KiB]
+ *   npx tsx scripts/experiments/day10.ts [--records 100000] [--rates 25000,50000,100000,200000,max] [--rcvbufs 4MiB,64KiB] [--lessons DIR]
  *
  * For each rate it prints what each lane delivered, the loss, and where the loss happened:
  *   - TCP never loses: past what the receiver can take, the sender is slowed down (backpressure), so the
@@ -12,13 +12,18 @@
  * Each rate runs UDP twice, with a big and a small receive buffer (--rcvbufs): a smaller buffer absorbs
  * smaller bursts, so loss starts earlier.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { userPath } from '../../checks/harness/runner.ts';
 import { opt, parseCli, parseSize } from '../../shared/cli.ts';
+import { useLessonsRoot } from '../lib/launch.ts';
 import { runTcpLane, runUdpLane, type LaneRun } from '../bench/udp-lane.ts';
 
 const args = parseCli({
   name: 'scripts/experiments/day10.ts',
   summary: "Day 10 experiment: the same load over day 08's TCP lane and day 10's UDP lane at several rates; where is the loss?",
   options: {
+    lessons: opt.string('--lessons <dir>', "run the programs of this lessons folder (a learner's copy) instead of the repo's lessons/"),
     records: opt.int('--records <n>', 'records per run', 100_000, { min: 1000 }),
     rates: opt.list('--rates <list>', 'rates to try, records/s (max = as fast as possible)', ['25000', '50000', '100000', '200000', 'max']),
     rcvbufs: opt.list('--rcvbufs <list>', "the UDP receiver's --rcvbuf: one UDP run per size at each rate", ['4MiB', '64KiB']),
@@ -35,6 +40,16 @@ const args = parseCli({
     return undefined;
   },
 });
+// --lessons: the receivers and shippers come from the learner's copy (issue 16)
+if (args.lessons) {
+  const root = userPath(args.lessons);
+  const missing = ['day08/receiver.ts', 'day08/shipper.ts', 'day10/receiver.ts', 'day10/shipper.ts'].filter((f) => !existsSync(join(root, f)));
+  if (missing.length) {
+    console.error(`scripts/experiments/day10.ts: --lessons ${root} has no ${missing.join(', ')}`);
+    process.exit(2);
+  }
+  useLessonsRoot(root);
+}
 const withTcp = !args.udpOnly;
 
 const rates = args.rates.map((r) => (r === 'max' ? 0 : Number(r)));

@@ -1,7 +1,7 @@
 /**
  * Day 12's experiment: every codec × a few levels over the same generated records, in one table.
  *
- *   npx tsx scripts/experiments/day12.ts [--records 200000] [--runs 3] [--levels gzip:1,6,9;zstd:1,3,9;brotli:1,4]
+ *   npx tsx scripts/experiments/day12.ts [--records 200000] [--runs 3] [--levels gzip:1,6,9;zstd:1,3,9;brotli:1,4] [--lessons DIR]
  *
  * Two halves, each measured where it is meaningful:
  *   - the codec alone, in one process: ratio, compress MB/s, decompress MB/s (MB = 10^6 B of NDJSON).
@@ -12,18 +12,21 @@
  * The question it answers: which codec buys the most bytes for the least throughput?
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { userPath } from '../../checks/harness/runner.ts';
 import { opt, parseCli } from '../../shared/cli.ts';
 import { CODECS } from '../../shared/protocol/codecs.ts';
 import { runCodec, type CodecRun } from '../bench/day12.ts';
-import { REPO_ROOT } from '../lib/launch.ts';
+import { REPO_ROOT, useLessonsRoot } from '../lib/launch.ts';
 
 const args = parseCli({
   name: 'scripts/experiments/day12.ts',
   summary: 'Day 12 experiment: ratio, compress/decompress MB/s, end-to-end records/s and wire bytes per record, for every codec and a few levels.',
   options: {
+    lessons: opt.string('--lessons <dir>', "run the programs of this lessons folder (a learner's copy) instead of the repo's lessons/"),
     records: opt.int('--records <n>', 'records per end-to-end run', 200_000, { min: 1000 }),
     runs: opt.int('--runs <n>', 'end-to-end runs per contender, alternating (median reported)', 3, { min: 1, max: 20 }),
     levels: opt.string('--levels <spec>', 'levels per codec, e.g. "gzip:1,6,9;zstd:1,3,9;brotli:1,4"', 'gzip:1,6,9;zstd:1,3,9;brotli:1,4'),
@@ -31,6 +34,16 @@ const args = parseCli({
   },
   validate: (v) => (/^([a-z0-9]+:\d+(,\d+)*)(;[a-z0-9]+:\d+(,\d+)*)*$/.test(v.levels) ? undefined : `--levels: '${v.levels}' is not codec:l1,l2;codec:l3`),
 });
+// --lessons: the receivers and shippers come from the learner's copy (issue 16)
+if (args.lessons) {
+  const root = userPath(args.lessons);
+  const missing = ['day12/receiver.ts', 'day12/shipper.ts'].filter((f) => !existsSync(join(root, f)));
+  if (missing.length) {
+    console.error(`scripts/experiments/day12.ts: --lessons ${root} has no ${missing.join(', ')}`);
+    process.exit(2);
+  }
+  useLessonsRoot(root);
+}
 
 // ---- the contenders: none, lz4 (no levels), and each codec's levels ---------------------------------
 const levelSpec = new Map(args.levels.split(';').map((part) => {

@@ -4,7 +4,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import { createInterface } from 'node:readline';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -28,7 +28,7 @@ export interface Program {
 
 export interface StartOptions {
   name: string;
-  /** file to run, relative to the repo root, e.g. lessons/day08/receiver.ts */
+  /** file to run: absolute, or relative to the repo root (e.g. lessons/day08/receiver.ts; see useLessonsRoot) */
   file: string;
   args: string[];
   env?: Record<string, string>;
@@ -42,8 +42,25 @@ export interface StartOptions {
   nodeArgs?: string[];
 }
 
+let lessonsRoot: string | undefined;
+
+/**
+ * From now on, every `lessons/<day>/…` program startProgram runs comes from this lessons folder instead
+ * of the repo's (a learner's copy): the experiments' `--lessons` (issue 16), so the benchmark lanes they
+ * reuse (scripts/bench/) run the learner's receivers and shippers without knowing about copies.
+ */
+export function useLessonsRoot(root: string | undefined): void {
+  lessonsRoot = root;
+}
+
+/** The absolute path startProgram runs for `file` (see useLessonsRoot). */
+export function programFile(file: string): string {
+  if (lessonsRoot && file.startsWith('lessons/')) return resolve(lessonsRoot, file.slice('lessons/'.length));
+  return resolve(REPO_ROOT, file);
+}
+
 export function startProgram(opts: StartOptions): Program {
-  const proc = execa(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', join(REPO_ROOT, opts.file), ...opts.args], {
+  const proc = execa(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', programFile(opts.file), ...opts.args], {
     cwd: REPO_ROOT,
     env: { ...opts.env },
     reject: false,

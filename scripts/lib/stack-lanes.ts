@@ -39,6 +39,15 @@ export interface LaneContext {
   stateDir: string;
 }
 
+/**
+ * A lane's dirs under the stack's dataDir (stack.config.json: `data/stack`): the receiver's data and the
+ * demo shipper's state. A lesson run keeps its own under `data/lesson/` (scripts/lib/lessons.ts), so
+ * `npm start` and `npm run lesson` never share a data or state dir.
+ */
+export function laneDirs(dataDir: string, laneId: string): { dataDir: string; stateDir: string } {
+  return { dataDir: join(dataDir, laneId), stateDir: join(dataDir, `${laneId}-shipper`) };
+}
+
 export interface LaneDef {
   id: string;
   title: string;
