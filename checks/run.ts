@@ -9,6 +9,14 @@ import { bold, checkLine, dim, failureBlock, green, red } from './harness/report
 import { newSeed } from './harness/rng.ts';
 import { REPO_ROOT, knownLessons, runChecks, summarize, userPath } from './harness/runner.ts';
 
+const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** The command that replays one check: the same lessons folder (the learner's copy) and the same seed (goal 4). */
+export function rerunCommand(o: { lesson: string; lessonsRoot: string; seed: number; id: string }): string {
+  const lessons = path.resolve(o.lessonsRoot) === path.join(REPO_ROOT, 'lessons') ? '' : ` --lessons ${shellQuote(o.lessonsRoot)}`;
+  return `npm run check -- ${o.lesson}${lessons} --seed ${o.seed} --only ${o.id}`;
+}
+
 function parseSeed(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) > 0xffffffff) throw new InvalidArgumentError('--seed must be an integer 0..4294967295');
   return Number(v);
@@ -54,9 +62,11 @@ export async function main(argv: string[]): Promise<number> {
     });
     const sum = summarize(results);
     for (const r of results.filter((x) => x.status === 'not-run')) console.log(checkLine(r));
-    const line = `${sum.passed}/${sum.total} checks passed, ${sum.points}/${sum.maxPoints} points`;
+    const given = sum.given ? ` (+${sum.givenPassed}/${sum.given} given)` : '';
+    const line = `${sum.passed - sum.givenPassed}/${sum.total - sum.given} checks passed${given}, ${sum.earned}/${sum.maxPoints} points`;
     console.log(sum.failed === 0 && sum.notRun === 0 ? green(line) : red(line));
-    if (sum.failed > 0) console.log(dim(`seed ${seed}: rerun this check with  npm run check -- ${lesson} --seed ${seed} --only ${results.find((r) => r.status === 'failed')?.id}`));
+    const firstFailed = results.find((r) => r.status === 'failed');
+    if (firstFailed) console.log(dim(`seed ${seed}: rerun this check with  ${rerunCommand({ lesson, lessonsRoot, seed, id: firstFailed.id })}`));
     if (opts.json) await writeFile(userPath(opts.json), JSON.stringify({ lesson, lessonsRoot, seed, ...sum, results }, null, 2));
     return sum.failed === 0 ? 0 : 1;
   } catch (err) {

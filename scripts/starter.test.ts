@@ -1,11 +1,15 @@
-// The starter copy: solution regions become stubs, the copy runs, and it fails exactly the kind of
-// checks its TODOs name (while the reference passes them all).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+// The sealed starter of every day (issue 16, goals 2 and 3), with real files and real processes:
+//   sealed: no symlink leads out of the copy, no repository path in its files, no later day, no checks or
+//           fixtures, and no file outside lessons/dayNN holds the text of one of dayNN's solution regions;
+//   earned: the untouched starter FAILS every check of the day that is not given (so each point is earned).
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { knownLessons, loadManifest, runChecks } from '../checks/harness/runner.ts';
+import { dayNumber, lessonsBefore } from '../checks/harness/lesson-copy.ts';
+import { REPO_ROOT, knownLessons, loadManifest, runChecks } from '../checks/harness/runner.ts';
+import { lessonRegions } from '../checks/harness/todos.ts';
 import { main, writeStarter } from './starter.ts';
 
 const seed = Number(process.env['CHECKS_SEED'] ?? 20261126);
@@ -17,41 +21,133 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-// Starter copies exist for the days (lessons/dayNN, with @solution regions); the capstone-level lessons
-// (stack, scale) are graded on the reference's whole system and have none.
-for (const lesson of knownLessons().filter((l) => /^day\d+$/.test(l))) {
+/** Every entry under root (relative), symlinks not followed. */
+function walkAll(root: string, rel = '', out: Array<{ rel: string; link: boolean; dir: boolean }> = []) {
+  for (const d of readdirSync(path.join(root, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${d.name}` : d.name;
+    out.push({ rel: r, link: d.isSymbolicLink(), dir: d.isDirectory() });
+    if (d.isDirectory()) walkAll(root, r, out);
+  }
+  return out;
+}
+
+const inside = (root: string, p: string) => p === root || p.startsWith(`${root}${path.sep}`);
+
+/** Symlinks whose target (resolved from where the link sits) is outside the copy. */
+function linksOut(root: string): string[] {
+  return walkAll(root)
+    .filter((e) => e.link)
+    .map((e) => {
+      const at = path.join(root, e.rel);
+      return { at: e.rel, to: path.resolve(path.dirname(at), readlinkSync(at)) };
+    })
+    .filter((l) => !inside(root, l.to))
+    .map((l) => `${l.at} -> ${l.to}`);
+}
+
+/**
+ * The lines of a day's solution regions worth searching for elsewhere: long enough to be specific and not
+ * also left in the starter (a line the starter shows is no answer).
+ */
+function distinctiveLines(lessonDir: string, starterDir: string): Array<{ line: string; where: string }> {
+  const starterText = readdirSync(starterDir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => readFileSync(path.join(starterDir, f), 'utf8'))
+    .join('\n');
+  const out: Array<{ line: string; where: string }> = [];
+  for (const r of lessonRegions(lessonDir)) {
+    r.body.forEach((l, i) => {
+      const t = l.trim();
+      if (t.length >= 30 && !starterText.includes(t)) out.push({ line: t, where: `${r.file}:${r.line + 1 + i}` });
+    });
+  }
+  return out;
+}
+
+const TEXT_FILE = /\.(ts|js|mjs|cjs|json|md|txt|ya?ml)$/;
+
+for (const lesson of knownLessons().filter((l) => dayNumber(l) !== undefined)) {
   describe(`starter ${lesson}`, () => {
-    // The reference passing every check is proven by checks/<day>.test.ts (referenceSuite); here we
-    // prove the other half: the starter copy fails every check its TODOs name.
-    it('the starter copy fails every check its TODOs name', async () => {
+    let starter: Awaited<ReturnType<typeof writeStarter>>;
+    let out: string;
+    beforeAll(async () => {
+      out = path.join(tmp, lesson);
+      starter = await writeStarter({ lesson, out });
+    }, 60_000);
+
+    it('has TODOs naming real checks, and every check that is not given is named by a TODO', async () => {
       const manifest = await loadManifest(lesson);
-
-      const out = path.join(tmp, lesson);
-      const starter = await writeStarter({ lesson, out });
       expect(starter.regions.length, 'solution regions in the lesson').toBeGreaterThan(0);
-      const named = [...new Set(starter.regions.flatMap((r) => r.ids))].sort();
-      expect(named.filter((id) => !manifest.checks.some((c) => c.id === id)), 'TODOs naming unknown check ids').toEqual([]);
-      for (const f of readdirSync(starter.lessonDir).filter((f) => f.endsWith('.ts'))) {
-        const text = readFileSync(path.join(starter.lessonDir, f), 'utf8');
-        expect(text, f).not.toMatch(/@solution|@end-solution|@stub/);
+      const named = new Set(starter.regions.flatMap((r) => r.ids));
+      expect([...named].filter((id) => !manifest.checks.some((c) => c.id === id)), 'TODOs naming unknown check ids').toEqual([]);
+      const unnamed = manifest.checks.filter((c) => !c.given && !named.has(c.id)).map((c) => c.id);
+      expect(unnamed, 'checks (not given) that no TODO names: the grader cannot say what they depend on').toEqual([]);
+      for (const c of manifest.checks.filter((x) => x.given)) expect(c.points, `${c.id} is given: 0 points`).toBe(0);
+      for (const f of readdirSync(starter.lessonDir, { recursive: true, encoding: 'utf8' }).filter((x) => x.endsWith('.ts'))) {
+        expect(readFileSync(path.join(starter.lessonDir, f), 'utf8'), f).not.toMatch(/@solution|@end-solution|@stub/);
       }
-      expect(existsSync(path.join(out, 'shared'))).toBe(true);
-      expect(existsSync(path.join(out, 'node_modules'))).toBe(true);
+    });
 
-      const results = await runChecks({ lessonsRoot: starter.lessonsRoot, lesson, seed, stopOnFirstFailure: false, only: named, concurrency: 3 });
-      const failed = results.filter((r) => r.status === 'failed').map((r) => r.id);
-      expect(failed.length).toBeGreaterThan(0);
-      expect(named.filter((id) => !failed.includes(id)), 'checks named by a TODO that the starter still passes').toEqual([]);
-    }, 300_000);
+    it('is sealed: nothing leads back into the repository, no later day, no checks or fixtures', () => {
+      const root = realpathSync(out);
+      expect(inside(realpathSync(REPO_ROOT), root), 'the test copy lies outside the repository').toBe(false);
+      for (const name of ['lessons', 'shared', 'node_modules']) {
+        expect(lstatSync(path.join(out, name)).isDirectory(), `${name}/ is a real folder`).toBe(true);
+      }
+      for (const name of ['package.json', 'tsconfig.json']) expect(lstatSync(path.join(out, name)).isFile(), name).toBe(true);
+      expect(JSON.parse(readFileSync(path.join(out, 'package.json'), 'utf8'))).toMatchObject({ type: 'module' });
+      expect(linksOut(root), 'symlinks leading out of the copy').toEqual([]);
+      const days = readdirSync(path.join(out, 'lessons')).sort();
+      expect(days, 'the lessons in the copy: the earlier days and this one').toEqual([...lessonsBefore(lesson, knownLessons()), lesson].sort());
+      expect(existsSync(path.join(out, 'checks')) || existsSync(path.join(out, 'fixtures')), 'checks or fixtures in the copy').toBe(false);
+      const repoPaths = walkAll(out)
+        .filter((e) => !e.dir && !e.link && !e.rel.startsWith('node_modules/') && TEXT_FILE.test(e.rel))
+        .filter((e) => readFileSync(path.join(out, e.rel), 'utf8').includes(REPO_ROOT))
+        .map((e) => e.rel);
+      expect(repoPaths, `files naming the repository path ${REPO_ROOT}`).toEqual([]);
+    });
+
+    it(`no file outside lessons/${lesson} holds the text of one of its solution regions`, () => {
+      const lines = distinctiveLines(path.join(REPO_ROOT, 'lessons', lesson), starter.lessonDir);
+      const files = walkAll(out).filter((e) => !e.dir && !e.link && TEXT_FILE.test(e.rel) && !e.rel.startsWith('node_modules/') && !e.rel.startsWith(`lessons/${lesson}/`));
+      const leaks: string[] = [];
+      for (const f of files) {
+        const text = readFileSync(path.join(out, f.rel), 'utf8');
+        for (const l of lines) if (text.includes(l.line)) leaks.push(`${f.rel} holds ${l.where}: ${l.line}`);
+      }
+      expect(leaks, 'the answer to a TODO found outside the day').toEqual([]);
+    });
+
+    // The reference passing every check is proven by checks/<day>.test.ts (referenceSuite); here the
+    // other half: untouched, the starter earns nothing.
+    it('the untouched starter fails every check that is not given', async () => {
+      const manifest = await loadManifest(lesson);
+      const graded = manifest.checks.filter((c) => !c.given).map((c) => c.id);
+      const results = await runChecks({ lessonsRoot: starter.lessonsRoot, lesson, seed, stopOnFirstFailure: false, only: graded, concurrency: 3 });
+      const passed = results.filter((r) => r.status === 'passed');
+      expect(passed.map((r) => `${r.id} (${r.points} pts) ${r.title}`), 'checks the untouched starter passes (make them depend on a TODO, or mark them given with 0 points)').toEqual([]);
+    }, 600_000);
   });
 }
 
 describe('starter CLI', () => {
-  it('exit codes: 0 written, 2 for an unknown lesson or a missing --out', async () => {
-    const lesson = knownLessons()[0] as string;
-    expect(await main([lesson, '--out', path.join(tmp, 'cli')])).toBe(0);
-    expect(existsSync(path.join(tmp, 'cli', 'lessons', lesson))).toBe(true);
+  it('exit codes: 0 written; 2 for an unknown or capstone lesson, a missing --out, a folder that is not empty', async () => {
+    expect(await main(['day08', '--out', path.join(tmp, 'cli')])).toBe(0);
+    expect(existsSync(path.join(tmp, 'cli', 'lessons', 'day08'))).toBe(true);
+    expect(await main(['day08', '--out', path.join(tmp, 'cli')])).toBe(2); // not empty: never overwrite work
     expect(await main(['day99', '--out', path.join(tmp, 'cli2')])).toBe(2);
-    expect(await main([lesson])).toBe(2);
-  });
+    expect(await main(['stack', '--out', path.join(tmp, 'cli3')])).toBe(2);
+    expect(await main(['day08'])).toBe(2);
+  }, 60_000);
+
+  it('--from carries the learner’s own earlier days (the reference where they have none)', async () => {
+    const mine = path.join(tmp, 'mine', 'lessons');
+    await mkdir(path.join(mine, 'day08'), { recursive: true });
+    await writeFile(path.join(mine, 'day08', 'receiver.ts'), '// my own day 08\n');
+    const r = await writeStarter({ lesson: 'day10', out: path.join(tmp, 'from'), from: mine });
+    expect(r.earlier.map((e) => [e.lesson, e.from])).toEqual([['day08', 'yours'], ['day09', 'reference']]);
+    expect(readFileSync(path.join(r.lessonsRoot, 'day08', 'receiver.ts'), 'utf8')).toBe('// my own day 08\n');
+    expect(existsSync(path.join(r.lessonsRoot, 'day09', 'receiver.ts'))).toBe(true);
+    expect(existsSync(path.join(r.lessonsRoot, 'day11'))).toBe(false);
+  }, 60_000);
 });

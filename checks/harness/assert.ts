@@ -1,6 +1,8 @@
 // Assertions for graded checks (GUIDE §3): every failure says what was expected, what was
 // received, where, and a hint; every wait says how long it waited and for what.
 import { inspect, isDeepStrictEqual } from 'node:util';
+import { crashDetail } from './stderr.ts';
+import { deadProgramNow, type DeadProgram } from './watchdog.ts';
 
 export interface FailureInfo {
   expected: string;
@@ -102,6 +104,9 @@ export async function waitFor<T>(cond: () => T | Promise<T>, opts: WaitForOption
       if (!(err instanceof CheckFailure)) throw err;
       lastFailure = err;
     }
+    // A program the check depends on exited on its own: what we wait for cannot come (watchdog.ts).
+    const dead = deadProgramNow();
+    if (dead) throw deadFailure(dead, opts, Date.now() - start, lastFailure);
     const now = Date.now();
     if (now >= deadline || opts.signal?.aborted) break;
     await sleep(Math.min(interval, deadline - now), opts.signal);
@@ -126,6 +131,16 @@ export async function waitFor<T>(cond: () => T | Promise<T>, opts: WaitForOption
     }
   }
   throw new CheckFailure({ expected: `${opts.what} within ${opts.timeoutMs} ms (waited ${waited} ms)`, received, where: opts.where, hint: opts.hint });
+}
+
+function deadFailure(dead: DeadProgram, opts: WaitForOptions, waited: number, last: CheckFailure | undefined): CheckFailure {
+  const how = dead.signal ? `was killed by ${dead.signal}` : `exited with code ${dead.exitCode}`;
+  return new CheckFailure({
+    expected: last ? `${last.expected} (waited ${waited} ms for ${opts.what})` : `${opts.what} (waited ${waited} ms)`,
+    received: `the ${dead.program} (\`${dead.cmd}\`, pid ${dead.pid}) ${how} ${dead.at - dead.startedAt} ms after it started, before that happened${last ? `; last seen: ${last.received}` : ''}${crashDetail(dead.stderr)}`,
+    where: last?.where ?? opts.where ?? dead.file,
+    hint: `the ${dead.program} stopped on its own while the check waited: its error above says where${opts.hint ? `. ${opts.hint}` : ''}`,
+  });
 }
 
 /** Thrown by failNow() inside a waitUntil() condition. */

@@ -5,7 +5,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { execa, type Options, type ResultPromise } from 'execa';
 import { CheckFailure, show } from './assert.ts';
+import { crashDetail } from './stderr.ts';
+import type { DeadProgram, ProgramWatch } from './watchdog.ts';
 import type { ProgramEvent, ProgramExit, ProgramName, RunningProgram, RunOptions, RunResult, StartOptions, StopResult, WatchedProgram, WatchOptions } from './types.ts';
+
+export { firstErrorLine, tail } from './stderr.ts';
 
 const STDERR_KEEP = 64 * 1024;
 const DEFAULT_READY_MS = 15_000;
@@ -18,13 +22,6 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
     if (v !== undefined && !k.startsWith('LOGSTREAM_')) env[k] = v;
   }
   return { ...env, NO_COLOR: '1', ...extra };
-}
-
-/** The part of stderr worth showing: all of it when short, else its head (the error) and tail. */
-export function tail(text: string, head = 10, last = 15): string {
-  const all = text.trimEnd().split('\n');
-  if (all.length <= head + last + 1) return all.join('\n');
-  return [...all.slice(0, head), `… (${all.length - head - last} lines)`, ...all.slice(-last)].join('\n');
 }
 
 export function parseJsonLines(text: string): Record<string, unknown>[] {
@@ -48,8 +45,46 @@ interface ExitInfo {
   at: number;
 }
 
-export class ProcessTracker {
+/** What the tracker knows of each program a check started, for the early exit of its waits (watchdog.ts). */
+interface Tracked {
+  program: ProgramName;
+  cmd: string;
+  file: string;
+  pid: number;
+  startedAt: number;
+  exit?: ExitInfo;
+  /**
+   * The check stopped it, killed it, waits for its exit or ran it to the end: its exit is the check's
+   * business. Otherwise an exit (any exit of a server started with start(); a non-zero exit or a signal of
+   * a watched program: a shipper that finished its input exits 0) ends every wait of the check at once.
+   */
+  expected: boolean;
+  /** A watched program exiting 0 is finishing its work, not dying. */
+  zeroIsFine: boolean;
+  stderr: () => string;
+}
+
+export class ProcessTracker implements ProgramWatch {
   private readonly live = new Map<number, { exited: Promise<ExitInfo> }>();
+  private readonly tracked: Tracked[] = [];
+
+  deadProgram(graceMs: number): DeadProgram | undefined {
+    const now = Date.now();
+    for (const t of this.tracked) {
+      const e = t.exit;
+      if (!e || t.expected || now - e.at < graceMs) continue;
+      if (t.zeroIsFine && e.exitCode === 0 && e.signal === null) continue;
+      return { cmd: t.cmd, program: t.program, file: t.file, pid: t.pid, exitCode: e.exitCode, signal: e.signal, startedAt: t.startedAt, at: e.at, stderr: t.stderr() };
+    }
+    return undefined;
+  }
+
+  private track(t: Omit<Tracked, 'expected' | 'exit'> & { expected?: boolean }, exited: Promise<ExitInfo>): Tracked {
+    const entry: Tracked = { ...t, expected: t.expected ?? false };
+    this.tracked.push(entry);
+    void exited.then((e) => (entry.exit = e));
+    return entry;
+  }
 
   constructor(private readonly opts: { repoRoot: string; lessonDir: string; signal: AbortSignal; onProgram?: (file: string) => void }) {}
 
@@ -98,6 +133,7 @@ export class ProcessTracker {
       if (stderr.length > STDERR_KEEP * 2) stderr = stderr.slice(-STDERR_KEEP);
     });
     const cmd = `${path.basename(file)} ${args.join(' ')}`.trim();
+    const entry = this.track({ program, cmd, file, pid, startedAt: Date.now(), zeroIsFine: false, stderr: () => stderr }, exited);
     let onLine: ((line: string) => void) | undefined;
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (s: string) => {
@@ -122,7 +158,7 @@ export class ProcessTracker {
         else resolve(value as Record<string, unknown>);
       };
       const timer = setTimeout(() => {
-        done(new CheckFailure({ expected: `a ready line ({"event":"ready",...}) on stdout of \`${cmd}\` within ${readyTimeoutMs} ms`, received: `nothing after ${Date.now() - t0} ms; stderr tail:\n${tail(stderr) || '(empty)'}`, where: file, hint: 'a server prints its ready line as the first stdout line once it accepts traffic' }));
+        done(new CheckFailure({ expected: `a ready line ({"event":"ready",...}) on stdout of \`${cmd}\` within ${readyTimeoutMs} ms`, received: `nothing after ${Date.now() - t0} ms${crashDetail(stderr)}`, where: file, hint: 'a server prints its ready line as the first stdout line once it accepts traffic' }));
       }, readyTimeoutMs);
       const onAbort = () => done(new CheckFailure({ expected: `a ready line from \`${cmd}\``, received: 'the check ran out of time first', where: file }));
       this.opts.signal.addEventListener('abort', onAbort, { once: true });
@@ -142,13 +178,14 @@ export class ProcessTracker {
       };
       void exited.then((e) => {
         // Let stdout drain first: the ready line may be in the last chunk.
-        setImmediate(() => done(new CheckFailure({ expected: `\`${cmd}\` to print its ready line and keep running`, received: `it exited (code ${e.exitCode}, signal ${e.signal}) after ${e.at - t0} ms; stderr tail:\n${tail(stderr) || '(empty)'}`, where: file })));
+        setImmediate(() => done(new CheckFailure({ expected: `\`${cmd}\` to print its ready line and keep running`, received: `it exited (code ${e.exitCode}, signal ${e.signal}) after ${e.at - t0} ms${crashDetail(stderr)}`, where: file })));
       });
     });
 
     const host = typeof ready['host'] === 'string' ? ready['host'] : '127.0.0.1';
     const port = typeof ready['port'] === 'number' ? ready['port'] : Number(ready['port']);
     const waitExit = async (timeoutMs: number, sentAt = Date.now()): Promise<StopResult> => {
+      entry.expected = true;
       let timer: NodeJS.Timeout | undefined;
       const r = await Promise.race([exited, new Promise<null>((res) => (timer = setTimeout(() => res(null), timeoutMs)))]);
       clearTimeout(timer);
@@ -169,6 +206,7 @@ export class ProcessTracker {
         return exitInfo !== undefined;
       },
       kill: (sig: NodeJS.Signals = 'SIGTERM') => {
+        entry.expected = true;
         try {
           process.kill(pid, sig);
         } catch {
@@ -176,6 +214,7 @@ export class ProcessTracker {
         }
       },
       stop: async (timeoutMs = 8000) => {
+        entry.expected = true;
         const sentAt = Date.now();
         if (exitInfo) return { exitCode: exitInfo.exitCode, signal: exitInfo.signal, ms: 0, timedOut: false };
         running.kill('SIGTERM');
@@ -198,7 +237,8 @@ export class ProcessTracker {
     const extra: Record<string, unknown> = { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, cancelSignal: this.opts.signal };
     if (opts.input !== undefined) extra['input'] = opts.input;
     else extra['stdin'] = 'ignore';
-    const { child } = this.spawn(program, args, opts.env, extra);
+    const { child, pid, exited, file } = this.spawn(program, args, opts.env, extra);
+    this.track({ program, cmd: `${path.basename(file)} ${args.join(' ')}`.trim(), file, pid, startedAt: t0, zeroIsFine: true, expected: true, stderr: () => '' }, exited);
     const r = (await child) as unknown as { exitCode?: number; signal?: string; timedOut?: boolean; stdout?: unknown; stderr?: unknown };
     const stdout = typeof r.stdout === 'string' ? r.stdout : '';
     const stderr = typeof r.stderr === 'string' ? r.stderr : '';
@@ -213,7 +253,6 @@ export class ProcessTracker {
     };
   }
 
-  /** SIGKILL every program still running, by pid, and wait for them to be gone. */
   /** Spawns a program (stdin optional) and collects its JSON stdout lines as they come. */
   watch(program: ProgramName, args: string[], opts: WatchOptions = {}): WatchedProgram {
     const file = this.programFile(program);
@@ -256,7 +295,9 @@ export class ProcessTracker {
     const exit = new Promise<ProgramExit>((resolve) => child.once('close', (code, signal) => resolve((exitInfo = { exitCode: code, signal, at: Date.now() }))));
     this.live.set(pid, { exited: exit });
     void exit.then(() => this.live.delete(pid));
+    const entry = this.track({ program, cmd, file, pid, startedAt: Date.now(), zeroIsFine: true, stderr: () => stderr }, exit);
     const kill = (sig: NodeJS.Signals = 'SIGTERM') => {
+      entry.expected = true;
       if (exitInfo) return;
       try {
         process.kill(pid, sig);
@@ -269,7 +310,11 @@ export class ProcessTracker {
       pid,
       cmd,
       events,
-      exit,
+      // A check that awaits (or races) the exit handles it itself: the exit no longer ends its waits.
+      get exit() {
+        entry.expected = true;
+        return exit;
+      },
       exited: () => exitInfo,
       lastEvent: (kind) => {
         for (let i = events.length - 1; i >= 0; i--) if (events[i]!.json['event'] === kind) return events[i]!.json;
@@ -287,7 +332,9 @@ export class ProcessTracker {
     };
   }
 
+  /** SIGKILL every program still running, by pid, and wait for them to be gone. */
   async killAll(): Promise<void> {
+    for (const t of this.tracked) t.expected = true;
     const waits: Promise<unknown>[] = [];
     for (const [pid, { exited }] of this.live) {
       try {

@@ -1,4 +1,5 @@
 // How results are printed: one line per check, and for a failure expected / received / where / hint.
+import { formatTodoRef } from './todos.ts';
 import type { Check, CheckResult } from './types.ts';
 
 const useColor = process.stdout.isTTY && !process.env['NO_COLOR'];
@@ -10,7 +11,7 @@ export const bold = (s: string) => paint('1', s);
 
 export function checkLine(r: CheckResult): string {
   const mark = r.status === 'passed' ? green('✓') : r.status === 'failed' ? red('✗') : dim('-');
-  const pts = `${r.status === 'passed' ? r.points : 0}/${r.points} pts`;
+  const pts = r.given ? 'given' : `${r.earned}/${r.points} pts`;
   const ms = r.status === 'not-run' ? 'not run' : `${r.ms} ms`;
   return `${mark} ${r.id.padEnd(7)} ${r.title} ${dim(`(${pts}, ${ms})`)}`;
 }
@@ -30,6 +31,7 @@ export function failureBlock(r: CheckResult): string {
   ];
   if (f.where) lines.push(`    where:    ${indent(f.where)}`);
   if (f.hint) lines.push(`    hint:     ${indent(f.hint)}`);
+  for (const t of r.dependsOn ?? []) lines.push(`    depends on: ${formatTodoRef(t)}`);
   if (r.logs?.length) lines.push(`    log:\n${r.logs.map((l) => `      ${l}`).join('\n')}`);
   if (r.kept?.length) lines.push(`    kept:     ${r.kept.join(', ')}`);
   return lines.join('\n');

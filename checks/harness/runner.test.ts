@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckFailure, expectEqual } from './assert.ts';
+import { CheckFailure, expectEqual, waitFor } from './assert.ts';
 import { REPO_ROOT, runChecks } from './runner.ts';
 import type { Check, DayManifest } from './types.ts';
 
@@ -23,9 +23,15 @@ if (i > 0) { process.stderr.write('bad flag --exit\\n'); process.exit(Number(pro
 if (process.argv.includes('--no-ready')) { process.stdout.write('hello, not json\\n'); }
 process.on('SIGTERM', () => { process.stdout.write(JSON.stringify({ event: 'bye' }) + '\\n'); process.exit(0); });
 process.stdout.write(JSON.stringify({ event: 'ready', role: 'receiver', host: '127.0.0.1', port: 1234 }) + '\\n');
+const d = process.argv.indexOf('--die-after');
+if (d > 0) setTimeout(() => { throw new Error('died on purpose'); }, Number(process.argv[d + 1]));
 setInterval(() => {}, 1000);
 `,
   );
+  // A "shipper" watched while it runs: exits with the code it is given after a short while.
+  await writeFile(path.join(dir, 'loadgen.ts'), `setTimeout(() => process.exit(Number(process.argv[2] ?? 0)), 100);\n`);
+  await mkdir(path.join(root, 'day01'), { recursive: true });
+  await writeFile(path.join(root, 'day01', 'receiver.ts'), 'const x: number = ;\n');
   await writeFile(path.join(dir, 'shipper.ts'), `process.stdin.setEncoding('utf8'); let s = ''; process.stdin.on('data', (d) => (s += d)); process.stdin.on('end', () => { process.stdout.write('log line\\n' + JSON.stringify({ event: 'done', sent: s.split('\\n').filter(Boolean).length }) + '\\n'); });\n`);
 });
 afterAll(async () => {
@@ -157,4 +163,59 @@ describe('runChecks', () => {
     expect(dir).not.toBe('');
     expect(existsSync(dir)).toBe(false);
   });
+});
+
+describe('a wait ends as soon as a program it depends on exited on its own (watchdog)', () => {
+  const never = { timeoutMs: 20_000, what: 'something that never comes', where: 'nowhere' };
+
+  it('a receiver that crashes ends the wait at once, with its exit code and the error line', async () => {
+    const t0 = Date.now();
+    const [r] = await runChecks({
+      lessonsRoot: root,
+      lesson: LESSON,
+      seed: 1,
+      stopOnFirstFailure: true,
+      manifest: manifest([
+        check('t.1', async (ctx) => {
+          await ctx.start('receiver', ['--die-after', '100']);
+          await waitFor(() => false, never);
+        }),
+      ]),
+    });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(r?.status).toBe('failed');
+    expect(r?.failure?.expected).toContain('something that never comes');
+    expect(r?.failure?.received).toMatch(/the receiver \(`receiver.ts --die-after 100`, pid \d+\) exited with code 1/);
+    expect(r?.failure?.received).toMatch(/error: \S+receiver.ts:\d+:\d+ Error: died on purpose/);
+  }, 60_000);
+
+  it('a program the check stopped, or a watched one that finished (exit 0), does not end a wait; a watched one exiting 1 does', async () => {
+    const results = await runChecks({
+      lessonsRoot: root,
+      lesson: LESSON,
+      seed: 1,
+      stopOnFirstFailure: false,
+      manifest: manifest([
+        check('t.1', async (ctx) => {
+          const rx = await ctx.start('receiver', []);
+          await rx.stop();
+          const w = ctx.watch('loadgen', ['0']);
+          await waitFor(() => w.exited(), { timeoutMs: 5000, what: 'the exit' });
+          await waitFor(() => false, { ...never, timeoutMs: 1500 });
+        }),
+        check('t.2', async (ctx) => {
+          ctx.watch('loadgen', ['1']);
+          await waitFor(() => false, never);
+        }),
+      ]),
+    });
+    expect(results[0]?.failure?.expected).toMatch(/within 1500 ms/);
+    expect(results[1]?.failure?.received).toMatch(/the loadgen \(`loadgen.ts 1`, pid \d+\) exited with code 1/);
+    expect(results[1]?.ms).toBeLessThan(10_000);
+  }, 60_000);
+
+  it('a program that does not compile: the ready-line failure shows the file:line:col line whole', async () => {
+    const [r] = await runChecks({ lessonsRoot: root, lesson: 'day01', seed: 1, stopOnFirstFailure: true, manifest: { lesson: 'day01', checks: [check('t.1', async (ctx) => void (await ctx.start('receiver', [])))] } });
+    expect(r?.failure?.received).toContain(`error: ${path.join(root, 'day01', 'receiver.ts')}:1:18: ERROR: Unexpected ";"`);
+  }, 60_000);
 });

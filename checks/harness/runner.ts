@@ -12,6 +12,8 @@ import { HarnessError } from './errors.ts';
 import { ProcessTracker } from './process.ts';
 import { deriveSeed, mulberry32 } from './rng.ts';
 import { TcpClient } from './tcp.ts';
+import { todoMap, type TodoRef } from './todos.ts';
+import { checkScope } from './watchdog.ts';
 import type { Check, CheckContext, CheckResult, DayManifest } from './types.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -67,7 +69,15 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
     if (unknown.length > 0) throw new HarnessError('LS_ERR_UNKNOWN_CHECK', `unknown check id ${unknown.join(', ')} for ${opts.lesson} (known: ${checks.map((c) => c.id).join(', ')})`);
     checks = checks.filter((c) => opts.only?.includes(c.id));
   }
-  const full = { ...opts, lessonDir, repoRoot: opts.repoRoot ?? REPO_ROOT };
+  const repoRoot = opts.repoRoot ?? REPO_ROOT;
+  // check id → the TODOs of the reference lesson that name it, pointed at in the copy under test (goal 4).
+  let todos: Map<string, TodoRef[]>;
+  try {
+    todos = todoMap(path.join(repoRoot, 'lessons', opts.lesson), lessonDir);
+  } catch {
+    todos = new Map(); // bad markers are the starter's error to report (LS_ERR_SOLUTION_MARKERS), not the run's
+  }
+  const full = { ...opts, lessonDir, repoRoot, todos };
   // Checks are independent (own temp dirs, own ports), so a full run (no stop at the first failure) may
   // run several at once; results keep manifest order. A learner's `npm run check` runs them one by one.
   const concurrency = opts.stopOnFirstFailure ? 1 : Math.max(1, opts.concurrency ?? 1);
@@ -94,7 +104,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
   let stopped = false;
   for (const check of checks) {
     if (stopped) {
-      results.push({ id: check.id, title: check.title, points: check.points, status: 'not-run', ms: 0 });
+      results.push({ id: check.id, title: check.title, points: check.points, earned: 0, ...(check.given ? { given: true } : {}), status: 'not-run', ms: 0 });
       continue;
     }
     opts.onCheckStart?.(check);
@@ -106,7 +116,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
   return results;
 }
 
-async function runOne(check: Check, opts: RunChecksOptions & { lessonDir: string; repoRoot: string }): Promise<CheckResult> {
+async function runOne(check: Check, opts: RunChecksOptions & { lessonDir: string; repoRoot: string; todos: Map<string, TodoRef[]> }): Promise<CheckResult> {
   const controller = new AbortController();
   const logs: string[] = [];
   const tmps: string[] = [];
@@ -145,7 +155,8 @@ async function runOne(check: Check, opts: RunChecksOptions & { lessonDir: string
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), check.timeoutMs);
   });
-  const running = check.run(ctx).then(
+  // Inside the scope, every waitFor of the check stops as soon as one of its programs dies (watchdog.ts).
+  const running = checkScope.run(tracker, () => check.run(ctx)).then(
     () => null,
     (err: unknown) => err ?? new Error('check rejected without a reason'),
   );
@@ -160,9 +171,10 @@ async function runOne(check: Check, opts: RunChecksOptions & { lessonDir: string
   const kept = opts.keep ? tmps : undefined;
   if (!opts.keep) await Promise.all(tmps.map((d) => rm(d, { recursive: true, force: true })));
 
-  const base = { id: check.id, title: check.title, points: check.points, ms, programs: [...programs].sort() };
-  const extras = { ...(logs.length ? { logs } : {}), ...(kept?.length ? { kept } : {}) };
-  if (outcome === null) return { ...base, status: 'passed', ...(kept?.length ? { kept } : {}) };
+  const base = { id: check.id, title: check.title, points: check.points, earned: 0, ...(check.given ? { given: true } : {}), ms, programs: [...programs].sort() };
+  const dependsOn = opts.todos.get(check.id);
+  const extras = { ...(logs.length ? { logs } : {}), ...(kept?.length ? { kept } : {}), ...(dependsOn?.length ? { dependsOn } : {}) };
+  if (outcome === null) return { ...base, earned: check.given ? 0 : check.points, status: 'passed', ...(kept?.length ? { kept } : {}) };
   if (outcome === 'timeout') {
     return { ...base, status: 'failed', ...extras, failure: { expected: `the check to finish within ${check.timeoutMs} ms`, received: `still running after ${ms} ms`, hint: 'the lesson probably never answered; the log below shows the last step reached', timedOut: true } };
   }
@@ -171,19 +183,32 @@ async function runOne(check: Check, opts: RunChecksOptions & { lessonDir: string
   return { ...base, status: 'failed', ...extras, failure: { expected: 'the check to run without an unexpected error', received: `${err?.name ?? 'Error'}: ${err?.message ?? String(err)}`, where: err?.stack?.split('\n').slice(1, 3).join(' ').trim(), internal: true } };
 }
 
-export function summarize(results: CheckResult[]): { passed: number; failed: number; notRun: number; total: number; points: number; maxPoints: number } {
-  let passed = 0;
-  let failed = 0;
-  let notRun = 0;
-  let points = 0;
-  let maxPoints = 0;
+export interface Summary {
+  /** Over every check, given ones included. */
+  passed: number;
+  failed: number;
+  notRun: number;
+  total: number;
+  /** The given checks (0 points, shown, never earned) and how many of them passed. */
+  given: number;
+  givenPassed: number;
+  /** Points earned: the points of the passed checks that are not given. */
+  earned: number;
+  /** The points of the checks that are not given (100 for a whole day). */
+  maxPoints: number;
+}
+
+export function summarize(results: CheckResult[]): Summary {
+  const s: Summary = { passed: 0, failed: 0, notRun: 0, total: results.length, given: 0, givenPassed: 0, earned: 0, maxPoints: 0 };
   for (const r of results) {
-    maxPoints += r.points;
+    if (r.given) s.given++;
+    else s.maxPoints += r.points;
     if (r.status === 'passed') {
-      passed++;
-      points += r.points;
-    } else if (r.status === 'failed') failed++;
-    else notRun++;
+      s.passed++;
+      if (r.given) s.givenPassed++;
+      else s.earned += r.points;
+    } else if (r.status === 'failed') s.failed++;
+    else s.notRun++;
   }
-  return { passed, failed, notRun, total: results.length, points, maxPoints };
+  return s;
 }

@@ -12,8 +12,12 @@ export interface SolutionRegion {
   /** Check ids named in the brackets, e.g. ["d08.5"]. */
   ids: string[];
   title: string;
-  /** 1-based line of the @solution marker. */
+  /** 1-based line of the @solution marker (in the reference). */
   line: number;
+  /** 1-based line of the `// TODO` that replaces it in the starter. */
+  todoLine: number;
+  /** The reference code of the region (between the markers, @stub lines left out). */
+  body: string[];
 }
 
 const OPEN = /^(\s*)\/\/\s*@solution\s+\[([^\]]*)\]\s*(.*?)\s*$/;
@@ -39,12 +43,13 @@ export function stubSolutions(text: string, file = '<source>'): { text: string; 
       if (open) throw markerError(file, n, `@solution inside the region opened at line ${open.region.line} (regions do not nest)`);
       const ids = (o[2] ?? '').split(/[\s,]+/).filter(Boolean);
       if (ids.length === 0) throw markerError(file, n, '@solution needs at least one check id in brackets, e.g. // @solution [d08.5] title');
-      open = { region: { ids, title: o[3] ?? '', line: n }, stubs: [], indent: o[1] ?? '' };
+      open = { region: { ids, title: o[3] ?? '', line: n, todoLine: 0, body: [] }, stubs: [], indent: o[1] ?? '' };
       continue;
     }
     if (END.test(l)) {
       if (!open) throw markerError(file, n, '@end-solution without an open @solution');
-      out.push(`${open.indent}// TODO [${open.region.ids.join(', ')}]${open.region.title ? ` ${open.region.title}` : ''}`, ...open.stubs);
+      open.region.todoLine = out.length + 1;
+      out.push(`${open.indent}${todoText(open.region)}`, ...open.stubs);
       regions.push(open.region);
       open = undefined;
       continue;
@@ -57,7 +62,13 @@ export function stubSolutions(text: string, file = '<source>'): { text: string; 
     }
     if (ANY_MARKER.test(l)) throw markerError(file, n, `malformed marker: ${l.trim()}`);
     if (!open) out.push(l);
+    else open.region.body.push(l);
   }
   if (open) throw markerError(file, open.region.line, '@solution without @end-solution');
   return { text: out.join('\n'), regions };
+}
+
+/** The `// TODO [ids] title` line a region becomes (without its indentation). */
+export function todoText(region: Pick<SolutionRegion, 'ids' | 'title'>): string {
+  return `// TODO [${region.ids.join(', ')}]${region.title ? ` ${region.title}` : ''}`;
 }

@@ -2,6 +2,7 @@
 import type { FailureInfo } from './assert.ts';
 import type { Rng } from './rng.ts';
 import type { TcpClient } from './tcp.ts';
+import type { TodoRef } from './todos.ts';
 
 export type ProgramName = 'receiver' | 'shipper' | 'loadgen';
 
@@ -157,7 +158,12 @@ export type CheckStatus = 'passed' | 'failed' | 'not-run';
 export interface CheckResult {
   id: string;
   title: string;
+  /** What the check is worth (0 for a given check). */
   points: number;
+  /** What this run earned: `points` when passed and not given, else 0. */
+  earned: number;
+  /** A check no TODO asks for: shown as "given", never earned (Check.given). */
+  given?: boolean;
   status: CheckStatus;
   ms: number;
   failure?: FailureInfo & { timedOut?: boolean; internal?: boolean };
@@ -165,6 +171,8 @@ export interface CheckResult {
   logs?: string[];
   /** Folders kept by --keep. */
   kept?: string[];
+  /** For a failure: the TODOs of the lesson whose brackets name this check (checks/harness/todos.ts). */
+  dependsOn?: TodoRef[];
   /** The lesson programs the check ran (file names relative to the lesson dir), see ctx.programFile. */
   programs?: string[];
 }
