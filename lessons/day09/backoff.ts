@@ -22,7 +22,8 @@ export interface BackoffOptions {
 export class Backoff {
   /** failed attempts since the last reset: the exponent of the next window */
   attempt = 0;
-  private readonly random: () => number;
+  /** uniform in [0, 1) */
+  readonly random: () => number;
 
   constructor(private readonly opts: BackoffOptions) {
     if (!(opts.baseMs >= 0) || !(opts.capMs >= opts.baseMs)) {
@@ -31,18 +32,25 @@ export class Backoff {
     this.random = opts.random ?? Math.random;
   }
 
-  /** The window the delay of `attempt` is drawn from: min(cap, base · 2^attempt). */
+  /**
+   * ceiling(attempt): the window the delay of `attempt` is drawn from, min(cap, base · 2^attempt).
+   * next(): the delay before the next retry, a whole number of ms in [0, ceiling()], drawn with
+   * this.random; counts the attempt.
+   */
+  // @solution [d09.10] ceiling(): the window min(cap, base·2^attempt); next(): a delay drawn uniformly at random from the whole window (full jitter), counting the attempt
+  // @stub ceiling(_attempt = this.attempt): number { return this.opts.baseMs; }
+  // @stub next(): number { this.attempt++; return this.ceiling(); }
   ceiling(attempt = this.attempt): number {
     // 2^attempt overflows to Infinity for huge attempts; min() with the cap keeps it finite.
     return Math.min(this.opts.capMs, this.opts.baseMs * 2 ** attempt);
   }
 
-  /** The delay before the next retry (a whole number of ms in [0, ceiling]); counts the attempt. */
   next(): number {
     const delay = Math.floor(this.random() * (this.ceiling() + 1));
     this.attempt++;
     return delay;
   }
+  // @end-solution
 
   /** A handshake succeeded: the next outage starts from `base` again. */
   reset(): void {

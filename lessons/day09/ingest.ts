@@ -1,20 +1,34 @@
 /**
- * The storing half of an acknowledging LSP/1 receiver (LSP1 §4, §7): day 09's delivery rules, packaged
- * for the days that build on them (day 11 batching, and any later lane that just needs "store it once,
- * ACK it when durable"). lessons/day09/receiver.ts tells the same story step by step; this is its
- * reusable form.
+ * Day 09 — the storing half of an acknowledging LSP/1 receiver (LSP1 §4, §7): the day's receiver rules,
+ * in one place. lessons/day09/receiver.ts wires it to the connection machinery (shared/lsp-receiver.ts);
+ * days 11–14 and the scale-out receiver use it as it is.
  *
- *   HELLO(stream)  → the stream's DURABLE high-water mark (0 when never seen)
- *   BATCH(seq, n)  → decode (codec table, bounded), dedup against the ACCEPTED mark (seq ≤ mark: counted,
- *                    not written), a first seq past mark + 1 is a gap (counted, accepted), invalid records
- *                    to rejects.ndjson (delivered), the rest stamped with _rx and appended in one write;
- *                    the ACK goes out once the sink says those bytes are durable (group commit).
- *   marks          recovered from disk at start (HwmStore), so kill -9 loses nothing that was ACKed.
+ *   HELLO(stream)  → the stream's DURABLE high-water mark (0 when never seen)                     [d09.2]
+ *   BATCH(seq, n)  → decode (bounded), then DEDUP against the ACCEPTED mark: seq ≤ mark was seen before,
+ *                    counted and not written; a first seq past mark + 1 is a GAP (the shipper dropped
+ *                    records on purpose): counted, accepted                            [d09.3, d09.4, d09.7]
+ *                  → invalid records to rejects.ndjson (delivered), the rest stamped with _rx and appended
+ *                    in one write (the plumbing below: validate, stamp, append)
+ *                  → the ACK goes out once the sink says those bytes are durable: one fsync covers every
+ *                    batch appended since the last one (group commit)                                [d09.4]
+ *   marks          recovered from disk at start (lessons/day09/hwm-store.ts), so kill -9 loses nothing
+ *                  that was ACKed                                                                    [d09.4]
  *
- * With `jetstream` (lessons/scale/jetstream/sink.ts, issue 11) the records go to a JetStream stream instead of
- * the records files, and "durable" means "JetStream acknowledged the publish": the marks then live in
- * JetStream (a HELLO asks it, so any receiver of the cluster answers the same), the ACK waits for the
- * PubAck, and a failed publish closes the connection unACKed. rejects.ndjson and stats.json stay local.
+ * Two marks per stream (StreamMarks): `accepted` — what dedup compares against, raised as soon as a batch
+ * is appended — and `durable` — what ACK and HELLO report, raised once the sink made it durable.
+ *
+ * A DurableStore (optional) replaces the records files as the place where records become durable: the
+ * scale-out lesson's JetStream sink (lessons/scale/jetstream/sink.ts) is one. Then "durable" means "the
+ * store acknowledged it", a HELLO asks the store for its mark (so every receiver in front of it answers
+ * the same), the ACK waits for the store, and a failed store closes the connection unACKed. rejects.ndjson
+ * and stats.json stay local.
+ *
+ * Hooks for the lessons that build on day 09 (all optional, AckedIngestOptions):
+ *   decode(frame)        the BATCH's records (day 12: its codec table, inflated within a bound, measured);
+ *                        throw an LsError for a fatal payload (NACK + close). Default: decodeBatch.
+ *   rxExtra(conn)        extra `_rx` fields for every record of a connection (day 13: the mTLS identity).
+ *   checkHello(conn, stream, hello)  throw an LsError to refuse a HELLO (NACK + close); return to accept.
+ *   fileSink             extra FileSink options (day 12: compression of rotated files at rest).
  *
  * Usage (with shared/lsp-receiver.ts):
  *   const ingest = await AckedIngest.open({ dataDir, fsync, …, stats, log, lane });
@@ -23,17 +37,37 @@
  *   …on SIGTERM: await ingest.shutdown(rx);  // stop reading, fsync, final ACKs, checkpoint
  */
 import type { Log } from '../../shared/log.ts';
-import { HwmStore } from './hwm-store.ts';
-import type { JetStreamSink } from '../scale/jetstream/sink.ts';
+import { HwmStore, type RecoveryReport, type StreamMarks } from './hwm-store.ts';
 import type { LspConnection, LspHandlers, LspReceiver } from '../../shared/lsp-receiver.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
-import type { Frame } from '../../shared/protocol/frame.ts';
+import type { Frame, Hello } from '../../shared/protocol/frame.ts';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_RECORD_BYTES } from '../../shared/protocol/limits.ts';
 import { validateRecord } from '../../shared/protocol/record.ts';
-import { FileSink, type FsyncPolicy } from '../../shared/storage/file-sink.ts';
+import { FileSink, type FileSinkOptions, type FsyncPolicy } from '../../shared/storage/file-sink.ts';
 import { RxWriter } from '../../shared/storage/rx.ts';
 import type { ReceiverStats } from '../../shared/stats.ts';
-import type { StreamMarks } from './hwm-store.ts';
+
+/**
+ * Somewhere other than the records files where records become durable (the scale-out lesson's JetStream
+ * sink satisfies it). Per LSP/1 stream, what it holds is always a prefix of the seqs: that is what lets a
+ * HELLO ask it for the mark.
+ */
+export interface DurableStore {
+  /** the largest message `publish` takes: a bigger batch goes as several, in order */
+  readonly maxMessageBytes: number;
+  /** the highest seq of `stream` it holds, with everything before it (0 when none): a HELLO's answer */
+  durableMark(stream: number): Promise<number>;
+  /**
+   * Stores `data` (stamped records of `stream`, or nothing) as settling seqs first..last, after everything
+   * published before for that stream. Resolves once that and everything before it is durable; rejects when
+   * it is not stored (and every later publish of the stream rejects until the next durableMark).
+   */
+  publish(stream: number, data: Buffer | undefined, first: number, last: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** FileSink options a later lesson may add (day 12: compression at rest); the rest come from AckedIngestOptions. */
+export type ExtraSinkOptions = Omit<FileSinkOptions, 'dir' | 'fsync' | 'fsyncIntervalMs' | 'rotateBytes'>;
 
 export interface AckedIngestOptions {
   dataDir: string;
@@ -47,18 +81,26 @@ export interface AckedIngestOptions {
   maxDecodedBytes?: number;
   maxRecordBytes?: number;
   checkpointIntervalMs?: number;
-  /** store records in JetStream instead of the records files (ACK = PubAck) */
-  jetstream?: JetStreamSink | undefined;
+  /** store records there instead of the records files (ACK = its acknowledgment); the marks then live there */
+  store?: DurableStore | undefined;
+  /** the BATCH's records; throw an LsError for a fatal payload (NACK + close). Default: decodeBatch within maxDecodedBytes */
+  decode?: (frame: Frame) => Buffer[];
+  /** extra `_rx` fields (after lane) for every record that arrives on `conn`, or undefined for none */
+  rxExtra?: (conn: LspConnection) => Record<string, unknown> | undefined;
+  /** called before a HELLO is answered: throw an LsError to refuse it (NACK + close) */
+  checkHello?: (conn: LspConnection, stream: number, hello: Hello) => void;
+  /** more FileSink options (e.g. compressRotated) */
+  fileSink?: ExtraSinkOptions;
 }
 
-/** The marks AckedIngest works with: HwmStore (file sink) or MemoryMarks (JetStream holds the truth). */
+/** The marks AckedIngest works with: HwmStore (the records files) or MemoryMarks (a DurableStore holds the truth). */
 export interface MarkStore {
   get(stream: number): StreamMarks;
   markDurable(m: StreamMarks, seq: number): void;
   close(): Promise<void>;
 }
 
-/** Marks kept in memory only: with the JetStream sink a HELLO reads them back from the cluster. */
+/** Marks kept in memory only: with a DurableStore a HELLO reads them back from the store. */
 export class MemoryMarks implements MarkStore {
   private readonly marks = new Map<number, StreamMarks>();
   constructor(private readonly stats: ReceiverStats) {}
@@ -94,6 +136,8 @@ export class AckedIngest {
   private rx: LspReceiver | undefined;
   private readonly maxDecodedBytes: number;
   private readonly maxRecordBytes: number;
+  /** with a DurableStore: the promise of the last append (what whenStored() hands out next) */
+  private storing: Promise<void> | undefined;
 
   private constructor(
     private readonly opts: AckedIngestOptions,
@@ -105,9 +149,10 @@ export class AckedIngest {
   }
 
   static async open(opts: AckedIngestOptions): Promise<AckedIngest> {
-    const sink = await FileSink.open({ dir: opts.dataDir, fsync: opts.fsync, fsyncIntervalMs: opts.fsyncIntervalMs, rotateBytes: opts.rotateBytes });
+    const sink = await FileSink.open({ ...opts.fileSink, dir: opts.dataDir, fsync: opts.fsync, fsyncIntervalMs: opts.fsyncIntervalMs, rotateBytes: opts.rotateBytes });
     sink.on('error', (err: Error) => opts.log.error('sink failed: nothing more is ACKed', { error: err.message }));
-    if (opts.jetstream) return new AckedIngest(opts, sink, new MemoryMarks(opts.stats));
+    if (opts.store) return new AckedIngest(opts, sink, new MemoryMarks(opts.stats));
+    // [d09.4] the marks come back from disk: the checkpoint plus whatever was written after it
     const hwm = await HwmStore.open({
       dir: opts.dataDir,
       sink,
@@ -124,117 +169,169 @@ export class AckedIngest {
     return { onHello: this.onHello, onBatch: this.onBatch };
   }
 
+  /** How the marks were recovered at start (undefined with a DurableStore). */
+  get recovery(): RecoveryReport | undefined {
+    return this.hwm instanceof HwmStore ? this.hwm.recovery : undefined;
+  }
+
   /** Sink backpressure pauses every socket of `rx` and resumes them once the sink drained. */
   attach(rx: LspReceiver): void {
     this.rx = rx;
     this.sink.on('drain', () => rx.resume());
   }
 
-  readonly onHello = (_conn: LspConnection, stream: number): number | Promise<number> => {
+  // ---- 1. HELLO: tell the shipper where to resume ------------------------------------------------
+  readonly onHello = (conn: LspConnection, stream: number, hello: Hello): number | Promise<number> => {
+    this.opts.checkHello?.(conn, stream, hello);
+    const store = this.opts.store;
+    if (store) return this.markFromStore(store, stream);
+    // @solution [d09.2] answer a HELLO with the stream's highest DURABLE seq (0 for a stream never seen)
+    // @stub return 0;
+    return this.hwm.get(stream).durable;
+    // @end-solution
+  };
+
+  // ---- 2. BATCH: dedup and gaps, store, 3. ACK once durable ---------------------------------------
+  readonly onBatch = (conn: LspConnection, frame: Frame): void => {
+    const stats = this.opts.stats;
+    // A payload that does not decode, or whose record count is wrong, throws an LsError: NACK + close. [d09.9]
+    const lines = this.opts.decode ? this.opts.decode(frame) : decodeBatch(frame, { maxDecodedBytes: this.maxDecodedBytes });
+    const count = lines.length;
+    const stream = frame.stream;
     const marks = this.hwm.get(stream);
-    const js = this.opts.jetstream;
-    if (!js) return marks.durable;
-    // JetStream holds the truth for every receiver: a shipper that failed over from another one resumes right.
-    return js.durableMark(stream).then((held) => {
+    this.countBatch(frame, lines);
+
+    // @solution [d09.3, d09.4, d09.7] dedup against the accepted mark (count the copies, write only what is new); a first seq past mark + 1 is a gap (count the missing seqs)
+    // @stub const first = 0;
+    /** index of the first record not seen before */
+    let first = 0;
+    if (frame.seq <= marks.accepted) {
+      // A resend after a reconnect (or a batch still in flight when the shipper gave up on a connection).
+      first = Math.min(count, marks.accepted - frame.seq + 1);
+      marks.stats.duplicates += first;
+      stats.records.duplicates += first;
+    } else if (frame.seq > marks.accepted + 1) {
+      // The shipper's overflow policy dropped these seqs: there is nothing to wait for, so count and move on.
+      const missing = frame.seq - marks.accepted - 1;
+      marks.stats.gaps += missing;
+      this.opts.log.info('gap: seqs skipped by the shipper', { stream, from: marks.accepted + 1, to: frame.seq - 1, missing });
+    }
+    // @end-solution
+
+    // Validate, stamp _rx, append records[first..] in one write; raises marks.accepted to the batch's last seq.
+    this.append(conn, marks, frame.seq, lines, first);
+
+    // @solution [d09.4] ACK only once everything up to the accepted mark is durable (group commit: many batches, one fsync), then raise the durable mark
+    // @stub conn.ack(stream, marks.accepted);
+    // `upTo` is captured now: the ticket covers exactly what was appended so far, duplicates' originals included.
+    const upTo = marks.accepted;
+    this.whenStored().then(
+      () => {
+        this.hwm.markDurable(marks, upTo);
+        conn.ack(stream, marks.durable);
+      },
+      () => this.notStored(conn, marks),
+    );
+    // @end-solution
+  };
+
+  /** SIGTERM: stop reading, flush + fsync, send the final ACKs, close every connection, last checkpoint. */
+  async shutdown(rx: LspReceiver): Promise<void> {
+    rx.stopReading(); // frames not yet in are never ACKed: the shipper sends them again
+    await this.opts.store?.close();
+    await this.sink.close(); // flush + fsync: every batch we appended is durable now…
+    await new Promise((r) => setImmediate(r)); // …its whenDurable callbacks have queued their ACKs…
+    await rx.closeAll(); // …which go out before we close
+    await this.hwm.close();
+  }
+
+  // ---- the plumbing the steps above use ----------------------------------------------------------
+
+  /**
+   * Resolves once everything appended so far is durable — the records files: the sink's fsync (one fsync
+   * covers every batch appended before it); a DurableStore: its acknowledgment of this stream's last
+   * publish. Rejects when it never will be (the sink failed, the store refused): then never ACK.
+   */
+  whenStored(): Promise<void> {
+    const p = this.storing;
+    this.storing = undefined;
+    return p ?? this.sink.whenDurable(this.sink.position);
+  }
+
+  /** Not stored, so never ACKed: forget it was accepted and close; the shipper resends after its next HELLO. */
+  notStored(conn: LspConnection, marks: StreamMarks): void {
+    marks.accepted = marks.durable;
+    conn.socket.destroy();
+  }
+
+  /** Validates lines[first..], stamps the valid ones with _rx, appends them in one write, rejects the rest. */
+  private append(conn: LspConnection, marks: StreamMarks, seq: number, lines: Buffer[], first: number): void {
+    const { stats } = this.opts;
+    const { sink, out } = this;
+    const count = lines.length;
+    const stream = marks.id;
+    const store = this.opts.store;
+    let pending: Promise<void> | undefined;
+    let rejected = 0;
+    if (first < count) {
+      let chunkFirst = seq + first;
+      // a store's message has a size limit: a large batch goes as several (in order, one after another)
+      const cut = store ? Math.max(4096, store.maxMessageBytes - this.maxRecordBytes - 4096) : Infinity;
+      const extra = this.opts.rxExtra?.(conn);
+      out.context({ ts: new Date().toISOString(), peer: conn.peer, lane: this.opts.lane, ...(extra ? { extra } : {}) });
+      for (let i = first; i < count; i++) {
+        const line = lines[i]!;
+        const v = validateRecord(line, this.maxRecordBytes);
+        if (v.ok) out.addSeq(line, stream, seq + i);
+        else {
+          // An invalid record is not fatal: it goes to rejects.ndjson with its seq and counts as delivered.
+          rejected++;
+          stats.reject(v.reason);
+          sink.reject({ peer: conn.peer, reason: v.reason, stream, seq: seq + i, sample: line });
+        }
+        if (out.length >= cut) {
+          stats.records.persisted += out.count;
+          pending = store!.publish(stream, out.take(), chunkFirst, seq + i);
+          chunkFirst = seq + i + 1;
+        }
+      }
+      marks.stats.received += count - first;
+      marks.accepted = seq + count - 1;
+      const persisted = out.count;
+      const bytes = out.take();
+      stats.records.persisted += persisted;
+      if (store) pending = store.publish(stream, bytes, chunkFirst, marks.accepted);
+      else if (bytes) {
+        sink.append(bytes);
+        if (sink.overHighWater) this.rx?.pause(); // the disk is behind: stop reading, TCP slows the shippers
+      }
+    }
+    if (store) {
+      // durable = the store acknowledged this (and everything before it of this stream); rejects are local files
+      const published = pending ?? store.publish(stream, undefined, marks.accepted, marks.accepted);
+      this.storing = rejected > 0 ? Promise.all([published, sink.whenDurable(sink.position)]).then(() => undefined) : published;
+    }
+  }
+
+  /** A HELLO with a DurableStore: the store holds the truth for every receiver (a failed-over shipper resumes right). */
+  private markFromStore(store: DurableStore, stream: number): Promise<number> {
+    const marks = this.hwm.get(stream);
+    return store.durableMark(stream).then((held) => {
       marks.accepted = held;
       marks.durable = held;
       marks.stats.hwm = held;
       return held;
     });
-  };
+  }
 
-  readonly onBatch = (conn: LspConnection, frame: Frame): void => {
-    const { stats, sink } = { stats: this.opts.stats, sink: this.sink };
-    // A payload that does not decode, or whose count is wrong, throws an LsError: NACK + close.
-    const lines = decodeBatch(frame, { maxDecodedBytes: this.maxDecodedBytes });
+  private countBatch(frame: Frame, lines: Buffer[]): void {
+    const { stats } = this.opts;
     const count = lines.length;
-    const stream = frame.stream;
-    const marks = this.hwm.get(stream);
     this.batches.frames++;
     this.batches.records += count;
     this.batches.codecs[frame.codec] = (this.batches.codecs[frame.codec] ?? 0) + 1;
     stats.records.received += count;
     stats.bytes.decoded += frame.codec === 0 ? frame.payload.length : decodedBytes(lines);
-
-    let first = 0;
-    if (frame.seq <= marks.accepted) {
-      first = Math.min(count, marks.accepted - frame.seq + 1); // a resend: drop what we hold
-      marks.stats.duplicates += first;
-      stats.records.duplicates += first;
-    } else if (frame.seq > marks.accepted + 1) {
-      marks.stats.gaps += frame.seq - marks.accepted - 1; // the shipper dropped these on purpose
-    }
-    const js = this.opts.jetstream;
-    let chunkFirst = frame.seq + first;
-    let rejected = 0;
-    let pending: Promise<void> | undefined;
-    if (first < count) {
-      const out = this.out;
-      // a JetStream message has a size limit: a large batch goes as several (in order, same chain)
-      const cut = js ? Math.max(4096, js.maxMessageBytes - this.maxRecordBytes - 4096) : Infinity;
-      out.context({ ts: new Date().toISOString(), peer: conn.peer, lane: this.opts.lane });
-      for (let i = first; i < count; i++) {
-        const line = lines[i]!;
-        const v = validateRecord(line, this.maxRecordBytes);
-        if (v.ok) out.addSeq(line, stream, frame.seq + i);
-        else {
-          rejected++;
-          stats.reject(v.reason);
-          sink.reject({ peer: conn.peer, reason: v.reason, stream, seq: frame.seq + i, sample: line });
-        }
-        if (out.length >= cut) {
-          stats.records.persisted += out.count;
-          pending = js!.publish(stream, out.take(), chunkFirst, frame.seq + i);
-          chunkFirst = frame.seq + i + 1;
-        }
-      }
-      marks.stats.received += count - first;
-      marks.accepted = frame.seq + count - 1;
-      const persisted = out.count;
-      const bytes = out.take();
-      if (bytes && !js) {
-        sink.append(bytes);
-        stats.records.persisted += persisted;
-        if (sink.overHighWater) this.rx?.pause();
-      } else if (bytes) stats.records.persisted += persisted;
-      if (js) pending = js.publish(stream, bytes, chunkFirst, marks.accepted);
-    }
-    // ACK once everything up to the accepted mark is durable (one fsync covers many batches).
-    const upTo = marks.accepted;
-    if (js) {
-      // durable = JetStream acknowledged this (and everything before it of this stream)
-      const published = pending ?? js.publish(stream, undefined, upTo, upTo);
-      const stored = rejected > 0 ? Promise.all([published, sink.whenDurable(sink.position)]) : published;
-      stored.then(
-        () => {
-          this.hwm.markDurable(marks, upTo);
-          conn.ack(stream, marks.durable);
-        },
-        () => {
-          // not stored, so never ACKed: the shipper sends it again after its next HELLO (which asks JetStream)
-          marks.accepted = marks.durable;
-          conn.socket.destroy();
-        },
-      );
-      return;
-    }
-    sink.whenDurable(sink.position).then(
-      () => {
-        this.hwm.markDurable(marks, upTo);
-        conn.ack(stream, marks.durable);
-      },
-      () => {},
-    );
-  };
-
-  /** SIGTERM: stop reading, flush + fsync, send the final ACKs, close every connection, last checkpoint. */
-  async shutdown(rx: LspReceiver): Promise<void> {
-    rx.stopReading();
-    await this.opts.jetstream?.close();
-    await this.sink.close();
-    await new Promise((r) => setImmediate(r)); // the whenDurable callbacks queue their ACKs…
-    await rx.closeAll(); // …which go out before we close
-    await this.hwm.close();
   }
 }
 

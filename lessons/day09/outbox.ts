@@ -34,7 +34,6 @@ export interface WindowLimits {
   maxBytes: number;
 }
 
-const LF = 0x0a;
 
 export class Outbox {
   /** live batches are q[head..]; those in q[head..sentEnd) are in flight */
@@ -97,11 +96,15 @@ export class Outbox {
     return b;
   }
 
+  // @solution [d09.1, d09.3, d09.4] ack(seq) forgets every record ≤ seq (a batch covered in part keeps its tail, re-sliced) and returns how many; rewind() makes every batch in flight "to send" again
+  // @stub ack(_seq: number): number { return 0; }
+  // @stub rewind(): void {}
   /**
    * A cumulative ACK: every record with seq ≤ `seq` is safe. Forgets them — a batch covered in part keeps
    * its unacknowledged tail, re-sliced to start after `seq` — and returns how many records were forgotten.
    */
   ack(seq: number): number {
+    const LF = 0x0a;
     let acked = 0;
     while (this.head < this.q.length) {
       const b = this.q[this.head]!;
@@ -141,6 +144,7 @@ export class Outbox {
     this.sentEnd = this.head;
     this.inflightBytes = 0;
   }
+  // @end-solution
 
   /** drop-oldest: removes and returns the oldest batch never sent (one sent before may be stored already). */
   dropOldestUnsent(): OutBatch | undefined {
@@ -159,7 +163,8 @@ export class Outbox {
     for (let i = this.head; i < this.q.length; i++) yield this.q[i]!;
   }
 
-  private compact(): void {
+  /** Gives back the slots of forgotten batches (after ack). */
+  compact(): void {
     if (this.head === this.q.length) {
       this.q = [];
       this.sentEnd -= this.head;

@@ -12,7 +12,11 @@
  *   3. ACK only what is durable: after the sink's fsync, never after a mere write. One fsync covers many
  *      batches (group commit) and their ACKs go out together [d09.4]
  *   4. the marks survive kill -9: they are recovered from what is on disk (lessons/day09/hwm-store.ts) [d09.4]
- *   5. a broken frame is fatal for ITS connection only: NACK {code, message}, close (shared/lsp-receiver.ts) [d09.9]
+ *   5. a broken frame is fatal for ITS connection only: NACK {code, message}, close (the connection
+ *      machinery, shared/lsp-receiver.ts, does it for every receiver) [d09.9]
+ *
+ * Steps 1–3 are lessons/day09/ingest.ts (AckedIngest): what a HELLO answers, what a BATCH writes, when
+ * its ACK leaves. This file wires it up: flags, the connection machinery, stats, the ready line, SIGTERM.
  *
  * The shipper resends until it gets an ACK (at-least-once); we drop what we already have (dedup). Together:
  * every record stored exactly once, whichever side crashes — "effectively exactly-once".
@@ -21,17 +25,12 @@
  */
 import net from 'node:net';
 import { parseCli, receiverOptions, opt } from '../../shared/cli.ts';
-import { HwmStore } from './hwm-store.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
+import { LspReceiver } from '../../shared/lsp-receiver.ts';
 import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
-import { decodeBatch } from '../../shared/protocol/batch.ts';
-import type { Frame, Hello } from '../../shared/protocol/frame.ts';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
-import { validateRecord } from '../../shared/protocol/record.ts';
-import { FileSink } from '../../shared/storage/file-sink.ts';
-import { RxWriter } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
+import { AckedIngest } from './ingest.ts';
 
 const args = parseCli({
   name: 'lessons/day09/receiver.ts',
@@ -46,115 +45,25 @@ const args = parseCli({
 
 const log = createLog('day09/receiver');
 const stats = new ReceiverStats(args.lane, 'lsp1-tcp');
-const sink = await FileSink.open({ dir: args.dataDir, fsync: args.fsync, fsyncIntervalMs: args.fsyncIntervalMs, rotateBytes: args.rotateBytes });
-// [d09.4] the high-water marks come back from disk: the checkpoint plus whatever was written after it
-const hwm = await HwmStore.open({
-  dir: args.dataDir,
-  sink,
-  stats,
-  checkpointIntervalMs: args.checkpointIntervalMs,
-  onError: (err) => log.warn('HWM checkpoint failed (the next one retries)', { error: err.message }),
-});
-log.info('high-water marks recovered', { ...hwm.recovery });
 
-/** Stamps `_rx` on every new valid record of a batch, into one buffer: one sink append per batch. */
-const out = new RxWriter();
+// The records files, the marks recovered from them [d09.4], and the HELLO/BATCH/ACK rules [d09.2–d09.4, d09.7].
+const ingest = await AckedIngest.open({ ...args, stats, log });
 
-// ---- 1. HELLO: tell the shipper where to resume --------------------------------------------------
-function onHello(_conn: LspConnection, stream: number, _hello: Hello): number {
-  // @solution [d09.2] answer a HELLO with the highest DURABLE seq of that stream (0 for a stream never seen)
-  // @stub return 0;
-  return hwm.get(stream).durable;
-  // @end-solution
-}
-
-// ---- 2. BATCH: dedup, gaps, validate, append; 3. ACK once durable ----------------------------------
-function onBatch(conn: LspConnection, frame: Frame): void {
-  // A payload that does not decode, or whose record count is wrong, throws an LsError: NACK + close. [d09.9]
-  const lines = decodeBatch(frame, { maxDecodedBytes: args.maxDecodedBytes });
-  const count = lines.length;
-  const stream = frame.stream;
-  const marks = hwm.get(stream);
-  stats.records.received += count;
-  stats.bytes.decoded += frame.codec === 0 ? frame.payload.length : decodedBytes(lines);
-
-  // @solution [d09.3, d09.4, d09.7] dedup against the accepted mark; a first seq past mark + 1 is a gap
-  // @stub const first = 0;
-  /** index of the first record we have not seen before */
-  let first = 0;
-  if (frame.seq <= marks.accepted) {
-    // A resend after a reconnect (or a batch still in flight when the shipper gave up on a connection).
-    first = Math.min(count, marks.accepted - frame.seq + 1);
-    marks.stats.duplicates += first;
-    stats.records.duplicates += first;
-  } else if (frame.seq > marks.accepted + 1) {
-    // The shipper's overflow policy dropped these seqs: there is nothing to wait for, so count and move on.
-    const missing = frame.seq - marks.accepted - 1;
-    marks.stats.gaps += missing;
-    log.info('gap: seqs skipped by the shipper', { stream, from: marks.accepted + 1, to: frame.seq - 1, missing });
-  }
-  // @end-solution
-
-  if (first < count) {
-    out.context({ ts: new Date().toISOString(), peer: conn.peer, lane: args.lane });
-    for (let i = first; i < count; i++) {
-      const line = lines[i]!;
-      const v = validateRecord(line, args.maxRecordBytes);
-      if (v.ok) {
-        out.addSeq(line, stream, frame.seq + i);
-      } else {
-        // An invalid record is not fatal: it goes to rejects.ndjson with its seq and counts as delivered.
-        stats.reject(v.reason);
-        sink.reject({ peer: conn.peer, reason: v.reason, stream, seq: frame.seq + i, sample: line });
-      }
-    }
-    marks.stats.received += count - first;
-    marks.accepted = frame.seq + count - 1;
-    const persisted = out.count;
-    const bytes = out.take();
-    if (bytes) {
-      sink.append(bytes);
-      stats.records.persisted += persisted;
-      if (sink.overHighWater) rx.pause(); // the disk is behind: stop reading, TCP slows the shippers
-    }
-  }
-
-  // @solution [d09.4] ACK only once everything up to the accepted mark is durable (group commit: many batches, one fsync)
-  // @stub conn.ack(stream, marks.accepted);
-  // `upTo` is captured now: the ticket covers exactly what was appended so far, duplicates' originals included.
-  const upTo = marks.accepted;
-  sink.whenDurable(sink.position).then(
-    () => {
-      hwm.markDurable(marks, upTo);
-      conn.ack(stream, marks.durable);
-    },
-    () => {}, // the sink failed: nothing more is ever ACKed (logged by the sink's 'error' handler)
-  );
-  // @end-solution
-}
-
-function decodedBytes(lines: Buffer[]): number {
-  let n = lines.length;
-  for (const l of lines) n += l.length;
-  return n;
-}
-
-// ---- the connection machinery (frames, NACK, PING, limits) is shared with days 11–13 ---------------
+// The connection machinery (frames, NACK + close on a broken one [d09.9], PING, limits, ACK coalescing).
 const rx = new LspReceiver({
-  handlers: { onHello, onBatch },
+  handlers: ingest.handlers,
   log,
   stats,
   maxConnections: args.maxConnections,
   idleTimeoutMs: args.idleTimeoutMs,
   maxPayloadBytes: args.maxPayloadBytes,
 });
-sink.on('drain', () => rx.resume());
-sink.on('error', (err: Error) => log.error('sink failed: nothing more is ACKed', { error: err.message }));
+ingest.attach(rx); // the disk is behind: stop reading, TCP slows the shippers
 
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
   stats.extra.lsp = rx.counters;
-  stats.extra.sink = sink.counters;
-  stats.extra.recovery = hwm.recovery;
+  stats.extra.sink = ingest.sink.counters;
+  stats.extra.recovery = ingest.recovery;
 }).start();
 
 const server = net.createServer({ noDelay: true }, rx.accept);
@@ -166,12 +75,8 @@ log.info('listening', { host: args.host, port: port, dataDir: args.dataDir, fsyn
 onShutdown(
   async () => {
     server.close();
-    rx.stopReading(); // frames not yet in are never ACKed: the shipper sends them again
-    await sink.close(); // flush + fsync: every batch we appended is durable now…
-    await new Promise((r) => setImmediate(r)); // …its whenDurable callbacks have queued their ACKs…
-    await rx.closeAll(); // …which go out before we close
-    await hwm.close();
-    stats.extra.sink = sink.counters;
+    await ingest.shutdown(rx); // stop reading, flush + fsync, final ACKs, close, last checkpoint
+    stats.extra.sink = ingest.sink.counters;
     await statsWriter.stop();
     log.info('stopped', { persisted: stats.records.persisted, duplicates: stats.records.duplicates, rejected: stats.records.rejected });
   },

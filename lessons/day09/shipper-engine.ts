@@ -1,9 +1,11 @@
 /**
- * The LSP/1 shipper engine (day 09's acknowledged shipper, reused unchanged by days 11, 12 and 13).
+ * The LSP/1 shipper engine: day 09's acknowledged shipper as a state machine, reused by days 11, 12, 13 and
+ * the scale-out lesson. The decisions it asks for are day 09's policies (lessons/day09/policies.ts); how
+ * records are grouped into batches is a pluggable batching policy (lessons/day09/batching.ts).
  *
  * ## API summary
  * ```ts
- * import { LspShipper, lspShipperOptions, lspCodecOptions, validateLspShipper, ownDir, type ShipperPolicies } from '../../../lessons/day09/shipper-engine.ts';
+ * import { LspShipper, lspShipperOptions, lspCodecOptions, validateLspShipper, ownDir } from '../day09/shipper-engine.ts';
  *
  * const args = parseCli({ name, summary, options: { ...lspShipperOptions('day12', 5144), ...lspCodecOptions() },
  *                         validate: validateLspShipper });
@@ -15,25 +17,30 @@
  *   follow: args.follow ? state.followOf(args.input!) : undefined,   // where a --follow run resumes
  *   compression: { codec: codecByName(args.codec), level: args.level, minBytes: args.minCompressBytes }, // optional
  *   connect: (t) => tls.connect({ host: t.host, port: t.port, ca, cert, key }),   // optional; default net.connect
+ *   batching: (o) => new Batcher<string>(o),                                        // optional; default day 09's count rule
+ *   batch: { maxRecords, maxBytes, maxDelayMs },                                    // optional; default the --batch-* flags
  *   policies: { ... },                                                              // optional; default DAY09_POLICIES
  *   doneExtra: () => ({ ... }),                                                     // optional extra done-line fields
- *   batch: { maxRecords, maxBytes, maxDelayMs },                                    // optional; default the --batch-* flags
  * });
  * process.exit(await shipper.run());     // connects, reads the source, handles SIGTERM; resolves to the exit code
  * ```
- * - `lspShipperOptions(lesson, defaultPort)`: every flag of the acked shipper (GUIDE §2 + day 09's): --target,
- *   --input/--generate/--format/--seed/--service, --follow, --state-dir, --stream-id, --name, --batch-records,
- *   --batch-bytes, --batch-delay-ms, --window-batches, --window-bytes, --queue-records, --overflow, --spool,
- *   --spool-bytes, --backoff-base-ms, --backoff-cap-ms, --max-attempts, --ack-timeout-ms, --keepalive-ms,
- *   --progress-ms, --rate. `lspCodecOptions()`: --codec, --level, --min-compress-bytes (day 12).
- *   `validateLspShipper(values)`: the cross-flag rules (one source, --follow needs a file, cap ≥ base,
- *   --batch-bytes holds at least one record), one line naming the flag.
+ * - The flags (`lspShipperOptions`, `lspCodecOptions`, `validateLspShipper`, `ownDir`, `parseTargets`,
+ *   `SMALLEST_RECORD_BYTES`) are lessons/day09/shipper-options.ts, re-exported here.
+ * - The batching hook: `batching?: (opts: BatchPolicyOptions) => BatchPolicy` (lessons/day09/batching.ts).
+ *   The engine builds the open batch with `opts = {maxRecords, maxBytes, maxDelayMs, onFlush({items})}` and
+ *   drives it with `size`, `openBytes`, `fits(bytes)`, `add(record, bytes)`, `flush('manual'|'bytes'|'close')`,
+ *   `idle?()` (called when nothing more is waiting: after each chunk taken from the source or the spool)
+ *   and reports its `flushes` (by reason) in the done line. Default: day 09's CountBatching — the records
+ *   already waiting, up to --batch-records / --batch-bytes, sent at idle(). Day 11's Batcher fits as it is
+ *   (`(o) => new Batcher<string>(o)`): full, bytes, or --batch-delay-ms after its first record.
+ * - Policies: resumeAfterHello [d09.3–5], nextBackoff [d09.10], deadConnection [d09.8], admit [d09.6],
+ *   overflow [d09.7], advanceFollow [d09.5] (lessons/day09/policies.ts: DAY09_POLICIES; a lesson may replace one).
  * - stdout: `{"event":"state","from","to","reason","t",…}` per transition, `{"event":"progress",…}` every
  *   --progress-ms, and one `done` line: sent, acked, dropped, read, resent, spooled, unacked, reconnects,
  *   stream, firstSeq, lastSeq, elapsedMs, recordsPerSec, skippedInput, tooLarge, transitions, reason, and
- *   batches (BATCH frames sent the first time), frames (resends included), recordsPerBatch, flushes (Batcher
- *   flush reasons), socketWrites (write() calls), bytesWire, waitMs {p50, p99, max, n} (per record: from
- *   entering the batcher to its ACK, HDR histogram), compression {codec, level, compressed, raw, bytesIn,
+ *   batches (BATCH frames sent the first time), frames (resends included), recordsPerBatch, flushes (why
+ *   each batch left), socketWrites (write() calls), bytesWire, waitMs {p50, p99, max, n} (per record: from
+ *   entering the open batch to its ACK, HDR histogram), compression {codec, level, compressed, raw, bytesIn,
  *   bytesOut, ratio, cpuMs}. Exit code 0 when acked + dropped == read (or after SIGTERM), else 1.
  * - `connect(target)` may return a net.Socket or a tls.TLSSocket (the handshake then starts at
  *   'secureConnect'); a socket 'error' (ECONNREFUSED, CERT_HAS_EXPIRED, …) becomes the backoff transition's
@@ -41,12 +48,8 @@
  * - Compression: each BATCH payload is compressed when sent with `compression.codec` (shared/protocol/codecs.ts)
  *   when it is at least `minBytes`; when the result is not smaller, the raw payload goes with codec 0.
  *   CPU time is measured with process.cpuUsage() around each compress call.
- * - Policies (the day 09 lesson passes its own, so its @solution regions stay in the lesson; other days get
- *   `day09Policies(args.overflow)`, the same code): resumeAfterHello [d09.3–5], nextBackoff [d09.10],
- *   deadConnection [d09.8], admit [d09.6], overflow [d09.7], advanceFollow [d09.5].
- * - Also exported: `BatchLimits` (config `batch`), `WaitTimes` (per-record latency runs → HDR histogram;
- *   the day 11 UDP lane uses it too), `generatePaced(n, rate, seed, stopped)` (`--generate` at `--rate`),
- *   `SMALLEST_RECORD_BYTES`, `ownDir(program, flag, open)` (a locked state/spool dir → exit 2 naming the flag).
+ * - Also exported: `BatchLimits` (config `batch`), `WaitTimes` (lessons/day09/wait-times.ts),
+ *   `generatePaced(n, rate, seed, stopped)` (`--generate` at `--rate`).
  * - SIGTERM/SIGINT: stop reading, flush the open batch, wait (≤ 3.5 s) for the ACKs, done line, exit 0.
  *
  * ## How it works (day 09's story; lessons/day09/README.md)
@@ -57,259 +60,37 @@
  *                 │   ▼           ▼            ▼            ▼
  *                 └── backoff ◀───┴────────────┴────────────┘   (connection lost, NACK, ACK timeout)
  *
- * Records are numbered 1, 2, 3… as they are read (local seqs; on the wire seq = local + base), batched by
- * the one Batcher (size, bytes or time, whichever first; always on close), kept in the Outbox until an
- * ACK covers them, and sent within a window. After each (re)connect the HELLO's ACK says what the
- * receiver holds; the rest goes again. Memory is bounded by --queue-records: past it the spool, then the
- * overflow policy.
+ * Records are numbered 1, 2, 3… as they are read (local seqs; on the wire seq = local + base), grouped into
+ * batches by the batching policy, kept in the Outbox until an ACK covers them, and sent within a window.
+ * After each (re)connect the HELLO's ACK says what the receiver holds; the rest goes again. Memory is
+ * bounded by --queue-records: past it the spool, then the overflow policy.
  */
 import net from 'node:net';
-import os from 'node:os';
 import tls from 'node:tls';
-import hdr from 'hdr-histogram-js';
 import { Backoff } from './backoff.ts';
-import { Batcher, type Batch, type FlushReason } from '../day11/batcher.ts';
-import { formatHostPort, opt, parseHostPort, requireOneSource, shipperOptions, type CliValues, type HostPort, type OptionSpec } from '../../shared/cli.ts';
-import { DirLockedError } from '../../shared/dir-lock.ts';
+import { countBatching, type BatchPolicy, type Batching } from './batching.ts';
+import { formatHostPort, type HostPort } from '../../shared/cli.ts';
 import { FileFollower, type FilePosition } from './follow.ts';
 import { openSource, toRecordLine } from '../day08/input.ts';
 import type { Log } from '../../shared/log.ts';
 import { Outbox, type OutBatch } from './outbox.ts';
+import { DAY09_POLICIES, type FollowProgress, type Liveness, type OverflowPolicy, type Queue, type Resume, type ShipperPolicies } from './policies.ts';
 import { announceDone, onShutdown } from '../../shared/process.ts';
 import { encodeBatchPayload } from '../../shared/protocol/batch.ts';
-import { CODEC_NAMES, type Codec } from '../../shared/protocol/codecs.ts';
+import type { Codec } from '../../shared/protocol/codecs.ts';
 import type { LsError } from '../../shared/protocol/errors.ts';
 import { encodeFrame, encodeHello, encodePing, encodePong, FrameDecoder, FrameType, parseNack, type Frame } from '../../shared/protocol/frame.ts';
-import { DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
 import { RecordGenerator } from '../../shared/generate.ts';
 import type { ShipperState, FollowState } from './shipper-state.ts';
 import type { Spool } from './spool.ts';
+import type { LspShipperArgs, TargetList } from './shipper-options.ts';
 import { TokenBucket } from '../../shared/token-bucket.ts';
+import { WaitTimes } from './wait-times.ts';
 
-// ---------------------------------------------------------------------------------------------------
-// CLI: the flags every acked LSP/1 shipper takes (days 09, 11, 12, 13)
-
-/** The smallest valid record (LSP1 §1) plus its LF: no --batch-bytes below this can hold any record. */
-export const SMALLEST_RECORD_BYTES = '{"ts":"2026-01-01T00:00:00Z","level":"info","msg":""}'.length + 1;
-
-/** `--target a:1,b:2,…`: the first is the target (`host`, `port`); `all` lists every one, in order (issue 11). */
-export interface TargetList extends HostPort {
-  all: HostPort[];
-}
-
-export function parseTargets(raw: string): TargetList {
-  const all = raw.split(',').map((t) => t.trim()).filter(Boolean).map(parseHostPort);
-  if (all.length === 0) return parseTargets(`${raw}:`); // parseHostPort names what is wrong
-  return { ...all[0]!, all };
-}
-
-export function lspShipperOptions(lesson: string, defaultPort: number) {
-  const target: OptionSpec<TargetList, true> = {
-    flags: '--target <host:port[,host:port…]>',
-    description: 'receiver to ship to; several, comma-separated: fail over to the next when one is lost (see --spread)',
-    defaultValue: parseTargets(`127.0.0.1:${defaultPort}`),
-    parse: parseTargets,
-  };
-  return {
-    ...shipperOptions(defaultPort),
-    target,
-    spread: opt.flag('--spread', 'with several --target: start at target (stream id mod count) instead of the first, so shippers spread over the receivers'),
-    follow: opt.flag('--follow', 'with --input FILE: keep reading appended lines (and across rotation); resume after the last ACKed line'),
-    stateDir: opt.string('--state-dir <dir>', 'keeps the stream id and, with --follow, the acknowledged read position', `data/${lesson}-shipper`),
-    streamId: opt.int('--stream-id <n>', 'stream id (u32) to use instead of the one kept in --state-dir', undefined, { min: 0, max: 0xffff_ffff }),
-    name: opt.string('--name <name>', 'shipper name sent in HELLO', `${os.hostname()}/${lesson}-shipper`),
-    batchRecords: opt.int('--batch-records <n>', 'records per BATCH at most', 1000, { min: 1, max: 65535 }),
-    batchBytes: opt.bytes('--batch-bytes <size>', 'payload bytes per BATCH at most (before compression)', 1 << 20, { min: 1, max: DEFAULT_MAX_PAYLOAD_BYTES }),
-    batchDelayMs: opt.int('--batch-delay-ms <n>', 'send a batch that is not full after this long (0 = at once)', 20, { min: 0, max: 60_000 }),
-    windowBatches: opt.int('--window-batches <n>', 'batches in flight (sent, not yet ACKed) at most', 64, { min: 1, max: 1_000_000 }),
-    windowBytes: opt.bytes('--window-bytes <size>', 'payload bytes in flight at most', 32 << 20, { min: 1024 }),
-    queueRecords: opt.int('--queue-records <n>', 'records held in memory (queued + unacknowledged) at most', 200_000, { min: 1 }),
-    overflow: opt.choice('--overflow <policy>', 'when memory (and the spool) is full: block | drop-oldest | drop-newest', ['block', 'drop-oldest', 'drop-newest'] as const, 'block'),
-    spool: opt.string('--spool <dir>', 'overflow to disk here first; --overflow applies when the spool is full'),
-    spoolBytes: opt.bytes('--spool-bytes <size>', 'most bytes the spool holds', 1 << 30, { min: 4096 }),
-    backoffBaseMs: opt.int('--backoff-base-ms <n>', 'first reconnect window (full jitter: random(0, min(cap, base·2^attempt)))', 100, { min: 1, max: 3_600_000 }),
-    backoffCapMs: opt.int('--backoff-cap-ms <n>', 'largest reconnect window', 5000, { min: 1, max: 3_600_000 }),
-    maxAttempts: opt.int('--max-attempts <n>', 'give up after this many failed connects in a row (0 = never)', 0, { min: 0 }),
-    ackTimeoutMs: opt.int('--ack-timeout-ms <n>', 'no ACK progress (or no PONG) for this long: the connection is dead, reconnect', 5000, { min: 10 }),
-    keepaliveMs: opt.int('--keepalive-ms <n>', 'PING the receiver this often', 1000, { min: 10 }),
-    progressMs: opt.int('--progress-ms <n>', 'print a progress line this often (0 = never)', 1000, { min: 0 }),
-    rate: opt.int('--rate <n>', 'with --generate: create records at this many per second (0 = as fast as possible)', 0, { min: 0 }),
-  };
-}
-
-/** `--codec`, `--level`, `--min-compress-bytes` (day 12 on). */
-export function lspCodecOptions() {
-  return {
-    codec: opt.choice('--codec <name>', `BATCH payload codec: ${CODEC_NAMES.join(' | ')}`, CODEC_NAMES, 'none'),
-    level: opt.int('--level <n>', "compression level (default: the codec's own)", undefined, { min: -131072, max: 22 }),
-    minCompressBytes: opt.bytes('--min-compress-bytes <size>', 'payloads smaller than this go uncompressed (codec 0)', 256, { min: 0 }),
-  };
-}
-
-/** The parsed values of lspShipperOptions() (a day may add its own flags beside them). */
-export type LspShipperArgs = CliValues<ReturnType<typeof lspShipperOptions>>;
-
-/** Largest record `--generate` makes with this seed (its records vary by a few bytes), LF included. */
-function generatedRecordBytes(seed: number): number {
-  const gen = new RecordGenerator({ seed });
-  let max = 0;
-  for (let i = 0; i < 1000; i++) max = Math.max(max, Buffer.byteLength(gen.next()) + 1);
-  return max;
-}
-
-/** Cross-flag rules; returns one line naming the flag, or undefined. */
-export function validateLspShipper(v: LspShipperArgs): string | undefined {
-  return (
-    requireOneSource(v) ??
-    (v.follow && (v.input === undefined || v.input === '-') ? '--follow needs --input FILE' : undefined) ??
-    (v.backoffCapMs < v.backoffBaseMs ? `--backoff-cap-ms (${v.backoffCapMs}) must be at least --backoff-base-ms (${v.backoffBaseMs})` : undefined) ??
-    (v.batchBytes < SMALLEST_RECORD_BYTES
-      ? `--batch-bytes ${v.batchBytes} is smaller than one record (the smallest valid record is ${SMALLEST_RECORD_BYTES} bytes)`
-      : undefined) ??
-    (v.generate !== undefined && v.batchBytes < generatedRecordBytes(v.seed)
-      ? `--batch-bytes ${v.batchBytes} is smaller than one record (--generate makes records of up to ${generatedRecordBytes(v.seed)} bytes)`
-      : undefined) ??
-    (v.rate > 0 && v.generate === undefined ? '--rate paces --generate only' : undefined)
-  );
-}
-
-/** A state or spool dir another live shipper uses is a usage error: one line naming the flag, exit 2. */
-export function ownDir<T>(program: string, flag: string, open: () => T): T {
-  try {
-    return open();
-  } catch (err) {
-    if (!(err instanceof DirLockedError)) throw err;
-    process.stderr.write(`${program}: ${flag}: ${err.message}\n`);
-    process.exit(2);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Policies: the decisions day 09 teaches, passed in so the lesson shows (and grades) them
-
-/** What nextBackoff returns: the exponent used, the window, and the drawn delay. */
-export interface BackoffStep {
-  /** failed attempts before this one (the exponent) */
-  attempt: number;
-  ceilingMs: number;
-  delayMs: number;
-}
-
-/** What resumeAfterHello may touch. */
-export interface Resume {
-  readonly outbox: Outbox;
-  /** a cumulative ACK of wire seq `seq`: forget (re-slicing) what it covers, count it, make room */
-  ack(seq: number): void;
-}
-
-/** What deadConnection sees, once per watchdog tick while streaming or draining. */
-export interface Liveness {
-  readonly now: number;
-  /** batches in flight (sent, not ACKed) */
-  readonly inflight: number;
-  /** when the ACK clock last moved (an ACK made progress, or the window filled from empty) */
-  readonly lastAckProgressAt: number;
-  readonly pingOutstanding: boolean;
-  readonly pingSentAt: number;
-  readonly ackTimeoutMs: number;
-}
-
-/** What admit and overflow work with: memory, the spool, and the counters of what is dropped. */
-export interface Queue {
-  readonly spool: Spool | undefined;
-  /** records memory can take now: --queue-records minus what is held (open batch + unacknowledged) */
-  room(): number;
-  /** records[from, to) into memory, numbered with the next seqs; returns how many (to - from) */
-  toMemory(records: readonly string[], from: number, to: number): number;
-  /** records[from, to) to the spool behind what it holds, with the next seqs; returns how many it took (0: full or none) */
-  toSpool(records: readonly string[], from: number, to: number): number;
-  /** resolves when an ACK (or a drop) makes room, or the shipper stops */
-  roomFreed(): Promise<void>;
-  /** uses up the next k seqs without sending them (the receiver will count a gap) */
-  skip(k: number): void;
-  /** removes the oldest records never sent (a queued batch, else the open batch); returns how many (0: all held are in flight) */
-  discardOldestUnsent(): number;
-  /** counts k dropped records (logged at most once a second) */
-  dropped(k: number, how: string): void;
-}
-
-/** A followed file's read positions waiting for their ACK (oldest first), and where to store the acked one. */
-export interface FollowProgress {
-  /** positions read, in order, each with the last local seq before it */
-  readonly positions: Array<{ lastSeq: number; at: FilePosition }>;
-  /** highest local seq ACKed */
-  readonly ackedLocal: number;
-  /** wire seq = local seq + base */
-  readonly base: number;
-  /** stores the acknowledged position (written at most every 200 ms) */
-  save(pos: FollowState): void;
-}
-
-export interface ShipperPolicies {
-  /** [d09.3, d09.4, d09.5] the HELLO's ACK (`held`, a wire seq) says what the receiver holds: what goes again */
-  resumeAfterHello(held: number, r: Resume): void;
-  /** [d09.10] the delay before the next connect */
-  nextBackoff(backoff: Backoff): BackoffStep;
-  /** [d09.8] why the connection counts as dead (half-open), or undefined while it is alive */
-  deadConnection(c: Liveness): string | undefined;
-  /** [d09.6] takes records[from, to) into memory or the spool; returns how many it took (0: nowhere) */
-  admit(q: Queue, records: readonly string[], from: number, to: number): number;
-  /** [d09.7] memory and spool are full: block or drop; returns the index to go on from */
-  overflow(q: Queue, records: readonly string[], from: number, to: number): Promise<number>;
-  /** [d09.5] moves the stored read position of a followed file over what is ACKed */
-  advanceFollow(f: FollowProgress): void;
-}
-
-/** The reference policies (the same as lessons/day09/shipper.ts shows): what days 11–13 use. */
-export function day09Policies(overflowPolicy: LspShipperArgs['overflow']): ShipperPolicies {
-  return {
-    resumeAfterHello(held, r) {
-      r.outbox.rewind(); // everything unacknowledged — in flight on the lost connection included — goes again…
-      r.ack(held); // …except what the receiver says it already holds (re-slicing a partly held batch)
-    },
-    nextBackoff(backoff) {
-      const attempt = backoff.attempt;
-      const ceilingMs = backoff.ceiling();
-      return { attempt, ceilingMs, delayMs: backoff.next() };
-    },
-    deadConnection(c) {
-      if (c.inflight > 0 && c.now - c.lastAckProgressAt > c.ackTimeoutMs) return `no ACK progress for ${c.now - c.lastAckProgressAt} ms with ${c.inflight} batches in flight`;
-      if (c.pingOutstanding && c.now - c.pingSentAt > c.ackTimeoutMs) return `no PONG within ${c.ackTimeoutMs} ms`;
-      return undefined;
-    },
-    admit(q, records, from, to) {
-      if (q.spool && !q.spool.isEmpty) return q.toSpool(records, from, to);
-      const room = q.room();
-      if (room > 0) return q.toMemory(records, from, Math.min(to, from + room));
-      return q.toSpool(records, from, to);
-    },
-    async overflow(q, _records, from, to) {
-      if (overflowPolicy === 'block') {
-        await q.roomFreed();
-        return from;
-      }
-      if (overflowPolicy === 'drop-newest') {
-        q.skip(to - from);
-        q.dropped(to - from, 'dropping the newest records');
-        return to;
-      }
-      const k = q.discardOldestUnsent();
-      if (k > 0) {
-        q.dropped(k, 'dropping the oldest unsent records');
-        return from;
-      }
-      q.skip(1);
-      q.dropped(1, 'everything held is in flight: dropping the newest record');
-      return from + 1;
-    },
-    advanceFollow(f) {
-      while (f.positions.length > 0 && f.positions[0]!.lastSeq <= f.ackedLocal) {
-        const p = f.positions.shift()!;
-        f.save({ ...p.at, seq: p.lastSeq + f.base });
-      }
-    },
-  };
-}
+export { lspCodecOptions, lspShipperOptions, ownDir, parseTargets, SMALLEST_RECORD_BYTES, validateLspShipper, type LspShipperArgs, type TargetList } from './shipper-options.ts';
+export type { BackoffStep, FollowProgress, Liveness, Queue, Resume, ShipperPolicies } from './policies.ts';
+export type { BatchPolicy, BatchPolicyOptions, Batching } from './batching.ts';
+export { WaitTimes } from './wait-times.ts';
 
 /**
  * `--generate N --rate R`: N seeded records created at R per second, in chunks (a token bucket topped up
@@ -327,86 +108,6 @@ export async function* generatePaced(n: number, rate: number, seed: number, stop
       yield gen.take(k);
     }
     if (left > 0) await new Promise((r) => setTimeout(r, 1));
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Per-record wait times: from entering the batcher to the ACK that covers it
-
-/**
- * Records enter in runs (a chunk of the source arrives at one instant), so the tracker keeps one
- * (first seq, count, time) entry per run, not per record, and an ACK records each run's wait with its
- * count in an HDR histogram (microseconds, 3 significant digits).
- */
-export class WaitTimes {
-  readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
-  /** flat runs [firstSeq, count, t, firstSeq, count, t, …] from `head` on, in seq order */
-  private runs: number[] = [];
-  private head = 0;
-
-  /** `count` records from `firstSeq` entered at time `t` (ms, performance.now) */
-  enter(firstSeq: number, count: number, t: number): void {
-    if (count <= 0) return;
-    const r = this.runs;
-    const n = r.length;
-    if (n > this.head && r[n - 1] === t && r[n - 3]! + r[n - 2]! === firstSeq) {
-      r[n - 2]! += count;
-      return;
-    }
-    r.push(firstSeq, count, t);
-  }
-
-  /** Everything up to `seq` is ACKed at time `now`. */
-  acked(seq: number, now: number): void {
-    const r = this.runs;
-    while (this.head < r.length) {
-      const first = r[this.head]!;
-      const count = r[this.head + 1]!;
-      if (first > seq) break;
-      const waitUs = Math.max(1, Math.round((now - r[this.head + 2]!) * 1000));
-      const covered = Math.min(count, seq - first + 1);
-      this.histogram.recordValueWithCount(waitUs, covered);
-      if (covered < count) {
-        r[this.head] = first + covered;
-        r[this.head + 1] = count - covered;
-        break;
-      }
-      this.head += 3;
-    }
-    if (this.head === r.length) {
-      this.runs = [];
-      this.head = 0;
-    } else if (this.head > 3000 && this.head * 2 > r.length) {
-      this.runs = r.slice(this.head);
-      this.head = 0;
-    }
-  }
-
-  /** Records [from, to) will never be ACKed (dropped): forget them. */
-  discard(from: number, to: number): void {
-    const out: number[] = [];
-    const r = this.runs;
-    for (let i = this.head; i < r.length; i += 3) {
-      const first = r[i]!;
-      const end = first + r[i + 1]!;
-      const t = r[i + 2]!;
-      if (end <= from || first >= to) out.push(first, end - first, t);
-      else {
-        if (first < from) out.push(first, from - first, t);
-        if (end > to) out.push(to, end - to, t);
-      }
-    }
-    this.runs = out;
-    this.head = 0;
-  }
-
-  /** {p50, p99, max} in ms (3 decimals) and the number of records measured */
-  summary(): { p50: number; p99: number; max: number; n: number } {
-    const h = this.histogram;
-    const ms = (us: number) => Math.round(us) / 1000;
-    if (h.totalCount === 0) return { p50: 0, p99: 0, max: 0, n: 0 };
-    const max = h.maxValue; // (percentiles are reported as the top of their bucket: never above the max)
-    return { p50: ms(Math.min(max, h.getValueAtPercentile(50))), p99: ms(Math.min(max, h.getValueAtPercentile(99))), max: ms(max), n: h.totalCount };
   }
 }
 
@@ -441,11 +142,13 @@ export interface LspShipperConfig {
   hello?: Record<string, unknown>;
   /** extra fields for the done line */
   doneExtra?: () => Record<string, unknown>;
-  /** the Batcher's limits; default --batch-records, --batch-bytes, --batch-delay-ms (day 11 passes its own) */
+  /** the batching policy's limits; default --batch-records, --batch-bytes, --batch-delay-ms (day 11 passes its own) */
   batch?: BatchLimits;
+  /** how records are grouped into batches; default day 09's count rule (lessons/day09/batching.ts); day 11 plugs its Batcher in */
+  batching?: Batching;
 }
 
-/** When a batch leaves (lessons/day11/batcher.ts): at maxRecords, before it would pass maxBytes, maxDelayMs after its first record. */
+/** A batch's limits: at most maxRecords records and maxBytes of payload; maxDelayMs is for a time-based policy (day 11). */
 export interface BatchLimits {
   maxRecords: number;
   /** payload bytes (NDJSON, LFs included, before compression) */
@@ -479,8 +182,8 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
   /** every --target; the connection uses targets[targetIndex] and moves on to the next when lost */
   private readonly targets: HostPort[];
   private targetIndex = 0;
-  private readonly batcher: Batcher<string>;
-  /** the limits the batcher enforces */
+  private readonly batcher: BatchPolicy;
+  /** the limits the batching policy enforces */
   readonly batchLimits: BatchLimits;
   private readonly backoff: Backoff;
   private readonly connectFn: ConnectFn;
@@ -535,7 +238,7 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
   constructor(private readonly cfg: LspShipperConfig) {
     const args = (this.args = cfg.args);
     this.log = cfg.log;
-    this.policies = { ...day09Policies(args.overflow), ...cfg.policies };
+    this.policies = { ...DAY09_POLICIES, ...cfg.policies };
     this.stream = cfg.state.stream;
     this.spool = cfg.spool;
     this.targets = (args.target as Partial<TargetList>).all ?? [args.target];
@@ -544,9 +247,9 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     this.outbox = new Outbox({ maxBatches: args.windowBatches, maxBytes: args.windowBytes });
     this.backoff = new Backoff({ baseMs: args.backoffBaseMs, capMs: args.backoffCapMs });
     this.batchLimits = cfg.batch ?? { maxRecords: args.batchRecords, maxBytes: args.batchBytes, maxDelayMs: args.batchDelayMs };
-    this.batcher = new Batcher<string>({
+    this.batcher = (cfg.batching ?? countBatching)({
       ...this.batchLimits,
-      onFlush: (b: Batch<string>) => {
+      onFlush: (b: { items: string[] }) => {
         if (this.discardOpenBatch) return;
         this.queueBatch(this.openFirst, b.items);
         this.pump();
@@ -582,8 +285,8 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     return this.st;
   }
 
-  /** Batcher flushes so far, by reason */
-  get flushes(): Record<FlushReason, number> {
+  /** batches that left so far, by reason */
+  get flushes(): Readonly<Record<string, number>> {
     return this.batcher.flushes;
   }
 
@@ -596,6 +299,9 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
   }
   get ackTimeoutMs(): number {
     return this.args.ackTimeoutMs;
+  }
+  get overflowPolicy(): OverflowPolicy {
+    return this.args.overflow;
   }
 
   /** Connects, reads the source, handles SIGTERM/SIGINT; resolves to the exit code once closed. */
@@ -997,6 +703,7 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
       this.waits.enter(e.firstSeq, e.records.length, performance.now());
       for (let i = 0; i < e.records.length; i++) this.addToBatch(e.records[i]!, e.firstSeq + i);
     }
+    this.batcher.idle?.();
     if (this.sourceDone) this.batcher.flush('close');
   }
 
@@ -1017,8 +724,10 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
         i += took;
         continue;
       }
+      this.batcher.idle?.(); // no room: what is open goes into the outbox (where an ACK can free it, or drop-oldest take it)
       i = await this.policies.overflow(this, records, i, n);
     }
+    this.batcher.idle?.(); // nothing more is waiting
     return true;
   }
 

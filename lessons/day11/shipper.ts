@@ -97,7 +97,7 @@ async function shipTcp(): Promise<number> {
   const state = ownDir(PROGRAM, '--state-dir', () => ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }));
   const spool = args.spool ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes })) : undefined;
   const follow = args.follow ? state.followOf(args.input!) : undefined;
-  const shipper = new LspShipper({ lesson: 'day11', args, log, state, spool, follow, batch: batchLimits() });
+  const shipper = new LspShipper({ lesson: 'day11', args, log, state, spool, follow, batch: batchLimits(), batching: (o) => new Batcher<string>(o) });
   return shipper.run();
 }
 

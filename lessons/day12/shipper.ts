@@ -25,6 +25,7 @@
 import { opt, parseCli } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspShipper, lspCodecOptions, lspShipperOptions, ownDir, validateLspShipper } from '../day09/shipper-engine.ts';
+import { Batcher } from '../day11/batcher.ts';
 import { CODEC_NAMES, codecByName, type Codec } from '../../shared/protocol/codecs.ts';
 import { ShipperState } from '../day09/shipper-state.ts';
 import { Spool } from '../day09/spool.ts';
@@ -108,6 +109,7 @@ const shipper: LspShipper = new LspShipper({
   state,
   spool,
   follow: args.follow ? state.followOf(args.input!) : undefined,
+  batching: (o) => new Batcher<string>(o), // day 11's batches: full, bytes, or --batch-delay-ms
   // minBytes 0: the size rule is ours (compressBatch), so the engine hands every batch to `deciding`
   compression: { codec: deciding, level, minBytes: 0 },
   hello: { codec: codec.name },

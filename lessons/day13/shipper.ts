@@ -21,6 +21,7 @@ import tls from 'node:tls';
 import { opt, parseCli, type HostPort } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspShipper, lspShipperOptions, ownDir, validateLspShipper } from '../day09/shipper-engine.ts';
+import { Batcher } from '../day11/batcher.ts';
 import { ShipperState } from '../day09/shipper-state.ts';
 import { Spool } from '../day09/spool.ts';
 import { ensureCerts } from '../../shared/tls/certs.ts';
@@ -142,6 +143,7 @@ const shipper = new LspShipper({
   spool,
   follow: args.follow ? state.followOf(args.input!) : undefined,
   connect: connectTls,
+  batching: (o) => new Batcher<string>(o), // day 11's batches: full, bytes, or --batch-delay-ms
   doneExtra: () => ({ tls: { ...tlsInfo, ca: caFile, clientCert: args.cert ?? null } }),
 });
 process.exit(await shipper.run());

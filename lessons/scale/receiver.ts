@@ -45,7 +45,7 @@ try {
   log.error('cannot reach JetStream (is the NATS cluster up? --nats)', { nats: args.nats.join(','), error: (err as Error).message });
   process.exit(1);
 }
-const ingest = await AckedIngest.open({ ...args, stats, log, jetstream });
+const ingest = await AckedIngest.open({ ...args, stats, log, store: jetstream });
 const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: args.maxConnections, idleTimeoutMs: args.idleTimeoutMs, maxPayloadBytes: args.maxPayloadBytes });
 ingest.attach(rx);
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {

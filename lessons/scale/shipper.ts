@@ -10,6 +10,7 @@
 import { parseCli } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspShipper, lspShipperOptions, ownDir, validateLspShipper } from '../day09/shipper-engine.ts';
+import { Batcher } from '../day11/batcher.ts';
 import { ShipperState } from '../day09/shipper-state.ts';
 import { Spool } from '../day09/spool.ts';
 
@@ -30,6 +31,7 @@ const shipper = new LspShipper({
   state,
   spool,
   follow: args.follow ? state.followOf(args.input!) : undefined,
+  batching: (o) => new Batcher<string>(o), // day 11's batches: full, bytes, or --batch-delay-ms
   doneExtra: () => ({ targets: args.target.all.length }),
 });
 process.exit(await shipper.run());

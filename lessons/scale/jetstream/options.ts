@@ -5,7 +5,11 @@
  */
 import { opt } from '../../../shared/cli.ts';
 import type { Log } from '../../../shared/log.ts';
+import type { DurableStore } from '../../day09/ingest.ts';
 import { JetStreamSink, type JetStreamTopology } from './sink.ts';
+
+/** The JetStream sink is where a day 09 receiver's records become durable (ACK = PubAck). */
+export type JetStreamStore = JetStreamSink & DurableStore;
 
 export function jetstreamSinkOptions() {
   return {
@@ -41,7 +45,8 @@ export function topologyOf(v: JetStreamSinkArgs): JetStreamTopology {
   return { servers: v.nats, stream: v.jsStream, subjectPrefix: v.subjectPrefix, replicas: v.replicas, duplicateWindowMs: v.duplicateWindowMs };
 }
 
-export async function openJetStreamSink(v: JetStreamSinkArgs, log: Log, name: string): Promise<JetStreamSink | undefined> {
+/** The sink, or undefined for `--sink file`; it is a day 09 DurableStore (AckedIngestOptions.store). */
+export async function openJetStreamSink(v: JetStreamSinkArgs, log: Log, name: string): Promise<JetStreamStore | undefined> {
   if (v.sink !== 'jetstream') return undefined;
   return JetStreamSink.open({ ...topologyOf(v), log, name, publishTimeoutMs: v.publishTimeoutMs });
 }
