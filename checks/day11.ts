@@ -223,7 +223,9 @@ function flagNamed(r: RunResult, flag: string): boolean {
 const d11_1: Check = {
   id: 'd11.1',
   title: 'Process contract: ready lines for --transport tcp and udp, --help, bad flags exit 2, LOGSTREAM_* env, a done line',
-  points: 10,
+  // Given: the CLI, the receivers and the done line are handed over; no TODO asks for them.
+  given: true,
+  points: 0,
   timeoutMs: 60_000,
   async run(ctx) {
     const [rxHelp, rxBogus, rxBadTransport, shHelp, shBogus] = await Promise.all([
@@ -267,7 +269,7 @@ const d11_1: Check = {
 const d11_2: Check = {
   id: 'd11.2',
   title: 'A batch leaves when it holds --batch-records records (and the last partial one at the end of input)',
-  points: 12,
+  points: 14,
   timeoutMs: 60_000,
   async run(ctx) {
     const fake = await startFakeReceiver(ctx);
@@ -281,7 +283,7 @@ const d11_2: Check = {
     const frames = fake.batches.map((b) => b.frame);
     const counts = frames.map((f) => f.count);
     const want = [...Array<number>(full).fill(size), extra];
-    expectEqual(counts, want, { what: `records per BATCH frame (--batch-records ${size}, ${n} records, --batch-delay-ms 60000)`, where: `frames received: ${framesSummary(frames)}`, hint: `with a long delay and a large byte limit, every batch holds exactly --batch-records (${size}) records — not one more, not one less — and the rest leaves when the input ends` });
+    expectEqual(counts, want, { what: `records per BATCH frame (--batch-records ${size}, ${n} records, --batch-delay-ms 60000)`, where: `frames received: ${framesSummary(frames)}`, hint: `your TODO in lessons/day11/batcher.ts (add): with a long delay and a large byte limit, every batch holds exactly --batch-records (${size}) records — not one more, not one less — and the rest leaves when the input ends` });
     let next = frames[0]?.seq ?? 1;
     for (const f of frames) {
       expectEqual(f.seq, next, { what: 'BATCH seq (the first record of each batch follows the last of the previous one)', where: `frame ${framesSummary([f])}` });
@@ -289,7 +291,7 @@ const d11_2: Check = {
     }
     const done = doneOf(sh);
     const flushes = done['flushes'] as Json | undefined;
-    expectEqual(flushes?.['records'], full, { what: 'done line flushes.records (batches that left because they were full)', where: `shipper done line ${show(done, 400)}`, hint: 'count why each batch left: {records, bytes, time, close}' });
+    expectEqual(flushes?.['records'], full, { what: 'done line flushes.records (batches that left because they were full)', where: `shipper done line ${show(done, 400)}`, hint: 'your TODO in lessons/day11/batcher.ts (add): a batch that leaves because it holds maxRecords items leaves with reason \'records\' (flushes counts each reason)' });
     expectEqual(done['batches'], full + 1, { what: 'done line "batches"', where: `shipper done line ${show(done, 400)}` });
   },
 };
@@ -297,7 +299,7 @@ const d11_2: Check = {
 const d11_3: Check = {
   id: 'd11.3',
   title: 'A batch leaves before it would pass --batch-bytes: never over, and never short of a record that would have fit',
-  points: 12,
+  points: 14,
   timeoutMs: 60_000,
   async run(ctx) {
     const B = randInt(ctx.rng, 3000, 5000);
@@ -323,22 +325,22 @@ const d11_3: Check = {
     for (let k = 0; k < frames.length; k++) {
       const f = frames[k]!;
       const where = `frame ${k + 1} of ${frames.length} (${framesSummary([f])}); --batch-bytes ${B}`;
-      expectTrue(f.payload.length <= B, { expected: `every BATCH payload ≤ --batch-bytes (${B})`, received: `${f.payload.length} bytes`, where, hint: 'a record costs its bytes plus its LF; flush BEFORE adding the record that would pass the limit' });
+      expectTrue(f.payload.length <= B, { expected: `every BATCH payload ≤ --batch-bytes (${B})`, received: `${f.payload.length} bytes`, where, hint: 'your TODO in lessons/day11/batcher.ts (add): flush BEFORE adding the record that would pass maxBytes (a record costs its bytes plus its LF)' });
       at += f.count;
       const next = lines[at];
       if (k < frames.length - 1 && next !== undefined) {
         const nextBytes = Buffer.byteLength(next) + 1;
-        expectTrue(f.payload.length + nextBytes > B, { expected: `a batch to leave only when the next record would not fit (payload + next record > ${B})`, received: `payload ${f.payload.length} bytes left, yet the next record (${nextBytes} bytes with its LF) would have fit`, where, hint: 'a batch that exactly reaches --batch-bytes is allowed: compare with >, not >=' });
+        expectTrue(f.payload.length + nextBytes > B, { expected: `a batch to leave only when the next record would not fit (payload + next record > ${B})`, received: `payload ${f.payload.length} bytes left, yet the next record (${nextBytes} bytes with its LF) would have fit`, where, hint: 'your TODO in lessons/day11/batcher.ts (add): a batch that exactly reaches --batch-bytes is allowed: compare with >, not >=' });
       }
     }
-    expectEqual(frames[0]?.count, 5, { what: `records in the first batch (5 records of exactly ${B} bytes with their LFs)`, where: `frame 1: ${framesSummary(frames.slice(0, 1))}`, hint: 'a batch may hold exactly --batch-bytes bytes; only passing it is not allowed' });
+    expectEqual(frames[0]?.count, 5, { what: `records in the first batch (5 records of exactly ${B} bytes with their LFs)`, where: `frame 1: ${framesSummary(frames.slice(0, 1))}`, hint: 'your TODO in lessons/day11/batcher.ts (add): a batch may hold exactly --batch-bytes bytes; only passing it is not allowed' });
   },
 };
 
 const d11_4: Check = {
   id: 'd11.4',
   title: 'A partial batch leaves --batch-delay-ms after its first record (tolerance: no sooner than D − 20 ms, no later than D + 700 ms)',
-  points: 14,
+  points: 16,
   timeoutMs: 60_000,
   exclusive: true,
   async run(ctx) {
@@ -357,14 +359,14 @@ const d11_4: Check = {
         timeoutMs: D + LATE,
         what: `a BATCH with the ${k} records written at once (--batch-delay-ms ${D}, --batch-records 1000)`,
         where: `round ${round}`,
-        hint: 'a partial batch must leave --batch-delay-ms after its FIRST record arrived, even though no more records come',
+        hint: 'your TODO in lessons/day11/batcher.ts (add): the batch\'s FIRST item arms one timer; --batch-delay-ms later it flushes the partial batch (\'time\'), even though no more records come',
         received: () => `no frame within ${D + LATE} ms`,
       });
       const dt = got.at - t0;
       ctx.log(`round ${round}: ${k} records written, BATCH of ${got.frame.count} arrived after ${dt} ms (D = ${D})`);
-      expectTrue(dt >= D - EARLY, { expected: `the batch to leave no sooner than ${D - EARLY} ms after its first record (--batch-delay-ms ${D})`, received: `it arrived after ${dt} ms`, where: `round ${round}`, hint: 'a batch waits for more records up to --batch-delay-ms; sending at once is batch size 1' });
+      expectTrue(dt >= D - EARLY, { expected: `the batch to leave no sooner than ${D - EARLY} ms after its first record (--batch-delay-ms ${D})`, received: `it arrived after ${dt} ms`, where: `round ${round}`, hint: 'your TODO in lessons/day11/batcher.ts (add): a batch waits for more records up to --batch-delay-ms; sending at once is batch size 1' });
       expectTrue(dt <= D + LATE, { expected: `the batch within ${D + LATE} ms`, received: `${dt} ms`, where: `round ${round}` });
-      expectEqual(got.frame.count, k, { what: `records in that batch (all ${k} written together)`, where: `round ${round}: ${framesSummary([got.frame])}`, hint: 'records that arrive within the delay travel together' });
+      expectEqual(got.frame.count, k, { what: `records in that batch (all ${k} written together)`, where: `round ${round}: ${framesSummary([got.frame])}`, hint: 'your TODO in lessons/day11/batcher.ts (add): records that arrive within the delay travel together: only the first one arms the timer' });
     }
     sh.endInput();
     const ex = await waitExit(sh, 10_000, 'end of input: the shipper sends what it has and exits');
@@ -391,12 +393,12 @@ const d11_5: Check = {
     await waitEvent(tcp, 'a state line to "streaming"', (j) => j['event'] === 'state' && j['to'] === 'streaming', 20_000);
     await tcp.write(recs.join('\n') + '\n');
     await waitEvent(tcp, `a progress line with read = ${k}`, (j) => j['event'] === 'progress' && Number(j['read']) >= k, 10_000, '--progress-ms N prints {"event":"progress","read",…}');
-    expectEqual(fake.batches.length, 0, { what: 'BATCH frames before SIGTERM (the batch is neither full nor old enough)', where: 'tcp, --batch-delay-ms 60000' });
+    expectEqual(fake.batches.length, 0, { what: 'BATCH frames before SIGTERM (the batch is neither full nor old enough)', where: 'tcp, --batch-delay-ms 60000', hint: 'your TODO in lessons/day11/batcher.ts (add): a batch that is neither full nor old enough stays open (it leaves on SIGTERM)' });
     tcp.kill('SIGTERM');
     const exT = await waitExit(tcp, 6000, 'SIGTERM: send the open batch, wait for its ACK, done line, exit 0 within 5 s');
     expectExit0(tcp, exT);
     const gotT = fake.batches.flatMap((b) => linesOf(b.frame));
-    expectEqual(gotT.map(idOf), recs.map(idOf), { what: `records received over TCP after SIGTERM`, where: `frames: ${framesSummary(fake.batches.map((b) => b.frame))}`, hint: 'on SIGTERM stop reading, flush the partial batch, drain the ACKs, then exit' });
+    expectEqual(gotT.map(idOf), recs.map(idOf), { what: `records received over TCP after SIGTERM`, where: `frames: ${framesSummary(fake.batches.map((b) => b.frame))}`, hint: 'on SIGTERM the day 09 engine flushes the partial batch (your Batcher\'s flush) and drains the ACKs: check your TODOs in lessons/day11/batcher.ts' });
     expectEqual(doneOf(tcp)['acked'], k, { what: 'done line "acked" (tcp)', where: 'shipper done line' });
 
     // UDP: the check's socket
@@ -404,13 +406,13 @@ const d11_5: Check = {
     const u = spawnShipper(ctx, ['--transport', 'udp', '--target', `127.0.0.1:${udp.port}`, '--state-dir', await ctx.tmp(), ...flags], { stdin: true });
     await u.write(recs.join('\n') + '\n');
     await waitEvent(u, `a progress line with read = ${k} (udp)`, (j) => j['event'] === 'progress' && Number(j['read']) >= k, 20_000, '--progress-ms N prints {"event":"progress","read",…} over UDP too');
-    expectEqual(udp.datagrams.length, 0, { what: 'datagrams before SIGTERM', where: 'udp, --batch-delay-ms 60000' });
+    expectEqual(udp.datagrams.length, 0, { what: 'datagrams before SIGTERM', where: 'udp, --batch-delay-ms 60000', hint: 'your TODO in lessons/day11/batcher.ts (add): a batch that is neither full nor old enough stays open (it leaves on SIGTERM)' });
     u.kill('SIGTERM');
     const exU = await waitExit(u, 6000, 'SIGTERM: send the open batch as a last datagram, done line, exit 0');
     expectExit0(u, exU);
     await udpHolds(udp, recs.length);
     const gotU = udp.datagrams.flatMap((d, i) => linesOf(decodeDatagram(d.buf, `datagram ${i + 1}`)));
-    expectEqual(gotU.map(idOf), recs.map(idOf), { what: 'records received over UDP after SIGTERM', where: `${udp.datagrams.length} datagram(s) on port ${udp.port}`, hint: 'on SIGTERM close the batcher (it flushes the partial batch) and wait for the send before exiting' });
+    expectEqual(gotU.map(idOf), recs.map(idOf), { what: 'records received over UDP after SIGTERM', where: `${udp.datagrams.length} datagram(s) on port ${udp.port}`, hint: 'your TODOs in lessons/day11/batcher.ts (close: the partial batch leaves) and shipper.ts (the UDP shutdown handler: close the batcher, then wait for the send)' });
   },
 };
 
@@ -438,7 +440,7 @@ const d11_6: Check = {
         const seq = f.seq + i;
         const id = idOf(lines[i]!);
         const dup = seen.get(seq);
-        if (dup !== undefined) fail({ expected: 'each seq in exactly one datagram', received: `seq ${seq} twice (records ${dup} and ${id})`, where: `datagram ${d + 1} (seq ${f.seq}, count ${f.count})`, hint: "a batch's seq is its first record's; the next batch starts after its LAST record, not one after its first" });
+        if (dup !== undefined) fail({ expected: 'each seq in exactly one datagram', received: `seq ${seq} twice (records ${dup} and ${id})`, where: `datagram ${d + 1} (seq ${f.seq}, count ${f.count})`, hint: "your TODO in lessons/day11/shipper.ts (the UDP onFlush): a batch's seq is its first record's; the next batch starts after its LAST record, not one after its first" });
         seen.set(seq, id);
         if (id !== `s${seed}-${seq}`) fail({ expected: `the record with seq ${seq} to be the ${seq}th record (attrs.id s${seed}-${seq})`, received: `attrs.id ${id}`, where: `datagram ${d + 1} (seq ${f.seq}, count ${f.count})`, hint: 'record i of a batch has seq + i' });
         if (seq < prev) fail({ expected: 'seqs to grow from datagram to datagram', received: `seq ${seq} after ${prev}`, where: `datagram ${d + 1}`, hint: 'batches leave in the order they were filled' });
@@ -478,7 +480,7 @@ const d11_6: Check = {
 const d11_7: Check = {
   id: 'd11.7',
   title: 'UDP: no datagram exceeds --max-datagram however records are sized; an exact fit is sent, a record that cannot fit is rejected',
-  points: 12,
+  points: 14,
   timeoutMs: 60_000,
   async run(ctx) {
     const L = randInt(ctx.rng, 600, 1000);
@@ -512,14 +514,14 @@ const d11_7: Check = {
     for (let d = 0; d < udp.datagrams.length; d++) {
       const buf = udp.datagrams[d]!.buf;
       largest = Math.max(largest, buf.length);
-      if (buf.length > L) fail({ expected: `every datagram ≤ --max-datagram (${L} bytes)`, received: `datagram ${d + 1} is ${buf.length} bytes`, where, hint: `the 28-byte header counts: a payload may hold ${P} bytes, each record's LF included` });
+      if (buf.length > L) fail({ expected: `every datagram ≤ --max-datagram (${L} bytes)`, received: `datagram ${d + 1} is ${buf.length} bytes`, where, hint: `your TODO in lessons/day11/shipper.ts (batchLimits): over UDP the 28-byte header counts, a payload may hold ${P} bytes, each record's LF included` });
       got.push(...linesOf(decodeDatagram(buf, `datagram ${d + 1}, ${where}`)).map(idOf));
     }
     const want = lines.map(idOf).filter((x) => x !== tooBigId);
-    expectEqual(got, want, { what: `the records received (all but ${tooBigId}, in order, once)`, where, hint: `a record of exactly ${P} bytes with its LF fits (the datagram is then exactly ${L} bytes); only ${tooBigId} (${P + 1} bytes) cannot fit and is rejected` });
+    expectEqual(got, want, { what: `the records received (all but ${tooBigId}, in order, once)`, where, hint: `your TODOs in lessons/day11/batcher.ts (add, fits) and shipper.ts (batchLimits): a record of exactly ${P} bytes with its LF fits (the datagram is then exactly ${L} bytes); only ${tooBigId} (${P + 1} bytes) cannot fit and is rejected` });
     expectEqual(largest, L, { what: 'the largest datagram (the exact fits fill one completely)', where });
     const done = doneOf(u);
-    expectEqual(done['rejected'], 1, { what: 'done line "rejected" (records too large for any datagram)', where: `shipper done line ${show(done, 300)}`, hint: 'a record that cannot fit alone is rejected with a clear error (LSP1 §5), counted, never sent' });
+    expectEqual(done['rejected'], 1, { what: 'done line "rejected" (records too large for any datagram)', where: `shipper done line ${show(done, 300)}`, hint: 'your TODO in lessons/day11/batcher.ts (fits): a record that cannot fit alone does not fit; the UDP lane then rejects it with a clear error (LSP1 §5), counted, never sent' });
     expectTrue(/too large|cannot fit|LS_ERR_TOO_LARGE/i.test(u.stderrText()), { expected: 'a clear error on stderr about the record that cannot fit', received: tail(u.stderrText(), 5, 5) || '(empty)', where: `pid ${u.pid} stderr` });
   },
 };
@@ -527,7 +529,7 @@ const d11_7: Check = {
 const d11_8: Check = {
   id: 'd11.8',
   title: 'Settings that can never work are refused at start with the flag named (exit 2): zero, negative, --batch-bytes or --max-datagram smaller than a record',
-  points: 12,
+  points: 14,
   timeoutMs: 60_000,
   async run(ctx) {
     const cases: Array<[string[], string]> = [
@@ -547,7 +549,7 @@ const d11_8: Check = {
       const [extra, flag] = cases[i]!;
       const r = results[i]!;
       const what = `shipper --generate 100 ${extra.join(' ')}`;
-      expectEqual(r.exitCode, 2, { what: `exit code of \`${what}\``, where: `${what}; stderr: ${show(tail(r.stderr, 3, 3), 300)}`, hint: 'a setting that can never work is a usage error: one line naming the flag on stderr, exit 2, before connecting' });
+      expectEqual(r.exitCode, 2, { what: `exit code of \`${what}\``, where: `${what}; stderr: ${show(tail(r.stderr, 3, 3), 300)}`, hint: 'a setting that can never work is a usage error: one line naming the flag on stderr, exit 2, before connecting (--max-datagram over UDP: your TODO in lessons/day11/shipper.ts, validateDatagram)' });
       expectTrue(flagNamed(r, flag), { expected: `stderr to name ${flag}`, received: show(r.stderr.slice(0, 300)), where: what });
     }
     expectEqual(fake.batches.length, 0, { what: 'BATCH frames sent by refused runs', where: 'the check\'s receiver' });

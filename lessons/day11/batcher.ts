@@ -1,14 +1,22 @@
 /**
- * The one Batcher (GUIDE §4, day 11): collects items and hands them on as a batch when it reaches
- * `maxRecords`, when adding the next item would pass `maxBytes`, or when `maxDelayMs` has passed since
- * the batch's first item — whichever comes first — and always on close. Every flush says why.
+ * Day 11 — the Batcher: the day's idea in one class. It collects items and hands them on as a batch
+ * (onFlush) when the FIRST of these happens, and always on close. Every flush says why:
  *
- * Size rule: a batch never exceeds maxBytes. An item that would push the open batch over the limit
- * first flushes the open batch ('bytes'), then starts the next one. A single item larger than maxBytes
- * cannot fit anywhere: `fits()` tells the caller, and add() refuses it (a UDP shipper rejects such a
- * record with a clear error before it gets here).
+ *   'records'  the batch holds maxRecords items                                     [d11.2]
+ *   'bytes'    the next item would take it past maxBytes: the batch leaves BEFORE it,  [d11.3, d11.7]
+ *              and a batch of exactly maxBytes leaves at once (it cannot grow)
+ *   'time'     maxDelayMs have passed since the batch's FIRST item (0: every item at once) [d11.4]
+ *   'close'    close(): the partial batch leaves, nothing is left behind, no item after  [d11.5]
  *
- * One timer per batch, never per item: the hot path is a push and two additions.
+ * Size rule: a batch never exceeds maxBytes. A single item larger than maxBytes cannot fit anywhere:
+ * `fits()` tells the caller (a UDP shipper rejects such a record with a clear error before it gets here),
+ * and add() refuses it with a BatchTooLargeError.
+ *
+ * One timer per batch, never per item: the timer is armed by the batch's first item and cancelled when
+ * the batch leaves for any reason (emit() does that). The hot path is a push and two additions.
+ *
+ * Order: items leave in the order they were added, batch after batch; a batch's seq is its first
+ * item's, which the caller knows (lessons/day11/shipper.ts, lessons/day09/shipper-engine.ts).
  */
 export type FlushReason = 'records' | 'bytes' | 'time' | 'close' | 'manual';
 
@@ -70,13 +78,23 @@ export class Batcher<T> {
     return this.bytes;
   }
 
+  /** Can an item of `bytes` bytes ever be in a batch? (The too-large rule: add() throws for one that cannot.) */
   fits(bytes: number): boolean {
+    // @solution [d11.7] the too-large rule: an item fits when a batch of it alone stays within maxBytes
+    // @stub return true; // anything fits
     return bytes <= this.opts.maxBytes;
+    // @end-solution
   }
 
+  /** Adds one item of `bytes` bytes to the open batch; the batch leaves when a limit says so. */
   add(item: T, bytes: number): void {
     if (this.closed) throw new Error('Batcher: add after close');
-    if (bytes > this.opts.maxBytes) throw new BatchTooLargeError(bytes, this.opts.maxBytes);
+    if (!this.fits(bytes)) throw new BatchTooLargeError(bytes, this.opts.maxBytes);
+    // @solution [d11.2, d11.3, d11.4, d11.5, d11.7] flush BEFORE the item that would pass maxBytes; add it; flush at maxRecords or at exactly maxBytes; else arm the timer with the batch's first item (maxDelayMs 0: flush now)
+    // @stub this.items.push(item); // every item leaves alone, at once: batch size 1
+    // @stub this.bytes += bytes;
+    // @stub this.openedAt = this.now();
+    // @stub this.emit('manual');
     if (this.items.length > 0 && this.bytes + bytes > this.opts.maxBytes) this.emit('bytes');
     const first = this.items.length === 0;
     if (first) this.openedAt = this.now();
@@ -87,6 +105,7 @@ export class Batcher<T> {
     else if (this.opts.maxDelayMs === 0) this.emit('time');
     // The clock starts with the batch's first item; a batch that left at once needs no timer (batch size 1).
     else if (first) this.timer = setTimeout(() => this.emit('time'), this.opts.maxDelayMs);
+    // @end-solution
   }
 
   /** Hands on the open batch now, if any. */
@@ -94,13 +113,17 @@ export class Batcher<T> {
     if (this.items.length) this.emit(reason);
   }
 
-  /** Flushes what is open ('close') and refuses further items. */
+  /** Flushes what is open ('close') and refuses further items; a second close does nothing. */
   close(): void {
+    // @solution [d11.5] close: the partial batch leaves (reason 'close'), then add() refuses; only once
+    // @stub this.closed = true;
     if (this.closed) return;
     this.flush('close');
     this.closed = true;
+    // @end-solution
   }
 
+  /** Given: hands the open batch on with its reason, cancels its timer, counts the flush. */
   private emit(reason: FlushReason): void {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);

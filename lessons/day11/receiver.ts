@@ -10,14 +10,15 @@
  *   --transport tcp  LSP/1 with ACKs, exactly as day 09 (lessons/day09/ingest.ts + shared/lsp-receiver.ts):
  *                    HELLO → durable HWM, dedup by seq, ACK once durable. Order and no duplicates [d11.6].
  *   --transport udp  one BATCH frame per datagram (LSP1 §5), no ACK. Records are stored with their seq;
- *                    per stream it counts what arrived, seqs skipped (gaps) and late arrivals (reordered).
- *                    Day 10 does the full loss accounting; here UDP is the baseline batching is compared on.
+ *                    per stream, day 10's accounting (lessons/day10/seq-accounting.ts) counts gaps,
+ *                    duplicates and late arrivals. Here UDP is the baseline batching is compared on.
  *
  * Run: npx tsx lessons/day11/receiver.ts --port 5143 --data-dir data/day11 [--transport udp]
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { AckedIngest } from '../day09/ingest.ts';
+import { SeqAccounting } from '../day10/seq-accounting.ts';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspReceiver } from '../../shared/lsp-receiver.ts';
@@ -82,7 +83,7 @@ if (args.transport === 'tcp') {
   // ---- UDP: one BATCH per datagram, nobody answers -------------------------------------------------------
   const sink = await FileSink.open({ dir: args.dataDir, fsync: args.fsync, fsyncIntervalMs: args.fsyncIntervalMs, rotateBytes: args.rotateBytes });
   const out = new RxWriter(2048); // one datagram's records at a time: start small
-  const hwm = new Map<number, number>();
+  const accounting = new SeqAccounting(stats, 16_384, 1024);
   const malformed: Record<string, number> = {};
   const socket = dgram.createSocket({ type: net.isIPv6(args.host) ? 'udp6' : 'udp4', ...(args.rcvbuf > 0 ? { recvBufferSize: args.rcvbuf } : {}) });
 
@@ -100,18 +101,12 @@ if (args.transport === 'tcp') {
       batching.frames++;
       batching.records += lines.length;
       stats.records.received += lines.length;
-      const s = stats.stream(frame.stream);
-      const high = hwm.get(frame.stream) ?? 0;
-      if (frame.seq > high + 1) s.gaps += frame.seq - high - 1;
-      else if (frame.seq <= high) s.reordered += lines.length; // late (or a duplicate: UDP cannot tell without more state)
-      const last = frame.seq + lines.length - 1;
-      if (last > high) {
-        hwm.set(frame.stream, last);
-        s.hwm = last;
-      }
-      s.received += lines.length;
+      // Day 10's accounting, per stream: gaps, duplicates (not written again), late arrivals.
+      const keep = accounting.account(frame.stream, frame.seq, lines.length);
+      if (keep === false) throw new LsError('LS_ERR_PAYLOAD', 'too many streams');
       out.context({ ts: new Date().toISOString(), peer, lane: args.lane });
       for (let i = 0; i < lines.length; i++) {
+        if (keep !== null && keep[i] === 0) continue;
         const v = validateRecord(lines[i]!, args.maxRecordBytes);
         if (v.ok) out.addSeq(lines[i]!, frame.stream, frame.seq + i);
         else {

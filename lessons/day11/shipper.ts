@@ -63,11 +63,11 @@ const args = parseCli({
  * AFTER the frame header: 1472 - 28 = 1444 bytes by default.
  */
 function batchLimits(): BatchLimits {
-  // @solution [d11.2, d11.3, d11.4, d11.7] a batch leaves at --batch-records, before it would pass its byte limit (the datagram's payload over UDP), or --batch-delay-ms after its first record
-  // @stub return { maxRecords: 1, maxBytes: args.batchBytes, maxDelayMs: 0 };
-  const maxBytes = args.transport === 'udp' ? Math.min(args.batchBytes, args.maxDatagram - HEADER_SIZE) : args.batchBytes;
-  return { maxRecords: args.batchRecords, maxBytes, maxDelayMs: args.batchDelayMs };
+  let maxBytes = args.batchBytes;
+  // @solution [d11.7] over UDP a batch is one datagram: its byte limit is also --max-datagram minus the 28-byte header
+  if (args.transport === 'udp') maxBytes = Math.min(maxBytes, args.maxDatagram - HEADER_SIZE);
   // @end-solution
+  return { maxRecords: args.batchRecords, maxBytes, maxDelayMs: args.batchDelayMs };
 }
 
 // ---- 2. settings that can never work -------------------------------------------------------------------
@@ -75,7 +75,8 @@ function batchLimits(): BatchLimits {
 // one record by validateLspShipper)
 function validateDatagram(v: LspShipperArgs & { transport: 'tcp' | 'udp'; maxDatagram: number }): string | undefined {
   if (v.transport !== 'udp') return undefined;
-  // @solution [d11.8] over UDP, --max-datagram minus the header must hold at least one record
+  // @solution [d11.8] over UDP, --max-datagram minus the header must hold at least one record (the smallest valid one; with --generate, the largest generated one)
+  // @stub void [SMALLEST_RECORD_BYTES, RecordGenerator]; // what you will need
   const room = v.maxDatagram - HEADER_SIZE;
   if (room < SMALLEST_RECORD_BYTES) {
     return `--max-datagram ${v.maxDatagram} leaves ${Math.max(0, room)} bytes after the ${HEADER_SIZE}-byte header: less than one record (the smallest valid record is ${SMALLEST_RECORD_BYTES} bytes)`;
@@ -163,7 +164,7 @@ async function shipUdp(): Promise<number> {
     for (const r of records) {
       count.read++;
       const bytes = Buffer.byteLength(r) + 1; // exact: a datagram limit is a hard limit
-      if (bytes > limits.maxBytes) {
+      if (!batcher.fits(bytes)) {
         count.rejected++;
         if (count.rejected <= 10) {
           log.error(`record ${count.read} rejected: ${bytes} bytes (with its LF) cannot fit in one datagram of --max-datagram ${args.maxDatagram} (${limits.maxBytes} after the ${HEADER_SIZE}-byte header)`, { code: 'LS_ERR_TOO_LARGE', sample: r.slice(0, 80) });
