@@ -14,10 +14,11 @@
 import { EventEmitter } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { DirLockedError, lockDir } from '../dir-lock.ts';
 import { zstdCodec } from '../protocol/codecs.ts';
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
@@ -56,6 +57,13 @@ export interface FileSinkOptions {
   writeDelayMs?: number;
   /** test hook for the hardening suite: ENOSPC once this many record bytes are written; default from LOGSTREAM_FAULT_SINK */
   enospcAfterBytes?: number;
+  /**
+   * One receiver per data dir (`<dir>/sink.lock`, shared/dir-lock.ts). When another live process holds
+   * it: 'exit' (the default) prints `<program>: --data-dir: <why>` to stderr and exits 2 — a usage
+   * error, the way shippers report a locked --state-dir — so every receiver gets it without code of its
+   * own; 'throw' throws DirLockedError instead.
+   */
+  onDirLocked?: 'exit' | 'throw';
 }
 
 /**
@@ -144,6 +152,7 @@ export class FileSink extends EventEmitter {
     private fileIndex: number,
     private fileSize: number,
     private readonly rejectsFh: FileHandle,
+    private readonly releaseDir: () => void,
   ) {
     super();
     this.highWaterMark = opts.highWaterMark ?? 16 << 20;
@@ -172,6 +181,16 @@ export class FileSink extends EventEmitter {
       restCompressor(opts.compressRotated, opts.compressLevel).destroy();
     }
     await mkdir(opts.dir, { recursive: true });
+    const release = lockDataDir(opts);
+    try {
+      return await FileSink.recover(opts, release);
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  private static async recover(opts: FileSinkOptions, release: () => void): Promise<FileSink> {
     const names = await readdir(opts.dir);
     const indexes = new Set<number>();
     for (const name of names) {
@@ -197,7 +216,7 @@ export class FileSink extends EventEmitter {
     const rejectsPath = join(opts.dir, 'rejects.ndjson');
     await truncatePartialLine(rejectsPath);
     const rejectsFh = await open(rejectsPath, 'a');
-    const sink = new FileSink(opts, fh, index, size, rejectsFh);
+    const sink = new FileSink(opts, fh, index, size, rejectsFh, release);
     // Rotated files that a crash left uncompressed are compressed now.
     if (opts.compressRotated === 'gzip' || opts.compressRotated === 'zstd') {
       for (const i of indexes) if (i < index && !compressed(i)) sink.compressInBackground(i);
@@ -284,6 +303,7 @@ export class FileSink extends EventEmitter {
     await Promise.allSettled([...this.compressions]);
     await this.fh.close().catch(() => {});
     await this.rejectsFh.close().catch(() => {});
+    this.releaseDir();
     if (this.failed) throw this.failed;
   }
 
@@ -406,6 +426,18 @@ export class FileSink extends EventEmitter {
     for (const w of this.waitersDurable.splice(0)) w.reject(err);
     for (const w of this.waitersWritten.splice(0)) w.reject(err);
     this.emit('error', err);
+  }
+}
+
+/** Takes `<dir>/sink.lock`; a data dir in use by another live process is a usage error (see onDirLocked). */
+function lockDataDir(opts: FileSinkOptions): () => void {
+  try {
+    return lockDir(opts.dir, 'sink', 'give each receiver its own --data-dir');
+  } catch (err) {
+    if (!(err instanceof DirLockedError) || opts.onDirLocked === 'throw') throw err;
+    const program = process.argv[1] ? relative(process.cwd(), process.argv[1]) : 'receiver';
+    process.stderr.write(`${program}: --data-dir: ${err.message}\n`);
+    process.exit(2);
   }
 }
 
