@@ -1,13 +1,13 @@
 /**
- * Day 14 — how the load generator talks to each lane. The plumbing: the lesson's idea (pacing, and
- * verifying what arrived) is in loadgen.ts; this file only turns "n records, due at time t" into bytes on
- * a socket, for every transport the course has:
+ * Day 14 — how the load generator talks to each lane. The plumbing, handed over: the lesson's ideas are
+ * in schedule.ts (when records are due), loadgen.ts's open-loop turn, latency.ts and verify.ts; this file
+ * only turns "n records, due at time t" into bytes on a socket, for every transport the course has:
  *
  *   StreamLane    ndjson (day 08), syslog-tcp (RFC 6587 octet counting): records straight into 256 KiB
  *                 chunks, one write() per chunk. No ACKs: "sent" means handed to the kernel.
  *   LspLane       lsp, lsp-tls (days 09–14): HELLO, then BATCH frames (optionally compressed with the codec
  *                 table of shared/protocol/codecs.ts); each ACK stops the latency clock of the records it
- *                 covers (lessons/day09/shipper-engine.ts's WaitTimes → HDR histogram).
+ *                 covers (day 09's WaitTimes, lessons/day09/wait-times.ts → an HDR histogram per lane).
  *   DatagramLane  udp (LSP/1 §5: one BATCH per datagram, never over --max-datagram) and syslog-udp (one
  *                 RFC 5424 message per datagram). No ACKs.
  *
@@ -18,7 +18,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
-import { WaitTimes } from '../day09/shipper-engine.ts';
+import { WaitTimes } from '../day09/wait-times.ts';
 import type { Codec } from '../../shared/protocol/codecs.ts';
 import { encodeFrame, encodeHello, FrameDecoder, FrameType, HEADER_SIZE, parseNack } from '../../shared/protocol/frame.ts';
 import type { RecordWriter } from './records.ts';

@@ -1,7 +1,7 @@
 /**
  * Day 14 — ACK latency: how long a record waited, from when it was DUE to the ACK that covers it.
  *
- * Recording is day 09's: every lane keeps a `WaitTimes` (lessons/day09/shipper-engine.ts). A batch enters
+ * Recording is day 09's: every lane keeps a `WaitTimes` (lessons/day09/wait-times.ts). A batch enters
  * it with a start time, and each ACK stops the clock of every record it covers, one HDR-histogram entry per
  * record (microseconds, 3 significant digits: ~0.1 % error at any magnitude, fixed memory however many
  * records). What day 14 changes is the start time: the loadgen enters each batch with the time its first
