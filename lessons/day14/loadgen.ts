@@ -205,10 +205,10 @@ const waitWake = (ms: number) => new Promise<void>((r) => {
 let generated = 0;
 let dropped = 0;
 const bar = process.stderr.isTTY || args.progress
-  ? new cliProgress.SingleBar({ stream: process.stderr, noTTYOutput: args.progress && !process.stderr.isTTY, notTTYSchedule: 1000, hideCursor: true, format: '{bar} {percentage}% | {value}/{total} | {rate} rec/s | acked {acked} | dropped {dropped} | errors {errors}' }, cliProgress.Presets.shades_classic)
+  ? new cliProgress.SingleBar({ stream: process.stderr, noTTYOutput: args.progress && !process.stderr.isTTY, notTTYSchedule: 1000, hideCursor: true, format: '{bar} {percentage}% | {value}/{total} | {rate} rec/s{offered} | acked {acked} | dropped {dropped} | errors {errors}' }, cliProgress.Presets.shades_classic)
   : undefined;
 const barTotal = Number.isFinite(countLimit) ? countLimit : Math.round((durationS ?? 10) * 10);
-bar?.start(barTotal, 0, { rate: 0, acked: 0, dropped: 0, errors: 0 });
+bar?.start(barTotal, 0, { rate: 0, offered: '', acked: 0, dropped: 0, errors: 0 });
 
 const dryRunBuf = Buffer.allocUnsafe(1 << 20);
 const start = performance.now();
@@ -283,7 +283,9 @@ while (!stopping && generated < countLimit) {
     const rate = Math.round(((generated - barGenerated) * 1000) / (now - lastBar));
     lastBar = now;
     barGenerated = generated;
-    bar.update(Number.isFinite(countLimit) ? generated : Math.min(barTotal, Math.round(t * 10)), { rate, acked: sum((l) => l.acked), dropped, errors: sum((l) => l.errors) });
+    // open loop: what the schedule offers now, next to what went (a ramp or a step shows here)
+    const offered = open ? ` (offered ${Math.round(schedule.rateAt(t))})` : '';
+    bar.update(Number.isFinite(countLimit) ? generated : Math.min(barTotal, Math.round(t * 10)), { rate, offered, acked: sum((l) => l.acked), dropped, errors: sum((l) => l.errors) });
   }
 }
 const sendEnd = performance.now();
