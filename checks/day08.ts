@@ -1,5 +1,7 @@
 // Graded checks for day 08: a TCP receiver of NDJSON lines (LSP1 §2) that persists records (§7).
-// Black-box: the programs are driven through the process contract (GUIDE §2) alone.
+// Black-box: the programs are driven through the process contract (COURSE.md) alone. Hints name the
+// learner's TODOs: lessons/day08/line-decoder.ts (framing, the line limit), lessons/day08/validate.ts
+// (validation), lessons/day08/receiver.ts (idle timeout, connection limit, the clean end, SIGTERM).
 import { isDeepStrictEqual } from 'node:util';
 import { CheckFailure, expectEqual, expectTrue, fail, show, waitFor } from './harness/assert.ts';
 import { formatRanges, readRecords, readRejects, readStats, statNumber, type InvalidLine, type PersistedRecord, type RejectEntry } from './harness/persisted.ts';
@@ -14,6 +16,12 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 type Rec = Record<string, unknown>;
+
+// Where the learner's TODOs are (README "Your TODOs").
+const SPLIT = 'your framing TODO in lessons/day08/line-decoder.ts (push, completeHeld)';
+const LIMIT = 'your line-limit TODO in lessons/day08/line-decoder.ts (hold, takeHeld, line)';
+const VALIDATE = 'your TODO in lessons/day08/validate.ts';
+const RECEIVER = 'your TODO in lessons/day08/receiver.ts';
 
 interface Receiver {
   rx: RunningProgram;
@@ -74,7 +82,7 @@ async function waitForIds(dataDir: string, ids: string[], timeoutMs: number, hin
       timeoutMs,
       what: `record${ids.length > 1 ? 's' : ''} ${ids.length > 5 ? `${ids.slice(0, 5).join(', ')}, …` : ids.join(', ')} in <data-dir>/*.ndjson`,
       where: dataDir,
-      hint: hint ?? 'every accepted line is written to a *.ndjson file in --data-dir (flushed within a second or so)',
+      hint: hint ?? `${SPLIT}: every complete line goes to line() (and so to onLine), which the receiver validates and writes to <data-dir>/*.ndjson`,
       received: () => {
         const missing = ids.filter((id) => !seen.has(id));
         const bad = invalid[0];
@@ -170,7 +178,9 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const d08_1: Check = {
   id: 'd08.1',
   title: 'The process contract: ready line, --help, bad flags exit 2, LOGSTREAM_<FLAG>',
-  points: 10,
+  // Given: the flags, --help and the ready line come with the lesson (shared/cli.ts, shared/process.ts).
+  given: true,
+  points: 0,
   timeoutMs: 45_000,
   async run(ctx) {
     const dataDir = await ctx.tmp();
@@ -227,7 +237,7 @@ const d08_2: Check = {
     await c.write(line(sent));
     const got = (await waitForIds(dataDir, [id], 5000)).get(id) as PersistedRecord;
     const after = Date.now();
-    expectEqual(withoutRx(got.record), sent, { what: 'the persisted record without _rx', where: where(got), hint: 'keep every field of the record as it came; only add _rx' });
+    expectEqual(withoutRx(got.record), sent, { what: 'the persisted record without _rx', where: where(got), hint: `${SPLIT}: a line reaches onLine byte for byte as it was sent, without its LF` });
     const rxField = got.record['_rx'];
     expectTrue(rxField !== null && typeof rxField === 'object' && !Array.isArray(rxField), { expected: '_rx to be an object {ts, peer, lane}', received: show(rxField), where: where(got) });
     const meta = rxField as Rec;
@@ -288,7 +298,7 @@ const d08_3: Check = {
     // First record of each connection, and wait for all 20: the receiver now serves 20 at once.
     const firstLen = payloads.map((b) => b.indexOf(0x0a) + 1);
     await Promise.all(clients.map((c, k) => c.write((payloads[k] as Buffer).subarray(0, firstLen[k]))));
-    await waitForIds(dataDir, firsts, 5000, 'the receiver serves many connections at once (each with its own line buffer)');
+    await waitForIds(dataDir, firsts, 5000, `${SPLIT}: each connection has its own LineDecoder; a line that ends in this chunk goes to line() at once`);
     ctx.log(`${CONNS} connections served, sending the rest of ${total} records (${payloads.reduce((n, b) => n + b.length, 0)} bytes)`);
     await Promise.all(
       clients.map(async (c, k) => {
@@ -315,7 +325,7 @@ const d08_3: Check = {
     ctx.log(`${read.records.length} records persisted`);
     if (read.invalid.length > 0) {
       const bad = read.invalid[0];
-      fail({ expected: 'every line of *.ndjson to be a JSON object', received: `${read.invalid.length} bad lines; first: ${show(bad?.text)} (${bad?.problem})`, where: `${bad?.file} line ${bad?.lineNo}`, hint: 'lines from different connections must never interleave: write whole lines' });
+      fail({ expected: 'every line of *.ndjson to be a JSON object', received: `${read.invalid.length} bad lines; first: ${show(bad?.text)} (${bad?.problem})`, where: `${bad?.file} line ${bad?.lineNo}`, hint: `${SPLIT}: only complete lines reach onLine; the bytes after a chunk's last LF are held until their LF comes` });
     }
     const count = new Map<string, number>();
     let foreign = 0;
@@ -328,7 +338,7 @@ const d08_3: Check = {
       count.set(id, (count.get(id) ?? 0) + 1);
       const want = sent.get(id) as Rec;
       if (!isDeepStrictEqual(withoutRx(p.record), want)) {
-        fail({ expected: `record ${id} persisted as sent: ${show(want, 300)}`, received: show(withoutRx(p.record), 300), where: where(p), hint: 'a line split across TCP reads (or a multi-byte character split across them) must be reassembled intact' });
+        fail({ expected: `record ${id} persisted as sent: ${show(want, 300)}`, received: show(withoutRx(p.record), 300), where: where(p), hint: `${SPLIT}: a line split across TCP reads (even inside a multi-byte character) is held as bytes and joined whole at its LF` });
       }
     }
     const missing = [...sent.keys()].filter((id) => !count.has(id));
@@ -343,7 +353,7 @@ const d08_3: Check = {
         expected: `${total} records, each exactly once`,
         received: `${read.records.length} records: ${missing.length} missing${missing.length ? ` (e.g. ${missing.slice(0, 3).join(', ')}; per connection ${show(Object.fromEntries(byConn))})` : ''}, ${dups.length} duplicated${dups.length ? ` (e.g. ${dups.slice(0, 3).join(', ')})` : ''}, ${foreign} unexpected`,
         where: dataDir,
-        hint: 'keep a buffer per connection; a line may arrive in many pieces, and a piece may end several lines',
+        hint: `${SPLIT}: a line may arrive in many pieces (hold each, join them at its LF), and one piece may end several lines`,
       });
     }
     await waitForStat(dataDir, 'records.persisted', total, 5000, 'stats.json records.persisted counts every record written (rewritten each --stats-interval-ms)');
@@ -373,8 +383,8 @@ const d08_4: Check = {
     const pa = got.get('crlf') as PersistedRecord;
     const pb = got.get('split') as PersistedRecord;
     expectEqual(withoutRx(pa.record), a, { what: 'the CRLF record (without _rx)', where: where(pa) });
-    expectTrue(!pa.raw.includes('\r') && !(got.get('last') as PersistedRecord).raw.includes('\r'), { expected: 'no CR in the persisted line', received: show(pa.raw.slice(-60)), where: where(pa), hint: 'a CR before the LF is dropped (LSP1 §2)' });
-    expectEqual(pb.record['msg'], b['msg'], { what: 'msg of the record whose € and 😀 were split across writes', where: where(pb), hint: 'decode a line only once it is complete (or use a StringDecoder): a chunk can end in the middle of a character' });
+    expectTrue(!pa.raw.includes('\r') && !(got.get('last') as PersistedRecord).raw.includes('\r'), { expected: 'no CR in the persisted line', received: show(pa.raw.slice(-60)), where: where(pa), hint: `${SPLIT}: drop one CR just before the LF, for a line inside one chunk (push) and for a held one (completeHeld)` });
+    expectEqual(pb.record['msg'], b['msg'], { what: 'msg of the record whose € and 😀 were split across writes', where: where(pb), hint: `${SPLIT}: work on bytes (Buffers) and join the pieces before anyone decodes them; never toString() a piece, a chunk can end inside a character` });
     expectEqual(withoutRx(pb.record), b, { what: 'the split record (without _rx)', where: where(pb) });
     await waitForStat(dataDir, 'records.persisted', 3, 5000, 'stats.json records.persisted counts records written');
     const stats = await readStats(dataDir);
@@ -383,15 +393,15 @@ const d08_4: Check = {
       expected: 'no rejects (empty lines, and lines that are only CR, are ignored)',
       received: `${rejects.length} rejects ${show(rejects.map((r) => r.reject))}, stats records.rejected = ${show(statNumber(stats, 'records.rejected'))}`,
       where: `${dataDir}/rejects.ndjson`,
-      hint: 'drop the CR before the LF first, then skip empty lines',
+      hint: `${SPLIT}: drop the CR before the LF first, then skip a line that is empty`,
     });
   },
 };
 
 const d08_5: Check = {
   id: 'd08.5',
-  title: 'A line over --max-line-bytes is rejected as line_too_long; the connection carries on',
-  points: 10,
+  title: 'A line over --max-line-bytes is rejected as line_too_long before its LF; the connection carries on',
+  points: 15,
   timeoutMs: 30_000,
   async run(ctx) {
     const { rx, dataDir } = await startReceiver(ctx, ['--max-line-bytes', '1024']);
@@ -402,23 +412,49 @@ const d08_5: Check = {
       return { ...r, msg: 'x'.repeat(room) };
     };
     const near = padTo('near-limit', 1000);
+    const whole = padTo('too-long-whole', 2000);
     const long = padTo('too-long', 5000);
     const after = rec('after-long', { msg: 'the line after the long one' });
+    const later = rec('later', { msg: 'a line in a later write' });
+    const wholeText = JSON.stringify(whole);
     const longText = JSON.stringify(long);
     expectEqual(Buffer.byteLength(longText), 5000, { what: 'harness self-test: long line bytes' });
-    await c.write(line(near));
-    // 5000 bytes in three writes, then its LF and the next record together.
-    await c.writeSplit(`${longText}\n${line(after)}`, [1500, 3500], { gapMs: 20 });
-    const got = await waitForIds(dataDir, ['near-limit', 'after-long'], 5000, 'after a too-long line, skip to its LF and carry on with the next line on the same connection');
+    const tooLong = async (n: number, hint: string) => {
+      let reasons: unknown[] = [];
+      return waitFor(
+        async () => {
+          const { rejects } = await readRejects(dataDir);
+          reasons = rejects.map((x) => x.reject['reason']);
+          const found = rejects.filter((x) => x.reject['reason'] === 'line_too_long');
+          return found.length >= n ? found : undefined;
+        },
+        { timeoutMs: 5000, what: `${n} reject${n > 1 ? 's' : ''} with reason "line_too_long" in <data-dir>/rejects.ndjson`, where: `${dataDir}/rejects.ndjson`, hint, received: () => (reasons.length ? `rejects with reasons ${show(reasons)}` : 'no rejects') },
+      );
+    };
+
+    // A record just under the limit, then a complete 2000-byte line in the same write.
+    await c.write(`${line(near)}${line(whole)}`);
+    const [r1] = await tooLong(1, `${LIMIT}: a complete line over maxLineBytes goes to onTooLong (the receiver rejects it as "line_too_long"), never to onLine`);
+    checkRejectShape(r1 as RejectEntry, wholeText, c.localPeer, 'the line_too_long reject');
+
+    // The first 3500 of 5000 bytes, in two writes: over the limit already, and no LF yet. The receiver
+    // must not wait for the LF to find out (a peer that never sends one would fill its memory).
+    await c.writeSplit(longText.slice(0, 3500), [1500], { gapMs: 20 });
+    const [, r2] = await tooLong(2, `${LIMIT}: a line is too long as soon as more than --max-line-bytes of it has arrived, before its LF: report it then (onTooLong) and drop what is held`);
+    checkRejectShape(r2 as RejectEntry, longText, c.localPeer, 'the line_too_long reject of a line still arriving');
+
+    // The rest of the long line, its LF and the next record together; then a record in a later write.
+    await c.write(`${longText.slice(3500)}\n${line(after)}`);
+    const got = await waitForIds(dataDir, ['near-limit', 'after-long'], 5000, `${LIMIT}: after a too-long line, skip to its LF (takeHeld ends the skip) and decode the next line as usual`);
     expectEqual(withoutRx((got.get('after-long') as PersistedRecord).record), after, { what: 'the record after the long line', where: where(got.get('after-long') as PersistedRecord) });
-    const r = await waitForReject(dataDir, 'line_too_long', 5000, 'a line over --max-line-bytes is rejected with reason "line_too_long"');
-    checkRejectShape(r, longText, c.localPeer, 'the line_too_long reject');
+    await c.write(line(later));
+    await waitForIds(dataDir, ['later'], 5000, `${LIMIT}: the skip ends at the long line's LF (takeHeld): a later line is not skipped`);
     const { records } = await readRecords(dataDir);
-    const leaked = records.filter((p) => idOf(p.record) === 'too-long' || p.record['msg'] === long['msg']);
-    expectTrue(leaked.length === 0, { expected: 'the too-long record not persisted', received: `persisted at ${leaked.map(where).join(', ')}`, where: dataDir });
-    expectEqual(records.length, 2, { what: 'records persisted (near-limit and after-long)', where: dataDir, hint: 'the bytes of a too-long line are discarded up to its LF, not parsed as new lines' });
+    const leaked = records.filter((p) => idOf(p.record)?.startsWith('too-long') || p.record['msg'] === long['msg'] || p.record['msg'] === whole['msg']);
+    expectTrue(leaked.length === 0, { expected: 'the too-long records not persisted', received: `persisted at ${leaked.map(where).join(', ')}`, where: dataDir, hint: `${LIMIT}: a too-long line never reaches onLine` });
+    expectEqual(records.length, 3, { what: 'records persisted (near-limit, after-long, later)', where: dataDir, hint: `${LIMIT}: the bytes of a too-long line are dropped up to its LF, not decoded as new lines` });
     const { rejects } = await readRejects(dataDir);
-    expectEqual(rejects.map((x) => x.reject['reason']), ['line_too_long'], { what: 'reasons in rejects.ndjson', where: `${dataDir}/rejects.ndjson`, hint: 'one too-long line is one reject, however many reads it took' });
+    expectEqual(rejects.map((x) => x.reject['reason']), ['line_too_long', 'line_too_long'], { what: 'reasons in rejects.ndjson', where: `${dataDir}/rejects.ndjson`, hint: `${LIMIT}: one too-long line is one onTooLong, however many reads it took (report when it first goes over, then skip)` });
     expectTrue(!c.destroyed && !c.peerEnded, { expected: 'the connection to stay open', received: 'the receiver closed it', where: `connection from ${c.localPeer}`, hint: 'a too-long line is not fatal (LSP1 §2)' });
   },
 };
@@ -426,7 +462,7 @@ const d08_5: Check = {
 const d08_6: Check = {
   id: 'd08.6',
   title: 'Invalid JSON and a record missing level land in rejects.ndjson, counted in stats.json',
-  points: 10,
+  points: 15,
   timeoutMs: 30_000,
   async run(ctx) {
     const { rx, dataDir } = await startReceiver(ctx);
@@ -435,17 +471,17 @@ const d08_6: Check = {
     const noLevel = JSON.stringify({ ts: '2026-11-26T14:13:48.123Z', msg: 'where is my level', attrs: { id: 'no-level' } });
     const ok1 = rec('ok-1');
     await c.write(`${broken}\n${noLevel}\n${line(ok1)}`);
-    await waitForIds(dataDir, ['ok-1'], 5000, 'a rejected line must not stop the connection: the next line is processed');
-    const bad = await waitForReject(dataDir, 'invalid_json', 5000, 'a line that is not JSON is rejected with reason "invalid_json"');
+    await waitForIds(dataDir, ['ok-1'], 5000, `${VALIDATE}: a bad line is an answer ({ok: false, reason}), never an exception: the next line is processed`);
+    const bad = await waitForReject(dataDir, 'invalid_json', 5000, `${VALIDATE} (validateRecord): a line JSON.parse refuses is {ok: false, reason: "invalid_json"}`);
     checkRejectShape(bad, broken, c.localPeer, 'the invalid_json reject');
-    const missing = await waitForReject(dataDir, 'missing_level', 5000, 'a record without "level" is rejected with reason "missing_level"');
+    const missing = await waitForReject(dataDir, 'missing_level', 5000, `${VALIDATE} (validateRecordObject): an object without "level" is {ok: false, reason: "missing_level"}`);
     checkRejectShape(missing, noLevel, c.localPeer, 'the missing_level reject');
     // The connection carries on after the rejects.
     const ok2 = rec('ok-2');
     await c.write(line(ok2));
     await waitForIds(dataDir, ['ok-1', 'ok-2'], 5000, 'the connection carries on after rejected lines');
     const { records } = await readRecords(dataDir);
-    expectTrue(!records.some((p) => idOf(p.record) === 'no-level'), { expected: 'the record without a level not persisted', received: 'it was persisted', where: dataDir });
+    expectTrue(!records.some((p) => idOf(p.record) === 'no-level'), { expected: 'the record without a level not persisted', received: 'it was persisted', where: dataDir, hint: `${VALIDATE}: a record needs ts, level and msg` });
     expectEqual(records.length, 2, { what: 'records persisted (ok-1, ok-2)', where: dataDir });
     await waitForStat(dataDir, 'records.rejected', 2, 5000, 'stats.json records.rejected counts every reject');
     await waitForStat(dataDir, 'records.persisted', 2, 5000, 'stats.json records.persisted counts records written');
@@ -498,11 +534,11 @@ const d08_7: Check = {
       expected: `the idle connection closed ${IDLE} ms after its last byte (allowed: ${IDLE - EARLY}..${IDLE + LATE} ms)`,
       received: `closed after ${elapsed} ms`,
       where: `connection from ${idle.localPeer}`,
-      hint: '--idle-timeout-ms is the time without a complete line; reset the timer on each line (socket.setTimeout)',
+      hint: `${RECEIVER} (the idle sweep): cut a connection whose last complete line (conn.lastLineAt) is --idle-timeout-ms old`,
     });
-    expectTrue(!busyError && !busy.destroyed && !busy.peerEnded, { expected: 'the busy connection (a record every 100 ms) to stay open', received: 'the receiver closed it too', where: `connection from ${busy.localPeer}`, hint: 'the idle timer is per connection' });
+    expectTrue(!busyError && !busy.destroyed && !busy.peerEnded, { expected: 'the busy connection (a record every 100 ms) to stay open', received: 'the receiver closed it too', where: `connection from ${busy.localPeer}`, hint: `${RECEIVER} (the idle sweep): compare each connection's own lastLineAt, cut only that one` });
     await waitForIds(dataDir, busyIds, 5000, 'every record of the busy connection is persisted');
-    const r = await waitForReject(dataDir, 'idle_timeout', 5000, 'the partial line cut by the idle timeout is rejected with reason "idle_timeout"');
+    const r = await waitForReject(dataDir, 'idle_timeout', 5000, `${RECEIVER} (the idle sweep): reject the partial line it holds (conn.decoder.buffered()) with reason "idle_timeout", then close the socket`);
     checkRejectShape(r, half, idle.localPeer, 'the idle_timeout reject');
   },
 };
@@ -521,7 +557,7 @@ const d08_8: Check = {
     await c.end();
     ctx.log('sent two records, the second without LF, then ended (half-close)');
     await c.waitClosed(5000, 'the receiver to end its side after the client ended');
-    const got = await waitForIds(dataDir, ['first', 'final-no-lf'], 5000, 'when the client ends the connection, the bytes after the last LF are a final line: persist it');
+    const got = await waitForIds(dataDir, ['first', 'final-no-lf'], 5000, `the bytes after the last LF are a final line: your end() in lessons/day08/line-decoder.ts completes it, and ${RECEIVER} ('end' handler) calls decoder.end() and flushes before ending our side`);
     const p = got.get('final-no-lf') as PersistedRecord;
     expectEqual(withoutRx(p.record), final, { what: 'the final line (without _rx)', where: where(p) });
     const { files } = await readRecords(dataDir);
@@ -555,26 +591,26 @@ const d08_9: Check = {
     const sigtermAt = Date.now();
     const res = await rx.stop(8000);
     ctx.log(`SIGTERM → exit code ${res.exitCode}, signal ${res.signal}, after ${res.ms} ms`);
-    if (res.timedOut) fail({ expected: 'exit within 5 s of SIGTERM', received: 'still running after 8 s (killed)', where: `pid ${rx.pid}`, hint: 'close the server AND the open connections; server.close() alone waits for every client to leave' });
-    expectTrue(res.exitCode === 0 && res.signal === null, { expected: 'exit code 0 after SIGTERM', received: `exit code ${res.exitCode}, signal ${res.signal}; stderr tail: ${show(rx.stderrText().trim().slice(-300))}`, where: `pid ${rx.pid}`, hint: 'handle SIGTERM: stop accepting, flush, write stats, then exit 0' });
+    if (res.timedOut) fail({ expected: 'exit within 5 s of SIGTERM', received: 'still running after 8 s (killed)', where: `pid ${rx.pid}`, hint: `${RECEIVER} (SIGTERM): close the server AND the open connections; server.close() alone waits for every client to leave` });
+    expectTrue(res.exitCode === 0 && res.signal === null, { expected: 'exit code 0 after SIGTERM', received: `exit code ${res.exitCode}, signal ${res.signal}; stderr tail: ${show(rx.stderrText().trim().slice(-300))}`, where: `pid ${rx.pid}`, hint: `${RECEIVER} (SIGTERM): stop accepting, flush, write stats, then return (the shutdown helper exits 0)` });
     expectTrue(res.ms <= 5000, { expected: 'exit within 5000 ms of SIGTERM', received: `${res.ms} ms`, where: `pid ${rx.pid}` });
     const read = await readRecords(dataDir);
     const partial = read.files.find((f) => f.endsInPartialLine);
-    expectTrue(!partial, { expected: 'no *.ndjson ending in a partial line after SIGTERM', received: `ends in ${show(partial?.partialTail)}`, where: partial?.file ?? dataDir, hint: 'end the file stream and wait for it to finish before exiting' });
+    expectTrue(!partial, { expected: 'no *.ndjson ending in a partial line after SIGTERM', received: `ends in ${show(partial?.partialTail)}`, where: partial?.file ?? dataDir, hint: `${RECEIVER} (SIGTERM): close the sink (await sink.close()) before exiting` });
     const seen = new Map<string, number>();
     for (const p of read.records) {
       const id = idOf(p.record);
       if (id !== undefined) seen.set(id, (seen.get(id) ?? 0) + 1);
     }
     const missing = ids.map((id, i) => (seen.has(id) ? -1 : i)).filter((i) => i >= 0);
-    expectTrue(missing.length === 0, { expected: `all ${N} complete lines persisted`, received: `${missing.length} missing (line numbers ${formatRanges(missing)})`, where: dataDir, hint: 'flush what is buffered before exiting' });
+    expectTrue(missing.length === 0, { expected: `all ${N} complete lines persisted`, received: `${missing.length} missing (line numbers ${formatRanges(missing)})`, where: dataDir, hint: `${RECEIVER} (SIGTERM): keep reading until the wire is quiet (--drain-quiet-ms), then flush what is buffered` });
     const dups = [...seen].filter(([, n]) => n > 1);
     expectTrue(dups.length === 0 && read.records.length === N, { expected: `exactly ${N} records (the half line is not a record)`, received: `${read.records.length} records, ${dups.length} duplicated`, where: dataDir });
     const stats = await readStats(dataDir).catch((err: Error) => fail({ expected: 'stats.json to be JSON', received: err.message, where: `${dataDir}/stats.json` }));
     if (!stats) fail({ expected: 'stats.json written at shutdown', received: 'no stats.json', where: dataDir });
     const updatedAt = stats['updatedAt'];
     const updatedMs = typeof updatedAt === 'string' ? Date.parse(updatedAt) : typeof updatedAt === 'number' ? updatedAt : NaN;
-    expectTrue(updatedMs >= sigtermAt - 5, { expected: `stats.json updatedAt ≥ the SIGTERM time ${new Date(sigtermAt).toISOString()}`, received: show(updatedAt), where: `${dataDir}/stats.json`, hint: 'write the final stats at shutdown, after the last record is written' });
+    expectTrue(updatedMs >= sigtermAt - 5, { expected: `stats.json updatedAt ≥ the SIGTERM time ${new Date(sigtermAt).toISOString()}`, received: show(updatedAt), where: `${dataDir}/stats.json`, hint: `${RECEIVER} (SIGTERM): write the final stats (await statsWriter.stop()) after the sink is closed` });
     expectEqual(statNumber(stats, 'records.persisted'), read.records.length, { what: 'final stats.json records.persisted (= records in the files)', where: `${dataDir}/stats.json` });
   },
 };
@@ -604,11 +640,11 @@ const d08_10: Check = {
     }
     await c1.write(line(rec('c1-b')));
     await c2.write(line(rec('c2-b')));
-    await waitForIds(dataDir, ['c1-b', 'c2-b'], 5000, 'the connections under the limit keep working');
+    await waitForIds(dataDir, ['c1-b', 'c2-b'], 5000, `${RECEIVER} (accept): refusing the third connection must leave the first two alone`);
     expectTrue(!c1.destroyed && !c2.destroyed && !c1.peerEnded && !c2.peerEnded, { expected: 'the first two connections to stay open', received: `first ${c1.destroyed || c1.peerEnded ? 'closed' : 'open'}, second ${c2.destroyed || c2.peerEnded ? 'closed' : 'open'}`, where: rx.host });
     const { records } = await readRecords(dataDir);
     const leaked = records.find((p) => idOf(p.record) === 'c3-refused');
-    expectTrue(!leaked, { expected: 'nothing from the refused connection persisted', received: `persisted at ${leaked ? where(leaked) : ''}`, where: dataDir, hint: 'a connection over the limit is closed at once, unread' });
+    expectTrue(!leaked, { expected: 'nothing from the refused connection persisted', received: `persisted at ${leaked ? where(leaked) : ''}`, where: dataDir, hint: `${RECEIVER} (accept): a connection over --max-connections is destroyed at once, before it is read` });
     // A slot freed by a client leaving is usable again.
     await c1.end();
     await c1.waitClosed(5000, 'the receiver to end its side after the client ended');

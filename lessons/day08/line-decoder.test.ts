@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LineDecoder, type LineTooLongInfo } from './line-decoder.ts';
-import { bytewise, splitsInTwo } from '../../shared/protocol/test-support.ts';
+import { bytewise, cutAt, splitsInTwo } from '../../shared/protocol/test-support.ts';
 
 interface Run {
   lines: string[];
@@ -110,5 +111,58 @@ describe('LineDecoder', () => {
     d.push(chunk);
     expect(seen.map((l) => l.buffer === chunk.buffer)).toEqual([true, true]);
     expect(d.offset).toBe(chunk.length);
+  });
+
+  it('buffered() shows the start of the incomplete line', () => {
+    const d = new LineDecoder({ maxLineBytes: 10_000, onLine: () => {}, onTooLong: () => {} });
+    d.push(Buffer.from('done\npart'));
+    for (const c of 'ial line') d.push(Buffer.from(c));
+    expect(d.buffered().toString()).toBe('partial line');
+    expect(d.bufferedBytes).toBe(12);
+  });
+
+  it('matches a split-on-LF model for random bytes and random cuts (seeded: LS_FUZZ_SEED replays)', () => {
+    const env = process.env['LS_FUZZ_SEED'];
+    const seed = env !== undefined && env !== '' ? Number(env) : Math.floor(Math.random() * 0x7fffffff);
+    console.log(`[line-decoder] fuzz seed ${seed} (replay with LS_FUZZ_SEED=${seed})`);
+    const alphabet = fc.constantFrom(0x0a, 0x0a, 0x0d, 0x61, 0x62, 0x7b, 0xe2, 0x82, 0xac, 0x00, 0xff);
+    const cuts = fc.array(fc.nat({ max: 2000 }), { maxLength: 12 });
+    fc.assert(
+      fc.property(fc.array(alphabet, { maxLength: 200 }), cuts, fc.nat({ max: 20 }), (arr, c, max) => {
+        const data = Buffer.from(arr);
+        const lines: string[] = [];
+        const tooLong: LineTooLongInfo[] = [];
+        const d = new LineDecoder({
+          maxLineBytes: max,
+          onLine: (l) => lines.push(l.toString('hex')),
+          onTooLong: (i) => tooLong.push(i),
+        });
+        for (const chunk of cutAt(data, c)) d.push(chunk);
+        d.end();
+
+        // the model: split the whole input on LF, drop one CR before it, skip empty lines
+        const wantLines: string[] = [];
+        const wantLong: Array<{ offset: number; raw: Buffer }> = [];
+        for (let start = 0; start < data.length; ) {
+          let lf = data.indexOf(0x0a, start);
+          if (lf === -1) lf = data.length;
+          const end = lf > start && data[lf - 1] === 0x0d ? lf - 1 : lf;
+          if (end - start > max) wantLong.push({ offset: start, raw: data.subarray(start, lf) });
+          else if (end > start) wantLines.push(data.subarray(start, end).toString('hex'));
+          start = lf + 1;
+        }
+        expect(lines).toEqual(wantLines);
+        expect(tooLong.map((t) => t.offset)).toEqual(wantLong.map((w) => w.offset));
+        tooLong.forEach((t, i) => {
+          const raw = wantLong[i]!.raw;
+          expect(t.bytes).toBeGreaterThan(max);
+          expect(t.bytes).toBeLessThanOrEqual(raw.length);
+          expect(t.sample.length).toBe(Math.min(256, t.bytes));
+          expect(raw.subarray(0, t.sample.length).equals(t.sample)).toBe(true);
+        });
+        expect(d.bufferedBytes).toBe(0);
+      }),
+      { seed, numRuns: 400 },
+    );
   });
 });

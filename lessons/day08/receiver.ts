@@ -4,11 +4,14 @@
  * TCP gives us a reliable, ordered BYTE STREAM — not messages. The day's idea is everything a receiver
  * must add on top of that stream to make it safe to run in front of many clients:
  *
- *   1. framing     split the byte stream into records (one NDJSON line each, LSP1 §2) [d08.4]
- *   2. validation  a line that is not a valid record is rejected with a reason, never fatal [d08.6]
- *   3. limits      a line limit [d08.5], an idle timeout [d08.7], a connection limit [d08.10]
+ *   1. framing     split the byte stream into records (one NDJSON line each, LSP1 §2) [d08.2–d08.4]:
+ *                  line-decoder.ts
+ *   2. validation  a line that is not a valid record is rejected with a reason, never fatal [d08.6]:
+ *                  validate.ts
+ *   3. limits      a line limit [d08.5] (line-decoder.ts), an idle timeout [d08.7] and a connection
+ *                  limit [d08.10] (here)
  *   4. backpressure when the disk lags, stop READING (pause sockets) instead of buffering without end
- *   5. a clean end the last line without LF [d08.8], and SIGTERM drains and flushes [d08.9]
+ *   5. a clean end the last line without LF [d08.8], and SIGTERM drains and flushes [d08.9] (here)
  *
  * Run: npx tsx lessons/day08/receiver.ts --port 5140 --data-dir data/day08
  */
@@ -17,7 +20,7 @@ import { parseCli, receiverOptions, opt } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
 import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
 import { LineDecoder } from './line-decoder.ts';
-import { validateRecord } from '../../shared/protocol/record.ts';
+import { validateRecord } from './validate.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
 import { RxWriter, peerName } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
@@ -57,13 +60,15 @@ function reject(peer: string, reason: string, sample: Buffer | string): void {
 
 // ---- 1. framing + 2. validation: bytes in, records (or rejects) out ------------------------------
 function accept(socket: net.Socket): void {
-  // [d08.10] a bounded number of connections: one client opening thousands must not starve the rest
+  // A bounded number of connections: one client opening thousands must not starve the rest.
+  // @solution [d08.10] refuse a connection over --max-connections: count it (stats.connections.refused), log it, close it unread
   if (connections.size >= args.maxConnections) {
     stats.connections.refused++;
     log.warn('connection refused: limit reached', { peer: peerName(socket.remoteAddress, socket.remotePort), limit: args.maxConnections });
     socket.destroy();
     return;
   }
+  // @end-solution
   const peer = peerName(socket.remoteAddress, socket.remotePort);
   stats.connections.open++;
   stats.connections.total++;
@@ -81,23 +86,19 @@ function accept(socket: net.Socket): void {
       onLine: (line) => {
         conn.lastLineAt = now;
         stats.records.received++;
-        // @solution [d08.6] validate each line; a bad one goes to rejects.ndjson with its reason
-        // @stub out.add(line);
+        // [d08.6] a line that is not a valid record goes to rejects.ndjson with its reason (validate.ts)
         const v = validateRecord(line, args.maxRecordBytes);
         if (v.ok) {
           out.add(line);
         } else {
           reject(peer, v.reason, line);
         }
-        // @end-solution
       },
       onTooLong: (info) => {
-        // @solution [d08.5] an over-long line is rejected; the decoder skips to the next LF and the connection lives on
-        // @stub void info;
+        // [d08.5] the decoder reports an over-long line once and skips to its LF: the connection lives on
         conn.lastLineAt = now;
         stats.records.received++;
         reject(peer, 'line_too_long', info.sample);
-        // @end-solution
       },
     }),
   };
@@ -125,7 +126,7 @@ function accept(socket: net.Socket): void {
 
   // ---- 5. a clean end: the client half-closed, so its last line is complete even without LF --------
   socket.on('end', () => {
-    // @solution [d08.8] a final line without LF is still a line when the client ends the stream
+    // @solution [d08.8] the client ended: its last line is complete even without LF; flush it, and end our side once all it sent is written
     // @stub socket.end(); return;
     conn.decoder.end();
     const ticket = flush();

@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import { waitDrain } from '../../shared/net.ts';
-import { validateRecord } from '../../shared/protocol/record.ts';
+import { validateRecord } from '../day08/validate.ts';
 import { encodeSyslog5424, type Syslog5424Options } from '../../shared/protocol/syslog.ts';
 
 export interface SyslogForwardOptions {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { findProgram } from '../../lessons/stack/rsyslog-peer.ts';
 import { parseSyslog, SyslogFrameDecoder } from '../../shared/protocol/syslog.ts';
-import { validateRecordObject } from '../../shared/protocol/record.ts';
+import { validateRecordObject } from '../../lessons/day08/validate.ts';
 import { syslogCorpus, syslogScenario } from './syslog.ts';
 
 describe('scripts/bench/syslog.ts', () => {

@@ -9,7 +9,6 @@ import { decodeBatch } from './batch.ts';
 import { CODECS } from './codecs.ts';
 import { LsError } from './errors.ts';
 import { encodeFrame, FrameDecoder, FrameType, type Frame, type FrameInit } from './frame.ts';
-import { LineDecoder, type LineTooLongInfo } from '../../lessons/day08/line-decoder.ts';
 import { cutAt } from './test-support.ts';
 
 /**
@@ -111,47 +110,6 @@ describe(`fuzz (seed ${seed})`, () => {
         const whole = outcome([bytes], maxPayload);
         expect(outcome(cutAt(bytes, c), maxPayload)).toEqual(whole);
         if (whole.error) expect(whole.error.offset).toBeLessThan(bytes.length);
-      }),
-      RUNS,
-    );
-  });
-
-  it('LineDecoder: matches a split-on-LF model for random bytes and random cuts', () => {
-    const alphabet = fc.constantFrom(0x0a, 0x0a, 0x0d, 0x61, 0x62, 0x7b, 0xe2, 0x82, 0xac, 0x00, 0xff);
-    fc.assert(
-      fc.property(fc.array(alphabet, { maxLength: 200 }), cuts, fc.nat({ max: 20 }), (arr, c, max) => {
-        const data = Buffer.from(arr);
-        const lines: string[] = [];
-        const tooLong: LineTooLongInfo[] = [];
-        const d = new LineDecoder({
-          maxLineBytes: max,
-          onLine: (l) => lines.push(l.toString('hex')),
-          onTooLong: (i) => tooLong.push(i),
-        });
-        for (const chunk of cutAt(data, c)) d.push(chunk);
-        d.end();
-
-        // the model: split the whole input on LF, drop one CR before it, skip empty lines
-        const wantLines: string[] = [];
-        const wantLong: Array<{ offset: number; raw: Buffer }> = [];
-        for (let start = 0; start < data.length; ) {
-          let lf = data.indexOf(0x0a, start);
-          if (lf === -1) lf = data.length;
-          const end = lf > start && data[lf - 1] === 0x0d ? lf - 1 : lf;
-          if (end - start > max) wantLong.push({ offset: start, raw: data.subarray(start, lf) });
-          else if (end > start) wantLines.push(data.subarray(start, end).toString('hex'));
-          start = lf + 1;
-        }
-        expect(lines).toEqual(wantLines);
-        expect(tooLong.map((t) => t.offset)).toEqual(wantLong.map((w) => w.offset));
-        tooLong.forEach((t, i) => {
-          const raw = wantLong[i]!.raw;
-          expect(t.bytes).toBeGreaterThan(max);
-          expect(t.bytes).toBeLessThanOrEqual(raw.length);
-          expect(t.sample.length).toBe(Math.min(256, t.bytes));
-          expect(raw.subarray(0, t.sample.length).equals(t.sample)).toBe(true);
-        });
-        expect(d.bufferedBytes).toBe(0);
       }),
       RUNS,
     );

@@ -4,6 +4,5 @@ export * from './limits.ts';
 export * from './codecs.ts';
 export * from './frame.ts';
 export * from './batch.ts';
-export * from '../../lessons/day08/line-decoder.ts';
 export * from './record.ts';
 export * from './syslog.ts';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { encodeFrame, FrameDecoder, FrameType } from './frame.ts';
-import { LineDecoder } from '../../lessons/day08/line-decoder.ts';
 import { PendingBytes } from './pending-bytes.ts';
 
 describe('PendingBytes', () => {
@@ -54,13 +53,5 @@ describe('decoders fed a trickle hold few objects', () => {
       [FrameType.PING, 1, 50_000],
       [FrameType.PONG, 2, 0],
     ]);
-  });
-
-  it('LineDecoder: buffered() shows the start of the incomplete line', () => {
-    const d = new LineDecoder({ maxLineBytes: 10_000, onLine: () => {}, onTooLong: () => {} });
-    d.push(Buffer.from('done\npart'));
-    for (const c of 'ial line') d.push(Buffer.from(c));
-    expect(d.buffered().toString()).toBe('partial line');
-    expect(d.bufferedBytes).toBe(12);
   });
 });

@@ -1,23 +1,11 @@
 /**
- * Record validation (LSP/1 §1). A record is one UTF-8 JSON object with a string `ts` (RFC 3339), a
- * `level` from LEVELS and a string `msg`; `service` and `host` are optional strings, `attrs` an optional
- * object, and any other top-level field is kept as it came.
- *
- * This runs once per record (around a million times a second on a busy receiver), so the common path
- * does one UTF-8 check, one JSON.parse and a few typeof tests, and the timestamp is checked with char
- * codes rather than a regex or Date.
+ * The record's vocabulary (LSP/1 §1): its type, its levels, the reject reasons, and the RFC 3339 check
+ * the syslog codec needs too. Whether a line IS a record is day 08's lesson: lessons/day08/validate.ts.
  */
-import { isUtf8 } from 'node:buffer';
-import { DEFAULT_MAX_RECORD_BYTES, SAMPLE_BYTES } from './limits.ts';
+import { SAMPLE_BYTES } from './limits.ts';
 
 export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type Level = (typeof LEVELS)[number];
-
-const LEVEL_SET: ReadonlySet<string> = new Set(LEVELS);
-
-export function isLevel(s: unknown): s is Level {
-  return typeof s === 'string' && LEVEL_SET.has(s);
-}
 
 /** Why an input was rejected; written as `reason` in rejects.ndjson (LSP/1 §7). */
 export type RejectReason =
@@ -43,83 +31,6 @@ export interface LogRecord {
   host?: string;
   attrs?: Record<string, unknown>;
   [key: string]: unknown;
-}
-
-export type Rejection = { ok: false; reason: RejectReason; detail?: string };
-export type RecordResult = { ok: true; text: string; record: LogRecord } | Rejection;
-export type RecordObjectResult = { ok: true; record: LogRecord } | Rejection;
-
-// Shared results for the rejections that carry no detail: no allocation on the reject path.
-const reject = (reason: RejectReason): Rejection => Object.freeze({ ok: false as const, reason });
-const NOT_OBJECT = reject('not_object');
-const MISSING_TS = reject('missing_ts');
-const MISSING_LEVEL = reject('missing_level');
-const MISSING_MSG = reject('missing_msg');
-const INVALID_TS = reject('invalid_ts');
-const INVALID_LEVEL = reject('invalid_level');
-const INVALID_MSG = reject('invalid_msg');
-const INVALID_UTF8 = reject('invalid_utf8');
-const BAD_SERVICE: Rejection = Object.freeze({ ok: false, reason: 'invalid_field', detail: 'service must be a string' });
-const BAD_HOST: Rejection = Object.freeze({ ok: false, reason: 'invalid_field', detail: 'host must be a string' });
-const BAD_ATTRS: Rejection = Object.freeze({ ok: false, reason: 'invalid_field', detail: 'attrs must be an object' });
-
-/**
- * Validate one record line (no LF). Checks, in order: size, UTF-8, JSON, object, then the fields.
- * On success `text` is the line as a string, surrounding whitespace trimmed, and `record` the parsed
- * object. The caller decides what to do with either (persist `text`, add `_rx`, …).
- */
-export function validateRecord(line: Buffer, maxRecordBytes: number = DEFAULT_MAX_RECORD_BYTES): RecordResult {
-  if (line.length > maxRecordBytes) {
-    return { ok: false, reason: 'record_too_large', detail: `${line.length} bytes, limit ${maxRecordBytes}` };
-  }
-  if (!isUtf8(line)) return INVALID_UTF8;
-  // Only JSON's own whitespace (RFC 8259: SP, HT, CR, LF) is trimmed, never String#trim's Unicode set:
-  // a line ending in U+00A0 or starting with a BOM is not JSON, and the `_rx` splice (storage/rx.ts),
-  // which looks for the closing brace past JSON whitespace only, must never see one as a record.
-  const text = trimJsonWhitespace(line.toString('utf8'));
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    return { ok: false, reason: 'invalid_json', detail: (err as Error).message };
-  }
-  const checked = validateRecordObject(value);
-  return checked.ok ? { ok: true, text, record: checked.record } : checked;
-}
-
-function isJsonWhitespace(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
-}
-
-/** `s` without leading and trailing JSON whitespace (no copy when there is none, the common case). */
-function trimJsonWhitespace(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && isJsonWhitespace(s.charCodeAt(a))) a++;
-  while (b > a && isJsonWhitespace(s.charCodeAt(b - 1))) b--;
-  return a === 0 && b === s.length ? s : s.slice(a, b);
-}
-
-/** Validate an already-parsed value as a record (same rules as validateRecord after JSON.parse). */
-export function validateRecordObject(value: unknown): RecordObjectResult {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return NOT_OBJECT;
-  const r = value as Record<string, unknown>;
-  const ts = r['ts'];
-  if (ts === undefined) return MISSING_TS;
-  if (typeof ts !== 'string' || !isRfc3339(ts)) return INVALID_TS;
-  const level = r['level'];
-  if (level === undefined) return MISSING_LEVEL;
-  if (typeof level !== 'string' || !LEVEL_SET.has(level)) return INVALID_LEVEL;
-  const msg = r['msg'];
-  if (msg === undefined) return MISSING_MSG;
-  if (typeof msg !== 'string') return INVALID_MSG;
-  const service = r['service'];
-  if (service !== undefined && typeof service !== 'string') return BAD_SERVICE;
-  const host = r['host'];
-  if (host !== undefined && typeof host !== 'string') return BAD_HOST;
-  const attrs = r['attrs'];
-  if (attrs !== undefined && (typeof attrs !== 'object' || attrs === null || Array.isArray(attrs))) return BAD_ATTRS;
-  return { ok: true, record: r as LogRecord };
 }
 
 /** Two ASCII digits at s[i], s[i+1] as a number, or -1. */

@@ -8,7 +8,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LineDecoder } from '../../lessons/day08/line-decoder.ts';
-import { isRfc3339, LEVELS, validateRecord, type RejectReason } from '../../shared/protocol/record.ts';
+import { isRfc3339, LEVELS, type RejectReason } from '../../shared/protocol/record.ts';
+import { validateRecord } from '../../lessons/day08/validate.ts';
 import { RxWriter } from '../../shared/storage/rx.ts';
 import { announceSeed, cutsArb, cutsFor, mutate, mutationsArb, params } from './support.ts';
 

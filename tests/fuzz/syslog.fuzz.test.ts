@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { validateRecordObject } from '../../shared/protocol/record.ts';
+import { validateRecordObject } from '../../lessons/day08/validate.ts';
 import {
   encodeSyslog5424,
   frameOctetCounted,
