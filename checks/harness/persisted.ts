@@ -69,7 +69,7 @@ async function parseNdjsonFile(dataDir: string, name: string): Promise<ParsedFil
     }
   } else if (name.endsWith('.zst')) {
     try {
-      bytes = codecByName('zstd').decompress(bytes, 2 ** 31 - 1);
+      bytes = codecByName('zstd').decompress(bytes);
     } catch {
       truncatedGzip = true;
       bytes = Buffer.alloc(0);

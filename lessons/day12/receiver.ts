@@ -10,34 +10,34 @@
  *   1. accept    the codec must be one this receiver takes (--codecs; every codec installed here by default).
  *                One it was not told to take — or whose package is missing — is a fatal
  *                LS_ERR_CODEC_UNAVAILABLE; an id LSP/1 does not define is LS_ERR_CODEC (the frame decoder) [d12.8]
- *   2. inflate   with a LIMIT: decompression stops as soon as the output passes --max-decoded-bytes, so a
- *                1 MiB "decompression bomb" that would expand to 1 GiB costs us at most the limit, and is
- *                answered with a fatal LS_ERR_TOO_LARGE NACK [d12.6]; a payload that does not decompress
- *                (its frame CRC may well be right) is a fatal LS_ERR_DECODE NACK, never a crash [d12.7]
+ *   2. inflate   with a LIMIT (bounded-decode.ts): decoding stops as soon as the output passes
+ *                --max-decoded-bytes, so a 1 MiB "decompression bomb" that would expand to 1 GiB costs us
+ *                at most the limit, and is answered with a fatal LS_ERR_TOO_LARGE NACK [d12.6]; a payload
+ *                that does not decompress (its frame CRC may well be right) is a fatal LS_ERR_DECODE NACK,
+ *                never a crash [d12.7]
  *   3. measure   per codec: bytes on the wire, bytes decoded, the ratio, and the milliseconds spent
  *                decompressing per MB — stats.json `compression` [d12.2]
  *   4. at rest   rotated files are compressed too (--rest-compression gzip|zstd, --rotate-bytes) [d12.9]
  *
  * Everything after decoding — dedup by (stream, seq), ACK once durable, HWM recovery — is day 09's,
- * unchanged.
+ * unchanged (lessons/day09/ingest.ts): it takes our payload decoder and the sink's rest compression.
  *
  * Run: npx tsx lessons/day12/receiver.ts --port 5144 --data-dir data/day12 --rest-compression zstd
  */
 import net from 'node:net';
+import { AckedIngest } from '../day09/ingest.ts';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
-import { HwmStore } from '../day09/hwm-store.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
+import { LspReceiver } from '../../shared/lsp-receiver.ts';
 import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import { CODEC_NAMES, CODECS, codecByName, type Codec } from '../../shared/protocol/codecs.ts';
 import { LsError, LS_ERR } from '../../shared/protocol/errors.ts';
-import type { Frame, Hello } from '../../shared/protocol/frame.ts';
+import type { Frame } from '../../shared/protocol/frame.ts';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
-import { validateRecord } from '../../shared/protocol/record.ts';
-import { FileSink, REST_COMPRESSION } from '../../shared/storage/file-sink.ts';
-import { RxWriter } from '../../shared/storage/rx.ts';
+import { REST_COMPRESSION } from '../../shared/storage/file-sink.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
+import { decompressBounded } from './bounded-decode.ts';
 
 const PROGRAM = 'lessons/day12/receiver.ts';
 const args = parseCli({
@@ -94,7 +94,7 @@ interface CodecStats {
   rawBytes: number;
   /** rawBytes / wireBytes */
   ratio: number;
-  /** milliseconds the (single) JS thread spent inside the codec's synchronous decompress */
+  /** milliseconds the (single) JS thread spent decoding this codec's payloads */
   cpuMs: number;
   /** cpuMs per MB (10^6 bytes) of rawBytes */
   cpuMsPerMB: number;
@@ -102,7 +102,7 @@ interface CodecStats {
   errors: Record<string, number>;
 }
 const compression: Record<string, CodecStats> = {};
-/** exact decompression time per codec (stats.json shows it rounded) */
+/** exact decoding time per codec (stats.json shows it rounded) */
 const cpuMs: Record<string, number> = {};
 const codecStats = (name: string): CodecStats => {
   cpuMs[name] ??= 0;
@@ -116,54 +116,10 @@ function countError(name: string, err: unknown): void {
   s.errors[code] = (s.errors[code] ?? 0) + 1;
 }
 
-// ---- storage: day 09's sink and marks, plus compression of rotated files at rest [d12.9] -------------
-const stats = new ReceiverStats(args.lane, 'lsp1-tcp');
-let sink: FileSink;
-try {
-  sink = await FileSink.open({
-    dir: args.dataDir,
-    fsync: args.fsync,
-    fsyncIntervalMs: args.fsyncIntervalMs,
-    rotateBytes: args.rotateBytes,
-    // @solution [d12.9] rotated files are compressed at rest with --rest-compression
-    // @stub compressRotated: 'none',
-    compressRotated: args.restCompression,
-    // @end-solution
-    ...(args.restLevel === undefined ? {} : { compressLevel: args.restLevel }),
-  });
-} catch (err) {
-  // a --rest-level the method does not take is LS_ERR_CODEC; zstd without its package LS_ERR_CODEC_UNAVAILABLE
-  if (err instanceof LsError) usageError(args.restLevel === undefined ? '--rest-compression' : '--rest-level', err.message);
-  throw err;
-}
-sink.on('warning', (err: Error) => log.warn('sink warning', { error: err.message }));
-const hwm = await HwmStore.open({
-  dir: args.dataDir,
-  sink,
-  stats,
-  checkpointIntervalMs: args.checkpointIntervalMs,
-  onError: (err) => log.warn('HWM checkpoint failed (the next one retries)', { error: err.message }),
-});
-log.info('high-water marks recovered', { ...hwm.recovery });
-const out = new RxWriter();
-
-function onHello(_conn: LspConnection, stream: number, _hello: Hello): number {
-  return hwm.get(stream).durable;
-}
-
-// ---- 2. decode: accept the codec, inflate within the limit, measure ----------------------------------
-/** The batch's records, decompressed within --max-decoded-bytes. Throws an LsError (fatal: NACK + close). */
-function decode(frame: Frame): Buffer[] {
-  if (frame.codec === 0) {
-    const lines = decodeBatch(frame, { maxDecodedBytes: args.maxDecodedBytes });
-    const s = codecStats('none');
-    s.batches++;
-    s.records += frame.count;
-    s.wireBytes += frame.payload.length;
-    s.rawBytes += frame.payload.length;
-    return lines;
-  }
-  // @solution [d12.8] take only the codecs this receiver accepts (and can run)
+// ---- 2. every BATCH payload comes through here: accept the codec, decode within the limit, measure -----
+/** The payload's NDJSON bytes, at most `maxBytes` of them. Throws an LsError (fatal: NACK + close). */
+function decodePayload(frame: Frame, maxBytes: number): Buffer {
+  // @solution [d12.8] take only the codecs this receiver accepts (--codecs): any other is a fatal LS_ERR_CODEC_UNAVAILABLE
   // @stub const codec = CODECS.get(frame.codec)!;
   const codec = acceptedCodecs.get(frame.codec);
   if (codec === undefined) {
@@ -173,14 +129,13 @@ function decode(frame: Frame): Buffer[] {
     throw err;
   }
   // @end-solution
+  // @solution [d12.2] measure each codec: the time spent decoding, and per batch the records, the bytes as sent (wire) and decoded (raw)
+  // @stub return decompressBounded(codec, frame.payload, maxBytes);
   const s = codecStats(codec.name);
   const t0 = performance.now();
   let raw: Buffer;
   try {
-    // @solution [d12.6] inflate with the limit: the codec stops as soon as the output passes it
-    // @stub raw = codec.decompress(frame.payload, Number.MAX_SAFE_INTEGER);
-    raw = codec.decompress(frame.payload, args.maxDecodedBytes);
-    // @end-solution
+    raw = decompressBounded(codec, frame.payload, maxBytes);
   } catch (err) {
     // LS_ERR_TOO_LARGE (a bomb, stopped at the limit) or LS_ERR_DECODE (not a valid payload of this codec)
     countError(codec.name, err);
@@ -188,100 +143,65 @@ function decode(frame: Frame): Buffer[] {
   } finally {
     cpuMs[codec.name]! += performance.now() - t0;
   }
-  // @solution [d12.2] count what this codec saved: bytes as sent (wire) and decoded (raw), per batch
   s.batches++;
   s.records += frame.count;
   s.wireBytes += frame.payload.length;
   s.rawBytes += raw.length;
+  return raw;
   // @end-solution
-  // The decompressed payload is an uncompressed BATCH payload: split it into exactly `count` records.
-  return decodeBatch({ ...frame, codec: 0, payload: raw }, { maxDecodedBytes: args.maxDecodedBytes });
 }
 
-// ---- day 09, unchanged: dedup, gaps, validate, append, ACK once durable -------------------------------
-function onBatch(conn: LspConnection, frame: Frame): void {
-  const lines = decode(frame);
-  const count = lines.length;
-  const stream = frame.stream;
-  const marks = hwm.get(stream);
-  stats.records.received += count;
-  stats.bytes.decoded += decodedBytes(lines);
-
-  let first = 0;
-  if (frame.seq <= marks.accepted) {
-    first = Math.min(count, marks.accepted - frame.seq + 1);
-    marks.stats.duplicates += first;
-    stats.records.duplicates += first;
-  } else if (frame.seq > marks.accepted + 1) {
-    const missing = frame.seq - marks.accepted - 1;
-    marks.stats.gaps += missing;
-    log.info('gap: seqs skipped by the shipper', { stream, from: marks.accepted + 1, to: frame.seq - 1, missing });
-  }
-
-  if (first < count) {
-    out.context({ ts: new Date().toISOString(), peer: conn.peer, lane: args.lane });
-    for (let i = first; i < count; i++) {
-      const line = lines[i]!;
-      const v = validateRecord(line, args.maxRecordBytes);
-      if (v.ok) {
-        out.addSeq(line, stream, frame.seq + i);
-      } else {
-        stats.reject(v.reason);
-        sink.reject({ peer: conn.peer, reason: v.reason, stream, seq: frame.seq + i, sample: line });
-      }
-    }
-    marks.stats.received += count - first;
-    marks.accepted = frame.seq + count - 1;
-    const persisted = out.count;
-    const bytes = out.take();
-    if (bytes) {
-      sink.append(bytes);
-      stats.records.persisted += persisted;
-      if (sink.overHighWater) rx.pause();
-    }
-  }
-
-  const upTo = marks.accepted;
-  sink.whenDurable(sink.position).then(
-    () => {
-      hwm.markDurable(marks, upTo);
-      conn.ack(stream, marks.durable);
+// ---- day 09, unchanged: dedup, gaps, validate, append, ACK once durable; plus compression at rest -------
+const stats = new ReceiverStats(args.lane, 'lsp1-tcp');
+let ingest: AckedIngest;
+try {
+  ingest = await AckedIngest.open({
+    ...args,
+    stats,
+    log,
+    // The decompressed payload is an uncompressed BATCH payload: decodeBatch splits it into exactly `count` records.
+    decode: (frame) => decodeBatch(frame, { maxDecodedBytes: args.maxDecodedBytes, decodePayload }),
+    fileSink: {
+      // @solution [d12.9] rotated files are compressed at rest with --rest-compression (and --rest-level)
+      // @stub compressRotated: 'none',
+      compressRotated: args.restCompression,
+      ...(args.restLevel === undefined ? {} : { compressLevel: args.restLevel }),
+      // @end-solution
     },
-    () => {},
-  );
+  });
+} catch (err) {
+  // a --rest-level the method does not take is LS_ERR_CODEC; zstd without its package LS_ERR_CODEC_UNAVAILABLE
+  if (err instanceof LsError) usageError(args.restLevel === undefined ? '--rest-compression' : '--rest-level', err.message);
+  throw err;
 }
+ingest.sink.on('warning', (err: Error) => log.warn('sink warning', { error: err.message }));
 
-function decodedBytes(lines: Buffer[]): number {
-  let n = lines.length;
-  for (const l of lines) n += l.length;
-  return n;
-}
-
-// ---- the connection machinery (frames, NACK, PING, limits) is shared with days 09–13 ------------------
+// ---- the connection machinery (frames, NACK, PING, limits) is shared with days 09–14 ------------------
 const rx = new LspReceiver({
-  handlers: { onHello, onBatch },
+  handlers: ingest.handlers,
   log,
   stats,
   maxConnections: args.maxConnections,
   idleTimeoutMs: args.idleTimeoutMs,
   maxPayloadBytes: args.maxPayloadBytes,
 });
-sink.on('drain', () => rx.resume());
-sink.on('error', (err: Error) => log.error('sink failed: nothing more is ACKed', { error: err.message }));
+ingest.attach(rx);
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
   for (const [name, s] of Object.entries(compression)) {
     const ms = cpuMs[name] ?? 0;
+    // @solution [d12.2] per codec: ratio = raw / wire, CPU ms in all and per MB (10^6 bytes) of raw
     s.ratio = s.wireBytes > 0 ? round(s.rawBytes / s.wireBytes, 3) : 0;
     s.cpuMs = round(ms, 1);
     s.cpuMsPerMB = s.rawBytes > 0 ? round(ms / (s.rawBytes / 1e6), 3) : 0;
+    // @end-solution
   }
   stats.extra.compression = compression;
-  stats.extra.rest = { compression: args.restCompression, level: args.restLevel ?? (args.restCompression === 'none' ? null : REST_COMPRESSION[args.restCompression].defaultLevel), compressedFiles: sink.counters.compressedFiles, rotations: sink.counters.rotations };
+  stats.extra.rest = { compression: args.restCompression, level: args.restLevel ?? (args.restCompression === 'none' ? null : REST_COMPRESSION[args.restCompression].defaultLevel), compressedFiles: ingest.sink.counters.compressedFiles, rotations: ingest.sink.counters.rotations };
   stats.extra.lsp = rx.counters;
-  stats.extra.sink = sink.counters;
-  stats.extra.recovery = hwm.recovery;
+  stats.extra.sink = ingest.sink.counters;
+  stats.extra.recovery = ingest.recovery;
 }).start();
 
 const server = net.createServer({ noDelay: true }, rx.accept);
@@ -302,11 +222,7 @@ log.info('listening', { host: args.host, port: port, dataDir: args.dataDir, fsyn
 onShutdown(
   async () => {
     server.close();
-    rx.stopReading();
-    await sink.close(); // also finishes the compression of rotated files
-    await new Promise((r) => setImmediate(r));
-    await rx.closeAll();
-    await hwm.close();
+    await ingest.shutdown(rx); // the sink's close also finishes the compression of rotated files
     await statsWriter.stop();
     log.info('stopped', { persisted: stats.records.persisted, duplicates: stats.records.duplicates, rejected: stats.records.rejected });
   },

@@ -6,12 +6,12 @@
  * network. Today the shipper compresses each BATCH payload with --codec at --level and puts the codec's id
  * in the frame header (LSP1 §3, byte 4), and it measures what that costs and saves.
  *
- * Compression does not always pay. The decision for each batch is this file's:
+ * Compression does not always pay. The decision for each batch is this file's (compressBatch):
  *
  *   1. below --min-compress-bytes, do not even try: a 70-byte batch gains nothing, and gzip's header and
  *      trailer alone are 18 bytes — CPU spent to make it BIGGER [d12.5]
- *   2. compress; if the result is not smaller (already compressed, random, tiny), send the batch as it
- *      was, with codec 0: the receiver takes that from anyone [d12.5]
+ *   2. compress with --codec at --level [d12.3, d12.4]; if the result is not smaller (already compressed,
+ *      random, tiny), send the batch as it was, with codec 0: the receiver takes that from anyone [d12.5]
  *   3. a codec whose package is missing is a usage error at start (exit 2, saying what to install), never
  *      a crash in the middle of a stream [d12.1]
  *
@@ -71,8 +71,8 @@ const decisions = { tooSmall: 0, notSmaller: 0, compressed: 0, failed: 0 };
  * (the engine sends a payload that did not shrink with codec 0).
  */
 function compressBatch(payload: Buffer, lvl: number | undefined): Buffer {
-  // @solution [d12.5] skip tiny batches; send raw whenever compressing did not make the batch smaller
-  // @stub return codec.compress(payload, lvl);
+  // @solution [d12.3, d12.4, d12.5] compress the batch with --codec at --level when it pays: not below --min-compress-bytes, and never a result that is not smaller (count each decision)
+  // @stub return payload;
   if (payload.length < args.minCompressBytes) {
     decisions.tooSmall++;
     return payload;

@@ -15,7 +15,6 @@ import { opt, parseCli } from '../../shared/cli.ts';
 import { RecordGenerator } from '../../shared/generate.ts';
 import { encodeBatchPayload } from '../../shared/protocol/batch.ts';
 import { CODECS, type Codec } from '../../shared/protocol/codecs.ts';
-import { DEFAULT_MAX_DECODED_BYTES } from '../../shared/protocol/limits.ts';
 
 const args = parseCli({
   name: 'scripts/bench/codecs.ts',
@@ -84,7 +83,7 @@ for (const c of contenders) {
   c.packed = corpus.map((b) => c.codec.compress(b, c.level));
   c.packedBytes = c.packed.reduce((n, b) => n + b.length, 0);
   c.packed.forEach((p, i) => {
-    if (!c.codec.decompress(p, DEFAULT_MAX_DECODED_BYTES).equals(corpus[i]!)) throw new Error(`${c.label} ${String(c.level)}: round trip failed`);
+    if (!c.codec.decompress(p).equals(corpus[i]!)) throw new Error(`${c.label} ${String(c.level)}: round trip failed`);
   });
 }
 
@@ -96,7 +95,7 @@ for (let run = 0; run < args.runs; run++) {
       for (let i = 0; i < corpus.length; i++) c.packed[i] = c.codec.compress(corpus[i]!, c.level);
     });
     const dt = timeIt(() => {
-      for (const p of c.packed) c.codec.decompress(p, DEFAULT_MAX_DECODED_BYTES);
+      for (const p of c.packed) c.codec.decompress(p);
     });
     c.compressMBs.push(rawBytes / 1e6 / ct);
     c.decompressMBs.push(rawBytes / 1e6 / dt);

@@ -1,7 +1,8 @@
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeBatch, encodeBatch, encodeBatchPayload } from './batch.ts';
-import { codecByName } from './codecs.ts';
+import { decodeBatch, encodeBatch, encodeBatchPayload, type PayloadDecoder } from './batch.ts';
+import { codecById, codecByName } from './codecs.ts';
+import { LsError, LS_ERR } from './errors.ts';
 import { encodeFrame, FrameDecoder, FrameType, type Frame } from './frame.ts';
 import { catchLs } from './test-support.ts';
 
@@ -17,6 +18,9 @@ function onlyFrame(bytes: Buffer): Frame {
   expect(frames).toHaveLength(1);
   return frames[0]!;
 }
+
+/** A payload decoder for tests: the codec table's plain (unbounded) decompress, fine for our own small payloads. */
+const plain: PayloadDecoder = (f) => codecById(f.codec).decompress(f.payload);
 
 /** A BATCH frame with this raw payload (compressed with `codec` unless `raw`). */
 function batchFrame(count: number, payload: Buffer, codec = 0): Frame {
@@ -45,12 +49,12 @@ describe('encodeBatch / decodeBatch round trip', () => {
     const codec = codecByName(name).id;
     const frame = onlyFrame(encodeBatch({ stream: 3, seq: 100, records: RECORDS, codec, level }));
     expect(frame).toMatchObject({ type: FrameType.BATCH, codec, count: 3, stream: 3, seq: 100 });
-    expect(decodeBatch(frame, { maxDecodedBytes: 1 << 20 }).map((b) => b.toString())).toEqual(RECORDS);
+    expect(decodeBatch(frame, { maxDecodedBytes: 1 << 20, decodePayload: plain }).map((b) => b.toString())).toEqual(RECORDS);
   });
 
   it('65535 records, the most a BATCH holds', () => {
     const records = Array.from({ length: 65535 }, (_, i) => String(i));
-    const lines = decodeBatch(onlyFrame(encodeBatch({ stream: 1, seq: 1, records, codec: 1 })));
+    const lines = decodeBatch(onlyFrame(encodeBatch({ stream: 1, seq: 1, records, codec: 1 })), { decodePayload: plain });
     expect(lines).toHaveLength(65535);
     expect(lines[65534]!.toString()).toBe('65534');
   });
@@ -89,18 +93,31 @@ describe('decodeBatch line rules', () => {
     expect(catchLs(() => decodeBatch(ack)).code).toBe('LS_ERR_TYPE');
   });
 
-  it('decoded size over the limit → LS_ERR_TOO_LARGE (uncompressed and compressed)', () => {
+  it('an uncompressed payload over the limit → LS_ERR_TOO_LARGE', () => {
     const payload = encodeBatchPayload(RECORDS);
-    const limits = { maxDecodedBytes: payload.length - 1 };
-    expect(catchLs(() => decodeBatch(batchFrame(3, payload), limits)).code).toBe('LS_ERR_TOO_LARGE');
-    expect(catchLs(() => decodeBatch(batchFrame(3, zlib.gzipSync(payload), 1), limits)).code).toBe('LS_ERR_TOO_LARGE');
-    expect(decodeBatch(batchFrame(3, zlib.gzipSync(payload), 1), { maxDecodedBytes: payload.length })).toHaveLength(3);
+    expect(catchLs(() => decodeBatch(batchFrame(3, payload), { maxDecodedBytes: payload.length - 1 })).code).toBe('LS_ERR_TOO_LARGE');
+    expect(decodeBatch(batchFrame(3, payload), { maxDecodedBytes: payload.length })).toHaveLength(3);
   });
 
-  it('a gzip bomb inside a valid frame → LS_ERR_TOO_LARGE at the default 32 MiB', () => {
-    const member = zlib.gzipSync(Buffer.alloc(1 << 20, 0x0a), { level: 9 });
-    const bomb = Buffer.concat(Array.from({ length: 256 }, () => member)); // 256 MiB of LFs
-    expect(catchLs(() => decodeBatch(batchFrame(1, bomb, 1))).code).toBe('LS_ERR_TOO_LARGE');
+  it('a compressed payload without a payload decoder → LS_ERR_CODEC_UNAVAILABLE (nothing is decompressed)', () => {
+    const gz = batchFrame(3, zlib.gzipSync(encodeBatchPayload(RECORDS)), 1);
+    const err = catchLs(() => decodeBatch(gz));
+    expect(err.code).toBe('LS_ERR_CODEC_UNAVAILABLE');
+    expect(err.message).toContain('gzip');
+  });
+
+  it('a payload decoder gets every BATCH (codec 0 too) with the limit, and its error is the batch\'s', () => {
+    const seen: Array<[number, number]> = [];
+    const spy: PayloadDecoder = (f, max) => {
+      seen.push([f.codec, max]);
+      if (max < 10) throw new LsError(LS_ERR.LS_ERR_TOO_LARGE, `over ${max}`);
+      return plain(f, max);
+    };
+    const payload = encodeBatchPayload(RECORDS);
+    expect(decodeBatch(batchFrame(3, payload), { maxDecodedBytes: 1000, decodePayload: spy })).toHaveLength(3);
+    expect(decodeBatch(batchFrame(3, zlib.gzipSync(payload), 1), { maxDecodedBytes: 999, decodePayload: spy })).toHaveLength(3);
+    expect(catchLs(() => decodeBatch(batchFrame(3, payload), { maxDecodedBytes: 5, decodePayload: spy })).code).toBe('LS_ERR_TOO_LARGE');
+    expect(seen).toEqual([[0, 1000], [1, 999], [0, 5]]);
   });
 
   it.each([
@@ -116,7 +133,7 @@ describe('decodeBatch line rules', () => {
       const payload = damage(Buffer.from(good.payload));
       // encodeFrame computes the CRC of the damaged payload, so the frame itself is valid
       const frame = batchFrame(3, payload, codec);
-      expect(catchLs(() => decodeBatch(frame)).code).toBe('LS_ERR_DECODE');
+      expect(catchLs(() => decodeBatch(frame, { decodePayload: plain })).code).toBe('LS_ERR_DECODE');
     }
   });
 });

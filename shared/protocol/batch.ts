@@ -1,9 +1,13 @@
 /**
  * BATCH payloads (LSP/1 §3): `count` records as NDJSON, compressed with the frame's codec.
  * Record i (from 0) has seq `frame.seq + i`, so the record count must match the payload exactly.
+ *
+ * Decoding takes uncompressed payloads (codec 0) by itself. A compressed one is decoded by the function
+ * the receiver passes (`decodePayload`), which must bound what it produces (LSP1 §6: a few KiB can
+ * inflate to GiBs); without one, a compressed BATCH is refused (LS_ERR_CODEC_UNAVAILABLE).
  */
 import { LsError, LS_ERR } from './errors.ts';
-import { usableCodec } from './codecs.ts';
+import { CODECS, usableCodec } from './codecs.ts';
 import { encodeFrame, FrameType, type Frame } from './frame.ts';
 import { DEFAULT_MAX_DECODED_BYTES, MAX_BATCH_COUNT } from './limits.ts';
 
@@ -67,26 +71,48 @@ export function encodeBatch(opts: EncodeBatchOptions): Buffer {
   return encodeFrame({ type: FrameType.BATCH, codec: codecId, count, stream: opts.stream, seq: opts.seq, payload });
 }
 
+/**
+ * Turns a BATCH frame's payload into its NDJSON bytes, never more than `maxDecodedBytes` of them: throws
+ * an LsError (LS_ERR_TOO_LARGE past the limit, LS_ERR_DECODE when the payload does not decode,
+ * LS_ERR_CODEC_UNAVAILABLE for a codec it does not take). Called for every BATCH, codec 0 included.
+ */
+export type PayloadDecoder = (frame: Frame, maxDecodedBytes: number) => Buffer;
+
 export interface DecodeBatchLimits {
   /** Largest decoded payload; a payload inflating past it is LS_ERR_TOO_LARGE. Default 32 MiB. */
   maxDecodedBytes?: number;
+  /** How payloads are decoded; default: codec 0 only (uncompressedOnly). */
+  decodePayload?: PayloadDecoder | undefined;
 }
 
+/** The default PayloadDecoder: the payload as it is (codec 0), within the limit; a compressed one is refused. */
+export const uncompressedOnly: PayloadDecoder = (frame, max) => {
+  if (frame.codec !== 0) {
+    const name = CODECS.get(frame.codec)?.name ?? `#${frame.codec}`;
+    throw new LsError(LS_ERR.LS_ERR_CODEC_UNAVAILABLE, `codec ${name}: this receiver takes uncompressed batches only (codec 0, none)`);
+  }
+  if (frame.payload.length > max) {
+    throw new LsError(LS_ERR.LS_ERR_TOO_LARGE, `payload of ${frame.payload.length} bytes is over ${max}`);
+  }
+  return frame.payload;
+};
+
 /**
- * Decompress a BATCH and split it into exactly `frame.count` record lines (final LF optional, a CR before
- * a LF dropped). Lines are views into the decoded payload. Whether each line is a valid record is not
- * checked here (see validateRecord): a bad record is rejected on its own, it does not fail the batch.
+ * Decode a BATCH's payload (`limits.decodePayload`, default codec 0 only) and split it into exactly
+ * `frame.count` record lines (final LF optional, a CR before a LF dropped). Lines are views into the
+ * decoded payload. Whether each line is a valid record is not checked here (see validateRecord): a bad
+ * record is rejected on its own, it does not fail the batch.
  *
- * Errors, all fatal for the connection: LS_ERR_TYPE (not a BATCH), LS_ERR_CODEC (unknown codec),
- * LS_ERR_CODEC_UNAVAILABLE, LS_ERR_DECODE (does not decompress), LS_ERR_TOO_LARGE (inflates past the
- * limit), LS_ERR_COUNT (line count ≠ count).
+ * Errors, all fatal for the connection: LS_ERR_TYPE (not a BATCH), LS_ERR_CODEC_UNAVAILABLE (a codec not
+ * taken), LS_ERR_DECODE (does not decompress), LS_ERR_TOO_LARGE (decodes past the limit), LS_ERR_COUNT
+ * (line count ≠ count), and whatever else `decodePayload` throws.
  */
 export function decodeBatch(frame: Frame, limits: DecodeBatchLimits = {}): Buffer[] {
   if (frame.type !== FrameType.BATCH) {
     throw new LsError(LS_ERR.LS_ERR_TYPE, `expected a BATCH frame, got type ${String(frame.type)}`);
   }
   const max = limits.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
-  const data = usableCodec(frame.codec).decompress(frame.payload, max);
+  const data = (limits.decodePayload ?? uncompressedOnly)(frame, max);
   const count = frame.count;
   const lines: Buffer[] = new Array<Buffer>(count);
   let n = 0;

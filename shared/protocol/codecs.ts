@@ -2,28 +2,38 @@
  * The payload codecs of LSP/1 (§3, header byte 4), in ONE table keyed by codec id.
  *
  * Everything that needs a codec goes through this table: the frame decoder asks it whether an id is
- * known, `decodeBatch` asks it to decompress, shippers look codecs up by the name a user typed.
+ * known, shippers look codecs up by the name a user typed, receivers and file readers decompress with it.
  * Adding a codec is a change to its table entry and nothing else.
  *
  *   0 none · 1 gzip (node:zlib) · 2 zstd (node:zlib on Node ≥ 22.15, else zstd-napi) · 3 lz4 (lz4-napi,
  *   LZ4 frame format) · 4 brotli (node:zlib). zstd and lz4 need an optional package, loaded lazily: when
  *   it is missing, `availability()` says what to install and import still works.
  *
- * Decompression is bounded: the caller passes `maxOutputBytes` and a payload that would inflate past it
- * fails with LS_ERR_TOO_LARGE as soon as the limit is crossed, without producing the rest (a
- * "decompression bomb" of a few KiB that expands to GiBs costs us at most the limit). A payload the
- * codec cannot decode fails with LS_ERR_DECODE.
+ * Two ways to decompress, for two kinds of input:
+ *   - `decompress(data)`: all of it, in one call, no limit. For bytes we wrote ourselves or trust (files at
+ *     rest, tests, benchmarks) — never for a payload a peer sent: a few KiB can inflate to GiBs.
+ *   - `decompressChunks(data)`: a generator that yields the output a chunk at a time (each at most
+ *     MAX_CHUNK_BYTES) and decodes the next chunk only when asked. It sets no limit itself: the caller
+ *     counts what it received and stops asking (LSP1 §6: a receiver bounds what one BATCH may decode to).
+ * Both throw LsError: LS_ERR_DECODE for a payload the codec cannot decode (the generator at the chunk
+ * where it shows), LS_ERR_CODEC_UNAVAILABLE when the codec's package is missing.
  */
 import { createRequire } from 'node:module';
 import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { LsError, LS_ERR } from './errors.ts';
-import { lz4CompressFrame, lz4DecompressBounded, type Lz4Native } from './lz4-frame.ts';
+import { lz4CompressFrame, lz4DecompressBlocks, type Lz4Native } from './lz4-frame.ts';
 
 export type CodecName = 'none' | 'gzip' | 'zstd' | 'lz4' | 'brotli';
 
 /** `implementation` names what runs a codec that has a choice (e.g. 'zstd-napi' or 'node:zlib'). */
 export type CodecAvailability = { ok: true; implementation?: string } | { ok: false; reason: string };
+
+/**
+ * The largest chunk `decompressChunks` yields (none excepted: it yields the payload itself). A caller that
+ * stops once its count passes a limit has produced at most limit + this.
+ */
+export const MAX_CHUNK_BYTES = 4 << 20;
 
 export interface Codec {
   /** The id carried in the frame header. */
@@ -35,8 +45,18 @@ export interface Codec {
   availability(): CodecAvailability;
   /** Compress `data`; `level` defaults to `levels.default`. Throws LsError (never a plain Error). */
   compress(data: Buffer, level?: number): Buffer;
-  /** Decompress `data`, refusing to produce more than `maxOutputBytes` bytes. Throws LsError. */
-  decompress(data: Buffer, maxOutputBytes: number): Buffer;
+  /**
+   * Decompress all of `data` at once, with NO limit on the output: for trusted bytes only (our own files,
+   * tests, benchmarks). Throws LsError (LS_ERR_DECODE when `data` does not decompress).
+   */
+  decompress(data: Buffer): Buffer;
+  /**
+   * Decompress `data` a chunk at a time: each step yields the next ≤ MAX_CHUNK_BYTES of output, and nothing
+   * more is decoded until the caller asks for the next (stop iterating and the decoder is dropped). The
+   * chunks, joined, are what decompress(data) returns. Throws LsError from the step where the payload
+   * turns out not to decode (LS_ERR_DECODE).
+   */
+  decompressChunks(data: Buffer): Generator<Buffer, void, undefined>;
 }
 
 const AVAILABLE: CodecAvailability = Object.freeze({ ok: true });
@@ -54,35 +74,16 @@ function checkLevel(codec: Codec, level: number | undefined): number {
   return level;
 }
 
-/**
- * Run one of node:zlib's sync decompressors with an output cap and map its failures to our codes.
- * zlib stops as soon as the output passes `maxOutputLength` (RangeError ERR_BUFFER_TOO_LARGE), which is
- * what makes a bomb cheap to refuse.
- */
-function zlibDecompress(
-  name: CodecName,
-  run: (opts: { maxOutputLength: number }) => Buffer,
-  maxOutputBytes: number,
-): Buffer {
-  // zlib rejects a cap of 0; nothing decodes to fewer than 0 bytes, so 1 with a post-check is the same.
-  const cap = Math.max(1, Math.min(maxOutputBytes, 2 ** 32));
-  let out: Buffer;
+const notDecodable = (name: string, cause: unknown): LsError =>
+  new LsError(LS_ERR.LS_ERR_DECODE, `${name} payload does not decompress: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+
+/** One of node:zlib's sync decompressors, all at once, its failures mapped to LS_ERR_DECODE. */
+function zlibDecompress(name: CodecName, run: () => Buffer): Buffer {
   try {
-    out = run({ maxOutputLength: cap });
+    return run();
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new LsError(LS_ERR.LS_ERR_TOO_LARGE, `${name} payload inflates past ${maxOutputBytes} bytes`, {
-        cause: err,
-      });
-    }
-    throw new LsError(LS_ERR.LS_ERR_DECODE, `${name} payload does not decompress: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw notDecodable(name, err);
   }
-  if (out.length > maxOutputBytes) {
-    throw new LsError(LS_ERR.LS_ERR_TOO_LARGE, `${name} payload inflates past ${maxOutputBytes} bytes`);
-  }
-  return out;
 }
 
 function zlibCompress(name: CodecName, run: () => Buffer): Buffer {
@@ -94,16 +95,70 @@ function zlibCompress(name: CodecName, run: () => Buffer): Buffer {
   }
 }
 
+/**
+ * The part of a node:zlib engine (`new zlib.Gunzip()`, …) that its own *Sync functions drive: the native
+ * handle's writeSync() fills at most the output buffer it is given and reports what is left in
+ * `_writeState` ([output space left, input left]). Not public API, but the one way to run zlib
+ * synchronously a buffer at a time; stable since Node 10 (lib/zlib.js processChunkSync).
+ */
+interface SteppableZlib {
+  _handle: { writeSync(flush: number, input: Buffer, inOff: number, inLen: number, out: Buffer, outOff: number, outLen: number): void } | null;
+  _writeState: Uint32Array;
+  _finishFlushFlag: number;
+  errored: Error | null;
+  destroyed: boolean;
+  on(event: 'error', fn: (err: Error) => void): unknown;
+  close(): void;
+}
+
+function isSteppable(e: unknown): e is SteppableZlib {
+  const z = e as Partial<SteppableZlib>;
+  return typeof z._handle?.writeSync === 'function' && z._writeState instanceof Uint32Array && typeof z._finishFlushFlag === 'number';
+}
+
+/** First output buffer of a zlib step; later ones double, up to MAX_CHUNK_BYTES. */
+const ZLIB_FIRST_STEP = 64 << 10;
+
+/**
+ * Runs a node:zlib decompressing engine one output buffer at a time. Errors (zlib reports them through
+ * the engine, which it destroys) become LS_ERR_DECODE.
+ */
+function* zlibChunks(name: CodecName, engine: unknown, data: Buffer): Generator<Buffer, void, undefined> {
+  if (!isSteppable(engine)) {
+    throw new LsError(LS_ERR.LS_ERR_CODEC_UNAVAILABLE, `${name}: this Node's zlib cannot be run a chunk at a time`);
+  }
+  engine.on('error', () => {}); // reported synchronously through `errored` below; the event comes later
+  const handle = engine._handle!;
+  const state = engine._writeState;
+  let inOff = 0;
+  let inLeft = data.length;
+  let step = ZLIB_FIRST_STEP;
+  try {
+    for (;;) {
+      const out = Buffer.allocUnsafe(step);
+      handle.writeSync(engine._finishFlushFlag, data, inOff, inLeft, out, 0, step);
+      if (engine.errored || engine.destroyed) throw notDecodable(name, engine.errored ?? new Error('the decoder failed'));
+      const outLeft = state[0]!;
+      inOff += inLeft - state[1]!;
+      inLeft = state[1]!;
+      const produced = step - outLeft;
+      if (produced > 0) yield out.subarray(0, produced);
+      if (outLeft !== 0) return; // room to spare: everything the input holds has been produced
+      step = Math.min(MAX_CHUNK_BYTES, step * 2);
+    }
+  } finally {
+    if (!engine.destroyed) engine.close();
+  }
+}
+
 const none: Codec = {
   id: 0,
   name: 'none',
   availability: () => AVAILABLE,
   compress: (data) => data,
-  decompress(data, maxOutputBytes) {
-    if (data.length > maxOutputBytes) {
-      throw new LsError(LS_ERR.LS_ERR_TOO_LARGE, `payload of ${data.length} bytes is over ${maxOutputBytes}`);
-    }
-    return data;
+  decompress: (data) => data,
+  *decompressChunks(data) {
+    if (data.length > 0) yield data;
   },
 };
 
@@ -116,7 +171,8 @@ const gzip: Codec = {
     const lvl = checkLevel(gzip, level);
     return zlibCompress('gzip', () => zlib.gzipSync(data, { level: lvl }));
   },
-  decompress: (data, maxOutputBytes) => zlibDecompress('gzip', (o) => zlib.gunzipSync(data, o), maxOutputBytes),
+  decompress: (data) => zlibDecompress('gzip', () => zlib.gunzipSync(data)),
+  decompressChunks: (data) => zlibChunks('gzip', new zlib.Gunzip(), data),
 };
 
 const brotli: Codec = {
@@ -138,8 +194,8 @@ const brotli: Codec = {
       }),
     );
   },
-  decompress: (data, maxOutputBytes) =>
-    zlibDecompress('brotli', (o) => zlib.brotliDecompressSync(data, o), maxOutputBytes),
+  decompress: (data) => zlibDecompress('brotli', () => zlib.brotliDecompressSync(data)),
+  decompressChunks: (data) => zlibChunks('brotli', new zlib.BrotliDecompress(), data),
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -177,12 +233,6 @@ function isFn(o: unknown, ...names: string[]): boolean {
   return typeof o === 'object' && o !== null && names.every((n) => typeof (o as Record<string, unknown>)[n] === 'function');
 }
 
-const tooLarge = (name: string, max: number, cause?: unknown): LsError =>
-  new LsError(LS_ERR.LS_ERR_TOO_LARGE, `${name} payload inflates past ${max} bytes`, cause === undefined ? undefined : { cause });
-
-const notDecodable = (name: string, cause: unknown): LsError =>
-  new LsError(LS_ERR.LS_ERR_DECODE, `${name} payload does not decompress: ${(cause as Error)?.message ?? String(cause)}`, { cause });
-
 // --- zstd --------------------------------------------------------------------------------------------
 
 /** A zstd codec, plus the streaming (de)compressors the file sink and readers use for files at rest. */
@@ -196,39 +246,45 @@ export interface ZstdCodec extends Codec {
 interface ZstdBackend {
   implementation: string;
   compress(data: Buffer, level: number): Buffer;
-  decompress(data: Buffer, maxOutputBytes: number): Buffer;
+  decompress(data: Buffer): Buffer;
+  decompressChunks(data: Buffer): Generator<Buffer, void, undefined>;
   compressStream(level: number): Transform;
   decompressStream(): Transform;
 }
 
 /**
- * The decoder's window limit (ZSTD_d_windowLogMax) for a given output limit. A frame whose content size
- * is unknown makes the streaming decoder allocate its declared window up front; without a cap a 20-byte
- * frame could ask for 2 GiB. We accept any window that zstd levels 1..19 produce (≤ 8 MiB, log 23) and
- * larger ones only up to the output limit (log 25 at the default 32 MiB), never past zstd's default 27.
+ * The largest window a zstd decoder here accepts (ZSTD_d_windowLogMax): 2^27 = 128 MiB, zstd's own
+ * default. A frame whose content size is unknown makes the streaming decoder reserve its declared window
+ * up front, so without a cap a 20-byte frame could ask for 2 GiB; levels 1..19 use at most 8 MiB.
  */
-export function zstdWindowLogMax(maxOutputBytes: number): number {
-  const need = Math.ceil(Math.log2(Math.max(1, maxOutputBytes)));
-  return Math.min(27, Math.max(23, need));
-}
+export const ZSTD_WINDOW_LOG_MAX = 27;
 
-/** zstd reports a window over the limit as this error; it is a size limit, so LS_ERR_TOO_LARGE. */
+/** zstd reports a window over the cap as this error. */
 const WINDOW_TOO_LARGE = /too much memory|window ?too ?large/i;
+
+const zstdFailure = (err: unknown): LsError =>
+  err instanceof LsError
+    ? err
+    : WINDOW_TOO_LARGE.test((err as Error)?.message ?? '')
+      ? new LsError(LS_ERR.LS_ERR_TOO_LARGE, `zstd payload needs a window over 2^${ZSTD_WINDOW_LOG_MAX} bytes`, { cause: err })
+      : notDecodable('zstd', err);
 
 /** The part of zstd-napi's low-level binding (`zstd-napi/binding`) we use. */
 interface ZstdBinding {
   CCtx: new () => { compress(dst: Uint8Array, src: Uint8Array, level: number): number };
-  DCtx: new () => {
-    decompress(dst: Uint8Array, src: Uint8Array): number;
-    decompressStream(dst: Uint8Array, src: Uint8Array): [number, number, number];
-    setParameter(param: number, value: number): void;
-    reset(directive: number): void;
-  };
+  DCtx: new () => ZstdDCtx;
   DParameter: { windowLogMax: number };
   ResetDirective: { sessionOnly: number };
   getFrameContentSize(frame: Uint8Array): number | null;
   findFrameCompressedSize(frame: Uint8Array): number;
   compressBound(size: number): number;
+}
+
+interface ZstdDCtx {
+  decompress(dst: Uint8Array, src: Uint8Array): number;
+  decompressStream(dst: Uint8Array, src: Uint8Array): [number, number, number];
+  setParameter(param: number, value: number): void;
+  reset(directive: number): void;
 }
 
 interface ZstdNapiIndex {
@@ -238,7 +294,7 @@ interface ZstdNapiIndex {
 
 /** Largest compression scratch buffer we keep between calls (larger inputs get a one-off buffer). */
 const SCRATCH_KEEP = 8 << 20;
-/** First output step of the bounded streaming decoder; later steps grow with the output. */
+/** First output step of the streaming decoder; later steps grow with the output, up to MAX_CHUNK_BYTES. */
 const OUT_STEP = 128 << 10;
 
 function zstdNapiBackend(load: ModuleLoader): ZstdBackend {
@@ -248,12 +304,19 @@ function zstdNapiBackend(load: ModuleLoader): ZstdBackend {
     throw new Error('zstd-napi does not have the expected API (CCtx, DCtx, getFrameContentSize, CompressStream, …)');
   }
   const cctx = new b.CCtx();
-  const dctx = new b.DCtx();
   let scratch = Buffer.alloc(0);
-  let windowLogMax = -1;
+  /** one decompression context kept for reuse; a generator that is still running takes a fresh one */
+  let idle: ZstdDCtx | undefined;
+  const takeDctx = (): ZstdDCtx => {
+    const d = idle ?? new b.DCtx();
+    idle = undefined;
+    d.reset(b.ResetDirective.sessionOnly);
+    d.setParameter(b.DParameter.windowLogMax, ZSTD_WINDOW_LOG_MAX);
+    return d;
+  };
 
   /** Content sizes declared by every frame, or null when one frame does not declare its size. */
-  function declaredSize(data: Buffer, max: number): number | null {
+  function declaredSize(data: Buffer): number | null {
     let total = 0;
     let off = 0;
     while (off < data.length) {
@@ -261,41 +324,39 @@ function zstdNapiBackend(load: ModuleLoader): ZstdBackend {
       const size = b.getFrameContentSize(frame); // throws on a header it cannot parse
       if (size === null) return null;
       total += size;
-      if (total > max) throw new LsError(LS_ERR.LS_ERR_TOO_LARGE, `zstd payload declares ${total} bytes, over ${max}`);
       off += b.findFrameCompressedSize(frame); // throws on a truncated or corrupt frame
     }
     return total;
   }
 
-  /** Frames without a content size: stream with the output checked after every step. */
-  function streaming(data: Buffer, max: number): Buffer {
-    const wl = zstdWindowLogMax(max);
-    dctx.reset(b.ResetDirective.sessionOnly);
-    if (wl !== windowLogMax) {
-      dctx.setParameter(b.DParameter.windowLogMax, wl);
-      windowLogMax = wl;
-    }
-    const parts: Buffer[] = [];
+  function* chunks(data: Buffer): Generator<Buffer, void, undefined> {
+    if (data.length === 0) throw notDecodable('zstd', new Error('empty payload'));
+    const dctx = takeDctx(); // (one abandoned mid-payload is dropped; only a clean finish returns it)
     let total = 0;
     let src = data;
     for (;;) {
-      // Room for one byte past the limit, so crossing it is seen without producing more.
-      const dst = Buffer.allocUnsafe(Math.min(max - total + 1, Math.max(OUT_STEP, total)));
-      const [ret, produced, consumed] = dctx.decompressStream(dst, src);
-      if (produced > 0) {
-        total += produced;
-        if (total > max) throw tooLarge('zstd', max);
-        parts.push(dst.subarray(0, produced));
+      const dst = Buffer.allocUnsafe(Math.min(MAX_CHUNK_BYTES, Math.max(OUT_STEP, total)));
+      let ret: number;
+      let produced: number;
+      let consumed: number;
+      try {
+        [ret, produced, consumed] = dctx.decompressStream(dst, src);
+      } catch (err) {
+        throw zstdFailure(err);
       }
       src = src.subarray(consumed);
+      if (produced > 0) {
+        total += produced;
+        yield dst.subarray(0, produced);
+      }
       if (src.length === 0) {
         if (ret === 0) break; // last frame complete
-        if (produced < dst.length) throw new Error('truncated frame: input ends inside a frame');
+        if (produced < dst.length) throw notDecodable('zstd', new Error('truncated frame: input ends inside a frame'));
       } else if (produced === 0 && consumed === 0) {
-        throw new Error('the decoder makes no progress');
+        throw notDecodable('zstd', new Error('the decoder makes no progress'));
       }
     }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+    idle = dctx;
   }
 
   return {
@@ -312,23 +373,29 @@ function zstdNapiBackend(load: ModuleLoader): ZstdBackend {
       dst.copy(out, 0, 0, n);
       return out;
     },
-    decompress(data, max) {
+    decompress(data) {
       if (data.length === 0) throw notDecodable('zstd', new Error('empty payload'));
+      let size: number | null;
       try {
-        const size = declaredSize(data, max);
-        if (size === null) return streaming(data, max);
-        // Every frame declares its size and the sum fits: decode straight into an exact buffer.
-        const out = Buffer.allocUnsafe(size);
-        const n = dctx.decompress(out, data);
-        if (n !== size) throw new Error(`frames declare ${size} bytes and hold ${n}`);
-        return out;
+        size = declaredSize(data);
       } catch (err) {
-        if (err instanceof LsError) throw err;
-        dctx.reset(b.ResetDirective.sessionOnly);
-        if (WINDOW_TOO_LARGE.test((err as Error)?.message ?? '')) throw tooLarge('zstd', max, err);
-        throw notDecodable('zstd', err);
+        throw zstdFailure(err);
       }
+      if (size === null) return collect(chunks(data));
+      // Every frame declares its size: decode straight into an exact buffer.
+      const dctx = takeDctx();
+      const out = Buffer.allocUnsafe(size);
+      let n: number;
+      try {
+        n = dctx.decompress(out, data);
+      } catch (err) {
+        throw zstdFailure(err);
+      }
+      idle = dctx;
+      if (n !== size) throw notDecodable('zstd', new Error(`frames declare ${size} bytes and hold ${n}`));
+      return out;
     },
+    decompressChunks: chunks,
     compressStream: (level) => new index.CompressStream({ compressionLevel: level }),
     decompressStream: () => new index.DecompressStream(),
   };
@@ -351,25 +418,44 @@ function hasNodeZstd(z: unknown): z is NodeZlibZstd {
 
 function nodeZlibZstdBackend(z: NodeZlibZstd): ZstdBackend {
   const c = z.constants;
+  const params = { [c.ZSTD_d_windowLogMax]: ZSTD_WINDOW_LOG_MAX };
+  const empty = (data: Buffer) => {
+    if (data.length === 0) throw notDecodable('zstd', new Error('empty payload'));
+  };
   return {
     implementation: 'node:zlib',
     compress: (data, level) =>
       zlibCompress('zstd', () => z.zstdCompressSync(data, { params: { [c.ZSTD_c_compressionLevel]: level } })),
-    decompress(data, max) {
-      if (data.length === 0) throw notDecodable('zstd', new Error('empty payload'));
-      const params = { [c.ZSTD_d_windowLogMax]: zstdWindowLogMax(max) };
+    decompress(data) {
+      empty(data);
       try {
-        return zlibDecompress('zstd', (o) => z.zstdDecompressSync(data, { ...o, params }), max);
+        return z.zstdDecompressSync(data, { params });
       } catch (err) {
-        if (err instanceof LsError && err.code === LS_ERR.LS_ERR_DECODE && WINDOW_TOO_LARGE.test(err.message)) {
-          throw tooLarge('zstd', max, err);
-        }
-        throw err;
+        throw zstdFailure(err);
+      }
+    },
+    *decompressChunks(data) {
+      empty(data);
+      try {
+        yield* zlibChunks('zstd', z.createZstdDecompress({ params }), data);
+      } catch (err) {
+        throw err instanceof LsError && err.code === LS_ERR.LS_ERR_DECODE && WINDOW_TOO_LARGE.test(err.message) ? zstdFailure(err.cause) : err;
       }
     },
     compressStream: (level) => z.createZstdCompress({ params: { [c.ZSTD_c_compressionLevel]: level } }),
     decompressStream: () => z.createZstdDecompress(),
   };
+}
+
+/** Every chunk of a generator, joined. */
+function collect(chunks: Iterable<Buffer>): Buffer {
+  const parts: Buffer[] = [];
+  let total = 0;
+  for (const c of chunks) {
+    parts.push(c);
+    total += c.length;
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
 }
 
 export interface NativeCodecOptions {
@@ -391,8 +477,8 @@ const LZ4_REASON = 'lz4 unavailable: npm install lz4-napi';
  *
  * Levels 1..19, default 1: on our log batches (~200 KiB of NDJSON) level 1 both compresses faster and
  * compresses *better* than zstd's usual default 3 (see scripts/bench/codecs.ts). Payloads carry their
- * content size, so decompression checks the declared size against the limit before allocating anything
- * and then decodes in one call; frames without a size (other encoders) are decoded in bounded steps.
+ * content size, so decompress() decodes them into an exact buffer in one call; decompressChunks() always
+ * streams, in steps of at most MAX_CHUNK_BYTES.
  */
 export function makeZstdCodec(opts: NativeCodecOptions = {}): ZstdCodec {
   const load = opts.load ?? defaultLoader;
@@ -416,7 +502,8 @@ export function makeZstdCodec(opts: NativeCodecOptions = {}): ZstdCodec {
       const impl = use();
       return zlibCompress('zstd', () => impl.compress(data, lvl));
     },
-    decompress: (data, maxOutputBytes) => use().decompress(data, maxOutputBytes),
+    decompress: (data) => use().decompress(data),
+    decompressChunks: (data) => use().decompressChunks(data),
     compressStream(level) {
       const lvl = checkLevel(codec, level);
       return use().compressStream(lvl);
@@ -441,7 +528,7 @@ interface Lz4Napi {
  *
  * No levels: lz4_flex implements only LZ4's fast mode (no LZ4-HC, no acceleration factor), and lz4-napi
  * exposes no knob, so the entry has no `levels` and a level passed to compress() is ignored (as for
- * `none`). Decompression is bounded: declared sizes first, then block by block (lz4-frame.ts).
+ * `none`). Decompression goes block by block (lz4-frame.ts): a chunk is one block, ≤ 4 MiB.
  */
 export function makeLz4Codec(opts: NativeCodecOptions = {}): Codec {
   const load = opts.load ?? defaultLoader;
@@ -471,7 +558,8 @@ export function makeLz4Codec(opts: NativeCodecOptions = {}): Codec {
       const n = use();
       return zlibCompress('lz4', () => lz4CompressFrame(data, n));
     },
-    decompress: (data, maxOutputBytes) => lz4DecompressBounded(data, maxOutputBytes, use()),
+    decompress: (data) => collect(lz4DecompressBlocks(data, use())),
+    decompressChunks: (data) => lz4DecompressBlocks(data, use()),
   };
 }
 

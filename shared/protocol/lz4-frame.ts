@@ -12,10 +12,10 @@
  *     decoder can refuse an oversized payload from its first 15 bytes), no checksums (the LSP/1 frame has a
  *     CRC-32 over the payload). Any LZ4 frame decoder reads it (the `lz4` tool, lz4_flex, python-lz4, …);
  *   - decoding: walk the structure first (header, block sizes, checksum fields, end mark; no
- *     decompression). A declared content size over the limit is refused at once (LS_ERR_TOO_LARGE). Then
- *     decode block by block and stop as soon as the output passes the limit. Each block decodes to at most
- *     the frame's block maximum (64 KiB .. 4 MiB, from the header), so memory stays under limit + one
- *     block whatever the payload claims: a bomb costs at most that.
+ *     decompression), then decode block by block, one block per step of a generator: each block decodes
+ *     to at most the frame's block maximum (64 KiB .. 4 MiB, from the header), whatever the payload
+ *     claims, and the next one is decoded only when the caller asks for it. A caller that counts the
+ *     output and stops asking bounds what a payload can cost it (how much is the caller's decision).
  *
  * Anything the walk does not fully understand (bad magic, reserved bits, header checksum, truncated block,
  * trailing bytes, a dictionary id, the legacy format) is LS_ERR_DECODE before any native call. Frames from
@@ -63,24 +63,18 @@ function decodeError(message: string, cause?: unknown): LsError {
   return new LsError(LS_ERR.LS_ERR_DECODE, `lz4 payload does not decompress: ${message}`, cause === undefined ? undefined : { cause });
 }
 
-function tooLarge(max: number): LsError {
-  return new LsError(LS_ERR.LS_ERR_TOO_LARGE, `lz4 payload inflates past ${max} bytes`);
-}
-
 function need(data: Buffer, pos: number, n: number, what: string): void {
   if (pos + n > data.length) throw decodeError(`truncated ${what} at byte ${pos}`);
 }
 
 /**
  * Walk every frame of `data` (LZ4 frames and skippable frames, back to back, nothing else) without
- * decompressing. Throws LS_ERR_DECODE on anything malformed, LS_ERR_TOO_LARGE on a declared content size
- * that alone passes `max`.
+ * decompressing. Throws LS_ERR_DECODE on anything malformed.
  */
-export function walkLz4Frames(data: Buffer, max: number): FrameInfo[] {
+export function walkLz4Frames(data: Buffer): FrameInfo[] {
   if (data.length === 0) throw decodeError('empty payload');
   const frames: FrameInfo[] = [];
   let pos = 0;
-  let declared = 0;
   while (pos < data.length) {
     need(data, pos, 4, 'magic');
     const magic = data.readUInt32LE(pos);
@@ -111,8 +105,6 @@ export function walkLz4Frames(data: Buffer, max: number): FrameInfo[] {
     if (hasSize) {
       // A u64; past 2^53 it is over any limit anyway, so the float is exact enough to compare.
       contentSize = data.readUInt32LE(pos + 6) + data.readUInt32LE(pos + 10) * 2 ** 32;
-      declared += contentSize;
-      if (declared > max) throw new LsError(LS_ERR.LS_ERR_TOO_LARGE, `lz4 payload declares ${declared} bytes, over ${max}`);
     }
     const info: FrameInfo = {
       start,
@@ -198,15 +190,17 @@ function frameHeader(flg: number, bd: number, contentSize?: number): Buffer {
 }
 
 /**
- * Decompress an LZ4 frame payload, producing at most `max` bytes (LS_ERR_TOO_LARGE past it, LS_ERR_DECODE
- * on malformed input). Only LsError escapes.
+ * Decompress an LZ4 frame payload one block at a time: each step yields one decoded block (at most its
+ * frame's block maximum, ≤ 4 MiB) and decodes nothing more until the caller asks for the next. Throws
+ * LS_ERR_DECODE on malformed input (the structure is checked before the first block is decoded). Only
+ * LsError escapes.
  */
-export function lz4DecompressBounded(data: Buffer, max: number, native: Lz4Native): Buffer {
-  const frames = walkLz4Frames(data, max);
-  const parts: Buffer[] = [];
-  let total = 0;
+export function* lz4DecompressBlocks(data: Buffer, native: Lz4Native): Generator<Buffer, void, undefined> {
+  const frames = walkLz4Frames(data);
   for (const f of frames) {
-    const frameStart = parts.length;
+    // what a content checksum covers (kept only when there is one), and the last 64 KiB (linked blocks)
+    const content: Buffer[] = [];
+    let window: Buffer | undefined;
     let frameTotal = 0;
     let pos = f.blocksStart;
     for (;;) {
@@ -231,7 +225,7 @@ export function lz4DecompressBounded(data: Buffer, max: number, native: Lz4Nativ
         const framed = Buffer.allocUnsafe(4 + size);
         framed.writeUInt32LE(room, 0);
         body.copy(framed, 4);
-        const dict = f.linked && frameTotal > 0 ? tail(parts, frameStart, WINDOW) : undefined;
+        const dict = f.linked && frameTotal > 0 ? window : undefined;
         try {
           out = native.decompressBlock(framed, dict);
         } catch (err) {
@@ -239,35 +233,24 @@ export function lz4DecompressBounded(data: Buffer, max: number, native: Lz4Nativ
         }
         if (out.length > room) throw decodeError('block inflates past its bound');
       }
-      total += out.length;
       frameTotal += out.length;
-      if (total > max) throw tooLarge(max);
-      parts.push(out);
+      if (f.contentSize !== undefined && frameTotal > f.contentSize) throw decodeError(`frame declares ${f.contentSize} bytes and holds more`);
+      if (f.contentChecksum) content.push(out);
+      if (f.linked) window = lastBytes(window, out, WINDOW);
+      if (out.length > 0) yield out;
     }
     if (f.contentSize !== undefined && f.contentSize !== frameTotal) {
       throw decodeError(`frame declares ${f.contentSize} bytes and holds ${frameTotal}`);
     }
-    if (f.contentChecksum) {
-      const content = Buffer.concat(parts.slice(frameStart), frameTotal);
-      if (xxh32(content) !== data.readUInt32LE(pos)) throw decodeError('content checksum mismatch');
-    }
+    if (f.contentChecksum && xxh32(Buffer.concat(content, frameTotal)) !== data.readUInt32LE(pos)) throw decodeError('content checksum mismatch');
   }
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
 }
 
-/** The last `n` bytes of the concatenation of `parts[from..]` (fewer when there are fewer). */
-function tail(parts: readonly Buffer[], from: number, n: number): Buffer {
-  const last = parts[parts.length - 1]!;
-  if (last.length >= n) return last.subarray(last.length - n);
-  const pick: Buffer[] = [];
-  let have = 0;
-  for (let i = parts.length - 1; i >= from && have < n; i--) {
-    const p = parts[i]!;
-    const take = Math.min(p.length, n - have);
-    pick.unshift(p.subarray(p.length - take));
-    have += take;
-  }
-  return Buffer.concat(pick, have);
+/** The last `n` bytes of `prev` followed by `next` (a copy only when both contribute). */
+function lastBytes(prev: Buffer | undefined, next: Buffer, n: number): Buffer {
+  if (next.length >= n || prev === undefined) return next.subarray(Math.max(0, next.length - n));
+  const keep = Math.min(prev.length, n - next.length);
+  return Buffer.concat([prev.subarray(prev.length - keep), next], keep + next.length);
 }
 
 const P1 = 0x9e3779b1;

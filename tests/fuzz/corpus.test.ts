@@ -12,6 +12,7 @@ import { validateRecord, validateRecordObject } from '../../shared/protocol/reco
 import { SyslogFrameDecoder, SyslogRecordWriter, syslogToRecord } from '../../shared/protocol/syslog.ts';
 import { RxWriter } from '../../shared/storage/rx.ts';
 import { asLsError } from './support.ts';
+import { decompressBounded } from '../../lessons/day12/bounded-decode.ts';
 
 interface Case {
   name: string;
@@ -75,7 +76,7 @@ function replay(c: Case): void {
       const codec = codecByName(c.codec!);
       if (!codec.availability().ok) return;
       try {
-        const out = codec.decompress(data, c.max!);
+        const out = decompressBounded(codec, data, c.max!);
         expect(out.length).toBe(c.expect['length']);
       } catch (err) {
         expect(asLsError(err).code).toBe(c.expect['code']);
