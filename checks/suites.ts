@@ -62,13 +62,15 @@ export async function referenceSuite(lesson: string): Promise<void> {
   const prefix = day ? `d${day}` : lesson;
 
   describe(`${lesson}: the manifest`, () => {
-    it(`ids are unique, numbered ${prefix}.1.., points sum to 100`, () => {
+    it(`ids are unique, numbered ${prefix}.1.., points sum to 100, given checks have 0`, () => {
       expect(manifest.lesson).toBe(lesson);
       expect(manifest.checks.map((c) => c.id)).toEqual(manifest.checks.map((_, i) => `${prefix}.${i + 1}`));
       expect(manifest.checks.reduce((n, c) => n + c.points, 0)).toBe(100);
       for (const c of manifest.checks) {
         expect(c.title.length).toBeGreaterThan(0);
         expect(c.timeoutMs).toBeGreaterThan(0);
+        // a given check (no TODO asks for it) is shown, never earned (issue 16, goal 3)
+        if (c.given) expect(c.points, `${c.id} is given: 0 points`).toBe(0);
       }
     });
 

@@ -25,6 +25,7 @@ import { bold, checkLine, dim, failureBlock, green, red } from '../checks/harnes
 import { newSeed } from '../checks/harness/rng.ts';
 import { REPO_ROOT, knownLessons, lessonDirOf, loadManifest, runChecks, summarize, userPath } from '../checks/harness/runner.ts';
 import { stubSolutions } from '../checks/harness/solutions.ts';
+import { rerunCommand } from '../checks/run.ts';
 import type { CheckResult } from '../checks/harness/types.ts';
 
 export type DayStatus = 'absent' | 'does not start' | 'untouched' | 'partial' | 'complete';
@@ -230,7 +231,7 @@ export async function grade(opts: GradeOptions): Promise<GradeReport> {
           ? (r) => {
               const mine = toLearner(r);
               console.log(checkLine(mine));
-              if (mine.status === 'failed') console.log(failureBlock(mine));
+              if (mine.status === 'failed') console.log(`${failureBlock(mine)}\n${dim(`    rerun:    ${rerunCommand({ lesson, lessonsRoot: opts.lessonsRoot, seed: opts.seed, id: mine.id })}`)}`);
             }
           : undefined,
       });
