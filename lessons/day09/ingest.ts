@@ -42,7 +42,7 @@ import type { LspConnection, LspHandlers, LspReceiver } from '../../shared/lsp-r
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import type { Frame, Hello } from '../../shared/protocol/frame.ts';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_RECORD_BYTES } from '../../shared/protocol/limits.ts';
-import { validateRecord } from '../../shared/protocol/record.ts';
+import { validateRecord } from '../day08/validate.ts';
 import { FileSink, type FileSinkOptions, type FsyncPolicy } from '../../shared/storage/file-sink.ts';
 import { RxWriter } from '../../shared/storage/rx.ts';
 import type { ReceiverStats } from '../../shared/stats.ts';
@@ -199,6 +199,7 @@ export class AckedIngest {
     const count = lines.length;
     const stream = frame.stream;
     const marks = this.hwm.get(stream);
+    stats.records.received += count;
     this.countBatch(frame, lines);
 
     // @solution [d09.3, d09.4, d09.7] dedup against the accepted mark (count the copies, write only what is new); a first seq past mark + 1 is a gap (count the missing seqs)
@@ -330,7 +331,6 @@ export class AckedIngest {
     this.batches.frames++;
     this.batches.records += count;
     this.batches.codecs[frame.codec] = (this.batches.codecs[frame.codec] ?? 0) + 1;
-    stats.records.received += count;
     stats.bytes.decoded += frame.codec === 0 ? frame.payload.length : decodedBytes(lines);
   }
 }

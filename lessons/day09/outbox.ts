@@ -96,7 +96,7 @@ export class Outbox {
     return b;
   }
 
-  // @solution [d09.1, d09.3, d09.4] ack(seq) forgets every record ≤ seq (a batch covered in part keeps its tail, re-sliced) and returns how many; rewind() makes every batch in flight "to send" again
+  // @solution [d09.1, d09.3, d09.4, d09.5, d09.6, d09.7, d09.8] ack(seq) forgets every record ≤ seq (a batch covered in part keeps its tail, re-sliced) and returns how many; rewind() makes every batch in flight "to send" again
   // @stub ack(_seq: number): number { return 0; }
   // @stub rewind(): void {}
   /**

@@ -101,7 +101,7 @@ export interface ShipperPolicies {
 
 // ---- 1. after every (re)connect: the HELLO's ACK says what the receiver holds -----------------------
 export function resumeAfterHello(held: number, r: Resume): void {
-  // @solution [d09.3, d09.4, d09.5] after the HELLO's ACK: everything unacknowledged goes again, except what the receiver says it holds
+  // @solution [d09.3, d09.4, d09.5, d09.8] after the HELLO's ACK: everything unacknowledged goes again, except what the receiver says it holds
   r.outbox.rewind(); // everything unacknowledged — in flight on the lost connection included — goes again…
   r.ack(held); // …except what the receiver says it already holds (re-slicing a partly held batch)
   // @end-solution
