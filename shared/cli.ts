@@ -216,11 +216,11 @@ export function receiverOptions(lane: string) {
   return {
     host: opt.string('--host <addr>', 'address to listen on', '127.0.0.1'),
     port: opt.int('--port <n>', 'port to listen on (0 = any free port)', 0, { max: 65535 }),
-    dataDir: opt.string('--data-dir <dir>', 'where records, rejects.ndjson and stats.json are written', `data/${lane}`),
+    dataDir: opt.string('--data-dir <dir>', 'where records, rejects.ndjson and stats.json are written (one receiver per dir: sink.lock)', `data/${lane}`),
     lane: opt.string('--lane <name>', 'lane name recorded in _rx.lane and stats.json', lane),
     fsync: opt.choice('--fsync <policy>', 'when data is fsynced: always (group commit) | interval | never', ['always', 'interval', 'never'] as const, 'interval'),
     fsyncIntervalMs: opt.int('--fsync-interval-ms <n>', 'fsync period with --fsync interval', 100, { min: 1, max: 60_000 }),
-    rotateBytes: opt.bytes('--rotate-bytes <size>', 'rotate the records file past this size', 256 << 20, { min: 4096 }),
+    rotateBytes: opt.bytes('--rotate-bytes <size>', 'records files hold at most this size (rotated before a write would pass it; a single longer record gets a file of its own)', 256 << 20, { min: 4096 }),
     statsIntervalMs: opt.int('--stats-interval-ms <n>', 'how often stats.json is rewritten', 1000, { min: 10, max: 60_000 }),
     maxConnections: opt.int('--max-connections <n>', 'open connections accepted at once; more are refused', 1024, { min: 1, max: 1_000_000 }),
     idleTimeoutMs: opt.int('--idle-timeout-ms <n>', 'cut a connection that completes no line/frame for this long', 60_000, { min: 10 }),

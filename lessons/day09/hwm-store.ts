@@ -28,7 +28,7 @@ import { createReadStream } from 'node:fs';
 import { open, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import type { FileSink } from '../../shared/storage/file-sink.ts';
+import { sinkFaultPoint, type FileSink } from '../../shared/storage/file-sink.ts';
 import type { ReceiverStats, StreamStats } from '../../shared/stats.ts';
 import { readRxStreamSeq } from '../../shared/storage/rx.ts';
 
@@ -312,6 +312,7 @@ export class HwmStore {
     } finally {
       await fh.close();
     }
+    sinkFaultPoint('checkpoint'); // LOGSTREAM_FAULT_SINK=kill-at:checkpoint (issue 18): killed mid-checkpoint
     await rename(tmp, this.checkpointPath);
     this.lastWritten = key;
   }

@@ -39,7 +39,7 @@ const args = parseCli({
     fetch: opt.int('--fetch <n>', 'messages fetched (and ACKed) at once at most', 256, { min: 1, max: 10_000 }),
     fsync: opt.choice('--fsync <policy>', 'when the files are fsynced: always | interval | never (what an ACK to JetStream promises)', ['always', 'interval', 'never'] as const, 'interval'),
     fsyncIntervalMs: opt.int('--fsync-interval-ms <n>', 'fsync period with --fsync interval', 50, { min: 1, max: 60_000 }),
-    rotateBytes: opt.bytes('--rotate-bytes <size>', 'rotate the records file past this size', 256 << 20, { min: 4096 }),
+    rotateBytes: opt.bytes('--rotate-bytes <size>', 'records files hold at most this size (rotated before a write would pass it; a single longer record gets a file of its own)', 256 << 20, { min: 4096 }),
     statsIntervalMs: opt.int('--stats-interval-ms <n>', 'how often stats.json is rewritten', 1000, { min: 10, max: 60_000 }),
   },
   validate: (v) => validateJetStreamArgs({ ...v, sink: 'jetstream', publishTimeoutMs: 0 }),

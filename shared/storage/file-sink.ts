@@ -10,6 +10,18 @@
  *
  * The hot path is `append(text)`: one string holding many complete lines, no per-record work here.
  * All file I/O happens in one pump loop, so writes, fsyncs and rotations never interleave.
+ *
+ * Rotation bound (issue 18): the sink rotates BEFORE a write would take the active file past
+ * `rotateBytes`, splitting a group of appends at a line boundary, so a records file holds at most
+ * `rotateBytes` bytes — or a single line longer than that, alone in its file.
+ *
+ * Restart (issue 18): whenever the process was killed — mid-write, mid-rotation, mid-compression, during
+ * a checkpoint — `open` finishes or discards the half-done work before it returns: an interrupted
+ * compression's `.tmp` is dropped (its source is still there), a source whose compressed twin exists is
+ * removed (the twin is renamed into place only when complete and fsynced), rotated files left
+ * uncompressed are compressed now (not in the background: the marks recovery that runs after `open`
+ * scans these files, and must not see one vanish), and a partial last line is cut. Compressions then
+ * run one at a time, in rotation order.
  */
 import { EventEmitter } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -45,7 +57,7 @@ export interface FileSinkOptions {
   dir: string;
   fsync: FsyncPolicy;
   fsyncIntervalMs?: number;
-  /** rotate the active records file once it passes this many bytes */
+  /** records files hold at most this many bytes (a single longer line gets a file of its own) */
   rotateBytes?: number;
   /** compress rotated files at rest (`records-NNNNNN.ndjson.gz` / `.ndjson.zst`) */
   compressRotated?: RestCompression;
@@ -76,16 +88,58 @@ export interface FileSinkOptions {
 export interface SinkFault {
   slowMs?: number;
   enospcAfterBytes?: number;
+  /** SIGKILL this process the `nth` time it reaches `point` */
+  killAt?: { point: KillPoint; nth: number };
 }
 
+/**
+ * Named points where LOGSTREAM_FAULT_SINK=kill-at:POINT[:N] kills the process (SIGKILL, as kill -9 would)
+ * the Nth time (default 1st) it gets there — the restart tests (tests/heavy/restart.test.ts) stop a real
+ * receiver at each one and prove it starts again with nothing acknowledged lost or duplicated:
+ *   write       mid-write: half of a write is on disk (a partial last line)
+ *   rotate      the old file closed and a new empty one opened, the old one not yet compressed
+ *   compress    a compressed `.tmp` complete and fsynced, not yet renamed over (beside its source)
+ *   compressed  the compressed file renamed into place, its source not yet removed
+ *   checkpoint  the receiver's marks checkpoint temp file written, not yet renamed (lessons/day09/hwm-store.ts)
+ */
+export const KILL_POINTS = ['write', 'rotate', 'compress', 'compressed', 'checkpoint'] as const;
+export type KillPoint = (typeof KILL_POINTS)[number];
+
+/** Parses LOGSTREAM_FAULT_SINK: one fault, or several separated by commas. */
 export function parseSinkFault(raw: string | undefined): SinkFault {
-  if (raw === undefined || raw === '') return {};
-  const m = /^(slow|enospc-after):(\d+)$/.exec(raw.trim());
-  if (!m) throw new Error(`LOGSTREAM_FAULT_SINK: '${raw}' is not slow:MS or enospc-after:BYTES`);
-  return m[1] === 'slow' ? { slowMs: Number(m[2]) } : { enospcAfterBytes: Number(m[2]) };
+  const fault: SinkFault = {};
+  if (raw === undefined || raw.trim() === '') return fault;
+  for (const part of raw.split(',')) {
+    const m = /^(slow|enospc-after):(\d+)$/.exec(part.trim());
+    const k = /^kill-at:([a-z]+)(?::(\d+))?$/.exec(part.trim());
+    if (m) {
+      if (m[1] === 'slow') fault.slowMs = Number(m[2]);
+      else fault.enospcAfterBytes = Number(m[2]);
+    } else if (k && (KILL_POINTS as readonly string[]).includes(k[1]!) && (k[2] === undefined || Number(k[2]) >= 1)) {
+      fault.killAt = { point: k[1] as KillPoint, nth: k[2] === undefined ? 1 : Number(k[2]) };
+    } else {
+      throw new Error(`LOGSTREAM_FAULT_SINK: '${raw}' is not slow:MS, enospc-after:BYTES or kill-at:${KILL_POINTS.join('|')}[:N] (comma-separated)`);
+    }
+  }
+  return fault;
 }
 
 const SINK_FAULT = parseSinkFault(process.env.LOGSTREAM_FAULT_SINK);
+let killPointHits = 0;
+
+/**
+ * A named kill point (see KILL_POINTS): with LOGSTREAM_FAULT_SINK=kill-at:POINT[:N], the Nth call with
+ * that point kills this process with SIGKILL. Unset, it costs one comparison.
+ */
+export function sinkFaultPoint(point: KillPoint): void {
+  if (killPointReached(point)) process.kill(process.pid, 'SIGKILL');
+}
+
+/** Counts a pass through `point`; true when this is the pass LOGSTREAM_FAULT_SINK=kill-at names. */
+function killPointReached(point: KillPoint): boolean {
+  if (SINK_FAULT.killAt?.point !== point) return false;
+  return ++killPointHits === SINK_FAULT.killAt.nth;
+}
 
 export interface RejectEntry {
   peer: string;
@@ -107,6 +161,7 @@ export interface SinkCounters {
 
 const RECORD_FILE = /^records-(\d{6,})\.ndjson$/;
 const SAMPLE_BYTES = 256;
+const LF = 0x0a;
 
 export function recordFileName(index: number): string {
   return `records-${String(index).padStart(6, '0')}.ndjson`;
@@ -139,7 +194,8 @@ export class FileSink extends EventEmitter {
   private failed: Error | undefined;
   private closed = false;
   private wasOverHighWater = false;
-  private compressions = new Set<Promise<void>>();
+  /** compressions of rotated files, one at a time in rotation order; close() waits for the last */
+  private compressQueue: Promise<void> = Promise.resolve();
   private readonly highWaterMark: number;
   private readonly rotateBytes: number;
   private readonly writeDelayMs: number;
@@ -171,8 +227,9 @@ export class FileSink extends EventEmitter {
   }
 
   /**
-   * Opens (or recovers) a data dir: a partial last line left by a crash is cut off, an interrupted
-   * compression is finished or undone, and appends continue in the newest records file.
+   * Opens (or recovers) a data dir: takes its lock (one receiver per data dir), finishes or discards
+   * whatever a kill left half done (see the file header: temps dropped, twins resolved, rotated leftovers
+   * compressed, a partial last line cut), and appends continue in the newest records file.
    */
   static async open(opts: FileSinkOptions): Promise<FileSink> {
     if (opts.compressRotated === 'zstd' || opts.compressRotated === 'gzip') {
@@ -191,36 +248,45 @@ export class FileSink extends EventEmitter {
   }
 
   private static async recover(opts: FileSinkOptions, release: () => void): Promise<FileSink> {
-    const names = await readdir(opts.dir);
-    const indexes = new Set<number>();
-    for (const name of names) {
-      const m = RECORD_FILE.exec(name) ?? COMPRESSED_RECORD_FILE.exec(name);
-      if (m) indexes.add(Number(m[1]));
+    const { dir } = opts;
+    const plain = new Set<number>();
+    const packed = new Set<number>();
+    for (const name of await readdir(dir)) {
+      const p = RECORD_FILE.exec(name);
+      const c = COMPRESSED_RECORD_FILE.exec(name);
+      if (p) plain.add(Number(p[1]));
+      if (c) packed.add(Number(c[1]));
       // A .gz.tmp / .zst.tmp is an interrupted compression: its source is still there, so drop the temp.
-      if (COMPRESSION_TMP.test(name)) await unlink(join(opts.dir, name)).catch(() => {});
+      if (COMPRESSION_TMP.test(name)) await unlink(join(dir, name)).catch(() => {});
     }
-    const compressed = (i: number) =>
-      names.includes(`${recordFileName(i)}.gz`) || names.includes(`${recordFileName(i)}.zst`);
-    // A source whose .gz/.zst exists was fully compressed (it is renamed into place only when complete).
-    for (const i of indexes) {
-      const plain = join(opts.dir, recordFileName(i));
-      if (compressed(i) && names.includes(recordFileName(i))) await unlink(plain);
+    // A source whose .gz/.zst exists was fully compressed (the twin is renamed into place only when
+    // complete and fsynced): the source goes, so every line is in exactly one file.
+    for (const i of [...plain]) {
+      if (!packed.has(i)) continue;
+      await unlink(join(dir, recordFileName(i)));
+      plain.delete(i);
     }
-    const newest = indexes.size ? Math.max(...indexes) : 1;
-    const activeIsCompressed = compressed(newest);
-    const index = activeIsCompressed ? newest + 1 : newest;
-    const path = join(opts.dir, recordFileName(index));
+    const all = [...plain, ...packed];
+    const newest = all.length ? Math.max(...all) : 1;
+    const index = packed.has(newest) ? newest + 1 : newest;
+    // Rotated files that a crash left uncompressed: compressed now, before open returns (see the header).
+    const method = opts.compressRotated === 'gzip' || opts.compressRotated === 'zstd' ? opts.compressRotated : undefined;
+    let compressedNow = 0;
+    for (const i of [...plain].filter((i) => i < index).sort((a, b) => a - b)) {
+      await truncatePartialLine(join(dir, recordFileName(i))); // a rotated file ends in LF; make sure
+      if (!method) continue;
+      await compressRecordFile(dir, i, method, opts.compressLevel);
+      compressedNow++;
+    }
+    const path = join(dir, recordFileName(index));
     await truncatePartialLine(path);
     const fh = await open(path, 'a');
     const size = (await fh.stat()).size;
-    const rejectsPath = join(opts.dir, 'rejects.ndjson');
+    const rejectsPath = join(dir, 'rejects.ndjson');
     await truncatePartialLine(rejectsPath);
     const rejectsFh = await open(rejectsPath, 'a');
     const sink = new FileSink(opts, fh, index, size, rejectsFh, release);
-    // Rotated files that a crash left uncompressed are compressed now.
-    if (opts.compressRotated === 'gzip' || opts.compressRotated === 'zstd') {
-      for (const i of indexes) if (i < index && !compressed(i)) sink.compressInBackground(i);
-    }
+    sink.counters.compressedFiles += compressedNow;
     return sink;
   }
 
@@ -300,7 +366,7 @@ export class FileSink extends EventEmitter {
     await this.flush().catch(() => {});
     this.closed = true;
     if (this.fsyncTimer) clearInterval(this.fsyncTimer);
-    await Promise.allSettled([...this.compressions]);
+    await this.compressQueue;
     await this.fh.close().catch(() => {});
     await this.rejectsFh.close().catch(() => {});
     this.releaseDir();
@@ -327,9 +393,8 @@ export class FileSink extends EventEmitter {
           if (this.writeDelayMs) await new Promise((r) => setTimeout(r, this.writeDelayMs));
           const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
           if (this.enospcLeft !== undefined) await this.injectedEnospc(buf);
-          await writeAll(this.fh, buf);
+          await this.writeRecords(buf);
           this.backlog -= bytes;
-          this.fileSize += buf.length;
           this.counters.writes++;
           this.counters.bytesWritten += buf.length;
         }
@@ -349,7 +414,6 @@ export class FileSink extends EventEmitter {
         } else if (this.opts.fsync === 'never') {
           this.markDurable(ticket);
         }
-        if (this.fileSize >= this.rotateBytes) await this.rotate();
         if (this.wasOverHighWater && this.backlog <= this.highWaterMark / 2) {
           this.wasOverHighWater = false;
           this.emit('drain');
@@ -357,6 +421,40 @@ export class FileSink extends EventEmitter {
       }
     } catch (err) {
       this.fail(err as Error);
+    }
+  }
+
+  /**
+   * Appends whole lines to the records files, rotating BEFORE a write would take the active file past
+   * rotateBytes (issue 18): a group of appends is split at the last line that fits. A records file thus
+   * holds at most rotateBytes — or one line longer than that, alone in a file of its own.
+   */
+  private async writeRecords(buf: Buffer): Promise<void> {
+    let off = 0;
+    while (off < buf.length) {
+      const room = this.rotateBytes - this.fileSize;
+      let end = buf.length;
+      if (end - off > room) {
+        end = room > 0 ? buf.lastIndexOf(LF, off + room - 1) + 1 : 0;
+        if (end <= off) {
+          if (this.fileSize > 0) {
+            await this.rotate();
+            continue;
+          }
+          // an empty file, and a first line longer than the limit: that line gets the file to itself
+          const lf = buf.indexOf(LF, off);
+          end = lf === -1 ? buf.length : lf + 1;
+        }
+      }
+      const chunk = buf.subarray(off, end);
+      if (killPointReached('write')) {
+        // kill-at:write — half of this write reaches the file (a partial last line), then SIGKILL
+        await writeAll(this.fh, chunk.subarray(0, chunk.length >> 1));
+        process.kill(process.pid, 'SIGKILL');
+      }
+      await writeAll(this.fh, chunk);
+      this.fileSize += chunk.length;
+      off = end;
     }
   }
 
@@ -385,39 +483,29 @@ export class FileSink extends EventEmitter {
     const old = this.fileIndex;
     this.fileIndex += 1;
     this.fh = await open(this.activeFile, 'a');
+    await syncDir(this.opts.dir); // the new file's name is durable before records in it are ACKed
     this.fileSize = 0;
     this.counters.rotations++;
+    sinkFaultPoint('rotate');
     this.emit('rotate', join(this.opts.dir, recordFileName(old)));
     if (this.opts.compressRotated === 'gzip' || this.opts.compressRotated === 'zstd') this.compressInBackground(old);
   }
 
-  /**
-   * Compresses a finished file: write `<name>.gz.tmp` (or `.zst.tmp`), fsync it, rename it into place,
-   * fsync the directory, and only then unlink the source. A crash at any point leaves either the source
-   * (plus a temp that `open` drops) or a complete compressed file (plus a source that `open` removes).
-   */
+  /** Queues the compression of a rotated file (one at a time, in rotation order; see compressRecordFile). */
   private compressInBackground(index: number): void {
     const method = this.opts.compressRotated === 'zstd' ? 'zstd' : 'gzip';
-    const suffix = REST_COMPRESSION[method].suffix;
-    const level = this.opts.compressLevel;
     const src = join(this.opts.dir, recordFileName(index));
-    const dst = `${src}${suffix}`;
-    const tmp = `${dst}.tmp`;
-    const job = (async () => {
-      await pipeline(createReadStream(src), restCompressor(method, level), createWriteStream(tmp));
-      const fh = await open(tmp, 'r+');
-      await fh.datasync();
-      await fh.close();
-      await rename(tmp, dst);
-      await syncDir(this.opts.dir);
-      await unlink(src);
-      this.counters.compressedFiles++;
-    })().catch((err) => {
-      this.counters.errors++;
-      this.emit('warning', new Error(`compressing ${src} failed: ${String(err)}`));
-    });
-    this.compressions.add(job);
-    void job.finally(() => this.compressions.delete(job));
+    this.compressQueue = this.compressQueue.then(() =>
+      compressRecordFile(this.opts.dir, index, method, this.opts.compressLevel).then(
+        () => {
+          this.counters.compressedFiles++;
+        },
+        (err) => {
+          this.counters.errors++;
+          this.emit('warning', new Error(`compressing ${src} failed: ${String(err)}`));
+        },
+      ),
+    );
   }
 
   private fail(err: Error): void {
@@ -447,6 +535,27 @@ function settle(waiters: Waiter[], upTo: number): void {
   let n = 0;
   while (n < waiters.length && waiters[n]!.ticket <= upTo) n++;
   for (const w of waiters.splice(0, n)) w.resolve();
+}
+
+/**
+ * Compresses a finished records file: write `<name>.gz.tmp` (or `.zst.tmp`), fsync it, rename it into
+ * place, fsync the directory, and only then unlink the source. A kill at any point leaves either the
+ * source (plus a temp that `open` drops) or a complete compressed file (plus a source that `open`
+ * removes).
+ */
+async function compressRecordFile(dir: string, index: number, method: 'gzip' | 'zstd', level: number | undefined): Promise<void> {
+  const src = join(dir, recordFileName(index));
+  const dst = `${src}${REST_COMPRESSION[method].suffix}`;
+  const tmp = `${dst}.tmp`;
+  await pipeline(createReadStream(src), restCompressor(method, level), createWriteStream(tmp));
+  const fh = await open(tmp, 'r+');
+  await fh.datasync();
+  await fh.close();
+  sinkFaultPoint('compress');
+  await rename(tmp, dst);
+  await syncDir(dir);
+  sinkFaultPoint('compressed');
+  await unlink(src);
 }
 
 /** A compressing Transform for files at rest (throws on a bad level or a missing zstd package). */
