@@ -50,7 +50,7 @@ export async function* readInput(path: string, opts: InputOptions): AsyncGenerat
   const maxLineBytes = opts.maxLineBytes ?? 1 << 20;
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   let out: string[] = [];
-  let ts = new Date().toISOString(); // one receive time per batch for wrapped text lines
+  let ts = new Date().toISOString(); // a wrapped text line gets the time it was read (one per batch)
   let ended = false;
   let failed: Error | undefined;
   let wake: (() => void) | undefined;
