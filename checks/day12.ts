@@ -3,8 +3,15 @@
 // FaultProxy, not by the programs' own word), tiny batches are never made bigger, a decompression bomb is
 // stopped at the limit with bounded memory, a corrupt payload or a codec the receiver does not take is a
 // clear NACK, and rotated files compressed at rest hold every record once.
-// Black-box: programs are driven through the process contract (GUIDE §2); frames are built with
+// Black-box: programs are driven through the process contract (COURSE.md); frames are built with
 // shared/protocol (encodeBatch + the codec table), bytes are counted by shared/fault-proxy.ts.
+// The learner's TODOs (lessons/day12/README.md, "Your TODOs"): shipper.ts compressBatch (compress when it
+// pays: d12.3, d12.4, d12.5), bounded-decode.ts decompressBounded (stop at the limit: d12.6), receiver.ts
+// decodePayload (the codecs taken: d12.8; what each costs and saves: d12.2) and the sink's rest
+// compression (d12.9); the hints below name them.
+// Given, 0 points: d12.1 (the process contract: flags, --help, the ready line come with the lesson) and
+// d12.7 (a payload that does not decompress is LS_ERR_DECODE: the codec table says so, and day 09's
+// connection machinery turns it into a NACK).
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -262,7 +269,9 @@ async function memoryKiB(pid: number): Promise<{ hwm: number; rss: number } | un
 const d12_1: Check = {
   id: 'd12.1',
   title: 'Process contract (ready line, --help, bad flag or codec exit 2, LOGSTREAM_* env) for receiver and shipper',
-  points: 10,
+  // Given: the flags, --help, the ready line and the codec checks at start come with the lesson.
+  given: true,
+  points: 0,
   timeoutMs: 60_000,
   async run(ctx) {
     const dataDir = await ctx.tmp();
@@ -358,7 +367,7 @@ const d12_2: Check = {
         const cuts: number[] = [];
         for (let p = randInt(ctx.rng, 1, 5000); p < all.length; p += randInt(ctx.rng, 1, 200_000)) cuts.push(p);
         await c.writeSplit(all, cuts);
-        await waitAck(c, stream, N, 30_000, `decode every ${codec.name} BATCH (codec id ${codec.id}) and ACK it once durable`);
+        await waitAck(c, stream, N, 30_000, `decode every ${codec.name} BATCH (codec id ${codec.id}) within the limit and ACK it once durable (your TODOs in lessons/day12/receiver.ts decodePayload and bounded-decode.ts)`);
         ctx.log(`${codec.name}: ${frames} frames, ${raw} raw → ${wire} wire bytes (ratio ${(raw / wire).toFixed(2)})`);
         return { codec, stream, records, frames, wire, raw };
       }),
@@ -367,7 +376,7 @@ const d12_2: Check = {
     for (const r of runs) {
       await expectPersisted(dataDir, r.stream, r.records, `decode ${r.codec.name} payloads exactly: every record of the batch, in order, at seq frame.seq + i, its bytes untouched`, `stream ${r.stream} (${r.codec.name})`, all);
     }
-    const hint = 'stats.json "compression": {"<codec>": {"batches", "records", "wireBytes" (payload as sent), "rawBytes" (decoded), "ratio" (raw/wire), "cpuMs", "cpuMsPerMB"}} per codec';
+    const hint = 'your measuring TODOs in lessons/day12/receiver.ts (decodePayload and the stats writer): stats.json "compression": {"<codec>": {"batches", "records", "wireBytes" (payload as sent), "rawBytes" (decoded), "ratio" (raw/wire), "cpuMs", "cpuMsPerMB"}} per codec';
     const want = (s: Stats, r: (typeof runs)[number]) => statNumber(s, `compression.${r.codec.name}.batches`) === r.frames;
     const stats = await waitStats(dataDir, `compression.<codec>.batches = the frames sent with each codec (${runs.map((r) => `${r.codec.name} ${r.frames}`).join(', ')})`, (s) => runs.every((r) => want(s, r)), 5000, hint);
     for (const r of runs) {
@@ -407,7 +416,7 @@ const d12_3: Check = {
             await writeFile(file, `${records.join('\n')}\n`);
             // level 0 (gzip, brotli) stores rather than compresses: a batch that does not shrink is rightly sent raw
             const level = codec.levels ? ['--level', String(randInt(ctx.rng, Math.max(1, codec.levels.min), Math.min(codec.levels.max, 6)))] : [];
-            const done = await ship(ctx, at(rx.port), ['--input', file, '--codec', codec.name, ...level], N, `ship every record with --codec ${codec.name}; exit 0 once all are ACKed`);
+            const done = await ship(ctx, at(rx.port), ['--input', file, '--codec', codec.name, ...level], N, `ship every record with --codec ${codec.name}; exit 0 once all are ACKed (your TODO in lessons/day12/shipper.ts compressBatch compresses each batch)`);
             ctx.log(`${codec.name} ${level.join(' ')}: done ${JSON.stringify(done)}`);
             return { codec, records, done };
           }),
@@ -421,13 +430,13 @@ const d12_3: Check = {
       const raw = Number(done['rawBytes']);
       const wire = Number(done['wireBytes']);
       const ratio = Number(done['ratio']);
-      expectTrue(raw >= Buffer.byteLength(records.join('\n')) && wire > 0 && wire < raw / 2, { expected: `rawBytes ≥ the NDJSON shipped (${Buffer.byteLength(records.join('\n'))} B) and 0 < wireBytes < rawBytes / 2 (log records compress well)`, received: `rawBytes ${done['rawBytes']}, wireBytes ${done['wireBytes']}`, where, hint: 'rawBytes: BATCH payload bytes before compression; wireBytes: after (what was sent), summed over the batches sent' });
+      expectTrue(raw >= Buffer.byteLength(records.join('\n')) && wire > 0 && wire < raw / 2, { expected: `rawBytes ≥ the NDJSON shipped (${Buffer.byteLength(records.join('\n'))} B) and 0 < wireBytes < rawBytes / 2 (log records compress well)`, received: `rawBytes ${done['rawBytes']}, wireBytes ${done['wireBytes']}`, where, hint: 'your TODO in lessons/day12/shipper.ts (compressBatch): compress each batch big enough to pay with codec.compress(payload, level) and return the result (rawBytes: payload bytes before compression; wireBytes: as sent)' });
       expectTrue(Math.abs(ratio - raw / wire) <= 0.01 * (raw / wire), { expected: `done line "ratio" ≈ rawBytes / wireBytes = ${(raw / wire).toFixed(3)}`, received: show(done['ratio']), where });
       const stream = done['stream'];
       if (typeof stream !== 'number') fail({ expected: 'done line "stream" (the stream id)', received: show(stream), where });
       await expectPersisted(dataDir, stream, records, `the receiver must hold exactly the lines of the --input file, whatever the codec`, `stream ${stream} (--codec ${codec.name})`, all);
     }
-    const stats = await waitStats(dataDir, 'compression.<codec>.batches > 0 for every codec shipped', (s) => runs.every((r) => (statNumber(s, `compression.${r.codec.name}.batches`) ?? 0) > 0), 5000, 'the shipper must really send its batches with --codec (the receiver counts batches per codec id)');
+    const stats = await waitStats(dataDir, 'compression.<codec>.batches > 0 for every codec shipped', (s) => runs.every((r) => (statNumber(s, `compression.${r.codec.name}.batches`) ?? 0) > 0), 5000, 'the shipper must really send its batches with --codec (your compressBatch TODO in lessons/day12/shipper.ts), and the receiver counts batches per codec (your decodePayload TODO in lessons/day12/receiver.ts)');
     ctx.log(`receiver compression stats ${JSON.stringify(stats['compression'])}`);
   },
 };
@@ -455,10 +464,10 @@ const d12_4: Check = {
     }
     const none = up['none']!;
     const gzip = up['gzip']!;
-    expectTrue(none / gzip >= 4, { expected: `at least 4× fewer bytes on the wire with --codec gzip than with --codec none (same ${N} generated records, seed ${seed})`, received: `none ${none} bytes, gzip ${gzip} bytes: ${(none / gzip).toFixed(2)}×`, where: 'FaultProxy bytesUp (shipper → receiver)', hint: 'compress each BATCH payload with the codec and put its id in the header; 1000 log records compress ~8× with gzip' });
+    expectTrue(none / gzip >= 4, { expected: `at least 4× fewer bytes on the wire with --codec gzip than with --codec none (same ${N} generated records, seed ${seed})`, received: `none ${none} bytes, gzip ${gzip} bytes: ${(none / gzip).toFixed(2)}×`, where: 'FaultProxy bytesUp (shipper → receiver)', hint: 'your TODO in lessons/day12/shipper.ts (compressBatch): return codec.compress(payload, level) for a batch big enough to pay; 1000 log records compress ~8× with gzip' });
     for (const [name, bytes] of Object.entries(up)) {
       if (name === 'none') continue;
-      expectTrue(none / bytes >= 2, { expected: `at least 2× fewer bytes on the wire with --codec ${name} than with none`, received: `none ${none} bytes, ${name} ${bytes} bytes: ${(none / bytes).toFixed(2)}×`, where: 'FaultProxy bytesUp', hint: `compress each BATCH with --codec ${name}` });
+      expectTrue(none / bytes >= 2, { expected: `at least 2× fewer bytes on the wire with --codec ${name} than with none`, received: `none ${none} bytes, ${name} ${bytes} bytes: ${(none / bytes).toFixed(2)}×`, where: 'FaultProxy bytesUp', hint: `your TODO in lessons/day12/shipper.ts (compressBatch): compress each batch with --codec ${name}` });
     }
   },
 };
@@ -466,7 +475,7 @@ const d12_4: Check = {
 const d12_5: Check = {
   id: 'd12.5',
   title: 'Tiny or incompressible batches are never made bigger: sent uncompressed (codec 0) below --min-compress-bytes or when compressing does not shrink them',
-  points: 10,
+  points: 15,
   timeoutMs: 90_000,
   async run(ctx) {
     const N = 1000;
@@ -495,15 +504,15 @@ const d12_5: Check = {
       });
     }
     // Not trying at all is cheaper than trying and throwing the result away: the done line says which happened.
-    expectEqual(dones[1]!['tooSmall'], N, { what: `done line "tooSmall" with ${variants[1]!.label} (${N} batches of ~70 bytes)`, where: `done line ${show(dones[1], 400)}`, hint: 'a batch below --min-compress-bytes is not compressed at all (no CPU spent): count it in "tooSmall"' });
-    expectEqual(dones[2]!['notSmaller'], N, { what: `done line "notSmaller" with ${variants[2]!.label}`, where: `done line ${show(dones[2], 400)}`, hint: 'with --min-compress-bytes 0 every tiny batch is compressed, comes out bigger, and is sent raw instead: count it in "notSmaller"' });
+    expectEqual(dones[1]!['tooSmall'], N, { what: `done line "tooSmall" with ${variants[1]!.label} (${N} batches of ~70 bytes)`, where: `done line ${show(dones[1], 400)}`, hint: 'your TODO in lessons/day12/shipper.ts (compressBatch): a batch below --min-compress-bytes is not compressed at all (no CPU spent): return it as it is and count it in decisions.tooSmall' });
+    expectEqual(dones[2]!['notSmaller'], N, { what: `done line "notSmaller" with ${variants[2]!.label}`, where: `done line ${show(dones[2], 400)}`, hint: 'your TODO in lessons/day12/shipper.ts (compressBatch): with --min-compress-bytes 0 every tiny batch is compressed and comes out bigger: return the payload itself (it goes as codec 0) and count it in decisions.notSmaller' });
     const slack = 64; // the HELLO (same --name) is the only other frame; allow a few bytes for its JSON
     for (let i = 1; i < variants.length; i++) {
       expectTrue(up[i]! <= up[0]! + slack, {
         expected: `${variants[i]!.label} to put no more bytes on the wire than --codec none (${up[0]} bytes, + ${slack})`,
         received: `${up[i]} bytes (+${up[i]! - up[0]!})`,
         where: `FaultProxy bytesUp, ${N} batches of one ~70-byte record`,
-        hint: 'a compressed tiny batch is BIGGER (gzip adds 18+ bytes of header and trailer): skip compression below --min-compress-bytes, and send the batch raw (codec 0) whenever compressing did not make it smaller',
+        hint: 'a compressed tiny batch is BIGGER (gzip adds 18+ bytes of header and trailer): in your compressBatch TODO (lessons/day12/shipper.ts) skip compression below --min-compress-bytes, and return the batch as it is (sent as codec 0) whenever compressing did not make it smaller',
       });
     }
     const all = await byStream(dataDir);
@@ -521,7 +530,7 @@ const d12_6: Check = {
   id: 'd12.6',
   exclusive: true,
   title: 'A decompression bomb (~1 MiB of gzip → 1 GiB) is refused with LS_ERR_TOO_LARGE, memory stays bounded, other connections carry on',
-  points: 15,
+  points: 25,
   timeoutMs: 60_000,
   async run(ctx) {
     const LIMIT = 8 * MiB;
@@ -531,7 +540,7 @@ const d12_6: Check = {
     // A big legal batch first: 20,000 records (~4 MB decoded, under the limit) must be accepted.
     const big = corpus(ctx, 20_000, 'big');
     await good.write(encodeBatch({ stream: G, seq: 1, records: big, codec: 1 }));
-    await waitAck(good, G, big.length, 10_000, `a gzip BATCH decoding to ~4 MB is under --max-decoded-bytes ${LIMIT}: accept it`);
+    await waitAck(good, G, big.length, 10_000, `a gzip BATCH decoding to ~4 MB is under --max-decoded-bytes ${LIMIT}: accept it (your TODO in lessons/day12/bounded-decode.ts returns the whole output when it stays within the limit)`);
     const GOOD2 = streamId(ctx);
     const good2 = await hello(ctx, rx, GOOD2, 'check-d12.6-good2');
     const traffic = goodTraffic(ctx, good2, GOOD2, 1);
@@ -549,7 +558,7 @@ const d12_6: Check = {
     const bomb = gzipBomb();
     const B = streamId(ctx);
     try {
-      await expectNack(ctx, rx, B, encodeFrame({ type: FrameType.BATCH, codec: 1, count: 1, stream: B, seq: 1, payload: bomb }), 'LS_ERR_TOO_LARGE', `a ${bomb.length}-byte gzip payload that inflates to 1 GiB (--max-decoded-bytes ${LIMIT})`, 'decompress with a limit (codec.decompress(payload, maxDecodedBytes)): stop as soon as the output passes it, NACK LS_ERR_TOO_LARGE, close that connection', 20_000);
+      await expectNack(ctx, rx, B, encodeFrame({ type: FrameType.BATCH, codec: 1, count: 1, stream: B, seq: 1, payload: bomb }), 'LS_ERR_TOO_LARGE', `a ${bomb.length}-byte gzip payload that inflates to 1 GiB (--max-decoded-bytes ${LIMIT})`, 'your TODO in lessons/day12/bounded-decode.ts (decompressBounded): take the output chunk by chunk (codec.decompressChunks), count it, and throw LS_ERR_TOO_LARGE as soon as it passes maxBytes — the connection gets the NACK', 20_000);
     } finally {
       sampling = false;
       await sampler;
@@ -558,7 +567,7 @@ const d12_6: Check = {
     if (before && after) {
       const grewMiB = (Math.max(after.hwm, peakRss) - before.hwm) / 1024;
       ctx.log(`receiver memory: VmHWM ${before.hwm} → ${after.hwm} kB, sampled VmRSS peak ${peakRss} kB (+${grewMiB.toFixed(0)} MiB)`);
-      expectTrue(grewMiB < 256, { expected: 'the receiver\'s peak memory to grow by less than 256 MiB while refusing a 1 GiB bomb', received: `it grew by ${grewMiB.toFixed(0)} MiB (VmHWM ${before.hwm} → ${after.hwm} kB)`, where: `/proc/${rx.pid}/status`, hint: 'the limit must stop inflation WHILE it happens: decompressing everything and then checking the size has already spent the memory' });
+      expectTrue(grewMiB < 256, { expected: 'the receiver\'s peak memory to grow by less than 256 MiB while refusing a 1 GiB bomb', received: `it grew by ${grewMiB.toFixed(0)} MiB (VmHWM ${before.hwm} → ${after.hwm} kB)`, where: `/proc/${rx.pid}/status`, hint: 'your TODO in lessons/day12/bounded-decode.ts must stop decoding WHILE it happens: codec.decompress() then a size check has already spent the memory; stop asking codec.decompressChunks() for more once the count passes the limit' });
     } else {
       ctx.log('no /proc/<pid>/status here: the memory bound is not measured');
     }
@@ -567,7 +576,7 @@ const d12_6: Check = {
     for (const codec of availableCodecs(ctx).filter((c) => c.id > 1)) {
       const S = streamId(ctx);
       const payload = codec.compress(zeros, codec.levels?.min);
-      await expectNack(ctx, rx, S, encodeFrame({ type: FrameType.BATCH, codec: codec.id, count: 1, stream: S, seq: 1, payload }), 'LS_ERR_TOO_LARGE', `a ${payload.length}-byte ${codec.name} payload that inflates to 64 MiB (--max-decoded-bytes ${LIMIT})`, 'every codec decompresses within the limit');
+      await expectNack(ctx, rx, S, encodeFrame({ type: FrameType.BATCH, codec: codec.id, count: 1, stream: S, seq: 1, payload }), 'LS_ERR_TOO_LARGE', `a ${payload.length}-byte ${codec.name} payload that inflates to 64 MiB (--max-decoded-bytes ${LIMIT})`, 'every codec goes through your decompressBounded TODO (lessons/day12/bounded-decode.ts): stop at the limit whatever the codec');
     }
     await traffic.stop();
     expectTrue(!rx.exited, { expected: 'the receiver still running after the bombs', received: `it exited; stderr tail:\n${tail(rx.stderrText(), 5, 10)}`, where: `receiver pid ${rx.pid}`, hint: 'bad input never stops a server' });
@@ -582,7 +591,9 @@ const d12_6: Check = {
 const d12_7: Check = {
   id: 'd12.7',
   title: 'A compressed payload that does not decompress (its frame CRC correct) is a fatal LS_ERR_DECODE NACK, not a crash',
-  points: 10,
+  // Given: the codec table reports LS_ERR_DECODE and the connection machinery NACKs it; no TODO asks for it.
+  given: true,
+  points: 0,
   timeoutMs: 60_000,
   async run(ctx) {
     const { rx, dataDir } = await startReceiver(ctx);
@@ -619,7 +630,7 @@ const d12_7: Check = {
 const d12_8: Check = {
   id: 'd12.8',
   title: 'An unknown codec id is refused with LS_ERR_CODEC; a codec the receiver does not take (--codecs) with LS_ERR_CODEC_UNAVAILABLE',
-  points: 10,
+  points: 15,
   timeoutMs: 60_000,
   async run(ctx) {
     const { rx, dataDir } = await startReceiver(ctx, ['--codecs', 'none,gzip']);
@@ -632,7 +643,7 @@ const d12_8: Check = {
     const refused = availableCodecs(ctx).filter((c) => c.id > 1);
     for (const c of refused) {
       const S = streamId(ctx);
-      await expectNack(ctx, rx, S, encodeBatch({ stream: S, seq: 1, records, codec: c.id }), 'LS_ERR_CODEC_UNAVAILABLE', `a ${c.name} BATCH to a receiver started with --codecs none,gzip`, 'decode only the codecs this receiver accepts: any other is a fatal LS_ERR_CODEC_UNAVAILABLE (the shipper should pick one the receiver takes)');
+      await expectNack(ctx, rx, S, encodeBatch({ stream: S, seq: 1, records, codec: c.id }), 'LS_ERR_CODEC_UNAVAILABLE', `a ${c.name} BATCH to a receiver started with --codecs none,gzip`, 'your TODO in lessons/day12/receiver.ts (decodePayload): decode only the codecs this receiver accepts (acceptedCodecs); any other is a fatal LS_ERR_CODEC_UNAVAILABLE (the shipper should pick one the receiver takes)');
       const leaked = await recordsOf(dataDir, S);
       expectTrue(leaked.length === 0, { expected: `nothing persisted from the refused ${c.name} batch`, received: `${leaked.length} records`, where: dataDir });
     }
@@ -678,7 +689,7 @@ const d12_9: Check = {
         expected: `every rotated file compressed as records-NNNNNN.ndjson${m.suffix} (≥ 10 of them for ~6 MB at --rotate-bytes 64KiB), at most one plain records-*.ndjson (the active file), no temp files`,
         received: `${compressed.length} ${m.suffix} files, plain ${show(plain.slice(0, 5))}, other ${show(other.slice(0, 5))}`,
         where: dataDir,
-        hint: `--rest-compression ${m.name}: FileSink({ compressRotated: '${m.name}' }) compresses each file as it is rotated`,
+        hint: `your TODO in lessons/day12/receiver.ts: hand --rest-compression ${m.name} (and --rest-level) to the sink (fileSink.compressRotated), which compresses each file as it is rotated`,
       });
       const first = await readFile(path.join(dataDir, compressed[0]!));
       expectEqual(first.subarray(0, m.magic.length / 2).toString('hex'), m.magic, { what: `the first bytes of ${compressed[0]} (${m.name} magic)`, where: dataDir, hint: `files named ${m.suffix} must be ${m.name} streams` });

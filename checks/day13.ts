@@ -4,6 +4,12 @@
 // Black-box: the programs are driven through the process contract (GUIDE §2). The checks make their own
 // certificates with shared/tls/certs.ts (a fresh set per check, so a rotation never touches another
 // check), and speak LSP/1 over their own TLS sockets where the shipper is not needed.
+// The learner's TODOs (lessons/day13/README.md, "Your TODOs"): shipper.ts connectTls (verify the receiver:
+// d13.3, d13.6; versions: d13.5), receiver.ts tlsOptions (versions: d13.5; mTLS: d13.7), verifiedSubject
+// and identityOf (the identity in _rx: d13.7) and maybeReload (rotation: d13.8); the hints below name them.
+// Given, 0 points: d13.1 (the process contract; certificates come from shared/tls/certs.ts), d13.2 (day 09's
+// delivery over a TLS socket), d13.4 (a plaintext client fails the TLS handshake: the lesson's first-byte
+// look and tls-failures.ts count it) and d13.9 (the dashboard the lesson starts).
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -307,7 +313,9 @@ async function expectShipperRefuses(ctx: CheckContext, recv: Receiver, args: str
 const d13_1: Check = {
   id: 'd13.1',
   title: 'Process contract (ready line, --help, bad flags exit 2, LOGSTREAM_* env); certificates created on the first run, keys 0600',
-  points: 10,
+  // Given: the flags, --help, the ready line and the certificates made on the first run come with the lesson.
+  given: true,
+  points: 0,
   timeoutMs: 60_000,
   async run(ctx) {
     const dataDir = await ctx.tmp();
@@ -375,7 +383,9 @@ const d13_2: Check = {
   id: 'd13.2',
   exclusive: true,
   title: 'Records arrive over TLS 1.3 with the receiver verified; nothing lost across a receiver restart (kill -9)',
-  points: 15,
+  // Given: day 09's delivery on the TLS sockets the lesson wires up; no TODO of today asks for it.
+  given: true,
+  points: 0,
   timeoutMs: 60_000,
   async run(ctx) {
     const certs = await certsFor(ctx);
@@ -428,7 +438,7 @@ const d13_2: Check = {
 const d13_3: Check = {
   id: 'd13.3',
   title: 'A shipper trusting another CA refuses the receiver: nothing sent, a clear message',
-  points: 10,
+  points: 20,
   timeoutMs: 40_000,
   async run(ctx) {
     const certs = await certsFor(ctx);
@@ -439,7 +449,7 @@ const d13_3: Check = {
       await shipperBase(ctx, recv.port, certs.otherCa.cert, ['--generate', '50', '--max-attempts', '2']),
       'a shipper whose --ca is another CA',
       /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT|CERT_SIGNATURE_FAILURE|not signed|unknown (CA|issuer)|--ca/i,
-      'verify the receiver against --ca, always (rejectUnauthorized stays true): a client that does not verify talks to whoever answers. Say which CA was expected.',
+      'your TODO in lessons/day13/shipper.ts (connectTls): verify the receiver against --ca, always (ca + rejectUnauthorized: true): a client that does not verify talks to whoever answers. The message comes from tls-failures.ts.',
     );
   },
 };
@@ -447,7 +457,9 @@ const d13_3: Check = {
 const d13_4: Check = {
   id: 'd13.4',
   title: 'A plaintext client on the TLS port is refused and counted; TLS clients carry on',
-  points: 10,
+  // Given: the lesson's first-byte look (and the TLS handshake itself) refuses plaintext; tls-failures.ts counts it.
+  given: true,
+  points: 0,
   timeoutMs: 40_000,
   async run(ctx) {
     const certs = await certsFor(ctx);
@@ -504,7 +516,7 @@ function tls11ClientHello(rng: () => number): Buffer {
 const d13_5: Check = {
   id: 'd13.5',
   title: 'TLS versions: 1.1 is refused (and counted), 1.2 is accepted, 1.3 is the default',
-  points: 10,
+  points: 15,
   timeoutMs: 40_000,
   async run(ctx) {
     const certs = await certsFor(ctx);
@@ -513,7 +525,7 @@ const d13_5: Check = {
     await withClients(ctx, async (clients) => {
       const old = clients.connect(recv.port, { ca, minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1' }, 'TLS 1.1 client');
       const h = await Promise.race([old.handshake, sleep(5000).then((): Handshake => ({ ok: false, code: 'TIMEOUT', message: '' }))]);
-      expectTrue(!h.ok, { expected: 'a TLS 1.1 client to be refused', received: `the handshake succeeded (${old.socket.getProtocol()})`, where: old.label, hint: 'minVersion TLSv1.2: TLS 1.0 and 1.1 are broken (and deprecated by RFC 8996)' });
+      expectTrue(!h.ok, { expected: 'a TLS 1.1 client to be refused', received: `the handshake succeeded (${old.socket.getProtocol()})`, where: old.label, hint: 'your TODO in lessons/day13/receiver.ts (tlsOptions): minVersion --min-tls (TLSv1.2 at least): TLS 1.0 and 1.1 are broken (and deprecated by RFC 8996)' });
       ctx.log(`TLS 1.1 client: ${h.code} ${h.message}`);
       let counted = failuresOf(await readStats(recv.dataDir).catch(() => null))['protocol_version'] ?? 0;
       const deadline = Date.now() + 2000;
@@ -528,7 +540,7 @@ const d13_5: Check = {
         await raw.write(tls11ClientHello(ctx.rng)).catch(() => undefined);
         await raw.waitClosed(4000, 'the receiver to refuse a TLS 1.1 ClientHello and close');
         const got = Buffer.from(raw.received());
-        expectTrue(!(got[0] === 0x16 && got[5] === 0x02), { expected: 'no ServerHello for a TLS 1.1 ClientHello', received: `a ServerHello (version bytes ${got.subarray(9, 11).toString('hex')})`, where: `connection from ${raw.localPeer}`, hint: 'minVersion TLSv1.2' });
+        expectTrue(!(got[0] === 0x16 && got[5] === 0x02), { expected: 'no ServerHello for a TLS 1.1 ClientHello', received: `a ServerHello (version bytes ${got.subarray(9, 11).toString('hex')})`, where: `connection from ${raw.localPeer}`, hint: 'your TODO in lessons/day13/receiver.ts (tlsOptions): minVersion --min-tls (TLSv1.2 at least)' });
       }
       await waitFailures(recv.dataDir, 'protocol_version ≥ 1', (f) => (f['protocol_version'] ?? 0) >= 1, 'count a client offering only old versions as "protocol_version" (tlsClientError ERR_SSL_UNSUPPORTED_PROTOCOL)');
 
@@ -541,7 +553,7 @@ const d13_5: Check = {
 
       const v13 = clients.connect(recv.port, { ca }, 'default client');
       await secure(v13, 'a default client connects');
-      expectEqual(v13.socket.getProtocol(), 'TLSv1.3', { what: 'the version a default client negotiates', where: v13.label, hint: 'allow TLS 1.3 (maxVersion TLSv1.3): it is the default when both sides have it' });
+      expectEqual(v13.socket.getProtocol(), 'TLSv1.3', { what: 'the version a default client negotiates', where: v13.label, hint: 'your TODO in lessons/day13/receiver.ts (tlsOptions): allow TLS 1.3 (maxVersion TLSv1.3): it is the default when both sides have it' });
     });
   },
 };
@@ -549,7 +561,7 @@ const d13_5: Check = {
 const d13_6: Check = {
   id: 'd13.6',
   title: 'An expired receiver certificate is refused by the shipper with a clear message',
-  points: 10,
+  points: 20,
   timeoutMs: 40_000,
   async run(ctx) {
     const certs = await certsFor(ctx);
@@ -560,7 +572,7 @@ const d13_6: Check = {
       await shipperBase(ctx, recv.port, certs.ca.cert, ['--generate', '50', '--max-attempts', '2']),
       'a shipper facing an expired receiver certificate',
       /expired/i,
-      'an expired certificate proves nothing: refuse it, and say "expired" so the operator knows to rotate it (never work around it by turning verification off)',
+      'your TODO in lessons/day13/shipper.ts (connectTls): with verification on, an expired certificate is refused (CERT_HAS_EXPIRED, explained by tls-failures.ts as "expired"); never work around it by turning verification off',
     );
   },
 };
@@ -568,7 +580,7 @@ const d13_6: Check = {
 const d13_7: Check = {
   id: 'd13.7',
   title: 'Mutual TLS: no client certificate → refused; one from another CA → refused; a good one → accepted, its subject in _rx',
-  points: 15,
+  points: 25,
   timeoutMs: 50_000,
   async run(ctx) {
     const certs = await certsFor(ctx);
@@ -578,11 +590,11 @@ const d13_7: Check = {
     const ca = readFileSync(certs.ca.cert);
     await withClients(ctx, async (clients) => {
       const none = clients.connect(recv.port, { ca }, 'client without a certificate');
-      ctx.log(`no certificate: ${await expectRefused(none, streamId(ctx.rng), 'a client without a certificate', 'with --mtls: requestCert and rejectUnauthorized: a client must present a certificate signed by --ca')}`);
+      ctx.log(`no certificate: ${await expectRefused(none, streamId(ctx.rng), 'a client without a certificate', 'your mTLS TODO in lessons/day13/receiver.ts (tlsOptions): with --mtls, ca + requestCert + rejectUnauthorized: a client must present a certificate signed by --ca')}`);
       await waitFailures(recv.dataDir, 'no_client_cert ≥ 1', (f) => (f['no_client_cert'] ?? 0) >= 1, 'count a client that sent no certificate as "no_client_cert"');
 
       const other = clients.connect(recv.port, { ca, cert: readFileSync(certs.otherClient.cert), key: readFileSync(certs.otherClient.key) }, 'client with a certificate from another CA');
-      ctx.log(`other CA: ${await expectRefused(other, streamId(ctx.rng), 'a client whose certificate (CN=shipper-1!) another CA signed', 'verify the client certificate against --ca: the right name signed by the wrong CA proves nothing')}`);
+      ctx.log(`other CA: ${await expectRefused(other, streamId(ctx.rng), 'a client whose certificate (CN=shipper-1!) another CA signed', 'your mTLS TODO in lessons/day13/receiver.ts (tlsOptions): verify the client certificate against --ca: the right name signed by the wrong CA proves nothing')}`);
       await waitFailures(recv.dataDir, 'unknown_ca ≥ 1', (f) => (f['unknown_ca'] ?? 0) >= 1, 'count a client certificate not signed by --ca as "unknown_ca" (the TLS socket\'s authorizationError says why)');
     });
 
@@ -598,7 +610,7 @@ const d13_7: Check = {
       expected: `every record of the mTLS shipper with _rx.clientSubject naming CN=${cn}`,
       received: bad ? `_rx ${show(rxOf(bad))}` : '',
       where: bad ? where(bad) : recv.dataDir,
-      hint: 'stamp the verified client subject on each record: RxWriter.context({ …, extra: { clientSubject } }) with the subject of tlsSocket.getPeerX509Certificate()',
+      hint: 'your TODOs in lessons/day13/receiver.ts: verifiedSubject (the subject of socket.getPeerX509Certificate(), remembered per socket) and identityOf (return { clientSubject } for the connection\'s socket: day 09 puts it in _rx)',
     });
   },
 };
@@ -607,7 +619,7 @@ const d13_8: Check = {
   id: 'd13.8',
   exclusive: true,
   title: 'Certificate rotation: new connections get the new certificate, an open one keeps streaming, nothing lost',
-  points: 15,
+  points: 20,
   timeoutMs: 50_000,
   async run(ctx) {
     const certs = await certsFor(ctx);
@@ -645,7 +657,7 @@ const d13_8: Check = {
           b.socket.destroy();
           return seen === issued.serial;
         },
-        { timeoutMs: 6000, intervalMs: 200, what: `a new connection to present the new certificate (serial ${issued.serial})`, where: `receiver :${recv.port}`, hint: 'watch the certificate files (fs.watch on their directory + a poll) and call server.setSecureContext() with the new pair', received: () => `serial ${seen} (the old one is ${before})` },
+        { timeoutMs: 6000, intervalMs: 200, what: `a new connection to present the new certificate (serial ${issued.serial})`, where: `receiver :${recv.port}`, hint: 'your TODO in lessons/day13/receiver.ts (maybeReload): when fileSignature() changed, loadMaterial() and hand the new pair to tlsServer.setSecureContext() (keep the old one when it does not load)', received: () => `serial ${seen} (the old one is ${before})` },
       );
       ctx.log(`new certificate served ${Date.now() - rotatedAt} ms after the rotation`);
       await waitAck(a, S, seqAtRotation + 1, 5000, 'the connection opened before the rotation keeps its session and keeps being ACKed');
@@ -662,7 +674,9 @@ const d13_8: Check = {
 const d13_9: Check = {
   id: 'd13.9',
   title: 'The dashboard (--dashboard-port): its numbers match stats.json and the files',
-  points: 5,
+  // Given: the lesson starts the dashboard on its own data dir; no TODO asks for it.
+  given: true,
+  points: 0,
   timeoutMs: 40_000,
   async run(ctx) {
     const certs = await certsFor(ctx);

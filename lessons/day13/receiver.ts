@@ -11,14 +11,15 @@
  *   3. the SHIPPER verifies us against its CA, always (shipper.ts); a plaintext client on this port is
  *      refused and counted [d13.3, d13.4]
  *   4. `--mtls`: we require a client certificate signed by our CA, and stamp its subject on every record
- *      it sends (`_rx.clientSubject`): we know WHO wrote each line [d13.7]
+ *      it sends (`_rx.clientSubject`, through day 09's rxExtra hook): we know WHO wrote each line [d13.7]
  *   5. every failed handshake is counted by reason (stats.json → tls.handshakeFailures) and logged with
  *      what to do about it (tls-failures.ts) [d13.3–d13.7]
  *   6. certificates are reloaded when their files change, without dropping a connection [d13.8]
  *   7. `--dashboard-port N` serves the live dashboard for our data dir [d13.9]
  *
- * Below the TLS layer nothing changed: day 09's LSP/1 delivery (HELLO → durable HWM, dedup, ACK only
- * after fsync) runs on the decrypted sockets, through the same shared/lsp-receiver.ts [d13.2].
+ * Below the TLS layer nothing changed: day 09's LSP/1 delivery (lessons/day09/ingest.ts: HELLO → durable
+ * HWM, dedup, ACK only after fsync) runs on the decrypted sockets, through the same shared/lsp-receiver.ts
+ * [d13.2]; compressed batches are decoded within --max-decoded-bytes by day 12's bounded decoder.
  *
  * Run: npx tsx lessons/day13/receiver.ts --port 5145 --data-dir data/day13 [--mtls] [--dashboard-port 0]
  */
@@ -28,17 +29,16 @@ import { readFile, stat } from 'node:fs/promises';
 import net from 'node:net';
 import { dirname, resolve } from 'node:path';
 import tls from 'node:tls';
+import { AckedIngest } from '../day09/ingest.ts';
+import { decodeAnyCodec } from '../day12/bounded-decode.ts';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
-import { HwmStore } from '../day09/hwm-store.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
 import { announceReady, onShutdown } from '../../shared/process.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
-import { encodeNack, MAGIC, type Frame, type Hello } from '../../shared/protocol/frame.ts';
+import { encodeNack, MAGIC } from '../../shared/protocol/frame.ts';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
-import { validateRecord } from '../../shared/protocol/record.ts';
-import { FileSink } from '../../shared/storage/file-sink.ts';
-import { peerName, RxWriter } from '../../shared/storage/rx.ts';
+import { peerName } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 import { certSetPaths, ensureCerts } from '../../shared/tls/certs.ts';
 import { classifyServerFailure, type HandshakeFailureReason } from './tls-failures.ts';
@@ -75,12 +75,9 @@ const log = createLog('day13/receiver');
 let stopping = false;
 const stats = new ReceiverStats(args.lane, 'lsp1-tls');
 
-// ---- 1. certificates: made on the first run, read from files ------------------------------------------
-// @solution [d13.1] create the development certificates when they are missing (keys mode 0600)
-// @stub const certs = certSetPaths(args.certs);
+// ---- 1. certificates: made on the first run (shared/tls/certs.ts), read from files ---------------------
 // Only when a default path is used: explicit --cert, --key and --ca need nothing made for them.
 const certs = args.cert && args.key && (args.ca || !args.mtls) ? certSetPaths(args.certs) : await ensureCerts(args.certs);
-// @end-solution
 const files = { cert: resolve(args.cert ?? certs.server.cert), key: resolve(args.key ?? certs.server.key), ca: resolve(args.ca ?? certs.ca.cert) };
 
 /** What a secure context is made of, read from the files at one moment. */
@@ -246,10 +243,17 @@ function onTcpConnection(socket: net.Socket): void {
 let reloading = false;
 let lastFailedSignature = '';
 
+/**
+ * Called on every change of the certificate directory and every --cert-check-ms: when the files changed
+ * (fileSignature() differs from material.signature), load them; a pair that does not load yet is counted
+ * once (reloadFailed) and the old one kept; a good one goes to NEW handshakes (reloaded).
+ */
 async function maybeReload(why: string): Promise<void> {
   if (reloading || stopping) return;
   reloading = true;
   try {
+    // @solution [d13.8] when the files changed, load them (a half-written rotation keeps the old pair) and give the new pair to NEW handshakes, leaving open sessions alone
+    // @stub return;
     const signature = await fileSignature().catch(() => undefined);
     if (signature === undefined || signature === material.signature) return; // a file is missing mid-rename, or nothing changed
     let next: Material;
@@ -257,28 +261,36 @@ async function maybeReload(why: string): Promise<void> {
       next = await loadMaterial();
     } catch (err) {
       // Mid-rotation (a new key beside the old certificate) or a broken file: keep serving the old pair.
-      if (signature !== lastFailedSignature) {
-        lastFailedSignature = signature;
-        tlsStats.reloads.failed++;
-        log.warn('certificate files changed but do not load (yet): still serving the previous certificate', { why, error: (err as Error).message });
-      }
+      reloadFailed(signature, why, err);
       return;
     }
-    const before = tlsStats.certificate.serial;
-    // @solution [d13.8] new handshakes get the new certificate; established sessions are not touched
-    // @stub material = next;
-    // The ticket keys are kept so sessions resumed across the reload still resume.
+    // The server's secure context is what a NEW handshake uses; established sessions keep theirs. The
+    // ticket keys are kept so sessions resumed across the reload still resume.
     tlsServer.setSecureContext({ ...tlsOptions(next), ticketKeys: tlsServer.getTicketKeys() });
+    const before = material;
     material = next;
+    reloaded(before, next, why);
     // @end-solution
-    tlsStats.certificate = describeCert(next);
-    tlsStats.reloads.ok++;
-    tlsStats.reloads.lastAt = new Date().toISOString();
-    log.info('certificate reloaded: new connections get it, open ones keep theirs', { why, serialBefore: before, serial: tlsStats.certificate.serial, notAfter: tlsStats.certificate.notAfter });
-    warnIfExpired();
   } finally {
     reloading = false;
   }
+}
+
+/** A changed set of files that does not load (yet): said once per set of files, the old pair stays. */
+function reloadFailed(signature: string, why: string, err: unknown): void {
+  if (signature === lastFailedSignature) return;
+  lastFailedSignature = signature;
+  tlsStats.reloads.failed++;
+  log.warn('certificate files changed but do not load (yet): still serving the previous certificate', { why, error: (err as Error).message });
+}
+
+/** The new pair is being served: stats.json and the log say so. */
+function reloaded(before: Material, next: Material, why: string): void {
+  tlsStats.certificate = describeCert(next);
+  tlsStats.reloads.ok++;
+  tlsStats.reloads.lastAt = new Date().toISOString();
+  log.info('certificate reloaded: new connections get it, open ones keep theirs', { why, serialBefore: before.x509.serialNumber, serial: tlsStats.certificate.serial, notAfter: tlsStats.certificate.notAfter });
+  warnIfExpired();
 }
 
 // fs.watch tells us at once (on the DIRECTORY: a rotation renames a new file over the old one, and a
@@ -308,6 +320,27 @@ function watchCertificates(): () => void {
 /** The verified client certificate subject of each connection (mTLS). */
 const subjectOf = new WeakMap<net.Socket, string>();
 
+/** With --mtls: the subject of the client certificate the handshake verified (undefined without --mtls). */
+function verifiedSubject(socket: tls.TLSSocket): string | undefined {
+  // @solution [d13.7] with --mtls, the verified client certificate's subject (one line, "CN=…, O=…"), remembered per socket for its records
+  // @stub return undefined;
+  if (!args.mtls) return undefined;
+  // rejectUnauthorized: an unverified client never gets here; this is its verified identity.
+  const subject = oneLine(socket.getPeerX509Certificate()?.subject ?? '');
+  subjectOf.set(socket, subject);
+  return subject;
+  // @end-solution
+}
+
+/** What every record of `conn` carries in `_rx` besides day 09's fields: who sent it (day 09's rxExtra hook). */
+function identityOf(conn: LspConnection): Record<string, unknown> | undefined {
+  // @solution [d13.7] stamp each record of a verified client with its subject: _rx.clientSubject
+  // @stub return undefined;
+  const subject = subjectOf.get(conn.socket);
+  return subject === undefined ? undefined : { clientSubject: subject };
+  // @end-solution
+}
+
 tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
   const version = socket.getProtocol() ?? 'unknown';
   const cipher = socket.getCipher()?.standardName ?? socket.getCipher()?.name ?? 'unknown';
@@ -316,97 +349,29 @@ tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
   tlsStats.cipher = cipher;
   tlsStats.versions[version] = (tlsStats.versions[version] ?? 0) + 1;
   tlsStats.ciphers[cipher] = (tlsStats.ciphers[cipher] ?? 0) + 1;
-  let subject: string | undefined;
-  if (args.mtls) {
-    // rejectUnauthorized: an unverified client never gets here; this is its verified identity.
-    subject = oneLine(socket.getPeerX509Certificate()?.subject ?? '');
-    subjectOf.set(socket, subject);
-    tlsStats.clientSubjects[subject] = (tlsStats.clientSubjects[subject] ?? 0) + 1;
-  }
+  const subject = verifiedSubject(socket);
+  if (subject !== undefined) tlsStats.clientSubjects[subject] = (tlsStats.clientSubjects[subject] ?? 0) + 1;
   log.debug('TLS connection', { peer: peerName(socket.remoteAddress, socket.remotePort), version, cipher, subject });
   rx.accept(socket);
 });
 
 // ---- LSP/1 over the secure sockets: day 09's delivery, unchanged ----------------------------------
-const sink = await FileSink.open({ dir: args.dataDir, fsync: args.fsync, fsyncIntervalMs: args.fsyncIntervalMs, rotateBytes: args.rotateBytes });
-const hwm = await HwmStore.open({
-  dir: args.dataDir,
-  sink,
+const ingest = await AckedIngest.open({
+  ...args,
   stats,
-  checkpointIntervalMs: args.checkpointIntervalMs,
-  onError: (err) => log.warn('HWM checkpoint failed (the next one retries)', { error: err.message }),
+  log,
+  rxExtra: identityOf,
+  // compressed batches (day 12): every codec this process runs, decoded within --max-decoded-bytes
+  decode: (frame) => decodeBatch(frame, { maxDecodedBytes: args.maxDecodedBytes, decodePayload: decodeAnyCodec }),
 });
-log.info('high-water marks recovered', { ...hwm.recovery });
-const out = new RxWriter();
-
-function onHello(_conn: LspConnection, stream: number, _hello: Hello): number {
-  return hwm.get(stream).durable; // where the shipper resumes (day 09)
-}
-
-function onBatch(conn: LspConnection, frame: Frame): void {
-  const lines = decodeBatch(frame, { maxDecodedBytes: args.maxDecodedBytes });
-  const count = lines.length;
-  const stream = frame.stream;
-  const marks = hwm.get(stream);
-  stats.records.received += count;
-  stats.bytes.decoded += frame.codec === 0 ? frame.payload.length : decodedBytes(lines);
-  let first = 0; // dedup against the accepted mark; a first seq past mark + 1 is a gap (day 09)
-  if (frame.seq <= marks.accepted) {
-    first = Math.min(count, marks.accepted - frame.seq + 1);
-    marks.stats.duplicates += first;
-    stats.records.duplicates += first;
-  } else if (frame.seq > marks.accepted + 1) {
-    marks.stats.gaps += frame.seq - marks.accepted - 1;
-  }
-  if (first < count) {
-    // @solution [d13.7] with mTLS every record carries the verified identity of the client that sent it
-    // @stub out.context({ ts: new Date().toISOString(), peer: conn.peer, lane: args.lane });
-    const subject = subjectOf.get(conn.socket);
-    out.context({ ts: new Date().toISOString(), peer: conn.peer, lane: args.lane, ...(subject !== undefined ? { extra: { clientSubject: subject } } : {}) });
-    // @end-solution
-    for (let i = first; i < count; i++) {
-      const v = validateRecord(lines[i]!, args.maxRecordBytes);
-      if (v.ok) out.addSeq(lines[i]!, stream, frame.seq + i);
-      else {
-        stats.reject(v.reason);
-        sink.reject({ peer: conn.peer, reason: v.reason, stream, seq: frame.seq + i, sample: lines[i]! });
-      }
-    }
-    marks.stats.received += count - first;
-    marks.accepted = frame.seq + count - 1;
-    const persisted = out.count;
-    const bytes = out.take();
-    if (bytes) {
-      sink.append(bytes);
-      stats.records.persisted += persisted;
-      if (sink.overHighWater) rx.pause();
-    }
-  }
-  const upTo = marks.accepted; // ACK only once durable (group commit)
-  sink.whenDurable(sink.position).then(
-    () => {
-      hwm.markDurable(marks, upTo);
-      conn.ack(stream, marks.durable);
-    },
-    () => {},
-  );
-}
-
-function decodedBytes(lines: Buffer[]): number {
-  let n = lines.length;
-  for (const l of lines) n += l.length;
-  return n;
-}
-
-const rx = new LspReceiver({ handlers: { onHello, onBatch }, log, stats, maxConnections: args.maxConnections, idleTimeoutMs: args.idleTimeoutMs, maxPayloadBytes: args.maxPayloadBytes });
-sink.on('drain', () => rx.resume());
-sink.on('error', (err: Error) => log.error('sink failed: nothing more is ACKed', { error: err.message }));
+const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: args.maxConnections, idleTimeoutMs: args.idleTimeoutMs, maxPayloadBytes: args.maxPayloadBytes });
+ingest.attach(rx);
 
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
   tlsStats.certificate.expired = Date.parse(tlsStats.certificate.notAfter) < Date.now();
   stats.extra.lsp = rx.counters;
-  stats.extra.sink = sink.counters;
-  stats.extra.recovery = hwm.recovery;
+  stats.extra.sink = ingest.sink.counters;
+  stats.extra.recovery = ingest.recovery;
 }).start();
 
 const server = net.createServer({ noDelay: true }, onTcpConnection);
@@ -452,12 +417,8 @@ onShutdown(
     stopping = true;
     stopWatching();
     server.close();
-    rx.stopReading();
-    await sink.close();
-    await new Promise((r) => setImmediate(r));
-    await rx.closeAll();
-    await hwm.close();
-    stats.extra.sink = sink.counters;
+    await ingest.shutdown(rx);
+    stats.extra.sink = ingest.sink.counters;
     await statsWriter.stop();
     await dashboard?.close();
     log.info('stopped', { persisted: stats.records.persisted, duplicates: stats.records.duplicates, handshakes: tlsStats.handshakes, handshakeFailures: tlsStats.handshakeFailures });

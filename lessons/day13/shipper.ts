@@ -47,10 +47,8 @@ const args = parseCli({
 const log = createLog('day13/shipper');
 
 // ---- 1. what we trust, and who we are -------------------------------------------------------------
-// @solution [d13.1] the development certificates are made on the first run when --ca is not given
-// @stub const caFile = args.ca ?? `${args.certs}/ca.crt`;
+// The development certificates are made on the first run when --ca is not given (shared/tls/certs.ts).
 const caFile = args.ca ?? (await ensureCerts(args.certs)).ca.cert;
-// @end-solution
 
 function readPem(flag: string, file: string): Buffer {
   try {
@@ -74,7 +72,7 @@ function connectTls(t: HostPort): net.Socket {
     host: t.host,
     port: t.port,
     ...(servername !== undefined ? { servername } : {}),
-    // @solution [d13.3, d13.6] verify the receiver: signed by --ca, not expired, issued for the name we dialled
+    // @solution [d13.3, d13.6] verify the receiver, always: trust only the CA in --ca, and refuse a certificate that does not verify (not signed by it, expired, or not issued for the name we dialled)
     // @stub rejectUnauthorized: false,
     ca,
     rejectUnauthorized: true,
