@@ -7,6 +7,10 @@
  *
  * Syslog over TCP has no acknowledgements: the best a sender can know is that the server read everything
  * and closed its side after our FIN (rsyslog's imptcp/imtcp do). `delivered` says whether that happened.
+ *
+ * Prompt and bulky at once: records are gathered into one write of up to `writeBytes`, and whatever was
+ * gathered is written at the end of each source chunk — a slow pipe's line leaves as soon as it is read,
+ * a file's or --generate's big chunks leave in big writes.
  * The program around it is lessons/stack/syslog-forward.ts.
  */
 import { once } from 'node:events';
@@ -24,7 +28,11 @@ export interface SyslogForwardOptions {
   /** connect with TLS (1.2+); `ca` to trust, `cert`/`key` for a client certificate, `servername` to verify */
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; servername?: string };
   encode?: Syslog5424Options;
-  /** bytes gathered before one socket write (default 64 KiB) */
+  /**
+   * bytes gathered at most before one socket write (default 64 KiB). What was gathered is also written at
+   * the end of every source chunk: a line that was read leaves at once, without waiting for more input,
+   * while bulk input (big chunks) still goes out in large writes (issue 18).
+   */
   writeBytes?: number;
   /** a line that is not a valid record is skipped and reported here */
   onSkip?: (reason: string, line: string) => void;
@@ -93,6 +101,10 @@ export async function forwardSyslog(source: AsyncIterable<string[]> | Iterable<s
       if (partBytes >= writeBytes) await flush();
       if (failure) throw failure;
     }
+    // The end of a chunk: the source has nothing more at hand (a pipe fed one line a second yields one
+    // line per chunk), so what was read goes out now rather than when 64 KiB have piled up.
+    await flush();
+    if (failure) throw failure;
   }
   await flush();
   socket.end();
