@@ -29,7 +29,7 @@ import { announceReady, onShutdown } from '../../shared/process.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import { LsError } from '../../shared/protocol/errors.ts';
 import { FrameDecoder, FrameType, HEADER_SIZE, type Frame } from '../../shared/protocol/frame.ts';
-import { validateRecord } from '../../shared/protocol/record.ts';
+import { validateRecord } from '../day08/validate.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
 import { RxWriter, peerName } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';

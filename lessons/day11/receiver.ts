@@ -27,7 +27,7 @@ import { decodeBatch } from '../../shared/protocol/batch.ts';
 import { LsError } from '../../shared/protocol/errors.ts';
 import { FrameDecoder, FrameType, HEADER_SIZE } from '../../shared/protocol/frame.ts';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
-import { validateRecord } from '../../shared/protocol/record.ts';
+import { validateRecord } from '../day08/validate.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
 import { peerName, RxWriter } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';

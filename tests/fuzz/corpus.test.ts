@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CODECS, codecByName } from '../../shared/protocol/codecs.ts';
 import { FrameDecoder, parseHello, type Frame } from '../../shared/protocol/frame.ts';
-import { validateRecord, validateRecordObject } from '../../shared/protocol/record.ts';
+import { validateRecord, validateRecordObject } from '../../lessons/day08/validate.ts';
 import { SyslogFrameDecoder, SyslogRecordWriter, syslogToRecord } from '../../shared/protocol/syslog.ts';
 import { RxWriter } from '../../shared/storage/rx.ts';
 import { asLsError } from './support.ts';
