@@ -225,8 +225,10 @@ export function lockDir(dir: string, name: string, hint = 'give each shipper its
       if (verdict === 'foreign') {
         throw new DirLockedError(dir, owner.pid, `${dir} is in use by the process with pid ${owner.pid} on host ${owner.host} (a lock from another host cannot be checked; if that process is gone, remove ${path}): ${hint}`);
       }
-      if (verdict === 'alive' || attempt >= 200) {
-        throw new DirLockedError(dir, owner.pid, `${dir} is in use by the process with pid ${owner.pid}: ${hint}`);
+      if (verdict === 'alive') throw new DirLockedError(dir, owner.pid, `${dir} is in use by the process with pid ${owner.pid}: ${hint}`);
+      if (attempt >= 200) {
+        // ~2 s of another live process holding the takeover guard of this stale lock: not normal, say so
+        throw new DirLockedError(dir, -1, `${dir}: the stale lock of pid ${owner.pid} is being taken over by another process (${path}.takeover-${owner.nonce}): ${hint}`);
       }
       // stale: remove it race-free, then race for the link again; wait while another racer takes it over
       if (!removeStale(path, owner, me, 0)) pause(Math.min(1 + attempt, 10));
