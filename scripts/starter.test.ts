@@ -157,4 +157,11 @@ describe('starter CLI', () => {
     expect(existsSync(path.join(r.lessonsRoot, 'day09', 'receiver.ts'))).toBe(true);
     expect(existsSync(path.join(r.lessonsRoot, 'day11'))).toBe(false);
   }, 60_000);
+
+  it('--reveal writes nothing while the day does not pass every check (exit 1)', async () => {
+    const s = await writeStarter({ lesson: 'day08', out: path.join(tmp, 'reveal') });
+    expect(await main(['day08', '--reveal', '--lessons', s.lessonsRoot])).toBe(1);
+    expect(existsSync(path.join(tmp, 'reveal', 'solutions'))).toBe(false);
+    expect(await main(['day08', '--reveal'])).toBe(2); // --lessons is needed
+  }, 120_000);
 });

@@ -7,3 +7,5 @@ export { deriveSeed, mulberry32, pick, randInt, type Rng } from './rng.ts';
 export { REPO_ROOT, knownLessons, loadManifest, runChecks, summarize, type RunChecksOptions } from './runner.ts';
 export { connectTcp, TcpClient, type Closed } from './tcp.ts';
 export type { Check, CheckContext, CheckResult, DayManifest, ProgramEvent, ProgramExit, ProgramName, RunningProgram, RunResult, StopResult, WatchedProgram, WatchOptions } from './types.ts';
+export { firstErrorLine, tail } from './stderr.ts';
+export { formatTodoRef, todoMap, type TodoRef } from './todos.ts';
