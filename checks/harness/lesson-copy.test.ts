@@ -85,6 +85,7 @@ describe('writeSealedCopy (the starter)', () => {
     expect(r.earlier.map((e) => [e.lesson, e.from])).toEqual([['day08', 'reference'], ['day09', 'yours']]);
     expect(readFileSync(path.join(r.lessonsRoot, 'day09', 'receiver.ts'), 'utf8')).toBe('// mine\n');
     await expect(writeSealedCopy({ repoRoot: repo, lesson: 'day10', destRoot: dest })).rejects.toMatchObject({ code: 'LS_ERR_BAD_FLAG' });
+    await expect(writeSealedCopy({ repoRoot: repo, lesson: 'day10', destRoot: path.join(repo, 'my-course', 'x') }), 'inside the repository').rejects.toMatchObject({ code: 'LS_ERR_BAD_FLAG' });
   });
 });
 

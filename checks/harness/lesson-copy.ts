@@ -9,7 +9,7 @@
 //                   shared/ and node_modules/. Copied, not linked: Node resolves a module's imports from
 //                   its real path, so a linked lesson would import the learner's shared/, not the reference.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { copyFile, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -136,6 +136,19 @@ export interface SealedCopy {
   nodeModules: 'hardlinked' | 'copied';
 }
 
+/** Real paths: is `p` (which may not exist yet) `root` or inside it? */
+export function isInside(root: string, p: string): boolean {
+  let probe = path.resolve(p);
+  const rest: string[] = [];
+  while (!existsSync(probe) && path.dirname(probe) !== probe) {
+    rest.unshift(path.basename(probe));
+    probe = path.dirname(probe);
+  }
+  const real = path.join(realpathSync(probe), ...rest);
+  const r = realpathSync(root);
+  return real === r || real.startsWith(`${r}${path.sep}`);
+}
+
 /** The folders node_modules may hold that a copy does not need (tool caches with absolute paths). */
 const NODE_MODULES_CACHES = ['.vite', '.vite-temp', '.cache'];
 
@@ -164,6 +177,9 @@ export async function writeSealedCopy(opts: SealedCopyOptions): Promise<SealedCo
   const refLessons = path.join(opts.repoRoot, 'lessons');
   const source = path.join(refLessons, opts.lesson);
   if (!existsSync(source)) throw new HarnessError('LS_ERR_LESSON_MISSING', `no lesson folder ${source}`);
+  if (isInside(opts.repoRoot, opts.destRoot)) {
+    throw new HarnessError('LS_ERR_BAD_FLAG', `${opts.destRoot} is inside the repository: a starter goes into a folder of its own, outside ${opts.repoRoot}`);
+  }
   if (existsSync(opts.destRoot) && (await readdir(opts.destRoot)).length > 0) {
     throw new HarnessError('LS_ERR_BAD_FLAG', `${opts.destRoot} is not empty: a starter goes into a new folder (carry your earlier days over with --from <your lessons folder>)`);
   }

@@ -59,6 +59,10 @@ export interface WatchedProgram {
   /** `shipper.ts --flag …`, for messages. */
   readonly cmd: string;
   readonly events: ProgramEvent[];
+  /**
+   * Resolves at the exit. Reading it tells the harness the check handles the exit itself: from then on the
+   * exit no longer ends the check's waits (watchdog.ts); before, a non-zero exit ends them at once.
+   */
   readonly exit: Promise<ProgramExit>;
   exited(): ProgramExit | undefined;
   /** The last JSON line with this "event" field. */
