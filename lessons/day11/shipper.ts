@@ -14,7 +14,8 @@
  * Within a stream, seqs number the records in the order they were read; a batch's seq is its first
  * record's and record i carries seq + i, so order survives batching and nothing goes twice [d11.6].
  *
- *   --transport tcp   LSP/1 with ACKs: the day 09 engine (lessons/day09/shipper-engine.ts) with today's limits.
+ *   --transport tcp   LSP/1 with ACKs: the day 09 engine (lessons/day09/shipper-engine.ts) with today's Batcher
+ *                     plugged into its batching hook (day 09's own rule only sends what is already waiting).
  *   --transport udp   one BATCH per datagram, no ACK: the byte limit is also the datagram's — a batch
  *                     never exceeds --max-datagram, however its records are sized [d11.7].
  *
@@ -93,7 +94,10 @@ function validateDatagram(v: LspShipperArgs & { transport: 'tcp' | 'udp'; maxDat
 
 const log = createLog('day11/shipper');
 
-// ---- 3a. TCP: the day 09 engine, with today's batch limits ----------------------------------------------
+// ---- 3a. TCP: the day 09 engine, with today's Batcher in its batching hook ------------------------------
+// The engine owns the connection, the seqs, the window, the ACKs, resends and the spool; how records are
+// grouped is a policy it is handed (lessons/day09/batching.ts). Day 09's policy sends what is waiting; ours
+// is the Batcher: full, bytes or --batch-delay-ms after its first record, whichever first.
 async function shipTcp(): Promise<number> {
   const state = ownDir(PROGRAM, '--state-dir', () => ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }));
   const spool = args.spool ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes })) : undefined;
