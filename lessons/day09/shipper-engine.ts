@@ -250,8 +250,12 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     this.batcher = (cfg.batching ?? countBatching)({
       ...this.batchLimits,
       onFlush: (b: { items: string[] }) => {
+        // A batch carries consecutive seqs, so the next one starts after its last record: a policy may
+        // flush inside add(), before the record (bytes) or with it (full), and the seqs stay right.
+        const first = this.openFirst;
+        this.openFirst = first + b.items.length;
         if (this.discardOpenBatch) return;
-        this.queueBatch(this.openFirst, b.items);
+        this.queueBatch(first, b.items);
         this.pump();
       },
     });
@@ -620,7 +624,8 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
       this.log.warn('record larger than --batch-bytes: dropped', { seq: seq + this.base, bytes });
       return;
     }
-    if (batcher.size > 0 && (seq !== this.openNext || batcher.openBytes + bytes > this.batchLimits.maxBytes)) batcher.flush(seq !== this.openNext ? 'manual' : 'bytes');
+    // A skipped seq closes the open batch (its seqs must be consecutive); the limits are the policy's.
+    if (batcher.size > 0 && seq !== this.openNext) batcher.flush('manual');
     if (batcher.size === 0) this.openFirst = seq;
     this.openNext = seq + 1;
     batcher.add(record, bytes);
