@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import { FrameDecoder, FrameType, HEADER_SIZE } from '../../shared/protocol/frame.ts';
 import { validateRecord } from '../day08/validate.ts';
-import { parseSyslog } from '../../shared/protocol/syslog.ts';
+import { parseSyslog } from '../../shared/protocol/syslog/scan.ts';
 import { createLane } from './lanes.ts';
 import { parseSizeSpec, putUint, RecordWriter } from './records.ts';
 
