@@ -5,9 +5,9 @@
  * ledger, compression and TLS; a lane whose receiver is killed shows as down within seconds while the
  * others stay up. Screenshots go to test-artifacts/ (git-ignored).
  *
- * No chromium: skipped with a message on a workstation; under CI=true that is a failure.
+ * No chromium: skipped outside CI, with the command that installs it (tests/support/peers.ts); under
+ * CI=true that is a failure.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,16 +16,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../shared/dashboard/test-support.ts';
 import { REPO_ROOT, startProgram, type Program } from './lib/launch.ts';
 import { LANES, laneAvailable } from './lib/stack-lanes.ts';
+import { findPeer, needPeers } from '../tests/support/peers.ts';
 
-const CHROMIUM = process.env.LOGSTREAM_CHROMIUM ?? '/usr/bin/chromium';
+const chromiumPeer = needPeers('chromium');
+const CHROMIUM = findPeer('chromium') ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
-const IN_CI = process.env.CI === 'true';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 /** a killed lane must show as down within this (the dashboard checks pids every refresh) */
 const DOWN_WITHIN_MS = 5000;
-
-if (!HAVE_CHROMIUM && !IN_CI) process.stderr.write(`\n[stack.browser.test] SKIPPED: no chromium at ${CHROMIUM} (apt-get install -y chromium). Under CI=true this fails.\n\n`);
 
 // The page callbacks run in the browser; the project is type-checked without the DOM lib.
 interface PageElement {
@@ -46,7 +44,7 @@ interface LaneReady {
   dataDir: string;
 }
 
-describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the integrated stack in a browser', () => {
+describe.skipIf(chromiumPeer.skip)('the integrated stack in a browser', () => {
   const lanes = LANES.filter((l) => laneAvailable(l)).map((l) => l.id);
   let root: string;
   let stack: Program;
@@ -56,7 +54,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the integrated stack in a browser', (
   const failures: string[] = [];
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`CI=true but there is no chromium at ${CHROMIUM}`);
+    chromiumPeer.assert();
     root = await mkdtemp(join(tmpdir(), 'ls-stack-browser-'));
     const config = join(root, 'stack.json');
     await writeFile(config, JSON.stringify({ dataDir: join(root, 'data'), certsDir: join(root, 'certs'), dashboard: { refreshMs: 500, staleMs: 3000 }, demo: { enabled: true, recordsPerSecond: 20 } }));

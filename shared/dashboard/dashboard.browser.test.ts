@@ -4,10 +4,10 @@
  * as down within seconds of its process dying or its stats going stale, and leaves screenshots in
  * test-artifacts/ (git-ignored) for a human to look at.
  *
- * No chromium: skipped with a message on a workstation; under CI=true that is a failure.
+ * No chromium: skipped outside CI, with the command that installs it (tests/support/peers.ts); under
+ * CI=true that is a failure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,16 +16,12 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from './server.ts';
 import { appendRecords, appendRejects, writeStats, type FakeStats } from './test-support.ts';
+import { findPeer, needPeers } from '../../tests/support/peers.ts';
 
-const CHROMIUM = process.env.LOGSTREAM_CHROMIUM ?? '/usr/bin/chromium';
+const chromiumPeer = needPeers('chromium');
+const CHROMIUM = findPeer('chromium') ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
-const IN_CI = process.env.CI === 'true';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
-
-if (!HAVE_CHROMIUM && !IN_CI) {
-  process.stderr.write(`\n[dashboard.browser.test] SKIPPED: no chromium at ${CHROMIUM} (apt-get install -y chromium, or set LOGSTREAM_CHROMIUM). Under CI=true this fails.\n\n`);
-}
 
 const STALE_MS = 2000;
 
@@ -46,7 +42,7 @@ declare const window: { innerWidth: number };
 /** how long a lane may take to show as down: a stale window plus a couple of refreshes, with room */
 const DOWN_WITHIN_MS = 5000;
 
-describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the dashboard in a browser', () => {
+describe.skipIf(chromiumPeer.skip)('the dashboard in a browser', () => {
   let root: string;
   let dash: Dashboard;
   let browser: Browser;
@@ -60,7 +56,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('the dashboard in a browser', () => {
   let grow = 0;
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`CI=true but there is no chromium at ${CHROMIUM}: CI must install it (apt-get install -y chromium)`);
+    chromiumPeer.assert();
     root = await mkdtemp(join(tmpdir(), 'ls-dash-browser-'));
     for (const k of Object.keys(dirs) as Array<keyof typeof dirs>) dirs[k] = join(root, k);
     // beta's "receiver" is a process of ours that we kill later

@@ -7,6 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLog } from '../../../shared/log.ts';
 import { NatsCluster } from './cluster.ts';
 import { HDR_FIRST, HDR_LAST, HDR_STREAM, JetStreamSink, JetStreamSinkError } from './sink.ts';
+import { needPeers } from '../../../tests/support/peers.ts';
+
+// No nats-server: skipped outside CI, with the command that installs it (tests/support/peers.ts).
+const nats = needPeers('nats-server');
 
 const log = createLog('test');
 let dir: string;
@@ -14,6 +18,8 @@ let cluster: NatsCluster;
 let n = 0;
 
 beforeAll(async () => {
+  if (nats.skip) return;
+  nats.assert();
   dir = await mkdtemp(path.join(os.tmpdir(), 'js-sink-'));
   cluster = new NatsCluster({ size: 1, dir, baseHttpPort: -1 });
   await cluster.start(20_000);
@@ -21,14 +27,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cluster?.stop(500);
-  await rm(dir, { recursive: true, force: true });
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 const open = (opts: { publishTimeoutMs?: number } = {}) =>
   JetStreamSink.open({ servers: cluster.urls, stream: `T${++n}`, subjectPrefix: `t${n}.logs`, replicas: 1, duplicateWindowMs: 60_000, log, ...opts });
 const lines = (first: number, count: number) => Buffer.from(Array.from({ length: count }, (_, i) => `{"seq":${first + i}}\n`).join(''));
 
-describe('JetStreamSink', () => {
+describe.skipIf(nats.skip)('JetStreamSink', () => {
   it('stores a stream in order, coalesces what queues behind a message in flight, and answers the mark', async () => {
     const sink = await open();
     try {
