@@ -71,7 +71,7 @@ describe('finding the peers', () => {
 describe('npm test on a machine without the peers', () => {
   // Files that fail today without their peers (the scale checks, the JetStream sink) and the dashboard's
   // browser and Prometheus tests: run through scripts/test-all.ts itself, as `npm test -- <files>` does.
-  const files = ['checks/scale.test.ts', 'lessons/scale/jetstream/sink.test.ts', 'shared/dashboard/dashboard.browser.test.ts'];
+  const files = ['checks/scale.test.ts', 'lessons/scale/jetstream/sink.test.ts', 'shared/dashboard/dashboard.browser.test.ts', 'shared/dashboard/metrics.promtool.test.ts'];
   const testAll = (env: Record<string, string | undefined>, which = files) =>
     execa(process.execPath, ['--import', 'tsx', 'scripts/test-all.ts', ...which], {
       cwd: REPO_ROOT,

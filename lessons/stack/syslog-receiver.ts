@@ -9,7 +9,8 @@
  *   TCP  (RFC 6587)  octet counting (`LEN SP MSG`) or LF framing, told apart PER MESSAGE
  *   TLS  (RFC 5425)  the same framing inside TLS 1.2+ (optionally with client certificates)
  *        │
- *        ▼  shared/protocol/syslog.ts: SyslogFrameDecoder → SyslogRecordWriter (RFC 5424 / 3164 → record),
+ *        ▼  syslog-framing.ts: SyslogFrameDecoder (LF framing: day 08's LineDecoder) → shared/protocol/syslog/
+ *        │  writer.ts: SyslogRecordWriter (RFC 5424 / 3164 → record),
  *        │  on this thread or on workers (syslog-parser.ts), to the sink in big writes (double-buffered-appender.ts)
  *        ▼
  *   records-*.ndjson   {ts, level, host, service, attrs:{facility, severity, procid, msgid, sd}, msg, _rx}
@@ -37,11 +38,13 @@ import { InvalidArgumentError } from 'commander';
 import { opt, parseCli, parseInteger, receiverOptions, type OptionSpec } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
 import { announceReady, onShutdown } from '../../shared/process.ts';
-import { SyslogRecordWriter, type SyslogReason } from '../../shared/protocol/syslog.ts';
+import type { SyslogReason } from '../../shared/protocol/syslog/errors.ts';
+import { SyslogRecordWriter } from '../../shared/protocol/syslog/writer.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
 import { peerName } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 import { ensureCerts } from '../../shared/tls/certs.ts';
+import { classifyServerFailure } from '../day13/tls-failures.ts';
 import { DoubleBufferedAppender } from './double-buffered-appender.ts';
 import { InlineSyslogParser, WorkerSyslogParser, type ParsedBatch, type SyslogStreamParser } from './syslog-parser.ts';
 
@@ -115,12 +118,14 @@ interface TransportStats {
   datagrams?: number;
   dropped?: number;
   handshakeErrors?: number;
+  /** failed TLS handshakes by reason, day 13's reasons (lessons/day13/tls-failures.ts): the dashboard's /metrics */
+  handshakeFailures?: Record<string, number>;
 }
 const stats = new ReceiverStats(args.lane, 'syslog');
 const perTransport: Record<Transport, TransportStats> = {
   udp: { port: null, messages: 0, persisted: 0, rejected: 0, bytes: 0, datagrams: 0, dropped: 0 },
   tcp: { port: null, messages: 0, persisted: 0, rejected: 0, bytes: 0, connections: { open: 0, total: 0 }, framingClosed: 0 },
-  tls: { port: null, messages: 0, persisted: 0, rejected: 0, bytes: 0, connections: { open: 0, total: 0 }, framingClosed: 0, handshakeErrors: 0 },
+  tls: { port: null, messages: 0, persisted: 0, rejected: 0, bytes: 0, connections: { open: 0, total: 0 }, framingClosed: 0, handshakeErrors: 0, handshakeFailures: {} },
 };
 stats.extra.syslog = perTransport;
 
@@ -396,8 +401,13 @@ try {
     );
     server.on('tlsClientError', (err, s) => {
       perTransport.tls.handshakeErrors!++;
+      // by reason, as day 13 counts them (issue 20.2: the syslog lane's TLS failures by reason)
+      const authorizationError = s.authorizationError ? String(s.authorizationError) : undefined;
+      const { reason } = classifyServerFailure(err as NodeJS.ErrnoException, authorizationError, { minVersion: 'TLSv1.2', mtls, caFile: args.tlsCa ?? certs.ca.cert, certExpired: false, certNotAfter: '' });
+      const failures = perTransport.tls.handshakeFailures!;
+      failures[reason] = (failures[reason] ?? 0) + 1;
       stats.connections.errors++;
-      log.warn('TLS handshake failed', { peer: peerName(s.remoteAddress, s.remotePort), error: err.message });
+      log.warn('TLS handshake failed', { peer: peerName(s.remoteAddress, s.remotePort), reason, error: err.message });
       // with a tlsClientError listener Node leaves the connection open: close it (one fd per bad client otherwise)
       s.destroy();
     });
