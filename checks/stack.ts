@@ -615,7 +615,7 @@ ruleset(name="fwd") {
           hint: 'every message that cannot be read is one line in rejects.ndjson: {ts, peer, reason, sample}',
         });
         const reasons = rejects.map((r) => r.reason).sort();
-        expectTrue(JSON.stringify(reasons) === JSON.stringify(want), { expected: `one reject per bad message, reasons ${want.join(', ')}`, received: show(rejects), where: `${dataDir}/rejects.ndjson`, hint: 'reasons are the syslog codec\'s names (shared/protocol/syslog.ts)' });
+        expectTrue(JSON.stringify(reasons) === JSON.stringify(want), { expected: `one reject per bad message, reasons ${want.join(', ')}`, received: show(rejects), where: `${dataDir}/rejects.ndjson`, hint: 'reasons are the syslog codec\'s names (shared/protocol/syslog/errors.ts, lessons/stack/syslog-framing.ts)' });
         for (const r of rejects) expectTrue(typeof r.sample === 'string' && typeof r.peer === 'string', { expected: 'each reject with its peer and a sample of the bytes', received: show(r) });
         expectTrue(String(rejects.find((r) => r.reason === 'syslog_bad_pri')?.sample).includes(`bad pri ${n}`), { expected: 'the bad-PRI reject to sample that message', received: show(rejects.find((r) => r.reason === 'syslog_bad_pri')) });
         const recs = await recordsIn(dataDir);

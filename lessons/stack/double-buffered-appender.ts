@@ -5,7 +5,7 @@
  * next one); and the two buffers are reused for ever, so a lane writing hundreds of MB/s makes next to
  * no garbage for the GC to chase.
  *
- * The collecting side is a RecordOutput (shared/protocol/syslog.ts): the syslog lane's record writers
+ * The collecting side is a RecordOutput (shared/protocol/syslog/writer.ts): the syslog lane's record writers
  * write straight into it, so a record is built once, where the file write takes it from — no copy.
  * Bytes made elsewhere (a worker thread's records) are copied in with add().
  *
@@ -13,7 +13,7 @@
  * shared/storage/file-sink.ts: it writes the bytes, then forgets them); that is when a buffer takes its
  * next turn.
  */
-import { RecordOutput } from '../../shared/protocol/syslog.ts';
+import { RecordOutput } from '../../shared/protocol/syslog/writer.ts';
 import type { FileSink } from '../../shared/storage/file-sink.ts';
 
 export class DoubleBufferedAppender {

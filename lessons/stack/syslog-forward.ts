@@ -16,7 +16,7 @@ import { formatHostPort, opt, parseCli, requireOneSource, shipperOptions } from 
 import { openSource } from '../day08/input.ts';
 import { createLog } from '../../shared/log.ts';
 import { announceDone, onShutdown } from '../../shared/process.ts';
-import { FACILITIES } from '../../shared/protocol/syslog.ts';
+import { FACILITIES } from '../../shared/protocol/syslog/names.ts';
 import { forwardSyslog, type SyslogForwardResult } from './syslog-forwarder.ts';
 
 const args = parseCli({

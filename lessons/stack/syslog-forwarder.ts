@@ -18,7 +18,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { waitDrain } from '../../shared/net.ts';
 import { validateRecord } from '../day08/validate.ts';
-import { encodeSyslog5424, type Syslog5424Options } from '../../shared/protocol/syslog.ts';
+import { encodeSyslog5424, type Syslog5424Options } from '../../shared/protocol/syslog/encode.ts';
 
 export interface SyslogForwardOptions {
   host: string;

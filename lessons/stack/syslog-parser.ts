@@ -18,7 +18,9 @@
  * Inline, the records are written straight into the appender (no copy at all).
  */
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
-import { SyslogFrameDecoder, SyslogRecordWriter, type RecordOutput, type SyslogReason } from '../../shared/protocol/syslog.ts';
+import type { SyslogReason } from '../../shared/protocol/syslog/errors.ts';
+import { SyslogRecordWriter, type RecordOutput } from '../../shared/protocol/syslog/writer.ts';
+import { SyslogFrameDecoder } from './syslog-framing.ts';
 
 /** What one push/end/close of a connection produced (its records are in the batch's buffer). */
 export interface ParsedOutput {

@@ -5,7 +5,7 @@
  * One seeded corpus of N RFC 5424 messages (syslog.ts syslogCorpus, octet-counted) is the input of
  * every contender, in the form each lane takes:
  *   - rsyslog (imptcp → omfile) and our syslog lane: the octet-counted bytes themselves (syslog.ts contenders);
- *   - the LSP/1 and NDJSON lanes: the same messages parsed into records (shared/protocol/syslog.ts
+ *   - the LSP/1 and NDJSON lanes: the same messages parsed into records (shared/protocol/syslog/scan.ts
  *     parseSyslog, as the syslog lane does) — as NDJSON for day 08 and the ceiling, as BATCH frames of 1000
  *     for days 09/11/13, lz4-compressed frames for day 12, ≤ 1472-byte datagrams for day 10.
  * So "records/s" counts the same messages everywhere; MB/s counts each lane's own input bytes, and the
@@ -15,7 +15,8 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CODECS } from '../../shared/protocol/codecs.ts';
 import { encodeBatch } from '../../shared/protocol/batch.ts';
-import { parseSyslog, SyslogFrameDecoder } from '../../shared/protocol/syslog.ts';
+import { parseSyslog } from '../../shared/protocol/syslog/scan.ts';
+import { SyslogFrameDecoder } from '../../lessons/stack/syslog-framing.ts';
 import { ensureCerts } from '../../shared/tls/certs.ts';
 import { findProgram } from '../../lessons/stack/rsyslog-peer.ts';
 import { toChunks } from './blast.ts';

@@ -3,7 +3,8 @@
 // delivery check. Without rsyslogd the run is skipped locally, and fails under CI=true.
 import { describe, expect, it } from 'vitest';
 import { findProgram } from '../../lessons/stack/rsyslog-peer.ts';
-import { parseSyslog, SyslogFrameDecoder } from '../../shared/protocol/syslog.ts';
+import { parseSyslog } from '../../shared/protocol/syslog/scan.ts';
+import { SyslogFrameDecoder } from '../../lessons/stack/syslog-framing.ts';
 import { validateRecordObject } from '../../lessons/day08/validate.ts';
 import { syslogCorpus, syslogScenario } from './syslog.ts';
 

@@ -12,7 +12,7 @@ import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frameOctetCounted } from '../../shared/protocol/syslog.ts';
+import { frameOctetCounted } from '../../lessons/stack/syslog-framing.ts';
 import { ensureCerts } from '../../shared/tls/certs.ts';
 import { alive, closed, fdsOf, GoodLspSession, mib, persistedOfStream, rawConnect, settleAttack, readJson, startReceiver, waitFor, writeSummary, type AttackResult, type RunningReceiver } from './support.ts';
 

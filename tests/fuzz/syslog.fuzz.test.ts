@@ -1,24 +1,19 @@
 /**
- * Fuzz: the syslog parsers (RFC 5424, RFC 3164) and the RFC 6587 stream framing (octet counting / LF)
- * in shared/protocol/syslog.ts. Properties: nothing throws (parseSyslog: only SyslogError with its
- * code); every accepted message becomes a VALID LSP/1 record (LSP1 §1: RFC 3339 ts, a level, a string
- * msg); the one-pass writer and the reference mapping agree on any input, valid or not; the frame
- * decoder gives the same messages and rejects however the stream is cut and buffers about one message.
+ * Fuzz: the syslog parsers (RFC 5424, RFC 3164: shared/protocol/syslog/) and the RFC 6587 stream
+ * framing (octet counting / LF: lessons/stack/syslog-framing.ts). Properties: nothing throws
+ * (parseSyslog: only SyslogError with its code); every accepted message becomes a VALID LSP/1 record
+ * (LSP1 §1: RFC 3339 ts, a level, a string msg); the one-pass writer and the reference mapping agree on
+ * any input, valid or not; the frame decoder gives the same messages and rejects however the stream is
+ * cut and buffers about one message.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { validateRecordObject } from '../../lessons/day08/validate.ts';
-import {
-  encodeSyslog5424,
-  frameOctetCounted,
-  parseSyslog,
-  SYSLOG_ERR,
-  SYSLOG_REASONS,
-  SyslogError,
-  SyslogFrameDecoder,
-  SyslogRecordWriter,
-  syslogToRecord,
-} from '../../shared/protocol/syslog.ts';
+import { frameOctetCounted, SyslogFrameDecoder } from '../../lessons/stack/syslog-framing.ts';
+import { encodeSyslog5424 } from '../../shared/protocol/syslog/encode.ts';
+import { SYSLOG_ERR, SYSLOG_REASONS, SyslogError } from '../../shared/protocol/syslog/errors.ts';
+import { parseSyslog, syslogToRecord } from '../../shared/protocol/syslog/scan.ts';
+import { SyslogRecordWriter } from '../../shared/protocol/syslog/writer.ts';
 import { announceSeed, cutsArb, cutsFor, mutate, mutationsArb, params } from './support.ts';
 
 announceSeed('syslog');

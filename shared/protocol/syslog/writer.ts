@@ -1,0 +1,751 @@
+/**
+ * The syslog lane's hot path: scanned fields → LSP/1 record JSON bytes, straight into one output buffer
+ * (`SyslogRecordWriter`, writing into a `RecordOutput`). The common case, RFC 5424, is read and written
+ * in one pass; everything else is scanned first (scan.ts) and written from the spans; rare cases (bytes
+ * that are not UTF-8, repeated SD names) take the reference mapping, fieldsToRecord + JSON.stringify.
+ * The tests hold the two to each other: a writer's line is the record fieldsToRecord makes.
+ */
+import { isUtf8 } from 'node:buffer';
+import { BACKSLASH, COLON, CR, DASH, EQUALS, GT, LBRACKET, LF, LT, NUL, QUOTE, RBRACKET, SP } from './bytes.ts';
+import type { SyslogReason } from './errors.ts';
+import { FACILITIES, SEVERITIES, SEVERITY_LEVEL } from './names.ts';
+import { bsdTimestampToIso, fieldsToRecord, isRfc3339Bytes, scanSyslog, SyslogFields, TS_BSD, TS_RFC3339 } from './scan.ts';
+
+// ---------------------------------------------------------------------------------------------
+// The hot path: scanned fields → record JSON bytes, straight into one output buffer
+//
+// Per message the lane writes ~2.5× the bytes it reads (the record's keys, attrs, _rx), so the writer
+// moves bytes 4 at a time where it can: a DataView reads 4 input bytes as one int32, a few integer
+// operations tell whether any of them needs attention (the end of a token, a JSON escape, a byte that is
+// not ASCII — "SWAR", SIMD within a register), and a clean word is stored with one write. The fixed
+// parts of a record (keys, the attrs of each PRI, the `_rx` tail) are kept as int32 words for the same
+// reason. Anything that is not clean goes through the byte-at-a-time tables below.
+
+/** Byte classes for JSON strings: 0 copy, 1 short escape, 2 \u00XX, 3 part of a multi-byte UTF-8 character. */
+const CLASS = new Uint8Array(256);
+const SHORT = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) CLASS[c] = 2;
+for (const [c, e] of [[8, 'b'], [9, 't'], [10, 'n'], [12, 'f'], [13, 'r'], [QUOTE, '"'], [BACKSLASH, '\\']] as const) {
+  CLASS[c] = 1;
+  SHORT[c] = e.charCodeAt(0);
+}
+for (let c = 0x80; c < 0x100; c++) CLASS[c] = 3;
+const HEX = Buffer.from('0123456789abcdef');
+/** CLASS, plus 4 for the SP that ends a header token. */
+const TOKEN = CLASS.slice();
+TOKEN[SP] = 4;
+/** SD-NAME bytes: 1 copy, 2 a backslash (JSON-escaped), 0 not part of a name. */
+const SDNAME = new Uint8Array(256);
+for (let c = 33; c < 127; c++) SDNAME[c] = c === EQUALS || c === RBRACKET || c === QUOTE ? 0 : c === BACKSLASH ? 2 : 1;
+/** PARAM-VALUE bytes: CLASS, but 4 for the closing '"' and 5 for the backslash that escapes in SD. */
+const SDVALUE = CLASS.slice();
+SDVALUE[QUOTE] = 4;
+SDVALUE[BACKSLASH] = 5;
+
+// SWAR tests on a little-endian int32 word of 4 bytes. `(v - 0x01010101) & ~v & 0x80808080` is non-zero
+// exactly when a byte of v is 0 (`x ^ 0x22222222` turns the '"' bytes into zeros), and
+// `(x - 0x20202020) & ~x` marks the bytes below 0x20 (valid for bytes below 0x80; the others are caught
+// by `| x`, whose high bits are theirs). All of it stays in int32 (`&` truncates).
+const W_ONES = 0x01010101;
+const W_HIGH = 0x80808080 | 0;
+
+/** 0 when all 4 bytes go into a JSON string as they are: 0x20..0x7f, not '"' or '\'. */
+function textUnsafe(x: number): number {
+  const q = x ^ 0x22222222;
+  const b = x ^ 0x5c5c5c5c;
+  return (((x - 0x20202020) & ~x) | ((q - W_ONES) & ~q) | ((b - W_ONES) & ~b) | x) & W_HIGH;
+}
+
+/** textUnsafe, and SP too (it ends a header token). */
+function tokenUnsafe(x: number): number {
+  const q = x ^ 0x22222222;
+  const b = x ^ 0x5c5c5c5c;
+  return (((x - 0x21212121) & ~x) | ((q - W_ONES) & ~q) | ((b - W_ONES) & ~b) | x) & W_HIGH;
+}
+
+/** 0 when all 4 bytes are SD-NAME bytes that need no JSON escape: 0x21..0x7e, not '=', ']', '"' or '\'. */
+function nameUnsafe(x: number): number {
+  const q = x ^ 0x22222222;
+  const b = x ^ 0x5c5c5c5c;
+  const eq = x ^ 0x3d3d3d3d;
+  const rb = x ^ 0x5d5d5d5d;
+  const del = x ^ 0x7f7f7f7f;
+  return (
+    (((x - 0x21212121) & ~x) | ((q - W_ONES) & ~q) | ((b - W_ONES) & ~b) | ((eq - W_ONES) & ~eq) | ((rb - W_ONES) & ~rb) | ((del - W_ONES) & ~del) | x) & W_HIGH
+  );
+}
+
+/** Non-zero when a byte of x is SP. */
+function hasSpace(x: number): number {
+  const s = x ^ 0x20202020;
+  return (s - W_ONES) & ~s & W_HIGH;
+}
+
+const viewOf = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+/**
+ * Bytes written a word at a time: `n` bytes as ⌈n/4⌉ little-endian int32 words. A write stores up to 3
+ * bytes past n, which the next write overwrites (the writer keeps that much room at the end).
+ */
+class Words {
+  readonly n: number;
+  readonly w: Int32Array;
+  /** the bytes themselves, for putLong */
+  readonly bytes: Buffer;
+  constructor(bytes: Buffer) {
+    this.n = bytes.length;
+    this.bytes = bytes;
+    const padded = Buffer.alloc((bytes.length + 3) & ~3);
+    bytes.copy(padded);
+    this.w = new Int32Array(padded.length >> 2);
+    for (let i = 0; i < this.w.length; i++) this.w[i] = padded.readInt32LE(i * 4);
+  }
+}
+
+function putWords(k: Words, dv: DataView, o: number): number {
+  const w = k.w;
+  for (let i = 0; i < w.length; i++) dv.setInt32(o + 4 * i, w[i]!, true);
+  return o + k.n;
+}
+
+/** A long constant (the attrs of a PRI, the `_rx` tail): one memcpy costs less than its words. */
+function putLong(k: Words, dst: Buffer, o: number): number {
+  dst.set(k.bytes, o);
+  return o + k.n;
+}
+
+/** Room kept past the worst case of a record for word writes that run over their end. */
+const SLACK = 8;
+
+/**
+ * Where SyslogRecordWriter writes: a buffer, how much of it holds records, and a DataView on it. The
+ * writer owns one by default; the syslog lane hands it the collecting buffer of its appender instead, so
+ * every record is written once, straight where the file write takes it from.
+ */
+export class RecordOutput {
+  buf: Buffer;
+  view: DataView;
+  /** bytes of `buf` that hold complete records */
+  len = 0;
+
+  constructor(buf: Buffer) {
+    this.buf = buf;
+    this.view = viewOf(buf);
+  }
+
+  /** Continues in `next` (its first `len` bytes already used); returns what `buf` held, as a view. */
+  swap(next: Buffer, len = 0): Buffer {
+    const out = this.buf.subarray(0, this.len);
+    this.buf = next;
+    this.view = viewOf(next);
+    this.len = len;
+    return out;
+  }
+
+  /** Makes room for `extra` more bytes: a bigger buffer from `alloc`, with the records copied over. */
+  reserve(extra: number, alloc: (n: number) => Buffer = Buffer.allocUnsafeSlow): void {
+    if (this.len + extra <= this.buf.length) return;
+    const bigger = alloc(Math.max(this.buf.length * 2, this.len + extra));
+    this.buf.copy(bigger, 0, 0, this.len);
+    this.swap(bigger, this.len);
+  }
+
+  /** Appends bytes (complete lines) made elsewhere. */
+  add(bytes: Buffer): void {
+    this.reserve(bytes.length);
+    bytes.copy(this.buf, this.len);
+    this.len += bytes.length;
+  }
+}
+
+/** Returned by the string writers when the bytes are not valid UTF-8: the record takes the slow path. */
+const NOT_UTF8 = -1;
+
+/** One byte of JSON string content (from CLASS k ≠ 0, 3) at dst[o]; the new o. */
+function escapeByte(c: number, k: number, dst: Buffer, o: number): number {
+  if (k === 1) {
+    dst[o] = BACKSLASH;
+    dst[o + 1] = SHORT[c]!;
+    return o + 2;
+  }
+  dst[o] = BACKSLASH;
+  dst[o + 1] = 0x75;
+  dst[o + 2] = 0x30;
+  dst[o + 3] = 0x30;
+  dst[o + 4] = HEX[c >> 4]!;
+  dst[o + 5] = HEX[c & 15]!;
+  return o + 6;
+}
+
+/**
+ * JSON string content (no quotes) of src[s, e) at dst[o]; new o, or NOT_UTF8. Worst case 6 bytes out
+ * per byte in. `sv` is a DataView on src.
+ */
+function writeJsonText(src: Buffer, sv: DataView, s: number, e: number, dst: Buffer, dv: DataView, o: number): number {
+  let high = false;
+  let p = s;
+  while (p < e) {
+    if (p + 4 <= e) {
+      const x = sv.getInt32(p, true);
+      if (textUnsafe(x) === 0) {
+        dv.setInt32(o, x, true);
+        p += 4;
+        o += 4;
+        continue;
+      }
+    }
+    // a word (or the last bytes) with something in it: byte by byte
+    const stop = p + 4 < e ? p + 4 : e;
+    for (; p < stop; p++) {
+      const c = src[p]!;
+      const k = CLASS[c]!;
+      if (k === 0) {
+        dst[o++] = c;
+      } else if (k === 3) {
+        high = true;
+        dst[o++] = c;
+      } else {
+        o = escapeByte(c, k, dst, o);
+      }
+    }
+  }
+  // Valid UTF-8 goes into JSON as it is; anything else takes the slow path (U+FFFD, like toString).
+  if (high && !isUtf8(src.subarray(s, e))) return NOT_UTF8;
+  return o;
+}
+
+function sameBytes(buf: Buffer, a: number, aEnd: number, b: number, bEnd: number): boolean {
+  if (aEnd - a !== bEnd - b) return false;
+  for (let i = 0; i < aEnd - a; i++) if (buf[a + i] !== buf[b + i]) return false;
+  return true;
+}
+
+const enc = (s: string) => Buffer.from(s, 'latin1');
+const words = (s: string) => new Words(enc(s));
+const K_TS = words('{"ts":"');
+/** `","level":"<level>"` by severity (closes the ts string) */
+const K_LEVEL = SEVERITY_LEVEL.map((l) => words(`","level":"${l}"`));
+const K_HOST = words(',"host":"');
+/** K_LEVEL and K_HOST together (one write for the common case) */
+const K_LEVEL_HOST = SEVERITY_LEVEL.map((l) => words(`","level":"${l}","host":"`));
+const K_SERVICE = words(',"service":"');
+/** `,"attrs":{"facility":"…","severity":"…"` by PRI */
+const K_ATTRS = Array.from({ length: 192 }, (_, pri) => words(`,"attrs":{"facility":"${FACILITIES[pri >> 3]}","severity":"${SEVERITIES[pri & 7]}"`));
+const K_PROCID = words(',"procid":"');
+const K_MSGID = words(',"msgid":"');
+const K_SD = words(',"sd":{');
+/** `},"msg":"`: closes attrs, opens msg */
+const K_MSG = words('},"msg":"');
+const CLOSE_LF = enc('}\n');
+
+/** Most SD-PARAMs of one element / SD-ELEMENTs of one message checked for repeats on the fast path. */
+const MAX_SD_TRACKED = 64;
+
+// Results of the single-pass RFC 5424 transcoder below a valid output position.
+const R_SLOW = -1; // not UTF-8, a repeated SD name, too many SD names: take the reference path
+const R_HEADER = -2;
+const R_TIMESTAMP = -3;
+const R_SD = -4;
+const REASON_OF: Record<number, SyslogReason> = { [R_HEADER]: 'syslog_bad_header', [R_TIMESTAMP]: 'syslog_bad_timestamp', [R_SD]: 'syslog_bad_sd' };
+
+/** Where the last copyToken / transcodeSd stopped: a second return value without an allocation. */
+let tokenStop = 0;
+
+/**
+ * Copies a header token (bytes up to the next SP or `end`) as JSON string content; sets tokenStop to
+ * the SP that ended it (or `end`). Returns the new output position, or R_SLOW when it is not UTF-8.
+ */
+function copyToken(src: Buffer, sv: DataView, p: number, end: number, dst: Buffer, dv: DataView, o: number): number {
+  const start = p;
+  let high = false;
+  scan: while (p < end) {
+    if (p + 4 <= end) {
+      const x = sv.getInt32(p, true);
+      if (tokenUnsafe(x) === 0) {
+        dv.setInt32(o, x, true);
+        p += 4;
+        o += 4;
+        continue;
+      }
+    }
+    const stop = p + 4 < end ? p + 4 : end;
+    for (; p < stop; p++) {
+      const c = src[p]!;
+      const k = TOKEN[c]!;
+      if (k === 0) {
+        dst[o++] = c;
+      } else if (k === 4) {
+        break scan;
+      } else if (k === 3) {
+        high = true;
+        dst[o++] = c;
+      } else {
+        o = escapeByte(c, k, dst, o);
+      }
+    }
+  }
+  tokenStop = p;
+  if (high && !isUtf8(src.subarray(start, p))) return R_SLOW;
+  return o;
+}
+
+/** An SD-NAME (SD-ID or PARAM-NAME) from p, copied as JSON string content; sets tokenStop after it. */
+function copySdName(src: Buffer, sv: DataView, p: number, end: number, dst: Buffer, dv: DataView, o: number): number {
+  for (;;) {
+    if (p + 4 <= end) {
+      const x = sv.getInt32(p, true);
+      if (nameUnsafe(x) === 0) {
+        dv.setInt32(o, x, true);
+        p += 4;
+        o += 4;
+        continue;
+      }
+    }
+    if (p >= end) break;
+    const k = SDNAME[src[p]!]!;
+    if (k === 0) break;
+    // SD-NAME bytes are ASCII: only a backslash needs a JSON escape
+    if (k === 2) dst[o++] = BACKSLASH;
+    dst[o++] = src[p++]!;
+  }
+  tokenStop = p;
+  return o;
+}
+
+/**
+ * Builds LSP/1 record lines from syslog messages into one buffer (the syslog twin of RxWriter):
+ *
+ *   w.setReceived(Date.now()); w.setTail(',"_rx":{…}');   // once per socket read or datagram
+ *   const reason = w.add(buf, start, end);                // per message: a line, or why not
+ *   sink.append(w.take());                                // once per read
+ *
+ * Each line is `{"ts":…,"level":…,"host"?,"service"?,"attrs":{…},"msg":…` + tail + `}\n` — fields in the
+ * order an RFC 5424 message carries them, so it is read and written in ONE pass — and it is the record
+ * `fieldsToRecord` makes (the tests hold them to each other). Rare cases — bytes that are not UTF-8, a
+ * repeated SD-ID or param — go through scanSyslog + fieldsToRecord + JSON.stringify instead.
+ */
+export class SyslogRecordWriter {
+  /** where the lines go: the writer's own buffer, or one it was given (see the constructor) */
+  readonly out: RecordOutput;
+  /** records added since the last take() / clear() */
+  count = 0;
+  /** messages that took the slow path (not UTF-8, repeated SD names), since construction */
+  slowPath = 0;
+  private readonly fields = new SyslogFields();
+  private tail: Words = new Words(CLOSE_LF);
+  private receivedAt = 0;
+  private receivedIso: Words = words('1970-01-01T00:00:00.000Z');
+  /** the last BSD timestamp converted, and what it became (one conversion per second of log, not per message) */
+  private bsdKey = Buffer.alloc(32);
+  private bsdKeyLen = -1;
+  private bsdIso: Words = words('');
+  private bsdAnchor = 0;
+  private readonly sdMarks = new Int32Array(MAX_SD_TRACKED * 2);
+  /** the input buffer of the last add() and a DataView on it (a new one per input chunk, not per message) */
+  private src: Buffer = Buffer.alloc(0);
+  private sv: DataView = viewOf(this.src);
+  private readonly alloc: (n: number) => Buffer;
+
+  /**
+   * @param initialBytes size of the output buffer (it grows for a bigger read)
+   * @param allocate where output buffers come from. When given, every take() returns bytes that sit
+   *   alone at the start of a buffer from `allocate` (a thread can transfer it without a copy, or hand it
+   *   back to be reused); otherwise the unused rest of a buffer is handed on to the next records
+   * @param output write into this RecordOutput (shared with its owner, e.g. an appender) rather than a
+   *   buffer of the writer's own; take() and peek() are then the owner's business
+   */
+  constructor(
+    private readonly initialBytes = 256 << 10,
+    private readonly allocate?: (minBytes: number) => Buffer,
+    output?: RecordOutput,
+  ) {
+    this.alloc = allocate ?? ((n: number) => Buffer.allocUnsafe(n));
+    this.out = output ?? new RecordOutput(this.alloc(initialBytes));
+  }
+
+  /** The receive time (ms): ts of messages without one, and the year of RFC 3164 timestamps. */
+  setReceived(ms: number): void {
+    if (ms === this.receivedAt) return;
+    this.receivedAt = ms;
+    this.receivedIso = words(new Date(ms).toISOString());
+  }
+
+  /**
+   * JSON members appended to every record from now on, starting with a comma, e.g.
+   * `,"_rx":{"ts":"…","peer":"…","lane":"syslog","transport":"tcp"}`; '' for none.
+   */
+  setTail(members: string): void {
+    this.tail = new Words(Buffer.from(`${members}}\n`));
+  }
+
+  /** Adds the record for one message; returns undefined, or the reason the message is rejected. */
+  add(src: Buffer, start: number, end: number): SyslogReason | undefined {
+    while (end > start) {
+      const c = src[end - 1]!;
+      if (c !== LF && c !== CR && c !== NUL) break;
+      end--;
+    }
+    const out = this.out;
+    // Room for the worst case: every byte escaped as \u00XX, plus the fixed parts, the tail and the slack.
+    const room = (end - start) * 6 + 256 + this.tail.n + SLACK;
+    if (out.len + room > out.buf.length) out.reserve(Math.max(room, this.initialBytes), this.alloc);
+    if (src !== this.src) {
+      this.src = src;
+      this.sv = viewOf(src);
+    }
+    // The common case, RFC 5424, in one pass: `<PRI>1 ` then the header, read and written as we go.
+    if (end - start > 6 && src[start] === LT) {
+      let p = start + 1;
+      let pri = 0;
+      let d = src[p]! - 0x30;
+      if (d >= 0 && d <= 9) {
+        pri = d;
+        d = src[++p]! - 0x30;
+        if (d >= 0 && d <= 9) {
+          pri = pri * 10 + d;
+          d = src[++p]! - 0x30;
+          if (d >= 0 && d <= 9) {
+            pri = pri * 10 + d;
+            p++;
+          }
+        }
+        if (pri <= 191 && p + 2 < end && src[p] === GT && src[p + 1] === 0x31 && src[p + 2] === SP) {
+          const o = this.transcode5424(src, p + 3, end, pri);
+          if (o >= 0) {
+            out.len = putLong(this.tail, out.buf, o);
+            this.count++;
+            return undefined;
+          }
+          if (o !== R_SLOW) return REASON_OF[o];
+        }
+      }
+    }
+    // Everything else (RFC 3164, errors, the slow path): scan, then write from the spans.
+    const f = this.fields;
+    const reason = scanSyslog(src, start, end, f);
+    if (reason !== undefined) return reason;
+    const p = this.writeFields(src, f);
+    if (p < 0) {
+      this.slowPath++;
+      const json = JSON.stringify(fieldsToRecord(src, f, this.receivedAt));
+      const body = Buffer.from(json.slice(0, -1)); // without its closing brace: the tail closes it
+      out.reserve(body.length + this.tail.n + SLACK, this.alloc);
+      out.buf.set(body, out.len);
+      out.len += body.length;
+    } else {
+      out.len = p;
+    }
+    out.len = putLong(this.tail, out.buf, out.len);
+    this.count++;
+    return undefined;
+  }
+
+  /**
+   * RFC 5424 from just after `<PRI>1 ` to `end` (trailing line ends already dropped), straight to JSON:
+   * every byte is looked at once. Returns the output position after the record's own members, or
+   * R_SLOW / R_HEADER / R_TIMESTAMP / R_SD. The checks mirror scan5424 exactly (the fuzz test holds them
+   * to each other).
+   */
+  private transcode5424(src: Buffer, p: number, end: number, pri: number): number {
+    const sv = this.sv;
+    const dst = this.out.buf;
+    const dv = this.out.view;
+    let o = putWords(K_TS, dv, this.out.len);
+    // TIMESTAMP: find its SP a word at a time, check it, copy it a word at a time
+    let e = p;
+    while (e + 4 <= end && hasSpace(sv.getInt32(e, true)) === 0) e += 4;
+    while (e < end && src[e] !== SP) e++;
+    if (e === p || e === end) return R_HEADER;
+    if (e - p === 1 && src[p] === DASH) {
+      o = putWords(this.receivedIso, dv, o);
+    } else {
+      if (!isRfc3339Bytes(src, p, e)) return R_TIMESTAMP;
+      let i = p;
+      for (; i + 4 <= e; i += 4, o += 4) dv.setInt32(o, sv.getInt32(i, true), true);
+      for (; i < e; i++) dst[o++] = src[i]!;
+    }
+    p = e + 1;
+    // HOSTNAME, APP-NAME (each followed by SP); level and host keys in one write when there is a host
+    if (p >= end || src[p] === SP) return R_HEADER;
+    if (src[p] === DASH && p + 1 < end && src[p + 1] === SP) {
+      o = putWords(K_LEVEL[pri & 7]!, dv, o);
+      p += 2;
+    } else {
+      o = copyToken(src, sv, p, end, dst, dv, putWords(K_LEVEL_HOST[pri & 7]!, dv, o));
+      if (o < 0) return o;
+      if (tokenStop === end) return R_HEADER;
+      dst[o++] = QUOTE;
+      p = tokenStop + 1;
+    }
+    if (p >= end || src[p] === SP) return R_HEADER;
+    if (src[p] === DASH && p + 1 < end && src[p + 1] === SP) {
+      p += 2;
+    } else {
+      o = copyToken(src, sv, p, end, dst, dv, putWords(K_SERVICE, dv, o));
+      if (o < 0) return o;
+      if (tokenStop === end) return R_HEADER;
+      dst[o++] = QUOTE;
+      p = tokenStop + 1;
+    }
+    o = putLong(K_ATTRS[pri]!, dst, o);
+    // PROCID (followed by SP)
+    if (p >= end || src[p] === SP) return R_HEADER;
+    if (src[p] === DASH && p + 1 < end && src[p + 1] === SP) {
+      p += 2;
+    } else {
+      o = copyToken(src, sv, p, end, dst, dv, putWords(K_PROCID, dv, o));
+      if (o < 0) return o;
+      if (tokenStop === end) return R_HEADER;
+      dst[o++] = QUOTE;
+      p = tokenStop + 1;
+    }
+    // MSGID: followed by SP and STRUCTURED-DATA, or (leniently) by the end of the message
+    if (p >= end || src[p] === SP) return R_HEADER;
+    if (src[p] === DASH && (p + 1 === end || src[p + 1] === SP)) {
+      p++;
+    } else {
+      o = copyToken(src, sv, p, end, dst, dv, putWords(K_MSGID, dv, o));
+      if (o < 0) return o;
+      dst[o++] = QUOTE;
+      p = tokenStop;
+    }
+    if (p === end) {
+      o = putWords(K_MSG, dv, o);
+      dst[o++] = QUOTE;
+      return o;
+    }
+    p++;
+    // STRUCTURED-DATA
+    if (p >= end) return R_HEADER;
+    if (src[p] === DASH) {
+      p++;
+    } else {
+      o = this.transcodeSd(src, p, end, dst, o);
+      if (o < 0) return o;
+      p = tokenStop;
+    }
+    o = putWords(K_MSG, dv, o);
+    if (p === end) {
+      dst[o++] = QUOTE;
+      return o;
+    }
+    if (src[p] !== SP) return R_SD;
+    p++;
+    if (end - p >= 3 && src[p] === 0xef && src[p + 1] === 0xbb && src[p + 2] === 0xbf) p += 3;
+    o = writeJsonText(src, sv, p, end, dst, dv, o);
+    if (o < 0) return o;
+    dst[o++] = QUOTE;
+    return o;
+  }
+
+  /**
+   * STRUCTURED-DATA from `[` at p, validated and written as `,"sd":{"id":{"name":"value",…},…}` in one
+   * pass; sets tokenStop just after the last `]`. R_SD where the grammar breaks, R_SLOW for a repeated
+   * SD-ID or PARAM-NAME (merged and turned into arrays by the reference path) or bytes that are not UTF-8.
+   */
+  private transcodeSd(src: Buffer, p: number, end: number, dst: Buffer, o: number): number {
+    const marks = this.sdMarks;
+    const sv = this.sv;
+    const dv = this.out.view;
+    o = putWords(K_SD, dv, o);
+    let ids = 0;
+    for (;;) {
+      if (p >= end || src[p] !== LBRACKET) return R_SD;
+      p++;
+      const idStart = p;
+      if (ids > 0) dst[o++] = 0x2c;
+      dst[o++] = QUOTE;
+      o = copySdName(src, sv, p, end, dst, dv, o);
+      p = tokenStop;
+      if (p === idStart) return R_SD;
+      if (ids === MAX_SD_TRACKED) return R_SLOW;
+      for (let k = 0; k < ids; k++) if (sameBytes(src, marks[2 * k]!, marks[2 * k + 1]!, idStart, p)) return R_SLOW;
+      marks[2 * ids] = idStart;
+      marks[2 * ids + 1] = p;
+      ids++;
+      dst[o++] = QUOTE;
+      dst[o++] = COLON;
+      dst[o++] = 0x7b;
+      let names = 0;
+      for (;;) {
+        if (p >= end) return R_SD;
+        const c = src[p]!;
+        if (c === RBRACKET) {
+          p++;
+          break;
+        }
+        if (c !== SP) return R_SD;
+        p++;
+        const nameStart = p;
+        if (names > 0) dst[o++] = 0x2c;
+        dst[o++] = QUOTE;
+        o = copySdName(src, sv, p, end, dst, dv, o);
+        p = tokenStop;
+        if (p === nameStart || p + 1 >= end || src[p] !== EQUALS || src[p + 1] !== QUOTE) return R_SD;
+        const slot = ids + names;
+        if (slot === MAX_SD_TRACKED) return R_SLOW;
+        for (let k = ids; k < slot; k++) if (sameBytes(src, marks[2 * k]!, marks[2 * k + 1]!, nameStart, p)) return R_SLOW;
+        marks[2 * slot] = nameStart;
+        marks[2 * slot + 1] = p;
+        names++;
+        dst[o++] = QUOTE;
+        dst[o++] = COLON;
+        dst[o++] = QUOTE;
+        p += 2;
+        // PARAM-VALUE up to an unescaped '"': `\"`, `\\`, `\]` undone, JSON escapes applied
+        const vStart = p;
+        let high = false;
+        for (;;) {
+          if (p + 4 <= end) {
+            const x = sv.getInt32(p, true);
+            if (textUnsafe(x) === 0) {
+              dv.setInt32(o, x, true);
+              p += 4;
+              o += 4;
+              continue;
+            }
+          }
+          if (p >= end) return R_SD;
+          let v = src[p]!;
+          let k = SDVALUE[v]!;
+          if (k === 0) {
+            dst[o++] = v;
+            p++;
+            continue;
+          }
+          if (k === 4) break;
+          if (k === 5) {
+            if (p + 1 >= end) return R_SD;
+            const n = src[p + 1]!;
+            p++;
+            if (n !== QUOTE && n !== BACKSLASH && n !== RBRACKET) {
+              // a lone backslash stays, and the byte after it is skipped over by the grammar
+              dst[o++] = BACKSLASH;
+              dst[o++] = BACKSLASH;
+            }
+            v = n;
+            k = CLASS[v]!;
+          }
+          p++;
+          if (k === 0) {
+            dst[o++] = v;
+          } else if (k === 3) {
+            high = true;
+            dst[o++] = v;
+          } else {
+            o = escapeByte(v, k, dst, o);
+          }
+        }
+        if (high && !isUtf8(src.subarray(vStart, p))) return R_SLOW;
+        dst[o++] = QUOTE;
+        p++;
+      }
+      dst[o++] = 0x7d;
+      if (p === end || src[p] === SP) break;
+    }
+    dst[o++] = 0x7d;
+    tokenStop = p;
+    return o;
+  }
+
+  /** The record from scanned spans (RFC 3164, and RFC 5424 messages the one-pass path handed back). */
+  private writeFields(src: Buffer, f: SyslogFields): number {
+    const sv = this.sv;
+    const dst = this.out.buf;
+    const dv = this.out.view;
+    let p = putWords(K_TS, dv, this.out.len);
+    if (f.tsKind === TS_RFC3339) {
+      for (let i = f.tsStart; i < f.tsEnd; i++) dst[p++] = src[i]!;
+    } else if (f.tsKind === TS_BSD) {
+      p = putWords(this.bsdTimestamp(src, f.tsStart, f.tsEnd), dv, p);
+    } else {
+      p = putWords(this.receivedIso, dv, p);
+    }
+    p = putWords(K_LEVEL[f.severity]!, dv, p);
+    if (f.hostStart >= 0) {
+      p = writeJsonText(src, sv, f.hostStart, f.hostEnd, dst, dv, putWords(K_HOST, dv, p));
+      if (p < 0) return p;
+      dst[p++] = QUOTE;
+    }
+    if (f.appStart >= 0) {
+      p = writeJsonText(src, sv, f.appStart, f.appEnd, dst, dv, putWords(K_SERVICE, dv, p));
+      if (p < 0) return p;
+      dst[p++] = QUOTE;
+    }
+    p = putWords(K_ATTRS[f.pri]!, dv, p);
+    if (f.procStart >= 0) {
+      p = writeJsonText(src, sv, f.procStart, f.procEnd, dst, dv, putWords(K_PROCID, dv, p));
+      if (p < 0) return p;
+      dst[p++] = QUOTE;
+    }
+    if (f.msgidStart >= 0) {
+      p = writeJsonText(src, sv, f.msgidStart, f.msgidEnd, dst, dv, putWords(K_MSGID, dv, p));
+      if (p < 0) return p;
+      dst[p++] = QUOTE;
+    }
+    if (f.sdStart >= 0) {
+      p = this.transcodeSd(src, f.sdStart, f.sdEnd, dst, p);
+      if (p < 0) return p;
+    }
+    p = writeJsonText(src, sv, f.msgStart, f.msgEnd, dst, dv, putWords(K_MSG, dv, p));
+    if (p < 0) return p;
+    dst[p++] = QUOTE;
+    return p;
+  }
+
+  /** A BSD timestamp as RFC 3339 bytes, converted once per distinct timestamp (per second of log). */
+  private bsdTimestamp(src: Buffer, s: number, e: number): Words {
+    const n = e - s;
+    const key = this.bsdKey;
+    if (n === this.bsdKeyLen && n <= key.length && Math.abs(this.receivedAt - this.bsdAnchor) < 3_600_000) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (key[i] !== src[s + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.bsdIso;
+    }
+    this.bsdIso = words(bsdTimestampToIso(src, s, e, this.receivedAt));
+    this.bsdAnchor = this.receivedAt;
+    if (n <= key.length) {
+      src.copy(key, 0, s, e);
+      this.bsdKeyLen = n;
+    } else {
+      this.bsdKeyLen = -1;
+    }
+    return this.bsdIso;
+  }
+
+  /** bytes collected since the last take() */
+  get length(): number {
+    return this.out.len;
+  }
+
+  /**
+   * The lines collected so far as a view of the writer's own buffer, or undefined when empty: valid
+   * until the next add() or clear(). For a consumer that copies them at once (no allocation per read).
+   */
+  peek(): Buffer | undefined {
+    return this.out.len === 0 ? undefined : this.out.buf.subarray(0, this.out.len);
+  }
+
+  /** Forgets the lines collected (after peek()); the buffer is reused. */
+  clear(): void {
+    this.out.len = 0;
+    this.count = 0;
+  }
+
+  /** The lines collected since the last take (a fresh buffer each time), or undefined when empty. */
+  take(): Buffer | undefined {
+    const out = this.out;
+    if (out.len === 0) return undefined;
+    // What is left of the buffer is handed on when it is large: one allocation per several reads.
+    const rest = out.buf.length - out.len;
+    const next = !this.allocate && rest >= this.initialBytes / 2 ? out.buf.subarray(out.len) : this.alloc(this.initialBytes);
+    this.count = 0;
+    return out.swap(next);
+  }
+}
+
