@@ -3,9 +3,11 @@
  * policy, so that day 09 can use the simplest rule that works and day 11 can plug in its Batcher.
  *
  * Day 09's rule (CountBatching): a batch is the records that are already waiting, up to --batch-records
- * of them and never more than --batch-bytes of payload. The engine calls `idle()` when nothing more is
- * waiting (after each chunk it took from the source or the spool), and the open batch leaves then. No
- * timer: a record never waits for company. (--batch-delay-ms is day 11's knob; this rule ignores it.)
+ * of them. The engine calls `idle()` when nothing more is waiting (after each chunk it took from the
+ * source or the spool), and the open batch leaves then. No timer: a record never waits for company, and
+ * no byte rule: when a finished batch's payload is over --batch-bytes the engine splits it in halves
+ * before it goes out (queueBatch), which is always safe and never clever. Day 11's Batcher is the clever
+ * rule — bytes and time — and --batch-delay-ms is its knob; this rule ignores it.
  *
  * The hook (LspShipperConfig.batching) is a factory: the engine hands it the limits and the function that
  * takes a finished batch; day 11 passes `(o) => new Batcher<string>(o)` (lessons/day11/batcher.ts), whose
@@ -48,7 +50,7 @@ export interface BatchPolicy {
 /** The hook: LspShipperConfig.batching. */
 export type Batching = (opts: BatchPolicyOptions) => BatchPolicy;
 
-/** Day 09: the records already waiting, up to maxRecords and maxBytes; leaves when full or when nothing more waits. */
+/** Day 09: the records already waiting, up to maxRecords; leaves when full or when nothing more waits. */
 export class CountBatching implements BatchPolicy {
   readonly flushes: Record<'records' | 'bytes' | 'idle' | 'close' | 'manual', number> = { records: 0, bytes: 0, idle: 0, close: 0, manual: 0 };
   private items: string[] = [];
@@ -66,12 +68,12 @@ export class CountBatching implements BatchPolicy {
     return this.bytes;
   }
 
-  fits(bytes: number): boolean {
-    return bytes <= this.opts.maxBytes;
+  /** Any record: one over --batch-bytes is dropped (counted) by the engine when its batch is split down to it. */
+  fits(_bytes: number): boolean {
+    return true;
   }
 
   add(record: string, bytes: number): void {
-    if (this.items.length > 0 && this.bytes + bytes > this.opts.maxBytes) this.emit('bytes');
     this.items.push(record);
     this.bytes += bytes;
     if (this.items.length >= this.opts.maxRecords) this.emit('records');
