@@ -39,6 +39,7 @@ declare const document: {
   documentElement: PageElement;
 };
 declare const window: { innerWidth: number };
+declare function getComputedStyle(el: PageElement, pseudo: string): { content: string };
 /** how long a lane may take to show as down: a stale window plus a couple of refreshes, with room */
 const DOWN_WITHIN_MS = 5000;
 
@@ -102,6 +103,10 @@ describe.skipIf(chromiumPeer.skip)('the dashboard in a browser', () => {
     page.on('requestfailed', (req) => {
       if (!req.url().endsWith('/api/events')) failures.push(`request failed: ${req.url()}`);
     });
+    // no 404 anywhere, the favicon a browser asks for by itself included
+    page.on('response', (res) => {
+      if (res.status() >= 400) failures.push(`${res.status()} ${res.url()}`);
+    });
     (page as Page & { failures?: string[] }).failures = failures;
     await mkdir(ARTIFACTS, { recursive: true });
   }, 60_000);
@@ -152,6 +157,46 @@ describe.skipIf(chromiumPeer.skip)('the dashboard in a browser', () => {
     // the overview's delivery ledger lists every stream of every lane
     expect(await valueOf('#ledger-all-body tr[data-ledger-lane="alpha"][data-stream="1"] [data-field="hwm"]')).toBe('100');
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-overview.png'), fullPage: true });
+  });
+
+  // Every column of the overview, by the data-field of its cells (the status is a span inside its cell).
+  const COLUMNS = ['transport', 'status', 'recordsPerSec', 'bytesPerSec', 'received', 'persisted', 'rejected', 'dropped', 'duplicates', 'gaps', 'compressionRatio', 'tlsHandshakeFailures', 'connectionsOpen', 'age'];
+
+  it('every overview column is in reach and nothing is cut, at 1280 px and at 390 px (a phone); the records/s chart has every lane', async () => {
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(`${dash.url}#/`);
+      await waitValue(cell('alpha', 'received'), '123456');
+      await page.locator('#overview-chart .uplot canvas').waitFor({ timeout: 5000 });
+      for (const lane of ['alpha', 'beta', 'gamma']) {
+        for (const field of COLUMNS) {
+          const box = await page.locator(cell(lane, field)).boundingBox();
+          expect(box, `${width} px: ${lane} ${field} is shown`).not.toBeNull();
+          expect(box!.width, `${width} px: ${lane} ${field} has a width`).toBeGreaterThan(0);
+          expect(box!.x, `${width} px: ${lane} ${field} starts on screen`).toBeGreaterThanOrEqual(0);
+          expect(box!.x + box!.width, `${width} px: ${lane} ${field} ends on screen (no sideways scroll to reach it)`).toBeLessThanOrEqual(width);
+        }
+      }
+      const fit = await page.evaluate(() => {
+        const cut = [...document.querySelectorAll('#lanes-table tbody td, #lanes-table tbody th, #lanes-table caption')].filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent ?? '');
+        const ledger = document.querySelector('#view-ledger .table-wrap')!;
+        return { cut, doc: document.documentElement.scrollWidth, win: window.innerWidth, ledger: ledger.scrollWidth - ledger.clientWidth };
+      });
+      expect(fit.cut, `${width} px: cells or caption cut`).toEqual([]);
+      expect(fit.ledger, `${width} px: the delivery ledger fits (its first column stays put if a long lane name ever makes it scroll)`).toBeLessThanOrEqual(0);
+      expect(fit.doc, `${width} px: the page does not scroll sideways`).toBeLessThanOrEqual(fit.win);
+      const captionBox = await page.locator('#lanes-table caption').boundingBox();
+      expect(captionBox!.x + captionBox!.width).toBeLessThanOrEqual(width);
+      // on a phone every number says which column it is
+      if (width === 390) expect(await page.locator(cell('alpha', 'dropped')).evaluate((el) => getComputedStyle(el as unknown as PageElement, '::before').content)).toBe('"Dropped"');
+      // the chart: a series per lane, within the window
+      const legend = await page.locator('#overview-chart .u-legend .u-series .u-label').allTextContents();
+      expect(legend).toEqual(expect.arrayContaining(['alpha', 'beta', 'gamma']));
+      const chartBox = await page.locator('#overview-chart .uplot').boundingBox();
+      expect(chartBox!.x + chartBox!.width).toBeLessThanOrEqual(width);
+      await page.screenshot({ path: join(ARTIFACTS, `dashboard-overview-${width}.png`), fullPage: true });
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('shows one lane: totals, chart, TLS, ledger, records, rejects; the level filter works', async () => {

@@ -140,6 +140,11 @@ describe('/api/stats', () => {
       const hist = await fetchJson(new URL('/api/history?lane=r', d.url));
       expect(hist.recordsPerSec.at(-1)).toBe(500);
       expect(hist.t.length).toBe(hist.recordsPerSec.length);
+      // without a lane: every lane, for the overview's chart
+      const all = await fetchJson(new URL('/api/history', d.url));
+      expect(all.lanes.map((l: { lane: string }) => l.lane)).toEqual(['r']);
+      expect(all.lanes[0].recordsPerSec.at(-1)).toBe(500);
+      expect(all.lanes[0].t).toEqual(hist.t);
     } finally {
       await d.close();
     }
@@ -211,13 +216,27 @@ describe('/api/logs', () => {
     ['/api/logs?lane=a&lane=b', 400, 'LS_ERR_QUERY', 'lane'],
     ['/api/logs?lane=zzz', 404, 'LS_ERR_UNKNOWN_LANE', 'lane'],
     ['/api/rejects', 400, 'LS_ERR_QUERY', 'lane'],
-    ['/api/history', 400, 'LS_ERR_QUERY', 'lane'],
     ['/api/health?x=1', 400, 'LS_ERR_QUERY', 'x'],
   ])('%s → %i %s', async (path, status, code, param) => {
     const res = await get(path);
     expect(res.status).toBe(status);
     expect(res.json.error).toMatchObject({ code, param });
     expect(typeof res.json.error.message).toBe('string');
+  });
+
+  it('has a favicon (a browser asks for /favicon.ico whatever the page says)', async () => {
+    const ico = await fetch(new URL('/favicon.ico', dash.url));
+    expect(ico.status).toBe(200);
+    expect(ico.headers.get('content-type')).toBe('image/x-icon');
+    const body = Buffer.from(await ico.arrayBuffer());
+    expect(body.readUInt16LE(0)).toBe(0); // ICONDIR: reserved 0, type 1 (icon), at least one image
+    expect(body.readUInt16LE(2)).toBe(1);
+    expect(body.readUInt16LE(4)).toBeGreaterThan(0);
+    const svg = await get('/favicon.svg');
+    expect(svg.status).toBe(200);
+    expect(svg.headers.get('content-type')).toBe('image/svg+xml');
+    expect(svg.text).toContain('<svg');
+    expect((await get('/')).text).toContain('href="/favicon.svg"');
   });
 
   it('answers an unknown route with a JSON 404', async () => {

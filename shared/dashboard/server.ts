@@ -10,7 +10,8 @@
  *   /                       the page (#/ overview, #/lane/<name> one lane)
  *   /api/health             per lane: alive, reason, updatedAt, ageMs, pid
  *   /api/stats[?lane=]      per lane: stats.json as read + rates + totals + health
- *   /api/history?lane=      the rates the chart shows (one point per tick)
+ *   /api/history[?lane=]    the rates the charts show (one point per tick): one lane, or every lane
+ *   /favicon.svg, /favicon.ico   the tab icon (no 404 in a browser's console or an access log)
  *   /api/logs?lane=&level=&service=&limit=   latest records, newest first
  *   /api/rejects?lane=&limit=                latest rejects, newest first
  *   /api/events             SSE: event "snapshot" (same body as /api/stats) every refreshMs
@@ -92,6 +93,8 @@ async function loadStatic(): Promise<Map<string, StaticFile>> {
     ['/', join(here, 'static', 'index.html'), 'text/html; charset=utf-8'],
     ['/app.js', join(here, 'static', 'app.js'), 'text/javascript; charset=utf-8'],
     ['/style.css', join(here, 'static', 'style.css'), 'text/css; charset=utf-8'],
+    ['/favicon.svg', join(here, 'static', 'favicon.svg'), 'image/svg+xml'],
+    ['/favicon.ico', join(here, 'static', 'favicon.ico'), 'image/x-icon'],
     ['/vendor/uPlot.esm.js', join(uplotDist, 'uPlot.esm.js'), 'text/javascript; charset=utf-8'],
     ['/vendor/uPlot.min.css', join(uplotDist, 'uPlot.min.css'), 'text/css; charset=utf-8'],
   ];
@@ -267,10 +270,13 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     return reply.type(JSON_TYPE).send(one);
   });
 
+  // One lane (its page's chart), or every lane (the overview's records/s chart): the monitors refresh on
+  // the same tick, so their `t` are the same points in time.
   app.get('/api/history', (req) => {
     onlyParams(q(req), ['lane']);
-    const m = laneParam(q(req), true)!;
-    return { lane: m.name, refreshMs, ...m.history() };
+    const m = laneParam(q(req), false);
+    if (m) return { lane: m.name, refreshMs, ...m.history() };
+    return { refreshMs, lanes: [...monitors.values()].map((x) => ({ lane: x.name, ...x.history() })) };
   });
 
   // Records and rejects go out as the lines were written (no re-serialising): the response is built

@@ -6,6 +6,8 @@ import uPlot from '/vendor/uPlot.esm.js';
 const $ = (id) => document.getElementById(id);
 const intFmt = new Intl.NumberFormat('en-US');
 const rateFmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
+// axis ticks: short enough for a phone's chart (12K, 1.5M)
+const tickFmt = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
 const MAX_POINTS = 600;
 const MAX_LEDGER_ROWS = 200;
 
@@ -21,6 +23,9 @@ const state = {
   logsSeq: 0,
   rejectsFor: '',
   services: new Set(),
+  overviewChart: undefined,
+  overviewKey: undefined, // the lanes the overview chart was made for
+  overviewData: [[]],
 };
 
 // --- small helpers ----------------------------------------------------------------------------------
@@ -81,18 +86,19 @@ function parseRoute() {
 
 // --- overview --------------------------------------------------------------------------------------
 
+// [field, label (a card's caption on a narrow screen), value, text]
 const OVERVIEW_FIELDS = [
-  ['recordsPerSec', (l) => l.rates.recordsPerSec, rateFmt.format],
-  ['bytesPerSec', (l) => l.rates.bytesPerSec, (n) => `${bytes(n)}/s`],
-  ['received', (l) => l.totals.received, intFmt.format],
-  ['persisted', (l) => l.totals.persisted, intFmt.format],
-  ['rejected', (l) => l.totals.rejected, intFmt.format],
-  ['dropped', (l) => l.totals.dropped, intFmt.format],
-  ['duplicates', (l) => l.totals.duplicates, intFmt.format],
-  ['gaps', (l) => l.totals.gaps, intFmt.format],
-  ['compressionRatio', (l) => l.totals.compressionRatio ?? '', ratio],
-  ['tlsHandshakeFailures', (l) => l.totals.tlsHandshakeFailures ?? '', optInt],
-  ['connectionsOpen', (l) => l.totals.connectionsOpen, intFmt.format],
+  ['recordsPerSec', 'Records/s', (l) => l.rates.recordsPerSec, rateFmt.format],
+  ['bytesPerSec', 'Bytes/s', (l) => l.rates.bytesPerSec, (n) => `${bytes(n)}/s`],
+  ['received', 'Received', (l) => l.totals.received, intFmt.format],
+  ['persisted', 'Persisted', (l) => l.totals.persisted, intFmt.format],
+  ['rejected', 'Rejected', (l) => l.totals.rejected, intFmt.format],
+  ['dropped', 'Dropped', (l) => l.totals.dropped, intFmt.format],
+  ['duplicates', 'Duplicates', (l) => l.totals.duplicates, intFmt.format],
+  ['gaps', 'Gaps', (l) => l.totals.gaps, intFmt.format],
+  ['compressionRatio', 'Compression', (l) => l.totals.compressionRatio ?? '', ratio],
+  ['tlsHandshakeFailures', 'TLS fails', (l) => l.totals.tlsHandshakeFailures ?? '', optInt],
+  ['connectionsOpen', 'Connections', (l) => l.totals.connectionsOpen, intFmt.format],
 ];
 
 function ratio(n) {
@@ -111,25 +117,26 @@ function renderOverview(snap) {
     if (!row) {
       row = h('tr', { 'data-lane': lane.name },
         h('th', { scope: 'row' }, h('a', { href: `#/lane/${encodeURIComponent(lane.name)}` }, lane.name)),
-        h('td', { 'data-field': 'transport' }),
-        h('td', {}, h('span', { class: 'status', 'data-field': 'status' })),
-        ...OVERVIEW_FIELDS.map(([f]) => h('td', { class: 'num', 'data-field': f })),
-        h('td', { class: 'num', 'data-field': 'age' }),
+        h('td', { 'data-field': 'transport', 'data-label': 'Transport' }),
+        h('td', { 'data-label': 'Status' }, h('span', { class: 'status', 'data-field': 'status' })),
+        ...OVERVIEW_FIELDS.map(([f, label]) => h('td', { class: 'num', 'data-field': f, 'data-label': label })),
+        h('td', { class: 'num', 'data-field': 'age', 'data-label': 'Updated' }),
       );
       body.append(row);
     }
     put(row.querySelector('[data-field="transport"]'), lane.transport);
     put(row.querySelector('[data-field="status"]'), lane.health.alive ? 'up' : 'down', statusText(lane.health));
-    for (const [f, get, fmt] of OVERVIEW_FIELDS) put(row.querySelector(`[data-field="${f}"]`), get(lane), fmt(get(lane)));
+    for (const [f, , get, fmt] of OVERVIEW_FIELDS) put(row.querySelector(`[data-field="${f}"]`), get(lane), fmt(get(lane)));
     put(row.querySelector('[data-field="age"]'), lane.health.ageMs ?? '', age(lane.health.ageMs));
   }
   renderLedgerAll(snap);
 }
 
-const LEDGER_FIELDS = ['hwm', 'received', 'gaps', 'duplicates', 'reordered'];
+// [field, label (a card's caption on a narrow screen)]
+const LEDGER_FIELDS = [['hwm', 'HWM'], ['received', 'Received'], ['gaps', 'Gaps'], ['duplicates', 'Duplicates'], ['reordered', 'Reordered']];
 
 function ledgerCells(st) {
-  return LEDGER_FIELDS.map((f) => h('td', { class: 'num', 'data-field': f, 'data-value': st?.[f] ?? '' }, typeof st?.[f] === 'number' ? intFmt.format(st[f]) : '—'));
+  return LEDGER_FIELDS.map(([f, label]) => h('td', { class: 'num', 'data-field': f, 'data-label': label, 'data-value': st?.[f] ?? '' }, typeof st?.[f] === 'number' ? intFmt.format(st[f]) : '—'));
 }
 
 /** The overview's ledger: every stream of every lane (bounded), rebuilt from each snapshot. */
@@ -141,7 +148,7 @@ function renderLedgerAll(snap) {
     total += streams.length;
     for (const [id, st] of streams) {
       if (rows.length >= MAX_LEDGER_ROWS) break;
-      rows.push(h('tr', { 'data-ledger-lane': lane.name, 'data-stream': id }, h('th', { scope: 'row' }, lane.name), h('td', {}, id), ...ledgerCells(st)));
+      rows.push(h('tr', { 'data-ledger-lane': lane.name, 'data-stream': id }, h('th', { scope: 'row' }, lane.name), h('td', { 'data-label': 'Stream' }, id), ...ledgerCells(st)));
     }
   }
   if (!rows.length) rows.push(h('tr', { class: 'empty' }, h('td', { colSpan: 7 }, 'No streams yet.')));
@@ -298,8 +305,8 @@ async function ensureChart(laneName) {
   el.replaceChildren();
   state.chart = new uPlot(
     {
-      width: Math.max(300, el.clientWidth - 16),
-      height: 240,
+      width: chartWidth(el),
+      height: chartHeight(),
       scales: { x: { time: true }, rec: { auto: true, range: (_u, min, max) => [0, Math.max(1, max * 1.1)] }, bytes: { auto: true, range: (_u, min, max) => [0, Math.max(1, max * 1.1)] } },
       series: [
         {},
@@ -308,7 +315,7 @@ async function ensureChart(laneName) {
       ],
       axes: [
         {},
-        { scale: 'rec', label: 'records/s', size: 70, values: (_u, ticks) => ticks.map((v) => rateFmt.format(v)) },
+        { scale: 'rec', label: 'records/s', size: 60, values: (_u, ticks) => ticks.map((v) => tickFmt.format(v)) },
         { scale: 'bytes', side: 1, label: 'bytes/s', size: 80, grid: { show: false }, values: (_u, ticks) => ticks.map((v) => bytes(v)) },
       ],
     },
@@ -331,9 +338,85 @@ function pushChartPoint(snap, lane) {
   state.chart.setData(state.chartData);
 }
 
+// --- the overview's chart: records/s of every lane over the last minutes ---------------------------
+
+const OVERVIEW_WINDOW_S = 5 * 60;
+// distinct at a glance, and in both colour schemes
+const LANE_COLOURS = ['#2563eb', '#d97706', '#059669', '#dc2626', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#9333ea', '#ea580c', '#0d9488', '#4b5563'];
+
+const chartWidth = (el) => Math.max(240, el.clientWidth - 16);
+const chartHeight = () => (innerWidth < 600 ? 200 : 240);
+
+async function ensureOverviewChart(snap) {
+  const names = snap.lanes.map((l) => l.name);
+  const key = names.join('\n');
+  if (state.overviewKey === key) return;
+  state.overviewChart?.destroy();
+  state.overviewChart = undefined;
+  state.overviewKey = key;
+  let hist;
+  try {
+    const res = await fetch('/api/history');
+    hist = res.ok ? await res.json() : undefined;
+  } catch {
+    hist = undefined;
+  }
+  if (state.overviewKey !== key || state.route.view !== 'overview') return;
+  if (!hist) {
+    state.overviewKey = undefined; // try again on the next snapshot
+    return;
+  }
+  // the monitors refresh on the same tick: one time axis (the first lane's), a series per lane
+  const byLane = new Map(hist.lanes.map((l) => [l.lane, l]));
+  const t = [...(hist.lanes[0]?.t ?? [])];
+  state.overviewData = [t, ...names.map((n) => {
+    const l = byLane.get(n);
+    return l && l.t.length === t.length ? [...l.recordsPerSec] : t.map(() => null);
+  })];
+  trimOverview(Date.parse(snap.now) / 1000);
+  const el = $('overview-chart');
+  el.replaceChildren();
+  state.overviewChart = new uPlot(
+    {
+      width: chartWidth(el),
+      height: chartHeight(),
+      scales: { x: { time: true }, y: { auto: true, range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+      series: [{}, ...names.map((n, i) => ({ label: n, stroke: LANE_COLOURS[i % LANE_COLOURS.length], width: 2, value: (_u, v) => (v == null ? '—' : rateFmt.format(v)) }))],
+      axes: [{}, { label: 'records/s', size: 60, values: (_u, ticks) => ticks.map((v) => tickFmt.format(v)) }],
+    },
+    state.overviewData,
+    el,
+  );
+}
+
+/** Only the last OVERVIEW_WINDOW_S seconds. */
+function trimOverview(now) {
+  const [t] = state.overviewData;
+  let drop = 0;
+  while (drop < t.length && t[drop] < now - OVERVIEW_WINDOW_S) drop++;
+  if (drop) for (const arr of state.overviewData) arr.splice(0, drop);
+}
+
+function pushOverviewPoint(snap) {
+  if (!state.overviewChart || state.overviewKey !== snap.lanes.map((l) => l.name).join('\n')) return;
+  const now = Date.parse(snap.now) / 1000;
+  state.overviewData[0].push(now);
+  snap.lanes.forEach((l, i) => state.overviewData[i + 1].push(l.rates.recordsPerSec));
+  trimOverview(now);
+  state.overviewChart.setData(state.overviewData);
+}
+
+function dropOverviewChart() {
+  state.overviewChart?.destroy();
+  state.overviewChart = undefined;
+  state.overviewKey = undefined;
+}
+
 addEventListener('resize', () => {
   const el = $('rate-chart');
-  state.chart?.setSize({ width: Math.max(300, el.clientWidth - 16), height: 240 });
+  state.chart?.setSize({ width: chartWidth(el), height: chartHeight() });
+  const ov = $('overview-chart');
+  state.overviewChart?.setSize({ width: chartWidth(ov), height: chartHeight() });
 });
 
 // --- records and rejects ----------------------------------------------------------------------------
@@ -422,11 +505,14 @@ function render() {
   const snap = state.snap;
   const r = state.route;
   $('view-overview').hidden = r.view !== 'overview';
+  $('view-chart').hidden = r.view !== 'overview';
   $('view-ledger').hidden = r.view !== 'overview';
+  put($('chart-minutes'), OVERVIEW_WINDOW_S / 60);
   $('view-lane').hidden = r.view !== 'lane';
   if (!snap) return;
   put($('stale-s'), snap.staleMs / 1000);
   renderOverview(snap);
+  if (r.view === 'overview') void ensureOverviewChart(snap);
   if (r.view === 'lane') {
     const lane = snap.lanes.find((l) => l.name === r.lane);
     if (!lane) {
@@ -445,6 +531,7 @@ function onSnapshot(snap) {
   state.snap = snap;
   announce(snap);
   render();
+  if (state.route.view === 'overview') pushOverviewPoint(snap);
   if (state.route.view === 'lane') {
     const lane = snap.lanes.find((l) => l.name === state.route.lane);
     if (lane) pushChartPoint(snap, lane);
@@ -460,6 +547,7 @@ addEventListener('hashchange', () => {
     state.chart = undefined;
     state.chartLane = undefined;
   }
+  if (state.route.view !== 'overview') dropOverviewChart();
   render();
   $('main').focus();
 });
