@@ -166,6 +166,35 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     expect(decode([Buffer.from(oct('<13>fits'))], 64, true, 0).messages.map((m) => m.text)).toEqual(['<13>fits']);
   });
 
+  it('reusesChunks: a message held across chunks survives the caller overwriting them (big chunks are not copied by PendingBytes)', () => {
+    const lf = `<13>${'l'.repeat(3000)}`;
+    const octet = `<13>${'o'.repeat(3000)}`;
+    const wire = Buffer.from(`${lf}\n${oct(octet)}`);
+    for (const at of [2000, lf.length + 2000]) {
+      const got: string[] = [];
+      const d = new SyslogFrameDecoder({ maxMessageBytes: 5000, reusesChunks: true, onMessage: (b, s, e) => got.push(b.toString('latin1', s, e)), onReject: () => expect.fail('no reject') });
+      for (const part of [wire.subarray(0, at), wire.subarray(at)]) {
+        const chunk = Buffer.from(part); // the caller's buffer, overwritten once push returns
+        d.push(chunk);
+        chunk.fill(0x5a);
+      }
+      d.end();
+      expect(got, `cut at ${at}`).toEqual([lf, octet]);
+    }
+  });
+
+  it('LF framing is day 08\'s line limit: a too-long line is reported from its first byte in the stream, sample min(256, limit + 1) bytes', () => {
+    for (const max of [10, 300]) {
+      const long = `<13>${'q'.repeat(400)}`;
+      const input = Buffer.from(`${oct('<13>a')}<13>b\n${long}\n<13>c\n`);
+      for (const [how, chunks] of feeds(input)) {
+        const r = decode(chunks, max);
+        expect(r.messages.map((m) => m.text), how).toEqual(['<13>a', '<13>b', '<13>c']);
+        expect(r.rejects.map(({ reason, offset, sample }) => ({ reason, offset, sample })), how).toEqual([{ reason: 'syslog_too_large', offset: 7 + 6, sample: long.slice(0, Math.min(256, max + 1)) }]);
+      }
+    }
+  });
+
   it('holds bounded memory while a huge message trickles in, and reports the buffered sample', () => {
     const got: string[] = [];
     const reasons: string[] = [];

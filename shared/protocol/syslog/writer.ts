@@ -11,9 +11,6 @@ import type { SyslogReason } from './errors.ts';
 import { FACILITIES, SEVERITIES, SEVERITY_LEVEL } from './names.ts';
 import { bsdTimestampToIso, fieldsToRecord, isRfc3339Bytes, scanSyslog, SyslogFields, TS_BSD, TS_RFC3339 } from './scan.ts';
 
-// ---------------------------------------------------------------------------------------------
-// The hot path: scanned fields → record JSON bytes, straight into one output buffer
-//
 // Per message the lane writes ~2.5× the bytes it reads (the record's keys, attrs, _rx), so the writer
 // moves bytes 4 at a time where it can: a DataView reads 4 input bytes as one int32, a few integer
 // operations tell whether any of them needs attention (the end of a token, a JSON escape, a byte that is
