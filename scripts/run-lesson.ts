@@ -16,12 +16,17 @@ import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
 import { chalk } from 'zx';
-import { userPath } from '../checks/harness/runner.ts';
 import { opt, parseCli } from '../shared/cli.ts';
 import { FaultProxy } from '../shared/fault-proxy.ts';
 import { readRecordLines } from '../shared/storage/read-records.ts';
 import { findLesson, LESSONS, lessonFolder, lessonRunDirs, type LessonInfo } from './lib/lessons.ts';
 import { REPO_ROOT, startProgram, type Program, type ProgramEvent } from './lib/launch.ts';
+
+/**
+ * A path the user typed, from where they ran npm (INIT_CWD), as checks/harness/runner.ts resolves it: a
+ * copy, not an import — the launcher runs in the Docker image, which has no checks/ (issue 20.5).
+ */
+const userPath = (p: string): string => resolve(process.env['INIT_CWD'] ?? process.cwd(), p);
 
 // Arguments after a `--` go to the experiment, or replace the demo client's arguments.
 const argv = process.argv.slice(2);

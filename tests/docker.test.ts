@@ -11,8 +11,10 @@
 //     in for /app) and their own healthcheck commands report healthy, then unhealthy once stopped; the
 //     scale profile too: 3 nats-server nodes from their compose flags, the receivers, the archiver and
 //     its dashboard, records shipped through every receiver reaching the archive;
-//   - the Dockerfile is node:20/22-slim with `npm ci`, copies every file a command names, and installs
-//     every other program a service runs (nats-server).
+//   - the Dockerfile is multi-stage on a current Node LTS (node:24-slim): `npm ci --omit=dev` in a stage with
+//     the compiler, only node_modules copied on (no g++/make/python3 in the final image), copies every file a
+//     command names, and installs every other program a service runs (nats-server). tests/runtime-deps.test.ts
+//     holds package.json to it (what runs imports only dependencies; the image copies every file it loads).
 // Each checker is a pure function over the parsed file, and is shown to fail on a modified copy.
 import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
@@ -294,7 +296,20 @@ function profileProblems(c: Compose): string[] {
 
 // ---- the Dockerfile -----------------------------------------------------------------------------------
 
+interface Stage {
+  /** the image it starts from (`node:24-bookworm-slim`) and its name (`AS deps`) */
+  image: string;
+  name?: string;
+  runs: string[];
+  /** COPY sources from the build context */
+  copies: string[];
+  /** COPY --from=<stage> sources */
+  copiesFrom: Array<{ stage: string; src: string }>;
+}
+
+/** The Dockerfile: every stage, and the final one's RUNs, COPY sources and entrypoint (what the services get). */
 interface Dockerfile {
+  stages: Stage[];
   from: string[];
   runs: string[];
   copies: string[];
@@ -303,13 +318,33 @@ interface Dockerfile {
 
 function parseDockerfile(text: string): Dockerfile {
   const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  const args = (kw: string) => lines.filter((l) => l.toUpperCase().startsWith(`${kw} `)).map((l) => l.slice(kw.length + 1).trim());
-  const ep = args('ENTRYPOINT').at(-1);
+  const stages: Stage[] = [];
+  let entry: string | undefined;
+  for (const line of lines) {
+    const [kw = '', ...rest] = line.split(/\s+/);
+    const arg = line.slice(kw.length).trim();
+    const words = rest.filter((w) => !w.startsWith('--'));
+    if (kw.toUpperCase() === 'FROM') {
+      stages.push({ image: rest[0] ?? '', ...(/^as$/i.test(rest[1] ?? '') && rest[2] ? { name: rest[2] } : {}), runs: [], copies: [], copiesFrom: [] });
+      continue;
+    }
+    const st = stages.at(-1);
+    if (!st) continue;
+    if (kw.toUpperCase() === 'RUN') st.runs.push(arg);
+    if (kw.toUpperCase() === 'COPY') {
+      const from = /--from=(\S+)/.exec(arg)?.[1];
+      if (from) st.copiesFrom.push(...words.slice(0, -1).map((src) => ({ stage: from, src })));
+      else st.copies.push(...words.slice(0, -1));
+    }
+    if (kw.toUpperCase() === 'ENTRYPOINT' && st === stages.at(-1)) entry = arg;
+  }
+  const final = stages.at(-1) ?? { image: '', runs: [], copies: [], copiesFrom: [] };
   return {
-    from: args('FROM'),
-    runs: args('RUN'),
-    copies: args('COPY').flatMap((c) => c.split(/\s+/).filter((w) => !w.startsWith('--')).slice(0, -1)),
-    entrypoint: ep === undefined ? [] : ep.startsWith('[') ? (JSON.parse(ep) as string[]) : ['/bin/sh', '-c', ep],
+    stages,
+    from: stages.map((x) => x.image),
+    runs: final.runs,
+    copies: final.copies,
+    entrypoint: entry === undefined ? [] : entry.startsWith('[') ? (JSON.parse(entry) as string[]) : ['/bin/sh', '-c', entry],
   };
 }
 
@@ -318,11 +353,29 @@ function serviceArgv(s: Service, image: Dockerfile): string[] {
   return [...(s.entrypoint !== undefined ? asArgv(s.entrypoint) : image.entrypoint), ...asArgv(s.command)];
 }
 
+/** A current Node LTS, slim (issue 20.5: Node 20 is past its end of life). */
+const NODE_IMAGE = /^node:(22|24)(\.[\d.]+)?-(bookworm-|trixie-)?slim$/;
+const COMPILERS = ['g++', 'gcc', 'make', 'python3', 'build-essential'];
+
 function dockerfileProblems(d: Dockerfile, c?: Compose): string[] {
   const problems: string[] = [];
-  if (d.from.length !== 1 || !/^node:(20|22)(\.[\d.]+)?-(bookworm-|bullseye-|trixie-)?slim$/.test(d.from[0]!.split(/\s+/)[0]!)) problems.push(`FROM ${d.from.join(' / ')}: expected one node:20-slim or node:22-slim stage`);
-  if (!d.runs.some((r) => /\bnpm ci\b/.test(r))) problems.push('no `npm ci` (the lockfile decides what is installed)');
-  if (d.runs.some((r) => /\bnpm (install|i)\b/.test(r))) problems.push('`npm install` may change the lockfile: use `npm ci`');
+  const final = d.stages.at(-1);
+  if (!final || !NODE_IMAGE.test(final.image)) problems.push(`FROM ${d.from.join(' / ')}: the final stage must be node:24-slim or node:22-slim (a current LTS)`);
+  // a native addon built in one stage runs in the final one: the same Node
+  for (const st of d.stages.slice(0, -1)) if (final && st.image !== final.image) problems.push(`stage ${st.name ?? st.image}: FROM ${st.image} is not the final stage's ${final.image} (a native addon is built for the Node that runs it)`);
+  if (!d.stages.some((st) => st.runs.some((r) => /\bnpm ci\b/.test(r)))) problems.push('no `npm ci` (the lockfile decides what is installed)');
+  if (d.stages.some((st) => st.runs.some((r) => /\bnpm (install|i)\b/.test(r)))) problems.push('`npm install` may change the lockfile: use `npm ci`');
+  // what the final image has in node_modules: its own `npm ci`, or a stage's it copies
+  const ciOf = (st: Stage) => st.runs.find((r) => /\bnpm ci\b/.test(r));
+  const modulesFrom = final?.copiesFrom.find((x) => /node_modules\/?$/.test(x.src));
+  const installer = modulesFrom ? d.stages.find((st) => st.name === modulesFrom.stage) : final;
+  const ci = installer ? ciOf(installer) : undefined;
+  if (ci !== undefined && !/--omit=dev\b/.test(ci)) problems.push(`\`${ci}\`: the image gets devDependencies (test and bench packages); use --omit=dev`);
+  if (modulesFrom && !installer) problems.push(`COPY --from=${modulesFrom.stage}: no such stage`);
+  for (const r of final?.runs ?? []) {
+    const installed = /\bapt-get install\b/.test(r) ? r.split(/\s+/).filter((w) => COMPILERS.includes(w)) : [];
+    if (installed.length) problems.push(`the final stage installs ${installed.join(', ')}: a compiler belongs in a build stage`);
+  }
   if (!d.entrypoint.length) problems.push('no ENTRYPOINT: services name only the program to run');
   // A service running another program than the image's (nats-server): a package the image installs.
   for (const [name, s] of Object.entries(c?.services ?? {})) {
@@ -408,8 +461,21 @@ describe('COURSE.md', () => {
 });
 
 describe('docker/Dockerfile', () => {
-  it('is one node:20-slim (or 22) stage with npm ci, an entrypoint, and copies what the services run', () => {
+  it('is multi-stage on a current Node LTS (node:24-slim): npm ci --omit=dev where the compiler is, only node_modules moves on, an entrypoint, and copies what the services run', () => {
+    expect(dockerfile.stages.length).toBeGreaterThanOrEqual(2);
     expect(dockerfileProblems(dockerfile, HAVE_COMPOSE ? compose : undefined)).toEqual([]);
+  });
+
+  it('the checker fails an end-of-life Node, a compiler in the final image, devDependencies in it, and build stages on another Node', () => {
+    const oneStage = parseDockerfile('FROM node:20-bookworm-slim\nRUN apt-get update && apt-get install -y --no-install-recommends python3 make g++\nRUN npm ci --no-audit\nENTRYPOINT ["node"]\n');
+    const p1 = dockerfileProblems(oneStage);
+    expect(p1.some((p) => p.startsWith('FROM node:20-bookworm-slim: the final stage must be'))).toBe(true);
+    expect(p1).toContain('the final stage installs python3, make, g++: a compiler belongs in a build stage');
+    expect(p1).toContain('`npm ci --no-audit`: the image gets devDependencies (test and bench packages); use --omit=dev');
+    const mixed = parseDockerfile('FROM node:22-bookworm-slim AS deps\nRUN npm ci\nFROM node:24-bookworm-slim\nCOPY --from=deps /app/node_modules ./node_modules\nENTRYPOINT ["node"]\n');
+    const p2 = dockerfileProblems(mixed);
+    expect(p2).toContain('stage deps: FROM node:22-bookworm-slim is not the final stage\'s node:24-bookworm-slim (a native addon is built for the Node that runs it)');
+    expect(p2).toContain('`npm ci`: the image gets devDependencies (test and bench packages); use --omit=dev');
   });
 
   it('the checker fails a non-slim image, npm install, a service file the image lacks, and a program it does not install', () => {
