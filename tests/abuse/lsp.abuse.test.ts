@@ -154,8 +154,11 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
       const got: Record<string, unknown> = {};
       for (const [name, { codec, payload, inflatesTo }] of Object.entries(bombs)) {
         const s = new LspSession(await rawConnect(rx.port));
+        // Every BATCH follows its stream's HELLO (a receiver refuses one that does not: LS_ERR_HELLO_REQUIRED).
+        s.socket.write(encodeHello(77, { name: 'bomber' }));
+        await s.until((fs) => fs.some((f) => f.type === FrameType.ACK));
         s.socket.write(encodeFrame({ type: FrameType.BATCH, codec, count: 1, stream: 77, seq: 1, payload }));
-        const code = codec === 0 ? await s.until((fs) => fs.length > 0).then((fs) => FrameType[fs[0]!.type]) : await s.nackCode(20_000);
+        const code = codec === 0 ? await s.until((fs) => fs.some((f) => f.type !== FrameType.ACK || f.seq >= 1)).then((fs) => FrameType[fs.find((f) => f.type !== FrameType.ACK || f.seq >= 1)!.type]) : await s.nackCode(20_000);
         got[name] = { code, wireKiB: Math.round(payload.length / 1024), inflatesToMiB: mib(inflatesTo), rssPeakMiB: mib(rx.rss.peak) };
         // a compressed bomb is fatal; the raw 4 MiB line is only a record over the limit (rejected, ACKed)
         expect(code, name).toBe(codec === 0 ? 'ACK' : 'LS_ERR_TOO_LARGE');
