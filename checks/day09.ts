@@ -399,7 +399,7 @@ const d09_2: Check = {
 
     // A new connection, the same stream: the receiver says where to resume.
     const c2 = await ctx.connect(rx.host, rx.port);
-    await c2.write(encodeHello(S, { name: 'check-d09.2-again' }));
+    await c2.write(encodeHello(S, { name: 'check-d09.2' })); // the same name: on a plaintext lane it is the stream's owner (issue 17)
     const again = await waitAck(c2, S, 0, 5000, 'answer every HELLO with an ACK');
     expectEqual(again[0], N, { what: `the ACK to a second HELLO of stream ${S}`, where: `connection from ${c2.localPeer}`, hint: 'the HELLO\'s ACK holds the stream\'s durable high-water mark, so a shipper resumes after it: your onHello TODO in lessons/day09/ingest.ts answers marks.durable, and your ACK TODO raises it (hwm.markDurable) once a batch is durable' });
     await waitStat(dataDir, `streams.${S}.hwm`, (v) => v === N, `= ${N}`, 5000, 'stats.json streams[<id>].hwm is the stream\'s durable mark: hwm.markDurable(marks, upTo) in your ACK TODO (lessons/day09/ingest.ts) raises it');
@@ -726,7 +726,7 @@ const d09_9: Check = {
     ];
     for (const k of cases) {
       const c = await ctx.connect(rx.host, rx.port);
-      await c.write(encodeHello(badStream, { name: `check-d09.9-${k.code}` }));
+      await c.write(encodeHello(badStream, { name: 'check-d09.9-bad' })); // one writer of badStream (issue 17: the first name owns it)
       await waitAck(c, badStream, 0, 5000, 'answer a HELLO with an ACK');
       await c.write(k.bytes).catch(() => undefined); // the receiver may close before all of it is written
       const nack = await waitUntil(

@@ -47,7 +47,9 @@ export interface LspHandlers {
   /**
    * A HELLO for `stream`: return the seq to answer with (the stream's durable HWM, 0 when none), or a
    * promise of it when the mark lives elsewhere (the JetStream sink asks the cluster); a rejected promise
-   * closes the connection unanswered (the shipper backs off and tries again, maybe another receiver).
+   * closes the connection unanswered (the shipper backs off and tries again, maybe another receiver) —
+   * unless it rejects with an LsError, which is a refusal: NACK with its code, then close. Throw an
+   * LsError to refuse at once.
    */
   onHello(conn: LspConnection, stream: number, hello: Hello): number | Promise<number>;
   /**
@@ -246,6 +248,11 @@ export class LspReceiver {
         if (typeof seq === 'number') answer(seq);
         else
           seq.then(answer, (err: unknown) => {
+            // refused after a look elsewhere (e.g. the stream's owner, asked of a cluster): NACK + close
+            if (err instanceof LsError) {
+              if (!conn.closed) this.fail(conn, err);
+              return;
+            }
             this.opts.log.warn('HELLO not answered: the durable mark is unknown; closing the connection', { peer: conn.peer, stream: frame.stream, error: String(err) });
             conn.closed = true;
             conn.socket.destroy();

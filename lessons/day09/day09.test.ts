@@ -13,6 +13,8 @@ import { FaultProxy } from '../../shared/fault-proxy.ts';
 import { encodeHello, encodePing, FrameDecoder, FrameType, parseNack, type Frame } from '../../shared/protocol/frame.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
+/** the shipper's default --name: on this plaintext lane, the identity that owns its stream (issue 17) */
+const SHIPPER_NAME = `${os.hostname()}/day09-shipper`;
 
 interface Proc {
   child: ChildProcess;
@@ -124,7 +126,7 @@ describe('day 09 end to end', () => {
     expectExactlyOnce(await persistedSeqs(dataDir, stream), N);
 
     const c = await raw(port);
-    c.socket.write(Buffer.concat([encodeHello(stream, { name: 'probe' }), encodeHello(stream + 1, { name: 'probe' })]));
+    c.socket.write(Buffer.concat([encodeHello(stream, { name: SHIPPER_NAME }), encodeHello(stream + 1, { name: SHIPPER_NAME })]));
     await c.until(() => c.frames.length === 2, 'two ACKs');
     expect(c.frames.map((f) => [f.type, f.stream, f.seq])).toEqual([
       [FrameType.ACK, stream, N],
@@ -151,10 +153,21 @@ describe('day 09 end to end', () => {
     receiver = start('receiver', rxArgs());
     await receiver.next('ready');
     const c = await raw(port);
-    c.socket.write(encodeHello(stream, { name: 'probe' }));
+    c.socket.write(encodeHello(stream, { name: SHIPPER_NAME }));
     await c.until(() => c.frames.length === 1, 'ACK');
     expect(c.frames[0]).toMatchObject({ type: FrameType.ACK, stream, seq: N });
     c.socket.destroy();
+  });
+
+  it('the stream\'s owner survives the restart: a shipper under another name is refused and stops at once (exit 1, no retry)', async () => {
+    const tx = start('shipper', ['--target', `127.0.0.1:${port}`, '--generate', '10', '--stream-id', String(stream), '--name', 'intruder', '--state-dir', join(tmp, 'st-intruder'), '--progress-ms', '0']);
+    const done = await tx.next('done');
+    expect(await tx.exit).toBe(1);
+    expect(String(done['reason'])).toContain('LS_ERR_STREAM_OWNED');
+    expect(done).toMatchObject({ acked: 0, reconnects: 0 });
+    expect(tx.stderr.join('\n')).toMatch(/belongs to another identity.*not retrying/);
+    expect(tx.events.some((e) => e['event'] === 'state' && e['to'] === 'backoff')).toBe(false);
+    expectExactlyOnce(await persistedSeqs(dataDir, stream), N); // the owner's records untouched
   });
 
   it('through a proxy that resets every connection every 300 ms: nothing lost, nothing duplicated', async () => {

@@ -13,6 +13,12 @@
  *                    batch appended since the last one (group commit)                                [d09.4]
  *   marks          recovered from disk at start (lessons/day09/hwm-store.ts), so kill -9 loses nothing
  *                  that was ACKed                                                                    [d09.4]
+ *   owners         the first identity to write a stream owns it (lessons/day09/stream-owners.ts): a HELLO
+ *                  binds a stream nobody owns (durably, before any ACK of it); a HELLO or BATCH for a
+ *                  stream another identity owns is refused (LS_ERR_STREAM_OWNED), and so is a BATCH before
+ *                  its stream's HELLO on the connection (LS_ERR_HELLO_REQUIRED): NACK + close, counted in
+ *                  stats.json → ownership.refused. Identity: the `identityOf` hook (day 13: the verified
+ *                  client certificate subject), else the HELLO's name (a claim: guards against accidents).
  *
  * Two marks per stream (StreamMarks): `accepted` — what dedup compares against, raised as soon as a batch
  * is appended — and `durable` — what ACK and HELLO report, raised once the sink made it durable.
@@ -28,6 +34,8 @@
  *                        throw an LsError for a fatal payload (NACK + close). Default: decodeBatch.
  *   rxExtra(conn)        extra `_rx` fields for every record of a connection (day 13: the mTLS identity).
  *   checkHello(conn, stream, hello)  throw an LsError to refuse a HELLO (NACK + close); return to accept.
+ *   identityOf(conn)     who writes on `conn`, verified (day 13 --mtls: the client certificate subject); the
+ *                        identity that owns streams. Default (or undefined): the HELLO's name, a mere claim.
  *   fileSink             extra FileSink options (day 12: compression of rotated files at rest).
  *
  * Usage (with shared/lsp-receiver.ts):
@@ -38,6 +46,8 @@
  */
 import type { Log } from '../../shared/log.ts';
 import { HwmStore, type RecoveryReport, type StreamMarks } from './hwm-store.ts';
+import { OwnersFile, StoreOwners, type OwnerBinding, type StreamOwners } from './stream-owners.ts';
+import { LS_ERR, LsError } from '../../shared/protocol/errors.ts';
 import type { LspConnection, LspHandlers, LspReceiver } from '../../shared/lsp-receiver.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import type { Frame, Hello } from '../../shared/protocol/frame.ts';
@@ -63,6 +73,12 @@ export interface DurableStore {
    * it is not stored (and every later publish of the stream rejects until the next durableMark).
    */
   publish(stream: number, data: Buffer | undefined, first: number, last: number): Promise<void>;
+  /**
+   * Who may write a stream, kept where every receiver in front of the store sees it (issue 17): binds
+   * `stream` to `identity` unless it has an owner, resolving to the owner once that is durable. Without
+   * it the owners live in the data dir's stream-owners.json (this receiver only).
+   */
+  bindOwner?: OwnerBinding['bindOwner'];
   close(): Promise<void>;
 }
 
@@ -89,6 +105,12 @@ export interface AckedIngestOptions {
   rxExtra?: (conn: LspConnection) => Record<string, unknown> | undefined;
   /** called before a HELLO is answered: throw an LsError to refuse it (NACK + close) */
   checkHello?: (conn: LspConnection, stream: number, hello: Hello) => void;
+  /**
+   * The verified identity of whoever writes on `conn` (day 13 --mtls: the client certificate's subject):
+   * the first identity to write a stream owns it. undefined (or no hook): the HELLO's name, a claim anyone
+   * can repeat — a guard against accidents, not attackers.
+   */
+  identityOf?: (conn: LspConnection) => string | undefined;
   /** more FileSink options (e.g. compressRotated) */
   fileSink?: ExtraSinkOptions;
 }
@@ -129,8 +151,19 @@ export interface BatchCounters {
   codecs: Record<string, number>;
 }
 
+/** stats.json → ownership: streams with an owner, and writes refused by reason (issue 17). */
+export interface OwnershipCounters {
+  readonly streams: number;
+  refused: { stream_owned: number; hello_required: number };
+}
+
 export class AckedIngest {
   readonly batches: BatchCounters = { frames: 0, records: 0, codecs: {} };
+  readonly ownership: OwnershipCounters;
+  /** the streams each connection may write: those whose HELLO it sent and that were granted */
+  private readonly grants = new WeakMap<LspConnection, Set<number>>();
+  /** at most one log line per refusal reason per second (a refusing flood must not flood the log) */
+  private readonly refusalLog = new Map<string, { at: number; suppressed: number }>();
   /** (small to start: take() hands the buffer to the sink and allocates max(this, last batch) afresh; 256 KiB per small batch is mostly GC) */
   private readonly out = new RxWriter(2048);
   private rx: LspReceiver | undefined;
@@ -143,15 +176,28 @@ export class AckedIngest {
     private readonly opts: AckedIngestOptions,
     readonly sink: FileSink,
     readonly hwm: MarkStore,
+    readonly owners: StreamOwners,
   ) {
     this.maxDecodedBytes = opts.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
     this.maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    this.ownership = {
+      get streams() {
+        return owners.size;
+      },
+      refused: { stream_owned: 0, hello_required: 0 },
+    };
+    opts.stats.extra.ownership = this.ownership;
   }
 
   static async open(opts: AckedIngestOptions): Promise<AckedIngest> {
     const sink = await FileSink.open({ ...opts.fileSink, dir: opts.dataDir, fsync: opts.fsync, fsyncIntervalMs: opts.fsyncIntervalMs, rotateBytes: opts.rotateBytes });
     sink.on('error', (err: Error) => opts.log.error('sink failed: nothing more is ACKed', { error: err.message }));
-    if (opts.store) return new AckedIngest(opts, sink, new MemoryMarks(opts.stats));
+    const store = opts.store;
+    if (store) {
+      // the owners live in the store when it keeps them (every receiver in front of it agrees), else here
+      const owners = store.bindOwner ? new StoreOwners({ bindOwner: store.bindOwner.bind(store) }) : await OwnersFile.open(opts.dataDir);
+      return new AckedIngest(opts, sink, new MemoryMarks(opts.stats), owners);
+    }
     // [d09.4] the marks come back from disk: the checkpoint plus whatever was written after it
     const hwm = await HwmStore.open({
       dir: opts.dataDir,
@@ -160,8 +206,9 @@ export class AckedIngest {
       checkpointIntervalMs: opts.checkpointIntervalMs ?? 1000,
       onError: (err) => opts.log.warn('HWM checkpoint failed (the next one retries)', { error: err.message }),
     });
-    opts.log.info('high-water marks recovered', { ...hwm.recovery });
-    return new AckedIngest(opts, sink, hwm);
+    const owners = await OwnersFile.open(opts.dataDir); // who may write each stream (stream-owners.json)
+    opts.log.info('high-water marks recovered', { ...hwm.recovery, owners: owners.size });
+    return new AckedIngest(opts, sink, hwm, owners);
   }
 
   /** The handlers for LspReceiver. */
@@ -183,17 +230,22 @@ export class AckedIngest {
   // ---- 1. HELLO: tell the shipper where to resume ------------------------------------------------
   readonly onHello = (conn: LspConnection, stream: number, hello: Hello): number | Promise<number> => {
     this.opts.checkHello?.(conn, stream, hello);
-    const store = this.opts.store;
-    if (store) return this.markFromStore(store, stream);
-    // @solution [d09.2] answer a HELLO with the stream's highest DURABLE seq (0 for a stream never seen)
-    // @stub return 0;
-    return this.hwm.get(stream).durable;
-    // @end-solution
+    // Only the stream's owner may write it (the plumbing below: refused, or bound before this answer).
+    return this.admit(conn, stream, hello, () => {
+      const store = this.opts.store;
+      if (store) return this.markFromStore(store, stream);
+      // @solution [d09.2] answer a HELLO with the stream's highest DURABLE seq (0 for a stream never seen)
+      // @stub return 0;
+      return this.hwm.get(stream).durable;
+      // @end-solution
+    });
   };
 
   // ---- 2. BATCH: dedup and gaps, store, 3. ACK once durable ---------------------------------------
   readonly onBatch = (conn: LspConnection, frame: Frame): void => {
     const stats = this.opts.stats;
+    // Every write has an identity, and only the owner writes a stream: else NACK + close (the plumbing below).
+    if (this.grants.get(conn)?.has(frame.stream) !== true) this.refuseBatch(conn, frame.stream);
     // A payload that does not decode, or whose record count is wrong, throws an LsError: NACK + close. [d09.9]
     const lines = this.opts.decode ? this.opts.decode(frame) : decodeBatch(frame, { maxDecodedBytes: this.maxDecodedBytes });
     const count = lines.length;
@@ -244,6 +296,7 @@ export class AckedIngest {
     await new Promise((r) => setImmediate(r)); // …its whenDurable callbacks have queued their ACKs…
     await rx.closeAll(); // …which go out before we close
     await this.hwm.close();
+    await this.owners.close();
   }
 
   // ---- the plumbing the steps above use ----------------------------------------------------------
@@ -312,6 +365,61 @@ export class AckedIngest {
       const published = pending ?? store.publish(stream, undefined, marks.accepted, marks.accepted);
       this.storing = rejected > 0 ? Promise.all([published, sink.whenDurable(sink.position)]).then(() => undefined) : published;
     }
+    // A stream bound a moment ago (its BATCH came right behind its HELLO): no ACK before the binding is on disk.
+    const bound = this.owners.whenBound(stream);
+    if (bound) this.storing = Promise.all([bound, this.storing ?? sink.whenDurable(sink.position)]).then(() => undefined);
+  }
+
+  // ---- who may write a stream (issue 17; lessons/day09/stream-owners.ts) -----------------------------
+
+  /** Who writes on `conn`: the verified identity (day 13 --mtls) or, failing that, the HELLO's name (a claim). */
+  private identity(conn: LspConnection, hello: Hello): string {
+    const verified = this.opts.identityOf?.(conn);
+    return verified !== undefined ? `cert:${verified}` : `name:${hello.name}`;
+  }
+
+  /**
+   * A HELLO: the stream's owner (binding it to this identity when it has none) decides. Another owner: NACK
+   * LS_ERR_STREAM_OWNED. Else the connection may write the stream, and `answer` gives the HELLO's ACK once
+   * a new binding is durable (it is the stream's first ACK).
+   */
+  private admit(conn: LspConnection, stream: number, hello: Hello, answer: () => number | Promise<number>): number | Promise<number> {
+    const identity = this.identity(conn, hello);
+    const decide = (owner: string): number | Promise<number> => {
+      if (owner !== identity) this.refuse(conn, stream, 'stream_owned', `stream ${stream} belongs to another writer: use a stream id of your own`, { identity, owner });
+      let mine = this.grants.get(conn);
+      if (!mine) this.grants.set(conn, (mine = new Set()));
+      mine.add(stream);
+      const bound = this.owners.whenBound(stream);
+      if (bound === undefined) return answer();
+      this.opts.log.debug('stream bound to its first writer', { stream, owner: identity, peer: conn.peer });
+      return bound.then(answer);
+    };
+    const owner = this.owners.claim(stream, identity);
+    return typeof owner === 'string' ? decide(owner) : owner.then(decide);
+  }
+
+  /** A BATCH for a stream this connection has no HELLO for: another owner's (LS_ERR_STREAM_OWNED), or simply too early. */
+  private refuseBatch(conn: LspConnection, stream: number): never {
+    const owner = this.owners.ownerOf(stream);
+    const identity = conn.hello ? this.identity(conn, conn.hello) : undefined;
+    if (owner !== undefined && identity !== undefined && owner !== identity) {
+      this.refuse(conn, stream, 'stream_owned', `stream ${stream} belongs to another writer: use a stream id of your own`, { identity, owner });
+    }
+    this.refuse(conn, stream, 'hello_required', `a BATCH for stream ${stream} before its HELLO on this connection (send HELLO and wait for its ACK)`, { identity: identity ?? null });
+  }
+
+  /** Counts the refusal, logs it (with both identities; the peer's NACK names neither), throws the NACK's LsError. */
+  private refuse(conn: LspConnection, stream: number, reason: 'stream_owned' | 'hello_required', message: string, fields: Record<string, unknown>): never {
+    this.ownership.refused[reason]++;
+    const now = Date.now();
+    const last = this.refusalLog.get(reason);
+    if (last && now - last.at < 1000) last.suppressed++;
+    else {
+      this.opts.log.warn(reason === 'stream_owned' ? 'write refused: the stream belongs to another identity' : 'write refused: BATCH before its HELLO', { peer: conn.peer, stream, ...fields, ...(last?.suppressed ? { alsoSinceLastLine: last.suppressed } : {}) });
+      this.refusalLog.set(reason, { at: now, suppressed: 0 });
+    }
+    throw new LsError(reason === 'stream_owned' ? LS_ERR.LS_ERR_STREAM_OWNED : LS_ERR.LS_ERR_HELLO_REQUIRED, message);
   }
 
   /** A HELLO with a DurableStore: the store holds the truth for every receiver (a failed-over shipper resumes right). */

@@ -78,7 +78,7 @@ import { DAY09_POLICIES, type FollowProgress, type Liveness, type OverflowPolicy
 import { announceDone, onShutdown } from '../../shared/process.ts';
 import { encodeBatchPayload } from '../../shared/protocol/batch.ts';
 import type { Codec } from '../../shared/protocol/codecs.ts';
-import type { LsError } from '../../shared/protocol/errors.ts';
+import { LS_ERR, type LsError } from '../../shared/protocol/errors.ts';
 import { encodeFrame, encodeHello, encodePing, encodePong, FrameDecoder, FrameType, parseNack, type Frame } from '../../shared/protocol/frame.ts';
 import { RecordGenerator } from '../../shared/generate.ts';
 import type { ShipperState, FollowState } from './shipper-state.ts';
@@ -211,6 +211,8 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
   private connectAt = 0;
   private handshakeAt = 0;
   private nacksInRow = 0;
+  /** the receiver said another identity owns our stream (LS_ERR_STREAM_OWNED): final, never retried */
+  private streamOwned: string | undefined;
   lastAckProgressAt = 0;
   private pingToken = 0;
   pingSentAt = 0;
@@ -409,6 +411,7 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
         try {
           const nack = parseNack(f);
           what = `${nack.code}: ${nack.message}`;
+          if (nack.code === LS_ERR.LS_ERR_STREAM_OWNED) this.streamOwned = nack.message;
         } catch {
           // keep the generic text
         }
@@ -527,6 +530,15 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
 
   private onConnectionLost(reason: string): void {
     if (this.st === 'closed') return;
+    if (this.streamOwned !== undefined) {
+      // Another identity owns this stream there (issue 17): asking again changes nothing, so stop and say why.
+      this.log.error(
+        `stream ${this.stream} belongs to another identity on ${this.targetText}: not retrying. Ship under a stream id of your own (--stream-id N, or a new --state-dir); on a plaintext lane a changed --name is another identity, so it needs a new stream too`,
+        { stream: this.stream, name: this.args.name, receiver: this.streamOwned },
+      );
+      this.finish(`refused: stream ${this.stream} belongs to another identity (LS_ERR_STREAM_OWNED)`, 1);
+      return;
+    }
     // What was in flight may be lost with the connection: the next HELLO's ACK decides what goes again.
     if (this.st === 'connecting' || this.st === 'handshaking') this.failedAttempts++;
     if (this.args.maxAttempts > 0 && this.failedAttempts >= this.args.maxAttempts) {

@@ -47,7 +47,7 @@ export function lspShipperOptions(lesson: string, defaultPort: number) {
     follow: opt.flag('--follow', 'with --input FILE: keep reading appended lines (and across rotation); resume after the last ACKed line'),
     stateDir: opt.string('--state-dir <dir>', 'keeps the stream id and, with --follow, the acknowledged read position', `data/${lesson}-shipper`),
     streamId: opt.int('--stream-id <n>', 'stream id (u32) to use instead of the one kept in --state-dir', undefined, { min: 0, max: 0xffff_ffff }),
-    name: opt.string('--name <name>', 'shipper name sent in HELLO', `${os.hostname()}/${lesson}-shipper`),
+    name: opt.string('--name <name>', 'shipper name sent in HELLO. Without a client certificate it is the identity that owns the stream at the receiver: a changed name on a plaintext lane needs a new stream (--stream-id or a new --state-dir), else the receiver refuses it (LS_ERR_STREAM_OWNED) and the shipper stops', `${os.hostname()}/${lesson}-shipper`),
     batchRecords: opt.int('--batch-records <n>', 'records per BATCH at most', 1000, { min: 1, max: 65535 }),
     batchBytes: opt.bytes('--batch-bytes <size>', 'payload bytes per BATCH at most (before compression)', 1 << 20, { min: 1, max: DEFAULT_MAX_PAYLOAD_BYTES }),
     batchDelayMs: opt.int('--batch-delay-ms <n>', 'send a batch that is not full after this long (0 = at once)', 20, { min: 0, max: 60_000 }),

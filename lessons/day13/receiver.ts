@@ -12,6 +12,9 @@
  *      refused and counted [d13.3, d13.4]
  *   4. `--mtls`: we require a client certificate signed by our CA, and stamp its subject on every record
  *      it sends (`_rx.clientSubject`, through day 09's rxExtra hook): we know WHO wrote each line [d13.7]
+ *      …and WHO MAY write each stream: the verified subject is the identity that owns the streams it
+ *      writes (day 09's identityOf hook); another certificate — even one from our CA, even with the same
+ *      HELLO name — is refused with LS_ERR_STREAM_OWNED, across restarts [d13.10]
  *   5. every failed handshake is counted by reason (stats.json → tls.handshakeFailures) and logged with
  *      what to do about it (tls-failures.ts) [d13.3–d13.7]
  *   6. certificates are reloaded when their files change, without dropping a connection [d13.8]
@@ -322,7 +325,7 @@ const subjectOf = new WeakMap<net.Socket, string>();
 
 /** With --mtls: the subject of the client certificate the handshake verified (undefined without --mtls). */
 function verifiedSubject(socket: tls.TLSSocket): string | undefined {
-  // @solution [d13.7] with --mtls, the verified client certificate's subject (one line, "CN=…, O=…"), remembered per socket for its records
+  // @solution [d13.7, d13.10] with --mtls, the verified client certificate's subject (one line, "CN=…, O=…"), remembered per socket for its records
   // @stub return undefined;
   if (!args.mtls) return undefined;
   // rejectUnauthorized: an unverified client never gets here; this is its verified identity.
@@ -338,6 +341,19 @@ function identityOf(conn: LspConnection): Record<string, unknown> | undefined {
   // @stub return undefined;
   const subject = subjectOf.get(conn.socket);
   return subject === undefined ? undefined : { clientSubject: subject };
+  // @end-solution
+}
+
+/**
+ * Who may write a stream (issue 17): the identity day 09's ingest binds a stream to on its first write, and
+ * checks every later HELLO and BATCH of that stream against (another one: NACK LS_ERR_STREAM_OWNED). The
+ * HELLO's name is what the ingest falls back to — a claim anyone can type, so with --mtls it must be the
+ * certificate's verified subject instead (undefined without --mtls).
+ */
+function writerOf(conn: LspConnection): string | undefined {
+  // @solution [d13.10] with --mtls, the identity that owns the streams a connection writes: its verified client certificate subject, never the HELLO's name
+  // @stub return undefined;
+  return subjectOf.get(conn.socket);
   // @end-solution
 }
 
@@ -361,6 +377,7 @@ const ingest = await AckedIngest.open({
   stats,
   log,
   rxExtra: identityOf,
+  identityOf: writerOf, // who may write a stream: the first verified subject to write it owns it [d13.10]
   // compressed batches (day 12): every codec this process runs, decoded within --max-decoded-bytes
   decode: (frame) => decodeBatch(frame, { maxDecodedBytes: args.maxDecodedBytes, decodePayload: decodeAnyCodec }),
 });

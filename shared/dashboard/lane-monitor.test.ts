@@ -69,7 +69,9 @@ describe('LaneMonitor', () => {
     expect(totalsOf({ udp: { kernelDrops: 5, appDrops: 3, tooOld: 0 }, records: { dropped: 3 } }).drops).toEqual({ kernel_buffer_full: 5, app_queue_full: 3 });
     // day 14: the bounded queue names its overflow policy; anything else counted as dropped is "other"
     expect(totalsOf({ queue: { overflow: 'drop-newest', dropped: 7 }, records: { dropped: 9 } }).drops).toEqual({ 'queue_full_drop-newest': 7, other: 2 });
-    expect(totalsOf(null)).toMatchObject({ compressionRatio: null, tlsHandshakeFailures: null, drops: {} });
+    expect(totalsOf(null)).toMatchObject({ compressionRatio: null, tlsHandshakeFailures: null, drops: {}, writesRefused: null });
+    // the acknowledged lanes' refused writes (issue 17: stream owners)
+    expect(totalsOf({ ownership: { streams: 2, refused: { stream_owned: 3, hello_required: 1 } } }).writesRefused).toEqual({ stream_owned: 3, hello_required: 1 });
   });
 
   it('totalsOf tolerates missing and odd fields', () => {

@@ -64,6 +64,8 @@ export interface LaneTotals {
   tlsHandshakeFailures: number | null;
   /** records or datagrams dropped, by reason (overflow policies, kernel drops, …) */
   drops: Record<string, number>;
+  /** writes refused, by reason (an `ownership` section: the acknowledged lanes' stream owners, issue 17), or null for a lane without one */
+  writesRefused: Record<string, number> | null;
 }
 
 export interface LaneSnapshot {
@@ -142,7 +144,7 @@ export function totalsOf(stats: Record<string, unknown> | null): LaneTotals {
  * {codec: {wireBytes, rawBytes}}), `tls` (day 13: handshakeFailures by reason, handshakes.failed),
  * `syslog.tls.handshakeErrors`, and the drop counters of the UDP lanes and of bounded queues.
  */
-function extrasOf(s: Record<string, unknown>, dropped: number): Pick<LaneTotals, 'compressionRatio' | 'tlsHandshakeFailures' | 'drops'> {
+function extrasOf(s: Record<string, unknown>, dropped: number): Pick<LaneTotals, 'compressionRatio' | 'tlsHandshakeFailures' | 'drops' | 'writesRefused'> {
   let wire = 0;
   let raw = 0;
   for (const c of Object.values(obj(s.compression))) {
@@ -175,7 +177,14 @@ function extrasOf(s: Record<string, unknown>, dropped: number): Pick<LaneTotals,
   add(typeof queue.overflow === 'string' ? `queue_full_${queue.overflow}` : 'queue_full', num(queue.dropped));
   const known = Object.values(drops).reduce((a, b) => a + b, 0) - num(udp.kernelDrops);
   add('other', dropped - Math.max(0, known));
-  return { compressionRatio, tlsHandshakeFailures, drops };
+
+  // HELLOs and BATCHes refused by reason: another identity owns the stream, or a BATCH before its HELLO
+  let writesRefused: Record<string, number> | null = null;
+  if (s.ownership !== undefined) {
+    writesRefused = {};
+    for (const [reason, n] of Object.entries(obj(obj(s.ownership).refused))) writesRefused[reason] = num(n);
+  }
+  return { compressionRatio, tlsHandshakeFailures, drops, writesRefused };
 }
 
 function round(x: number): number {

@@ -38,7 +38,7 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'ls-metrics-'));
   // Fresh lanes: receivers that just started (every counter 0), and one with no stats.json yet.
   await writeStats(dir('f-tcp'), { lane: 'f-tcp', transport: 'tcp' });
-  await writeStats(dir('f-tls'), { lane: 'f-tls', transport: 'lsp1-tls', extra: { tls: { version: 'TLSv1.3', handshakes: { ok: 0, failed: 0 }, handshakeFailures: {} } } });
+  await writeStats(dir('f-tls'), { lane: 'f-tls', transport: 'lsp1-tls', extra: { tls: { version: 'TLSv1.3', handshakes: { ok: 0, failed: 0 }, handshakeFailures: {} }, ownership: { streams: 0, refused: { stream_owned: 0, hello_required: 0 } } } });
   await writeStats(dir('f-syslog'), {
     lane: 'f-syslog',
     transport: 'syslog',
@@ -62,7 +62,7 @@ beforeAll(async () => {
     rejects: { invalid_json: 2, 'we"ird\\reason\nx': 1 },
     streams: { '1': { hwm: 100, gaps: 3, duplicates: 4, reordered: 1 } },
   });
-  await writeStats(dir('b-tls'), { lane: 'b-tls', transport: 'lsp1-tls', extra: { tls: { handshakes: { ok: 5, failed: 4 }, handshakeFailures: { unknown_ca: 2, plaintext: 1 } } } });
+  await writeStats(dir('b-tls'), { lane: 'b-tls', transport: 'lsp1-tls', extra: { tls: { handshakes: { ok: 5, failed: 4 }, handshakeFailures: { unknown_ca: 2, plaintext: 1 } }, ownership: { streams: 2, refused: { stream_owned: 3, hello_required: 1 } } } });
   await writeStats(dir('b-syslog'), {
     lane: 'b-syslog',
     transport: 'syslog',
@@ -122,6 +122,9 @@ describe('/metrics by the rules Prometheus checks', () => {
     // TLS failures by reason: every reason, for both TLS lanes (day 13's and the syslog lane's TLS port), none for the others
     for (const lane of ['f-tls', 'f-syslog']) for (const r of TLS_FAILURE_REASONS) expect(text).toContain(`logstream_tls_handshake_failures_total{lane="${lane}",reason="${r}"} 0\n`);
     expect(fam.get('logstream_tls_handshake_failures_total')!.samples.filter((s) => /lane="f-(tcp|udp|none)"/.test(s))).toEqual([]);
+    // writes refused by reason (issue 17): the acknowledged lanes that count them (an ownership section)
+    for (const r of ['stream_owned', 'hello_required']) expect(text).toContain(`logstream_writes_refused_total{lane="f-tls",reason="${r}"} 0\n`);
+    expect(fam.get('logstream_writes_refused_total')!.samples.filter((s) => /lane="f-(tcp|udp|none|syslog)"/.test(s))).toEqual([]);
     // families that have no sample yet still say what they are (the compression ratio of a lane that compressed nothing)
     expect(fam.get('logstream_compression_ratio')).toEqual({ type: 'gauge', samples: [] });
   });
@@ -151,6 +154,8 @@ describe('/metrics by the rules Prometheus checks', () => {
       'logstream_tls_handshake_failures_total{lane="b-syslog",reason="client_closed"} 1',
       'logstream_tls_handshake_failures_total{lane="b-syslog",reason="other"} 0',
       'logstream_compression_ratio{lane="b-queue"} 4.5',
+      'logstream_writes_refused_total{lane="b-tls",reason="stream_owned"} 3',
+      'logstream_writes_refused_total{lane="b-tls",reason="hello_required"} 1',
     ]) {
       expect(text).toContain(`${line}\n`);
     }

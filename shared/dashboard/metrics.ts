@@ -95,6 +95,9 @@ export const TLS_FAILURE_REASONS = [
   'other',
 ] as const;
 
+/** Why an acknowledged lane refuses a write (lessons/day09/ingest.ts, stats.json → ownership.refused). */
+const WRITE_REFUSALS = ['stream_owned', 'hello_required'];
+
 /** Rejects a lane's transport knows; nothing before its stats.json says what it is. */
 function knownRejects(l: LaneSnapshot): readonly string[] {
   if (l.stats === null && l.transport === 'unknown') return [];
@@ -200,6 +203,12 @@ export function renderMetrics(lanes: readonly LaneSnapshot[], dashboard: { sseCl
       const m = tlsFailures(l);
       return m ? [...m].map(([reason, n]): Sample => [{ lane: l.name, reason }, n]) : [];
     }),
+  );
+  e.family(
+    'logstream_writes_refused_total',
+    'counter',
+    'HELLOs and BATCHes refused, by reason: stream_owned (another identity owns the stream), hello_required (a BATCH before its HELLO). Acknowledged lanes.',
+    lanes.flatMap((l) => (l.totals.writesRefused ? byReason(l.name, WRITE_REFUSALS, Object.entries(l.totals.writesRefused)) : [])),
   );
   e.family(
     'logstream_compression_ratio',

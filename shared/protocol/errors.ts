@@ -43,6 +43,13 @@ export const LS_ERR = {
   LS_ERR_PAYLOAD: 'LS_ERR_PAYLOAD',
   /** A text line (LSP/1 §2) longer than the record limit. */
   LS_ERR_LINE_TOO_LONG: 'LS_ERR_LINE_TOO_LONG',
+  /**
+   * A HELLO or BATCH for a stream that another identity owns (§4, "Who may write a stream"): the first
+   * identity to write a stream owns it. Final: a shipper stops instead of retrying.
+   */
+  LS_ERR_STREAM_OWNED: 'LS_ERR_STREAM_OWNED',
+  /** A BATCH on an acknowledged connection before a HELLO for its stream was accepted on that connection. */
+  LS_ERR_HELLO_REQUIRED: 'LS_ERR_HELLO_REQUIRED',
 } as const;
 
 export type LsErrorCode = (typeof LS_ERR)[keyof typeof LS_ERR];

@@ -103,6 +103,25 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
     }
   });
 
+  it('owners live in the cluster: the first identity binds a stream, every receiver answers it, a race has one winner (issue 17)', async () => {
+    const a = await open();
+    const b = await JetStreamSink.open({ servers: cluster.urls, stream: `T${n}`, subjectPrefix: `t${n}.logs`, replicas: 1, duplicateWindowMs: 60_000, log });
+    try {
+      expect(await a.bindOwner(777, 'cert:CN=alice')).toBe('cert:CN=alice');
+      expect(await b.bindOwner(777, 'cert:CN=mallory')).toBe('cert:CN=alice'); // another receiver, the same owner
+      expect(await a.bindOwner(777, 'cert:CN=alice')).toBe('cert:CN=alice');
+      const [x, y] = await Promise.all([a.bindOwner(778, 'name:x'), b.bindOwner(778, 'name:y')]);
+      expect(x).toBe(y);
+      expect(['name:x', 'name:y']).toContain(x);
+      // the owners stream is not the records' stream: the archiver and the marks never see it
+      expect((await a.jsm.streams.info(`T${n}`)).state.messages).toBe(0);
+      expect((await a.jsm.streams.info(`T${n}_OWNERS`)).state.messages).toBe(2);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('with the server gone a publish fails (never resolves as stored), and the next HELLO cannot be answered', async () => {
     const sink = await open({ publishTimeoutMs: 300 });
     try {

@@ -19,13 +19,20 @@
  * JetStream: LSP1 §4's HWM rule across receivers). After a failure the chain is "unknown" and every
  * publish of that stream fails until the next HELLO looks the mark up again.
  *
+ * Who may write a stream (issue 17): the owners live in the cluster too, so every receiver refuses the same
+ * writers. A second JetStream stream `<stream>_OWNERS` (subjects `<prefix>-owner.>`, as replicated as the
+ * records) holds one message per LSP/1 stream, on `<prefix>-owner.<stream>`: its owner's identity. The
+ * first writer's publish expects the subject to be empty (lastSubjectSequence 0), so of two receivers
+ * binding one stream at once exactly one wins; the other reads the winner back. The PubAck (a quorum) comes
+ * before the HELLO is answered: the binding is durable before the stream's first ACK.
+ *
  * Pipelining: per LSP/1 stream one message is in flight at a time, and every batch that arrives meanwhile
  * is coalesced into the next message (group commit, like the file sink's fsync); the receiver pipelines
  * across its streams (many shippers → many messages in flight), and a message carries whole batches, so
  * the per-record cost is zero messages and zero promises.
  */
 import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck, type StreamInfo } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck, type StreamInfo } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { Backoff } from '../../day09/backoff.ts';
 import type { Log } from '../../../shared/log.ts';
@@ -38,7 +45,7 @@ export const HDR_PREV = 'Lsp-Prev';
 
 export class JetStreamSinkError extends Error {
   constructor(
-    readonly code: 'LS_ERR_JS_PUBLISH' | 'LS_ERR_JS_CHAIN' | 'LS_ERR_JS_LOOKUP' | 'LS_ERR_JS_CLOSED',
+    readonly code: 'LS_ERR_JS_PUBLISH' | 'LS_ERR_JS_CHAIN' | 'LS_ERR_JS_LOOKUP' | 'LS_ERR_JS_CLOSED' | 'LS_ERR_JS_OWNER',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -127,6 +134,31 @@ export async function ensureStream(jsm: JetStreamManager, t: JetStreamTopology, 
   }
 }
 
+/** Where the owners of a topology's streams live (issue 17): its own JetStream stream, beside the records'. */
+export function ownersOf(t: Pick<JetStreamTopology, 'stream' | 'subjectPrefix'>): { stream: string; subjectPrefix: string } {
+  return { stream: `${t.stream}_OWNERS`, subjectPrefix: `${t.subjectPrefix}-owner` };
+}
+
+/** Creates the owners stream when missing: one message per subject (the owner), as many replicas as the records. */
+export async function ensureOwnersStream(jsm: JetStreamManager, t: JetStreamTopology, log: Log): Promise<StreamInfo> {
+  const o = ownersOf(t);
+  try {
+    return await jsm.streams.info(o.stream);
+  } catch {
+    // not there yet
+  }
+  try {
+    // one message per subject, and the server refuses a second one: an owner is never replaced
+    const info = await jsm.streams.add({ name: o.stream, subjects: [`${o.subjectPrefix}.>`], num_replicas: t.replicas, max_msgs_per_subject: 1, discard: DiscardPolicy.New, discard_new_per_subject: true });
+    log.info('JetStream owners stream created', { stream: o.stream, subjects: `${o.subjectPrefix}.>`, replicas: t.replicas });
+    return info;
+  } catch (err) {
+    return await jsm.streams.info(o.stream).catch(() => {
+      throw err;
+    });
+  }
+}
+
 interface Pending {
   data: Buffer[];
   bytes: number;
@@ -177,11 +209,42 @@ export class JetStreamSink {
     const nc = await connectNats(opts.servers, opts.name ?? 'lsp-receiver', opts.log);
     const jsm = await jetstreamManagerWhenReady(nc, opts.log);
     await ensureStream(jsm, opts, opts.log);
+    await ensureOwnersStream(jsm, opts, opts.log);
     return new JetStreamSink(opts, nc, jetstream(nc, { timeout: opts.publishTimeoutMs ?? 5000 }), jsm);
   }
 
   subject(stream: number): string {
     return `${this.opts.subjectPrefix}.${stream}`;
+  }
+
+  /**
+   * Who may write `stream` (DurableStore.bindOwner, issue 17): its owner in the cluster, or `identity` once
+   * it is durably the owner (a quorum's PubAck). Two receivers binding at once: one publish wins, the other
+   * reads the winner back.
+   */
+  async bindOwner(stream: number, identity: string): Promise<string> {
+    const o = ownersOf(this.opts);
+    const subject = `${o.subjectPrefix}.${stream}`;
+    const read = async (): Promise<string | undefined> => {
+      const msg = await this.jsm.streams.getMessage(o.stream, { last_by_subj: subject });
+      return msg ? msg.string() : undefined;
+    };
+    let known: string | undefined;
+    try {
+      known = await read();
+    } catch (err) {
+      throw new JetStreamSinkError('LS_ERR_JS_OWNER', `cannot read the owner of ${subject}: ${(err as Error).message}`, { cause: err });
+    }
+    if (known !== undefined) return known;
+    try {
+      await this.js.publish(subject, identity, { expect: { lastSubjectSequence: 0 }, timeout: this.publishTimeoutMs });
+      return identity;
+    } catch (err) {
+      // another receiver bound it first (wrong last sequence), or the cluster did not answer: look again
+      const winner = await read().catch(() => undefined);
+      if (winner !== undefined) return winner;
+      throw new JetStreamSinkError('LS_ERR_JS_OWNER', `cannot bind ${subject}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   /** messages in flight now (all streams) */

@@ -174,6 +174,7 @@ const TOTAL_CARDS = [
   ['bytesDecoded', 'Decoded bytes', (l) => l.totals.bytesDecoded, bytes],
   ['compressionRatio', 'Compression ratio', (l) => l.totals.compressionRatio ?? '', ratio],
   ['tlsHandshakeFailures', 'TLS handshake failures', (l) => l.totals.tlsHandshakeFailures ?? '', optInt],
+  ['writesRefused', 'Writes refused', (l) => (l.totals.writesRefused ? Object.values(l.totals.writesRefused).reduce((a, b) => a + b, 0) : ''), optInt],
   ['streams', 'Streams', (l) => l.totals.streams, intFmt.format],
 ];
 

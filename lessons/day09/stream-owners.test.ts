@@ -1,0 +1,245 @@
+// Who may write a stream (issue 17): AckedIngest behind a real LspReceiver on loopback. The first identity
+// to write a stream owns it; a HELLO or BATCH of another identity is refused (LS_ERR_STREAM_OWNED), a BATCH
+// before its HELLO too (LS_ERR_HELLO_REQUIRED); the owner's records are untouched; the binding survives a
+// restart; a data dir from before owners existed adopts its first writer.
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AckedIngest, type AckedIngestOptions } from './ingest.ts';
+import { OWNERS_FILE, OwnersFile, OwnersFileError } from './stream-owners.ts';
+import { createLog } from '../../shared/log.ts';
+import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
+import { encodeBatch } from '../../shared/protocol/batch.ts';
+import { encodeHello, FrameDecoder, FrameType, parseNack, type Frame } from '../../shared/protocol/frame.ts';
+import { ReceiverStats } from '../../shared/stats.ts';
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+const rec = (i: number) => `{"ts":"2026-11-26T12:00:00.000Z","level":"info","msg":"m${i}"}`;
+const records = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => rec(from + i));
+
+async function tmpDir(): Promise<string> {
+  const dir = await mkdtemp(join(os.tmpdir(), 'stream-owners-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A client connection: what it received, and when it was closed. */
+interface Client {
+  socket: net.Socket;
+  frames: Frame[];
+  acks(stream: number): number[];
+  nack(): { code: string; message: string } | undefined;
+  closed: Promise<void>;
+  until(cond: () => boolean, what: string): Promise<void>;
+}
+
+async function start(dir: string, extra: Partial<AckedIngestOptions> = {}) {
+  const stats = new ReceiverStats('t', 'lsp1-tcp');
+  const log = createLog('test');
+  const ingest = await AckedIngest.open({ dataDir: dir, fsync: 'interval', fsyncIntervalMs: 10, rotateBytes: 1 << 30, lane: 't', stats, log, ...extra });
+  const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: 10, idleTimeoutMs: 60_000 });
+  ingest.attach(rx);
+  const server = net.createServer({ noDelay: true }, rx.accept);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  const sockets: net.Socket[] = [];
+  const connect = async (): Promise<Client> => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    sockets.push(socket);
+    await new Promise<void>((r) => socket.once('connect', r));
+    socket.on('error', () => {});
+    const frames: Frame[] = [];
+    const dec = new FrameDecoder();
+    socket.on('data', (c: Buffer) => frames.push(...dec.push(c)));
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    const c: Client = {
+      socket,
+      frames,
+      acks: (stream) => frames.filter((f) => f.type === FrameType.ACK && f.stream === stream).map((f) => f.seq),
+      nack: () => {
+        const f = frames.find((x) => x.type === FrameType.NACK);
+        return f ? parseNack(f) : undefined;
+      },
+      closed,
+      until: async (cond, what) => {
+        const end = Date.now() + 5000;
+        while (!cond()) {
+          if (Date.now() > end) throw new Error(`timed out waiting for ${what}; frames ${frames.map((f) => `${FrameType[f.type]}(${f.stream},${f.seq})`).join(' ')}`);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      },
+    };
+    return c;
+  };
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const s of sockets) s.destroy();
+    server.close();
+    await ingest.shutdown(rx);
+  };
+  cleanup.push(stop);
+  return { stats, ingest, connect, stop };
+}
+
+/** HELLO, then seqs from..to in one BATCH, each answered. */
+async function write(c: Client, stream: number, name: string, from: number, to: number): Promise<void> {
+  c.socket.write(encodeHello(stream, { name }));
+  await c.until(() => c.acks(stream).length >= 1, `the ACK to HELLO(${stream})`);
+  c.socket.write(encodeBatch({ stream, seq: from, records: records(from, to) }));
+  await c.until(() => c.acks(stream).at(-1) === to, `ACK ${to} of stream ${stream}`);
+}
+
+async function refused(c: Client, code: string): Promise<void> {
+  await c.until(() => c.nack() !== undefined, `a NACK ${code}`);
+  expect(c.nack()?.code).toBe(code);
+  await c.closed;
+}
+
+/** The seqs of `stream` in the records files, in file order. */
+async function seqsOf(dir: string, stream: number): Promise<number[]> {
+  const files = (await readdir(dir)).filter((f) => /^records-\d+\.ndjson$/.test(f)).sort();
+  const text = (await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')))).join('');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { _rx: { stream: number; seq: number } })._rx)
+    .filter((rx) => rx.stream === stream)
+    .map((rx) => rx.seq);
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe('who may write a stream (issue 17)', () => {
+  it('a HELLO of another identity is refused (LS_ERR_STREAM_OWNED, counted); the owner carries on untouched', async () => {
+    const dir = await tmpDir();
+    const r = await start(dir);
+    const alice = await r.connect();
+    await write(alice, 777, 'alice', 1, 100);
+    const mallory = await r.connect();
+    // a HELLO then 900 seqs above alice's: the attack of issue 17
+    mallory.socket.write(Buffer.concat([encodeHello(777, { name: 'mallory' }), encodeBatch({ stream: 777, seq: 101, records: records(101, 1000) })]));
+    await refused(mallory, 'LS_ERR_STREAM_OWNED');
+    expect(mallory.acks(777)).toEqual([]);
+    expect(r.ingest.ownership.refused.stream_owned).toBe(1);
+    expect((r.stats.toJSON()['ownership'] as { refused: Record<string, number> }).refused).toEqual({ stream_owned: 1, hello_required: 0 });
+    // alice's next records are stored, not dropped as "duplicates"
+    alice.socket.write(encodeBatch({ stream: 777, seq: 101, records: records(101, 200) }));
+    await alice.until(() => alice.acks(777).at(-1) === 200, 'ACK 200');
+    expect(r.stats.records.duplicates).toBe(0);
+    expect(await seqsOf(dir, 777)).toEqual(range(1, 200));
+  });
+
+  it('a BATCH for a stream another identity owns is refused, even after a HELLO of its own stream', async () => {
+    const dir = await tmpDir();
+    const r = await start(dir);
+    const alice = await r.connect();
+    await write(alice, 777, 'alice', 1, 10);
+    const mallory = await r.connect();
+    await write(mallory, 778, 'mallory', 1, 5); // its own stream: fine
+    mallory.socket.write(encodeBatch({ stream: 777, seq: 11, records: records(11, 50) }));
+    await refused(mallory, 'LS_ERR_STREAM_OWNED');
+    expect(r.ingest.ownership.refused.stream_owned).toBe(1);
+    expect(await seqsOf(dir, 777)).toEqual(range(1, 10));
+    expect(await seqsOf(dir, 778)).toEqual(range(1, 5));
+  });
+
+  it('a BATCH before its stream\'s HELLO is refused (LS_ERR_HELLO_REQUIRED), so every write has an identity', async () => {
+    const dir = await tmpDir();
+    const r = await start(dir);
+    const c = await r.connect();
+    c.socket.write(encodeBatch({ stream: 5, seq: 1, records: records(1, 3) }));
+    await refused(c, 'LS_ERR_HELLO_REQUIRED');
+    expect(r.ingest.ownership.refused.hello_required).toBe(1);
+    // a HELLO of another stream does not cover it either
+    const d = await r.connect();
+    await write(d, 6, 'd', 1, 1);
+    d.socket.write(encodeBatch({ stream: 5, seq: 1, records: records(1, 3) }));
+    await refused(d, 'LS_ERR_HELLO_REQUIRED');
+    expect(r.ingest.ownership.refused.hello_required).toBe(2);
+    expect(await seqsOf(dir, 5)).toEqual([]);
+    // a BATCH right behind its HELLO (one write) is fine: the HELLO binds at once, the ACKs wait for the binding on disk
+    const e = await r.connect();
+    e.socket.write(Buffer.concat([encodeHello(9, { name: 'e' }), encodeBatch({ stream: 9, seq: 1, records: records(1, 4) })]));
+    await e.until(() => e.acks(9).at(-1) === 4, 'ACK 4 of a pipelined HELLO + BATCH');
+    expect(e.acks(9)[0]).toBe(0);
+    expect(JSON.parse(await readFile(join(dir, OWNERS_FILE), 'utf8')).owners['9'].owner).toBe('name:e');
+  });
+
+  it('the binding is on disk before the first ACK and survives a restart', async () => {
+    const dir = await tmpDir();
+    const a = await start(dir);
+    const alice = await a.connect();
+    alice.socket.write(encodeHello(777, { name: 'alice' }));
+    await alice.until(() => alice.acks(777).length === 1, 'the ACK to HELLO');
+    // the HELLO's answer is the stream's first ACK: the owners file already names alice
+    const onDisk = JSON.parse(await readFile(join(dir, OWNERS_FILE), 'utf8')) as { version: number; owners: Record<string, { owner: string }> };
+    expect(onDisk.version).toBe(1);
+    expect(onDisk.owners['777']?.owner).toBe('name:alice');
+    alice.socket.write(encodeBatch({ stream: 777, seq: 1, records: records(1, 50) }));
+    await alice.until(() => alice.acks(777).at(-1) === 50, 'ACK 50');
+    await a.stop();
+
+    const b = await start(dir);
+    expect(b.ingest.ownership.streams).toBe(1);
+    const mallory = await b.connect();
+    mallory.socket.write(encodeHello(777, { name: 'mallory' }));
+    await refused(mallory, 'LS_ERR_STREAM_OWNED');
+    const again = await b.connect();
+    again.socket.write(encodeHello(777, { name: 'alice' }));
+    await again.until(() => again.acks(777).length === 1, 'the ACK to alice\'s HELLO');
+    expect(again.acks(777)).toEqual([50]);
+    again.socket.write(encodeBatch({ stream: 777, seq: 51, records: records(51, 60) }));
+    await again.until(() => again.acks(777).at(-1) === 60, 'ACK 60');
+    expect(await seqsOf(dir, 777)).toEqual(range(1, 60));
+  });
+
+  it('a data dir from before owners existed keeps working: the first writer after the upgrade owns each stream', async () => {
+    const dir = await tmpDir();
+    const a = await start(dir);
+    const old = await a.connect();
+    await write(old, 42, 'old-shipper', 1, 30);
+    await a.stop();
+    await rm(join(dir, OWNERS_FILE)); // as written by a receiver without owners
+
+    const b = await start(dir);
+    expect(b.ingest.ownership.streams).toBe(0);
+    const bob = await b.connect();
+    bob.socket.write(encodeHello(42, { name: 'bob' }));
+    await bob.until(() => bob.acks(42).length === 1, 'the ACK to bob\'s HELLO');
+    expect(bob.acks(42)).toEqual([30]); // the marks are as before
+    const carol = await b.connect();
+    carol.socket.write(encodeHello(42, { name: 'carol' }));
+    await refused(carol, 'LS_ERR_STREAM_OWNED');
+    expect(JSON.parse(await readFile(join(dir, OWNERS_FILE), 'utf8')).owners['42'].owner).toBe('name:bob');
+  });
+
+  it('with an identityOf hook (day 13 --mtls) the verified identity owns the stream, whatever name a HELLO claims', async () => {
+    const dir = await tmpDir();
+    // (day 13 reads the verified certificate of the connection's TLS socket; here: by the client's port)
+    const byPort = new Map<number, string>();
+    const identityOf = (conn: LspConnection) => byPort.get(conn.socket.remotePort ?? 0);
+    const r = await start(dir, { identityOf });
+    const alice = await r.connect();
+    byPort.set(alice.socket.localPort!, 'CN=alice');
+    await write(alice, 777, 'shipper', 1, 10);
+    const mallory = await r.connect();
+    byPort.set(mallory.socket.localPort!, 'CN=mallory');
+    mallory.socket.write(encodeHello(777, { name: 'shipper' })); // the same name: not the same identity
+    await refused(mallory, 'LS_ERR_STREAM_OWNED');
+    expect(JSON.parse(await readFile(join(dir, OWNERS_FILE), 'utf8')).owners['777'].owner).toBe('cert:CN=alice');
+  });
+
+  it('a damaged owners file stops the receiver from starting instead of giving streams away', async () => {
+    const dir = await tmpDir();
+    await writeFile(join(dir, OWNERS_FILE), '{"version":1,"owners":');
+    await expect(OwnersFile.open(dir)).rejects.toBeInstanceOf(OwnersFileError);
+  });
+});
