@@ -97,6 +97,8 @@ interface RunningLane {
   receiver: Program;
   ready?: { host: string; port: number; [k: string]: unknown };
   shipper?: Program;
+  /** the demo records written to the shipper's stdin */
+  demo?: RecordGenerator;
 }
 
 let demoTimer: NodeJS.Timeout | undefined;
@@ -216,23 +218,37 @@ if (cfg.dashboard.enabled) {
 }
 
 // ---- 3. demo shippers: gentle, steady traffic through every lane ---------------------------------
-const gen = new RecordGenerator({ seed: Date.now() % 1_000_000, baseTimeMs: Date.now(), stepMs: 1000 / Math.max(1, cfg.demo.recordsPerSecond), idPrefix: 'demo' });
+// Each lane has its own generator with real-time timestamps (issue 20.4): a record's ts is the clock when
+// the stack writes it, so ts and the receiver's _rx.ts agree to within the lane's batching delay, however
+// many lanes there are and however long the stack runs (one stepped generator shared by 8 lanes ran 8×
+// faster than the clock). The ids (demo-<lane>-1, -2, …) count each lane's records without gaps.
+// A lane's records start once its shipper runs (its first output line, or DEMO_START_GRACE_MS after the
+// spawn): records written while a shipper is still loading wait in the pipe and arrive seconds old.
+const DEMO_START_GRACE_MS = 5000;
+const demoSeed = Date.now() % 1_000_000;
 if (cfg.demo.enabled) {
   for (const [i, l] of lanes.entries()) {
     const target = `${l.ready!.host}:${l.ready!.port}`;
+    const log = tagged(`${l.def.id}>`, i);
+    const start = () => (l.demo ??= new RecordGenerator({ seed: demoSeed + i, clock: Date.now, idPrefix: `demo-${l.def.id}` }));
     l.shipper = startProgram({
       name: `${l.def.id} shipper`,
       file: programPath(l.def.shipper, lessonsRoot),
       args: [...l.def.shipperArgs(l.ctx, target), ...(cfg.lanes[l.def.id]?.shipperArgs ?? [])],
       stdin: 'pipe',
-      onLog: tagged(`${l.def.id}>`, i),
+      onLog: (line) => {
+        start();
+        log(line);
+      },
+      onEvent: start,
     });
     l.shipper.proc.stdin?.on('error', () => {});
+    setTimeout(start, DEMO_START_GRACE_MS).unref();
   }
   demoTimer = setInterval(() => {
     for (const l of lanes) {
       const stdin = l.shipper?.proc.stdin;
-      if (stdin && !stdin.destroyed && stdin.writableLength < 1 << 20) stdin.write(`${gen.next()}\n`);
+      if (l.demo && stdin && !stdin.destroyed && stdin.writableLength < 1 << 20) stdin.write(`${l.demo.next()}\n`);
     }
   }, 1000 / Math.max(1, cfg.demo.recordsPerSecond));
 }

@@ -40,6 +40,12 @@ export interface GeneratorOptions {
   baseTimeMs?: number;
   /** milliseconds between consecutive records' ts */
   stepMs?: number;
+  /**
+   * Real-time timestamps: each record's ts is this clock (ms since epoch) read when `next()` makes it, and
+   * `baseTimeMs`/`stepMs` are not used. For live demo traffic (scripts/stack.ts, issue 20.4), where a record
+   * should say when it was made; seeded runs leave it out, so the same seed keeps giving the same bytes.
+   */
+  clock?: () => number;
   /** extra bytes of padding in attrs.pad, to shape record sizes */
   padBytes?: number;
   /** prefix of attrs.id (default `s<seed>`) */
@@ -54,6 +60,7 @@ export class RecordGenerator {
   private readonly levelTable: string[];
   private readonly base: number;
   private readonly step: number;
+  private readonly clock: (() => number) | undefined;
   private readonly pad: string;
   private readonly idPrefix: string;
   private lastTsMs = Number.NaN;
@@ -65,6 +72,7 @@ export class RecordGenerator {
     this.levelTable = buildLevelTable();
     this.base = opts.baseTimeMs ?? Date.UTC(2026, 0, 1);
     this.step = opts.stepMs ?? 0.1;
+    this.clock = opts.clock;
     this.pad = opts.padBytes ? ',"pad":"' + 'x'.repeat(opts.padBytes) + '"' : '';
     this.idPrefix = opts.idPrefix ?? `s${seed}`;
   }
@@ -77,7 +85,7 @@ export class RecordGenerator {
   next(): string {
     const i = this.i++;
     const r = this.rnd;
-    const tsMs = Math.floor(this.base + i * this.step);
+    const tsMs = Math.floor(this.clock ? this.clock() : this.base + i * this.step);
     if (tsMs !== this.lastTsMs) {
       this.lastTsMs = tsMs;
       this.lastTs = new Date(tsMs).toISOString();

@@ -52,6 +52,8 @@ onShutdown(async () => {
   await forwarding?.catch(() => undefined);
 }, { log });
 
+// one line at start, as every shipper prints (the stack starts a lane's demo records on it)
+log.info('forwarding', { target: formatHostPort(args.target), framing: args.framing, tls: args.tls });
 try {
   forwarding = forwardSyslog(untilStopped(openSource(args, (reason) => log.warn('input line skipped', { reason }))), {
     host: args.target.host,
