@@ -8,12 +8,14 @@
  *       receivers rewrite it every second, LSP1 §7) and the pid it names is alive in this container.
  *       No probe connection is made, so no lane counts a health probe as a client (a bare TLS connect
  *       would be a handshake failure on the dashboard).
- *   node docker/healthcheck.mjs http <url>
- *       healthy when GET <url> answers 2xx within 3 s (the dashboard: /api/health).
+ *   node docker/healthcheck.mjs http <url> [token-file]
+ *       healthy when GET <url> answers 2xx within 3 s (the dashboard: /api/health). With a token file that
+ *       exists, the request carries its token (Authorization: Bearer): a dashboard off loopback asks for it.
  *   node docker/healthcheck.mjs tcp <host> <port>
  *       healthy when a TCP connection to host:port opens within 3 s (a client's target is reachable).
  */
 import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 
@@ -26,7 +28,7 @@ function unhealthy(reason) {
 }
 
 function usage(reason) {
-  process.stderr.write(`docker/healthcheck.mjs: ${reason} (usage: stats <data-dir> [max-age-ms] | http <url> | tcp <host> <port>)\n`);
+  process.stderr.write(`docker/healthcheck.mjs: ${reason} (usage: stats <data-dir> [max-age-ms] | http <url> [token-file] | tcp <host> <port>)\n`);
   process.exit(2);
 }
 
@@ -61,11 +63,13 @@ async function checkStats(dir, maxAgeRaw) {
   }
 }
 
-async function checkHttp(url) {
+async function checkHttp(url, tokenFile) {
   if (!url) usage('http needs a url');
+  const headers = {};
+  if (tokenFile && existsSync(tokenFile)) headers.authorization = `Bearer ${(await readFile(tokenFile, 'utf8')).trim()}`;
   let res;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+    res = await fetch(url, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
   } catch (err) {
     unhealthy(`GET ${url}: ${err.cause?.code ?? err.name}`);
   }
@@ -87,7 +91,7 @@ function checkTcp(host, portRaw) {
 }
 
 if (mode === 'stats') await checkStats(a, b);
-else if (mode === 'http') await checkHttp(a);
+else if (mode === 'http') await checkHttp(a, b);
 else if (mode === 'tcp') await checkTcp(a, b);
 else usage(mode ? `unknown mode '${mode}'` : 'name a mode');
 process.exit(0);

@@ -63,7 +63,7 @@ const args = parseCli({
     maxDecodedBytes: opt.bytes('--max-decoded-bytes <size>', 'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_DECODED_BYTES, { min: 1024, max: 1 << 30 }),
     checkpointIntervalMs: opt.int('--checkpoint-interval-ms <n>', 'how often the high-water marks are checkpointed', 1000, { min: 10, max: 60_000 }),
     dashboardPort: opt.int('--dashboard-port <n>', 'serve the live dashboard of this data dir on this port (0 = any free port); off when not given', undefined, { max: 65535 }),
-    dashboardHost: opt.string('--dashboard-host <addr>', 'address the dashboard listens on (keep it on loopback: it shows log contents)', '127.0.0.1'),
+    dashboardHost: opt.string('--dashboard-host <addr>', 'address the dashboard listens on: loopback (it shows log contents; off loopback it asks for a token, which scripts/dashboard.ts --token-file gives it)', '127.0.0.1'),
   },
   epilog: [
     'Certificates (npm run certs makes the same set by hand):',
@@ -406,12 +406,18 @@ const address = server.address() as net.AddressInfo;
 const dashboard =
   args.dashboardPort === undefined
     ? undefined
-    : await (await import('../../shared/dashboard/server.ts')).startDashboard({
-        lanes: [{ name: args.lane, dataDir: args.dataDir, transport: 'lsp1-tls' }],
-        host: args.dashboardHost,
-        port: args.dashboardPort,
-        refreshMs: Math.min(1000, Math.max(50, args.statsIntervalMs)),
-      });
+    : await (await import('../../shared/dashboard/server.ts'))
+        .startDashboard({
+          lanes: [{ name: args.lane, dataDir: args.dataDir, transport: 'lsp1-tls' }],
+          host: args.dashboardHost,
+          port: args.dashboardPort,
+          refreshMs: Math.min(1000, Math.max(50, args.statsIntervalMs)),
+        })
+        .catch((err: Error) => {
+          // e.g. off loopback without a token (issue 17.2): the dashboard never serves log contents to anyone
+          process.stderr.write(`lessons/day13/receiver.ts: --dashboard-host ${args.dashboardHost}: ${err.message} (run scripts/dashboard.ts --lane ${args.lane}=${args.dataDir} --host ${args.dashboardHost} --token-file FILE beside it)\n`);
+          process.exit(2);
+        });
 
 const c = tlsStats.certificate;
 announceReady({

@@ -161,7 +161,7 @@ function rejectsOf(l: LaneSnapshot): Array<[string, number]> {
   return rest > 0 ? [...counted, ['other', rest]] : counted;
 }
 
-export function renderMetrics(lanes: readonly LaneSnapshot[], dashboard: { sseClients: number }): string {
+export function renderMetrics(lanes: readonly LaneSnapshot[], dashboard: { sseClients: number; unauthorized?: number }): string {
   const e = new Exposition();
   const perLane = (get: (l: LaneSnapshot) => number, which: readonly LaneSnapshot[] = lanes): Sample[] => which.map((l) => [{ lane: l.name }, get(l)]);
   const withStats = lanes.filter((l) => l.stats !== null);
@@ -220,5 +220,6 @@ export function renderMetrics(lanes: readonly LaneSnapshot[], dashboard: { sseCl
   e.family('logstream_persisted_per_second', 'gauge', 'Records persisted per second.', perLane((l) => l.rates.persistedPerSec));
   e.family('logstream_bytes_per_second', 'gauge', 'Wire bytes received per second.', perLane((l) => l.rates.bytesPerSec));
   e.family('logstream_dashboard_sse_clients', 'gauge', 'Browsers connected to /api/events.', [[{}, dashboard.sseClients]]);
+  e.family('logstream_dashboard_unauthorized_total', 'counter', 'Requests refused with 401: no token or client certificate where the dashboard asks who you are.', [[{}, dashboard.unauthorized ?? 0]]);
   return e.text();
 }

@@ -18,9 +18,19 @@
  *   /metrics                Prometheus text format
  * A bad query parameter is a 400 `{ error: { code: 'LS_ERR_QUERY', param, message } }`; an unknown
  * lane a 404 with code LS_ERR_UNKNOWN_LANE.
+ *
+ * Who may read (issue 17.2): every endpoint shows log contents or what they imply. On loopback nothing is
+ * asked (anyone there can read the data dirs anyway). Bound anywhere else — or with `requireAuth` — it
+ * serves only to a request with the bearer token (`Authorization: Bearer <token>`; a browser: Basic auth,
+ * any user, the token as password) or, over HTTPS with `tls.clientCa`, a client certificate that CA
+ * signed; everything else is a 401 (counted: logstream_dashboard_unauthorized_total). Without a token
+ * or a client CA it refuses to start off loopback (LS_ERR_DASHBOARD_AUTH).
  */
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { isIPv4, isIPv6 } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -35,7 +45,7 @@ export type { LaneConfig, LaneSnapshot } from './lane-monitor.ts';
 export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type Level = (typeof LEVELS)[number];
 
-export type DashboardErrorCode = 'LS_ERR_DASHBOARD_CONFIG' | 'LS_ERR_QUERY' | 'LS_ERR_UNKNOWN_LANE';
+export type DashboardErrorCode = 'LS_ERR_DASHBOARD_CONFIG' | 'LS_ERR_DASHBOARD_AUTH' | 'LS_ERR_QUERY' | 'LS_ERR_UNKNOWN_LANE';
 
 export class DashboardError extends Error {
   readonly code: DashboardErrorCode;
@@ -62,12 +72,31 @@ export interface DashboardOptions {
   tailBytes?: number;
   /** chart points kept per lane (default 600) */
   historyPoints?: number;
+  /** the bearer token a request must carry when authentication is required (at least 16 characters) */
+  token?: string;
+  /** ask who you are even on loopback (default: only off loopback) */
+  requireAuth?: boolean;
+  /** serve HTTPS with this certificate; with `clientCa`, a client certificate it signed is accepted in place of the token */
+  tls?: { cert: Buffer | string; key: Buffer | string; clientCa?: Buffer | string };
 }
+
+/** Loopback addresses (127.0.0.0/8, ::1, localhost): only this host reaches them. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIPv4(host)) return host.startsWith('127.');
+  if (isIPv6(host)) return host === '::1' || /^::ffff:127\./i.test(host);
+  return false; // a name that resolves elsewhere, or a wildcard (0.0.0.0, ::)
+}
+
+/** The shortest token accepted: a guessable one would make the check decoration. */
+export const MIN_TOKEN_LENGTH = 16;
 
 export interface Dashboard {
   host: string;
   port: number;
   url: string;
+  /** requests must say who they are (off loopback, or requireAuth) */
+  requireAuth: boolean;
   /** re-reads every lane now (tests; the timer does it every refreshMs) */
   refresh(): Promise<void>;
   close(): Promise<void>;
@@ -158,6 +187,15 @@ function serviceParam(q: Query): string | undefined {
 }
 
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
+  // Who may read, decided before anything listens or ticks.
+  const listenHost = opts.host ?? '127.0.0.1';
+  const requireAuth = opts.requireAuth ?? !isLoopback(listenHost);
+  if (opts.token !== undefined && opts.token.length < MIN_TOKEN_LENGTH) throw new DashboardError('LS_ERR_DASHBOARD_CONFIG', `the token is ${opts.token.length} characters: give at least ${MIN_TOKEN_LENGTH}`);
+  if (requireAuth && opts.token === undefined && opts.tls?.clientCa === undefined) {
+    throw new DashboardError('LS_ERR_DASHBOARD_AUTH', `refusing to serve on ${listenHost}: off loopback the dashboard shows log contents only to a bearer token or a client certificate from the CA, and none was given`);
+  }
+  const tokenDigest = opts.token === undefined ? undefined : createHash('sha256').update(opts.token).digest();
+  let unauthorized = 0;
   const refreshMs = opts.refreshMs ?? 1000;
   const staleMs = opts.staleMs ?? 3000;
   if (!opts.lanes.length) throw new DashboardError('LS_ERR_DASHBOARD_CONFIG', 'give at least one lane');
@@ -213,7 +251,39 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   timer.unref();
 
   // --- HTTP ----------------------------------------------------------------------------------------
-  const app = Fastify({ logger: false, forceCloseConnections: true });
+  const app: FastifyInstance = opts.tls
+    ? (Fastify({
+        logger: false,
+        forceCloseConnections: true,
+        https: { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', ...(opts.tls.clientCa !== undefined ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) },
+      }) as unknown as FastifyInstance)
+    : Fastify({ logger: false, forceCloseConnections: true });
+
+  // Who may read: a verified client certificate or the token; else 401 (the browser then asks for it).
+  const allowed = (req: FastifyRequest): boolean => {
+    if (opts.tls?.clientCa !== undefined && (req.raw.socket as TLSSocket).authorized === true) return true;
+    if (!tokenDigest) return false;
+    const h = req.headers.authorization ?? '';
+    let given: string | undefined;
+    if (/^bearer /i.test(h)) given = h.slice(7).trim();
+    else if (/^basic /i.test(h)) {
+      const userPass = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8');
+      given = userPass.slice(userPass.indexOf(':') + 1);
+    }
+    return given !== undefined && timingSafeEqual(createHash('sha256').update(given).digest(), tokenDigest);
+  };
+  if (requireAuth) {
+    app.addHook('onRequest', async (req, reply) => {
+      if (allowed(req)) return;
+      unauthorized++;
+      reply
+        .code(401)
+        .header('www-authenticate', ['Basic realm="logstream dashboard", charset="UTF-8"', 'Bearer realm="logstream dashboard"'])
+        .header('cache-control', 'no-store')
+        .send({ error: { code: 'LS_ERR_UNAUTHORIZED', message: 'this dashboard asks who you are: send the token (Authorization: Bearer <token>, or the password of Basic auth)' } });
+      return reply;
+    });
+  }
 
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.headers(SECURITY_HEADERS);
@@ -343,19 +413,20 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   app.get('/metrics', (req, reply) => {
     onlyParams(q(req), []);
     const now = Date.now();
-    reply.header('content-type', METRICS_CONTENT_TYPE).send(renderMetrics([...monitors.values()].map((m) => m.snapshot(now)), { sseClients: sseClients.size }));
+    reply.header('content-type', METRICS_CONTENT_TYPE).send(renderMetrics([...monitors.values()].map((m) => m.snapshot(now)), { sseClients: sseClients.size, unauthorized }));
   });
 
-  await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
+  await app.listen({ host: listenHost, port: opts.port ?? 0 });
   const addr = app.server.address() as AddressInfo;
   const host = addr.address;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}/`;
+  const url = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${addr.port}/`;
 
   let closing: Promise<void> | undefined;
   return {
     host,
     port: addr.port,
     url,
+    requireAuth,
     refresh,
     close() {
       closing ??= (async () => {
