@@ -20,7 +20,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
-async function setup(opts: { maxConnections?: number; idleTimeoutMs?: number; maxPayloadBytes?: number } = {}) {
+async function setup(opts: { maxConnections?: number; idleTimeoutMs?: number; maxPayloadBytes?: number; maxBytesPerTurn?: number } = {}) {
   const stats = new ReceiverStats('test', 'lsp1-tcp');
   const batches: Frame[] = [];
   let conns: LspConnection[] = [];
@@ -38,6 +38,7 @@ async function setup(opts: { maxConnections?: number; idleTimeoutMs?: number; ma
     maxConnections: opts.maxConnections ?? 10,
     idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
     maxPayloadBytes: opts.maxPayloadBytes ?? 1 << 20,
+    ...(opts.maxBytesPerTurn !== undefined ? { maxBytesPerTurn: opts.maxBytesPerTurn } : {}),
   });
   const server = net.createServer({ noDelay: true }, rx.accept);
   servers.push(server);
@@ -72,6 +73,20 @@ const nackCode = (c: Client) => {
 };
 
 describe('LspReceiver', () => {
+  it('a fair share (issue 17.3): a connection past maxBytesPerTurn waits for the next turn; nothing lost or reordered, the others served', async () => {
+    const { rx, batches, connect } = await setup({ maxBytesPerTurn: 16 << 10 });
+    const flood = await connect();
+    const polite = await connect();
+    const N = 400;
+    const frames = Array.from({ length: N }, (_, i) => encodeBatch({ stream: 1, seq: i + 1, records: [JSON.stringify({ pad: 'x'.repeat(2000), i })] }));
+    flood.socket.write(Buffer.concat(frames)); // ~800 KiB in one write
+    polite.socket.write(encodePing(7));
+    await until(() => polite.frames.some((f) => f.type === FrameType.PONG && f.seq === 7), 'the PONG of the polite client');
+    await until(() => batches.length === N, `${N} batches`);
+    expect(batches.map((f) => f.seq)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    expect(rx.counters.yields).toBeGreaterThan(0);
+  });
+
   it('HELLO → ACK with the seq the handler returns; PING → PONG with the same token', async () => {
     const { connect } = await setup();
     const c = await connect();

@@ -17,7 +17,11 @@
  * - ACK coalescing: `conn.ack()` may be called once per batch, but one ACK per stream goes out per
  *   event-loop turn, so a group commit that makes 50 batches durable at once answers with one frame,
  * - backpressure (`pause()`/`resume()` every socket while the sink is behind) and a shutdown sequence
- *   (`stopReading()`, `flushAcks()`, `closeAll()`).
+ *   (`stopReading()`, `flushAcks()`, `closeAll()`),
+ * - a fair share (issue 17.3): a connection that has handed over `maxBytesPerTurn` in one turn of the event
+ *   loop is paused until the next turn, so every other connection's bytes are read in between. (libuv
+ *   otherwise reads up to 32 chunks of one ready socket before the next: a flooding client's 2 MiB of
+ *   batches — tens of ms of validating — ahead of a polite client's one small BATCH.)
  *
  * It takes sockets from any server: `net.createServer(opts, rx.accept)`, or a TLS server's
  * 'secureConnection' event (day 13).
@@ -70,6 +74,8 @@ export interface LspReceiverOptions {
   maxPayloadBytes?: number;
   /** how long closeAll() waits for peers to close before destroying their sockets; default 500 ms */
   closeGraceMs?: number;
+  /** bytes one connection may hand over per turn of the event loop before the others get theirs; default 128 KiB */
+  maxBytesPerTurn?: number;
 }
 
 export interface LspCounters {
@@ -83,6 +89,8 @@ export interface LspCounters {
   unexpected: number;
   /** times a connection's reads were paused because the peer did not read our ACKs/PONGs */
   writeBlocked: number;
+  /** times a connection used its share of a turn and waited for the next (maxBytesPerTurn) */
+  yields: number;
 }
 
 class Connection implements LspConnection {
@@ -98,6 +106,9 @@ class Connection implements LspConnection {
    * never reads makes us queue PONGs without bound (a 28-byte frame in, ~300 bytes of heap out).
    */
   writeBlocked = false;
+  /** bytes handed over in this turn of the event loop, and whether it waits for the next turn */
+  turnBytes = 0;
+  yielded = false;
   private readonly pendingAcks = new Map<number, number>();
   private ackScheduled = false;
 
@@ -139,9 +150,10 @@ class Connection implements LspConnection {
 }
 
 export class LspReceiver {
-  readonly counters: LspCounters = { hellos: 0, batches: 0, acks: 0, pings: 0, nacks: {}, unexpected: 0, writeBlocked: 0 };
+  readonly counters: LspCounters = { hellos: 0, batches: 0, acks: 0, pings: 0, nacks: {}, unexpected: 0, writeBlocked: 0, yields: 0 };
   private readonly connections = new Set<Connection>();
   private readonly maxPayloadBytes: number;
+  private readonly maxBytesPerTurn: number;
   private nextId = 1;
   private now = Date.now();
   private reading = true;
@@ -152,6 +164,7 @@ export class LspReceiver {
 
   constructor(private readonly opts: LspReceiverOptions) {
     this.maxPayloadBytes = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    this.maxBytesPerTurn = opts.maxBytesPerTurn ?? 128 << 10;
     const every = Math.max(5, Math.min(1000, Math.floor(opts.idleTimeoutMs / 10)));
     this.sweep = setInterval(() => this.cutIdle(), every);
     this.sweep.unref();
@@ -212,6 +225,20 @@ export class LspReceiver {
     frames.length = 0;
     if (failure !== undefined && !conn.closed) this.fail(conn, failure);
     else if (!conn.closed && conn.socket.writableNeedDrain) this.blockReads(conn);
+    else if (!conn.closed && (conn.turnBytes += chunk.length) >= this.maxBytesPerTurn) this.yieldTurn(conn);
+  }
+
+  /** Its share of this turn is used: the next turn, after every other ready connection was read (issue 17.3). */
+  private yieldTurn(conn: Connection): void {
+    if (conn.yielded) return;
+    conn.yielded = true;
+    this.counters.yields++;
+    conn.socket.pause();
+    setImmediate(() => {
+      conn.yielded = false;
+      conn.turnBytes = 0;
+      if (!this.paused && !conn.writeBlocked && !conn.closed && this.reading) conn.socket.resume();
+    });
   }
 
   /** The peer is not reading our replies: stop reading its frames until they drain (LSP1 §6, bounded queues). */
@@ -222,7 +249,7 @@ export class LspReceiver {
     conn.socket.pause();
     conn.socket.once('drain', () => {
       conn.writeBlocked = false;
-      if (!this.paused && !conn.closed) conn.socket.resume();
+      if (!this.paused && !conn.closed && !conn.yielded) conn.socket.resume();
     });
   }
 
@@ -309,7 +336,7 @@ export class LspReceiver {
     if (!this.paused) return;
     this.paused = false;
     if (!this.reading) return;
-    for (const c of this.connections) if (!c.writeBlocked) c.socket.resume();
+    for (const c of this.connections) if (!c.writeBlocked && !c.yielded) c.socket.resume();
   }
 
   /**

@@ -68,6 +68,8 @@ export interface ScenarioReport {
   summary?: Summary | undefined;
   /** which chart fits: records/s bars (default) or loss % against the rate asked (UDP) */
   chart?: 'bars' | 'loss-curve' | undefined;
+  /** `extra` fields the scenario reports beside records/s (their medians over the runs), key → label */
+  figures?: Record<string, string> | undefined;
 }
 
 export interface BenchReport {
@@ -208,6 +210,11 @@ export function scenarioMarkdown(s: ScenarioReport, m: Machine): string {
         : `| ${cell(r.contender)}${r.failures ? ` (${r.failures} of ${r.runs + r.failures} runs failed)` : ''} | ${fmtNum(r.recordsPerSec)} | ${fmtNum(r.min)} – ${fmtNum(r.max)} | ${fmtNum(r.mbPerSec)} | ${fmtRatio(r.ratio)} |`,
     ),
   ];
+  if (s.figures) {
+    // the figures a scenario is about besides records/s (e.g. ACK latency), medians over the runs
+    lines.push('', `| contender | ${Object.values(s.figures).map(cell).join(' | ')} |`, `|---|${Object.keys(s.figures).map(() => '---:').join('|')}|`);
+    for (const r of s.rows) lines.push(`| ${cell(r.contender)} | ${Object.keys(s.figures).map((k) => (r.extraMedian[k] === undefined ? '–' : fmtNum(r.extraMedian[k]!))).join(' | ')} |`);
+  }
   if (s.summary) lines.push('', ...summaryMarkdown(s.summary));
   if (s.notes) lines.push('', s.notes);
   return lines.join('\n');

@@ -60,6 +60,7 @@ export async function runScenario(name: string, scenario: Scenario, opts: RunOpt
     rows: withRatio,
     ...(hasRoles ? { summary: summarise(withRatio) } : {}),
     ...(scenario.chart ? { chart: scenario.chart } : {}),
+    ...(scenario.figures ? { figures: scenario.figures } : {}),
     failed,
   };
 }

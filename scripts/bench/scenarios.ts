@@ -20,6 +20,7 @@ import { day14Scenario } from './day14.ts';
 import { summaryScenario } from './summary.ts';
 import { udpLossScenario } from './udp-loss.ts';
 import { scaleScenario } from './scale.ts';
+import { fairnessScenario } from './fairness.ts';
 
 export interface BenchContext {
   records: number;
@@ -59,6 +60,8 @@ export interface Scenario {
   defaultRecords?: number;
   /** the chart that fits its figures (report.ts): records/s bars by default */
   chart?: 'bars' | 'loss-curve';
+  /** `extra` fields shown beside records/s in the report (medians over the runs), key → column label */
+  figures?: Record<string, string>;
   setup(opts: { records: number }): Promise<BenchContext>;
 }
 
@@ -160,4 +163,5 @@ export const SCENARIOS: Record<string, Scenario> = {
   'udp-loss': udpLossScenario,
   syslog: syslogScenario,
   scale: scaleScenario,
+  fairness: fairnessScenario,
 };

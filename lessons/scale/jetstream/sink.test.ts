@@ -8,6 +8,12 @@ import { createLog } from '../../../shared/log.ts';
 import { NatsCluster } from './cluster.ts';
 import { HDR_FIRST, HDR_LAST, HDR_STREAM, JetStreamSink, JetStreamSinkError } from './sink.ts';
 import { needPeers } from '../../../tests/support/peers.ts';
+import net from 'node:net';
+import { AckedIngest } from '../../day09/ingest.ts';
+import { LspReceiver } from '../../../shared/lsp-receiver.ts';
+import { encodeBatch } from '../../../shared/protocol/batch.ts';
+import { encodeHello, FrameDecoder, FrameType, parseNack, type Frame } from '../../../shared/protocol/frame.ts';
+import { ReceiverStats } from '../../../shared/stats.ts';
 
 // No nats-server: skipped outside CI, with the command that installs it (tests/support/peers.ts).
 const nats = needPeers('nats-server');
@@ -119,6 +125,62 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('two receivers in front of one cluster refuse the same writers: a stream bound on one is owned on the other (issue 17)', async () => {
+    const topo = { servers: cluster.urls, stream: `T${++n}`, subjectPrefix: `t${n}.logs`, replicas: 1, duplicateWindowMs: 60_000, log };
+    const stops: Array<() => Promise<void>> = [];
+    const receiver = async (name: string) => {
+      const sink = await JetStreamSink.open(topo);
+      const stats = new ReceiverStats(name, 'lsp1-tcp');
+      const ingest = await AckedIngest.open({ dataDir: path.join(dir, `${name}-${n}`), fsync: 'interval', fsyncIntervalMs: 10, rotateBytes: 1 << 30, lane: name, stats, log, store: sink });
+      const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: 10, idleTimeoutMs: 60_000 });
+      ingest.attach(rx);
+      const server = net.createServer({ noDelay: true }, rx.accept);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as net.AddressInfo).port;
+      stops.push(async () => {
+        server.close();
+        await ingest.shutdown(rx);
+      });
+      return { ingest, port };
+    };
+    const client = async (port: number) => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      await new Promise<void>((r) => socket.once('connect', r));
+      socket.on('error', () => {});
+      const frames: Frame[] = [];
+      const dec = new FrameDecoder();
+      socket.on('data', (c: Buffer) => frames.push(...dec.push(c)));
+      const closed = new Promise<void>((r) => socket.once('close', () => r()));
+      stops.push(async () => void socket.destroy());
+      return { socket, frames, closed, acks: () => frames.filter((f) => f.type === FrameType.ACK).map((f) => f.seq), nack: () => frames.filter((f) => f.type === FrameType.NACK).map((f) => parseNack(f).code)[0] };
+    };
+    try {
+      const a = await receiver('ra');
+      const b = await receiver('rb');
+      const alice = await client(a.port);
+      alice.socket.write(encodeHello(777, { name: 'alice' }));
+      await expect.poll(() => alice.acks().length, { timeout: 5000 }).toBe(1);
+      alice.socket.write(encodeBatch({ stream: 777, seq: 1, records: ['{"ts":"2026-11-26T12:00:00.000Z","level":"info","msg":"a"}'] }));
+      await expect.poll(() => alice.acks().at(-1), { timeout: 5000 }).toBe(1);
+      const mallory = await client(b.port); // the other receiver: it asks the cluster
+      mallory.socket.write(encodeHello(777, { name: 'mallory' }));
+      await mallory.closed;
+      expect(mallory.nack()).toBe('LS_ERR_STREAM_OWNED');
+      expect(b.ingest.ownership.refused.stream_owned).toBe(1);
+      // here a BATCH waits for its HELLO's answer: one right behind it is refused
+      const hasty = await client(b.port);
+      hasty.socket.write(Buffer.concat([encodeHello(778, { name: 'hasty' }), encodeBatch({ stream: 778, seq: 1, records: ['{"ts":"2026-11-26T12:00:00.000Z","level":"info","msg":"h"}'] })]));
+      await hasty.closed;
+      expect(hasty.nack()).toBe('LS_ERR_HELLO_REQUIRED');
+      // alice on the other receiver: the same owner, the cluster's mark
+      const again = await client(b.port);
+      again.socket.write(encodeHello(777, { name: 'alice' }));
+      await expect.poll(() => again.acks()[0], { timeout: 5000 }).toBe(1);
+    } finally {
+      for (const s of stops.reverse()) await s();
     }
   });
 
