@@ -1,4 +1,4 @@
-// Graded checks for day 08: a TCP receiver of NDJSON lines (LSP1 §2) that persists records (§7).
+// Graded checks for day 08: a TCP receiver of NDJSON lines (shared/protocol/README.md §2) that persists records (§7).
 // Black-box: the programs are driven through the process contract (COURSE.md) alone. Hints name the
 // learner's TODOs: lessons/day08/line-decoder.ts (framing, the line limit), lessons/day08/validate.ts
 // (validation), lessons/day08/receiver.ts (idle timeout, connection limit, the clean end, SIGTERM).
@@ -455,7 +455,7 @@ const d08_5: Check = {
     expectEqual(records.length, 3, { what: 'records persisted (near-limit, after-long, later)', where: dataDir, hint: `${LIMIT}: the bytes of a too-long line are dropped up to its LF, not decoded as new lines` });
     const { rejects } = await readRejects(dataDir);
     expectEqual(rejects.map((x) => x.reject['reason']), ['line_too_long', 'line_too_long'], { what: 'reasons in rejects.ndjson', where: `${dataDir}/rejects.ndjson`, hint: `${LIMIT}: one too-long line is one onTooLong, however many reads it took (report when it first goes over, then skip)` });
-    expectTrue(!c.destroyed && !c.peerEnded, { expected: 'the connection to stay open', received: 'the receiver closed it', where: `connection from ${c.localPeer}`, hint: 'a too-long line is not fatal (LSP1 §2)' });
+    expectTrue(!c.destroyed && !c.peerEnded, { expected: 'the connection to stay open', received: 'the receiver closed it', where: `connection from ${c.localPeer}`, hint: 'a too-long line is not fatal (shared/protocol/README.md §2)' });
   },
 };
 

@@ -1,4 +1,4 @@
-// Graded checks for day 09: acknowledged delivery over LSP/1 binary frames (LSP1 §3, §4): HELLO/ACK,
+// Graded checks for day 09: acknowledged delivery over LSP/1 binary frames (shared/protocol/README.md §3, §4): HELLO/ACK,
 // dedup by (stream, seq), ACK only what is durable, resend after reconnect, bounded memory with a
 // spool and an overflow policy, --follow that survives kill -9, half-open detection, NACK on bad
 // frames, and reconnect backoff with full jitter.

@@ -1,5 +1,5 @@
-// Graded checks for day 10: LSP/1 over UDP (LSP1 §5), one BATCH frame per datagram, loss made visible.
-// Black-box: the programs are driven through the process contract (GUIDE §2); the checks build their own
+// Graded checks for day 10: LSP/1 over UDP (lessons/day10/README.md, UDP), one BATCH frame per datagram, loss made visible.
+// Black-box: the programs are driven through the process contract (CONVENTIONS.md §2); the checks build their own
 // datagrams with shared/protocol and listen with their own UDP sockets.
 import dgram from 'node:dgram';
 import { encodeBatch } from '../shared/protocol/batch.ts';
@@ -256,7 +256,7 @@ async function waitForStreamCounts(dataDir: string, stream: number, want: SeqCou
 }
 
 /**
- * The accounting model of the README (and LSP1 §5), run by the check on what it sent: per record with
+ * The accounting model of the README (and lessons/day10/README.md (UDP)), run by the check on what it sent: per record with
  * seq q, q > hwm + 1 opens a gap, q ≤ hwm fills a gap (reordered) or is a duplicate.
  */
 function expectedCounts(sends: ReadonlyArray<{ seq: number; count: number }>): SeqCounts & { persisted: Set<number> } {
@@ -771,7 +771,7 @@ const d10_5: Check = {
       for (let s = 1; s <= N; s++) if (s !== BAD_SEQ && !seqs.has(s)) missing.push(s);
       const twice = [...seqs].filter(([, n]) => n > 1).map(([s]) => s);
       expectTrue(missing.length === 0 && twice.length === 0 && !seqs.has(BAD_SEQ), { expected: `stream ${G}: seqs 1..${N} but ${BAD_SEQ} (an invalid record) persisted once each`, received: `missing ${formatRanges(missing) || 'none'}; twice ${formatRanges(twice) || 'none'}; seq ${BAD_SEQ} ${seqs.has(BAD_SEQ) ? 'persisted' : 'not persisted'}`, where: dataDir });
-      await waitForStreamCounts(dataDir, G, { hwm: N, received: N, gaps: 0, duplicates: 0, reordered: 0 }, 3000, 'malformed datagrams do not touch the accounting; an invalid record counts as received (LSP1 §3)');
+      await waitForStreamCounts(dataDir, G, { hwm: N, received: N, gaps: 0, duplicates: 0, reordered: 0 }, 3000, 'malformed datagrams do not touch the accounting; an invalid record counts as received (shared/protocol/README.md §3)');
 
       // Sampled into rejects.ndjson: one entry per reason at least, with the sender and a sample.
       const reasons = Object.keys(expected);

@@ -1,7 +1,7 @@
 // Graded checks for day 11: batching. A batch leaves at --batch-records, before it would pass
 // --batch-bytes, or --batch-delay-ms after its first record — whichever comes first — and always on
 // close; order survives batching; a UDP batch never exceeds the datagram; bad settings are refused.
-// Black-box: the shipper is driven through the process contract (GUIDE §2) and, for the flush rules,
+// Black-box: the shipper is driven through the process contract (CONVENTIONS.md §2) and, for the flush rules,
 // talks to a tiny LSP/1 receiver inside the check (frames decoded with shared/protocol, ACKed at once)
 // or to the check's own UDP socket, so the check sees every frame and when it arrived.
 import dgram from 'node:dgram';
@@ -170,7 +170,7 @@ async function udpHolds(udp: UdpListener, records: number, timeoutMs = 3000): Pr
   }
 }
 
-/** A datagram must be exactly one BATCH frame (LSP1 §5). */
+/** A datagram must be exactly one BATCH frame (lessons/day10/README.md, UDP). */
 function decodeDatagram(buf: Buffer, where: string): Frame {
   let frames: Frame[];
   try {
@@ -180,7 +180,7 @@ function decodeDatagram(buf: Buffer, where: string): Frame {
   }
   const f = frames[0];
   if (frames.length !== 1 || f === undefined || f.type !== FrameType.BATCH || HEADER_SIZE + f.payload.length !== buf.length) {
-    fail({ expected: 'exactly one whole BATCH frame per datagram', received: `${frames.length} frame(s), ${buf.length} bytes`, where, hint: 'LSP1 §5: each datagram carries exactly one BATCH frame' });
+    fail({ expected: 'exactly one whole BATCH frame per datagram', received: `${frames.length} frame(s), ${buf.length} bytes`, where, hint: 'lessons/day10/README.md (UDP): each datagram carries exactly one BATCH frame' });
   }
   return f;
 }
@@ -540,7 +540,7 @@ const d11_7: Check = {
     expectEqual(got, want, { what: `the records received (all but ${tooBigId}, in order, once)`, where, hint: `your TODOs in lessons/day11/batcher.ts (add, fits) and shipper.ts (batchLimits): a record of exactly ${P} bytes with its LF fits (the datagram is then exactly ${L} bytes); only ${tooBigId} (${P + 1} bytes) cannot fit and is rejected` });
     expectEqual(largest, L, { what: 'the largest datagram (the exact fits fill one completely)', where });
     const done = doneOf(u);
-    expectEqual(done['rejected'], 1, { what: 'done line "rejected" (records too large for any datagram)', where: `shipper done line ${show(done, 300)}`, hint: 'your TODO in lessons/day11/batcher.ts (fits): a record that cannot fit alone does not fit; the UDP lane then rejects it with a clear error (LSP1 §5), counted, never sent' });
+    expectEqual(done['rejected'], 1, { what: 'done line "rejected" (records too large for any datagram)', where: `shipper done line ${show(done, 300)}`, hint: 'your TODO in lessons/day11/batcher.ts (fits): a record that cannot fit alone does not fit; the UDP lane then rejects it with a clear error (lessons/day10/README.md, UDP), counted, never sent' });
     expectTrue(/too large|cannot fit|LS_ERR_TOO_LARGE/i.test(u.stderrText()), { expected: 'a clear error on stderr about the record that cannot fit', received: tail(u.stderrText(), 5, 5) || '(empty)', where: `pid ${u.pid} stderr` });
   },
 };

@@ -1,4 +1,4 @@
-// Graded checks for day 12: compression (LSP1 §3 header byte 4, §6 decoded-size limit, §7 files at rest).
+// Graded checks for day 12: compression (shared/protocol/README.md §3 header byte 4, §6 decoded-size limit, §7 files at rest).
 // Every codec round-trips records byte for byte, compressed batches really carry fewer bytes (counted by a
 // FaultProxy, not by the programs' own word), tiny batches are never made bigger, a decompression bomb is
 // stopped at the limit with bounded memory, a corrupt payload or a codec the receiver does not take is a
@@ -154,7 +154,7 @@ async function expectNack(ctx: CheckContext, rx: RunningProgram, stream: number,
     () => {
       const f = framesFrom(c).find((x) => x.type === FrameType.NACK);
       if (!f && c.closedState) failNow({ expected: `a NACK {"code":"${want}"} before the close (${what})`, received: 'the connection closed without a NACK', where: `connection from ${c.localPeer}`, hint });
-      if (!f && rx.exited) failNow({ expected: `a NACK {"code":"${want}"} (${what})`, received: `the receiver exited; stderr tail:\n${tail(rx.stderrText(), 5, 10)}`, where: `receiver pid ${rx.pid}`, hint: 'bad input never stops a server (GUIDE §2)' });
+      if (!f && rx.exited) failNow({ expected: `a NACK {"code":"${want}"} (${what})`, received: `the receiver exited; stderr tail:\n${tail(rx.stderrText(), 5, 10)}`, where: `receiver pid ${rx.pid}`, hint: 'bad input never stops a server (CONVENTIONS.md §2)' });
       return f;
     },
     { timeoutMs, what: `a NACK after ${what}`, where: `connection from ${c.localPeer}`, hint, received: () => `frames received: ${show(framesFrom(c).map((f) => FrameType[f.type]))}${c.closedState ? ' (connection closed)' : ''}` },

@@ -1,7 +1,7 @@
 // Graded checks for day 13: LSP/1 over TLS (TLS 1.2 minimum, 1.3 by default), a shipper that always
 // verifies the receiver, mutual TLS with the client's subject in `_rx`, handshake failures counted by
 // reason, certificate reload without dropping connections, and the dashboard.
-// Black-box: the programs are driven through the process contract (GUIDE §2). The checks make their own
+// Black-box: the programs are driven through the process contract (CONVENTIONS.md §2). The checks make their own
 // certificates with shared/tls/certs.ts (a fresh set per check, so a rotation never touches another
 // check), and speak LSP/1 over their own TLS sockets where the shipper is not needed.
 // The learner's TODOs (lessons/day13/README.md, "Your TODOs"): shipper.ts connectTls (verify the receiver:

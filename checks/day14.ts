@@ -1,7 +1,7 @@
 // Graded checks for day 14: the load generator. It keeps an open-loop schedule (a rate, a ramp, steps),
 // measures latency from when each record was due, counts what the receiver really persisted (not what
 // was ACKed), reproduces its records from a seed, and documents its report.
-// Black-box: the loadgen and the day 14 receiver are driven through the process contract (GUIDE §2);
+// Black-box: the loadgen and the day 14 receiver are driven through the process contract (CONVENTIONS.md §2);
 // every count the loadgen reports is recounted here from the receiver's files.
 //
 // What the learner writes (lessons/day14/README.md, "Your TODOs"): the schedule (schedule.ts), the open
@@ -136,7 +136,7 @@ async function runLoadgen(ctx: CheckContext, args: string[], opts: { json?: bool
   } catch {
     done = undefined;
   }
-  if (!done) fail({ expected: 'stdout to end with the done line {"event":"done","sent":…,"acked":…,"dropped":…}', received: show(lastLine.slice(0, 300)), where: `${cmd}, last stdout line`, hint: 'GUIDE §2: a load generator ends with one done JSON line on stdout; human logs go to stderr' });
+  if (!done) fail({ expected: 'stdout to end with the done line {"event":"done","sent":…,"acked":…,"dropped":…}', received: show(lastLine.slice(0, 300)), where: `${cmd}, last stdout line`, hint: 'CONVENTIONS.md §2: a load generator ends with one done JSON line on stdout; human logs go to stderr' });
   let report: Json | undefined;
   if (jsonFile) {
     const text = await readFile(jsonFile, 'utf8').catch(() => undefined);

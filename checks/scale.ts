@@ -1,6 +1,6 @@
 // Graded checks for the scale-out lesson (issue 11): LSP/1 receivers storing into a replicated NATS
 // JetStream stream, shippers failing over between receivers, an archiver writing the records files.
-// Black-box: the programs run through the process contract (GUIDE §2); the NATS cluster is started by the
+// Black-box: the programs run through the process contract (CONVENTIONS.md §2); the NATS cluster is started by the
 // check (lessons/scale/jetstream/cluster.ts: 3 nats-server nodes on loopback, killed by pid at the end), and the
 // verdict is read from the archiver's files: every seq of every stream exactly once.
 import { readdir, readFile } from 'node:fs/promises';
@@ -242,7 +242,7 @@ const scale1: Check = {
       expectTrue(r.exitCode === 2 && r.stderr.includes(flag), {
         expected: `${program} ${args.join(' ')}: exit 2, stderr naming ${flag}`,
         received: `exit ${r.exitCode}, stderr ${r.stderr.slice(0, 300)}`,
-        hint: 'GUIDE §2: a bad value prints one line naming the flag and exits 2',
+        hint: 'CONVENTIONS.md §2: a bad value prints one line naming the flag and exits 2',
       });
     }
     // the first receiver creates the stream: replicas, subjects and duplicate window as its flags say

@@ -2,7 +2,7 @@
 // driven through its launcher (scripts/stack.ts) with a test config — free ports, a temp data dir, no demo
 // traffic — and, for the syslog lane, through clients nobody here wrote: util-linux `logger` and rsyslog.
 //
-// Black-box like every check (GUIDE §3): the launcher's ready line, real sockets, the persisted files and
+// Black-box like every check (CONVENTIONS.md §3): the launcher's ready line, real sockets, the persisted files and
 // the dashboard's HTTP API. The lanes' programs come from the lessons root under test (--lessons-root);
 // lanes that root does not have (a fixture holds only stack/) come from this repo.
 //
@@ -328,7 +328,7 @@ async function waitForMsgs(ctx: CheckContext, dataDir: string, msgs: readonly st
       where: dataDir,
       signal: ctx.signal,
       received: () => `${last.length} records; missing: ${show(msgs.filter((m) => !last.some((r) => msgOf(r) === m)))}; the last: ${show(last.slice(-3).map((r) => r.raw))}`,
-      hint: 'each message becomes one record in a records-*.ndjson file of the lane (LSP1 §8)',
+      hint: 'each message becomes one record in a records-*.ndjson file of the lane (shared/protocol/README.md §7)',
     },
   );
   const out = new Map<string, PersistedRecord>();
@@ -348,7 +348,7 @@ function expectFields(r: PersistedRecord, want: Record<string, unknown>, what: s
         expected: `${what}: ${k} = ${show(v)}`,
         received: `${show(got)} in ${r.raw.slice(0, 400)}`,
         where: `${r.file} line ${r.lineNo}`,
-        hint: 'LSP1 §8: severity → level, HOSTNAME → host, APP-NAME → service, MSG → msg; facility, PROCID, MSGID and structured data → attrs',
+        hint: 'shared/protocol/README.md §7: severity → level, HOSTNAME → host, APP-NAME → service, MSG → msg; facility, PROCID, MSGID and structured data → attrs',
       });
     }
   }
@@ -397,7 +397,7 @@ export const checks: Check[] = [
         what: 'every lane up on /api/health',
         signal: ctx.signal,
         received: () => show(health?.lanes),
-        hint: 'a lane is up when its stats.json is rewritten (at least every second, LSP1 §7) and names a running pid',
+        hint: 'a lane is up when its stats.json is rewritten (at least every second, COURSE.md (what a receiver writes)) and names a running pid',
       });
       const metrics = await getText(dash, 'metrics');
       for (const id of want) {

@@ -1,4 +1,4 @@
-// The two suites every day gets (GUIDE §3), one test file per day so vitest runs days in parallel:
+// The two suites every day gets (CONVENTIONS.md §3), one test file per day so vitest runs days in parallel:
 //   referenceSuite: every check passes against the reference lesson (lessons/dayNN);
 //   fixtureSuite:   every fixture (a named defect patched into a copy of the reference) fails the checks
 //                   it lists, and every check is failed by at least one fixture.

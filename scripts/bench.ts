@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [scenario ...] [--quick] [--runs n] [--records n]`: the course's benchmark (GUIDE §5,
+ * `npm run bench -- [scenario ...] [--quick] [--runs n] [--records n]`: the course's benchmark (CONVENTIONS.md §5,
  * issue #8). Each scenario runs its contenders side by side in one run, alternating them, repeated
  * (--runs, ≥ 3), and reports medians, min–max and ratios against the scenario's baseline, with the machine
  * (CPU, cores, RAM), Node version and record size. Timing thresholds never live in tests: this report is

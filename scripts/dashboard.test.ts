@@ -1,4 +1,4 @@
-// scripts/dashboard.ts keeps the process contract (GUIDE §2): --help, exit 2 on a bad flag, a ready
+// scripts/dashboard.ts keeps the process contract (CONVENTIONS.md §2): --help, exit 2 on a bad flag, a ready
 // line with role "dashboard" and the URL, SIGTERM → exit 0. Also scripts/certs.ts as a command.
 import { execa } from 'execa';
 import { mkdtemp, rm, stat } from 'node:fs/promises';

@@ -3,7 +3,7 @@
  *
  *   npx tsx scripts/dashboard.ts --lane day13=data/day13 --lane day12=data/day12 --port 0
  *
- * Follows the process contract (GUIDE §2): first stdout line `{"event":"ready","role":"dashboard",
+ * Follows the process contract (CONVENTIONS.md §2): first stdout line `{"event":"ready","role":"dashboard",
  * …,"url","auth"}`, `--help`, exit 2 on a bad flag, SIGTERM/SIGINT closes the server and exits 0.
  * The page and its API are described in shared/dashboard/server.ts.
  *

@@ -1,4 +1,4 @@
-// scripts/stack.ts keeps the process contract (GUIDE §2): --help, exit 2 with one line naming what is
+// scripts/stack.ts keeps the process contract (CONVENTIONS.md §2): --help, exit 2 with one line naming what is
 // wrong (a flag, a config key), before anything is started. The running stack is tested by the capstone
 // checks (checks/stack.ts) and in a browser (scripts/stack.browser.test.ts).
 import { execa } from 'execa';

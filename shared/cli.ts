@@ -1,5 +1,5 @@
 /**
- * The one CLI layer every program uses (GUIDE §2): flags first, then `LOGSTREAM_<FLAG>` environment
+ * The one CLI layer every program uses (CONVENTIONS.md §2): flags first, then `LOGSTREAM_<FLAG>` environment
  * variables, then defaults; `--help` prints usage and exits 0; an unknown flag or a bad value prints ONE
  * line naming it on stderr and exits 2.
  *
@@ -46,7 +46,7 @@ export interface CliDefinition<O extends Record<string, OptionSpec<unknown>>> {
   readonly validate?: (values: CliValues<O>) => string | undefined;
 }
 
-/** Exit code for usage errors (GUIDE §2). */
+/** Exit code for usage errors (CONVENTIONS.md §2). */
 export const EXIT_USAGE = 2;
 
 function flagName(flags: string): string {
@@ -209,7 +209,7 @@ export const opt = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Option groups shared by every lesson (GUIDE §2).
+// Option groups shared by every lesson (CONVENTIONS.md §2).
 
 /** `--host`, `--port`, `--data-dir`, `--lane`, stats and fsync settings: what every receiver takes. */
 export function receiverOptions(lane: string) {

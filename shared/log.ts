@@ -1,5 +1,5 @@
 /**
- * Human logs go to stderr (GUIDE §2: stdout carries only the ready line and the done line).
+ * Human logs go to stderr (CONVENTIONS.md §2: stdout carries only the ready line and the done line).
  * One line per event: `12:00:00.123 day08/receiver warn  connection refused peer=127.0.0.1:5000`.
  * LOGSTREAM_LOG=debug|info|warn|error sets the threshold (default info).
  */

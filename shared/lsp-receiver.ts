@@ -1,5 +1,5 @@
 /**
- * The connection side of an LSP/1 receiver (LSP1 §3), for every lesson from day 09 on: day 11 (batching),
+ * The connection side of an LSP/1 receiver (shared/protocol/README.md §3), for every lesson from day 09 on: day 11 (batching),
  * day 12 (compression) and day 13 (TLS) reuse it unchanged and differ only in what they hand it.
  *
  * It owns the sockets and the frames; the lesson owns the meaning of a HELLO and a BATCH:
@@ -10,7 +10,7 @@
  *                                └▶ LsError (magic, version, type, flags, CRC, length, count, codec, …)
  *                                           ─▶ NACK {code, message}, then close THIS connection only
  *
- * Also here, because every receiver needs them the same way (GUIDE §2, LSP1 §6):
+ * Also here, because every receiver needs them the same way (CONVENTIONS.md §2, shared/protocol/README.md §5):
  * - a connection limit (refused with a log line and a counter),
  * - an idle timeout measured in complete frames (a peer trickling half a frame is idle), checked by one
  *   sweep timer rather than a timer per connection,
@@ -241,7 +241,7 @@ export class LspReceiver {
     });
   }
 
-  /** The peer is not reading our replies: stop reading its frames until they drain (LSP1 §6, bounded queues). */
+  /** The peer is not reading our replies: stop reading its frames until they drain (shared/protocol/README.md §5, bounded queues). */
   private blockReads(conn: Connection): void {
     if (conn.writeBlocked) return;
     conn.writeBlocked = true;

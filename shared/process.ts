@@ -1,5 +1,5 @@
 /**
- * The process contract (GUIDE §2): the ready line, the done line, and shutdown on SIGTERM/SIGINT with a
+ * The process contract (CONVENTIONS.md §2): the ready line, the done line, and shutdown on SIGTERM/SIGINT with a
  * drain deadline. Checks, scripts and docker services drive programs through these alone.
  */
 import type net from 'node:net';
@@ -124,7 +124,7 @@ export function onShutdown(handler: (reason: string) => Promise<void>, opts: Shu
 /**
  * Listens on host:port (0 = any free port) and returns the port it got. A server error — the port in
  * use, an address this machine does not have, one later on — is logged and exits 1: a receiver that
- * cannot listen has nothing to do (GUIDE §2).
+ * cannot listen has nothing to do (CONVENTIONS.md §2).
  */
 export async function listenOrExit(server: net.Server, host: string, port: number, log: Log): Promise<number> {
   server.on('error', (err) => {

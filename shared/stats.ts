@@ -1,12 +1,12 @@
 /**
- * Receiver counters and the atomic `stats.json` writer (LSP1 §7). Counters are plain fields: the hot
+ * Receiver counters and the atomic `stats.json` writer (COURSE.md, what a receiver writes). Counters are plain fields: the hot
  * path increments numbers, and the writer serialises them at most once per interval.
  */
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface StreamStats {
-  /** highest seq such that everything up to it is persisted (LSP1 §4) */
+  /** highest seq such that everything up to it is persisted (shared/protocol/README.md §4) */
   hwm: number;
   /** records received for this stream (new ones) */
   received: number;

@@ -1,4 +1,4 @@
-// Assertions for graded checks (GUIDE §3): every failure says what was expected, what was
+// Assertions for graded checks (CONVENTIONS.md §3): every failure says what was expected, what was
 // received, where, and a hint; every wait says how long it waited and for what.
 import { inspect, isDeepStrictEqual } from 'node:util';
 import { crashDetail } from './stderr.ts';

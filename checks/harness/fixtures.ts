@@ -1,4 +1,4 @@
-// Fixtures prove each check can fail (GUIDE §3): a copy of the reference lesson with a named
+// Fixtures prove each check can fail (CONVENTIONS.md §3): a copy of the reference lesson with a named
 // defect patched in, which must fail exactly the checks listed in `mustFail`.
 import path from 'node:path';
 import { HarnessError } from './errors.ts';

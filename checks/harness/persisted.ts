@@ -1,4 +1,4 @@
-// Readers of what a receiver persists under its --data-dir (LSP1 §7), and a sequence verifier.
+// Readers of what a receiver persists under its --data-dir (COURSE.md, what a receiver writes), and a sequence verifier.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';

@@ -1,4 +1,4 @@
-// Starts the lesson's programs through the process contract (GUIDE §2) and makes sure every one
+// Starts the lesson's programs through the process contract (CONVENTIONS.md §2) and makes sure every one
 // of them is gone (killed by pid) when the check ends.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The shapes every day's checks are written against (GUIDE §3).
+// The shapes every day's checks are written against (CONVENTIONS.md §3).
 import type { FailureInfo } from './assert.ts';
 import type { Rng } from './rng.ts';
 import type { TcpClient } from './tcp.ts';

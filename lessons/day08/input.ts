@@ -21,7 +21,7 @@ export interface InputOptions {
   onSkip?: (reason: string, sample: Buffer) => void;
 }
 
-/** Wraps a plain text line into a record (LSP1 §1). */
+/** Wraps a plain text line into a record (shared/protocol/README.md §1). */
 export function wrapText(line: string, service: string, ts = new Date().toISOString()): string {
   return `{"ts":"${ts}","level":"info","msg":${JSON.stringify(line)},"service":${JSON.stringify(service)}}`;
 }

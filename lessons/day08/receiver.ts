@@ -4,7 +4,7 @@
  * TCP gives us a reliable, ordered BYTE STREAM — not messages. The day's idea is everything a receiver
  * must add on top of that stream to make it safe to run in front of many clients:
  *
- *   1. framing     split the byte stream into records (one NDJSON line each, LSP1 §2) [d08.2–d08.4]:
+ *   1. framing     split the byte stream into records (one NDJSON line each, shared/protocol/README.md §2) [d08.2–d08.4]:
  *                  line-decoder.ts
  *   2. validation  a line that is not a valid record is rejected with a reason, never fatal [d08.6]:
  *                  validate.ts

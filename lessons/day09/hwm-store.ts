@@ -1,5 +1,5 @@
 /**
- * Per-stream high-water marks for an LSP/1 receiver (LSP1 §4), and how they survive a restart,
+ * Per-stream high-water marks for an LSP/1 receiver (shared/protocol/README.md §4), and how they survive a restart,
  * `kill -9` included.
  *
  * Two marks per stream:
@@ -183,7 +183,7 @@ export async function recoverHwm(dir: string): Promise<{ hwm: Map<number, number
     scannedBytes += r.bytes;
     scannedLines += r.lines;
   }
-  // Rejected records count as delivered (LSP1 §3): their seqs raise the mark too.
+  // Rejected records count as delivered (shared/protocol/README.md §3): their seqs raise the mark too.
   const rejectsPath = join(dir, REJECTS_FILE);
   const rejectsSize = await sizeOf(rejectsPath);
   if (rejectsSize !== undefined) {

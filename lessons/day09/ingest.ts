@@ -1,5 +1,5 @@
 /**
- * Day 09 — the storing half of an acknowledging LSP/1 receiver (LSP1 §4, §7): the day's receiver rules,
+ * Day 09 — the storing half of an acknowledging LSP/1 receiver (shared/protocol/README.md §4, §7): the day's receiver rules,
  * in one place. lessons/day09/receiver.ts wires it to the connection machinery (shared/lsp-receiver.ts);
  * days 11–14 and the scale-out receiver use it as it is.
  *

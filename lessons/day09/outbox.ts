@@ -1,5 +1,5 @@
 /**
- * A shipper's unacknowledged batches, in seq order (LSP1 §4): the at-least-once half of day 09.
+ * A shipper's unacknowledged batches, in seq order (shared/protocol/README.md §4): the at-least-once half of day 09.
  *
  *   [ in flight (sent, no ACK yet) | never sent / to send again ]
  *     ▲ ack(S) forgets every record ≤ S   ▲ takeToSend() moves the next one into flight, window allowing

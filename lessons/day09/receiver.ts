@@ -3,7 +3,7 @@
  *
  * On day 08 a shipper could never know whether its records were stored: a successful send() only proves
  * the KERNEL took the bytes. They can still die in a socket buffer, in our memory, or in the page cache
- * when we crash. Today the receiver makes a promise it can keep, in LSP/1 frames (LSP1 §3, §4):
+ * when we crash. Today the receiver makes a promise it can keep, in LSP/1 frames (shared/protocol/README.md §3, §4):
  *
  *   1. HELLO → ACK(the stream's DURABLE high-water mark): "I hold 1..S of your stream; send what follows" [d09.2]
  *   2. dedup   a record with seq ≤ the stream's accepted mark was seen before: counted, not written again;

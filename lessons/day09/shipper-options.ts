@@ -19,7 +19,7 @@ import { RecordGenerator } from '../../shared/generate.ts';
 import { CODEC_NAMES } from '../../shared/protocol/codecs.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
 
-/** The smallest valid record (LSP1 §1) plus its LF: no --batch-bytes below this can hold any record. */
+/** The smallest valid record (shared/protocol/README.md §1) plus its LF: no --batch-bytes below this can hold any record. */
 export const SMALLEST_RECORD_BYTES = '{"ts":"2026-01-01T00:00:00Z","level":"info","msg":""}'.length + 1;
 
 /** `--target a:1,b:2,…`: the first is the target (`host`, `port`); `all` lists every one, in order (issue 11). */

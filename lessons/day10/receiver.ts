@@ -7,7 +7,7 @@
  * slow receiver — which is exactly why a slow receiver LOSES data instead of slowing the sender down.
  *
  * Today loss must be visible, never silent. Every datagram is one LSP/1 BATCH frame with a stream and a
- * seq (LSP1 §5), so the receiver knows exactly which records it missed, and it asks the kernel which of
+ * seq (lessons/day10/README.md, UDP), so the receiver knows exactly which records it missed, and it asks the kernel which of
  * them the kernel itself threw away:
  *
  *   1. the socket     its receive buffer (--rcvbuf) is all that absorbs a burst; we report what the
@@ -167,7 +167,7 @@ function oneFrame(datagram: Buffer, peer: string): Frame | undefined {
   }
   const frame = frames[0]!;
   if (frame.type !== FrameType.BATCH) {
-    // No HELLO, ACK or PING on UDP (LSP1 §5).
+    // No HELLO, ACK or PING on UDP (lessons/day10/README.md, UDP).
     malformed('not_batch', datagram, peer);
     return undefined;
   }
@@ -249,7 +249,7 @@ function onDatagram(datagram: Buffer, rinfo: dgram.RemoteInfo): void {
     if (v.ok) {
       out.addSeq(line, stream, seq + i);
     } else {
-      // An invalid record inside a good frame: rejected with its seq, and it counts as delivered (LSP1 §3).
+      // An invalid record inside a good frame: rejected with its seq, and it counts as delivered (shared/protocol/README.md §3).
       stats.reject(v.reason);
       sink.reject({ peer, reason: v.reason, stream, seq: seq + i, sample: line });
     }

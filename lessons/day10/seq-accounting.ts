@@ -2,7 +2,7 @@
  * Day 10 — sequence accounting: how a UDP receiver turns (stream, seq) into "what did I miss?".
  *
  * UDP may lose a datagram, deliver it twice, or deliver it late. Every record carries its stream and seq
- * (LSP1 §3: record i of a BATCH has seq + i), so per stream we keep the highest seq seen (`hwm`) and a
+ * (shared/protocol/README.md §3: record i of a BATCH has seq + i), so per stream we keep the highest seq seen (`hwm`) and a
  * bounded window of the seqs below it that never came (`missing`). For each record, with seq q:
  *
  *   q >  hwm + 1   the seqs in between are a GAP: gaps += q - hwm - 1, they go into `missing`; hwm = q   [d10.3]

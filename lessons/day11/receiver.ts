@@ -9,7 +9,7 @@
  *
  *   --transport tcp  LSP/1 with ACKs, exactly as day 09 (lessons/day09/ingest.ts + shared/lsp-receiver.ts):
  *                    HELLO → durable HWM, dedup by seq, ACK once durable. Order and no duplicates [d11.6].
- *   --transport udp  one BATCH frame per datagram (LSP1 §5), no ACK. Records are stored with their seq;
+ *   --transport udp  one BATCH frame per datagram (lessons/day10/README.md, UDP), no ACK. Records are stored with their seq;
  *                    per stream, day 10's accounting (lessons/day10/seq-accounting.ts) counts gaps,
  *                    duplicates and late arrivals. Here UDP is the baseline batching is compared on.
  *

@@ -161,7 +161,7 @@ async function shipUdp(): Promise<number> {
     },
   });
 
-  /** A record that cannot fit in any datagram is refused with a clear error (LSP1 §5), never sent oversized. */
+  /** A record that cannot fit in any datagram is refused with a clear error (lessons/day10/README.md, UDP), never sent oversized. */
   function admit(records: readonly string[]): void {
     waits.enter(nextSeq, records.length, performance.now()); // (a rejected record takes no seq: the run is cut short below)
     const runFirst = nextSeq;

@@ -4,7 +4,7 @@
  * A compressed BATCH says nothing trustworthy about its decoded size: 1 MiB of gzip can inflate to 1 GiB
  * (deflate reaches ~1000:1 on zeros; zstd, lz4 and brotli go further). A receiver that decompresses first
  * and checks the size afterwards has already spent the memory — one client can take it down. So the
- * limit (--max-decoded-bytes, LSP1 §6) is enforced WHILE decoding: the codec table
+ * limit (--max-decoded-bytes, shared/protocol/README.md §5) is enforced WHILE decoding: the codec table
  * (shared/protocol/codecs.ts) hands out the output a chunk at a time (`codec.decompressChunks(payload)`,
  * each chunk ≤ MAX_CHUNK_BYTES, the next one decoded only when asked for), and we stop asking as soon as
  * the output passes the limit: a bomb costs at most limit + one chunk, whatever it would inflate to.

@@ -4,7 +4,7 @@
  * A BATCH of 1000 log records is ~200 KB of NDJSON that says "level":"info" and "service":"checkout" a
  * thousand times. Compressed, it is 25–50 KB. The trade: CPU here (and at the receiver) for bytes on the
  * network. Today the shipper compresses each BATCH payload with --codec at --level and puts the codec's id
- * in the frame header (LSP1 §3, byte 4), and it measures what that costs and saves.
+ * in the frame header (shared/protocol/README.md §3, byte 4), and it measures what that costs and saves.
  *
  * Compression does not always pay. The decision for each batch is this file's (compressBatch):
  *

@@ -382,7 +382,7 @@ export class DatagramLane extends Lane {
     }
   }
 
-  /** Cuts the chunk at record ends into datagrams that never pass --max-datagram (LSP1 §5). */
+  /** Cuts the chunk at record ends into datagrams that never pass --max-datagram (lessons/day10/README.md, UDP). */
   private pack(bytes: Buffer, k: number): void {
     const ends = this.ends;
     if (this.syslog) {

@@ -134,7 +134,7 @@ const durationS = args.duration ?? (args.count !== undefined ? undefined : args.
 const countLimit = args.count ?? Number.POSITIVE_INFINITY;
 
 // SIGTERM/SIGINT: stop generating, flush, wait briefly for the last ACKs, count once, report, exit
-// (GUIDE §2: within 5 s). A second signal exits at once.
+// (CONVENTIONS.md §2: within 5 s). A second signal exits at once.
 let stopping = false;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {

@@ -6,7 +6,7 @@
  * has something to find: a bounded queue between the sockets and the sink, drained at a rate you
  * choose. A real receiver has such a queue whether it says so or not (socket buffers, the event loop,
  * the page cache); here it is explicit, measured, and its overflow policy is named and counted
- * (GUIDE §4 "every queue has a bound"):
+ * (CONVENTIONS.md §4 "every queue has a bound"):
  *
  *   sockets ──▶ [ queue: --queue N records ] ──▶ sink (at most --drain-rate records/s: a slow disk on purpose)
  *                  full? --overflow block        stop reading: TCP pushes back, the sender's latency climbs

@@ -11,7 +11,7 @@
  * error) the consumer is REWOUND to just after its ack floor, so everything not ACKed comes again, in
  * order, at once — not after ack_wait, and never behind a later message whose ACK (AckPolicy.All) would
  * cover it; the marks recovered from the files (lessons/day09/hwm-store.ts, the receivers' own recovery) drop
- * what was written already. Exactly once in the files, the LSP1 §4 rule applied again. A message whose
+ * what was written already. Exactly once in the files, the shared/protocol/README.md §4 rule applied again. A message whose
  * Lsp-Prev is above the stream's mark means one before it was not delivered: rewind, never skip.
  *
  * Run: npx tsx lessons/scale/archiver.ts --nats nats://127.0.0.1:4301,… --data-dir data/scale/archive

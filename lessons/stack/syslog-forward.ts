@@ -1,6 +1,6 @@
 /**
  * The stack's syslog forwarder: LSP/1 records out as RFC 5424 syslog, to rsyslog, syslog-ng or any
- * syslog server (LSP1 §8, the other way round). A shipper by the process contract (GUIDE §2): `--input`
+ * syslog server (shared/protocol/README.md §7, the other way round). A shipper by the process contract (CONVENTIONS.md §2): `--input`
  * or `--generate`, and one `{"event":"done",…}` line at the end.
  *
  * Run: npx tsx lessons/stack/syslog-forward.ts --target 127.0.0.1:514 --input records.ndjson

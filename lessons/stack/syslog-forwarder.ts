@@ -1,6 +1,6 @@
 /**
  * Records out as syslog: RFC 5424 messages over TCP (RFC 6587 octet counting, or LF framing) or TLS
- * (RFC 5425), to any syslog server — rsyslog, syslog-ng, our own syslog lane. The other half of LSP1 §8:
+ * (RFC 5425), to any syslog server — rsyslog, syslog-ng, our own syslog lane. The other half of shared/protocol/README.md §7:
  * the stack can hand what it collected to the tools a team already runs.
  *
  *   const r = await forwardSyslog(openSource(args), { host: '127.0.0.1', port: 514, framing: 'octet' });

@@ -1,5 +1,5 @@
 /**
- * RFC 6587 framing (GUIDE §4 recipe): the decoder fed whole, one byte at a time and split at every
+ * RFC 6587 framing (CONVENTIONS.md §4 recipe): the decoder fed whole, one byte at a time and split at every
  * offset; the error table; bounded memory; a seeded property test (random cuts give the same messages
  * and rejects). Replay a fuzz failure with LS_FUZZ_SEED=<seed>.
  */
@@ -124,7 +124,7 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
   });
 
   it('every framing reject carries its reason and the matching code (error table)', () => {
-    // GUIDE §4: the code is what tests and checks rely on, for each way a stream can be malformed
+    // CONVENTIONS.md §4: the code is what tests and checks rely on, for each way a stream can be malformed
     const cases: Array<[string, string, SyslogReason, string]> = [
       ['bad count (letter)', `12a <13>x\n`, 'syslog_bad_count', 'LS_ERR_SYSLOG_COUNT'],
       ['count cut by the end of the stream', `12`, 'syslog_bad_count', 'LS_ERR_SYSLOG_COUNT'],

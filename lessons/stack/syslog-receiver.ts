@@ -1,5 +1,5 @@
 /**
- * The stack's syslog lane: a receiver for clients that already exist (LSP1 §8).
+ * The stack's syslog lane: a receiver for clients that already exist (shared/protocol/README.md §7).
  *
  * Half the world's logs already leave their hosts as syslog — rsyslog, syslog-ng, journald forwarders,
  * network gear, `logger` in a shell script. This lane takes them as they are and stores them as LSP/1
@@ -24,7 +24,7 @@
  * skipping gigabytes on a peer's word would let it hold the connection with a lie): that one is
  * rejected as syslog_count_too_large and closes THAT connection only (syslog.tcp.framingClosed).
  *
- * What stays the same as every other receiver (GUIDE §2): bad input never stops the lane, reads pause
+ * What stays the same as every other receiver (CONVENTIONS.md §2): bad input never stops the lane, reads pause
  * while the disk lags, SIGTERM drains, flushes, fsyncs and writes the final stats.
  *
  * Run: npx tsx lessons/stack/syslog-receiver.ts --udp-port 5514 --tcp-port 5514 --tls-port 6514

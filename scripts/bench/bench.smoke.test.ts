@@ -1,5 +1,5 @@
 // `npm run bench` end to end, tiny: one scenario, one run of very few records, into a temp dir — the
-// files it writes and their shape, the usage errors, and the summary's corpus. Never how fast (GUIDE §5).
+// files it writes and their shape, the usage errors, and the summary's corpus. Never how fast (CONVENTIONS.md §5).
 import { execa } from 'execa';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';

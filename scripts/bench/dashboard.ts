@@ -1,5 +1,5 @@
 /**
- * How fast the dashboard answers its JSON endpoints (a benchmark, not a test: GUIDE §5).
+ * How fast the dashboard answers its JSON endpoints (a benchmark, not a test: CONVENTIONS.md §5).
  *
  *   npx tsx scripts/bench/dashboard.ts [--duration-s 3] [--runs 3] [--connections 10] [--live]
  *

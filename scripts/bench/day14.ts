@@ -1,7 +1,7 @@
 /**
  * Day 14 in the benchmark: the load generator (lessons/day14/loadgen.ts) driving the day 14 receiver, and
  * the generator alone into a discarding sink (issue #8's aim: ≥ 2M records/s). Day 14 is written by its
- * own lesson; this file only drives it through the process contract (GUIDE §2) and checks its `--help`
+ * own lesson; this file only drives it through the process contract (CONVENTIONS.md §2) and checks its `--help`
  * for the flags it uses, so a lesson that is absent or different is skipped with the reason, never a crash. Beside it, always: the shared RecordGenerator writing into the same discarding sink, in-process
  * (what generating and writing cost without any lane), so the summary has a generator figure regardless.
  */

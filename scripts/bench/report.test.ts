@@ -1,5 +1,5 @@
 // The benchmark's arithmetic and output (report.ts, chart.ts): medians, ratios, the summary figures,
-// and the shape of the markdown, JSON and SVG. Pure: no sockets, no timing (GUIDE §5).
+// and the shape of the markdown, JSON and SVG. Pure: no sockets, no timing (CONVENTIONS.md §5).
 import { describe, expect, it } from 'vitest';
 import { barLabel, chartSpec, renderSvg } from './chart.ts';
 import { median, ratio, reportJson, reportMarkdown, scenarioMarkdown, summarise, summariseRuns, withRatios, type BenchReport, type Machine, type Row, type ScenarioReport } from './report.ts';

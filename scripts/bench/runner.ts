@@ -1,5 +1,5 @@
 /**
- * Runs one scenario (GUIDE §5): setup once, then `runs` rounds in which every contender runs once, the
+ * Runs one scenario (CONVENTIONS.md §5): setup once, then `runs` rounds in which every contender runs once, the
  * order alternating (forward, then reversed) so warm caches and background noise fall on every contender;
  * a contender that cannot run here (`unavailable`) is skipped with its reason, one that fails a run is
  * counted and the others carry on. Returns the scenario's report (report.ts); prints progress on stderr.

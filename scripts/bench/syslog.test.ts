@@ -1,4 +1,4 @@
-// The syslog benchmark scenario works (not how fast: GUIDE §5 — speed is judged by the benchmark's
+// The syslog benchmark scenario works (not how fast: CONVENTIONS.md §5 — speed is judged by the benchmark's
 // report, never asserted by a test): a seeded corpus, and one small run of every contender with its
 // delivery check. Without rsyslogd the run is skipped locally, and fails under CI=true.
 import { describe, expect, it } from 'vitest';

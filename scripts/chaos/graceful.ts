@@ -1,6 +1,6 @@
 /**
  * Graceful everything (issue 10 part 4): SIGTERM during heavy load makes every program drain and exit 0
- * within the 5 s deadline of GUIDE §2, and the stack's Ctrl-C leaves no stray process and no partial line.
+ * within the 5 s deadline of CONVENTIONS.md §2, and the stack's Ctrl-C leaves no stray process and no partial line.
  *
  * Per lane: a receiver and a shipper going as fast as they can; once records are persisted, SIGTERM the
  * shipper (it must flush, wait for its ACKs and print its done line), start a second shipper, and once
@@ -177,7 +177,7 @@ export async function runGracefulCase(c: GracefulCase, workDir: string): Promise
       return;
     }
     if (s.exitCode !== 0) out.push(`${s.program}: SIGTERM under load ended with ${s.exitCode ?? s.signal} after ${s.ms} ms (expected exit 0 within 5 s)${load ? '' : `\n${tail.join('\n')}`}`);
-    // GUIDE §2 wants a done line too; a missing one is reported (the exit code is what the deadline decides)
+    // CONVENTIONS.md §2 wants a done line too; a missing one is reported (the exit code is what the deadline decides)
     if (s.doneLine === false) res.notes.push(`${s.program}: exit ${s.exitCode ?? s.signal} but no done line after SIGTERM`);
   });
   for (const p of res.partial) res.problems.push(`${p.file}: ends in a partial line (${p.bytes} bytes after the last LF)`);

@@ -1,5 +1,5 @@
 /**
- * "No partial last line" (LSP1 §7, issue 10 part 4): every `*.ndjson` file under a directory, searched
+ * "No partial last line" (COURSE.md (what a receiver writes), issue 10 part 4): every `*.ndjson` file under a directory, searched
  * recursively, must end in LF (or be empty) once its writer has shut down cleanly.
  */
 import { open, readdir } from 'node:fs/promises';

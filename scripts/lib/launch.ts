@@ -1,5 +1,5 @@
 /**
- * Starting lesson programs through the process contract (GUIDE §2), for the launcher and the
+ * Starting lesson programs through the process contract (CONVENTIONS.md §2), for the launcher and the
  * benchmarks: spawn with tsx, wait for the ready line (never a fixed sleep), collect the done line.
  */
 import { execa, type ResultPromise } from 'execa';

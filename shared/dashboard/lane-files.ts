@@ -1,5 +1,5 @@
 /**
- * What the dashboard knows about a lane comes from its data dir alone (LSP1 §7): `stats.json`, the
+ * What the dashboard knows about a lane comes from its data dir alone (COURSE.md, what a receiver writes): `stats.json`, the
  * records files (`*.ndjson`) and `rejects.ndjson`. No receiver code is imported: any program that
  * writes the persisted form shows up, the reference lessons and a learner's alike.
  *

@@ -5,7 +5,7 @@
  * except the records/rejects tails (cached by file size and mtime).
  *
  * Health: a lane is up when its stats.json was updated less than `staleMs` ago (receivers rewrite it
- * at least once a second, LSP1 §7) and the pid it names is still running. Rates are differences of
+ * at least once a second, COURSE.md (what a receiver writes)) and the pid it names is still running. Rates are differences of
  * successive snapshots divided by the time between their `updatedAt`s, so they do not depend on how
  * the dashboard's tick lines up with the receiver's writes.
  */

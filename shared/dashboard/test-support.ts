@@ -1,5 +1,5 @@
 /**
- * Test helpers for the dashboard: a lane data dir written the way receivers write it (LSP1 §7), and a
+ * Test helpers for the dashboard: a lane data dir written the way receivers write it (COURSE.md, what a receiver writes), and a
  * deadline-bound wait (tests never sleep for a fixed time).
  */
 import { mkdir, rename, writeFile, appendFile } from 'node:fs/promises';

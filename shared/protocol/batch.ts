@@ -3,7 +3,7 @@
  * Record i (from 0) has seq `frame.seq + i`, so the record count must match the payload exactly.
  *
  * Decoding takes uncompressed payloads (codec 0) by itself. A compressed one is decoded by the function
- * the receiver passes (`decodePayload`), which must bound what it produces (LSP1 §6: a few KiB can
+ * the receiver passes (`decodePayload`), which must bound what it produces (shared/protocol/README.md §5: a few KiB can
  * inflate to GiBs); without one, a compressed BATCH is refused (LS_ERR_CODEC_UNAVAILABLE).
  */
 import { LsError, LS_ERR } from './errors.ts';

@@ -14,7 +14,7 @@
  *     rest, tests, benchmarks) — never for a payload a peer sent: a few KiB can inflate to GiBs.
  *   - `decompressChunks(data)`: a generator that yields the output a chunk at a time (each at most
  *     MAX_CHUNK_BYTES) and decodes the next chunk only when asked. It sets no limit itself: the caller
- *     counts what it received and stops asking (LSP1 §6: a receiver bounds what one BATCH may decode to).
+ *     counts what it received and stops asking (shared/protocol/README.md §5: a receiver bounds what one BATCH may decode to).
  * Both throw LsError: LS_ERR_DECODE for a payload the codec cannot decode (the generator at the chunk
  * where it shows), LS_ERR_CODEC_UNAVAILABLE when the codec's package is missing.
  */

@@ -1,7 +1,7 @@
 /**
  * Errors raised by the LSP/1 codec.
  *
- * Every failure is an `LsError` with a stable `code` (GUIDE §4): tests, checks and receivers branch on
+ * Every failure is an `LsError` with a stable `code` (CONVENTIONS.md §4): tests, checks and receivers branch on
  * the code, never on the message text, which is for humans and may change. Where the failure points
  * at a byte of the input, `offset` says which one (absolute position in the stream, counted from 0).
  */

@@ -41,7 +41,7 @@ function* feeds(data: Buffer): Generator<[string, Buffer[]]> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Golden vectors, written by hand from LSP1.md §3 (NOT produced by the encoder). Layout per line:
+// Golden vectors, written by hand from shared/protocol/README.md §3 (NOT produced by the encoder). Layout per line:
 // magic | version | type | codec | flags | count | stream | seq | length | crc32 | payload
 // ---------------------------------------------------------------------------------------------------------
 const HELLO_PAYLOAD = '{"name":"a"}';
@@ -114,7 +114,7 @@ const GOLDEN: Golden[] = [
   },
 ];
 
-describe('golden vectors (LSP1 §3, hand-written)', () => {
+describe('golden vectors (shared/protocol/README.md §3, hand-written)', () => {
   it.each(GOLDEN)('$name: encodeFrame produces exactly these bytes', ({ bytes, init }) => {
     expect(encodeFrame(init).toString('hex')).toBe(bytes.toString('hex'));
   });

@@ -3,7 +3,7 @@
  *
  * `encodeFrame` turns a frame description into bytes; `FrameDecoder` is fed whatever chunks the socket
  * hands us and returns the complete frames, validating each header as soon as its 28 bytes are there and
- * each CRC as soon as the payload is. Pure code: no sockets, timers or logging (GUIDE §4).
+ * each CRC as soon as the payload is. Pure code: no sockets, timers or logging (CONVENTIONS.md §4).
  *
  *   offset  size  field     offset  size  field
  *        0     2  magic "LS"     8     4  stream (u32)

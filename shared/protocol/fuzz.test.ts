@@ -1,5 +1,5 @@
 /**
- * Seeded property tests (GUIDE §4: "seeded random bytes"). The seed is printed; replay a failure with
+ * Seeded property tests (CONVENTIONS.md §4: "seeded random bytes"). The seed is printed; replay a failure with
  * LS_FUZZ_SEED=<seed> npx vitest run shared/protocol/fuzz.test.ts. Runs are bounded so the file stays
  * well under a second or two.
  */
@@ -13,7 +13,7 @@ import { cutAt } from './test-support.ts';
 
 /**
  * Seed for the property tests: LS_FUZZ_SEED to replay a run, otherwise a fresh one. Always printed, so
- * a failure can be reproduced (GUIDE §3: randomness is seeded and the seed is printed).
+ * a failure can be reproduced (CONVENTIONS.md §3: randomness is seeded and the seed is printed).
  */
 function fuzzSeed(name: string): number {
   const env = process.env['LS_FUZZ_SEED'];

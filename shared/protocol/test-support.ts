@@ -1,4 +1,4 @@
-/** Helpers shared by the protocol tests (GUIDE §4 codec recipe). Not part of the library. */
+/** Helpers shared by the protocol tests (CONVENTIONS.md §4 codec recipe). Not part of the library. */
 import zlib from 'node:zlib';
 import { LsError } from './errors.ts';
 

@@ -1,5 +1,5 @@
 /**
- * The one file sink (LSP1 §7): appends NDJSON records (already carrying `_rx`) to
+ * The one file sink (COURSE.md, what a receiver writes): appends NDJSON records (already carrying `_rx`) to
  * `<dir>/records-NNNNNN.ndjson`, rotates by size (optionally compressing rotated files), appends rejects
  * to `rejects.ndjson`, and tells callers when what they appended is durable under the fsync policy:
  *
@@ -325,7 +325,7 @@ export class FileSink extends EventEmitter {
     return this.appended;
   }
 
-  /** Appends one line to rejects.ndjson: `{ts, peer, reason, seq?, stream?, sample}` (LSP1 §7). */
+  /** Appends one line to rejects.ndjson: `{ts, peer, reason, seq?, stream?, sample}` (COURSE.md, what a receiver writes). */
   reject(entry: RejectEntry): void {
     if (this.failed || this.closed) return;
     const sample = typeof entry.sample === 'string' ? entry.sample.slice(0, SAMPLE_BYTES) : entry.sample.toString('utf8', 0, Math.min(entry.sample.length, SAMPLE_BYTES));
@@ -585,7 +585,7 @@ async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
   }
 }
 
-/** Cuts a file back to its last LF: a crash mid-write must not leave half a record (LSP1 §7). */
+/** Cuts a file back to its last LF: a crash mid-write must not leave half a record (COURSE.md, what a receiver writes). */
 export async function truncatePartialLine(path: string): Promise<number> {
   let size: number;
   try {

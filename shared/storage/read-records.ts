@@ -1,5 +1,5 @@
 /**
- * Reads back what a FileSink persisted (LSP1 §7): the lines of every `*.ndjson`, `*.ndjson.gz` and
+ * Reads back what a FileSink persisted (COURSE.md, what a receiver writes): the lines of every `*.ndjson`, `*.ndjson.gz` and
  * `*.ndjson.zst` file of a data dir, in file order (numeric: records-000002 before records-000010) and
  * line order. `rejects*.ndjson` is not a records file and is skipped. Files are streamed, so a 256 MiB
  * rotated file never sits in memory whole.

@@ -1,5 +1,5 @@
 /**
- * The persisted form of a record (LSP1 §7): the record's own bytes untouched, plus one key `_rx`
+ * The persisted form of a record (COURSE.md, what a receiver writes): the record's own bytes untouched, plus one key `_rx`
  * = {ts, peer, lane, stream?, seq?}. We splice `_rx` in before the record's closing brace instead of
  * parsing and re-serialising: the bytes the client sent stay exactly as they were, and it is fast —
  * records are copied byte for byte into one output buffer per read, never turned back into strings.

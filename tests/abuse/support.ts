@@ -216,7 +216,7 @@ export function record(i: number, extra = ''): string {
   return `{"ts":"2026-11-26T14:13:48.${String(i % 1000).padStart(3, '0')}Z","level":"info","service":"good-client","msg":"good record ${i}${extra}"}`;
 }
 
-/** Counts persisted records of a stream (LSP1 §7: *.ndjson lines with _rx.stream). */
+/** Counts persisted records of a stream (COURSE.md (what a receiver writes): *.ndjson lines with _rx.stream). */
 export async function persistedOfStream(dataDir: string, stream: number): Promise<number> {
   const { readdir } = await import('node:fs/promises');
   let n = 0;

@@ -1,5 +1,5 @@
 /**
- * Fuzz: the LSP/1 binary frame decoder (LSP1 §3) and the HELLO/NACK payload parsers.
+ * Fuzz: the LSP/1 binary frame decoder (shared/protocol/README.md §3) and the HELLO/NACK payload parsers.
  * Properties: only LsError with a stable code escapes; the decoder never holds more than one header +
  * the payload limit; the same stream cut anywhere gives the same frames and the same error (offset
  * included); valid frames round-trip; mutated frames (bit flips, truncation, length lies) fail cleanly.

@@ -1,5 +1,5 @@
 /**
- * Fuzz: the NDJSON text framing (LineDecoder, LSP1 §2) and record validation (LSP1 §1), plus the `_rx`
+ * Fuzz: the NDJSON text framing (LineDecoder, shared/protocol/README.md §2) and record validation (shared/protocol/README.md §1), plus the `_rx`
  * splice the receivers apply to every record validateRecord accepts (shared/storage/rx.ts).
  * Properties: no exception; bounded buffering (≤ limit + 1 byte for a CR); chunking-invariance; every
  * rejection is a documented reason; an accepted record, stamped with `_rx`, is one valid JSON line that

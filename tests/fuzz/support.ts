@@ -29,7 +29,7 @@ export function params<T>(defaultRuns: number): fc.Parameters<T> {
   return { seed: FUZZ_SEED, numRuns: RUNS ?? defaultRuns, interruptAfterTimeLimit: MS, markInterruptAsFailure: false };
 }
 
-/** Logs the seed once per test file (GUIDE §3: randomness is seeded and the seed is printed). */
+/** Logs the seed once per test file (CONVENTIONS.md §3: randomness is seeded and the seed is printed). */
 export function announceSeed(file: string): void {
   console.log(`[fuzz ${file}] seed ${FUZZ_SEED} runs ${RUNS ?? 'default'} limit ${MS} ms (replay: FUZZ_SEED=${FUZZ_SEED})`);
 }

@@ -2,7 +2,7 @@
  * Fuzz: the syslog parsers (RFC 5424, RFC 3164: shared/protocol/syslog/) and the RFC 6587 stream
  * framing (octet counting / LF: lessons/stack/syslog-framing.ts). Properties: nothing throws
  * (parseSyslog: only SyslogError with its code); every accepted message becomes a VALID LSP/1 record
- * (LSP1 §1: RFC 3339 ts, a level, a string msg); the one-pass writer and the reference mapping agree on
+ * (shared/protocol/README.md §1: RFC 3339 ts, a level, a string msg); the one-pass writer and the reference mapping agree on
  * any input, valid or not; the frame decoder gives the same messages and rejects however the stream is
  * cut and buffers about one message.
  */

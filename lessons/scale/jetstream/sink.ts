@@ -16,7 +16,7 @@
  * last-subject-sequence makes the stream refuse any message that does not follow the one we chained on,
  * so what JetStream holds per subject is always a prefix; the last message's Lsp-Last IS the durable
  * high-water mark, for every receiver (a shipper that fails over asks another receiver, which asks
- * JetStream: LSP1 §4's HWM rule across receivers). After a failure the chain is "unknown" and every
+ * JetStream: shared/protocol/README.md §4's HWM rule across receivers). After a failure the chain is "unknown" and every
  * publish of that stream fails until the next HELLO looks the mark up again.
  *
  * Who may write a stream (issue 17): the owners live in the cluster too, so every receiver refuses the same

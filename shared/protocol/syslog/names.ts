@@ -1,5 +1,5 @@
 /**
- * Syslog's names (RFC 5424 tables 1 and 2) and the severity ↔ level mapping of LSP1 §8, used by the
+ * Syslog's names (RFC 5424 tables 1 and 2) and the severity ↔ level mapping of shared/protocol/README.md §7, used by the
  * reading side (scan.ts, writer.ts) and the writing side (encode.ts) alike.
  */
 import type { Level } from '../record.ts';
@@ -14,7 +14,7 @@ export const FACILITIES = [
 /** Severity keywords by code (RFC 5424 table 2). */
 export const SEVERITIES = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] as const;
 
-/** LSP1 §8: severity 0–2 → fatal, 3 → error, 4 → warn, 5–6 → info, 7 → debug. */
+/** shared/protocol/README.md §7: severity 0–2 → fatal, 3 → error, 4 → warn, 5–6 → info, 7 → debug. */
 export const SEVERITY_LEVEL: readonly Level[] = ['fatal', 'fatal', 'fatal', 'error', 'warn', 'info', 'info', 'debug'];
 
 /** The other way, for the forwarder: the severity a record of that level is sent with. */

@@ -1,5 +1,5 @@
 /**
- * The syslog scanner and its record mapping (GUIDE §4 recipe): tables of real-world messages (each also
+ * The syslog scanner and its record mapping (CONVENTIONS.md §4 recipe): tables of real-world messages (each also
  * through the one-pass writer, which must make the same record), the error table (reason + code +
  * offset), timestamps, and a seeded property test. Replay a fuzz failure with LS_FUZZ_SEED=<seed>.
  */

@@ -1,12 +1,12 @@
 /**
- * Reading one syslog message (LSP1 §8): RFC 5424 and RFC 3164 (BSD), told apart per message, scanned
+ * Reading one syslog message (shared/protocol/README.md §7): RFC 5424 and RFC 3164 (BSD), told apart per message, scanned
  * into field spans without copies (`scanSyslog` → `SyslogFields`), and those spans mapped to an LSP/1
  * record object (`fieldsToRecord`, `syslogToRecord`, `parseSyslog`). Pure, like the rest of
  * shared/protocol: no sockets, timers or logging. The hot path (spans → record JSON bytes in one buffer)
  * is writer.ts; the stream framing that cuts TCP/TLS bytes into messages is the syslog lane's
  * (lessons/stack/syslog-framing.ts); a UDP datagram is one message.
  *
- * Mapping (LSP1 §8): severity 0–2 → fatal, 3 → error, 4 → warn, 5–6 → info, 7 → debug;
+ * Mapping (shared/protocol/README.md §7): severity 0–2 → fatal, 3 → error, 4 → warn, 5–6 → info, 7 → debug;
  * TIMESTAMP → ts (receive time when absent), HOSTNAME → host, APP-NAME (3164: TAG) → service, MSG → msg,
  * and attrs.facility / attrs.severity (keyword names), attrs.procid, attrs.msgid, attrs.sd.
  *
@@ -541,7 +541,7 @@ function text(buf: Buffer, s: number, e: number): string {
 }
 
 /**
- * The LSP/1 record for a scanned message (LSP1 §8). `receivedAt` (ms since the epoch) is the ts when the
+ * The LSP/1 record for a scanned message (shared/protocol/README.md §7). `receivedAt` (ms since the epoch) is the ts when the
  * message has none, and anchors the year of an RFC 3164 timestamp.
  */
 export function fieldsToRecord(buf: Buffer, f: SyslogFields, receivedAt: number): LogRecord {
