@@ -2,7 +2,13 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['shared/**/*.test.ts', 'lessons/**/*.test.ts', 'scripts/**/*.test.ts', 'checks/**/*.test.ts', 'tests/**/*.test.ts'],
+    include: [
+      'shared/**/*.test.ts',
+      'lessons/**/*.test.ts',
+      'scripts/**/*.test.ts',
+      'checks/**/*.test.ts',
+      'tests/**/*.test.ts',
+    ],
     // tests/heavy/: the long races and kill-point runs, `npm run test:heavy` (vitest.heavy.config.ts)
     exclude: ['**/node_modules/**', '.work/**', 'tests/heavy/**'],
     // Checks start real processes and sockets: two files at a time on a 2-core machine.

@@ -21,7 +21,15 @@ import { encodeBatch, encodeBatchPayload } from '../shared/protocol/batch.ts';
 import { CODECS, type Codec } from '../shared/protocol/codecs.ts';
 import { encodeFrame, encodeHello, FrameDecoder, FrameType, parseNack, type Frame } from '../shared/protocol/frame.ts';
 import { expectEqual, expectTrue, fail, failNow, show, waitFor, waitUntil } from './harness/assert.ts';
-import { formatRanges, readRecords, readStats, statNumber, verifySeqs, type PersistedRecord, type Stats } from './harness/persisted.ts';
+import {
+  formatRanges,
+  readRecords,
+  readStats,
+  statNumber,
+  verifySeqs,
+  type PersistedRecord,
+  type Stats,
+} from './harness/persisted.ts';
 import { tail } from './harness/process.ts';
 import { randInt } from './harness/rng.ts';
 import type { TcpClient } from './harness/tcp.ts';
@@ -34,7 +42,6 @@ type Json = Record<string, unknown>;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const at = (port: number) => `127.0.0.1:${port}`;
 const MiB = 1 << 20;
-
 
 /** The codecs this machine can run (the receiver runs here too); the others are skipped, with a note. */
 function availableCodecs(ctx: CheckContext): Codec[] {
@@ -54,10 +61,15 @@ function availableCodecs(ctx: CheckContext): Codec[] {
  * stamp that is not byte-exact shows. Each ends in `}`: persisted lines are the record + `,"_rx":{…}}`.
  */
 function corpus(ctx: CheckContext, n: number, prefix: string): string[] {
-  const gen = new RecordGenerator({ seed: randInt(ctx.rng, 1, 2 ** 31 - 1), idPrefix: prefix, baseTimeMs: Date.UTC(2026, 10, 26) });
+  const gen = new RecordGenerator({
+    seed: randInt(ctx.rng, 1, 2 ** 31 - 1),
+    idPrefix: prefix,
+    baseTimeMs: Date.UTC(2026, 10, 26),
+  });
   const out = gen.take(n);
   for (let i = 96; i < n; i += 97) {
-    out[i] = `{"ts":"2026-11-26T14:13:48.123Z","level":"warn","msg":"café ☕ 日本語 — ünïcödé ${i}","service":"checks","attrs":{"id":"${prefix}-${i + 1}","emoji":"🗜️"}}`;
+    out[i] =
+      `{"ts":"2026-11-26T14:13:48.123Z","level":"warn","msg":"café ☕ 日本語 — ünïcödé ${i}","service":"checks","attrs":{"id":"${prefix}-${i + 1}","emoji":"🗜️"}}`;
   }
   return out;
 }
@@ -67,7 +79,12 @@ async function byStream(dataDir: string): Promise<Map<string, PersistedRecord[]>
   const read = await readRecords(dataDir);
   if (read.invalid.length > 0) {
     const bad = read.invalid[0]!;
-    fail({ expected: 'every complete line of the records files to be a JSON record', received: `${read.invalid.length} bad lines; first: ${show(bad.text.slice(0, 120))} (${bad.problem})`, where: `${bad.file} line ${bad.lineNo}`, hint: 'persist each decoded record + _rx, one per line' });
+    fail({
+      expected: 'every complete line of the records files to be a JSON record',
+      received: `${read.invalid.length} bad lines; first: ${show(bad.text.slice(0, 120))} (${bad.problem})`,
+      where: `${bad.file} line ${bad.lineNo}`,
+      hint: 'persist each decoded record + _rx, one per line',
+    });
   }
   const out = new Map<string, PersistedRecord[]>();
   for (const p of read.records) {
@@ -88,7 +105,14 @@ async function recordsOf(dataDir: string, stream: number): Promise<PersistedReco
  * Every record of `sent` persisted exactly once, in order, at seq i + 1, byte for byte: the persisted line
  * is the record as sent with `,"_rx":{…}` spliced in before its closing brace.
  */
-async function expectPersisted(dataDir: string, stream: number, sent: readonly string[], hint: string, what = `stream ${stream}`, all?: Map<string, PersistedRecord[]>): Promise<void> {
+async function expectPersisted(
+  dataDir: string,
+  stream: number,
+  sent: readonly string[],
+  hint: string,
+  what = `stream ${stream}`,
+  all?: Map<string, PersistedRecord[]>,
+): Promise<void> {
   const records = all ? (all.get(String(stream)) ?? []) : await recordsOf(dataDir, stream);
   const r = verifySeqs(records, { stream });
   const n = sent.length;
@@ -98,7 +122,13 @@ async function expectPersisted(dataDir: string, stream: number, sent: readonly s
   if (r.reordered) problems.push(`${r.reordered} out of order`);
   if (r.maxSeq !== n) problems.push(`highest seq ${r.maxSeq}`);
   if (r.count !== n) problems.push(`${r.count} records in all`);
-  if (problems.length) fail({ expected: `seqs 1..${n} of ${what}, each persisted exactly once, in order`, received: problems.join('; '), where: dataDir, hint });
+  if (problems.length)
+    fail({
+      expected: `seqs 1..${n} of ${what}, each persisted exactly once, in order`,
+      received: problems.join('; '),
+      where: dataDir,
+      hint,
+    });
   for (const p of records) {
     const seq = (p.record['_rx'] as Json)['seq'] as number;
     const want = sent[seq - 1]!;
@@ -106,7 +136,12 @@ async function expectPersisted(dataDir: string, stream: number, sent: readonly s
     if (!(p.raw.startsWith(body) && p.raw.startsWith(',"_rx":', body.length))) {
       let k = 0;
       while (k < body.length && p.raw[k] === body[k]) k++;
-      fail({ expected: `the record at seq ${seq} of ${what} persisted byte for byte as sent (+ _rx): ${show(want, 300)}`, received: `${show(p.raw, 300)} (first difference at character ${k})`, where: `${p.file} line ${p.lineNo}`, hint });
+      fail({
+        expected: `the record at seq ${seq} of ${what} persisted byte for byte as sent (+ _rx): ${show(want, 300)}`,
+        received: `${show(p.raw, 300)} (first difference at character ${k})`,
+        where: `${p.file} line ${p.lineNo}`,
+        hint,
+      });
     }
   }
 }
@@ -120,7 +155,12 @@ function framesFrom(c: TcpClient): Frame[] {
   try {
     return new FrameDecoder({ maxPayloadBytes: MiB }).push(Buffer.from(c.received()));
   } catch (err) {
-    failNow({ expected: 'the receiver to send well-formed LSP/1 frames', received: `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`, where: `bytes received on the connection from ${c.localPeer}`, hint: 'answer with encodeAck / encodeNack (shared/protocol)' });
+    failNow({
+      expected: 'the receiver to send well-formed LSP/1 frames',
+      received: `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`,
+      where: `bytes received on the connection from ${c.localPeer}`,
+      hint: 'answer with encodeAck / encodeNack (shared/protocol)',
+    });
   }
 }
 
@@ -130,11 +170,26 @@ async function waitAck(c: TcpClient, stream: number, want: number, timeoutMs: nu
     () => {
       const frames = framesFrom(c);
       const nack = frames.find((f) => f.type === FrameType.NACK);
-      if (nack) failNow({ expected: `an ACK of stream ${stream} with seq ${want}`, received: `a NACK ${show(nack.payload.toString('utf8'))}`, where: `connection from ${c.localPeer}`, hint });
+      if (nack)
+        failNow({
+          expected: `an ACK of stream ${stream} with seq ${want}`,
+          received: `a NACK ${show(nack.payload.toString('utf8'))}`,
+          where: `connection from ${c.localPeer}`,
+          hint,
+        });
       acks = frames.filter((f) => f.type === FrameType.ACK && f.stream === stream).map((f) => f.seq);
       return acks.some((s) => s >= want);
     },
-    { timeoutMs, what: `an ACK of stream ${stream} with seq ${want}`, where: `connection from ${c.localPeer}`, hint, received: () => (acks.length ? `ACK seqs ${show(acks.slice(-10))}` : `no ACK${c.destroyed || c.peerEnded ? ' (the receiver closed the connection)' : ''}`) },
+    {
+      timeoutMs,
+      what: `an ACK of stream ${stream} with seq ${want}`,
+      where: `connection from ${c.localPeer}`,
+      hint,
+      received: () =>
+        acks.length
+          ? `ACK seqs ${show(acks.slice(-10))}`
+          : `no ACK${c.destroyed || c.peerEnded ? ' (the receiver closed the connection)' : ''}`,
+    },
   );
 }
 
@@ -147,23 +202,56 @@ async function hello(ctx: CheckContext, rx: RunningProgram, stream: number, name
 }
 
 /** Sends `bytes` on a fresh connection and waits for the NACK that must follow, then for the close. */
-async function expectNack(ctx: CheckContext, rx: RunningProgram, stream: number, bytes: Buffer, want: string, what: string, hint: string, timeoutMs = 5000): Promise<void> {
+async function expectNack(
+  ctx: CheckContext,
+  rx: RunningProgram,
+  stream: number,
+  bytes: Buffer,
+  want: string,
+  what: string,
+  hint: string,
+  timeoutMs = 5000,
+): Promise<void> {
   const c = await hello(ctx, rx, stream, `check-${lesson}-${want}`);
   await c.write(bytes).catch(() => undefined); // the receiver may close before all of it is written
   const nack = await waitUntil(
     () => {
       const f = framesFrom(c).find((x) => x.type === FrameType.NACK);
-      if (!f && c.closedState) failNow({ expected: `a NACK {"code":"${want}"} before the close (${what})`, received: 'the connection closed without a NACK', where: `connection from ${c.localPeer}`, hint });
-      if (!f && rx.exited) failNow({ expected: `a NACK {"code":"${want}"} (${what})`, received: `the receiver exited; stderr tail:\n${tail(rx.stderrText(), 5, 10)}`, where: `receiver pid ${rx.pid}`, hint: 'bad input never stops a server (CONVENTIONS.md §2)' });
+      if (!f && c.closedState)
+        failNow({
+          expected: `a NACK {"code":"${want}"} before the close (${what})`,
+          received: 'the connection closed without a NACK',
+          where: `connection from ${c.localPeer}`,
+          hint,
+        });
+      if (!f && rx.exited)
+        failNow({
+          expected: `a NACK {"code":"${want}"} (${what})`,
+          received: `the receiver exited; stderr tail:\n${tail(rx.stderrText(), 5, 10)}`,
+          where: `receiver pid ${rx.pid}`,
+          hint: 'bad input never stops a server (CONVENTIONS.md §2)',
+        });
       return f;
     },
-    { timeoutMs, what: `a NACK after ${what}`, where: `connection from ${c.localPeer}`, hint, received: () => `frames received: ${show(framesFrom(c).map((f) => FrameType[f.type]))}${c.closedState ? ' (connection closed)' : ''}` },
+    {
+      timeoutMs,
+      what: `a NACK after ${what}`,
+      where: `connection from ${c.localPeer}`,
+      hint,
+      received: () =>
+        `frames received: ${show(framesFrom(c).map((f) => FrameType[f.type]))}${c.closedState ? ' (connection closed)' : ''}`,
+    },
   );
   let code: string;
   try {
     code = parseNack(nack).code;
   } catch (err) {
-    fail({ expected: 'a NACK payload {"code": "LS_ERR_…", "message": "…"}', received: `${show(nack.payload.toString('utf8'))} (${(err as Error).message})`, where: `connection from ${c.localPeer}`, hint: 'encodeNack(stream, code, message)' });
+    fail({
+      expected: 'a NACK payload {"code": "LS_ERR_…", "message": "…"}',
+      received: `${show(nack.payload.toString('utf8'))} (${(err as Error).message})`,
+      where: `connection from ${c.localPeer}`,
+      hint: 'encodeNack(stream, code, message)',
+    });
   }
   expectEqual(code, want, { what: `the NACK code for ${what}`, where: `connection from ${c.localPeer}`, hint });
   await c.waitClosed(3000, `the receiver to close the connection after its NACK (${what})`);
@@ -190,7 +278,10 @@ function goodTraffic(ctx: CheckContext, c: TcpClient, stream: number, codec: num
       sent.push(...batch);
       await sleep(5); // traffic shaping only: a steady trickle while the bad frames go in
     }
-  })().then(() => undefined, (err: unknown) => err);
+  })().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   return {
     sent,
     async stop(): Promise<void> {
@@ -203,7 +294,10 @@ function goodTraffic(ctx: CheckContext, c: TcpClient, stream: number, codec: num
 
 // ---- programs -----------------------------------------------------------------------------------
 
-async function startReceiver(ctx: CheckContext, extra: string[] = []): Promise<{ rx: RunningProgram; dataDir: string }> {
+async function startReceiver(
+  ctx: CheckContext,
+  extra: string[] = [],
+): Promise<{ rx: RunningProgram; dataDir: string }> {
   const dataDir = await ctx.tmp();
   const args = ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--stats-interval-ms', '100', ...extra];
   const rx = await ctx.start('receiver', args);
@@ -226,30 +320,71 @@ async function ship(ctx: CheckContext, target: string, args: string[], n: number
   const full = ['--target', target, '--state-dir', await ctx.tmp(), '--progress-ms', '0', ...args];
   const cmd = `shipper.ts ${full.join(' ')}`;
   const r = await ctx.run('shipper', full, { timeoutMs: 30_000 });
-  if (r.timedOut) fail({ expected: `\`${cmd}\` to finish`, received: `still running after ${r.ms} ms; stderr tail:\n${tail(r.stderr, 5, 10)}`, where: cmd, hint });
+  if (r.timedOut)
+    fail({
+      expected: `\`${cmd}\` to finish`,
+      received: `still running after ${r.ms} ms; stderr tail:\n${tail(r.stderr, 5, 10)}`,
+      where: cmd,
+      hint,
+    });
   const done = r.json.find((j) => j['event'] === 'done');
-  expectTrue(r.exitCode === 0 && done !== undefined, { expected: `\`${cmd}\` to exit 0 with a done line`, received: `exit code ${r.exitCode}; done ${show(done ?? '(none)', 300)}; stderr tail:\n${tail(r.stderr, 5, 10) || '(empty)'}`, where: cmd, hint });
+  expectTrue(r.exitCode === 0 && done !== undefined, {
+    expected: `\`${cmd}\` to exit 0 with a done line`,
+    received: `exit code ${r.exitCode}; done ${show(done ?? '(none)', 300)}; stderr tail:\n${tail(r.stderr, 5, 10) || '(empty)'}`,
+    where: cmd,
+    hint,
+  });
   expectEqual(done['acked'], n, { what: 'done line "acked"', where: `${cmd}: ${show(done, 300)}`, hint });
   return done;
 }
 
 function exitedWith(r: RunResult, code: number, cmd: string, hint: string): void {
-  if (r.timedOut) fail({ expected: `\`${cmd}\` to exit with code ${code}`, received: `still running after ${r.ms} ms`, where: cmd, hint });
-  expectEqual(r.exitCode, code, { what: `exit code of \`${cmd}\``, where: `stderr: ${show(r.stderr.trim().slice(-300))}`, hint });
+  if (r.timedOut)
+    fail({
+      expected: `\`${cmd}\` to exit with code ${code}`,
+      received: `still running after ${r.ms} ms`,
+      where: cmd,
+      hint,
+    });
+  expectEqual(r.exitCode, code, {
+    what: `exit code of \`${cmd}\``,
+    where: `stderr: ${show(r.stderr.trim().slice(-300))}`,
+    hint,
+  });
 }
 
 function stderrNames(r: RunResult, flag: string, cmd: string): void {
-  expectTrue(r.stderr.split('\n').some((l) => l.includes(flag)), { expected: `a stderr line naming ${flag} from \`${cmd}\``, received: show(r.stderr.trim().slice(0, 300) || '(empty stderr)'), where: 'stderr', hint: 'print one line on stderr that names the offending flag, then exit 2' });
+  expectTrue(
+    r.stderr.split('\n').some((l) => l.includes(flag)),
+    {
+      expected: `a stderr line naming ${flag} from \`${cmd}\``,
+      received: show(r.stderr.trim().slice(0, 300) || '(empty stderr)'),
+      where: 'stderr',
+      hint: 'print one line on stderr that names the offending flag, then exit 2',
+    },
+  );
 }
 
-async function waitStats(dataDir: string, what: string, pred: (s: Stats) => boolean, timeoutMs: number, hint: string): Promise<Stats> {
+async function waitStats(
+  dataDir: string,
+  what: string,
+  pred: (s: Stats) => boolean,
+  timeoutMs: number,
+  hint: string,
+): Promise<Stats> {
   let last: Stats | null = null;
   return waitFor(
     async () => {
       last = await readStats(dataDir).catch(() => null);
       return last !== null && pred(last) ? last : undefined;
     },
-    { timeoutMs, what: `stats.json with ${what}`, where: `${dataDir}/stats.json`, hint, received: () => (last ? show(last['compression'] ?? '(no "compression" section)', 600) : 'no stats.json') },
+    {
+      timeoutMs,
+      what: `stats.json with ${what}`,
+      where: `${dataDir}/stats.json`,
+      hint,
+      received: () => (last ? show(last['compression'] ?? '(no "compression" section)', 600) : 'no stats.json'),
+    },
   );
 }
 
@@ -284,50 +419,128 @@ const d12_1: Check = {
     ]);
     exitedWith(help, 0, 'receiver --help', '--help prints usage on stdout and exits 0');
     const usage = help.stdout + help.stderr;
-    for (const flag of ['--port', '--data-dir', '--codecs', '--max-payload-bytes', '--max-decoded-bytes', '--rest-compression', '--rotate-bytes']) {
-      expectTrue(usage.includes(flag), { expected: `receiver usage naming ${flag}`, received: show(usage.slice(0, 400)), where: 'receiver --help', hint: 'list every flag in --help' });
+    for (const flag of [
+      '--port',
+      '--data-dir',
+      '--codecs',
+      '--max-payload-bytes',
+      '--max-decoded-bytes',
+      '--rest-compression',
+      '--rotate-bytes',
+    ]) {
+      expectTrue(usage.includes(flag), {
+        expected: `receiver usage naming ${flag}`,
+        received: show(usage.slice(0, 400)),
+        where: 'receiver --help',
+        hint: 'list every flag in --help',
+      });
     }
-    for (const [r, flag, cmd] of [[badRest, '--rest-compression', 'receiver --rest-compression bzip2'], [badCodecs, '--codecs', 'receiver --codecs gzip,snappy'], [badDecoded, '--max-decoded-bytes', 'receiver --max-decoded-bytes lots']] as const) {
+    for (const [r, flag, cmd] of [
+      [badRest, '--rest-compression', 'receiver --rest-compression bzip2'],
+      [badCodecs, '--codecs', 'receiver --codecs gzip,snappy'],
+      [badDecoded, '--max-decoded-bytes', 'receiver --max-decoded-bytes lots'],
+    ] as const) {
       exitedWith(r, 2, cmd, 'a bad value is an error: one stderr line naming the flag, exit 2');
       stderrNames(r, flag, cmd);
     }
 
     const [shHelp, shCodec, shLevel] = await Promise.all([
       ctx.run('shipper', ['--help'], { timeoutMs: 20_000 }),
-      ctx.run('shipper', ['--generate', '1', '--state-dir', await ctx.tmp(), '--codec', 'snappy'], { timeoutMs: 20_000 }),
-      ctx.run('shipper', ['--generate', '1', '--state-dir', await ctx.tmp(), '--codec', 'gzip', '--level', '42'], { timeoutMs: 20_000 }),
+      ctx.run('shipper', ['--generate', '1', '--state-dir', await ctx.tmp(), '--codec', 'snappy'], {
+        timeoutMs: 20_000,
+      }),
+      ctx.run('shipper', ['--generate', '1', '--state-dir', await ctx.tmp(), '--codec', 'gzip', '--level', '42'], {
+        timeoutMs: 20_000,
+      }),
     ]);
     exitedWith(shHelp, 0, 'shipper --help', '--help prints usage on stdout and exits 0');
     const shUsage = shHelp.stdout + shHelp.stderr;
     for (const flag of ['--target', '--codec', '--level', '--min-compress-bytes', '--batch-records', '--state-dir']) {
-      expectTrue(shUsage.includes(flag), { expected: `shipper usage naming ${flag}`, received: show(shUsage.slice(0, 400)), where: 'shipper --help', hint: 'list every flag in --help' });
+      expectTrue(shUsage.includes(flag), {
+        expected: `shipper usage naming ${flag}`,
+        received: show(shUsage.slice(0, 400)),
+        where: 'shipper --help',
+        hint: 'list every flag in --help',
+      });
     }
-    exitedWith(shCodec, 2, 'shipper --codec snappy', 'an unknown codec is a usage error, found at start: one stderr line naming --codec, exit 2');
+    exitedWith(
+      shCodec,
+      2,
+      'shipper --codec snappy',
+      'an unknown codec is a usage error, found at start: one stderr line naming --codec, exit 2',
+    );
     stderrNames(shCodec, '--codec', 'shipper --codec snappy');
-    exitedWith(shLevel, 2, 'shipper --codec gzip --level 42', 'gzip takes levels 0..9: a level out of range is a usage error at start');
+    exitedWith(
+      shLevel,
+      2,
+      'shipper --codec gzip --level 42',
+      'gzip takes levels 0..9: a level out of range is a usage error at start',
+    );
     stderrNames(shLevel, '--level', 'shipper --codec gzip --level 42');
 
-    const rx = await ctx.start('receiver', ['--data-dir', dataDir, '--stats-interval-ms', '100'], { env: { LOGSTREAM_PORT: '0', LOGSTREAM_REST_COMPRESSION: 'gzip' } });
+    const rx = await ctx.start('receiver', ['--data-dir', dataDir, '--stats-interval-ms', '100'], {
+      env: { LOGSTREAM_PORT: '0', LOGSTREAM_REST_COMPRESSION: 'gzip' },
+    });
     ctx.log(`receiver ready ${JSON.stringify(rx.ready)}`);
     const r = rx.ready;
     expectEqual(r['role'], 'receiver', { what: 'ready line "role"', where: 'receiver ready line' });
-    expectEqual(r['lesson'], 'day12', { what: 'ready line "lesson"', where: 'receiver ready line', hint: '{"event":"ready","role":"receiver","lesson":"day12","transport":"lsp1-tcp","host","port","codecs",…}' });
+    expectEqual(r['lesson'], 'day12', {
+      what: 'ready line "lesson"',
+      where: 'receiver ready line',
+      hint: '{"event":"ready","role":"receiver","lesson":"day12","transport":"lsp1-tcp","host","port","codecs",…}',
+    });
     expectEqual(r['transport'], 'lsp1-tcp', { what: 'ready line "transport"', where: 'receiver ready line' });
     const codecs = r['codecs'];
-    expectTrue(Array.isArray(codecs) && codecs.includes('none') && codecs.includes('gzip'), { expected: 'ready line "codecs": the codecs this receiver accepts (at least "none" and "gzip", which need no package)', received: show(codecs), where: 'receiver ready line', hint: 'say at start which codecs you take, so a missing package shows before the first batch needs it' });
-    expectEqual(r['restCompression'], 'gzip', { what: 'ready line "restCompression" with LOGSTREAM_REST_COMPRESSION=gzip', where: 'receiver ready line', hint: 'every flag also reads LOGSTREAM_<FLAG> from the environment' });
+    expectTrue(Array.isArray(codecs) && codecs.includes('none') && codecs.includes('gzip'), {
+      expected:
+        'ready line "codecs": the codecs this receiver accepts (at least "none" and "gzip", which need no package)',
+      received: show(codecs),
+      where: 'receiver ready line',
+      hint: 'say at start which codecs you take, so a missing package shows before the first batch needs it',
+    });
+    expectEqual(r['restCompression'], 'gzip', {
+      what: 'ready line "restCompression" with LOGSTREAM_REST_COMPRESSION=gzip',
+      where: 'receiver ready line',
+      hint: 'every flag also reads LOGSTREAM_<FLAG> from the environment',
+    });
 
     const N = 500;
-    const env = { LOGSTREAM_TARGET: at(rx.port), LOGSTREAM_GENERATE: String(N), LOGSTREAM_STATE_DIR: await ctx.tmp(), LOGSTREAM_CODEC: 'gzip', LOGSTREAM_LEVEL: '1', LOGSTREAM_PROGRESS_MS: '0' };
+    const env = {
+      LOGSTREAM_TARGET: at(rx.port),
+      LOGSTREAM_GENERATE: String(N),
+      LOGSTREAM_STATE_DIR: await ctx.tmp(),
+      LOGSTREAM_CODEC: 'gzip',
+      LOGSTREAM_LEVEL: '1',
+      LOGSTREAM_PROGRESS_MS: '0',
+    };
     const res = await ctx.run('shipper', [], { env, timeoutMs: 20_000 });
     const cmd = 'LOGSTREAM_TARGET=… LOGSTREAM_GENERATE=500 LOGSTREAM_CODEC=gzip LOGSTREAM_LEVEL=1 shipper.ts';
-    exitedWith(res, 0, cmd, 'the shipper reads LOGSTREAM_CODEC, LOGSTREAM_LEVEL, … and exits 0 once everything is ACKed');
+    exitedWith(
+      res,
+      0,
+      cmd,
+      'the shipper reads LOGSTREAM_CODEC, LOGSTREAM_LEVEL, … and exits 0 once everything is ACKed',
+    );
     const done = res.json.find((j) => j['event'] === 'done');
-    if (!done) fail({ expected: `a {"event":"done",…} line from \`${cmd}\``, received: show(res.stdout.slice(-300) || '(empty stdout)'), where: 'shipper stdout' });
+    if (!done)
+      fail({
+        expected: `a {"event":"done",…} line from \`${cmd}\``,
+        received: show(res.stdout.slice(-300) || '(empty stdout)'),
+        where: 'shipper stdout',
+      });
     expectEqual(done['acked'], N, { what: 'done line "acked"', where: `done line ${show(done, 400)}` });
-    expectEqual(done['codec'], 'gzip', { what: 'done line "codec"', where: `done line ${show(done, 400)}`, hint: 'the done line says which codec was used' });
+    expectEqual(done['codec'], 'gzip', {
+      what: 'done line "codec"',
+      where: `done line ${show(done, 400)}`,
+      hint: 'the done line says which codec was used',
+    });
     for (const k of ['rawBytes', 'wireBytes', 'ratio', 'cpuMsPerMB']) {
-      expectTrue(typeof done[k] === 'number' && Number.isFinite(done[k]), { expected: `done line field "${k}" (a number)`, received: show(done, 400), where: 'shipper done line', hint: 'report bytes before (rawBytes) and after (wireBytes) compression, their ratio, and CPU ms spent compressing per MB' });
+      expectTrue(typeof done[k] === 'number' && Number.isFinite(done[k]), {
+        expected: `done line field "${k}" (a number)`,
+        received: show(done, 400),
+        where: 'shipper done line',
+        hint: 'report bytes before (rawBytes) and after (wireBytes) compression, their ratio, and CPU ms spent compressing per MB',
+      });
     }
   },
 };
@@ -335,7 +548,8 @@ const d12_1: Check = {
 const d12_2: Check = {
   id: 'd12.2',
   exclusive: true,
-  title: 'Every available codec round-trips 50,000 records in BATCH frames, byte for byte; stats.json reports each codec\'s bytes, ratio and CPU',
+  title:
+    "Every available codec round-trips 50,000 records in BATCH frames, byte for byte; stats.json reports each codec's bytes, ratio and CPU",
   points: 15,
   timeoutMs: 90_000,
   async run(ctx) {
@@ -351,12 +565,18 @@ const d12_2: Check = {
         let wire = 0;
         let raw = 0;
         const chunks: Buffer[] = [];
-        for (let seq = 1; seq <= N; ) {
+        for (let seq = 1; seq <= N;) {
           // seeded batch sizes, tiny ones included; seeded levels across the codec's range
           const n = Math.min(N - seq + 1, ctx.rng() < 0.1 ? randInt(ctx.rng, 1, 5) : randInt(ctx.rng, 200, 3000));
           const slice = records.slice(seq - 1, seq - 1 + n);
           const level = codec.levels ? randInt(ctx.rng, codec.levels.min, Math.min(codec.levels.max, 9)) : undefined;
-          const frame = encodeBatch({ stream, seq, records: slice, codec: codec.id, ...(level === undefined ? {} : { level }) });
+          const frame = encodeBatch({
+            stream,
+            seq,
+            records: slice,
+            codec: codec.id,
+            ...(level === undefined ? {} : { level }),
+          });
           frames++;
           wire += frame.length - 28;
           raw += encodeBatchPayload(slice).length;
@@ -367,28 +587,67 @@ const d12_2: Check = {
         const cuts: number[] = [];
         for (let p = randInt(ctx.rng, 1, 5000); p < all.length; p += randInt(ctx.rng, 1, 200_000)) cuts.push(p);
         await c.writeSplit(all, cuts);
-        await waitAck(c, stream, N, 30_000, `decode every ${codec.name} BATCH (codec id ${codec.id}) within the limit and ACK it once durable (your TODOs in lessons/day12/receiver.ts decodePayload and bounded-decode.ts)`);
+        await waitAck(
+          c,
+          stream,
+          N,
+          30_000,
+          `decode every ${codec.name} BATCH (codec id ${codec.id}) within the limit and ACK it once durable (your TODOs in lessons/day12/receiver.ts decodePayload and bounded-decode.ts)`,
+        );
         ctx.log(`${codec.name}: ${frames} frames, ${raw} raw → ${wire} wire bytes (ratio ${(raw / wire).toFixed(2)})`);
         return { codec, stream, records, frames, wire, raw };
       }),
     );
     const all = await byStream(dataDir);
     for (const r of runs) {
-      await expectPersisted(dataDir, r.stream, r.records, `decode ${r.codec.name} payloads exactly: every record of the batch, in order, at seq frame.seq + i, its bytes untouched`, `stream ${r.stream} (${r.codec.name})`, all);
+      await expectPersisted(
+        dataDir,
+        r.stream,
+        r.records,
+        `decode ${r.codec.name} payloads exactly: every record of the batch, in order, at seq frame.seq + i, its bytes untouched`,
+        `stream ${r.stream} (${r.codec.name})`,
+        all,
+      );
     }
-    const hint = 'your measuring TODOs in lessons/day12/receiver.ts (decodePayload and the stats writer): stats.json "compression": {"<codec>": {"batches", "records", "wireBytes" (payload as sent), "rawBytes" (decoded), "ratio" (raw/wire), "cpuMs", "cpuMsPerMB"}} per codec';
-    const want = (s: Stats, r: (typeof runs)[number]) => statNumber(s, `compression.${r.codec.name}.batches`) === r.frames;
-    const stats = await waitStats(dataDir, `compression.<codec>.batches = the frames sent with each codec (${runs.map((r) => `${r.codec.name} ${r.frames}`).join(', ')})`, (s) => runs.every((r) => want(s, r)), 5000, hint);
+    const hint =
+      'your measuring TODOs in lessons/day12/receiver.ts (decodePayload and the stats writer): stats.json "compression": {"<codec>": {"batches", "records", "wireBytes" (payload as sent), "rawBytes" (decoded), "ratio" (raw/wire), "cpuMs", "cpuMsPerMB"}} per codec';
+    const want = (s: Stats, r: (typeof runs)[number]) =>
+      statNumber(s, `compression.${r.codec.name}.batches`) === r.frames;
+    const stats = await waitStats(
+      dataDir,
+      `compression.<codec>.batches = the frames sent with each codec (${runs.map((r) => `${r.codec.name} ${r.frames}`).join(', ')})`,
+      (s) => runs.every((r) => want(s, r)),
+      5000,
+      hint,
+    );
     for (const r of runs) {
       const k = `compression.${r.codec.name}`;
       const where = `${dataDir}/stats.json ${k}`;
       expectEqual(statNumber(stats, `${k}.records`), N, { what: `${k}.records`, where, hint });
-      expectEqual(statNumber(stats, `${k}.wireBytes`), r.wire, { what: `${k}.wireBytes (the payload bytes as sent, summed over the batches)`, where, hint });
-      expectEqual(statNumber(stats, `${k}.rawBytes`), r.raw, { what: `${k}.rawBytes (the decoded payload bytes)`, where, hint });
+      expectEqual(statNumber(stats, `${k}.wireBytes`), r.wire, {
+        what: `${k}.wireBytes (the payload bytes as sent, summed over the batches)`,
+        where,
+        hint,
+      });
+      expectEqual(statNumber(stats, `${k}.rawBytes`), r.raw, {
+        what: `${k}.rawBytes (the decoded payload bytes)`,
+        where,
+        hint,
+      });
       const ratio = statNumber(stats, `${k}.ratio`);
-      expectTrue(ratio !== undefined && Math.abs(ratio - r.raw / r.wire) <= 0.01 * (r.raw / r.wire), { expected: `${k}.ratio ≈ rawBytes / wireBytes = ${(r.raw / r.wire).toFixed(3)}`, received: show(ratio), where, hint });
+      expectTrue(ratio !== undefined && Math.abs(ratio - r.raw / r.wire) <= 0.01 * (r.raw / r.wire), {
+        expected: `${k}.ratio ≈ rawBytes / wireBytes = ${(r.raw / r.wire).toFixed(3)}`,
+        received: show(ratio),
+        where,
+        hint,
+      });
       const cpu = statNumber(stats, `${k}.cpuMsPerMB`);
-      expectTrue(cpu !== undefined && cpu >= 0 && Number.isFinite(cpu), { expected: `${k}.cpuMsPerMB: a number ≥ 0`, received: show(cpu), where, hint });
+      expectTrue(cpu !== undefined && cpu >= 0 && Number.isFinite(cpu), {
+        expected: `${k}.cpuMsPerMB: a number ≥ 0`,
+        received: show(cpu),
+        where,
+        hint,
+      });
     }
   },
 };
@@ -396,7 +655,8 @@ const d12_2: Check = {
 const d12_3: Check = {
   id: 'd12.3',
   exclusive: true,
-  title: 'The shipper ships 50,000 records with every available codec (--codec, --level): persisted as sent, reported per codec',
+  title:
+    'The shipper ships 50,000 records with every available codec (--codec, --level): persisted as sent, reported per codec',
   points: 10,
   timeoutMs: 120_000,
   async run(ctx) {
@@ -415,8 +675,16 @@ const d12_3: Check = {
             const file = path.join(dir, `${codec.name}.ndjson`);
             await writeFile(file, `${records.join('\n')}\n`);
             // level 0 (gzip, brotli) stores rather than compresses: a batch that does not shrink is rightly sent raw
-            const level = codec.levels ? ['--level', String(randInt(ctx.rng, Math.max(1, codec.levels.min), Math.min(codec.levels.max, 6)))] : [];
-            const done = await ship(ctx, at(rx.port), ['--input', file, '--codec', codec.name, ...level], N, `ship every record with --codec ${codec.name}; exit 0 once all are ACKed (your TODO in lessons/day12/shipper.ts compressBatch compresses each batch)`);
+            const level = codec.levels
+              ? ['--level', String(randInt(ctx.rng, Math.max(1, codec.levels.min), Math.min(codec.levels.max, 6)))]
+              : [];
+            const done = await ship(
+              ctx,
+              at(rx.port),
+              ['--input', file, '--codec', codec.name, ...level],
+              N,
+              `ship every record with --codec ${codec.name}; exit 0 once all are ACKed (your TODO in lessons/day12/shipper.ts compressBatch compresses each batch)`,
+            );
             ctx.log(`${codec.name} ${level.join(' ')}: done ${JSON.stringify(done)}`);
             return { codec, records, done };
           }),
@@ -430,13 +698,36 @@ const d12_3: Check = {
       const raw = Number(done['rawBytes']);
       const wire = Number(done['wireBytes']);
       const ratio = Number(done['ratio']);
-      expectTrue(raw >= Buffer.byteLength(records.join('\n')) && wire > 0 && wire < raw / 2, { expected: `rawBytes ≥ the NDJSON shipped (${Buffer.byteLength(records.join('\n'))} B) and 0 < wireBytes < rawBytes / 2 (log records compress well)`, received: `rawBytes ${done['rawBytes']}, wireBytes ${done['wireBytes']}`, where, hint: 'your TODO in lessons/day12/shipper.ts (compressBatch): compress each batch big enough to pay with codec.compress(payload, level) and return the result (rawBytes: payload bytes before compression; wireBytes: as sent)' });
-      expectTrue(Math.abs(ratio - raw / wire) <= 0.01 * (raw / wire), { expected: `done line "ratio" ≈ rawBytes / wireBytes = ${(raw / wire).toFixed(3)}`, received: show(done['ratio']), where });
+      expectTrue(raw >= Buffer.byteLength(records.join('\n')) && wire > 0 && wire < raw / 2, {
+        expected: `rawBytes ≥ the NDJSON shipped (${Buffer.byteLength(records.join('\n'))} B) and 0 < wireBytes < rawBytes / 2 (log records compress well)`,
+        received: `rawBytes ${done['rawBytes']}, wireBytes ${done['wireBytes']}`,
+        where,
+        hint: 'your TODO in lessons/day12/shipper.ts (compressBatch): compress each batch big enough to pay with codec.compress(payload, level) and return the result (rawBytes: payload bytes before compression; wireBytes: as sent)',
+      });
+      expectTrue(Math.abs(ratio - raw / wire) <= 0.01 * (raw / wire), {
+        expected: `done line "ratio" ≈ rawBytes / wireBytes = ${(raw / wire).toFixed(3)}`,
+        received: show(done['ratio']),
+        where,
+      });
       const stream = done['stream'];
-      if (typeof stream !== 'number') fail({ expected: 'done line "stream" (the stream id)', received: show(stream), where });
-      await expectPersisted(dataDir, stream, records, `the receiver must hold exactly the lines of the --input file, whatever the codec`, `stream ${stream} (--codec ${codec.name})`, all);
+      if (typeof stream !== 'number')
+        fail({ expected: 'done line "stream" (the stream id)', received: show(stream), where });
+      await expectPersisted(
+        dataDir,
+        stream,
+        records,
+        `the receiver must hold exactly the lines of the --input file, whatever the codec`,
+        `stream ${stream} (--codec ${codec.name})`,
+        all,
+      );
     }
-    const stats = await waitStats(dataDir, 'compression.<codec>.batches > 0 for every codec shipped', (s) => runs.every((r) => (statNumber(s, `compression.${r.codec.name}.batches`) ?? 0) > 0), 5000, 'the shipper must really send its batches with --codec (your compressBatch TODO in lessons/day12/shipper.ts), and the receiver counts batches per codec (your decodePayload TODO in lessons/day12/receiver.ts)');
+    const stats = await waitStats(
+      dataDir,
+      'compression.<codec>.batches > 0 for every codec shipped',
+      (s) => runs.every((r) => (statNumber(s, `compression.${r.codec.name}.batches`) ?? 0) > 0),
+      5000,
+      'the shipper must really send its batches with --codec (your compressBatch TODO in lessons/day12/shipper.ts), and the receiver counts batches per codec (your decodePayload TODO in lessons/day12/receiver.ts)',
+    );
     ctx.log(`receiver compression stats ${JSON.stringify(stats['compression'])}`);
   },
 };
@@ -455,26 +746,50 @@ const d12_4: Check = {
     const up: Record<string, number> = {};
     for (const codec of codecs) {
       await withProxy(rx.port, async (proxy) => {
-        const done = await ship(ctx, at(proxy.port), ['--generate', String(N), '--seed', String(seed), '--codec', codec.name, '--keepalive-ms', '60000'], N, `ship --generate ${N} with --codec ${codec.name}`);
+        const done = await ship(
+          ctx,
+          at(proxy.port),
+          ['--generate', String(N), '--seed', String(seed), '--codec', codec.name, '--keepalive-ms', '60000'],
+          N,
+          `ship --generate ${N} with --codec ${codec.name}`,
+        );
         up[codec.name] = proxy.counters.bytesUp;
-        ctx.log(`--codec ${codec.name}: ${proxy.counters.bytesUp} bytes shipper → receiver (done wireBytes ${String(done['wireBytes'])}, ratio ${String(done['ratio'])})`);
+        ctx.log(
+          `--codec ${codec.name}: ${proxy.counters.bytesUp} bytes shipper → receiver (done wireBytes ${String(done['wireBytes'])}, ratio ${String(done['ratio'])})`,
+        );
         const wire = Number(done['wireBytes']);
-        expectTrue(wire > 0 && wire <= proxy.counters.bytesUp, { expected: `done line "wireBytes" (${done['wireBytes']}) ≤ the bytes the proxy forwarded (${proxy.counters.bytesUp})`, received: show(done['wireBytes']), where: `shipper --codec ${codec.name} done line`, hint: 'wireBytes counts the BATCH payload bytes actually sent' });
+        expectTrue(wire > 0 && wire <= proxy.counters.bytesUp, {
+          expected: `done line "wireBytes" (${done['wireBytes']}) ≤ the bytes the proxy forwarded (${proxy.counters.bytesUp})`,
+          received: show(done['wireBytes']),
+          where: `shipper --codec ${codec.name} done line`,
+          hint: 'wireBytes counts the BATCH payload bytes actually sent',
+        });
       });
     }
     const none = up['none']!;
     const gzip = up['gzip']!;
-    expectTrue(none / gzip >= 4, { expected: `at least 4× fewer bytes on the wire with --codec gzip than with --codec none (same ${N} generated records, seed ${seed})`, received: `none ${none} bytes, gzip ${gzip} bytes: ${(none / gzip).toFixed(2)}×`, where: 'FaultProxy bytesUp (shipper → receiver)', hint: 'your TODO in lessons/day12/shipper.ts (compressBatch): return codec.compress(payload, level) for a batch big enough to pay; 1000 log records compress ~8× with gzip' });
+    expectTrue(none / gzip >= 4, {
+      expected: `at least 4× fewer bytes on the wire with --codec gzip than with --codec none (same ${N} generated records, seed ${seed})`,
+      received: `none ${none} bytes, gzip ${gzip} bytes: ${(none / gzip).toFixed(2)}×`,
+      where: 'FaultProxy bytesUp (shipper → receiver)',
+      hint: 'your TODO in lessons/day12/shipper.ts (compressBatch): return codec.compress(payload, level) for a batch big enough to pay; 1000 log records compress ~8× with gzip',
+    });
     for (const [name, bytes] of Object.entries(up)) {
       if (name === 'none') continue;
-      expectTrue(none / bytes >= 2, { expected: `at least 2× fewer bytes on the wire with --codec ${name} than with none`, received: `none ${none} bytes, ${name} ${bytes} bytes: ${(none / bytes).toFixed(2)}×`, where: 'FaultProxy bytesUp', hint: `your TODO in lessons/day12/shipper.ts (compressBatch): compress each batch with --codec ${name}` });
+      expectTrue(none / bytes >= 2, {
+        expected: `at least 2× fewer bytes on the wire with --codec ${name} than with none`,
+        received: `none ${none} bytes, ${name} ${bytes} bytes: ${(none / bytes).toFixed(2)}×`,
+        where: 'FaultProxy bytesUp',
+        hint: `your TODO in lessons/day12/shipper.ts (compressBatch): compress each batch with --codec ${name}`,
+      });
     }
   },
 };
 
 const d12_5: Check = {
   id: 'd12.5',
-  title: 'Tiny or incompressible batches are never made bigger: sent uncompressed (codec 0) below --min-compress-bytes or when compressing does not shrink them',
+  title:
+    'Tiny or incompressible batches are never made bigger: sent uncompressed (codec 0) below --min-compress-bytes or when compressing does not shrink them',
   points: 15,
   timeoutMs: 90_000,
   async run(ctx) {
@@ -482,7 +797,10 @@ const d12_5: Check = {
     // ~70-byte records, one per BATCH: gzip's own header and trailer alone are 18 bytes
     const file = path.join(await ctx.tmp(), 'tiny.ndjson');
     const lines: string[] = [];
-    for (let i = 0; i < N; i++) lines.push(`{"ts":"2026-11-26T14:13:${String(i % 60).padStart(2, '0')}Z","level":"info","msg":"${Math.floor(ctx.rng() * 1e12).toString(36)}"}`);
+    for (let i = 0; i < N; i++)
+      lines.push(
+        `{"ts":"2026-11-26T14:13:${String(i % 60).padStart(2, '0')}Z","level":"info","msg":"${Math.floor(ctx.rng() * 1e12).toString(36)}"}`,
+      );
     await writeFile(file, `${lines.join('\n')}\n`);
     const { rx, dataDir } = await startReceiver(ctx);
     const common = ['--input', file, '--batch-records', '1', '--keepalive-ms', '60000', '--name', 'tiny'];
@@ -496,7 +814,13 @@ const d12_5: Check = {
     const dones: Json[] = [];
     for (const v of variants) {
       await withProxy(rx.port, async (proxy) => {
-        const done = await ship(ctx, at(proxy.port), [...common, ...v.args], N, `ship ${N} one-record batches with ${v.label}`);
+        const done = await ship(
+          ctx,
+          at(proxy.port),
+          [...common, ...v.args],
+          N,
+          `ship ${N} one-record batches with ${v.label}`,
+        );
         up.push(proxy.counters.bytesUp);
         streams.push(done['stream'] as number);
         dones.push(done);
@@ -504,8 +828,16 @@ const d12_5: Check = {
       });
     }
     // Not trying at all is cheaper than trying and throwing the result away: the done line says which happened.
-    expectEqual(dones[1]!['tooSmall'], N, { what: `done line "tooSmall" with ${variants[1]!.label} (${N} batches of ~70 bytes)`, where: `done line ${show(dones[1], 400)}`, hint: 'your TODO in lessons/day12/shipper.ts (compressBatch): a batch below --min-compress-bytes is not compressed at all (no CPU spent): return it as it is and count it in decisions.tooSmall' });
-    expectEqual(dones[2]!['notSmaller'], N, { what: `done line "notSmaller" with ${variants[2]!.label}`, where: `done line ${show(dones[2], 400)}`, hint: 'your TODO in lessons/day12/shipper.ts (compressBatch): with --min-compress-bytes 0 every tiny batch is compressed and comes out bigger: return the payload itself (it goes as codec 0) and count it in decisions.notSmaller' });
+    expectEqual(dones[1]!['tooSmall'], N, {
+      what: `done line "tooSmall" with ${variants[1]!.label} (${N} batches of ~70 bytes)`,
+      where: `done line ${show(dones[1], 400)}`,
+      hint: 'your TODO in lessons/day12/shipper.ts (compressBatch): a batch below --min-compress-bytes is not compressed at all (no CPU spent): return it as it is and count it in decisions.tooSmall',
+    });
+    expectEqual(dones[2]!['notSmaller'], N, {
+      what: `done line "notSmaller" with ${variants[2]!.label}`,
+      where: `done line ${show(dones[2], 400)}`,
+      hint: 'your TODO in lessons/day12/shipper.ts (compressBatch): with --min-compress-bytes 0 every tiny batch is compressed and comes out bigger: return the payload itself (it goes as codec 0) and count it in decisions.notSmaller',
+    });
     const slack = 64; // the HELLO (same --name) is the only other frame; allow a few bytes for its JSON
     for (let i = 1; i < variants.length; i++) {
       expectTrue(up[i]! <= up[0]! + slack, {
@@ -516,7 +848,15 @@ const d12_5: Check = {
       });
     }
     const all = await byStream(dataDir);
-    for (const s of streams) await expectPersisted(dataDir, s, lines, 'every tiny record arrives, whichever codec id its batch carries', `stream ${s}`, all);
+    for (const s of streams)
+      await expectPersisted(
+        dataDir,
+        s,
+        lines,
+        'every tiny record arrives, whichever codec id its batch carries',
+        `stream ${s}`,
+        all,
+      );
   },
 };
 
@@ -529,7 +869,8 @@ function gzipBomb(): Buffer {
 const d12_6: Check = {
   id: 'd12.6',
   exclusive: true,
-  title: 'A decompression bomb (~1 MiB of gzip → 1 GiB) is refused with LS_ERR_TOO_LARGE, memory stays bounded, other connections carry on',
+  title:
+    'A decompression bomb (~1 MiB of gzip → 1 GiB) is refused with LS_ERR_TOO_LARGE, memory stays bounded, other connections carry on',
   points: 25,
   timeoutMs: 60_000,
   async run(ctx) {
@@ -540,7 +881,13 @@ const d12_6: Check = {
     // A big legal batch first: 20,000 records (~4 MB decoded, under the limit) must be accepted.
     const big = corpus(ctx, 20_000, 'big');
     await good.write(encodeBatch({ stream: G, seq: 1, records: big, codec: 1 }));
-    await waitAck(good, G, big.length, 10_000, `a gzip BATCH decoding to ~4 MB is under --max-decoded-bytes ${LIMIT}: accept it (your TODO in lessons/day12/bounded-decode.ts returns the whole output when it stays within the limit)`);
+    await waitAck(
+      good,
+      G,
+      big.length,
+      10_000,
+      `a gzip BATCH decoding to ~4 MB is under --max-decoded-bytes ${LIMIT}: accept it (your TODO in lessons/day12/bounded-decode.ts returns the whole output when it stays within the limit)`,
+    );
     const GOOD2 = streamId(ctx);
     const good2 = await hello(ctx, rx, GOOD2, 'check-d12.6-good2');
     const traffic = goodTraffic(ctx, good2, GOOD2, 1);
@@ -558,7 +905,16 @@ const d12_6: Check = {
     const bomb = gzipBomb();
     const B = streamId(ctx);
     try {
-      await expectNack(ctx, rx, B, encodeFrame({ type: FrameType.BATCH, codec: 1, count: 1, stream: B, seq: 1, payload: bomb }), 'LS_ERR_TOO_LARGE', `a ${bomb.length}-byte gzip payload that inflates to 1 GiB (--max-decoded-bytes ${LIMIT})`, 'your TODO in lessons/day12/bounded-decode.ts (decompressBounded): take the output chunk by chunk (codec.decompressChunks), count it, and throw LS_ERR_TOO_LARGE as soon as it passes maxBytes — the connection gets the NACK', 20_000);
+      await expectNack(
+        ctx,
+        rx,
+        B,
+        encodeFrame({ type: FrameType.BATCH, codec: 1, count: 1, stream: B, seq: 1, payload: bomb }),
+        'LS_ERR_TOO_LARGE',
+        `a ${bomb.length}-byte gzip payload that inflates to 1 GiB (--max-decoded-bytes ${LIMIT})`,
+        'your TODO in lessons/day12/bounded-decode.ts (decompressBounded): take the output chunk by chunk (codec.decompressChunks), count it, and throw LS_ERR_TOO_LARGE as soon as it passes maxBytes — the connection gets the NACK',
+        20_000,
+      );
     } finally {
       sampling = false;
       await sampler;
@@ -566,8 +922,15 @@ const d12_6: Check = {
     const after = await memoryKiB(rx.pid);
     if (before && after) {
       const grewMiB = (Math.max(after.hwm, peakRss) - before.hwm) / 1024;
-      ctx.log(`receiver memory: VmHWM ${before.hwm} → ${after.hwm} kB, sampled VmRSS peak ${peakRss} kB (+${grewMiB.toFixed(0)} MiB)`);
-      expectTrue(grewMiB < 256, { expected: 'the receiver\'s peak memory to grow by less than 256 MiB while refusing a 1 GiB bomb', received: `it grew by ${grewMiB.toFixed(0)} MiB (VmHWM ${before.hwm} → ${after.hwm} kB)`, where: `/proc/${rx.pid}/status`, hint: 'your TODO in lessons/day12/bounded-decode.ts must stop decoding WHILE it happens: codec.decompress() then a size check has already spent the memory; stop asking codec.decompressChunks() for more once the count passes the limit' });
+      ctx.log(
+        `receiver memory: VmHWM ${before.hwm} → ${after.hwm} kB, sampled VmRSS peak ${peakRss} kB (+${grewMiB.toFixed(0)} MiB)`,
+      );
+      expectTrue(grewMiB < 256, {
+        expected: "the receiver's peak memory to grow by less than 256 MiB while refusing a 1 GiB bomb",
+        received: `it grew by ${grewMiB.toFixed(0)} MiB (VmHWM ${before.hwm} → ${after.hwm} kB)`,
+        where: `/proc/${rx.pid}/status`,
+        hint: 'your TODO in lessons/day12/bounded-decode.ts must stop decoding WHILE it happens: codec.decompress() then a size check has already spent the memory; stop asking codec.decompressChunks() for more once the count passes the limit',
+      });
     } else {
       ctx.log('no /proc/<pid>/status here: the memory bound is not measured');
     }
@@ -576,21 +939,49 @@ const d12_6: Check = {
     for (const codec of availableCodecs(ctx).filter((c) => c.id > 1)) {
       const S = streamId(ctx);
       const payload = codec.compress(zeros, codec.levels?.min);
-      await expectNack(ctx, rx, S, encodeFrame({ type: FrameType.BATCH, codec: codec.id, count: 1, stream: S, seq: 1, payload }), 'LS_ERR_TOO_LARGE', `a ${payload.length}-byte ${codec.name} payload that inflates to 64 MiB (--max-decoded-bytes ${LIMIT})`, 'every codec goes through your decompressBounded TODO (lessons/day12/bounded-decode.ts): stop at the limit whatever the codec');
+      await expectNack(
+        ctx,
+        rx,
+        S,
+        encodeFrame({ type: FrameType.BATCH, codec: codec.id, count: 1, stream: S, seq: 1, payload }),
+        'LS_ERR_TOO_LARGE',
+        `a ${payload.length}-byte ${codec.name} payload that inflates to 64 MiB (--max-decoded-bytes ${LIMIT})`,
+        'every codec goes through your decompressBounded TODO (lessons/day12/bounded-decode.ts): stop at the limit whatever the codec',
+      );
     }
     await traffic.stop();
-    expectTrue(!rx.exited, { expected: 'the receiver still running after the bombs', received: `it exited; stderr tail:\n${tail(rx.stderrText(), 5, 10)}`, where: `receiver pid ${rx.pid}`, hint: 'bad input never stops a server' });
-    expectTrue(!good2.destroyed && !good2.peerEnded, { expected: 'the other connection to stay open', received: 'the receiver closed it', where: `connection from ${good2.localPeer}`, hint: 'a bomb is fatal for its own connection only' });
-    await waitAck(good2, GOOD2, traffic.sent.length, 10_000, 'the other client\'s batches are all ACKed');
-    await expectPersisted(dataDir, GOOD2, traffic.sent, 'the other client\'s records are all persisted, whatever the bombs did');
+    expectTrue(!rx.exited, {
+      expected: 'the receiver still running after the bombs',
+      received: `it exited; stderr tail:\n${tail(rx.stderrText(), 5, 10)}`,
+      where: `receiver pid ${rx.pid}`,
+      hint: 'bad input never stops a server',
+    });
+    expectTrue(!good2.destroyed && !good2.peerEnded, {
+      expected: 'the other connection to stay open',
+      received: 'the receiver closed it',
+      where: `connection from ${good2.localPeer}`,
+      hint: 'a bomb is fatal for its own connection only',
+    });
+    await waitAck(good2, GOOD2, traffic.sent.length, 10_000, "the other client's batches are all ACKed");
+    await expectPersisted(
+      dataDir,
+      GOOD2,
+      traffic.sent,
+      "the other client's records are all persisted, whatever the bombs did",
+    );
     const leaked = await recordsOf(dataDir, B);
-    expectTrue(leaked.length === 0, { expected: 'nothing persisted from the bomb', received: `${leaked.length} records`, where: dataDir });
+    expectTrue(leaked.length === 0, {
+      expected: 'nothing persisted from the bomb',
+      received: `${leaked.length} records`,
+      where: dataDir,
+    });
   },
 };
 
 const d12_7: Check = {
   id: 'd12.7',
-  title: 'A compressed payload that does not decompress (its frame CRC correct) is a fatal LS_ERR_DECODE NACK, not a crash',
+  title:
+    'A compressed payload that does not decompress (its frame CRC correct) is a fatal LS_ERR_DECODE NACK, not a crash',
   // Given: the codec table reports LS_ERR_DECODE and the connection machinery NACKs it; no TODO asks for it.
   given: true,
   points: 0,
@@ -611,25 +1002,59 @@ const d12_7: Check = {
     cases.push({ name: 'gzip payload with 16 bytes flipped in the middle', codec: 1, payload: flipped });
     for (const c of codecs) {
       const p = c.compress(raw);
-      cases.push({ name: `${c.name} payload cut to half its length`, codec: c.id, payload: p.subarray(0, p.length >> 1) });
+      cases.push({
+        name: `${c.name} payload cut to half its length`,
+        codec: c.id,
+        payload: p.subarray(0, p.length >> 1),
+      });
     }
-    for (const c of codecs.filter((x) => x.id !== 1)) cases.push({ name: `a gzip payload labelled ${c.name} (codec ${c.id})`, codec: c.id, payload: gz });
+    for (const c of codecs.filter((x) => x.id !== 1))
+      cases.push({ name: `a gzip payload labelled ${c.name} (codec ${c.id})`, codec: c.id, payload: gz });
     for (const k of cases) {
       const S = streamId(ctx);
-      await expectNack(ctx, rx, S, encodeFrame({ type: FrameType.BATCH, codec: k.codec, count: records.length, stream: S, seq: 1, payload: k.payload }), 'LS_ERR_DECODE', `${k.name} (frame CRC recomputed, so it is correct)`, 'the frame CRC only proves the bytes arrived as sent; a payload the codec cannot decode is LS_ERR_DECODE: NACK it and close that connection, never ACK it or crash');
+      await expectNack(
+        ctx,
+        rx,
+        S,
+        encodeFrame({
+          type: FrameType.BATCH,
+          codec: k.codec,
+          count: records.length,
+          stream: S,
+          seq: 1,
+          payload: k.payload,
+        }),
+        'LS_ERR_DECODE',
+        `${k.name} (frame CRC recomputed, so it is correct)`,
+        'the frame CRC only proves the bytes arrived as sent; a payload the codec cannot decode is LS_ERR_DECODE: NACK it and close that connection, never ACK it or crash',
+      );
       const leaked = await recordsOf(dataDir, S);
-      expectTrue(leaked.length === 0, { expected: `nothing persisted from ${k.name}`, received: `${leaked.length} records`, where: dataDir });
+      expectTrue(leaked.length === 0, {
+        expected: `nothing persisted from ${k.name}`,
+        received: `${leaked.length} records`,
+        where: dataDir,
+      });
     }
     await traffic.stop();
-    expectTrue(!rx.exited, { expected: 'the receiver still running', received: `it exited; stderr tail:\n${tail(rx.stderrText(), 5, 10)}`, where: `receiver pid ${rx.pid}` });
-    await waitAck(good, G, traffic.sent.length, 10_000, 'the good client\'s batches are all ACKed');
-    await expectPersisted(dataDir, G, traffic.sent, 'the good client\'s records are all persisted, whatever other connections send');
+    expectTrue(!rx.exited, {
+      expected: 'the receiver still running',
+      received: `it exited; stderr tail:\n${tail(rx.stderrText(), 5, 10)}`,
+      where: `receiver pid ${rx.pid}`,
+    });
+    await waitAck(good, G, traffic.sent.length, 10_000, "the good client's batches are all ACKed");
+    await expectPersisted(
+      dataDir,
+      G,
+      traffic.sent,
+      "the good client's records are all persisted, whatever other connections send",
+    );
   },
 };
 
 const d12_8: Check = {
   id: 'd12.8',
-  title: 'An unknown codec id is refused with LS_ERR_CODEC; a codec the receiver does not take (--codecs) with LS_ERR_CODEC_UNAVAILABLE',
+  title:
+    'An unknown codec id is refused with LS_ERR_CODEC; a codec the receiver does not take (--codecs) with LS_ERR_CODEC_UNAVAILABLE',
   points: 15,
   timeoutMs: 60_000,
   async run(ctx) {
@@ -638,19 +1063,44 @@ const d12_8: Check = {
     const raw = encodeBatchPayload(records);
     for (const id of [5, 9, 77, 255]) {
       const S = streamId(ctx);
-      await expectNack(ctx, rx, S, rawBatch(S, 1, records.length, id, raw), 'LS_ERR_CODEC', `a BATCH with codec id ${id} (LSP/1 defines 0..4)`, 'look the codec id up in the codec table; an id it does not hold is a fatal LS_ERR_CODEC');
+      await expectNack(
+        ctx,
+        rx,
+        S,
+        rawBatch(S, 1, records.length, id, raw),
+        'LS_ERR_CODEC',
+        `a BATCH with codec id ${id} (LSP/1 defines 0..4)`,
+        'look the codec id up in the codec table; an id it does not hold is a fatal LS_ERR_CODEC',
+      );
     }
     const refused = availableCodecs(ctx).filter((c) => c.id > 1);
     for (const c of refused) {
       const S = streamId(ctx);
-      await expectNack(ctx, rx, S, encodeBatch({ stream: S, seq: 1, records, codec: c.id }), 'LS_ERR_CODEC_UNAVAILABLE', `a ${c.name} BATCH to a receiver started with --codecs none,gzip`, 'your TODO in lessons/day12/receiver.ts (decodePayload): decode only the codecs this receiver accepts (acceptedCodecs); any other is a fatal LS_ERR_CODEC_UNAVAILABLE (the shipper should pick one the receiver takes)');
+      await expectNack(
+        ctx,
+        rx,
+        S,
+        encodeBatch({ stream: S, seq: 1, records, codec: c.id }),
+        'LS_ERR_CODEC_UNAVAILABLE',
+        `a ${c.name} BATCH to a receiver started with --codecs none,gzip`,
+        'your TODO in lessons/day12/receiver.ts (decodePayload): decode only the codecs this receiver accepts (acceptedCodecs); any other is a fatal LS_ERR_CODEC_UNAVAILABLE (the shipper should pick one the receiver takes)',
+      );
       const leaked = await recordsOf(dataDir, S);
-      expectTrue(leaked.length === 0, { expected: `nothing persisted from the refused ${c.name} batch`, received: `${leaked.length} records`, where: dataDir });
+      expectTrue(leaked.length === 0, {
+        expected: `nothing persisted from the refused ${c.name} batch`,
+        received: `${leaked.length} records`,
+        where: dataDir,
+      });
     }
     // …while gzip and none, which it does take, still work
     const G = streamId(ctx);
     const c = await hello(ctx, rx, G, 'check-d12.8-good');
-    await c.write(Buffer.concat([encodeBatch({ stream: G, seq: 1, records: records.slice(0, 50), codec: 1 }), encodeBatch({ stream: G, seq: 51, records: records.slice(50) })]));
+    await c.write(
+      Buffer.concat([
+        encodeBatch({ stream: G, seq: 1, records: records.slice(0, 50), codec: 1 }),
+        encodeBatch({ stream: G, seq: 51, records: records.slice(50) }),
+      ]),
+    );
     await waitAck(c, G, records.length, 10_000, 'gzip and none are accepted with --codecs none,gzip');
     await expectPersisted(dataDir, G, records, 'a codec in --codecs is decoded as usual');
   },
@@ -659,7 +1109,8 @@ const d12_8: Check = {
 const d12_9: Check = {
   id: 'd12.9',
   exclusive: true,
-  title: 'Rotated files compressed at rest (--rest-compression gzip|zstd, --rotate-bytes) hold every record exactly once',
+  title:
+    'Rotated files compressed at rest (--rest-compression gzip|zstd, --rotate-bytes) hold every record exactly once',
   points: 10,
   timeoutMs: 90_000,
   async run(ctx) {
@@ -668,7 +1119,14 @@ const d12_9: Check = {
     if (CODECS.get(2)!.availability().ok) methods.push({ name: 'zstd', suffix: '.zst', magic: '28b52ffd' });
     for (const m of methods) {
       // --fsync never: durable = written, so the ACK of each batch comes at once
-      const { rx, dataDir } = await startReceiver(ctx, ['--rest-compression', m.name, '--rotate-bytes', '64KiB', '--fsync', 'never']);
+      const { rx, dataDir } = await startReceiver(ctx, [
+        '--rest-compression',
+        m.name,
+        '--rotate-bytes',
+        '64KiB',
+        '--fsync',
+        'never',
+      ]);
       const S = streamId(ctx);
       const records = corpus(ctx, N, `rest-${m.name}`);
       const c = await hello(ctx, rx, S, `check-d12.9-${m.name}`);
@@ -679,12 +1137,19 @@ const d12_9: Check = {
         await waitAck(c, S, seq + B - 1, 10_000, 'ACK every record once durable, across rotations');
       }
       const stop = await rx.stop(8000);
-      expectTrue(stop.exitCode === 0 && !stop.timedOut, { expected: 'the receiver to exit 0 on SIGTERM (after finishing the compression of rotated files)', received: `exit ${stop.exitCode}, signal ${stop.signal}, timed out ${stop.timedOut}`, where: `receiver pid ${rx.pid}`, hint: 'FileSink.close() waits for background compressions' });
+      expectTrue(stop.exitCode === 0 && !stop.timedOut, {
+        expected: 'the receiver to exit 0 on SIGTERM (after finishing the compression of rotated files)',
+        received: `exit ${stop.exitCode}, signal ${stop.signal}, timed out ${stop.timedOut}`,
+        where: `receiver pid ${rx.pid}`,
+        hint: 'FileSink.close() waits for background compressions',
+      });
       const names = (await readdir(dataDir)).filter((n) => n.startsWith('records-')).sort();
       const compressed = names.filter((n) => n.endsWith(`.ndjson${m.suffix}`));
       const plain = names.filter((n) => n.endsWith('.ndjson'));
       const other = names.filter((n) => !compressed.includes(n) && !plain.includes(n));
-      ctx.log(`--rest-compression ${m.name}: ${compressed.length} compressed files, plain ${show(plain)}, other ${show(other)}`);
+      ctx.log(
+        `--rest-compression ${m.name}: ${compressed.length} compressed files, plain ${show(plain)}, other ${show(other)}`,
+      );
       expectTrue(compressed.length >= 10 && plain.length <= 1 && other.length === 0, {
         expected: `every rotated file compressed as records-NNNNNN.ndjson${m.suffix} (≥ 10 of them for ~6 MB at --rotate-bytes 64KiB), at most one plain records-*.ndjson (the active file), no temp files`,
         received: `${compressed.length} ${m.suffix} files, plain ${show(plain.slice(0, 5))}, other ${show(other.slice(0, 5))}`,
@@ -692,8 +1157,18 @@ const d12_9: Check = {
         hint: `your TODO in lessons/day12/receiver.ts: hand --rest-compression ${m.name} (and --rest-level) to the sink (fileSink.compressRotated), which compresses each file as it is rotated`,
       });
       const first = await readFile(path.join(dataDir, compressed[0]!));
-      expectEqual(first.subarray(0, m.magic.length / 2).toString('hex'), m.magic, { what: `the first bytes of ${compressed[0]} (${m.name} magic)`, where: dataDir, hint: `files named ${m.suffix} must be ${m.name} streams` });
-      await expectPersisted(dataDir, S, records, `each record lands in exactly one file: a compressed file replaces its source, it is never added beside it`, `stream ${S} (--rest-compression ${m.name})`);
+      expectEqual(first.subarray(0, m.magic.length / 2).toString('hex'), m.magic, {
+        what: `the first bytes of ${compressed[0]} (${m.name} magic)`,
+        where: dataDir,
+        hint: `files named ${m.suffix} must be ${m.name} streams`,
+      });
+      await expectPersisted(
+        dataDir,
+        S,
+        records,
+        `each record lands in exactly one file: a compressed file replaces its source, it is never added beside it`,
+        `stream ${S} (--rest-compression ${m.name})`,
+      );
     }
   },
 };

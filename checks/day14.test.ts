@@ -8,7 +8,10 @@ import { fixtureSuite, referenceSuite } from './suites.ts';
 
 describe('day14: the README documents every --json field the check [d14.5] asks for', () => {
   it('each field appears as `name` in the README', () => {
-    const readme = readFileSync(path.join(process.env['CHECKS_LESSONS_ROOT'] ?? path.join(REPO_ROOT, 'lessons'), 'day14', 'README.md'), 'utf8');
+    const readme = readFileSync(
+      path.join(process.env['CHECKS_LESSONS_ROOT'] ?? path.join(REPO_ROOT, 'lessons'), 'day14', 'README.md'),
+      'utf8',
+    );
     const missing = REPORT_FIELDS.map(([f]) => f.replace('.*.', '[].')).filter((f) => !readme.includes(`\`${f}\``));
     expect(missing).toEqual([]);
   });

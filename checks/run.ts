@@ -13,12 +13,14 @@ const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replac
 
 /** The command that replays one check: the same lessons folder (the learner's copy) and the same seed (goal 4). */
 export function rerunCommand(o: { lesson: string; lessonsRoot: string; seed: number; id: string }): string {
-  const lessons = path.resolve(o.lessonsRoot) === path.join(REPO_ROOT, 'lessons') ? '' : ` --lessons ${shellQuote(o.lessonsRoot)}`;
+  const lessons =
+    path.resolve(o.lessonsRoot) === path.join(REPO_ROOT, 'lessons') ? '' : ` --lessons ${shellQuote(o.lessonsRoot)}`;
   return `npm run check -- ${o.lesson}${lessons} --seed ${o.seed} --only ${o.id}`;
 }
 
 function parseSeed(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) > 0xffffffff) throw new InvalidArgumentError('--seed must be an integer 0..4294967295');
+  if (!/^\d+$/.test(v) || Number(v) > 0xffffffff)
+    throw new InvalidArgumentError('--seed must be an integer 0..4294967295');
   return Number(v);
 }
 
@@ -38,11 +40,21 @@ export async function main(argv: string[]): Promise<number> {
   try {
     program.parse(argv, { from: 'user' });
   } catch (err) {
-    if (err instanceof CommanderError) return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' ? 0 : 2;
+    if (err instanceof CommanderError)
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version'
+        ? 0
+        : 2;
     throw err;
   }
   const lesson = program.args[0] as string;
-  const opts = program.opts<{ lessons: string; seed?: number; only?: string; keep: boolean; json?: string; all: boolean }>();
+  const opts = program.opts<{
+    lessons: string;
+    seed?: number;
+    only?: string;
+    keep: boolean;
+    json?: string;
+    all: boolean;
+  }>();
   const seed = opts.seed ?? newSeed();
   const lessonsRoot = userPath(opts.lessons);
   console.log(bold(`checks for ${lesson}`) + dim(`  lessons: ${lessonsRoot}  seed: ${seed}  (replay: --seed ${seed})`));
@@ -52,7 +64,14 @@ export async function main(argv: string[]): Promise<number> {
       lesson,
       seed,
       stopOnFirstFailure: !opts.all,
-      ...(opts.only ? { only: opts.only.split(',').map((x) => x.trim()).filter(Boolean) } : {}),
+      ...(opts.only
+        ? {
+            only: opts.only
+              .split(',')
+              .map((x) => x.trim())
+              .filter(Boolean),
+          }
+        : {}),
       keep: opts.keep,
       onCheckEnd: (r) => {
         console.log(checkLine(r));
@@ -66,8 +85,12 @@ export async function main(argv: string[]): Promise<number> {
     const line = `${sum.passed - sum.givenPassed}/${sum.total - sum.given} checks passed${given}, ${sum.earned}/${sum.maxPoints} points`;
     console.log(sum.failed === 0 && sum.notRun === 0 ? green(line) : red(line));
     const firstFailed = results.find((r) => r.status === 'failed');
-    if (firstFailed) console.log(dim(`seed ${seed}: rerun this check with  ${rerunCommand({ lesson, lessonsRoot, seed, id: firstFailed.id })}`));
-    if (opts.json) await writeFile(userPath(opts.json), JSON.stringify({ lesson, lessonsRoot, seed, ...sum, results }, null, 2));
+    if (firstFailed)
+      console.log(
+        dim(`seed ${seed}: rerun this check with  ${rerunCommand({ lesson, lessonsRoot, seed, id: firstFailed.id })}`),
+      );
+    if (opts.json)
+      await writeFile(userPath(opts.json), JSON.stringify({ lesson, lessonsRoot, seed, ...sum, results }, null, 2));
     return sum.failed === 0 ? 0 : 1;
   } catch (err) {
     if (err instanceof HarnessError) {
@@ -81,7 +104,9 @@ export async function main(argv: string[]): Promise<number> {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   // A stray rejection inside a check must not end the whole run (nor pass for a failed check).
-  process.on('unhandledRejection', (err) => console.error(dim(`(harness: a check left an unhandled rejection: ${String(err)})`)));
+  process.on('unhandledRejection', (err) =>
+    console.error(dim(`(harness: a check left an unhandled rejection: ${String(err)})`)),
+  );
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {

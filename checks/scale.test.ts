@@ -4,6 +4,11 @@
 import { skipChecksNeeding } from '../tests/support/peers.ts';
 import { fixtureSuite, referenceSuite } from './suites.ts';
 
-await skipChecksNeeding({ 'scale.1': ['nats-server'], 'scale.2': ['nats-server'], 'scale.3': ['nats-server'], 'scale.4': ['nats-server'] });
+await skipChecksNeeding({
+  'scale.1': ['nats-server'],
+  'scale.2': ['nats-server'],
+  'scale.3': ['nats-server'],
+  'scale.4': ['nats-server'],
+});
 await referenceSuite('scale');
 await fixtureSuite('scale', { skipUnaffected: true, timeoutMs: 480_000 });

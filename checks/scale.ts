@@ -30,7 +30,11 @@ async function startCluster(ctx: CheckContext): Promise<NatsCluster> {
     await c.start(20_000);
   } catch (err) {
     await c.stop(200);
-    fail({ expected: 'a 3-node nats-server cluster on loopback', received: (err as Error).message, hint: 'is nats-server installed (apt-get install nats-server)? `.ci/run` installs it' });
+    fail({
+      expected: 'a 3-node nats-server cluster on loopback',
+      received: (err as Error).message,
+      hint: 'is nats-server installed (apt-get install nats-server)? `.ci/run` installs it',
+    });
   }
   ctx.log(`nats cluster ${c.urls.join(',')} pids ${c.pids.join(',')}`);
   return c;
@@ -50,11 +54,37 @@ function natsArgs(c: NatsCluster, order: number[] = [0, 1, 2]): string[] {
   return ['--nats', order.map((i) => c.urls[i]).join(','), '--js-stream', JS_STREAM, '--replicas', '3'];
 }
 
-async function startReceiver(ctx: CheckContext, c: NatsCluster, dataDir: string, lane: string, port = 0, publishTimeoutMs = 5000): Promise<RunningProgram> {
-  return ctx.start('receiver', ['--port', String(port), '--data-dir', dataDir, '--lane', lane, '--sink', 'jetstream', '--stats-interval-ms', '200', '--publish-timeout-ms', String(publishTimeoutMs), ...natsArgs(c)], { readyTimeoutMs: 20_000 });
+async function startReceiver(
+  ctx: CheckContext,
+  c: NatsCluster,
+  dataDir: string,
+  lane: string,
+  port = 0,
+  publishTimeoutMs = 5000,
+): Promise<RunningProgram> {
+  return ctx.start(
+    'receiver',
+    [
+      '--port',
+      String(port),
+      '--data-dir',
+      dataDir,
+      '--lane',
+      lane,
+      '--sink',
+      'jetstream',
+      '--stats-interval-ms',
+      '200',
+      '--publish-timeout-ms',
+      String(publishTimeoutMs),
+      ...natsArgs(c),
+    ],
+    { readyTimeoutMs: 20_000 },
+  );
 }
 
-const threeReceivers = (ctx: CheckContext, c: NatsCluster, tmp: string) => Promise.all([1, 2, 3].map((i) => startReceiver(ctx, c, path.join(tmp, `r${i}`), `scale-r${i}`)));
+const threeReceivers = (ctx: CheckContext, c: NatsCluster, tmp: string) =>
+  Promise.all([1, 2, 3].map((i) => startReceiver(ctx, c, path.join(tmp, `r${i}`), `scale-r${i}`)));
 
 /** The JetStream stream as the cluster sees it. */
 async function streamInfo(c: NatsCluster) {
@@ -77,25 +107,69 @@ async function expectReplicas(c: NatsCluster, want: number, hint: string): Promi
   });
 }
 
-async function startArchiver(ctx: CheckContext, c: NatsCluster, dataDir: string, extra: string[] = []): Promise<RunningProgram> {
-  return ctx.start(ARCHIVER, ['--data-dir', dataDir, '--stats-interval-ms', '200', ...natsArgs(c), ...extra], { readyTimeoutMs: 20_000 });
+async function startArchiver(
+  ctx: CheckContext,
+  c: NatsCluster,
+  dataDir: string,
+  extra: string[] = [],
+): Promise<RunningProgram> {
+  return ctx.start(ARCHIVER, ['--data-dir', dataDir, '--stats-interval-ms', '200', ...natsArgs(c), ...extra], {
+    readyTimeoutMs: 20_000,
+  });
 }
 
-function ship(ctx: CheckContext, targets: RunningProgram[], stateDir: string, n: number, extra: string[] = []): WatchedProgram {
+function ship(
+  ctx: CheckContext,
+  targets: RunningProgram[],
+  stateDir: string,
+  n: number,
+  extra: string[] = [],
+): WatchedProgram {
   const list = targets.map((r) => `127.0.0.1:${r.port}`).join(',');
-  return ctx.watch('shipper', ['--target', list, '--generate', String(n), '--state-dir', stateDir, '--progress-ms', '200', '--backoff-base-ms', '50', '--backoff-cap-ms', '500', '--ack-timeout-ms', '15000', ...extra]);
+  return ctx.watch('shipper', [
+    '--target',
+    list,
+    '--generate',
+    String(n),
+    '--state-dir',
+    stateDir,
+    '--progress-ms',
+    '200',
+    '--backoff-base-ms',
+    '50',
+    '--backoff-cap-ms',
+    '500',
+    '--ack-timeout-ms',
+    '15000',
+    ...extra,
+  ]);
 }
 
 /** The shipper's done line once it exited 0 with everything acknowledged, or a CheckFailure. */
-async function shipped(p: WatchedProgram, n: number, timeoutMs: number, hint: string): Promise<Record<string, unknown>> {
+async function shipped(
+  p: WatchedProgram,
+  n: number,
+  timeoutMs: number,
+  hint: string,
+): Promise<Record<string, unknown>> {
   const exit = await Promise.race([p.exit, sleep(timeoutMs).then(() => undefined)]);
   if (!exit) {
     const prog = p.lastEvent('progress');
-    fail({ expected: `the shipper to deliver its ${n} records and exit within ${timeoutMs} ms`, received: `still running; last progress ${JSON.stringify(prog)}`, where: p.cmd, hint });
+    fail({
+      expected: `the shipper to deliver its ${n} records and exit within ${timeoutMs} ms`,
+      received: `still running; last progress ${JSON.stringify(prog)}`,
+      where: p.cmd,
+      hint,
+    });
   }
   const done = p.lastEvent('done');
   if (exit.exitCode !== 0 || !done || done['acked'] !== n) {
-    fail({ expected: `exit 0 and a done line with acked ${n}`, received: `exit ${exit.exitCode ?? exit.signal}, done ${JSON.stringify(done)}; stderr …${p.stderrText().slice(-600)}`, where: p.cmd, hint });
+    fail({
+      expected: `exit 0 and a done line with acked ${n}`,
+      received: `exit ${exit.exitCode ?? exit.signal}, done ${JSON.stringify(done)}; stderr …${p.stderrText().slice(-600)}`,
+      where: p.cmd,
+      hint,
+    });
   }
   return done;
 }
@@ -107,7 +181,9 @@ interface StreamCount {
   lines: number;
 }
 
-async function scanArchive(dir: string): Promise<{ streams: Map<number, StreamCount>; lines: number; unreadable: string[] }> {
+async function scanArchive(
+  dir: string,
+): Promise<{ streams: Map<number, StreamCount>; lines: number; unreadable: string[] }> {
   const streams = new Map<number, StreamCount>();
   const unreadable: string[] = [];
   let lines = 0;
@@ -134,11 +210,14 @@ async function scanArchive(dir: string): Promise<{ streams: Map<number, StreamCo
       if (!readRxStreamSeq(buf, start, end, add)) {
         // not in the receivers' byte layout: read it as JSON
         try {
-          const rx = (JSON.parse(buf.toString('utf8', start, end)) as { _rx?: { stream?: unknown; seq?: unknown } })._rx;
+          const rx = (JSON.parse(buf.toString('utf8', start, end)) as { _rx?: { stream?: unknown; seq?: unknown } })
+            ._rx;
           if (typeof rx?.stream === 'number' && typeof rx.seq === 'number') add(rx.stream, rx.seq);
-          else if (unreadable.length < 5) unreadable.push(`${name}: ${buf.toString('utf8', start, Math.min(end, start + 160))}`);
+          else if (unreadable.length < 5)
+            unreadable.push(`${name}: ${buf.toString('utf8', start, Math.min(end, start + 160))}`);
         } catch {
-          if (unreadable.length < 5) unreadable.push(`${name}: ${buf.toString('utf8', start, Math.min(end, start + 160))}`);
+          if (unreadable.length < 5)
+            unreadable.push(`${name}: ${buf.toString('utf8', start, Math.min(end, start + 160))}`);
         }
       }
       start = end + 1;
@@ -158,7 +237,14 @@ interface ArchiveReport {
 
 async function archiveReport(dir: string, want: Map<number, number>): Promise<ArchiveReport> {
   const scan = await scanArchive(dir);
-  const r: ArchiveReport = { lost: new Map(), dup: new Map(), beyond: new Map(), extraStreams: [], unreadable: scan.unreadable, lines: scan.lines };
+  const r: ArchiveReport = {
+    lost: new Map(),
+    dup: new Map(),
+    beyond: new Map(),
+    extraStreams: [],
+    unreadable: scan.unreadable,
+    lines: scan.lines,
+  };
   for (const [stream, n] of want) {
     const s = scan.streams.get(stream);
     const lost: number[] = [];
@@ -189,23 +275,37 @@ function describe(r: ArchiveReport): string {
 }
 
 /** Waits until the archive holds every seq 1..n of every stream, then asserts each exactly once. */
-async function verifyArchive(ctx: CheckContext, dir: string, want: Map<number, number>, timeoutMs: number, hint: string): Promise<void> {
+async function verifyArchive(
+  ctx: CheckContext,
+  dir: string,
+  want: Map<number, number>,
+  timeoutMs: number,
+  hint: string,
+): Promise<void> {
   let last: ArchiveReport | undefined;
-  await waitFor(async () => {
-    last = await archiveReport(dir, want);
-    return last.lost.size === 0 || last.dup.size > 0;
-  }, {
-    timeoutMs,
-    intervalMs: 1000,
-    signal: ctx.signal,
-    what: `the archive to hold ${[...want].map(([s, n]) => `stream ${s} seqs 1..${n}`).join(', ')}`,
-    where: dir,
-    received: () => (last ? describe(last) : 'nothing read yet'),
-    hint,
-  });
+  await waitFor(
+    async () => {
+      last = await archiveReport(dir, want);
+      return last.lost.size === 0 || last.dup.size > 0;
+    },
+    {
+      timeoutMs,
+      intervalMs: 1000,
+      signal: ctx.signal,
+      what: `the archive to hold ${[...want].map(([s, n]) => `stream ${s} seqs 1..${n}`).join(', ')}`,
+      where: dir,
+      received: () => (last ? describe(last) : 'nothing read yet'),
+      hint,
+    },
+  );
   const r = last!;
   if (r.lost.size || r.dup.size || r.beyond.size || r.extraStreams.length || r.unreadable.length) {
-    fail({ expected: `every seq of every stream exactly once (${[...want].map(([s, n]) => `${s}: 1..${n}`).join(', ')})`, received: describe(r), where: dir, hint });
+    fail({
+      expected: `every seq of every stream exactly once (${[...want].map(([s, n]) => `${s}: 1..${n}`).join(', ')})`,
+      received: describe(r),
+      where: dir,
+      hint,
+    });
   }
 }
 
@@ -217,7 +317,8 @@ function streamOf(done: Record<string, unknown>): number {
 
 const scale1: Check = {
   id: 'scale.1',
-  title: 'the process contract (--help; a bad --sink, --subject-prefix, --fetch or --target exits 2 naming the flag), and the stream a receiver creates is the one configured',
+  title:
+    'the process contract (--help; a bad --sink, --subject-prefix, --fetch or --target exits 2 naming the flag), and the stream a receiver creates is the one configured',
   points: 10,
   timeoutMs: 60_000,
   async run(ctx) {
@@ -228,8 +329,17 @@ const scale1: Check = {
       ['shipper', ['--generate', '1', '--target', '127.0.0.1:1,nohost'], '--target'],
     ];
     const [helps, bads] = await Promise.all([
-      Promise.all((['receiver', ARCHIVER, 'shipper'] as ProgramName[]).map(async (program) => [program, await ctx.run(program, ['--help'], { timeoutMs: 30_000 })] as const)),
-      Promise.all(bad.map(async ([program, args, flag]) => [program, args, flag, await ctx.run(program, args, { timeoutMs: 30_000 })] as const)),
+      Promise.all(
+        (['receiver', ARCHIVER, 'shipper'] as ProgramName[]).map(
+          async (program) => [program, await ctx.run(program, ['--help'], { timeoutMs: 30_000 })] as const,
+        ),
+      ),
+      Promise.all(
+        bad.map(
+          async ([program, args, flag]) =>
+            [program, args, flag, await ctx.run(program, args, { timeoutMs: 30_000 })] as const,
+        ),
+      ),
     ]);
     for (const [program, r] of helps) {
       expectTrue(r.exitCode === 0 && r.stdout.includes('--nats') === (program !== 'shipper'), {
@@ -247,21 +357,53 @@ const scale1: Check = {
     }
     // the first receiver creates the stream: replicas, subjects and duplicate window as its flags say
     await withCluster(ctx, async (c, tmp) => {
-      await ctx.start('receiver', ['--port', '0', '--data-dir', path.join(tmp, 'r1'), '--sink', 'jetstream', '--nats', c.urls.join(','), '--js-stream', JS_STREAM, '--replicas', '3', '--subject-prefix', 'acme.logs', '--duplicate-window-ms', '90000'], { readyTimeoutMs: 20_000 });
+      await ctx.start(
+        'receiver',
+        [
+          '--port',
+          '0',
+          '--data-dir',
+          path.join(tmp, 'r1'),
+          '--sink',
+          'jetstream',
+          '--nats',
+          c.urls.join(','),
+          '--js-stream',
+          JS_STREAM,
+          '--replicas',
+          '3',
+          '--subject-prefix',
+          'acme.logs',
+          '--duplicate-window-ms',
+          '90000',
+        ],
+        { readyTimeoutMs: 20_000 },
+      );
       const si = await streamInfo(c);
-      const got = { replicas: si.config.num_replicas, subjects: si.config.subjects, duplicateWindowMs: si.config.duplicate_window / 1e6 };
-      expectTrue(got.replicas === 3 && got.subjects.length === 1 && got.subjects[0] === 'acme.logs.>' && got.duplicateWindowMs === 90_000, {
-        expected: `stream ${JS_STREAM}: replicas 3, subjects ["acme.logs.>"], duplicate window 90000 ms`,
-        received: JSON.stringify(got),
-        hint: 'the receiver creates the stream from --replicas, --subject-prefix and --duplicate-window-ms',
-      });
+      const got = {
+        replicas: si.config.num_replicas,
+        subjects: si.config.subjects,
+        duplicateWindowMs: si.config.duplicate_window / 1e6,
+      };
+      expectTrue(
+        got.replicas === 3 &&
+          got.subjects.length === 1 &&
+          got.subjects[0] === 'acme.logs.>' &&
+          got.duplicateWindowMs === 90_000,
+        {
+          expected: `stream ${JS_STREAM}: replicas 3, subjects ["acme.logs.>"], duplicate window 90000 ms`,
+          received: JSON.stringify(got),
+          hint: 'the receiver creates the stream from --replicas, --subject-prefix and --duplicate-window-ms',
+        },
+      );
     });
   },
 };
 
 const scale2: Check = {
   id: 'scale.2',
-  title: '500,000 records through 3 receivers into a 3-replica JetStream stream: the archive holds every seq exactly once',
+  title:
+    '500,000 records through 3 receivers into a 3-replica JetStream stream: the archive holds every seq exactly once',
   points: 30,
   timeoutMs: 150_000,
   exclusive: true,
@@ -273,12 +415,21 @@ const scale2: Check = {
       const per = [166_667, 166_667, 166_666];
       const hint = 'ACK after the PubAck, dedup by the HWM JetStream holds, archiver: skip seq ≤ the mark of its files';
       // shipper i starts at receiver i: all three receivers carry load
-      const shippers = per.map((n, i) => ship(ctx, [rs[i]!, rs[(i + 1) % 3]!, rs[(i + 2) % 3]!], path.join(tmp, `s${i}`), n, ['--batch-records', '1000']));
+      const shippers = per.map((n, i) =>
+        ship(ctx, [rs[i]!, rs[(i + 1) % 3]!, rs[(i + 2) % 3]!], path.join(tmp, `s${i}`), n, [
+          '--batch-records',
+          '1000',
+        ]),
+      );
       const dones = await Promise.all(shippers.map((p, i) => shipped(p, per[i]!, 100_000, hint)));
       for (const [i, r] of rs.entries()) {
         const persisted = statNumber(await readStats(path.join(tmp, `r${i + 1}`)), 'records.persisted') ?? 0;
         ctx.log(`receiver r${i + 1} (pid ${r.pid}) persisted ${persisted}`);
-        expectTrue(persisted > 0, { expected: `receiver r${i + 1} to carry records (stats.json records.persisted > 0)`, received: `${persisted}`, where: path.join(tmp, `r${i + 1}`) });
+        expectTrue(persisted > 0, {
+          expected: `receiver r${i + 1} to carry records (stats.json records.persisted > 0)`,
+          received: `${persisted}`,
+          where: path.join(tmp, `r${i + 1}`),
+        });
       }
       await expectReplicas(c, 3, 'the receivers create the stream with --replicas 3: every record on 3 nodes');
       await verifyArchive(ctx, archive, new Map(dones.map((d, i) => [streamOf(d), per[i]!])), 60_000, hint);
@@ -288,7 +439,8 @@ const scale2: Check = {
 
 const scale3: Check = {
   id: 'scale.3',
-  title: 'the whole NATS cluster down: receivers stop acknowledging (the shipper holds its records), and everything flows once it is back',
+  title:
+    'the whole NATS cluster down: receivers stop acknowledging (the shipper holds its records), and everything flows once it is back',
   points: 30,
   timeoutMs: 120_000,
   exclusive: true,
@@ -296,15 +448,37 @@ const scale3: Check = {
     await withCluster(ctx, async (c, tmp) => {
       const rx = await startReceiver(ctx, c, path.join(tmp, 'r1'), 'scale-r1', 0, 1500);
       const n = 30_000;
-      const hint = 'an ACK promises the records are stored: only after JetStream acknowledged the publish, never after a failed one';
-      const s = ship(ctx, [rx], path.join(tmp, 's1'), n, ['--rate', '10000', '--queue-records', '100000', '--ack-timeout-ms', '3000']);
+      const hint =
+        'an ACK promises the records are stored: only after JetStream acknowledged the publish, never after a failed one';
+      const s = ship(ctx, [rx], path.join(tmp, 's1'), n, [
+        '--rate',
+        '10000',
+        '--queue-records',
+        '100000',
+        '--ack-timeout-ms',
+        '3000',
+      ]);
       const acked = () => Number(s.lastEvent('progress')?.['acked'] ?? 0);
-      await waitFor(() => acked() >= 10_000 || s.exited(), { timeoutMs: 30_000, intervalMs: 100, signal: ctx.signal, what: 'the shipper to get 10,000 records acknowledged', where: s.cmd, received: () => s.lastEvent('progress') });
+      await waitFor(() => acked() >= 10_000 || s.exited(), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        signal: ctx.signal,
+        what: 'the shipper to get 10,000 records acknowledged',
+        where: s.cmd,
+        received: () => s.lastEvent('progress'),
+      });
       for (let i = 0; i < 3; i++) await c.kill(i, 'SIGKILL');
       const ackedAtKill = acked();
       ctx.log(`cluster killed with ${ackedAtKill} acked`);
       // the source runs out while the cluster is down; then the shipper must still be waiting for ACKs
-      await waitFor(() => Number(s.lastEvent('progress')?.['read'] ?? 0) >= n || s.exited(), { timeoutMs: 20_000, intervalMs: 100, signal: ctx.signal, what: `the shipper to read its ${n} records`, where: s.cmd, received: () => s.lastEvent('progress') });
+      await waitFor(() => Number(s.lastEvent('progress')?.['read'] ?? 0) >= n || s.exited(), {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+        signal: ctx.signal,
+        what: `the shipper to read its ${n} records`,
+        where: s.cmd,
+        received: () => s.lastEvent('progress'),
+      });
       const until = Date.now() + 2500;
       while (Date.now() < until) {
         const ex = s.exited();
@@ -321,7 +495,12 @@ const scale3: Check = {
       ctx.log(`while down: acked ${acked()}`);
       for (let i = 0; i < 3; i++) c.startNode(i);
       await c.waitReady(30_000);
-      const done = await shipped(s, n, 60_000, 'after the cluster is back the receiver stores again: the shipper resends what was not ACKed');
+      const done = await shipped(
+        s,
+        n,
+        60_000,
+        'after the cluster is back the receiver stores again: the shipper resends what was not ACKed',
+      );
       const archive = path.join(tmp, 'archive');
       await startArchiver(ctx, c, archive);
       await verifyArchive(ctx, archive, new Map([[streamOf(done), n]]), 30_000, hint);
@@ -344,7 +523,8 @@ async function followerNode(c: NatsCluster): Promise<number> {
 
 const scale4: Check = {
   id: 'scale.4',
-  title: 'kill -9 one receiver, one nats-server node and the archiver mid-run (then restart them): nothing lost, nothing duplicated',
+  title:
+    'kill -9 one receiver, one nats-server node and the archiver mid-run (then restart them): nothing lost, nothing duplicated',
   points: 30,
   timeoutMs: 150_000,
   exclusive: true,
@@ -355,10 +535,17 @@ const scale4: Check = {
       const archiverArgs = ['--fsync-interval-ms', '1000'];
       let archiver = await startArchiver(ctx, c, archive, archiverArgs);
       const n = 40_000;
-      const hint = 'receiver: ACK after the PubAck; shipper: move to the next --target when the connection is lost; archiver: skip seq ≤ the mark of its files';
-      const shippers = [0, 1, 2].map((i) => ship(ctx, [rs[i]!, rs[(i + 1) % 3]!, rs[(i + 2) % 3]!], path.join(tmp, `s${i}`), n, ['--rate', '10000']));
+      const hint =
+        'receiver: ACK after the PubAck; shipper: move to the next --target when the connection is lost; archiver: skip seq ≤ the mark of its files';
+      const shippers = [0, 1, 2].map((i) =>
+        ship(ctx, [rs[i]!, rs[(i + 1) % 3]!, rs[(i + 2) % 3]!], path.join(tmp, `s${i}`), n, ['--rate', '10000']),
+      );
       await waitFor(async () => (statNumber(await readStats(archive), 'records.persisted') ?? 0) >= 20_000, {
-        timeoutMs: 40_000, intervalMs: 100, signal: ctx.signal, what: 'the archive to reach 20,000 records', where: archive,
+        timeoutMs: 40_000,
+        intervalMs: 100,
+        signal: ctx.signal,
+        what: 'the archive to reach 20,000 records',
+        where: archive,
         received: async () => `records.persisted ${statNumber(await readStats(archive), 'records.persisted')}`,
       });
       const node = await followerNode(c);
@@ -368,7 +555,10 @@ const scale4: Check = {
       await c.kill(node, 'SIGKILL');
       ctx.log(`killed receiver r1 (port ${r1Port}), the archiver and nats node ${c.nodes[node]!.name}`);
       // the two survivors keep a quorum: they elect a meta leader and answer JetStream's API
-      await c.waitReady(20_000, c.nodes.map((_, i) => i).filter((i) => i !== node));
+      await c.waitReady(
+        20_000,
+        c.nodes.map((_, i) => i).filter((i) => i !== node),
+      );
       c.startNode(node);
       archiver = await startArchiver(ctx, c, archive, archiverArgs);
       // r1 stays down until the shippers are done: the one that started there must fail over
@@ -376,7 +566,12 @@ const scale4: Check = {
       // r1 comes back knowing nothing itself: a shipper resuming stream 1 there continues where the cluster is
       const r1 = await startReceiver(ctx, c, path.join(tmp, 'r1'), 'scale-r1', r1Port);
       const more = ship(ctx, [r1], path.join(tmp, 's0'), 1000);
-      const moreDone = await shipped(more, 1000, 30_000, 'a HELLO is answered with what JetStream holds of the stream, whichever receiver stored it');
+      const moreDone = await shipped(
+        more,
+        1000,
+        30_000,
+        'a HELLO is answered with what JetStream holds of the stream, whichever receiver stored it',
+      );
       const want = new Map(dones.map((d) => [streamOf(d), n]));
       want.set(streamOf(moreDone), n + 1000);
       await verifyArchive(ctx, archive, want, 60_000, hint);

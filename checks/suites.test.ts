@@ -15,7 +15,10 @@ it('programClosure follows a program to the lesson files it imports, and no furt
   const os = await import('node:os');
   const { programClosure } = await import('./suites.ts');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'closure-'));
-  await writeFile(path.join(dir, 'receiver.ts'), "import { a } from './seq-accounting.ts';\nimport { b } from '../../shared/x.ts';\n");
+  await writeFile(
+    path.join(dir, 'receiver.ts'),
+    "import { a } from './seq-accounting.ts';\nimport { b } from '../../shared/x.ts';\n",
+  );
   await writeFile(path.join(dir, 'seq-accounting.ts'), "const m = await import('./deep.ts');\n");
   await writeFile(path.join(dir, 'deep.ts'), '');
   await writeFile(path.join(dir, 'shipper.ts'), "import { c } from './other.ts';\n");

@@ -26,8 +26,10 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 const CONCURRENCY = Number(process.env['CHECKS_CONCURRENCY'] ?? 3);
 const FIXTURE_MODES = ['named', 'affected', 'all'] as const;
 type FixtureMode = (typeof FIXTURE_MODES)[number];
-const FIXTURE_MODE: FixtureMode = process.env['CHECKS_FIXTURES_FULL'] === '1' ? 'all' : ((process.env['CHECKS_FIXTURES'] ?? 'named') as FixtureMode);
-if (!FIXTURE_MODES.includes(FIXTURE_MODE)) throw new Error(`CHECKS_FIXTURES=${FIXTURE_MODE}: expected one of ${FIXTURE_MODES.join(', ')}`);
+const FIXTURE_MODE: FixtureMode =
+  process.env['CHECKS_FIXTURES_FULL'] === '1' ? 'all' : ((process.env['CHECKS_FIXTURES'] ?? 'named') as FixtureMode);
+if (!FIXTURE_MODES.includes(FIXTURE_MODE))
+  throw new Error(`CHECKS_FIXTURES=${FIXTURE_MODE}: expected one of ${FIXTURE_MODES.join(', ')}`);
 
 /** What the reference run in this process saw, per lesson and check id: did it pass, which programs it ran. */
 const referenceRuns = new Map<string, Map<string, { passed: boolean; programs: string[] }>>();
@@ -85,15 +87,19 @@ export async function referenceSuite(lesson: string): Promise<void> {
 
   describe(`${lesson}: the reference passes every check (seed ${seed})`, () => {
     for (const check of manifest.checks) {
-      it(`${check.id} ${check.title}`, async () => {
-        const [r] = await runChecks({ lessonsRoot, lesson, seed, stopOnFirstFailure: true, only: [check.id] });
-        if (r && lessonsRoot === path.join(REPO_ROOT, 'lessons')) {
-          const runs = referenceRuns.get(lesson) ?? new Map<string, { passed: boolean; programs: string[] }>();
-          runs.set(check.id, { passed: r.status === 'passed', programs: r.programs ?? [] });
-          referenceRuns.set(lesson, runs);
-        }
-        expect(r?.status, r ? `\n${failureBlock(r)}` : 'no result').toBe('passed');
-      }, check.timeoutMs + 15_000);
+      it(
+        `${check.id} ${check.title}`,
+        async () => {
+          const [r] = await runChecks({ lessonsRoot, lesson, seed, stopOnFirstFailure: true, only: [check.id] });
+          if (r && lessonsRoot === path.join(REPO_ROOT, 'lessons')) {
+            const runs = referenceRuns.get(lesson) ?? new Map<string, { passed: boolean; programs: string[] }>();
+            runs.set(check.id, { passed: r.status === 'passed', programs: r.programs ?? [] });
+            referenceRuns.set(lesson, runs);
+          }
+          expect(r?.status, r ? `\n${failureBlock(r)}` : 'no result').toBe('passed');
+        },
+        check.timeoutMs + 15_000,
+      );
     }
   });
 }
@@ -111,26 +117,48 @@ export async function fixtureSuite(lesson: string, options: FixtureSuiteOptions 
       expect(new Set(names).size).toBe(names.length);
       for (const f of fixtures) {
         expect(f.mustFail.length, `${f.name} fails something`).toBeGreaterThan(0);
-        expect(f.mustFail.filter((id) => !ids.includes(id)), `${f.name}: unknown ids`).toEqual([]);
+        expect(
+          f.mustFail.filter((id) => !ids.includes(id)),
+          `${f.name}: unknown ids`,
+        ).toEqual([]);
       }
       const covered = new Set(fixtures.flatMap((f) => f.mustFail));
-      expect(ids.filter((id) => !covered.has(id)), 'checks no fixture fails').toEqual([]);
+      expect(
+        ids.filter((id) => !covered.has(id)),
+        'checks no fixture fails',
+      ).toEqual([]);
     });
 
     const { fixtures } = existsSync(file) ? ((await import(file)) as { fixtures: Fixture[] }) : { fixtures: [] };
     for (const fixture of fixtures) {
-      it(`${fixture.name}: ${fixture.description} → fails exactly ${fixture.mustFail.join(', ')}`, async () => {
-        const lessonsRoot = await materializeFixture({ repoRoot: REPO_ROOT, lesson, fixture });
-        const affected = options.skipUnaffected ? affectedChecks(lesson, ids, fixture) : ids;
-        const claimed = fixture.mustFail.filter((id) => !affected.includes(id));
-        expect(claimed, `${fixture.name} names checks that run none of the files it patches`).toEqual([]);
-        const only = FIXTURE_MODE === 'named' ? ids.filter((id) => fixture.mustFail.includes(id)) : FIXTURE_MODE === 'affected' ? affected : ids;
-        const results = await runChecks({ lessonsRoot, lesson, seed, stopOnFirstFailure: false, concurrency: CONCURRENCY, only });
-        const failed = results.filter((r) => r.status === 'failed').map((r) => r.id);
-        const unexpected = results.filter((r) => r.status === 'failed' && !fixture.mustFail.includes(r.id));
-        const detail = unexpected.map((r) => `\n${r.id}:\n${failureBlock(r)}`).join('');
-        expect([...failed].sort(), `checks failed by ${lessonsRoot}${detail}`).toEqual([...fixture.mustFail].sort());
-      }, options.timeoutMs ?? 240_000);
+      it(
+        `${fixture.name}: ${fixture.description} → fails exactly ${fixture.mustFail.join(', ')}`,
+        async () => {
+          const lessonsRoot = await materializeFixture({ repoRoot: REPO_ROOT, lesson, fixture });
+          const affected = options.skipUnaffected ? affectedChecks(lesson, ids, fixture) : ids;
+          const claimed = fixture.mustFail.filter((id) => !affected.includes(id));
+          expect(claimed, `${fixture.name} names checks that run none of the files it patches`).toEqual([]);
+          const only =
+            FIXTURE_MODE === 'named'
+              ? ids.filter((id) => fixture.mustFail.includes(id))
+              : FIXTURE_MODE === 'affected'
+                ? affected
+                : ids;
+          const results = await runChecks({
+            lessonsRoot,
+            lesson,
+            seed,
+            stopOnFirstFailure: false,
+            concurrency: CONCURRENCY,
+            only,
+          });
+          const failed = results.filter((r) => r.status === 'failed').map((r) => r.id);
+          const unexpected = results.filter((r) => r.status === 'failed' && !fixture.mustFail.includes(r.id));
+          const detail = unexpected.map((r) => `\n${r.id}:\n${failureBlock(r)}`).join('');
+          expect([...failed].sort(), `checks failed by ${lessonsRoot}${detail}`).toEqual([...fixture.mustFail].sort());
+        },
+        options.timeoutMs ?? 240_000,
+      );
     }
   });
 }

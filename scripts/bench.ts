@@ -17,7 +17,14 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { opt, parseCli } from '../shared/cli.ts';
 import { REPO_ROOT } from './lib/launch.ts';
-import { reportJson, reportMarkdown, scenarioMarkdown, type BenchReport, type Machine, type ScenarioReport } from './bench/report.ts';
+import {
+  reportJson,
+  reportMarkdown,
+  scenarioMarkdown,
+  type BenchReport,
+  type Machine,
+  type ScenarioReport,
+} from './bench/report.ts';
 import { runScenario } from './bench/runner.ts';
 import { SCENARIOS } from './bench/scenarios.ts';
 
@@ -36,11 +43,25 @@ const list = Object.entries(SCENARIOS)
 const args = parseCli(
   {
     name: 'npm run bench --',
-    summary: 'Run benchmark scenarios side by side (alternating, repeated) and report medians, min–max and ratios, as markdown, JSON and an SVG chart.',
+    summary:
+      'Run benchmark scenarios side by side (alternating, repeated) and report medians, min–max and ratios, as markdown, JSON and an SVG chart.',
     options: {
-      runs: opt.int('--runs <n>', 'rounds; every contender runs once per round, the order alternating (use ≥ 3 for figures)', 3, { min: 1, max: 50 }),
-      records: opt.int('--records <n>', `records per run (default: the scenario's own, ${DEFAULT_RECORDS.toLocaleString('en-US')} unless it says otherwise)`, undefined, { min: 1000 }),
-      quick: opt.flag('--quick', `small runs (a ${QUICK_DIVISOR}th of the records) to check the bench works; results go to <out>/quick/`),
+      runs: opt.int(
+        '--runs <n>',
+        'rounds; every contender runs once per round, the order alternating (use ≥ 3 for figures)',
+        3,
+        { min: 1, max: 50 },
+      ),
+      records: opt.int(
+        '--records <n>',
+        `records per run (default: the scenario's own, ${DEFAULT_RECORDS.toLocaleString('en-US')} unless it says otherwise)`,
+        undefined,
+        { min: 1000 },
+      ),
+      quick: opt.flag(
+        '--quick',
+        `small runs (a ${QUICK_DIVISOR}th of the records) to check the bench works; results go to <out>/quick/`,
+      ),
       list: opt.flag('--list', 'list scenarios and exit'),
       out: opt.string('--out <dir>', 'where results are written', 'bench-results'),
     },
@@ -55,7 +76,9 @@ if (args.list) {
 }
 const unknown = names.filter((n) => n !== 'every' && !SCENARIOS[n]);
 if (unknown.length) {
-  console.error(`npm run bench: unknown scenario ${unknown.join(', ')} (have: ${Object.keys(SCENARIOS).join(', ')}, every)`);
+  console.error(
+    `npm run bench: unknown scenario ${unknown.join(', ')} (have: ${Object.keys(SCENARIOS).join(', ')}, every)`,
+  );
   process.exit(2);
 }
 const selected = names.includes('every') ? Object.keys(SCENARIOS) : names.length ? [...new Set(names)] : ['all'];
@@ -80,7 +103,12 @@ const recordsFor = (name: string): number => {
   return args.quick ? Math.max(QUICK_MIN_RECORDS, Math.round(r / QUICK_DIVISOR)) : r;
 };
 
-const report: BenchReport = { machine, quick: args.quick, command: `npm run bench -- ${argv.join(' ')}`.trim(), scenarios: [] };
+const report: BenchReport = {
+  machine,
+  quick: args.quick,
+  command: `npm run bench -- ${argv.join(' ')}`.trim(),
+  scenarios: [],
+};
 let failed = false;
 // Ctrl-C between runs: write what was measured so far (each run stops its own programs in `finally`).
 for (const name of selected) {
@@ -95,7 +123,9 @@ const stamp = machine.date.replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z');
 const files = await writeReport(join(outDir, 'latest'), report);
 const tag = selected.length > 3 ? `${selected.length}-scenarios` : selected.join('+');
 for (const f of files) await copyFile(f, join(outDir, 'history', `${stamp}-${tag}${f.slice(f.lastIndexOf('.'))}`));
-console.error(`\nwrote ${files.map((f) => f.replace(`${REPO_ROOT}`, '')).join(', ')} (+ per-scenario files and history/${stamp}-${tag}.*)`);
+console.error(
+  `\nwrote ${files.map((f) => f.replace(`${REPO_ROOT}`, '')).join(', ')} (+ per-scenario files and history/${stamp}-${tag}.*)`,
+);
 process.exit(failed ? 1 : 0);
 
 async function writeScenario(s: ScenarioReport): Promise<void> {

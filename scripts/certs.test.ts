@@ -24,7 +24,9 @@ interface Described {
 }
 
 async function certs(dir: string, ...args: string[]): Promise<Described> {
-  const r = await execa(process.execPath, ['--import', 'tsx', 'scripts/certs.ts', '--out', dir, '--json', ...args], { cwd: REPO_ROOT });
+  const r = await execa(process.execPath, ['--import', 'tsx', 'scripts/certs.ts', '--out', dir, '--json', ...args], {
+    cwd: REPO_ROOT,
+  });
   const out = JSON.parse(r.stdout) as { certs: Described[] };
   const server = out.certs.find((c) => c.what === 'server');
   if (!server) throw new Error(`no server certificate in ${r.stdout}`);
@@ -33,7 +35,9 @@ async function certs(dir: string, ...args: string[]): Promise<Described> {
 
 /** Handshake with the server certificate of `dir`, verifying it against its CA for `servername`. */
 async function handshake(dir: string, servername: string): Promise<string | undefined> {
-  const [cert, key, ca] = await Promise.all(['server.crt', 'server.key', 'ca.crt'].map((f) => readFile(path.join(dir, f))));
+  const [cert, key, ca] = await Promise.all(
+    ['server.crt', 'server.key', 'ca.crt'].map((f) => readFile(path.join(dir, f))),
+  );
   const server = tls.createServer({ cert, key }, (s) => s.end());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
@@ -55,7 +59,9 @@ describe('npm run certs -- --server-names', () => {
     const dir = path.join(tmp, 'c');
     const plain = await certs(dir);
     expect(plain.san).not.toContain('DNS:day13');
-    expect(await handshake(dir, 'day13'), 'a localhost certificate is refused for the name day13').toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+    expect(await handshake(dir, 'day13'), 'a localhost certificate is refused for the name day13').toBe(
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+    );
 
     const named = await certs(dir, '--server-names', 'day13,syslog');
     expect(named.serial).not.toBe(plain.serial);

@@ -13,7 +13,13 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { opt, parseCli } from '../shared/cli.ts';
-import { ensureCerts, issueServerCert, removeCerts, signatureAlgorithmOf, type CertFiles } from '../shared/tls/certs.ts';
+import {
+  ensureCerts,
+  issueServerCert,
+  removeCerts,
+  signatureAlgorithmOf,
+  type CertFiles,
+} from '../shared/tls/certs.ts';
 
 const args = parseCli({
   name: 'scripts/certs.ts',
@@ -21,9 +27,16 @@ const args = parseCli({
   options: {
     out: opt.string('--out <dir>', 'directory to write into', 'certs'),
     clients: opt.list('--clients <names>', 'client certificate common names, comma-separated', ['shipper-1']),
-    rotateServer: opt.flag('--rotate-server', 'issue a fresh server certificate (new key and serial) signed by the same CA'),
+    rotateServer: opt.flag(
+      '--rotate-server',
+      'issue a fresh server certificate (new key and serial) signed by the same CA',
+    ),
     force: opt.flag('--force', 'delete the directory first: a new CA and everything it signs'),
-    serverNames: opt.list('--server-names <names>', 'more DNS names server.crt must hold besides localhost (e.g. the compose services day13,syslog); a server.crt without one of them is reissued by the same CA', []),
+    serverNames: opt.list(
+      '--server-names <names>',
+      'more DNS names server.crt must hold besides localhost (e.g. the compose services day13,syslog); a server.crt without one of them is reissued by the same CA',
+      [],
+    ),
     json: opt.flag('--json', 'print one JSON object instead of the table'),
   },
   epilog: [
@@ -46,7 +59,8 @@ const lacksName = (pem: string) => {
   const x = new X509Certificate(pem);
   return args.serverNames.some((n) => x.checkHost(n, { wildcards: false }) === undefined);
 };
-if (args.rotateServer || lacksName(await readFile(set.server.cert, 'utf8'))) await issueServerCert(set.dir, set.dir, { dns: serverDns });
+if (args.rotateServer || lacksName(await readFile(set.server.cert, 'utf8')))
+  await issueServerCert(set.dir, set.dir, { dns: serverDns });
 
 const rows: Array<[string, CertFiles]> = [
   ['dev CA', set.ca],

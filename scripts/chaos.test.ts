@@ -23,7 +23,8 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-const line = (i: number, seq: number, stream = 7) => `{"i":${i},"ts":"2026-11-26T00:00:00Z","level":"info","msg":"m","_rx":{"ts":"2026-11-26T00:00:00Z","peer":"p","lane":"x","stream":${stream},"seq":${seq}}}\n`;
+const line = (i: number, seq: number, stream = 7) =>
+  `{"i":${i},"ts":"2026-11-26T00:00:00Z","level":"info","msg":"m","_rx":{"ts":"2026-11-26T00:00:00Z","peer":"p","lane":"x","stream":${stream},"seq":${seq}}}\n`;
 
 describe('the verdict (can fail)', () => {
   it('counts nothing wrong on a clean stream', async () => {
@@ -32,16 +33,36 @@ describe('the verdict (can fail)', () => {
     await writeFile(join(dir, 'records-000001.ndjson'), [1, 2, 3].map((i) => line(i, i)).join(''));
     await writeFile(join(dir, 'records-000002.ndjson'), [4, 5].map((i) => line(i, i)).join(''));
     const v = await verifySeqs(dir, 5, { stream: 7, numbered: true });
-    expect(v).toMatchObject({ lines: 5, unique: 5, lost: 0, duplicated: 0, reordered: 0, mismatched: 0, unexpected: 0, streams: [7] });
+    expect(v).toMatchObject({
+      lines: 5,
+      unique: 5,
+      lost: 0,
+      duplicated: 0,
+      reordered: 0,
+      mismatched: 0,
+      unexpected: 0,
+      streams: [7],
+    });
   });
 
   it('finds a lost, a duplicated, a reordered and a misplaced record, and a foreign stream', async () => {
     const dir = join(tmp, 'broken');
     await mkdir(dir);
     // seq 3 lost; 2 twice; 5 before 4; record 9 persisted under seq 6; one line of stream 8
-    await writeFile(join(dir, 'records-000001.ndjson'), [line(1, 1), line(2, 2), line(2, 2), line(5, 5), line(4, 4), line(9, 6), line(1, 1, 8)].join(''));
+    await writeFile(
+      join(dir, 'records-000001.ndjson'),
+      [line(1, 1), line(2, 2), line(2, 2), line(5, 5), line(4, 4), line(9, 6), line(1, 1, 8)].join(''),
+    );
     const v = await verifySeqs(dir, 6, { stream: 7, numbered: true });
-    expect(v).toMatchObject({ lost: 1, lostSample: [3], duplicated: 1, duplicatedSample: [2], reordered: 1, mismatched: 1, unexpected: 1 });
+    expect(v).toMatchObject({
+      lost: 1,
+      lostSample: [3],
+      duplicated: 1,
+      duplicatedSample: [2],
+      reordered: 1,
+      mismatched: 1,
+      unexpected: 1,
+    });
   });
 });
 
@@ -74,7 +95,8 @@ describe('the fault plumbing', () => {
     const o = { lanes: ['a', 'b'], faults: 14, startMs: 0, endMs: 10_000, seed: 3 };
     const plan = planFaults(o);
     expect(plan).toEqual(planFaults(o));
-    for (const lane of o.lanes) expect(new Set(plan.filter((f) => f.lane === lane).map((f) => f.kind))).toEqual(new Set(FAULT_KINDS));
+    for (const lane of o.lanes)
+      expect(new Set(plan.filter((f) => f.lane === lane).map((f) => f.kind))).toEqual(new Set(FAULT_KINDS));
   });
 });
 
@@ -91,13 +113,24 @@ describe('npm run chaos: the short profile', () => {
     for (const kind of FAULT_KINDS) expect(report.faults[kind] ?? 0, kind).toBeGreaterThan(0);
   });
 
-  it.each(['day09', 'day11', 'day12', 'day13'])('%s: zero lost, duplicated, reordered or misplaced, from the files', (lane) => {
-    const r = report.lanes.find((l) => l.lane === lane)!;
-    expect(r, lane).toBeDefined();
-    expect(r.verdict, r.failures.join('\n')).toMatchObject({ expected: r.records, unique: r.records, lost: 0, duplicated: 0, reordered: 0, mismatched: 0, unexpected: 0 });
-    expect(r.receiverRestarts).toBeGreaterThan(0);
-    expect(r.failures).toEqual([]);
-  });
+  it.each(['day09', 'day11', 'day12', 'day13'])(
+    '%s: zero lost, duplicated, reordered or misplaced, from the files',
+    (lane) => {
+      const r = report.lanes.find((l) => l.lane === lane)!;
+      expect(r, lane).toBeDefined();
+      expect(r.verdict, r.failures.join('\n')).toMatchObject({
+        expected: r.records,
+        unique: r.records,
+        lost: 0,
+        duplicated: 0,
+        reordered: 0,
+        mismatched: 0,
+        unexpected: 0,
+      });
+      expect(r.receiverRestarts).toBeGreaterThan(0);
+      expect(r.failures).toEqual([]);
+    },
+  );
 
   it('day10 (UDP) reports its loss and the layer it happened in', () => {
     const r = report.lanes.find((l) => l.lane === 'day10')!;

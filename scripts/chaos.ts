@@ -17,15 +17,30 @@ import { abortChaos, PROFILES, runChaos } from './chaos/run.ts';
 
 const args = parseCli({
   name: 'npm run chaos --',
-  summary: 'Hardening: acked lanes under kill -9, cuts, stalls, SIGSTOP, slow and full disk; then lost/duplicated/reordered from the files.',
+  summary:
+    'Hardening: acked lanes under kill -9, cuts, stalls, SIGSTOP, slow and full disk; then lost/duplicated/reordered from the files.',
   options: {
-    profile: opt.choice('--profile <name>', `short (~1 min, ${PROFILES.short.records} records per lane) | long (≥ 10 min, ${PROFILES.long.records} per lane)`, ['short', 'long'] as const, 'short'),
+    profile: opt.choice(
+      '--profile <name>',
+      `short (~1 min, ${PROFILES.short.records} records per lane) | long (≥ 10 min, ${PROFILES.long.records} per lane)`,
+      ['short', 'long'] as const,
+      'short',
+    ),
     lanes: opt.list('--lanes <ids>', `lanes to run, comma-separated (${ALL_LANES.join(', ')})`, [...ALL_LANES]),
-    records: opt.int('--records <n>', 'records per lane (default: the profile\'s)', undefined, { min: 1000 }),
-    faults: opt.int('--faults <n>', 'faults in all over the acked lanes (default: the profile\'s)', undefined, { min: 0 }),
+    records: opt.int('--records <n>', "records per lane (default: the profile's)", undefined, { min: 1000 }),
+    faults: opt.int('--faults <n>', "faults in all over the acked lanes (default: the profile's)", undefined, {
+      min: 0,
+    }),
     seed: opt.int('--seed <n>', 'seed of the fault schedule', 1),
-    durationS: opt.int('--duration-s <n>', 'seconds records flow and faults fall (default: the profile\'s)', undefined, { min: 5 }),
-    enospc: opt.choice('--enospc <how>', 'full disk: auto (a tmpfs when mounting works) | tmpfs | inject (LOGSTREAM_FAULT_SINK only)', ['auto', 'tmpfs', 'inject'] as const, 'auto'),
+    durationS: opt.int('--duration-s <n>', "seconds records flow and faults fall (default: the profile's)", undefined, {
+      min: 5,
+    }),
+    enospc: opt.choice(
+      '--enospc <how>',
+      'full disk: auto (a tmpfs when mounting works) | tmpfs | inject (LOGSTREAM_FAULT_SINK only)',
+      ['auto', 'tmpfs', 'inject'] as const,
+      'auto',
+    ),
     out: opt.string('--out <dir>', 'where latest.md and latest.json go', 'chaos-results'),
     workDir: opt.string('--work-dir <dir>', 'keep the data here (default: a temp dir, removed afterwards)'),
     verbose: opt.flag('--verbose', "show the programs' own log lines"),

@@ -18,7 +18,12 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const tsx = (args: string[]) => execa(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/dashboard.ts'), ...args], { cwd: REPO_ROOT, reject: false, timeout: 30_000 });
+const tsx = (args: string[]) =>
+  execa(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/dashboard.ts'), ...args], {
+    cwd: REPO_ROOT,
+    reject: false,
+    timeout: 30_000,
+  });
 const base = () => ['--lane', `lane=${join(root, 'lane')}`, '--port', '0', '--refresh-ms', '100'];
 
 describe('scripts/dashboard.ts: who may read', () => {
@@ -42,7 +47,12 @@ describe('scripts/dashboard.ts: who may read', () => {
     const file = join(dataDir, 'dashboard-token');
     const run = async (name: string, check: (url: string) => Promise<void>): Promise<string[]> => {
       const stderr: string[] = [];
-      const p = startProgram({ name, file: 'scripts/dashboard.ts', args: [...base(), '--require-auth', '--state-dir', dataDir], onLog: (line, stream) => void (stream === 'stderr' && stderr.push(line)) });
+      const p = startProgram({
+        name,
+        file: 'scripts/dashboard.ts',
+        args: [...base(), '--require-auth', '--state-dir', dataDir],
+        onLog: (line, stream) => void (stream === 'stderr' && stderr.push(line)),
+      });
       try {
         const ready = await p.ready;
         expect(ready).toMatchObject({ role: 'dashboard', auth: 'token', tokenFrom: file });
@@ -58,11 +68,15 @@ describe('scripts/dashboard.ts: who may read', () => {
       expect(token.length).toBeGreaterThanOrEqual(40);
       expect((await stat(file)).mode & 0o777).toBe(0o600);
       expect((await fetch(new URL('/api/stats', url))).status).toBe(401);
-      expect((await fetch(new URL('/api/stats', url), { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect((await fetch(new URL('/api/stats', url), { headers: { authorization: `Bearer ${token}` } })).status).toBe(
+        200,
+      );
     });
     expect(first.filter((l) => l.includes(token))).toHaveLength(1);
     const second = await run('dashboard-again', async (url) => {
-      expect((await fetch(new URL('/api/health', url), { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect((await fetch(new URL('/api/health', url), { headers: { authorization: `Bearer ${token}` } })).status).toBe(
+        200,
+      );
     });
     expect(second.filter((l) => l.includes(token))).toEqual([]); // printed once: the first start only
     // a token file others can read is no secret: refused
@@ -75,11 +89,21 @@ describe('scripts/dashboard.ts: who may read', () => {
   it('--token-file and loopback without --require-auth: as given', async () => {
     const file = join(root, 'tok');
     await writeFile(file, 'from-a-file-0123456789abcdef\n', { mode: 0o600 });
-    const p = startProgram({ name: 'dashboard-file', file: 'scripts/dashboard.ts', args: [...base(), '--require-auth', '--token-file', file] });
+    const p = startProgram({
+      name: 'dashboard-file',
+      file: 'scripts/dashboard.ts',
+      args: [...base(), '--require-auth', '--token-file', file],
+    });
     try {
       const ready = await p.ready;
       expect(ready).toMatchObject({ auth: 'token', tokenFrom: file });
-      expect((await fetch(new URL('/metrics', ready['url'] as string), { headers: { authorization: 'Bearer from-a-file-0123456789abcdef' } })).status).toBe(200);
+      expect(
+        (
+          await fetch(new URL('/metrics', ready['url'] as string), {
+            headers: { authorization: 'Bearer from-a-file-0123456789abcdef' },
+          })
+        ).status,
+      ).toBe(200);
     } finally {
       await p.stop('SIGTERM');
     }

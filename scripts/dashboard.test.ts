@@ -45,13 +45,24 @@ describe('scripts/dashboard.ts', () => {
     const p = startProgram({
       name: 'dashboard',
       file: 'scripts/dashboard.ts',
-      args: ['--lane', `one=${join(root, 'one')}`, '--lane', `two=${join(root, 'two')}`, '--port', '0', '--refresh-ms', '100'],
+      args: [
+        '--lane',
+        `one=${join(root, 'one')}`,
+        '--lane',
+        `two=${join(root, 'two')}`,
+        '--port',
+        '0',
+        '--refresh-ms',
+        '100',
+      ],
     });
     try {
       const ready = await p.ready;
       expect(ready).toMatchObject({ event: 'ready', role: 'dashboard', transport: 'http', host: '127.0.0.1' });
       expect(ready.url).toBe(`http://127.0.0.1:${ready.port}/`);
-      const stats = (await (await fetch(new URL('/api/stats', ready.url as string))).json()) as { lanes: Array<{ name: string; totals: { received: number } }> };
+      const stats = (await (await fetch(new URL('/api/stats', ready.url as string))).json()) as {
+        lanes: Array<{ name: string; totals: { received: number } }>;
+      };
       expect(stats.lanes.map((l) => [l.name, l.totals.received])).toEqual([
         ['one', 11],
         ['two', 22],
@@ -60,7 +71,12 @@ describe('scripts/dashboard.ts', () => {
       const exit = await p.stop('SIGTERM');
       expect(exit.exitCode).toBe(0);
     }
-    const env = startProgram({ name: 'dashboard-env', file: 'scripts/dashboard.ts', args: [], env: { LOGSTREAM_LANE: `one=${join(root, 'one')},two=${join(root, 'two')}`, LOGSTREAM_PORT: '0' } });
+    const env = startProgram({
+      name: 'dashboard-env',
+      file: 'scripts/dashboard.ts',
+      args: [],
+      env: { LOGSTREAM_LANE: `one=${join(root, 'one')},two=${join(root, 'two')}`, LOGSTREAM_PORT: '0' },
+    });
     try {
       const ready = await env.ready;
       expect(ready.lanes).toEqual(['one', 'two']);
@@ -75,14 +91,26 @@ describe('scripts/certs.ts', () => {
     const out = join(root, 'certs');
     const first = await tsx('scripts/certs.ts', ['--out', out, '--json']);
     expect(first.exitCode, first.stderr).toBe(0);
-    const a = JSON.parse(first.stdout) as { certs: Array<{ what: string; serial: string; signature: string; expired: boolean }> };
-    expect(a.certs.map((c) => c.what)).toEqual(['dev CA', 'server', 'client shipper-1', 'other CA', 'other-CA client', 'expired server', 'wrong-host server']);
+    const a = JSON.parse(first.stdout) as {
+      certs: Array<{ what: string; serial: string; signature: string; expired: boolean }>;
+    };
+    expect(a.certs.map((c) => c.what)).toEqual([
+      'dev CA',
+      'server',
+      'client shipper-1',
+      'other CA',
+      'other-CA client',
+      'expired server',
+      'wrong-host server',
+    ]);
     expect(a.certs.every((c) => c.signature === 'ecdsa-with-SHA256')).toBe(true);
     expect(a.certs.filter((c) => c.expired).map((c) => c.what)).toEqual(['expired server']);
     expect((await stat(join(out, 'server.key'))).mode & 0o777).toBe(0o600);
     const again = JSON.parse((await tsx('scripts/certs.ts', ['--out', out, '--json'])).stdout) as typeof a;
     expect(again.certs.map((c) => c.serial)).toEqual(a.certs.map((c) => c.serial));
-    const rotated = JSON.parse((await tsx('scripts/certs.ts', ['--out', out, '--json', '--rotate-server'])).stdout) as typeof a;
+    const rotated = JSON.parse(
+      (await tsx('scripts/certs.ts', ['--out', out, '--json', '--rotate-server'])).stdout,
+    ) as typeof a;
     const serial = (x: typeof a, what: string) => x.certs.find((c) => c.what === what)!.serial;
     expect(serial(rotated, 'server')).not.toBe(serial(a, 'server'));
     expect(serial(rotated, 'dev CA')).toBe(serial(a, 'dev CA'));

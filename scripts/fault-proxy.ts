@@ -12,7 +12,7 @@
  */
 import readline from 'node:readline';
 import { InvalidArgumentError } from 'commander';
-import { formatHostPort, opt, parseCli, parseHostPort, parseInteger, type HostPort, type OptionSpec } from '../shared/cli.ts';
+import { formatHostPort, opt, parseCli, parseHostPort, parseInteger, type HostPort } from '../shared/cli.ts';
 import { FaultProxy } from '../shared/fault-proxy.ts';
 import { createLog } from '../shared/log.ts';
 import { announceReady, onShutdown } from '../shared/process.ts';
@@ -28,8 +28,17 @@ const args = parseCli({
   name: 'scripts/fault-proxy.ts',
   summary: 'A TCP pass-through that injects faults: cut, reset, stall (half-open), delay, refuse. Commands on stdin.',
   options: {
-    listen: { flags: '--listen <host:port>', description: 'address to listen on (port 0 = any free port; default 127.0.0.1:0)', parse: parseListen } as OptionSpec<HostPort>,
-    target: { flags: '--target <host:port>', description: 'where to forward to (a receiver)', parse: parseHostPort, required: true } as OptionSpec<HostPort, true>,
+    listen: {
+      flags: '--listen <host:port>',
+      description: 'address to listen on (port 0 = any free port; default 127.0.0.1:0)',
+      parse: parseListen,
+    },
+    target: {
+      flags: '--target <host:port>',
+      description: 'where to forward to (a receiver)',
+      parse: parseHostPort,
+      required: true,
+    },
     cutEveryMs: opt.int('--cut-every-ms <n>', 'cut every connection (FIN) every N ms', undefined, { min: 1 }),
     resetEveryMs: opt.int('--reset-every-ms <n>', 'reset every connection (RST) every N ms', undefined, { min: 1 }),
     stall: opt.flag('--stall', 'start stalled: accept, keep open, forward nothing'),
@@ -44,10 +53,19 @@ const args = parseCli({
 
 const log = createLog('fault-proxy');
 const listen = args.listen ?? { host: '127.0.0.1', port: 0 };
-const proxy = new FaultProxy({ listenHost: listen.host, listenPort: listen.port, targetHost: args.target.host, targetPort: args.target.port });
+const proxy = new FaultProxy({
+  listenHost: listen.host,
+  listenPort: listen.port,
+  targetHost: args.target.host,
+  targetPort: args.target.port,
+});
 proxy.on('error', (err: Error) => log.error('listener error', { error: err.message }));
-proxy.on('fault', (f: { action: string; connections: number }) => (f.connections > 0 ? log.info : log.debug)(f.action, { connections: f.connections }));
-proxy.on('connection', (c: { id: number; peer: string }) => log.debug('connection', { id: c.id, peer: c.peer, refused: proxy.refusing }));
+proxy.on('fault', (f: { action: string; connections: number }) =>
+  (f.connections > 0 ? log.info : log.debug)(f.action, { connections: f.connections }),
+);
+proxy.on('connection', (c: { id: number; peer: string }) =>
+  log.debug('connection', { id: c.id, peer: c.peer, refused: proxy.refusing }),
+);
 if (args.stall) proxy.stall(true);
 if (args.refuse) proxy.refuse(true);
 if (args.delayMs > 0) proxy.delay(args.delayMs);
@@ -61,12 +79,26 @@ try {
   log.error('cannot listen', { listen: formatHostPort(listen), error: (err as Error).message });
   process.exit(1);
 }
-announceReady({ role: 'proxy', lesson: 'tools', transport: 'tcp', host: listen.host, port, target: formatHostPort(args.target) });
-log.info('forwarding', { listen: formatHostPort({ host: listen.host, port }), target: formatHostPort(args.target), stall: proxy.stalled, refuse: proxy.refusing, delayMs: proxy.delayMs });
+announceReady({
+  role: 'proxy',
+  lesson: 'tools',
+  transport: 'tcp',
+  host: listen.host,
+  port,
+  target: formatHostPort(args.target),
+});
+log.info('forwarding', {
+  listen: formatHostPort({ host: listen.host, port }),
+  target: formatHostPort(args.target),
+  stall: proxy.stalled,
+  refuse: proxy.refusing,
+  delayMs: proxy.delayMs,
+});
 
 const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
 const state = () => ({ stalled: proxy.stalled, refusing: proxy.refusing, delayMs: proxy.delayMs, ...proxy.counters });
-const onOff = (word: string | undefined): boolean | undefined => (word === 'on' ? true : word === 'off' ? false : undefined);
+const onOff = (word: string | undefined): boolean | undefined =>
+  word === 'on' ? true : word === 'off' ? false : undefined;
 const HELP = 'commands: cut | reset | stall on|off | delay N | refuse on|off | stats | help';
 
 /** One stdin command → one JSON line on stdout ({"event":"command",…} or {"event":"error",…}). */

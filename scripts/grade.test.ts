@@ -78,7 +78,10 @@ describe('grade: statuses and earned points', () => {
   it('does not start: a program that exits before its ready line with a SyntaxError (an import that does not exist)', async () => {
     const lessons = await referenceCopy('link');
     const file = path.join(lessons, 'day08', 'receiver.ts');
-    await writeFile(file, `import { noSuchExport } from './line-decoder.ts';\nvoid noSuchExport;\n${await readFile(file, 'utf8')}`);
+    await writeFile(
+      file,
+      `import { noSuchExport } from './line-decoder.ts';\nvoid noSuchExport;\n${await readFile(file, 'utf8')}`,
+    );
     const { day } = await gradeJson(['--lessons', lessons, '--days', 'day08', '--only', 'd08.2']);
     expect(day('day08').status).toBe('does not start');
     expect(day('day08').error).toMatch(new RegExp(`^${file}:1(:\\d+)? SyntaxError: .*noSuchExport`));
@@ -106,14 +109,25 @@ describe('grade: statuses and earned points', () => {
     const d = day('day08');
     const byId = Object.fromEntries(d.results.map((r) => [r.id, r]));
     expect(byId['d08.2']?.status, 'd08.2 passes: graded against the reference shared/').toBe('passed');
-    expect([byId['d08.2']?.earned, byId['d08.7']?.status, byId['d08.7']?.earned]).toEqual([byId['d08.2']?.points, 'failed', 0]);
-    expect([d.status, d.earned, d.maxPoints, d.only]).toEqual(['partial', byId['d08.2']?.points, (byId['d08.2']?.points ?? 0) + (byId['d08.7']?.points ?? 0), ['d08.2', 'd08.7']]);
+    expect([byId['d08.2']?.earned, byId['d08.7']?.status, byId['d08.7']?.earned]).toEqual([
+      byId['d08.2']?.points,
+      'failed',
+      0,
+    ]);
+    expect([d.status, d.earned, d.maxPoints, d.only]).toEqual([
+      'partial',
+      byId['d08.2']?.points,
+      (byId['d08.2']?.points ?? 0) + (byId['d08.7']?.points ?? 0),
+      ['d08.2', 'd08.7'],
+    ]);
     const dep = byId['d08.7']?.dependsOn ?? [];
     expect(dep.length).toBeGreaterThan(0);
     const learnerText = readFileSync(path.join(lessons, 'day08', regions[0]!.file), 'utf8').split('\n');
     expect(dep[0]?.file).toBe(`lessons/day08/${regions[0]!.file}`);
     expect(learnerText[(dep[0]?.line ?? 0) - 1]?.trim()).toMatch(/^\/\/ TODO \[.*d08\.7/);
-    expect(JSON.stringify(d.results), 'no path of the staging folder leaks into the report').not.toMatch(/logstream-grade-/);
+    expect(JSON.stringify(d.results), 'no path of the staging folder leaks into the report').not.toMatch(
+      /logstream-grade-/,
+    );
     expect(report.sharedDiff).toEqual({ dir: shared, changed: ['cli.ts'], missing: [], extra: ['mine/extra.ts'] });
   }, 180_000);
 
@@ -134,12 +148,30 @@ describe('grade CLI', () => {
     expect(await main(['--lessons', empty])).toBe(2);
     expect(await main([])).toBe(2);
     expect(await main(['--lessons', empty, '--frob'])).toBe(2);
-    expect(await main(['--lessons', empty, '--days', 'day08', '--quiet']), 'a day asked for by --days and missing: an absent row').toBe(1);
+    expect(
+      await main(['--lessons', empty, '--days', 'day08', '--quiet']),
+      'a day asked for by --days and missing: an absent row',
+    ).toBe(1);
   });
 
   it('formats a table: status, checks that are not given, given ones, points earned', () => {
-    const day = (lesson: string, status: DayGrade['status'], passed: number, total: number, earned: number, given = 0, givenPassed = 0): DayGrade => ({ lesson, status, earned, maxPoints: 100, passed, total, given, givenPassed, results: [] });
-    const table = formatTable({ days: [day('day08', 'partial', 3, 9, 40, 1, 1), day('day09', 'untouched', 0, 9, 0, 2), day('day10', 'absent', 0, 10, 0)], total: { earned: 40, maxPoints: 300, passed: 3, total: 28 } });
+    const day = (
+      lesson: string,
+      status: DayGrade['status'],
+      passed: number,
+      total: number,
+      earned: number,
+      given = 0,
+      givenPassed = 0,
+    ): DayGrade => ({ lesson, status, earned, maxPoints: 100, passed, total, given, givenPassed, results: [] });
+    const table = formatTable({
+      days: [
+        day('day08', 'partial', 3, 9, 40, 1, 1),
+        day('day09', 'untouched', 0, 9, 0, 2),
+        day('day10', 'absent', 0, 10, 0),
+      ],
+      total: { earned: 40, maxPoints: 300, passed: 3, total: 28 },
+    });
     expect(table.split('\n')).toEqual([
       'day    status     checks  given  points',
       '-----  ---------  ------  -----  ------',

@@ -23,7 +23,15 @@ import { HarnessError } from '../checks/harness/errors.ts';
 import { lessonFiles, stageLessons } from '../checks/harness/lesson-copy.ts';
 import { bold, checkLine, dim, failureBlock, green, red } from '../checks/harness/report.ts';
 import { newSeed } from '../checks/harness/rng.ts';
-import { REPO_ROOT, knownLessons, lessonDirOf, loadManifest, runChecks, summarize, userPath } from '../checks/harness/runner.ts';
+import {
+  REPO_ROOT,
+  knownLessons,
+  lessonDirOf,
+  loadManifest,
+  runChecks,
+  summarize,
+  userPath,
+} from '../checks/harness/runner.ts';
 import { stubSolutions } from '../checks/harness/solutions.ts';
 import { rerunCommand } from '../checks/run.ts';
 import type { CheckResult } from '../checks/harness/types.ts';
@@ -88,8 +96,17 @@ export interface GradeOptions {
 /** `git rev-parse HEAD`, plus "+dirty" when the tree has changes (tracked or untracked). */
 export function referenceCommit(repoRoot: string): string {
   try {
-    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    const dirty =
+      execFileSync('git', ['status', '--porcelain'], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim() !== '';
     return `${head}${dirty ? '+dirty' : ''}`;
   } catch {
     return 'unknown (not a git checkout)';
@@ -101,12 +118,21 @@ export async function firstCompileError(lessonDir: string): Promise<string | und
   for (const rel of (await lessonFiles(lessonDir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))) {
     const file = path.join(lessonDir, rel);
     try {
-      await transform(await readFile(file, 'utf8'), { loader: 'ts', format: 'esm', sourcefile: file, logLevel: 'silent' });
+      await transform(await readFile(file, 'utf8'), {
+        loader: 'ts',
+        format: 'esm',
+        sourcefile: file,
+        logLevel: 'silent',
+      });
     } catch (err) {
-      const e = (err as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }> }).errors?.[0];
+      const e = (
+        err as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }> }
+      ).errors?.[0];
       if (!e) return `${file}: ${(err as Error).message}`;
       // esbuild counts columns from 0; editors (file:line:col links) from 1
-      return e.location ? `${e.location.file}:${e.location.line}:${e.location.column + 1}: ${e.text}` : `${file}: ${e.text}`;
+      return e.location
+        ? `${e.location.file}:${e.location.line}:${e.location.column + 1}: ${e.text}`
+        : `${file}: ${e.text}`;
     }
   }
   return undefined;
@@ -114,14 +140,19 @@ export async function firstCompileError(lessonDir: string): Promise<string | und
 
 /** The .ts files of a lesson folder (not its tests) and their text. */
 function tsTexts(dir: string, files: string[]): Map<string, string | undefined> {
-  return new Map(files.map((f) => [f, existsSync(path.join(dir, f)) ? readFileSync(path.join(dir, f), 'utf8') : undefined]));
+  return new Map(
+    files.map((f) => [f, existsSync(path.join(dir, f)) ? readFileSync(path.join(dir, f), 'utf8') : undefined]),
+  );
 }
 
 /**
  * untouched: every reference file with solution regions is, in the submission, exactly what the starter
  * wrote (stubSolutions of the reference). reference: every .ts file is the reference's.
  */
-export async function compareWithReference(refDir: string, dir: string): Promise<{ untouched: boolean; reference: boolean }> {
+export async function compareWithReference(
+  refDir: string,
+  dir: string,
+): Promise<{ untouched: boolean; reference: boolean }> {
   const files = (await lessonFiles(refDir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
   const mine = tsTexts(dir, files);
   let withRegions = 0;
@@ -145,7 +176,10 @@ export async function diffShared(submissionShared: string, referenceShared: stri
   const [mine, ref] = await Promise.all([lessonFiles(submissionShared), lessonFiles(referenceShared)]);
   const changed: string[] = [];
   for (const f of ref.filter((x) => mine.includes(x))) {
-    const [a, b] = await Promise.all([readFile(path.join(submissionShared, f)), readFile(path.join(referenceShared, f))]);
+    const [a, b] = await Promise.all([
+      readFile(path.join(submissionShared, f)),
+      readFile(path.join(referenceShared, f)),
+    ]);
     if (!a.equals(b)) changed.push(f);
   }
   const missing = ref.filter((f) => !mine.includes(f));
@@ -174,30 +208,72 @@ export async function grade(opts: GradeOptions): Promise<GradeReport> {
   const repoRoot = opts.repoRoot ?? REPO_ROOT;
   const known = knownLessons();
   const unknown = (opts.days ?? []).filter((d) => !known.includes(d));
-  if (unknown.length) throw new HarnessError('LS_ERR_UNKNOWN_LESSON', `unknown lesson ${unknown.join(', ')} (known: ${known.join(', ')})`);
-  if (!existsSync(opts.lessonsRoot)) throw new HarnessError('LS_ERR_LESSON_MISSING', `no lessons folder ${opts.lessonsRoot}`);
+  if (unknown.length)
+    throw new HarnessError(
+      'LS_ERR_UNKNOWN_LESSON',
+      `unknown lesson ${unknown.join(', ')} (known: ${known.join(', ')})`,
+    );
+  if (!existsSync(opts.lessonsRoot))
+    throw new HarnessError('LS_ERR_LESSON_MISSING', `no lessons folder ${opts.lessonsRoot}`);
   const wanted = opts.days ?? known;
   const present = wanted.filter((d) => existsSync(lessonDirOf(opts.lessonsRoot, d)));
-  if (present.length === 0 && !opts.days) throw new HarnessError('LS_ERR_LESSON_MISSING', `no lesson folders (${known.join(', ')}) under ${opts.lessonsRoot}`);
+  if (present.length === 0 && !opts.days)
+    throw new HarnessError(
+      'LS_ERR_LESSON_MISSING',
+      `no lesson folders (${known.join(', ')}) under ${opts.lessonsRoot}`,
+    );
   const manifests = new Map(await Promise.all(wanted.map(async (d) => [d, await loadManifest(d)] as const)));
-  const badOnly = (opts.only ?? []).filter((id) => !wanted.some((d) => manifests.get(d)?.checks.some((c) => c.id === id)));
-  if (badOnly.length) throw new HarnessError('LS_ERR_UNKNOWN_CHECK', `unknown check id ${badOnly.join(', ')} for ${wanted.join(', ')}`);
+  const badOnly = (opts.only ?? []).filter(
+    (id) => !wanted.some((d) => manifests.get(d)?.checks.some((c) => c.id === id)),
+  );
+  if (badOnly.length)
+    throw new HarnessError('LS_ERR_UNKNOWN_CHECK', `unknown check id ${badOnly.join(', ')} for ${wanted.join(', ')}`);
 
-  const sharedDiff = await diffShared(path.join(path.dirname(opts.lessonsRoot), 'shared'), path.join(repoRoot, 'shared'));
+  const sharedDiff = await diffShared(
+    path.join(path.dirname(opts.lessonsRoot), 'shared'),
+    path.join(repoRoot, 'shared'),
+  );
   // Every present lesson is staged (a later day imports the learner's earlier days).
   const stageRoot = await mkdtemp(path.join(os.tmpdir(), 'logstream-grade-'));
-  const staged = await stageLessons({ repoRoot, sourceLessonsRoot: opts.lessonsRoot, lessons: known.filter((d) => existsSync(lessonDirOf(opts.lessonsRoot, d))), destRoot: stageRoot });
-  const toLearner = <T>(v: T) => mapPaths(v, staged, opts.lessonsRoot, path.join(stageRoot, 'shared'), path.join(repoRoot, 'shared'));
+  const staged = await stageLessons({
+    repoRoot,
+    sourceLessonsRoot: opts.lessonsRoot,
+    lessons: known.filter((d) => existsSync(lessonDirOf(opts.lessonsRoot, d))),
+    destRoot: stageRoot,
+  });
+  const toLearner = <T>(v: T) =>
+    mapPaths(v, staged, opts.lessonsRoot, path.join(stageRoot, 'shared'), path.join(repoRoot, 'shared'));
   const days: DayGrade[] = [];
   try {
     for (const lesson of wanted) {
       const checks = manifests.get(lesson)!.checks;
       const ids = checks.map((c) => c.id).filter((id) => opts.only?.includes(id));
       const selected = ids.length ? checks.filter((c) => ids.includes(c.id)) : checks;
-      const notRun = (): CheckResult[] => selected.map((c) => ({ id: c.id, title: c.title, points: c.points, earned: 0, ...(c.given ? { given: true } : {}), status: 'not-run', ms: 0 }));
+      const notRun = (): CheckResult[] =>
+        selected.map((c) => ({
+          id: c.id,
+          title: c.title,
+          points: c.points,
+          earned: 0,
+          ...(c.given ? { given: true } : {}),
+          status: 'not-run',
+          ms: 0,
+        }));
       const row = (status: DayStatus, results: CheckResult[], extra: Partial<DayGrade> = {}): DayGrade => {
         const s = summarize(results);
-        return { lesson, status, earned: s.earned, maxPoints: s.maxPoints, passed: s.passed - s.givenPassed, total: s.total - s.given, givenPassed: s.givenPassed, given: s.given, ...(ids.length ? { only: ids } : {}), ...extra, results };
+        return {
+          lesson,
+          status,
+          earned: s.earned,
+          maxPoints: s.maxPoints,
+          passed: s.passed - s.givenPassed,
+          total: s.total - s.given,
+          givenPassed: s.givenPassed,
+          given: s.given,
+          ...(ids.length ? { only: ids } : {}),
+          ...extra,
+          results,
+        };
       };
       const dir = lessonDirOf(opts.lessonsRoot, lesson);
       if (!existsSync(dir)) {
@@ -215,7 +291,10 @@ export async function grade(opts: GradeOptions): Promise<GradeReport> {
       }
       if (cmp.untouched && !opts.runUntouched) {
         days.push(row('untouched', notRun(), ref));
-        if (opts.verbose) console.log(`${bold(lesson)}  ${dim('untouched: the TODOs are as the starter wrote them (checks not run; --run-untouched runs them)')}`);
+        if (opts.verbose)
+          console.log(
+            `${bold(lesson)}  ${dim('untouched: the TODOs are as the starter wrote them (checks not run; --run-untouched runs them)')}`,
+          );
         continue;
       }
       if (opts.verbose) console.log(bold(lesson) + (cmp.reference ? dim('  (the reference lesson, unchanged)') : ''));
@@ -231,7 +310,10 @@ export async function grade(opts: GradeOptions): Promise<GradeReport> {
           ? (r) => {
               const mine = toLearner(r);
               console.log(checkLine(mine));
-              if (mine.status === 'failed') console.log(`${failureBlock(mine)}\n${dim(`    rerun:    ${rerunCommand({ lesson, lessonsRoot: opts.lessonsRoot, seed: opts.seed, id: mine.id })}`)}`);
+              if (mine.status === 'failed')
+                console.log(
+                  `${failureBlock(mine)}\n${dim(`    rerun:    ${rerunCommand({ lesson, lessonsRoot: opts.lessonsRoot, seed: opts.seed, id: mine.id })}`)}`,
+                );
             }
           : undefined,
       });
@@ -245,8 +327,23 @@ export async function grade(opts: GradeOptions): Promise<GradeReport> {
   } finally {
     await rm(stageRoot, { recursive: true, force: true });
   }
-  const total = days.reduce((t, d) => ({ earned: t.earned + d.earned, maxPoints: t.maxPoints + d.maxPoints, passed: t.passed + d.passed, total: t.total + d.total }), { earned: 0, maxPoints: 0, passed: 0, total: 0 });
-  return { lessonsRoot: opts.lessonsRoot, seed: opts.seed, reference: { commit: referenceCommit(repoRoot), shared: path.join(repoRoot, 'shared') }, ...(sharedDiff ? { sharedDiff } : {}), days, total };
+  const total = days.reduce(
+    (t, d) => ({
+      earned: t.earned + d.earned,
+      maxPoints: t.maxPoints + d.maxPoints,
+      passed: t.passed + d.passed,
+      total: t.total + d.total,
+    }),
+    { earned: 0, maxPoints: 0, passed: 0, total: 0 },
+  );
+  return {
+    lessonsRoot: opts.lessonsRoot,
+    seed: opts.seed,
+    reference: { commit: referenceCommit(repoRoot), shared: path.join(repoRoot, 'shared') },
+    ...(sharedDiff ? { sharedDiff } : {}),
+    days,
+    total,
+  };
 }
 
 export function formatTable(report: Pick<GradeReport, 'days' | 'total'>): string {
@@ -257,11 +354,31 @@ export function formatTable(report: Pick<GradeReport, 'days' | 'total'>): string
     d.given ? (d.status === 'absent' ? '-' : `${d.givenPassed}/${d.given}`) : '',
     `${d.earned}/${d.maxPoints}`,
   ];
-  const rows = [['day', 'status', 'checks', 'given', 'points'], ...report.days.map(cell), ['total', '', `${report.total.passed}/${report.total.total}`, '', `${report.total.earned}/${report.total.maxPoints}`]];
+  const rows = [
+    ['day', 'status', 'checks', 'given', 'points'],
+    ...report.days.map(cell),
+    [
+      'total',
+      '',
+      `${report.total.passed}/${report.total.total}`,
+      '',
+      `${report.total.earned}/${report.total.maxPoints}`,
+    ],
+  ];
   const widths = [0, 1, 2, 3, 4].map((i) => Math.max(...rows.map((r) => (r[i] as string).length)));
-  const fmt = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => (i < 2 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
   const sep = widths.map((w) => '-'.repeat(w)).join('  ');
-  return [fmt(rows[0] as string[]), sep, ...rows.slice(1, -1).map(fmt), sep, fmt(rows[rows.length - 1] as string[])].join('\n');
+  return [
+    fmt(rows[0] as string[]),
+    sep,
+    ...rows.slice(1, -1).map(fmt),
+    sep,
+    fmt(rows[rows.length - 1] as string[]),
+  ].join('\n');
 }
 
 /** The lines under the table: why a day does not start, and a shared/ that was not used. */
@@ -273,14 +390,21 @@ export function formatNotes(report: GradeReport): string[] {
   }
   const sd = report.sharedDiff;
   if (sd) {
-    const list = [...sd.changed.map((f) => `${f} (changed)`), ...sd.missing.map((f) => `${f} (missing)`), ...sd.extra.map((f) => `${f} (extra)`)];
-    notes.push(`${sd.dir} differs from the reference and was NOT used (graded against ${report.reference.shared}): ${list.slice(0, 12).join(', ')}${list.length > 12 ? `, … (${list.length} files)` : ''}`);
+    const list = [
+      ...sd.changed.map((f) => `${f} (changed)`),
+      ...sd.missing.map((f) => `${f} (missing)`),
+      ...sd.extra.map((f) => `${f} (extra)`),
+    ];
+    notes.push(
+      `${sd.dir} differs from the reference and was NOT used (graded against ${report.reference.shared}): ${list.slice(0, 12).join(', ')}${list.length > 12 ? `, … (${list.length} files)` : ''}`,
+    );
   }
   return notes;
 }
 
 function parseSeed(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) > 0xffffffff) throw new InvalidArgumentError('--seed must be an integer 0..4294967295');
+  if (!/^\d+$/.test(v) || Number(v) > 0xffffffff)
+    throw new InvalidArgumentError('--seed must be an integer 0..4294967295');
   return Number(v);
 }
 
@@ -289,12 +413,18 @@ function parseConcurrency(v: string): number {
   return Number(v);
 }
 
-const list = (v: string | undefined) => v?.split(',').map((d) => d.trim()).filter(Boolean);
+const list = (v: string | undefined) =>
+  v
+    ?.split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name('npm run grade --')
-    .description("Grade a learner's copy: per day a status (absent, does not start, untouched, partial, complete) and the points earned.")
+    .description(
+      "Grade a learner's copy: per day a status (absent, does not start, untouched, partial, complete) and the points earned.",
+    )
     .requiredOption('--lessons <dir>', 'lessons root to grade (holds day08/, day09/, …)')
     .option('--json <file>', 'write the results as JSON')
     .option('--days <list>', 'only these days, comma-separated (e.g. day08,day09); a missing one is an absent row')
@@ -308,10 +438,20 @@ export async function main(argv: string[]): Promise<number> {
   try {
     program.parse(argv, { from: 'user' });
   } catch (err) {
-    if (err instanceof CommanderError) return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' ? 0 : 2;
+    if (err instanceof CommanderError)
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' ? 0 : 2;
     throw err;
   }
-  const o = program.opts<{ lessons: string; json?: string; days?: string; only?: string; seed?: number; concurrency: number; runUntouched: boolean; quiet: boolean }>();
+  const o = program.opts<{
+    lessons: string;
+    json?: string;
+    days?: string;
+    only?: string;
+    seed?: number;
+    concurrency: number;
+    runUntouched: boolean;
+    quiet: boolean;
+  }>();
   const seed = o.seed ?? newSeed();
   const lessonsRoot = userPath(o.lessons);
   try {
@@ -319,7 +459,15 @@ export async function main(argv: string[]): Promise<number> {
     console.log(dim(`grading ${lessonsRoot}  seed: ${seed}  reference: ${commit}`));
     const days = list(o.days);
     const only = list(o.only);
-    const report = await grade({ lessonsRoot, seed, ...(days ? { days } : {}), ...(only ? { only } : {}), concurrency: o.concurrency, runUntouched: o.runUntouched, verbose: !o.quiet });
+    const report = await grade({
+      lessonsRoot,
+      seed,
+      ...(days ? { days } : {}),
+      ...(only ? { only } : {}),
+      concurrency: o.concurrency,
+      runUntouched: o.runUntouched,
+      verbose: !o.quiet,
+    });
     console.log(`\n${formatTable(report)}`);
     for (const n of formatNotes(report)) console.log(n);
     const complete = report.days.every((d) => d.status === 'complete');
@@ -338,7 +486,9 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.on('unhandledRejection', (err) => console.error(dim(`(harness: a check left an unhandled rejection: ${String(err)})`)));
+  process.on('unhandledRejection', (err) =>
+    console.error(dim(`(harness: a check left an unhandled rejection: ${String(err)})`)),
+  );
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {

@@ -22,7 +22,12 @@ afterAll(async () => {
 
 /** `npm run lesson -- …` as a learner types it, from `cwd` (INIT_CWD: paths are relative to it). */
 const lesson = (args: string[], cwd = REPO_ROOT, timeout = 60_000) =>
-  execa(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/run-lesson.ts'), ...args], { cwd: REPO_ROOT, env: { INIT_CWD: cwd }, reject: false, timeout });
+  execa(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/run-lesson.ts'), ...args], {
+    cwd: REPO_ROOT,
+    env: { INIT_CWD: cwd },
+    reject: false,
+    timeout,
+  });
 
 describe('npm run lesson -- dayNN --lessons DIR', () => {
   it("runs the copy's programs: its receiver and shipper, from DIR/day08", async () => {
@@ -32,10 +37,26 @@ describe('npm run lesson -- dayNN --lessons DIR', () => {
       repoRoot: REPO_ROOT,
       lesson: 'day08',
       destRoot: out,
-      transform: (rel, text) => (rel === 'receiver.ts' || rel === 'shipper.ts' ? `process.stderr.write('COPY-MARK ${rel}\\n');\n${text}` : text),
+      transform: (rel, text) =>
+        rel === 'receiver.ts' || rel === 'shipper.ts' ? `process.stderr.write('COPY-MARK ${rel}\\n');\n${text}` : text,
     });
     // a relative --lessons, as typed in the folder that holds the copy
-    const r = await lesson(['day08', '--once', '--port', '0', '--lessons', 'copy08/lessons', '--data-dir', 'run08', '--', '--generate', '2000'], root);
+    const r = await lesson(
+      [
+        'day08',
+        '--once',
+        '--port',
+        '0',
+        '--lessons',
+        'copy08/lessons',
+        '--data-dir',
+        'run08',
+        '--',
+        '--generate',
+        '2000',
+      ],
+      root,
+    );
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toContain('COPY-MARK receiver.ts');
     expect(r.stderr).toContain('COPY-MARK shipper.ts');
@@ -45,7 +66,9 @@ describe('npm run lesson -- dayNN --lessons DIR', () => {
     // --data-dir is relative to where npm ran too, and the receiver wrote there
     const ready = JSON.parse(/\{"event":"ready".*\}/.exec(r.stdout)![0]) as { dataDir: string };
     expect(resolve(REPO_ROOT, ready.dataDir)).toBe(join(root, 'run08', 'receiver'));
-    expect(JSON.parse(await readFile(join(root, 'run08', 'receiver', 'stats.json'), 'utf8')).records.persisted).toBe(2000);
+    expect(JSON.parse(await readFile(join(root, 'run08', 'receiver', 'stats.json'), 'utf8')).records.persisted).toBe(
+      2000,
+    );
   }, 90_000);
 
   it('a day the folder does not have: one line naming it, exit 2, nothing started', async () => {
@@ -62,7 +85,13 @@ describe('npm run lesson -- dayNN --lessons DIR', () => {
 
   it("--experiment takes the copy's programs too (day 10: a copy whose receiver exits at once fails the experiment)", async () => {
     const out = join(root, 'copy10');
-    await copyLesson({ repoRoot: REPO_ROOT, lesson: 'day10', destRoot: out, transform: (rel, text) => (rel === 'receiver.ts' ? "process.stderr.write('COPY-MARK broken receiver\\n');\nprocess.exit(3);\n" : text) });
+    await copyLesson({
+      repoRoot: REPO_ROOT,
+      lesson: 'day10',
+      destRoot: out,
+      transform: (rel, text) =>
+        rel === 'receiver.ts' ? "process.stderr.write('COPY-MARK broken receiver\\n');\nprocess.exit(3);\n" : text,
+    });
     const tiny = ['--', '--records', '1000', '--rates', 'max', '--rcvbufs', '4MiB', '--udp-only'];
     const broken = await lesson(['day10', '--experiment', '--lessons', join(out, 'lessons'), ...tiny]);
     expect(broken.exitCode).not.toBe(0);
@@ -80,10 +109,16 @@ describe('npm run lesson -- dayNN --lessons DIR', () => {
 
 describe("day 09's demo: one cut, resend, dedup, stored exactly once", () => {
   it('prints the cut, the resend, duplicates > 0 and exactly-once storage verified from the files', async () => {
-    const r = await lesson(['day09', '--once', '--port', '0', '--quiet', '--data-dir', join(root, 'run09')], REPO_ROOT, 90_000);
+    const r = await lesson(
+      ['day09', '--once', '--port', '0', '--quiet', '--data-dir', join(root, 'run09')],
+      REPO_ROOT,
+      90_000,
+    );
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
     const summary = r.stdout.slice(r.stdout.indexOf('\nsummary'));
-    expect(summary).toMatch(/network: the proxy cut the connection once, at sent \d+ \/ acked \d+ \(1 connection broken\)/);
+    expect(summary).toMatch(
+      /network: the proxy cut the connection once, at sent \d+ \/ acked \d+ \(1 connection broken\)/,
+    );
     expect(Number(/shipper: (\d+) reconnect/.exec(summary)?.[1])).toBeGreaterThanOrEqual(1);
     expect(Number(/(\d+) records resent/.exec(summary)?.[1])).toBeGreaterThan(0);
     expect(summary).toMatch(/receiver: 200000 persisted/);
@@ -98,7 +133,9 @@ describe('a lesson run and the integrated stack never share a dir', () => {
     return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
   };
   it("the defaults: data/lesson/<day>/{receiver,shipper} vs the stack config's <dataDir>/<lane>, <lane>-shipper, and the shippers' own data/<day>-shipper", () => {
-    const cfg = JSON.parse(readFileSync(join(REPO_ROOT, 'lessons/stack/stack.config.json'), 'utf8')) as { dataDir: string };
+    const cfg = JSON.parse(readFileSync(join(REPO_ROOT, 'lessons/stack/stack.config.json'), 'utf8')) as {
+      dataDir: string;
+    };
     const stackDirs = LANES.flatMap((l) => Object.values(laneDirs(cfg.dataDir, l.id)));
     const lessonDirs = LESSONS.flatMap((l) => Object.values(lessonRunDirs(l.id)));
     // a program run by hand keeps its own defaults (data/<day>, data/<day>-shipper): neither launcher uses them
@@ -113,15 +150,32 @@ describe('a lesson run and the integrated stack never share a dir', () => {
 
   it('the stack names its lane dirs under data/stack in its ready line', async () => {
     // --help is enough to see the documented default without starting lanes in the repo's data/
-    const r = await execa(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/stack.ts'), '--help'], { cwd: REPO_ROOT, reject: false });
+    const r = await execa(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/stack.ts'), '--help'], {
+      cwd: REPO_ROOT,
+      reject: false,
+    });
     expect(r.stdout).toContain('data/stack');
     // and a real stack run with a config's dataDir keeps <dataDir>/<lane> and the shipper's <dataDir>/<lane>-shipper
     const cfgFile = join(root, 'stack.json');
     await writeFile(cfgFile, JSON.stringify({ dataDir: join(root, 'stack-data'), dashboard: { enabled: false } }));
-    const p = execa(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/stack.ts'), '--config', cfgFile, '--lanes', 'day09', '--any-ports', '--quiet'], { cwd: REPO_ROOT, reject: false, timeout: 60_000 });
+    const p = execa(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(REPO_ROOT, 'scripts/stack.ts'),
+        '--config',
+        cfgFile,
+        '--lanes',
+        'day09',
+        '--any-ports',
+        '--quiet',
+      ],
+      { cwd: REPO_ROOT, reject: false, timeout: 60_000 },
+    );
     const readyLine = await new Promise<string>((res, rej) => {
       let buf = '';
-      p.stdout!.on('data', (b: Buffer) => {
+      p.stdout.on('data', (b: Buffer) => {
         buf += b.toString();
         const line = buf.split('\n').find((l) => l.startsWith('{"event":"ready"'));
         if (line) res(line);

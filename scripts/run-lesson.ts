@@ -48,27 +48,44 @@ function shown(p: string): string {
 }
 
 async function runLesson(): Promise<void> {
-  const args = parseCli({
-    name: 'npm run lesson --',
-    summary: 'Run a lesson end to end: its receiver, then its client against it.',
-    options: {
-      list: opt.flag('--list', 'list the lessons and exit'),
-      once: opt.flag('--once', 'exit after the demo run instead of keeping the receiver up'),
-      port: opt.int('--port <n>', "receiver port (default: the lesson's port from COURSE.md; 0 = any free port)", undefined, { max: 65535 }),
-      lessons: opt.string('--lessons <dir>', "run the programs of this lessons folder (a learner's copy: DIR/<day>/receiver.ts, …) instead of the repo's lessons/"),
-      dataDir: opt.string('--data-dir <dir>', "this run's files: <dir>/receiver (the receiver's data), <dir>/shipper (the client's state) (default data/lesson/<day>, emptied at the start)"),
-      quiet: opt.flag('--quiet', "hide the programs' own log lines"),
-      experiment: opt.flag('--experiment', "run the lesson's experiment (scripts/experiments/<day>.ts, or <day>/experiment.ts in the lessons folder) instead"),
+  const args = parseCli(
+    {
+      name: 'npm run lesson --',
+      summary: 'Run a lesson end to end: its receiver, then its client against it.',
+      options: {
+        list: opt.flag('--list', 'list the lessons and exit'),
+        once: opt.flag('--once', 'exit after the demo run instead of keeping the receiver up'),
+        port: opt.int(
+          '--port <n>',
+          "receiver port (default: the lesson's port from COURSE.md; 0 = any free port)",
+          undefined,
+          { max: 65535 },
+        ),
+        lessons: opt.string(
+          '--lessons <dir>',
+          "run the programs of this lessons folder (a learner's copy: DIR/<day>/receiver.ts, …) instead of the repo's lessons/",
+        ),
+        dataDir: opt.string(
+          '--data-dir <dir>',
+          "this run's files: <dir>/receiver (the receiver's data), <dir>/shipper (the client's state) (default data/lesson/<day>, emptied at the start)",
+        ),
+        quiet: opt.flag('--quiet', "hide the programs' own log lines"),
+        experiment: opt.flag(
+          '--experiment',
+          "run the lesson's experiment (scripts/experiments/<day>.ts, or <day>/experiment.ts in the lessons folder) instead",
+        ),
+      },
+      epilog: [
+        `Lessons: ${LESSONS.map((l) => l.id).join(', ')}`,
+        'Example: npm run lesson -- day08',
+        '         npm run lesson -- day08 --once --port 0',
+        '         npm run lesson -- day09 --lessons my-course/lessons     (a copy from npm run starter -- day09 --out my-course)',
+        "         npm run lesson -- day12 --experiment -- --records 20000 (after --: the experiment's own flags)",
+        "         npm run lesson -- day08 --once -- --generate 1000       (after --: the demo client's arguments instead of the demo's)",
+      ].join('\n'),
     },
-    epilog: [
-      `Lessons: ${LESSONS.map((l) => l.id).join(', ')}`,
-      'Example: npm run lesson -- day08',
-      '         npm run lesson -- day08 --once --port 0',
-      '         npm run lesson -- day09 --lessons my-course/lessons     (a copy from npm run starter -- day09 --out my-course)',
-      '         npm run lesson -- day12 --experiment -- --records 20000 (after --: the experiment\'s own flags)',
-      '         npm run lesson -- day08 --once -- --generate 1000       (after --: the demo client\'s arguments instead of the demo\'s)',
-    ].join('\n'),
-  }, ['node', 'run-lesson', ...ownArgs.filter((a) => a !== lessonId)]);
+    ['node', 'run-lesson', ...ownArgs.filter((a) => a !== lessonId)],
+  );
 
   if (args.list) {
     for (const l of LESSONS) console.log(`${l.id}  ${l.title}  (port ${l.port})`);
@@ -93,7 +110,13 @@ async function runLesson(): Promise<void> {
   const COLORS = [chalk.cyan, chalk.magenta, chalk.yellow, chalk.green, chalk.blue];
   const programs: Program[] = [];
   let proxy: FaultProxy | undefined;
-  function launch(role: string, file: string, programArgs: string[], onEvent?: (ev: ProgramEvent) => void, show = (_ev: ProgramEvent) => true): Program {
+  function launch(
+    role: string,
+    file: string,
+    programArgs: string[],
+    onEvent?: (ev: ProgramEvent) => void,
+    show = (_ev: ProgramEvent) => true,
+  ): Program {
     const color = COLORS[programs.length % COLORS.length]!;
     const tag = color(`[${lesson!.id} ${role}]`.padEnd(20));
     const p = startProgram({
@@ -129,13 +152,20 @@ async function runLesson(): Promise<void> {
 
   const receiverFile = join(folder.dir, 'receiver.ts');
   const clientFile = join(folder.dir, `${lesson.client}.ts`);
-  const receiver = launch('receiver', receiverFile, ['--port', String(args.port ?? lesson.port), '--data-dir', dirs.receiver, ...(lesson.demoReceiver ?? [])]);
+  const receiver = launch('receiver', receiverFile, [
+    '--port',
+    String(args.port ?? lesson.port),
+    '--data-dir',
+    dirs.receiver,
+    ...(lesson.demoReceiver ?? []),
+  ]);
   let ready;
   try {
     ready = await receiver.ready;
   } catch (err) {
     console.error(chalk.red(`receiver did not start: ${(err as Error).message}`));
-    if (/EADDRINUSE/.test((err as Error).message)) console.error(`port ${args.port ?? lesson.port} is in use: pass --port 0 for any free port`);
+    if (/EADDRINUSE/.test((err as Error).message))
+      console.error(`port ${args.port ?? lesson.port} is in use: pass --port 0 for any free port`);
     await stopAll(1);
   }
   const target = `${ready!.host}:${ready!.port}`;
@@ -147,12 +177,19 @@ async function runLesson(): Promise<void> {
   console.log(chalk.bold(`\n${lesson.id}: ${lesson.title}`));
   console.log(`  programs  ${shown(folder.dir)}  (${lesson.client}.ts against receiver.ts)`);
   console.log(`  receiver  ${target}  (pid ${receiver.pid})`);
-  console.log(`  data      ${shown(dirs.receiver)}${lesson.stateful ? `, the shipper's state in ${shown(dirs.shipper)}` : ''}`);
+  console.log(
+    `  data      ${shown(dirs.receiver)}${lesson.stateful ? `, the shipper's state in ${shown(dirs.shipper)}` : ''}`,
+  );
   if (proxy) {
-    console.log(`  network   the shipper sends to a fault proxy on ${clientTarget} → ${target}; it cuts the connection once, mid-run`);
+    console.log(
+      `  network   the shipper sends to a fault proxy on ${clientTarget} → ${target}; it cuts the connection once, mid-run`,
+    );
     const at = lesson.demoReceiver?.indexOf('--fsync-interval-ms') ?? -1;
     const every = at === -1 ? undefined : lesson.demoReceiver![at + 1];
-    if (every) console.log(`            (the receiver fsyncs every ${every} ms: the cut finds records it holds but has not made durable)`);
+    if (every)
+      console.log(
+        `            (the receiver fsyncs every ${every} ms: the cut finds records it holds but has not made durable)`,
+      );
   }
   console.log('');
 
@@ -167,7 +204,13 @@ async function runLesson(): Promise<void> {
   const cut = proxy ? cutOnceMidRun(proxy, total) : undefined;
   // the cut watches the shipper's progress lines; they are the launcher's, not shown
   if (cut) clientArgs.push('--progress-ms', '50');
-  const client = launch(lesson.client, clientFile, clientArgs, cut?.onEvent, cut ? (ev) => ev.event !== 'progress' : undefined);
+  const client = launch(
+    lesson.client,
+    clientFile,
+    clientArgs,
+    cut?.onEvent,
+    cut ? (ev) => ev.event !== 'progress' : undefined,
+  );
   const done = await client.done;
   const clientExit = await client.exit;
   programs.splice(programs.indexOf(client), 1);
@@ -180,25 +223,42 @@ async function runLesson(): Promise<void> {
   const stats = await receiverStats(dirs.receiver, receiver.pid, sent);
   let code = clientExit.exitCode === 0 ? 0 : 1;
   console.log(chalk.bold('\nsummary'));
-  console.log(`  ${lesson.client}: sent ${sent} records in ${done?.elapsedMs ?? '?'} ms (${done?.recordsPerSec ?? done?.achievedRate ?? '?'} records/s)${done?.acked !== undefined ? `, acked ${String(done.acked)}` : ''}, exit ${clientExit.exitCode}`);
+  console.log(
+    `  ${lesson.client}: sent ${sent} records in ${done?.elapsedMs ?? '?'} ms (${done?.recordsPerSec ?? done?.achievedRate ?? '?'} records/s)${done?.acked !== undefined ? `, acked ${String(done.acked)}` : ''}, exit ${clientExit.exitCode}`,
+  );
   if (proxy) {
     const c = proxy.counters;
-    console.log(cut!.at ? `  network: the proxy cut the connection once, at sent ${cut!.at.sent} / acked ${cut!.at.acked} (${c.connectionsBroken} connection broken)` : chalk.yellow('  network: no cut: the run ended before its middle was seen'));
-    console.log(`  shipper: ${String(done?.reconnects ?? 0)} reconnect(s), ${String(done?.resent ?? 0)} records resent (everything after the HELLO's ACK)`);
+    console.log(
+      cut!.at
+        ? `  network: the proxy cut the connection once, at sent ${cut!.at.sent} / acked ${cut!.at.acked} (${c.connectionsBroken} connection broken)`
+        : chalk.yellow('  network: no cut: the run ended before its middle was seen'),
+    );
+    console.log(
+      `  shipper: ${String(done?.reconnects ?? 0)} reconnect(s), ${String(done?.resent ?? 0)} records resent (everything after the HELLO's ACK)`,
+    );
   }
   const r = stats.records ?? {};
-  console.log(`  receiver: ${r.persisted ?? 0} persisted, ${proxy ? `${r.duplicates ?? 0} duplicates dropped, ` : ''}${r.rejected ?? 0} rejected (${shown(join(dirs.receiver, 'stats.json'))})`);
+  console.log(
+    `  receiver: ${r.persisted ?? 0} persisted, ${proxy ? `${r.duplicates ?? 0} duplicates dropped, ` : ''}${r.rejected ?? 0} rejected (${shown(join(dirs.receiver, 'stats.json'))})`,
+  );
   if (proxy && done && typeof done.stream === 'number') {
     const v = await storedOnce(dirs.receiver, done.stream, Number(done.firstSeq), Number(done.lastSeq));
     const range = `seqs ${String(done.firstSeq)}..${String(done.lastSeq)} of stream ${done.stream}`;
-    if (v.missing === 0 && v.doubled === 0) console.log(`  stored exactly once: ${range}, each once in ${shown(dirs.receiver)} ${chalk.green('✓')}`);
+    if (v.missing === 0 && v.doubled === 0)
+      console.log(`  stored exactly once: ${range}, each once in ${shown(dirs.receiver)} ${chalk.green('✓')}`);
     else {
-      console.log(chalk.red(`  NOT stored exactly once: ${range}: ${v.missing} missing, ${v.doubled} stored more than once (${shown(dirs.receiver)}) ✗`));
+      console.log(
+        chalk.red(
+          `  NOT stored exactly once: ${range}: ${v.missing} missing, ${v.doubled} stored more than once (${shown(dirs.receiver)}) ✗`,
+        ),
+      );
       code = 1;
     }
   }
   if (args.once) await stopAll(code);
-  console.log(`\nThe receiver keeps running on ${target}. Send more with:\n  npx tsx ${shown(clientFile)} --target ${target} --input FILE\nCtrl-C stops it.`);
+  console.log(
+    `\nThe receiver keeps running on ${target}. Send more with:\n  npx tsx ${shown(clientFile)} --target ${target} --input FILE\nCtrl-C stops it.`,
+  );
 }
 
 /** Runs the day's experiment: scripts/experiments/<day>.ts (told --lessons), else <lessons>/<day>/experiment.ts. */
@@ -215,13 +275,19 @@ async function runExperiment(lesson: LessonInfo, lessonsRoot: string, fromCopy: 
   } else {
     const own = lessonFolder(lessonsRoot, lesson.id, ['experiment.ts']);
     if ('error' in own) {
-      console.error(`npm run lesson: ${lesson.id} has no experiment (scripts/experiments/${lesson.id}.ts or ${shown(join(day.dir, 'experiment.ts'))}); see its README`);
+      console.error(
+        `npm run lesson: ${lesson.id} has no experiment (scripts/experiments/${lesson.id}.ts or ${shown(join(day.dir, 'experiment.ts'))}); see its README`,
+      );
       process.exit(2);
     }
     argv = [join(own.dir, 'experiment.ts'), ...passThrough];
   }
   console.error(chalk.dim(`experiment: npx tsx ${shown(argv[0]!)} ${argv.slice(1).join(' ')}`.trimEnd()));
-  const r = await execa(process.execPath, ['--import', 'tsx', ...argv], { cwd: REPO_ROOT, stdio: 'inherit', reject: false });
+  const r = await execa(process.execPath, ['--import', 'tsx', ...argv], {
+    cwd: REPO_ROOT,
+    stdio: 'inherit',
+    reject: false,
+  });
   process.exit(r.exitCode ?? 1);
 }
 
@@ -231,9 +297,13 @@ async function runExperiment(lesson: LessonInfo, lessonsRoot: string, fromCopy: 
  */
 async function freshRunDir(run: string, isDefault: boolean): Promise<void> {
   const abs = resolve(REPO_ROOT, run);
-  const stats = JSON.parse(await readFile(join(abs, 'receiver', 'stats.json'), 'utf8').catch(() => '{}')) as { pid?: number };
+  const stats = JSON.parse(await readFile(join(abs, 'receiver', 'stats.json'), 'utf8').catch(() => '{}')) as {
+    pid?: number;
+  };
   if (typeof stats.pid === 'number' && stats.pid !== process.pid && alive(stats.pid)) {
-    console.error(`npm run lesson: ${shown(abs)} is in use by a running receiver (pid ${stats.pid}); stop that run, or pass --data-dir DIR`);
+    console.error(
+      `npm run lesson: ${shown(abs)} is in use by a running receiver (pid ${stats.pid}); stop that run, or pass --data-dir DIR`,
+    );
     process.exit(2);
   }
   if (isDefault) await rm(abs, { recursive: true, force: true });
@@ -288,7 +358,10 @@ async function receiverStats(dataDir: string, pid: number, sent: number): Promis
   const read = async () => JSON.parse(await readFile(path, 'utf8').catch(() => '{}')) as ReceiverStatsFile;
   const deadline = Date.now() + 5000;
   let stats = await read();
-  while ((stats.pid !== pid || (stats.records?.persisted ?? 0) + (stats.records?.rejected ?? 0) < sent) && Date.now() < deadline) {
+  while (
+    (stats.pid !== pid || (stats.records?.persisted ?? 0) + (stats.records?.rejected ?? 0) < sent) &&
+    Date.now() < deadline
+  ) {
     await new Promise((r) => setTimeout(r, 100));
     stats = await read();
   }
@@ -299,7 +372,12 @@ async function receiverStats(dataDir: string, pid: number, sent: number): Promis
  * Every seq first..last of `stream` in the receiver's files (`_rx.stream`, `_rx.seq`): how many are
  * missing and how many are there more than once. Read after the last ACK: an ACK means durable, so on disk.
  */
-async function storedOnce(dataDir: string, stream: number, first: number, last: number): Promise<{ missing: number; doubled: number }> {
+async function storedOnce(
+  dataDir: string,
+  stream: number,
+  first: number,
+  last: number,
+): Promise<{ missing: number; doubled: number }> {
   const n = last - first + 1;
   const seen = new Uint8Array(Math.max(0, n));
   for await (const line of readRecordLines(resolve(REPO_ROOT, dataDir))) {

@@ -66,16 +66,33 @@ describe('the stack demo: records carry their own time, day 12 compresses, every
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'ls-stack-demo-'));
     const config = join(root, 'stack.json');
-    await writeFile(config, JSON.stringify({ dataDir: join(root, 'data'), certsDir: join(root, 'certs'), dashboard: { refreshMs: 250 }, demo: { enabled: true, recordsPerSecond: 20 } }));
-    stack = startProgram({ name: 'stack', file: 'scripts/stack.ts', args: ['--config', config, '--any-ports', '--quiet'], readyTimeoutMs: 90_000 });
+    await writeFile(
+      config,
+      JSON.stringify({
+        dataDir: join(root, 'data'),
+        certsDir: join(root, 'certs'),
+        dashboard: { refreshMs: 250 },
+        demo: { enabled: true, recordsPerSecond: 20 },
+      }),
+    );
+    stack = startProgram({
+      name: 'stack',
+      file: 'scripts/stack.ts',
+      args: ['--config', config, '--any-ports', '--quiet'],
+      readyTimeoutMs: 90_000,
+    });
     const ready = await stack.ready;
-    dataDirs = Object.fromEntries(Object.entries(ready.lanes as Record<string, { dataDir: string }>).map(([id, l]) => [id, l.dataDir]));
+    dataDirs = Object.fromEntries(
+      Object.entries(ready.lanes as Record<string, { dataDir: string }>).map(([id, l]) => [id, l.dataDir]),
+    );
     // Until every lane has persisted RECORDS (and day 12's ratio is on the overview), read as the page does.
     const url = new URL('/api/stats', String(ready.dashboard));
     overviewRatio = await waitFor(
       `${RECORDS} records on every lane`,
       async () => {
-        const s = (await (await fetch(url)).json()) as { lanes: Array<{ name: string; totals: { persisted: number; compressionRatio: number | null } }> };
+        const s = (await (await fetch(url)).json()) as {
+          lanes: Array<{ name: string; totals: { persisted: number; compressionRatio: number | null } }>;
+        };
         if (s.lanes.length < lanes.length || s.lanes.some((l) => l.totals.persisted < RECORDS)) return undefined;
         return s.lanes.find((l) => l.name === 'day12')?.totals.compressionRatio ?? null;
       },
@@ -115,10 +132,14 @@ describe('the stack demo: records carry their own time, day 12 compresses, every
       let gap = 0;
       for (let i = 1; i < rx.length; i++) gap = Math.max(gap, rx[i]! - rx[i - 1]!);
       const median = skews[skews.length >> 1]!;
-      report.push(`${lane}: ${skews.length} records, _rx.ts − ts min ${skews[0]} median ${median} max ${skews.at(-1)} ms, largest gap ${gap} ms`);
+      report.push(
+        `${lane}: ${skews.length} records, _rx.ts − ts min ${skews[0]} median ${median} max ${skews.at(-1)} ms, largest gap ${gap} ms`,
+      );
       // the same clock made ts and _rx.ts: never in the future, and not seconds old
       expect(skews[0], `${lane}: a record's ts is after it was received`).toBeGreaterThanOrEqual(-50);
-      expect(skews.at(-1), `${lane}: a record arrived ${skews.at(-1)} ms after its ts`).toBeLessThanOrEqual(MAX_SKEW_MS);
+      expect(skews.at(-1), `${lane}: a record arrived ${skews.at(-1)} ms after its ts`).toBeLessThanOrEqual(
+        MAX_SKEW_MS,
+      );
       expect(median, lane).toBeLessThanOrEqual(600);
       expect(gap, `${lane}: no record arrived for ${gap} ms`).toBeLessThanOrEqual(MAX_GAP_MS);
     }
@@ -127,12 +148,16 @@ describe('the stack demo: records carry their own time, day 12 compresses, every
 
   it('day 12 batches enough to compress: a ratio above 2, in stats.json and on the overview', async () => {
     if (!lanes.includes('day12')) return;
-    const stats = JSON.parse(await readFile(join(dataDirs.day12!, 'stats.json'), 'utf8')) as { compression: Record<string, { batches: number; records: number; wireBytes: number; rawBytes: number }> };
+    const stats = JSON.parse(await readFile(join(dataDirs.day12!, 'stats.json'), 'utf8')) as {
+      compression: Record<string, { batches: number; records: number; wireBytes: number; rawBytes: number }>;
+    };
     const all = Object.values(stats.compression);
     const raw = all.reduce((n, c) => n + c.rawBytes, 0);
     const wire = all.reduce((n, c) => n + c.wireBytes, 0);
     const zstd = stats.compression.zstd!;
-    console.log(`day12: ${zstd.records} records in ${zstd.batches} zstd batches, ${raw} bytes → ${wire} on the wire: ${(raw / wire).toFixed(2)}×; overview ${overviewRatio}×`);
+    console.log(
+      `day12: ${zstd.records} records in ${zstd.batches} zstd batches, ${raw} bytes → ${wire} on the wire: ${(raw / wire).toFixed(2)}×; overview ${overviewRatio}×`,
+    );
     expect(zstd.records / zstd.batches, 'records per batch').toBeGreaterThanOrEqual(5);
     expect(raw / wire).toBeGreaterThan(2);
     expect(overviewRatio).toBeGreaterThan(2);

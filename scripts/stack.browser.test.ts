@@ -20,7 +20,15 @@ import { findPeer, needPeers } from '../tests/support/peers.ts';
 
 const chromiumPeer = needPeers('chromium');
 const CHROMIUM = findPeer('chromium') ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 /** a killed lane must show as down within this (the dashboard checks pids every refresh) */
 const DOWN_WITHIN_MS = 5000;
@@ -57,8 +65,21 @@ describe.skipIf(chromiumPeer.skip)('the integrated stack in a browser', () => {
     chromiumPeer.assert();
     root = await mkdtemp(join(tmpdir(), 'ls-stack-browser-'));
     const config = join(root, 'stack.json');
-    await writeFile(config, JSON.stringify({ dataDir: join(root, 'data'), certsDir: join(root, 'certs'), dashboard: { refreshMs: 500, staleMs: 3000 }, demo: { enabled: true, recordsPerSecond: 20 } }));
-    stack = startProgram({ name: 'stack', file: 'scripts/stack.ts', args: ['--config', config, '--any-ports', '--quiet'], readyTimeoutMs: 90_000 });
+    await writeFile(
+      config,
+      JSON.stringify({
+        dataDir: join(root, 'data'),
+        certsDir: join(root, 'certs'),
+        dashboard: { refreshMs: 500, staleMs: 3000 },
+        demo: { enabled: true, recordsPerSecond: 20 },
+      }),
+    );
+    stack = startProgram({
+      name: 'stack',
+      file: 'scripts/stack.ts',
+      args: ['--config', config, '--any-ports', '--quiet'],
+      readyTimeoutMs: 90_000,
+    });
     ready = await stack.ready;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -93,23 +114,50 @@ describe.skipIf(chromiumPeer.skip)('the integrated stack in a browser', () => {
     await page.goto(String(ready.dashboard));
     for (const lane of lanes) {
       await page.locator(`tr[data-lane="${lane}"]`).waitFor({ timeout: 10_000 });
-      await page.waitForFunction((s) => document.querySelector(s)?.dataset.value === 'up', cell(lane, 'status'), { timeout: 15_000 });
+      await page.waitForFunction((s) => document.querySelector(s)?.dataset.value === 'up', cell(lane, 'status'), {
+        timeout: 15_000,
+      });
     }
-    const before = Object.fromEntries(await Promise.all(lanes.map(async (l) => [l, await num(cell(l, 'received'))] as const)));
+    const before = Object.fromEntries(
+      await Promise.all(lanes.map(async (l) => [l, await num(cell(l, 'received'))] as const)),
+    );
     // demo traffic flows through every lane: every lane's received count grows, and shows a rate
     for (const lane of lanes) {
-      await page.waitForFunction(([s, n]) => Number(document.querySelector(s!)?.dataset.value) > Number(n), [cell(lane, 'received'), String(before[lane])] as const, { timeout: 20_000 });
+      await page.waitForFunction(
+        ([s, n]) => Number(document.querySelector(s)?.dataset.value) > Number(n),
+        [cell(lane, 'received'), String(before[lane])] as const,
+        { timeout: 20_000 },
+      );
     }
-    await waitFor('a rate on every lane', async () => (await Promise.all(lanes.map((l) => num(cell(l, 'recordsPerSec'))))).every((r) => r > 0), 15_000, 200);
+    await waitFor(
+      'a rate on every lane',
+      async () => (await Promise.all(lanes.map((l) => num(cell(l, 'recordsPerSec'))))).every((r) => r > 0),
+      15_000,
+      200,
+    );
     const widths = await page.evaluate(() => {
       const wrap = document.querySelector('#view-overview .table-wrap')!;
-      return { wrap: wrap.scrollWidth, wrapClient: wrap.clientWidth, doc: document.documentElement.scrollWidth, win: window.innerWidth };
+      return {
+        wrap: wrap.scrollWidth,
+        wrapClient: wrap.clientWidth,
+        doc: document.documentElement.scrollWidth,
+        win: window.innerWidth,
+      };
     });
-    expect(widths.wrap, `the overview table is ${widths.wrap} px wide in ${widths.wrapClient} px`).toBeLessThanOrEqual(widths.wrapClient);
+    expect(widths.wrap, `the overview table is ${widths.wrap} px wide in ${widths.wrapClient} px`).toBeLessThanOrEqual(
+      widths.wrapClient,
+    );
     expect(widths.doc).toBeLessThanOrEqual(widths.win);
     // the overview's delivery ledger: a row per stream of the acknowledged lanes, with its high-water mark
     await page.locator('#ledger-all-body tr[data-ledger-lane="day09"]').first().waitFor({ timeout: 10_000 });
-    expect(Number(await page.locator('#ledger-all-body tr[data-ledger-lane="day09"] [data-field="hwm"]').first().getAttribute('data-value'))).toBeGreaterThan(0);
+    expect(
+      Number(
+        await page
+          .locator('#ledger-all-body tr[data-ledger-lane="day09"] [data-field="hwm"]')
+          .first()
+          .getAttribute('data-value'),
+      ),
+    ).toBeGreaterThan(0);
     await page.screenshot({ path: join(ARTIFACTS, 'stack-overview.png'), fullPage: true });
   }, 90_000);
 
@@ -117,16 +165,26 @@ describe.skipIf(chromiumPeer.skip)('the integrated stack in a browser', () => {
     const acked = lanes.find((l) => l === 'day09')!;
     await page.goto(`${String(ready.dashboard)}#/lane/${acked}`);
     await page.locator('#ledger-body tr[data-stream]').first().waitFor({ timeout: 10_000 });
-    expect(Number(await page.locator('#ledger-body tr[data-stream] [data-field="hwm"]').first().getAttribute('data-value'))).toBeGreaterThan(0);
+    expect(
+      Number(await page.locator('#ledger-body tr[data-stream] [data-field="hwm"]').first().getAttribute('data-value')),
+    ).toBeGreaterThan(0);
     await page.screenshot({ path: join(ARTIFACTS, 'stack-lane-day09.png'), fullPage: true });
     if (lanes.includes('day13')) {
       await page.goto(`${String(ready.dashboard)}#/lane/day13`);
       await page.locator('#lane-tls').waitFor({ state: 'visible', timeout: 10_000 });
-      await page.waitForFunction(() => document.querySelector('#lane-totals [data-field="tlsHandshakeFailures"]')?.textContent === '0', undefined, { timeout: 10_000 });
+      await page.waitForFunction(
+        () => document.querySelector('#lane-totals [data-field="tlsHandshakeFailures"]')?.textContent === '0',
+        undefined,
+        { timeout: 10_000 },
+      );
     }
     if (lanes.includes('day12')) {
       await page.goto(`${String(ready.dashboard)}#/lane/day12`);
-      await page.waitForFunction(() => /×$/.test(document.querySelector('#lane-totals [data-field="compressionRatio"]')?.textContent ?? ''), undefined, { timeout: 15_000 });
+      await page.waitForFunction(
+        () => /×$/.test(document.querySelector('#lane-totals [data-field="compressionRatio"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 15_000 },
+      );
       await page.screenshot({ path: join(ARTIFACTS, 'stack-lane-day12.png'), fullPage: true });
     }
   }, 60_000);
@@ -135,13 +193,18 @@ describe.skipIf(chromiumPeer.skip)('the integrated stack in a browser', () => {
     await page.goto(`${String(ready.dashboard)}#/`);
     const victim = 'day08';
     const pid = (ready.lanes as Record<string, LaneReady>)[victim]!.pid;
-    await page.waitForFunction((s) => document.querySelector(s)?.dataset.value === 'up', cell(victim, 'status'), { timeout: 10_000 });
+    await page.waitForFunction((s) => document.querySelector(s)?.dataset.value === 'up', cell(victim, 'status'), {
+      timeout: 10_000,
+    });
     const at = Date.now();
     process.kill(pid, 'SIGKILL');
-    await page.waitForFunction((s) => document.querySelector(s)?.dataset.value === 'down', cell(victim, 'status'), { timeout: DOWN_WITHIN_MS });
+    await page.waitForFunction((s) => document.querySelector(s)?.dataset.value === 'down', cell(victim, 'status'), {
+      timeout: DOWN_WITHIN_MS,
+    });
     const tookMs = Date.now() - at;
     expect(await page.locator(cell(victim, 'status')).textContent()).toContain('process gone');
-    for (const lane of lanes.filter((l) => l !== victim)) expect(await page.locator(cell(lane, 'status')).getAttribute('data-value'), lane).toBe('up');
+    for (const lane of lanes.filter((l) => l !== victim))
+      expect(await page.locator(cell(lane, 'status')).getAttribute('data-value'), lane).toBe('up');
     expect(await page.title()).toMatch(/^\(1 down\)/);
     await page.screenshot({ path: join(ARTIFACTS, 'stack-lane-down.png'), fullPage: true });
     expect(tookMs).toBeLessThan(DOWN_WITHIN_MS);

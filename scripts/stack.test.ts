@@ -16,13 +16,19 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const stack = (args: string[]) => execa(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/stack.ts'), ...args], { cwd: REPO_ROOT, reject: false, timeout: 30_000 });
+const stack = (args: string[]) =>
+  execa(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/stack.ts'), ...args], {
+    cwd: REPO_ROOT,
+    reject: false,
+    timeout: 30_000,
+  });
 
 describe('scripts/stack.ts', () => {
   it('--help documents the flags and the ready line, exit 0', async () => {
     const r = await stack(['--help']);
     expect(r.exitCode).toBe(0);
-    for (const flag of ['--config', '--lessons-root', '--data-dir', '--lanes', '--any-ports', '--no-demo']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--config', '--lessons-root', '--data-dir', '--lanes', '--any-ports', '--no-demo'])
+      expect(r.stdout).toContain(flag);
     expect(r.stdout).toContain('"event":"lane-exit"');
   });
 

@@ -16,7 +16,16 @@ import { opt, parseCli } from '../shared/cli.ts';
 import { RecordGenerator } from '../shared/generate.ts';
 import { ensureCerts } from '../shared/tls/certs.ts';
 import { REPO_ROOT, startProgram, type Program } from './lib/launch.ts';
-import { LANES, laneAvailable, laneDirs, programPath, type LaneConfig, type LaneContext, type LaneDef, type StackConfig } from './lib/stack-lanes.ts';
+import {
+  LANES,
+  laneAvailable,
+  laneDirs,
+  programPath,
+  type LaneConfig,
+  type LaneContext,
+  type LaneDef,
+  type StackConfig,
+} from './lib/stack-lanes.ts';
 
 const args = parseCli(
   {
@@ -24,7 +33,10 @@ const args = parseCli(
     summary: 'The integrated stack: every lane, the dashboard, and demo traffic.',
     options: {
       config: opt.string('--config <file>', 'JSON file overriding parts of lessons/stack/stack.config.json'),
-      lessonsRoot: opt.string('--lessons-root <dir>', "take the lanes' programs (and stack/stack.config.json) from this lessons folder when it has them, e.g. a learner's copy (default: this repo's lessons/)"),
+      lessonsRoot: opt.string(
+        '--lessons-root <dir>',
+        "take the lanes' programs (and stack/stack.config.json) from this lessons folder when it has them, e.g. a learner's copy (default: this repo's lessons/)",
+      ),
       dataDir: opt.string('--data-dir <dir>', 'parent of every lane data dir (default from the config: data/stack)'),
       lanes: opt.list('--lanes <ids>', 'run only these lanes, comma-separated (default: every enabled lane)'),
       dashboardPort: opt.int('--dashboard-port <n>', 'dashboard port (0 = any free port)', undefined, { max: 65535 }),
@@ -55,19 +67,28 @@ function configError(msg: string): never {
 }
 
 function loadConfig(): StackConfig {
-  const ownDefaults = lessonsRoot && existsSync(join(lessonsRoot, 'stack/stack.config.json')) ? join(lessonsRoot, 'stack/stack.config.json') : join(REPO_ROOT, 'lessons/stack/stack.config.json');
+  const ownDefaults =
+    lessonsRoot && existsSync(join(lessonsRoot, 'stack/stack.config.json'))
+      ? join(lessonsRoot, 'stack/stack.config.json')
+      : join(REPO_ROOT, 'lessons/stack/stack.config.json');
   let cfg = deepMerge(BUILT_IN, JSON.parse(readFileSync(ownDefaults, 'utf8'))) as StackConfig;
   if (args.config) {
     try {
-      cfg = deepMerge(cfg, JSON.parse(readFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), args.config), 'utf8')));
+      cfg = deepMerge(
+        cfg,
+        JSON.parse(readFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), args.config), 'utf8')),
+      );
     } catch (err) {
       configError(`--config ${args.config}: ${(err as Error).message}`);
     }
   }
-  if (cfg.laneExit !== 'carry-on' && cfg.laneExit !== 'stop-stack') configError(`config laneExit: '${String(cfg.laneExit)}' is not carry-on or stop-stack`);
+  if (cfg.laneExit !== 'carry-on' && cfg.laneExit !== 'stop-stack')
+    configError(`config laneExit: '${String(cfg.laneExit)}' is not carry-on or stop-stack`);
   for (const [id, lane] of Object.entries(cfg.lanes)) {
-    if (!LANES.some((l) => l.id === id)) configError(`config lanes.${id}: no such lane (have: ${LANES.map((l) => l.id).join(', ')})`);
-    if (!Number.isInteger(lane.port) || lane.port < 0 || lane.port > 65535) configError(`config lanes.${id}.port: ${String(lane.port)} is not a port (0..65535)`);
+    if (!LANES.some((l) => l.id === id))
+      configError(`config lanes.${id}: no such lane (have: ${LANES.map((l) => l.id).join(', ')})`);
+    if (!Number.isInteger(lane.port) || lane.port < 0 || lane.port > 65535)
+      configError(`config lanes.${id}.port: ${String(lane.port)} is not a port (0..65535)`);
     lane.receiverArgs ??= [];
     lane.shipperArgs ??= [];
   }
@@ -87,7 +108,9 @@ function loadConfig(): StackConfig {
 const cfg = loadConfig();
 const unknownLanes = (args.lanes ?? []).filter((id) => !LANES.some((l) => l.id === id));
 if (unknownLanes.length) {
-  console.error(`npm run lesson -- stack: --lanes: unknown lane ${unknownLanes.join(', ')} (have: ${LANES.map((l) => l.id).join(', ')})`);
+  console.error(
+    `npm run lesson -- stack: --lanes: unknown lane ${unknownLanes.join(', ')} (have: ${LANES.map((l) => l.id).join(', ')})`,
+  );
   process.exit(2);
 }
 
@@ -140,7 +163,7 @@ async function stopAll(code: number): Promise<never> {
   const results = await Promise.all([
     ...lanes.map(async (l) => ({ name: `${l.def.id} receiver`, ...(await l.receiver.stop()) })),
     ...lanes.filter((l) => l.shipper).map(async (l) => ({ name: `${l.def.id} shipper`, ...(await l.shipper!.exit) })),
-    ...(dashboard ? [(async () => ({ name: 'dashboard', ...(await dashboard!.stop()) }))()] : []),
+    ...(dashboard ? [(async () => ({ name: 'dashboard', ...(await dashboard.stop()) }))()] : []),
   ]);
   for (const r of results) {
     const ok = r.exitCode === 0;
@@ -186,15 +209,26 @@ for (const l of lanes) {
     l.ready = await l.receiver.ready;
   } catch (err) {
     console.error(chalk.red(`lane ${l.def.id} did not start: ${(err as Error).message}`));
-    if (/EADDRINUSE/.test((err as Error).message)) console.error(`  a port is in use: change it in the config, or run with --any-ports`);
+    if (/EADDRINUSE/.test((err as Error).message))
+      console.error(`  a port is in use: change it in the config, or run with --any-ports`);
     await stopAll(1);
   }
   // A lane that dies does not take the others with it (unless the config says laneExit: stop-stack).
   void l.receiver.exit.then((r) => {
     if (stopping) return;
     const carryOn = cfg.laneExit === 'carry-on';
-    console.error(chalk.red(`lane ${l.def.id}: receiver exited (${r.exitCode ?? r.signal}); ${carryOn ? 'the other lanes carry on' : 'stopping the stack (laneExit: stop-stack)'}`));
-    event({ event: 'lane-exit', lane: l.def.id, pid: l.receiver.pid, exitCode: r.exitCode ?? null, signal: r.signal ?? null });
+    console.error(
+      chalk.red(
+        `lane ${l.def.id}: receiver exited (${r.exitCode ?? r.signal}); ${carryOn ? 'the other lanes carry on' : 'stopping the stack (laneExit: stop-stack)'}`,
+      ),
+    );
+    event({
+      event: 'lane-exit',
+      lane: l.def.id,
+      pid: l.receiver.pid,
+      exitCode: r.exitCode ?? null,
+      signal: r.signal ?? null,
+    });
     if (!carryOn) void stopAll(1);
   });
 }
@@ -205,7 +239,17 @@ if (cfg.dashboard.enabled) {
   dashboard = startProgram({
     name: 'dashboard',
     file: 'scripts/dashboard.ts',
-    args: ['--host', cfg.host, '--port', String(cfg.dashboard.port), '--refresh-ms', String(cfg.dashboard.refreshMs), '--stale-ms', String(cfg.dashboard.staleMs), ...lanes.flatMap((l) => ['--lane', `${l.def.id}=${l.ctx.dataDir}`])],
+    args: [
+      '--host',
+      cfg.host,
+      '--port',
+      String(cfg.dashboard.port),
+      '--refresh-ms',
+      String(cfg.dashboard.refreshMs),
+      '--stale-ms',
+      String(cfg.dashboard.staleMs),
+      ...lanes.flatMap((l) => ['--lane', `${l.def.id}=${l.ctx.dataDir}`]),
+    ],
     onLog: tagged('dashboard', lanes.length),
   });
   try {
@@ -230,7 +274,8 @@ if (cfg.demo.enabled) {
   for (const [i, l] of lanes.entries()) {
     const target = `${l.ready!.host}:${l.ready!.port}`;
     const log = tagged(`${l.def.id}>`, i);
-    const start = () => (l.demo ??= new RecordGenerator({ seed: demoSeed + i, clock: Date.now, idPrefix: `demo-${l.def.id}` }));
+    const start = () =>
+      (l.demo ??= new RecordGenerator({ seed: demoSeed + i, clock: Date.now, idPrefix: `demo-${l.def.id}` }));
     l.shipper = startProgram({
       name: `${l.def.id} shipper`,
       file: programPath(l.def.shipper, lessonsRoot),
@@ -245,12 +290,15 @@ if (cfg.demo.enabled) {
     l.shipper.proc.stdin?.on('error', () => {});
     setTimeout(start, DEMO_START_GRACE_MS).unref();
   }
-  demoTimer = setInterval(() => {
-    for (const l of lanes) {
-      const stdin = l.shipper?.proc.stdin;
-      if (l.demo && stdin && !stdin.destroyed && stdin.writableLength < 1 << 20) stdin.write(`${l.demo.next()}\n`);
-    }
-  }, 1000 / Math.max(1, cfg.demo.recordsPerSecond));
+  demoTimer = setInterval(
+    () => {
+      for (const l of lanes) {
+        const stdin = l.shipper?.proc.stdin;
+        if (l.demo && stdin && !stdin.destroyed && stdin.writableLength < 1 << 20) stdin.write(`${l.demo.next()}\n`);
+      }
+    },
+    1000 / Math.max(1, cfg.demo.recordsPerSecond),
+  );
 }
 
 // ---- 4. one table --------------------------------------------------------------------------------
@@ -258,7 +306,12 @@ const readyMs = Math.round(performance.now() - t0);
 console.error(chalk.bold(`\nLogStream Lab — the integrated stack (${lanes.length} lanes up in ${readyMs} ms)\n`));
 const rows = lanes.map((l) => {
   const ports = l.ready!.ports as Record<string, number | null> | undefined;
-  const addr = ports ? Object.entries(ports).filter(([, v]) => v !== null).map(([k, v]) => `${k}:${v}`).join(' ') : `${l.ready!.host}:${l.ready!.port}`;
+  const addr = ports
+    ? Object.entries(ports)
+        .filter(([, v]) => v !== null)
+        .map(([k, v]) => `${k}:${v}`)
+        .join(' ')
+    : `${l.ready!.host}:${l.ready!.port}`;
   const what = `${l.def.title}${l.ctx.lane.mtls ? ' (mutual TLS)' : ''}`;
   return [l.def.id, l.def.transport, addr, l.ctx.dataDir, what];
 });
@@ -268,7 +321,9 @@ const line = (r: string[]) => `  ${r.map((c, i) => (i < r.length - 1 ? c.padEnd(
 console.error(chalk.dim(line(head)));
 for (const r of rows) console.error(line(r));
 if (dashboardUrl) console.error(`\n  dashboard  ${chalk.bold(dashboardUrl)}`);
-console.error(`\n  demo traffic: ${cfg.demo.enabled ? `${cfg.demo.recordsPerSecond} records/s per lane` : 'off'}   Ctrl-C stops everything.\n`);
+console.error(
+  `\n  demo traffic: ${cfg.demo.enabled ? `${cfg.demo.recordsPerSecond} records/s per lane` : 'off'}   Ctrl-C stops everything.\n`,
+);
 process.stdout.write(
   `${JSON.stringify({
     event: 'ready',
@@ -279,7 +334,12 @@ process.stdout.write(
     port: Number(dashboardUrl ? new URL(dashboardUrl).port : 0),
     dashboard: dashboardUrl,
     readyMs,
-    lanes: Object.fromEntries(lanes.map((l) => [l.def.id, { ...l.ready, dataDir: l.ctx.dataDir, pid: l.receiver.pid, transport: l.def.transport }])),
+    lanes: Object.fromEntries(
+      lanes.map((l) => [
+        l.def.id,
+        { ...l.ready, dataDir: l.ctx.dataDir, pid: l.receiver.pid, transport: l.def.transport },
+      ]),
+    ),
   })}\n`,
 );
 announced = true;

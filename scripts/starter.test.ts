@@ -49,13 +49,26 @@ function linksOut(root: string): string[] {
  * Each solution region of a day with its lines worth searching for elsewhere: long enough to be specific
  * (≥ 30 characters trimmed) and not also left in the starter (a line the starter shows is no answer).
  */
+/**
+ * A line that is only one argument or one `key: value` of a call or literal split over lines
+ * (`persisted: stats.records.persisted,`) says nothing about the answer: formatted code has many of them.
+ */
+const PLAIN_ITEM = /^[\w$.'"`[\]]+(\s*:\s*[\w$.'"`[\]()?]+)?,?$/;
+
 function distinctiveRegions(lessonDir: string, starterDir: string): Array<{ where: string; lines: string[] }> {
   const starterText = readdirSync(starterDir, { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.ts'))
     .map((f) => readFileSync(path.join(starterDir, f), 'utf8'))
     .join('\n');
   return lessonRegions(lessonDir)
-    .map((r) => ({ where: `${r.file}:${r.line} [${r.ids.join(', ')}]`, lines: [...new Set(r.body.map((l) => l.trim()).filter((t) => t.length >= 30 && !starterText.includes(t)))] }))
+    .map((r) => ({
+      where: `${r.file}:${r.line} [${r.ids.join(', ')}]`,
+      lines: [
+        ...new Set(
+          r.body.map((l) => l.trim()).filter((t) => t.length >= 30 && !PLAIN_ITEM.test(t) && !starterText.includes(t)),
+        ),
+      ],
+    }))
     .filter((r) => r.lines.length > 0);
 }
 
@@ -83,11 +96,16 @@ for (const lesson of knownLessons().filter((l) => dayNumber(l) !== undefined)) {
       const manifest = await loadManifest(lesson);
       expect(starter.regions.length, 'solution regions in the lesson').toBeGreaterThan(0);
       const named = new Set(starter.regions.flatMap((r) => r.ids));
-      expect([...named].filter((id) => !manifest.checks.some((c) => c.id === id)), 'TODOs naming unknown check ids').toEqual([]);
+      expect(
+        [...named].filter((id) => !manifest.checks.some((c) => c.id === id)),
+        'TODOs naming unknown check ids',
+      ).toEqual([]);
       const unnamed = manifest.checks.filter((c) => !c.given && !named.has(c.id)).map((c) => c.id);
       expect(unnamed, 'checks (not given) that no TODO names: the grader cannot say what they depend on').toEqual([]);
       for (const c of manifest.checks.filter((x) => x.given)) expect(c.points, `${c.id} is given: 0 points`).toBe(0);
-      for (const f of readdirSync(starter.lessonDir, { recursive: true, encoding: 'utf8' }).filter((x) => x.endsWith('.ts'))) {
+      for (const f of readdirSync(starter.lessonDir, { recursive: true, encoding: 'utf8' }).filter((x) =>
+        x.endsWith('.ts'),
+      )) {
         expect(readFileSync(path.join(starter.lessonDir, f), 'utf8'), f).not.toMatch(/@solution|@end-solution|@stub/);
       }
     });
@@ -98,12 +116,18 @@ for (const lesson of knownLessons().filter((l) => dayNumber(l) !== undefined)) {
       for (const name of ['lessons', 'shared', 'node_modules']) {
         expect(lstatSync(path.join(out, name)).isDirectory(), `${name}/ is a real folder`).toBe(true);
       }
-      for (const name of ['package.json', 'tsconfig.json']) expect(lstatSync(path.join(out, name)).isFile(), name).toBe(true);
+      for (const name of ['package.json', 'tsconfig.json'])
+        expect(lstatSync(path.join(out, name)).isFile(), name).toBe(true);
       expect(JSON.parse(readFileSync(path.join(out, 'package.json'), 'utf8'))).toMatchObject({ type: 'module' });
       expect(linksOut(root), 'symlinks leading out of the copy').toEqual([]);
       const days = readdirSync(path.join(out, 'lessons')).sort();
-      expect(days, 'the lessons in the copy: the earlier days and this one').toEqual([...lessonsBefore(lesson, knownLessons()), lesson].sort());
-      expect(existsSync(path.join(out, 'checks')) || existsSync(path.join(out, 'fixtures')), 'checks or fixtures in the copy').toBe(false);
+      expect(days, 'the lessons in the copy: the earlier days and this one').toEqual(
+        [...lessonsBefore(lesson, knownLessons()), lesson].sort(),
+      );
+      expect(
+        existsSync(path.join(out, 'checks')) || existsSync(path.join(out, 'fixtures')),
+        'checks or fixtures in the copy',
+      ).toBe(false);
       const repoPaths = walkAll(out)
         .filter((e) => !e.dir && !e.link && !e.rel.startsWith('node_modules/') && TEXT_FILE.test(e.rel))
         .filter((e) => readFileSync(path.join(out, e.rel), 'utf8').includes(REPO_ROOT))
@@ -113,13 +137,21 @@ for (const lesson of knownLessons().filter((l) => dayNumber(l) !== undefined)) {
 
     it(`no file outside lessons/${lesson} holds the text of one of its solution regions`, () => {
       const regions = distinctiveRegions(path.join(REPO_ROOT, 'lessons', lesson), starter.lessonDir);
-      const files = walkAll(out).filter((e) => !e.dir && !e.link && TEXT_FILE.test(e.rel) && !e.rel.startsWith('node_modules/') && !e.rel.startsWith(`lessons/${lesson}/`));
+      const files = walkAll(out).filter(
+        (e) =>
+          !e.dir &&
+          !e.link &&
+          TEXT_FILE.test(e.rel) &&
+          !e.rel.startsWith('node_modules/') &&
+          !e.rel.startsWith(`lessons/${lesson}/`),
+      );
       const leaks: string[] = [];
       for (const f of files) {
         const text = readFileSync(path.join(out, f.rel), 'utf8');
         for (const r of regions) {
           const found = holds(text, r);
-          if (found.length) leaks.push(`${f.rel} holds ${found.length} lines of the region at ${r.where}: ${found.join(' | ')}`);
+          if (found.length)
+            leaks.push(`${f.rel} holds ${found.length} lines of the region at ${r.where}: ${found.join(' | ')}`);
         }
       }
       expect(leaks, 'the answer to a TODO found outside the day').toEqual([]);
@@ -130,9 +162,19 @@ for (const lesson of knownLessons().filter((l) => dayNumber(l) !== undefined)) {
     it('the untouched starter fails every check that is not given', async () => {
       const manifest = await loadManifest(lesson);
       const graded = manifest.checks.filter((c) => !c.given).map((c) => c.id);
-      const results = await runChecks({ lessonsRoot: starter.lessonsRoot, lesson, seed, stopOnFirstFailure: false, only: graded, concurrency: 3 });
+      const results = await runChecks({
+        lessonsRoot: starter.lessonsRoot,
+        lesson,
+        seed,
+        stopOnFirstFailure: false,
+        only: graded,
+        concurrency: 3,
+      });
       const passed = results.filter((r) => r.status === 'passed');
-      expect(passed.map((r) => `${r.id} (${r.points} pts) ${r.title}`), 'checks the untouched starter passes (make them depend on a TODO, or mark them given with 0 points)').toEqual([]);
+      expect(
+        passed.map((r) => `${r.id} (${r.points} pts) ${r.title}`),
+        'checks the untouched starter passes (make them depend on a TODO, or mark them given with 0 points)',
+      ).toEqual([]);
     }, 600_000);
   });
 }
@@ -152,7 +194,10 @@ describe('starter CLI', () => {
     await mkdir(path.join(mine, 'day08'), { recursive: true });
     await writeFile(path.join(mine, 'day08', 'receiver.ts'), '// my own day 08\n');
     const r = await writeStarter({ lesson: 'day10', out: path.join(tmp, 'from'), from: mine });
-    expect(r.earlier.map((e) => [e.lesson, e.from])).toEqual([['day08', 'yours'], ['day09', 'reference']]);
+    expect(r.earlier.map((e) => [e.lesson, e.from])).toEqual([
+      ['day08', 'yours'],
+      ['day09', 'reference'],
+    ]);
     expect(readFileSync(path.join(r.lessonsRoot, 'day08', 'receiver.ts'), 'utf8')).toBe('// my own day 08\n');
     expect(existsSync(path.join(r.lessonsRoot, 'day09', 'receiver.ts'))).toBe(true);
     expect(existsSync(path.join(r.lessonsRoot, 'day11'))).toBe(false);

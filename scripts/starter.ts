@@ -23,11 +23,21 @@ export interface StarterResult extends SealedCopy {
 }
 
 function checkDay(lesson: string): void {
-  if (!knownLessons().includes(lesson)) throw new HarnessError('LS_ERR_UNKNOWN_LESSON', `unknown lesson "${lesson}" (known: ${knownLessons().join(', ')})`);
-  if (dayNumber(lesson) === undefined) throw new HarnessError('LS_ERR_UNKNOWN_LESSON', `${lesson} is a capstone lesson: it has no starter (it builds on every day; start from the days' lessons)`);
+  if (!knownLessons().includes(lesson))
+    throw new HarnessError('LS_ERR_UNKNOWN_LESSON', `unknown lesson "${lesson}" (known: ${knownLessons().join(', ')})`);
+  if (dayNumber(lesson) === undefined)
+    throw new HarnessError(
+      'LS_ERR_UNKNOWN_LESSON',
+      `${lesson} is a capstone lesson: it has no starter (it builds on every day; start from the days' lessons)`,
+    );
 }
 
-export async function writeStarter(opts: { lesson: string; out: string; repoRoot?: string; from?: string }): Promise<StarterResult> {
+export async function writeStarter(opts: {
+  lesson: string;
+  out: string;
+  repoRoot?: string;
+  from?: string;
+}): Promise<StarterResult> {
   checkDay(opts.lesson);
   const repoRoot = opts.repoRoot ?? REPO_ROOT;
   const regions: StarterResult['regions'] = [];
@@ -51,11 +61,23 @@ export async function writeStarter(opts: { lesson: string; out: string; repoRoot
  * (given ones included): writes `<dirname(lessonsRoot)>/solutions/<lesson>/`. Otherwise writes nothing
  * and returns the checks that do not pass yet.
  */
-export async function revealSolution(opts: { lesson: string; lessonsRoot: string; repoRoot?: string; seed?: number }): Promise<{ dir: string; files: string[]; notPassed: string[] }> {
+export async function revealSolution(opts: {
+  lesson: string;
+  lessonsRoot: string;
+  repoRoot?: string;
+  seed?: number;
+}): Promise<{ dir: string; files: string[]; notPassed: string[] }> {
   checkDay(opts.lesson);
   const repoRoot = opts.repoRoot ?? REPO_ROOT;
   const manifest = await loadManifest(opts.lesson);
-  const results = await runChecks({ lessonsRoot: opts.lessonsRoot, lesson: opts.lesson, seed: opts.seed ?? newSeed(), stopOnFirstFailure: true, repoRoot, manifest });
+  const results = await runChecks({
+    lessonsRoot: opts.lessonsRoot,
+    lesson: opts.lesson,
+    seed: opts.seed ?? newSeed(),
+    stopOnFirstFailure: true,
+    repoRoot,
+    manifest,
+  });
   const notPassed = results.filter((r) => r.status !== 'passed').map((r) => r.id);
   const dir = path.join(path.dirname(path.resolve(opts.lessonsRoot)), 'solutions', opts.lesson);
   if (notPassed.length) return { dir, files: [], notPassed };
@@ -71,18 +93,28 @@ export async function revealSolution(opts: { lesson: string; lessonsRoot: string
 export async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name('npm run starter --')
-    .description('Write a sealed starter copy of a day: its solution regions replaced by TODO stubs, the earlier days beside it.')
+    .description(
+      'Write a sealed starter copy of a day: its solution regions replaced by TODO stubs, the earlier days beside it.',
+    )
     .argument('<lesson>', 'a day, e.g. day08')
     .option('--out <dir>', 'a new folder to write the copy into (<dir>/lessons/<lesson>/, shared/, node_modules/, …)')
-    .option('--from <lessons dir>', 'take the earlier days from your own lessons folder (the reference where you have none)')
-    .option('--reveal', 'write the reference solution beside your copy; only once your day passes all its checks', false)
+    .option(
+      '--from <lessons dir>',
+      'take the earlier days from your own lessons folder (the reference where you have none)',
+    )
+    .option(
+      '--reveal',
+      'write the reference solution beside your copy; only once your day passes all its checks',
+      false,
+    )
     .option('--lessons <dir>', 'with --reveal: your lessons folder')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     program.parse(argv, { from: 'user' });
   } catch (err) {
-    if (err instanceof CommanderError) return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' ? 0 : 2;
+    if (err instanceof CommanderError)
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' ? 0 : 2;
     throw err;
   }
   const lesson = program.args[0] as string;
@@ -93,7 +125,9 @@ export async function main(argv: string[]): Promise<number> {
       const lessonsRoot = userPath(o.lessons);
       const r = await revealSolution({ lesson, lessonsRoot });
       if (r.notPassed.length) {
-        console.log(`not yet: the solution of ${lesson} is revealed once your ${lesson} passes every check; these do not: ${r.notPassed.join(', ')}\n  npm run check -- ${lesson} --lessons ${lessonsRoot}`);
+        console.log(
+          `not yet: the solution of ${lesson} is revealed once your ${lesson} passes every check; these do not: ${r.notPassed.join(', ')}\n  npm run check -- ${lesson} --lessons ${lessonsRoot}`,
+        );
         return 1;
       }
       console.log(`${lesson} passes every check: the reference solution is in ${r.dir} (${r.files.join(', ')})`);
@@ -101,13 +135,18 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (!o.out) throw new HarnessError('LS_ERR_BAD_FLAG', 'missing --out <dir> (a new folder for the starter)');
     const from = o.from ? userPath(o.from) : undefined;
-    if (from && !existsSync(from)) throw new HarnessError('LS_ERR_LESSON_MISSING', `no lessons folder ${from} (--from)`);
+    if (from && !existsSync(from))
+      throw new HarnessError('LS_ERR_LESSON_MISSING', `no lessons folder ${from} (--from)`);
     const r = await writeStarter({ lesson, out: userPath(o.out), ...(from ? { from } : {}) });
     console.log(`wrote ${r.lessonDir}`);
-    for (const e of r.earlier) console.log(`  ${e.lesson}: ${e.from === 'yours' ? `yours (${e.dir})` : 'the reference'}`);
+    for (const e of r.earlier)
+      console.log(`  ${e.lesson}: ${e.from === 'yours' ? `yours (${e.dir})` : 'the reference'}`);
     console.log(`  shared/ copied, node_modules ${r.nodeModules}`);
-    for (const g of r.regions) console.log(`  TODO [${g.ids.join(', ')}] ${g.title}  (lessons/${lesson}/${g.file}:${g.todoLine})`);
-    console.log(`\n${r.regions.length} TODOs. Check your work with (from the repository):\n  npm run check -- ${lesson} --lessons ${r.lessonsRoot}`);
+    for (const g of r.regions)
+      console.log(`  TODO [${g.ids.join(', ')}] ${g.title}  (lessons/${lesson}/${g.file}:${g.todoLine})`);
+    console.log(
+      `\n${r.regions.length} TODOs. Check your work with (from the repository):\n  npm run check -- ${lesson} --lessons ${r.lessonsRoot}`,
+    );
     return 0;
   } catch (err) {
     if (err instanceof HarnessError) {

@@ -16,7 +16,14 @@ import { execa } from 'execa';
 import { readFile, mkdir, rm } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { REPO_ROOT } from './lib/launch.ts';
-import { installCommand, installPeers, missingPeers, PEER_IDS, packagesOf, searchDirs } from '../tests/support/peers.ts';
+import {
+  installCommand,
+  installPeers,
+  missingPeers,
+  PEER_IDS,
+  packagesOf,
+  searchDirs,
+} from '../tests/support/peers.ts';
 
 const extra = process.argv.slice(2);
 let passed = 0;
@@ -33,7 +40,12 @@ const bin = (rel: string) => join(REPO_ROOT, 'node_modules', rel);
 
 if (!extra.length) {
   process.stdout.write('▶ typecheck (tsc --noEmit)\n');
-  const tsc = await execa(process.execPath, [bin('typescript/bin/tsc'), '--noEmit', '-p', '.'], { cwd: REPO_ROOT, env, reject: false, all: true });
+  const tsc = await execa(process.execPath, [bin('typescript/bin/tsc'), '--noEmit', '-p', '.'], {
+    cwd: REPO_ROOT,
+    env,
+    reject: false,
+    all: true,
+  });
   if (tsc.exitCode === 0) {
     passed++;
     process.stdout.write('✓ typecheck clean\n');
@@ -48,20 +60,29 @@ await mkdir(join(REPO_ROOT, '.work'), { recursive: true });
 // one report per run: two runs at once (a test of this script, say) must not read each other's
 const report = join(REPO_ROOT, '.work', `vitest-report-${process.pid}.json`);
 process.stdout.write('▶ vitest\n');
-const vt = await execa(process.execPath, [bin('vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra], {
-  cwd: REPO_ROOT,
-  env,
-  reject: false,
-  stdout: 'inherit',
-  stderr: 'inherit',
-});
+const vt = await execa(
+  process.execPath,
+  [bin('vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra],
+  {
+    cwd: REPO_ROOT,
+    env,
+    reject: false,
+    stdout: 'inherit',
+    stderr: 'inherit',
+  },
+);
 interface VitestJson {
   numPassedTests: number;
   numFailedTests: number;
   numPendingTests: number;
   numTodoTests: number;
   numFailedTestSuites: number;
-  testResults: Array<{ name: string; status: string; message?: string; assertionResults: Array<{ fullName: string; status: string }> }>;
+  testResults: Array<{
+    name: string;
+    status: string;
+    message?: string;
+    assertionResults: Array<{ fullName: string; status: string }>;
+  }>;
 }
 let json: VitestJson | undefined;
 try {
@@ -93,7 +114,9 @@ if (!json) {
 }
 const missing = missingPeers();
 if (process.env.CI === 'true' && skipped > 0) {
-  failures.push(`${skipped} skipped under CI=true (CI must have everything the tests need${missing.length ? `; missing: ${missing.join(', ')}: ${installCommand(missing)}` : ''})`);
+  failures.push(
+    `${skipped} skipped under CI=true (CI must have everything the tests need${missing.length ? `; missing: ${missing.join(', ')}: ${installCommand(missing)}` : ''})`,
+  );
   failed += skipped;
   skipped = 0;
 }

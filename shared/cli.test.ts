@@ -16,11 +16,23 @@ const argv = (...a: string[]) => ['node', 'prog', ...a];
 describe('tryParseCli', () => {
   it('gives defaults', () => {
     const r = tryParseCli(def, argv());
-    expect(r.ok && r.values).toMatchObject({ host: '127.0.0.1', port: 0, lane: 'dayXX', fsync: 'interval', limit: 1024, follow: false });
+    expect(r.ok && r.values).toMatchObject({
+      host: '127.0.0.1',
+      port: 0,
+      lane: 'dayXX',
+      fsync: 'interval',
+      limit: 1024,
+      follow: false,
+    });
   });
   it('parses flags, sizes and host:port', () => {
     const r = tryParseCli(def, argv('--port', '5140', '--limit', '4KiB', '--follow', '--target', '[::1]:9000'));
-    expect(r.ok && r.values).toMatchObject({ port: 5140, limit: 4096, follow: true, target: { host: '::1', port: 9000 } });
+    expect(r.ok && r.values).toMatchObject({
+      port: 5140,
+      limit: 4096,
+      follow: true,
+      target: { host: '::1', port: 9000 },
+    });
   });
   it('a --no-x flag is false unless given, true when given (its key names the negation)', () => {
     const neg = { name: 'prog', summary: 's', options: { noDemo: opt.flag('--no-demo', 'no demo traffic') } };
@@ -63,7 +75,10 @@ describe('tryParseCli', () => {
     }
   });
   it('runs the cross-option validator', () => {
-    const r = tryParseCli({ ...def, validate: (v) => (v.follow && !v.target ? '--follow needs --target' : undefined) }, argv('--follow'));
+    const r = tryParseCli(
+      { ...def, validate: (v) => (v.follow && !v.target ? '--follow needs --target' : undefined) },
+      argv('--follow'),
+    );
     expect(r).toMatchObject({ ok: false, exitCode: 2, message: '--follow needs --target' });
   });
 });

@@ -98,7 +98,7 @@ export function tryParseCli<O extends Record<string, OptionSpec<unknown>>>(
     const o = new Option(spec.flags, spec.description);
     if (o.negate && spec.defaultValue === false) negated.add(key);
     if (spec.env !== false) o.env(spec.env ?? envName(spec.flags));
-    if (spec.choices) o.choices(spec.choices as string[]);
+    if (spec.choices) o.choices(spec.choices);
     if (spec.parse) {
       const parse = spec.parse;
       o.argParser((raw: string) => parse(raw));
@@ -114,13 +114,17 @@ export function tryParseCli<O extends Record<string, OptionSpec<unknown>>>(
   }
   if (def.epilog) cmd.addHelpText('after', `\n${def.epilog}`);
   try {
-    cmd.parse(argv as string[]);
+    cmd.parse(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') {
         return { ok: false, exitCode: 0, output: helpText };
       }
-      return { ok: false, exitCode: EXIT_USAGE, message: err.message.replace(/^error: /, '').split('\n')[0] ?? err.message };
+      return {
+        ok: false,
+        exitCode: EXIT_USAGE,
+        message: err.message.replace(/^error: /, '').split('\n')[0] ?? err.message,
+      };
     }
     throw err;
   }
@@ -136,12 +140,25 @@ export function tryParseCli<O extends Record<string, OptionSpec<unknown>>>(
 // ---------------------------------------------------------------------------------------------
 // Option builders: each returns an OptionSpec whose parse names what is wrong.
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1 << 20, mb: 1 << 20, mib: 1 << 20, g: 1 << 30, gb: 1 << 30, gib: 1 << 30 };
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1 << 20,
+  mb: 1 << 20,
+  mib: 1 << 20,
+  g: 1 << 30,
+  gb: 1 << 30,
+  gib: 1 << 30,
+};
 
 export function parseInteger(raw: string, min: number, max: number): number {
   if (!/^-?\d+$/.test(raw.trim())) throw new InvalidArgumentError(`'${raw}' is not a whole number`);
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${raw} is out of range ${min}..${max}`);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new InvalidArgumentError(`${raw} is out of range ${min}..${max}`);
   return n;
 }
 
@@ -174,23 +191,42 @@ export function formatHostPort(hp: HostPort): string {
 }
 
 export const opt = {
-  string<D extends string | undefined = undefined>(flags: string, description: string, defaultValue?: D): OptionSpec<string, Always<D>> {
+  string<D extends string | undefined = undefined>(
+    flags: string,
+    description: string,
+    defaultValue?: D,
+  ): OptionSpec<string, Always<D>> {
     return { flags, description, defaultValue };
   },
   requiredString(flags: string, description: string): OptionSpec<string, true> {
     return { flags, description, required: true };
   },
-  int<D extends number | undefined>(flags: string, description: string, defaultValue: D, range: { min?: number; max?: number } = {}): OptionSpec<number, Always<D>> {
+  int<D extends number | undefined>(
+    flags: string,
+    description: string,
+    defaultValue: D,
+    range: { min?: number; max?: number } = {},
+  ): OptionSpec<number, Always<D>> {
     const min = range.min ?? 0;
     const max = range.max ?? Number.MAX_SAFE_INTEGER;
     return { flags, description, defaultValue, parse: (raw) => parseInteger(raw, min, max) };
   },
-  bytes<D extends number | undefined>(flags: string, description: string, defaultValue: D, range: { min?: number; max?: number } = {}): OptionSpec<number, Always<D>> {
+  bytes<D extends number | undefined>(
+    flags: string,
+    description: string,
+    defaultValue: D,
+    range: { min?: number; max?: number } = {},
+  ): OptionSpec<number, Always<D>> {
     const min = range.min ?? 0;
     const max = range.max ?? Number.MAX_SAFE_INTEGER;
     return { flags, description, defaultValue, parse: (raw) => parseSize(raw, min, max) };
   },
-  choice<T extends string>(flags: string, description: string, choices: readonly T[], defaultValue: T): OptionSpec<T, true> {
+  choice<T extends string>(
+    flags: string,
+    description: string,
+    choices: readonly T[],
+    defaultValue: T,
+  ): OptionSpec<T, true> {
     return { flags, description, choices, defaultValue };
   },
   flag(flags: string, description: string): OptionSpec<boolean, true> {
@@ -200,11 +236,28 @@ export const opt = {
       defaultValue: false,
     };
   },
-  hostPort<D extends HostPort | undefined = undefined>(flags: string, description: string, defaultValue?: D): OptionSpec<HostPort, Always<D>> {
+  hostPort<D extends HostPort | undefined = undefined>(
+    flags: string,
+    description: string,
+    defaultValue?: D,
+  ): OptionSpec<HostPort, Always<D>> {
     return { flags, description, defaultValue, parse: parseHostPort };
   },
-  list<D extends string[] | undefined = undefined>(flags: string, description: string, defaultValue?: D): OptionSpec<string[], Always<D>> {
-    return { flags, description, defaultValue, parse: (raw) => raw.split(',').map((s) => s.trim()).filter(Boolean) };
+  list<D extends string[] | undefined = undefined>(
+    flags: string,
+    description: string,
+    defaultValue?: D,
+  ): OptionSpec<string[], Always<D>> {
+    return {
+      flags,
+      description,
+      defaultValue,
+      parse: (raw) =>
+        raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+    };
   },
 };
 
@@ -216,15 +269,46 @@ export function receiverOptions(lane: string) {
   return {
     host: opt.string('--host <addr>', 'address to listen on', '127.0.0.1'),
     port: opt.int('--port <n>', 'port to listen on (0 = any free port)', 0, { max: 65535 }),
-    dataDir: opt.string('--data-dir <dir>', 'where records, rejects.ndjson and stats.json are written (one receiver per dir: sink.lock)', `data/${lane}`),
+    dataDir: opt.string(
+      '--data-dir <dir>',
+      'where records, rejects.ndjson and stats.json are written (one receiver per dir: sink.lock)',
+      `data/${lane}`,
+    ),
     lane: opt.string('--lane <name>', 'lane name recorded in _rx.lane and stats.json', lane),
-    fsync: opt.choice('--fsync <policy>', 'when data is fsynced: always (group commit) | interval | never', ['always', 'interval', 'never'] as const, 'interval'),
-    fsyncIntervalMs: opt.int('--fsync-interval-ms <n>', 'fsync period with --fsync interval', 100, { min: 1, max: 60_000 }),
-    rotateBytes: opt.bytes('--rotate-bytes <size>', 'records files hold at most this size (rotated before a write would pass it; a single longer record gets a file of its own)', 256 << 20, { min: 4096 }),
-    statsIntervalMs: opt.int('--stats-interval-ms <n>', 'how often stats.json is rewritten', 1000, { min: 10, max: 60_000 }),
-    maxConnections: opt.int('--max-connections <n>', 'open connections accepted at once; more are refused', 1024, { min: 1, max: 1_000_000 }),
-    idleTimeoutMs: opt.int('--idle-timeout-ms <n>', 'cut a connection that completes no line/frame for this long', 60_000, { min: 10 }),
-    maxRecordBytes: opt.bytes('--max-record-bytes <size>', 'largest accepted record', 64 << 10, { min: 64, max: 64 << 20 }),
+    fsync: opt.choice(
+      '--fsync <policy>',
+      'when data is fsynced: always (group commit) | interval | never',
+      ['always', 'interval', 'never'] as const,
+      'interval',
+    ),
+    fsyncIntervalMs: opt.int('--fsync-interval-ms <n>', 'fsync period with --fsync interval', 100, {
+      min: 1,
+      max: 60_000,
+    }),
+    rotateBytes: opt.bytes(
+      '--rotate-bytes <size>',
+      'records files hold at most this size (rotated before a write would pass it; a single longer record gets a file of its own)',
+      256 << 20,
+      { min: 4096 },
+    ),
+    statsIntervalMs: opt.int('--stats-interval-ms <n>', 'how often stats.json is rewritten', 1000, {
+      min: 10,
+      max: 60_000,
+    }),
+    maxConnections: opt.int('--max-connections <n>', 'open connections accepted at once; more are refused', 1024, {
+      min: 1,
+      max: 1_000_000,
+    }),
+    idleTimeoutMs: opt.int(
+      '--idle-timeout-ms <n>',
+      'cut a connection that completes no line/frame for this long',
+      60_000,
+      { min: 10 },
+    ),
+    maxRecordBytes: opt.bytes('--max-record-bytes <size>', 'largest accepted record', 64 << 10, {
+      min: 64,
+      max: 64 << 20,
+    }),
   };
 }
 
@@ -233,7 +317,12 @@ export function shipperOptions(defaultPort: number) {
   return {
     target: opt.hostPort('--target <host:port>', 'receiver to ship to', { host: '127.0.0.1', port: defaultPort }),
     input: opt.string('--input <file>', 'NDJSON records or plain text lines to ship; - for stdin'),
-    format: opt.choice('--format <fmt>', 'input lines: auto (a line starting with { is a record, any other line is wrapped) | ndjson | text', ['auto', 'ndjson', 'text'] as const, 'auto'),
+    format: opt.choice(
+      '--format <fmt>',
+      'input lines: auto (a line starting with { is a record, any other line is wrapped) | ndjson | text',
+      ['auto', 'ndjson', 'text'] as const,
+      'auto',
+    ),
     generate: opt.int('--generate <n>', 'ship N synthetic records instead of --input', undefined, { min: 0 }),
     seed: opt.int('--seed <n>', 'seed for --generate', 1),
     service: opt.string('--service <name>', 'service name put on wrapped text lines', 'shipper'),

@@ -17,7 +17,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const owner = (o: Record<string, unknown>) => `${JSON.stringify({ host: hostname(), nonce: 'aaaaaaaaaaaaaaaa', ...o })}\n`;
+const owner = (o: Record<string, unknown>) =>
+  `${JSON.stringify({ host: hostname(), nonce: 'aaaaaaaaaaaaaaaa', ...o })}\n`;
 const DEAD_PID = 999_999_999; // above any pid_max: kill -0 says ESRCH
 
 describe('lockDir', () => {
@@ -46,7 +47,9 @@ describe('lockDir', () => {
     await writeFile(join(dir, 'x.lock'), owner({ pid: process.ppid }));
     expect(() => lockDir(dir, 'x')).toThrow(new RegExp(`pid ${process.ppid}`));
     await writeFile(join(dir, 'x.lock'), owner({ pid: DEAD_PID, host: 'some-other-host' }));
-    expect(() => lockDir(dir, 'x', 'give each receiver its own --data-dir')).toThrow(/on host some-other-host .*remove .*x\.lock.*--data-dir/);
+    expect(() => lockDir(dir, 'x', 'give each receiver its own --data-dir')).toThrow(
+      /on host some-other-host .*remove .*x\.lock.*--data-dir/,
+    );
   });
 
   it('stale when provably dead: no such pid, or an older boot of this host; this very pid (an earlier incarnation) too', async () => {
@@ -75,7 +78,11 @@ describe('lockDir', () => {
     try {
       for (const stale of [false, true]) {
         const r = await race.trial(stale);
-        expect(r, `trial ${r.trial} (${stale ? 'stale lock' : 'fresh'})`).toMatchObject({ owners: 1, namesOwner: true, files: ['race.lock'] });
+        expect(r, `trial ${r.trial} (${stale ? 'stale lock' : 'fresh'})`).toMatchObject({
+          owners: 1,
+          namesOwner: true,
+          files: ['race.lock'],
+        });
         expect(r.refused).toEqual(Array(5).fill('LS_ERR_DIR_LOCKED'));
       }
     } finally {

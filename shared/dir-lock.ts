@@ -91,7 +91,8 @@ function parseOwner(text: string): Owner | undefined {
   }
   try {
     const o = JSON.parse(t) as Partial<Owner>;
-    if (!Number.isInteger(o.pid) || o.pid! <= 0 || typeof o.nonce !== 'string' || !/^[0-9a-z-]+$/.test(o.nonce)) return undefined;
+    if (!Number.isInteger(o.pid) || o.pid! <= 0 || typeof o.nonce !== 'string' || !/^[0-9a-z-]+$/.test(o.nonce))
+      return undefined;
     return {
       pid: o.pid!,
       nonce: o.nonce,
@@ -219,16 +220,29 @@ export function lockDir(dir: string, name: string, hint = 'give each shipper its
       const owner = readOwner(path);
       if (owner === 'gone') continue; // released between our link and our read: try again
       if (owner === 'unreadable') {
-        throw new DirLockedError(dir, -1, `${dir} is locked: ${path} names no owner (being written by another process, or damaged; if no process uses ${dir}, remove it): ${hint}`);
+        throw new DirLockedError(
+          dir,
+          -1,
+          `${dir} is locked: ${path} names no owner (being written by another process, or damaged; if no process uses ${dir}, remove it): ${hint}`,
+        );
       }
       const verdict = judge(owner);
       if (verdict === 'foreign') {
-        throw new DirLockedError(dir, owner.pid, `${dir} is in use by the process with pid ${owner.pid} on host ${owner.host} (a lock from another host cannot be checked; if that process is gone, remove ${path}): ${hint}`);
+        throw new DirLockedError(
+          dir,
+          owner.pid,
+          `${dir} is in use by the process with pid ${owner.pid} on host ${owner.host} (a lock from another host cannot be checked; if that process is gone, remove ${path}): ${hint}`,
+        );
       }
-      if (verdict === 'alive') throw new DirLockedError(dir, owner.pid, `${dir} is in use by the process with pid ${owner.pid}: ${hint}`);
+      if (verdict === 'alive')
+        throw new DirLockedError(dir, owner.pid, `${dir} is in use by the process with pid ${owner.pid}: ${hint}`);
       if (attempt >= 200) {
         // ~2 s of another live process holding the takeover guard of this stale lock: not normal, say so
-        throw new DirLockedError(dir, -1, `${dir}: the stale lock of pid ${owner.pid} is being taken over by another process (${path}.takeover-${owner.nonce}): ${hint}`);
+        throw new DirLockedError(
+          dir,
+          -1,
+          `${dir}: the stale lock of pid ${owner.pid} is being taken over by another process (${path}.takeover-${owner.nonce}): ${hint}`,
+        );
       }
       // stale: remove it race-free, then race for the link again; wait while another racer takes it over
       if (!removeStale(path, owner, me, 0)) pause(Math.min(1 + attempt, 10));

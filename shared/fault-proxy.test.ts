@@ -51,7 +51,9 @@ function track(socket: net.Socket): Peer {
 }
 
 /** A target server; `onPeer` sees each accepted socket (tracked). */
-async function target(onPeer: (p: Peer) => void = () => {}): Promise<{ port: number; peers: Peer[]; server: net.Server }> {
+async function target(
+  onPeer: (p: Peer) => void = () => {},
+): Promise<{ port: number; peers: Peer[]; server: net.Server }> {
   const peers: Peer[] = [];
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     const p = track(s);
@@ -69,7 +71,10 @@ async function target(onPeer: (p: Peer) => void = () => {}): Promise<{ port: num
   return { port: (server.address() as net.AddressInfo).port, peers, server };
 }
 
-async function proxyTo(port: number, extra: Partial<ConstructorParameters<typeof FaultProxy>[0]> = {}): Promise<FaultProxy> {
+async function proxyTo(
+  port: number,
+  extra: Partial<ConstructorParameters<typeof FaultProxy>[0]> = {},
+): Promise<FaultProxy> {
   const proxy = new FaultProxy({ targetPort: port, ...extra });
   await proxy.start();
   cleanups.push(() => proxy.stop());
@@ -99,7 +104,13 @@ describe('FaultProxy', () => {
     c.socket.write(data);
     await waitUntil(() => c.bytes === data.length, 10_000, 'the echo');
     expect(sha(c.data())).toBe(sha(data));
-    expect(proxy.counters).toMatchObject({ connections: 1, open: 1, bytesUp: data.length, bytesDown: data.length, cuts: 0 });
+    expect(proxy.counters).toMatchObject({
+      connections: 1,
+      open: 1,
+      bytesUp: data.length,
+      bytesDown: data.length,
+      cuts: 0,
+    });
   });
 
   it("emits 'forward' (direction, bytes) as bytes are passed on", async () => {
@@ -110,14 +121,17 @@ describe('FaultProxy', () => {
     const c = await dial(proxy.port);
     c.socket.write('batch');
     await waitUntil(() => c.bytes === 3);
-    expect(seen).toEqual([['up', 5], ['down', 3]]);
+    expect(seen).toEqual([
+      ['up', 5],
+      ['down', 3],
+    ]);
   });
 
   it('passes a half-close through, after the bytes before it', async () => {
     const t = await target((p) => {
       p.socket.on('end', () => p.socket.end(`got ${p.bytes}`));
     });
-    const proxy = await proxyTo(t.port, { });
+    const proxy = await proxyTo(t.port, {});
     proxy.delay(20); // the FIN must still come after the delayed bytes
     const c = await dial(proxy.port);
     c.socket.end('hello');

@@ -189,7 +189,17 @@ export class FaultProxy extends EventEmitter {
   private _refusing = false;
   private _delayMs = 0;
   private _port = 0;
-  readonly counters: FaultProxyCounters = { connections: 0, open: 0, refused: 0, targetFailures: 0, bytesUp: 0, bytesDown: 0, cuts: 0, resets: 0, connectionsBroken: 0 };
+  readonly counters: FaultProxyCounters = {
+    connections: 0,
+    open: 0,
+    refused: 0,
+    targetFailures: 0,
+    bytesUp: 0,
+    bytesDown: 0,
+    cuts: 0,
+    resets: 0,
+    connectionsBroken: 0,
+  };
 
   constructor(opts: FaultProxyOptions) {
     super();
@@ -330,7 +340,8 @@ export class FaultProxy extends EventEmitter {
 
   /** Runs `action` every `everyMs` until the returned function is called or the proxy stops. */
   schedule(spec: ScheduleSpec): () => void {
-    if (!Number.isFinite(spec.everyMs) || spec.everyMs < 1) throw new RangeError(`schedule period must be ≥ 1 ms, got ${spec.everyMs}`);
+    if (!Number.isFinite(spec.everyMs) || spec.everyMs < 1)
+      throw new RangeError(`schedule period must be ≥ 1 ms, got ${spec.everyMs}`);
     const timer = setInterval(() => (spec.action === 'cut' ? this.cut() : this.reset()), spec.everyMs);
     this.schedules.add(timer);
     return () => {

@@ -8,7 +8,16 @@
  */
 import { seededRandom } from './random.ts';
 
-export const SERVICES = ['checkout', 'payments', 'search', 'auth', 'inventory', 'shipping', 'gateway', 'recommendations'];
+export const SERVICES = [
+  'checkout',
+  'payments',
+  'search',
+  'auth',
+  'inventory',
+  'shipping',
+  'gateway',
+  'recommendations',
+];
 export const HOSTS = Array.from({ length: 16 }, (_, i) => `web-${String(i + 1).padStart(2, '0')}`);
 export const REGIONS = ['eu-west-1', 'eu-central-1', 'us-east-1', 'us-west-2', 'ap-south-1'];
 /** Realistic weights: mostly info, some debug, few warnings, rare errors. */
@@ -21,7 +30,15 @@ export const LEVEL_WEIGHTS: ReadonlyArray<readonly [string, number]> = [
   ['fatal', 0.5],
 ];
 export const VERBS = ['GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE'];
-export const PATHS = ['/api/orders', '/api/cart', '/api/users', '/api/search', '/api/items', '/health', '/api/payments'];
+export const PATHS = [
+  '/api/orders',
+  '/api/cart',
+  '/api/users',
+  '/api/search',
+  '/api/items',
+  '/health',
+  '/api/payments',
+];
 export const STATUS = ['200', '200', '200', '200', '201', '204', '304', '400', '404', '500'];
 
 export const LEVEL_TABLE_SIZE = 1000;
@@ -29,7 +46,8 @@ export const LEVEL_TABLE_SIZE = 1000;
 export function buildLevelTable(): string[] {
   const total = LEVEL_WEIGHTS.reduce((a, [, w]) => a + w, 0);
   const table: string[] = [];
-  for (const [level, w] of LEVEL_WEIGHTS) for (let k = Math.round((w / total) * LEVEL_TABLE_SIZE); k > 0; k--) table.push(level);
+  for (const [level, w] of LEVEL_WEIGHTS)
+    for (let k = Math.round((w / total) * LEVEL_TABLE_SIZE); k > 0; k--) table.push(level);
   while (table.length < LEVEL_TABLE_SIZE) table.push('info');
   return table.slice(0, LEVEL_TABLE_SIZE);
 }

@@ -3,7 +3,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLog } from './log.ts';
 import { LspReceiver, type LspConnection } from './lsp-receiver.ts';
 import { decodeBatch, encodeBatch } from './protocol/batch.ts';
-import { encodeFrame, encodeHello, encodePing, FrameDecoder, FrameType, parseNack, type Frame } from './protocol/frame.ts';
+import {
+  encodeFrame,
+  encodeHello,
+  encodePing,
+  FrameDecoder,
+  FrameType,
+  parseNack,
+  type Frame,
+} from './protocol/frame.ts';
 import { ReceiverStats } from './stats.ts';
 
 interface Client {
@@ -20,7 +28,9 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
-async function setup(opts: { maxConnections?: number; idleTimeoutMs?: number; maxPayloadBytes?: number; maxBytesPerTurn?: number } = {}) {
+async function setup(
+  opts: { maxConnections?: number; idleTimeoutMs?: number; maxPayloadBytes?: number; maxBytesPerTurn?: number } = {},
+) {
   const stats = new ReceiverStats('test', 'lsp1-tcp');
   const batches: Frame[] = [];
   let conns: LspConnection[] = [];
@@ -78,10 +88,15 @@ describe('LspReceiver', () => {
     const flood = await connect();
     const polite = await connect();
     const N = 400;
-    const frames = Array.from({ length: N }, (_, i) => encodeBatch({ stream: 1, seq: i + 1, records: [JSON.stringify({ pad: 'x'.repeat(2000), i })] }));
+    const frames = Array.from({ length: N }, (_, i) =>
+      encodeBatch({ stream: 1, seq: i + 1, records: [JSON.stringify({ pad: 'x'.repeat(2000), i })] }),
+    );
     flood.socket.write(Buffer.concat(frames)); // ~800 KiB in one write
     polite.socket.write(encodePing(7));
-    await until(() => polite.frames.some((f) => f.type === FrameType.PONG && f.seq === 7), 'the PONG of the polite client');
+    await until(
+      () => polite.frames.some((f) => f.type === FrameType.PONG && f.seq === 7),
+      'the PONG of the polite client',
+    );
     await until(() => batches.length === N, `${N} batches`);
     expect(batches.map((f) => f.seq)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
     expect(rx.counters.yields).toBeGreaterThan(0);
@@ -116,13 +131,22 @@ describe('LspReceiver', () => {
 
   it.each([
     ['LS_ERR_MAGIC', () => Buffer.from('GET / HTTP/1.1\r\n\r\n........................')],
-    ['LS_ERR_CRC', () => {
-      const f = encodeBatch({ stream: 1, seq: 1, records: ['{"a":1}'] });
-      f[f.length - 2] = f[f.length - 2]! ^ 0xff;
-      return f;
-    }],
-    ['LS_ERR_TOO_LARGE', () => encodeFrame({ type: FrameType.BATCH, count: 1, stream: 1, seq: 1, payload: Buffer.alloc(2048, 0x61) })],
-    ['LS_ERR_COUNT', () => encodeFrame({ type: FrameType.BATCH, count: 3, stream: 1, seq: 1, payload: Buffer.from('{}\n{}\n') })],
+    [
+      'LS_ERR_CRC',
+      () => {
+        const f = encodeBatch({ stream: 1, seq: 1, records: ['{"a":1}'] });
+        f[f.length - 2] = f[f.length - 2]! ^ 0xff;
+        return f;
+      },
+    ],
+    [
+      'LS_ERR_TOO_LARGE',
+      () => encodeFrame({ type: FrameType.BATCH, count: 1, stream: 1, seq: 1, payload: Buffer.alloc(2048, 0x61) }),
+    ],
+    [
+      'LS_ERR_COUNT',
+      () => encodeFrame({ type: FrameType.BATCH, count: 3, stream: 1, seq: 1, payload: Buffer.from('{}\n{}\n') }),
+    ],
   ])('%s: NACK with that code, that connection closed, the others carry on', async (code, bytes) => {
     const { connect, stats, rx } = await setup({ maxPayloadBytes: 1024 });
     const good = await connect();

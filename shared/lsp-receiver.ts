@@ -28,7 +28,16 @@
  */
 import type net from 'node:net';
 import { LsError } from './protocol/errors.ts';
-import { encodeAck, encodeNack, encodePong, FrameDecoder, FrameType, parseHello, type Frame, type Hello } from './protocol/frame.ts';
+import {
+  encodeAck,
+  encodeNack,
+  encodePong,
+  FrameDecoder,
+  FrameType,
+  parseHello,
+  type Frame,
+  type Hello,
+} from './protocol/frame.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './protocol/limits.ts';
 import type { Log } from './log.ts';
 import type { ReceiverStats } from './stats.ts';
@@ -150,7 +159,16 @@ class Connection implements LspConnection {
 }
 
 export class LspReceiver {
-  readonly counters: LspCounters = { hellos: 0, batches: 0, acks: 0, pings: 0, nacks: {}, unexpected: 0, writeBlocked: 0, yields: 0 };
+  readonly counters: LspCounters = {
+    hellos: 0,
+    batches: 0,
+    acks: 0,
+    pings: 0,
+    nacks: {},
+    unexpected: 0,
+    writeBlocked: 0,
+    yields: 0,
+  };
   private readonly connections = new Set<Connection>();
   private readonly maxPayloadBytes: number;
   private readonly maxBytesPerTurn: number;
@@ -181,11 +199,22 @@ export class LspReceiver {
     const peer = peerName(socket.remoteAddress, socket.remotePort);
     if (!this.reading || this.connections.size >= this.opts.maxConnections) {
       stats.connections.refused++;
-      log.warn('connection refused: limit reached', { peer, limit: this.opts.maxConnections, open: this.connections.size });
+      log.warn('connection refused: limit reached', {
+        peer,
+        limit: this.opts.maxConnections,
+        open: this.connections.size,
+      });
       socket.destroy();
       return;
     }
-    const conn = new Connection(this.nextId++, peer, socket, this.maxPayloadBytes, (this.now = Date.now()), this.counters);
+    const conn = new Connection(
+      this.nextId++,
+      peer,
+      socket,
+      this.maxPayloadBytes,
+      (this.now = Date.now()),
+      this.counters,
+    );
     this.connections.add(conn);
     stats.connections.open++;
     stats.connections.total++;
@@ -280,7 +309,11 @@ export class LspReceiver {
               if (!conn.closed) this.fail(conn, err);
               return;
             }
-            this.opts.log.warn('HELLO not answered: the durable mark is unknown; closing the connection', { peer: conn.peer, stream: frame.stream, error: String(err) });
+            this.opts.log.warn('HELLO not answered: the durable mark is unknown; closing the connection', {
+              peer: conn.peer,
+              stream: frame.stream,
+              error: String(err),
+            });
             conn.closed = true;
             conn.socket.destroy();
           });
@@ -308,7 +341,12 @@ export class LspReceiver {
       return;
     }
     this.counters.nacks[err.code] = (this.counters.nacks[err.code] ?? 0) + 1;
-    log.warn('fatal frame error: NACK and close', { peer: conn.peer, code: err.code, offset: err.offset, error: err.message });
+    log.warn('fatal frame error: NACK and close', {
+      peer: conn.peer,
+      code: err.code,
+      offset: err.offset,
+      error: err.message,
+    });
     conn.socket.end(encodeNack(conn.stream, err.code, err.message));
     // A peer that never closes its side must not hold the socket open.
     setTimeout(() => conn.socket.destroy(), 1000).unref();
@@ -358,11 +396,14 @@ export class LspReceiver {
   async closeAll(): Promise<void> {
     this.flushAcks();
     if (this.connections.size === 0) return;
-    const closed = [...this.connections].map((c) => new Promise<void>((resolve) => {
-      c.socket.once('close', () => resolve());
-      c.closed = true;
-      c.socket.end();
-    }));
+    const closed = [...this.connections].map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          c.socket.once('close', () => resolve());
+          c.closed = true;
+          c.socket.end();
+        }),
+    );
     const grace = new Promise<void>((resolve) => setTimeout(resolve, this.opts.closeGraceMs ?? 500).unref());
     await Promise.race([Promise.all(closed), grace]);
     for (const c of this.connections) c.socket.destroy();

@@ -77,7 +77,10 @@ export interface ShutdownOptions {
  * passing, exits 1 at once: an operator pressing Ctrl-C twice means "now".
  * Returns a function that triggers the same shutdown from code (e.g. when a shipper has finished).
  */
-export function onShutdown(handler: (reason: string) => Promise<void>, opts: ShutdownOptions = {}): (reason: string) => Promise<never> {
+export function onShutdown(
+  handler: (reason: string) => Promise<void>,
+  opts: ShutdownOptions = {},
+): (reason: string) => Promise<never> {
   const deadlineMs = opts.deadlineMs ?? 4500;
   let running: Promise<never> | undefined;
   const run = (reason: string): Promise<never> => {

@@ -20,7 +20,7 @@ export function seededRandom(seed: number): Random {
   const rng = xoroshiro128plus(seed | 0);
   const next = () => uniformFloat64(rng);
   // For small ranges 32 random bits are plenty (bias < n / 2^32): one generator step instead of two.
-  const int = (n: number) => ((rng.next() >>> 0) % n);
+  const int = (n: number) => (rng.next() >>> 0) % n;
   return {
     next,
     int,

@@ -90,15 +90,17 @@ export class StatsWriter {
 
   /** Writes now; concurrent calls are serialised so renames never race. */
   write(): Promise<void> {
-    this.writing = this.writing.then(async () => {
-      this.refresh?.();
-      this.stats.updatedAt = new Date().toISOString();
-      const tmp = `${this.path}.${process.pid}.tmp`;
-      await writeFile(tmp, `${JSON.stringify(this.stats, null, 1)}\n`);
-      await rename(tmp, this.path);
-    }).catch(() => {
-      // A failed stats write must not stop ingestion; the next tick tries again.
-    });
+    this.writing = this.writing
+      .then(async () => {
+        this.refresh?.();
+        this.stats.updatedAt = new Date().toISOString();
+        const tmp = `${this.path}.${process.pid}.tmp`;
+        await writeFile(tmp, `${JSON.stringify(this.stats, null, 1)}\n`);
+        await rename(tmp, this.path);
+      })
+      .catch(() => {
+        // A failed stats write must not stop ingestion; the next tick tries again.
+      });
     return this.writing;
   }
 

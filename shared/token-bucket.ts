@@ -22,8 +22,10 @@ export class TokenBucket {
     readonly burst: number,
     private readonly now: () => number = () => performance.now(),
   ) {
-    if (!(rate >= 0) || !Number.isFinite(rate)) throw new RangeError(`TokenBucket: rate must be 0 or more, got ${rate}`);
-    if (!(burst > 0) || !Number.isFinite(burst)) throw new RangeError(`TokenBucket: burst must be more than 0, got ${burst}`);
+    if (!(rate >= 0) || !Number.isFinite(rate))
+      throw new RangeError(`TokenBucket: rate must be 0 or more, got ${rate}`);
+    if (!(burst > 0) || !Number.isFinite(burst))
+      throw new RangeError(`TokenBucket: burst must be more than 0, got ${burst}`);
     this.tokens = burst;
     this.last = now();
   }

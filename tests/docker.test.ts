@@ -65,7 +65,8 @@ const SCALE_PORTS: Record<string, string> = {
 };
 
 /** The profile each service runs under: the scale-out topology only with --profile scale, the load generator with load, the rest always. */
-const expectedProfiles = (service: string): string[] => (/^(nats\d+|scale-.+)$/.test(service) ? ['scale'] : service === 'loadgen' ? ['load'] : []);
+const expectedProfiles = (service: string): string[] =>
+  /^(nats\d+|scale-.+)$/.test(service) ? ['scale'] : service === 'loadgen' ? ['load'] : [];
 
 /** COURSE.md's "## Ports" table as the same map: `| day 08 NDJSON | 5140 | TCP |` → 5140/tcp: day08. */
 function coursePorts(markdown: string): Record<string, string> {
@@ -106,22 +107,31 @@ interface Compose {
 
 /** Runs `docker-compose config` on a file and returns it parsed; throws with compose's own message when it is invalid. */
 async function composeConfig(file: string): Promise<Compose> {
-  const r = await execa(DOCKER_COMPOSE, ['-f', file, '--profile', 'load', '--profile', 'scale', 'config'], { cwd: dirname(file), reject: false, env: { COMPOSE_PROJECT_NAME: 'logstream-test' } });
-  if (r.exitCode !== 0) throw new Error(`docker-compose config rejected ${file} (exit ${r.exitCode}): ${r.stderr.trim()}`);
+  const r = await execa(DOCKER_COMPOSE, ['-f', file, '--profile', 'load', '--profile', 'scale', 'config'], {
+    cwd: dirname(file),
+    reject: false,
+    env: { COMPOSE_PROJECT_NAME: 'logstream-test' },
+  });
+  if (r.exitCode !== 0)
+    throw new Error(`docker-compose config rejected ${file} (exit ${r.exitCode}): ${r.stderr.trim()}`);
   // YAML → JSON with the interpreter docker-compose itself runs on: it always has PyYAML.
   const python = /^#!\s*(\S+)/.exec(readFileSync(DOCKER_COMPOSE, 'utf8').slice(0, 200))?.[1] ?? 'python3';
-  const j = await execa(python, ['-c', 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: r.stdout });
+  const j = await execa(python, ['-c', 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], {
+    input: r.stdout,
+  });
   return JSON.parse(j.stdout) as Compose;
 }
 
-const asArgv = (v: string[] | string | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : v.split(/\s+/).filter(Boolean));
+const asArgv = (v: string[] | string | undefined): string[] =>
+  v === undefined ? [] : Array.isArray(v) ? v.map(String) : v.split(/\s+/).filter(Boolean);
 
 /** Services another service waits for with `service_completed_successfully`: one-shot init jobs. */
 function oneShotServices(c: Compose): Set<string> {
   const out = new Set<string>();
   for (const s of Object.values(c.services)) {
     if (s.depends_on && !Array.isArray(s.depends_on)) {
-      for (const [dep, cond] of Object.entries(s.depends_on)) if (cond.condition === 'service_completed_successfully') out.add(dep);
+      for (const [dep, cond] of Object.entries(s.depends_on))
+        if (cond.condition === 'service_completed_successfully') out.add(dep);
     }
   }
   return out;
@@ -136,10 +146,12 @@ function sameImageProblems(c: Compose): string[] {
   for (const [name, s] of entries) {
     if (!s.build) problems.push(`${name}: no build (every service builds docker/Dockerfile)`);
     if (!s.image) problems.push(`${name}: no image name`);
-    if (key(s) !== key(first[1])) problems.push(`${name}: build/image ${key(s)} differs from ${first[0]}'s ${key(first[1])}`);
+    if (key(s) !== key(first[1]))
+      problems.push(`${name}: build/image ${key(s)} differs from ${first[0]}'s ${key(first[1])}`);
   }
   const dockerfile = typeof first[1].build === 'object' ? first[1].build.dockerfile : undefined;
-  if (dockerfile !== 'docker/Dockerfile') problems.push(`build.dockerfile is ${dockerfile}, expected docker/Dockerfile`);
+  if (dockerfile !== 'docker/Dockerfile')
+    problems.push(`build.dockerfile is ${dockerfile}, expected docker/Dockerfile`);
   return problems;
 }
 
@@ -149,8 +161,10 @@ function healthcheckProblems(c: Compose): string[] {
   for (const [name, s] of Object.entries(c.services)) {
     if (oneShot.has(name)) continue;
     const test = asArgv(s.healthcheck?.test);
-    if (!s.healthcheck || s.healthcheck.disable || test.length === 0 || test[0] === 'NONE') problems.push(`${name}: no healthcheck`);
-    else if (/\bcurl\b|\bwget\b/.test(test.join(' '))) problems.push(`${name}: the healthcheck uses curl/wget, which node:*-slim does not have`);
+    if (!s.healthcheck || s.healthcheck.disable || test.length === 0 || test[0] === 'NONE')
+      problems.push(`${name}: no healthcheck`);
+    else if (/\bcurl\b|\bwget\b/.test(test.join(' ')))
+      problems.push(`${name}: the healthcheck uses curl/wget, which node:*-slim does not have`);
   }
   return problems;
 }
@@ -168,7 +182,13 @@ function publishedPorts(c: Compose): Published[] {
   for (const [service, s] of Object.entries(c.services)) {
     for (const p of s.ports ?? []) {
       if (typeof p === 'object') {
-        out.push({ service, hostIp: p.host_ip ?? '', hostPort: Number(p.published ?? p.target), containerPort: p.target, protocol: p.protocol ?? 'tcp' });
+        out.push({
+          service,
+          hostIp: p.host_ip ?? '',
+          hostPort: Number(p.published ?? p.target),
+          containerPort: p.target,
+          protocol: p.protocol ?? 'tcp',
+        });
         continue;
       }
       const [spec, protocol = 'tcp'] = String(p).split('/');
@@ -184,26 +204,37 @@ function publishedPorts(c: Compose): Published[] {
 function portProblems(c: Compose): string[] {
   const problems: string[] = [];
   const ports = publishedPorts(c);
-  for (const p of ports) if (!Number.isInteger(p.hostPort)) problems.push(`${p.service}: container port ${p.containerPort}/${p.protocol} has no fixed host port`);
+  for (const p of ports)
+    if (!Number.isInteger(p.hostPort))
+      problems.push(`${p.service}: container port ${p.containerPort}/${p.protocol} has no fixed host port`);
   for (const [i, a] of ports.entries()) {
     for (const b of ports.slice(i + 1)) {
-      const ipsOverlap = a.hostIp === b.hostIp || ['', '0.0.0.0'].includes(a.hostIp) || ['', '0.0.0.0'].includes(b.hostIp);
-      if (a.hostPort === b.hostPort && a.protocol === b.protocol && ipsOverlap) problems.push(`host port ${a.hostPort}/${a.protocol} is published by both ${a.service} and ${b.service}`);
+      const ipsOverlap =
+        a.hostIp === b.hostIp || ['', '0.0.0.0'].includes(a.hostIp) || ['', '0.0.0.0'].includes(b.hostIp);
+      if (a.hostPort === b.hostPort && a.protocol === b.protocol && ipsOverlap)
+        problems.push(`host port ${a.hostPort}/${a.protocol} is published by both ${a.service} and ${b.service}`);
     }
   }
   // The same ports as COURSE.md and `npm start` (the scale profile: as `npm run lesson -- scale`), each
   // container port one the command listens on.
   const seen = new Map(ports.map((p) => [`${p.hostPort}/${p.protocol}`, p]));
-  for (const [table, source] of [[COURSE_PORTS, 'COURSE.md'], [SCALE_PORTS, '`npm run lesson -- scale`']] as const) {
+  for (const [table, source] of [
+    [COURSE_PORTS, 'COURSE.md'],
+    [SCALE_PORTS, '`npm run lesson -- scale`'],
+  ] as const) {
     for (const [port, service] of Object.entries(table)) {
       const p = seen.get(port);
       if (!p) problems.push(`${source}'s port ${port} (${service}) is not published`);
-      else if (p.service !== service) problems.push(`port ${port} is published by ${p.service}, ${source} gives it to ${service}`);
+      else if (p.service !== service)
+        problems.push(`port ${port} is published by ${p.service}, ${source} gives it to ${service}`);
     }
   }
   for (const p of ports) {
     const listens = listenPorts(asArgv(c.services[p.service]?.command));
-    if (!listens.includes(p.containerPort)) problems.push(`${p.service}: publishes container port ${p.containerPort} but its command listens on ${listens.join(', ') || 'no fixed port'}`);
+    if (!listens.includes(p.containerPort))
+      problems.push(
+        `${p.service}: publishes container port ${p.containerPort} but its command listens on ${listens.join(', ') || 'no fixed port'}`,
+      );
   }
   return problems;
 }
@@ -231,22 +262,29 @@ const laneOf = (name: string, s: Service) => flagValue(asArgv(s.command), '--lan
 function wiringProblems(c: Compose): string[] {
   const problems: string[] = [];
   const mountOf = (s: Service, target: string) =>
-    (s.volumes ?? []).map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v)).find((v) => v.target === target);
+    (s.volumes ?? [])
+      .map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v))
+      .find((v) => v.target === target);
   const dashboards = Object.entries(c.services)
     .filter(([, s]) => isDashboard(s))
     .map(([name, s]) => {
       const argv = asArgv(s.command);
       const lanes = new Map(
-        argv.flatMap((a, i) => (argv[i - 1] === '--lane' ? a.split(',') : [])).map((part) => [part.slice(0, part.indexOf('=')), part.slice(part.indexOf('=') + 1)] as const),
+        argv
+          .flatMap((a, i) => (argv[i - 1] === '--lane' ? a.split(',') : []))
+          .map((part) => [part.slice(0, part.indexOf('=')), part.slice(part.indexOf('=') + 1)] as const),
       );
       return { name, s, argv, lanes, profile: profileKey(s) };
     });
   if (!c.services.dashboard) problems.push('no dashboard service');
-  for (const d of dashboards) if (!d.argv.includes('--skip-pid-check')) problems.push(`${d.name}: receivers run in other containers, so it needs --skip-pid-check`);
+  for (const d of dashboards)
+    if (!d.argv.includes('--skip-pid-check'))
+      problems.push(`${d.name}: receivers run in other containers, so it needs --skip-pid-check`);
   const lanesWritten = new Set<string>();
   for (const [name, s] of Object.entries(c.services)) {
     const argv = asArgv(s.command);
-    if (s.ports?.length && flagValue(argv, '--host') !== '0.0.0.0') problems.push(`${name}: publishes ports but its command does not say --host 0.0.0.0`);
+    if (s.ports?.length && flagValue(argv, '--host') !== '0.0.0.0')
+      problems.push(`${name}: publishes ports but its command does not say --host 0.0.0.0`);
     const dataDir = flagValue(argv, '--data-dir');
     if (!dataDir) continue;
     const mount = mountOf(s, '/app/data');
@@ -259,11 +297,15 @@ function wiringProblems(c: Compose): string[] {
       problems.push(`${name}: no dashboard of its profile (${profileKey(s) || 'none'}) shows lane ${lane}`);
       continue;
     }
-    if (dash.lanes.get(lane) !== dataDir) problems.push(`${dash.name}: lane ${lane} should read ${dataDir}, has ${dash.lanes.get(lane) ?? 'nothing'}`);
-    if (mount && mountOf(dash.s, '/app/data')?.source !== mount.source) problems.push(`${dash.name}: does not mount ${name}'s data volume at /app/data`);
+    if (dash.lanes.get(lane) !== dataDir)
+      problems.push(`${dash.name}: lane ${lane} should read ${dataDir}, has ${dash.lanes.get(lane) ?? 'nothing'}`);
+    if (mount && mountOf(dash.s, '/app/data')?.source !== mount.source)
+      problems.push(`${dash.name}: does not mount ${name}'s data volume at /app/data`);
   }
   for (const d of dashboards) {
-    for (const [lane, dir] of d.lanes) if (!lanesWritten.has(`${d.profile}|${lane}=${dir}`)) problems.push(`${d.name}: lane ${lane} reads ${dir}, which no service of its profile writes`);
+    for (const [lane, dir] of d.lanes)
+      if (!lanesWritten.has(`${d.profile}|${lane}=${dir}`))
+        problems.push(`${d.name}: lane ${lane} reads ${dir}, which no service of its profile writes`);
   }
   // A NATS node's JetStream store on the data volume too (`down -v` drops it with the rest).
   for (const [name, s] of Object.entries(c.services)) {
@@ -283,12 +325,15 @@ function profileProblems(c: Compose): string[] {
   const problems: string[] = [];
   for (const [name, s] of Object.entries(c.services)) {
     const want = expectedProfiles(name).join(',');
-    if (profileKey(s) !== want) problems.push(`${name}: profiles ${profileKey(s) || 'none'}, expected ${want || 'none'}`);
-    const deps = s.depends_on === undefined ? [] : Array.isArray(s.depends_on) ? s.depends_on : Object.keys(s.depends_on);
+    if (profileKey(s) !== want)
+      problems.push(`${name}: profiles ${profileKey(s) || 'none'}, expected ${want || 'none'}`);
+    const deps =
+      s.depends_on === undefined ? [] : Array.isArray(s.depends_on) ? s.depends_on : Object.keys(s.depends_on);
     for (const dep of deps) {
       const d = c.services[dep];
       if (!d) problems.push(`${name}: depends on ${dep}, which is no service`);
-      else if (profileKey(d) && profileKey(d) !== profileKey(s)) problems.push(`${name}: depends on ${dep}, which runs only under --profile ${profileKey(d)}`);
+      else if (profileKey(d) && profileKey(d) !== profileKey(s))
+        problems.push(`${name}: depends on ${dep}, which runs only under --profile ${profileKey(d)}`);
     }
   }
   return problems;
@@ -317,7 +362,11 @@ interface Dockerfile {
 }
 
 function parseDockerfile(text: string): Dockerfile {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const stages: Stage[] = [];
   let entry: string | undefined;
   for (const line of lines) {
@@ -325,7 +374,13 @@ function parseDockerfile(text: string): Dockerfile {
     const arg = line.slice(kw.length).trim();
     const words = rest.filter((w) => !w.startsWith('--'));
     if (kw.toUpperCase() === 'FROM') {
-      stages.push({ image: rest[0] ?? '', ...(/^as$/i.test(rest[1] ?? '') && rest[2] ? { name: rest[2] } : {}), runs: [], copies: [], copiesFrom: [] });
+      stages.push({
+        image: rest[0] ?? '',
+        ...(/^as$/i.test(rest[1] ?? '') && rest[2] ? { name: rest[2] } : {}),
+        runs: [],
+        copies: [],
+        copiesFrom: [],
+      });
       continue;
     }
     const st = stages.at(-1);
@@ -344,7 +399,8 @@ function parseDockerfile(text: string): Dockerfile {
     from: stages.map((x) => x.image),
     runs: final.runs,
     copies: final.copies,
-    entrypoint: entry === undefined ? [] : entry.startsWith('[') ? (JSON.parse(entry) as string[]) : ['/bin/sh', '-c', entry],
+    entrypoint:
+      entry === undefined ? [] : entry.startsWith('[') ? (JSON.parse(entry) as string[]) : ['/bin/sh', '-c', entry],
   };
 }
 
@@ -360,36 +416,50 @@ const COMPILERS = ['g++', 'gcc', 'make', 'python3', 'build-essential'];
 function dockerfileProblems(d: Dockerfile, c?: Compose): string[] {
   const problems: string[] = [];
   const final = d.stages.at(-1);
-  if (!final || !NODE_IMAGE.test(final.image)) problems.push(`FROM ${d.from.join(' / ')}: the final stage must be node:24-slim or node:22-slim (a current LTS)`);
+  if (!final || !NODE_IMAGE.test(final.image))
+    problems.push(`FROM ${d.from.join(' / ')}: the final stage must be node:24-slim or node:22-slim (a current LTS)`);
   // a native addon built in one stage runs in the final one: the same Node
-  for (const st of d.stages.slice(0, -1)) if (final && st.image !== final.image) problems.push(`stage ${st.name ?? st.image}: FROM ${st.image} is not the final stage's ${final.image} (a native addon is built for the Node that runs it)`);
-  if (!d.stages.some((st) => st.runs.some((r) => /\bnpm ci\b/.test(r)))) problems.push('no `npm ci` (the lockfile decides what is installed)');
-  if (d.stages.some((st) => st.runs.some((r) => /\bnpm (install|i)\b/.test(r)))) problems.push('`npm install` may change the lockfile: use `npm ci`');
+  for (const st of d.stages.slice(0, -1))
+    if (final && st.image !== final.image)
+      problems.push(
+        `stage ${st.name ?? st.image}: FROM ${st.image} is not the final stage's ${final.image} (a native addon is built for the Node that runs it)`,
+      );
+  if (!d.stages.some((st) => st.runs.some((r) => /\bnpm ci\b/.test(r))))
+    problems.push('no `npm ci` (the lockfile decides what is installed)');
+  if (d.stages.some((st) => st.runs.some((r) => /\bnpm (install|i)\b/.test(r))))
+    problems.push('`npm install` may change the lockfile: use `npm ci`');
   // what the final image has in node_modules: its own `npm ci`, or a stage's it copies
   const ciOf = (st: Stage) => st.runs.find((r) => /\bnpm ci\b/.test(r));
   const modulesFrom = final?.copiesFrom.find((x) => /node_modules\/?$/.test(x.src));
   const installer = modulesFrom ? d.stages.find((st) => st.name === modulesFrom.stage) : final;
   const ci = installer ? ciOf(installer) : undefined;
-  if (ci !== undefined && !/--omit=dev\b/.test(ci)) problems.push(`\`${ci}\`: the image gets devDependencies (test and bench packages); use --omit=dev`);
+  if (ci !== undefined && !/--omit=dev\b/.test(ci))
+    problems.push(`\`${ci}\`: the image gets devDependencies (test and bench packages); use --omit=dev`);
   if (modulesFrom && !installer) problems.push(`COPY --from=${modulesFrom.stage}: no such stage`);
   for (const r of final?.runs ?? []) {
     const installed = /\bapt-get install\b/.test(r) ? r.split(/\s+/).filter((w) => COMPILERS.includes(w)) : [];
-    if (installed.length) problems.push(`the final stage installs ${installed.join(', ')}: a compiler belongs in a build stage`);
+    if (installed.length)
+      problems.push(`the final stage installs ${installed.join(', ')}: a compiler belongs in a build stage`);
   }
   if (!d.entrypoint.length) problems.push('no ENTRYPOINT: services name only the program to run');
   // A service running another program than the image's (nats-server): a package the image installs.
   for (const [name, s] of Object.entries(c?.services ?? {})) {
     const program = serviceArgv(s, d)[0];
     if (program === undefined || program === d.entrypoint[0]) continue;
-    const installed = d.runs.some((r) => /\bapt-get install\b/.test(r) && r.split(/\s+/).includes(program.split('/').at(-1)!));
+    const installed = d.runs.some(
+      (r) => /\bapt-get install\b/.test(r) && r.split(/\s+/).includes(program.split('/').at(-1)!),
+    );
     if (!installed) problems.push(`${name}: runs ${program}, which no RUN apt-get install puts in the image`);
   }
   // Every file a service or healthcheck runs must be inside what the image copies.
   for (const [name, s] of Object.entries(c?.services ?? {})) {
-    const files = [...serviceArgv(s, d), ...asArgv(s.healthcheck?.test)].filter((a) => /^(lessons|scripts|shared|docker|checks)\/.*\.(ts|mjs|js)$/.test(a));
+    const files = [...serviceArgv(s, d), ...asArgv(s.healthcheck?.test)].filter((a) =>
+      /^(lessons|scripts|shared|docker|checks)\/.*\.(ts|mjs|js)$/.test(a),
+    );
     for (const f of files) {
       if (!existsSync(join(REPO_ROOT, f))) problems.push(`${name}: ${f} is not in this checkout`);
-      else if (!d.copies.some((src) => f === src || f.startsWith(`${src.replace(/\/$/, '')}/`))) problems.push(`${name}: ${f} is not copied into the image`);
+      else if (!d.copies.some((src) => f === src || f.startsWith(`${src.replace(/\/$/, '')}/`)))
+        problems.push(`${name}: ${f} is not copied into the image`);
     }
   }
   return problems;
@@ -402,7 +472,8 @@ function localArgv(argv: string[], inDir = false): string[] {
   return argv.map((a, i) => {
     if (i === 0 && a === 'node') return process.execPath;
     if (i === 0 && a === 'nats-server') return findPeer('nats-server') ?? NATS_SERVER; // Debian's (env NATS_SERVER: another)
-    if (inDir && /^(lessons|scripts|shared|docker)\//.test(a) && existsSync(join(REPO_ROOT, a))) return join(REPO_ROOT, a);
+    if (inDir && /^(lessons|scripts|shared|docker)\//.test(a) && existsSync(join(REPO_ROOT, a)))
+      return join(REPO_ROOT, a);
     return a;
   });
 }
@@ -454,7 +525,7 @@ async function modifiedCopy(name: string, from: string, to: string): Promise<Com
 }
 
 describe('COURSE.md', () => {
-  it("has the ports table these checks hold the compose file to", async () => {
+  it('has the ports table these checks hold the compose file to', async () => {
     expect(coursePorts(await readFile(join(REPO_ROOT, 'COURSE.md'), 'utf8'))).toEqual(COURSE_PORTS);
     expect(coursePorts('## Ports\n| day 08 NDJSON | 5150 | TCP |\n')).toEqual({ '5150/tcp': 'day08' });
   });
@@ -467,20 +538,34 @@ describe('docker/Dockerfile', () => {
   });
 
   it('the checker fails an end-of-life Node, a compiler in the final image, devDependencies in it, and build stages on another Node', () => {
-    const oneStage = parseDockerfile('FROM node:20-bookworm-slim\nRUN apt-get update && apt-get install -y --no-install-recommends python3 make g++\nRUN npm ci --no-audit\nENTRYPOINT ["node"]\n');
+    const oneStage = parseDockerfile(
+      'FROM node:20-bookworm-slim\nRUN apt-get update && apt-get install -y --no-install-recommends python3 make g++\nRUN npm ci --no-audit\nENTRYPOINT ["node"]\n',
+    );
     const p1 = dockerfileProblems(oneStage);
     expect(p1.some((p) => p.startsWith('FROM node:20-bookworm-slim: the final stage must be'))).toBe(true);
     expect(p1).toContain('the final stage installs python3, make, g++: a compiler belongs in a build stage');
-    expect(p1).toContain('`npm ci --no-audit`: the image gets devDependencies (test and bench packages); use --omit=dev');
-    const mixed = parseDockerfile('FROM node:22-bookworm-slim AS deps\nRUN npm ci\nFROM node:24-bookworm-slim\nCOPY --from=deps /app/node_modules ./node_modules\nENTRYPOINT ["node"]\n');
+    expect(p1).toContain(
+      '`npm ci --no-audit`: the image gets devDependencies (test and bench packages); use --omit=dev',
+    );
+    const mixed = parseDockerfile(
+      'FROM node:22-bookworm-slim AS deps\nRUN npm ci\nFROM node:24-bookworm-slim\nCOPY --from=deps /app/node_modules ./node_modules\nENTRYPOINT ["node"]\n',
+    );
     const p2 = dockerfileProblems(mixed);
-    expect(p2).toContain('stage deps: FROM node:22-bookworm-slim is not the final stage\'s node:24-bookworm-slim (a native addon is built for the Node that runs it)');
+    expect(p2).toContain(
+      "stage deps: FROM node:22-bookworm-slim is not the final stage's node:24-bookworm-slim (a native addon is built for the Node that runs it)",
+    );
     expect(p2).toContain('`npm ci`: the image gets devDependencies (test and bench packages); use --omit=dev');
   });
 
   it('the checker fails a non-slim image, npm install, a service file the image lacks, and a program it does not install', () => {
-    const bad = parseDockerfile('FROM node:20\nRUN apt-get update && apt-get install -y python3\nRUN npm install\nCOPY shared ./shared\nENTRYPOINT ["node", "--import", "tsx"]\n');
-    const services: Record<string, Service> = { day08: { command: ['lessons/day08/receiver.ts'] }, day09: { command: ['shared/no-such.ts'] }, nats1: { entrypoint: ['nats-server'], command: ['-js'] } };
+    const bad = parseDockerfile(
+      'FROM node:20\nRUN apt-get update && apt-get install -y python3\nRUN npm install\nCOPY shared ./shared\nENTRYPOINT ["node", "--import", "tsx"]\n',
+    );
+    const services: Record<string, Service> = {
+      day08: { command: ['lessons/day08/receiver.ts'] },
+      day09: { command: ['shared/no-such.ts'] },
+      nats1: { entrypoint: ['nats-server'], command: ['-js'] },
+    };
     const problems = dockerfileProblems(bad, { services });
     expect(problems).toContain('day09: shared/no-such.ts is not in this checkout');
     expect(problems.some((p) => p.startsWith('FROM node:20'))).toBe(true);
@@ -497,8 +582,25 @@ describe.skipIf(composePeer.skip)('docker/docker-compose.yml', () => {
   beforeAll(() => composePeer.assert());
   it('is accepted by docker-compose config, with every lane, syslog, the dashboard, certs, the load generator and the scale topology', () => {
     expect(Object.keys(compose.services).sort()).toEqual([
-      'certs', 'dashboard', 'day08', 'day09', 'day10', 'day11', 'day12', 'day13', 'day14', 'loadgen',
-      'nats1', 'nats2', 'nats3', 'scale-archiver', 'scale-dashboard', 'scale-r1', 'scale-r2', 'scale-r3', 'syslog',
+      'certs',
+      'dashboard',
+      'day08',
+      'day09',
+      'day10',
+      'day11',
+      'day12',
+      'day13',
+      'day14',
+      'loadgen',
+      'nats1',
+      'nats2',
+      'nats3',
+      'scale-archiver',
+      'scale-dashboard',
+      'scale-r1',
+      'scale-r2',
+      'scale-r3',
+      'syslog',
     ]);
     expect(compose.services.loadgen?.profiles, 'the load generator starts only with --profile load').toEqual(['load']);
     expect(Object.keys(compose.volumes ?? {}).sort()).toEqual(['certs', 'data']);
@@ -506,7 +608,11 @@ describe.skipIf(composePeer.skip)('docker/docker-compose.yml', () => {
 
   it('runs the scale-out topology only under --profile scale, each service needing only services that run with it', () => {
     expect(profileProblems(compose)).toEqual([]);
-    expect(Object.keys(compose.services).filter((n) => compose.services[n]!.profiles?.includes('scale')).sort()).toEqual(['nats1', 'nats2', 'nats3', 'scale-archiver', 'scale-dashboard', 'scale-r1', 'scale-r2', 'scale-r3']);
+    expect(
+      Object.keys(compose.services)
+        .filter((n) => compose.services[n]!.profiles?.includes('scale'))
+        .sort(),
+    ).toEqual(['nats1', 'nats2', 'nats3', 'scale-archiver', 'scale-dashboard', 'scale-r1', 'scale-r2', 'scale-r3']);
   });
 
   it('the scale profile: every node in one cluster, each receiver preferring its own node, the R3 stream of `npm run lesson -- scale`', () => {
@@ -518,7 +624,9 @@ describe.skipIf(composePeer.skip)('docker/docker-compose.yml', () => {
       expect(flagValue(argv, '--name'), `${name}: its own server name`).toBe(`n${i + 1}`);
       expect(flagValue(argv, '--store_dir'), `${name}: its own store`).toBe(`/app/data/scale/${name}`);
       expect(flagValue(argv, '--cluster_name')).toBe('lsp');
-      expect(flagValue(argv, '--routes')?.split(',').sort(), `${name}: routes to every node`).toEqual(nats.map((n) => `nats://${n}:6222`));
+      expect(flagValue(argv, '--routes')?.split(',').sort(), `${name}: routes to every node`).toEqual(
+        nats.map((n) => `nats://${n}:6222`),
+      );
     }
     const everyNode = nats.map((n) => `nats://${n}:4222`);
     for (const [i, name] of ['scale-r1', 'scale-r2', 'scale-r3'].entries()) {
@@ -526,7 +634,11 @@ describe.skipIf(composePeer.skip)('docker/docker-compose.yml', () => {
       const urls = flagValue(argv, '--nats')?.split(',') ?? [];
       expect([...urls].sort(), `${name}: --nats lists every node`).toEqual(everyNode);
       expect(urls[0], `${name}: its own node first`).toBe(everyNode[i]);
-      expect([flagValue(argv, '--sink'), flagValue(argv, '--replicas'), flagValue(argv, '--lane')]).toEqual(['jetstream', '3', name]);
+      expect([flagValue(argv, '--sink'), flagValue(argv, '--replicas'), flagValue(argv, '--lane')]).toEqual([
+        'jetstream',
+        '3',
+        name,
+      ]);
     }
     const archiver = asArgv(compose.services['scale-archiver']!.command);
     expect(flagValue(archiver, '--nats')?.split(',').sort()).toEqual(everyNode);
@@ -534,15 +646,20 @@ describe.skipIf(composePeer.skip)('docker/docker-compose.yml', () => {
   });
 
   it("the scale profile's ports are `npm run lesson -- scale`'s (its --help defaults)", async () => {
-    const help = (await execa(process.execPath, ['--import', 'tsx', 'scripts/scale.ts', '--help'], { cwd: REPO_ROOT })).stdout.replace(/\s+/g, ' ');
-    const dflt = (flag: string) => Number(new RegExp(`${flag} <n> [^(]*\\(([^)]*\\) )?[^(]*\\(default: (\\d+)`).exec(help)?.[2]);
+    const help = (
+      await execa(process.execPath, ['--import', 'tsx', 'scripts/scale.ts', '--help'], { cwd: REPO_ROOT })
+    ).stdout.replace(/\s+/g, ' ');
+    const dflt = (flag: string) =>
+      Number(new RegExp(`${flag} <n> [^(]*\\(([^)]*\\) )?[^(]*\\(default: (\\d+)`).exec(help)?.[2]);
     const first = dflt('--port');
-    expect(Object.entries(SCALE_PORTS).sort()).toEqual([
-      [`${first}/tcp`, 'scale-r1'],
-      [`${first + 1}/tcp`, 'scale-r2'],
-      [`${first + 2}/tcp`, 'scale-r3'],
-      [`${dflt('--dashboard-port')}/tcp`, 'scale-dashboard'],
-    ].sort());
+    expect(Object.entries(SCALE_PORTS).sort()).toEqual(
+      [
+        [`${first}/tcp`, 'scale-r1'],
+        [`${first + 1}/tcp`, 'scale-r2'],
+        [`${first + 2}/tcp`, 'scale-r3'],
+        [`${dflt('--dashboard-port')}/tcp`, 'scale-dashboard'],
+      ].sort(),
+    );
   });
 
   it('runs one build and one image everywhere', () => {
@@ -563,32 +680,49 @@ describe.skipIf(composePeer.skip)('docker/docker-compose.yml', () => {
   });
 
   const helpRuns = async (services: Array<[string, Service]>) => {
-    const results = await limited(services, 3, async ([name, s]) => ({ name, argv: serviceArgv(s, dockerfile), ...(await helpExit(serviceArgv(s, dockerfile))) }));
+    const results = await limited(services, 3, async ([name, s]) => ({
+      name,
+      argv: serviceArgv(s, dockerfile),
+      ...(await helpExit(serviceArgv(s, dockerfile))),
+    }));
     const bad = results.filter((r) => r.exitCode !== 0 || !/usage/i.test(r.stdout));
-    expect(bad.map((r) => `${r.name}: ${r.argv.join(' ')} --help → exit ${r.exitCode}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`)).toEqual([]);
+    expect(
+      bad.map(
+        (r) =>
+          `${r.name}: ${r.argv.join(' ')} --help → exit ${r.exitCode}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      ),
+    ).toEqual([]);
   };
 
   it('every service command is a valid entry point: run from this checkout with --help it exits 0', async () => {
     await helpRuns(Object.entries(compose.services).filter(([, s]) => !isNats(s)));
   }, 180_000);
 
-  it.skipIf(natsPeer.skip)("the NATS nodes' command is a valid entry point: nats-server --help exits 0", async () => {
-    natsPeer.assert();
-    const nats = Object.entries(compose.services).filter(([, s]) => isNats(s));
-    expect(nats.length).toBe(3);
-    await helpRuns(nats);
-  }, 60_000);
+  it.skipIf(natsPeer.skip)(
+    "the NATS nodes' command is a valid entry point: nats-server --help exits 0",
+    async () => {
+      natsPeer.assert();
+      const nats = Object.entries(compose.services).filter(([, s]) => isNats(s));
+      expect(nats.length).toBe(3);
+      await helpRuns(nats);
+    },
+    60_000,
+  );
 
   describe('the checks fail on broken copies', () => {
     it('docker-compose config rejects an invalid file', async () => {
-      await expect(modifiedCopy('invalid', '"127.0.0.1:5140:5140/tcp"', '"127.0.0.1:51x40:5140/tcp"')).rejects.toThrow(/docker-compose config rejected/);
+      await expect(modifiedCopy('invalid', '"127.0.0.1:5140:5140/tcp"', '"127.0.0.1:51x40:5140/tcp"')).rejects.toThrow(
+        /docker-compose config rejected/,
+      );
     });
 
     it('a service with a bogus command fails the --help run', async () => {
       const c = await modifiedCopy('bogus-command', 'lessons/day09/receiver.ts', 'lessons/day09/no-such-receiver.ts');
       const r = await helpExit(serviceArgv(c.services.day09!, dockerfile));
       expect(r.exitCode).not.toBe(0);
-      expect(dockerfileProblems(dockerfile, c)).toContain('day09: lessons/day09/no-such-receiver.ts is not in this checkout');
+      expect(dockerfileProblems(dockerfile, c)).toContain(
+        'day09: lessons/day09/no-such-receiver.ts is not in this checkout',
+      );
     });
 
     it('a host port published twice, or one the command does not listen on, is found', async () => {
@@ -605,7 +739,9 @@ describe.skipIf(composePeer.skip)('docker/docker-compose.yml', () => {
       c.services.day10!.image = 'something-else:latest';
       delete c.services.day11!.healthcheck;
       c.services.day12!.command = asArgv(c.services.day12!.command).map((a) => (a === '0.0.0.0' ? '127.0.0.1' : a));
-      c.services.dashboard!.command = asArgv(c.services.dashboard!.command).map((a) => a.replace('day13=data/day13,', ''));
+      c.services.dashboard!.command = asArgv(c.services.dashboard!.command).map((a) =>
+        a.replace('day13=data/day13,', ''),
+      );
       expect(sameImageProblems(c).some((p) => p.startsWith('day10: build/image'))).toBe(true);
       expect(healthcheckProblems(c)).toEqual(['day11: no healthcheck']);
       const wiring = wiringProblems(c);
@@ -613,11 +749,17 @@ describe.skipIf(composePeer.skip)('docker/docker-compose.yml', () => {
       expect(wiring).toContain('dashboard: lane day13 should read data/day13, has nothing');
     });
 
-    it("a scale lane its dashboard misses, a lane no service writes, no dashboard for a profile, or a store off the volume is found", () => {
+    it('a scale lane its dashboard misses, a lane no service writes, no dashboard for a profile, or a store off the volume is found', () => {
       const c = JSON.parse(JSON.stringify(compose)) as Compose;
-      c.services['scale-dashboard']!.command = asArgv(c.services['scale-dashboard']!.command).map((a) => a.replace(',scale-archive=data/scale/archive', ''));
-      c.services.dashboard!.command = asArgv(c.services.dashboard!.command).map((a) => (a.startsWith('day08=') ? `${a},day99=data/day99` : a));
-      c.services.nats2!.command = asArgv(c.services.nats2!.command).map((a) => (a === '/app/data/scale/nats2' ? '/tmp/nats2' : a));
+      c.services['scale-dashboard']!.command = asArgv(c.services['scale-dashboard']!.command).map((a) =>
+        a.replace(',scale-archive=data/scale/archive', ''),
+      );
+      c.services.dashboard!.command = asArgv(c.services.dashboard!.command).map((a) =>
+        a.startsWith('day08=') ? `${a},day99=data/day99` : a,
+      );
+      c.services.nats2!.command = asArgv(c.services.nats2!.command).map((a) =>
+        a === '/app/data/scale/nats2' ? '/tmp/nats2' : a,
+      );
       delete c.services.nats3!.volumes;
       const wiring = wiringProblems(c);
       expect(wiring).toContain('scale-dashboard: lane scale-archive should read data/scale/archive, has nothing');
@@ -657,20 +799,27 @@ describe.skipIf(composePeer.skip)('docker/docker-compose.yml', () => {
     let app: string;
 
     /** Ports → 0 and host → loopback: tests never take fixed ports or leave loopback. */
-    const forTest = (argv: string[]) => argv.map((a, i) => (PORT_FLAGS.includes(argv[i - 1] ?? '') ? '0' : argv[i - 1] === '--host' ? '127.0.0.1' : a));
+    const forTest = (argv: string[]) =>
+      argv.map((a, i) => (PORT_FLAGS.includes(argv[i - 1] ?? '') ? '0' : argv[i - 1] === '--host' ? '127.0.0.1' : a));
 
     function start(name: string, argv: string[]): Running {
       const [cmd, ...rest] = localArgv(forTest(argv), true);
       const proc = execa(cmd!, rest, { cwd: app, reject: false, buffer: false, stdin: 'ignore' });
       const stderr: string[] = [];
-      createInterface({ input: proc.stderr! }).on('line', (l) => stderr.push(l) > 30 && stderr.shift());
+      createInterface({ input: proc.stderr }).on('line', (l) => stderr.push(l) > 30 && stderr.shift());
       const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
-        createInterface({ input: proc.stdout! }).on('line', (l) => {
+        createInterface({ input: proc.stdout }).on('line', (l) => {
           if (!l.startsWith('{')) return;
           const ev = JSON.parse(l) as Record<string, unknown>;
           if (ev.event === 'ready') resolve(ev);
         });
-        void proc.then((r) => reject(new Error(`${name} exited ${r.exitCode ?? r.signal} before its ready line: ${stderr.slice(-5).join(' | ')}`)));
+        void proc.then((r) =>
+          reject(
+            new Error(
+              `${name} exited ${r.exitCode ?? r.signal} before its ready line: ${stderr.slice(-5).join(' | ')}`,
+            ),
+          ),
+        );
       });
       ready.catch(() => {});
       const r = { name, proc, ready, stderr };
@@ -703,22 +852,33 @@ describe.skipIf(composePeer.skip)('docker/docker-compose.yml', () => {
       }
       expect(existsSync(join(app, 'certs', 'ca.crt'))).toBe(true);
 
-      const lanes = Object.entries(compose.services).filter(([name, s]) => !oneShot.has(name) && !s.profiles?.length && name !== 'dashboard');
+      const lanes = Object.entries(compose.services).filter(
+        ([name, s]) => !oneShot.has(name) && !s.profiles?.length && name !== 'dashboard',
+      );
       for (const [name, s] of lanes) start(name, serviceArgv(s, dockerfile));
-      const lanePorts = new Map((await Promise.all(running.map(async (r) => [r.name, Number((await r.ready).port)] as const))));
+      const lanePorts = new Map(
+        await Promise.all(running.map(async (r) => [r.name, Number((await r.ready).port)] as const)),
+      );
       const dash = start('dashboard', serviceArgv(compose.services.dashboard!, dockerfile));
       const dashReady = await dash.ready;
 
       // Each service's own healthcheck command, against the running program.
       for (const [name, s] of lanes) {
-        await waitFor(async () => (await healthcheck(s)).exitCode === 0, { timeoutMs: 20_000, intervalMs: 250, what: `${name}'s healthcheck to pass`, received: async () => (await healthcheck(s)).stderr });
+        await waitFor(async () => (await healthcheck(s)).exitCode === 0, {
+          timeoutMs: 20_000,
+          intervalMs: 250,
+          what: `${name}'s healthcheck to pass`,
+          received: async () => (await healthcheck(s)).stderr,
+        });
       }
       const dashHealth = await healthcheck(compose.services.dashboard!, Number(dashReady.port));
       expect(dashHealth.exitCode, dashHealth.stderr).toBe(0);
       // The dashboard found every lane's data dir: all alive.
       await waitFor(
         async () => {
-          const h = (await (await fetch(`http://127.0.0.1:${Number(dashReady.port)}/api/health`)).json()) as { lanes: Array<{ name: string; alive: boolean }> };
+          const h = (await (await fetch(`http://127.0.0.1:${Number(dashReady.port)}/api/health`)).json()) as {
+            lanes: Array<{ name: string; alive: boolean }>;
+          };
           return h.lanes.length === lanes.length && h.lanes.every((l) => l.alive);
         },
         { timeoutMs: 20_000, intervalMs: 250, what: 'the dashboard to show every lane alive' },
@@ -756,130 +916,215 @@ describe.skipIf(composePeer.skip)('docker/docker-compose.yml', () => {
       expect(dashAfter.exitCode).toBe(1);
     }, 240_000);
 
-    it.skipIf(natsPeer.skip)('the scale profile: 3 nats-server nodes from their flags form a cluster, receivers, archiver and dashboard come up healthy, records shipped through every receiver reach the archive once', async () => {
-      const scale = Object.entries(compose.services).filter(([, s]) => s.profiles?.includes('scale'));
-      const mine: Running[] = [];
-      const byName = new Map<string, Running>();
-      // A NATS node's container ports (-p clients, -m monitoring, the --cluster URL's routes) → free loopback ports.
-      const natsPorts = new Map<string, Map<number, number>>();
-      for (const [name, s] of scale) {
-        if (serviceArgv(s, dockerfile)[0] !== 'nats-server') continue;
-        const argv = asArgv(s.command);
-        const inContainer = [flagValue(argv, '-p'), flagValue(argv, '-m'), /:(\d+)$/.exec(flagValue(argv, '--cluster') ?? '')?.[1]].map(Number);
-        expect(inContainer.every((p) => Number.isInteger(p) && p > 0), `${name}: -p, -m and --cluster name its ports`).toBe(true);
-        natsPorts.set(name, new Map(await Promise.all(inContainer.map(async (p) => [p, await freePort()] as const))));
-      }
-      expect(natsPorts.size, 'the scale profile runs 3 NATS nodes').toBe(3);
-      /** The compose argv run here: service names → loopback, their container ports → the local ones, /app → the temp app dir. */
-      const localize = (self: string, argv: string[]) => {
-        const out = argv.map((a, i) => {
-          const local = natsPorts.get(self);
-          if (local && (argv[i - 1] === '-p' || argv[i - 1] === '-m')) return String(local.get(Number(a)));
-          return a
-            .replace(/\bnats:\/\/([\w.-]+):(\d+)/g, (_m, host: string, port: string) => {
-              const to = natsPorts.get(host === '0.0.0.0' ? self : host)?.get(Number(port));
-              if (to === undefined) throw new Error(`${self}: ${a} names ${host}:${port}, no NATS node's port`);
-              return `nats://127.0.0.1:${to}`;
-            })
-            .replace(/^\/app\//, `${app}/`);
-        });
-        // nats-server binds every interface by default: loopback only here.
-        return natsPorts.has(self) ? [...out, '-a', '127.0.0.1'] : out;
-      };
-      const deps = (s: Service) => (s.depends_on === undefined ? [] : Array.isArray(s.depends_on) ? s.depends_on : Object.keys(s.depends_on));
-      const healthy = async (name: string) => {
-        const s = compose.services[name]!;
-        const r = byName.get(name)!;
-        const url = asArgv(s.healthcheck?.test).find((a) => a.startsWith('http://'));
-        const port = url === undefined ? undefined : (natsPorts.get(name)?.get(Number(new URL(url).port)) ?? Number((await r.ready).port));
-        return healthcheck(s, port);
-      };
-
-      // As compose starts them: each wave once every service it depends on is healthy (service_healthy).
-      const waiting = new Map(scale);
-      while (waiting.size) {
-        const wave = [...waiting].filter(([, s]) => deps(s).every((d) => byName.has(d)));
-        expect(wave.length, `one of ${[...waiting.keys()].join(', ')} can start: its depends_on are scale services`).toBeGreaterThan(0);
-        for (const [name, s] of wave) {
-          waiting.delete(name);
-          for (const [dep, cond] of Object.entries(Array.isArray(s.depends_on) ? {} : (s.depends_on ?? {}))) expect(cond.condition, `${name} waits for ${dep} to be healthy`).toBe('service_healthy');
-          const r = start(name, localize(name, serviceArgv(s, dockerfile)));
-          mine.push(r);
-          byName.set(name, r);
+    it.skipIf(natsPeer.skip)(
+      'the scale profile: 3 nats-server nodes from their flags form a cluster, receivers, archiver and dashboard come up healthy, records shipped through every receiver reach the archive once',
+      async () => {
+        const scale = Object.entries(compose.services).filter(([, s]) => s.profiles?.includes('scale'));
+        const mine: Running[] = [];
+        const byName = new Map<string, Running>();
+        // A NATS node's container ports (-p clients, -m monitoring, the --cluster URL's routes) → free loopback ports.
+        const natsPorts = new Map<string, Map<number, number>>();
+        for (const [name, s] of scale) {
+          if (serviceArgv(s, dockerfile)[0] !== 'nats-server') continue;
+          const argv = asArgv(s.command);
+          const inContainer = [
+            flagValue(argv, '-p'),
+            flagValue(argv, '-m'),
+            /:(\d+)$/.exec(flagValue(argv, '--cluster') ?? '')?.[1],
+          ].map(Number);
+          expect(
+            inContainer.every((p) => Number.isInteger(p) && p > 0),
+            `${name}: -p, -m and --cluster name its ports`,
+          ).toBe(true);
+          natsPorts.set(name, new Map(await Promise.all(inContainer.map(async (p) => [p, await freePort()] as const))));
         }
-        for (const [name] of wave) {
-          await waitFor(async () => {
-            const r = byName.get(name)!;
-            if (r.proc.exitCode !== null) throw new Error(`${name} exited ${r.proc.exitCode} before it was healthy: ${r.stderr.slice(-5).join(' | ')}`);
-            return (await healthy(name)).exitCode === 0;
-          }, {
-            timeoutMs: 30_000,
-            intervalMs: 250,
-            what: `${name}'s healthcheck to pass`,
-            received: async () => `${(await healthy(name)).stderr.trim()}; its stderr: ${byName.get(name)!.stderr.slice(-5).join(' | ')}`,
+        expect(natsPorts.size, 'the scale profile runs 3 NATS nodes').toBe(3);
+        /** The compose argv run here: service names → loopback, their container ports → the local ones, /app → the temp app dir. */
+        const localize = (self: string, argv: string[]) => {
+          const out = argv.map((a, i) => {
+            const local = natsPorts.get(self);
+            if (local && (argv[i - 1] === '-p' || argv[i - 1] === '-m')) return String(local.get(Number(a)));
+            return a
+              .replace(/\bnats:\/\/([\w.-]+):(\d+)/g, (_m, host: string, port: string) => {
+                const to = natsPorts.get(host === '0.0.0.0' ? self : host)?.get(Number(port));
+                if (to === undefined) throw new Error(`${self}: ${a} names ${host}:${port}, no NATS node's port`);
+                return `nats://127.0.0.1:${to}`;
+              })
+              .replace(/^\/app\//, `${app}/`);
           });
-        }
-      }
+          // nats-server binds every interface by default: loopback only here.
+          return natsPorts.has(self) ? [...out, '-a', '127.0.0.1'] : out;
+        };
+        const deps = (s: Service) =>
+          s.depends_on === undefined ? [] : Array.isArray(s.depends_on) ? s.depends_on : Object.keys(s.depends_on);
+        const healthy = async (name: string) => {
+          const s = compose.services[name]!;
+          const r = byName.get(name)!;
+          const url = asArgv(s.healthcheck?.test).find((a) => a.startsWith('http://'));
+          const port =
+            url === undefined
+              ? undefined
+              : (natsPorts.get(name)?.get(Number(new URL(url).port)) ?? Number((await r.ready).port));
+          return healthcheck(s, port);
+        };
 
-      // Its dashboard shows every scale lane alive.
-      const dashPort = Number((await byName.get('scale-dashboard')!.ready).port);
-      await waitFor(
-        async () => {
-          const h = (await (await fetch(`http://127.0.0.1:${dashPort}/api/health`)).json()) as { lanes: Array<{ name: string; alive: boolean }> };
-          return h.lanes.map((l) => l.name).sort().join() === 'scale-archive,scale-r1,scale-r2,scale-r3' && h.lanes.every((l) => l.alive);
-        },
-        { timeoutMs: 20_000, intervalMs: 250, what: 'the scale dashboard to show every scale lane alive' },
-      );
-
-      // Three shippers spread over the three receivers (stream id mod 3), each stream's records in the archive exactly once.
-      const receivers = ['scale-r1', 'scale-r2', 'scale-r3'];
-      const targets = (await Promise.all(receivers.map(async (n) => `127.0.0.1:${Number((await byName.get(n)!.ready).port)}`))).join(',');
-      const n = 300;
-      const streams = [1, 2, 3];
-      const shipped = await Promise.all(
-        streams.map((id) =>
-          execa(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'lessons/scale/shipper.ts'), '--target', targets, '--spread', '--stream-id', String(id), '--generate', String(n), '--state-dir', join(app, `scale-shipper${id}`), '--progress-ms', '0'], { cwd: app, reject: false, timeout: 60_000 }),
-        ),
-      );
-      for (const r of shipped) expect(r.exitCode, `shipper: ${r.stderr.split('\n').slice(-5).join(' | ')}`).toBe(0);
-      const archiveDir = join(app, flagValue(asArgv(compose.services['scale-archiver']!.command), '--data-dir')!);
-      const archived = async () => {
-        const seen = new Map<string, number>(); // "stream:seq" → copies
-        const lanes = new Set<string>();
-        for (const f of (await readdir(archiveDir).catch(() => [])).filter((f) => /^records-.*\.ndjson$/.test(f))) {
-          for (const line of (await readFile(join(archiveDir, f), 'utf8')).split('\n')) {
-            if (!line) continue;
-            const rx = (JSON.parse(line) as { _rx?: { lane?: string } })._rx;
-            if (rx?.lane) lanes.add(rx.lane);
-            const buf = Buffer.from(line);
-            readRxStreamSeq(buf, 0, buf.length, (stream, seq) => seen.set(`${stream}:${seq}`, (seen.get(`${stream}:${seq}`) ?? 0) + 1));
+        // As compose starts them: each wave once every service it depends on is healthy (service_healthy).
+        const waiting = new Map(scale);
+        while (waiting.size) {
+          const wave = [...waiting].filter(([, s]) => deps(s).every((d) => byName.has(d)));
+          expect(
+            wave.length,
+            `one of ${[...waiting.keys()].join(', ')} can start: its depends_on are scale services`,
+          ).toBeGreaterThan(0);
+          for (const [name, s] of wave) {
+            waiting.delete(name);
+            for (const [dep, cond] of Object.entries(Array.isArray(s.depends_on) ? {} : (s.depends_on ?? {})))
+              expect(cond.condition, `${name} waits for ${dep} to be healthy`).toBe('service_healthy');
+            const r = start(name, localize(name, serviceArgv(s, dockerfile)));
+            mine.push(r);
+            byName.set(name, r);
+          }
+          for (const [name] of wave) {
+            await waitFor(
+              async () => {
+                const r = byName.get(name)!;
+                if (r.proc.exitCode !== null)
+                  throw new Error(
+                    `${name} exited ${r.proc.exitCode} before it was healthy: ${r.stderr.slice(-5).join(' | ')}`,
+                  );
+                return (await healthy(name)).exitCode === 0;
+              },
+              {
+                timeoutMs: 30_000,
+                intervalMs: 250,
+                what: `${name}'s healthcheck to pass`,
+                received: async () =>
+                  `${(await healthy(name)).stderr.trim()}; its stderr: ${byName.get(name)!.stderr.slice(-5).join(' | ')}`,
+              },
+            );
           }
         }
-        return { seen, lanes };
-      };
-      const all = await waitFor(async () => {
-        const a = await archived();
-        return a.seen.size === n * streams.length ? a : undefined;
-      }, { timeoutMs: 30_000, intervalMs: 250, what: `the archive to hold ${n * streams.length} records`, received: async () => `${(await archived()).seen.size} records` });
-      for (const id of streams) for (let seq = 1; seq <= n; seq++) expect(all.seen.get(`${id}:${seq}`), `stream ${id} seq ${seq} archived once`).toBe(1);
-      expect([...all.lanes].sort(), 'every receiver carried some').toEqual(receivers);
-      // The stream is replicated on the three nodes (the archiver's stats.json carries its cluster state).
-      const cluster = await waitFor(async () => {
-        const st = JSON.parse(await readFile(join(archiveDir, 'stats.json'), 'utf8')) as { jetstream?: { stream?: { replicas?: number; leader?: string; peers?: Array<{ name: string; current: boolean }> } } };
-        const js = st.jetstream?.stream;
-        return js?.leader && js.peers?.length === 2 && js.peers.every((p) => p.current) ? js : undefined;
-      }, { timeoutMs: 20_000, intervalMs: 250, what: "the archiver's stats.json to show the stream on a leader and 2 current replicas" });
-      expect(cluster.replicas).toBe(3);
-      expect([cluster.leader, ...cluster.peers!.map((p) => p.name)].sort(), 'one replica per node (--name)').toEqual(['n1', 'n2', 'n3']);
 
-      // docker compose stop: dependents first, each with its stop signal (nats: SIGINT) → exit 0; then unhealthy.
-      const stopOrder = [...mine].reverse();
-      for (const r of stopOrder) {
-        r.proc.kill((compose.services[r.name]!.stop_signal ?? 'SIGTERM') as NodeJS.Signals);
-        const exit = await r.proc;
-        expect(exit.exitCode, `${r.name} after ${compose.services[r.name]!.stop_signal ?? 'SIGTERM'}: ${r.stderr.slice(-3).join(' | ')}`).toBe(0);
-      }
-      for (const name of ['scale-r1', 'nats1', 'scale-archiver']) expect((await healthy(name)).exitCode, `${name}'s healthcheck after it stopped`).toBe(1);
-    }, 120_000);
+        // Its dashboard shows every scale lane alive.
+        const dashPort = Number((await byName.get('scale-dashboard')!.ready).port);
+        await waitFor(
+          async () => {
+            const h = (await (await fetch(`http://127.0.0.1:${dashPort}/api/health`)).json()) as {
+              lanes: Array<{ name: string; alive: boolean }>;
+            };
+            return (
+              h.lanes
+                .map((l) => l.name)
+                .sort()
+                .join() === 'scale-archive,scale-r1,scale-r2,scale-r3' && h.lanes.every((l) => l.alive)
+            );
+          },
+          { timeoutMs: 20_000, intervalMs: 250, what: 'the scale dashboard to show every scale lane alive' },
+        );
+
+        // Three shippers spread over the three receivers (stream id mod 3), each stream's records in the archive exactly once.
+        const receivers = ['scale-r1', 'scale-r2', 'scale-r3'];
+        const targets = (
+          await Promise.all(receivers.map(async (n) => `127.0.0.1:${Number((await byName.get(n)!.ready).port)}`))
+        ).join(',');
+        const n = 300;
+        const streams = [1, 2, 3];
+        const shipped = await Promise.all(
+          streams.map((id) =>
+            execa(
+              process.execPath,
+              [
+                '--import',
+                'tsx',
+                join(REPO_ROOT, 'lessons/scale/shipper.ts'),
+                '--target',
+                targets,
+                '--spread',
+                '--stream-id',
+                String(id),
+                '--generate',
+                String(n),
+                '--state-dir',
+                join(app, `scale-shipper${id}`),
+                '--progress-ms',
+                '0',
+              ],
+              { cwd: app, reject: false, timeout: 60_000 },
+            ),
+          ),
+        );
+        for (const r of shipped) expect(r.exitCode, `shipper: ${r.stderr.split('\n').slice(-5).join(' | ')}`).toBe(0);
+        const archiveDir = join(app, flagValue(asArgv(compose.services['scale-archiver']!.command), '--data-dir')!);
+        const archived = async () => {
+          const seen = new Map<string, number>(); // "stream:seq" → copies
+          const lanes = new Set<string>();
+          for (const f of (await readdir(archiveDir).catch(() => [])).filter((f) => /^records-.*\.ndjson$/.test(f))) {
+            for (const line of (await readFile(join(archiveDir, f), 'utf8')).split('\n')) {
+              if (!line) continue;
+              const rx = (JSON.parse(line) as { _rx?: { lane?: string } })._rx;
+              if (rx?.lane) lanes.add(rx.lane);
+              const buf = Buffer.from(line);
+              readRxStreamSeq(buf, 0, buf.length, (stream, seq) =>
+                seen.set(`${stream}:${seq}`, (seen.get(`${stream}:${seq}`) ?? 0) + 1),
+              );
+            }
+          }
+          return { seen, lanes };
+        };
+        const all = await waitFor(
+          async () => {
+            const a = await archived();
+            return a.seen.size === n * streams.length ? a : undefined;
+          },
+          {
+            timeoutMs: 30_000,
+            intervalMs: 250,
+            what: `the archive to hold ${n * streams.length} records`,
+            received: async () => `${(await archived()).seen.size} records`,
+          },
+        );
+        for (const id of streams)
+          for (let seq = 1; seq <= n; seq++)
+            expect(all.seen.get(`${id}:${seq}`), `stream ${id} seq ${seq} archived once`).toBe(1);
+        expect([...all.lanes].sort(), 'every receiver carried some').toEqual(receivers);
+        // The stream is replicated on the three nodes (the archiver's stats.json carries its cluster state).
+        const cluster = await waitFor(
+          async () => {
+            const st = JSON.parse(await readFile(join(archiveDir, 'stats.json'), 'utf8')) as {
+              jetstream?: {
+                stream?: { replicas?: number; leader?: string; peers?: Array<{ name: string; current: boolean }> };
+              };
+            };
+            const js = st.jetstream?.stream;
+            return js?.leader && js.peers?.length === 2 && js.peers.every((p) => p.current) ? js : undefined;
+          },
+          {
+            timeoutMs: 20_000,
+            intervalMs: 250,
+            what: "the archiver's stats.json to show the stream on a leader and 2 current replicas",
+          },
+        );
+        expect(cluster.replicas).toBe(3);
+        expect([cluster.leader, ...cluster.peers!.map((p) => p.name)].sort(), 'one replica per node (--name)').toEqual([
+          'n1',
+          'n2',
+          'n3',
+        ]);
+
+        // docker compose stop: dependents first, each with its stop signal (nats: SIGINT) → exit 0; then unhealthy.
+        const stopOrder = [...mine].reverse();
+        for (const r of stopOrder) {
+          r.proc.kill((compose.services[r.name]!.stop_signal ?? 'SIGTERM') as NodeJS.Signals);
+          const exit = await r.proc;
+          expect(
+            exit.exitCode,
+            `${r.name} after ${compose.services[r.name]!.stop_signal ?? 'SIGTERM'}: ${r.stderr.slice(-3).join(' | ')}`,
+          ).toBe(0);
+        }
+        for (const name of ['scale-r1', 'nats1', 'scale-archiver'])
+          expect((await healthy(name)).exitCode, `${name}'s healthcheck after it stopped`).toBe(1);
+      },
+      120_000,
+    );
   });
 });

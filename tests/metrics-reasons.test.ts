@@ -31,11 +31,27 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'ls-metrics-reasons-'));
   receiver = spawn(
     process.execPath,
-    ['--import', 'tsx', 'lessons/stack/syslog-receiver.ts', '--port', '0', '--udp-port', 'off', '--data-dir', join(root, 'syslog'), '--certs', join(root, 'certs'), '--stats-interval-ms', '100'],
+    [
+      '--import',
+      'tsx',
+      'lessons/stack/syslog-receiver.ts',
+      '--port',
+      '0',
+      '--udp-port',
+      'off',
+      '--data-dir',
+      join(root, 'syslog'),
+      '--certs',
+      join(root, 'certs'),
+      '--stats-interval-ms',
+      '100',
+    ],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    createInterface({ input: receiver!.stdout! }).once('line', (l) => resolve(JSON.parse(l) as Record<string, unknown>));
+    createInterface({ input: receiver!.stdout! }).once('line', (l) =>
+      resolve(JSON.parse(l) as Record<string, unknown>),
+    );
     receiver!.once('exit', (code) => reject(new Error(`the syslog receiver exited ${code} before its ready line`)));
   });
   tlsPort = Number((ready.ports as { tls: number }).tls);
@@ -63,12 +79,18 @@ describe('TLS failures by reason, from the syslog lane to /metrics', () => {
     const s = net.connect(tlsPort, '127.0.0.1', () => s.write('<13>1 - - - - - - not TLS\n'));
     s.on('error', () => {});
     await new Promise((r) => s.once('close', r));
-    const text = await waitFor('plaintext counted', async () => {
-      const t = await metrics();
-      return t.includes(`${line('plaintext')} 1\n`) ? t : undefined;
-    }, 20_000);
+    const text = await waitFor(
+      'plaintext counted',
+      async () => {
+        const t = await metrics();
+        return t.includes(`${line('plaintext')} 1\n`) ? t : undefined;
+      },
+      20_000,
+    );
     for (const r of TLS_FAILURE_REASONS.filter((x) => x !== 'plaintext')) expect(text).toContain(`${line(r)} 0\n`);
-    const stats = JSON.parse(await readFile(join(root, 'syslog', 'stats.json'), 'utf8')) as { syslog: { tls: { handshakeErrors: number; handshakeFailures: Record<string, number> } } };
+    const stats = JSON.parse(await readFile(join(root, 'syslog', 'stats.json'), 'utf8')) as {
+      syslog: { tls: { handshakeErrors: number; handshakeFailures: Record<string, number> } };
+    };
     expect(stats.syslog.tls).toMatchObject({ handshakeErrors: 1, handshakeFailures: { plaintext: 1 } });
     if (!promtoolPeer.skip) {
       promtoolPeer.assert();

@@ -16,7 +16,8 @@ const OVERRIDES = ['LOGSTREAM_CHROMIUM', 'NATS_SERVER', 'DOCKER_COMPOSE', 'LOGST
 function withEnv<T>(vars: Record<string, string | undefined>, body: () => T): T {
   const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
   const set = (v: Record<string, string | undefined>) => {
-    for (const [k, x] of Object.entries(v)) if (x === undefined) delete process.env[k];
+    for (const [k, x] of Object.entries(v))
+      if (x === undefined) delete process.env[k];
       else process.env[k] = x;
   };
   set(vars);
@@ -40,7 +41,15 @@ const noPeers = () => ({ PATH: empty, ...Object.fromEntries(OVERRIDES.map((k) =>
 
 describe('finding the peers', () => {
   it('searches PATH and the sbin beside each bin (Debian puts rsyslogd and nats-server in /usr/sbin)', () => {
-    expect(searchDirs('/usr/local/bin:/usr/bin:/bin:relative:/opt/tools')).toEqual(['/usr/local/bin', '/usr/local/sbin', '/usr/bin', '/usr/sbin', '/bin', '/sbin', '/opt/tools']);
+    expect(searchDirs('/usr/local/bin:/usr/bin:/bin:relative:/opt/tools')).toEqual([
+      '/usr/local/bin',
+      '/usr/local/sbin',
+      '/usr/bin',
+      '/usr/sbin',
+      '/bin',
+      '/sbin',
+      '/opt/tools',
+    ]);
   });
 
   it('finds none with a PATH stripped of the system directories', () => {
@@ -51,7 +60,9 @@ describe('finding the peers', () => {
   });
 
   it('names the Debian packages in one apt-get command', () => {
-    expect(installCommand(['rsyslogd', 'rsyslog-gnutls', 'logger', 'promtool'])).toMatch(/apt-get install -y --no-install-recommends rsyslog rsyslog-gnutls bsdutils prometheus$/);
+    expect(installCommand(['rsyslogd', 'rsyslog-gnutls', 'logger', 'promtool'])).toMatch(
+      /apt-get install -y --no-install-recommends rsyslog rsyslog-gnutls bsdutils prometheus$/,
+    );
   });
 
   it('a missing peer skips outside CI and fails under CI=true, naming the command', () => {
@@ -71,7 +82,12 @@ describe('finding the peers', () => {
 describe('npm test on a machine without the peers', () => {
   // Files that fail today without their peers (the scale checks, the JetStream sink) and the dashboard's
   // browser and Prometheus tests: run through scripts/test-all.ts itself, as `npm test -- <files>` does.
-  const files = ['checks/scale.test.ts', 'lessons/scale/jetstream/sink.test.ts', 'shared/dashboard/dashboard.browser.test.ts', 'shared/dashboard/metrics.promtool.test.ts'];
+  const files = [
+    'checks/scale.test.ts',
+    'lessons/scale/jetstream/sink.test.ts',
+    'shared/dashboard/dashboard.browser.test.ts',
+    'shared/dashboard/metrics.promtool.test.ts',
+  ];
   const testAll = (env: Record<string, string | undefined>, which = files) =>
     execa(process.execPath, ['--import', 'tsx', 'scripts/test-all.ts', ...which], {
       cwd: REPO_ROOT,

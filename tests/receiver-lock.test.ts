@@ -43,7 +43,12 @@ describe('one receiver per --data-dir', () => {
     const exitB = await b.exit;
     expect(exitB.exitCode).toBe(2);
     const stderrB = (b as unknown as { stderr: string }).stderr;
-    expect(stderrB).toMatch(new RegExp(`^lessons/day08/receiver\\.ts: --data-dir: .* is in use by the process with pid ${lock.pid}: give each receiver its own --data-dir$`, 'm'));
+    expect(stderrB).toMatch(
+      new RegExp(
+        `^lessons/day08/receiver\\.ts: --data-dir: .* is in use by the process with pid ${lock.pid}: give each receiver its own --data-dir$`,
+        'm',
+      ),
+    );
 
     process.kill(lock.pid, 'SIGKILL');
     await a.exit;

@@ -9,7 +9,10 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../scripts/lib/launch.ts';
 
-const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 
 /** Test files and test helpers: never loaded by a program. */
 const isTestOnly = (f: string) => /\.test\.ts$|(^|\/)test-support\.ts$|(^|\/)fixtures?\//.test(f);
@@ -34,7 +37,11 @@ const ENTRY_POINTS = [
 ];
 
 /** `@scope/name/sub` → `@scope/name`, `name/sub` → `name`. */
-const packageOf = (spec: string) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+const packageOf = (spec: string) =>
+  spec
+    .split('/')
+    .slice(0, spec.startsWith('@') ? 2 : 1)
+    .join('/');
 
 /** Every bare import of the runtime files, with a file that imports it; and every repo file they load. */
 async function runtimeClosure(): Promise<{ imports: Map<string, string>; files: string[] }> {
@@ -55,7 +62,8 @@ async function runtimeClosure(): Promise<{ imports: Map<string, string>; files: 
   const files = Object.keys(r.metafile.inputs).filter((f) => !f.startsWith('node_modules/'));
   for (const [file, input] of Object.entries(r.metafile.inputs)) {
     for (const imp of input.imports) {
-      if (!imp.external || imp.path.startsWith('node:') || imp.path.startsWith('.') || imp.path.startsWith('/')) continue;
+      if (!imp.external || imp.path.startsWith('node:') || imp.path.startsWith('.') || imp.path.startsWith('/'))
+        continue;
       if (!out.has(packageOf(imp.path))) out.set(packageOf(imp.path), relative(REPO_ROOT, join(REPO_ROOT, file)));
     }
   }
@@ -69,14 +77,23 @@ function imageCopies(): string[] {
   return final
     .split('\n')
     .filter((l) => /^COPY\s/i.test(l.trim()) && !/--from=/.test(l))
-    .flatMap((l) => l.trim().split(/\s+/).slice(1).filter((w) => !w.startsWith('--')).slice(0, -1));
+    .flatMap((l) =>
+      l
+        .trim()
+        .split(/\s+/)
+        .slice(1)
+        .filter((w) => !w.startsWith('--'))
+        .slice(0, -1),
+    );
 }
 
 describe('the packages the running lab needs are its dependencies', () => {
   it('every package a runtime file imports is in dependencies (the image has no devDependencies)', async () => {
     const { imports } = await runtimeClosure();
-    expect(imports.size, "esbuild found the imports").toBeGreaterThan(5);
-    const notRuntime = [...imports].filter(([p]) => !(p in pkg.dependencies)).map(([p, f]) => `${p} (imported by ${f})`);
+    expect(imports.size, 'esbuild found the imports').toBeGreaterThan(5);
+    const notRuntime = [...imports]
+      .filter(([p]) => !(p in pkg.dependencies))
+      .map(([p, f]) => `${p} (imported by ${f})`);
     expect(notRuntime).toEqual([]);
   }, 60_000);
 
@@ -89,7 +106,17 @@ describe('the packages the running lab needs are its dependencies', () => {
   }, 60_000);
 
   it('the test- and bench-only packages are devDependencies, out of the image', () => {
-    for (const p of ['playwright-core', 'vega', 'vega-lite', 'fast-check', 'vitest', 'autocannon', 'clinic', 'c8', 'typescript']) {
+    for (const p of [
+      'playwright-core',
+      'vega',
+      'vega-lite',
+      'fast-check',
+      'vitest',
+      'autocannon',
+      'clinic',
+      'c8',
+      'typescript',
+    ]) {
       expect(pkg.devDependencies, p).toHaveProperty([p]);
       expect(pkg.dependencies, p).not.toHaveProperty([p]);
     }

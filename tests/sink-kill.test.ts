@@ -52,7 +52,13 @@ describe('FileSink restarts after a kill at every named fault point', () => {
     const left = await readdir(dir);
     expect(await LEFT[point]!(left, dir), `what kill-at:${point} leaves: ${left.sort().join(' ')}`).toBe(true);
 
-    const sink = await FileSink.open({ dir, fsync: 'never', rotateBytes: ROTATE_BYTES, compressRotated: 'gzip', onDirLocked: 'throw' });
+    const sink = await FileSink.open({
+      dir,
+      fsync: 'never',
+      rotateBytes: ROTATE_BYTES,
+      compressRotated: 'gzip',
+      onDirLocked: 'throw',
+    });
     // open has finished the half-done work before returning: no temp, no twin, one plain file (the active one)
     const names = (await readdir(dir)).sort();
     expect(names.filter((n) => n.endsWith('.tmp'))).toEqual([]);
@@ -63,10 +69,15 @@ describe('FileSink restarts after a kill at every named fault point', () => {
     for await (const l of readRecordLines(dir)) seen.push((JSON.parse(l) as { i: number }).i);
     expect(seen.length).toBeGreaterThanOrEqual(acked);
     const wrong = seen.findIndex((v, k) => v !== k);
-    expect(wrong, `line ${wrong} is ${seen[wrong]} (lines 0..${seen.length - 1} in order expected; ${acked} acknowledged)`).toBe(-1);
+    expect(
+      wrong,
+      `line ${wrong} is ${seen[wrong]} (lines 0..${seen.length - 1} in order expected; ${acked} acknowledged)`,
+    ).toBe(-1);
     // the rotation bound: no records file (decompressed) holds more than --rotate-bytes (no line is longer)
     for (const n of (await readdir(dir)).filter((x) => x.startsWith('records-'))) {
-      const size = n.endsWith('.gz') ? gunzipSync(await readFile(join(dir, n))).length : (await stat(join(dir, n))).size;
+      const size = n.endsWith('.gz')
+        ? gunzipSync(await readFile(join(dir, n))).length
+        : (await stat(join(dir, n))).size;
       expect(size, n).toBeLessThanOrEqual(ROTATE_BYTES);
     }
   });

@@ -10,7 +10,12 @@ describe('waitFor', () => {
 
   it('fails after the deadline, saying how long it waited and for what', async () => {
     const t0 = Date.now();
-    const err = await waitFor(() => false, { timeoutMs: 120, what: 'the impossible', received: () => 'still nothing', hint: 'h' }).catch((e: unknown) => e);
+    const err = await waitFor(() => false, {
+      timeoutMs: 120,
+      what: 'the impossible',
+      received: () => 'still nothing',
+      hint: 'h',
+    }).catch((e: unknown) => e);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(110);
     expect(err).toBeInstanceOf(CheckFailure);
     const f = err as CheckFailure;
@@ -38,7 +43,14 @@ describe('waitFor', () => {
 
   it('rethrows any other error at once', async () => {
     const t0 = Date.now();
-    await expect(waitFor(() => { throw new TypeError('boom'); }, { timeoutMs: 5000, what: 'x' })).rejects.toThrow(TypeError);
+    await expect(
+      waitFor(
+        () => {
+          throw new TypeError('boom');
+        },
+        { timeoutMs: 5000, what: 'x' },
+      ),
+    ).rejects.toThrow(TypeError);
     expect(Date.now() - t0).toBeLessThan(1000);
   });
 
@@ -46,7 +58,9 @@ describe('waitFor', () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 30);
     const t0 = Date.now();
-    await expect(waitFor(() => false, { timeoutMs: 5000, what: 'x', signal: ac.signal })).rejects.toBeInstanceOf(CheckFailure);
+    await expect(waitFor(() => false, { timeoutMs: 5000, what: 'x', signal: ac.signal })).rejects.toBeInstanceOf(
+      CheckFailure,
+    );
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 });

@@ -35,7 +35,10 @@ export class CheckFailure extends Error {
 
 /** Show a value the way a failure message should: short, one line where possible. */
 export function show(value: unknown, maxLen = 400): string {
-  const text = typeof value === 'string' ? JSON.stringify(value) : inspect(value, { depth: 4, breakLength: Infinity, maxArrayLength: 20, maxStringLength: 300 });
+  const text =
+    typeof value === 'string'
+      ? JSON.stringify(value)
+      : inspect(value, { depth: 4, breakLength: Infinity, maxArrayLength: 20, maxStringLength: 300 });
   return text.length > maxLen ? `${text.slice(0, maxLen)}… (${text.length} chars)` : text;
 }
 
@@ -53,7 +56,12 @@ export interface ExpectOptions {
 /** Deep, strict equality. */
 export function expectEqual<T>(received: unknown, expected: T, opts: ExpectOptions): asserts received is T {
   if (!isDeepStrictEqual(received, expected)) {
-    fail({ expected: `${opts.what} = ${show(expected)}`, received: show(received), where: opts.where, hint: opts.hint });
+    fail({
+      expected: `${opts.what} = ${show(expected)}`,
+      received: show(received),
+      where: opts.where,
+      hint: opts.hint,
+    });
   }
 }
 
@@ -98,7 +106,7 @@ export async function waitFor<T>(cond: () => T | Promise<T>, opts: WaitForOption
   for (;;) {
     try {
       const value = await cond();
-      if (value) return value as NonNullable<T>;
+      if (value) return value;
       lastFailure = undefined;
     } catch (err) {
       if (!(err instanceof CheckFailure)) throw err;
@@ -130,10 +138,20 @@ export async function waitFor<T>(cond: () => T | Promise<T>, opts: WaitForOption
       received = `(could not observe: ${(err as Error).message})`;
     }
   }
-  throw new CheckFailure({ expected: `${opts.what} within ${opts.timeoutMs} ms (waited ${waited} ms)`, received, where: opts.where, hint: opts.hint });
+  throw new CheckFailure({
+    expected: `${opts.what} within ${opts.timeoutMs} ms (waited ${waited} ms)`,
+    received,
+    where: opts.where,
+    hint: opts.hint,
+  });
 }
 
-function deadFailure(dead: DeadProgram, opts: WaitForOptions, waited: number, last: CheckFailure | undefined): CheckFailure {
+function deadFailure(
+  dead: DeadProgram,
+  opts: WaitForOptions,
+  waited: number,
+  last: CheckFailure | undefined,
+): CheckFailure {
   const how = dead.signal ? `was killed by ${dead.signal}` : `exited with code ${dead.exitCode}`;
   return new CheckFailure({
     expected: last ? `${last.expected} (waited ${waited} ms for ${opts.what})` : `${opts.what} (waited ${waited} ms)`,

@@ -22,11 +22,26 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-const fixture = (patches: Fixture['patches'], name = 'f'): Fixture => ({ name, description: 'd', patches, mustFail: [] });
+const fixture = (patches: Fixture['patches'], name = 'f'): Fixture => ({
+  name,
+  description: 'd',
+  patches,
+  mustFail: [],
+});
 
 describe('applyPatches', () => {
   it('replaces a text found exactly once', () => {
-    expect(applyPatches('a.ts', 'one two three', [{ file: 'a.ts', find: 'two', replace: '2' }, { file: 'b.ts', find: 'zzz', replace: '' }], 'f')).toBe('one 2 three');
+    expect(
+      applyPatches(
+        'a.ts',
+        'one two three',
+        [
+          { file: 'a.ts', find: 'two', replace: '2' },
+          { file: 'b.ts', find: 'zzz', replace: '' },
+        ],
+        'f',
+      ),
+    ).toBe('one 2 three');
   });
 
   it('is an error (stale fixture) when the text is missing or found twice', () => {
@@ -45,9 +60,17 @@ describe('applyPatches', () => {
 describe('materializeFixture', () => {
   it('copies the lesson, applies the patches, links shared and node_modules, leaves unit tests out', async () => {
     const outDir = path.join(tmp, 'out');
-    const root = await materializeFixture({ repoRoot, lesson: 'day42', fixture: fixture([{ file: 'receiver.ts', find: 'limit = 10', replace: 'limit = 1e9' }], 'no-limit'), sourceLessonsRoot: source, outDir });
+    const root = await materializeFixture({
+      repoRoot,
+      lesson: 'day42',
+      fixture: fixture([{ file: 'receiver.ts', find: 'limit = 10', replace: 'limit = 1e9' }], 'no-limit'),
+      sourceLessonsRoot: source,
+      outDir,
+    });
     expect(root).toBe(path.join(outDir, 'day42-no-limit', 'lessons'));
-    expect(await readFile(path.join(root, 'day42', 'receiver.ts'), 'utf8')).toBe('const limit = 1e9;\nconst other = 1;\n');
+    expect(await readFile(path.join(root, 'day42', 'receiver.ts'), 'utf8')).toBe(
+      'const limit = 1e9;\nconst other = 1;\n',
+    );
     expect(await readFile(path.join(root, 'day42', 'sub', 'helper.ts'), 'utf8')).toBe('export const x = 1;\n');
     expect(existsSync(path.join(root, 'day42', 'receiver.test.ts'))).toBe(false);
     for (const name of ['shared', 'node_modules']) {
@@ -55,18 +78,50 @@ describe('materializeFixture', () => {
       expect(lstatSync(link).isSymbolicLink()).toBe(true);
       expect(readlinkSync(link)).toBe(path.join(repoRoot, name));
     }
-    expect(JSON.parse(await readFile(path.join(outDir, 'day42-no-limit', 'package.json'), 'utf8'))).toMatchObject({ type: 'module' });
+    expect(JSON.parse(await readFile(path.join(outDir, 'day42-no-limit', 'package.json'), 'utf8'))).toMatchObject({
+      type: 'module',
+    });
     // Materializing again starts from a clean copy.
-    await materializeFixture({ repoRoot, lesson: 'day42', fixture: fixture([{ file: 'receiver.ts', find: 'limit = 10', replace: 'limit = 1e9' }], 'no-limit'), sourceLessonsRoot: source, outDir });
+    await materializeFixture({
+      repoRoot,
+      lesson: 'day42',
+      fixture: fixture([{ file: 'receiver.ts', find: 'limit = 10', replace: 'limit = 1e9' }], 'no-limit'),
+      sourceLessonsRoot: source,
+      outDir,
+    });
   });
 
   it('a stale patch (text not found, or no such file) is an error', async () => {
     const outDir = path.join(tmp, 'out2');
-    await expect(materializeFixture({ repoRoot, lesson: 'day42', fixture: fixture([{ file: 'receiver.ts', find: 'limit = 99', replace: '' }]), sourceLessonsRoot: source, outDir })).rejects.toMatchObject({ code: 'LS_ERR_FIXTURE_STALE' });
-    await expect(materializeFixture({ repoRoot, lesson: 'day42', fixture: fixture([{ file: 'missing.ts', find: 'x', replace: '' }]), sourceLessonsRoot: source, outDir })).rejects.toMatchObject({ code: 'LS_ERR_FIXTURE_STALE' });
+    await expect(
+      materializeFixture({
+        repoRoot,
+        lesson: 'day42',
+        fixture: fixture([{ file: 'receiver.ts', find: 'limit = 99', replace: '' }]),
+        sourceLessonsRoot: source,
+        outDir,
+      }),
+    ).rejects.toMatchObject({ code: 'LS_ERR_FIXTURE_STALE' });
+    await expect(
+      materializeFixture({
+        repoRoot,
+        lesson: 'day42',
+        fixture: fixture([{ file: 'missing.ts', find: 'x', replace: '' }]),
+        sourceLessonsRoot: source,
+        outDir,
+      }),
+    ).rejects.toMatchObject({ code: 'LS_ERR_FIXTURE_STALE' });
   });
 
   it('an unknown lesson is an error', async () => {
-    await expect(materializeFixture({ repoRoot, lesson: 'day99', fixture: fixture([]), sourceLessonsRoot: source, outDir: path.join(tmp, 'out3') })).rejects.toMatchObject({ code: 'LS_ERR_LESSON_MISSING' });
+    await expect(
+      materializeFixture({
+        repoRoot,
+        lesson: 'day99',
+        fixture: fixture([]),
+        sourceLessonsRoot: source,
+        outDir: path.join(tmp, 'out3'),
+      }),
+    ).rejects.toMatchObject({ code: 'LS_ERR_LESSON_MISSING' });
   });
 });

@@ -28,7 +28,10 @@ export function applyPatches(relPath: string, text: string, patches: readonly Pa
     const first = out.indexOf(p.find);
     const count = first === -1 ? 0 : out.split(p.find).length - 1;
     if (count !== 1) {
-      throw new HarnessError('LS_ERR_FIXTURE_STALE', `fixture "${fixtureName}": the text to replace in ${p.file} was found ${count} times (expected exactly once): ${JSON.stringify(p.find.slice(0, 120))}`);
+      throw new HarnessError(
+        'LS_ERR_FIXTURE_STALE',
+        `fixture "${fixtureName}": the text to replace in ${p.file} was found ${count} times (expected exactly once): ${JSON.stringify(p.find.slice(0, 120))}`,
+      );
     }
     out = out.slice(0, first) + p.replace + out.slice(first + p.find.length);
   }
@@ -48,8 +51,12 @@ export interface MaterializeOptions {
 /** Builds `<outDir>/<lesson>-<name>/lessons/<lesson>/` with the patches applied; returns its lessons root. */
 export async function materializeFixture(opts: MaterializeOptions): Promise<string> {
   const { fixture } = opts;
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(fixture.name)) throw new HarnessError('LS_ERR_HARNESS', `fixture name "${fixture.name}" must be kebab-case`);
-  const destRoot = path.join(opts.outDir ?? path.join(opts.repoRoot, '.work', 'fixtures'), `${opts.lesson}-${fixture.name}`);
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(fixture.name))
+    throw new HarnessError('LS_ERR_HARNESS', `fixture name "${fixture.name}" must be kebab-case`);
+  const destRoot = path.join(
+    opts.outDir ?? path.join(opts.repoRoot, '.work', 'fixtures'),
+    `${opts.lesson}-${fixture.name}`,
+  );
   const files = new Set(fixture.patches.map((p) => p.file));
   const applied = new Set<string>();
   const root = await copyLesson({
@@ -67,6 +74,10 @@ export async function materializeFixture(opts: MaterializeOptions): Promise<stri
     },
   });
   const missing = [...files].filter((f) => !applied.has(f));
-  if (missing.length) throw new HarnessError('LS_ERR_FIXTURE_STALE', `fixture "${fixture.name}": no file ${missing.join(', ')} in lesson ${opts.lesson}`);
+  if (missing.length)
+    throw new HarnessError(
+      'LS_ERR_FIXTURE_STALE',
+      `fixture "${fixture.name}": no file ${missing.join(', ')} in lesson ${opts.lesson}`,
+    );
   return root;
 }

@@ -60,19 +60,30 @@ export async function lessonFiles(dir: string, rel = ''): Promise<string[]> {
   return out.sort();
 }
 
-async function copyTree(from: string, to: string, opts: { transform?: (rel: string, text: string) => string; skip?: (rel: string) => boolean } = {}): Promise<void> {
+async function copyTree(
+  from: string,
+  to: string,
+  opts: { transform?: (rel: string, text: string) => string; skip?: (rel: string) => boolean } = {},
+): Promise<void> {
   await mkdir(to, { recursive: true });
   for (const rel of await lessonFiles(from)) {
     if (opts.skip?.(rel)) continue;
     const dest = path.join(to, rel);
     await mkdir(path.dirname(dest), { recursive: true });
-    if (opts.transform && TEXT.test(rel)) await writeFile(dest, opts.transform(rel, await readFile(path.join(from, rel), 'utf8')));
+    if (opts.transform && TEXT.test(rel))
+      await writeFile(dest, opts.transform(rel, await readFile(path.join(from, rel), 'utf8')));
     else await copyFile(path.join(from, rel), dest);
   }
 }
 
 async function replaceWithLink(target: string, link: string): Promise<void> {
-  if (await lstat(link).then(() => true, () => false)) await rm(link, { recursive: true, force: true });
+  if (
+    await lstat(link).then(
+      () => true,
+      () => false,
+    )
+  )
+    await rm(link, { recursive: true, force: true });
   await mkdir(path.dirname(link), { recursive: true });
   await symlink(target, link, 'dir');
 }
@@ -80,7 +91,8 @@ async function replaceWithLink(target: string, link: string): Promise<void> {
 async function writeEsmPackageJson(destRoot: string, name: string, extra: Record<string, unknown> = {}): Promise<void> {
   const pkg = path.join(destRoot, 'package.json');
   // The lesson's .ts files are ES modules: outside the repo they need a package.json that says so.
-  if (!existsSync(pkg)) await writeFile(pkg, `${JSON.stringify({ name, private: true, type: 'module', ...extra }, null, 2)}\n`);
+  if (!existsSync(pkg))
+    await writeFile(pkg, `${JSON.stringify({ name, private: true, type: 'module', ...extra }, null, 2)}\n`);
 }
 
 export interface CopyLessonOptions {
@@ -108,12 +120,16 @@ export async function copyLesson(opts: CopyLessonOptions): Promise<string> {
   if (!existsSync(source)) throw new HarnessError('LS_ERR_LESSON_MISSING', `no lesson folder ${source}`);
   if (opts.clean) await rm(opts.destRoot, { recursive: true, force: true });
   const lessonsRoot = path.join(opts.destRoot, 'lessons');
-  await copyTree(source, path.join(lessonsRoot, opts.lesson), { ...(opts.transform ? { transform: opts.transform } : {}), ...(opts.skip ? { skip: opts.skip } : {}) });
+  await copyTree(source, path.join(lessonsRoot, opts.lesson), {
+    ...(opts.transform ? { transform: opts.transform } : {}),
+    ...(opts.skip ? { skip: opts.skip } : {}),
+  });
   for (const other of lessonsBefore(opts.lesson, await listLessons(lessonsSrc))) {
     await replaceWithLink(path.join(lessonsSrc, other), path.join(lessonsRoot, other));
   }
   await writeEsmPackageJson(opts.destRoot, `logstream-lab-${opts.lesson}-copy`);
-  for (const name of ['shared', 'node_modules']) await replaceWithLink(path.join(opts.repoRoot, name), path.join(opts.destRoot, name));
+  for (const name of ['shared', 'node_modules'])
+    await replaceWithLink(path.join(opts.repoRoot, name), path.join(opts.destRoot, name));
   return lessonsRoot;
 }
 
@@ -178,12 +194,19 @@ export async function writeSealedCopy(opts: SealedCopyOptions): Promise<SealedCo
   const source = path.join(refLessons, opts.lesson);
   if (!existsSync(source)) throw new HarnessError('LS_ERR_LESSON_MISSING', `no lesson folder ${source}`);
   if (isInside(opts.repoRoot, opts.destRoot)) {
-    throw new HarnessError('LS_ERR_BAD_FLAG', `${opts.destRoot} is inside the repository: a starter goes into a folder of its own, outside ${opts.repoRoot}`);
+    throw new HarnessError(
+      'LS_ERR_BAD_FLAG',
+      `${opts.destRoot} is inside the repository: a starter goes into a folder of its own, outside ${opts.repoRoot}`,
+    );
   }
   if (existsSync(opts.destRoot) && (await readdir(opts.destRoot)).length > 0) {
-    throw new HarnessError('LS_ERR_BAD_FLAG', `${opts.destRoot} is not empty: a starter goes into a new folder (carry your earlier days over with --from <your lessons folder>)`);
+    throw new HarnessError(
+      'LS_ERR_BAD_FLAG',
+      `${opts.destRoot} is not empty: a starter goes into a new folder (carry your earlier days over with --from <your lessons folder>)`,
+    );
   }
-  if (opts.fromLessonsRoot && !existsSync(opts.fromLessonsRoot)) throw new HarnessError('LS_ERR_LESSON_MISSING', `no lessons folder ${opts.fromLessonsRoot} (--from)`);
+  if (opts.fromLessonsRoot && !existsSync(opts.fromLessonsRoot))
+    throw new HarnessError('LS_ERR_LESSON_MISSING', `no lessons folder ${opts.fromLessonsRoot} (--from)`);
   const lessonsRoot = path.join(opts.destRoot, 'lessons');
   await copyTree(source, path.join(lessonsRoot, opts.lesson), opts.transform ? { transform: opts.transform } : {});
   const earlier: SealedCopy['earlier'] = [];
@@ -194,15 +217,24 @@ export async function writeSealedCopy(opts: SealedCopyOptions): Promise<SealedCo
     earlier.push({ lesson: day, from: from === mine ? 'yours' : 'reference', dir: from });
   }
   await copyTree(path.join(opts.repoRoot, 'shared'), path.join(opts.destRoot, 'shared'));
-  const repoPkg = JSON.parse(await readFile(path.join(opts.repoRoot, 'package.json'), 'utf8')) as Record<string, unknown>;
+  const repoPkg = JSON.parse(await readFile(path.join(opts.repoRoot, 'package.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   await writeEsmPackageJson(opts.destRoot, `logstream-lab-${opts.lesson}-starter`, {
     description: `LogStream Lab: the starter of ${opts.lesson}`,
     ...(repoPkg['engines'] ? { engines: repoPkg['engines'] } : {}),
     ...(repoPkg['dependencies'] ? { dependencies: repoPkg['dependencies'] } : {}),
     ...(repoPkg['devDependencies'] ? { devDependencies: repoPkg['devDependencies'] } : {}),
   });
-  const repoTs = JSON.parse(await readFile(path.join(opts.repoRoot, 'tsconfig.json'), 'utf8')) as Record<string, unknown>;
-  await writeFile(path.join(opts.destRoot, 'tsconfig.json'), `${JSON.stringify({ compilerOptions: repoTs['compilerOptions'], include: ['shared/**/*.ts', 'lessons/**/*.ts'], exclude: ['node_modules'] }, null, 2)}\n`);
+  const repoTs = JSON.parse(await readFile(path.join(opts.repoRoot, 'tsconfig.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  await writeFile(
+    path.join(opts.destRoot, 'tsconfig.json'),
+    `${JSON.stringify({ compilerOptions: repoTs['compilerOptions'], include: ['shared/**/*.ts', 'lessons/**/*.ts'], exclude: ['node_modules'] }, null, 2)}\n`,
+  );
   const nodeModules = await copyNodeModules(opts.repoRoot, path.join(opts.destRoot, 'node_modules'));
   return { lessonsRoot, earlier, nodeModules };
 }
@@ -211,7 +243,12 @@ export async function writeSealedCopy(opts: SealedCopyOptions): Promise<SealedCo
  * The grader's staging root (internal): copies of the learner's lessons (`lessons` of them) beside links
  * to the REFERENCE shared/ and node_modules/, so a submission always runs against the reference shared/.
  */
-export async function stageLessons(opts: { repoRoot: string; sourceLessonsRoot: string; lessons: readonly string[]; destRoot: string }): Promise<string> {
+export async function stageLessons(opts: {
+  repoRoot: string;
+  sourceLessonsRoot: string;
+  lessons: readonly string[];
+  destRoot: string;
+}): Promise<string> {
   const lessonsRoot = path.join(opts.destRoot, 'lessons');
   await rm(opts.destRoot, { recursive: true, force: true });
   await mkdir(lessonsRoot, { recursive: true });
@@ -220,6 +257,7 @@ export async function stageLessons(opts: { repoRoot: string; sourceLessonsRoot: 
     if (existsSync(from)) await copyTree(from, path.join(lessonsRoot, l));
   }
   await writeEsmPackageJson(opts.destRoot, 'logstream-lab-graded-copy');
-  for (const name of ['shared', 'node_modules']) await replaceWithLink(path.join(opts.repoRoot, name), path.join(opts.destRoot, name));
+  for (const name of ['shared', 'node_modules'])
+    await replaceWithLink(path.join(opts.repoRoot, name), path.join(opts.destRoot, name));
   return lessonsRoot;
 }

@@ -24,7 +24,11 @@ describe('readRecords', () => {
     await writeFile(path.join(dir, 'notes.txt'), 'x\n');
     const r = await readRecords(dir);
     expect(r.records.map((p) => p.record['n'])).toEqual([1, 2, 3]);
-    expect(r.records.map((p) => [p.file, p.lineNo])).toEqual([['records-2.ndjson.gz', 1], ['records-2.ndjson.gz', 2], ['records-10.ndjson', 1]]);
+    expect(r.records.map((p) => [p.file, p.lineNo])).toEqual([
+      ['records-2.ndjson.gz', 1],
+      ['records-2.ndjson.gz', 2],
+      ['records-10.ndjson', 1],
+    ]);
     expect(r.files.map((f) => f.file)).toEqual(['records-2.ndjson.gz', 'records-10.ndjson']);
     expect(r.invalid).toEqual([]);
   });
@@ -34,7 +38,10 @@ describe('readRecords', () => {
     const r = await readRecords(dir);
     expect(r.records.map((p) => p.record['n'])).toEqual([1]);
     expect(r.files[0]).toMatchObject({ file: 'a.ndjson', lines: 3, endsInPartialLine: true, partialTail: '{"n":2' });
-    expect(r.invalid.map((i) => [i.lineNo, i.problem.split(':')[0]])).toEqual([[2, 'invalid JSON'], [3, 'not a JSON object']]);
+    expect(r.invalid.map((i) => [i.lineNo, i.problem.split(':')[0]])).toEqual([
+      [2, 'invalid JSON'],
+      [3, 'not a JSON object'],
+    ]);
   });
 
   it('reads a .gz that is still being written as far as it goes', async () => {
@@ -51,7 +58,10 @@ describe('readRecords', () => {
 
 describe('readRejects / readStats', () => {
   it('reads rejects.ndjson', async () => {
-    await writeFile(path.join(dir, 'rejects.ndjson'), j({ reason: 'invalid_json', sample: 'x' }) + j({ reason: 'missing_level', sample: 'y' }));
+    await writeFile(
+      path.join(dir, 'rejects.ndjson'),
+      j({ reason: 'invalid_json', sample: 'x' }) + j({ reason: 'missing_level', sample: 'y' }),
+    );
     const r = await readRejects(dir);
     expect(r.rejects.map((x) => x.reject['reason'])).toEqual(['invalid_json', 'missing_level']);
     expect(r.rejects[1]?.lineNo).toBe(2);

@@ -45,7 +45,10 @@ const naturalCompare = new Intl.Collator('en', { numeric: true }).compare;
 
 async function listDir(dataDir: string): Promise<string[]> {
   try {
-    return (await readdir(dataDir, { withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name).sort(naturalCompare);
+    return (await readdir(dataDir, { withFileTypes: true }))
+      .filter((d) => d.isFile())
+      .map((d) => d.name)
+      .sort(naturalCompare);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
@@ -90,13 +93,19 @@ async function parseNdjsonFile(dataDir: string, name: string): Promise<ParsedFil
     }
     try {
       const value: unknown = JSON.parse(raw);
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) rows.push({ lineNo, raw, problem: 'not a JSON object' });
+      if (value === null || typeof value !== 'object' || Array.isArray(value))
+        rows.push({ lineNo, raw, problem: 'not a JSON object' });
       else rows.push({ lineNo, raw, value: value as Record<string, unknown> });
     } catch (err) {
       rows.push({ lineNo, raw, problem: `invalid JSON: ${(err as Error).message}` });
     }
   }
-  const info: PersistedFile = { file: name, bytes: bytes.length, lines: lines.length, endsInPartialLine: tail.length > 0 };
+  const info: PersistedFile = {
+    file: name,
+    bytes: bytes.length,
+    lines: lines.length,
+    endsInPartialLine: tail.length > 0,
+  };
   if (tail.length > 0) info.partialTail = tail.length > 200 ? `${tail.slice(0, 200)}…` : tail;
   if (truncatedGzip) info.truncatedGzip = true;
   return { info, rows };
@@ -121,7 +130,13 @@ export async function readRecords(dataDir: string): Promise<PersistedRecords> {
     out.files.push(parsed.info);
     for (const row of parsed.rows) {
       if (row.value) out.records.push({ file: name, lineNo: row.lineNo, record: row.value, raw: row.raw });
-      else out.invalid.push({ file: name, lineNo: row.lineNo, text: row.raw.slice(0, 200), problem: row.problem ?? 'invalid' });
+      else
+        out.invalid.push({
+          file: name,
+          lineNo: row.lineNo,
+          text: row.raw.slice(0, 200),
+          problem: row.problem ?? 'invalid',
+        });
     }
   }
   return out;
@@ -148,7 +163,13 @@ export async function readRejects(dataDir: string): Promise<PersistedRejects> {
     out.files.push(parsed.info);
     for (const row of parsed.rows) {
       if (row.value) out.rejects.push({ file: name, lineNo: row.lineNo, reject: row.value });
-      else out.invalid.push({ file: name, lineNo: row.lineNo, text: row.raw.slice(0, 200), problem: row.problem ?? 'invalid' });
+      else
+        out.invalid.push({
+          file: name,
+          lineNo: row.lineNo,
+          text: row.raw.slice(0, 200),
+          problem: row.problem ?? 'invalid',
+        });
     }
   }
   return out;
@@ -173,7 +194,8 @@ export async function readStats(dataDir: string): Promise<Stats | null> {
     throw err;
   }
   const value: unknown = JSON.parse(text);
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError('stats.json is not a JSON object');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new TypeError('stats.json is not a JSON object');
   return value as Stats;
 }
 
@@ -200,7 +222,10 @@ export interface SeqReport {
 }
 
 /** Checks `_rx.seq` of persisted records: every seq 1..max exactly once, in order. */
-export function verifySeqs(records: ReadonlyArray<Pick<PersistedRecord, 'record'>>, opts: { stream?: number | string } = {}): SeqReport {
+export function verifySeqs(
+  records: ReadonlyArray<Pick<PersistedRecord, 'record'>>,
+  opts: { stream?: number | string } = {},
+): SeqReport {
   const seen = new Map<number, number>();
   let maxSeq = 0;
   let reordered = 0;
@@ -218,7 +243,10 @@ export function verifySeqs(records: ReadonlyArray<Pick<PersistedRecord, 'record'
   }
   const lost: number[] = [];
   for (let s = 1; s <= maxSeq; s++) if (!seen.has(s)) lost.push(s);
-  const duplicated = [...seen].filter(([, n]) => n > 1).map(([s]) => s).sort((a, b) => a - b);
+  const duplicated = [...seen]
+    .filter(([, n]) => n > 1)
+    .map(([s]) => s)
+    .sort((a, b) => a - b);
   return { lost, duplicated, reordered, count, maxSeq };
 }
 

@@ -7,7 +7,18 @@ import { execa, type Options, type ResultPromise } from 'execa';
 import { CheckFailure, show } from './assert.ts';
 import { crashDetail } from './stderr.ts';
 import type { DeadProgram, ProgramWatch } from './watchdog.ts';
-import type { ProgramEvent, ProgramExit, ProgramName, RunningProgram, RunOptions, RunResult, StartOptions, StopResult, WatchedProgram, WatchOptions } from './types.ts';
+import type {
+  ProgramEvent,
+  ProgramExit,
+  ProgramName,
+  RunningProgram,
+  RunOptions,
+  RunResult,
+  StartOptions,
+  StopResult,
+  WatchedProgram,
+  WatchOptions,
+} from './types.ts';
 
 export { firstErrorLine, tail } from './stderr.ts';
 
@@ -74,7 +85,17 @@ export class ProcessTracker implements ProgramWatch {
       const e = t.exit;
       if (!e || t.expected || now - e.at < graceMs) continue;
       if (t.zeroIsFine && e.exitCode === 0 && e.signal === null) continue;
-      return { cmd: t.cmd, program: t.program, file: t.file, pid: t.pid, exitCode: e.exitCode, signal: e.signal, startedAt: t.startedAt, at: e.at, stderr: t.stderr() };
+      return {
+        cmd: t.cmd,
+        program: t.program,
+        file: t.file,
+        pid: t.pid,
+        exitCode: e.exitCode,
+        signal: e.signal,
+        startedAt: t.startedAt,
+        at: e.at,
+        stderr: t.stderr(),
+      };
     }
     return undefined;
   }
@@ -86,7 +107,14 @@ export class ProcessTracker implements ProgramWatch {
     return entry;
   }
 
-  constructor(private readonly opts: { repoRoot: string; lessonDir: string; signal: AbortSignal; onProgram?: (file: string) => void }) {}
+  constructor(
+    private readonly opts: {
+      repoRoot: string;
+      lessonDir: string;
+      signal: AbortSignal;
+      onProgram?: (file: string) => void;
+    },
+  ) {}
 
   /** The program's path; records that the check runs it. */
   programFile(program: ProgramName): string {
@@ -94,10 +122,20 @@ export class ProcessTracker implements ProgramWatch {
     return path.join(this.opts.lessonDir, `${program}.ts`);
   }
 
-  private spawn(program: ProgramName, args: string[], env: Record<string, string> | undefined, extra: Record<string, unknown>) {
+  private spawn(
+    program: ProgramName,
+    args: string[],
+    env: Record<string, string> | undefined,
+    extra: Record<string, unknown>,
+  ) {
     const file = this.programFile(program);
     if (!existsSync(file)) {
-      throw new CheckFailure({ expected: `the program ${program}.ts`, received: 'no such file', where: file, hint: `every lesson has ${program}.ts in its folder` });
+      throw new CheckFailure({
+        expected: `the program ${program}.ts`,
+        received: 'no such file',
+        where: file,
+        hint: `every lesson has ${program}.ts in its folder`,
+      });
     }
     const child = execa(process.execPath, ['--import', 'tsx', file, ...args], {
       cwd: this.opts.repoRoot,
@@ -110,10 +148,19 @@ export class ProcessTracker implements ProgramWatch {
       ...extra,
     } as Options) as unknown as ResultPromise;
     const pid = child.pid;
-    if (pid === undefined) throw new CheckFailure({ expected: `${program} to start`, received: 'no pid (spawn failed)', where: file });
+    if (pid === undefined)
+      throw new CheckFailure({ expected: `${program} to start`, received: 'no pid (spawn failed)', where: file });
     const exited = Promise.resolve(child).then(
-      (r) => ({ exitCode: typeof r.exitCode === 'number' ? r.exitCode : null, signal: r.signal ?? null, at: Date.now() }),
-      (err: { exitCode?: number; signal?: string }) => ({ exitCode: typeof err.exitCode === 'number' ? err.exitCode : null, signal: err.signal ?? null, at: Date.now() }),
+      (r) => ({
+        exitCode: typeof r.exitCode === 'number' ? r.exitCode : null,
+        signal: r.signal ?? null,
+        at: Date.now(),
+      }),
+      (err: { exitCode?: number; signal?: string }) => ({
+        exitCode: typeof err.exitCode === 'number' ? err.exitCode : null,
+        signal: err.signal ?? null,
+        at: Date.now(),
+      }),
     );
     this.live.set(pid, { exited });
     void exited.then(() => this.live.delete(pid));
@@ -121,7 +168,12 @@ export class ProcessTracker implements ProgramWatch {
   }
 
   async start(program: ProgramName, args: string[], opts: StartOptions = {}): Promise<RunningProgram> {
-    const { child, pid, exited, file } = this.spawn(program, args, opts.env, { buffer: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+    const { child, pid, exited, file } = this.spawn(program, args, opts.env, {
+      buffer: false,
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
     const stdoutLines: string[] = [];
     let stderr = '';
     let partial = '';
@@ -133,7 +185,10 @@ export class ProcessTracker implements ProgramWatch {
       if (stderr.length > STDERR_KEEP * 2) stderr = stderr.slice(-STDERR_KEEP);
     });
     const cmd = `${path.basename(file)} ${args.join(' ')}`.trim();
-    const entry = this.track({ program, cmd, file, pid, startedAt: Date.now(), zeroIsFine: false, stderr: () => stderr }, exited);
+    const entry = this.track(
+      { program, cmd, file, pid, startedAt: Date.now(), zeroIsFine: false, stderr: () => stderr },
+      exited,
+    );
     let onLine: ((line: string) => void) | undefined;
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (s: string) => {
@@ -158,9 +213,23 @@ export class ProcessTracker implements ProgramWatch {
         else resolve(value as Record<string, unknown>);
       };
       const timer = setTimeout(() => {
-        done(new CheckFailure({ expected: `a ready line ({"event":"ready",...}) on stdout of \`${cmd}\` within ${readyTimeoutMs} ms`, received: `nothing after ${Date.now() - t0} ms${crashDetail(stderr)}`, where: file, hint: 'a server prints its ready line as the first stdout line once it accepts traffic' }));
+        done(
+          new CheckFailure({
+            expected: `a ready line ({"event":"ready",...}) on stdout of \`${cmd}\` within ${readyTimeoutMs} ms`,
+            received: `nothing after ${Date.now() - t0} ms${crashDetail(stderr)}`,
+            where: file,
+            hint: 'a server prints its ready line as the first stdout line once it accepts traffic',
+          }),
+        );
       }, readyTimeoutMs);
-      const onAbort = () => done(new CheckFailure({ expected: `a ready line from \`${cmd}\``, received: 'the check ran out of time first', where: file }));
+      const onAbort = () =>
+        done(
+          new CheckFailure({
+            expected: `a ready line from \`${cmd}\``,
+            received: 'the check ran out of time first',
+            where: file,
+          }),
+        );
       this.opts.signal.addEventListener('abort', onAbort, { once: true });
       onLine = (line) => {
         let value: unknown;
@@ -169,16 +238,32 @@ export class ProcessTracker implements ProgramWatch {
         } catch {
           value = undefined;
         }
-        const obj = value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+        const obj =
+          value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
         if (!obj || obj['event'] !== 'ready') {
-          done(new CheckFailure({ expected: `the first stdout line of \`${cmd}\` to be the ready JSON line`, received: show(line), where: `${file}, stdout line 1`, hint: 'human logs go to stderr; stdout starts with {"event":"ready",...}' }));
+          done(
+            new CheckFailure({
+              expected: `the first stdout line of \`${cmd}\` to be the ready JSON line`,
+              received: show(line),
+              where: `${file}, stdout line 1`,
+              hint: 'human logs go to stderr; stdout starts with {"event":"ready",...}',
+            }),
+          );
         } else {
           done(null, obj);
         }
       };
       void exited.then((e) => {
         // Let stdout drain first: the ready line may be in the last chunk.
-        setImmediate(() => done(new CheckFailure({ expected: `\`${cmd}\` to print its ready line and keep running`, received: `it exited (code ${e.exitCode}, signal ${e.signal}) after ${e.at - t0} ms${crashDetail(stderr)}`, where: file })));
+        setImmediate(() =>
+          done(
+            new CheckFailure({
+              expected: `\`${cmd}\` to print its ready line and keep running`,
+              received: `it exited (code ${e.exitCode}, signal ${e.signal}) after ${e.at - t0} ms${crashDetail(stderr)}`,
+              where: file,
+            }),
+          ),
+        );
       });
     });
 
@@ -187,10 +272,17 @@ export class ProcessTracker implements ProgramWatch {
     const waitExit = async (timeoutMs: number, sentAt = Date.now()): Promise<StopResult> => {
       entry.expected = true;
       let timer: NodeJS.Timeout | undefined;
-      const r = await Promise.race([exited, new Promise<null>((res) => (timer = setTimeout(() => res(null), timeoutMs)))]);
+      const r = await Promise.race([
+        exited,
+        new Promise<null>((res) => (timer = setTimeout(() => res(null), timeoutMs))),
+      ]);
       clearTimeout(timer);
       if (r === null) {
-        throw new CheckFailure({ expected: `\`${cmd}\` to exit within ${timeoutMs} ms`, received: `still running after ${Date.now() - sentAt} ms`, where: file });
+        throw new CheckFailure({
+          expected: `\`${cmd}\` to exit within ${timeoutMs} ms`,
+          received: `still running after ${Date.now() - sentAt} ms`,
+          where: file,
+        });
       }
       return { exitCode: r.exitCode, signal: r.signal, ms: r.at - sentAt, timedOut: false };
     };
@@ -234,12 +326,35 @@ export class ProcessTracker implements ProgramWatch {
   async run(program: ProgramName, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_RUN_MS;
     const t0 = Date.now();
-    const extra: Record<string, unknown> = { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, cancelSignal: this.opts.signal };
+    const extra: Record<string, unknown> = {
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL',
+      maxBuffer: 64 * 1024 * 1024,
+      cancelSignal: this.opts.signal,
+    };
     if (opts.input !== undefined) extra['input'] = opts.input;
     else extra['stdin'] = 'ignore';
     const { child, pid, exited, file } = this.spawn(program, args, opts.env, extra);
-    this.track({ program, cmd: `${path.basename(file)} ${args.join(' ')}`.trim(), file, pid, startedAt: t0, zeroIsFine: true, expected: true, stderr: () => '' }, exited);
-    const r = (await child) as unknown as { exitCode?: number; signal?: string; timedOut?: boolean; stdout?: unknown; stderr?: unknown };
+    this.track(
+      {
+        program,
+        cmd: `${path.basename(file)} ${args.join(' ')}`.trim(),
+        file,
+        pid,
+        startedAt: t0,
+        zeroIsFine: true,
+        expected: true,
+        stderr: () => '',
+      },
+      exited,
+    );
+    const r = (await child) as unknown as {
+      exitCode?: number;
+      signal?: string;
+      timedOut?: boolean;
+      stdout?: unknown;
+      stderr?: unknown;
+    };
     const stdout = typeof r.stdout === 'string' ? r.stdout : '';
     const stderr = typeof r.stderr === 'string' ? r.stderr : '';
     return {
@@ -257,11 +372,21 @@ export class ProcessTracker implements ProgramWatch {
   watch(program: ProgramName, args: string[], opts: WatchOptions = {}): WatchedProgram {
     const file = this.programFile(program);
     if (!existsSync(file)) {
-      throw new CheckFailure({ expected: `the program ${program}.ts`, received: 'no such file', where: file, hint: `every lesson has ${program}.ts in its folder` });
+      throw new CheckFailure({
+        expected: `the program ${program}.ts`,
+        received: 'no such file',
+        where: file,
+        hint: `every lesson has ${program}.ts in its folder`,
+      });
     }
-    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: this.opts.repoRoot, env: cleanEnv(opts.env), stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+      cwd: this.opts.repoRoot,
+      env: cleanEnv(opts.env),
+      stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
     const pid = child.pid;
-    if (pid === undefined) throw new CheckFailure({ expected: `${program} to start`, received: 'no pid (spawn failed)', where: file });
+    if (pid === undefined)
+      throw new CheckFailure({ expected: `${program} to start`, received: 'no pid (spawn failed)', where: file });
     const cmd = `${program}.ts ${args.join(' ')}`;
     const events: ProgramEvent[] = [];
     let rest = '';
@@ -292,10 +417,15 @@ export class ProcessTracker implements ProgramWatch {
       if (stderr.length > STDERR_KEEP * 2) stderr = stderr.slice(-STDERR_KEEP);
     });
     child.stdin?.on('error', () => {});
-    const exit = new Promise<ProgramExit>((resolve) => child.once('close', (code, signal) => resolve((exitInfo = { exitCode: code, signal, at: Date.now() }))));
+    const exit = new Promise<ProgramExit>((resolve) =>
+      child.once('close', (code, signal) => resolve((exitInfo = { exitCode: code, signal, at: Date.now() }))),
+    );
     this.live.set(pid, { exited: exit });
     void exit.then(() => this.live.delete(pid));
-    const entry = this.track({ program, cmd, file, pid, startedAt: Date.now(), zeroIsFine: true, stderr: () => stderr }, exit);
+    const entry = this.track(
+      { program, cmd, file, pid, startedAt: Date.now(), zeroIsFine: true, stderr: () => stderr },
+      exit,
+    );
     const kill = (sig: NodeJS.Signals = 'SIGTERM') => {
       entry.expected = true;
       if (exitInfo) return;
@@ -305,7 +435,8 @@ export class ProcessTracker implements ProgramWatch {
         // already gone
       }
     };
-    const stdinClosed = (why: string) => new CheckFailure({ expected: `to write to the stdin of \`${cmd}\``, received: why, where: `pid ${pid}` });
+    const stdinClosed = (why: string) =>
+      new CheckFailure({ expected: `to write to the stdin of \`${cmd}\``, received: why, where: `pid ${pid}` });
     return {
       pid,
       cmd,

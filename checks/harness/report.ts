@@ -25,10 +25,7 @@ const indent = (s: string, pad = '             ') => s.split('\n').join(`\n${pad
 export function failureBlock(r: CheckResult): string {
   const f = r.failure;
   if (!f) return '';
-  const lines = [
-    `    expected: ${indent(f.expected)}`,
-    `    received: ${indent(f.received)}`,
-  ];
+  const lines = [`    expected: ${indent(f.expected)}`, `    received: ${indent(f.received)}`];
   if (f.where) lines.push(`    where:    ${indent(f.where)}`);
   if (f.hint) lines.push(`    hint:     ${indent(f.hint)}`);
   for (const t of r.dependsOn ?? []) lines.push(`    depends on: ${formatTodoRef(t)}`);

@@ -32,14 +32,23 @@ setInterval(() => {}, 1000);
   await writeFile(path.join(dir, 'loadgen.ts'), `setTimeout(() => process.exit(Number(process.argv[2] ?? 0)), 100);\n`);
   await mkdir(path.join(root, 'day01'), { recursive: true });
   await writeFile(path.join(root, 'day01', 'receiver.ts'), 'const x: number = ;\n');
-  await writeFile(path.join(dir, 'shipper.ts'), `process.stdin.setEncoding('utf8'); let s = ''; process.stdin.on('data', (d) => (s += d)); process.stdin.on('end', () => { process.stdout.write('log line\\n' + JSON.stringify({ event: 'done', sent: s.split('\\n').filter(Boolean).length }) + '\\n'); });\n`);
+  await writeFile(
+    path.join(dir, 'shipper.ts'),
+    `process.stdin.setEncoding('utf8'); let s = ''; process.stdin.on('data', (d) => (s += d)); process.stdin.on('end', () => { process.stdout.write('log line\\n' + JSON.stringify({ event: 'done', sent: s.split('\\n').filter(Boolean).length }) + '\\n'); });\n`,
+  );
 });
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
 const manifest = (checks: Check[]): DayManifest => ({ lesson: LESSON, checks });
-const check = (id: string, run: Check['run'], timeoutMs = 20_000): Check => ({ id, title: `title ${id}`, points: 5, timeoutMs, run });
+const check = (id: string, run: Check['run'], timeoutMs = 20_000): Check => ({
+  id,
+  title: `title ${id}`,
+  points: 5,
+  timeoutMs,
+  run,
+});
 const isAlive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -138,12 +147,31 @@ describe('runChecks', () => {
         draws.push(ctx.rng());
       }),
     ];
-    const a = await runChecks({ lessonsRoot: root, lesson: LESSON, seed: 42, stopOnFirstFailure: true, manifest: manifest(checks) });
+    const a = await runChecks({
+      lessonsRoot: root,
+      lesson: LESSON,
+      seed: 42,
+      stopOnFirstFailure: true,
+      manifest: manifest(checks),
+    });
     expect(a.map((r) => r.status)).toEqual(['failed', 'not-run']);
     expect(a[0]?.failure).toEqual({ expected: 'e', received: 'r', where: 'w', hint: 'h' });
-    const b = await runChecks({ lessonsRoot: root, lesson: LESSON, seed: 42, stopOnFirstFailure: false, manifest: manifest(checks) });
+    const b = await runChecks({
+      lessonsRoot: root,
+      lesson: LESSON,
+      seed: 42,
+      stopOnFirstFailure: false,
+      manifest: manifest(checks),
+    });
     expect(b.map((r) => r.status)).toEqual(['failed', 'passed']);
-    const c = await runChecks({ lessonsRoot: root, lesson: LESSON, seed: 42, stopOnFirstFailure: false, only: ['t.2'], manifest: manifest(checks) });
+    const c = await runChecks({
+      lessonsRoot: root,
+      lesson: LESSON,
+      seed: 42,
+      stopOnFirstFailure: false,
+      only: ['t.2'],
+      manifest: manifest(checks),
+    });
     expect(c.map((r) => r.id)).toEqual(['t.2']);
     expect(draws[0]).toBe(draws[1]);
     expect(draws[2]).toBe(draws[3]);
@@ -151,14 +179,37 @@ describe('runChecks', () => {
   });
 
   it('an unknown lesson, a missing lesson dir or an unknown check id is a HarnessError', async () => {
-    await expect(runChecks({ lessonsRoot: root, lesson: 'day99', seed: 1, stopOnFirstFailure: true })).rejects.toMatchObject({ code: 'LS_ERR_UNKNOWN_LESSON' });
-    await expect(runChecks({ lessonsRoot: path.join(root, 'nope'), lesson: 'day08', seed: 1, stopOnFirstFailure: true })).rejects.toMatchObject({ code: 'LS_ERR_LESSON_MISSING' });
-    await expect(runChecks({ lessonsRoot: path.join(REPO_ROOT, 'lessons'), lesson: 'day08', seed: 1, stopOnFirstFailure: true, only: ['d08.99'] })).rejects.toMatchObject({ code: 'LS_ERR_UNKNOWN_CHECK' });
+    await expect(
+      runChecks({ lessonsRoot: root, lesson: 'day99', seed: 1, stopOnFirstFailure: true }),
+    ).rejects.toMatchObject({ code: 'LS_ERR_UNKNOWN_LESSON' });
+    await expect(
+      runChecks({ lessonsRoot: path.join(root, 'nope'), lesson: 'day08', seed: 1, stopOnFirstFailure: true }),
+    ).rejects.toMatchObject({ code: 'LS_ERR_LESSON_MISSING' });
+    await expect(
+      runChecks({
+        lessonsRoot: path.join(REPO_ROOT, 'lessons'),
+        lesson: 'day08',
+        seed: 1,
+        stopOnFirstFailure: true,
+        only: ['d08.99'],
+      }),
+    ).rejects.toMatchObject({ code: 'LS_ERR_UNKNOWN_CHECK' });
   });
 
   it('tmp() dirs are removed after the check', async () => {
     let dir = '';
-    await runChecks({ lessonsRoot: root, lesson: LESSON, seed: 1, stopOnFirstFailure: true, manifest: manifest([check('t.1', async (ctx) => { dir = await ctx.tmp(); await writeFile(path.join(dir, 'f'), 'x'); })]) });
+    await runChecks({
+      lessonsRoot: root,
+      lesson: LESSON,
+      seed: 1,
+      stopOnFirstFailure: true,
+      manifest: manifest([
+        check('t.1', async (ctx) => {
+          dir = await ctx.tmp();
+          await writeFile(path.join(dir, 'f'), 'x');
+        }),
+      ]),
+    });
     const { existsSync } = await import('node:fs');
     expect(dir).not.toBe('');
     expect(existsSync(dir)).toBe(false);
@@ -215,7 +266,15 @@ describe('a wait ends as soon as a program it depends on exited on its own (watc
   }, 60_000);
 
   it('a program that does not compile: the ready-line failure shows the file:line:col line whole', async () => {
-    const [r] = await runChecks({ lessonsRoot: root, lesson: 'day01', seed: 1, stopOnFirstFailure: true, manifest: { lesson: 'day01', checks: [check('t.1', async (ctx) => void (await ctx.start('receiver', [])))] } });
-    expect(r?.failure?.received).toContain(`error: ${path.join(root, 'day01', 'receiver.ts')}:1:18: ERROR: Unexpected ";"`);
+    const [r] = await runChecks({
+      lessonsRoot: root,
+      lesson: 'day01',
+      seed: 1,
+      stopOnFirstFailure: true,
+      manifest: { lesson: 'day01', checks: [check('t.1', async (ctx) => void (await ctx.start('receiver', [])))] },
+    });
+    expect(r?.failure?.received).toContain(
+      `error: ${path.join(root, 'day01', 'receiver.ts')}:1:18: ERROR: Unexpected ";"`,
+    );
   }, 60_000);
 });

@@ -47,7 +47,8 @@ export function knownLessons(): string[] {
 
 export async function loadManifest(lesson: string): Promise<DayManifest> {
   const load = registry[lesson];
-  if (!load) throw new HarnessError('LS_ERR_UNKNOWN_LESSON', `unknown lesson "${lesson}" (known: ${knownLessons().join(', ')})`);
+  if (!load)
+    throw new HarnessError('LS_ERR_UNKNOWN_LESSON', `unknown lesson "${lesson}" (known: ${knownLessons().join(', ')})`);
   const mod = await load();
   return { lesson: mod.lesson, checks: mod.checks };
 }
@@ -66,7 +67,11 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
   let checks = manifest.checks;
   if (opts.only && opts.only.length > 0) {
     const unknown = opts.only.filter((id) => !checks.some((c) => c.id === id));
-    if (unknown.length > 0) throw new HarnessError('LS_ERR_UNKNOWN_CHECK', `unknown check id ${unknown.join(', ')} for ${opts.lesson} (known: ${checks.map((c) => c.id).join(', ')})`);
+    if (unknown.length > 0)
+      throw new HarnessError(
+        'LS_ERR_UNKNOWN_CHECK',
+        `unknown check id ${unknown.join(', ')} for ${opts.lesson} (known: ${checks.map((c) => c.id).join(', ')})`,
+      );
     checks = checks.filter((c) => opts.only?.includes(c.id));
   }
   const repoRoot = opts.repoRoot ?? REPO_ROOT;
@@ -87,7 +92,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
       const check = checks[i]!;
       opts.onCheckStart?.(check);
       results[i] = await runOne(check, full);
-      opts.onCheckEnd?.(results[i]!);
+      opts.onCheckEnd?.(results[i]);
     };
     const shared = checks.map((c, i) => (c.exclusive ? -1 : i)).filter((i) => i >= 0);
     let next = 0;
@@ -104,7 +109,15 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
   let stopped = false;
   for (const check of checks) {
     if (stopped) {
-      results.push({ id: check.id, title: check.title, points: check.points, earned: 0, ...(check.given ? { given: true } : {}), status: 'not-run', ms: 0 });
+      results.push({
+        id: check.id,
+        title: check.title,
+        points: check.points,
+        earned: 0,
+        ...(check.given ? { given: true } : {}),
+        status: 'not-run',
+        ms: 0,
+      });
       continue;
     }
     opts.onCheckStart?.(check);
@@ -116,13 +129,21 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
   return results;
 }
 
-async function runOne(check: Check, opts: RunChecksOptions & { lessonDir: string; repoRoot: string; todos: Map<string, TodoRef[]> }): Promise<CheckResult> {
+async function runOne(
+  check: Check,
+  opts: RunChecksOptions & { lessonDir: string; repoRoot: string; todos: Map<string, TodoRef[]> },
+): Promise<CheckResult> {
   const controller = new AbortController();
   const logs: string[] = [];
   const tmps: string[] = [];
   const clients: TcpClient[] = [];
   const programs = new Set<string>();
-  const tracker = new ProcessTracker({ repoRoot: opts.repoRoot, lessonDir: opts.lessonDir, signal: controller.signal, onProgram: (f) => programs.add(f) });
+  const tracker = new ProcessTracker({
+    repoRoot: opts.repoRoot,
+    lessonDir: opts.lessonDir,
+    signal: controller.signal,
+    onProgram: (f) => programs.add(f),
+  });
   const seed = deriveSeed(opts.seed, check.id);
   const t0 = Date.now();
   const ctx: CheckContext = {
@@ -156,10 +177,12 @@ async function runOne(check: Check, opts: RunChecksOptions & { lessonDir: string
     timer = setTimeout(() => resolve('timeout'), check.timeoutMs);
   });
   // Inside the scope, every waitFor of the check stops as soon as one of its programs dies (watchdog.ts).
-  const running = checkScope.run(tracker, () => check.run(ctx)).then(
-    () => null,
-    (err: unknown) => err ?? new Error('check rejected without a reason'),
-  );
+  const running = checkScope
+    .run(tracker, () => check.run(ctx))
+    .then(
+      () => null,
+      (err: unknown) => err ?? new Error('check rejected without a reason'),
+    );
   const outcome = await Promise.race([running, timedOut]);
   clearTimeout(timer);
   controller.abort();
@@ -171,16 +194,49 @@ async function runOne(check: Check, opts: RunChecksOptions & { lessonDir: string
   const kept = opts.keep ? tmps : undefined;
   if (!opts.keep) await Promise.all(tmps.map((d) => rm(d, { recursive: true, force: true })));
 
-  const base = { id: check.id, title: check.title, points: check.points, earned: 0, ...(check.given ? { given: true } : {}), ms, programs: [...programs].sort() };
+  const base = {
+    id: check.id,
+    title: check.title,
+    points: check.points,
+    earned: 0,
+    ...(check.given ? { given: true } : {}),
+    ms,
+    programs: [...programs].sort(),
+  };
   const dependsOn = opts.todos.get(check.id);
-  const extras = { ...(logs.length ? { logs } : {}), ...(kept?.length ? { kept } : {}), ...(dependsOn?.length ? { dependsOn } : {}) };
-  if (outcome === null) return { ...base, earned: check.given ? 0 : check.points, status: 'passed', ...(kept?.length ? { kept } : {}) };
+  const extras = {
+    ...(logs.length ? { logs } : {}),
+    ...(kept?.length ? { kept } : {}),
+    ...(dependsOn?.length ? { dependsOn } : {}),
+  };
+  if (outcome === null)
+    return { ...base, earned: check.given ? 0 : check.points, status: 'passed', ...(kept?.length ? { kept } : {}) };
   if (outcome === 'timeout') {
-    return { ...base, status: 'failed', ...extras, failure: { expected: `the check to finish within ${check.timeoutMs} ms`, received: `still running after ${ms} ms`, hint: 'the lesson probably never answered; the log below shows the last step reached', timedOut: true } };
+    return {
+      ...base,
+      status: 'failed',
+      ...extras,
+      failure: {
+        expected: `the check to finish within ${check.timeoutMs} ms`,
+        received: `still running after ${ms} ms`,
+        hint: 'the lesson probably never answered; the log below shows the last step reached',
+        timedOut: true,
+      },
+    };
   }
   if (outcome instanceof CheckFailure) return { ...base, status: 'failed', ...extras, failure: outcome.info() };
   const err = outcome as Error;
-  return { ...base, status: 'failed', ...extras, failure: { expected: 'the check to run without an unexpected error', received: `${err?.name ?? 'Error'}: ${err?.message ?? String(err)}`, where: err?.stack?.split('\n').slice(1, 3).join(' ').trim(), internal: true } };
+  return {
+    ...base,
+    status: 'failed',
+    ...extras,
+    failure: {
+      expected: 'the check to run without an unexpected error',
+      received: `${err?.name ?? 'Error'}: ${err?.message ?? String(err)}`,
+      where: err?.stack?.split('\n').slice(1, 3).join(' ').trim(),
+      internal: true,
+    },
+  };
 }
 
 export interface Summary {
@@ -199,7 +255,16 @@ export interface Summary {
 }
 
 export function summarize(results: CheckResult[]): Summary {
-  const s: Summary = { passed: 0, failed: 0, notRun: 0, total: results.length, given: 0, givenPassed: 0, earned: 0, maxPoints: 0 };
+  const s: Summary = {
+    passed: 0,
+    failed: 0,
+    notRun: 0,
+    total: results.length,
+    given: 0,
+    givenPassed: 0,
+    earned: 0,
+    maxPoints: 0,
+  };
   for (const r of results) {
     if (r.given) s.given++;
     else s.maxPoints += r.points;

@@ -17,8 +17,25 @@ describe('stubSolutions', () => {
       '}',
     ].join('\n');
     const r = stubSolutions(src, 'x.ts');
-    expect(r.text).toBe(['function f() {', '  const a = 1;', '  // TODO [d08.5] enforce the line limit', '  return;', '  done();', '}'].join('\n'));
-    expect(r.regions).toEqual([{ ids: ['d08.5'], title: 'enforce the line limit', line: 3, todoLine: 3, body: ['  if (a > 1) {', '    reject();', '  }'] }]);
+    expect(r.text).toBe(
+      [
+        'function f() {',
+        '  const a = 1;',
+        '  // TODO [d08.5] enforce the line limit',
+        '  return;',
+        '  done();',
+        '}',
+      ].join('\n'),
+    );
+    expect(r.regions).toEqual([
+      {
+        ids: ['d08.5'],
+        title: 'enforce the line limit',
+        line: 3,
+        todoLine: 3,
+        body: ['  if (a > 1) {', '    reject();', '  }'],
+      },
+    ]);
   });
 
   it('zero or several stub lines, several ids, several regions', () => {
@@ -37,9 +54,14 @@ describe('stubSolutions', () => {
     expect(() => stubSolutions(src)).toThrow(HarnessError);
     const ok = src.replace('    //   @stub-like text in a comment is not a marker\n', '');
     const r = stubSolutions(ok);
-    expect(r.text).toBe(['// TODO [d08.1, d08.2] two things', 'keep();', '    // TODO [d08.3]', '    let x = 0;', '    '].join('\n'));
+    expect(r.text).toBe(
+      ['// TODO [d08.1, d08.2] two things', 'keep();', '    // TODO [d08.3]', '    let x = 0;', '    '].join('\n'),
+    );
     expect(r.regions.map((g) => g.ids)).toEqual([['d08.1', 'd08.2'], ['d08.3']]);
-    expect(r.regions.map((g) => [g.line, g.todoLine])).toEqual([[1, 1], [5, 3]]);
+    expect(r.regions.map((g) => [g.line, g.todoLine])).toEqual([
+      [1, 1],
+      [5, 3],
+    ]);
     expect(r.regions.map((g) => g.body)).toEqual([['real();'], ['    x = compute();']]);
   });
 

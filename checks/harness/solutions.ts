@@ -40,9 +40,19 @@ export function stubSolutions(text: string, file = '<source>'): { text: string; 
     const n = i + 1;
     const o = OPEN.exec(l);
     if (o) {
-      if (open) throw markerError(file, n, `@solution inside the region opened at line ${open.region.line} (regions do not nest)`);
+      if (open)
+        throw markerError(
+          file,
+          n,
+          `@solution inside the region opened at line ${open.region.line} (regions do not nest)`,
+        );
       const ids = (o[2] ?? '').split(/[\s,]+/).filter(Boolean);
-      if (ids.length === 0) throw markerError(file, n, '@solution needs at least one check id in brackets, e.g. // @solution [d08.5] title');
+      if (ids.length === 0)
+        throw markerError(
+          file,
+          n,
+          '@solution needs at least one check id in brackets, e.g. // @solution [d08.5] title',
+        );
       open = { region: { ids, title: o[3] ?? '', line: n, todoLine: 0, body: [] }, stubs: [], indent: o[1] ?? '' };
       continue;
     }

@@ -33,7 +33,10 @@ describe('TcpClient', () => {
     expect(c.localPeer).toMatch(/^127\.0\.0\.1:\d+$/);
     const data = Buffer.from('héllo 😀 wörld\n'.repeat(10));
     await c.writeSplit(data, [1, 2, 7, 50, data.length - 1], { gapMs: 15 });
-    await waitFor(() => Buffer.concat(srv.chunks[0] ?? []).length === data.length, { timeoutMs: 2000, what: 'all bytes' });
+    await waitFor(() => Buffer.concat(srv.chunks[0] ?? []).length === data.length, {
+      timeoutMs: 2000,
+      what: 'all bytes',
+    });
     expect(Buffer.concat(srv.chunks[0] ?? []).equals(data)).toBe(true);
     // With a gap, the parts arrive as separate reads.
     expect((srv.chunks[0] ?? []).length).toBeGreaterThan(1);
@@ -71,7 +74,10 @@ describe('TcpClient', () => {
     const srv = await recorder();
     const port = srv.port;
     await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
-    await expect(connectTcp('127.0.0.1', port)).rejects.toMatchObject({ code: 'LS_ERR_CHECK_FAILED', received: 'ECONNREFUSED' });
+    await expect(connectTcp('127.0.0.1', port)).rejects.toMatchObject({
+      code: 'LS_ERR_CHECK_FAILED',
+      received: 'ECONNREFUSED',
+    });
   });
 
   it('received() holds what the server sent', async () => {

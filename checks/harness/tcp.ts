@@ -56,11 +56,27 @@ export class TcpClient {
       const socket = net.connect({ host, port });
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new CheckFailure({ expected: `a TCP connection to ${host}:${port} within ${timeoutMs} ms`, received: 'no connection (timed out)', where: `${host}:${port}` }));
+        reject(
+          new CheckFailure({
+            expected: `a TCP connection to ${host}:${port} within ${timeoutMs} ms`,
+            received: 'no connection (timed out)',
+            where: `${host}:${port}`,
+          }),
+        );
       }, timeoutMs);
       const onError = (err: Error) => {
         clearTimeout(timer);
-        reject(new CheckFailure({ expected: `a TCP connection to ${host}:${port}`, received: `${(err as NodeJS.ErrnoException).code ?? err.message}`, where: `${host}:${port}`, hint: 'is the receiver listening on the port its ready line announced?' }, { cause: err }));
+        reject(
+          new CheckFailure(
+            {
+              expected: `a TCP connection to ${host}:${port}`,
+              received: `${(err as NodeJS.ErrnoException).code ?? err.message}`,
+              where: `${host}:${port}`,
+              hint: 'is the receiver listening on the port its ready line announced?',
+            },
+            { cause: err },
+          ),
+        );
       };
       socket.once('error', onError);
       socket.once('connect', () => {
@@ -112,7 +128,12 @@ export class TcpClient {
     const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     const failure = (err: Error | undefined) =>
       new CheckFailure(
-        { expected: `to send ${bytes} bytes on the connection from ${this.localPeer}`, received: `the connection was ${this.peerEnded ? 'closed' : 'reset or closed'} by the receiver (${(err as NodeJS.ErrnoException | undefined)?.code ?? err?.message ?? 'socket closed'})`, where: `connection from ${this.localPeer}`, hint: 'the receiver must keep a connection open while the client is sending' },
+        {
+          expected: `to send ${bytes} bytes on the connection from ${this.localPeer}`,
+          received: `the connection was ${this.peerEnded ? 'closed' : 'reset or closed'} by the receiver (${(err as NodeJS.ErrnoException | undefined)?.code ?? err?.message ?? 'socket closed'})`,
+          where: `connection from ${this.localPeer}`,
+          hint: 'the receiver must keep a connection open while the client is sending',
+        },
         { cause: err },
       );
     return new Promise((resolve, reject) => {
@@ -159,7 +180,13 @@ export class TcpClient {
         this.closed,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
-            reject(new CheckFailure({ expected: `${what} within ${timeoutMs} ms`, received: `still open after ${Date.now() - start} ms${this.peerEnded ? ' (the receiver ended its side but the socket did not close)' : ''}`, where: `connection from ${this.localPeer}` }));
+            reject(
+              new CheckFailure({
+                expected: `${what} within ${timeoutMs} ms`,
+                received: `still open after ${Date.now() - start} ms${this.peerEnded ? ' (the receiver ended its side but the socket did not close)' : ''}`,
+                where: `connection from ${this.localPeer}`,
+              }),
+            );
           }, timeoutMs);
         }),
       ]);

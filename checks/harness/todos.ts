@@ -30,7 +30,8 @@ export function lessonRegions(lessonDir: string): Array<SolutionRegion & { file:
   if (!existsSync(lessonDir)) return [];
   const out: Array<SolutionRegion & { file: string }> = [];
   for (const rel of tsFiles(lessonDir)) {
-    for (const r of stubSolutions(readFileSync(path.join(lessonDir, rel), 'utf8'), rel).regions) out.push({ ...r, file: rel });
+    for (const r of stubSolutions(readFileSync(path.join(lessonDir, rel), 'utf8'), rel).regions)
+      out.push({ ...r, file: rel });
   }
   return out;
 }
@@ -53,7 +54,12 @@ export function todoMap(referenceLessonDir: string, learnerLessonDir?: string): 
   };
   for (const r of lessonRegions(referenceLessonDir)) {
     const idx = learnerLines(r.file)?.findIndex((l) => l.trim() === todoText(r)) ?? -1;
-    const ref: TodoRef = { ids: r.ids, title: r.title, file: `${prefix}/${r.file}`, line: idx >= 0 ? idx + 1 : r.todoLine };
+    const ref: TodoRef = {
+      ids: r.ids,
+      title: r.title,
+      file: `${prefix}/${r.file}`,
+      line: idx >= 0 ? idx + 1 : r.todoLine,
+    };
     for (const id of r.ids) map.set(id, [...(map.get(id) ?? []), ref]);
   }
   return map;

@@ -117,7 +117,10 @@ export async function* yieldingChunks<T>(source: Iterable<T>): AsyncGenerator<T>
 }
 
 /** The shipper's source from its flags. */
-export function openSource(v: { input?: string; generate?: number; seed: number; format: InputFormat; service: string }, onSkip?: InputOptions['onSkip']): AsyncIterable<string[]> | Iterable<string[]> {
+export function openSource(
+  v: { input?: string; generate?: number; seed: number; format: InputFormat; service: string },
+  onSkip?: InputOptions['onSkip'],
+): AsyncIterable<string[]> | Iterable<string[]> {
   if (v.generate !== undefined) return yieldingChunks(generateInput(v.generate, v.seed));
   return readInput(v.input ?? '-', { format: v.format, service: v.service, onSkip });
 }

@@ -59,7 +59,10 @@ describe('LineDecoder', () => {
     for (const [how, chunks] of feeds(input)) {
       const r = run(chunks, 10);
       expect(r.lines, how).toEqual(['first', 'second', 'third']);
-      expect(r.tooLong.map((t) => t.offset), how).toEqual([6, 6 + 502 + 7]);
+      expect(
+        r.tooLong.map((t) => t.offset),
+        how,
+      ).toEqual([6, 6 + 502 + 7]);
       const [a, b] = r.tooLong;
       expect(a!.bytes, how).toBeGreaterThan(10);
       expect(b!.bytes, how).toBeGreaterThan(10);
@@ -87,7 +90,10 @@ describe('LineDecoder', () => {
     for (const [how, chunks] of feeds(input)) {
       const r = run(chunks, max);
       expect(r.lines, how).toEqual(['aaaaaaaa', 'bbbbbbbb']);
-      expect(r.tooLong.map((t) => t.sample.toString()), how).toEqual(['ccccccccc', 'ddddddddd']);
+      expect(
+        r.tooLong.map((t) => t.sample.toString()),
+        how,
+      ).toEqual(['ccccccccc', 'ddddddddd']);
     }
   });
 
@@ -143,7 +149,7 @@ describe('LineDecoder', () => {
         // the model: split the whole input on LF, drop one CR before it, skip empty lines
         const wantLines: string[] = [];
         const wantLong: Array<{ offset: number; raw: Buffer }> = [];
-        for (let start = 0; start < data.length; ) {
+        for (let start = 0; start < data.length;) {
           let lf = data.indexOf(0x0a, start);
           if (lf === -1) lf = data.length;
           const end = lf > start && data[lf - 1] === 0x0d ? lf - 1 : lf;

@@ -171,7 +171,11 @@ export class LineDecoder {
     if (this.skipping) return;
     this.pending.push(bytes);
     if (this.pending.length <= this.maxLineBytes + 1) return;
-    const info: LineTooLongInfo = { sample: sampleOf(this.pending.parts), offset: this.lineStart, bytes: this.pending.length };
+    const info: LineTooLongInfo = {
+      sample: sampleOf(this.pending.parts),
+      offset: this.lineStart,
+      bytes: this.pending.length,
+    };
     this.pending.clear();
     this.skipping = true;
     this.onTooLong(info);

@@ -30,14 +30,27 @@ const args = parseCli({
   summary: 'Day 08 receiver: NDJSON records over TCP, validated, persisted with _rx.',
   options: {
     ...receiverOptions('day08'),
-    maxLineBytes: opt.bytes('--max-line-bytes <size>', 'longest accepted line; longer lines are rejected (line_too_long)', 64 << 10, { min: 16, max: 64 << 20 }),
-    drainQuietMs: opt.int('--drain-quiet-ms <n>', 'on SIGTERM, keep reading until no bytes arrive for this long', 100, { min: 0, max: 3000 }),
+    maxLineBytes: opt.bytes(
+      '--max-line-bytes <size>',
+      'longest accepted line; longer lines are rejected (line_too_long)',
+      64 << 10,
+      { min: 16, max: 64 << 20 },
+    ),
+    drainQuietMs: opt.int('--drain-quiet-ms <n>', 'on SIGTERM, keep reading until no bytes arrive for this long', 100, {
+      min: 0,
+      max: 3000,
+    }),
   },
 });
 
 const log = createLog('day08/receiver');
 const stats = new ReceiverStats(args.lane, 'tcp');
-const sink = await FileSink.open({ dir: args.dataDir, fsync: args.fsync, fsyncIntervalMs: args.fsyncIntervalMs, rotateBytes: args.rotateBytes });
+const sink = await FileSink.open({
+  dir: args.dataDir,
+  fsync: args.fsync,
+  fsyncIntervalMs: args.fsyncIntervalMs,
+  rotateBytes: args.rotateBytes,
+});
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
   stats.extra.sink = sink.counters;
 }).start();
@@ -64,7 +77,10 @@ function accept(socket: net.Socket): void {
   // @solution [d08.10] refuse a connection over --max-connections: count it (stats.connections.refused), log it, close it unread
   if (connections.size >= args.maxConnections) {
     stats.connections.refused++;
-    log.warn('connection refused: limit reached', { peer: peerName(socket.remoteAddress, socket.remotePort), limit: args.maxConnections });
+    log.warn('connection refused: limit reached', {
+      peer: peerName(socket.remoteAddress, socket.remotePort),
+      limit: args.maxConnections,
+    });
     socket.destroy();
     return;
   }
@@ -210,6 +226,13 @@ onShutdown(
 );
 
 const port = await listenOrExit(server, args.host, args.port, log);
-announceReady({ role: 'receiver', lesson: 'day08', transport: 'tcp', host: args.host, port: port, lane: args.lane, dataDir: args.dataDir });
+announceReady({
+  role: 'receiver',
+  lesson: 'day08',
+  transport: 'tcp',
+  host: args.host,
+  port: port,
+  lane: args.lane,
+  dataDir: args.dataDir,
+});
 log.info('listening', { host: args.host, port: port, dataDir: args.dataDir, fsync: args.fsync });
-

@@ -38,20 +38,33 @@ function done(extra: Record<string, unknown> = {}): void {
   if (announced) return;
   announced = true;
   const elapsedMs = performance.now() - started;
-  announceDone({ sent, acked: 0, dropped: 0, skipped, bytes, elapsedMs: Math.round(elapsedMs), recordsPerSec: Math.round(sent / (elapsedMs / 1000)), delivery: 'unacknowledged', ...extra });
+  announceDone({
+    sent,
+    acked: 0,
+    dropped: 0,
+    skipped,
+    bytes,
+    elapsedMs: Math.round(elapsedMs),
+    recordsPerSec: Math.round(sent / (elapsedMs / 1000)),
+    delivery: 'unacknowledged',
+    ...extra,
+  });
 }
 
 const socket = net.connect({ host: args.target.host, port: args.target.port, noDelay: true });
 
 // SIGTERM/SIGINT: stop reading input; what was written is still delivered: half-close, wait for the
 // receiver's FIN, then the done line (the main loop sees `stopping` and ends the same way).
-const stop = onShutdown(async (reason) => {
-  if (reason === 'finished') return;
-  stopping = true;
-  socket.end();
-  if (!socket.destroyed) await once(socket, 'close').catch(() => undefined);
-  done({ stoppedBy: reason, ...(socket.errored ? { error: 'connection closed with an error' } : {}) });
-}, { log });
+const stop = onShutdown(
+  async (reason) => {
+    if (reason === 'finished') return;
+    stopping = true;
+    socket.end();
+    if (!socket.destroyed) await once(socket, 'close').catch(() => undefined);
+    done({ stoppedBy: reason, ...(socket.errored ? { error: 'connection closed with an error' } : {}) });
+  },
+  { log },
+);
 try {
   await once(socket, 'connect');
 } catch (err) {

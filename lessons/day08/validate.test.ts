@@ -7,7 +7,11 @@ const OK = '{"ts":"2026-11-26T14:13:48.123Z","level":"info","msg":"hi"}';
 
 describe('validateRecord', () => {
   it('accepts a minimal record and keeps extra fields', () => {
-    const r = validateRecord(Buffer.from(`  {"ts":"2026-11-26T14:13:48Z","level":"warn","msg":"m","x":[1],"service":"api","host":"h","attrs":{"a":1}} \t`));
+    const r = validateRecord(
+      Buffer.from(
+        `  {"ts":"2026-11-26T14:13:48Z","level":"warn","msg":"m","x":[1],"service":"api","host":"h","attrs":{"a":1}} \t`,
+      ),
+    );
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.text.startsWith('{') && r.text.endsWith('}')).toBe(true);
@@ -20,7 +24,14 @@ describe('validateRecord', () => {
 
   const rows: Array<[RejectReason, string | Buffer, string?]> = [
     ['record_too_large', `{"ts":"2026-11-26T14:13:48Z","level":"info","msg":"${'x'.repeat(100)}"}`],
-    ['invalid_utf8', Buffer.concat([Buffer.from('{"ts":"2026-11-26T14:13:48Z","level":"info","msg":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')])],
+    [
+      'invalid_utf8',
+      Buffer.concat([
+        Buffer.from('{"ts":"2026-11-26T14:13:48Z","level":"info","msg":"'),
+        Buffer.from([0xc3, 0x28]),
+        Buffer.from('"}'),
+      ]),
+    ],
     ['invalid_json', '{"ts":'],
     ['invalid_json', ''],
     ['invalid_json', 'plain text line'],
@@ -59,6 +70,8 @@ describe('validateRecord', () => {
   it('validateRecordObject checks already-parsed values by the same rules', () => {
     expect(validateRecordObject(JSON.parse(OK)).ok).toBe(true);
     expect(validateRecordObject([])).toMatchObject({ reason: 'not_object' });
-    expect(validateRecordObject({ ts: '2026-11-26T14:13:48Z', level: 'info' })).toMatchObject({ reason: 'missing_msg' });
+    expect(validateRecordObject({ ts: '2026-11-26T14:13:48Z', level: 'info' })).toMatchObject({
+      reason: 'missing_msg',
+    });
   });
 });

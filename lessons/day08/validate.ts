@@ -104,7 +104,8 @@ export function validateRecordObject(value: unknown): RecordObjectResult {
 const LEVEL_SET: ReadonlySet<string> = new Set(LEVELS);
 
 // One frozen result per reason that carries no varying detail: no allocation on the reject path.
-const reject = (reason: RejectReason, detail?: string): Rejection => Object.freeze(detail === undefined ? { ok: false as const, reason } : { ok: false as const, reason, detail });
+const reject = (reason: RejectReason, detail?: string): Rejection =>
+  Object.freeze(detail === undefined ? { ok: false as const, reason } : { ok: false as const, reason, detail });
 const NOT_OBJECT = reject('not_object');
 const MISSING_TS = reject('missing_ts');
 const INVALID_TS = reject('invalid_ts');

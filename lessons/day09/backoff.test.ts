@@ -5,7 +5,9 @@ import { seededRandom } from '../../shared/random.ts';
 describe('Backoff (exponential, full jitter) [d09.10]', () => {
   it('the window doubles from base and stops at the cap', () => {
     const b = new Backoff({ baseMs: 100, capMs: 5000 });
-    expect([0, 1, 2, 3, 4, 5, 6, 40, 5000].map((a) => b.ceiling(a))).toEqual([100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]);
+    expect([0, 1, 2, 3, 4, 5, 6, 40, 5000].map((a) => b.ceiling(a))).toEqual([
+      100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000,
+    ]);
   });
 
   it('each delay is drawn from [0, window] and counts the attempt', () => {

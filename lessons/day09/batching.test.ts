@@ -20,7 +20,7 @@ describe("CountBatching (day 09's rule: the records already waiting, up to --bat
     expect(b.flushes).toMatchObject({ records: 1, idle: 1 });
   });
 
-  it('counts records only: bytes are the engine\'s business (it splits an oversized batch)', () => {
+  it("counts records only: bytes are the engine's business (it splits an oversized batch)", () => {
     const { b, batches } = collect({ maxRecords: 100, maxBytes: 10, maxDelayMs: 0 });
     b.add('x', 4);
     b.add('y', 4);

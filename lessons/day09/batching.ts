@@ -52,12 +52,19 @@ export type Batching = (opts: BatchPolicyOptions) => BatchPolicy;
 
 /** Day 09: the records already waiting, up to maxRecords; leaves when full or when nothing more waits. */
 export class CountBatching implements BatchPolicy {
-  readonly flushes: Record<'records' | 'bytes' | 'idle' | 'close' | 'manual', number> = { records: 0, bytes: 0, idle: 0, close: 0, manual: 0 };
+  readonly flushes: Record<'records' | 'bytes' | 'idle' | 'close' | 'manual', number> = {
+    records: 0,
+    bytes: 0,
+    idle: 0,
+    close: 0,
+    manual: 0,
+  };
   private items: string[] = [];
   private bytes = 0;
 
   constructor(private readonly opts: BatchPolicyOptions) {
-    if (!(opts.maxRecords >= 1) || !(opts.maxBytes >= 1)) throw new RangeError(`batch limits must be at least 1 (records ${opts.maxRecords}, bytes ${opts.maxBytes})`);
+    if (!(opts.maxRecords >= 1) || !(opts.maxBytes >= 1))
+      throw new RangeError(`batch limits must be at least 1 (records ${opts.maxRecords}, bytes ${opts.maxBytes})`);
   }
 
   get size(): number {

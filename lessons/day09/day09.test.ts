@@ -10,7 +10,14 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../../shared/fault-proxy.ts';
-import { encodeHello, encodePing, FrameDecoder, FrameType, parseNack, type Frame } from '../../shared/protocol/frame.ts';
+import {
+  encodeHello,
+  encodePing,
+  FrameDecoder,
+  FrameType,
+  parseNack,
+  type Frame,
+} from '../../shared/protocol/frame.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 /** the shipper's default --name: on this plaintext lane, the identity that owns its stream (issue 17) */
@@ -27,22 +34,28 @@ interface Proc {
 function start(program: 'receiver' | 'shipper', args: string[]): Proc {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('LOGSTREAM_')) env[k] = v;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, `${program}.ts`), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, `${program}.ts`), ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const events: Array<Record<string, unknown>> = [];
   const stderr: string[] = [];
   const waiters: Array<() => void> = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  createInterface({ input: child.stdout }).on('line', (line) => {
     if (line.startsWith('{')) events.push(JSON.parse(line) as Record<string, unknown>);
     for (const w of waiters.splice(0)) w();
   });
-  createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const next = async (event: string, timeoutMs = 20_000) => {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const found = events.find((e) => e['event'] === event);
       if (found) return found;
-      if (child.exitCode !== null || Date.now() > end) throw new Error(`${program}: no "${event}" line within ${timeoutMs} ms (exit ${child.exitCode})\n${stderr.slice(-10).join('\n')}`);
+      if (child.exitCode !== null || Date.now() > end)
+        throw new Error(
+          `${program}: no "${event}" line within ${timeoutMs} ms (exit ${child.exitCode})\n${stderr.slice(-10).join('\n')}`,
+        );
       await new Promise<void>((r) => {
         waiters.push(r);
         setTimeout(r, 100);
@@ -67,7 +80,8 @@ async function persistedSeqs(dataDir: string, stream: number): Promise<number[]>
 
 function expectExactlyOnce(seqs: number[], n: number): void {
   expect(seqs.length).toBe(n);
-  for (let i = 0; i < n; i++) if (seqs[i] !== i + 1) throw new Error(`record ${i}: expected seq ${i + 1}, got ${seqs[i]}`);
+  for (let i = 0; i < n; i++)
+    if (seqs[i] !== i + 1) throw new Error(`record ${i}: expected seq ${i + 1}, got ${seqs[i]}`);
 }
 
 /** A raw LSP/1 connection: write frames, collect the frames that come back. */
@@ -115,18 +129,31 @@ describe('day 09 end to end', () => {
   let stream = 0;
 
   it('ships N records: ACKed, persisted exactly once in order; a HELLO then gets ACK N', async () => {
-    const tx = start('shipper', ['--target', `127.0.0.1:${port}`, '--generate', String(N), '--state-dir', join(tmp, 'st1'), '--progress-ms', '0']);
+    const tx = start('shipper', [
+      '--target',
+      `127.0.0.1:${port}`,
+      '--generate',
+      String(N),
+      '--state-dir',
+      join(tmp, 'st1'),
+      '--progress-ms',
+      '0',
+    ]);
     const done = await tx.next('done');
     expect(await tx.exit).toBe(0);
     expect(done).toMatchObject({ read: N, acked: N, dropped: 0, unacked: 0 });
     stream = done['stream'] as number;
-    const states = tx.events.filter((e) => e['event'] === 'state').map((e) => `${String(e['from'])}->${String(e['to'])}`);
+    const states = tx.events
+      .filter((e) => e['event'] === 'state')
+      .map((e) => `${String(e['from'])}->${String(e['to'])}`);
     expect(states.slice(0, 3)).toEqual(['idle->connecting', 'connecting->handshaking', 'handshaking->streaming']);
     expect(states[states.length - 1]).toBe('draining->closed');
     expectExactlyOnce(await persistedSeqs(dataDir, stream), N);
 
     const c = await raw(port);
-    c.socket.write(Buffer.concat([encodeHello(stream, { name: SHIPPER_NAME }), encodeHello(stream + 1, { name: SHIPPER_NAME })]));
+    c.socket.write(
+      Buffer.concat([encodeHello(stream, { name: SHIPPER_NAME }), encodeHello(stream + 1, { name: SHIPPER_NAME })]),
+    );
     await c.until(() => c.frames.length === 2, 'two ACKs');
     expect(c.frames.map((f) => [f.type, f.stream, f.seq])).toEqual([
       [FrameType.ACK, stream, N],
@@ -159,8 +186,21 @@ describe('day 09 end to end', () => {
     c.socket.destroy();
   });
 
-  it('the stream\'s owner survives the restart: a shipper under another name is refused and stops at once (exit 1, no retry)', async () => {
-    const tx = start('shipper', ['--target', `127.0.0.1:${port}`, '--generate', '10', '--stream-id', String(stream), '--name', 'intruder', '--state-dir', join(tmp, 'st-intruder'), '--progress-ms', '0']);
+  it("the stream's owner survives the restart: a shipper under another name is refused and stops at once (exit 1, no retry)", async () => {
+    const tx = start('shipper', [
+      '--target',
+      `127.0.0.1:${port}`,
+      '--generate',
+      '10',
+      '--stream-id',
+      String(stream),
+      '--name',
+      'intruder',
+      '--state-dir',
+      join(tmp, 'st-intruder'),
+      '--progress-ms',
+      '0',
+    ]);
     const done = await tx.next('done');
     expect(await tx.exit).toBe(1);
     expect(String(done['reason'])).toContain('LS_ERR_STREAM_OWNED');
@@ -176,7 +216,22 @@ describe('day 09 end to end', () => {
     proxy.schedule({ action: 'reset', everyMs: 300 });
     try {
       const M = 60_000;
-      const tx = start('shipper', ['--target', `127.0.0.1:${proxy.port}`, '--generate', String(M), '--state-dir', join(tmp, 'st2'), '--progress-ms', '0', '--backoff-cap-ms', '200', '--batch-records', '500', '--window-batches', '8']);
+      const tx = start('shipper', [
+        '--target',
+        `127.0.0.1:${proxy.port}`,
+        '--generate',
+        String(M),
+        '--state-dir',
+        join(tmp, 'st2'),
+        '--progress-ms',
+        '0',
+        '--backoff-cap-ms',
+        '200',
+        '--batch-records',
+        '500',
+        '--window-batches',
+        '8',
+      ]);
       const done = await tx.next('done', 60_000);
       expect(await tx.exit).toBe(0);
       expect(done).toMatchObject({ read: M, acked: M, dropped: 0 });
@@ -191,7 +246,11 @@ describe('day 09 end to end', () => {
   it('SIGTERM: the receiver exits 0 and leaves final stats with the stream HWM', async () => {
     receiver.child.kill('SIGTERM');
     expect(await receiver.exit).toBe(0);
-    const stats = JSON.parse(await readFile(join(dataDir, 'stats.json'), 'utf8')) as { streams: Record<string, { hwm: number }>; lane: string; transport: string };
+    const stats = JSON.parse(await readFile(join(dataDir, 'stats.json'), 'utf8')) as {
+      streams: Record<string, { hwm: number }>;
+      lane: string;
+      transport: string;
+    };
     expect(stats).toMatchObject({ lane: 'day09', transport: 'lsp1-tcp' });
     expect(stats.streams[String(stream)]?.hwm).toBe(N);
   });

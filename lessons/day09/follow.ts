@@ -95,7 +95,11 @@ export class FileFollower {
       if (start && start.ino !== 0) {
         if (st && st.ino === start.ino && st.dev === start.dev) {
           if (st.size >= start.pos) return { fh: await open(path, 'r'), dev: st.dev, ino: st.ino, pos: start.pos };
-          this.event('resume position is past the end of the file (truncated?): reading it from the start', { path, pos: start.pos, size: st.size });
+          this.event('resume position is past the end of the file (truncated?): reading it from the start', {
+            path,
+            pos: start.pos,
+            size: st.size,
+          });
           return { fh: await open(path, 'r'), dev: st.dev, ino: st.ino, pos: 0 };
         }
         const rotated = await findByInode(dirname(path), start.dev, start.ino);
@@ -169,7 +173,12 @@ export class FileFollower {
             lines = [];
             yield { lines: out, at: at(cur, cur.pos) };
           }
-          this.event('file rotated: finished the old one, reading the new one from the start', { path, oldIno: cur.ino, newIno: st.ino, oldBytes: cur.pos });
+          this.event('file rotated: finished the old one, reading the new one from the start', {
+            path,
+            oldIno: cur.ino,
+            newIno: st.ino,
+            oldBytes: cur.pos,
+          });
           await cur.fh.close();
           cur = { fh: await open(path, 'r'), dev: st.dev, ino: st.ino, pos: 0 };
           decoder = newDecoder();

@@ -37,7 +37,10 @@ function parseOne(line: Buffer): [number, number] | undefined {
 describe('readRxStreamSeq', () => {
   it('reads stream and seq from the tail RxWriter writes, without JSON.parse', () => {
     expect(parseOne(persisted(7, 42, 42))).toEqual([7, 42]);
-    expect(parseOne(persisted(0xffff_ffff, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER))).toEqual([0xffff_ffff, Number.MAX_SAFE_INTEGER]);
+    expect(parseOne(persisted(0xffff_ffff, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER))).toEqual([
+      0xffff_ffff,
+      Number.MAX_SAFE_INTEGER,
+    ]);
     expect(parseOne(persisted(3, 1, 1, { subject: 'CN=x' }))).toEqual([3, 1]);
   });
 
@@ -46,7 +49,14 @@ describe('readRxStreamSeq', () => {
     w.context({ ts: 't', peer: 'p', lane: 'l' });
     w.add(REC); // a day 08 text record: no stream/seq
     expect(parseOne(w.take()!)).toBeUndefined();
-    for (const s of ['', '{}', '{"seq":5}}', '{"a":1,"_rx":{"stream":x,"seq":5}}', '{"_rx":{"stream":1,"seq":}}', 'garbage "stream":1,"seq":2']) {
+    for (const s of [
+      '',
+      '{}',
+      '{"seq":5}}',
+      '{"a":1,"_rx":{"stream":x,"seq":5}}',
+      '{"_rx":{"stream":1,"seq":}}',
+      'garbage "stream":1,"seq":2',
+    ]) {
       expect(parseOne(Buffer.from(s))).toBeUndefined();
     }
   });
@@ -55,10 +65,16 @@ describe('readRxStreamSeq', () => {
 describe('recoverHwm [d09.4]', () => {
   it('without a checkpoint scans every records file (plain and .gz) and the rejects', async () => {
     await writeFile(join(dir, recordFileName(1)), gzipSync(Buffer.concat([persisted(1, 1, 100), persisted(2, 1, 5)])));
-    await writeFile(join(dir, `${recordFileName(1)}.gz`), gzipSync(Buffer.concat([persisted(1, 1, 100), persisted(2, 1, 5)])));
+    await writeFile(
+      join(dir, `${recordFileName(1)}.gz`),
+      gzipSync(Buffer.concat([persisted(1, 1, 100), persisted(2, 1, 5)])),
+    );
     await rm(join(dir, recordFileName(1)));
     await writeFile(join(dir, recordFileName(2)), Buffer.concat([persisted(1, 101, 150), persisted(3, 9, 9)]));
-    await writeFile(join(dir, 'rejects.ndjson'), `${JSON.stringify({ ts: 't', peer: 'p', reason: 'invalid_json', stream: 1, seq: 151, sample: '"stream":1,"seq":999}}' })}\n`);
+    await writeFile(
+      join(dir, 'rejects.ndjson'),
+      `${JSON.stringify({ ts: 't', peer: 'p', reason: 'invalid_json', stream: 1, seq: 151, sample: '"stream":1,"seq":999}}' })}\n`,
+    );
     const { hwm, report } = await recoverHwm(dir);
     expect(Object.fromEntries(hwm)).toEqual({ 1: 151, 2: 5, 3: 9 });
     expect(report.fromCheckpoint).toBe(false);
@@ -66,7 +82,10 @@ describe('recoverHwm [d09.4]', () => {
   });
 
   it('reads rotated .zst files too (--rest-compression zstd)', async () => {
-    await writeFile(join(dir, `${recordFileName(1)}.zst`), zstdCodec.compress(Buffer.concat([persisted(1, 1, 100), persisted(2, 1, 5)]), 1));
+    await writeFile(
+      join(dir, `${recordFileName(1)}.zst`),
+      zstdCodec.compress(Buffer.concat([persisted(1, 1, 100), persisted(2, 1, 5)]), 1),
+    );
     await writeFile(join(dir, recordFileName(2)), persisted(1, 101, 120));
     const { hwm } = await recoverHwm(dir);
     expect(Object.fromEntries(hwm)).toEqual({ 1: 120, 2: 5 });
@@ -86,7 +105,16 @@ describe('recoverHwm [d09.4]', () => {
 
   it('a checkpoint offset past the end of its file (never valid) falls back to reading that file', async () => {
     await writeFile(join(dir, recordFileName(1)), persisted(1, 1, 10));
-    await writeFile(join(dir, CHECKPOINT_FILE), JSON.stringify({ version: 1, writtenAt: '', records: { file: recordFileName(1), offset: 1 << 30 }, rejects: { offset: 0 }, streams: { 1: 3 } }));
+    await writeFile(
+      join(dir, CHECKPOINT_FILE),
+      JSON.stringify({
+        version: 1,
+        writtenAt: '',
+        records: { file: recordFileName(1), offset: 1 << 30 },
+        rejects: { offset: 0 },
+        streams: { 1: 3 },
+      }),
+    );
     expect(Object.fromEntries((await recoverHwm(dir)).hwm)).toEqual({ 1: 10 });
   });
 });

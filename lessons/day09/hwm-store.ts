@@ -88,7 +88,11 @@ async function* fileChunks(path: string, offset: number): AsyncGenerator<Buffer>
 }
 
 /** Calls `onLine(buf, start, end)` for every complete line; a partial last line is ignored. */
-async function scanLines(path: string, offset: number, onLine: (buf: Buffer, start: number, end: number) => void): Promise<{ bytes: number; lines: number }> {
+async function scanLines(
+  path: string,
+  offset: number,
+  onLine: (buf: Buffer, start: number, end: number) => void,
+): Promise<{ bytes: number; lines: number }> {
   let carry: Buffer | null = null;
   let bytes = 0;
   let lines = 0;
@@ -200,7 +204,13 @@ export async function recoverHwm(dir: string): Promise<{ hwm: Map<number, number
   }
   return {
     hwm,
-    report: { fromCheckpoint: cp !== undefined, streams: hwm.size, scannedBytes, scannedLines, ms: Math.round(performance.now() - t0) },
+    report: {
+      fromCheckpoint: cp !== undefined,
+      streams: hwm.size,
+      scannedBytes,
+      scannedLines,
+      ms: Math.round(performance.now() - t0),
+    },
   };
 }
 
@@ -303,7 +313,13 @@ export class HwmStore {
     // 3. wait until the marks are on disk
     await sink.whenDurable(sink.position);
     // 4. write it atomically
-    const cp: CheckpointFile = { version: 1, writtenAt: new Date().toISOString(), records: { file: basename(active), offset }, rejects: { offset: rejects }, streams };
+    const cp: CheckpointFile = {
+      version: 1,
+      writtenAt: new Date().toISOString(),
+      records: { file: basename(active), offset },
+      rejects: { offset: rejects },
+      streams,
+    };
     const tmp = `${this.checkpointPath}.tmp`;
     const fh = await open(tmp, 'w');
     try {

@@ -22,7 +22,15 @@ const rec = (i: number) => `{"ts":"2026-11-26T12:00:00.000Z","level":"info","msg
 async function start(dir: string) {
   const stats = new ReceiverStats('t', 'lsp1-tcp');
   const log = createLog('test');
-  const ingest = await AckedIngest.open({ dataDir: dir, fsync: 'interval', fsyncIntervalMs: 10, rotateBytes: 1 << 30, lane: 't', stats, log });
+  const ingest = await AckedIngest.open({
+    dataDir: dir,
+    fsync: 'interval',
+    fsyncIntervalMs: 10,
+    rotateBytes: 1 << 30,
+    lane: 't',
+    stats,
+    log,
+  });
   const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: 10, idleTimeoutMs: 60_000 });
   ingest.attach(rx);
   const server = net.createServer({ noDelay: true }, rx.accept);
@@ -71,7 +79,9 @@ describe('AckedIngest', () => {
 
     const files = (await readdir(dir)).filter((f) => /^records-\d+\.ndjson$/.test(f));
     const lines = (await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')))).join('').trim().split('\n');
-    expect(lines.map((l) => (JSON.parse(l) as { _rx: { seq: number } })._rx.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15]);
+    expect(lines.map((l) => (JSON.parse(l) as { _rx: { seq: number } })._rx.seq)).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15,
+    ]);
 
     const b = await start(dir);
     cleanup.push(b.stop);

@@ -190,12 +190,20 @@ export class AckedIngest {
   }
 
   static async open(opts: AckedIngestOptions): Promise<AckedIngest> {
-    const sink = await FileSink.open({ ...opts.fileSink, dir: opts.dataDir, fsync: opts.fsync, fsyncIntervalMs: opts.fsyncIntervalMs, rotateBytes: opts.rotateBytes });
+    const sink = await FileSink.open({
+      ...opts.fileSink,
+      dir: opts.dataDir,
+      fsync: opts.fsync,
+      fsyncIntervalMs: opts.fsyncIntervalMs,
+      rotateBytes: opts.rotateBytes,
+    });
     sink.on('error', (err: Error) => opts.log.error('sink failed: nothing more is ACKed', { error: err.message }));
     const store = opts.store;
     if (store) {
       // the owners live in the store when it keeps them (every receiver in front of it agrees), else here
-      const owners = store.bindOwner ? new StoreOwners({ bindOwner: store.bindOwner.bind(store) }) : await OwnersFile.open(opts.dataDir);
+      const owners = store.bindOwner
+        ? new StoreOwners({ bindOwner: store.bindOwner.bind(store) })
+        : await OwnersFile.open(opts.dataDir);
       return new AckedIngest(opts, sink, new MemoryMarks(opts.stats), owners);
     }
     // [d09.4] the marks come back from disk: the checkpoint plus whatever was written after it
@@ -247,7 +255,9 @@ export class AckedIngest {
     // Every write has an identity, and only the owner writes a stream: else NACK + close (the plumbing below).
     if (this.grants.get(conn)?.has(frame.stream) !== true) this.refuseBatch(conn, frame.stream);
     // A payload that does not decode, or whose record count is wrong, throws an LsError: NACK + close. [d09.9]
-    const lines = this.opts.decode ? this.opts.decode(frame) : decodeBatch(frame, { maxDecodedBytes: this.maxDecodedBytes });
+    const lines = this.opts.decode
+      ? this.opts.decode(frame)
+      : decodeBatch(frame, { maxDecodedBytes: this.maxDecodedBytes });
     const count = lines.length;
     const stream = frame.stream;
     const marks = this.hwm.get(stream);
@@ -267,7 +277,12 @@ export class AckedIngest {
       // The shipper's overflow policy dropped these seqs: there is nothing to wait for, so count and move on.
       const missing = frame.seq - marks.accepted - 1;
       marks.stats.gaps += missing;
-      this.opts.log.info('gap: seqs skipped by the shipper', { stream, from: marks.accepted + 1, to: frame.seq - 1, missing });
+      this.opts.log.info('gap: seqs skipped by the shipper', {
+        stream,
+        from: marks.accepted + 1,
+        to: frame.seq - 1,
+        missing,
+      });
     }
     // @end-solution
 
@@ -363,11 +378,13 @@ export class AckedIngest {
     if (store) {
       // durable = the store acknowledged this (and everything before it of this stream); rejects are local files
       const published = pending ?? store.publish(stream, undefined, marks.accepted, marks.accepted);
-      this.storing = rejected > 0 ? Promise.all([published, sink.whenDurable(sink.position)]).then(() => undefined) : published;
+      this.storing =
+        rejected > 0 ? Promise.all([published, sink.whenDurable(sink.position)]).then(() => undefined) : published;
     }
     // A stream bound a moment ago (its BATCH came right behind its HELLO): no ACK before the binding is on disk.
     const bound = this.owners.whenBound(stream);
-    if (bound) this.storing = Promise.all([bound, this.storing ?? sink.whenDurable(sink.position)]).then(() => undefined);
+    if (bound)
+      this.storing = Promise.all([bound, this.storing ?? sink.whenDurable(sink.position)]).then(() => undefined);
   }
 
   // ---- who may write a stream (issue 17; lessons/day09/stream-owners.ts) -----------------------------
@@ -383,10 +400,22 @@ export class AckedIngest {
    * LS_ERR_STREAM_OWNED. Else the connection may write the stream, and `answer` gives the HELLO's ACK once
    * a new binding is durable (it is the stream's first ACK).
    */
-  private admit(conn: LspConnection, stream: number, hello: Hello, answer: () => number | Promise<number>): number | Promise<number> {
+  private admit(
+    conn: LspConnection,
+    stream: number,
+    hello: Hello,
+    answer: () => number | Promise<number>,
+  ): number | Promise<number> {
     const identity = this.identity(conn, hello);
     const decide = (owner: string): number | Promise<number> => {
-      if (owner !== identity) this.refuse(conn, stream, 'stream_owned', `stream ${stream} belongs to another writer: use a stream id of your own`, { identity, owner });
+      if (owner !== identity)
+        this.refuse(
+          conn,
+          stream,
+          'stream_owned',
+          `stream ${stream} belongs to another writer: use a stream id of your own`,
+          { identity, owner },
+        );
       let mine = this.grants.get(conn);
       if (!mine) this.grants.set(conn, (mine = new Set()));
       mine.add(stream);
@@ -404,19 +433,42 @@ export class AckedIngest {
     const owner = this.owners.ownerOf(stream);
     const identity = conn.hello ? this.identity(conn, conn.hello) : undefined;
     if (owner !== undefined && identity !== undefined && owner !== identity) {
-      this.refuse(conn, stream, 'stream_owned', `stream ${stream} belongs to another writer: use a stream id of your own`, { identity, owner });
+      this.refuse(
+        conn,
+        stream,
+        'stream_owned',
+        `stream ${stream} belongs to another writer: use a stream id of your own`,
+        { identity, owner },
+      );
     }
-    this.refuse(conn, stream, 'hello_required', `a BATCH for stream ${stream} before its HELLO on this connection (send HELLO and wait for its ACK)`, { identity: identity ?? null });
+    this.refuse(
+      conn,
+      stream,
+      'hello_required',
+      `a BATCH for stream ${stream} before its HELLO on this connection (send HELLO and wait for its ACK)`,
+      { identity: identity ?? null },
+    );
   }
 
   /** Counts the refusal, logs it (with both identities; the peer's NACK names neither), throws the NACK's LsError. */
-  private refuse(conn: LspConnection, stream: number, reason: 'stream_owned' | 'hello_required', message: string, fields: Record<string, unknown>): never {
+  private refuse(
+    conn: LspConnection,
+    stream: number,
+    reason: 'stream_owned' | 'hello_required',
+    message: string,
+    fields: Record<string, unknown>,
+  ): never {
     this.ownership.refused[reason]++;
     const now = Date.now();
     const last = this.refusalLog.get(reason);
     if (last && now - last.at < 1000) last.suppressed++;
     else {
-      this.opts.log.warn(reason === 'stream_owned' ? 'write refused: the stream belongs to another identity' : 'write refused: BATCH before its HELLO', { peer: conn.peer, stream, ...fields, ...(last?.suppressed ? { alsoSinceLastLine: last.suppressed } : {}) });
+      this.opts.log.warn(
+        reason === 'stream_owned'
+          ? 'write refused: the stream belongs to another identity'
+          : 'write refused: BATCH before its HELLO',
+        { peer: conn.peer, stream, ...fields, ...(last?.suppressed ? { alsoSinceLastLine: last.suppressed } : {}) },
+      );
       this.refusalLog.set(reason, { at: now, suppressed: 0 });
     }
     throw new LsError(reason === 'stream_owned' ? LS_ERR.LS_ERR_STREAM_OWNED : LS_ERR.LS_ERR_HELLO_REQUIRED, message);

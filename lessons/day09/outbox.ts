@@ -34,7 +34,6 @@ export interface WindowLimits {
   maxBytes: number;
 }
 
-
 export class Outbox {
   /** live batches are q[head..]; those in q[head..sentEnd) are in flight */
   private q: OutBatch[] = [];
@@ -77,7 +76,8 @@ export class Outbox {
   push(batch: OutBatch): void {
     const end = this.endSeq;
     if (batch.count < 1) throw new RangeError('Outbox: empty batch');
-    if (end !== undefined && batch.firstSeq < end) throw new RangeError(`Outbox: batch at seq ${batch.firstSeq} overlaps the held seqs (up to ${end - 1})`);
+    if (end !== undefined && batch.firstSeq < end)
+      throw new RangeError(`Outbox: batch at seq ${batch.firstSeq} overlaps the held seqs (up to ${end - 1})`);
     this.q.push(batch);
     this.records += batch.count;
     this.bytes += batch.payload.length;

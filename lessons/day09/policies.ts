@@ -178,4 +178,11 @@ export function advanceFollow(f: FollowProgress): void {
 }
 
 /** The policies every acked LSP/1 shipper runs with. */
-export const DAY09_POLICIES: ShipperPolicies = { resumeAfterHello, deadConnection, nextBackoff, admit, overflow, advanceFollow };
+export const DAY09_POLICIES: ShipperPolicies = {
+  resumeAfterHello,
+  deadConnection,
+  nextBackoff,
+  admit,
+  overflow,
+  advanceFollow,
+};

@@ -34,12 +34,28 @@ import { AckedIngest } from './ingest.ts';
 
 const args = parseCli({
   name: 'lessons/day09/receiver.ts',
-  summary: 'Day 09 receiver: LSP/1 HELLO/BATCH/ACK over TCP; dedups by per-stream high-water mark, ACKs only durable records.',
+  summary:
+    'Day 09 receiver: LSP/1 HELLO/BATCH/ACK over TCP; dedups by per-stream high-water mark, ACKs only durable records.',
   options: {
     ...receiverOptions('day09'),
-    maxPayloadBytes: opt.bytes('--max-payload-bytes <size>', 'largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_PAYLOAD_BYTES, { min: 1024, max: 1 << 30 }),
-    maxDecodedBytes: opt.bytes('--max-decoded-bytes <size>', 'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_DECODED_BYTES, { min: 1024, max: 1 << 30 }),
-    checkpointIntervalMs: opt.int('--checkpoint-interval-ms <n>', 'how often the high-water marks are checkpointed (restart scans only what follows)', 1000, { min: 10, max: 60_000 }),
+    maxPayloadBytes: opt.bytes(
+      '--max-payload-bytes <size>',
+      'largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE',
+      DEFAULT_MAX_PAYLOAD_BYTES,
+      { min: 1024, max: 1 << 30 },
+    ),
+    maxDecodedBytes: opt.bytes(
+      '--max-decoded-bytes <size>',
+      'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE',
+      DEFAULT_MAX_DECODED_BYTES,
+      { min: 1024, max: 1 << 30 },
+    ),
+    checkpointIntervalMs: opt.int(
+      '--checkpoint-interval-ms <n>',
+      'how often the high-water marks are checkpointed (restart scans only what follows)',
+      1000,
+      { min: 10, max: 60_000 },
+    ),
   },
 });
 
@@ -68,7 +84,15 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
 
 const server = net.createServer({ noDelay: true }, rx.accept);
 const port = await listenOrExit(server, args.host, args.port, log);
-announceReady({ role: 'receiver', lesson: 'day09', transport: 'lsp1-tcp', host: args.host, port: port, lane: args.lane, dataDir: args.dataDir });
+announceReady({
+  role: 'receiver',
+  lesson: 'day09',
+  transport: 'lsp1-tcp',
+  host: args.host,
+  port: port,
+  lane: args.lane,
+  dataDir: args.dataDir,
+});
 log.info('listening', { host: args.host, port: port, dataDir: args.dataDir, fsync: args.fsync });
 
 // ---- SIGTERM: stop accepting, fsync what we took, send the final ACKs, final stats -----------------
@@ -78,7 +102,11 @@ onShutdown(
     await ingest.shutdown(rx); // stop reading, flush + fsync, final ACKs, close, last checkpoint
     stats.extra.sink = ingest.sink.counters;
     await statsWriter.stop();
-    log.info('stopped', { persisted: stats.records.persisted, duplicates: stats.records.duplicates, rejected: stats.records.rejected });
+    log.info('stopped', {
+      persisted: stats.records.persisted,
+      duplicates: stats.records.duplicates,
+      rejected: stats.records.rejected,
+    });
   },
   { log },
 );

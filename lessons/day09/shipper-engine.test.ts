@@ -2,7 +2,13 @@
 // exercised end to end by lessons/day09/day09.test.ts and the day 09/11 graded checks.
 import { describe, expect, it } from 'vitest';
 import { tryParseCli } from '../../shared/cli.ts';
-import { lspCodecOptions, lspShipperOptions, SMALLEST_RECORD_BYTES, validateLspShipper, WaitTimes } from './shipper-engine.ts';
+import {
+  lspCodecOptions,
+  lspShipperOptions,
+  SMALLEST_RECORD_BYTES,
+  validateLspShipper,
+  WaitTimes,
+} from './shipper-engine.ts';
 
 describe('WaitTimes', () => {
   it('records each run with its count when an ACK covers it, and splits a run an ACK covers in part', () => {
@@ -37,7 +43,12 @@ describe('WaitTimes', () => {
 });
 
 describe('lspShipperOptions + validateLspShipper', () => {
-  const def = { name: 'test', summary: 'test', options: { ...lspShipperOptions('day11', 5143), ...lspCodecOptions() }, validate: validateLspShipper };
+  const def = {
+    name: 'test',
+    summary: 'test',
+    options: { ...lspShipperOptions('day11', 5143), ...lspCodecOptions() },
+    validate: validateLspShipper,
+  };
   const parse = (...argv: string[]) => tryParseCli(def, ['node', 'x', ...argv]);
   const message = (r: ReturnType<typeof parse>) => (r.ok ? '' : r.exitCode === 2 ? r.message : '');
 

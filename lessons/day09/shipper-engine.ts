@@ -74,12 +74,29 @@ import { FileFollower, type FilePosition } from './follow.ts';
 import { openSource, toRecordLine } from '../day08/input.ts';
 import type { Log } from '../../shared/log.ts';
 import { Outbox, type OutBatch } from './outbox.ts';
-import { DAY09_POLICIES, type FollowProgress, type Liveness, type OverflowPolicy, type Queue, type Resume, type ShipperPolicies } from './policies.ts';
+import {
+  DAY09_POLICIES,
+  type FollowProgress,
+  type Liveness,
+  type OverflowPolicy,
+  type Queue,
+  type Resume,
+  type ShipperPolicies,
+} from './policies.ts';
 import { announceDone, onShutdown } from '../../shared/process.ts';
 import { encodeBatchPayload } from '../../shared/protocol/batch.ts';
 import type { Codec } from '../../shared/protocol/codecs.ts';
 import { LS_ERR, type LsError } from '../../shared/protocol/errors.ts';
-import { encodeFrame, encodeHello, encodePing, encodePong, FrameDecoder, FrameType, parseNack, type Frame } from '../../shared/protocol/frame.ts';
+import {
+  encodeFrame,
+  encodeHello,
+  encodePing,
+  encodePong,
+  FrameDecoder,
+  FrameType,
+  parseNack,
+  type Frame,
+} from '../../shared/protocol/frame.ts';
 import { RecordGenerator } from '../../shared/generate.ts';
 import type { ShipperState, FollowState } from './shipper-state.ts';
 import type { Spool } from './spool.ts';
@@ -87,7 +104,16 @@ import type { LspShipperArgs, TargetList } from './shipper-options.ts';
 import { TokenBucket } from '../../shared/token-bucket.ts';
 import { WaitTimes } from './wait-times.ts';
 
-export { lspCodecOptions, lspShipperOptions, ownDir, parseTargets, SMALLEST_RECORD_BYTES, validateLspShipper, type LspShipperArgs, type TargetList } from './shipper-options.ts';
+export {
+  lspCodecOptions,
+  lspShipperOptions,
+  ownDir,
+  parseTargets,
+  SMALLEST_RECORD_BYTES,
+  validateLspShipper,
+  type LspShipperArgs,
+  type TargetList,
+} from './shipper-options.ts';
 export type { BackoffStep, FollowProgress, Liveness, Queue, Resume, ShipperPolicies } from './policies.ts';
 export type { BatchPolicy, BatchPolicyOptions, Batching } from './batching.ts';
 export { WaitTimes } from './wait-times.ts';
@@ -96,7 +122,12 @@ export { WaitTimes } from './wait-times.ts';
  * `--generate N --rate R`: N seeded records created at R per second, in chunks (a token bucket topped up
  * every millisecond or so: no timer per record). Stops early when `stopped()` says so.
  */
-export async function* generatePaced(n: number, rate: number, seed: number, stopped: () => boolean = () => false): AsyncGenerator<string[]> {
+export async function* generatePaced(
+  n: number,
+  rate: number,
+  seed: number,
+  stopped: () => boolean = () => false,
+): AsyncGenerator<string[]> {
   const gen = new RecordGenerator({ seed, baseTimeMs: Date.now() });
   const bucket = new TokenBucket(rate, Math.max(1, Math.ceil(rate / 100))); // at most 10 ms worth at once
   let left = n;
@@ -171,7 +202,20 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
   readonly waits = new WaitTimes();
   readonly stream: number;
   /** counters (what the progress and done lines report) */
-  readonly count = { sent: 0, resent: 0, acked: 0, dropped: 0, spooled: 0, reconnects: 0, tooLarge: 0, skippedInput: 0, batches: 0, frames: 0, socketWrites: 0, bytesWire: 0 };
+  readonly count = {
+    sent: 0,
+    resent: 0,
+    acked: 0,
+    dropped: 0,
+    spooled: 0,
+    reconnects: 0,
+    tooLarge: 0,
+    skippedInput: 0,
+    batches: 0,
+    frames: 0,
+    socketWrites: 0,
+    bytesWire: 0,
+  };
   readonly compressionStats = { compressed: 0, raw: 0, bytesIn: 0, bytesOut: 0, cpuUs: 0 };
   readonly transitions: Record<string, number> = {};
 
@@ -248,7 +292,11 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     this.connectFn = cfg.connect ?? defaultConnect;
     this.outbox = new Outbox({ maxBatches: args.windowBatches, maxBytes: args.windowBytes });
     this.backoff = new Backoff({ baseMs: args.backoffBaseMs, capMs: args.backoffCapMs });
-    this.batchLimits = cfg.batch ?? { maxRecords: args.batchRecords, maxBytes: args.batchBytes, maxDelayMs: args.batchDelayMs };
+    this.batchLimits = cfg.batch ?? {
+      maxRecords: args.batchRecords,
+      maxBytes: args.batchBytes,
+      maxDelayMs: args.batchDelayMs,
+    };
     this.batcher = (cfg.batching ?? countBatching)({
       ...this.batchLimits,
       onFlush: (b: { items: string[] }) => {
@@ -265,7 +313,11 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
       this.base = cfg.follow.seq;
       this.based = true;
       this.followAcked = cfg.follow;
-      this.log.info('resuming the followed file after its last ACKed line', { path: cfg.follow.path, pos: cfg.follow.pos, seq: cfg.follow.seq });
+      this.log.info('resuming the followed file after its last ACKed line', {
+        path: cfg.follow.path,
+        pos: cfg.follow.pos,
+        seq: cfg.follow.seq,
+      });
     }
     this.follower = args.follow
       ? new FileFollower({
@@ -313,7 +365,10 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
   /** Connects, reads the source, handles SIGTERM/SIGINT; resolves to the exit code once closed. */
   run(): Promise<number> {
     const { args } = this;
-    this.watchdog = setInterval(() => this.tick(), Math.max(5, Math.min(100, Math.floor(args.ackTimeoutMs / 4), Math.floor(args.keepaliveMs / 2))));
+    this.watchdog = setInterval(
+      () => this.tick(),
+      Math.max(5, Math.min(100, Math.floor(args.ackTimeoutMs / 4), Math.floor(args.keepaliveMs / 2))),
+    );
     if (args.progressMs > 0) this.progressTimer = setInterval(() => this.progress(), args.progressMs);
     onShutdown(async (reason) => this.shutdown(reason), { log: this.log });
     this.log.info('shipping', {
@@ -372,9 +427,20 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     const connectedEvent = s instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
     s.on(connectedEvent, () => {
       if (this.socket !== s) return;
-      this.transition('handshaking', `connected to ${this.targetText}${connectedEvent === 'secureConnect' ? ' (TLS)' : ''}, HELLO sent`);
+      this.transition(
+        'handshaking',
+        `connected to ${this.targetText}${connectedEvent === 'secureConnect' ? ' (TLS)' : ''}, HELLO sent`,
+      );
       this.handshakeAt = Date.now();
-      this.write(s, encodeHello(this.stream, { name: this.args.name, lesson: this.cfg.lesson, pid: process.pid, ...this.cfg.hello }));
+      this.write(
+        s,
+        encodeHello(this.stream, {
+          name: this.args.name,
+          lesson: this.cfg.lesson,
+          pid: process.pid,
+          ...this.cfg.hello,
+        }),
+      );
     });
     s.on('data', (chunk: Buffer) => {
       if (this.socket !== s) return;
@@ -439,17 +505,32 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
         this.base = wireSeq;
         this.based = true;
         if (this.follower) this.saveFollow(true);
-        if (this.base > 0) this.log.info('the receiver already holds this stream: this run continues after it', { stream: this.stream, from: this.base + 1 });
+        if (this.base > 0)
+          this.log.info('the receiver already holds this stream: this run continues after it', {
+            stream: this.stream,
+            from: this.base + 1,
+          });
       } else if (wireSeq - this.base < this.ackedLocal) {
-        this.log.warn('the receiver holds less than it ACKed before (it lost data): those records cannot be sent again', { stream: this.stream, acked: this.base + this.ackedLocal, holds: wireSeq });
+        this.log.warn(
+          'the receiver holds less than it ACKed before (it lost data): those records cannot be sent again',
+          { stream: this.stream, acked: this.base + this.ackedLocal, holds: wireSeq },
+        );
       }
       this.policies.resumeAfterHello(wireSeq, this);
       this.backoff.reset();
       this.failedAttempts = 0;
       this.lastAckProgressAt = this.lastPingAt = Date.now();
-      this.transition('streaming', `HELLO answered: the receiver holds seq ${wireSeq}`, { acked: wireSeq, held: this.outbox.records });
+      this.transition('streaming', `HELLO answered: the receiver holds seq ${wireSeq}`, {
+        acked: wireSeq,
+        held: this.outbox.records,
+      });
       this.pump();
-      if (this.sourceDone) this.transition('draining', this.stopping ? 'stopping: no more reading' : 'source exhausted: waiting for the last ACKs', { unacked: this.outbox.records });
+      if (this.sourceDone)
+        this.transition(
+          'draining',
+          this.stopping ? 'stopping: no more reading' : 'source exhausted: waiting for the last ACKs',
+          { unacked: this.outbox.records },
+        );
       this.maybeFinish();
       return;
     }
@@ -477,7 +558,7 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     if ((this.st !== 'streaming' && this.st !== 'draining') || !this.socket || this.writeBlocked) return;
     const s = this.socket;
     const { count, outbox } = this;
-    for (let b = outbox.takeToSend() as HeldBatch | undefined; b !== undefined; b = outbox.takeToSend() as HeldBatch | undefined) {
+    for (let b = outbox.takeToSend(); b !== undefined; b = outbox.takeToSend()) {
       if (b.sends === 1) {
         count.sent += b.count;
         count.batches++;
@@ -485,7 +566,14 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
       count.frames++;
       if (outbox.inflight === 1) this.lastAckProgressAt = Date.now(); // the ACK clock starts when the window fills from empty
       const [codec, payload] = this.wireForm(b);
-      const frame = encodeFrame({ type: FrameType.BATCH, codec, count: b.count, stream: this.stream, seq: b.firstSeq + this.base, payload });
+      const frame = encodeFrame({
+        type: FrameType.BATCH,
+        codec,
+        count: b.count,
+        stream: this.stream,
+        seq: b.firstSeq + this.base,
+        payload,
+      });
       if (!this.write(s, frame)) {
         // Backpressure: the kernel's send buffer is full; go on at 'drain'.
         this.writeBlocked = true;
@@ -555,7 +643,11 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     }
     const step = this.policies.nextBackoff(this.backoff);
     const delay = step.delayMs;
-    this.transition('backoff', `${reason}; reconnecting in ${delay} ms`, { attempt: step.attempt + 1, delayMs: delay, ceilingMs: step.ceilingMs });
+    this.transition('backoff', `${reason}; reconnecting in ${delay} ms`, {
+      attempt: step.attempt + 1,
+      delayMs: delay,
+      ceilingMs: step.ceilingMs,
+    });
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = undefined;
       this.connect(`backoff of ${delay} ms over`);
@@ -651,7 +743,11 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
   toMemory(records: readonly string[], from: number, to: number): number {
     if (to <= from) return 0;
     const first = this.nextSeq;
-    this.waits.enter(Math.max(first, this.ackedLocal + 1), first + (to - from) - Math.max(first, this.ackedLocal + 1), performance.now());
+    this.waits.enter(
+      Math.max(first, this.ackedLocal + 1),
+      first + (to - from) - Math.max(first, this.ackedLocal + 1),
+      performance.now(),
+    );
     for (let i = from; i < to; i++) this.addToBatch(records[i]!, this.nextSeq++);
     return to - from;
   }
@@ -800,7 +896,12 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     }
     this.sourceDone = true;
     this.batcher.flush('close');
-    if (this.st === 'streaming') this.transition('draining', this.stopping ? 'stopping: no more reading' : 'source exhausted: waiting for the last ACKs', { unacked: this.outbox.records });
+    if (this.st === 'streaming')
+      this.transition(
+        'draining',
+        this.stopping ? 'stopping: no more reading' : 'source exhausted: waiting for the last ACKs',
+        { unacked: this.outbox.records },
+      );
     this.maybeFinish();
   }
 
@@ -811,7 +912,10 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     if ((!this.sourceDone && !this.stopping) || this.st === 'closed' || this.st === 'handshaking') return;
     if (this.batcher.size > 0 || this.outbox.length > 0 || (this.spool !== undefined && !this.spool.isEmpty)) return;
     const read = this.nextSeq - 1;
-    this.finish(this.stopping ? 'stopped: everything read is acknowledged' : 'everything acknowledged', this.count.acked + this.count.dropped === read ? 0 : 1);
+    this.finish(
+      this.stopping ? 'stopped: everything read is acknowledged' : 'everything acknowledged',
+      this.count.acked + this.count.dropped === read ? 0 : 1,
+    );
   }
 
   private finish(reason: string, code: number): void {
@@ -877,7 +981,9 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
 
   private progress(): void {
     const { count } = this;
-    process.stdout.write(`${JSON.stringify({ event: 'progress', read: this.nextSeq - 1, sent: count.sent, acked: count.acked, dropped: count.dropped, spooled: count.spooled, queued: this.inMemory(), state: this.st })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ event: 'progress', read: this.nextSeq - 1, sent: count.sent, acked: count.acked, dropped: count.dropped, spooled: count.spooled, queued: this.inMemory(), state: this.st })}\n`,
+    );
   }
 
   /** SIGTERM: stop reading, drain what we can before the deadline, done line, exit 0. */
@@ -886,10 +992,14 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     this.wakeReader();
     this.follower?.stop();
     this.batcher.flush('close');
-    if (this.st === 'streaming') this.transition('draining', `${reason}: stop reading, draining`, { unacked: this.outbox.records });
+    if (this.st === 'streaming')
+      this.transition('draining', `${reason}: stop reading, draining`, { unacked: this.outbox.records });
     this.maybeFinish(); // nothing held: done at once
     const deadline = new Promise<void>((r) => setTimeout(r, 3500).unref());
     await Promise.race([this.finished, deadline]);
-    this.finish(`${reason}: ${this.outbox.records + this.batcher.size + (this.spool?.records ?? 0)} records not acknowledged at the deadline`, 0);
+    this.finish(
+      `${reason}: ${this.outbox.records + this.batcher.size + (this.spool?.records ?? 0)} records not acknowledged at the deadline`,
+      0,
+    );
   }
 }

@@ -13,7 +13,15 @@
  * - `ownDir(program, flag, open)`: a state or spool dir another live shipper holds → exit 2 naming the flag.
  */
 import os from 'node:os';
-import { opt, parseHostPort, requireOneSource, shipperOptions, type CliValues, type HostPort, type OptionSpec } from '../../shared/cli.ts';
+import {
+  opt,
+  parseHostPort,
+  requireOneSource,
+  shipperOptions,
+  type CliValues,
+  type HostPort,
+  type OptionSpec,
+} from '../../shared/cli.ts';
 import { DirLockedError } from '../../shared/dir-lock.ts';
 import { RecordGenerator } from '../../shared/generate.ts';
 import { CODEC_NAMES } from '../../shared/protocol/codecs.ts';
@@ -28,7 +36,11 @@ export interface TargetList extends HostPort {
 }
 
 export function parseTargets(raw: string): TargetList {
-  const all = raw.split(',').map((t) => t.trim()).filter(Boolean).map(parseHostPort);
+  const all = raw
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .map(parseHostPort);
   if (all.length === 0) return parseTargets(`${raw}:`); // parseHostPort names what is wrong
   return { ...all[0]!, all };
 }
@@ -43,27 +55,77 @@ export function lspShipperOptions(lesson: string, defaultPort: number) {
   return {
     ...shipperOptions(defaultPort),
     target,
-    spread: opt.flag('--spread', 'with several --target: start at target (stream id mod count) instead of the first, so shippers spread over the receivers'),
-    follow: opt.flag('--follow', 'with --input FILE: keep reading appended lines (and across rotation); resume after the last ACKed line'),
-    stateDir: opt.string('--state-dir <dir>', 'keeps the stream id and, with --follow, the acknowledged read position', `data/${lesson}-shipper`),
-    streamId: opt.int('--stream-id <n>', 'stream id (u32) to use instead of the one kept in --state-dir', undefined, { min: 0, max: 0xffff_ffff }),
-    name: opt.string('--name <name>', 'shipper name sent in HELLO. Without a client certificate it is the identity that owns the stream at the receiver: a changed name on a plaintext lane needs a new stream (--stream-id or a new --state-dir), else the receiver refuses it (LS_ERR_STREAM_OWNED) and the shipper stops', `${os.hostname()}/${lesson}-shipper`),
+    spread: opt.flag(
+      '--spread',
+      'with several --target: start at target (stream id mod count) instead of the first, so shippers spread over the receivers',
+    ),
+    follow: opt.flag(
+      '--follow',
+      'with --input FILE: keep reading appended lines (and across rotation); resume after the last ACKed line',
+    ),
+    stateDir: opt.string(
+      '--state-dir <dir>',
+      'keeps the stream id and, with --follow, the acknowledged read position',
+      `data/${lesson}-shipper`,
+    ),
+    streamId: opt.int('--stream-id <n>', 'stream id (u32) to use instead of the one kept in --state-dir', undefined, {
+      min: 0,
+      max: 0xffff_ffff,
+    }),
+    name: opt.string(
+      '--name <name>',
+      'shipper name sent in HELLO. Without a client certificate it is the identity that owns the stream at the receiver: a changed name on a plaintext lane needs a new stream (--stream-id or a new --state-dir), else the receiver refuses it (LS_ERR_STREAM_OWNED) and the shipper stops',
+      `${os.hostname()}/${lesson}-shipper`,
+    ),
     batchRecords: opt.int('--batch-records <n>', 'records per BATCH at most', 1000, { min: 1, max: 65535 }),
-    batchBytes: opt.bytes('--batch-bytes <size>', 'payload bytes per BATCH at most (before compression)', 1 << 20, { min: 1, max: DEFAULT_MAX_PAYLOAD_BYTES }),
-    batchDelayMs: opt.int('--batch-delay-ms <n>', 'send a batch that is not full after this long (0 = at once)', 20, { min: 0, max: 60_000 }),
-    windowBatches: opt.int('--window-batches <n>', 'batches in flight (sent, not yet ACKed) at most', 64, { min: 1, max: 1_000_000 }),
+    batchBytes: opt.bytes('--batch-bytes <size>', 'payload bytes per BATCH at most (before compression)', 1 << 20, {
+      min: 1,
+      max: DEFAULT_MAX_PAYLOAD_BYTES,
+    }),
+    batchDelayMs: opt.int('--batch-delay-ms <n>', 'send a batch that is not full after this long (0 = at once)', 20, {
+      min: 0,
+      max: 60_000,
+    }),
+    windowBatches: opt.int('--window-batches <n>', 'batches in flight (sent, not yet ACKed) at most', 64, {
+      min: 1,
+      max: 1_000_000,
+    }),
     windowBytes: opt.bytes('--window-bytes <size>', 'payload bytes in flight at most', 32 << 20, { min: 1024 }),
-    queueRecords: opt.int('--queue-records <n>', 'records held in memory (queued + unacknowledged) at most', 200_000, { min: 1 }),
-    overflow: opt.choice('--overflow <policy>', 'when memory (and the spool) is full: block | drop-oldest | drop-newest', ['block', 'drop-oldest', 'drop-newest'] as const, 'block'),
+    queueRecords: opt.int('--queue-records <n>', 'records held in memory (queued + unacknowledged) at most', 200_000, {
+      min: 1,
+    }),
+    overflow: opt.choice(
+      '--overflow <policy>',
+      'when memory (and the spool) is full: block | drop-oldest | drop-newest',
+      ['block', 'drop-oldest', 'drop-newest'] as const,
+      'block',
+    ),
     spool: opt.string('--spool <dir>', 'overflow to disk here first; --overflow applies when the spool is full'),
     spoolBytes: opt.bytes('--spool-bytes <size>', 'most bytes the spool holds', 1 << 30, { min: 4096 }),
-    backoffBaseMs: opt.int('--backoff-base-ms <n>', 'first reconnect window (full jitter: random(0, min(cap, base·2^attempt)))', 100, { min: 1, max: 3_600_000 }),
+    backoffBaseMs: opt.int(
+      '--backoff-base-ms <n>',
+      'first reconnect window (full jitter: random(0, min(cap, base·2^attempt)))',
+      100,
+      { min: 1, max: 3_600_000 },
+    ),
     backoffCapMs: opt.int('--backoff-cap-ms <n>', 'largest reconnect window', 5000, { min: 1, max: 3_600_000 }),
-    maxAttempts: opt.int('--max-attempts <n>', 'give up after this many failed connects in a row (0 = never)', 0, { min: 0 }),
-    ackTimeoutMs: opt.int('--ack-timeout-ms <n>', 'no ACK progress (or no PONG) for this long: the connection is dead, reconnect', 5000, { min: 10 }),
+    maxAttempts: opt.int('--max-attempts <n>', 'give up after this many failed connects in a row (0 = never)', 0, {
+      min: 0,
+    }),
+    ackTimeoutMs: opt.int(
+      '--ack-timeout-ms <n>',
+      'no ACK progress (or no PONG) for this long: the connection is dead, reconnect',
+      5000,
+      { min: 10 },
+    ),
     keepaliveMs: opt.int('--keepalive-ms <n>', 'PING the receiver this often', 1000, { min: 10 }),
     progressMs: opt.int('--progress-ms <n>', 'print a progress line this often (0 = never)', 1000, { min: 0 }),
-    rate: opt.int('--rate <n>', 'with --generate: create records at this many per second (0 = as fast as possible)', 0, { min: 0 }),
+    rate: opt.int(
+      '--rate <n>',
+      'with --generate: create records at this many per second (0 = as fast as possible)',
+      0,
+      { min: 0 },
+    ),
   };
 }
 
@@ -72,7 +134,12 @@ export function lspCodecOptions() {
   return {
     codec: opt.choice('--codec <name>', `BATCH payload codec: ${CODEC_NAMES.join(' | ')}`, CODEC_NAMES, 'none'),
     level: opt.int('--level <n>', "compression level (default: the codec's own)", undefined, { min: -131072, max: 22 }),
-    minCompressBytes: opt.bytes('--min-compress-bytes <size>', 'payloads smaller than this go uncompressed (codec 0)', 256, { min: 0 }),
+    minCompressBytes: opt.bytes(
+      '--min-compress-bytes <size>',
+      'payloads smaller than this go uncompressed (codec 0)',
+      256,
+      { min: 0 },
+    ),
   };
 }
 
@@ -92,7 +159,9 @@ export function validateLspShipper(v: LspShipperArgs): string | undefined {
   return (
     requireOneSource(v) ??
     (v.follow && (v.input === undefined || v.input === '-') ? '--follow needs --input FILE' : undefined) ??
-    (v.backoffCapMs < v.backoffBaseMs ? `--backoff-cap-ms (${v.backoffCapMs}) must be at least --backoff-base-ms (${v.backoffBaseMs})` : undefined) ??
+    (v.backoffCapMs < v.backoffBaseMs
+      ? `--backoff-cap-ms (${v.backoffCapMs}) must be at least --backoff-base-ms (${v.backoffBaseMs})`
+      : undefined) ??
     (v.batchBytes < SMALLEST_RECORD_BYTES
       ? `--batch-bytes ${v.batchBytes} is smaller than one record (the smallest valid record is ${SMALLEST_RECORD_BYTES} bytes)`
       : undefined) ??

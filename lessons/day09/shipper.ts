@@ -42,16 +42,21 @@ import { Spool } from './spool.ts';
 const PROGRAM = 'lessons/day09/shipper.ts';
 const args = parseCli({
   name: PROGRAM,
-  summary: 'Day 09 shipper: LSP/1 with ACKs, resend after reconnect, backoff with jitter, bounded memory, spool, --follow.',
+  summary:
+    'Day 09 shipper: LSP/1 with ACKs, resend after reconnect, backoff with jitter, bounded memory, spool, --follow.',
   options: lspShipperOptions('day09', 5141),
   validate: validateLspShipper,
 });
 
 const log = createLog('day09/shipper');
 // The stream id (and a followed file's acknowledged position) live in --state-dir; one shipper per dir.
-const state = ownDir(PROGRAM, '--state-dir', () => ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }));
+const state = ownDir(PROGRAM, '--state-dir', () =>
+  ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }),
+);
 // Past --queue-records, records wait on disk here [d09.6].
-const spool = args.spool ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes })) : undefined;
+const spool = args.spool
+  ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes }))
+  : undefined;
 // Where a --follow run resumes: after the last line whose record the receiver ACKed [d09.5].
 const follow: FollowState | undefined = args.follow ? state.followOf(args.input!) : undefined;
 

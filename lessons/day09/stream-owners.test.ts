@@ -42,7 +42,16 @@ interface Client {
 async function start(dir: string, extra: Partial<AckedIngestOptions> = {}) {
   const stats = new ReceiverStats('t', 'lsp1-tcp');
   const log = createLog('test');
-  const ingest = await AckedIngest.open({ dataDir: dir, fsync: 'interval', fsyncIntervalMs: 10, rotateBytes: 1 << 30, lane: 't', stats, log, ...extra });
+  const ingest = await AckedIngest.open({
+    dataDir: dir,
+    fsync: 'interval',
+    fsyncIntervalMs: 10,
+    rotateBytes: 1 << 30,
+    lane: 't',
+    stats,
+    log,
+    ...extra,
+  });
   const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: 10, idleTimeoutMs: 60_000 });
   ingest.attach(rx);
   const server = net.createServer({ noDelay: true }, rx.accept);
@@ -70,7 +79,10 @@ async function start(dir: string, extra: Partial<AckedIngestOptions> = {}) {
       until: async (cond, what) => {
         const end = Date.now() + 5000;
         while (!cond()) {
-          if (Date.now() > end) throw new Error(`timed out waiting for ${what}; frames ${frames.map((f) => `${FrameType[f.type]}(${f.stream},${f.seq})`).join(' ')}`);
+          if (Date.now() > end)
+            throw new Error(
+              `timed out waiting for ${what}; frames ${frames.map((f) => `${FrameType[f.type]}(${f.stream},${f.seq})`).join(' ')}`,
+            );
           await new Promise((r) => setTimeout(r, 5));
         }
       },
@@ -125,11 +137,19 @@ describe('who may write a stream (issue 17)', () => {
     await write(alice, 777, 'alice', 1, 100);
     const mallory = await r.connect();
     // a HELLO then 900 seqs above alice's: the attack of issue 17
-    mallory.socket.write(Buffer.concat([encodeHello(777, { name: 'mallory' }), encodeBatch({ stream: 777, seq: 101, records: records(101, 1000) })]));
+    mallory.socket.write(
+      Buffer.concat([
+        encodeHello(777, { name: 'mallory' }),
+        encodeBatch({ stream: 777, seq: 101, records: records(101, 1000) }),
+      ]),
+    );
     await refused(mallory, 'LS_ERR_STREAM_OWNED');
     expect(mallory.acks(777)).toEqual([]);
     expect(r.ingest.ownership.refused.stream_owned).toBe(1);
-    expect((r.stats.toJSON()['ownership'] as { refused: Record<string, number> }).refused).toEqual({ stream_owned: 1, hello_required: 0 });
+    expect((r.stats.toJSON()['ownership'] as { refused: Record<string, number> }).refused).toEqual({
+      stream_owned: 1,
+      hello_required: 0,
+    });
     // alice's next records are stored, not dropped as "duplicates"
     alice.socket.write(encodeBatch({ stream: 777, seq: 101, records: records(101, 200) }));
     await alice.until(() => alice.acks(777).at(-1) === 200, 'ACK 200');
@@ -151,7 +171,7 @@ describe('who may write a stream (issue 17)', () => {
     expect(await seqsOf(dir, 778)).toEqual(range(1, 5));
   });
 
-  it('a BATCH before its stream\'s HELLO is refused (LS_ERR_HELLO_REQUIRED), so every write has an identity', async () => {
+  it("a BATCH before its stream's HELLO is refused (LS_ERR_HELLO_REQUIRED), so every write has an identity", async () => {
     const dir = await tmpDir();
     const r = await start(dir);
     const c = await r.connect();
@@ -167,7 +187,9 @@ describe('who may write a stream (issue 17)', () => {
     expect(await seqsOf(dir, 5)).toEqual([]);
     // a BATCH right behind its HELLO (one write) is fine: the HELLO binds at once, the ACKs wait for the binding on disk
     const e = await r.connect();
-    e.socket.write(Buffer.concat([encodeHello(9, { name: 'e' }), encodeBatch({ stream: 9, seq: 1, records: records(1, 4) })]));
+    e.socket.write(
+      Buffer.concat([encodeHello(9, { name: 'e' }), encodeBatch({ stream: 9, seq: 1, records: records(1, 4) })]),
+    );
     await e.until(() => e.acks(9).at(-1) === 4, 'ACK 4 of a pipelined HELLO + BATCH');
     expect(e.acks(9)[0]).toBe(0);
     expect(JSON.parse(await readFile(join(dir, OWNERS_FILE), 'utf8')).owners['9'].owner).toBe('name:e');
@@ -180,7 +202,10 @@ describe('who may write a stream (issue 17)', () => {
     alice.socket.write(encodeHello(777, { name: 'alice' }));
     await alice.until(() => alice.acks(777).length === 1, 'the ACK to HELLO');
     // the HELLO's answer is the stream's first ACK: the owners file already names alice
-    const onDisk = JSON.parse(await readFile(join(dir, OWNERS_FILE), 'utf8')) as { version: number; owners: Record<string, { owner: string }> };
+    const onDisk = JSON.parse(await readFile(join(dir, OWNERS_FILE), 'utf8')) as {
+      version: number;
+      owners: Record<string, { owner: string }>;
+    };
     expect(onDisk.version).toBe(1);
     expect(onDisk.owners['777']?.owner).toBe('name:alice');
     alice.socket.write(encodeBatch({ stream: 777, seq: 1, records: records(1, 50) }));
@@ -194,7 +219,7 @@ describe('who may write a stream (issue 17)', () => {
     await refused(mallory, 'LS_ERR_STREAM_OWNED');
     const again = await b.connect();
     again.socket.write(encodeHello(777, { name: 'alice' }));
-    await again.until(() => again.acks(777).length === 1, 'the ACK to alice\'s HELLO');
+    await again.until(() => again.acks(777).length === 1, "the ACK to alice's HELLO");
     expect(again.acks(777)).toEqual([50]);
     again.socket.write(encodeBatch({ stream: 777, seq: 51, records: records(51, 60) }));
     await again.until(() => again.acks(777).at(-1) === 60, 'ACK 60');
@@ -213,7 +238,7 @@ describe('who may write a stream (issue 17)', () => {
     expect(b.ingest.ownership.streams).toBe(0);
     const bob = await b.connect();
     bob.socket.write(encodeHello(42, { name: 'bob' }));
-    await bob.until(() => bob.acks(42).length === 1, 'the ACK to bob\'s HELLO');
+    await bob.until(() => bob.acks(42).length === 1, "the ACK to bob's HELLO");
     expect(bob.acks(42)).toEqual([30]); // the marks are as before
     const carol = await b.connect();
     carol.socket.write(encodeHello(42, { name: 'carol' }));

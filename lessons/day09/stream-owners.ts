@@ -88,14 +88,19 @@ export class OwnersFile implements StreamOwners {
     let content: OwnersFileContent;
     try {
       content = JSON.parse(text) as OwnersFileContent;
-      if (content.version !== 1 || typeof content.owners !== 'object' || content.owners === null) throw new Error('not a version 1 owners file');
+      if (content.version !== 1 || typeof content.owners !== 'object' || content.owners === null)
+        throw new Error('not a version 1 owners file');
     } catch (err) {
       // The file is only ever replaced whole (rename), so this is damage, not a crash: say so and stop.
-      throw new OwnersFileError(`${f.path} is damaged (${(err as Error).message}): restore it from a backup, or remove it to let the first writer of each stream own it again`, { cause: err });
+      throw new OwnersFileError(
+        `${f.path} is damaged (${(err as Error).message}): restore it from a backup, or remove it to let the first writer of each stream own it again`,
+        { cause: err },
+      );
     }
     for (const [id, o] of Object.entries(content.owners)) {
       const stream = Number(id);
-      if (Number.isInteger(stream) && o && typeof o.owner === 'string') f.owners.set(stream, { owner: o.owner, since: String(o.since ?? '') });
+      if (Number.isInteger(stream) && o && typeof o.owner === 'string')
+        f.owners.set(stream, { owner: o.owner, since: String(o.since ?? '') });
     }
     return f;
   }

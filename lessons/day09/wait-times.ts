@@ -10,7 +10,12 @@ import hdr from 'hdr-histogram-js';
  * count in an HDR histogram (microseconds, 3 significant digits).
  */
 export class WaitTimes {
-  readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
+  readonly histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+    autoResize: true,
+  });
   /** flat runs [firstSeq, count, t, firstSeq, count, t, …] from `head` on, in seq order */
   private runs: number[] = [];
   private head = 0;
@@ -77,6 +82,11 @@ export class WaitTimes {
     const ms = (us: number) => Math.round(us) / 1000;
     if (h.totalCount === 0) return { p50: 0, p99: 0, max: 0, n: 0 };
     const max = h.maxValue; // (percentiles are reported as the top of their bucket: never above the max)
-    return { p50: ms(Math.min(max, h.getValueAtPercentile(50))), p99: ms(Math.min(max, h.getValueAtPercentile(99))), max: ms(max), n: h.totalCount };
+    return {
+      p50: ms(Math.min(max, h.getValueAtPercentile(50))),
+      p99: ms(Math.min(max, h.getValueAtPercentile(99))),
+      max: ms(max),
+      n: h.totalCount,
+    };
   }
 }

@@ -17,10 +17,39 @@ const V6 = `  sl  local_address                         remote_address          
 describe('parseProcNetUdp', () => {
   it('reads address, port, queues, inode and drops of each row', () => {
     expect(parseProcNetUdp(V4)).toEqual([
-      { localAddress: '127.0.0.1', localPort: 5142, remoteAddress: '0.0.0.0', remotePort: 0, txQueue: 0, rxQueue: 2560, inode: 81234, drops: 17 },
-      { localAddress: '0.0.0.0', localPort: 68, remoteAddress: '0.0.0.0', remotePort: 0, txQueue: 0, rxQueue: 0, inode: 1111, drops: 0 },
+      {
+        localAddress: '127.0.0.1',
+        localPort: 5142,
+        remoteAddress: '0.0.0.0',
+        remotePort: 0,
+        txQueue: 0,
+        rxQueue: 2560,
+        inode: 81234,
+        drops: 17,
+      },
+      {
+        localAddress: '0.0.0.0',
+        localPort: 68,
+        remoteAddress: '0.0.0.0',
+        remotePort: 0,
+        txQueue: 0,
+        rxQueue: 0,
+        inode: 1111,
+        drops: 0,
+      },
     ]);
-    expect(parseProcNetUdp(V6)).toEqual([{ localAddress: '::1', localPort: 0xbc76, remoteAddress: '::', remotePort: 0, txQueue: 0, rxQueue: 0, inode: 110951, drops: 3 }]);
+    expect(parseProcNetUdp(V6)).toEqual([
+      {
+        localAddress: '::1',
+        localPort: 0xbc76,
+        remoteAddress: '::',
+        remotePort: 0,
+        txQueue: 0,
+        rxQueue: 0,
+        inode: 110951,
+        drops: 3,
+      },
+    ]);
   });
 
   it('ignores the header and junk lines', () => {
@@ -47,33 +76,47 @@ describe('readKernelUdpCounters', () => {
     await mkdir(join(root, 'net'));
     await writeFile(join(root, 'net', 'udp'), V4);
     await writeFile(join(root, 'net', 'udp6'), V6);
-    expect(await readKernelUdpCounters({ address: '127.0.0.1', port: 5142, family: 'IPv4' }, root)).toEqual({ drops: 17, rxQueue: 2560, sockets: 1 });
-    expect(await readKernelUdpCounters({ address: '::1', port: 0xbc76, family: 'IPv6' }, root)).toEqual({ drops: 3, rxQueue: 0, sockets: 1 });
+    expect(await readKernelUdpCounters({ address: '127.0.0.1', port: 5142, family: 'IPv4' }, root)).toEqual({
+      drops: 17,
+      rxQueue: 2560,
+      sockets: 1,
+    });
+    expect(await readKernelUdpCounters({ address: '::1', port: 0xbc76, family: 'IPv6' }, root)).toEqual({
+      drops: 3,
+      rxQueue: 0,
+      sockets: 1,
+    });
     expect(await readKernelUdpCounters({ address: '127.0.0.1', port: 9, family: 'IPv4' }, root)).toBeNull();
-    expect(await readKernelUdpCounters({ address: '127.0.0.1', port: 5142, family: 'IPv4' }, join(root, 'nope'))).toBeNull();
+    expect(
+      await readKernelUdpCounters({ address: '127.0.0.1', port: 5142, family: 'IPv4' }, join(root, 'nope')),
+    ).toBeNull();
   });
 
-  it.runIf(existsSync('/proc/net/udp'))('sees drops when a real socket with a tiny buffer is flooded (Linux)', async () => {
-    const rx = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 });
-    const tx = dgram.createSocket('udp4');
-    try {
-      await new Promise<void>((r) => rx.bind(0, '127.0.0.1', r));
-      const bound = rx.address();
-      // Nobody reads: the buffer fills after a datagram or two and the kernel drops the rest.
-      rx.on('message', () => {});
-      const before = await readKernelUdpCounters(bound);
-      expect(before).not.toBeNull();
-      const payload = Buffer.alloc(1000);
-      // Send synchronously-queued datagrams faster than this process reads them (it is busy sending).
-      await new Promise<void>((resolve, reject) => {
-        let left = 200;
-        for (let i = 0; i < 200; i++) tx.send(payload, bound.port, '127.0.0.1', (err) => (err ? reject(err) : --left === 0 && resolve()));
-      });
-      const after = await readKernelUdpCounters(bound);
-      expect(after!.drops).toBeGreaterThan(before!.drops);
-    } finally {
-      rx.close();
-      tx.close();
-    }
-  });
+  it.runIf(existsSync('/proc/net/udp'))(
+    'sees drops when a real socket with a tiny buffer is flooded (Linux)',
+    async () => {
+      const rx = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 });
+      const tx = dgram.createSocket('udp4');
+      try {
+        await new Promise<void>((r) => rx.bind(0, '127.0.0.1', r));
+        const bound = rx.address();
+        // Nobody reads: the buffer fills after a datagram or two and the kernel drops the rest.
+        rx.on('message', () => {});
+        const before = await readKernelUdpCounters(bound);
+        expect(before).not.toBeNull();
+        const payload = Buffer.alloc(1000);
+        // Send synchronously-queued datagrams faster than this process reads them (it is busy sending).
+        await new Promise<void>((resolve, reject) => {
+          let left = 200;
+          for (let i = 0; i < 200; i++)
+            tx.send(payload, bound.port, '127.0.0.1', (err) => (err ? reject(err) : --left === 0 && resolve()));
+        });
+        const after = await readKernelUdpCounters(bound);
+        expect(after!.drops).toBeGreaterThan(before!.drops);
+      } finally {
+        rx.close();
+        tx.close();
+      }
+    },
+  );
 });

@@ -39,13 +39,14 @@ export function procAddress(hex: string): string {
   for (let i = 0; i < hex.length; i += 8) bytes.push(...wordBytes(hex.slice(i, i + 8)));
   if (bytes.length !== 16) return hex;
   // IPv4-mapped (::ffff:a.b.c.d) reads better as IPv4.
-  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return `::ffff:${bytes.slice(12).join('.')}`;
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff)
+    return `::ffff:${bytes.slice(12).join('.')}`;
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
   // Compress the longest run of zero groups (RFC 5952).
   let best = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;
@@ -105,7 +106,10 @@ const WILDCARD = new Set(['0.0.0.0', '::', '::ffff:0.0.0.0']);
  * The kernel's counters for the UDP socket bound to `address:port` (as `socket.address()` reports it),
  * or null where /proc/net/udp is not available (not Linux) or no row matches.
  */
-export async function readKernelUdpCounters(bound: { address: string; port: number; family: string }, procRoot = '/proc'): Promise<KernelUdpCounters | null> {
+export async function readKernelUdpCounters(
+  bound: { address: string; port: number; family: string },
+  procRoot = '/proc',
+): Promise<KernelUdpCounters | null> {
   const file = bound.family === 'IPv6' || bound.family === '6' ? 'udp6' : 'udp';
   let text: string;
   try {

@@ -49,19 +49,59 @@ const args = parseCli({
   summary: 'Day 10 receiver: LSP/1 BATCH frames over UDP (one per datagram); counts loss per stream and per layer.',
   options: {
     ...common,
-    rcvbuf: opt.bytes('--rcvbuf <size>', 'socket receive buffer to ask for (SO_RCVBUF); the kernel caps it (net.core.rmem_max) and Linux doubles it; 0 = the kernel default', 4 << 20, { min: 0, max: 1 << 30 }),
-    maxDatagram: opt.bytes('--max-datagram <size>', 'largest datagram accepted; larger ones are malformed (too_large)', MAX_UDP_PAYLOAD, { min: HEADER_SIZE + 2, max: MAX_UDP_PAYLOAD }),
-    reorderWindow: opt.int('--reorder-window <n>', 'per stream, how far below the highest seq a missing seq is still remembered (a late arrival fills its gap)', 16_384, { min: 1, max: 1 << 24 }),
-    maxStreams: opt.int('--max-streams <n>', 'streams tracked at once; datagrams of further streams are malformed (too_many_streams)', 1024, { min: 1, max: 1 << 20 }),
-    rejectSamplesPerSec: opt.int('--reject-samples-per-sec <n>', 'malformed datagrams sampled into rejects.ndjson per second at most (all are counted)', 10, { min: 1, max: 100_000 }),
-    maxBacklog: opt.bytes('--max-backlog <size>', 'when this many bytes wait for the disk, datagrams are dropped here (counted as udp.appDrops)', 64 << 20, { min: 1 << 20 }),
-    drainQuietMs: opt.int('--drain-quiet-ms <n>', 'on SIGTERM, keep reading until no datagram arrives for this long', 100, { min: 0, max: 3000 }),
+    rcvbuf: opt.bytes(
+      '--rcvbuf <size>',
+      'socket receive buffer to ask for (SO_RCVBUF); the kernel caps it (net.core.rmem_max) and Linux doubles it; 0 = the kernel default',
+      4 << 20,
+      { min: 0, max: 1 << 30 },
+    ),
+    maxDatagram: opt.bytes(
+      '--max-datagram <size>',
+      'largest datagram accepted; larger ones are malformed (too_large)',
+      MAX_UDP_PAYLOAD,
+      { min: HEADER_SIZE + 2, max: MAX_UDP_PAYLOAD },
+    ),
+    reorderWindow: opt.int(
+      '--reorder-window <n>',
+      'per stream, how far below the highest seq a missing seq is still remembered (a late arrival fills its gap)',
+      16_384,
+      { min: 1, max: 1 << 24 },
+    ),
+    maxStreams: opt.int(
+      '--max-streams <n>',
+      'streams tracked at once; datagrams of further streams are malformed (too_many_streams)',
+      1024,
+      { min: 1, max: 1 << 20 },
+    ),
+    rejectSamplesPerSec: opt.int(
+      '--reject-samples-per-sec <n>',
+      'malformed datagrams sampled into rejects.ndjson per second at most (all are counted)',
+      10,
+      { min: 1, max: 100_000 },
+    ),
+    maxBacklog: opt.bytes(
+      '--max-backlog <size>',
+      'when this many bytes wait for the disk, datagrams are dropped here (counted as udp.appDrops)',
+      64 << 20,
+      { min: 1 << 20 },
+    ),
+    drainQuietMs: opt.int(
+      '--drain-quiet-ms <n>',
+      'on SIGTERM, keep reading until no datagram arrives for this long',
+      100,
+      { min: 0, max: 3000 },
+    ),
   },
 });
 
 const log = createLog('day10/receiver');
 const stats = new ReceiverStats(args.lane, 'lsp1-udp');
-const sink = await FileSink.open({ dir: args.dataDir, fsync: args.fsync, fsyncIntervalMs: args.fsyncIntervalMs, rotateBytes: args.rotateBytes });
+const sink = await FileSink.open({
+  dir: args.dataDir,
+  fsync: args.fsync,
+  fsyncIntervalMs: args.fsyncIntervalMs,
+  rotateBytes: args.rotateBytes,
+});
 const accounting = new SeqAccounting(stats, args.reorderWindow, args.maxStreams);
 
 /** The UDP section of stats.json: our counts beside the kernel's. */
@@ -155,7 +195,8 @@ function oneFrame(datagram: Buffer, peer: string): Frame | undefined {
   } catch (err) {
     decoder = new FrameDecoder({ maxPayloadBytes: args.maxDatagram - HEADER_SIZE });
     // A good frame followed by a broken one is still "more than one frame".
-    const reason = frames.length > 0 ? 'trailing_bytes' : err instanceof LsError ? (REASON[err.code] ?? 'malformed') : 'malformed';
+    const reason =
+      frames.length > 0 ? 'trailing_bytes' : err instanceof LsError ? (REASON[err.code] ?? 'malformed') : 'malformed';
     malformed(reason, datagram, peer);
     return undefined;
   }
@@ -293,7 +334,10 @@ await new Promise<void>((resolve) => socket.bind(args.port, args.host, resolve))
 const bound = socket.address();
 udp.rcvbuf = socket.getRecvBufferSize();
 if (args.rcvbuf > 0 && udp.rcvbuf < args.rcvbuf) {
-  log.warn('the kernel granted a smaller receive buffer than asked: raise net.core.rmem_max to get more', { asked: args.rcvbuf, granted: udp.rcvbuf });
+  log.warn('the kernel granted a smaller receive buffer than asked: raise net.core.rmem_max to get more', {
+    asked: args.rcvbuf,
+    granted: udp.rcvbuf,
+  });
 }
 await pollKernel();
 statsWriter.start();
@@ -317,11 +361,35 @@ onShutdown(
     flushOut();
     await sink.close();
     await statsWriter.stop();
-    log.info('stopped', { datagrams: udp.datagrams, persisted: stats.records.persisted, gaps: udp.gaps, kernelDrops: udp.kernelDrops, appDrops: udp.appDrops, malformed: udp.malformed.total });
+    log.info('stopped', {
+      datagrams: udp.datagrams,
+      persisted: stats.records.persisted,
+      gaps: udp.gaps,
+      kernelDrops: udp.kernelDrops,
+      appDrops: udp.appDrops,
+      malformed: udp.malformed.total,
+    });
     // @end-solution
   },
   { log },
 );
 
-announceReady({ role: 'receiver', lesson: 'day10', transport: 'lsp1-udp', host: args.host, port: bound.port, lane: args.lane, dataDir: args.dataDir, rcvbuf: udp.rcvbuf, rcvbufRequested: args.rcvbuf, maxDatagram: args.maxDatagram });
-log.info('listening', { host: args.host, port: bound.port, dataDir: args.dataDir, rcvbuf: udp.rcvbuf, rcvbufRequested: args.rcvbuf });
+announceReady({
+  role: 'receiver',
+  lesson: 'day10',
+  transport: 'lsp1-udp',
+  host: args.host,
+  port: bound.port,
+  lane: args.lane,
+  dataDir: args.dataDir,
+  rcvbuf: udp.rcvbuf,
+  rcvbufRequested: args.rcvbuf,
+  maxDatagram: args.maxDatagram,
+});
+log.info('listening', {
+  host: args.host,
+  port: bound.port,
+  dataDir: args.dataDir,
+  rcvbuf: udp.rcvbuf,
+  rcvbufRequested: args.rcvbuf,
+});

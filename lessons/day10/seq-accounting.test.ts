@@ -90,7 +90,7 @@ describe('SeqAccounting', () => {
 
   it('matches a brute-force model on seeded random traffic: gaps = seqs below hwm never persisted', () => {
     let x = 12345;
-    const rnd = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
     const { stats, acc } = make(100_000);
     const persisted = new Set<number>();
     let hwm = 0;

@@ -21,7 +21,15 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
-import { formatHostPort, opt, parseCli, parseInteger, requireOneSource, shipperOptions, type OptionSpec } from '../../shared/cli.ts';
+import {
+  formatHostPort,
+  opt,
+  parseCli,
+  parseInteger,
+  requireOneSource,
+  shipperOptions,
+  type OptionSpec,
+} from '../../shared/cli.ts';
 import { openSource } from '../day08/input.ts';
 import { createLog } from '../../shared/log.ts';
 import { announceDone, onShutdown } from '../../shared/process.ts';
@@ -39,14 +47,35 @@ const rateOption: OptionSpec<number, true> = {
 
 const args = parseCli({
   name: 'lessons/day10/shipper.ts',
-  summary: 'Day 10 shipper: packs records into LSP/1 BATCH datagrams of at most --max-datagram bytes and sends them over UDP.',
+  summary:
+    'Day 10 shipper: packs records into LSP/1 BATCH datagrams of at most --max-datagram bytes and sends them over UDP.',
   options: {
     ...shipperOptions(5142),
-    maxDatagram: opt.bytes('--max-datagram <size>', 'largest datagram sent, the 28-byte LSP/1 header included (1472 = Ethernet MTU 1500 - IP 20 - UDP 8; at most 65507)', 1472, { min: HEADER_SIZE + 2, max: 65_507 }),
+    maxDatagram: opt.bytes(
+      '--max-datagram <size>',
+      'largest datagram sent, the 28-byte LSP/1 header included (1472 = Ethernet MTU 1500 - IP 20 - UDP 8; at most 65507)',
+      1472,
+      { min: HEADER_SIZE + 2, max: 65_507 },
+    ),
     rate: rateOption,
-    streamId: opt.int('--stream-id <n>', 'stream id (u32) of this run; default: a random one, so each run is a new stream starting at seq 1', undefined, { min: 0, max: 0xffff_ffff }),
-    burst: opt.int('--burst <records>', 'with --rate: most records sent at once after a pause (default: 50 ms worth, rate / 20)', undefined, { min: 1 }),
-    maxInFlight: opt.int('--max-in-flight <n>', 'datagrams handed to the socket and not yet confirmed sent, at most', 64, { min: 1, max: 65_536 }),
+    streamId: opt.int(
+      '--stream-id <n>',
+      'stream id (u32) of this run; default: a random one, so each run is a new stream starting at seq 1',
+      undefined,
+      { min: 0, max: 0xffff_ffff },
+    ),
+    burst: opt.int(
+      '--burst <records>',
+      'with --rate: most records sent at once after a pause (default: 50 ms worth, rate / 20)',
+      undefined,
+      { min: 1 },
+    ),
+    maxInFlight: opt.int(
+      '--max-in-flight <n>',
+      'datagrams handed to the socket and not yet confirmed sent, at most',
+      64,
+      { min: 1, max: 65_536 },
+    ),
   },
   validate: requireOneSource,
 });
@@ -89,7 +118,10 @@ function reject(record: string, size: number): void {
   rejected++;
   // A clear error, but not one per line when a whole file is too wide: the first 10, then a summary at the end.
   if (rejected <= 10) {
-    log.error(`record ${records} rejected: ${size} bytes (with its LF) cannot fit in one datagram of --max-datagram ${args.maxDatagram} bytes (${maxPayload} after the ${HEADER_SIZE}-byte header)`, { code: 'LS_ERR_TOO_LARGE', sample: record.slice(0, 80) });
+    log.error(
+      `record ${records} rejected: ${size} bytes (with its LF) cannot fit in one datagram of --max-datagram ${args.maxDatagram} bytes (${maxPayload} after the ${HEADER_SIZE}-byte header)`,
+      { code: 'LS_ERR_TOO_LARGE', sample: record.slice(0, 80) },
+    );
   }
 }
 
@@ -127,7 +159,8 @@ function onSent(n: number, size: number, err: Error | null): void {
     sendErrors++;
     dropped += n;
     // With a connected UDP socket the kernel reports an ICMP "port unreachable" as ECONNREFUSED.
-    if (!warnedRefused) log.warn('send failed (is a receiver listening?)', { error: err.message, target: formatHostPort(args.target) });
+    if (!warnedRefused)
+      log.warn('send failed (is a receiver listening?)', { error: err.message, target: formatHostPort(args.target) });
     warnedRefused = true;
   } else {
     sent += n;
@@ -217,9 +250,16 @@ await new Promise<void>((resolve, reject) => {
   done();
   process.exit(1);
 });
-log.info('shipping', { target: formatHostPort(args.target), stream, maxDatagram: args.maxDatagram, rate: args.rate || 'max' });
+log.info('shipping', {
+  target: formatHostPort(args.target),
+  stream,
+  maxDatagram: args.maxDatagram,
+  rate: args.rate || 'max',
+});
 
-const source = openSource(args, (reason, sample) => log.warn('input line skipped', { reason, sample: sample.toString('utf8', 0, 80) }));
+const source = openSource(args, (reason, sample) =>
+  log.warn('input line skipped', { reason, sample: sample.toString('utf8', 0, 80) }),
+);
 for await (const chunk of source) {
   if (stopping) break;
   for (let i = 0; i < chunk.length; i++) {
@@ -234,7 +274,10 @@ closeDatagram();
 await sendReady();
 await allConfirmed();
 socket.close();
-if (rejected > 10) log.error(`${rejected} records rejected in all (too large for --max-datagram ${args.maxDatagram})`, { code: 'LS_ERR_TOO_LARGE' });
+if (rejected > 10)
+  log.error(`${rejected} records rejected in all (too large for --max-datagram ${args.maxDatagram})`, {
+    code: 'LS_ERR_TOO_LARGE',
+  });
 done();
 finish();
 // Exit 1 when something we read was not sent: an oversized record, or a failed send.

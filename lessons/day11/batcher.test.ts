@@ -3,7 +3,13 @@ import { Batcher, BatchTooLargeError, type Batch } from './batcher.ts';
 
 function make(opts: { maxRecords?: number; maxBytes?: number; maxDelayMs?: number } = {}) {
   const out: Batch<string>[] = [];
-  const b = new Batcher<string>({ maxRecords: opts.maxRecords ?? 3, maxBytes: opts.maxBytes ?? 100, maxDelayMs: opts.maxDelayMs ?? 50, onFlush: (x) => out.push(x), now: () => Date.now() });
+  const b = new Batcher<string>({
+    maxRecords: opts.maxRecords ?? 3,
+    maxBytes: opts.maxBytes ?? 100,
+    maxDelayMs: opts.maxDelayMs ?? 50,
+    onFlush: (x) => out.push(x),
+    now: () => Date.now(),
+  });
   return { b, out };
 }
 

@@ -40,15 +40,24 @@ export interface BatcherOptions<T> {
 
 export class BatchTooLargeError extends Error {
   readonly code = 'LS_ERR_TOO_LARGE';
-  constructor(readonly bytes: number, readonly maxBytes: number) {
+  constructor(
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
     super(`an item of ${bytes} bytes cannot fit in a batch of at most ${maxBytes} bytes`);
   }
 }
 
-export function validateBatchLimits(o: { maxRecords: number; maxBytes: number; maxDelayMs: number }): string | undefined {
-  if (!Number.isInteger(o.maxRecords) || o.maxRecords < 1 || o.maxRecords > 65535) return `--batch-records must be 1..65535 (got ${o.maxRecords})`;
+export function validateBatchLimits(o: {
+  maxRecords: number;
+  maxBytes: number;
+  maxDelayMs: number;
+}): string | undefined {
+  if (!Number.isInteger(o.maxRecords) || o.maxRecords < 1 || o.maxRecords > 65535)
+    return `--batch-records must be 1..65535 (got ${o.maxRecords})`;
   if (!Number.isFinite(o.maxBytes) || o.maxBytes < 1) return `--batch-bytes must be at least 1 (got ${o.maxBytes})`;
-  if (!Number.isFinite(o.maxDelayMs) || o.maxDelayMs < 0) return `--batch-delay-ms must be 0 or more (got ${o.maxDelayMs})`;
+  if (!Number.isFinite(o.maxDelayMs) || o.maxDelayMs < 0)
+    return `--batch-delay-ms must be 0 or more (got ${o.maxDelayMs})`;
   return undefined;
 }
 

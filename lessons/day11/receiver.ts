@@ -36,14 +36,38 @@ const MAX_UDP_PAYLOAD = 65_507;
 
 const args = parseCli({
   name: 'lessons/day11/receiver.ts',
-  summary: 'Day 11 receiver: LSP/1 batches over TCP (ACKed, dedup, as day 09) or UDP (one BATCH per datagram); reports how shippers batch.',
+  summary:
+    'Day 11 receiver: LSP/1 batches over TCP (ACKed, dedup, as day 09) or UDP (one BATCH per datagram); reports how shippers batch.',
   options: {
     ...receiverOptions('day11'),
-    transport: opt.choice('--transport <t>', 'tcp (LSP/1 with ACKs) | udp (one BATCH per datagram, no ACK)', ['tcp', 'udp'] as const, 'tcp'),
-    maxPayloadBytes: opt.bytes('--max-payload-bytes <size>', 'tcp: largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_PAYLOAD_BYTES, { min: 1024, max: 1 << 30 }),
-    maxDecodedBytes: opt.bytes('--max-decoded-bytes <size>', 'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_DECODED_BYTES, { min: 1024, max: 1 << 30 }),
-    checkpointIntervalMs: opt.int('--checkpoint-interval-ms <n>', 'tcp: how often the high-water marks are checkpointed', 1000, { min: 10, max: 60_000 }),
-    rcvbuf: opt.bytes('--rcvbuf <size>', 'udp: socket receive buffer to ask for (0 = the kernel default)', 4 << 20, { min: 0, max: 1 << 30 }),
+    transport: opt.choice(
+      '--transport <t>',
+      'tcp (LSP/1 with ACKs) | udp (one BATCH per datagram, no ACK)',
+      ['tcp', 'udp'] as const,
+      'tcp',
+    ),
+    maxPayloadBytes: opt.bytes(
+      '--max-payload-bytes <size>',
+      'tcp: largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE',
+      DEFAULT_MAX_PAYLOAD_BYTES,
+      { min: 1024, max: 1 << 30 },
+    ),
+    maxDecodedBytes: opt.bytes(
+      '--max-decoded-bytes <size>',
+      'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE',
+      DEFAULT_MAX_DECODED_BYTES,
+      { min: 1024, max: 1 << 30 },
+    ),
+    checkpointIntervalMs: opt.int(
+      '--checkpoint-interval-ms <n>',
+      'tcp: how often the high-water marks are checkpointed',
+      1000,
+      { min: 10, max: 60_000 },
+    ),
+    rcvbuf: opt.bytes('--rcvbuf <size>', 'udp: socket receive buffer to ask for (0 = the kernel default)', 4 << 20, {
+      min: 0,
+      max: 1 << 30,
+    }),
   },
 });
 
@@ -52,12 +76,22 @@ const transport = args.transport === 'udp' ? 'lsp1-udp' : 'lsp1-tcp';
 const stats = new ReceiverStats(args.lane, transport);
 /** How the shippers batch: frames and the records they carried. */
 const batching = { frames: 0, records: 0 };
-const batchingStats = () => ({ ...batching, recordsPerFrame: batching.frames ? Math.round((batching.records / batching.frames) * 100) / 100 : 0 });
+const batchingStats = () => ({
+  ...batching,
+  recordsPerFrame: batching.frames ? Math.round((batching.records / batching.frames) * 100) / 100 : 0,
+});
 
 if (args.transport === 'tcp') {
   // ---- TCP: day 09's delivery rules, unchanged ---------------------------------------------------------
   const ingest = await AckedIngest.open({ ...args, stats, log });
-  const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: args.maxConnections, idleTimeoutMs: args.idleTimeoutMs, maxPayloadBytes: args.maxPayloadBytes });
+  const rx = new LspReceiver({
+    handlers: ingest.handlers,
+    log,
+    stats,
+    maxConnections: args.maxConnections,
+    idleTimeoutMs: args.idleTimeoutMs,
+    maxPayloadBytes: args.maxPayloadBytes,
+  });
   ingest.attach(rx);
   const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
     batching.frames = ingest.batches.frames;
@@ -68,24 +102,44 @@ if (args.transport === 'tcp') {
   }).start();
   const server = net.createServer({ noDelay: true }, rx.accept);
   const port = await listenOrExit(server, args.host, args.port, log);
-  announceReady({ role: 'receiver', lesson: 'day11', transport, host: args.host, port, lane: args.lane, dataDir: args.dataDir });
+  announceReady({
+    role: 'receiver',
+    lesson: 'day11',
+    transport,
+    host: args.host,
+    port,
+    lane: args.lane,
+    dataDir: args.dataDir,
+  });
   log.info('listening (tcp)', { host: args.host, port, dataDir: args.dataDir, fsync: args.fsync });
   onShutdown(
     async () => {
       server.close();
       await ingest.shutdown(rx);
       await statsWriter.stop();
-      log.info('stopped', { persisted: stats.records.persisted, duplicates: stats.records.duplicates, ...batchingStats() });
+      log.info('stopped', {
+        persisted: stats.records.persisted,
+        duplicates: stats.records.duplicates,
+        ...batchingStats(),
+      });
     },
     { log },
   );
 } else {
   // ---- UDP: one BATCH per datagram, nobody answers -------------------------------------------------------
-  const sink = await FileSink.open({ dir: args.dataDir, fsync: args.fsync, fsyncIntervalMs: args.fsyncIntervalMs, rotateBytes: args.rotateBytes });
+  const sink = await FileSink.open({
+    dir: args.dataDir,
+    fsync: args.fsync,
+    fsyncIntervalMs: args.fsyncIntervalMs,
+    rotateBytes: args.rotateBytes,
+  });
   const out = new RxWriter(2048); // one datagram's records at a time: start small
   const accounting = new SeqAccounting(stats, 16_384, 1024);
   const malformed: Record<string, number> = {};
-  const socket = dgram.createSocket({ type: net.isIPv6(args.host) ? 'udp6' : 'udp4', ...(args.rcvbuf > 0 ? { recvBufferSize: args.rcvbuf } : {}) });
+  const socket = dgram.createSocket({
+    type: net.isIPv6(args.host) ? 'udp6' : 'udp4',
+    ...(args.rcvbuf > 0 ? { recvBufferSize: args.rcvbuf } : {}),
+  });
 
   const onDatagram = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     const peer = peerName(rinfo.address, rinfo.port);
@@ -94,7 +148,12 @@ if (args.transport === 'tcp') {
       // exactly one whole frame per datagram
       const frames = new FrameDecoder({ maxPayloadBytes: MAX_UDP_PAYLOAD - HEADER_SIZE }).push(msg);
       const frame = frames[0];
-      if (frames.length !== 1 || frame === undefined || frame.type !== FrameType.BATCH || HEADER_SIZE + frame.payload.length !== msg.length) {
+      if (
+        frames.length !== 1 ||
+        frame === undefined ||
+        frame.type !== FrameType.BATCH ||
+        HEADER_SIZE + frame.payload.length !== msg.length
+      ) {
         throw new LsError('LS_ERR_PAYLOAD', 'a datagram must hold exactly one BATCH frame');
       }
       const lines = decodeBatch(frame, { maxDecodedBytes: args.maxDecodedBytes });
@@ -140,7 +199,15 @@ if (args.transport === 'tcp') {
   }).start();
   await new Promise<void>((resolve) => socket.bind(args.port, args.host, resolve));
   const port = socket.address().port;
-  announceReady({ role: 'receiver', lesson: 'day11', transport, host: args.host, port, lane: args.lane, dataDir: args.dataDir });
+  announceReady({
+    role: 'receiver',
+    lesson: 'day11',
+    transport,
+    host: args.host,
+    port,
+    lane: args.lane,
+    dataDir: args.dataDir,
+  });
   log.info('listening (udp)', { host: args.host, port, dataDir: args.dataDir });
   onShutdown(
     async () => {

@@ -33,7 +33,17 @@ import { Batcher, type Batch } from './batcher.ts';
 import { formatHostPort, opt, parseCli } from '../../shared/cli.ts';
 import { openSource } from '../day08/input.ts';
 import { createLog } from '../../shared/log.ts';
-import { generatePaced, LspShipper, lspShipperOptions, ownDir, SMALLEST_RECORD_BYTES, validateLspShipper, WaitTimes, type BatchLimits, type LspShipperArgs } from '../day09/shipper-engine.ts';
+import {
+  generatePaced,
+  LspShipper,
+  lspShipperOptions,
+  ownDir,
+  SMALLEST_RECORD_BYTES,
+  validateLspShipper,
+  WaitTimes,
+  type BatchLimits,
+  type LspShipperArgs,
+} from '../day09/shipper-engine.ts';
 import { announceDone, onShutdown } from '../../shared/process.ts';
 import { encodeBatchPayload } from '../../shared/protocol/batch.ts';
 import { encodeFrame, FrameType, HEADER_SIZE } from '../../shared/protocol/frame.ts';
@@ -47,12 +57,28 @@ const MAX_UDP_PAYLOAD = 65_507;
 
 const args = parseCli({
   name: PROGRAM,
-  summary: 'Day 11 shipper: batches records by count, bytes and time (whichever first), over LSP/1 TCP (ACKed) or UDP (one BATCH per datagram).',
+  summary:
+    'Day 11 shipper: batches records by count, bytes and time (whichever first), over LSP/1 TCP (ACKed) or UDP (one BATCH per datagram).',
   options: {
     ...lspShipperOptions('day11', 5143),
-    transport: opt.choice('--transport <t>', 'tcp (LSP/1 with ACKs, resend, spool) | udp (one BATCH per datagram, no ACK)', ['tcp', 'udp'] as const, 'tcp'),
-    maxDatagram: opt.bytes('--max-datagram <size>', 'udp: largest datagram, the 28-byte header included (1472 = Ethernet MTU - IP - UDP headers)', 1472, { min: 1, max: MAX_UDP_PAYLOAD }),
-    maxInFlight: opt.int('--max-in-flight <n>', 'udp: datagrams handed to the socket and not yet confirmed sent, at most', 64, { min: 1, max: 65_536 }),
+    transport: opt.choice(
+      '--transport <t>',
+      'tcp (LSP/1 with ACKs, resend, spool) | udp (one BATCH per datagram, no ACK)',
+      ['tcp', 'udp'] as const,
+      'tcp',
+    ),
+    maxDatagram: opt.bytes(
+      '--max-datagram <size>',
+      'udp: largest datagram, the 28-byte header included (1472 = Ethernet MTU - IP - UDP headers)',
+      1472,
+      { min: 1, max: MAX_UDP_PAYLOAD },
+    ),
+    maxInFlight: opt.int(
+      '--max-in-flight <n>',
+      'udp: datagrams handed to the socket and not yet confirmed sent, at most',
+      64,
+      { min: 1, max: 65_536 },
+    ),
   },
   validate: (v) => validateLspShipper(v) ?? validateDatagram(v),
 });
@@ -86,7 +112,8 @@ function validateDatagram(v: LspShipperArgs & { transport: 'tcp' | 'udp'; maxDat
     const gen = new RecordGenerator({ seed: v.seed });
     let largest = 0;
     for (let i = 0; i < 1000; i++) largest = Math.max(largest, Buffer.byteLength(gen.next()) + 1);
-    if (room < largest) return `--max-datagram ${v.maxDatagram} leaves ${room} bytes after the header: --generate makes records of up to ${largest} bytes`;
+    if (room < largest)
+      return `--max-datagram ${v.maxDatagram} leaves ${room} bytes after the header: --generate makes records of up to ${largest} bytes`;
   }
   // @end-solution
   return undefined;
@@ -99,10 +126,23 @@ const log = createLog('day11/shipper');
 // grouped is a policy it is handed (lessons/day09/batching.ts). Day 09's policy sends what is waiting; ours
 // is the Batcher: full, bytes or --batch-delay-ms after its first record, whichever first.
 async function shipTcp(): Promise<number> {
-  const state = ownDir(PROGRAM, '--state-dir', () => ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }));
-  const spool = args.spool ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes })) : undefined;
+  const state = ownDir(PROGRAM, '--state-dir', () =>
+    ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }),
+  );
+  const spool = args.spool
+    ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes }))
+    : undefined;
   const follow = args.follow ? state.followOf(args.input!) : undefined;
-  const shipper = new LspShipper({ lesson: 'day11', args, log, state, spool, follow, batch: batchLimits(), batching: (o) => new Batcher<string>(o) });
+  const shipper = new LspShipper({
+    lesson: 'day11',
+    args,
+    log,
+    state,
+    spool,
+    follow,
+    batch: batchLimits(),
+    batching: (o) => new Batcher<string>(o),
+  });
   return shipper.run();
 }
 
@@ -141,7 +181,13 @@ async function shipUdp(): Promise<number> {
       const first = flushed + 1;
       flushed += b.items.length;
       // @end-solution
-      const frame = encodeFrame({ type: FrameType.BATCH, count: b.items.length, stream, seq: first, payload: encodeBatchPayload(b.items) });
+      const frame = encodeFrame({
+        type: FrameType.BATCH,
+        count: b.items.length,
+        stream,
+        seq: first,
+        payload: encodeBatchPayload(b.items),
+      });
       const last = first + b.items.length - 1;
       inFlight++;
       socket.send(frame, (err) => {
@@ -171,7 +217,10 @@ async function shipUdp(): Promise<number> {
       if (!batcher.fits(bytes)) {
         count.rejected++;
         if (count.rejected <= 10) {
-          log.error(`record ${count.read} rejected: ${bytes} bytes (with its LF) cannot fit in one datagram of --max-datagram ${args.maxDatagram} (${limits.maxBytes} after the ${HEADER_SIZE}-byte header)`, { code: 'LS_ERR_TOO_LARGE', sample: r.slice(0, 80) });
+          log.error(
+            `record ${count.read} rejected: ${bytes} bytes (with its LF) cannot fit in one datagram of --max-datagram ${args.maxDatagram} (${limits.maxBytes} after the ${HEADER_SIZE}-byte header)`,
+            { code: 'LS_ERR_TOO_LARGE', sample: r.slice(0, 80) },
+          );
         }
         continue;
       }
@@ -189,7 +238,10 @@ async function shipUdp(): Promise<number> {
     await settle();
     if (progress) clearInterval(progress);
     socket.close();
-    if (count.rejected > 10) log.error(`${count.rejected} records rejected in all (too large for --max-datagram ${args.maxDatagram})`, { code: 'LS_ERR_TOO_LARGE' });
+    if (count.rejected > 10)
+      log.error(`${count.rejected} records rejected in all (too large for --max-datagram ${args.maxDatagram})`, {
+        code: 'LS_ERR_TOO_LARGE',
+      });
     const elapsedMs = performance.now() - started;
     announceDone({
       sent: count.sent,
@@ -231,11 +283,21 @@ async function shipUdp(): Promise<number> {
   const progress =
     args.progressMs > 0
       ? setInterval(() => {
-          process.stdout.write(`${JSON.stringify({ event: 'progress', read: count.read, sent: count.sent, dropped: count.dropped, rejected: count.rejected, queued: batcher.size, inFlight, state: stopping ? 'draining' : 'streaming' })}\n`);
+          process.stdout.write(
+            `${JSON.stringify({ event: 'progress', read: count.read, sent: count.sent, dropped: count.dropped, rejected: count.rejected, queued: batcher.size, inFlight, state: stopping ? 'draining' : 'streaming' })}\n`,
+          );
         }, args.progressMs)
       : undefined;
-  log.info('shipping over UDP', { target: formatHostPort(args.target), stream, batch: `${limits.maxRecords} records / ${limits.maxBytes} bytes / ${limits.maxDelayMs} ms`, maxDatagram: args.maxDatagram });
-  const source = args.generate !== undefined && args.rate > 0 ? generatePaced(args.generate, args.rate, args.seed, () => stopping) : openSource(args);
+  log.info('shipping over UDP', {
+    target: formatHostPort(args.target),
+    stream,
+    batch: `${limits.maxRecords} records / ${limits.maxBytes} bytes / ${limits.maxDelayMs} ms`,
+    maxDatagram: args.maxDatagram,
+  });
+  const source =
+    args.generate !== undefined && args.rate > 0
+      ? generatePaced(args.generate, args.rate, args.seed, () => stopping)
+      : openSource(args);
   for await (const records of source) {
     if (stopping) break;
     admit(records);

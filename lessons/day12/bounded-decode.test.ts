@@ -10,7 +10,10 @@ import { FrameDecoder, FrameType, encodeFrame } from '../../shared/protocol/fram
 import { DEFAULT_MAX_DECODED_BYTES } from '../../shared/protocol/limits.ts';
 import { decodeAnyCodec, decompressBounded } from './bounded-decode.ts';
 
-const TEXT = Buffer.from(Array.from({ length: 200 }, (_, i) => `{"ts":"2026-11-26T14:13:48Z","level":"info","msg":"req ${i}"}`).join('\n') + '\n');
+const TEXT = Buffer.from(
+  Array.from({ length: 200 }, (_, i) => `{"ts":"2026-11-26T14:13:48Z","level":"info","msg":"req ${i}"}`).join('\n') +
+    '\n',
+);
 const MiB = 1 << 20;
 const usable = [...CODECS.values()].filter((c) => c.availability().ok);
 
@@ -93,7 +96,11 @@ describe('decodeAnyCodec (decodeBatch for the later lanes)', () => {
       expect(decodeBatch(frame, { decodePayload: decodeAnyCodec }).map(String)).toEqual(records);
     }
     const bomb = zlib.gzipSync(Buffer.alloc(8 * MiB, 0x0a));
-    const frame = new FrameDecoder().push(encodeFrame({ type: FrameType.BATCH, codec: 1, count: 1, stream: 1, seq: 1, payload: bomb }))[0]!;
-    expect(code(() => decodeBatch(frame, { maxDecodedBytes: MiB, decodePayload: decodeAnyCodec }))).toBe('LS_ERR_TOO_LARGE');
+    const frame = new FrameDecoder().push(
+      encodeFrame({ type: FrameType.BATCH, codec: 1, count: 1, stream: 1, seq: 1, payload: bomb }),
+    )[0]!;
+    expect(code(() => decodeBatch(frame, { maxDecodedBytes: MiB, decodePayload: decodeAnyCodec }))).toBe(
+      'LS_ERR_TOO_LARGE',
+    );
   });
 });

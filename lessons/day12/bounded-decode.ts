@@ -31,7 +31,11 @@ export function decompressBounded(codec: Codec, payload: Buffer, maxBytes: numbe
   for (const chunk of codec.decompressChunks(payload)) {
     total += chunk.length;
     // Leaving the loop (the throw) drops the generator: the codec decodes nothing more.
-    if (total > maxBytes) throw new LsError(LS_ERR.LS_ERR_TOO_LARGE, `${codec.name} payload decodes to more than ${maxBytes} bytes (--max-decoded-bytes)`);
+    if (total > maxBytes)
+      throw new LsError(
+        LS_ERR.LS_ERR_TOO_LARGE,
+        `${codec.name} payload decodes to more than ${maxBytes} bytes (--max-decoded-bytes)`,
+      );
     parts.push(chunk);
   }
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
@@ -43,4 +47,5 @@ export function decompressBounded(codec: Codec, payload: Buffer, maxBytes: numbe
  * never gets here: the frame decoder refuses it with LS_ERR_CODEC; a missing package is
  * LS_ERR_CODEC_UNAVAILABLE), each decoded within the limit.
  */
-export const decodeAnyCodec: PayloadDecoder = (frame, maxBytes) => decompressBounded(usableCodec(frame.codec), frame.payload, maxBytes);
+export const decodeAnyCodec: PayloadDecoder = (frame, maxBytes) =>
+  decompressBounded(usableCodec(frame.codec), frame.payload, maxBytes);

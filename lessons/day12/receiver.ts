@@ -42,15 +42,44 @@ import { decompressBounded } from './bounded-decode.ts';
 const PROGRAM = 'lessons/day12/receiver.ts';
 const args = parseCli({
   name: PROGRAM,
-  summary: 'Day 12 receiver: LSP/1 over TCP with compressed BATCH payloads (gzip, zstd, lz4, brotli), bounded decompression, per-codec cost and savings, compressed files at rest.',
+  summary:
+    'Day 12 receiver: LSP/1 over TCP with compressed BATCH payloads (gzip, zstd, lz4, brotli), bounded decompression, per-codec cost and savings, compressed files at rest.',
   options: {
     ...receiverOptions('day12'),
-    codecs: opt.list('--codecs <list>', `codecs accepted, e.g. none,gzip,zstd (default: every one installed here; known: ${CODEC_NAMES.join(', ')})`),
-    maxPayloadBytes: opt.bytes('--max-payload-bytes <size>', 'largest frame payload as sent (compressed); more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_PAYLOAD_BYTES, { min: 1024, max: 1 << 30 }),
-    maxDecodedBytes: opt.bytes('--max-decoded-bytes <size>', 'largest decoded BATCH payload; inflating past it stops there: a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_DECODED_BYTES, { min: 1024, max: 1 << 30 }),
-    restCompression: opt.choice('--rest-compression <method>', 'compress rotated records files at rest: none | gzip (.ndjson.gz) | zstd (.ndjson.zst)', ['none', 'gzip', 'zstd'] as const, 'none'),
-    restLevel: opt.int('--rest-level <n>', `level for --rest-compression (default: gzip ${REST_COMPRESSION.gzip.defaultLevel}, zstd ${REST_COMPRESSION.zstd.defaultLevel})`, undefined, { min: 0, max: 19 }),
-    checkpointIntervalMs: opt.int('--checkpoint-interval-ms <n>', 'how often the high-water marks are checkpointed (restart scans only what follows)', 1000, { min: 10, max: 60_000 }),
+    codecs: opt.list(
+      '--codecs <list>',
+      `codecs accepted, e.g. none,gzip,zstd (default: every one installed here; known: ${CODEC_NAMES.join(', ')})`,
+    ),
+    maxPayloadBytes: opt.bytes(
+      '--max-payload-bytes <size>',
+      'largest frame payload as sent (compressed); more is a fatal LS_ERR_TOO_LARGE',
+      DEFAULT_MAX_PAYLOAD_BYTES,
+      { min: 1024, max: 1 << 30 },
+    ),
+    maxDecodedBytes: opt.bytes(
+      '--max-decoded-bytes <size>',
+      'largest decoded BATCH payload; inflating past it stops there: a fatal LS_ERR_TOO_LARGE',
+      DEFAULT_MAX_DECODED_BYTES,
+      { min: 1024, max: 1 << 30 },
+    ),
+    restCompression: opt.choice(
+      '--rest-compression <method>',
+      'compress rotated records files at rest: none | gzip (.ndjson.gz) | zstd (.ndjson.zst)',
+      ['none', 'gzip', 'zstd'] as const,
+      'none',
+    ),
+    restLevel: opt.int(
+      '--rest-level <n>',
+      `level for --rest-compression (default: gzip ${REST_COMPRESSION.gzip.defaultLevel}, zstd ${REST_COMPRESSION.zstd.defaultLevel})`,
+      undefined,
+      { min: 0, max: 19 },
+    ),
+    checkpointIntervalMs: opt.int(
+      '--checkpoint-interval-ms <n>',
+      'how often the high-water marks are checkpointed (restart scans only what follows)',
+      1000,
+      { min: 10, max: 60_000 },
+    ),
   },
   validate: (v) => {
     const unknown = (v.codecs ?? []).filter((name) => !CODEC_NAMES.includes(name as never));
@@ -58,7 +87,8 @@ const args = parseCli({
     if (v.restLevel !== undefined) {
       if (v.restCompression === 'none') return '--rest-level needs --rest-compression gzip or zstd';
       const range = codecByName(v.restCompression).levels!;
-      if (v.restLevel < range.min || v.restLevel > range.max) return `--rest-level: ${v.restCompression} takes ${range.min}..${range.max}, got ${v.restLevel}`;
+      if (v.restLevel < range.min || v.restLevel > range.max)
+        return `--rest-level: ${v.restCompression} takes ${range.min}..${range.max}, got ${v.restLevel}`;
     }
     return undefined;
   },
@@ -80,9 +110,12 @@ for (const codec of CODECS.values()) {
   const asked = args.codecs === undefined || args.codecs.includes(codec.name) || codec.id === 0;
   if (avail.ok && asked) acceptedCodecs.set(codec.id, codec);
   else if (!avail.ok && args.codecs !== undefined && asked) usageError('--codecs', avail.reason); // asked for, cannot run
-  log.info(`codec ${codec.name}: ${!avail.ok ? `NOT AVAILABLE (${avail.reason})` : asked ? `accepted${avail.implementation ? ` (${avail.implementation})` : ''}` : 'refused (not in --codecs)'}`);
+  log.info(
+    `codec ${codec.name}: ${!avail.ok ? `NOT AVAILABLE (${avail.reason})` : asked ? `accepted${avail.implementation ? ` (${avail.implementation})` : ''}` : 'refused (not in --codecs)'}`,
+  );
 }
-if (args.restCompression === 'zstd' && !codecByName('zstd').availability().ok) usageError('--rest-compression', 'zstd unavailable: npm install zstd-napi');
+if (args.restCompression === 'zstd' && !codecByName('zstd').availability().ok)
+  usageError('--rest-compression', 'zstd unavailable: npm install zstd-napi');
 
 // ---- 3. what each codec costs and saves: stats.json `compression` -------------------------------------
 interface CodecStats {
@@ -106,7 +139,16 @@ const compression: Record<string, CodecStats> = {};
 const cpuMs: Record<string, number> = {};
 const codecStats = (name: string): CodecStats => {
   cpuMs[name] ??= 0;
-  return (compression[name] ??= { batches: 0, records: 0, wireBytes: 0, rawBytes: 0, ratio: 0, cpuMs: 0, cpuMsPerMB: 0, errors: {} });
+  return (compression[name] ??= {
+    batches: 0,
+    records: 0,
+    wireBytes: 0,
+    rawBytes: 0,
+    ratio: 0,
+    cpuMs: 0,
+    cpuMsPerMB: 0,
+    errors: {},
+  });
 };
 for (const c of acceptedCodecs.values()) codecStats(c.name);
 
@@ -124,7 +166,10 @@ function decodePayload(frame: Frame, maxBytes: number): Buffer {
   const codec = acceptedCodecs.get(frame.codec);
   if (codec === undefined) {
     const name = CODECS.get(frame.codec)?.name ?? `#${frame.codec}`;
-    const err = new LsError(LS_ERR.LS_ERR_CODEC_UNAVAILABLE, `codec ${name} is not accepted by this receiver (it takes ${[...acceptedCodecs.values()].map((c) => c.name).join(', ')})`);
+    const err = new LsError(
+      LS_ERR.LS_ERR_CODEC_UNAVAILABLE,
+      `codec ${name} is not accepted by this receiver (it takes ${[...acceptedCodecs.values()].map((c) => c.name).join(', ')})`,
+    );
     countError(name, err);
     throw err;
   }
@@ -171,7 +216,8 @@ try {
   });
 } catch (err) {
   // a --rest-level the method does not take is LS_ERR_CODEC; zstd without its package LS_ERR_CODEC_UNAVAILABLE
-  if (err instanceof LsError) usageError(args.restLevel === undefined ? '--rest-compression' : '--rest-level', err.message);
+  if (err instanceof LsError)
+    usageError(args.restLevel === undefined ? '--rest-compression' : '--rest-level', err.message);
   throw err;
 }
 ingest.sink.on('warning', (err: Error) => log.warn('sink warning', { error: err.message }));
@@ -198,7 +244,13 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
     // @end-solution
   }
   stats.extra.compression = compression;
-  stats.extra.rest = { compression: args.restCompression, level: args.restLevel ?? (args.restCompression === 'none' ? null : REST_COMPRESSION[args.restCompression].defaultLevel), compressedFiles: ingest.sink.counters.compressedFiles, rotations: ingest.sink.counters.rotations };
+  stats.extra.rest = {
+    compression: args.restCompression,
+    level:
+      args.restLevel ?? (args.restCompression === 'none' ? null : REST_COMPRESSION[args.restCompression].defaultLevel),
+    compressedFiles: ingest.sink.counters.compressedFiles,
+    rotations: ingest.sink.counters.rotations,
+  };
   stats.extra.lsp = rx.counters;
   stats.extra.sink = ingest.sink.counters;
   stats.extra.recovery = ingest.recovery;
@@ -217,14 +269,25 @@ announceReady({
   codecs: [...acceptedCodecs.values()].map((c) => c.name),
   restCompression: args.restCompression,
 });
-log.info('listening', { host: args.host, port: port, dataDir: args.dataDir, fsync: args.fsync, maxDecodedBytes: args.maxDecodedBytes, restCompression: args.restCompression });
+log.info('listening', {
+  host: args.host,
+  port: port,
+  dataDir: args.dataDir,
+  fsync: args.fsync,
+  maxDecodedBytes: args.maxDecodedBytes,
+  restCompression: args.restCompression,
+});
 
 onShutdown(
   async () => {
     server.close();
     await ingest.shutdown(rx); // the sink's close also finishes the compression of rotated files
     await statsWriter.stop();
-    log.info('stopped', { persisted: stats.records.persisted, duplicates: stats.records.duplicates, rejected: stats.records.rejected });
+    log.info('stopped', {
+      persisted: stats.records.persisted,
+      duplicates: stats.records.duplicates,
+      rejected: stats.records.rejected,
+    });
   },
   { log },
 );

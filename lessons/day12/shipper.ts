@@ -33,12 +33,18 @@ import { Spool } from '../day09/spool.ts';
 const PROGRAM = 'lessons/day12/shipper.ts';
 const args = parseCli({
   name: PROGRAM,
-  summary: 'Day 12 shipper: day 09\'s acknowledged LSP/1 shipper, with each BATCH compressed (gzip, zstd, lz4, brotli) when it pays.',
+  summary:
+    "Day 12 shipper: day 09's acknowledged LSP/1 shipper, with each BATCH compressed (gzip, zstd, lz4, brotli) when it pays.",
   options: {
     ...lspShipperOptions('day12', 5144),
     ...lspCodecOptions(),
     codec: opt.choice('--codec <name>', `BATCH payload codec: ${CODEC_NAMES.join(' | ')}`, CODEC_NAMES, 'zstd'),
-    minCompressBytes: opt.bytes('--min-compress-bytes <size>', 'batches smaller than this are sent uncompressed (codec 0): not worth the CPU', 512, { min: 0 }),
+    minCompressBytes: opt.bytes(
+      '--min-compress-bytes <size>',
+      'batches smaller than this are sent uncompressed (codec 0): not worth the CPU',
+      512,
+      { min: 0 },
+    ),
   },
   validate: (v) => validateLspShipper(v) ?? validateCodec(v.codec, v.level),
 });
@@ -48,7 +54,8 @@ function validateCodec(name: string, level: number | undefined): string | undefi
   if (level === undefined) return undefined;
   const range = codecByName(name).levels;
   if (!range) return `--level: ${name} has no compression levels`;
-  if (!Number.isInteger(level) || level < range.min || level > range.max) return `--level: ${name} takes ${range.min}..${range.max}, got ${level}`;
+  if (!Number.isInteger(level) || level < range.min || level > range.max)
+    return `--level: ${name} takes ${range.min}..${range.max}, got ${level}`;
   return undefined;
 }
 
@@ -58,7 +65,9 @@ const log = createLog('day12/shipper');
 const codec = codecByName(args.codec);
 const avail = codec.availability();
 if (!avail.ok) {
-  process.stderr.write(`${PROGRAM}: --codec ${codec.name}: ${avail.reason} (or pick another: --codec gzip needs no package)\n`);
+  process.stderr.write(
+    `${PROGRAM}: --codec ${codec.name}: ${avail.reason} (or pick another: --codec gzip needs no package)\n`,
+  );
   process.exit(2);
 }
 const level = codec.levels ? (args.level ?? codec.levels.default) : undefined;
@@ -82,7 +91,8 @@ function compressBatch(payload: Buffer, lvl: number | undefined): Buffer {
     packed = codec.compress(payload, lvl);
   } catch (err) {
     // never crash mid-stream over one batch: it goes uncompressed, and we say so (once a run is enough)
-    if (decisions.failed++ === 0) log.warn(`${codec.name} compression failed: sending raw`, { error: (err as Error).message });
+    if (decisions.failed++ === 0)
+      log.warn(`${codec.name} compression failed: sending raw`, { error: (err as Error).message });
     return payload;
   }
   if (packed.length >= payload.length) {
@@ -98,8 +108,12 @@ function compressBatch(payload: Buffer, lvl: number | undefined): Buffer {
 const deciding: Codec = { ...codec, compress: compressBatch };
 
 // ---- the engine (day 09) ------------------------------------------------------------------------------
-const state = ownDir(PROGRAM, '--state-dir', () => ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }));
-const spool = args.spool ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes })) : undefined;
+const state = ownDir(PROGRAM, '--state-dir', () =>
+  ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }),
+);
+const spool = args.spool
+  ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes }))
+  : undefined;
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 const shipper: LspShipper = new LspShipper({
@@ -128,5 +142,10 @@ const shipper: LspShipper = new LspShipper({
     };
   },
 });
-log.info('codec', { codec: codec.name, implementation: avail.implementation, level, minCompressBytes: args.minCompressBytes });
+log.info('codec', {
+  codec: codec.name,
+  implementation: avail.implementation,
+  level,
+  minCompressBytes: args.minCompressBytes,
+});
 process.exit(await shipper.run());

@@ -48,22 +48,72 @@ import { classifyServerFailure, type HandshakeFailureReason } from './tls-failur
 
 const args = parseCli({
   name: 'lessons/day13/receiver.ts',
-  summary: 'Day 13 receiver: LSP/1 over TLS (1.2 minimum, 1.3 by default), optional mutual TLS, certificate reload, handshake failures counted by reason, optional dashboard.',
+  summary:
+    'Day 13 receiver: LSP/1 over TLS (1.2 minimum, 1.3 by default), optional mutual TLS, certificate reload, handshake failures counted by reason, optional dashboard.',
   options: {
     ...receiverOptions('day13'),
-    certs: opt.string('--certs <dir>', 'development certificates: created here on the first run if absent (CA, server, client, and the bad ones the checks use)', 'certs'),
-    cert: opt.string('--cert <file>', 'our certificate, PEM (default <certs>/server.crt); reloaded when the file changes'),
+    certs: opt.string(
+      '--certs <dir>',
+      'development certificates: created here on the first run if absent (CA, server, client, and the bad ones the checks use)',
+      'certs',
+    ),
+    cert: opt.string(
+      '--cert <file>',
+      'our certificate, PEM (default <certs>/server.crt); reloaded when the file changes',
+    ),
     key: opt.string('--key <file>', 'its private key, PEM (default <certs>/server.key)'),
     ca: opt.string('--ca <file>', 'with --mtls: the CA client certificates must be signed by (default <certs>/ca.crt)'),
-    mtls: opt.flag('--mtls', 'mutual TLS: require a client certificate signed by --ca; its subject goes into _rx.clientSubject'),
-    minTls: opt.choice('--min-tls <version>', 'oldest TLS version accepted (1.0 and 1.1 are never accepted)', ['TLSv1.2', 'TLSv1.3'] as const, 'TLSv1.2'),
-    handshakeTimeoutMs: opt.int('--handshake-timeout-ms <n>', 'a client that has not finished its handshake by then is cut (and counted)', 10_000, { min: 100, max: 600_000 }),
-    certCheckMs: opt.int('--cert-check-ms <n>', 'how often the certificate files are checked for changes (besides fs.watch)', 1000, { min: 50, max: 3_600_000 }),
-    maxPayloadBytes: opt.bytes('--max-payload-bytes <size>', 'largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_PAYLOAD_BYTES, { min: 1024, max: 1 << 30 }),
-    maxDecodedBytes: opt.bytes('--max-decoded-bytes <size>', 'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_DECODED_BYTES, { min: 1024, max: 1 << 30 }),
-    checkpointIntervalMs: opt.int('--checkpoint-interval-ms <n>', 'how often the high-water marks are checkpointed', 1000, { min: 10, max: 60_000 }),
-    dashboardPort: opt.int('--dashboard-port <n>', 'serve the live dashboard of this data dir on this port (0 = any free port); off when not given', undefined, { max: 65535 }),
-    dashboardHost: opt.string('--dashboard-host <addr>', 'address the dashboard listens on: loopback (it shows log contents; off loopback it asks for a token, which scripts/dashboard.ts --token-file gives it)', '127.0.0.1'),
+    mtls: opt.flag(
+      '--mtls',
+      'mutual TLS: require a client certificate signed by --ca; its subject goes into _rx.clientSubject',
+    ),
+    minTls: opt.choice(
+      '--min-tls <version>',
+      'oldest TLS version accepted (1.0 and 1.1 are never accepted)',
+      ['TLSv1.2', 'TLSv1.3'] as const,
+      'TLSv1.2',
+    ),
+    handshakeTimeoutMs: opt.int(
+      '--handshake-timeout-ms <n>',
+      'a client that has not finished its handshake by then is cut (and counted)',
+      10_000,
+      { min: 100, max: 600_000 },
+    ),
+    certCheckMs: opt.int(
+      '--cert-check-ms <n>',
+      'how often the certificate files are checked for changes (besides fs.watch)',
+      1000,
+      { min: 50, max: 3_600_000 },
+    ),
+    maxPayloadBytes: opt.bytes(
+      '--max-payload-bytes <size>',
+      'largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE',
+      DEFAULT_MAX_PAYLOAD_BYTES,
+      { min: 1024, max: 1 << 30 },
+    ),
+    maxDecodedBytes: opt.bytes(
+      '--max-decoded-bytes <size>',
+      'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE',
+      DEFAULT_MAX_DECODED_BYTES,
+      { min: 1024, max: 1 << 30 },
+    ),
+    checkpointIntervalMs: opt.int(
+      '--checkpoint-interval-ms <n>',
+      'how often the high-water marks are checkpointed',
+      1000,
+      { min: 10, max: 60_000 },
+    ),
+    dashboardPort: opt.int(
+      '--dashboard-port <n>',
+      'serve the live dashboard of this data dir on this port (0 = any free port); off when not given',
+      undefined,
+      { max: 65535 },
+    ),
+    dashboardHost: opt.string(
+      '--dashboard-host <addr>',
+      'address the dashboard listens on: loopback (it shows log contents; off loopback it asks for a token, which scripts/dashboard.ts --token-file gives it)',
+      '127.0.0.1',
+    ),
   },
   epilog: [
     'Certificates (npm run certs makes the same set by hand):',
@@ -80,8 +130,13 @@ const stats = new ReceiverStats(args.lane, 'lsp1-tls');
 
 // ---- 1. certificates: made on the first run (shared/tls/certs.ts), read from files ---------------------
 // Only when a default path is used: explicit --cert, --key and --ca need nothing made for them.
-const certs = args.cert && args.key && (args.ca || !args.mtls) ? certSetPaths(args.certs) : await ensureCerts(args.certs);
-const files = { cert: resolve(args.cert ?? certs.server.cert), key: resolve(args.key ?? certs.server.key), ca: resolve(args.ca ?? certs.ca.cert) };
+const certs =
+  args.cert && args.key && (args.ca || !args.mtls) ? certSetPaths(args.certs) : await ensureCerts(args.certs);
+const files = {
+  cert: resolve(args.cert ?? certs.server.cert),
+  key: resolve(args.key ?? certs.server.key),
+  ca: resolve(args.ca ?? certs.ca.cert),
+};
 
 /** What a secure context is made of, read from the files at one moment. */
 interface Material {
@@ -94,17 +149,23 @@ interface Material {
 }
 
 async function fileSignature(): Promise<string> {
-  const parts = await Promise.all([files.cert, files.key, ...(args.mtls ? [files.ca] : [])].map(async (f) => {
-    const s = await stat(f);
-    return `${s.ino}:${s.size}:${s.mtimeMs}`;
-  }));
+  const parts = await Promise.all(
+    [files.cert, files.key, ...(args.mtls ? [files.ca] : [])].map(async (f) => {
+      const s = await stat(f);
+      return `${s.ino}:${s.size}:${s.mtimeMs}`;
+    }),
+  );
   return parts.join('|');
 }
 
 /** Reads the files; throws if they do not make a usable context (e.g. a key from another certificate). */
 async function loadMaterial(): Promise<Material> {
   const signature = await fileSignature();
-  const [cert, key, ca] = await Promise.all([readFile(files.cert), readFile(files.key), args.mtls ? readFile(files.ca) : Promise.resolve(Buffer.alloc(0))]);
+  const [cert, key, ca] = await Promise.all([
+    readFile(files.cert),
+    readFile(files.key),
+    args.mtls ? readFile(files.ca) : Promise.resolve(Buffer.alloc(0)),
+  ]);
   const m: Material = { cert, key, ca, x509: new X509Certificate(cert), signature };
   tls.createSecureContext(tlsOptions(m)); // "key values mismatch" and friends surface here, not mid-handshake
   return m;
@@ -132,8 +193,15 @@ let material: Material;
 try {
   material = await loadMaterial();
 } catch (err) {
-  log.error('cannot load the certificate files', { cert: files.cert, key: files.key, ca: args.mtls ? files.ca : undefined, error: (err as Error).message });
-  process.stderr.write(`lessons/day13/receiver.ts: cannot load ${files.cert} / ${files.key}: ${(err as Error).message} (npm run certs makes a fresh set)\n`);
+  log.error('cannot load the certificate files', {
+    cert: files.cert,
+    key: files.key,
+    ca: args.mtls ? files.ca : undefined,
+    error: (err as Error).message,
+  });
+  process.stderr.write(
+    `lessons/day13/receiver.ts: cannot load ${files.cert} / ${files.key}: ${(err as Error).message} (npm run certs makes a fresh set)\n`,
+  );
   process.exit(1);
 }
 
@@ -159,7 +227,15 @@ stats.extra.tls = tlsStats;
 
 function describeCert(m: Material) {
   const notAfter = new Date(m.x509.validTo);
-  return { file: files.cert, subject: oneLine(m.x509.subject), serial: m.x509.serialNumber, notBefore: new Date(m.x509.validFrom).toISOString(), notAfter: notAfter.toISOString(), expired: notAfter.getTime() < Date.now(), san: m.x509.subjectAltName ?? '' };
+  return {
+    file: files.cert,
+    subject: oneLine(m.x509.subject),
+    serial: m.x509.serialNumber,
+    notBefore: new Date(m.x509.validFrom).toISOString(),
+    notAfter: notAfter.toISOString(),
+    expired: notAfter.getTime() < Date.now(),
+    san: m.x509.subjectAltName ?? '',
+  };
 }
 
 /** `CN=shipper-1\nO=LogStream Lab` → `CN=shipper-1, O=LogStream Lab` */
@@ -169,7 +245,11 @@ function oneLine(dn: string): string {
 
 function warnIfExpired(): void {
   const c = describeCert(material);
-  if (c.expired) log.warn(`our certificate EXPIRED at ${c.notAfter}: every client that verifies (as it must) will refuse us; rotate it (npm run certs -- --rotate-server), it is reloaded without a restart`, { file: files.cert, serial: c.serial });
+  if (c.expired)
+    log.warn(
+      `our certificate EXPIRED at ${c.notAfter}: every client that verifies (as it must) will refuse us; rotate it (npm run certs -- --rotate-server), it is reloaded without a restart`,
+      { file: files.cert, serial: c.serial },
+    );
 }
 warnIfExpired();
 
@@ -177,7 +257,12 @@ warnIfExpired();
 /** At most one log line per reason per second: a port scanner must not flood the log. */
 const lastLogged = new Map<string, { at: number; suppressed: number }>();
 
-function handshakeFailed(reason: HandshakeFailureReason, message: string, peer: string, detail: Record<string, unknown> = {}): void {
+function handshakeFailed(
+  reason: HandshakeFailureReason,
+  message: string,
+  peer: string,
+  detail: Record<string, unknown> = {},
+): void {
   tlsStats.handshakes.failed++;
   tlsStats.handshakeFailures[reason] = (tlsStats.handshakeFailures[reason] ?? 0) + 1;
   const now = Date.now();
@@ -186,7 +271,11 @@ function handshakeFailed(reason: HandshakeFailureReason, message: string, peer: 
     l.suppressed++;
     return;
   }
-  log.warn(`TLS handshake refused (${reason}): ${message}`, { peer, ...detail, ...(l?.suppressed ? { alsoSinceLastLine: l.suppressed } : {}) });
+  log.warn(`TLS handshake refused (${reason}): ${message}`, {
+    peer,
+    ...detail,
+    ...(l?.suppressed ? { alsoSinceLastLine: l.suppressed } : {}),
+  });
   lastLogged.set(reason, { at: now, suppressed: 0 });
 }
 
@@ -204,8 +293,12 @@ tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocke
   });
   // (the TLS socket keeps its raw socket in `_parent`: not public API, so only used for this log line)
   const raw = (socket as unknown as { _parent?: unknown })._parent;
-  const peer = (raw instanceof net.Socket ? peerOfRaw.get(raw) : undefined) ?? peerName(socket.remoteAddress, socket.remotePort);
-  handshakeFailed(why.reason, why.message, peer, { code: err.code, ...(authorizationError ? { authorizationError } : {}) });
+  const peer =
+    (raw instanceof net.Socket ? peerOfRaw.get(raw) : undefined) ?? peerName(socket.remoteAddress, socket.remotePort);
+  handshakeFailed(why.reason, why.message, peer, {
+    code: err.code,
+    ...(authorizationError ? { authorizationError } : {}),
+  });
   // With a tlsClientError listener Node leaves the connection open: close it, or every refused client
   // keeps a file descriptor until it hangs up by itself.
   socket.destroy();
@@ -231,8 +324,20 @@ function onTcpConnection(socket: net.Socket): void {
     socket.pause();
     if (first[0] !== 0x16) {
       const lsp = first.length >= 2 && first.readUInt16BE(0) === MAGIC;
-      handshakeFailed('plaintext', `the client sent plaintext${lsp ? ' LSP/1 (a day 09 shipper?)' : ''} to this TLS port: use lessons/day13/shipper.ts, which speaks TLS and verifies us`, peer, { firstBytes: first.subarray(0, 8).toString('hex') });
-      if (lsp) socket.end(encodeNack(0, 'LS_ERR_TLS_REQUIRED', 'this port speaks LSP/1 over TLS only: connect with TLS (lessons/day13/shipper.ts)'));
+      handshakeFailed(
+        'plaintext',
+        `the client sent plaintext${lsp ? ' LSP/1 (a day 09 shipper?)' : ''} to this TLS port: use lessons/day13/shipper.ts, which speaks TLS and verifies us`,
+        peer,
+        { firstBytes: first.subarray(0, 8).toString('hex') },
+      );
+      if (lsp)
+        socket.end(
+          encodeNack(
+            0,
+            'LS_ERR_TLS_REQUIRED',
+            'this port speaks LSP/1 over TLS only: connect with TLS (lessons/day13/shipper.ts)',
+          ),
+        );
       else socket.destroy();
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
@@ -284,7 +389,10 @@ function reloadFailed(signature: string, why: string, err: unknown): void {
   if (signature === lastFailedSignature) return;
   lastFailedSignature = signature;
   tlsStats.reloads.failed++;
-  log.warn('certificate files changed but do not load (yet): still serving the previous certificate', { why, error: (err as Error).message });
+  log.warn('certificate files changed but do not load (yet): still serving the previous certificate', {
+    why,
+    error: (err as Error).message,
+  });
 }
 
 /** The new pair is being served: stats.json and the log say so. */
@@ -292,7 +400,12 @@ function reloaded(before: Material, next: Material, why: string): void {
   tlsStats.certificate = describeCert(next);
   tlsStats.reloads.ok++;
   tlsStats.reloads.lastAt = new Date().toISOString();
-  log.info('certificate reloaded: new connections get it, open ones keep theirs', { why, serialBefore: before.x509.serialNumber, serial: tlsStats.certificate.serial, notAfter: tlsStats.certificate.notAfter });
+  log.info('certificate reloaded: new connections get it, open ones keep theirs', {
+    why,
+    serialBefore: before.x509.serialNumber,
+    serial: tlsStats.certificate.serial,
+    notAfter: tlsStats.certificate.notAfter,
+  });
   warnIfExpired();
 }
 
@@ -308,7 +421,10 @@ function watchCertificates(): () => void {
       w.on('error', () => {}); // the poll still runs
       watchers.push(w);
     } catch {
-      log.warn('cannot watch the certificate directory: changes are found by polling only', { dir, everyMs: args.certCheckMs });
+      log.warn('cannot watch the certificate directory: changes are found by polling only', {
+        dir,
+        everyMs: args.certCheckMs,
+      });
     }
   }
   const poll = setInterval(() => void maybeReload('poll'), args.certCheckMs);
@@ -381,7 +497,14 @@ const ingest = await AckedIngest.open({
   // compressed batches (day 12): every codec this process runs, decoded within --max-decoded-bytes
   decode: (frame) => decodeBatch(frame, { maxDecodedBytes: args.maxDecodedBytes, decodePayload: decodeAnyCodec }),
 });
-const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: args.maxConnections, idleTimeoutMs: args.idleTimeoutMs, maxPayloadBytes: args.maxPayloadBytes });
+const rx = new LspReceiver({
+  handlers: ingest.handlers,
+  log,
+  stats,
+  maxConnections: args.maxConnections,
+  idleTimeoutMs: args.idleTimeoutMs,
+  maxPayloadBytes: args.maxPayloadBytes,
+});
 ingest.attach(rx);
 
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
@@ -406,7 +529,9 @@ const address = server.address() as net.AddressInfo;
 const dashboard =
   args.dashboardPort === undefined
     ? undefined
-    : await (await import('../../shared/dashboard/server.ts'))
+    : await (
+        await import('../../shared/dashboard/server.ts')
+      )
         .startDashboard({
           lanes: [{ name: args.lane, dataDir: args.dataDir, transport: 'lsp1-tls' }],
           host: args.dashboardHost,
@@ -415,7 +540,9 @@ const dashboard =
         })
         .catch((err: Error) => {
           // e.g. off loopback without a token (issue 17.2): the dashboard never serves log contents to anyone
-          process.stderr.write(`lessons/day13/receiver.ts: --dashboard-host ${args.dashboardHost}: ${err.message} (run scripts/dashboard.ts --lane ${args.lane}=${args.dataDir} --host ${args.dashboardHost} --token-file FILE beside it)\n`);
+          process.stderr.write(
+            `lessons/day13/receiver.ts: --dashboard-host ${args.dashboardHost}: ${err.message} (run scripts/dashboard.ts --lane ${args.lane}=${args.dataDir} --host ${args.dashboardHost} --token-file FILE beside it)\n`,
+          );
           process.exit(2);
         });
 
@@ -428,10 +555,27 @@ announceReady({
   port: address.port,
   lane: args.lane,
   dataDir: args.dataDir,
-  tls: { minVersion: args.minTls, mtls: args.mtls, cert: files.cert, serial: c.serial, notAfter: c.notAfter, san: c.san, ...(args.mtls ? { clientCa: files.ca } : {}) },
+  tls: {
+    minVersion: args.minTls,
+    mtls: args.mtls,
+    cert: files.cert,
+    serial: c.serial,
+    notAfter: c.notAfter,
+    san: c.san,
+    ...(args.mtls ? { clientCa: files.ca } : {}),
+  },
   ...(dashboard ? { dashboard: dashboard.url, dashboardPort: dashboard.port } : {}),
 });
-log.info('listening (TLS)', { host: args.host, port: address.port, dataDir: args.dataDir, minTls: args.minTls, mtls: args.mtls, cert: files.cert, serial: c.serial, notAfter: c.notAfter });
+log.info('listening (TLS)', {
+  host: args.host,
+  port: address.port,
+  dataDir: args.dataDir,
+  minTls: args.minTls,
+  mtls: args.mtls,
+  cert: files.cert,
+  serial: c.serial,
+  notAfter: c.notAfter,
+});
 if (dashboard) log.info(`dashboard at ${dashboard.url}`);
 
 // ---- SIGTERM: stop accepting, fsync, final ACKs, final stats (day 09) --------------------------------
@@ -444,7 +588,12 @@ onShutdown(
     stats.extra.sink = ingest.sink.counters;
     await statsWriter.stop();
     await dashboard?.close();
-    log.info('stopped', { persisted: stats.records.persisted, duplicates: stats.records.duplicates, handshakes: tlsStats.handshakes, handshakeFailures: tlsStats.handshakeFailures });
+    log.info('stopped', {
+      persisted: stats.records.persisted,
+      duplicates: stats.records.duplicates,
+      handshakes: tlsStats.handshakes,
+      handshakeFailures: tlsStats.handshakeFailures,
+    });
   },
   { log },
 );

@@ -30,18 +30,40 @@ import { explainClientFailure, isVerificationFailure } from './tls-failures.ts';
 const PROGRAM = 'lessons/day13/shipper.ts';
 const args = parseCli({
   name: PROGRAM,
-  summary: 'Day 13 shipper: day 09\'s acknowledged LSP/1 over TLS (1.2 minimum, 1.3 by default); the receiver is always verified against --ca; --cert/--key for mutual TLS.',
+  summary:
+    "Day 13 shipper: day 09's acknowledged LSP/1 over TLS (1.2 minimum, 1.3 by default); the receiver is always verified against --ca; --cert/--key for mutual TLS.",
   options: {
     ...lspShipperOptions('day13', 5145),
-    certs: opt.string('--certs <dir>', 'development certificates: created here on the first run if absent (used for the --ca default)', 'certs'),
-    ca: opt.string('--ca <file>', "the CA that must have signed the receiver's certificate (default <certs>/ca.crt). Verification cannot be turned off"),
-    cert: opt.string('--cert <file>', 'our client certificate, PEM, for mutual TLS (with --key), e.g. certs/client-shipper-1.crt'),
+    certs: opt.string(
+      '--certs <dir>',
+      'development certificates: created here on the first run if absent (used for the --ca default)',
+      'certs',
+    ),
+    ca: opt.string(
+      '--ca <file>',
+      "the CA that must have signed the receiver's certificate (default <certs>/ca.crt). Verification cannot be turned off",
+    ),
+    cert: opt.string(
+      '--cert <file>',
+      'our client certificate, PEM, for mutual TLS (with --key), e.g. certs/client-shipper-1.crt',
+    ),
     key: opt.string('--key <file>', 'the private key of --cert'),
-    servername: opt.string('--servername <name>', "the name the receiver's certificate must carry (default: the --target host; also sent as SNI)"),
-    minTls: opt.choice('--min-tls <version>', 'oldest TLS version we accept (1.0 and 1.1 are never offered)', ['TLSv1.2', 'TLSv1.3'] as const, 'TLSv1.2'),
+    servername: opt.string(
+      '--servername <name>',
+      "the name the receiver's certificate must carry (default: the --target host; also sent as SNI)",
+    ),
+    minTls: opt.choice(
+      '--min-tls <version>',
+      'oldest TLS version we accept (1.0 and 1.1 are never offered)',
+      ['TLSv1.2', 'TLSv1.3'] as const,
+      'TLSv1.2',
+    ),
   },
-  validate: (v) => validateLspShipper(v) ?? ((v.cert === undefined) !== (v.key === undefined) ? '--cert and --key go together' : undefined),
-  epilog: 'There is no --insecure: a TLS client that does not verify the server is not using TLS (lessons/day13/README.md).',
+  validate: (v) =>
+    validateLspShipper(v) ??
+    ((v.cert === undefined) !== (v.key === undefined) ? '--cert and --key go together' : undefined),
+  epilog:
+    'There is no --insecure: a TLS client that does not verify the server is not using TLS (lessons/day13/README.md).',
 });
 
 const log = createLog('day13/shipper');
@@ -54,15 +76,27 @@ function readPem(flag: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    process.stderr.write(`${PROGRAM}: ${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    process.stderr.write(
+      `${PROGRAM}: ${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`,
+    );
     process.exit(2);
   }
 }
 const ca = readPem('--ca', caFile);
-const identity = args.cert && args.key ? { cert: readPem('--cert', args.cert), key: readPem('--key', args.key) } : undefined;
+const identity =
+  args.cert && args.key ? { cert: readPem('--cert', args.cert), key: readPem('--key', args.key) } : undefined;
 
 // ---- 2. the connection: TLS, with the receiver verified ------------------------------------------
-const tlsInfo = { version: null as string | null, cipher: null as string | null, serverSubject: null as string | null, serverSerial: null as string | null, serverNotAfter: null as string | null, handshakes: 0, failures: {} as Record<string, number>, lastError: null as string | null };
+const tlsInfo = {
+  version: null as string | null,
+  cipher: null as string | null,
+  serverSubject: null as string | null,
+  serverSerial: null as string | null,
+  serverNotAfter: null as string | null,
+  handshakes: 0,
+  failures: {} as Record<string, number>,
+  lastError: null as string | null,
+};
 const target = `${args.target.host}:${args.target.port}`;
 let lastExplained = { code: '', at: 0 };
 
@@ -97,7 +131,13 @@ function connectTls(t: HostPort): net.Socket {
       tlsInfo.serverSubject = peer.subject.split('\n').join(', ');
       tlsInfo.serverSerial = peer.serialNumber;
       tlsInfo.serverNotAfter = new Date(peer.validTo).toISOString();
-      log.info('receiver verified', { subject: tlsInfo.serverSubject, serial: tlsInfo.serverSerial, notAfter: tlsInfo.serverNotAfter, version: tlsInfo.version, cipher: tlsInfo.cipher });
+      log.info('receiver verified', {
+        subject: tlsInfo.serverSubject,
+        serial: tlsInfo.serverSerial,
+        notAfter: tlsInfo.serverNotAfter,
+        version: tlsInfo.version,
+        cipher: tlsInfo.cipher,
+      });
     }
   });
   s.once('data', () => (received = true));
@@ -105,15 +145,25 @@ function connectTls(t: HostPort): net.Socket {
   // we say what it means.
   s.on('error', (err: NodeJS.ErrnoException) => {
     if (secured && !isVerificationFailure(err.code)) return; // a connection lost after the handshake: day 09's business
-    explain(err.code ?? 'TLS_ERROR', explainClientFailure(err, { target: servername ?? `${t.host}:${t.port}`, caFile, hasClientCert: identity !== undefined }));
+    explain(
+      err.code ?? 'TLS_ERROR',
+      explainClientFailure(err, {
+        target: servername ?? `${t.host}:${t.port}`,
+        caFile,
+        hasClientCert: identity !== undefined,
+      }),
+    );
   });
   s.once('close', () => {
     // mTLS in TLS 1.3: the receiver checks our certificate after OUR side of the handshake is done, so
     // a refusal looks like "connected, then closed before any answer" rather than a TLS error.
     if (secured && !received) {
-      explain('CLOSED_AFTER_HANDSHAKE', identity
-        ? 'the receiver closed the connection right after the TLS handshake: with --mtls it refuses a client certificate it cannot verify (is --cert signed by the receiver\'s --ca, and still valid?)'
-        : 'the receiver closed the connection right after the TLS handshake: it probably requires a client certificate (--mtls on its side): give --cert and --key');
+      explain(
+        'CLOSED_AFTER_HANDSHAKE',
+        identity
+          ? "the receiver closed the connection right after the TLS handshake: with --mtls it refuses a client certificate it cannot verify (is --cert signed by the receiver's --ca, and still valid?)"
+          : 'the receiver closed the connection right after the TLS handshake: it probably requires a client certificate (--mtls on its side): give --cert and --key',
+      );
     }
   });
   return s;
@@ -130,8 +180,12 @@ function explain(code: string, message: string): void {
 }
 
 // ---- 3. everything else is day 09's shipper ------------------------------------------------------
-const state = ownDir(PROGRAM, '--state-dir', () => ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }));
-const spool = args.spool ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes })) : undefined;
+const state = ownDir(PROGRAM, '--state-dir', () =>
+  ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }),
+);
+const spool = args.spool
+  ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes }))
+  : undefined;
 
 const shipper = new LspShipper({
   lesson: 'day13',

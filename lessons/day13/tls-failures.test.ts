@@ -2,7 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import { classifyServerFailure, explainClientFailure, isVerificationFailure, type ServerView } from './tls-failures.ts';
 
-const view: ServerView = { minVersion: 'TLSv1.2', mtls: true, caFile: 'certs/ca.crt', certExpired: false, certNotAfter: '2027-01-01T00:00:00.000Z' };
+const view: ServerView = {
+  minVersion: 'TLSv1.2',
+  mtls: true,
+  caFile: 'certs/ca.crt',
+  certExpired: false,
+  certNotAfter: '2027-01-01T00:00:00.000Z',
+};
 
 describe('classifyServerFailure', () => {
   it.each([
@@ -34,7 +40,9 @@ describe('classifyServerFailure', () => {
   });
 
   it('names the client CA file in the unknown_ca advice', () => {
-    expect(classifyServerFailure({ code: 'ECONNRESET' }, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', view).message).toContain('certs/ca.crt');
+    expect(classifyServerFailure({ code: 'ECONNRESET' }, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', view).message).toContain(
+      'certs/ca.crt',
+    );
   });
 });
 
@@ -52,13 +60,16 @@ describe('explainClientFailure', () => {
   });
 
   it('falls back to the code and message', () => {
-    expect(explainClientFailure({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }, ctx)).toBe('ECONNREFUSED: connect ECONNREFUSED');
+    expect(explainClientFailure({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }, ctx)).toBe(
+      'ECONNREFUSED: connect ECONNREFUSED',
+    );
   });
 });
 
 describe('isVerificationFailure', () => {
   it('knows the codes that mean "not the receiver we meant"', () => {
-    for (const c of ['CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID']) expect(isVerificationFailure(c)).toBe(true);
+    for (const c of ['CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID'])
+      expect(isVerificationFailure(c)).toBe(true);
     for (const c of ['ECONNRESET', 'ECONNREFUSED', undefined]) expect(isVerificationFailure(c)).toBe(false);
   });
 });

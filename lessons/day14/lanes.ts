@@ -20,7 +20,14 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { WaitTimes } from '../day09/wait-times.ts';
 import type { Codec } from '../../shared/protocol/codecs.ts';
-import { encodeFrame, encodeHello, FrameDecoder, FrameType, HEADER_SIZE, parseNack } from '../../shared/protocol/frame.ts';
+import {
+  encodeFrame,
+  encodeHello,
+  FrameDecoder,
+  FrameType,
+  HEADER_SIZE,
+  parseNack,
+} from '../../shared/protocol/frame.ts';
 import type { RecordWriter } from './records.ts';
 
 export type Transport = 'ndjson' | 'lsp' | 'lsp-tls' | 'udp' | 'syslog-tcp' | 'syslog-udp';
@@ -103,7 +110,9 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
 
 function openSocket(o: LaneOptions, secure: boolean): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = secure ? tls.connect({ host: o.host, port: o.port, ...o.tls }) : net.connect({ host: o.host, port: o.port, noDelay: true });
+    const s = secure
+      ? tls.connect({ host: o.host, port: o.port, ...o.tls })
+      : net.connect({ host: o.host, port: o.port, noDelay: true });
     s.setNoDelay(true);
     const onError = (err: Error) => reject(err);
     s.once('error', onError);
@@ -195,7 +204,10 @@ export class LspLane extends Lane {
   private helloAck: ((seq: number) => void) | undefined;
   private readonly batchBytes: number;
 
-  constructor(o: LaneOptions, private readonly secure: boolean) {
+  constructor(
+    o: LaneOptions,
+    private readonly secure: boolean,
+  ) {
     super(o);
     this.batchBytes = Math.min(4 << 20, o.batchRecords * o.writer.maxOutputBytes);
   }
@@ -230,7 +242,8 @@ export class LspLane extends Lane {
     });
     this.socket.on('error', (err) => this.fail(err));
     this.socket.on('close', () => {
-      if (!this.closing) this.fail(Object.assign(new Error('the receiver closed the connection'), { code: 'LS_ERR_CLOSED' }));
+      if (!this.closing)
+        this.fail(Object.assign(new Error('the receiver closed the connection'), { code: 'LS_ERR_CLOSED' }));
       this.helloAck?.(-1);
     });
     this.socket.on('drain', () => this.wake());
@@ -253,7 +266,8 @@ export class LspLane extends Lane {
     if (local <= this.acked) return;
     this.acked = Math.min(local, this.nextLocal - 1);
     this.waits.acked(this.acked, performance.now());
-    while (this.inflightHead < this.inflight.length && this.inflight[this.inflightHead]! <= this.acked) this.inflightHead++;
+    while (this.inflightHead < this.inflight.length && this.inflight[this.inflightHead]! <= this.acked)
+      this.inflightHead++;
     if (this.inflightHead > 1024 && this.inflightHead * 2 > this.inflight.length) {
       this.inflight = this.inflight.slice(this.inflightHead);
       this.inflightHead = 0;
@@ -309,7 +323,14 @@ export class LspLane extends Lane {
     this.o.tap?.(raw);
     const codec = this.o.codec;
     const payload = codec && codec.id !== 0 ? codec.compress(raw, this.o.level) : raw;
-    const frame = encodeFrame({ type: FrameType.BATCH, codec: codec?.id ?? 0, count, stream: this.o.stream, seq: this.base + this.firstLocal, payload });
+    const frame = encodeFrame({
+      type: FrameType.BATCH,
+      codec: codec?.id ?? 0,
+      count,
+      stream: this.o.stream,
+      seq: this.base + this.firstLocal,
+      payload,
+    });
     this.inflight.push(this.firstLocal + count - 1);
     this.frames++;
     if (this.failed) return;
@@ -342,7 +363,10 @@ export class DatagramLane extends Lane {
   private readonly chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   private readonly ends: Int32Array;
 
-  constructor(o: LaneOptions, private readonly syslog: boolean) {
+  constructor(
+    o: LaneOptions,
+    private readonly syslog: boolean,
+  ) {
     super(o);
     this.ends = new Int32Array(Math.ceil(CHUNK_BYTES / 64));
   }
@@ -403,7 +427,13 @@ export class DatagramLane extends Lane {
       if (j === i) j = i + 1; // cannot happen: records are capped to fit a datagram
       const end = ends[j - 1]!;
       const count = j - i;
-      const frame = encodeFrame({ type: FrameType.BATCH, count, stream: this.o.stream, seq: this.nextSeq, payload: bytes.subarray(start, end) });
+      const frame = encodeFrame({
+        type: FrameType.BATCH,
+        count,
+        stream: this.o.stream,
+        seq: this.nextSeq,
+        payload: bytes.subarray(start, end),
+      });
       this.nextSeq += count;
       this.send(frame, count);
       start = end;

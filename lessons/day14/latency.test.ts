@@ -2,9 +2,14 @@ import hdr from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
 import { latencyReport, NO_LATENCY } from './latency.ts';
 
-describe('latencyReport [d14.5]: the lanes\' histograms as one', () => {
+describe("latencyReport [d14.5]: the lanes' histograms as one", () => {
   const histogram = (valuesUs: number[]) => {
-    const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
+    const h = hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 3_600_000_000,
+      numberOfSignificantValueDigits: 3,
+      autoResize: true,
+    });
     for (const v of valuesUs) h.recordValue(v);
     return h;
   };

@@ -26,7 +26,15 @@ export interface LatencyMs {
   n: number;
 }
 
-export const NO_LATENCY: Readonly<LatencyMs> = { p50: null, p90: null, p99: null, p999: null, max: null, mean: null, n: 0 };
+export const NO_LATENCY: Readonly<LatencyMs> = {
+  p50: null,
+  p90: null,
+  p99: null,
+  p999: null,
+  max: null,
+  mean: null,
+  n: 0,
+};
 
 /** The run's ACK latency from the lanes' histograms (values in µs; one per lane, some may be empty). */
 export function latencyReport(histograms: readonly Histogram[]): LatencyMs {
@@ -41,6 +49,14 @@ export function latencyReport(histograms: readonly Histogram[]): LatencyMs {
   const ms = (us: number) => Math.round(us) / 1000;
   // a percentile is reported as the top of its HDR bucket, which can lie above the largest value: cap it
   const at = (p: number) => ms(Math.min(all.maxValue, all.getValueAtPercentile(p)));
-  return { p50: at(50), p90: at(90), p99: at(99), p999: at(99.9), max: ms(all.maxValue), mean: ms(all.mean), n: all.totalCount };
+  return {
+    p50: at(50),
+    p90: at(90),
+    p99: at(99),
+    p999: at(99.9),
+    max: ms(all.maxValue),
+    mean: ms(all.mean),
+    n: all.totalCount,
+  };
   // @end-solution
 }

@@ -55,52 +55,135 @@ const seconds = (flags: string, description: string, max = 86_400): OptionSpec<n
   description,
   parse: (raw) => {
     const n = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max) throw new InvalidArgumentError(`'${raw}' is not a number of seconds in (0, ${max}]`);
+    if (raw.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max)
+      throw new InvalidArgumentError(`'${raw}' is not a number of seconds in (0, ${max}]`);
     return n;
   },
 });
 
 const args = parseCli({
   name: 'lessons/day14/loadgen.ts',
-  summary: 'Day 14 load generator: seeded records at an open-loop rate (or closed-loop max) into any lane; verifies delivery from the receiver\'s files; reports rate, loss, ACK latency percentiles, its own CPU and memory.',
+  summary:
+    "Day 14 load generator: seeded records at an open-loop rate (or closed-loop max) into any lane; verifies delivery from the receiver's files; reports rate, loss, ACK latency percentiles, its own CPU and memory.",
   options: {
     target: opt.hostPort('--target <host:port>', 'the lane under test', { host: '127.0.0.1', port: 5146 }),
     transport: opt.choice('--transport <t>', `${TRANSPORTS.join(' | ')}`, TRANSPORTS, 'lsp'),
-    rate: { flags: '--rate <n|max>', description: 'records/s on an open-loop schedule, or max (closed loop: as fast as the lane takes them)', defaultValue: 'max' as Rate, parse: (raw: string): Rate => (raw.trim() === 'max' ? 'max' : parseInteger(raw, 1, 100_000_000)) },
-    ramp: { flags: '--ramp <s>', description: 'open loop: rise linearly from 0 to --rate over this many seconds', defaultValue: 0, parse: (raw: string) => (raw === '0' ? 0 : seconds('--ramp', '').parse!(raw)) } as OptionSpec<number, true>,
-    steps: { flags: '--steps <r1,r2,…>', description: 'open loop: these rates (records/s) one after the other, --step-duration each (instead of --rate)', parse: (raw: string) => raw.split(',').map((s) => parseInteger(s, 1, 100_000_000)) } as OptionSpec<number[], false>,
-    stepDuration: { ...seconds('--step-duration <s>', 'seconds per --steps rate'), defaultValue: 5 } as OptionSpec<number, true>,
-    duration: seconds('--duration <s>', 'stop after this many seconds (default: 10 s, or the steps, when --count is not given)'),
+    rate: {
+      flags: '--rate <n|max>',
+      description: 'records/s on an open-loop schedule, or max (closed loop: as fast as the lane takes them)',
+      defaultValue: 'max',
+      parse: (raw: string): Rate => (raw.trim() === 'max' ? 'max' : parseInteger(raw, 1, 100_000_000)),
+    },
+    ramp: {
+      flags: '--ramp <s>',
+      description: 'open loop: rise linearly from 0 to --rate over this many seconds',
+      defaultValue: 0,
+      parse: (raw: string) => (raw === '0' ? 0 : seconds('--ramp', '').parse!(raw)),
+    },
+    steps: {
+      flags: '--steps <r1,r2,…>',
+      description: 'open loop: these rates (records/s) one after the other, --step-duration each (instead of --rate)',
+      parse: (raw: string) => raw.split(',').map((s) => parseInteger(s, 1, 100_000_000)),
+    },
+    stepDuration: { ...seconds('--step-duration <s>', 'seconds per --steps rate'), defaultValue: 5 } as OptionSpec<
+      number,
+      true
+    >,
+    duration: seconds(
+      '--duration <s>',
+      'stop after this many seconds (default: 10 s, or the steps, when --count is not given)',
+    ),
     count: opt.int('--count <n>', 'stop after this many records', undefined, { min: 1 }),
-    connections: opt.int('--connections <n>', 'connections (UDP: sockets), each its own stream; records are dealt round-robin', 1, { min: 1, max: 1024 }),
-    batchRecords: opt.int('--batch-records <n>', 'lsp, udp: records per BATCH at most (udp: also limited by --max-datagram)', 100, { min: 1, max: 65535 }),
-    batchDelayMs: opt.int('--batch-delay-ms <n>', 'lsp: a batch that is not full leaves this long after its first record was due', 5, { min: 0, max: 60_000 }),
-    window: opt.int('--window <n>', 'lsp: batches in flight (sent, not ACKed) per connection with --rate max', 64, { min: 1, max: 100_000 }),
+    connections: opt.int(
+      '--connections <n>',
+      'connections (UDP: sockets), each its own stream; records are dealt round-robin',
+      1,
+      { min: 1, max: 1024 },
+    ),
+    batchRecords: opt.int(
+      '--batch-records <n>',
+      'lsp, udp: records per BATCH at most (udp: also limited by --max-datagram)',
+      100,
+      { min: 1, max: 65535 },
+    ),
+    batchDelayMs: opt.int(
+      '--batch-delay-ms <n>',
+      'lsp: a batch that is not full leaves this long after its first record was due',
+      5,
+      { min: 0, max: 60_000 },
+    ),
+    window: opt.int('--window <n>', 'lsp: batches in flight (sent, not ACKed) per connection with --rate max', 64, {
+      min: 1,
+      max: 100_000,
+    }),
     codec: opt.choice('--codec <name>', `lsp: BATCH payload codec: ${CODEC_NAMES.join(' | ')}`, CODEC_NAMES, 'none'),
     level: opt.int('--level <n>', "compression level (default: the codec's own)", undefined, { min: -131072, max: 22 }),
-    maxDatagram: opt.int('--max-datagram <n>', 'udp, syslog-udp: largest datagram in bytes', 1472, { min: 512, max: 65507 }),
+    maxDatagram: opt.int('--max-datagram <n>', 'udp, syslog-udp: largest datagram in bytes', 1472, {
+      min: 512,
+      max: 65507,
+    }),
     ca: opt.string('--ca <file>', 'lsp-tls: CA certificate to verify the receiver with (default: the system store)'),
     cert: opt.string('--cert <file>', 'lsp-tls: client certificate (mutual TLS)'),
     key: opt.string('--key <file>', 'lsp-tls: client key (mutual TLS)'),
-    servername: opt.string('--servername <name>', 'lsp-tls: name to verify in the receiver certificate (default: the --target host)'),
+    servername: opt.string(
+      '--servername <name>',
+      'lsp-tls: name to verify in the receiver certificate (default: the --target host)',
+    ),
     seed: opt.int('--seed <n>', 'seed of the records: the same seed gives the same bytes', 1),
-    recordSize: { flags: '--record-size <spec>', description: 'record sizes: natural (~200 B) | N | MIN-MAX (uniform) | lognormal:MEDIAN[:SIGMA]', defaultValue: 'natural', parse: (raw: string) => {
-      try {
-        parseSizeSpec(raw);
-        return raw;
-      } catch (err) {
-        throw new InvalidArgumentError((err as Error).message);
-      }
-    } } as OptionSpec<string, true>,
-    idPrefix: opt.string('--id-prefix <p>', 'attrs.id of record n is <p>-n (default s<seed>); verification looks for these ids'),
-    streamId: opt.int('--stream-id <n>', 'stream id of the first connection (the next ones count up; default random)', undefined, { min: 0, max: 0xffff_ffff }),
+    recordSize: {
+      flags: '--record-size <spec>',
+      description: 'record sizes: natural (~200 B) | N | MIN-MAX (uniform) | lognormal:MEDIAN[:SIGMA]',
+      defaultValue: 'natural',
+      parse: (raw: string) => {
+        try {
+          parseSizeSpec(raw);
+          return raw;
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      },
+    },
+    idPrefix: opt.string(
+      '--id-prefix <p>',
+      'attrs.id of record n is <p>-n (default s<seed>); verification looks for these ids',
+    ),
+    streamId: opt.int(
+      '--stream-id <n>',
+      'stream id of the first connection (the next ones count up; default random)',
+      undefined,
+      { min: 0, max: 0xffff_ffff },
+    ),
     name: opt.string('--name <name>', 'name sent in HELLO', `${hostname()}/day14-loadgen`),
-    dryRun: opt.flag('--dry-run', 'generate the records without sending them (with --dump: write them; alone: the generator\'s own speed)'),
-    dump: opt.string('--dump <file>', 'also write every generated record to this file, as framed for the lane (NDJSON for ndjson/lsp/udp)'),
-    verifyDir: opt.string('--verify-dir <dir>', "the receiver's --data-dir: after the run, count what was persisted (lost, duplicated)"),
-    verifyTimeoutMs: opt.int('--verify-timeout-ms <n>', 'how long verification waits for the receiver to persist everything', 10_000, { min: 0 }),
-    ackTimeoutMs: opt.int('--ack-timeout-ms <n>', 'after the last send, how long to wait for the kernel to take the rest and for the last ACKs', 5000, { min: 0 }),
-    maxBacklog: opt.int('--max-backlog <n>', 'open loop: records due but not yet written, per connection, before new ones are dropped (counted)', 1_000_000, { min: 1 }),
+    dryRun: opt.flag(
+      '--dry-run',
+      "generate the records without sending them (with --dump: write them; alone: the generator's own speed)",
+    ),
+    dump: opt.string(
+      '--dump <file>',
+      'also write every generated record to this file, as framed for the lane (NDJSON for ndjson/lsp/udp)',
+    ),
+    verifyDir: opt.string(
+      '--verify-dir <dir>',
+      "the receiver's --data-dir: after the run, count what was persisted (lost, duplicated)",
+    ),
+    verifyTimeoutMs: opt.int(
+      '--verify-timeout-ms <n>',
+      'how long verification waits for the receiver to persist everything',
+      10_000,
+      { min: 0 },
+    ),
+    ackTimeoutMs: opt.int(
+      '--ack-timeout-ms <n>',
+      'after the last send, how long to wait for the kernel to take the rest and for the last ACKs',
+      5000,
+      { min: 0 },
+    ),
+    maxBacklog: opt.int(
+      '--max-backlog <n>',
+      'open loop: records due but not yet written, per connection, before new ones are dropped (counted)',
+      1_000_000,
+      { min: 1 },
+    ),
     json: opt.string('--json <file>', 'write the final report here (the fields are documented in the README)'),
     progress: opt.flag('--progress', 'show the progress bar even when stderr is not a terminal'),
   },
@@ -108,7 +191,8 @@ const args = parseCli({
     if (v.steps && v.rate !== 'max') return '--steps replaces --rate: give one of them';
     if (v.steps && v.ramp > 0) return '--ramp applies to --rate, not to --steps';
     if (v.ramp > 0 && v.rate === 'max') return '--ramp needs a numeric --rate';
-    if (v.transport !== 'lsp-tls' && (v.ca || v.cert || v.key)) return '--ca, --cert and --key are for --transport lsp-tls';
+    if (v.transport !== 'lsp-tls' && (v.ca || v.cert || v.key))
+      return '--ca, --cert and --key are for --transport lsp-tls';
     if ((v.cert === undefined) !== (v.key === undefined)) return '--cert and --key go together';
     if (v.dryRun && v.count === undefined) return '--dry-run needs --count';
     return undefined;
@@ -119,18 +203,42 @@ const log = createLog('day14/loadgen');
 const cpu0 = process.cpuUsage();
 
 // ---- the records -------------------------------------------------------------------------------------
-const FRAMING: Record<Transport, RecordFraming> = { ndjson: 'ndjson', lsp: 'ndjson', 'lsp-tls': 'ndjson', udp: 'ndjson', 'syslog-tcp': 'syslog-octet', 'syslog-udp': 'syslog-lf' };
+const FRAMING: Record<Transport, RecordFraming> = {
+  ndjson: 'ndjson',
+  lsp: 'ndjson',
+  'lsp-tls': 'ndjson',
+  udp: 'ndjson',
+  'syslog-tcp': 'syslog-octet',
+  'syslog-udp': 'syslog-lf',
+};
 const idPrefix = args.idPrefix ?? `s${args.seed}`;
-const maxRecordBytes = args.transport === 'udp' ? args.maxDatagram - HEADER_SIZE - 1 : args.transport === 'syslog-udp' ? args.maxDatagram : undefined;
-const writer = new RecordWriter({ seed: args.seed, framing: FRAMING[args.transport], size: parseSizeSpec(args.recordSize), idPrefix, ...(maxRecordBytes ? { maxRecordBytes } : {}) });
+const maxRecordBytes =
+  args.transport === 'udp'
+    ? args.maxDatagram - HEADER_SIZE - 1
+    : args.transport === 'syslog-udp'
+      ? args.maxDatagram
+      : undefined;
+const writer = new RecordWriter({
+  seed: args.seed,
+  framing: FRAMING[args.transport],
+  size: parseSizeSpec(args.recordSize),
+  idPrefix,
+  ...(maxRecordBytes ? { maxRecordBytes } : {}),
+});
 let dumpStream: WriteStream | undefined;
 if (args.dump) dumpStream = createWriteStream(args.dump);
-const tap = dumpStream ? (b: Buffer) => void dumpStream!.write(b) : undefined;
+const tap = dumpStream ? (b: Buffer) => void dumpStream.write(b) : undefined;
 
 // ---- the schedule: when is record n due? (schedule.ts) ------------------------------------------------
 const open = args.rate !== 'max' || args.steps !== undefined;
-const schedule = new Schedule({ rate: typeof args.rate === 'number' ? args.rate : 0, rampS: args.ramp, steps: args.steps, stepS: args.stepDuration });
-const durationS = args.duration ?? (args.count !== undefined ? undefined : args.steps ? args.steps.length * args.stepDuration : 10);
+const schedule = new Schedule({
+  rate: typeof args.rate === 'number' ? args.rate : 0,
+  rampS: args.ramp,
+  steps: args.steps,
+  stepS: args.stepDuration,
+});
+const durationS =
+  args.duration ?? (args.count !== undefined ? undefined : args.steps ? args.steps.length * args.stepDuration : 10);
 const countLimit = args.count ?? Number.POSITIVE_INFINITY;
 
 // SIGTERM/SIGINT: stop generating, flush, wait briefly for the last ACKs, count once, report, exit
@@ -155,37 +263,44 @@ const wake = () => {
 const firstStream = args.streamId ?? randomInt(1, 0x7fff_ffff);
 const lanes: Lane[] = [];
 if (!args.dryRun) {
-  const tlsOptions = args.transport === 'lsp-tls'
-    ? {
-        ...(args.ca ? { ca: readFileSync(args.ca) } : {}),
-        ...(args.cert && args.key ? { cert: readFileSync(args.cert), key: readFileSync(args.key) } : {}),
-        servername: args.servername ?? args.target.host,
-        rejectUnauthorized: true,
-      }
-    : undefined;
+  const tlsOptions =
+    args.transport === 'lsp-tls'
+      ? {
+          ...(args.ca ? { ca: readFileSync(args.ca) } : {}),
+          ...(args.cert && args.key ? { cert: readFileSync(args.cert), key: readFileSync(args.key) } : {}),
+          servername: args.servername ?? args.target.host,
+          rejectUnauthorized: true,
+        }
+      : undefined;
   for (let i = 0; i < args.connections; i++) {
-    lanes.push(createLane(args.transport, {
-      index: i,
-      host: args.target.host,
-      port: args.target.port,
-      writer,
-      tap,
-      stream: (firstStream + i) >>> 0,
-      batchRecords: args.batchRecords,
-      batchDelayMs: args.batchDelayMs,
-      windowBatches: args.window,
-      codec: args.codec === 'none' ? undefined : codecByName(args.codec),
-      level: args.level,
-      maxDatagram: args.maxDatagram,
-      tls: tlsOptions,
-      helloName: args.name,
-    }));
+    lanes.push(
+      createLane(args.transport, {
+        index: i,
+        host: args.target.host,
+        port: args.target.port,
+        writer,
+        tap,
+        stream: (firstStream + i) >>> 0,
+        batchRecords: args.batchRecords,
+        batchDelayMs: args.batchDelayMs,
+        windowBatches: args.window,
+        codec: args.codec === 'none' ? undefined : codecByName(args.codec),
+        level: args.level,
+        maxDatagram: args.maxDatagram,
+        tls: tlsOptions,
+        helloName: args.name,
+      }),
+    );
   }
   try {
     await Promise.all(lanes.map((l) => l.connect()));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    log.error('could not connect', { target: formatHostPort(args.target), transport: args.transport, error: `${e.code ?? ''} ${e.message}`.trim() });
+    log.error('could not connect', {
+      target: formatHostPort(args.target),
+      transport: args.transport,
+      error: `${e.code ?? ''} ${e.message}`.trim(),
+    });
     process.exit(1);
   }
 }
@@ -194,19 +309,31 @@ if (!args.dryRun) {
 for (const l of lanes) l.wake = wake;
 const nextTick = () => new Promise<void>((r) => setImmediate(r));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const waitWake = (ms: number) => new Promise<void>((r) => {
-  const t = setTimeout(r, ms);
-  wakeUp = () => {
-    clearTimeout(t);
-    r();
-  };
-});
+const waitWake = (ms: number) =>
+  new Promise<void>((r) => {
+    const t = setTimeout(r, ms);
+    wakeUp = () => {
+      clearTimeout(t);
+      r();
+    };
+  });
 
 let generated = 0;
 let dropped = 0;
-const bar = process.stderr.isTTY || args.progress
-  ? new cliProgress.SingleBar({ stream: process.stderr, noTTYOutput: args.progress && !process.stderr.isTTY, notTTYSchedule: 1000, hideCursor: true, format: '{bar} {percentage}% | {value}/{total} | {rate} rec/s{offered} | acked {acked} | dropped {dropped} | errors {errors}' }, cliProgress.Presets.shades_classic)
-  : undefined;
+const bar =
+  process.stderr.isTTY || args.progress
+    ? new cliProgress.SingleBar(
+        {
+          stream: process.stderr,
+          noTTYOutput: args.progress && !process.stderr.isTTY,
+          notTTYSchedule: 1000,
+          hideCursor: true,
+          format:
+            '{bar} {percentage}% | {value}/{total} | {rate} rec/s{offered} | acked {acked} | dropped {dropped} | errors {errors}',
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
 const barTotal = Number.isFinite(countLimit) ? countLimit : Math.round((durationS ?? 10) * 10);
 bar?.start(barTotal, 0, { rate: 0, offered: '', acked: 0, dropped: 0, errors: 0 });
 
@@ -248,7 +375,7 @@ while (!stopping && generated < countLimit) {
   const over = durationS !== undefined && elapsedS >= durationS;
   if (over && (!open || args.dryRun)) break;
   /** seconds into the run (an open-loop run's last turn counts up to --duration exactly) */
-  const t = over ? durationS! : elapsedS;
+  const t = over ? durationS : elapsedS;
 
   if (args.dryRun) {
     // the generator alone: records into Buffers (and the dump file), nothing sent
@@ -285,15 +412,25 @@ while (!stopping && generated < countLimit) {
     barGenerated = generated;
     // open loop: what the schedule offers now, next to what went (a ramp or a step shows here)
     const offered = open ? ` (offered ${Math.round(schedule.rateAt(t))})` : '';
-    bar.update(Number.isFinite(countLimit) ? generated : Math.min(barTotal, Math.round(t * 10)), { rate, offered, acked: sum((l) => l.acked), dropped, errors: sum((l) => l.errors) });
+    bar.update(Number.isFinite(countLimit) ? generated : Math.min(barTotal, Math.round(t * 10)), {
+      rate,
+      offered,
+      acked: sum((l) => l.acked),
+      dropped,
+      errors: sum((l) => l.errors),
+    });
   }
 }
 const sendEnd = performance.now();
 for (const lane of lanes) lane.flush(sendEnd, true);
 await Promise.all(lanes.map((l) => l.finish(stopping ? Math.min(args.ackTimeoutMs, 2000) : args.ackTimeoutMs)));
-bar?.update(Number.isFinite(countLimit) ? generated : barTotal, { acked: sum((l) => l.acked), dropped, errors: sum((l) => l.errors) });
+bar?.update(Number.isFinite(countLimit) ? generated : barTotal, {
+  acked: sum((l) => l.acked),
+  dropped,
+  errors: sum((l) => l.errors),
+});
 bar?.stop();
-if (dumpStream) await new Promise<void>((r) => dumpStream!.end(() => r()));
+if (dumpStream) await new Promise<void>((r) => dumpStream.end(() => r()));
 const runEnd = performance.now();
 
 function dryRunFill(n: number): void {
@@ -312,10 +449,17 @@ function sum(f: (l: Lane) => number): number {
 
 // ---- verification: what did the receiver really persist? (verify.ts) ------------------------------------
 const sent = args.dryRun ? generated : sum((l) => l.sent);
-const streams = lanes.filter((l) => l.stream !== undefined).map((l) => ({ stream: l.stream!, sent: l.sent, seqBase: l.seqBase }));
-const verified = args.verifyDir && !args.dryRun
-  ? await verify(args.verifyDir, { idPrefix, ids: writer.count, sent, streams }, { timeoutMs: args.verifyTimeoutMs, stopped: () => stopping })
-  : undefined;
+const streams = lanes
+  .filter((l) => l.stream !== undefined)
+  .map((l) => ({ stream: l.stream!, sent: l.sent, seqBase: l.seqBase }));
+const verified =
+  args.verifyDir && !args.dryRun
+    ? await verify(
+        args.verifyDir,
+        { idPrefix, ids: writer.count, sent, streams },
+        { timeoutMs: args.verifyTimeoutMs, stopped: () => stopping },
+      )
+    : undefined;
 
 // ---- the report -----------------------------------------------------------------------------------------
 const acks = lanes.length > 0 && lanes[0]!.acks;
@@ -357,13 +501,31 @@ const report = {
   bytes,
   mbPerSec: sendS > 0 ? Math.round((bytes / sendS / 1e6) * 100) / 100 : 0,
   latencyMs,
-  record: { meanBytes: Math.round(writer.meanRecordBytes * 10) / 10, minBytes: writer.count ? writer.minRecord : 0, maxBytes: writer.maxRecord, size: args.recordSize },
-  cpu: { userMs: Math.round(cpu.user / 1000), systemMs: Math.round(cpu.system / 1000), percent: Math.round(((cpu.user + cpu.system) / 1000 / (runEnd - start)) * 1000) / 10 },
+  record: {
+    meanBytes: Math.round(writer.meanRecordBytes * 10) / 10,
+    minBytes: writer.count ? writer.minRecord : 0,
+    maxBytes: writer.maxRecord,
+    size: args.recordSize,
+  },
+  cpu: {
+    userMs: Math.round(cpu.user / 1000),
+    systemMs: Math.round(cpu.system / 1000),
+    percent: Math.round(((cpu.user + cpu.system) / 1000 / (runEnd - start)) * 1000) / 10,
+  },
   peakRssMb: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
-  streams: lanes.filter((l) => l.stream !== undefined).map((l) => {
-    const v = verified?.perStream.get(l.stream!);
-    return { stream: l.stream!, sent: l.sent, acked: l.acked, persisted: v ? v.persisted : null, lost: v ? v.lost : null, duplicated: v ? v.duplicated : null };
-  }),
+  streams: lanes
+    .filter((l) => l.stream !== undefined)
+    .map((l) => {
+      const v = verified?.perStream.get(l.stream!);
+      return {
+        stream: l.stream!,
+        sent: l.sent,
+        acked: l.acked,
+        persisted: v ? v.persisted : null,
+        lost: v ? v.lost : null,
+        duplicated: v ? v.duplicated : null,
+      };
+    }),
   verifyMs: verified ? verified.ms : null,
 };
 if (args.json) {
@@ -374,5 +536,9 @@ log.info('done', { sent, acked, dropped, lost: report.lost, achievedRate: report
 announceDone({ ...report });
 // Exit 0 only when everything sent got where the lane promises: ACKed (acked lanes), and found in the
 // receiver's files when we looked; nothing dropped by the generator, no connection failed.
-const delivered = (!acks || acked === sent) && (!verified || (verified.lost === 0 && verified.duplicated === 0)) && dropped === 0 && errors === 0;
+const delivered =
+  (!acks || acked === sent) &&
+  (!verified || (verified.lost === 0 && verified.duplicated === 0)) &&
+  dropped === 0 &&
+  errors === 0;
 process.exit(delivered ? 0 : 1);

@@ -31,15 +31,46 @@ import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 
 const args = parseCli({
   name: 'lessons/day14/receiver.ts',
-  summary: 'Day 14 receiver: the lane under load — LSP/1 over TCP with ACKs (as day 11), plus a bounded, rate-limited queue with a named overflow policy.',
+  summary:
+    'Day 14 receiver: the lane under load — LSP/1 over TCP with ACKs (as day 11), plus a bounded, rate-limited queue with a named overflow policy.',
   options: {
     ...receiverOptions('day14'),
-    maxPayloadBytes: opt.bytes('--max-payload-bytes <size>', 'largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_PAYLOAD_BYTES, { min: 1024, max: 1 << 30 }),
-    maxDecodedBytes: opt.bytes('--max-decoded-bytes <size>', 'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_DECODED_BYTES, { min: 1024, max: 1 << 30 }),
-    checkpointIntervalMs: opt.int('--checkpoint-interval-ms <n>', 'how often the high-water marks are checkpointed', 1000, { min: 10, max: 60_000 }),
-    queue: opt.int('--queue <n>', 'records held between the sockets and the sink (0 = no queue: straight to the sink)', 0, { min: 0, max: 100_000_000 }),
-    overflow: opt.choice('--overflow <policy>', 'when the queue is full: block (stop reading) | drop-newest (drop the arriving batch, counted)', ['block', 'drop-newest'] as const, 'block'),
-    drainRate: opt.int('--drain-rate <n>', 'records/s the sink takes from the queue (0 = as fast as it can); simulates a slow disk', 0, { min: 0 }),
+    maxPayloadBytes: opt.bytes(
+      '--max-payload-bytes <size>',
+      'largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE',
+      DEFAULT_MAX_PAYLOAD_BYTES,
+      { min: 1024, max: 1 << 30 },
+    ),
+    maxDecodedBytes: opt.bytes(
+      '--max-decoded-bytes <size>',
+      'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE',
+      DEFAULT_MAX_DECODED_BYTES,
+      { min: 1024, max: 1 << 30 },
+    ),
+    checkpointIntervalMs: opt.int(
+      '--checkpoint-interval-ms <n>',
+      'how often the high-water marks are checkpointed',
+      1000,
+      { min: 10, max: 60_000 },
+    ),
+    queue: opt.int(
+      '--queue <n>',
+      'records held between the sockets and the sink (0 = no queue: straight to the sink)',
+      0,
+      { min: 0, max: 100_000_000 },
+    ),
+    overflow: opt.choice(
+      '--overflow <policy>',
+      'when the queue is full: block (stop reading) | drop-newest (drop the arriving batch, counted)',
+      ['block', 'drop-newest'] as const,
+      'block',
+    ),
+    drainRate: opt.int(
+      '--drain-rate <n>',
+      'records/s the sink takes from the queue (0 = as fast as it can); simulates a slow disk',
+      0,
+      { min: 0 },
+    ),
   },
 });
 
@@ -63,7 +94,16 @@ interface Queued {
 }
 const queue: Queued[] = [];
 let head = 0;
-const q = { capacity: args.queue, overflow: args.overflow, drainRate: args.drainRate, queued: 0, peak: 0, dropped: 0, droppedBatches: 0, blocked: 0 };
+const q = {
+  capacity: args.queue,
+  overflow: args.overflow,
+  drainRate: args.drainRate,
+  queued: 0,
+  peak: 0,
+  dropped: 0,
+  droppedBatches: 0,
+  blocked: 0,
+};
 /** records dropped per stream (what a load test's verification should find missing) */
 const droppedByStream: Record<string, number> = {};
 let blocked = false;
@@ -146,8 +186,24 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
 
 const server = net.createServer({ noDelay: true }, rx.accept);
 const port = await listenOrExit(server, args.host, args.port, log);
-announceReady({ role: 'receiver', lesson: 'day14', transport: 'lsp1-tcp', host: args.host, port, lane: args.lane, dataDir: args.dataDir });
-log.info('listening', { host: args.host, port, dataDir: args.dataDir, fsync: args.fsync, queue: args.queue, overflow: args.overflow, drainRate: args.drainRate });
+announceReady({
+  role: 'receiver',
+  lesson: 'day14',
+  transport: 'lsp1-tcp',
+  host: args.host,
+  port,
+  lane: args.lane,
+  dataDir: args.dataDir,
+});
+log.info('listening', {
+  host: args.host,
+  port,
+  dataDir: args.dataDir,
+  fsync: args.fsync,
+  queue: args.queue,
+  overflow: args.overflow,
+  drainRate: args.drainRate,
+});
 
 onShutdown(
   async () => {
@@ -158,7 +214,11 @@ onShutdown(
     drain(false);
     await ingest.shutdown(rx);
     await statsWriter.stop();
-    log.info('stopped', { persisted: stats.records.persisted, dropped: stats.records.dropped, duplicates: stats.records.duplicates });
+    log.info('stopped', {
+      persisted: stats.records.persisted,
+      dropped: stats.records.dropped,
+      duplicates: stats.records.duplicates,
+    });
   },
   { log },
 );

@@ -52,7 +52,10 @@ describe('RecordWriter', () => {
     const uni = lines(new RecordWriter({ seed: 1, size: parseSizeSpec('300-900') }), 1000).map((l) => l.length);
     expect(Math.min(...uni)).toBeGreaterThanOrEqual(290);
     expect(Math.max(...uni)).toBeLessThanOrEqual(910);
-    const capped = lines(new RecordWriter({ seed: 1, size: parseSizeSpec('lognormal:2000:1'), maxRecordBytes: 1443 }), 1000).map((l) => l.length);
+    const capped = lines(
+      new RecordWriter({ seed: 1, size: parseSizeSpec('lognormal:2000:1'), maxRecordBytes: 1443 }),
+      1000,
+    ).map((l) => l.length);
     expect(Math.max(...capped)).toBeLessThanOrEqual(1443);
   });
 
@@ -101,7 +104,18 @@ describe('DatagramLane (udp)', () => {
     await new Promise<void>((r) => rx.bind(0, '127.0.0.1', r));
     const max = 600;
     const writer = new RecordWriter({ seed: 2, size: parseSizeSpec('150-571'), maxRecordBytes: max - HEADER_SIZE - 1 });
-    const lane = createLane('udp', { index: 0, host: '127.0.0.1', port: rx.address().port, writer, stream: 9, batchRecords: 50, batchDelayMs: 0, windowBatches: 1, maxDatagram: max, helloName: 't' });
+    const lane = createLane('udp', {
+      index: 0,
+      host: '127.0.0.1',
+      port: rx.address().port,
+      writer,
+      stream: 9,
+      batchRecords: 50,
+      batchDelayMs: 0,
+      windowBatches: 1,
+      maxDatagram: max,
+      helloName: 't',
+    });
     await lane.connect();
     lane.push(300, performance.now());
     await lane.finish(5000);
@@ -128,7 +142,8 @@ describe('DatagramLane (udp)', () => {
       ranges.push([frames[0]!.seq, decodeBatch(frames[0]!).length]);
     }
     ranges.sort((a, b) => a[0] - b[0]);
-    for (let i = 1; i < ranges.length; i++) expect(ranges[i]![0]).toBeGreaterThanOrEqual(ranges[i - 1]![0] + ranges[i - 1]![1]);
+    for (let i = 1; i < ranges.length; i++)
+      expect(ranges[i]![0]).toBeGreaterThanOrEqual(ranges[i - 1]![0] + ranges[i - 1]![1]);
     const last = ranges[ranges.length - 1]!;
     expect(last[0] + last[1] - 1).toBeLessThanOrEqual(300);
     // a datagram leaves only when the next record would not fit (or the batch is full): most are nearly full

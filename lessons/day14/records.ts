@@ -15,7 +15,16 @@
  * distribution (`--record-size`), and every draw comes from one seeded PRNG — same seed, same bytes.
  * `ts` is synthetic (a fixed base + i × step) for the same reason; receive time is in `_rx.ts`.
  */
-import { buildLevelTable, HOSTS, LEVEL_TABLE_SIZE, PATHS, REGIONS, SERVICES, STATUS, VERBS } from '../../shared/generate.ts';
+import {
+  buildLevelTable,
+  HOSTS,
+  LEVEL_TABLE_SIZE,
+  PATHS,
+  REGIONS,
+  SERVICES,
+  STATUS,
+  VERBS,
+} from '../../shared/generate.ts';
 import { seededRandom, type Random } from '../../shared/random.ts';
 
 /** How each record is framed in the output. */
@@ -41,7 +50,8 @@ export const MAX_RECORD_SIZE = 60_000;
 export function parseSizeSpec(raw: string): SizeSpec {
   const s = raw.trim().toLowerCase();
   const int = (t: string): number => {
-    if (!/^\d+$/.test(t)) throw new Error(`'${raw}' is not a size spec (natural | N | MIN-MAX | lognormal:MEDIAN[:SIGMA])`);
+    if (!/^\d+$/.test(t))
+      throw new Error(`'${raw}' is not a size spec (natural | N | MIN-MAX | lognormal:MEDIAN[:SIGMA])`);
     const n = Number(t);
     if (n < 1 || n > MAX_RECORD_SIZE) throw new Error(`${t} is out of range 1..${MAX_RECORD_SIZE} bytes`);
     return n;
@@ -74,12 +84,22 @@ export interface RecordWriterOptions {
 }
 
 const enc = (s: string): Buffer => Buffer.from(s, 'latin1');
-const pool = (items: readonly string[], wrap: (s: string) => string = (s) => s): Buffer[] => items.map((s) => enc(wrap(s)));
+const pool = (items: readonly string[], wrap: (s: string) => string = (s) => s): Buffer[] =>
+  items.map((s) => enc(wrap(s)));
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 const WARN = 3;
 const SEVERITY: Record<string, number> = { trace: 7, debug: 7, info: 6, warn: 4, error: 3, fatal: 2 };
-const ERRORS = ['upstream timed out', 'connection reset by peer', 'pool exhausted, request queued', 'retry budget spent', 'circuit breaker open', 'slow query', 'disk 91% full', 'certificate expires in 7 days'];
+const ERRORS = [
+  'upstream timed out',
+  'connection reset by peer',
+  'pool exhausted, request queued',
+  'retry budget spent',
+  'circuit breaker open',
+  'slow query',
+  'disk 91% full',
+  'certificate expires in 7 days',
+];
 const SIZE_TABLE = 4096;
 /** record bodies in the pool (seeded): every record is one of them with its own ts and id */
 const POOL = 8192;
@@ -91,7 +111,11 @@ const N_ERRORS = ERRORS.length;
 const N_REQUESTS = VERBS.length * PATHS.length;
 const N_STATUS = STATUS.length;
 /** filler for attrs.pad: readable text without quotes or backslashes */
-const PAD = enc('lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore '.repeat(Math.ceil(MAX_RECORD_SIZE / 100) + 1));
+const PAD = enc(
+  'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore '.repeat(
+    Math.ceil(MAX_RECORD_SIZE / 100) + 1,
+  ),
+);
 
 /** Copies a short piece: a plain loop beats Buffer#copy's call overhead below a few dozen bytes. */
 function put(dst: Buffer, pos: number, src: Buffer): number {
@@ -120,7 +144,8 @@ export function putUint(dst: Buffer, pos: number, n: number): number {
 
 function digitsOf(n: number): number {
   if (n < 100_000) return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10_000 ? 4 : 5;
-  if (n < 10_000_000_000) return n < 1_000_000 ? 6 : n < 10_000_000 ? 7 : n < 100_000_000 ? 8 : n < 1_000_000_000 ? 9 : 10;
+  if (n < 10_000_000_000)
+    return n < 1_000_000 ? 6 : n < 10_000_000 ? 7 : n < 100_000_000 ? 8 : n < 1_000_000_000 ? 9 : 10;
   return String(n).length;
 }
 
@@ -196,11 +221,14 @@ export class RecordWriter {
     this.base = opts.baseTimeMs ?? Date.UTC(2026, 0, 1);
     this.step = opts.stepMs ?? 0.1;
     const prefix = opts.idPrefix ?? `s${opts.seed}`;
-    if (!/^[A-Za-z0-9_.:-]+$/.test(prefix)) throw new RangeError(`idPrefix must be [A-Za-z0-9_.:-]+, got ${JSON.stringify(prefix)}`);
+    if (!/^[A-Za-z0-9_.:-]+$/.test(prefix))
+      throw new RangeError(`idPrefix must be [A-Za-z0-9_.:-]+, got ${JSON.stringify(prefix)}`);
     const json = this.json;
     this.idHead = enc(` - - [lsp@32473 id="${prefix}-`);
     this.levelHead = LEVELS.map((l) => enc(json ? `","level":"${l}","msg":"` : `<${8 + SEVERITY[l]!}>1 `));
-    this.svcHost = SERVICES.flatMap((s) => HOSTS.map((h) => enc(json ? `","service":"${s}","host":"${h}","attrs":{"id":"${prefix}-` : ` ${h} ${s}`)));
+    this.svcHost = SERVICES.flatMap((s) =>
+      HOSTS.map((h) => enc(json ? `","service":"${s}","host":"${h}","attrs":{"id":"${prefix}-` : ` ${h} ${s}`)),
+    );
     this.requests = VERBS.flatMap((v) => PATHS.map((p) => enc(`${v} ${p}/`)));
     this.regions = pool(REGIONS, (s) => (json ? `,"region":"${s}","latency_ms":` : `" region="${s}" latency_ms="`));
     const largest = this.sizes ? Math.max(...this.sizes) : 0;
@@ -211,7 +239,11 @@ export class RecordWriter {
     const n = Math.max(64, Math.min(POOL, Math.floor((16 << 20) / Math.max(mean, 210))));
     for (let j = 0; j < n; j++) {
       const len = this.compose(this.scratch, 0);
-      this.pool.push({ head: Buffer.from(this.scratch.subarray(0, this.idAt)), tail: Buffer.from(this.scratch.subarray(this.idAt + 1, len)), tsAt: this.tsAt });
+      this.pool.push({
+        head: Buffer.from(this.scratch.subarray(0, this.idAt)),
+        tail: Buffer.from(this.scratch.subarray(this.idAt + 1, len)),
+        tsAt: this.tsAt,
+      });
     }
   }
 

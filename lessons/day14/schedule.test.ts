@@ -27,7 +27,11 @@ describe('Schedule.dueAt [d14.2, d14.6]: records due by t = the integral of the 
   });
 
   it('never decreases', () => {
-    for (const s of [new Schedule({ rate: 777 }), new Schedule({ rate: 5000, rampS: 1.5 }), new Schedule({ rate: 0, steps: [100, 5000, 10], stepS: 0.7 })]) {
+    for (const s of [
+      new Schedule({ rate: 777 }),
+      new Schedule({ rate: 5000, rampS: 1.5 }),
+      new Schedule({ rate: 0, steps: [100, 5000, 10], stepS: 0.7 }),
+    ]) {
       let last = 0;
       for (let t = 0; t <= 3; t += 0.001) {
         const n = s.dueAt(t);
@@ -46,7 +50,11 @@ describe('Schedule.timeOf [d14.7]: when record n is due (dueAt inverted)', () =>
   });
 
   it('is the first time at which n records are due, for every profile', () => {
-    for (const s of [new Schedule({ rate: 20_000 }), new Schedule({ rate: 8000, rampS: 2 }), new Schedule({ rate: 0, steps: [3000, 9000], stepS: 1 })]) {
+    for (const s of [
+      new Schedule({ rate: 20_000 }),
+      new Schedule({ rate: 8000, rampS: 2 }),
+      new Schedule({ rate: 0, steps: [3000, 9000], stepS: 1 }),
+    ]) {
       for (const n of [1, 2, 10, 999, 2000, 5001, 7500]) {
         const t = s.timeOf(n);
         expect(s.dueAt(t)).toBeGreaterThanOrEqual(n);

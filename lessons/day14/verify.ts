@@ -69,7 +69,8 @@ export async function countPersisted(dir: string, run: RunToVerify): Promise<Ver
   const seen = new Uint8Array(run.ids + 1);
   /** per stream: how often each local seq 1..sent was found */
   const streams = new Map<number, { sent: number; base: number; seen: Uint8Array }>();
-  for (const s of run.streams) streams.set(s.stream, { sent: s.sent, base: s.seqBase, seen: new Uint8Array(s.sent + 1) });
+  for (const s of run.streams)
+    streams.set(s.stream, { sent: s.sent, base: s.seqBase, seen: new Uint8Array(s.sent + 1) });
   // Records are bytes the loadgen wrote itself (records.ts): find the id by its key instead of parsing
   // every line as JSON (millions of lines; JSON.parse would dominate the count).
   const idKey = `"id":"${run.idPrefix}-`;
@@ -109,7 +110,13 @@ export async function countPersisted(dir: string, run: RunToVerify): Promise<Ver
     }
     perStream.set(stream, { persisted: distinct, lost: st.sent - distinct, duplicated: all - distinct });
   }
-  return { persisted, lost: Math.max(0, run.sent - persisted), duplicated: finds - persisted, perStream, ms: Math.round(performance.now() - t0) };
+  return {
+    persisted,
+    lost: Math.max(0, run.sent - persisted),
+    duplicated: finds - persisted,
+    perStream,
+    ms: Math.round(performance.now() - t0),
+  };
   // @end-solution
 }
 
@@ -117,7 +124,11 @@ export async function countPersisted(dir: string, run: RunToVerify): Promise<Ver
  * Counts again until the receiver has persisted everything that was sent, the count stops moving for a
  * second (it may still be flushing), or `timeoutMs` is up. `stopped()`: count once and return.
  */
-export async function verify(dir: string, run: RunToVerify, opts: { timeoutMs: number; stopped?: () => boolean }): Promise<Verified | undefined> {
+export async function verify(
+  dir: string,
+  run: RunToVerify,
+  opts: { timeoutMs: number; stopped?: () => boolean },
+): Promise<Verified | undefined> {
   const deadline = performance.now() + (opts.stopped?.() ? 0 : opts.timeoutMs);
   let last = await countPersisted(dir, run);
   let stableSince = performance.now();

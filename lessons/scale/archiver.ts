@@ -21,7 +21,15 @@ import { opt, parseCli } from '../../shared/cli.ts';
 import { HwmStore, type StreamMarks } from '../day09/hwm-store.ts';
 import { readRxStreamSeq } from '../../shared/storage/rx.ts';
 import { jetstreamSinkOptions, topologyOf, validateJetStreamArgs } from './jetstream/options.ts';
-import { connectNats, ensureStream, jetstreamManagerWhenReady, HDR_FIRST, HDR_LAST, HDR_PREV, HDR_STREAM } from './jetstream/sink.ts';
+import {
+  connectNats,
+  ensureStream,
+  jetstreamManagerWhenReady,
+  HDR_FIRST,
+  HDR_LAST,
+  HDR_PREV,
+  HDR_STREAM,
+} from './jetstream/sink.ts';
 import { createLog } from '../../shared/log.ts';
 import { announceReady, onShutdown } from '../../shared/process.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
@@ -30,25 +38,56 @@ import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 const { sink: _sink, publishTimeoutMs: _pt, ...jsOptions } = jetstreamSinkOptions();
 const args = parseCli({
   name: 'lessons/scale/archiver.ts',
-  summary: 'Scale-out archiver: a durable JetStream consumer writing the records files (with _rx) of a file sink, ACKing JetStream only once they are durable.',
+  summary:
+    'Scale-out archiver: a durable JetStream consumer writing the records files (with _rx) of a file sink, ACKing JetStream only once they are durable.',
   options: {
     ...jsOptions,
     dataDir: opt.string('--data-dir <dir>', 'where records-*.ndjson and stats.json are written', 'data/scale/archive'),
     lane: opt.string('--lane <name>', 'lane name in stats.json', 'scale-archive'),
-    durable: opt.string('--durable <name>', 'durable consumer name: one archiver per name (it rewinds the consumer at start)', 'archiver'),
+    durable: opt.string(
+      '--durable <name>',
+      'durable consumer name: one archiver per name (it rewinds the consumer at start)',
+      'archiver',
+    ),
     fetch: opt.int('--fetch <n>', 'messages fetched (and ACKed) at once at most', 256, { min: 1, max: 10_000 }),
-    fsync: opt.choice('--fsync <policy>', 'when the files are fsynced: always | interval | never (what an ACK to JetStream promises)', ['always', 'interval', 'never'] as const, 'interval'),
-    fsyncIntervalMs: opt.int('--fsync-interval-ms <n>', 'fsync period with --fsync interval', 50, { min: 1, max: 60_000 }),
-    rotateBytes: opt.bytes('--rotate-bytes <size>', 'records files hold at most this size (rotated before a write would pass it; a single longer record gets a file of its own)', 256 << 20, { min: 4096 }),
-    statsIntervalMs: opt.int('--stats-interval-ms <n>', 'how often stats.json is rewritten', 1000, { min: 10, max: 60_000 }),
+    fsync: opt.choice(
+      '--fsync <policy>',
+      'when the files are fsynced: always | interval | never (what an ACK to JetStream promises)',
+      ['always', 'interval', 'never'] as const,
+      'interval',
+    ),
+    fsyncIntervalMs: opt.int('--fsync-interval-ms <n>', 'fsync period with --fsync interval', 50, {
+      min: 1,
+      max: 60_000,
+    }),
+    rotateBytes: opt.bytes(
+      '--rotate-bytes <size>',
+      'records files hold at most this size (rotated before a write would pass it; a single longer record gets a file of its own)',
+      256 << 20,
+      { min: 4096 },
+    ),
+    statsIntervalMs: opt.int('--stats-interval-ms <n>', 'how often stats.json is rewritten', 1000, {
+      min: 10,
+      max: 60_000,
+    }),
   },
   validate: (v) => validateJetStreamArgs({ ...v, sink: 'jetstream', publishTimeoutMs: 0 }),
 });
 
 const log = createLog('scale/archiver');
 const stats = new ReceiverStats(args.lane, 'jetstream');
-const sink = await FileSink.open({ dir: args.dataDir, fsync: args.fsync, fsyncIntervalMs: args.fsyncIntervalMs, rotateBytes: args.rotateBytes });
-const hwm = await HwmStore.open({ dir: args.dataDir, sink, stats, onError: (err) => log.warn('HWM checkpoint failed', { error: err.message }) });
+const sink = await FileSink.open({
+  dir: args.dataDir,
+  fsync: args.fsync,
+  fsyncIntervalMs: args.fsyncIntervalMs,
+  rotateBytes: args.rotateBytes,
+});
+const hwm = await HwmStore.open({
+  dir: args.dataDir,
+  sink,
+  stats,
+  onError: (err) => log.warn('HWM checkpoint failed', { error: err.message }),
+});
 log.info('marks recovered from the files', { ...hwm.recovery });
 
 const topology = topologyOf({ ...args, sink: 'jetstream', publishTimeoutMs: 0 });
@@ -74,13 +113,20 @@ async function openConsumer(why: string): Promise<Consumer> {
   await jsm.consumers.add(args.jsStream, {
     durable_name: args.durable,
     ack_policy: AckPolicy.All,
-    ...(floor > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 } : { deliver_policy: DeliverPolicy.All }),
+    ...(floor > 0
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor + 1 }
+      : { deliver_policy: DeliverPolicy.All }),
     filter_subject: `${args.subjectPrefix}.>`,
     max_ack_pending: 100_000,
     ack_wait: 30_000_000_000,
   });
   counters.rewinds++;
-  log.info('consumer (re)positioned after its ack floor', { stream: args.jsStream, durable: args.durable, from: floor + 1, why });
+  log.info('consumer (re)positioned after its ack floor', {
+    stream: args.jsStream,
+    durable: args.durable,
+    from: floor + 1,
+    why,
+  });
   return js.consumers.get(args.jsStream, args.durable);
 }
 
@@ -209,7 +255,12 @@ const clusterTimer = setInterval(() => {
         peers: (si.cluster?.replicas ?? []).map((r) => ({ name: r.name, current: r.current, lagMsgs: r.lag })),
       };
       const ci = await jsm.consumers.info(args.jsStream, args.durable);
-      cluster.consumer = { name: args.durable, pending: ci.num_pending, ackPending: ci.num_ack_pending, redelivered: ci.num_redelivered };
+      cluster.consumer = {
+        name: args.durable,
+        pending: ci.num_pending,
+        ackPending: ci.num_ack_pending,
+        redelivered: ci.num_redelivered,
+      };
       cluster.connectedTo = nc.getServer();
     } catch (err) {
       cluster.error = (err as Error).message;
@@ -225,7 +276,16 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
 }).start();
 
 const running = loop();
-announceReady({ role: 'archiver', lesson: 'scale', transport: 'jetstream', host: '', port: 0, dataDir: args.dataDir, stream: args.jsStream, durable: args.durable });
+announceReady({
+  role: 'archiver',
+  lesson: 'scale',
+  transport: 'jetstream',
+  host: '',
+  port: 0,
+  dataDir: args.dataDir,
+  stream: args.jsStream,
+  durable: args.durable,
+});
 log.info('archiving', { stream: args.jsStream, durable: args.durable, dataDir: args.dataDir });
 onShutdown(
   async () => {

@@ -26,12 +26,23 @@ import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 
 const args = parseCli({
   name: 'lessons/scale/receiver.ts',
-  summary: 'Scale-out receiver: LSP/1 with ACKs (as day 09) storing into a JetStream stream (--sink jetstream) or the records files (--sink file).',
+  summary:
+    'Scale-out receiver: LSP/1 with ACKs (as day 09) storing into a JetStream stream (--sink jetstream) or the records files (--sink file).',
   options: {
     ...receiverOptions('scale'),
     ...jetstreamSinkOptions(),
-    maxPayloadBytes: opt.bytes('--max-payload-bytes <size>', 'largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_PAYLOAD_BYTES, { min: 1024, max: 1 << 30 }),
-    maxDecodedBytes: opt.bytes('--max-decoded-bytes <size>', 'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE', DEFAULT_MAX_DECODED_BYTES, { min: 1024, max: 1 << 30 }),
+    maxPayloadBytes: opt.bytes(
+      '--max-payload-bytes <size>',
+      'largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE',
+      DEFAULT_MAX_PAYLOAD_BYTES,
+      { min: 1024, max: 1 << 30 },
+    ),
+    maxDecodedBytes: opt.bytes(
+      '--max-decoded-bytes <size>',
+      'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE',
+      DEFAULT_MAX_DECODED_BYTES,
+      { min: 1024, max: 1 << 30 },
+    ),
   },
   validate: validateJetStreamArgs,
 });
@@ -42,21 +53,53 @@ let jetstream;
 try {
   jetstream = await openJetStreamSink(args, log, `receiver ${args.lane} pid ${process.pid}`);
 } catch (err) {
-  log.error('cannot reach JetStream (is the NATS cluster up? --nats)', { nats: args.nats.join(','), error: (err as Error).message });
+  log.error('cannot reach JetStream (is the NATS cluster up? --nats)', {
+    nats: args.nats.join(','),
+    error: (err as Error).message,
+  });
   process.exit(1);
 }
 const ingest = await AckedIngest.open({ ...args, stats, log, store: jetstream });
-const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: args.maxConnections, idleTimeoutMs: args.idleTimeoutMs, maxPayloadBytes: args.maxPayloadBytes });
+const rx = new LspReceiver({
+  handlers: ingest.handlers,
+  log,
+  stats,
+  maxConnections: args.maxConnections,
+  idleTimeoutMs: args.idleTimeoutMs,
+  maxPayloadBytes: args.maxPayloadBytes,
+});
 ingest.attach(rx);
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
-  stats.extra.sink = jetstream ? { kind: 'jetstream', stream: args.jsStream, subjects: `${args.subjectPrefix}.>`, inflight: jetstream.pending, ...jetstream.counters } : { kind: 'file', ...ingest.sink.counters };
+  stats.extra.sink = jetstream
+    ? {
+        kind: 'jetstream',
+        stream: args.jsStream,
+        subjects: `${args.subjectPrefix}.>`,
+        inflight: jetstream.pending,
+        ...jetstream.counters,
+      }
+    : { kind: 'file', ...ingest.sink.counters };
   stats.extra.lsp = rx.counters;
   stats.extra.batching = ingest.batches;
 }).start();
 const server = net.createServer({ noDelay: true }, rx.accept);
 const port = await listenOrExit(server, args.host, args.port, log);
-announceReady({ role: 'receiver', lesson: 'scale', transport: 'lsp1-tcp', host: args.host, port, lane: args.lane, dataDir: args.dataDir, sink: args.sink });
-log.info('listening', { host: args.host, port, sink: args.sink, nats: args.sink === 'jetstream' ? args.nats.join(',') : undefined });
+announceReady({
+  role: 'receiver',
+  lesson: 'scale',
+  transport: 'lsp1-tcp',
+  host: args.host,
+  port,
+  lane: args.lane,
+  dataDir: args.dataDir,
+  sink: args.sink,
+});
+log.info('listening', {
+  host: args.host,
+  port,
+  sink: args.sink,
+  nats: args.sink === 'jetstream' ? args.nats.join(',') : undefined,
+});
 onShutdown(
   async () => {
     server.close();

@@ -9,7 +9,15 @@ import { nodeConfig, type NatsNodeSpec } from './jetstream/cluster.ts';
 import { readRxStreamSeq } from '../../shared/storage/rx.ts';
 import { parseTargets } from '../day09/shipper-engine.ts';
 
-const node = (i: number): NatsNodeSpec => ({ name: `n${i}`, clientPort: 4300 + i, clusterPort: 5300 + i, httpPort: 0, storeDir: `/s/n${i}`, confPath: '', logPath: '' });
+const node = (i: number): NatsNodeSpec => ({
+  name: `n${i}`,
+  clientPort: 4300 + i,
+  clusterPort: 5300 + i,
+  httpPort: 0,
+  storeDir: `/s/n${i}`,
+  confPath: '',
+  logPath: '',
+});
 
 describe('cluster configs', () => {
   it('each node: its own name, store dir and ports, and routes to every other node', () => {
@@ -30,7 +38,11 @@ describe('cluster configs', () => {
 
 describe('--target lists', () => {
   it('parses one or several host:port, the first being the target', () => {
-    expect(parseTargets('127.0.0.1:5301')).toEqual({ host: '127.0.0.1', port: 5301, all: [{ host: '127.0.0.1', port: 5301 }] });
+    expect(parseTargets('127.0.0.1:5301')).toEqual({
+      host: '127.0.0.1',
+      port: 5301,
+      all: [{ host: '127.0.0.1', port: 5301 }],
+    });
     const t = parseTargets('a:1, [::1]:2,c:3');
     expect(t.host).toBe('a');
     expect(t.all.map((x) => `${x.host}:${x.port}`)).toEqual(['a:1', '::1:2', 'c:3']);
@@ -43,12 +55,15 @@ afterEach(() => {
   for (const p of procs.splice(0)) if (p.exitCode === null) p.kill('SIGKILL');
 });
 
-function start(file: string, args: string[]): { p: ChildProcess; lines: Array<Record<string, unknown>>; exit: Promise<number | null> } {
+function start(
+  file: string,
+  args: string[],
+): { p: ChildProcess; lines: Array<Record<string, unknown>>; exit: Promise<number | null> } {
   const p = spawn(process.execPath, ['--import', 'tsx', file, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
   procs.push(p);
   const lines: Array<Record<string, unknown>> = [];
   let buf = '';
-  p.stdout!.on('data', (d: Buffer) => {
+  p.stdout.on('data', (d: Buffer) => {
     buf += d.toString();
     const parts = buf.split('\n');
     buf = parts.pop()!;
@@ -77,7 +92,8 @@ async function seqs(dir: string): Promise<number[]> {
   const out: number[] = [];
   for (const f of (await readdir(dir)).filter((n) => /^records-\d+\.ndjson$/.test(n))) {
     const buf = await readFile(path.join(dir, f));
-    for (let s = 0, e = buf.indexOf(10); e >= 0; s = e + 1, e = buf.indexOf(10, s)) readRxStreamSeq(buf, s, e, (_st, q) => out.push(q));
+    for (let s = 0, e = buf.indexOf(10); e >= 0; s = e + 1, e = buf.indexOf(10, s))
+      readRxStreamSeq(buf, s, e, (_st, q) => out.push(q));
   }
   return out;
 }
@@ -86,11 +102,42 @@ describe('shipper failover', () => {
   it('moves to the next --target when its receiver is killed, and delivers everything', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'scale-failover-'));
     try {
-      const rx = [1, 2].map((i) => start('lessons/scale/receiver.ts', ['--port', '0', '--data-dir', path.join(dir, `r${i}`), '--sink', 'file', '--stats-interval-ms', '100']));
-      const ports = await Promise.all(rx.map((r) => until(() => r.lines.find((l) => l['event'] === 'ready')?.['port'] as number | undefined, 40_000)));
+      const rx = [1, 2].map((i) =>
+        start('lessons/scale/receiver.ts', [
+          '--port',
+          '0',
+          '--data-dir',
+          path.join(dir, `r${i}`),
+          '--sink',
+          'file',
+          '--stats-interval-ms',
+          '100',
+        ]),
+      );
+      const ports = await Promise.all(
+        rx.map((r) => until(() => r.lines.find((l) => l['event'] === 'ready')?.['port'] as number | undefined, 40_000)),
+      );
       const n = 20_000;
-      const tx = start('lessons/scale/shipper.ts', ['--target', ports.map((p) => `127.0.0.1:${p}`).join(','), '--generate', String(n), '--rate', '8000', '--state-dir', path.join(dir, 's'), '--progress-ms', '100', '--backoff-base-ms', '20', '--backoff-cap-ms', '200']);
-      await until(() => Number(tx.lines.filter((l) => l['event'] === 'progress').at(-1)?.['acked'] ?? 0) >= 2000, 40_000);
+      const tx = start('lessons/scale/shipper.ts', [
+        '--target',
+        ports.map((p) => `127.0.0.1:${p}`).join(','),
+        '--generate',
+        String(n),
+        '--rate',
+        '8000',
+        '--state-dir',
+        path.join(dir, 's'),
+        '--progress-ms',
+        '100',
+        '--backoff-base-ms',
+        '20',
+        '--backoff-cap-ms',
+        '200',
+      ]);
+      await until(
+        () => Number(tx.lines.filter((l) => l['event'] === 'progress').at(-1)?.['acked'] ?? 0) >= 2000,
+        40_000,
+      );
       rx[0]!.p.kill('SIGKILL');
       expect(await tx.exit).toBe(0);
       const done = tx.lines.find((l) => l['event'] === 'done')!;

@@ -17,13 +17,18 @@ import { Spool } from '../day09/spool.ts';
 const PROGRAM = 'lessons/scale/shipper.ts';
 const args = parseCli({
   name: PROGRAM,
-  summary: 'Scale-out shipper: the acknowledged LSP/1 shipper with several --target receivers, failing over between them (and --spread).',
+  summary:
+    'Scale-out shipper: the acknowledged LSP/1 shipper with several --target receivers, failing over between them (and --spread).',
   options: lspShipperOptions('scale', 5301),
   validate: validateLspShipper,
 });
 const log = createLog('scale/shipper');
-const state = ownDir(PROGRAM, '--state-dir', () => ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }));
-const spool = args.spool ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes })) : undefined;
+const state = ownDir(PROGRAM, '--state-dir', () =>
+  ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }),
+);
+const spool = args.spool
+  ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes }))
+  : undefined;
 const shipper = new LspShipper({
   lesson: 'scale',
   args,

@@ -31,7 +31,12 @@ export function rsyslogVersion(): string | undefined {
 /** A port that was free a moment ago (bind to 0, read it, close). rsyslog needs a number up front. */
 
 /** Polls `cond` until it holds or the deadline passes (then throws naming `what`). */
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000, everyMs = 20): Promise<void> {
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+  everyMs = 20,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (await cond()) return;
@@ -83,10 +88,12 @@ export async function startRsyslog(opts: RsyslogOptions): Promise<Rsyslog> {
   await mkdir(work, { recursive: true });
   const conf = join(opts.dir, 'rsyslog.conf');
   await writeFile(conf, `global(workDirectory="${work}" ${opts.global ?? ''})\n${opts.config}\n`);
-  const child = spawn(bin, ['-n', '-f', conf, '-i', join(opts.dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, ['-n', '-f', conf, '-i', join(opts.dir, 'rsyslogd.pid')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output: string[] = [];
-  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;

@@ -30,7 +30,7 @@ async function frameServer(): Promise<{ port: number; frames: string[]; next: (n
         frames.push(buf.toString('utf8', sp + 1, sp + 1 + len));
         buf = buf.subarray(sp + 1 + len);
       }
-      for (const w of waiters.splice(0)) (frames.length >= w.n ? w.resolve() : waiters.push(w));
+      for (const w of waiters.splice(0)) frames.length >= w.n ? w.resolve() : waiters.push(w);
     });
     sock.on('end', () => sock.end()); // read everything, then close: the forwarder's "delivered"
     sock.on('error', () => {});
@@ -38,31 +38,41 @@ async function frameServer(): Promise<{ port: number; frames: string[]; next: (n
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
-  const next = (n: number) => (frames.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })));
+  const next = (n: number) =>
+    frames.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }));
   return { port, frames, next };
 }
 
 function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 describe('syslog-forward.ts', () => {
   it('each line fed on stdin reaches the server before the next is written', async () => {
     const srv = await frameServer();
-    const fwd = execa(process.execPath, ['--import', 'tsx', 'lessons/stack/syslog-forward.ts', '--target', `127.0.0.1:${srv.port}`, '--input', '-'], {
-      cwd: REPO_ROOT,
-      stdin: 'pipe',
-      reject: false,
-    });
+    const fwd = execa(
+      process.execPath,
+      ['--import', 'tsx', 'lessons/stack/syslog-forward.ts', '--target', `127.0.0.1:${srv.port}`, '--input', '-'],
+      {
+        cwd: REPO_ROOT,
+        stdin: 'pipe',
+        reject: false,
+      },
+    );
     const N = 5;
     for (let i = 1; i <= N; i++) {
-      fwd.stdin!.write(`${JSON.stringify({ ts: '2026-12-06T12:00:00.000Z', level: 'info', msg: `line ${i}`, service: 'prompt-test' })}\n`);
+      fwd.stdin.write(
+        `${JSON.stringify({ ts: '2026-12-06T12:00:00.000Z', level: 'info', msg: `line ${i}`, service: 'prompt-test' })}\n`,
+      );
       // generous: the first one includes the forwarder's start and connect; no timing threshold is tested
       await deadline(srv.next(i), 30_000, `frame ${i} at the server while stdin stays open`);
       expect(srv.frames[i - 1]).toContain(`line ${i}`);
     }
-    fwd.stdin!.end();
+    fwd.stdin.end();
     const r = await deadline(fwd, 30_000, 'the forwarder to exit after stdin ends');
     expect(r.exitCode, r.stderr).toBe(0);
     const done = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
@@ -78,9 +88,19 @@ describe('syslog-forward.ts', () => {
       if (Buffer.isBuffer(a[0])) sizes.push(a[0].length);
       return (write as (...x: unknown[]) => boolean).apply(this, a);
     });
-    const rec = (i: number) => JSON.stringify({ ts: '2026-12-06T12:00:00.000Z', level: 'info', msg: `bulk record ${i} ${'z'.repeat(100)}`, service: 'bulk' });
+    const rec = (i: number) =>
+      JSON.stringify({
+        ts: '2026-12-06T12:00:00.000Z',
+        level: 'info',
+        msg: `bulk record ${i} ${'z'.repeat(100)}`,
+        service: 'bulk',
+      });
     const big = Array.from({ length: 3000 }, (_, i) => rec(i)); // ~450 KB framed
-    const r = await forwardSyslog([big, [rec(3000)], [rec(3001)]], { host: '127.0.0.1', port: srv.port, writeBytes: 64 << 10 });
+    const r = await forwardSyslog([big, [rec(3000)], [rec(3001)]], {
+      host: '127.0.0.1',
+      port: srv.port,
+      writeBytes: 64 << 10,
+    });
     expect(r).toMatchObject({ sent: 3002, delivered: true });
     expect(srv.frames).toHaveLength(3002);
     // the big chunk: full writes of ≥ 64 KiB, then its remainder; each one-line chunk: one small write

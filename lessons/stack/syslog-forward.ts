@@ -24,7 +24,12 @@ const args = parseCli({
   summary: 'Forward LSP/1 records as RFC 5424 syslog over TCP (octet counting or LF) or TLS.',
   options: {
     ...shipperOptions(514),
-    framing: opt.choice('--framing <f>', 'octet (RFC 6587 octet counting, required for TLS by RFC 5425) | lf', ['octet', 'lf'] as const, 'octet'),
+    framing: opt.choice(
+      '--framing <f>',
+      'octet (RFC 6587 octet counting, required for TLS by RFC 5425) | lf',
+      ['octet', 'lf'] as const,
+      'octet',
+    ),
     facility: opt.choice('--facility <name>', 'facility of records without attrs.facility', FACILITIES, 'user'),
     tls: opt.flag('--tls', 'connect with TLS 1.2+'),
     ca: opt.string('--ca <file>', 'CA certificate to verify the server with (--tls)'),
@@ -47,10 +52,13 @@ async function* untilStopped(source: AsyncIterable<string[]> | Iterable<string[]
     yield chunk;
   }
 }
-onShutdown(async () => {
-  stopping = true;
-  await forwarding?.catch(() => undefined);
-}, { log });
+onShutdown(
+  async () => {
+    stopping = true;
+    await forwarding?.catch(() => undefined);
+  },
+  { log },
+);
 
 // one line at start, as every shipper prints (the stack starts a lane's demo records on it)
 log.info('forwarding', { target: formatHostPort(args.target), framing: args.framing, tls: args.tls });
@@ -71,7 +79,16 @@ try {
     onSkip: (reason) => log.warn('not a record: skipped', { reason }),
   });
   const r = await forwarding;
-  announceDone({ sent: r.sent, acked: 0, dropped: 0, skipped: r.skipped, bytes: r.bytes, elapsedMs: r.elapsedMs, delivered: r.delivered, delivery: 'unacknowledged' });
+  announceDone({
+    sent: r.sent,
+    acked: 0,
+    dropped: 0,
+    skipped: r.skipped,
+    bytes: r.bytes,
+    elapsedMs: r.elapsedMs,
+    delivered: r.delivered,
+    delivery: 'unacknowledged',
+  });
   process.exit(r.delivered ? 0 : 1);
 } catch (err) {
   log.error('forwarding failed', { target: formatHostPort(args.target), error: (err as Error).message });

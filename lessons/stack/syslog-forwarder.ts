@@ -50,9 +50,16 @@ export interface SyslogForwardResult {
 }
 
 /** One record as framed RFC 5424 bytes (LF framing turns line ends inside MSG into spaces: they would cut it). */
-export function frameRecord(record: Parameters<typeof encodeSyslog5424>[0], framing: 'octet' | 'lf', opts?: Syslog5424Options): Buffer {
+export function frameRecord(
+  record: Parameters<typeof encodeSyslog5424>[0],
+  framing: 'octet' | 'lf',
+  opts?: Syslog5424Options,
+): Buffer {
   if (framing === 'lf') {
-    const flat = typeof record.msg === 'string' && /[\r\n]/.test(record.msg) ? { ...record, msg: record.msg.replace(/\r?\n|\r/g, ' ') } : record;
+    const flat =
+      typeof record.msg === 'string' && /[\r\n]/.test(record.msg)
+        ? { ...record, msg: record.msg.replace(/\r?\n|\r/g, ' ') }
+        : record;
     const msg = encodeSyslog5424(flat, opts);
     return Buffer.concat([msg, Buffer.from('\n')]);
   }
@@ -61,12 +68,23 @@ export function frameRecord(record: Parameters<typeof encodeSyslog5424>[0], fram
 }
 
 /** Sends record lines (JSON text, in chunks) as syslog; resolves once the server has closed its side. */
-export async function forwardSyslog(source: AsyncIterable<string[]> | Iterable<string[]>, opts: SyslogForwardOptions): Promise<SyslogForwardResult> {
+export async function forwardSyslog(
+  source: AsyncIterable<string[]> | Iterable<string[]>,
+  opts: SyslogForwardOptions,
+): Promise<SyslogForwardResult> {
   const started = performance.now();
   const framing = opts.framing ?? 'octet';
   const writeBytes = opts.writeBytes ?? 64 << 10;
   const socket: net.Socket = opts.tls
-    ? tls.connect({ host: opts.host, port: opts.port, minVersion: 'TLSv1.2', ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key, servername: opts.tls.servername ?? 'localhost' })
+    ? tls.connect({
+        host: opts.host,
+        port: opts.port,
+        minVersion: 'TLSv1.2',
+        ca: opts.tls.ca,
+        cert: opts.tls.cert,
+        key: opts.tls.key,
+        servername: opts.tls.servername ?? 'localhost',
+      })
     : net.connect({ host: opts.host, port: opts.port, noDelay: true });
   await once(socket, opts.tls ? 'secureConnect' : 'connect');
   let failure: Error | undefined;
@@ -108,7 +126,9 @@ export async function forwardSyslog(source: AsyncIterable<string[]> | Iterable<s
   }
   await flush();
   socket.end();
-  const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), opts.closeTimeoutMs ?? 5000).unref());
+  const timeout = new Promise<'timeout'>((resolve) =>
+    setTimeout(() => resolve('timeout'), opts.closeTimeoutMs ?? 5000).unref(),
+  );
   const how = await Promise.race([closed.then(() => 'closed' as const), timeout]);
   if (how === 'timeout') socket.destroy();
   if (failure) throw failure;

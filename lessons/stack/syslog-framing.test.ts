@@ -66,8 +66,14 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     const input = Buffer.from(`${oct('<13>a')}${oct(big)}${oct('<13>b')}`);
     for (const [how, chunks] of feeds(input)) {
       const r = decode(chunks);
-      expect(r.messages.map((m) => m.text), how).toEqual(['<13>a', '<13>b']);
-      expect(r.rejects.map(({ reason, offset, bytes }) => ({ reason, offset, bytes })), how).toEqual([{ reason: 'syslog_count_too_large', offset: 7, bytes: 118 }]);
+      expect(
+        r.messages.map((m) => m.text),
+        how,
+      ).toEqual(['<13>a', '<13>b']);
+      expect(
+        r.rejects.map(({ reason, offset, bytes }) => ({ reason, offset, bytes })),
+        how,
+      ).toEqual([{ reason: 'syslog_count_too_large', offset: 7, bytes: 118 }]);
       expect(r.rejects[0]!.sample.startsWith('118 '), how).toBe(true);
     }
   });
@@ -80,14 +86,30 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
       ['leading zero', `05 <13>x\n<13>y`, ['<13>y'], [{ reason: 'syslog_bad_count', offset: 0 }]],
       ['zero', `0 \n${oct('<13>z')}`, ['<13>z'], [{ reason: 'syslog_bad_count', offset: 0 }]],
       ['11 digits', `12345678901 x\n<13>w`, ['<13>w'], [{ reason: 'syslog_bad_count', offset: 0 }]],
-      ['after a good message', `${oct('<13>a')}9x\n<13>b`, ['<13>a', '<13>b'], [{ reason: 'syslog_bad_count', offset: 7 }]],
-      ['truncated count at the end of the stream', `${oct('<13>a')}12`, ['<13>a'], [{ reason: 'syslog_bad_count', offset: 7 }]],
+      [
+        'after a good message',
+        `${oct('<13>a')}9x\n<13>b`,
+        ['<13>a', '<13>b'],
+        [{ reason: 'syslog_bad_count', offset: 7 }],
+      ],
+      [
+        'truncated count at the end of the stream',
+        `${oct('<13>a')}12`,
+        ['<13>a'],
+        [{ reason: 'syslog_bad_count', offset: 7 }],
+      ],
     ];
     for (const [name, text, messages, rejects] of cases) {
       for (const [how, chunks] of feeds(Buffer.from(text))) {
         const r = decode(chunks);
-        expect(r.messages.map((m) => m.text), `${name} ${how}`).toEqual(messages);
-        expect(r.rejects.map(({ reason, offset }) => ({ reason, offset })), `${name} ${how}`).toEqual(rejects);
+        expect(
+          r.messages.map((m) => m.text),
+          `${name} ${how}`,
+        ).toEqual(messages);
+        expect(
+          r.rejects.map(({ reason, offset }) => ({ reason, offset })),
+          `${name} ${how}`,
+        ).toEqual(rejects);
       }
     }
   });
@@ -95,8 +117,13 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
   it('the stream ending inside an octet-counted message: syslog_truncated', () => {
     for (const [how, chunks] of feeds(Buffer.from(`${oct('<13>a')}30 <13>1 - - - -`))) {
       const r = decode(chunks);
-      expect(r.messages.map((m) => m.text), how).toEqual(['<13>a']);
-      expect(r.rejects, how).toEqual([{ reason: 'syslog_truncated', code: 'LS_ERR_SYSLOG_TRUNCATED', offset: 7, bytes: 13, sample: '<13>1 - - - -' }]);
+      expect(
+        r.messages.map((m) => m.text),
+        how,
+      ).toEqual(['<13>a']);
+      expect(r.rejects, how).toEqual([
+        { reason: 'syslog_truncated', code: 'LS_ERR_SYSLOG_TRUNCATED', offset: 7, bytes: 13, sample: '<13>1 - - - -' },
+      ]);
     }
   });
 
@@ -104,8 +131,14 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     const long = `<13>${'y'.repeat(100)}`;
     for (const [how, chunks] of feeds(Buffer.from(`<13>a\n${long}\r\n<13>b\n${long}`))) {
       const r = decode(chunks);
-      expect(r.messages.map((m) => m.text), how).toEqual(['<13>a', '<13>b']);
-      expect(r.rejects.map(({ reason, offset }) => ({ reason, offset })), how).toEqual([
+      expect(
+        r.messages.map((m) => m.text),
+        how,
+      ).toEqual(['<13>a', '<13>b']);
+      expect(
+        r.rejects.map(({ reason, offset }) => ({ reason, offset })),
+        how,
+      ).toEqual([
         { reason: 'syslog_too_large', offset: 6 },
         { reason: 'syslog_too_large', offset: 6 + 104 + 2 + 6 },
       ]);
@@ -118,8 +151,14 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     const over = `<13>${'z'.repeat(61)}`;
     for (const [how, chunks] of feeds(Buffer.from(`${oct(at)}${oct(over)}${at}\r\n${over}\n`))) {
       const r = decode(chunks);
-      expect(r.messages.map((m) => m.text), how).toEqual([at, at]);
-      expect(r.rejects.map((x) => x.reason), how).toEqual(['syslog_count_too_large', 'syslog_too_large']);
+      expect(
+        r.messages.map((m) => m.text),
+        how,
+      ).toEqual([at, at]);
+      expect(
+        r.rejects.map((x) => x.reason),
+        how,
+      ).toEqual(['syslog_count_too_large', 'syslog_too_large']);
     }
   });
 
@@ -128,14 +167,22 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     const cases: Array<[string, string, SyslogReason, string]> = [
       ['bad count (letter)', `12a <13>x\n`, 'syslog_bad_count', 'LS_ERR_SYSLOG_COUNT'],
       ['count cut by the end of the stream', `12`, 'syslog_bad_count', 'LS_ERR_SYSLOG_COUNT'],
-      ['count over the limit (skipped)', `100 ${'x'.repeat(100)}`, 'syslog_count_too_large', 'LS_ERR_SYSLOG_COUNT_TOO_LARGE'],
+      [
+        'count over the limit (skipped)',
+        `100 ${'x'.repeat(100)}`,
+        'syslog_count_too_large',
+        'LS_ERR_SYSLOG_COUNT_TOO_LARGE',
+      ],
       ['truncated octet-counted message', `30 <13>1 - -`, 'syslog_truncated', 'LS_ERR_SYSLOG_TRUNCATED'],
       ['LF-framed message over the limit', `<13>${'y'.repeat(80)}\n`, 'syslog_too_large', 'LS_ERR_SYSLOG_TOO_LARGE'],
     ];
     for (const [name, text, reason, code] of cases) {
       for (const [how, chunks] of feeds(Buffer.from(text))) {
         const r = decode(chunks);
-        expect(r.rejects.map((x) => [x.reason, x.code, x.fatal ?? false]), `${name} ${how}`).toEqual([[reason, code, false]]);
+        expect(
+          r.rejects.map((x) => [x.reason, x.code, x.fatal ?? false]),
+          `${name} ${how}`,
+        ).toEqual([[reason, code, false]]);
         expect(SYSLOG_ERR[reason]).toBe(code);
       }
     }
@@ -143,19 +190,50 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
 
   it('a count over the skip limit is fatal: one reject, then nothing more is read (the lane closes the connection)', () => {
     // limit 64, skip limit 200: 150 is skipped and the stream goes on; 5000 cannot be skipped
-    const input = Buffer.from(`${oct('<13>a')}150 ${'x'.repeat(150)}${oct('<13>b')}5000 ${'z'.repeat(300)}${oct('<13>never')}`);
+    const input = Buffer.from(
+      `${oct('<13>a')}150 ${'x'.repeat(150)}${oct('<13>b')}5000 ${'z'.repeat(300)}${oct('<13>never')}`,
+    );
     for (const [how, chunks] of feeds(input)) {
       const r = decode(chunks, 64, true, 200);
-      expect(r.messages.map((m) => m.text), how).toEqual(['<13>a', '<13>b']);
       expect(
-        r.rejects.map(({ reason, code, offset, bytes, fatal, sample }) => ({ reason, code, offset, bytes, fatal: fatal ?? false, sample: sample.slice(0, 5) })),
+        r.messages.map((m) => m.text),
+        how,
+      ).toEqual(['<13>a', '<13>b']);
+      expect(
+        r.rejects.map(({ reason, code, offset, bytes, fatal, sample }) => ({
+          reason,
+          code,
+          offset,
+          bytes,
+          fatal: fatal ?? false,
+          sample: sample.slice(0, 5),
+        })),
         how,
       ).toEqual([
-        { reason: 'syslog_count_too_large', code: 'LS_ERR_SYSLOG_COUNT_TOO_LARGE', offset: 7, bytes: 150, fatal: false, sample: '150 x' },
-        { reason: 'syslog_count_too_large', code: 'LS_ERR_SYSLOG_COUNT_TOO_LARGE', offset: 7 + 154 + 7, bytes: 5000, fatal: true, sample: '5000 ' },
+        {
+          reason: 'syslog_count_too_large',
+          code: 'LS_ERR_SYSLOG_COUNT_TOO_LARGE',
+          offset: 7,
+          bytes: 150,
+          fatal: false,
+          sample: '150 x',
+        },
+        {
+          reason: 'syslog_count_too_large',
+          code: 'LS_ERR_SYSLOG_COUNT_TOO_LARGE',
+          offset: 7 + 154 + 7,
+          bytes: 5000,
+          fatal: true,
+          sample: '5000 ',
+        },
       ]);
     }
-    const d = new SyslogFrameDecoder({ maxMessageBytes: 64, maxSkipBytes: 64, onMessage: () => expect.fail('nothing after a fatal reject'), onReject: () => {} });
+    const d = new SyslogFrameDecoder({
+      maxMessageBytes: 64,
+      maxSkipBytes: 64,
+      onMessage: () => expect.fail('nothing after a fatal reject'),
+      onReject: () => {},
+    });
     d.push(Buffer.from('9999999999 '));
     expect(d.dead).toBe(true);
     d.push(Buffer.from(oct('<13>after')));
@@ -172,7 +250,12 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     const wire = Buffer.from(`${lf}\n${oct(octet)}`);
     for (const at of [2000, lf.length + 2000]) {
       const got: string[] = [];
-      const d = new SyslogFrameDecoder({ maxMessageBytes: 5000, reusesChunks: true, onMessage: (b, s, e) => got.push(b.toString('latin1', s, e)), onReject: () => expect.fail('no reject') });
+      const d = new SyslogFrameDecoder({
+        maxMessageBytes: 5000,
+        reusesChunks: true,
+        onMessage: (b, s, e) => got.push(b.toString('latin1', s, e)),
+        onReject: () => expect.fail('no reject'),
+      });
       for (const part of [wire.subarray(0, at), wire.subarray(at)]) {
         const chunk = Buffer.from(part); // the caller's buffer, overwritten once push returns
         d.push(chunk);
@@ -183,14 +266,20 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     }
   });
 
-  it('LF framing is day 08\'s line limit: a too-long line is reported from its first byte in the stream, sample min(256, limit + 1) bytes', () => {
+  it("LF framing is day 08's line limit: a too-long line is reported from its first byte in the stream, sample min(256, limit + 1) bytes", () => {
     for (const max of [10, 300]) {
       const long = `<13>${'q'.repeat(400)}`;
       const input = Buffer.from(`${oct('<13>a')}<13>b\n${long}\n<13>c\n`);
       for (const [how, chunks] of feeds(input)) {
         const r = decode(chunks, max);
-        expect(r.messages.map((m) => m.text), how).toEqual(['<13>a', '<13>b', '<13>c']);
-        expect(r.rejects.map(({ reason, offset, sample }) => ({ reason, offset, sample })), how).toEqual([{ reason: 'syslog_too_large', offset: 7 + 6, sample: long.slice(0, Math.min(256, max + 1)) }]);
+        expect(
+          r.messages.map((m) => m.text),
+          how,
+        ).toEqual(['<13>a', '<13>b', '<13>c']);
+        expect(
+          r.rejects.map(({ reason, offset, sample }) => ({ reason, offset, sample })),
+          how,
+        ).toEqual([{ reason: 'syslog_too_large', offset: 7 + 6, sample: long.slice(0, Math.min(256, max + 1)) }]);
       }
     }
   });
@@ -198,7 +287,11 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
   it('holds bounded memory while a huge message trickles in, and reports the buffered sample', () => {
     const got: string[] = [];
     const reasons: string[] = [];
-    const d = new SyslogFrameDecoder({ maxMessageBytes: 1000, onMessage: (b, s, e) => got.push(b.toString('latin1', s, e)), onReject: (r) => reasons.push(r.reason) });
+    const d = new SyslogFrameDecoder({
+      maxMessageBytes: 1000,
+      onMessage: (b, s, e) => got.push(b.toString('latin1', s, e)),
+      onReject: (r) => reasons.push(r.reason),
+    });
     d.push(Buffer.from('500 <13>partial'));
     expect(d.idle).toBe(false);
     expect(d.bufferedBytes).toBe(11);
@@ -219,7 +312,9 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
 
   it('frameOctetCounted writes LEN SP MSG', () => {
     expect(frameOctetCounted(Buffer.from('<13>x')).toString()).toBe('5 <13>x');
-    expect(decode([frameOctetCounted(Buffer.from('<13>é'))]).messages).toEqual([{ text: Buffer.from('<13>é').toString('latin1'), framing: 'octet' }]);
+    expect(decode([frameOctetCounted(Buffer.from('<13>é'))]).messages).toEqual([
+      { text: Buffer.from('<13>é').toString('latin1'), framing: 'octet' },
+    ]);
   });
 });
 
@@ -234,17 +329,25 @@ describe('seeded fuzz', () => {
       { maxLength: 12 },
     );
     fc.assert(
-      fc.property(stream, fc.array(fc.nat({ max: 3000 }), { maxLength: 10 }), fc.integer({ min: 8, max: 200 }), (parts, cuts, max) => {
-        const data = Buffer.from(parts.join(''), 'latin1');
-        // A too-large LF-framed message is found before its end when it arrives in pieces, so its
-        // `bytes` is a lower bound there: compare everything else.
-        const comparable = (d: Decoded) => ({ ...d, rejects: d.rejects.map((r) => (r.reason === 'syslog_too_large' ? { ...r, bytes: 0 } : r)) });
-        const whole = decode([data], max);
-        expect(comparable(decode(cutAt(data, cuts), max))).toEqual(comparable(whole));
-        expect(comparable(decode(bytewise(data), max))).toEqual(comparable(whole));
-        for (const m of whole.messages) expect(Buffer.byteLength(m.text, 'latin1')).toBeLessThanOrEqual(max);
-        for (const r of whole.rejects) expect(Object.keys(SYSLOG_ERR)).toContain(r.reason);
-      }),
+      fc.property(
+        stream,
+        fc.array(fc.nat({ max: 3000 }), { maxLength: 10 }),
+        fc.integer({ min: 8, max: 200 }),
+        (parts, cuts, max) => {
+          const data = Buffer.from(parts.join(''), 'latin1');
+          // A too-large LF-framed message is found before its end when it arrives in pieces, so its
+          // `bytes` is a lower bound there: compare everything else.
+          const comparable = (d: Decoded) => ({
+            ...d,
+            rejects: d.rejects.map((r) => (r.reason === 'syslog_too_large' ? { ...r, bytes: 0 } : r)),
+          });
+          const whole = decode([data], max);
+          expect(comparable(decode(cutAt(data, cuts), max))).toEqual(comparable(whole));
+          expect(comparable(decode(bytewise(data), max))).toEqual(comparable(whole));
+          for (const m of whole.messages) expect(Buffer.byteLength(m.text, 'latin1')).toBeLessThanOrEqual(max);
+          for (const r of whole.rejects) expect(Object.keys(SYSLOG_ERR)).toContain(r.reason);
+        },
+      ),
       { seed: SEED, numRuns: 400 },
     );
   });

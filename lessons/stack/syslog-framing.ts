@@ -195,7 +195,14 @@ export class SyslogFrameDecoder {
               n = n * 10 + d;
               q++;
             }
-            if (q < len && chunk[q] === SP && c !== 0x30 && q - pos <= MAX_COUNT_DIGITS && n <= this.max && q + 1 + n <= len) {
+            if (
+              q < len &&
+              chunk[q] === SP &&
+              c !== 0x30 &&
+              q - pos <= MAX_COUNT_DIGITS &&
+              n <= this.max &&
+              q + 1 + n <= len
+            ) {
               this.state = S_START;
               pos = q + 1 + n;
               this.onMessage(chunk, q + 1, pos, 'octet');
@@ -284,7 +291,12 @@ export class SyslogFrameDecoder {
       this.need = 0;
       if (this.skipSample !== undefined) this.reportSkipped();
     } else if (state === S_COUNT) {
-      this.reject('syslog_bad_count', Buffer.from(this.countBytes.subarray(0, this.countLen)), this.msgOffset, this.countLen);
+      this.reject(
+        'syslog_bad_count',
+        Buffer.from(this.countBytes.subarray(0, this.countLen)),
+        this.msgOffset,
+        this.countLen,
+      );
     }
   }
 

@@ -192,7 +192,11 @@ export class InlineSyslogParser implements SyslogStreamParser {
   readonly pendingBytes = 0;
   readonly ready = Promise.resolve();
 
-  constructor(limits: ParseLimits, private readonly onOutput: (batch: ParsedBatch) => void, output?: RecordOutput) {
+  constructor(
+    limits: ParseLimits,
+    private readonly onOutput: (batch: ParsedBatch) => void,
+    output?: RecordOutput,
+  ) {
     this.core = new ParseCore(limits, undefined, output);
   }
 
@@ -251,7 +255,12 @@ interface FromWorker {
   /** records too big for a slab (a huge message): sent as a copy */
   bigRecords?: Uint8Array;
   newSlabs: Array<[number, SharedArrayBuffer]>;
-  outputs: Array<Omit<ParsedOutput, 'partial' | 'rejects'> & { partial?: Uint8Array; rejects: Array<{ reason: SyslogReason; sample: Uint8Array }> }>;
+  outputs: Array<
+    Omit<ParsedOutput, 'partial' | 'rejects'> & {
+      partial?: Uint8Array;
+      rejects: Array<{ reason: SyslogReason; sample: Uint8Array }>;
+    }
+  >;
   /** the batch's input slab, free again (-1: none) */
   slab: number;
   bytes: number;
@@ -300,18 +309,37 @@ export class WorkerSyslogParser implements SyslogStreamParser {
   private failed: Error | undefined;
   readonly ready: Promise<void>;
 
-  constructor(threads: number, limits: ParseLimits, private readonly onOutput: (batch: ParsedBatch) => void, onError: (err: Error) => void) {
+  constructor(
+    threads: number,
+    limits: ParseLimits,
+    private readonly onOutput: (batch: ParsedBatch) => void,
+    onError: (err: Error) => void,
+  ) {
     // Workers start from a tiny bootstrap that registers the TypeScript loader (tsx) the main thread
     // runs under, then imports this very file: no build step, like everything else here.
     const tsx = import.meta.resolve('tsx/esm/api');
     const self = import.meta.url;
     const readies: Array<Promise<void>> = [];
     for (let i = 0; i < threads; i++) {
-      const worker = new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(self)}); })`, {
-        eval: true,
-        workerData: { syslogParser: true, limits },
-      });
-      const lane: Lane = { worker, steps: [], slabs: [], free: [], newSlabs: [], slab: -1, inputLen: 0, recordSlabs: [], recycled: [], slowPath: 0 };
+      const worker = new Worker(
+        `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(self)}); })`,
+        {
+          eval: true,
+          workerData: { syslogParser: true, limits },
+        },
+      );
+      const lane: Lane = {
+        worker,
+        steps: [],
+        slabs: [],
+        free: [],
+        newSlabs: [],
+        slab: -1,
+        inputLen: 0,
+        recordSlabs: [],
+        recycled: [],
+        slowPath: 0,
+      };
       let ready!: () => void;
       readies.push(new Promise<void>((r) => (ready = r)));
       worker.on('message', (m: FromWorker) => {
@@ -320,7 +348,11 @@ export class WorkerSyslogParser implements SyslogStreamParser {
         lane.slowPath = m.slowPath;
         if (m.slab >= 0) lane.free.push(m.slab);
         for (const [k, sab] of m.newSlabs) lane.recordSlabs[k] = Buffer.from(sab);
-        const records = m.records ? lane.recordSlabs[m.records[0]]!.subarray(0, m.records[1]) : m.bigRecords ? asBuffer(m.bigRecords) : undefined;
+        const records = m.records
+          ? lane.recordSlabs[m.records[0]]!.subarray(0, m.records[1])
+          : m.bigRecords
+            ? asBuffer(m.bigRecords)
+            : undefined;
         this.onOutput({
           records,
           outputs: m.outputs.map((o) => ({
@@ -362,7 +394,7 @@ export class WorkerSyslogParser implements SyslogStreamParser {
     const lane = this.laneOf(id);
     this.pending += chunk.length;
     // A chunk bigger than what is left of the slab goes in pieces: the decoder takes a stream cut anywhere.
-    for (let off = 0; off < chunk.length; ) {
+    for (let off = 0; off < chunk.length;) {
       if (lane.slab < 0 || lane.inputLen === BATCH_BYTES) {
         if (lane.slab >= 0) this.send(lane);
         lane.slab = this.freeSlab(lane);
@@ -418,12 +450,18 @@ export class WorkerSyslogParser implements SyslogStreamParser {
 
   private readonly flushAll = (): void => {
     this.scheduled = false;
-    for (const lane of this.lanes) if (lane.steps.length || lane.recycled.length || lane.newSlabs.length) this.send(lane);
+    for (const lane of this.lanes)
+      if (lane.steps.length || lane.recycled.length || lane.newSlabs.length) this.send(lane);
   };
 
   private send(lane: Lane): void {
     const used = lane.inputLen > 0;
-    const msg: ToWorker = { steps: lane.steps, slab: used ? lane.slab : -1, newSlabs: lane.newSlabs, recycled: lane.recycled };
+    const msg: ToWorker = {
+      steps: lane.steps,
+      slab: used ? lane.slab : -1,
+      newSlabs: lane.newSlabs,
+      recycled: lane.recycled,
+    };
     lane.worker.postMessage(msg);
     if (!used && lane.slab >= 0) lane.free.push(lane.slab); // a slab that carried nothing stays ours
     lane.steps = [];
@@ -482,7 +520,14 @@ function runWorker(limits: ParseLimits): void {
     for (const k of issued) if (k !== recSlab && k !== current) free.push(k);
     issued.clear();
     if (current !== undefined) issued.add(current);
-    const msg: FromWorker = { records: recs && recSlab !== undefined ? [recSlab, recs.length] : undefined, newSlabs, outputs, slab: m.slab, bytes, slowPath: core.slowPath };
+    const msg: FromWorker = {
+      records: recs && recSlab !== undefined ? [recSlab, recs.length] : undefined,
+      newSlabs,
+      outputs,
+      slab: m.slab,
+      bytes,
+      slowPath: core.slowPath,
+    };
     if (recs && recSlab === undefined) msg.bigRecords = recs;
     newSlabs = [];
     port.postMessage(msg);

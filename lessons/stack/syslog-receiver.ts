@@ -61,7 +61,11 @@ function parsePort(raw: string): number {
     throw new InvalidArgumentError(`'${raw}' is not a port (0..65535, 0 = any free port, off or -1 = disabled)`);
   }
 }
-const portOption = (flags: string, description: string): OptionSpec<number, false> => ({ flags, description, parse: parsePort });
+const portOption = (flags: string, description: string): OptionSpec<number, false> => ({
+  flags,
+  description,
+  parse: parsePort,
+});
 
 // --port is redefined below; the record limit does not apply (the message limit does, and a record may
 // grow past the message by its JSON escapes and _rx).
@@ -73,18 +77,57 @@ const args = parseCli({
   summary: 'Syslog lane: RFC 5424 and RFC 3164 over UDP, TCP and TLS, persisted as LSP/1 records with _rx.',
   options: {
     ...common,
-    port: portOption('--port <n>', 'shorthand for the TCP port and, unless --udp-port is given, the UDP port; --port 0 also makes the TLS default 0'),
-    udpPort: portOption('--udp-port <n>', 'UDP port, one message per datagram (RFC 5426); 0 = any free, off = disabled (default 5514)'),
-    tcpPort: portOption('--tcp-port <n>', 'TCP port, octet counting or LF framing per message (RFC 6587); 0 = any free, off = disabled (default 5514)'),
+    port: portOption(
+      '--port <n>',
+      'shorthand for the TCP port and, unless --udp-port is given, the UDP port; --port 0 also makes the TLS default 0',
+    ),
+    udpPort: portOption(
+      '--udp-port <n>',
+      'UDP port, one message per datagram (RFC 5426); 0 = any free, off = disabled (default 5514)',
+    ),
+    tcpPort: portOption(
+      '--tcp-port <n>',
+      'TCP port, octet counting or LF framing per message (RFC 6587); 0 = any free, off = disabled (default 5514)',
+    ),
     tlsPort: portOption('--tls-port <n>', 'TLS port (RFC 5425); 0 = any free, off = disabled (default 6514)'),
-    certs: opt.string('--certs <dir>', 'certificate directory: server.crt/.key and ca.crt (a dev CA is created there when missing)', 'certs'),
-    tlsCa: opt.string('--tls-ca <file>', 'CA that client certificates must chain to (implies --mtls; default: the CA of --certs)'),
+    certs: opt.string(
+      '--certs <dir>',
+      'certificate directory: server.crt/.key and ca.crt (a dev CA is created there when missing)',
+      'certs',
+    ),
+    tlsCa: opt.string(
+      '--tls-ca <file>',
+      'CA that client certificates must chain to (implies --mtls; default: the CA of --certs)',
+    ),
     mtls: opt.flag('--mtls', 'require a client certificate signed by the CA (mutual TLS); its CN goes into _rx.client'),
-    handshakeTimeoutMs: opt.int('--handshake-timeout-ms <n>', 'TLS: a client that has not finished its handshake by then is cut (and counted)', 10_000, { min: 100, max: 600_000 }),
-    maxMessageBytes: opt.bytes('--max-message-bytes <size>', 'largest syslog message; bigger ones are rejected (syslog_too_large / syslog_count_too_large)', 64 << 10, { min: 64, max: 64 << 20 }),
-    maxSkipBytes: opt.bytes('--max-skip-bytes <size>', 'TCP/TLS: an octet count over the message limit is skipped (read and thrown away) up to this size; a larger one closes that connection', 16 << 20, { min: 0, max: 1 << 30 }),
-    parseThreads: opt.int('--parse-threads <n>', 'worker threads that parse TCP/TLS streams, a connection per thread (0 = on the main thread: the least CPU per message; 1 uses a second core: the faster when one is free)', 0, { min: 0, max: 64 }),
-    drainQuietMs: opt.int('--drain-quiet-ms <n>', 'on SIGTERM, keep reading until no bytes arrive for this long', 100, { min: 0, max: 3000 }),
+    handshakeTimeoutMs: opt.int(
+      '--handshake-timeout-ms <n>',
+      'TLS: a client that has not finished its handshake by then is cut (and counted)',
+      10_000,
+      { min: 100, max: 600_000 },
+    ),
+    maxMessageBytes: opt.bytes(
+      '--max-message-bytes <size>',
+      'largest syslog message; bigger ones are rejected (syslog_too_large / syslog_count_too_large)',
+      64 << 10,
+      { min: 64, max: 64 << 20 },
+    ),
+    maxSkipBytes: opt.bytes(
+      '--max-skip-bytes <size>',
+      'TCP/TLS: an octet count over the message limit is skipped (read and thrown away) up to this size; a larger one closes that connection',
+      16 << 20,
+      { min: 0, max: 1 << 30 },
+    ),
+    parseThreads: opt.int(
+      '--parse-threads <n>',
+      'worker threads that parse TCP/TLS streams, a connection per thread (0 = on the main thread: the least CPU per message; 1 uses a second core: the faster when one is free)',
+      0,
+      { min: 0, max: 64 },
+    ),
+    drainQuietMs: opt.int('--drain-quiet-ms <n>', 'on SIGTERM, keep reading until no bytes arrive for this long', 100, {
+      min: 0,
+      max: 3000,
+    }),
   },
   epilog: [
     'Ports: TCP and UDP may share a number (they do by default: 5514). The ready line lists them all:',
@@ -100,7 +143,9 @@ const mtls = args.mtls || args.tlsCa !== undefined;
 
 const log = createLog('stack/syslog');
 if (tcpPort === OFF && udpPort === OFF && tlsPort === OFF) {
-  process.stderr.write('lessons/stack/syslog-receiver.ts: every transport is off (--udp-port, --tcp-port, --tls-port)\n');
+  process.stderr.write(
+    'lessons/stack/syslog-receiver.ts: every transport is off (--udp-port, --tcp-port, --tls-port)\n',
+  );
   process.exit(2);
 }
 
@@ -124,12 +169,35 @@ interface TransportStats {
 const stats = new ReceiverStats(args.lane, 'syslog');
 const perTransport: Record<Transport, TransportStats> = {
   udp: { port: null, messages: 0, persisted: 0, rejected: 0, bytes: 0, datagrams: 0, dropped: 0 },
-  tcp: { port: null, messages: 0, persisted: 0, rejected: 0, bytes: 0, connections: { open: 0, total: 0 }, framingClosed: 0 },
-  tls: { port: null, messages: 0, persisted: 0, rejected: 0, bytes: 0, connections: { open: 0, total: 0 }, framingClosed: 0, handshakeErrors: 0, handshakeFailures: {} },
+  tcp: {
+    port: null,
+    messages: 0,
+    persisted: 0,
+    rejected: 0,
+    bytes: 0,
+    connections: { open: 0, total: 0 },
+    framingClosed: 0,
+  },
+  tls: {
+    port: null,
+    messages: 0,
+    persisted: 0,
+    rejected: 0,
+    bytes: 0,
+    connections: { open: 0, total: 0 },
+    framingClosed: 0,
+    handshakeErrors: 0,
+    handshakeFailures: {},
+  },
 };
 stats.extra.syslog = perTransport;
 
-const sink = await FileSink.open({ dir: args.dataDir, fsync: args.fsync, fsyncIntervalMs: args.fsyncIntervalMs, rotateBytes: args.rotateBytes });
+const sink = await FileSink.open({
+  dir: args.dataDir,
+  fsync: args.fsync,
+  fsyncIntervalMs: args.fsyncIntervalMs,
+  rotateBytes: args.rotateBytes,
+});
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
   stats.bytes.decoded = appender.totalBytes;
   stats.extra.sink = sink.counters;
@@ -195,7 +263,11 @@ function onParsed(batch: ParsedBatch): void {
       // A count too large to skip: this connection's framing is lost (nothing after it can be read).
       // Only this connection closes; the others and the lane carry on.
       t.framingClosed!++;
-      log.warn('connection closed: octet count over --max-skip-bytes', { peer: conn.peer, transport: conn.transport, maxSkipBytes: args.maxSkipBytes });
+      log.warn('connection closed: octet count over --max-skip-bytes', {
+        peer: conn.peer,
+        transport: conn.transport,
+        maxSkipBytes: args.maxSkipBytes,
+      });
       closeParser(conn);
       conn.socket.destroy();
     }
@@ -284,27 +356,43 @@ function accept(socket: net.Socket, transport: 'tcp' | 'tls'): void {
 // The idle timeout: one sweep, not a timer per connection. Syslog clients often sit idle for long;
 // they reconnect when they have something to say, so a quiet connection is simply closed (a message
 // it left half-sent is rejected as idle_timeout).
-const sweep = setInterval(() => {
-  now = Date.now();
-  for (const conn of connections.values()) {
-    if (conn.closed || now - conn.lastMessageAt < args.idleTimeoutMs) continue;
-    stats.connections.idleTimeouts++;
-    log.info('idle connection cut', { peer: conn.peer, transport: conn.transport, idleMs: now - conn.lastMessageAt });
-    closeParser(conn, 'idle_timeout');
-    conn.socket.destroy();
-  }
-}, Math.max(5, Math.min(1000, Math.floor(args.idleTimeoutMs / 10))));
+const sweep = setInterval(
+  () => {
+    now = Date.now();
+    for (const conn of connections.values()) {
+      if (conn.closed || now - conn.lastMessageAt < args.idleTimeoutMs) continue;
+      stats.connections.idleTimeouts++;
+      log.info('idle connection cut', { peer: conn.peer, transport: conn.transport, idleMs: now - conn.lastMessageAt });
+      closeParser(conn, 'idle_timeout');
+      conn.socket.destroy();
+    }
+  },
+  Math.max(5, Math.min(1000, Math.floor(args.idleTimeoutMs / 10))),
+);
 sweep.unref();
 
 // Backpressure: while the sink (or the parser) is behind, stop reading TCP/TLS; TCP then slows the
 // senders down. Reading resumes once both are well below their marks.
 let paused = false;
 function flowControl(): void {
-  if (!paused && (sink.overHighWater || appender.pendingBytes > APPEND_HIGH_WATER || parser.pendingBytes > PARSE_HIGH_WATER)) {
+  if (
+    !paused &&
+    (sink.overHighWater || appender.pendingBytes > APPEND_HIGH_WATER || parser.pendingBytes > PARSE_HIGH_WATER)
+  ) {
     paused = true;
-    log.debug('behind: pausing reads', { sinkBacklog: sink.backlogBytes, appendPending: appender.pendingBytes, parsePending: parser.pendingBytes });
+    log.debug('behind: pausing reads', {
+      sinkBacklog: sink.backlogBytes,
+      appendPending: appender.pendingBytes,
+      parsePending: parser.pendingBytes,
+    });
     for (const c of connections.values()) c.socket.pause();
-  } else if (paused && !stopping && !sink.overHighWater && appender.pendingBytes < APPEND_HIGH_WATER / 2 && parser.pendingBytes < PARSE_HIGH_WATER / 2) {
+  } else if (
+    paused &&
+    !stopping &&
+    !sink.overHighWater &&
+    appender.pendingBytes < APPEND_HIGH_WATER / 2 &&
+    parser.pendingBytes < PARSE_HIGH_WATER / 2
+  ) {
     paused = false;
     for (const c of connections.values()) c.socket.resume();
   }
@@ -343,7 +431,9 @@ function onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
   const key = `${now} ${peer}`;
   if (key !== udpTailKey) {
     udpTailKey = key;
-    udpWriter.setTail(`,"_rx":{"ts":"${new Date(now).toISOString()}","peer":${JSON.stringify(peer)},"lane":${laneJson},"transport":"udp"}`);
+    udpWriter.setTail(
+      `,"_rx":{"ts":"${new Date(now).toISOString()}","peer":${JSON.stringify(peer)},"lane":${laneJson},"transport":"udp"}`,
+    );
   }
   const reason = udpWriter.add(msg, 0, msg.length);
   if (reason !== undefined) {
@@ -403,7 +493,13 @@ try {
       perTransport.tls.handshakeErrors!++;
       // by reason, as day 13 counts them (issue 20.2: the syslog lane's TLS failures by reason)
       const authorizationError = s.authorizationError ? String(s.authorizationError) : undefined;
-      const { reason } = classifyServerFailure(err as NodeJS.ErrnoException, authorizationError, { minVersion: 'TLSv1.2', mtls, caFile: args.tlsCa ?? certs.ca.cert, certExpired: false, certNotAfter: '' });
+      const { reason } = classifyServerFailure(err, authorizationError, {
+        minVersion: 'TLSv1.2',
+        mtls,
+        caFile: args.tlsCa ?? certs.ca.cert,
+        certExpired: false,
+        certNotAfter: '',
+      });
       const failures = perTransport.tls.handshakeFailures!;
       failures[reason] = (failures[reason] ?? 0) + 1;
       stats.connections.errors++;

@@ -23,7 +23,14 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CI = process.env.CI === 'true';
 const LOGGER = findProgram('logger');
 const RSYSLOGD = findProgram('rsyslogd');
-const HAVE_GTLS = RSYSLOGD !== undefined && ['/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so', '/usr/lib/aarch64-linux-gnu/rsyslog/lmnsd_gtls.so', '/usr/lib/rsyslog/lmnsd_gtls.so', '/usr/lib64/rsyslog/lmnsd_gtls.so'].some((p) => existsSync(p));
+const HAVE_GTLS =
+  RSYSLOGD !== undefined &&
+  [
+    '/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so',
+    '/usr/lib/aarch64-linux-gnu/rsyslog/lmnsd_gtls.so',
+    '/usr/lib/rsyslog/lmnsd_gtls.so',
+    '/usr/lib64/rsyslog/lmnsd_gtls.so',
+  ].some((p) => existsSync(p));
 
 /** Skips locally (with a clear message) when a peer program is missing; under CI that is a failure. */
 function peersMissing(what: Array<[string, boolean]>): boolean {
@@ -41,7 +48,14 @@ interface Rec {
   msg: string;
   service?: string;
   host?: string;
-  attrs: { facility: string; severity: string; procid?: string; msgid?: string; sd?: Record<string, Record<string, string | string[]>>; [k: string]: unknown };
+  attrs: {
+    facility: string;
+    severity: string;
+    procid?: string;
+    msgid?: string;
+    sd?: Record<string, Record<string, string | string[]>>;
+    [k: string]: unknown;
+  };
   _rx: { ts: string; peer: string; lane: string; transport: 'udp' | 'tcp' | 'tls'; client?: string };
 }
 
@@ -73,19 +87,42 @@ async function startReceiver(extra: string[] = []): Promise<Receiver> {
   const dir = await mkdtemp(join(tmp, 'rx-'));
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('LOGSTREAM_')) env[k] = v;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'syslog-receiver.ts'), '--port', '0', '--data-dir', dir, '--certs', certs.dir, '--stats-interval-ms', '100', ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(HERE, 'syslog-receiver.ts'),
+      '--port',
+      '0',
+      '--data-dir',
+      dir,
+      '--certs',
+      certs.dir,
+      '--stats-interval-ms',
+      '100',
+      ...extra,
+    ],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const stderr: string[] = [];
-  createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
+  createInterface({ input: child.stderr }).on('line', (l) => stderr.push(l));
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no ready line within 20 s:\n${stderr.join('\n')}`)), 20_000);
-    createInterface({ input: child.stdout! }).once('line', (line) => {
+    createInterface({ input: child.stdout }).once('line', (line) => {
       clearTimeout(t);
       resolve(JSON.parse(line) as Record<string, unknown>);
     });
     child.once('exit', (code) => reject(new Error(`receiver exited ${code} before ready:\n${stderr.join('\n')}`)));
   });
-  expect(ready).toMatchObject({ event: 'ready', role: 'receiver', lesson: 'stack', transport: 'syslog', host: '127.0.0.1' });
+  expect(ready).toMatchObject({
+    event: 'ready',
+    role: 'receiver',
+    lesson: 'stack',
+    transport: 'syslog',
+    host: '127.0.0.1',
+  });
   const ports = ready['ports'] as Receiver['ports'];
   expect(ready['port']).toBe(ports.tcp ?? ports.tls ?? ports.udp);
   const records = async () => {
@@ -101,13 +138,18 @@ async function startReceiver(extra: string[] = []): Promise<Receiver> {
     ports,
     stderr,
     records,
-    rejects: async () => (await readLines(join(dir, 'rejects.ndjson'))).map((l) => JSON.parse(l) as { reason: string; peer: string; sample: string }),
+    rejects: async () =>
+      (await readLines(join(dir, 'rejects.ndjson'))).map(
+        (l) => JSON.parse(l) as { reason: string; peer: string; sample: string },
+      ),
     async until(pred, what, timeoutMs = 15_000) {
       let last: Rec[] = [];
       try {
         await waitFor(async () => pred((last = await records())), what, timeoutMs, 50);
       } catch (err) {
-        throw new Error(`${(err as Error).message}; have ${last.length} records: ${JSON.stringify(last.slice(-3))}\n${stderr.slice(-5).join('\n')}`);
+        throw new Error(
+          `${(err as Error).message}; have ${last.length} records: ${JSON.stringify(last.slice(-3))}\n${stderr.slice(-5).join('\n')}`,
+        );
       }
       return last;
     },
@@ -147,18 +189,44 @@ describe('util-linux logger → syslog lane', () => {
     const { udp, tcp } = rx.ports;
     const sd = ['--sd-id', 'zoo@32473', '--sd-param', 'tiger="hungry"', '--sd-param', 'quote="a\\"b\\]c"'];
     const cases: Array<{ args: string[]; msg: string; transport: 'udp' | 'tcp'; rfc: 5424 | 3164 }> = [
-      { args: ['--udp', '--port', String(udp), '--rfc5424', ...sd, '--msgid', 'M1'], msg: 'udp 5424', transport: 'udp', rfc: 5424 },
+      {
+        args: ['--udp', '--port', String(udp), '--rfc5424', ...sd, '--msgid', 'M1'],
+        msg: 'udp 5424',
+        transport: 'udp',
+        rfc: 5424,
+      },
       { args: ['--udp', '--port', String(udp), '--rfc3164'], msg: 'udp 3164', transport: 'udp', rfc: 3164 },
-      { args: ['--tcp', '--port', String(tcp), '--rfc5424', ...sd, '--msgid', 'M2'], msg: 'tcp lf 5424', transport: 'tcp', rfc: 5424 },
+      {
+        args: ['--tcp', '--port', String(tcp), '--rfc5424', ...sd, '--msgid', 'M2'],
+        msg: 'tcp lf 5424',
+        transport: 'tcp',
+        rfc: 5424,
+      },
       { args: ['--tcp', '--port', String(tcp), '--rfc3164'], msg: 'tcp lf 3164', transport: 'tcp', rfc: 3164 },
-      { args: ['--tcp', '--octet-count', '--port', String(tcp), '--rfc5424', ...sd, '--msgid', 'M3'], msg: 'tcp octet 5424', transport: 'tcp', rfc: 5424 },
-      { args: ['--tcp', '--octet-count', '--port', String(tcp), '--rfc3164'], msg: 'tcp octet 3164', transport: 'tcp', rfc: 3164 },
+      {
+        args: ['--tcp', '--octet-count', '--port', String(tcp), '--rfc5424', ...sd, '--msgid', 'M3'],
+        msg: 'tcp octet 5424',
+        transport: 'tcp',
+        rfc: 5424,
+      },
+      {
+        args: ['--tcp', '--octet-count', '--port', String(tcp), '--rfc3164'],
+        msg: 'tcp octet 3164',
+        transport: 'tcp',
+        rfc: 3164,
+      },
     ];
-    for (const c of cases) run(LOGGER!, ['--server', '127.0.0.1', ...c.args, '-t', 'lab-app', '--id=4242', '-p', 'local0.err', c.msg]);
+    for (const c of cases)
+      run(LOGGER!, ['--server', '127.0.0.1', ...c.args, '-t', 'lab-app', '--id=4242', '-p', 'local0.err', c.msg]);
     const rs = await rx.until((r) => cases.every((c) => byMsg(r, c.msg).length === 1), 'one record per logger message');
     for (const c of cases) {
       const r = byMsg(rs, c.msg)[0]!;
-      expect(r, c.msg).toMatchObject({ level: 'error', service: 'lab-app', msg: c.msg, host: c.rfc === 5424 ? HOST : SHORT_HOST });
+      expect(r, c.msg).toMatchObject({
+        level: 'error',
+        service: 'lab-app',
+        msg: c.msg,
+        host: c.rfc === 5424 ? HOST : SHORT_HOST,
+      });
       expect(r.attrs, c.msg).toMatchObject({ facility: 'local0', severity: 'err', procid: '4242' });
       expect(r._rx, c.msg).toMatchObject({ lane: 'syslog', transport: c.transport });
       expect(r._rx.peer, c.msg).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -170,7 +238,11 @@ describe('util-linux logger → syslog lane', () => {
     }
     expect(await rx.rejects()).toEqual([]);
     expect(await rx.stop()).toBe(0);
-    const stats = JSON.parse(await readFile(join(rx.dir, 'stats.json'), 'utf8')) as { lane: string; records: { persisted: number }; syslog: Record<string, { persisted: number }> };
+    const stats = JSON.parse(await readFile(join(rx.dir, 'stats.json'), 'utf8')) as {
+      lane: string;
+      records: { persisted: number };
+      syslog: Record<string, { persisted: number }>;
+    };
     expect(stats.lane).toBe('syslog');
     expect(stats.records.persisted).toBe(6);
     expect(stats.syslog['udp']!.persisted).toBe(2);
@@ -196,7 +268,10 @@ describe('malformed syslog is rejected per message; the connection and the lane 
     a.write('no pri at all\n');
     // connection B, meanwhile, is unaffected
     b.write(oct('<14>1 - h other - - - from b'));
-    const rs = await rx.until((r) => ['good 1', 'good 2', 'good 3', 'from b'].every((m) => byMsg(r, m).length === 1), 'the good messages around the bad ones');
+    const rs = await rx.until(
+      (r) => ['good 1', 'good 2', 'good 3', 'from b'].every((m) => byMsg(r, m).length === 1),
+      'the good messages around the bad ones',
+    );
     expect(rs.map((r) => r.msg)).toEqual(expect.arrayContaining(['good 1', 'good 2', 'good 3', 'from b']));
     expect(rs).toHaveLength(4);
     // A is still open and still read
@@ -208,7 +283,8 @@ describe('malformed syslog is rejected per message; the connection and the lane 
     b.end();
     // UDP: a datagram over the limit, one without a PRI, then a good one
     const u = dgram.createSocket('udp4');
-    const send = (m: string | Buffer) => new Promise<void>((r, j) => u.send(m, rx.ports.udp!, '127.0.0.1', (e) => (e ? j(e) : r())));
+    const send = (m: string | Buffer) =>
+      new Promise<void>((r, j) => u.send(m, rx.ports.udp!, '127.0.0.1', (e) => (e ? j(e) : r())));
     await send(`<13>1 - - - - - - ${'y'.repeat(1100)}`);
     await send('hello without pri');
     await send('<13>1 - h udp - - - good udp');
@@ -216,22 +292,51 @@ describe('malformed syslog is rejected per message; the connection and the lane 
     u.close();
     await waitFor(async () => (await rx.rejects()).length >= 7, 'seven rejects', 10_000, 50);
     const rejects = await rx.rejects();
-    expect(rejects.map((r) => r.reason).sort()).toEqual(['syslog_bad_count', 'syslog_bad_count', 'syslog_bad_pri', 'syslog_bad_pri', 'syslog_bad_pri', 'syslog_count_too_large', 'syslog_too_large'].sort());
+    expect(rejects.map((r) => r.reason).sort()).toEqual(
+      [
+        'syslog_bad_count',
+        'syslog_bad_count',
+        'syslog_bad_pri',
+        'syslog_bad_pri',
+        'syslog_bad_pri',
+        'syslog_count_too_large',
+        'syslog_too_large',
+      ].sort(),
+    );
     const tooLarge = rejects.find((r) => r.reason === 'syslog_count_too_large')!;
     expect(tooLarge.sample.startsWith('2000 xxx')).toBe(true);
     expect(tooLarge.sample.length).toBeLessThanOrEqual(256);
     expect(rejects.find((r) => r.sample === 'no pri at all')?.reason).toBe('syslog_bad_pri');
     expect(await rx.stop()).toBe(0);
-    const stats = JSON.parse(await readFile(join(rx.dir, 'stats.json'), 'utf8')) as { records: { rejected: number; persisted: number }; rejects: Record<string, number> };
+    const stats = JSON.parse(await readFile(join(rx.dir, 'stats.json'), 'utf8')) as {
+      records: { rejected: number; persisted: number };
+      rejects: Record<string, number>;
+    };
     expect(stats.records).toMatchObject({ rejected: 7, persisted: 6 });
-    expect(stats.rejects).toEqual({ syslog_bad_pri: 3, syslog_bad_count: 2, syslog_count_too_large: 1, syslog_too_large: 1 });
+    expect(stats.rejects).toEqual({
+      syslog_bad_pri: 3,
+      syslog_bad_count: 2,
+      syslog_count_too_large: 1,
+      syslog_too_large: 1,
+    });
   });
 });
 
 describe('a count too large to skip closes that connection only', () => {
   for (const threads of ['0', '1']) {
     it(`--parse-threads ${threads} --max-skip-bytes: a count over the message limit is skipped up to it; past it the connection is closed, others carry on`, async () => {
-      const rx = await startReceiver(['--tls-port', 'off', '--udp-port', 'off', '--parse-threads', threads, '--max-message-bytes', '1024', '--max-skip-bytes', '4096']);
+      const rx = await startReceiver([
+        '--tls-port',
+        'off',
+        '--udp-port',
+        'off',
+        '--parse-threads',
+        threads,
+        '--max-message-bytes',
+        '1024',
+        '--max-skip-bytes',
+        '4096',
+      ]);
       const port = rx.ports.tcp!;
       const connect = async () => {
         const s = net.connect({ host: '127.0.0.1', port });
@@ -252,7 +357,10 @@ describe('a count too large to skip closes that connection only', () => {
       b.write(oct('<13>1 - h app - - - b1'));
       const c = await connect();
       c.end(oct('<13>1 - h app - - - c1'));
-      await rx.until((r) => byMsg(r, 'b1').length === 1 && byMsg(r, 'c1').length === 1, 'the other connections carry on');
+      await rx.until(
+        (r) => byMsg(r, 'b1').length === 1 && byMsg(r, 'c1').length === 1,
+        'the other connections carry on',
+      );
       b.end();
       expect(await rx.stop()).toBe(0);
       expect((await rx.records()).map((r) => r.msg).sort()).toEqual(['a1', 'a2', 'b1', 'c1']);
@@ -261,7 +369,10 @@ describe('a count too large to skip closes that connection only', () => {
         ['syslog_count_too_large', '3000 xx'],
         ['syslog_count_too_large', '999999 '],
       ]);
-      const stats = JSON.parse(await readFile(join(rx.dir, 'stats.json'), 'utf8')) as { rejects: Record<string, number>; syslog: { tcp: { framingClosed: number } } };
+      const stats = JSON.parse(await readFile(join(rx.dir, 'stats.json'), 'utf8')) as {
+        rejects: Record<string, number>;
+        syslog: { tcp: { framingClosed: number } };
+      };
       expect(stats.rejects).toEqual({ syslog_count_too_large: 2 });
       expect(stats.syslog.tcp.framingClosed).toBe(1);
     });
@@ -272,10 +383,21 @@ describe('syslog-parser.ts: parse workers make the same records and rejects as t
   it('many batches through the shared slabs, records bigger than a slab, rejects, and a fatal count', async () => {
     const oct = (m: string | Buffer) => Buffer.concat([Buffer.from(`${Buffer.byteLength(m)} `), Buffer.from(m)]);
     const parts: Buffer[] = [];
-    for (let i = 0; i < 6000; i++) parts.push(oct(`<${(i * 7) % 192}>1 2026-11-26T10:00:00.${String(i % 1000).padStart(3, '0')}Z web-${i % 9} app - REQ [req@32473 id="${i}" q="a\\"b"] message ${i} é`));
+    for (let i = 0; i < 6000; i++)
+      parts.push(
+        oct(
+          `<${(i * 7) % 192}>1 2026-11-26T10:00:00.${String(i % 1000).padStart(3, '0')}Z web-${i % 9} app - REQ [req@32473 id="${i}" q="a\\"b"] message ${i} é`,
+        ),
+      );
     // every byte escaped as \u00XX: ~6× the input, so a batch's records outgrow a 4 MiB slab
-    for (let i = 0; i < 120; i++) parts.push(oct(Buffer.concat([Buffer.from(`<13>1 - h ctl - - - `), Buffer.alloc(60_000, 1)])));
-    parts.push(Buffer.from('<999>1 - - - - - - bad pri\n'), oct('<13>1 - h app - - - after'), Buffer.from('99999999 '), oct('<13>never'));
+    for (let i = 0; i < 120; i++)
+      parts.push(oct(Buffer.concat([Buffer.from(`<13>1 - h ctl - - - `), Buffer.alloc(60_000, 1)])));
+    parts.push(
+      Buffer.from('<999>1 - - - - - - bad pri\n'),
+      oct('<13>1 - h app - - - after'),
+      Buffer.from('99999999 '),
+      oct('<13>never'),
+    );
     const stream = Buffer.concat(parts);
     const limits = { maxMessageBytes: 64 << 10, maxSkipBytes: 1 << 20 };
     const run = async (make: (onOutput: (b: ParsedBatch) => void) => SyslogStreamParser, out?: RecordOutput) => {
@@ -292,7 +414,8 @@ describe('syslog-parser.ts: parse workers make the same records and rejects as t
       });
       await p.ready;
       p.open(1, ',"peer":"t"}');
-      for (let off = 0, k = 0; off < stream.length; off += 64 << 10, k++) p.push(1, stream.subarray(off, off + (64 << 10)), 1_764_150_000_000 + k);
+      for (let off = 0, k = 0; off < stream.length; off += 64 << 10, k++)
+        p.push(1, stream.subarray(off, off + (64 << 10)), 1_764_150_000_000 + k);
       p.close(1);
       await done;
       await p.stop();
@@ -313,7 +436,11 @@ describe('syslog-parser.ts: parse workers make the same records and rejects as t
 
 describe('the process contract and the connection life cycle', () => {
   it('--help exits 0; a bad port, an unknown flag or every transport off exits 2 naming it', () => {
-    const cli = (...a: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(HERE, 'syslog-receiver.ts'), ...a], { encoding: 'utf8', timeout: 20_000 });
+    const cli = (...a: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(HERE, 'syslog-receiver.ts'), ...a], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
     const help = cli('--help');
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/--udp-port/);
@@ -331,7 +458,16 @@ describe('the process contract and the connection life cycle', () => {
     it(`--parse-threads ${threads}: a half-sent message is rejected at SIGTERM (incomplete_at_shutdown) and on idle timeout`, async () => {
       // The idle cut must hit the first connection only: the second one completes a message after the
       // cut, and the lane is stopped well within the timeout after that.
-      const rx = await startReceiver(['--udp-port', 'off', '--tls-port', 'off', '--parse-threads', threads, '--idle-timeout-ms', '2000']);
+      const rx = await startReceiver([
+        '--udp-port',
+        'off',
+        '--tls-port',
+        'off',
+        '--parse-threads',
+        threads,
+        '--idle-timeout-ms',
+        '2000',
+      ]);
       const idle = net.connect({ host: '127.0.0.1', port: rx.ports.tcp! });
       const idleClosed = new Promise<void>((r) => idle.once('close', () => r()));
       idle.on('error', () => {});
@@ -348,7 +484,10 @@ describe('the process contract and the connection life cycle', () => {
         ['incomplete_at_shutdown', '<13>1 - h app - - - no LF yet'],
       ]);
       expect((await rx.records()).map((r) => r.msg)).toEqual(['whole']);
-      const stats = JSON.parse(await readFile(join(rx.dir, 'stats.json'), 'utf8')) as { connections: { idleTimeouts: number }; parse: { threads: number } };
+      const stats = JSON.parse(await readFile(join(rx.dir, 'stats.json'), 'utf8')) as {
+        connections: { idleTimeouts: number };
+        parse: { threads: number };
+      };
       expect(stats.connections.idleTimeouts).toBe(1);
       expect(stats.parse.threads).toBe(Number(threads));
     });
@@ -360,7 +499,14 @@ describe('rsyslog as a client → syslog lane', () => {
   afterAll(async () => rsyslog?.stop());
 
   it('omfwd over TCP (octet-counted RFC 5424 and LF-framed RFC 3164) and over TLS (gtls, x509/name, client cert)', async () => {
-    if (peersMissing([['rsyslogd (rsyslog)', RSYSLOGD !== undefined], ['rsyslog-gnutls', HAVE_GTLS], ['logger (bsdutils)', LOGGER !== undefined]])) return;
+    if (
+      peersMissing([
+        ['rsyslogd (rsyslog)', RSYSLOGD !== undefined],
+        ['rsyslog-gnutls', HAVE_GTLS],
+        ['logger (bsdutils)', LOGGER !== undefined],
+      ])
+    )
+      return;
     const rx = await startReceiver(['--udp-port', 'off', '--mtls', '--parse-threads', '2']);
     const dir = await mkdtemp(join(tmp, 'rsyslog-client-'));
     const sock = join(dir, 'log.sock');
@@ -380,9 +526,27 @@ ruleset(name="fwd") {
 }`,
     });
     for (let i = 1; i <= 3; i++) {
-      run(LOGGER!, ['-u', sock, '--rfc5424', '--sd-id', 'req@32473', '--sd-param', `n="${i}"`, '--msgid', 'RQ', '-t', 'rs-app', '-p', 'local3.warning', `via rsyslog ${i}`]);
+      run(LOGGER!, [
+        '-u',
+        sock,
+        '--rfc5424',
+        '--sd-id',
+        'req@32473',
+        '--sd-param',
+        `n="${i}"`,
+        '--msgid',
+        'RQ',
+        '-t',
+        'rs-app',
+        '-p',
+        'local3.warning',
+        `via rsyslog ${i}`,
+      ]);
     }
-    const rs = await rx.until((r) => [1, 2, 3].every((i) => byMsg(r, `via rsyslog ${i}`).length === 3), 'each message three times (octet TCP, LF TCP, TLS)');
+    const rs = await rx.until(
+      (r) => [1, 2, 3].every((i) => byMsg(r, `via rsyslog ${i}`).length === 3),
+      'each message three times (octet TCP, LF TCP, TLS)',
+    );
     for (let i = 1; i <= 3; i++) {
       const got = byMsg(rs, `via rsyslog ${i}`);
       for (const r of got) {
@@ -410,7 +574,14 @@ ruleset(name="fwd") {
   });
 
   it('TLS with anon auth against the lane (no client certificate)', async () => {
-    if (peersMissing([['rsyslogd (rsyslog)', RSYSLOGD !== undefined], ['rsyslog-gnutls', HAVE_GTLS], ['logger (bsdutils)', LOGGER !== undefined]])) return;
+    if (
+      peersMissing([
+        ['rsyslogd (rsyslog)', RSYSLOGD !== undefined],
+        ['rsyslog-gnutls', HAVE_GTLS],
+        ['logger (bsdutils)', LOGGER !== undefined],
+      ])
+    )
+      return;
     const rx = await startReceiver(['--udp-port', 'off', '--tcp-port', 'off']);
     const dir = await mkdtemp(join(tmp, 'rsyslog-anon-'));
     const sock = join(dir, 'log.sock');
@@ -438,7 +609,20 @@ ruleset(name="fwd") {
 
 describe('records → syslog: the forwarder to rsyslog (imptcp → omfile) and to our own TLS port', () => {
   const records = [
-    { ts: '2026-11-26T14:13:48.123Z', level: 'error', msg: 'payment failed', service: 'payments', host: 'web-07', attrs: { facility: 'local2', procid: '311', msgid: 'PAY', sd: { 'order@32473': { id: 'A-1', note: 'has "quotes" ] and \\' } }, user: 42 } },
+    {
+      ts: '2026-11-26T14:13:48.123Z',
+      level: 'error',
+      msg: 'payment failed',
+      service: 'payments',
+      host: 'web-07',
+      attrs: {
+        facility: 'local2',
+        procid: '311',
+        msgid: 'PAY',
+        sd: { 'order@32473': { id: 'A-1', note: 'has "quotes" ] and \\' } },
+        user: 42,
+      },
+    },
     { ts: '2026-11-26T14:13:49Z', level: 'debug', msg: 'cache miss', service: 'search', host: 'web-08' },
     { ts: '2026-11-26T14:13:50.5+01:00', level: 'fatal', msg: 'two\nlines', service: 'gateway' },
   ];
@@ -461,7 +645,16 @@ ruleset(name="in") { action(type="omfile" file="${out}" template="fields") }`,
       const input = join(dir, 'records.ndjson');
       await writeFile(input, `${records.map((x) => JSON.stringify(x)).join('\n')}\nnot a record\n`);
       for (const framing of ['octet', 'lf']) {
-        const done = await runForward(['--target', `127.0.0.1:${port}`, '--input', input, '--format', 'ndjson', '--framing', framing]);
+        const done = await runForward([
+          '--target',
+          `127.0.0.1:${port}`,
+          '--input',
+          input,
+          '--format',
+          'ndjson',
+          '--framing',
+          framing,
+        ]);
         expect(done).toMatchObject({ event: 'done', sent: 3, skipped: 1, delivered: true });
       }
       await waitFor(async () => (await readLines(out)).length >= 6, 'six lines in rsyslog output', 15_000, 50);
@@ -487,28 +680,57 @@ ruleset(name="in") { action(type="omfile" file="${out}" template="fields") }`,
     const rx = await startReceiver(['--udp-port', 'off', '--tcp-port', 'off']);
     const input = join(rx.dir, '..', `fwd-${process.pid}.ndjson`);
     await writeFile(input, `${records.map((x) => JSON.stringify(x)).join('\n')}\n`);
-    const done = await runForward(['--target', `127.0.0.1:${rx.ports.tls}`, '--tls', '--ca', certs.ca.cert, '--input', input]);
+    const done = await runForward([
+      '--target',
+      `127.0.0.1:${rx.ports.tls}`,
+      '--tls',
+      '--ca',
+      certs.ca.cert,
+      '--input',
+      input,
+    ]);
     expect(done).toMatchObject({ sent: 3, delivered: true });
     const rs = await rx.until((x) => x.length === 3, 'three records');
     expect(rs[0]).toMatchObject({
-      ts: '2026-11-26T14:13:48.123Z', level: 'error', msg: 'payment failed', service: 'payments', host: 'web-07',
-      attrs: { facility: 'local2', severity: 'err', procid: '311', msgid: 'PAY', sd: { 'order@32473': { id: 'A-1', note: 'has "quotes" ] and \\' }, 'lsp@32473': { user: '42' } } },
+      ts: '2026-11-26T14:13:48.123Z',
+      level: 'error',
+      msg: 'payment failed',
+      service: 'payments',
+      host: 'web-07',
+      attrs: {
+        facility: 'local2',
+        severity: 'err',
+        procid: '311',
+        msgid: 'PAY',
+        sd: { 'order@32473': { id: 'A-1', note: 'has "quotes" ] and \\' }, 'lsp@32473': { user: '42' } },
+      },
       _rx: { transport: 'tls' },
     });
-    expect(rs[1]).toMatchObject({ ts: '2026-11-26T14:13:49Z', level: 'debug', msg: 'cache miss', attrs: { facility: 'user', severity: 'debug' } });
+    expect(rs[1]).toMatchObject({
+      ts: '2026-11-26T14:13:49Z',
+      level: 'debug',
+      msg: 'cache miss',
+      attrs: { facility: 'user', severity: 'debug' },
+    });
     expect(rs[2]).toMatchObject({ ts: '2026-11-26T14:13:50.5+01:00', level: 'fatal', msg: 'two\nlines' });
     expect(await rx.stop()).toBe(0);
   });
 });
 
 async function runForward(args: string[]): Promise<Record<string, unknown>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'syslog-forward.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'syslog-forward.ts'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  const done = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e['event'] === 'done');
+  const done = out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((e) => e['event'] === 'done');
   if (!done || code !== 0) throw new Error(`syslog-forward exited ${code}: ${out}\n${err}`);
   return done;
 }

@@ -11,7 +11,12 @@ import type { BenchReport } from './report.ts';
 import { corpusRecords } from './summary.ts';
 import { syslogCorpus } from './syslog.ts';
 
-const bench = (args: string[]) => execa(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/bench.ts'), ...args], { cwd: REPO_ROOT, reject: false, timeout: 60_000 });
+const bench = (args: string[]) =>
+  execa(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/bench.ts'), ...args], {
+    cwd: REPO_ROOT,
+    reject: false,
+    timeout: 60_000,
+  });
 
 describe('npm run bench (smoke)', () => {
   const dirs: string[] = [];
@@ -26,7 +31,9 @@ describe('npm run bench (smoke)', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain('### day08:');
     const q = join(out, 'quick');
-    for (const base of ['latest', 'day08']) for (const ext of ['md', 'json', 'svg']) expect(existsSync(join(q, `${base}.${ext}`)), `${base}.${ext}`).toBe(true);
+    for (const base of ['latest', 'day08'])
+      for (const ext of ['md', 'json', 'svg'])
+        expect(existsSync(join(q, `${base}.${ext}`)), `${base}.${ext}`).toBe(true);
     // a --quick run never overwrites the real figures
     expect(existsSync(join(out, 'latest.json'))).toBe(false);
     expect(readdirSync(join(q, 'history')).some((f) => /^\d{4}-\d\d-\d\dT\d{6}Z-day08\.json$/.test(f))).toBe(true);
@@ -48,7 +55,11 @@ describe('npm run bench (smoke)', () => {
   });
 
   it('an unknown scenario or a bad flag value exits 2 naming it; --list exits 0', async () => {
-    const [bad, badRuns, list] = await Promise.all([bench(['day99']), bench(['day08', '--runs', 'x']), bench(['--list'])]);
+    const [bad, badRuns, list] = await Promise.all([
+      bench(['day99']),
+      bench(['day08', '--runs', 'x']),
+      bench(['--list']),
+    ]);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain('day99');
     expect(badRuns.exitCode).toBe(2);
@@ -62,7 +73,9 @@ describe('npm run bench (smoke)', () => {
     const { chunks } = syslogCorpus(500, 7, 4096);
     const lines = corpusRecords(chunks, 500);
     expect(lines).toHaveLength(500);
-    expect((JSON.parse(lines[41]!) as { attrs: { sd: Record<string, { id: string }> } }).attrs.sd['req@32473']!.id).toBe('s7-42');
+    expect(
+      (JSON.parse(lines[41]!) as { attrs: { sd: Record<string, { id: string }> } }).attrs.sd['req@32473']!.id,
+    ).toBe('s7-42');
     expect(() => corpusRecords(chunks, 501)).toThrow(/500 records for 501/);
   });
 });

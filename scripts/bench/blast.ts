@@ -12,7 +12,12 @@ export interface BlastResult {
 }
 
 /** Sends `chunks` over `connections` sockets (chunks dealt round-robin). */
-export async function blast(host: string, port: number, chunks: readonly Buffer[], connections = 1): Promise<BlastResult> {
+export async function blast(
+  host: string,
+  port: number,
+  chunks: readonly Buffer[],
+  connections = 1,
+): Promise<BlastResult> {
   const t0 = performance.now();
   let bytes = 0;
   await Promise.all(

@@ -113,14 +113,20 @@ const fmt = (xs: number[]): string => {
 };
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-console.log(`# LSP/1 codecs: ${args.batches} batches × 1000 records, ${(rawBytes / args.batches / 1000).toFixed(0)} B/record, ${(rawBytes / args.batches / 1024).toFixed(0)} KiB/batch, seed ${args.seed}`);
-console.log(`${cpu} × ${os.cpus().length}, Node ${process.version}, ${os.platform()} ${os.arch()}; median (min–max) of ${args.runs} alternating runs; MB = 10^6 B of NDJSON\n`);
+console.log(
+  `# LSP/1 codecs: ${args.batches} batches × 1000 records, ${(rawBytes / args.batches / 1000).toFixed(0)} B/record, ${(rawBytes / args.batches / 1024).toFixed(0)} KiB/batch, seed ${args.seed}`,
+);
+console.log(
+  `${cpu} × ${os.cpus().length}, Node ${process.version}, ${os.platform()} ${os.arch()}; median (min–max) of ${args.runs} alternating runs; MB = 10^6 B of NDJSON\n`,
+);
 console.log('| codec | level | ratio | compress MB/s | decompress MB/s |');
 console.log('|---|---|---|---|---|');
 for (const c of contenders) {
   const def = c.codec.levels && c.level === c.codec.levels.default ? ' (default)' : '';
   // `none` returns its input: its "speed" is a function call, not a figure worth printing.
   const speeds = c.codec.name === 'none' ? 'no-op | no-op' : `${fmt(c.compressMBs)} | ${fmt(c.decompressMBs)}`;
-  console.log(`| ${c.label} | ${c.level === undefined ? '–' : `${c.level}${def}`} | ${(rawBytes / c.packedBytes).toFixed(2)} | ${speeds} |`);
+  console.log(
+    `| ${c.label} | ${c.level === undefined ? '–' : `${c.level}${def}`} | ${(rawBytes / c.packedBytes).toFixed(2)} | ${speeds} |`,
+  );
 }
 if (skipped.length) console.log(`\nnot available here: ${skipped.join('; ')}`);

@@ -43,13 +43,34 @@ function shipperAt(batch: number): Contender {
     async run(ctx): Promise<RunResult> {
       const n = batch === 1 ? Math.min(50_000, Math.max(1000, Math.floor(ctx.records / 20))) : ctx.records;
       const dir = await mkdtemp(join(os.tmpdir(), 'logstream-bench-d11-'));
-      const rx = startProgram({ name: 'receiver', file: 'lessons/day11/receiver.ts', args: ['--port', '0', '--data-dir', join(dir, 'rx'), '--fsync', 'interval'] });
+      const rx = startProgram({
+        name: 'receiver',
+        file: 'lessons/day11/receiver.ts',
+        args: ['--port', '0', '--data-dir', join(dir, 'rx'), '--fsync', 'interval'],
+      });
       try {
         const ready = await rx.ready;
         const tx = startProgram({
           name: 'shipper',
           file: 'lessons/day11/shipper.ts',
-          args: ['--target', `${ready.host}:${ready.port}`, '--generate', String(n), '--state-dir', join(dir, 'state'), '--progress-ms', '0', '--batch-records', String(batch), '--batch-bytes', '4MiB', '--batch-delay-ms', '20', '--window-batches', '100000'],
+          args: [
+            '--target',
+            `${ready.host}:${ready.port}`,
+            '--generate',
+            String(n),
+            '--state-dir',
+            join(dir, 'state'),
+            '--progress-ms',
+            '0',
+            '--batch-records',
+            String(batch),
+            '--batch-bytes',
+            '4MiB',
+            '--batch-delay-ms',
+            '20',
+            '--window-batches',
+            '100000',
+          ],
         });
         const done = await tx.done;
         if (!done) throw new Error('shipper printed no done line');
@@ -77,7 +98,11 @@ const receiverAlone: Contender = {
   name: 'day11 receiver alone (pre-encoded frames of 1000)',
   async run(ctx): Promise<RunResult> {
     const dir = await mkdtemp(join(os.tmpdir(), 'logstream-bench-d11rx-'));
-    const rx = startProgram({ name: 'receiver', file: 'lessons/day11/receiver.ts', args: ['--port', '0', '--data-dir', dir, '--fsync', 'interval'] });
+    const rx = startProgram({
+      name: 'receiver',
+      file: 'lessons/day11/receiver.ts',
+      args: ['--port', '0', '--data-dir', dir, '--fsync', 'interval'],
+    });
     try {
       const ready = await rx.ready;
       const r = await lspBlast(ready.host, ready.port, STREAM, frames1000.get(ctx)!, ctx.records);
@@ -93,10 +118,11 @@ const receiverAlone: Contender = {
 };
 
 export const day11Scenario: Scenario = {
-  title: 'day 11 batching on the acknowledged TCP lane: batch 1 vs 100 vs 1000 (shipper → receiver), and the receiver alone',
+  title:
+    'day 11 batching on the acknowledged TCP lane: batch 1 vs 100 vs 1000 (shipper → receiver), and the receiver alone',
   baseline: 'day11 shipper → receiver, batch 1',
   setup: corpus,
   contenders: [shipperAt(1), shipperAt(100), shipperAt(1000), receiverAlone],
   notes:
-    'Shipper rows: the day 11 shipper generates ~200-byte records (--generate) and ships them to the day 11 receiver (--fsync interval, ACK once durable); time = the shipper\'s clock from start to the last ACK; --window-batches 100000 so the window does not limit batch 1. Batch 1 ships at most 50,000 records. The receiver-alone row sends pre-encoded BATCH frames of 1000 and stops the clock at the ACK of the last record: it is the ceiling the shipper rows approach.',
+    "Shipper rows: the day 11 shipper generates ~200-byte records (--generate) and ships them to the day 11 receiver (--fsync interval, ACK once durable); time = the shipper's clock from start to the last ACK; --window-batches 100000 so the window does not limit batch 1. Batch 1 ships at most 50,000 records. The receiver-alone row sends pre-encoded BATCH frames of 1000 and stops the clock at the ACK of the last record: it is the ceiling the shipper rows approach.",
 };

@@ -55,7 +55,13 @@ export const tlsConnect =
     });
 
 /** An LSP/1 client on one connection: HELLO, then frames as fast as the socket takes them; resolves at the ACK of `lastSeq`. */
-export async function lspOver(connect: Connect, host: string, port: number, frames: readonly Buffer[], lastSeq: number): Promise<{ ms: number; bytes: number }> {
+export async function lspOver(
+  connect: Connect,
+  host: string,
+  port: number,
+  frames: readonly Buffer[],
+  lastSeq: number,
+): Promise<{ ms: number; bytes: number }> {
   const t0 = performance.now();
   const socket = await connect(host, port);
   const decoder = new FrameDecoder();
@@ -69,7 +75,9 @@ export async function lspOver(connect: Connect, host: string, port: number, fram
       } else if (f.type === FrameType.NACK) socket.destroy(new Error(`NACK: ${f.payload.toString()}`));
     }
   });
-  const closed = new Promise<never>((_, rej) => socket.once('close', () => rej(new Error(`connection closed at ACK ${acked}`))));
+  const closed = new Promise<never>((_, rej) =>
+    socket.once('close', () => rej(new Error(`connection closed at ACK ${acked}`))),
+  );
   closed.catch(() => {});
   const ackAtLeast = (seq: number) =>
     Promise.race([
@@ -119,9 +127,22 @@ async function connections(connect: Connect, host: string, port: number, n: numb
 }
 
 /** Starts a receiver on a fresh data dir, runs `fn`, stops it (SIGTERM: final stats), runs `after` on its data dir. */
-async function withReceiver<T>(lesson: 'day09' | 'day13', ctx: Day13Context, fn: (host: string, port: number) => Promise<T>, after?: (dataDir: string) => Promise<void>): Promise<T> {
+async function withReceiver<T>(
+  lesson: 'day09' | 'day13',
+  ctx: Day13Context,
+  fn: (host: string, port: number) => Promise<T>,
+  after?: (dataDir: string) => Promise<void>,
+): Promise<T> {
   const dir = await mkdtemp(join(os.tmpdir(), `logstream-bench13-${lesson}-`));
-  const args = ['--port', '0', '--data-dir', dir, '--fsync', 'interval', ...(lesson === 'day13' ? ['--certs', ctx.certs.dir] : [])];
+  const args = [
+    '--port',
+    '0',
+    '--data-dir',
+    dir,
+    '--fsync',
+    'interval',
+    ...(lesson === 'day13' ? ['--certs', ctx.certs.dir] : []),
+  ];
   const p = startProgram({ name: `${lesson} receiver`, file: `lessons/${lesson}/receiver.ts`, args });
   try {
     const ready = await p.ready;
@@ -140,10 +161,18 @@ function bulk(name: string, lesson: 'day09' | 'day13', connectOf: (ctx: Day13Con
     name,
     async run(c): Promise<RunResult> {
       const ctx = c as Day13Context;
-      const r = await withReceiver(lesson, ctx, (host, port) => lspOver(connectOf(ctx), host, port, ctx.frames, ctx.records), async (dir) => {
-        const stats = JSON.parse(await readFile(join(dir, 'stats.json'), 'utf8')) as { records: { persisted: number } };
-        if (stats.records.persisted !== ctx.records) throw new Error(`receiver persisted ${stats.records.persisted} of ${ctx.records}`);
-      });
+      const r = await withReceiver(
+        lesson,
+        ctx,
+        (host, port) => lspOver(connectOf(ctx), host, port, ctx.frames, ctx.records),
+        async (dir) => {
+          const stats = JSON.parse(await readFile(join(dir, 'stats.json'), 'utf8')) as {
+            records: { persisted: number };
+          };
+          if (stats.records.persisted !== ctx.records)
+            throw new Error(`receiver persisted ${stats.records.persisted} of ${ctx.records}`);
+        },
+      );
       return { records: ctx.records, bytes: r.bytes, ms: r.ms };
     },
   };
@@ -154,8 +183,15 @@ function handshakeRow(name: string, lesson: 'day09' | 'day13', connectOf: (ctx: 
     name,
     async run(c): Promise<RunResult> {
       const ctx = c as Day13Context;
-      const ms = await withReceiver(lesson, ctx, (host, port) => connections(connectOf(ctx), host, port, ctx.handshakes));
-      return { records: ctx.handshakes, bytes: 0, ms, note: `${Math.round(ctx.handshakes / (ms / 1000))} connections/s` };
+      const ms = await withReceiver(lesson, ctx, (host, port) =>
+        connections(connectOf(ctx), host, port, ctx.handshakes),
+      );
+      return {
+        records: ctx.handshakes,
+        bytes: 0,
+        ms,
+        note: `${Math.round(ctx.handshakes / (ms / 1000))} connections/s`,
+      };
     },
   };
 }

@@ -63,7 +63,9 @@ async function polite(host: string, port: number, lines: string[], until: () => 
       if (acked === sent && allAcked) allAcked();
     }
   });
-  const closed = new Promise<never>((_, rej) => socket.once('close', () => rej(new Error(`polite connection closed after ${acked} of ${sent} batches`))));
+  const closed = new Promise<never>((_, rej) =>
+    socket.once('close', () => rej(new Error(`polite connection closed after ${acked} of ${sent} batches`))),
+  );
   closed.catch(() => {});
   socket.write(encodeHello(POLITE_STREAM, { name: 'bench-polite' }));
   await Promise.race([closed, new Promise<void>((r) => (helloAcked = r))]);
@@ -77,7 +79,13 @@ async function polite(host: string, port: number, lines: string[], until: () => 
         while (t0 + sent * EVERY_MS <= now && !until()) {
           const first = sent * BATCH;
           due.push(t0 + sent * EVERY_MS);
-          socket.write(encodeBatch({ stream: POLITE_STREAM, seq: first + 1, records: lines.slice(first % (lines.length - BATCH), (first % (lines.length - BATCH)) + BATCH) }));
+          socket.write(
+            encodeBatch({
+              stream: POLITE_STREAM,
+              seq: first + 1,
+              records: lines.slice(first % (lines.length - BATCH), (first % (lines.length - BATCH)) + BATCH),
+            }),
+          );
           sent++;
         }
         if (until()) return resolve();
@@ -99,22 +107,48 @@ interface FairnessContext extends BenchContext {
 
 async function run(ctx: FairnessContext, flood: boolean): Promise<RunResult> {
   const dir = await tempDir('fair');
-  const rx = startProgram({ name: 'day09 receiver', file: 'lessons/day09/receiver.ts', args: ['--port', '0', '--data-dir', join(dir, 'rx'), '--fsync', 'interval'] });
+  const rx = startProgram({
+    name: 'day09 receiver',
+    file: 'lessons/day09/receiver.ts',
+    args: ['--port', '0', '--data-dir', join(dir, 'rx'), '--fsync', 'interval'],
+  });
   try {
     const ready = await rx.ready;
     const t0 = performance.now();
     if (!flood) {
       const l = await polite(ready.host, ready.port, ctx.lines, () => performance.now() - t0 >= 5000);
-      return { records: l.acked, bytes: l.acked * ctx.recordBytes, ms: performance.now() - t0, note: `polite ACK p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms`, extra: { ackP50Ms: l.p50, ackP99Ms: l.p99, ackMaxMs: l.max } };
+      return {
+        records: l.acked,
+        bytes: l.acked * ctx.recordBytes,
+        ms: performance.now() - t0,
+        note: `polite ACK p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms`,
+        extra: { ackP50Ms: l.p50, ackP99Ms: l.p99, ackMaxMs: l.max },
+      };
     }
-    const tx = startProgram({ name: 'flood', file: 'lessons/day09/shipper.ts', args: ['--target', `${ready.host}:${ready.port}`, '--generate', String(ctx.records), '--batch-records', '1000', '--state-dir', join(dir, 'flood'), '--progress-ms', '0'] });
+    const tx = startProgram({
+      name: 'flood',
+      file: 'lessons/day09/shipper.ts',
+      args: [
+        '--target',
+        `${ready.host}:${ready.port}`,
+        '--generate',
+        String(ctx.records),
+        '--batch-records',
+        '1000',
+        '--state-dir',
+        join(dir, 'flood'),
+        '--progress-ms',
+        '0',
+      ],
+    });
     let floodDone = false;
     const done = tx.done.finally(() => (floodDone = true));
     // the polite client starts once the flood is under way, and stops when it ends
     await new Promise((r) => setTimeout(r, 300));
     const l = await polite(ready.host, ready.port, ctx.lines, () => floodDone);
     const d = await done;
-    if (!d || d['acked'] !== ctx.records) throw new Error(`the flood got ACKs for ${String(d?.['acked'])} of ${ctx.records}`);
+    if (!d || d['acked'] !== ctx.records)
+      throw new Error(`the flood got ACKs for ${String(d?.['acked'])} of ${ctx.records}`);
     const floodPerSec = Math.round(Number(d['recordsPerSec']));
     return {
       records: l.acked,
@@ -129,22 +163,40 @@ async function run(ctx: FairnessContext, flood: boolean): Promise<RunResult> {
   }
 }
 
-const alone: Contender = { name: 'polite 1,000 records/s alone', ownInput: true, run: (ctx) => run(ctx as FairnessContext, false) };
-const beside: Contender = { name: 'polite 1,000 records/s beside a full-speed flood', ownInput: true, run: (ctx) => run(ctx as FairnessContext, true) };
+const alone: Contender = {
+  name: 'polite 1,000 records/s alone',
+  ownInput: true,
+  run: (ctx) => run(ctx as FairnessContext, false),
+};
+const beside: Contender = {
+  name: 'polite 1,000 records/s beside a full-speed flood',
+  ownInput: true,
+  run: (ctx) => run(ctx as FairnessContext, true),
+};
 
 export const fairnessScenario: Scenario = {
-  title: 'a fair share: a polite client\'s ACK latency beside one client at full speed (day 09 receiver)',
+  title: "a fair share: a polite client's ACK latency beside one client at full speed (day 09 receiver)",
   baseline: alone.name,
   defaultRecords: 1_000_000,
   contenders: [alone, beside],
-  figures: { ackP50Ms: 'polite ACK p50 (ms)', ackP99Ms: 'polite ACK p99 (ms)', ackMaxMs: 'polite ACK max (ms)', floodRecordsPerSec: 'flood records/s' },
+  figures: {
+    ackP50Ms: 'polite ACK p50 (ms)',
+    ackP99Ms: 'polite ACK p99 (ms)',
+    ackMaxMs: 'polite ACK max (ms)',
+    floodRecordsPerSec: 'flood records/s',
+  },
   async setup(opts) {
     const gen = new RecordGenerator({ seed: 42, baseTimeMs: Date.UTC(2026, 10, 26) });
     const lines = gen.take(10_000);
     const bytes = lines.reduce((a, l) => a + l.length + 1, 0);
-    const ctx: FairnessContext = { records: opts.records, recordBytes: Math.round(bytes / lines.length), chunks: [], lines };
+    const ctx: FairnessContext = {
+      records: opts.records,
+      recordBytes: Math.round(bytes / lines.length),
+      chunks: [],
+      lines,
+    };
     return ctx;
   },
   notes:
-    'records/s is the polite client\'s (paced at 1,000/s: it should not move); what matters is its ACK latency, the second table (medians over the runs of p50, p99, max: from each batch\'s due time to the ACK covering it, open loop; each run\'s figures are in its note and the JSON). The flood is lessons/day09/shipper.ts --generate N (the scenario\'s records) --batch-records 1000 in its own process; the polite client runs while the flood runs. Receiver: lessons/day09/receiver.ts --fsync interval, fresh data dir per run.',
+    "records/s is the polite client's (paced at 1,000/s: it should not move); what matters is its ACK latency, the second table (medians over the runs of p50, p99, max: from each batch's due time to the ACK covering it, open loop; each run's figures are in its note and the JSON). The flood is lessons/day09/shipper.ts --generate N (the scenario's records) --batch-records 1000 in its own process; the polite client runs while the flood runs. Receiver: lessons/day09/receiver.ts --fsync interval, fresh data dir per run.",
 };

@@ -24,7 +24,13 @@ export function toBatchFrames(lines: readonly string[], stream: number, batchRec
 }
 
 /** Sends the frames on one connection; resolves when the receiver has ACKed seq `lastSeq`. */
-export async function lspBlast(host: string, port: number, stream: number, frames: readonly Buffer[], lastSeq: number): Promise<LspBlastResult> {
+export async function lspBlast(
+  host: string,
+  port: number,
+  stream: number,
+  frames: readonly Buffer[],
+  lastSeq: number,
+): Promise<LspBlastResult> {
   const t0 = performance.now();
   const socket = net.connect({ host, port, noDelay: true });
   await new Promise<void>((res, rej) => socket.once('connect', res).once('error', rej));
@@ -43,7 +49,9 @@ export async function lspBlast(host: string, port: number, stream: number, frame
       }
     }
   });
-  const closed = new Promise<never>((_, rej) => socket.once('close', () => rej(new Error(`connection closed at ACK ${acked}`))));
+  const closed = new Promise<never>((_, rej) =>
+    socket.once('close', () => rej(new Error(`connection closed at ACK ${acked}`))),
+  );
   closed.catch(() => {});
   const ackAtLeast = (seq: number) =>
     Promise.race([

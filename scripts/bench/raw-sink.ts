@@ -11,7 +11,11 @@ import { announceReady, onShutdown } from '../../shared/process.ts';
 const args = parseCli({
   name: 'scripts/bench/raw-sink.ts',
   summary: 'Discarding TCP sink: the loopback ceiling for benchmarks.',
-  options: { host: opt.string('--host <addr>', 'address to listen on', '127.0.0.1'), port: opt.int('--port <n>', 'port (0 = any)', 0, { max: 65535 }), dataDir: opt.string('--data-dir <dir>', 'accepted and ignored, so every contender takes the same flags') },
+  options: {
+    host: opt.string('--host <addr>', 'address to listen on', '127.0.0.1'),
+    port: opt.int('--port <n>', 'port (0 = any)', 0, { max: 65535 }),
+    dataDir: opt.string('--data-dir <dir>', 'accepted and ignored, so every contender takes the same flags'),
+  },
 });
 let bytes = 0;
 const server = net.createServer({ allowHalfOpen: true }, (s) => {
@@ -20,7 +24,13 @@ const server = net.createServer({ allowHalfOpen: true }, (s) => {
   s.on('error', () => {});
 });
 await new Promise<void>((r) => server.listen(args.port, args.host, r));
-announceReady({ role: 'receiver', lesson: 'bench', transport: 'tcp', host: args.host, port: (server.address() as net.AddressInfo).port });
+announceReady({
+  role: 'receiver',
+  lesson: 'bench',
+  transport: 'tcp',
+  host: args.host,
+  port: (server.address() as net.AddressInfo).port,
+});
 onShutdown(async () => {
   server.close();
   process.stderr.write(`raw-sink: ${bytes} bytes\n`);

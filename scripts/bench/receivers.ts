@@ -49,13 +49,30 @@ export async function withReceiver<T extends { ms: number; bytes: number }>(
 }
 
 /** NDJSON chunks blasted over TCP; timed connect → the receiver closing its side once all is written. */
-export async function blastReceiver(file: string, args: string[], chunks: readonly Buffer[], records: number, opts: { verify: boolean }): Promise<RunResult> {
-  const r = await withReceiver(file, args, (host, port) => blast(host, port, chunks), opts.verify ? records : undefined);
+export async function blastReceiver(
+  file: string,
+  args: string[],
+  chunks: readonly Buffer[],
+  records: number,
+  opts: { verify: boolean },
+): Promise<RunResult> {
+  const r = await withReceiver(
+    file,
+    args,
+    (host, port) => blast(host, port, chunks),
+    opts.verify ? records : undefined,
+  );
   return { records, bytes: r.bytes, ms: r.ms };
 }
 
 /** Pre-encoded LSP/1 BATCH frames (seqs 1..records of `stream`); timed connect → the ACK of the last record. */
-export async function lspReceiver(file: string, args: string[], stream: number, frames: readonly Buffer[], records: number): Promise<RunResult> {
+export async function lspReceiver(
+  file: string,
+  args: string[],
+  stream: number,
+  frames: readonly Buffer[],
+  records: number,
+): Promise<RunResult> {
   const r = await withReceiver(file, args, (host, port) => lspBlast(host, port, stream, frames, records), records);
   return { records, bytes: r.bytes, ms: r.ms, extra: { acks: r.acks } };
 }

@@ -2,11 +2,36 @@
 // and the shape of the markdown, JSON and SVG. Pure: no sockets, no timing (CONVENTIONS.md §5).
 import { describe, expect, it } from 'vitest';
 import { barLabel, chartSpec, renderSvg } from './chart.ts';
-import { median, ratio, reportJson, reportMarkdown, scenarioMarkdown, summarise, summariseRuns, withRatios, type BenchReport, type Machine, type Row, type ScenarioReport } from './report.ts';
+import {
+  median,
+  ratio,
+  reportJson,
+  reportMarkdown,
+  scenarioMarkdown,
+  summarise,
+  summariseRuns,
+  withRatios,
+  type BenchReport,
+  type Machine,
+  type Row,
+  type ScenarioReport,
+} from './report.ts';
 
-const machine: Machine = { cpu: 'Test CPU 9000', cores: 2, memGiB: 8, node: 'v20.0.0', os: 'Linux test x64', date: '2026-11-26T18:00:00.000Z' };
+const machine: Machine = {
+  cpu: 'Test CPU 9000',
+  cores: 2,
+  memGiB: 8,
+  node: 'v20.0.0',
+  os: 'Linux test x64',
+  date: '2026-11-26T18:00:00.000Z',
+};
 /** a run of `records` records in `ms`, with bytes = 100 per record */
-const run = (records: number, ms: number, extra: Record<string, unknown> = {}) => ({ records, bytes: records * 100, ms, extra });
+const run = (records: number, ms: number, extra: Record<string, unknown> = {}) => ({
+  records,
+  bytes: records * 100,
+  ms,
+  extra,
+});
 
 function row(contender: string, recordsPerSec: number, meta: Partial<Row> = {}): Row {
   return { ...summariseRuns(contender, [run(recordsPerSec, 1000)]), ...meta };
@@ -37,7 +62,11 @@ describe('median and ratio', () => {
 describe('summariseRuns / withRatios', () => {
   it('takes the median, min and max of records/s and MB/s over the runs', () => {
     // 1000 records in 1 s, 0.5 s and 2 s: 1000, 2000, 500 records/s
-    const r = summariseRuns('a', [run(1000, 1000, { lossPct: 1 }), run(1000, 500, { lossPct: 3 }), run(1000, 2000, { lossPct: 2, only: 'x' })], 1);
+    const r = summariseRuns(
+      'a',
+      [run(1000, 1000, { lossPct: 1 }), run(1000, 500, { lossPct: 3 }), run(1000, 2000, { lossPct: 2, only: 'x' })],
+      1,
+    );
     expect(r.recordsPerSec).toBe(1000);
     expect([r.min, r.max]).toEqual([500, 2000]);
     expect(r.mbPerSec).toBe(0.1); // 100 kB per second
@@ -109,10 +138,33 @@ describe('summarise (the issue #8 figures)', () => {
 });
 
 function scenario(over: Partial<ScenarioReport> = {}): ScenarioReport {
-  const { rows, baseline } = withRatios([row('ceiling', 1_000_000, { role: 'ceiling', mbPerSec: 200 }), row('lane | one', 400_000, { role: 'lane', mbPerSec: 80 }), row('rsyslog', 250_000, { role: 'peer', mbPerSec: 40 })], 'rsyslog');
-  return { scenario: 'all', title: 'test summary', runs: 3, records: 300_000, recordBytes: 151, baseline, notes: 'Some notes.', rows, summary: summarise(rows), ...over };
+  const { rows, baseline } = withRatios(
+    [
+      row('ceiling', 1_000_000, { role: 'ceiling', mbPerSec: 200 }),
+      row('lane | one', 400_000, { role: 'lane', mbPerSec: 80 }),
+      row('rsyslog', 250_000, { role: 'peer', mbPerSec: 40 }),
+    ],
+    'rsyslog',
+  );
+  return {
+    scenario: 'all',
+    title: 'test summary',
+    runs: 3,
+    records: 300_000,
+    recordBytes: 151,
+    baseline,
+    notes: 'Some notes.',
+    rows,
+    summary: summarise(rows),
+    ...over,
+  };
 }
-const report = (scenarios: ScenarioReport[]): BenchReport => ({ machine, quick: false, command: 'npm run bench', scenarios });
+const report = (scenarios: ScenarioReport[]): BenchReport => ({
+  machine,
+  quick: false,
+  command: 'npm run bench',
+  scenarios,
+});
 
 describe('markdown and JSON', () => {
   it('the scenario table has a header, one line per contender, the machine, records, ratios and notes', () => {
@@ -153,8 +205,12 @@ describe('markdown and JSON', () => {
     const back = JSON.parse(reportJson(r)) as BenchReport;
     expect(back.machine).toEqual(machine);
     expect(back.scenarios[0]!.rows[0]!.recordsPerSec).toBe(0.333);
-    expect(Object.keys(back.scenarios[0]!)).toEqual(expect.arrayContaining(['scenario', 'title', 'runs', 'records', 'recordBytes', 'baseline', 'rows', 'summary']));
-    expect(Object.keys(back.scenarios[0]!.rows[0]!)).toEqual(expect.arrayContaining(['contender', 'runs', 'recordsPerSec', 'min', 'max', 'mbPerSec', 'ratio', 'samples']));
+    expect(Object.keys(back.scenarios[0]!)).toEqual(
+      expect.arrayContaining(['scenario', 'title', 'runs', 'records', 'recordBytes', 'baseline', 'rows', 'summary']),
+    );
+    expect(Object.keys(back.scenarios[0]!.rows[0]!)).toEqual(
+      expect.arrayContaining(['contender', 'runs', 'recordsPerSec', 'min', 'max', 'mbPerSec', 'ratio', 'samples']),
+    );
   });
 });
 
@@ -171,7 +227,11 @@ describe('chart', () => {
       scenario: 'udp-loss',
       chart: 'loss-curve',
       summary: undefined,
-      rows: [25_000, 50_000, 0].map((rate, i) => ({ ...summariseRuns(`${rate}`, [run(rate || 70_000, 1000, { rateAsked: rate, lossPct: i, sentPerSec: rate || 80_000 })]) })),
+      rows: [25_000, 50_000, 0].map((rate, i) => ({
+        ...summariseRuns(`${rate}`, [
+          run(rate || 70_000, 1000, { rateAsked: rate, lossPct: i, sentPerSec: rate || 80_000 }),
+        ]),
+      })),
     });
     const empty = scenario({ scenario: 'nothing', rows: [{ ...row('x', 0), runs: 0 }] });
     const r = report([scenario(), loss, empty]);
@@ -180,7 +240,8 @@ describe('chart', () => {
     const svg = await renderSvg(r);
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
-    for (const text of ['ceiling', 'lane | one', 'rsyslog', 'udp-loss', 'loss %', 'Test CPU 9000']) expect(svg).toContain(text);
+    for (const text of ['ceiling', 'lane | one', 'rsyslog', 'udp-loss', 'loss %', 'Test CPU 9000'])
+      expect(svg).toContain(text);
   });
 
   it('an empty report still renders', async () => {

@@ -91,7 +91,12 @@ export function ratio(a: number, b: number): number | null {
 }
 
 /** One contender's runs → its row (ratio filled in by `withRatios`). */
-export function summariseRuns(contender: string, samples: readonly RunSample[], failures = 0, meta: { role?: Role | undefined; lossy?: boolean | undefined; ownInput?: boolean | undefined } = {}): Row {
+export function summariseRuns(
+  contender: string,
+  samples: readonly RunSample[],
+  failures = 0,
+  meta: { role?: Role | undefined; lossy?: boolean | undefined; ownInput?: boolean | undefined } = {},
+): Row {
   const rates = samples.map((r) => (r.ms > 0 ? r.records / (r.ms / 1000) : 0));
   const mbs = samples.map((r) => (r.ms > 0 ? r.bytes / r.ms / 1000 : 0));
   const last = samples.at(-1);
@@ -123,7 +128,10 @@ export function summariseRuns(contender: string, samples: readonly RunSample[], 
 export function withRatios(rows: readonly Row[], baseline: string): { rows: Row[]; baseline: string } {
   const base = rows.find((r) => r.contender === baseline) ?? rows[0];
   const baseRate = base?.recordsPerSec ?? 0;
-  return { baseline: base?.contender ?? baseline, rows: rows.map((r) => ({ ...r, ratio: ratio(r.recordsPerSec, baseRate) })) };
+  return {
+    baseline: base?.contender ?? baseline,
+    rows: rows.map((r) => ({ ...r, ratio: ratio(r.recordsPerSec, baseRate) })),
+  };
 }
 
 // ---- the summary (issue #8 "Figures to report") ----------------------------------------------------------
@@ -157,7 +165,9 @@ export function summarise(rows: readonly Row[]): Summary {
   const ceilingRow = ok.find((r) => r.role === 'ceiling');
   const peerRow = ok.find((r) => r.role === 'peer');
   const fastest = (role: Role, lossless: boolean) =>
-    ok.filter((r) => r.role === role && !(lossless && r.lossy)).reduce<Row | undefined>((best, r) => (!best || r.recordsPerSec > best.recordsPerSec ? r : best), undefined);
+    ok
+      .filter((r) => r.role === role && !(lossless && r.lossy))
+      .reduce<Row | undefined>((best, r) => (!best || r.recordsPerSec > best.recordsPerSec ? r : best), undefined);
   // Our lanes: every 'lane' and 'syslog' row; the best is the fastest that loses nothing.
   const ours = ok.filter((r) => (r.role === 'lane' || r.role === 'syslog') && !r.lossy && !r.ownInput);
   const best = ours.reduce<Row | undefined>((b, r) => (!b || r.recordsPerSec > b.recordsPerSec ? r : b), undefined);
@@ -166,10 +176,14 @@ export function summarise(rows: readonly Row[]): Summary {
   const generatorRow = ok.find((r) => r.role === 'generator');
   const vsPeer = (r: Row) => (peerRow ? ratio(r.recordsPerSec, peerRow.recordsPerSec) : null);
   return {
-    ceiling: ceilingRow ? { contender: ceilingRow.contender, mbPerSec: ceilingRow.mbPerSec, recordsPerSec: ceilingRow.recordsPerSec } : null,
+    ceiling: ceilingRow
+      ? { contender: ceilingRow.contender, mbPerSec: ceilingRow.mbPerSec, recordsPerSec: ceilingRow.recordsPerSec }
+      : null,
     peer: peerRow ? { contender: peerRow.contender, recordsPerSec: peerRow.recordsPerSec } : null,
     bestLane: best ? { contender: best.contender, recordsPerSec: best.recordsPerSec, vsPeer: vsPeer(best) } : null,
-    syslog: syslogRow ? { contender: syslogRow.contender, recordsPerSec: syslogRow.recordsPerSec, vsPeer: vsPeer(syslogRow) } : null,
+    syslog: syslogRow
+      ? { contender: syslogRow.contender, recordsPerSec: syslogRow.recordsPerSec, vsPeer: vsPeer(syslogRow) }
+      : null,
     generator: generatorRow ? { contender: generatorRow.contender, recordsPerSec: generatorRow.recordsPerSec } : null,
     lines: ok.map((r) => ({
       contender: r.contender,
@@ -186,9 +200,11 @@ export function summarise(rows: readonly Row[]): Summary {
 
 // ---- formatting ------------------------------------------------------------------------------------------
 
-export const fmtNum = (n: number): string => (!Number.isFinite(n) ? '–' : Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
+export const fmtNum = (n: number): string =>
+  !Number.isFinite(n) ? '–' : Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2);
 export const fmtRatio = (r: number | null | undefined): string => (r == null ? '–' : `${r.toFixed(2)}×`);
-export const fmtPct = (r: number | null | undefined): string => (r == null ? '–' : `${(r * 100).toFixed(r < 0.1 ? 1 : 0)} %`);
+export const fmtPct = (r: number | null | undefined): string =>
+  r == null ? '–' : `${(r * 100).toFixed(r < 0.1 ? 1 : 0)} %`;
 /** `|` would end a markdown cell */
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -212,26 +228,62 @@ export function scenarioMarkdown(s: ScenarioReport, m: Machine): string {
   ];
   if (s.figures) {
     // the figures a scenario is about besides records/s (e.g. ACK latency), medians over the runs
-    lines.push('', `| contender | ${Object.values(s.figures).map(cell).join(' | ')} |`, `|---|${Object.keys(s.figures).map(() => '---:').join('|')}|`);
-    for (const r of s.rows) lines.push(`| ${cell(r.contender)} | ${Object.keys(s.figures).map((k) => (r.extraMedian[k] === undefined ? '–' : fmtNum(r.extraMedian[k]!))).join(' | ')} |`);
+    lines.push(
+      '',
+      `| contender | ${Object.values(s.figures).map(cell).join(' | ')} |`,
+      `|---|${Object.keys(s.figures)
+        .map(() => '---:')
+        .join('|')}|`,
+    );
+    for (const r of s.rows)
+      lines.push(
+        `| ${cell(r.contender)} | ${Object.keys(s.figures)
+          .map((k) => (r.extraMedian[k] === undefined ? '–' : fmtNum(r.extraMedian[k])))
+          .join(' | ')} |`,
+      );
   }
   if (s.summary) lines.push('', ...summaryMarkdown(s.summary));
   if (s.notes) lines.push('', s.notes);
   return lines.join('\n');
 }
 
-const ROLE_LABEL: Record<Role, string> = { ceiling: 'ceiling', lane: 'lane', syslog: 'syslog path', peer: 'peer', generator: 'generator' };
+const ROLE_LABEL: Record<Role, string> = {
+  ceiling: 'ceiling',
+  lane: 'lane',
+  syslog: 'syslog path',
+  peer: 'peer',
+  generator: 'generator',
+};
 
 export function summaryMarkdown(s: Summary): string[] {
   const out = ['#### Summary', ''];
-  out.push('| | records/s (median) | MB/s | of raw loopback ceiling (MB/s) | vs rsyslog (records/s) |', '|---|---:|---:|---:|---:|');
-  for (const l of s.lines) out.push(`| ${cell(l.contender)} (${ROLE_LABEL[l.role]}${l.lossy ? ', lossy' : ''}${l.ownInput ? ', own input' : ''}) | ${fmtNum(l.recordsPerSec)} | ${fmtNum(l.mbPerSec)} | ${fmtPct(l.ofCeiling)} | ${fmtRatio(l.vsPeer)} |`);
+  out.push(
+    '| | records/s (median) | MB/s | of raw loopback ceiling (MB/s) | vs rsyslog (records/s) |',
+    '|---|---:|---:|---:|---:|',
+  );
+  for (const l of s.lines)
+    out.push(
+      `| ${cell(l.contender)} (${ROLE_LABEL[l.role]}${l.lossy ? ', lossy' : ''}${l.ownInput ? ', own input' : ''}) | ${fmtNum(l.recordsPerSec)} | ${fmtNum(l.mbPerSec)} | ${fmtPct(l.ofCeiling)} | ${fmtRatio(l.vsPeer)} |`,
+    );
   out.push('');
-  if (s.bestLane) out.push(`- Our best lane: **${s.bestLane.contender}**, ${fmtNum(s.bestLane.recordsPerSec)} records/s = **${fmtRatio(s.bestLane.vsPeer)}** rsyslog (aim: ahead of rsyslog, > 1.00×).`);
-  if (s.syslog) out.push(`- Our syslog path: **${s.syslog.contender}**, ${fmtNum(s.syslog.recordsPerSec)} messages/s = **${fmtRatio(s.syslog.vsPeer)}** rsyslog on identical input (aim ≥ 1.00×).`);
+  if (s.bestLane)
+    out.push(
+      `- Our best lane: **${s.bestLane.contender}**, ${fmtNum(s.bestLane.recordsPerSec)} records/s = **${fmtRatio(s.bestLane.vsPeer)}** rsyslog (aim: ahead of rsyslog, > 1.00×).`,
+    );
+  if (s.syslog)
+    out.push(
+      `- Our syslog path: **${s.syslog.contender}**, ${fmtNum(s.syslog.recordsPerSec)} messages/s = **${fmtRatio(s.syslog.vsPeer)}** rsyslog on identical input (aim ≥ 1.00×).`,
+    );
   if (s.peer) out.push(`- Peer: ${s.peer.contender}, ${fmtNum(s.peer.recordsPerSec)} messages/s.`);
-  if (s.ceiling) out.push(`- Ceiling: ${s.ceiling.contender}, ${fmtNum(s.ceiling.mbPerSec)} MB/s (${fmtNum(s.ceiling.recordsPerSec)} records/s of this corpus).`);
-  out.push(s.generator ? `- Generator alone into a discarding sink: ${fmtNum(s.generator.recordsPerSec)} records/s (aim ≥ 2,000,000).` : '- Generator alone: not measured (no generator row ran; see the notes for what was skipped).');
+  if (s.ceiling)
+    out.push(
+      `- Ceiling: ${s.ceiling.contender}, ${fmtNum(s.ceiling.mbPerSec)} MB/s (${fmtNum(s.ceiling.recordsPerSec)} records/s of this corpus).`,
+    );
+  out.push(
+    s.generator
+      ? `- Generator alone into a discarding sink: ${fmtNum(s.generator.recordsPerSec)} records/s (aim ≥ 2,000,000).`
+      : '- Generator alone: not measured (no generator row ran; see the notes for what was skipped).',
+  );
   return out;
 }
 
@@ -241,7 +293,7 @@ export function reportMarkdown(r: BenchReport): string {
     '',
     `\`${r.command}\` — ${machineLine(r.machine)}`,
     '',
-    'Medians of alternating runs; min – max over the runs; ratios against each scenario\'s baseline. MB = 10^6 bytes of input.',
+    "Medians of alternating runs; min – max over the runs; ratios against each scenario's baseline. MB = 10^6 bytes of input.",
     '',
     ...r.scenarios.map((s) => `${scenarioMarkdown(s, r.machine)}\n`),
   ].join('\n');

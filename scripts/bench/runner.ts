@@ -13,7 +13,11 @@ export interface RunOptions {
   log?: (line: string) => void;
 }
 
-export async function runScenario(name: string, scenario: Scenario, opts: RunOptions): Promise<ScenarioReport & { failed: boolean }> {
+export async function runScenario(
+  name: string,
+  scenario: Scenario,
+  opts: RunOptions,
+): Promise<ScenarioReport & { failed: boolean }> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const skipped = new Map<string, string>();
   for (const c of scenario.contenders) {
@@ -22,7 +26,9 @@ export async function runScenario(name: string, scenario: Scenario, opts: RunOpt
   }
   const active = scenario.contenders.filter((c) => !skipped.has(c.name));
   const ctx = await scenario.setup({ records: opts.records });
-  log(`\n== ${name}: ${scenario.title} (${opts.runs} runs, ${opts.records.toLocaleString('en-US')} records, ~${ctx.recordBytes} B/record)`);
+  log(
+    `\n== ${name}: ${scenario.title} (${opts.runs} runs, ${opts.records.toLocaleString('en-US')} records, ~${ctx.recordBytes} B/record)`,
+  );
   for (const [c, why] of skipped) log(`  skipped ${c}: ${why}`);
   const samples = new Map<string, RunSample[]>(active.map((c) => [c.name, []]));
   const failures = new Map<string, number>();
@@ -34,7 +40,9 @@ export async function runScenario(name: string, scenario: Scenario, opts: RunOpt
         try {
           const r = await c.run(ctx);
           samples.get(c.name)!.push(r);
-          log(`  run ${run + 1} ${c.name.padEnd(44)} ${fmtNum(r.ms > 0 ? r.records / (r.ms / 1000) : 0).padStart(11)} records/s ${fmtNum(r.ms > 0 ? r.bytes / r.ms / 1000 : 0).padStart(8)} MB/s${r.note ? `  ${r.note}` : ''}`);
+          log(
+            `  run ${run + 1} ${c.name.padEnd(44)} ${fmtNum(r.ms > 0 ? r.records / (r.ms / 1000) : 0).padStart(11)} records/s ${fmtNum(r.ms > 0 ? r.bytes / r.ms / 1000 : 0).padStart(8)} MB/s${r.note ? `  ${r.note}` : ''}`,
+          );
         } catch (err) {
           failed = true;
           failures.set(c.name, (failures.get(c.name) ?? 0) + 1);
@@ -45,10 +53,18 @@ export async function runScenario(name: string, scenario: Scenario, opts: RunOpt
   } finally {
     await ctx.teardown?.();
   }
-  const rows = active.map((c) => summariseRuns(c.name, samples.get(c.name)!, failures.get(c.name) ?? 0, { role: c.role, lossy: c.lossy, ownInput: c.ownInput }));
+  const rows = active.map((c) =>
+    summariseRuns(c.name, samples.get(c.name)!, failures.get(c.name) ?? 0, {
+      role: c.role,
+      lossy: c.lossy,
+      ownInput: c.ownInput,
+    }),
+  );
   const { rows: withRatio, baseline } = withRatios(rows, scenario.baseline);
   const hasRoles = active.some((c) => c.role);
-  const skippedNote = skipped.size ? ` Skipped here: ${[...skipped].map(([c, why]) => `${c} (${why})`).join('; ')}.` : '';
+  const skippedNote = skipped.size
+    ? ` Skipped here: ${[...skipped].map(([c, why]) => `${c} (${why})`).join('; ')}.`
+    : '';
   return {
     scenario: name,
     title: scenario.title,

@@ -50,31 +50,64 @@ async function persisted(dir: string): Promise<number> {
 }
 
 function contender(receivers: number, sink: 'file' | 'jetstream', replicas: number): Contender {
-  const name = sink === 'file' ? `file sink, ${receivers} receiver${receivers > 1 ? 's' : ''}` : `JetStream R${replicas}, ${receivers} receiver${receivers > 1 ? 's' : ''}`;
+  const name =
+    sink === 'file'
+      ? `file sink, ${receivers} receiver${receivers > 1 ? 's' : ''}`
+      : `JetStream R${replicas}, ${receivers} receiver${receivers > 1 ? 's' : ''}`;
   return {
     name,
     async run(ctx): Promise<RunResult> {
       const dir = await mkdtemp(join(os.tmpdir(), 'logstream-bench-scale-'));
-      const cluster = sink === 'jetstream' ? new NatsCluster({ size: 3, dir: join(dir, 'nats'), baseHttpPort: -1 }) : undefined;
+      const cluster =
+        sink === 'jetstream' ? new NatsCluster({ size: 3, dir: join(dir, 'nats'), baseHttpPort: -1 }) : undefined;
       const rxs: Program[] = [];
       try {
         await cluster?.start(30_000);
-        const nats = cluster ? ['--sink', 'jetstream', '--nats', cluster.urls.join(','), '--replicas', String(replicas), '--js-stream', `BENCH${replicas}`] : ['--sink', 'file', '--fsync', 'interval'];
+        const nats = cluster
+          ? [
+              '--sink',
+              'jetstream',
+              '--nats',
+              cluster.urls.join(','),
+              '--replicas',
+              String(replicas),
+              '--js-stream',
+              `BENCH${replicas}`,
+            ]
+          : ['--sink', 'file', '--fsync', 'interval'];
         for (let i = 0; i < receivers; i++) {
           // each receiver prefers another node (as the launcher does)
-          const args = cluster ? nats.map((a) => (a === cluster.urls.join(',') ? [0, 1, 2].map((k) => cluster.urls[(i + k) % 3]).join(',') : a)) : nats;
-          rxs.push(startProgram({ name: `r${i + 1}`, file: 'lessons/scale/receiver.ts', args: ['--port', '0', '--data-dir', join(dir, `r${i + 1}`), '--lane', `bench-r${i + 1}`, ...args], readyTimeoutMs: 30_000 }));
+          const args = cluster
+            ? nats.map((a) =>
+                a === cluster.urls.join(',') ? [0, 1, 2].map((k) => cluster.urls[(i + k) % 3]).join(',') : a,
+              )
+            : nats;
+          rxs.push(
+            startProgram({
+              name: `r${i + 1}`,
+              file: 'lessons/scale/receiver.ts',
+              args: ['--port', '0', '--data-dir', join(dir, `r${i + 1}`), '--lane', `bench-r${i + 1}`, ...args],
+              readyTimeoutMs: 30_000,
+            }),
+          );
         }
         const ready = await Promise.all(rxs.map((r) => r.ready));
         const shares = ready.map((_, i) => share(ctx, receivers, i));
         const t0 = performance.now();
-        const results = await Promise.all(ready.map((r, i) => lspBlast(r.host, r.port, shares[i]!.stream, shares[i]!.frames, shares[i]!.records)));
+        const results = await Promise.all(
+          ready.map((r, i) => lspBlast(r.host, r.port, shares[i]!.stream, shares[i]!.frames, shares[i]!.records)),
+        );
         const ms = performance.now() - t0;
         await Promise.all(rxs.map((r) => r.stop()));
         let got = 0;
         for (let i = 0; i < receivers; i++) got += await persisted(join(dir, `r${i + 1}`));
         if (got !== ctx.records) throw new Error(`receivers persisted ${got} of ${ctx.records}`);
-        return { records: ctx.records, bytes: results.reduce((a, r) => a + r.bytes, 0), ms, extra: { receivers, sink, replicas: sink === 'file' ? 0 : replicas } };
+        return {
+          records: ctx.records,
+          bytes: results.reduce((a, r) => a + r.bytes, 0),
+          ms,
+          extra: { receivers, sink, replicas: sink === 'file' ? 0 : replicas },
+        };
       } finally {
         await Promise.all(rxs.map((r) => r.stop()));
         await cluster?.stop(1000);
@@ -100,5 +133,5 @@ export const scaleScenario: Scenario = {
     contender(3, 'jetstream', 3),
   ],
   notes:
-    'Each row: the records split evenly over the receivers, one client per receiver sending pre-encoded BATCH frames of 1000 on its own LSP/1 stream; time = until the slowest client has the ACK of its last record (JetStream: PubAck from R replicas; file sink: --fsync interval). JetStream rows run a fresh 3-node nats-server cluster on loopback (startup not timed). Every process shares this machine\'s cores: with 2 cores, 3 receivers + 3 NATS nodes + clients cannot all run at once, so growth with receivers is bounded by the CPU, not the design.',
+    "Each row: the records split evenly over the receivers, one client per receiver sending pre-encoded BATCH frames of 1000 on its own LSP/1 stream; time = until the slowest client has the ACK of its last record (JetStream: PubAck from R replicas; file sink: --fsync interval). JetStream rows run a fresh 3-node nats-server cluster on loopback (startup not timed). Every process shares this machine's cores: with 2 cores, 3 receivers + 3 NATS nodes + clients cannot all run at once, so growth with receivers is bounded by the CPU, not the design.",
 };

@@ -67,9 +67,11 @@ export interface Scenario {
 
 async function ndjsonCorpus(opts: { records: number }): Promise<BenchContext> {
   const gen = new RecordGenerator({ seed: 42, baseTimeMs: Date.UTC(2026, 10, 26) });
-  const chunks = toChunks((function* () {
-    for (let i = 0; i < opts.records; i++) yield gen.next();
-  })());
+  const chunks = toChunks(
+    (function* () {
+      for (let i = 0; i < opts.records; i++) yield gen.next();
+    })(),
+  );
   const bytes = chunks.reduce((a, c) => a + c.length, 0);
   return { records: opts.records, recordBytes: Math.round(bytes / opts.records), chunks };
 }
@@ -93,7 +95,8 @@ async function lspCorpus(opts: { records: number }): Promise<BenchContext> {
 }
 
 /** Starts the day 09 receiver, sends the BATCH frames, stops the clock at the ACK of the last record. */
-const lspDay09 = (args: string[], ctx: BenchContext) => lspReceiver('lessons/day09/receiver.ts', args, LSP_STREAM, lspFrames.get(ctx)!, ctx.records);
+const lspDay09 = (args: string[], ctx: BenchContext) =>
+  lspReceiver('lessons/day09/receiver.ts', args, LSP_STREAM, lspFrames.get(ctx)!, ctx.records);
 
 /** `all` is the summary (the default run); the others run by name, or every one with `every`. */
 export const SCENARIOS: Record<string, Scenario> = {
@@ -104,16 +107,34 @@ export const SCENARIOS: Record<string, Scenario> = {
     setup: ndjsonCorpus,
     contenders: [
       rawCeiling,
-      { name: 'day08 receiver (fsync interval)', run: (ctx) => blastReceiver('lessons/day08/receiver.ts', ['--fsync', 'interval'], ctx.chunks, ctx.records, { verify: true }) },
-      { name: 'day08 receiver (fsync never)', run: (ctx) => blastReceiver('lessons/day08/receiver.ts', ['--fsync', 'never'], ctx.chunks, ctx.records, { verify: true }) },
+      {
+        name: 'day08 receiver (fsync interval)',
+        run: (ctx) =>
+          blastReceiver('lessons/day08/receiver.ts', ['--fsync', 'interval'], ctx.chunks, ctx.records, {
+            verify: true,
+          }),
+      },
+      {
+        name: 'day08 receiver (fsync never)',
+        run: (ctx) =>
+          blastReceiver('lessons/day08/receiver.ts', ['--fsync', 'never'], ctx.chunks, ctx.records, { verify: true }),
+      },
       {
         name: 'day08 shipper --generate → receiver',
         async run(ctx) {
           const dir = await tempDir('e2e');
-          const rx = startProgram({ name: 'receiver', file: 'lessons/day08/receiver.ts', args: ['--port', '0', '--data-dir', dir] });
+          const rx = startProgram({
+            name: 'receiver',
+            file: 'lessons/day08/receiver.ts',
+            args: ['--port', '0', '--data-dir', dir],
+          });
           try {
             const ready = await rx.ready;
-            const tx = startProgram({ name: 'shipper', file: 'lessons/day08/shipper.ts', args: ['--target', `${ready.host}:${ready.port}`, '--generate', String(ctx.records)] });
+            const tx = startProgram({
+              name: 'shipper',
+              file: 'lessons/day08/shipper.ts',
+              args: ['--target', `${ready.host}:${ready.port}`, '--generate', String(ctx.records)],
+            });
             const done = await tx.done;
             if (!done) throw new Error('shipper printed no done line');
             return { records: Number(done.sent), bytes: Number(done.bytes), ms: Number(done.elapsedMs) };
@@ -124,28 +145,57 @@ export const SCENARIOS: Record<string, Scenario> = {
         },
       },
     ],
-    notes: 'The receiver rows time connect → last byte persisted (the receiver closes its side once it has written everything). The shipper row includes generating the records.',
+    notes:
+      'The receiver rows time connect → last byte persisted (the receiver closes its side once it has written everything). The shipper row includes generating the records.',
   },
   day09: {
     title: 'day 09 acknowledged LSP/1 ingest (batch 1000) beside day 08 unacknowledged NDJSON',
     baseline: 'day08 receiver (fsync interval, no ACK)',
     setup: lspCorpus,
     contenders: [
-      { name: 'day08 receiver (fsync interval, no ACK)', run: (ctx) => blastReceiver('lessons/day08/receiver.ts', ['--fsync', 'interval'], ctx.chunks, ctx.records, { verify: true }) },
+      {
+        name: 'day08 receiver (fsync interval, no ACK)',
+        run: (ctx) =>
+          blastReceiver('lessons/day08/receiver.ts', ['--fsync', 'interval'], ctx.chunks, ctx.records, {
+            verify: true,
+          }),
+      },
       { name: 'day09 receiver (fsync interval, ACKed)', run: (ctx) => lspDay09(['--fsync', 'interval'], ctx) },
       { name: 'day09 receiver (fsync always, ACKed)', run: (ctx) => lspDay09(['--fsync', 'always'], ctx) },
       {
         name: 'day09 shipper --generate → receiver',
         async run(ctx) {
           const dir = await tempDir('e2e9');
-          const rx = startProgram({ name: 'receiver', file: 'lessons/day09/receiver.ts', args: ['--port', '0', '--data-dir', join(dir, 'rx')] });
+          const rx = startProgram({
+            name: 'receiver',
+            file: 'lessons/day09/receiver.ts',
+            args: ['--port', '0', '--data-dir', join(dir, 'rx')],
+          });
           try {
             const ready = await rx.ready;
-            const tx = startProgram({ name: 'shipper', file: 'lessons/day09/shipper.ts', args: ['--target', `${ready.host}:${ready.port}`, '--generate', String(ctx.records), '--state-dir', join(dir, 'state'), '--progress-ms', '0'] });
+            const tx = startProgram({
+              name: 'shipper',
+              file: 'lessons/day09/shipper.ts',
+              args: [
+                '--target',
+                `${ready.host}:${ready.port}`,
+                '--generate',
+                String(ctx.records),
+                '--state-dir',
+                join(dir, 'state'),
+                '--progress-ms',
+                '0',
+              ],
+            });
             const done = await tx.done;
             if (!done) throw new Error('shipper printed no done line');
-            if (done['acked'] !== ctx.records) throw new Error(`shipper got ACKs for ${String(done['acked'])} of ${ctx.records}`);
-            return { records: Number(done['acked']), bytes: ctx.records * ctx.recordBytes, ms: Number(done['elapsedMs']) };
+            if (done['acked'] !== ctx.records)
+              throw new Error(`shipper got ACKs for ${String(done['acked'])} of ${ctx.records}`);
+            return {
+              records: Number(done['acked']),
+              bytes: ctx.records * ctx.recordBytes,
+              ms: Number(done['elapsedMs']),
+            };
           } finally {
             await rx.stop();
             await rm(dir, { recursive: true, force: true });
@@ -153,7 +203,8 @@ export const SCENARIOS: Record<string, Scenario> = {
         },
       },
     ],
-    notes: 'day 08 rows time connect → the receiver closing its side once everything is written (not fsynced). day 09 receiver rows send pre-encoded BATCH frames of 1000 records and time connect → the ACK of the last record, which comes only once it is durable (fsync). The shipper row includes generating and encoding the records, and its process start.',
+    notes:
+      'day 08 rows time connect → the receiver closing its side once everything is written (not fsynced). day 09 receiver rows send pre-encoded BATCH frames of 1000 records and time connect → the ACK of the last record, which comes only once it is durable (fsync). The shipper row includes generating and encoding the records, and its process start.',
   },
   day10: day10Scenario,
   day11: day11Scenario,

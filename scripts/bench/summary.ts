@@ -77,7 +77,12 @@ function syslogContender(prefix: string, role: 'syslog' | 'peer'): Contender {
   return {
     name: find()?.name ?? prefix,
     role,
-    unavailable: () => (!find() ? `scripts/bench/syslog.ts has no contender named "${prefix}…"` : role === 'peer' && !findProgram('rsyslogd') ? 'rsyslogd not installed (apt-get install rsyslog)' : undefined),
+    unavailable: () =>
+      !find()
+        ? `scripts/bench/syslog.ts has no contender named "${prefix}…"`
+        : role === 'peer' && !findProgram('rsyslogd')
+          ? 'rsyslogd not installed (apt-get install rsyslog)'
+          : undefined,
     // syslog.ts contenders read the octet-counted bytes from ctx.chunks: that is this scenario's ctx.chunks.
     run: (ctx) => find()!.run(ctx),
   };
@@ -92,12 +97,16 @@ const CONTENDERS: Contender[] = [
   {
     name: 'day08 NDJSON/TCP (no ACK)',
     role: 'lane',
-    run: (ctx) => blastReceiver('lessons/day08/receiver.ts', ['--fsync', 'interval'], inputsOf(ctx).ndjson, ctx.records, { verify: true }),
+    run: (ctx) =>
+      blastReceiver('lessons/day08/receiver.ts', ['--fsync', 'interval'], inputsOf(ctx).ndjson, ctx.records, {
+        verify: true,
+      }),
   },
   {
     name: 'day09 LSP/1 ACKed, batch 1000',
     role: 'lane',
-    run: (ctx) => lspReceiver('lessons/day09/receiver.ts', ['--fsync', 'interval'], STREAM, inputsOf(ctx).frames, ctx.records),
+    run: (ctx) =>
+      lspReceiver('lessons/day09/receiver.ts', ['--fsync', 'interval'], STREAM, inputsOf(ctx).frames, ctx.records),
   },
   {
     name: 'day10 UDP, unpaced datagrams',
@@ -106,26 +115,39 @@ const CONTENDERS: Contender[] = [
     async run(ctx) {
       const i = inputsOf(ctx);
       const r = await runUdpReceiver({ datagrams: i.datagrams, counts: i.counts, rate: 0 });
-      return { records: r.delivered, bytes: r.bytes, ms: r.ms, note: `loss ${r.lossPct.toFixed(2)}% (kernel dropped ${r.kernelDrops ?? '?'} datagrams)`, extra: { lossPct: r.lossPct, kernelDrops: r.kernelDrops, appDrops: r.appDrops } };
+      return {
+        records: r.delivered,
+        bytes: r.bytes,
+        ms: r.ms,
+        note: `loss ${r.lossPct.toFixed(2)}% (kernel dropped ${r.kernelDrops ?? '?'} datagrams)`,
+        extra: { lossPct: r.lossPct, kernelDrops: r.kernelDrops, appDrops: r.appDrops },
+      };
     },
   },
   {
     name: 'day11 LSP/1 batched receiver, batch 1000',
     role: 'lane',
-    run: (ctx) => lspReceiver('lessons/day11/receiver.ts', ['--fsync', 'interval'], STREAM, inputsOf(ctx).frames, ctx.records),
+    run: (ctx) =>
+      lspReceiver('lessons/day11/receiver.ts', ['--fsync', 'interval'], STREAM, inputsOf(ctx).frames, ctx.records),
   },
   {
     name: 'day12 LSP/1 + lz4, batch 1000',
     role: 'lane',
     unavailable: () => (lz4Ok() ? undefined : 'lz4 codec not installed (lz4-napi)'),
-    run: (ctx) => lspReceiver('lessons/day12/receiver.ts', ['--fsync', 'interval'], STREAM, inputsOf(ctx).lz4Frames!, ctx.records),
+    run: (ctx) =>
+      lspReceiver('lessons/day12/receiver.ts', ['--fsync', 'interval'], STREAM, inputsOf(ctx).lz4Frames!, ctx.records),
   },
   {
     name: 'day13 LSP/1 over TLS 1.3, batch 1000',
     role: 'lane',
     async run(ctx) {
       const i = inputsOf(ctx);
-      const r = await withReceiver('lessons/day13/receiver.ts', ['--fsync', 'interval', '--certs', i.certsDir], (host, port) => lspOver(tlsConnect(i.ca), host, port, i.frames, ctx.records), ctx.records);
+      const r = await withReceiver(
+        'lessons/day13/receiver.ts',
+        ['--fsync', 'interval', '--certs', i.certsDir],
+        (host, port) => lspOver(tlsConnect(i.ca), host, port, i.frames, ctx.records),
+        ctx.records,
+      );
       return { records: ctx.records, bytes: r.bytes, ms: r.ms };
     },
   },
@@ -146,13 +168,35 @@ export const summaryScenario: Scenario = {
     const lines = corpusRecords(chunks, records);
     const ndjson = toChunks(lines);
     const { datagrams, counts } = toDatagrams(lines, STREAM, 1472);
-    const lz4Frames = lz4Ok() ? Array.from({ length: Math.ceil(records / BATCH) }, (_, k) => encodeBatch({ stream: STREAM, seq: k * BATCH + 1, records: lines.slice(k * BATCH, (k + 1) * BATCH), codec: lz4!.id })) : undefined;
+    const lz4Frames = lz4Ok()
+      ? Array.from({ length: Math.ceil(records / BATCH) }, (_, k) =>
+          encodeBatch({
+            stream: STREAM,
+            seq: k * BATCH + 1,
+            records: lines.slice(k * BATCH, (k + 1) * BATCH),
+            codec: lz4!.id,
+          }),
+        )
+      : undefined;
     const certRoot = await tempDir('summary-certs');
     const certs = await ensureCerts(join(certRoot, 'certs'));
     const ndjsonBytes = ndjson.reduce((a, c) => a + c.length, 0);
     // recordBytes: the syslog message as sent (what rsyslog and the syslog lane read); the NDJSON size is in the notes.
-    const ctx: BenchContext = { records, recordBytes: Math.round(bytes / records), chunks, teardown: () => rm(certRoot, { recursive: true, force: true }) };
-    inputs.set(ctx, { ndjson, frames: toBatchFrames(lines, STREAM, BATCH), lz4Frames, datagrams, counts, certsDir: certs.dir, ca: await readFile(certs.ca.cert) });
+    const ctx: BenchContext = {
+      records,
+      recordBytes: Math.round(bytes / records),
+      chunks,
+      teardown: () => rm(certRoot, { recursive: true, force: true }),
+    };
+    inputs.set(ctx, {
+      ndjson,
+      frames: toBatchFrames(lines, STREAM, BATCH),
+      lz4Frames,
+      datagrams,
+      counts,
+      certsDir: certs.dir,
+      ca: await readFile(certs.ca.cert),
+    });
     summaryScenario.notes = [
       `Input: ${records.toLocaleString('en-US')} seeded RFC 5424 messages (~${Math.round(bytes / records)} B octet-counted) for rsyslog and the syslog lane; the same messages as LSP/1 records (~${Math.round(ndjsonBytes / records)} B of NDJSON) for every other lane.`,
       'Timing: day 08 and the ceiling from connect to the receiver closing its side once all is written; days 09/11/12/13 from connect to the ACK of the last record (durable: --fsync interval); syslog lane and rsyslog from connect to the last growth of their output files, which must then hold one line per message; day 10 sends pre-encoded datagrams unpaced and counts what was delivered (it loses: never counted as "best lane").',

@@ -148,7 +148,14 @@ const QUIET_MS = 100;
  * the LAST GROWTH — so the quiet wait and the counting cost no contender anything, and neither server
  * has to tell us it is done (rsyslog cannot).
  */
-export async function sendAndCount(port: number, chunks: readonly Buffer[], dir: string, pattern: RegExp, expected: number, timeoutMs = 300_000): Promise<{ ms: number; bytes: number }> {
+export async function sendAndCount(
+  port: number,
+  chunks: readonly Buffer[],
+  dir: string,
+  pattern: RegExp,
+  expected: number,
+  timeoutMs = 300_000,
+): Promise<{ ms: number; bytes: number }> {
   const counter = new LineCounter(dir, pattern);
   const t0 = performance.now();
   const socket = net.connect({ host: '127.0.0.1', port });
@@ -200,7 +207,13 @@ function cpuMsOf(pid: number): number | undefined {
 function result(ctx: BenchContext, r: { ms: number; bytes: number }, cpuMs: number | undefined): RunResult {
   if (cpuMs === undefined) return { records: ctx.records, bytes: r.bytes, ms: r.ms };
   const perCpuSec = Math.round(ctx.records / (cpuMs / 1000));
-  return { records: ctx.records, bytes: r.bytes, ms: r.ms, note: `server cpu ${Math.round(cpuMs)} ms = ${perCpuSec.toLocaleString('en-US')} msg per cpu-s`, extra: { serverCpuMs: Math.round(cpuMs), msgPerCpuSec: perCpuSec } };
+  return {
+    records: ctx.records,
+    bytes: r.bytes,
+    ms: r.ms,
+    note: `server cpu ${Math.round(cpuMs)} ms = ${perCpuSec.toLocaleString('en-US')} msg per cpu-s`,
+    extra: { serverCpuMs: Math.round(cpuMs), msgPerCpuSec: perCpuSec },
+  };
 }
 
 const corpora = new WeakMap<BenchContext, { chunks: Buffer[] }>();
@@ -224,7 +237,19 @@ export function laneContender(name: string, extra: string[], nodeArgs?: string[]
         name: 'syslog receiver',
         file: 'lessons/stack/syslog-receiver.ts',
         ...(nodeArgs ? { nodeArgs } : {}),
-        args: ['--tcp-port', '0', '--udp-port', 'off', '--tls-port', 'off', '--data-dir', dir, '--fsync', 'interval', ...extra],
+        args: [
+          '--tcp-port',
+          '0',
+          '--udp-port',
+          'off',
+          '--tls-port',
+          'off',
+          '--data-dir',
+          dir,
+          '--fsync',
+          'interval',
+          ...extra,
+        ],
       });
       try {
         const ready = await p.ready;
@@ -288,7 +313,7 @@ const NOTES = [
   'Each row times connect → the last growth of the output files, which must then hold exactly one line per message (the delivery check).',
   "The note of each run gives the server process's CPU time (all threads) for the run, and messages per CPU-second: on a shared machine that figure moves far less than wall time; compare ratios within one run.",
   'Output differs: rsyslog writes its default text format (RSYSLOG_FileFormat, ~0.5× the input bytes) or a flat JSON template (option.jsonf, structured data left as one string); the lane writes full LSP/1 records (SD parsed into attrs.sd, _rx added), ~2.5× the input bytes.',
-  'Durability differs in rsyslog\'s favour: omfile does not fsync by default; the lane runs --fsync interval (an fsync every 100 ms).',
+  "Durability differs in rsyslog's favour: omfile does not fsync by default; the lane runs --fsync interval (an fsync every 100 ms).",
   'rsyslog spreads the work over threads (imptcp input, queue worker, omfile); the lane parses on its main thread, or on a worker thread with --parse-threads 1 (the main thread then only reads the socket and writes the file).',
 ].join(' ');
 

@@ -80,14 +80,34 @@ async function finalStats(dir: string): Promise<FinalStats> {
 /** One run of the UDP lane: day 10 receiver + day 10 shipper at `rate` records/s. */
 export async function runUdpLane(opts: UdpLaneOptions): Promise<LaneRun> {
   const dir = await tempDir('udp');
-  const rxArgs = ['--port', '0', '--data-dir', dir, '--fsync', 'never', ...(opts.rcvbuf !== undefined ? ['--rcvbuf', String(opts.rcvbuf)] : [])];
+  const rxArgs = [
+    '--port',
+    '0',
+    '--data-dir',
+    dir,
+    '--fsync',
+    'never',
+    ...(opts.rcvbuf !== undefined ? ['--rcvbuf', String(opts.rcvbuf)] : []),
+  ];
   const rx = startProgram({ name: 'day10 receiver', file: 'lessons/day10/receiver.ts', args: rxArgs });
   try {
     const ready = await rx.ready;
     const tx = startProgram({
       name: 'day10 shipper',
       file: 'lessons/day10/shipper.ts',
-      args: ['--target', `${ready.host}:${ready.port}`, '--generate', String(opts.records), '--seed', String(opts.seed ?? 1), '--rate', String(opts.rate), '--stream-id', '10', ...(opts.maxDatagram ? ['--max-datagram', String(opts.maxDatagram)] : [])],
+      args: [
+        '--target',
+        `${ready.host}:${ready.port}`,
+        '--generate',
+        String(opts.records),
+        '--seed',
+        String(opts.seed ?? 1),
+        '--rate',
+        String(opts.rate),
+        '--stream-id',
+        '10',
+        ...(opts.maxDatagram ? ['--max-datagram', String(opts.maxDatagram)] : []),
+      ],
     });
     const done = await tx.done;
     if (!done) throw new Error('the day 10 shipper printed no done line');
@@ -122,7 +142,11 @@ export async function runUdpLane(opts: UdpLaneOptions): Promise<LaneRun> {
 /** One run of day 08's TCP lane: the same generated records, paced with the same token bucket. */
 export async function runTcpLane(opts: { records: number; rate: number; seed?: number }): Promise<LaneRun> {
   const dir = await tempDir('tcp');
-  const rx = startProgram({ name: 'day08 receiver', file: 'lessons/day08/receiver.ts', args: ['--port', '0', '--data-dir', dir, '--fsync', 'never'] });
+  const rx = startProgram({
+    name: 'day08 receiver',
+    file: 'lessons/day08/receiver.ts',
+    args: ['--port', '0', '--data-dir', dir, '--fsync', 'never'],
+  });
   try {
     const ready = await rx.ready;
     // Generate first: the clock measures the network and the receiver, not the generator.
@@ -177,7 +201,11 @@ export async function runTcpLane(opts: { records: number; rate: number; seed?: n
 // ---- the receiver alone: pre-encoded datagrams, paced ---------------------------------------------
 
 /** `lines` packed into datagrams of at most `maxDatagram` bytes by the one Batcher, seqs 1..N of `stream`. */
-export function toDatagrams(lines: readonly string[], stream: number, maxDatagram = 1472): { datagrams: Buffer[]; counts: number[] } {
+export function toDatagrams(
+  lines: readonly string[],
+  stream: number,
+  maxDatagram = 1472,
+): { datagrams: Buffer[]; counts: number[] } {
   const datagrams: Buffer[] = [];
   const counts: number[] = [];
   let seq = 1;
@@ -201,10 +229,23 @@ export function toDatagrams(lines: readonly string[], stream: number, maxDatagra
  * token bucket as the shipper), so the sender costs one send() per datagram and the receiver is what is
  * measured. The sender cannot outrun its own CPU: `sentPerSec` says what it managed.
  */
-export async function runUdpReceiver(opts: { datagrams: readonly Buffer[]; counts: readonly number[]; rate: number; rcvbuf?: number }): Promise<LaneRun> {
+export async function runUdpReceiver(opts: {
+  datagrams: readonly Buffer[];
+  counts: readonly number[];
+  rate: number;
+  rcvbuf?: number;
+}): Promise<LaneRun> {
   const records = opts.counts.reduce((a, b) => a + b, 0);
   const dir = await tempDir('udprx');
-  const rxArgs = ['--port', '0', '--data-dir', dir, '--fsync', 'never', ...(opts.rcvbuf !== undefined ? ['--rcvbuf', String(opts.rcvbuf)] : [])];
+  const rxArgs = [
+    '--port',
+    '0',
+    '--data-dir',
+    dir,
+    '--fsync',
+    'never',
+    ...(opts.rcvbuf !== undefined ? ['--rcvbuf', String(opts.rcvbuf)] : []),
+  ];
   const rx = startProgram({ name: 'day10 receiver', file: 'lessons/day10/receiver.ts', args: rxArgs });
   const socket = dgram.createSocket('udp4');
   socket.on('error', () => {});
@@ -262,7 +303,10 @@ export async function runUdpReceiver(opts: { datagrams: readonly Buffer[]; count
  * The rate where loss starts: the highest rate (records/s) with less than `maxLossPct` loss. Doubles from
  * `start` until a run loses (or the sender cannot go faster), then bisects `steps` times.
  */
-export async function findLossFreeRate(run: (rate: number) => Promise<LaneRun>, opts: { start: number; maxLossPct: number; steps?: number; onProbe?: (r: LaneRun) => void }): Promise<{ rate: number; probes: LaneRun[]; senderLimited: boolean }> {
+export async function findLossFreeRate(
+  run: (rate: number) => Promise<LaneRun>,
+  opts: { start: number; maxLossPct: number; steps?: number; onProbe?: (r: LaneRun) => void },
+): Promise<{ rate: number; probes: LaneRun[]; senderLimited: boolean }> {
   const probes: LaneRun[] = [];
   const probe = async (rate: number) => {
     const r = await run(Math.round(rate));
@@ -308,7 +352,16 @@ function asResult(r: LaneRun, extraNote = ''): RunResult {
     bytes: r.bytes,
     ms: r.ms,
     note: `${r.rate ? `asked ${r.rate}/s, ` : ''}sent ${Math.round(r.sentPerSec)}/s, loss ${pct(r.lossPct)}%${r.lane === 'udp' ? ` (kernel dropped ${r.kernelDrops ?? '?'} datagrams, receiver ${r.appDrops})` : ''}${extraNote}`,
-    extra: { rateAsked: r.rate, sentPerSec: Math.round(r.sentPerSec), deliveredPerSec: Math.round(r.deliveredPerSec), lossPct: r.lossPct, kernelDrops: r.kernelDrops, appDrops: r.appDrops, gaps: r.gaps, rcvbuf: r.rcvbuf },
+    extra: {
+      rateAsked: r.rate,
+      sentPerSec: Math.round(r.sentPerSec),
+      deliveredPerSec: Math.round(r.deliveredPerSec),
+      lossPct: r.lossPct,
+      kernelDrops: r.kernelDrops,
+      appDrops: r.appDrops,
+      gaps: r.gaps,
+      rcvbuf: r.rcvbuf,
+    },
   };
 }
 
@@ -318,7 +371,9 @@ function udpAt(fraction: number): Contender {
     async run(ctx) {
       const b = day10Bench.get(ctx);
       if (!b?.rate) throw new Error('no loss-free rate was found in setup');
-      return asResult(await runUdpReceiver({ datagrams: b.datagrams, counts: b.counts, rate: Math.round(b.rate * fraction) }));
+      return asResult(
+        await runUdpReceiver({ datagrams: b.datagrams, counts: b.counts, rate: Math.round(b.rate * fraction) }),
+      );
     },
   };
 }
@@ -333,16 +388,27 @@ export const day10Scenario: Scenario = {
     const { datagrams, counts } = toDatagrams(lines, 10, 1472);
     // The rate where loss starts, found with shorter runs of the same datagrams.
     const calib = Math.min(datagrams.length, Math.ceil(datagrams.length * (200_000 / records)));
-    const { rate, probes, senderLimited } = await findLossFreeRate((r) => runUdpReceiver({ datagrams: datagrams.slice(0, calib), counts: counts.slice(0, calib), rate: r }), {
-      start: 50_000,
-      maxLossPct: 0.1,
-      steps: 4,
-      onProbe: (r) => console.error(`  calibrating: asked ${r.rate}/s → sent ${Math.round(r.sentPerSec)}/s, delivered ${Math.round(r.deliveredPerSec)}/s, loss ${pct(r.lossPct)}% (kernel dropped ${r.kernelDrops} datagrams)`),
-    });
+    const { rate, probes, senderLimited } = await findLossFreeRate(
+      (r) => runUdpReceiver({ datagrams: datagrams.slice(0, calib), counts: counts.slice(0, calib), rate: r }),
+      {
+        start: 50_000,
+        maxLossPct: 0.1,
+        steps: 4,
+        onProbe: (r) =>
+          console.error(
+            `  calibrating: asked ${r.rate}/s → sent ${Math.round(r.sentPerSec)}/s, delivered ${Math.round(r.deliveredPerSec)}/s, loss ${pct(r.lossPct)}% (kernel dropped ${r.kernelDrops} datagrams)`,
+          ),
+      },
+    );
     const ctx: BenchContext = { records, recordBytes, chunks: [] };
     day10Bench.set(ctx, { rate, datagrams, counts });
     day10Scenario.notes =
-      `Highest loss-free UDP rate found in setup: ${rate.toLocaleString('en-US')} records/s (< 0.1% loss; ${probes.length} probes of ${counts.slice(0, calib).reduce((a, b) => a + b, 0).toLocaleString('en-US')} records${senderLimited ? '; the sender could not go faster, so loss never started' : ''}). ` +
+      `Highest loss-free UDP rate found in setup: ${rate.toLocaleString('en-US')} records/s (< 0.1% loss; ${probes.length} probes of ${counts
+        .slice(0, calib)
+        .reduce((a, b) => a + b, 0)
+        .toLocaleString(
+          'en-US',
+        )} records${senderLimited ? '; the sender could not go faster, so loss never started' : ''}). ` +
       `records/s = records DELIVERED (persisted) per second of sending; each run's loss % and the kernel's drop count are in its log line and in the JSON (extra). ` +
       `UDP receiver rows: ${datagrams.length.toLocaleString('en-US')} pre-encoded datagrams of ≤ 1472 bytes (~${(records / datagrams.length).toFixed(1)} records each), paced by a token bucket (50 ms burst) from one socket, at the day 10 receiver (default --rcvbuf 4 MiB, --fsync never). ` +
       'Shipper row: the day 10 shipper --generate --rate max (generating and encoding included). TCP row: day 08 receiver (--fsync never) fed by an unpaced sender; TCP never loses, it slows the sender.';

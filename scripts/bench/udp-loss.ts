@@ -17,7 +17,10 @@ const SECONDS_PER_POINT = 1.5;
 const corpora = new WeakMap<BenchContext, { datagrams: Buffer[]; counts: number[] }>();
 
 /** The first datagrams holding about `records` records. */
-function slice(c: { datagrams: Buffer[]; counts: number[] }, records: number): { datagrams: Buffer[]; counts: number[] } {
+function slice(
+  c: { datagrams: Buffer[]; counts: number[] },
+  records: number,
+): { datagrams: Buffer[]; counts: number[] } {
   let n = 0;
   let k = 0;
   while (k < c.counts.length && n < records) n += c.counts[k++]!;
@@ -37,7 +40,14 @@ function point(rate: number): Contender {
         bytes: r.bytes,
         ms: r.ms,
         note: `sent ${Math.round(r.sentPerSec).toLocaleString('en-US')}/s, loss ${r.lossPct.toFixed(2)}% (kernel dropped ${r.kernelDrops ?? '?'} datagrams, receiver ${r.appDrops})`,
-        extra: { rateAsked: rate, sentPerSec: Math.round(r.sentPerSec), lossPct: r.lossPct, kernelDrops: r.kernelDrops ?? -1, appDrops: r.appDrops, records: r.records },
+        extra: {
+          rateAsked: rate,
+          sentPerSec: Math.round(r.sentPerSec),
+          lossPct: r.lossPct,
+          kernelDrops: r.kernelDrops ?? -1,
+          appDrops: r.appDrops,
+          records: r.records,
+        },
       };
     },
   };

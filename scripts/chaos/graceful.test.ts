@@ -21,13 +21,17 @@ afterAll(async () => {
 const show = (what: string, v: unknown) => process.stderr.write(`${what}: ${JSON.stringify(v)}\n`);
 
 describe('SIGTERM during heavy load: drain, exit 0, no partial line', () => {
-  it.each(availableCases().map((c) => [c.id, c] as const))('%s: shipper, then receiver, then the orphaned shipper', async (_id, c) => {
-    const r = await runGracefulCase(c, tmp);
-    show(c.id, { stops: r.stops, persisted: r.persisted, notes: r.notes });
-    expect(r.problems).toEqual([]);
-    expect(r.stops.length).toBe(3);
-    expect(r.persisted).toBeGreaterThan(0);
-  }, 120_000);
+  it.each(availableCases().map((c) => [c.id, c] as const))(
+    '%s: shipper, then receiver, then the orphaned shipper',
+    async (_id, c) => {
+      const r = await runGracefulCase(c, tmp);
+      show(c.id, { stops: r.stops, persisted: r.persisted, notes: r.notes });
+      expect(r.problems).toEqual([]);
+      expect(r.stops.length).toBe(3);
+      expect(r.persisted).toBeGreaterThan(0);
+    },
+    120_000,
+  );
 
   it('dashboard: stopped while it serves a lane being written and an SSE client', async () => {
     const r = await runGracefulDashboard(tmp);
@@ -41,7 +45,11 @@ describe('SIGTERM during heavy load: drain, exit 0, no partial line', () => {
   it('a SIGTERM right on the ready line is drained, not fatal', async () => {
     const codes: Array<number | string | null> = [];
     for (let i = 0; i < 6; i++) {
-      const p = startProgram({ name: 'day09 receiver', file: 'lessons/day09/receiver.ts', args: ['--port', '0', '--data-dir', join(tmp, 'ready-race')] });
+      const p = startProgram({
+        name: 'day09 receiver',
+        file: 'lessons/day09/receiver.ts',
+        args: ['--port', '0', '--data-dir', join(tmp, 'ready-race')],
+      });
       await p.ready;
       const s = await stopAndTime(p);
       codes.push(s.exitCode ?? s.signal);

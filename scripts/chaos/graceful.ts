@@ -36,15 +36,62 @@ export interface GracefulCase {
   orphanMayFail?: boolean;
 }
 
-const lsp = (target: string, stateDir: string) => ['--target', target, '--generate', '50000000', '--state-dir', stateDir, '--progress-ms', '0'];
+const lsp = (target: string, stateDir: string) => [
+  '--target',
+  target,
+  '--generate',
+  '50000000',
+  '--state-dir',
+  stateDir,
+  '--progress-ms',
+  '0',
+];
 
 export const GRACEFUL_CASES: GracefulCase[] = [
-  { id: 'day08', receiver: 'lessons/day08/receiver.ts', receiverArgs: () => [], shipper: 'lessons/day08/shipper.ts', shipperArgs: (t) => ['--target', t, '--generate', '50000000'], orphanMayFail: true },
-  { id: 'day09', receiver: 'lessons/day09/receiver.ts', receiverArgs: () => [], shipper: 'lessons/day09/shipper.ts', shipperArgs: lsp },
-  { id: 'day10', receiver: 'lessons/day10/receiver.ts', receiverArgs: () => [], shipper: 'lessons/day10/shipper.ts', shipperArgs: (t) => ['--target', t, '--generate', '50000000'], orphanMayFail: true },
-  { id: 'day11', receiver: 'lessons/day11/receiver.ts', receiverArgs: () => [], shipper: 'lessons/day11/shipper.ts', shipperArgs: lsp },
-  { id: 'day12', receiver: 'lessons/day12/receiver.ts', receiverArgs: () => [], shipper: 'lessons/day12/shipper.ts', shipperArgs: (t, s) => [...lsp(t, s), '--codec', 'zstd'] },
-  { id: 'day13', receiver: 'lessons/day13/receiver.ts', receiverArgs: () => ['--certs', CERTS], shipper: 'lessons/day13/shipper.ts', shipperArgs: (t, s) => [...lsp(t, s), '--certs', CERTS] },
+  {
+    id: 'day08',
+    receiver: 'lessons/day08/receiver.ts',
+    receiverArgs: () => [],
+    shipper: 'lessons/day08/shipper.ts',
+    shipperArgs: (t) => ['--target', t, '--generate', '50000000'],
+    orphanMayFail: true,
+  },
+  {
+    id: 'day09',
+    receiver: 'lessons/day09/receiver.ts',
+    receiverArgs: () => [],
+    shipper: 'lessons/day09/shipper.ts',
+    shipperArgs: lsp,
+  },
+  {
+    id: 'day10',
+    receiver: 'lessons/day10/receiver.ts',
+    receiverArgs: () => [],
+    shipper: 'lessons/day10/shipper.ts',
+    shipperArgs: (t) => ['--target', t, '--generate', '50000000'],
+    orphanMayFail: true,
+  },
+  {
+    id: 'day11',
+    receiver: 'lessons/day11/receiver.ts',
+    receiverArgs: () => [],
+    shipper: 'lessons/day11/shipper.ts',
+    shipperArgs: lsp,
+  },
+  {
+    id: 'day12',
+    receiver: 'lessons/day12/receiver.ts',
+    receiverArgs: () => [],
+    shipper: 'lessons/day12/shipper.ts',
+    shipperArgs: (t, s) => [...lsp(t, s), '--codec', 'zstd'],
+  },
+  {
+    id: 'day13',
+    receiver: 'lessons/day13/receiver.ts',
+    receiverArgs: () => ['--certs', CERTS],
+    shipper: 'lessons/day13/shipper.ts',
+    shipperArgs: (t, s) => [...lsp(t, s), '--certs', CERTS],
+  },
   {
     id: 'day14',
     receiver: 'lessons/day14/receiver.ts',
@@ -68,7 +115,9 @@ export const GRACEFUL_CASES: GracefulCase[] = [
 
 /** The cases whose programs exist in this checkout (day 14 may still be on its way). */
 export function availableCases(): GracefulCase[] {
-  return GRACEFUL_CASES.filter((c) => existsSync(join(REPO_ROOT, c.receiver)) && existsSync(join(REPO_ROOT, c.shipper)));
+  return GRACEFUL_CASES.filter(
+    (c) => existsSync(join(REPO_ROOT, c.receiver)) && existsSync(join(REPO_ROOT, c.shipper)),
+  );
 }
 
 export interface StopResult {
@@ -93,10 +142,12 @@ export interface GracefulResult {
   notes: string[];
 }
 
-
 async function stats(dataDir: string): Promise<{ persisted: number; connections: number }> {
   try {
-    const s = JSON.parse(await readFile(join(dataDir, 'stats.json'), 'utf8')) as { records?: { persisted?: number }; connections?: { total?: number } };
+    const s = JSON.parse(await readFile(join(dataDir, 'stats.json'), 'utf8')) as {
+      records?: { persisted?: number };
+      connections?: { total?: number };
+    };
     return { persisted: s.records?.persisted ?? 0, connections: s.connections?.total ?? 0 };
   } catch {
     return { persisted: 0, connections: 0 };
@@ -108,7 +159,11 @@ async function persisted(dataDir: string): Promise<number> {
 }
 
 /** SIGTERM (or SIGINT) and wait; SIGKILL after `hardMs` so a hang cannot hang the caller. */
-export async function stopAndTime(p: Program, signal: NodeJS.Signals = 'SIGTERM', hardMs = 10_000): Promise<StopResult> {
+export async function stopAndTime(
+  p: Program,
+  signal: NodeJS.Signals = 'SIGTERM',
+  hardMs = 10_000,
+): Promise<StopResult> {
   const exitedBefore = p.proc.exitCode !== null;
   return { program: p.name, ...(await signalAndWait(p, signal, hardMs)), ...(exitedBefore ? { exitedBefore } : {}) };
 }
@@ -127,25 +182,48 @@ export async function runGracefulCase(c: GracefulCase, workDir: string): Promise
   /** programs that have logged a line: past their start-up, their signal handlers in place */
   const talking = new Set<string>();
   const start = (name: string, file: string, args: string[]) => {
-    const p = startProgram({ name, file, args, onLog: (l) => (talking.add(name), onLog(l)), onEvent: () => talking.add(name), readyTimeoutMs: 30_000 });
+    const p = startProgram({
+      name,
+      file,
+      args,
+      onLog: (l) => (talking.add(name), onLog(l)),
+      onEvent: () => talking.add(name),
+      readyTimeoutMs: 30_000,
+    });
     started.push(p);
     return p;
   };
   try {
-    const rx = start(`${c.id} receiver`, c.receiver, ['--port', '0', '--data-dir', dataDir, '--stats-interval-ms', '200', ...c.receiverArgs(dataDir)]);
+    const rx = start(`${c.id} receiver`, c.receiver, [
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--stats-interval-ms',
+      '200',
+      ...c.receiverArgs(dataDir),
+    ]);
     const ready = await rx.ready;
     const target = `127.0.0.1:${c.targetPort ? c.targetPort(ready) : ready.port}`;
     /** the shipper is up (it logged, or the receiver took a new connection) and the receiver persists more */
     const flowing = async (p: Program, connsBefore: number) => {
-      const up = await waitFor(async () => talking.has(p.name) || (await stats(dataDir)).connections > connsBefore, 30_000);
+      const up = await waitFor(
+        async () => talking.has(p.name) || (await stats(dataDir)).connections > connsBefore,
+        30_000,
+      );
       if (!up) res.problems.push(`${p.name}: neither output nor a connection within 30 s`);
       const above = await persisted(dataDir);
-      if (!(await waitFor(async () => (await persisted(dataDir)) > above, 30_000))) res.problems.push(`${p.name}: no records persisted within 30 s\n${tail.join('\n')}`);
+      if (!(await waitFor(async () => (await persisted(dataDir)) > above, 30_000)))
+        res.problems.push(`${p.name}: no records persisted within 30 s\n${tail.join('\n')}`);
     };
 
     // 1. the shipper, mid-stream
     const conns1 = (await stats(dataDir)).connections;
-    const s1 = start(`${c.id} ${c.shipper.split('/').pop()}`, c.shipper, c.shipperArgs(target, join(workDir, c.id, 'state-1')));
+    const s1 = start(
+      `${c.id} ${c.shipper.split('/').pop()}`,
+      c.shipper,
+      c.shipperArgs(target, join(workDir, c.id, 'state-1')),
+    );
     await flowing(s1, conns1);
     const r1 = await stopAndTime(s1);
     r1.doneLine = (await s1.done) !== undefined;
@@ -153,7 +231,11 @@ export async function runGracefulCase(c: GracefulCase, workDir: string): Promise
 
     // 2. the receiver, mid-stream (a second shipper keeps it busy)
     const conns2 = (await stats(dataDir)).connections;
-    const s2 = start(`${c.id} ${c.shipper.split('/').pop()} (2)`, c.shipper, c.shipperArgs(target, join(workDir, c.id, 'state-2')));
+    const s2 = start(
+      `${c.id} ${c.shipper.split('/').pop()} (2)`,
+      c.shipper,
+      c.shipperArgs(target, join(workDir, c.id, 'state-2')),
+    );
     await flowing(s2, conns2);
     res.persisted = await persisted(dataDir);
     res.stops.push(await stopAndTime(rx));
@@ -176,11 +258,16 @@ export async function runGracefulCase(c: GracefulCase, workDir: string): Promise
       res.notes.push(`${s.program} had exited on its own (${s.exitCode ?? s.signal}) before the SIGTERM`);
       return;
     }
-    if (s.exitCode !== 0) out.push(`${s.program}: SIGTERM under load ended with ${s.exitCode ?? s.signal} after ${s.ms} ms (expected exit 0 within 5 s)${load ? '' : `\n${tail.join('\n')}`}`);
+    if (s.exitCode !== 0)
+      out.push(
+        `${s.program}: SIGTERM under load ended with ${s.exitCode ?? s.signal} after ${s.ms} ms (expected exit 0 within 5 s)${load ? '' : `\n${tail.join('\n')}`}`,
+      );
     // CONVENTIONS.md §2 wants a done line too; a missing one is reported (the exit code is what the deadline decides)
-    if (s.doneLine === false) res.notes.push(`${s.program}: exit ${s.exitCode ?? s.signal} but no done line after SIGTERM`);
+    if (s.doneLine === false)
+      res.notes.push(`${s.program}: exit ${s.exitCode ?? s.signal} but no done line after SIGTERM`);
   });
-  for (const p of res.partial) res.problems.push(`${p.file}: ends in a partial line (${p.bytes} bytes after the last LF)`);
+  for (const p of res.partial)
+    res.problems.push(`${p.file}: ends in a partial line (${p.bytes} bytes after the last LF)`);
   return res;
 }
 
@@ -192,12 +279,24 @@ export async function runGracefulDashboard(workDir: string): Promise<GracefulRes
   const started: Program[] = [];
   let req: http.ClientRequest | undefined;
   try {
-    const rx = startProgram({ name: 'day09 receiver', file: 'lessons/day09/receiver.ts', args: ['--port', '0', '--data-dir', dataDir, '--stats-interval-ms', '200'] });
+    const rx = startProgram({
+      name: 'day09 receiver',
+      file: 'lessons/day09/receiver.ts',
+      args: ['--port', '0', '--data-dir', dataDir, '--stats-interval-ms', '200'],
+    });
     started.push(rx);
     const ready = await rx.ready;
-    const sh = startProgram({ name: 'day09 shipper', file: 'lessons/day09/shipper.ts', args: lsp(`127.0.0.1:${ready.port}`, join(workDir, 'dashboard', 'state')) });
+    const sh = startProgram({
+      name: 'day09 shipper',
+      file: 'lessons/day09/shipper.ts',
+      args: lsp(`127.0.0.1:${ready.port}`, join(workDir, 'dashboard', 'state')),
+    });
     started.push(sh);
-    const dash = startProgram({ name: 'dashboard', file: 'scripts/dashboard.ts', args: ['--port', '0', '--lane', `day09=${dataDir}`, '--refresh-ms', '200'] });
+    const dash = startProgram({
+      name: 'dashboard',
+      file: 'scripts/dashboard.ts',
+      args: ['--port', '0', '--lane', `day09=${dataDir}`, '--refresh-ms', '200'],
+    });
     started.push(dash);
     const d = await dash.ready;
     await waitFor(async () => (await persisted(dataDir)) > 0, 30_000);
@@ -215,7 +314,11 @@ export async function runGracefulDashboard(workDir: string): Promise<GracefulRes
     req?.destroy();
     await killAll(started);
   }
-  for (const s of res.stops) if (s.exitCode !== 0) res.problems.push(`${s.program}: SIGTERM ended with ${s.exitCode ?? s.signal} after ${s.ms} ms (expected exit 0 within 5 s)`);
+  for (const s of res.stops)
+    if (s.exitCode !== 0)
+      res.problems.push(
+        `${s.program}: SIGTERM ended with ${s.exitCode ?? s.signal} after ${s.ms} ms (expected exit 0 within 5 s)`,
+      );
   return res;
 }
 
@@ -240,7 +343,13 @@ async function procTable(): Promise<Map<number, ProcInfo>> {
       // pid (comm) state ppid … field 22 = starttime; comm may hold spaces and parentheses
       const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const cmd = (await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ').trim();
-      out.set(Number(name), { pid: Number(name), ppid: Number(rest[1]), start: rest[19] ?? '', state: rest[0] ?? '', cmd });
+      out.set(Number(name), {
+        pid: Number(name),
+        ppid: Number(rest[1]),
+        start: rest[19] ?? '',
+        state: rest[0] ?? '',
+        cmd,
+      });
     } catch {
       // exited while we looked
     }
@@ -289,7 +398,16 @@ export interface StackResult {
 export async function runStackSigint(workDir: string): Promise<StackResult> {
   const dataDir = join(workDir, 'stack-data');
   await mkdir(dataDir, { recursive: true });
-  const res: StackResult = { exitCode: null, signal: null, ms: 0, lanes: [], children: 0, strays: [], partial: [], problems: [] };
+  const res: StackResult = {
+    exitCode: null,
+    signal: null,
+    ms: 0,
+    lanes: [],
+    children: 0,
+    strays: [],
+    partial: [],
+    problems: [],
+  };
   const tail: string[] = [];
   let stackReady: Record<string, unknown> | undefined;
   const stack = startProgram({
@@ -326,8 +444,12 @@ export async function runStackSigint(workDir: string): Promise<StackResult> {
     await killAll([stack]);
     for (const k of await stillRunning(kids)) killNow(k.pid);
   }
-  if (res.exitCode !== 0) res.problems.push(`the stack ended with ${res.exitCode ?? res.signal} after SIGINT (expected 0)\n${tail.join('\n')}`);
+  if (res.exitCode !== 0)
+    res.problems.push(
+      `the stack ended with ${res.exitCode ?? res.signal} after SIGINT (expected 0)\n${tail.join('\n')}`,
+    );
   for (const s of res.strays) res.problems.push(`stray process after Ctrl-C: ${s}`);
-  for (const p of res.partial) res.problems.push(`${p.file}: ends in a partial line (${p.bytes} bytes after the last LF)`);
+  for (const p of res.partial)
+    res.problems.push(`${p.file}: ends in a partial line (${p.bytes} bytes after the last LF)`);
   return res;
 }

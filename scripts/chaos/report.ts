@@ -27,19 +27,25 @@ export function renderMarkdown(rep: ChaosReport): string {
   const lines: string[] = [];
   lines.push(`# Chaos run: ${rep.profile} profile, seed ${rep.seed} — ${rep.passed ? 'PASSED' : 'FAILED'}`);
   lines.push('');
-  lines.push(`${rep.startedAt}, ${(rep.elapsedMs / 1000).toFixed(1)} s in all (records flow for ${(rep.durationMs / 1000).toFixed(0)} s while the faults fall); ` +
-    `${n(rep.recordsTotal)} records (${n(rep.recordsPerLane)} per lane), ${rep.faultsTotal} faults; full disk by ${rep.enospcMode === 'tmpfs' ? 'a real tmpfs (day09, day13) and the injected ENOSPC sink (the other lanes)' : 'the injected ENOSPC sink (LOGSTREAM_FAULT_SINK)'}; ` +
-    `${rep.machine.cpus} CPUs, Node ${rep.machine.node}, ${rep.machine.platform}.`);
+  lines.push(
+    `${rep.startedAt}, ${(rep.elapsedMs / 1000).toFixed(1)} s in all (records flow for ${(rep.durationMs / 1000).toFixed(0)} s while the faults fall); ` +
+      `${n(rep.recordsTotal)} records (${n(rep.recordsPerLane)} per lane), ${rep.faultsTotal} faults; full disk by ${rep.enospcMode === 'tmpfs' ? 'a real tmpfs (day09, day13) and the injected ENOSPC sink (the other lanes)' : 'the injected ENOSPC sink (LOGSTREAM_FAULT_SINK)'}; ` +
+      `${rep.machine.cpus} CPUs, Node ${rep.machine.node}, ${rep.machine.platform}.`,
+  );
   lines.push('');
   lines.push(`Reproduce: \`${rep.command}\``);
   lines.push('');
   lines.push('## Per lane (seqs checked from the persisted files, rotated .zst included)');
   lines.push('');
-  lines.push('| lane | transport | records | persisted | lost | duplicated | reordered | faults | receiver restarts | shipper restarts | peak RSS receiver (MB) | result |');
+  lines.push(
+    '| lane | transport | records | persisted | lost | duplicated | reordered | faults | receiver restarts | shipper restarts | peak RSS receiver (MB) | result |',
+  );
   lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of rep.lanes) lines.push(laneRow(r));
   lines.push('');
-  lines.push('Acked lanes must show zero lost, duplicated and reordered, and every persisted record under its own seq (`_rx.seq` equals the number the record carries). UDP (day10) reports its loss and the layer it happened in.');
+  lines.push(
+    'Acked lanes must show zero lost, duplicated and reordered, and every persisted record under its own seq (`_rx.seq` equals the number the record carries). UDP (day10) reports its loss and the layer it happened in.',
+  );
   lines.push('');
   lines.push('## Faults injected, by kind');
   lines.push('');
@@ -51,7 +57,9 @@ export function renderMarkdown(rep: ChaosReport): string {
     lines.push(`| ${k} | ${per.join(' | ')} | ${per.reduce((a, b) => a + b, 0)} |`);
   }
   lines.push('');
-  lines.push('receiver-kill: kill -9, restart on the same port and data dir · shipper-kill: kill -9, restart with the same --state-dir (resumes after its last ACKed line) · cut: FIN or RST on every connection (FaultProxy) · stall: nothing forwarded either way · sigstop: receiver SIGSTOP, then SIGCONT · slow-disk: receiver restarted with every write delayed · full-disk: ENOSPC, then space back and a restart.');
+  lines.push(
+    'receiver-kill: kill -9, restart on the same port and data dir · shipper-kill: kill -9, restart with the same --state-dir (resumes after its last ACKed line) · cut: FIN or RST on every connection (FaultProxy) · stall: nothing forwarded either way · sigstop: receiver SIGSTOP, then SIGCONT · slow-disk: receiver restarted with every write delayed · full-disk: ENOSPC, then space back and a restart.',
+  );
   lines.push('');
   lines.push('## Clean stops (SIGTERM; exit 0 within the 5 s deadline expected)');
   lines.push('');
@@ -59,7 +67,9 @@ export function renderMarkdown(rep: ChaosReport): string {
   const clean = stops.filter((s) => s.mustBeClean);
   const bad = clean.filter((s) => s.exitCode !== 0);
   const slowest = clean.reduce((m, s) => Math.max(m, s.ms), 0);
-  lines.push(`${clean.length} SIGTERM stops under load: ${bad.length} not clean; slowest ${slowest} ms.${stops.length > clean.length ? ` (${stops.length - clean.length} more after a failed disk, where any exit code is fair.)` : ''}`);
+  lines.push(
+    `${clean.length} SIGTERM stops under load: ${bad.length} not clean; slowest ${slowest} ms.${stops.length > clean.length ? ` (${stops.length - clean.length} more after a failed disk, where any exit code is fair.)` : ''}`,
+  );
   lines.push('');
   lines.push('## What failed');
   lines.push('');

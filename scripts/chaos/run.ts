@@ -88,7 +88,15 @@ export interface LaneReport {
   rejects: number;
   gracefulStops: GracefulStop[];
   /** day 10: where the loss happened */
-  udp?: { sent: number; received: number; gaps: number; kernelDrops: number | null; appDrops: number; sendErrors: number; rcvbuf: number | null };
+  udp?: {
+    sent: number;
+    received: number;
+    gaps: number;
+    kernelDrops: number | null;
+    appDrops: number;
+    sendErrors: number;
+    rcvbuf: number | null;
+  };
   converged: boolean;
   failures: string[];
   passed: boolean;
@@ -111,7 +119,6 @@ export interface ChaosReport {
   passed: boolean;
   command: string;
 }
-
 
 /** What a run has started and mounted, so an interrupted run can still clean up (see abortChaos). */
 const live = { programs: new Set<Program>(), mounts: new Set<string>() };
@@ -136,7 +143,6 @@ function track(p: Program): Program {
   void p.exit.then(() => live.programs.delete(p));
   return p;
 }
-
 
 /** Peak RSS of a process (VmHWM, kB → MB), 0 when it is gone. */
 async function peakRssMb(pid: number): Promise<number> {
@@ -214,14 +220,24 @@ class Lane {
 
   async startReceiver(env: Record<string, string> = {}): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const p = track(startProgram({
-        name: `${this.id} receiver`,
-        file: this.def.receiver,
-        args: ['--port', String(this.port), '--data-dir', this.dataDir, '--stats-interval-ms', '250', ...this.def.receiverArgs(this.dirs)],
-        env,
-        readyTimeoutMs: 30_000,
-        onLog: (line) => this.log('receiver', line),
-      }));
+      const p = track(
+        startProgram({
+          name: `${this.id} receiver`,
+          file: this.def.receiver,
+          args: [
+            '--port',
+            String(this.port),
+            '--data-dir',
+            this.dataDir,
+            '--stats-interval-ms',
+            '250',
+            ...this.def.receiverArgs(this.dirs),
+          ],
+          env,
+          readyTimeoutMs: 30_000,
+          onLog: (line) => this.log('receiver', line),
+        }),
+      );
       try {
         const ready = await p.ready;
         this.receiver = p;
@@ -231,28 +247,44 @@ class Lane {
       } catch (err) {
         await p.stop('SIGKILL');
         // The old socket's port may linger for a moment after a kill -9: try again, then give up.
-        if (attempt >= 10) throw new Error(`${this.id}: the receiver did not restart on port ${this.port}: ${(err as Error).message}`);
+        if (attempt >= 10)
+          throw new Error(`${this.id}: the receiver did not restart on port ${this.port}: ${(err as Error).message}`);
         await sleep(300);
       }
     }
   }
 
   startShipper(target: string, extra: string[] = []): void {
-    this.shipper = track(startProgram({
-      name: `${this.id} shipper`,
-      file: this.def.shipper,
-      args: ['--target', target, ...extra, ...this.def.shipperArgs(this.dirs)],
-      onLog: (line) => this.log('shipper', line),
-      onEvent: (ev) => {
-        if (ev.event === 'done') this.shipperDone = ev;
-      },
-    }));
+    this.shipper = track(
+      startProgram({
+        name: `${this.id} shipper`,
+        file: this.def.shipper,
+        args: ['--target', target, ...extra, ...this.def.shipperArgs(this.dirs)],
+        onLog: (line) => this.log('shipper', line),
+        onEvent: (ev) => {
+          if (ev.event === 'done') this.shipperDone = ev;
+        },
+      }),
+    );
   }
 
   startAckedShipper(input: string): void {
     this.startShipper(`127.0.0.1:${this.proxy!.port}`, [
-      '--input', input, '--follow', '--state-dir', this.stateDir,
-      '--ack-timeout-ms', '1500', '--keepalive-ms', '500', '--backoff-base-ms', '50', '--backoff-cap-ms', '1000', '--progress-ms', '0',
+      '--input',
+      input,
+      '--follow',
+      '--state-dir',
+      this.stateDir,
+      '--ack-timeout-ms',
+      '1500',
+      '--keepalive-ms',
+      '500',
+      '--backoff-base-ms',
+      '50',
+      '--backoff-cap-ms',
+      '1000',
+      '--progress-ms',
+      '0',
     ]);
   }
 
@@ -261,9 +293,19 @@ class Lane {
     const p = which === 'receiver' ? this.receiver : this.shipper;
     if (!p) return { who: `${this.id} ${which}`, signal: 'SIGTERM', exitCode: null, ms: 0, mustBeClean: false };
     const r = await signalAndWait(p, 'SIGTERM', 8000);
-    const stop: GracefulStop = { who: `${this.id} ${which}`, signal: 'SIGTERM', exitCode: r.exitCode, ...(r.signal ? { killedBy: r.signal } : {}), ms: r.ms, mustBeClean };
+    const stop: GracefulStop = {
+      who: `${this.id} ${which}`,
+      signal: 'SIGTERM',
+      exitCode: r.exitCode,
+      ...(r.signal ? { killedBy: r.signal } : {}),
+      ms: r.ms,
+      mustBeClean,
+    };
     this.gracefulStops.push(stop);
-    if (mustBeClean && stop.exitCode !== 0) this.failures.push(`${stop.who}: SIGTERM ended with ${r.exitCode ?? r.signal} after ${stop.ms} ms, expected exit 0\n${this.lastLines()}`);
+    if (mustBeClean && stop.exitCode !== 0)
+      this.failures.push(
+        `${stop.who}: SIGTERM ended with ${r.exitCode ?? r.signal} after ${stop.ms} ms, expected exit 0\n${this.lastLines()}`,
+      );
     return stop;
   }
 
@@ -283,7 +325,9 @@ class Lane {
   async hwm(): Promise<number> {
     if (this.stream === undefined) return 0;
     try {
-      const s = JSON.parse(await readFile(join(this.dataDir, 'stats.json'), 'utf8')) as { streams?: Record<string, { hwm?: number }> };
+      const s = JSON.parse(await readFile(join(this.dataDir, 'stats.json'), 'utf8')) as {
+        streams?: Record<string, { hwm?: number }>;
+      };
       return s.streams?.[String(this.stream)]?.hwm ?? 0;
     } catch {
       return 0;
@@ -316,7 +360,10 @@ async function feed(path: string, n: number, durationMs: number, stopped: () => 
     if (due > i) {
       const ts = new Date().toISOString();
       const parts: string[] = [];
-      for (; i < due; i++) parts.push(`{"i":${i + 1},"ts":"${ts}","level":"${i % 10 === 0 ? 'warn' : 'info'}","msg":"chaos record ${i + 1}","service":"chaos"}\n`);
+      for (; i < due; i++)
+        parts.push(
+          `{"i":${i + 1},"ts":"${ts}","level":"${i % 10 === 0 ? 'warn' : 'info'}","msg":"chaos record ${i + 1}","service":"chaos"}\n`,
+        );
       if (!out.write(parts.join(''))) await new Promise<void>((r) => out.once('drain', () => r()));
     }
     await sleep(50);
@@ -362,8 +409,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
   const probe = join(root, '.tmpfs-probe');
   await mkdir(probe, { recursive: true });
-  const enospcMode: 'tmpfs' | 'inject' = opts.enospc === 'inject' ? 'inject' : canMountTmpfs(probe) ? 'tmpfs' : 'inject';
-  if (opts.enospc === 'tmpfs' && enospcMode !== 'tmpfs') throw new Error('--enospc tmpfs: this process cannot mount a tmpfs (needs root on Linux)');
+  const enospcMode: 'tmpfs' | 'inject' =
+    opts.enospc === 'inject' ? 'inject' : canMountTmpfs(probe) ? 'tmpfs' : 'inject';
+  if (opts.enospc === 'tmpfs' && enospcMode !== 'tmpfs')
+    throw new Error('--enospc tmpfs: this process cannot mount a tmpfs (needs root on Linux)');
 
   const lanes = laneIds.map((id) => new Lane(id, root, records, started, opts.onLog));
   const input = join(root, 'input.ndjson');
@@ -372,7 +421,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   let stopFeed = false;
   const sampler = setInterval(() => void Promise.all(lanes.map((l) => l.samplePeaks())), 500);
   let progressTimer: NodeJS.Timeout | undefined;
-  const plan = planFaults({ lanes: acked, faults: faultsTotal, startMs: Math.round(durationMs * 0.05), endMs: Math.round(durationMs * 0.9), seed });
+  const plan = planFaults({
+    lanes: acked,
+    faults: faultsTotal,
+    startMs: Math.round(durationMs * 0.05),
+    endMs: Math.round(durationMs * 0.9),
+    seed,
+  });
   const done = { faults: 0 };
 
   try {
@@ -410,9 +465,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     );
 
     progressTimer = setInterval(() => {
-      void Promise.all(lanes.filter((l) => l.id !== 'day10').map(async (l) => `${l.id} ${(await l.hwm()).toLocaleString('en')}`)).then((parts) => {
+      void Promise.all(
+        lanes.filter((l) => l.id !== 'day10').map(async (l) => `${l.id} ${(await l.hwm()).toLocaleString('en')}`),
+      ).then((parts) => {
         const t = ((Date.now() - started) / 1000).toFixed(0);
-        progress(`chaos ${opts.profile} ${t}s | faults ${done.faults}/${plan.length} | ${parts.join(' | ')} (of ${records.toLocaleString('en')})`);
+        progress(
+          `chaos ${opts.profile} ${t}s | faults ${done.faults}/${plan.length} | ${parts.join(' | ')} (of ${records.toLocaleString('en')})`,
+        );
       });
     }, 1000);
 
@@ -423,14 +482,31 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     if (udp && withUdp) {
       const rate = Math.max(1000, Math.ceil(records / ((durationMs * 0.9) / 1000)));
       udp.stream = udpStream;
-      udp.startShipper(`127.0.0.1:${udp.port}`, ['--generate', String(records), '--rate', String(rate), '--stream-id', String(udpStream), '--seed', String(seed)]);
+      udp.startShipper(`127.0.0.1:${udp.port}`, [
+        '--generate',
+        String(records),
+        '--rate',
+        String(rate),
+        '--stream-id',
+        String(udpStream),
+        '--seed',
+        String(seed),
+      ]);
       const stops = Math.max(2, Math.round(faultsTotal / 10));
       udpDone = (async () => {
         for (let k = 0; k < stops; k++) {
           const at = (durationMs * 0.9 * (k + 1)) / (stops + 1);
           await sleep(Math.max(0, started + at - Date.now()));
           if (!udp.receiver || udp.shipperDone) break;
-          const f: FaultRecord = { lane: 'day10', kind: 'sigstop', atMs: Math.round(at), holdMs: 300, param: 0, startedMs: udp.now(), tookMs: 0 };
+          const f: FaultRecord = {
+            lane: 'day10',
+            kind: 'sigstop',
+            atMs: Math.round(at),
+            holdMs: 300,
+            param: 0,
+            startedMs: udp.now(),
+            tookMs: 0,
+          };
           process.kill(udp.receiver.pid, 'SIGSTOP');
           await sleep(f.holdMs);
           process.kill(udp.receiver.pid, 'SIGCONT');
@@ -470,7 +546,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         .filter((l) => l.id !== 'day10')
         .map(async (lane) => {
           const converged = await waitFor(async () => (await lane.hwm()) >= records, profile.settleMs, 250);
-          if (!converged) lane.failures.push(`did not reach seq ${records} within ${profile.settleMs} ms after the faults (durable mark ${await lane.hwm()})\n${lane.lastLines()}`);
+          if (!converged)
+            lane.failures.push(
+              `did not reach seq ${records} within ${profile.settleMs} ms after the faults (durable mark ${await lane.hwm()})\n${lane.lastLines()}`,
+            );
           lane.converged = converged;
           await lane.stop('shipper', true);
           await lane.stop('receiver', true);
@@ -492,7 +571,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   try {
     for (const lane of lanes) {
       const isUdp = lane.id === 'day10';
-      const verdict = await verifySeqs(lane.dataDir, records, { ...(lane.stream !== undefined ? { stream: lane.stream } : {}), numbered: !isUdp });
+      const verdict = await verifySeqs(lane.dataDir, records, {
+        ...(lane.stream !== undefined ? { stream: lane.stream } : {}),
+        numbered: !isUdp,
+      });
       let rejects = 0;
       try {
         rejects = (await readFile(join(lane.dataDir, 'rejects.ndjson'), 'utf8')).split('\n').filter(Boolean).length;
@@ -512,7 +594,26 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         faultLog: lane.faultLog,
         receiverRestarts: lane.receiverRestarts,
         shipperRestarts: lane.shipperRestarts,
-        shipperDone: lane.shipperDone ? Object.fromEntries(Object.entries(lane.shipperDone).filter(([k]) => ['sent', 'acked', 'resent', 'spooled', 'reconnects', 'read', 'unacked', 'dropped', 'lost', 'gaps', 'sendErrors', 'reason'].includes(k))) : undefined,
+        shipperDone: lane.shipperDone
+          ? Object.fromEntries(
+              Object.entries(lane.shipperDone).filter(([k]) =>
+                [
+                  'sent',
+                  'acked',
+                  'resent',
+                  'spooled',
+                  'reconnects',
+                  'read',
+                  'unacked',
+                  'dropped',
+                  'lost',
+                  'gaps',
+                  'sendErrors',
+                  'reason',
+                ].includes(k),
+              ),
+            )
+          : undefined,
         peakRssMb: { ...lane.peak },
         verdict,
         rejects,
@@ -544,7 +645,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       } else {
         const v = verdict;
         if (v.lost) r.failures.push(`${v.lost} records lost (first: ${v.lostSample.join(', ')})`);
-        if (v.duplicated) r.failures.push(`${v.duplicated} records duplicated (first: ${v.duplicatedSample.join(', ')})`);
+        if (v.duplicated)
+          r.failures.push(`${v.duplicated} records duplicated (first: ${v.duplicatedSample.join(', ')})`);
         if (v.reordered) r.failures.push(`${v.reordered} records out of order`);
         if (v.mismatched) r.failures.push(`${v.mismatched} records persisted under another record's seq`);
         if (v.unexpected) r.failures.push(`${v.unexpected} lines with an unexpected seq or stream`);
@@ -566,7 +668,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   }
 
   const faults: Partial<Record<FaultKind, number>> = {};
-  for (const r of reports) for (const [k, n] of Object.entries(r.faults)) faults[k as FaultKind] = (faults[k as FaultKind] ?? 0) + n;
+  for (const r of reports)
+    for (const [k, n] of Object.entries(r.faults)) faults[k as FaultKind] = (faults[k as FaultKind] ?? 0) + n;
   for (const r of reports) for (const f of r.failures) failures.push(`${r.lane}: ${f}`);
   const cmd = ['npm run chaos --', '--profile', opts.profile, '--seed', String(seed)];
   if (opts.records !== undefined) cmd.push('--records', String(records));

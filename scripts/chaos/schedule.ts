@@ -4,7 +4,15 @@
  */
 import { seededRandom, type Random } from '../../shared/random.ts';
 
-export const FAULT_KINDS = ['receiver-kill', 'shipper-kill', 'cut', 'stall', 'sigstop', 'slow-disk', 'full-disk'] as const;
+export const FAULT_KINDS = [
+  'receiver-kill',
+  'shipper-kill',
+  'cut',
+  'stall',
+  'sigstop',
+  'slow-disk',
+  'full-disk',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface PlannedFault {
@@ -51,7 +59,14 @@ export function planFaults(o: ScheduleOptions): PlannedFault[] {
       const kind = kinds[k]!;
       const atMs = Math.round(o.startMs + slot * k + rnd.next() * slot * 0.5);
       const holdMs = 500 + rnd.int(2000);
-      const param = kind === 'slow-disk' ? 20 + rnd.int(80) : kind === 'full-disk' ? 64 * 1024 + rnd.int(1 << 20) : kind === 'cut' ? rnd.int(2) : 0;
+      const param =
+        kind === 'slow-disk'
+          ? 20 + rnd.int(80)
+          : kind === 'full-disk'
+            ? 64 * 1024 + rnd.int(1 << 20)
+            : kind === 'cut'
+              ? rnd.int(2)
+              : 0;
       out.push({ lane, kind, atMs, holdMs, param });
     }
   });

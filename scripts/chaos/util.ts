@@ -4,7 +4,11 @@ import type { Program } from '../lib/launch.ts';
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Resolves true when `cond` holds, polling; false at the deadline. */
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<boolean> {
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (await cond()) return true;
@@ -33,7 +37,11 @@ export async function killAll(programs: Iterable<Program>): Promise<void> {
 }
 
 /** Sends `signal` and waits for the exit; SIGKILL after `hardMs` so a hang cannot hang the caller. */
-export async function signalAndWait(p: Program, signal: NodeJS.Signals, hardMs: number): Promise<{ exitCode: number | null; signal: string | null; ms: number }> {
+export async function signalAndWait(
+  p: Program,
+  signal: NodeJS.Signals,
+  hardMs: number,
+): Promise<{ exitCode: number | null; signal: string | null; ms: number }> {
   const t = performance.now();
   const killer = setTimeout(() => killNow(p.pid), hardMs);
   const r = await p.stop(signal);

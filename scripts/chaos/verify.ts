@@ -65,10 +65,26 @@ function recordNumber(line: string): number {
  * Checks one stream's seqs 1..expected in what `dataDir` holds. `stream` (when given) must be the only
  * stream; `numbered`: records carry `i` and it must equal the seq.
  */
-export async function verifySeqs(dataDir: string, expected: number, opts: { stream?: number; numbered?: boolean } = {}): Promise<SeqVerdict> {
+export async function verifySeqs(
+  dataDir: string,
+  expected: number,
+  opts: { stream?: number; numbered?: boolean } = {},
+): Promise<SeqVerdict> {
   const seen = new Uint8Array(expected + 1);
   const streams = new Set<number>();
-  const v: SeqVerdict = { expected, lines: 0, unique: 0, lost: 0, duplicated: 0, reordered: 0, mismatched: 0, unexpected: 0, streams: [], lostSample: [], duplicatedSample: [] };
+  const v: SeqVerdict = {
+    expected,
+    lines: 0,
+    unique: 0,
+    lost: 0,
+    duplicated: 0,
+    reordered: 0,
+    mismatched: 0,
+    unexpected: 0,
+    streams: [],
+    lostSample: [],
+    duplicatedSample: [],
+  };
   let maxSeq = 0;
   for await (const line of readRecordLines(dataDir)) {
     v.lines++;

@@ -21,17 +21,31 @@ import { runTcpLane, runUdpLane, type LaneRun } from '../bench/udp-lane.ts';
 
 const args = parseCli({
   name: 'scripts/experiments/day10.ts',
-  summary: "Day 10 experiment: the same load over day 08's TCP lane and day 10's UDP lane at several rates; where is the loss?",
+  summary:
+    "Day 10 experiment: the same load over day 08's TCP lane and day 10's UDP lane at several rates; where is the loss?",
   options: {
-    lessons: opt.string('--lessons <dir>', "run the programs of this lessons folder (a learner's copy) instead of the repo's lessons/"),
+    lessons: opt.string(
+      '--lessons <dir>',
+      "run the programs of this lessons folder (a learner's copy) instead of the repo's lessons/",
+    ),
     records: opt.int('--records <n>', 'records per run', 100_000, { min: 1000 }),
-    rates: opt.list('--rates <list>', 'rates to try, records/s (max = as fast as possible)', ['25000', '50000', '100000', '200000', 'max']),
-    rcvbufs: opt.list('--rcvbufs <list>', "the UDP receiver's --rcvbuf: one UDP run per size at each rate", ['4MiB', '64KiB']),
+    rates: opt.list('--rates <list>', 'rates to try, records/s (max = as fast as possible)', [
+      '25000',
+      '50000',
+      '100000',
+      '200000',
+      'max',
+    ]),
+    rcvbufs: opt.list('--rcvbufs <list>', "the UDP receiver's --rcvbuf: one UDP run per size at each rate", [
+      '4MiB',
+      '64KiB',
+    ]),
     maxDatagram: opt.bytes('--max-datagram <size>', "the UDP shipper's --max-datagram", 1472, { min: 64, max: 65_507 }),
     udpOnly: opt.flag('--udp-only', 'skip the TCP lane'),
   },
   validate: (v) => {
-    if (!v.rates.every((r) => r === 'max' || /^\d+$/.test(r))) return `--rates: '${v.rates.join(',')}' must be numbers or max`;
+    if (!v.rates.every((r) => r === 'max' || /^\d+$/.test(r)))
+      return `--rates: '${v.rates.join(',')}' must be numbers or max`;
     try {
       v.rcvbufs.forEach((b) => parseSize(b, 0, 1 << 30));
     } catch (err) {
@@ -43,7 +57,9 @@ const args = parseCli({
 // --lessons: the receivers and shippers come from the learner's copy (issue 16)
 if (args.lessons) {
   const root = userPath(args.lessons);
-  const missing = ['day08/receiver.ts', 'day08/shipper.ts', 'day10/receiver.ts', 'day10/shipper.ts'].filter((f) => !existsSync(join(root, f)));
+  const missing = ['day08/receiver.ts', 'day08/shipper.ts', 'day10/receiver.ts', 'day10/shipper.ts'].filter(
+    (f) => !existsSync(join(root, f)),
+  );
   if (missing.length) {
     console.error(`scripts/experiments/day10.ts: --lessons ${root} has no ${missing.join(', ')}`);
     process.exit(2);
@@ -57,7 +73,9 @@ const rcvbufs = args.rcvbufs.map((b) => parseSize(b, 0, 1 << 30));
 const k = (n: number) => (n >= 1000 ? `${Math.round(n / 1000).toLocaleString('en-US')}k` : String(Math.round(n)));
 const pct = (n: number) => (n === 0 ? '0' : n < 0.01 ? '<0.01' : n.toFixed(2));
 
-console.error(`day 10 experiment: ${args.records.toLocaleString('en-US')} records per run, rates ${args.rates.join(', ')} records/s, UDP --rcvbuf ${args.rcvbufs.join(' and ')}`);
+console.error(
+  `day 10 experiment: ${args.records.toLocaleString('en-US')} records per run, rates ${args.rates.join(', ')} records/s, UDP --rcvbuf ${args.rcvbufs.join(' and ')}`,
+);
 const rows: LaneRun[] = [];
 for (const rate of rates) {
   if (withTcp) {
@@ -68,29 +86,39 @@ for (const rate of rates) {
   for (const rcvbuf of rcvbufs) {
     const u = await runUdpLane({ records: args.records, rate, rcvbuf, maxDatagram: args.maxDatagram });
     rows.push(u);
-    console.error(`  udp ${rate ? k(rate) : 'max'} rcvbuf ${rcvbuf}: delivered ${k(u.deliveredPerSec)}/s, loss ${pct(u.lossPct)}% (kernel dropped ${u.kernelDrops ?? '?'} datagrams, receiver ${u.appDrops})`);
+    console.error(
+      `  udp ${rate ? k(rate) : 'max'} rcvbuf ${rcvbuf}: delivered ${k(u.deliveredPerSec)}/s, loss ${pct(u.lossPct)}% (kernel dropped ${u.kernelDrops ?? '?'} datagrams, receiver ${u.appDrops})`,
+    );
   }
 }
 
 function where(r: LaneRun): string {
-  if (r.lane === 'tcp') return r.rate && r.sentPerSec < r.rate * 0.9 ? 'none: the sender was slowed down (backpressure)' : 'none';
+  if (r.lane === 'tcp')
+    return r.rate && r.sentPerSec < r.rate * 0.9 ? 'none: the sender was slowed down (backpressure)' : 'none';
   if (r.delivered === r.records) return 'none';
   const perDatagram = r.datagrams ? r.records / r.datagrams : 1;
   const parts: string[] = [];
-  if (r.kernelDrops) parts.push(`kernel: ${r.kernelDrops} datagrams (~${k(r.kernelDrops * perDatagram)} records, receive buffer full)`);
+  if (r.kernelDrops)
+    parts.push(`kernel: ${r.kernelDrops} datagrams (~${k(r.kernelDrops * perDatagram)} records, receive buffer full)`);
   if (r.appDrops) parts.push(`receiver: ${r.appDrops} datagrams (disk behind)`);
   const lost = r.records - r.delivered;
   // Counters are in datagrams, the loss in records: the split is an estimate (records per datagram vary).
   const other = lost - Math.round((r.kernelDrops ?? 0) * perDatagram) - Math.round(r.appDrops * perDatagram);
   if (r.kernelDrops === null) parts.push('kernel counter unavailable (not Linux)');
-  else if (other > Math.max(2 * perDatagram, 0.05 * lost)) parts.push(`elsewhere (e.g. the sender's own send errors): ~${k(other)} records`);
+  else if (other > Math.max(2 * perDatagram, 0.05 * lost))
+    parts.push(`elsewhere (e.g. the sender's own send errors): ~${k(other)} records`);
   return parts.join('; ') || 'unknown';
 }
 
 const lines = [
   `| lane | rate asked | sent/s | delivered/s | loss % | receiver's gaps | where the loss happened |`,
   '|---|---:|---:|---:|---:|---:|---|',
-  ...rows.map((r) => `| ${r.lane === 'udp' ? `UDP day 10${r.rcvbuf ? ` (rcvbuf ${Math.round(r.rcvbuf / 1024)} KiB granted)` : ''}` : 'TCP day 08'} | ${r.rate ? k(r.rate) : 'max'} | ${k(r.sentPerSec)} | ${k(r.deliveredPerSec)} | ${pct(r.lossPct)} | ${r.lane === 'udp' ? r.gaps : '-'} | ${where(r)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.lane === 'udp' ? `UDP day 10${r.rcvbuf ? ` (rcvbuf ${Math.round(r.rcvbuf / 1024)} KiB granted)` : ''}` : 'TCP day 08'} | ${r.rate ? k(r.rate) : 'max'} | ${k(r.sentPerSec)} | ${k(r.deliveredPerSec)} | ${pct(r.lossPct)} | ${r.lane === 'udp' ? r.gaps : '-'} | ${where(r)} |`,
+  ),
 ];
 console.log(`\n${lines.join('\n')}\n`);
-console.log(`${args.records.toLocaleString('en-US')} records per run (~200 bytes each). UDP: --max-datagram ${args.maxDatagram}. "receiver's gaps" misses records lost after the last one that arrived (nothing came after them to reveal the gap).`);
+console.log(
+  `${args.records.toLocaleString('en-US')} records per run (~200 bytes each). UDP: --max-datagram ${args.maxDatagram}. "receiver's gaps" misses records lost after the last one that arrived (nothing came after them to reveal the gap).`,
+);

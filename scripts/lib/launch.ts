@@ -60,18 +60,22 @@ export function programFile(file: string): string {
 }
 
 export function startProgram(opts: StartOptions): Program {
-  const proc = execa(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', programFile(opts.file), ...opts.args], {
-    cwd: REPO_ROOT,
-    env: { ...opts.env },
-    reject: false,
-    buffer: false,
-    // Its own process group: a terminal's Ctrl-C reaches only the launcher, which then stops each
-    // program once with SIGTERM (a second signal would mean "exit now" to the program).
-    detached: true,
-    stdin: opts.stdin ?? 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  });
+  const proc = execa(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), '--import', 'tsx', programFile(opts.file), ...opts.args],
+    {
+      cwd: REPO_ROOT,
+      env: { ...opts.env },
+      reject: false,
+      buffer: false,
+      // Its own process group: a terminal's Ctrl-C reaches only the launcher, which then stops each
+      // program once with SIGTERM (a second signal would mean "exit now" to the program).
+      detached: true,
+      stdin: opts.stdin ?? 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+  );
   let readyResolve!: (ev: ProgramEvent & { host: string; port: number }) => void;
   let readyReject!: (err: Error) => void;
   const ready = new Promise<ProgramEvent & { host: string; port: number }>((res, rej) => {
@@ -81,7 +85,7 @@ export function startProgram(opts: StartOptions): Program {
   ready.catch(() => {});
   let doneEvent: ProgramEvent | undefined;
   const stderrTail: string[] = [];
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
+  createInterface({ input: proc.stdout }).on('line', (line) => {
     let ev: ProgramEvent | undefined;
     if (line.startsWith('{')) {
       try {
@@ -95,18 +99,30 @@ export function startProgram(opts: StartOptions): Program {
     if (ev.event === 'done') doneEvent = ev;
     opts.onEvent?.(ev);
   });
-  createInterface({ input: proc.stderr! }).on('line', (line) => {
+  createInterface({ input: proc.stderr }).on('line', (line) => {
     stderrTail.push(line);
     if (stderrTail.length > 20) stderrTail.shift();
     opts.onLog?.(line, 'stderr');
   });
   const exit = proc.then((r) => ({ exitCode: r.exitCode, signal: r.signal ?? undefined }));
-  void exit.then((r) => readyReject(new Error(`${opts.name} exited (code ${r.exitCode ?? r.signal}) before its ready line:\n${stderrTail.join('\n')}`)));
-  const timer = setTimeout(() => readyReject(new Error(`${opts.name}: no ready line within ${opts.readyTimeoutMs ?? 15000} ms`)), opts.readyTimeoutMs ?? 15000);
-  void ready.then(() => clearTimeout(timer), () => clearTimeout(timer));
+  void exit.then((r) =>
+    readyReject(
+      new Error(
+        `${opts.name} exited (code ${r.exitCode ?? r.signal}) before its ready line:\n${stderrTail.join('\n')}`,
+      ),
+    ),
+  );
+  const timer = setTimeout(
+    () => readyReject(new Error(`${opts.name}: no ready line within ${opts.readyTimeoutMs ?? 15000} ms`)),
+    opts.readyTimeoutMs ?? 15000,
+  );
+  void ready.then(
+    () => clearTimeout(timer),
+    () => clearTimeout(timer),
+  );
   return {
     name: opts.name,
-    proc: proc as Program['proc'],
+    proc: proc,
     pid: proc.pid!,
     ready,
     done: exit.then(() => doneEvent),

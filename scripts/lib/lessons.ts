@@ -26,7 +26,13 @@ export interface LessonInfo {
 }
 
 export const LESSONS: readonly LessonInfo[] = [
-  { id: 'day08', title: 'TCP ingestion: framing, validation, limits, backpressure', port: 5140, client: 'shipper', demo: ['--generate', '200000'] },
+  {
+    id: 'day08',
+    title: 'TCP ingestion: framing, validation, limits, backpressure',
+    port: 5140,
+    client: 'shipper',
+    demo: ['--generate', '200000'],
+  },
   {
     id: 'day09',
     title: 'Acknowledged delivery: LSP/1 HELLO/BATCH/ACK, resend, dedup, backoff',
@@ -40,11 +46,44 @@ export const LESSONS: readonly LessonInfo[] = [
     demoReceiver: ['--fsync-interval-ms', '500'],
     cutOnce: true,
   },
-  { id: 'day10', title: 'UDP ingestion: what UDP gives up, loss you can see per layer', port: 5142, client: 'shipper', demo: ['--generate', '200000', '--rate', '100000'] },
-  { id: 'day11', title: 'Batching: trading latency for throughput, measured', port: 5143, client: 'shipper', demo: ['--generate', '200000', '--batch-records', '1000'], stateful: true },
-  { id: 'day12', title: 'Compression: paying CPU to save network and disk, measured per codec', port: 5144, client: 'shipper', demo: ['--generate', '200000', '--codec', 'zstd'], stateful: true },
-  { id: 'day13', title: 'TLS and mutual TLS: certificates, verification, rotation, the dashboard', port: 5145, client: 'shipper', demo: ['--generate', '200000'], stateful: true },
-  { id: 'day14', title: 'Load testing: open-loop rate, loss verified from the files, latency percentiles', port: 5146, client: 'loadgen', demo: ['--rate', '50000', '--duration', '5'] },
+  {
+    id: 'day10',
+    title: 'UDP ingestion: what UDP gives up, loss you can see per layer',
+    port: 5142,
+    client: 'shipper',
+    demo: ['--generate', '200000', '--rate', '100000'],
+  },
+  {
+    id: 'day11',
+    title: 'Batching: trading latency for throughput, measured',
+    port: 5143,
+    client: 'shipper',
+    demo: ['--generate', '200000', '--batch-records', '1000'],
+    stateful: true,
+  },
+  {
+    id: 'day12',
+    title: 'Compression: paying CPU to save network and disk, measured per codec',
+    port: 5144,
+    client: 'shipper',
+    demo: ['--generate', '200000', '--codec', 'zstd'],
+    stateful: true,
+  },
+  {
+    id: 'day13',
+    title: 'TLS and mutual TLS: certificates, verification, rotation, the dashboard',
+    port: 5145,
+    client: 'shipper',
+    demo: ['--generate', '200000'],
+    stateful: true,
+  },
+  {
+    id: 'day14',
+    title: 'Load testing: open-loop rate, loss verified from the files, latency percentiles',
+    port: 5146,
+    client: 'loadgen',
+    demo: ['--rate', '50000', '--duration', '5'],
+  },
 ];
 
 export function findLesson(id: string): LessonInfo | undefined {
@@ -73,7 +112,9 @@ export function lessonRunDirs(id: string, runDir = join(LESSON_DATA_ROOT, id)): 
 export function lessonFolder(lessonsRoot: string, id: string, files: string[]): { dir: string } | { error: string } {
   const dir = join(lessonsRoot, id);
   if (!existsSync(dir)) {
-    return { error: `no ${id} in ${lessonsRoot} (--lessons names a lessons folder, e.g. DIR/lessons after \`npm run starter -- ${id} --out DIR\`)` };
+    return {
+      error: `no ${id} in ${lessonsRoot} (--lessons names a lessons folder, e.g. DIR/lessons after \`npm run starter -- ${id} --out DIR\`)`,
+    };
   }
   const missing = files.filter((f) => !existsSync(join(dir, f)));
   if (missing.length) return { error: `${dir} has no ${missing.join(', ')}` };

@@ -61,15 +61,69 @@ export interface LaneDef {
 }
 
 const common = (c: LaneContext) => ['--host', c.cfg.host, '--port', String(c.lane.port), '--data-dir', c.dataDir];
-const clientCert = (c: LaneContext) => ['--cert', join(c.cfg.certsDir, 'client-shipper-1.crt'), '--key', join(c.cfg.certsDir, 'client-shipper-1.key')];
-const lspShipper = (c: LaneContext, target: string) => ['--target', target, '--input', '-', '--state-dir', c.stateDir, '--progress-ms', '0'];
+const clientCert = (c: LaneContext) => [
+  '--cert',
+  join(c.cfg.certsDir, 'client-shipper-1.crt'),
+  '--key',
+  join(c.cfg.certsDir, 'client-shipper-1.key'),
+];
+const lspShipper = (c: LaneContext, target: string) => [
+  '--target',
+  target,
+  '--input',
+  '-',
+  '--state-dir',
+  c.stateDir,
+  '--progress-ms',
+  '0',
+];
 
 export const LANES: readonly LaneDef[] = [
-  { id: 'day08', title: 'NDJSON over TCP (unacknowledged)', transport: 'tcp', receiver: 'lessons/day08/receiver.ts', receiverArgs: common, shipper: 'lessons/day08/shipper.ts', shipperArgs: (_c, t) => ['--target', t, '--input', '-'] },
-  { id: 'day09', title: 'LSP/1 over TCP, acknowledged', transport: 'lsp1-tcp', receiver: 'lessons/day09/receiver.ts', receiverArgs: common, shipper: 'lessons/day09/shipper.ts', shipperArgs: lspShipper },
-  { id: 'day10', title: 'LSP/1 over UDP, loss counted', transport: 'lsp1-udp', receiver: 'lessons/day10/receiver.ts', receiverArgs: common, shipper: 'lessons/day10/shipper.ts', shipperArgs: (_c, t) => ['--target', t, '--input', '-'] },
-  { id: 'day11', title: 'batched LSP/1 over TCP', transport: 'lsp1-tcp', receiver: 'lessons/day11/receiver.ts', receiverArgs: common, shipper: 'lessons/day11/shipper.ts', shipperArgs: lspShipper },
-  { id: 'day12', title: 'batched + compressed LSP/1 over TCP', transport: 'lsp1-tcp', receiver: 'lessons/day12/receiver.ts', receiverArgs: common, shipper: 'lessons/day12/shipper.ts', shipperArgs: lspShipper },
+  {
+    id: 'day08',
+    title: 'NDJSON over TCP (unacknowledged)',
+    transport: 'tcp',
+    receiver: 'lessons/day08/receiver.ts',
+    receiverArgs: common,
+    shipper: 'lessons/day08/shipper.ts',
+    shipperArgs: (_c, t) => ['--target', t, '--input', '-'],
+  },
+  {
+    id: 'day09',
+    title: 'LSP/1 over TCP, acknowledged',
+    transport: 'lsp1-tcp',
+    receiver: 'lessons/day09/receiver.ts',
+    receiverArgs: common,
+    shipper: 'lessons/day09/shipper.ts',
+    shipperArgs: lspShipper,
+  },
+  {
+    id: 'day10',
+    title: 'LSP/1 over UDP, loss counted',
+    transport: 'lsp1-udp',
+    receiver: 'lessons/day10/receiver.ts',
+    receiverArgs: common,
+    shipper: 'lessons/day10/shipper.ts',
+    shipperArgs: (_c, t) => ['--target', t, '--input', '-'],
+  },
+  {
+    id: 'day11',
+    title: 'batched LSP/1 over TCP',
+    transport: 'lsp1-tcp',
+    receiver: 'lessons/day11/receiver.ts',
+    receiverArgs: common,
+    shipper: 'lessons/day11/shipper.ts',
+    shipperArgs: lspShipper,
+  },
+  {
+    id: 'day12',
+    title: 'batched + compressed LSP/1 over TCP',
+    transport: 'lsp1-tcp',
+    receiver: 'lessons/day12/receiver.ts',
+    receiverArgs: common,
+    shipper: 'lessons/day12/shipper.ts',
+    shipperArgs: lspShipper,
+  },
   {
     id: 'day13',
     title: 'LSP/1 over TLS 1.3',
@@ -77,15 +131,42 @@ export const LANES: readonly LaneDef[] = [
     receiver: 'lessons/day13/receiver.ts',
     receiverArgs: (c) => [...common(c), '--certs', c.cfg.certsDir, ...(c.lane.mtls ? ['--mtls'] : [])],
     shipper: 'lessons/day13/shipper.ts',
-    shipperArgs: (c, t) => [...lspShipper(c, t), '--ca', join(c.cfg.certsDir, 'ca.crt'), ...(c.lane.mtls ? clientCert(c) : [])],
+    shipperArgs: (c, t) => [
+      ...lspShipper(c, t),
+      '--ca',
+      join(c.cfg.certsDir, 'ca.crt'),
+      ...(c.lane.mtls ? clientCert(c) : []),
+    ],
   },
-  { id: 'day14', title: 'the load-test lane', transport: 'lsp1-tcp', receiver: 'lessons/day14/receiver.ts', receiverArgs: common, shipper: 'lessons/day09/shipper.ts', shipperArgs: lspShipper },
+  {
+    id: 'day14',
+    title: 'the load-test lane',
+    transport: 'lsp1-tcp',
+    receiver: 'lessons/day14/receiver.ts',
+    receiverArgs: common,
+    shipper: 'lessons/day09/shipper.ts',
+    shipperArgs: lspShipper,
+  },
   {
     id: 'syslog',
     title: 'syslog: RFC 5424/3164 over UDP, TCP (octet counting or LF) and TLS',
     transport: 'syslog',
     receiver: 'lessons/stack/syslog-receiver.ts',
-    receiverArgs: (c) => ['--host', c.cfg.host, '--tcp-port', String(c.lane.port), '--udp-port', String(c.lane.port), '--tls-port', String(c.lane.tlsPort ?? 6514), '--certs', c.cfg.certsDir, '--data-dir', c.dataDir, ...(c.lane.mtls ? ['--mtls'] : [])],
+    receiverArgs: (c) => [
+      '--host',
+      c.cfg.host,
+      '--tcp-port',
+      String(c.lane.port),
+      '--udp-port',
+      String(c.lane.port),
+      '--tls-port',
+      String(c.lane.tlsPort ?? 6514),
+      '--certs',
+      c.cfg.certsDir,
+      '--data-dir',
+      c.dataDir,
+      ...(c.lane.mtls ? ['--mtls'] : []),
+    ],
     shipper: 'lessons/stack/syslog-forward.ts',
     shipperArgs: (_c, t) => ['--target', t, '--input', '-'],
   },
@@ -105,5 +186,8 @@ export function programPath(file: string, lessonsRoot?: string): string {
 
 /** A lane can run only when its programs exist in this checkout (days still being written are skipped). */
 export function laneAvailable(def: LaneDef, lessonsRoot?: string): boolean {
-  return existsSync(join(REPO_ROOT, programPath(def.receiver, lessonsRoot))) && existsSync(join(REPO_ROOT, programPath(def.shipper, lessonsRoot)));
+  return (
+    existsSync(join(REPO_ROOT, programPath(def.receiver, lessonsRoot))) &&
+    existsSync(join(REPO_ROOT, programPath(def.shipper, lessonsRoot)))
+  );
 }

@@ -32,22 +32,31 @@ async function start(opts: Partial<Parameters<typeof startDashboard>[0]>): Promi
   return d;
 }
 
-const get = (d: Dashboard, path: string, headers: Record<string, string> = {}) => fetch(new URL(path, d.url), { headers, signal: AbortSignal.timeout(3000) });
+const get = (d: Dashboard, path: string, headers: Record<string, string> = {}) =>
+  fetch(new URL(path, d.url), { headers, signal: AbortSignal.timeout(3000) });
 
 describe('who may read the dashboard', () => {
   it('tells loopback from the rest', () => {
-    for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', '::ffff:127.0.0.1']) expect(isLoopback(h), h).toBe(true);
-    for (const h of ['0.0.0.0', '::', '192.168.1.5', '10.0.0.1', 'fe80::1', 'dashboard.example']) expect(isLoopback(h), h).toBe(false);
+    for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', '::ffff:127.0.0.1'])
+      expect(isLoopback(h), h).toBe(true);
+    for (const h of ['0.0.0.0', '::', '192.168.1.5', '10.0.0.1', 'fe80::1', 'dashboard.example'])
+      expect(isLoopback(h), h).toBe(false);
   });
 
   it('refuses to start off loopback without a token or a client CA (before it listens)', async () => {
     for (const host of ['0.0.0.0', '::', '192.0.2.1']) {
-      const err = await startDashboard({ lanes, host, port: 0 }).then(() => undefined, (e: unknown) => e);
+      const err = await startDashboard({ lanes, host, port: 0 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err, host).toBeInstanceOf(DashboardError);
       expect((err as DashboardError).code).toBe('LS_ERR_DASHBOARD_AUTH');
       expect((err as DashboardError).message).toContain(`refusing to serve on ${host}`);
     }
-    const short = await startDashboard({ lanes, host: '0.0.0.0', token: 'short' }).then(() => undefined, (e: unknown) => e);
+    const short = await startDashboard({ lanes, host: '0.0.0.0', token: 'short' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((short as DashboardError).code).toBe('LS_ERR_DASHBOARD_CONFIG');
   });
 
@@ -68,11 +77,15 @@ describe('who may read the dashboard', () => {
     }
     expect((await get(d, '/api/stats', { authorization: `Bearer ${TOKEN}x` })).status).toBe(401);
     expect((await get(d, '/api/stats', { authorization: 'Bearer ' })).status).toBe(401);
-    expect((await get(d, '/api/stats', { authorization: `Basic ${Buffer.from('me:wrong').toString('base64')}` })).status).toBe(401);
+    expect(
+      (await get(d, '/api/stats', { authorization: `Basic ${Buffer.from('me:wrong').toString('base64')}` })).status,
+    ).toBe(401);
     const ok = await get(d, '/api/stats', { authorization: `Bearer ${TOKEN}` });
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { lanes: Array<{ totals: { received: number } }> }).lanes[0]!.totals.received).toBe(5);
-    expect((await get(d, '/', { authorization: `Basic ${Buffer.from(`anyone:${TOKEN}`).toString('base64')}` })).status).toBe(200);
+    expect(
+      (await get(d, '/', { authorization: `Basic ${Buffer.from(`anyone:${TOKEN}`).toString('base64')}` })).status,
+    ).toBe(200);
     const metrics = await (await get(d, '/metrics', { authorization: `Bearer ${TOKEN}` })).text();
     expect(Number(/^logstream_dashboard_unauthorized_total (\d+)$/m.exec(metrics)?.[1])).toBe(11); // every refusal counted
   });
@@ -83,12 +96,26 @@ describe('who may read the dashboard', () => {
       certs = await ensureCerts(join(root, 'certs'));
     });
 
-    const request = (d: Dashboard, path: string, client?: { cert: string; key: string }, headers: Record<string, string> = {}) =>
+    const request = (
+      d: Dashboard,
+      path: string,
+      client?: { cert: string; key: string },
+      headers: Record<string, string> = {},
+    ) =>
       new Promise<number>((resolve, reject) => {
-        const req = https.get(new URL(path, d.url), { ca: readFileSync(certs.ca.cert), ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}), headers, timeout: 3000 }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = https.get(
+          new URL(path, d.url),
+          {
+            ca: readFileSync(certs.ca.cert),
+            ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}),
+            headers,
+            timeout: 3000,
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
       });
 
@@ -96,7 +123,11 @@ describe('who may read the dashboard', () => {
       const d = await start({
         requireAuth: true,
         token: TOKEN,
-        tls: { cert: readFileSync(certs.server.cert), key: readFileSync(certs.server.key), clientCa: readFileSync(certs.ca.cert) },
+        tls: {
+          cert: readFileSync(certs.server.cert),
+          key: readFileSync(certs.server.key),
+          clientCa: readFileSync(certs.ca.cert),
+        },
       });
       expect(d.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
       expect(await request(d, '/api/health', certs.clients['shipper-1'])).toBe(200);
@@ -106,7 +137,11 @@ describe('who may read the dashboard', () => {
     });
 
     it('a client CA alone is enough to start off loopback', async () => {
-      const tls = { cert: readFileSync(certs.server.cert), key: readFileSync(certs.server.key), clientCa: readFileSync(certs.ca.cert) };
+      const tls = {
+        cert: readFileSync(certs.server.cert),
+        key: readFileSync(certs.server.key),
+        clientCa: readFileSync(certs.ca.cert),
+      };
       // (the decision only: host 0.0.0.0 would pass it, requireAuth on loopback shows the same rule serving)
       const d = await start({ requireAuth: true, tls });
       expect(await request(d, '/api/health', certs.clients['shipper-1'])).toBe(200);

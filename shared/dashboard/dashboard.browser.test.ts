@@ -20,7 +20,15 @@ import { findPeer, needPeers } from '../../tests/support/peers.ts';
 
 const chromiumPeer = needPeers('chromium');
 const CHROMIUM = findPeer('chromium') ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
 const STALE_MS = 2000;
@@ -71,13 +79,25 @@ describe.skipIf(chromiumPeer.skip)('the dashboard in a browser', () => {
       streams: { '1': { hwm: 100, gaps: 0, duplicates: 0, reordered: 0 } },
       rejects: { invalid_json: 1 },
       rejected: 1,
-      extra: { tls: { version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', clientSubjects: ['CN=shipper-1'], handshakeFailures: { unknown_ca: 3 } } },
+      extra: {
+        tls: {
+          version: 'TLSv1.3',
+          cipher: 'TLS_AES_256_GCM_SHA384',
+          clientSubjects: ['CN=shipper-1'],
+          handshakeFailures: { unknown_ca: 3 },
+        },
+      },
     };
-    await appendRecords(dirs.alpha, 'records-000001.ndjson', [
-      { seq: 1, level: 'info', service: 'api', msg: 'service started' },
-      { seq: 2, level: 'error', service: 'db', msg: 'connection refused by db-1' },
-      { seq: 3, level: 'warn', service: 'api', msg: 'slow request' },
-    ], 'alpha');
+    await appendRecords(
+      dirs.alpha,
+      'records-000001.ndjson',
+      [
+        { seq: 1, level: 'info', service: 'api', msg: 'service started' },
+        { seq: 2, level: 'error', service: 'db', msg: 'connection refused by db-1' },
+        { seq: 3, level: 'warn', service: 'api', msg: 'slow request' },
+      ],
+      'alpha',
+    );
     await appendRejects(dirs.alpha, [{ reason: 'invalid_json', seq: 4, sample: '{oops' }]);
     await writeStats(dirs.alpha, alpha);
     await writeStats(dirs.beta, { lane: 'beta', transport: 'udp', pid: keeper.pid!, received: 5 });
@@ -85,7 +105,8 @@ describe.skipIf(chromiumPeer.skip)('the dashboard in a browser', () => {
     heartbeat = setInterval(() => {
       if (grow) alpha = { ...alpha, received: (alpha.received ?? 0) + grow, persisted: (alpha.persisted ?? 0) + grow };
       void writeStats(dirs.alpha, { ...alpha, updatedAt: new Date().toISOString() });
-      if (keeper.exitCode === null && keeper.signalCode === null) void writeStats(dirs.beta, { lane: 'beta', transport: 'udp', pid: keeper.pid!, received: 5 });
+      if (keeper.exitCode === null && keeper.signalCode === null)
+        void writeStats(dirs.beta, { lane: 'beta', transport: 'udp', pid: keeper.pid!, received: 5 });
     }, 250);
     dash = await startDashboard({
       lanes: [
@@ -122,11 +143,14 @@ describe.skipIf(chromiumPeer.skip)('the dashboard in a browser', () => {
   const cell = (lane: string, field: string) => `tr[data-lane="${lane}"] [data-field="${field}"]`;
   const valueOf = (sel: string) => page.locator(sel).getAttribute('data-value');
   const waitValue = (sel: string, want: string, timeout = 5000) =>
-    page.waitForFunction(([s, w]) => document.querySelector(s!)?.dataset.value === w, [sel, want] as const, { timeout });
+    page.waitForFunction(([s, w]) => document.querySelector(s)?.dataset.value === w, [sel, want] as const, {
+      timeout,
+    });
 
   it('loads and shows every lane with its numbers', async () => {
     await page.goto(dash.url);
-    for (const lane of ['alpha', 'beta', 'gamma']) await page.locator(`tr[data-lane="${lane}"]`).waitFor({ timeout: 10_000 });
+    for (const lane of ['alpha', 'beta', 'gamma'])
+      await page.locator(`tr[data-lane="${lane}"]`).waitFor({ timeout: 10_000 });
     await waitValue(cell('alpha', 'received'), '100');
     expect(await page.locator(cell('alpha', 'received')).textContent()).toBe('100');
     expect(await page.locator(cell('alpha', 'transport')).textContent()).toBe('tls');
@@ -143,24 +167,52 @@ describe.skipIf(chromiumPeer.skip)('the dashboard in a browser', () => {
     expect(await page.locator(cell('alpha', 'received')).textContent()).toBe('123,456');
     // the rate comes from two snapshots: let the receiver keep taking records until the page shows one
     grow = 500;
-    await page.waitForFunction((s) => Number(document.querySelector(s)?.dataset.value) > 0, cell('alpha', 'recordsPerSec'), { timeout: 10_000 });
+    await page.waitForFunction(
+      (s) => Number(document.querySelector(s)?.dataset.value) > 0,
+      cell('alpha', 'recordsPerSec'),
+      { timeout: 10_000 },
+    );
     grow = 0;
     alpha = { ...alpha, received: 123_456, persisted: 123_400 };
     await writeStats(dirs.alpha, alpha);
     // every column fits a 1280 px window: no sideways scrolling of the table or the page
     const widths = await page.evaluate(() => {
       const wrap = document.querySelector('#view-overview .table-wrap')!;
-      return { wrap: wrap.scrollWidth, wrapClient: wrap.clientWidth, doc: document.documentElement.scrollWidth, win: window.innerWidth };
+      return {
+        wrap: wrap.scrollWidth,
+        wrapClient: wrap.clientWidth,
+        doc: document.documentElement.scrollWidth,
+        win: window.innerWidth,
+      };
     });
-    expect(widths.wrap, `the overview table is ${widths.wrap} px wide in ${widths.wrapClient} px`).toBeLessThanOrEqual(widths.wrapClient);
+    expect(widths.wrap, `the overview table is ${widths.wrap} px wide in ${widths.wrapClient} px`).toBeLessThanOrEqual(
+      widths.wrapClient,
+    );
     expect(widths.doc).toBeLessThanOrEqual(widths.win);
     // the overview's delivery ledger lists every stream of every lane
-    expect(await valueOf('#ledger-all-body tr[data-ledger-lane="alpha"][data-stream="1"] [data-field="hwm"]')).toBe('100');
+    expect(await valueOf('#ledger-all-body tr[data-ledger-lane="alpha"][data-stream="1"] [data-field="hwm"]')).toBe(
+      '100',
+    );
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-overview.png'), fullPage: true });
   });
 
   // Every column of the overview, by the data-field of its cells (the status is a span inside its cell).
-  const COLUMNS = ['transport', 'status', 'recordsPerSec', 'bytesPerSec', 'received', 'persisted', 'rejected', 'dropped', 'duplicates', 'gaps', 'compressionRatio', 'tlsHandshakeFailures', 'connectionsOpen', 'age'];
+  const COLUMNS = [
+    'transport',
+    'status',
+    'recordsPerSec',
+    'bytesPerSec',
+    'received',
+    'persisted',
+    'rejected',
+    'dropped',
+    'duplicates',
+    'gaps',
+    'compressionRatio',
+    'tlsHandshakeFailures',
+    'connectionsOpen',
+    'age',
+  ];
 
   it('every overview column is in reach and nothing is cut, at 1280 px and at 390 px (a phone); the records/s chart has every lane', async () => {
     for (const width of [1280, 390]) {
@@ -174,21 +226,39 @@ describe.skipIf(chromiumPeer.skip)('the dashboard in a browser', () => {
           expect(box, `${width} px: ${lane} ${field} is shown`).not.toBeNull();
           expect(box!.width, `${width} px: ${lane} ${field} has a width`).toBeGreaterThan(0);
           expect(box!.x, `${width} px: ${lane} ${field} starts on screen`).toBeGreaterThanOrEqual(0);
-          expect(box!.x + box!.width, `${width} px: ${lane} ${field} ends on screen (no sideways scroll to reach it)`).toBeLessThanOrEqual(width);
+          expect(
+            box!.x + box!.width,
+            `${width} px: ${lane} ${field} ends on screen (no sideways scroll to reach it)`,
+          ).toBeLessThanOrEqual(width);
         }
       }
       const fit = await page.evaluate(() => {
-        const cut = [...document.querySelectorAll('#lanes-table tbody td, #lanes-table tbody th, #lanes-table caption')].filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent ?? '');
+        const cut = [...document.querySelectorAll('#lanes-table tbody td, #lanes-table tbody th, #lanes-table caption')]
+          .filter((el) => el.scrollWidth > el.clientWidth + 1)
+          .map((el) => el.textContent ?? '');
         const ledger = document.querySelector('#view-ledger .table-wrap')!;
-        return { cut, doc: document.documentElement.scrollWidth, win: window.innerWidth, ledger: ledger.scrollWidth - ledger.clientWidth };
+        return {
+          cut,
+          doc: document.documentElement.scrollWidth,
+          win: window.innerWidth,
+          ledger: ledger.scrollWidth - ledger.clientWidth,
+        };
       });
       expect(fit.cut, `${width} px: cells or caption cut`).toEqual([]);
-      expect(fit.ledger, `${width} px: the delivery ledger fits (its first column stays put if a long lane name ever makes it scroll)`).toBeLessThanOrEqual(0);
+      expect(
+        fit.ledger,
+        `${width} px: the delivery ledger fits (its first column stays put if a long lane name ever makes it scroll)`,
+      ).toBeLessThanOrEqual(0);
       expect(fit.doc, `${width} px: the page does not scroll sideways`).toBeLessThanOrEqual(fit.win);
       const captionBox = await page.locator('#lanes-table caption').boundingBox();
       expect(captionBox!.x + captionBox!.width).toBeLessThanOrEqual(width);
       // on a phone every number says which column it is
-      if (width === 390) expect(await page.locator(cell('alpha', 'dropped')).evaluate((el) => getComputedStyle(el as unknown as PageElement, '::before').content)).toBe('"Dropped"');
+      if (width === 390)
+        expect(
+          await page
+            .locator(cell('alpha', 'dropped'))
+            .evaluate((el) => getComputedStyle(el as unknown as PageElement, '::before').content),
+        ).toBe('"Dropped"');
       // the chart: a series per lane, within the window
       const legend = await page.locator('#overview-chart .u-legend .u-series .u-label').allTextContents();
       expect(legend).toEqual(expect.arrayContaining(['alpha', 'beta', 'gamma']));
@@ -208,18 +278,35 @@ describe.skipIf(chromiumPeer.skip)('the dashboard in a browser', () => {
     expect(await page.locator('#tls-body').textContent()).toContain('TLSv1.3');
     expect(await page.locator('#tls-body').textContent()).toContain('unknown_ca');
     expect(await valueOf('#ledger-body tr[data-stream="1"] [data-field="hwm"]')).toBe('100');
-    await page.waitForFunction(() => document.querySelectorAll('#records-body tr[data-level]').length === 3, undefined, { timeout: 5000 });
+    await page.waitForFunction(
+      () => document.querySelectorAll('#records-body tr[data-level]').length === 3,
+      undefined,
+      { timeout: 5000 },
+    );
     expect(await page.locator('#records-body tr').first().textContent()).toContain('slow request'); // newest first
-    await page.waitForFunction(() => document.querySelector('#rejects-body')?.textContent?.includes('{oops'), undefined, { timeout: 5000 });
+    await page.waitForFunction(
+      () => document.querySelector('#rejects-body')?.textContent?.includes('{oops'),
+      undefined,
+      { timeout: 5000 },
+    );
 
     // new records arrive while the page is open
-    await appendRecords(dirs.alpha, 'records-000001.ndjson', [
-      { seq: 5, level: 'error', service: 'api', msg: 'disk full on /var' },
-      { seq: 6, level: 'info', service: 'web', msg: 'GET / 200' },
-    ], 'alpha');
+    await appendRecords(
+      dirs.alpha,
+      'records-000001.ndjson',
+      [
+        { seq: 5, level: 'error', service: 'api', msg: 'disk full on /var' },
+        { seq: 6, level: 'info', service: 'web', msg: 'GET / 200' },
+      ],
+      'alpha',
+    );
     alpha = { ...alpha, received: 123_458, persisted: 123_402 };
     await writeStats(dirs.alpha, alpha);
-    await page.waitForFunction(() => document.querySelector('#records-body')?.textContent?.includes('GET / 200'), undefined, { timeout: 5000 });
+    await page.waitForFunction(
+      () => document.querySelector('#records-body')?.textContent?.includes('GET / 200'),
+      undefined,
+      { timeout: 5000 },
+    );
     // many snapshots have arrived since the lane opened: still exactly one chart
     expect(await page.locator('#rate-chart .uplot').count()).toBe(1);
 
@@ -233,11 +320,19 @@ describe.skipIf(chromiumPeer.skip)('the dashboard in a browser', () => {
       { timeout: 5000 },
     );
     expect(await page.locator('#records-body').textContent()).toContain('disk full on /var');
-    expect(await page.locator('#f-level').evaluate((el) => (el as unknown as { labels: { length: number } | null }).labels?.length)).toBe(1);
+    expect(
+      await page
+        .locator('#f-level')
+        .evaluate((el) => (el as unknown as { labels: { length: number } | null }).labels?.length),
+    ).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-lane.png'), fullPage: true });
 
     await page.selectOption('#f-level', '');
-    await page.waitForFunction(() => document.querySelectorAll('#records-body tr[data-level]').length === 5, undefined, { timeout: 5000 });
+    await page.waitForFunction(
+      () => document.querySelectorAll('#records-body tr[data-level]').length === 5,
+      undefined,
+      { timeout: 5000 },
+    );
   });
 
   it('shows a lane as down within seconds when its process dies or its stats stop', async () => {

@@ -43,7 +43,10 @@ describe('tailLines', () => {
       { value: { m: '日本' }, raw: '{"m":"日本"}' },
       { value: { m: 'héllo ✓' }, raw: '{"m":"héllo ✓"}' },
     ]);
-    expect(parseNewestFirst(['{"a":1}\r', 'not json', '[1,2]', '', '{"b":2}']).map((e) => e.value)).toEqual([{ b: 2 }, { a: 1 }]);
+    expect(parseNewestFirst(['{"a":1}\r', 'not json', '[1,2]', '', '{"b":2}']).map((e) => e.value)).toEqual([
+      { b: 2 },
+      { a: 1 },
+    ]);
   });
 });
 
@@ -51,12 +54,24 @@ describe('listRecordFiles', () => {
   it('lists *.ndjson records files newest first, without rejects or compressed files', async () => {
     const dir = join(root, 'lane');
     await mkdir(dir);
-    for (const n of ['records-000001.ndjson', 'records-000002.ndjson', 'records-000003.ndjson', 'rejects.ndjson', 'records-000000.ndjson.gz', 'stats.json']) await writeFile(join(dir, n), 'x\n');
+    for (const n of [
+      'records-000001.ndjson',
+      'records-000002.ndjson',
+      'records-000003.ndjson',
+      'rejects.ndjson',
+      'records-000000.ndjson.gz',
+      'stats.json',
+    ])
+      await writeFile(join(dir, n), 'x\n');
     const t = Date.now() / 1000;
     await utimes(join(dir, 'records-000001.ndjson'), t - 300, t - 300);
     await utimes(join(dir, 'records-000002.ndjson'), t - 200, t - 200);
     await utimes(join(dir, 'records-000003.ndjson'), t - 200, t - 200); // same mtime: the later name wins
-    expect((await listRecordFiles(dir)).map((f) => f.name)).toEqual(['records-000003.ndjson', 'records-000002.ndjson', 'records-000001.ndjson']);
+    expect((await listRecordFiles(dir)).map((f) => f.name)).toEqual([
+      'records-000003.ndjson',
+      'records-000002.ndjson',
+      'records-000001.ndjson',
+    ]);
     expect(await listRecordFiles(join(root, 'absent'))).toEqual([]);
   });
 });

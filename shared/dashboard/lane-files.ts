@@ -33,7 +33,8 @@ export async function readStats(dir: string): Promise<StatsRead> {
   }
   try {
     const v: unknown = JSON.parse(text);
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return { ok: false, reason: 'unreadable', detail: 'stats.json is not a JSON object' };
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      return { ok: false, reason: 'unreadable', detail: 'stats.json is not a JSON object' };
     return { ok: true, stats: v as Record<string, unknown>, mtimeMs };
   } catch (err) {
     return { ok: false, reason: 'unreadable', detail: `stats.json is not JSON: ${(err as Error).message}` };
@@ -79,7 +80,7 @@ export async function tailLines(path: string, maxBytes: number): Promise<TailChu
     }
     const end = buf.lastIndexOf(LF, got - 1) + 1;
     const lines = end > from ? buf.toString('utf8', from, end - 1).split('\n') : [];
-    return { path, size: st.size, mtimeMs: st.mtimeMs, lines, fromStart: start === 0, };
+    return { path, size: st.size, mtimeMs: st.mtimeMs, lines, fromStart: start === 0 };
   } finally {
     await fh.close();
   }
@@ -134,7 +135,8 @@ export function parseNewestFirst(lines: readonly string[], into: TailEntry[] = [
     if (raw.length < 2) continue;
     try {
       const v: unknown = JSON.parse(raw);
-      if (v !== null && typeof v === 'object' && !Array.isArray(v)) into.push({ value: v as Record<string, unknown>, raw });
+      if (v !== null && typeof v === 'object' && !Array.isArray(v))
+        into.push({ value: v as Record<string, unknown>, raw });
     } catch {
       // a torn line after a crash: not ours to judge here
     }

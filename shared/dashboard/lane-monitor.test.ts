@@ -60,22 +60,44 @@ describe('LaneMonitor', () => {
   });
 
   it('reads compression, TLS handshake failures and drops by reason from the lane-specific sections', () => {
-    const day12 = totalsOf({ compression: { none: { wireBytes: 100, rawBytes: 100 }, zstd: { wireBytes: 100, rawBytes: 700 } } });
+    const day12 = totalsOf({
+      compression: { none: { wireBytes: 100, rawBytes: 100 }, zstd: { wireBytes: 100, rawBytes: 700 } },
+    });
     expect(day12).toMatchObject({ compressionRatio: 4, tlsHandshakeFailures: null, drops: {} });
-    expect(totalsOf({ tls: { handshakes: { ok: 3, failed: 2 }, handshakeFailures: { unknown_ca: 1, expired: 1 } } }).tlsHandshakeFailures).toBe(2);
+    expect(
+      totalsOf({ tls: { handshakes: { ok: 3, failed: 2 }, handshakeFailures: { unknown_ca: 1, expired: 1 } } })
+        .tlsHandshakeFailures,
+    ).toBe(2);
     expect(totalsOf({ tls: { handshakes: { ok: 3, failed: 0 }, handshakeFailures: {} } }).tlsHandshakeFailures).toBe(0);
-    expect(totalsOf({ syslog: { tls: { handshakeErrors: 4 }, udp: { dropped: 2 } }, records: { dropped: 2 } })).toMatchObject({ tlsHandshakeFailures: 4, drops: { udp_sink_backlog: 2 } });
+    expect(
+      totalsOf({ syslog: { tls: { handshakeErrors: 4 }, udp: { dropped: 2 } }, records: { dropped: 2 } }),
+    ).toMatchObject({ tlsHandshakeFailures: 4, drops: { udp_sink_backlog: 2 } });
     // day 10: kernel drops never reach the receiver's own count; app-queue drops do
-    expect(totalsOf({ udp: { kernelDrops: 5, appDrops: 3, tooOld: 0 }, records: { dropped: 3 } }).drops).toEqual({ kernel_buffer_full: 5, app_queue_full: 3 });
+    expect(totalsOf({ udp: { kernelDrops: 5, appDrops: 3, tooOld: 0 }, records: { dropped: 3 } }).drops).toEqual({
+      kernel_buffer_full: 5,
+      app_queue_full: 3,
+    });
     // day 14: the bounded queue names its overflow policy; anything else counted as dropped is "other"
-    expect(totalsOf({ queue: { overflow: 'drop-newest', dropped: 7 }, records: { dropped: 9 } }).drops).toEqual({ 'queue_full_drop-newest': 7, other: 2 });
-    expect(totalsOf(null)).toMatchObject({ compressionRatio: null, tlsHandshakeFailures: null, drops: {}, writesRefused: null });
+    expect(totalsOf({ queue: { overflow: 'drop-newest', dropped: 7 }, records: { dropped: 9 } }).drops).toEqual({
+      'queue_full_drop-newest': 7,
+      other: 2,
+    });
+    expect(totalsOf(null)).toMatchObject({
+      compressionRatio: null,
+      tlsHandshakeFailures: null,
+      drops: {},
+      writesRefused: null,
+    });
     // the acknowledged lanes' refused writes (issue 17: stream owners)
-    expect(totalsOf({ ownership: { streams: 2, refused: { stream_owned: 3, hello_required: 1 } } }).writesRefused).toEqual({ stream_owned: 3, hello_required: 1 });
+    expect(
+      totalsOf({ ownership: { streams: 2, refused: { stream_owned: 3, hello_required: 1 } } }).writesRefused,
+    ).toEqual({ stream_owned: 3, hello_required: 1 });
   });
 
   it('totalsOf tolerates missing and odd fields', () => {
     expect(totalsOf(null)).toMatchObject({ received: 0, gaps: 0, streams: 0 });
-    expect(totalsOf({ records: { received: '7' }, streams: { a: { gaps: 2 }, b: null, c: { gaps: 1, reordered: 4 } } })).toMatchObject({ received: 0, gaps: 3, reordered: 4, streams: 3 });
+    expect(
+      totalsOf({ records: { received: '7' }, streams: { a: { gaps: 2 }, b: null, c: { gaps: 1, reordered: 4 } } }),
+    ).toMatchObject({ received: 0, gaps: 3, reordered: 4, streams: 3 });
   });
 });

@@ -9,7 +9,16 @@
  * successive snapshots divided by the time between their `updatedAt`s, so they do not depend on how
  * the dashboard's tick lines up with the receiver's writes.
  */
-import { listRecordFiles, parseNewestFirst, pidAlive, readStats, REJECTS_FILE, tailLines, type StatsRead, type TailEntry } from './lane-files.ts';
+import {
+  listRecordFiles,
+  parseNewestFirst,
+  pidAlive,
+  readStats,
+  REJECTS_FILE,
+  tailLines,
+  type StatsRead,
+  type TailEntry,
+} from './lane-files.ts';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -96,7 +105,13 @@ export interface MonitorOptions {
   tailBytes: number;
 }
 
-const ZERO_RATES: LaneRates = Object.freeze({ recordsPerSec: 0, persistedPerSec: 0, rejectedPerSec: 0, bytesPerSec: 0, decodedBytesPerSec: 0 });
+const ZERO_RATES: LaneRates = Object.freeze({
+  recordsPerSec: 0,
+  persistedPerSec: 0,
+  rejectedPerSec: 0,
+  bytesPerSec: 0,
+  decodedBytesPerSec: 0,
+});
 
 function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
@@ -144,7 +159,10 @@ export function totalsOf(stats: Record<string, unknown> | null): LaneTotals {
  * {codec: {wireBytes, rawBytes}}), `tls` (day 13: handshakeFailures by reason, handshakes.failed),
  * `syslog.tls.handshakeErrors`, and the drop counters of the UDP lanes and of bounded queues.
  */
-function extrasOf(s: Record<string, unknown>, dropped: number): Pick<LaneTotals, 'compressionRatio' | 'tlsHandshakeFailures' | 'drops' | 'writesRefused'> {
+function extrasOf(
+  s: Record<string, unknown>,
+  dropped: number,
+): Pick<LaneTotals, 'compressionRatio' | 'tlsHandshakeFailures' | 'drops' | 'writesRefused'> {
   let wire = 0;
   let raw = 0;
   for (const c of Object.values(obj(s.compression))) {
@@ -161,7 +179,8 @@ function extrasOf(s: Record<string, unknown>, dropped: number): Pick<LaneTotals,
     tlsHandshakeFailures = Math.max(byReason, num(obj(tls.handshakes).failed));
   }
   const syslogTls = obj(obj(s.syslog).tls);
-  if (syslogTls.handshakeErrors !== undefined) tlsHandshakeFailures = (tlsHandshakeFailures ?? 0) + num(syslogTls.handshakeErrors);
+  if (syslogTls.handshakeErrors !== undefined)
+    tlsHandshakeFailures = (tlsHandshakeFailures ?? 0) + num(syslogTls.handshakeErrors);
 
   const drops: Record<string, number> = {};
   const add = (reason: string, n: number) => {
@@ -253,7 +272,8 @@ export class LaneMonitor {
       if (!prev || updatedAtMs !== prev.updatedAtMs) this.prev = { updatedAtMs, totals };
       this.totals = totals;
       const pid = read.stats.pid;
-      this.pidOk = this.opts.checkPid && typeof pid === 'number' && Number.isInteger(pid) && pid > 0 ? pidAlive(pid) : null;
+      this.pidOk =
+        this.opts.checkPid && typeof pid === 'number' && Number.isInteger(pid) && pid > 0 ? pidAlive(pid) : null;
     }
     const h = this.health(now);
     if (!h.alive) this.rates = ZERO_RATES;
@@ -295,7 +315,8 @@ export class LaneMonitor {
 
   snapshot(now = Date.now()): LaneSnapshot {
     const read = this.read;
-    const transport = read.ok && typeof read.stats.transport === 'string' ? read.stats.transport : (this.config.transport ?? 'unknown');
+    const transport =
+      read.ok && typeof read.stats.transport === 'string' ? read.stats.transport : (this.config.transport ?? 'unknown');
     return {
       name: this.config.name,
       transport,

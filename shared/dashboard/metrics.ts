@@ -44,7 +44,8 @@ class Exposition {
   private out = '';
   family(name: string, kind: Kind, text: string, samples: readonly Sample[]): void {
     // Prometheus' naming rules, enforced where the names are made (promtool checks the same)
-    if (kind === 'counter' !== name.endsWith('_total')) throw new Error(`metric ${name}: a counter's name ends in _total, and only a counter's`);
+    if ((kind === 'counter') !== name.endsWith('_total'))
+      throw new Error(`metric ${name}: a counter's name ends in _total, and only a counter's`);
     this.out += `# HELP ${name} ${help(text)}\n# TYPE ${name} ${kind}\n`;
     for (const [l, v] of samples) this.out += `${name}${labels(l)} ${fmt(v)}\n`;
   }
@@ -106,7 +107,8 @@ function knownRejects(l: LaneSnapshot): readonly string[] {
   return Object.keys(RECORD_REJECTS);
 }
 
-const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const obj = (v: unknown): Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
 /** Drop reasons a lane's stats.json has a counter for (lane-monitor.ts names them); `other` always. */
@@ -116,7 +118,8 @@ function knownDrops(l: LaneSnapshot): string[] {
   if (s.udp !== undefined) out.push('kernel_buffer_full', 'app_queue_full', 'too_old');
   if (obj(obj(s.syslog).udp).dropped !== undefined) out.push('udp_sink_backlog');
   const queue = obj(s.queue);
-  if (s.queue !== undefined) out.push(typeof queue.overflow === 'string' ? `queue_full_${queue.overflow}` : 'queue_full');
+  if (s.queue !== undefined)
+    out.push(typeof queue.overflow === 'string' ? `queue_full_${queue.overflow}` : 'queue_full');
   out.push('other');
   return out;
 }
@@ -131,7 +134,8 @@ function tlsFailures(l: LaneSnapshot): Map<string, number> | undefined {
   const s = obj(l.stats);
   const out = new Map<string, number>(TLS_FAILURE_REASONS.map((r) => [r, 0]));
   const add = (reason: string, n: number) => out.set(reason, (out.get(reason) ?? 0) + n);
-  const byReason = (v: unknown) => Object.entries(obj(v)).filter(([, n]) => typeof n === 'number' && Number.isFinite(n)) as Array<[string, number]>;
+  const byReason = (v: unknown) =>
+    Object.entries(obj(v)).filter(([, n]) => typeof n === 'number' && Number.isFinite(n)) as Array<[string, number]>;
   if (s.tls !== undefined) {
     const tls = obj(s.tls);
     const reasons = byReason(tls.handshakeFailures);
@@ -155,27 +159,56 @@ function byReason(lane: string, known: readonly string[], counted: Iterable<[str
 }
 
 function rejectsOf(l: LaneSnapshot): Array<[string, number]> {
-  const counted = Object.entries(obj(l.stats?.rejects)).filter(([, n]) => typeof n === 'number' && Number.isFinite(n)) as Array<[string, number]>;
+  const counted = Object.entries(obj(l.stats?.rejects)).filter(
+    ([, n]) => typeof n === 'number' && Number.isFinite(n),
+  ) as Array<[string, number]>;
   // records.rejected beyond what the reasons add up to (a receiver that counts without a reason): `other`
   const rest = l.totals.rejected - counted.reduce((a, [, n]) => a + n, 0);
   return rest > 0 ? [...counted, ['other', rest]] : counted;
 }
 
-export function renderMetrics(lanes: readonly LaneSnapshot[], dashboard: { sseClients: number; unauthorized?: number }): string {
+export function renderMetrics(
+  lanes: readonly LaneSnapshot[],
+  dashboard: { sseClients: number; unauthorized?: number },
+): string {
   const e = new Exposition();
-  const perLane = (get: (l: LaneSnapshot) => number, which: readonly LaneSnapshot[] = lanes): Sample[] => which.map((l) => [{ lane: l.name }, get(l)]);
+  const perLane = (get: (l: LaneSnapshot) => number, which: readonly LaneSnapshot[] = lanes): Sample[] =>
+    which.map((l) => [{ lane: l.name }, get(l)]);
   const withStats = lanes.filter((l) => l.stats !== null);
 
-  e.family('logstream_lane_up', 'gauge', 'Whether the lane is up: stats.json recent and its pid alive (1) or not (0).', perLane((l) => (l.health.alive ? 1 : 0)));
+  e.family(
+    'logstream_lane_up',
+    'gauge',
+    'Whether the lane is up: stats.json recent and its pid alive (1) or not (0).',
+    perLane((l) => (l.health.alive ? 1 : 0)),
+  );
   e.family(
     'logstream_stats_age_seconds',
     'gauge',
     'Seconds since the lane last rewrote stats.json (lanes that have one).',
-    perLane((l) => (l.health.ageMs ?? 0) / 1000, lanes.filter((l) => l.health.ageMs !== null)),
+    perLane(
+      (l) => (l.health.ageMs ?? 0) / 1000,
+      lanes.filter((l) => l.health.ageMs !== null),
+    ),
   );
-  e.family('logstream_records_received_total', 'counter', 'Records received (new ones, duplicates excluded), since the receiver started.', perLane((l) => l.totals.received));
-  e.family('logstream_records_persisted_total', 'counter', 'Records written to the lane\'s data dir (or its durable store).', perLane((l) => l.totals.persisted));
-  e.family('logstream_records_duplicate_total', 'counter', 'Records sent again (seq at or below the stream\'s mark) and not stored twice.', perLane((l) => l.totals.duplicates));
+  e.family(
+    'logstream_records_received_total',
+    'counter',
+    'Records received (new ones, duplicates excluded), since the receiver started.',
+    perLane((l) => l.totals.received),
+  );
+  e.family(
+    'logstream_records_persisted_total',
+    'counter',
+    "Records written to the lane's data dir (or its durable store).",
+    perLane((l) => l.totals.persisted),
+  );
+  e.family(
+    'logstream_records_duplicate_total',
+    'counter',
+    "Records sent again (seq at or below the stream's mark) and not stored twice.",
+    perLane((l) => l.totals.duplicates),
+  );
   e.family(
     'logstream_rejects_total',
     'counter',
@@ -188,17 +221,52 @@ export function renderMetrics(lanes: readonly LaneSnapshot[], dashboard: { sseCl
     'Records or datagrams dropped, by reason (full kernel buffers, full queues, ...).',
     lanes.flatMap((l) => byReason(l.name, knownDrops(l), Object.entries(l.totals.drops))),
   );
-  e.family('logstream_gaps_total', 'counter', 'Seqs skipped, summed over the streams of the lane (LSP/1 gaps).', perLane((l) => l.totals.gaps));
-  e.family('logstream_reordered_total', 'counter', 'Records that arrived out of order, summed over streams.', perLane((l) => l.totals.reordered));
-  e.family('logstream_received_bytes_total', 'counter', 'Bytes received on the wire (as sent, compressed or not).', perLane((l) => l.totals.bytesWire));
-  e.family('logstream_decoded_bytes_total', 'counter', 'Bytes of records after decoding (decompressed).', perLane((l) => l.totals.bytesDecoded));
-  e.family('logstream_connections_open', 'gauge', 'Connections open now.', perLane((l) => l.totals.connectionsOpen));
-  e.family('logstream_connections_total', 'counter', 'Connections accepted since the receiver started.', perLane((l) => l.totals.connectionsTotal));
-  e.family('logstream_streams', 'gauge', 'Streams the receiver keeps a high-water mark for.', perLane((l) => l.totals.streams));
+  e.family(
+    'logstream_gaps_total',
+    'counter',
+    'Seqs skipped, summed over the streams of the lane (LSP/1 gaps).',
+    perLane((l) => l.totals.gaps),
+  );
+  e.family(
+    'logstream_reordered_total',
+    'counter',
+    'Records that arrived out of order, summed over streams.',
+    perLane((l) => l.totals.reordered),
+  );
+  e.family(
+    'logstream_received_bytes_total',
+    'counter',
+    'Bytes received on the wire (as sent, compressed or not).',
+    perLane((l) => l.totals.bytesWire),
+  );
+  e.family(
+    'logstream_decoded_bytes_total',
+    'counter',
+    'Bytes of records after decoding (decompressed).',
+    perLane((l) => l.totals.bytesDecoded),
+  );
+  e.family(
+    'logstream_connections_open',
+    'gauge',
+    'Connections open now.',
+    perLane((l) => l.totals.connectionsOpen),
+  );
+  e.family(
+    'logstream_connections_total',
+    'counter',
+    'Connections accepted since the receiver started.',
+    perLane((l) => l.totals.connectionsTotal),
+  );
+  e.family(
+    'logstream_streams',
+    'gauge',
+    'Streams the receiver keeps a high-water mark for.',
+    perLane((l) => l.totals.streams),
+  );
   e.family(
     'logstream_tls_handshake_failures_total',
     'counter',
-    'Failed TLS handshakes by reason (lanes with TLS: day 13, the syslog lane\'s TLS port).',
+    "Failed TLS handshakes by reason (lanes with TLS: day 13, the syslog lane's TLS port).",
     withStats.flatMap((l) => {
       const m = tlsFailures(l);
       return m ? [...m].map(([reason, n]): Sample => [{ lane: l.name, reason }, n]) : [];
@@ -208,18 +276,45 @@ export function renderMetrics(lanes: readonly LaneSnapshot[], dashboard: { sseCl
     'logstream_writes_refused_total',
     'counter',
     'HELLOs and BATCHes refused, by reason: stream_owned (another identity owns the stream), hello_required (a BATCH before its HELLO). Acknowledged lanes.',
-    lanes.flatMap((l) => (l.totals.writesRefused ? byReason(l.name, WRITE_REFUSALS, Object.entries(l.totals.writesRefused)) : [])),
+    lanes.flatMap((l) =>
+      l.totals.writesRefused ? byReason(l.name, WRITE_REFUSALS, Object.entries(l.totals.writesRefused)) : [],
+    ),
   );
   e.family(
     'logstream_compression_ratio',
     'gauge',
     'Decoded bytes per wire byte of compressed batches (lanes that have compressed some).',
-    perLane((l) => l.totals.compressionRatio ?? 0, withStats.filter((l) => l.totals.compressionRatio !== null)),
+    perLane(
+      (l) => l.totals.compressionRatio ?? 0,
+      withStats.filter((l) => l.totals.compressionRatio !== null),
+    ),
   );
-  e.family('logstream_records_per_second', 'gauge', 'Records received per second, from the two latest stats snapshots.', perLane((l) => l.rates.recordsPerSec));
-  e.family('logstream_persisted_per_second', 'gauge', 'Records persisted per second.', perLane((l) => l.rates.persistedPerSec));
-  e.family('logstream_bytes_per_second', 'gauge', 'Wire bytes received per second.', perLane((l) => l.rates.bytesPerSec));
-  e.family('logstream_dashboard_sse_clients', 'gauge', 'Browsers connected to /api/events.', [[{}, dashboard.sseClients]]);
-  e.family('logstream_dashboard_unauthorized_total', 'counter', 'Requests refused with 401: no token or client certificate where the dashboard asks who you are.', [[{}, dashboard.unauthorized ?? 0]]);
+  e.family(
+    'logstream_records_per_second',
+    'gauge',
+    'Records received per second, from the two latest stats snapshots.',
+    perLane((l) => l.rates.recordsPerSec),
+  );
+  e.family(
+    'logstream_persisted_per_second',
+    'gauge',
+    'Records persisted per second.',
+    perLane((l) => l.rates.persistedPerSec),
+  );
+  e.family(
+    'logstream_bytes_per_second',
+    'gauge',
+    'Wire bytes received per second.',
+    perLane((l) => l.rates.bytesPerSec),
+  );
+  e.family('logstream_dashboard_sse_clients', 'gauge', 'Browsers connected to /api/events.', [
+    [{}, dashboard.sseClients],
+  ]);
+  e.family(
+    'logstream_dashboard_unauthorized_total',
+    'counter',
+    'Requests refused with 401: no token or client certificate where the dashboard asks who you are.',
+    [[{}, dashboard.unauthorized ?? 0]],
+  );
   return e.text();
 }

@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from './server.ts';
-import { appendRecords, appendRejects, deadPid, recordLine, waitFor, writeStats, type FakeRecord } from './test-support.ts';
+import {
+  appendRecords,
+  appendRejects,
+  deadPid,
+  recordLine,
+  waitFor,
+  writeStats,
+  type FakeRecord,
+} from './test-support.ts';
 
 let root: string;
 let dash: Dashboard;
@@ -30,7 +38,8 @@ const levels = ['info', 'warn', 'error', 'debug'];
 const services = ['api', 'db', 'web'];
 function fixtureRecords(from: number, n: number): FakeRecord[] {
   const out: FakeRecord[] = [];
-  for (let i = from; i < from + n; i++) out.push({ seq: i, level: levels[i % 4]!, service: services[i % 3]!, msg: `message ${i}` });
+  for (let i = from; i < from + n; i++)
+    out.push({ seq: i, level: levels[i % 4]!, service: services[i % 3]!, msg: `message ${i}` });
   return out;
 }
 
@@ -59,18 +68,31 @@ beforeAll(async () => {
     open: 2,
     total: 5,
     rejects: { invalid_json: 1, missing_field: 1, 'we"ird\\reason\nx': 1 },
-    streams: { '1': { hwm: 100, gaps: 3, duplicates: 4, reordered: 1 }, '2': { hwm: 7, gaps: 2, duplicates: 0, reordered: 0 } },
+    streams: {
+      '1': { hwm: 100, gaps: 3, duplicates: 4, reordered: 1 },
+      '2': { hwm: 7, gaps: 2, duplicates: 0, reordered: 0 },
+    },
   });
   // lane b: text lane without streams; its records file ends in a line still being written
   await appendRecords(dirs.b, 'records-000001.ndjson', [{ level: 'info', msg: 'only one', service: 'web' }], 'b');
-  await writeFile(join(dirs.b, 'records-000001.ndjson'), `${recordLine({ level: 'info', msg: 'only one', service: 'web' }, 'b')}{"ts":"2026-01-01T00:00:00Z","lev`);
+  await writeFile(
+    join(dirs.b, 'records-000001.ndjson'),
+    `${recordLine({ level: 'info', msg: 'only one', service: 'web' }, 'b')}{"ts":"2026-01-01T00:00:00Z","lev`,
+  );
   await writeStats(dirs.b, { lane: 'b', transport: 'udp', received: 1, persisted: 1 });
   await writeStats(dirs.dead, { lane: 'dead', pid: await deadPid() });
   await writeStats(dirs.stale, { lane: 'stale', updatedAt: new Date(Date.now() - 60_000).toISOString() });
   await writeStats(dirs.tls, {
     lane: 'tls',
     transport: 'tls',
-    extra: { tls: { version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', clientSubjects: ['CN=shipper-1'], handshakeFailures: { unknown_ca: 2, expired: 1 } } },
+    extra: {
+      tls: {
+        version: 'TLSv1.3',
+        cipher: 'TLS_AES_256_GCM_SHA384',
+        clientSubjects: ['CN=shipper-1'],
+        handshakeFailures: { unknown_ca: 2, expired: 1 },
+      },
+    },
   });
   dash = await startDashboard({
     lanes: [
@@ -114,7 +136,19 @@ describe('/api/stats', () => {
     const a = json.lanes[0];
     expect(a.stats.records).toEqual({ received: 103, persisted: 100, rejected: 3, duplicates: 4, dropped: 2 });
     expect(a.stats.streams['1']).toEqual({ hwm: 100, gaps: 3, duplicates: 4, reordered: 1 });
-    expect(a.totals).toMatchObject({ received: 103, persisted: 100, rejected: 3, duplicates: 4, dropped: 2, gaps: 5, reordered: 1, bytesWire: 20_000, connectionsOpen: 2, connectionsTotal: 5, streams: 2 });
+    expect(a.totals).toMatchObject({
+      received: 103,
+      persisted: 100,
+      rejected: 3,
+      duplicates: 4,
+      dropped: 2,
+      gaps: 5,
+      reordered: 1,
+      bytesWire: 20_000,
+      connectionsOpen: 2,
+      connectionsTotal: 5,
+      streams: 2,
+    });
     expect(a.transport).toBe('tcp');
     const all = await get('/api/stats');
     expect(all.json.lanes.map((l: { name: string }) => l.name)).toEqual(['a', 'b', 'dead', 'stale', 'missing', 'tls']);
@@ -124,7 +158,10 @@ describe('/api/stats', () => {
 
   it('passes the tls section through', async () => {
     const { json } = await get('/api/stats?lane=tls');
-    expect(json.lanes[0].stats.tls).toMatchObject({ version: 'TLSv1.3', handshakeFailures: { unknown_ca: 2, expired: 1 } });
+    expect(json.lanes[0].stats.tls).toMatchObject({
+      version: 'TLSv1.3',
+      handshakeFailures: { unknown_ca: 2, expired: 1 },
+    });
   });
 
   it('computes rates from successive snapshots (deltas over updatedAt)', async () => {
@@ -133,7 +170,12 @@ describe('/api/stats', () => {
     await writeStats(dir, { updatedAt: new Date(t0).toISOString(), received: 1000, persisted: 900, wire: 10_000 });
     const d = await startDashboard({ lanes: [{ name: 'r', dataDir: dir }], refreshMs: 60_000 });
     try {
-      await writeStats(dir, { updatedAt: new Date(t0 + 2000).toISOString(), received: 2000, persisted: 1900, wire: 30_000 });
+      await writeStats(dir, {
+        updatedAt: new Date(t0 + 2000).toISOString(),
+        received: 2000,
+        persisted: 1900,
+        wire: 30_000,
+      });
       await d.refresh();
       const lane = (await fetchJson(new URL('/api/stats', d.url))).lanes[0];
       expect(lane.rates).toMatchObject({ recordsPerSec: 500, persistedPerSec: 500, bytesPerSec: 10_000 });
@@ -166,8 +208,12 @@ describe('/api/logs', () => {
     expect(err.count).toBe(25);
     expect(err.records.every((e: { record: { level: string } }) => e.record.level === 'error')).toBe(true);
     const both = (await get('/api/logs?lane=a&level=warn,error&service=db&limit=1000')).json;
-    const expected = fixtureRecords(1, 100).filter((r) => (r.level === 'warn' || r.level === 'error') && r.service === 'db');
-    expect(both.records.map((e: { record: { _rx: { seq: number } } }) => e.record._rx.seq)).toEqual(expected.map((r) => r.seq).reverse());
+    const expected = fixtureRecords(1, 100).filter(
+      (r) => (r.level === 'warn' || r.level === 'error') && r.service === 'db',
+    );
+    expect(both.records.map((e: { record: { _rx: { seq: number } } }) => e.record._rx.seq)).toEqual(
+      expected.map((r) => r.seq).reverse(),
+    );
   });
 
   it('merges lanes when no lane is given, and leaves out a line still being written', async () => {
@@ -198,7 +244,12 @@ describe('/api/logs', () => {
   });
 
   it('picks up records appended after the first read', async () => {
-    await appendRecords(dirs.b, 'records-000002.ndjson', [{ level: 'fatal', msg: 'late arrival', service: 'web' }], 'b');
+    await appendRecords(
+      dirs.b,
+      'records-000002.ndjson',
+      [{ level: 'fatal', msg: 'late arrival', service: 'web' }],
+      'b',
+    );
     const json = await waitFor('the new record', async () => {
       const j = (await get('/api/logs?lane=b&level=fatal')).json;
       return j.count === 1 ? j : undefined;
@@ -249,7 +300,11 @@ describe('/api/logs', () => {
 describe('/api/rejects', () => {
   it('returns the latest rejects newest first, with reasons', async () => {
     const { json } = await get('/api/rejects?lane=a');
-    expect(json.rejects.map((r: { reason: string }) => r.reason)).toEqual(['line_too_long', 'missing_field', 'invalid_json']);
+    expect(json.rejects.map((r: { reason: string }) => r.reason)).toEqual([
+      'line_too_long',
+      'missing_field',
+      'invalid_json',
+    ]);
     expect(json.rejects[1]).toMatchObject({ seq: 9, sample: '{"msg":"x"}' });
     const one = (await get('/api/rejects?lane=a&limit=1')).json;
     expect(one.count).toBe(1);
@@ -259,8 +314,13 @@ describe('/api/rejects', () => {
 });
 
 /** A strict reader of the Prometheus text format (0.0.4): every sample belongs to a declared family. */
-function parseExposition(text: string): Map<string, { type: string; samples: Array<{ labels: Record<string, string>; value: number }> }> {
-  const families = new Map<string, { type: string; samples: Array<{ labels: Record<string, string>; value: number }> }>();
+function parseExposition(
+  text: string,
+): Map<string, { type: string; samples: Array<{ labels: Record<string, string>; value: number }> }> {
+  const families = new Map<
+    string,
+    { type: string; samples: Array<{ labels: Record<string, string>; value: number }> }
+  >();
   const helped = new Set<string>();
   expect(text.endsWith('\n')).toBe(true);
   for (const line of text.slice(0, -1).split('\n')) {
@@ -302,7 +362,8 @@ describe('/metrics', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
     const fam = parseExposition(res.text);
-    const value = (name: string, labels: Record<string, string>) => fam.get(name)?.samples.find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    const value = (name: string, labels: Record<string, string>) =>
+      fam.get(name)?.samples.find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
     // one counter per meaning (issue 20.2; shared/dashboard/metrics.promtool.test.ts has promtool's verdict)
     expect(fam.get('logstream_records_received_total')?.type).toBe('counter');
     expect(value('logstream_records_received_total', { lane: 'a' })).toBe(103);
@@ -396,7 +457,13 @@ describe('the page and its assets', () => {
 describe('startDashboard configuration', () => {
   it.each([
     [[], 'no lanes'],
-    [[{ name: 'a', dataDir: '/x' }, { name: 'a', dataDir: '/y' }], 'a duplicate name'],
+    [
+      [
+        { name: 'a', dataDir: '/x' },
+        { name: 'a', dataDir: '/y' },
+      ],
+      'a duplicate name',
+    ],
     [[{ name: '../a', dataDir: '/x' }], 'a name that is not URL-safe'],
   ])('refuses %j (%s)', async (lanes) => {
     await expect(startDashboard({ lanes })).rejects.toMatchObject({ code: 'LS_ERR_DASHBOARD_CONFIG' });

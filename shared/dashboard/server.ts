@@ -45,7 +45,8 @@ export type { LaneConfig, LaneSnapshot } from './lane-monitor.ts';
 export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type Level = (typeof LEVELS)[number];
 
-export type DashboardErrorCode = 'LS_ERR_DASHBOARD_CONFIG' | 'LS_ERR_DASHBOARD_AUTH' | 'LS_ERR_QUERY' | 'LS_ERR_UNKNOWN_LANE';
+export type DashboardErrorCode =
+  'LS_ERR_DASHBOARD_CONFIG' | 'LS_ERR_DASHBOARD_AUTH' | 'LS_ERR_QUERY' | 'LS_ERR_UNKNOWN_LANE';
 
 export class DashboardError extends Error {
   readonly code: DashboardErrorCode;
@@ -136,7 +137,8 @@ const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   // uPlot positions its elements with inline styles; everything else comes from this origin
-  'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
 };
 
 class QueryError extends DashboardError {
@@ -158,7 +160,9 @@ function one(q: Query, name: string): string | undefined {
 }
 
 function onlyParams(q: Query, allowed: readonly string[]): void {
-  for (const k of Object.keys(q)) if (!allowed.includes(k)) throw new QueryError(k, `unknown parameter '${k}' (allowed: ${allowed.join(', ') || 'none'})`);
+  for (const k of Object.keys(q))
+    if (!allowed.includes(k))
+      throw new QueryError(k, `unknown parameter '${k}' (allowed: ${allowed.join(', ') || 'none'})`);
 }
 
 function limitParam(q: Query, def: number): number {
@@ -175,7 +179,9 @@ function levelParam(q: Query): Set<string> | undefined {
   const raw = one(q, 'level');
   if (raw === undefined || raw === '') return undefined;
   const wanted = raw.split(',').map((s) => s.trim().toLowerCase());
-  for (const l of wanted) if (!(LEVELS as readonly string[]).includes(l)) throw new QueryError('level', `level '${l}' is not one of ${LEVELS.join(', ')}`);
+  for (const l of wanted)
+    if (!(LEVELS as readonly string[]).includes(l))
+      throw new QueryError('level', `level '${l}' is not one of ${LEVELS.join(', ')}`);
   return new Set(wanted);
 }
 
@@ -190,23 +196,37 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   // Who may read, decided before anything listens or ticks.
   const listenHost = opts.host ?? '127.0.0.1';
   const requireAuth = opts.requireAuth ?? !isLoopback(listenHost);
-  if (opts.token !== undefined && opts.token.length < MIN_TOKEN_LENGTH) throw new DashboardError('LS_ERR_DASHBOARD_CONFIG', `the token is ${opts.token.length} characters: give at least ${MIN_TOKEN_LENGTH}`);
+  if (opts.token !== undefined && opts.token.length < MIN_TOKEN_LENGTH)
+    throw new DashboardError(
+      'LS_ERR_DASHBOARD_CONFIG',
+      `the token is ${opts.token.length} characters: give at least ${MIN_TOKEN_LENGTH}`,
+    );
   if (requireAuth && opts.token === undefined && opts.tls?.clientCa === undefined) {
-    throw new DashboardError('LS_ERR_DASHBOARD_AUTH', `refusing to serve on ${listenHost}: off loopback the dashboard shows log contents only to a bearer token or a client certificate from the CA, and none was given`);
+    throw new DashboardError(
+      'LS_ERR_DASHBOARD_AUTH',
+      `refusing to serve on ${listenHost}: off loopback the dashboard shows log contents only to a bearer token or a client certificate from the CA, and none was given`,
+    );
   }
   const tokenDigest = opts.token === undefined ? undefined : createHash('sha256').update(opts.token).digest();
   let unauthorized = 0;
   const refreshMs = opts.refreshMs ?? 1000;
   const staleMs = opts.staleMs ?? 3000;
   if (!opts.lanes.length) throw new DashboardError('LS_ERR_DASHBOARD_CONFIG', 'give at least one lane');
-  if (!Number.isFinite(refreshMs) || refreshMs < 10) throw new DashboardError('LS_ERR_DASHBOARD_CONFIG', `refreshMs must be at least 10 (got ${refreshMs})`);
+  if (!Number.isFinite(refreshMs) || refreshMs < 10)
+    throw new DashboardError('LS_ERR_DASHBOARD_CONFIG', `refreshMs must be at least 10 (got ${refreshMs})`);
   const seen = new Set<string>();
   for (const l of opts.lanes) {
-    if (!LANE_NAME.test(l.name)) throw new DashboardError('LS_ERR_DASHBOARD_CONFIG', `lane name '${l.name}' must be 1-64 of A-Z a-z 0-9 . _ -`);
+    if (!LANE_NAME.test(l.name))
+      throw new DashboardError('LS_ERR_DASHBOARD_CONFIG', `lane name '${l.name}' must be 1-64 of A-Z a-z 0-9 . _ -`);
     if (seen.has(l.name)) throw new DashboardError('LS_ERR_DASHBOARD_CONFIG', `lane '${l.name}' given twice`);
     seen.add(l.name);
   }
-  const monitorOpts = { staleMs, checkPid: opts.checkPid ?? true, historyPoints: opts.historyPoints ?? 600, tailBytes: opts.tailBytes ?? 256 << 10 };
+  const monitorOpts = {
+    staleMs,
+    checkPid: opts.checkPid ?? true,
+    historyPoints: opts.historyPoints ?? 600,
+    tailBytes: opts.tailBytes ?? 256 << 10,
+  };
   const monitors = new Map(opts.lanes.map((l) => [l.name, new LaneMonitor(l, monitorOpts)]));
   const statics = await loadStatic();
 
@@ -252,11 +272,18 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
 
   // --- HTTP ----------------------------------------------------------------------------------------
   const app: FastifyInstance = opts.tls
-    ? (Fastify({
+    ? Fastify({
         logger: false,
         forceCloseConnections: true,
-        https: { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', ...(opts.tls.clientCa !== undefined ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}) },
-      }) as unknown as FastifyInstance)
+        https: {
+          cert: opts.tls.cert,
+          key: opts.tls.key,
+          minVersion: 'TLSv1.2',
+          ...(opts.tls.clientCa !== undefined
+            ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: false }
+            : {}),
+        },
+      })
     : Fastify({ logger: false, forceCloseConnections: true });
 
   // Who may read: a verified client certificate or the token; else 401 (the browser then asks for it).
@@ -278,9 +305,18 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       unauthorized++;
       reply
         .code(401)
-        .header('www-authenticate', ['Basic realm="logstream dashboard", charset="UTF-8"', 'Bearer realm="logstream dashboard"'])
+        .header('www-authenticate', [
+          'Basic realm="logstream dashboard", charset="UTF-8"',
+          'Bearer realm="logstream dashboard"',
+        ])
         .header('cache-control', 'no-store')
-        .send({ error: { code: 'LS_ERR_UNAUTHORIZED', message: 'this dashboard asks who you are: send the token (Authorization: Bearer <token>, or the password of Basic auth)' } });
+        .send({
+          error: {
+            code: 'LS_ERR_UNAUTHORIZED',
+            message:
+              'this dashboard asks who you are: send the token (Authorization: Bearer <token>, or the password of Basic auth)',
+          },
+        });
       return reply;
     });
   }
@@ -297,10 +333,14 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       return reply.code(status).send({ error: { code: err.code, ...(param ? { param } : {}), message: err.message } });
     }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    return reply.code(status).send({ error: { code: status === 500 ? 'LS_ERR_INTERNAL' : 'LS_ERR_REQUEST', message: err.message } });
+    return reply
+      .code(status)
+      .send({ error: { code: status === 500 ? 'LS_ERR_INTERNAL' : 'LS_ERR_REQUEST', message: err.message } });
   });
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: { code: 'LS_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+    reply
+      .code(404)
+      .send({ error: { code: 'LS_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });
 
   for (const [route, file] of statics) {
@@ -316,7 +356,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       return undefined;
     }
     const m = monitors.get(name);
-    if (!m) throw new QueryError('lane', `no lane '${name}' (lanes: ${[...monitors.keys()].join(', ')})`, 'LS_ERR_UNKNOWN_LANE');
+    if (!m)
+      throw new QueryError(
+        'lane',
+        `no lane '${name}' (lanes: ${[...monitors.keys()].join(', ')})`,
+        'LS_ERR_UNKNOWN_LANE',
+      );
     return m;
   };
   const q = (req: FastifyRequest) => req.query as Query;
@@ -324,7 +369,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   app.get('/api/health', (req) => {
     onlyParams(q(req), []);
     const now = Date.now();
-    return { now: new Date(now).toISOString(), lanes: [...monitors.values()].map((m) => ({ name: m.name, ...m.health(now) })) };
+    return {
+      now: new Date(now).toISOString(),
+      lanes: [...monitors.values()].map((m) => ({ name: m.name, ...m.health(now) })),
+    };
   });
 
   // The snapshot of the last tick, serialised once per tick (ageMs and `now` are as of that tick).
@@ -334,7 +382,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     if (!m) return reply.type(JSON_TYPE).send(lastSnapshot);
     let one = laneJson.get(m.name);
     if (one === undefined) {
-      one = JSON.stringify({ now: new Date(lastTick).toISOString(), refreshMs, staleMs, lanes: [m.snapshot(lastTick)] });
+      one = JSON.stringify({
+        now: new Date(lastTick).toISOString(),
+        refreshMs,
+        staleMs,
+        lanes: [m.snapshot(lastTick)],
+      });
       laneJson.set(m.name, one);
     }
     return reply.type(JSON_TYPE).send(one);
@@ -379,7 +432,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       out.length = Math.min(out.length, limit);
     }
     let body = `{"lane":${JSON.stringify(m?.name ?? null)},"count":${out.length},"records":[`;
-    for (let i = 0; i < out.length; i++) body += `${i ? ',' : ''}{"lane":${JSON.stringify(out[i]!.lane)},"record":${out[i]!.entry.raw}}`;
+    for (let i = 0; i < out.length; i++)
+      body += `${i ? ',' : ''}{"lane":${JSON.stringify(out[i]!.lane)},"record":${out[i]!.entry.raw}}`;
     reply.type(JSON_TYPE).send(`${body}]}`);
   });
 
@@ -389,7 +443,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     const m = laneParam(query, true)!;
     const limit = limitParam(query, 50);
     const rejects = (await m.latestRejects()).slice(0, limit);
-    reply.type(JSON_TYPE).send(`{"lane":${JSON.stringify(m.name)},"count":${rejects.length},"rejects":[${rejects.map((e) => e.raw).join(',')}]}`);
+    reply
+      .type(JSON_TYPE)
+      .send(
+        `{"lane":${JSON.stringify(m.name)},"count":${rejects.length},"rejects":[${rejects.map((e) => e.raw).join(',')}]}`,
+      );
   });
 
   app.get('/api/events', (req: FastifyRequest, reply: FastifyReply) => {
@@ -413,7 +471,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   app.get('/metrics', (req, reply) => {
     onlyParams(q(req), []);
     const now = Date.now();
-    reply.header('content-type', METRICS_CONTENT_TYPE).send(renderMetrics([...monitors.values()].map((m) => m.snapshot(now)), { sseClients: sseClients.size, unauthorized }));
+    reply.header('content-type', METRICS_CONTENT_TYPE).send(
+      renderMetrics(
+        [...monitors.values()].map((m) => m.snapshot(now)),
+        { sseClients: sseClients.size, unauthorized },
+      ),
+    );
   });
 
   await app.listen({ host: listenHost, port: opts.port ?? 0 });

@@ -49,12 +49,16 @@ describe('encodeBatch / decodeBatch round trip', () => {
     const codec = codecByName(name).id;
     const frame = onlyFrame(encodeBatch({ stream: 3, seq: 100, records: RECORDS, codec, level }));
     expect(frame).toMatchObject({ type: FrameType.BATCH, codec, count: 3, stream: 3, seq: 100 });
-    expect(decodeBatch(frame, { maxDecodedBytes: 1 << 20, decodePayload: plain }).map((b) => b.toString())).toEqual(RECORDS);
+    expect(decodeBatch(frame, { maxDecodedBytes: 1 << 20, decodePayload: plain }).map((b) => b.toString())).toEqual(
+      RECORDS,
+    );
   });
 
   it('65535 records, the most a BATCH holds', () => {
     const records = Array.from({ length: 65535 }, (_, i) => String(i));
-    const lines = decodeBatch(onlyFrame(encodeBatch({ stream: 1, seq: 1, records, codec: 1 })), { decodePayload: plain });
+    const lines = decodeBatch(onlyFrame(encodeBatch({ stream: 1, seq: 1, records, codec: 1 })), {
+      decodePayload: plain,
+    });
     expect(lines).toHaveLength(65535);
     expect(lines[65534]!.toString()).toBe('65534');
   });
@@ -95,7 +99,9 @@ describe('decodeBatch line rules', () => {
 
   it('an uncompressed payload over the limit → LS_ERR_TOO_LARGE', () => {
     const payload = encodeBatchPayload(RECORDS);
-    expect(catchLs(() => decodeBatch(batchFrame(3, payload), { maxDecodedBytes: payload.length - 1 })).code).toBe('LS_ERR_TOO_LARGE');
+    expect(catchLs(() => decodeBatch(batchFrame(3, payload), { maxDecodedBytes: payload.length - 1 })).code).toBe(
+      'LS_ERR_TOO_LARGE',
+    );
     expect(decodeBatch(batchFrame(3, payload), { maxDecodedBytes: payload.length })).toHaveLength(3);
   });
 
@@ -106,7 +112,7 @@ describe('decodeBatch line rules', () => {
     expect(err.message).toContain('gzip');
   });
 
-  it('a payload decoder gets every BATCH (codec 0 too) with the limit, and its error is the batch\'s', () => {
+  it("a payload decoder gets every BATCH (codec 0 too) with the limit, and its error is the batch's", () => {
     const seen: Array<[number, number]> = [];
     const spy: PayloadDecoder = (f, max) => {
       seen.push([f.codec, max]);
@@ -115,9 +121,17 @@ describe('decodeBatch line rules', () => {
     };
     const payload = encodeBatchPayload(RECORDS);
     expect(decodeBatch(batchFrame(3, payload), { maxDecodedBytes: 1000, decodePayload: spy })).toHaveLength(3);
-    expect(decodeBatch(batchFrame(3, zlib.gzipSync(payload), 1), { maxDecodedBytes: 999, decodePayload: spy })).toHaveLength(3);
-    expect(catchLs(() => decodeBatch(batchFrame(3, payload), { maxDecodedBytes: 5, decodePayload: spy })).code).toBe('LS_ERR_TOO_LARGE');
-    expect(seen).toEqual([[0, 1000], [1, 999], [0, 5]]);
+    expect(
+      decodeBatch(batchFrame(3, zlib.gzipSync(payload), 1), { maxDecodedBytes: 999, decodePayload: spy }),
+    ).toHaveLength(3);
+    expect(catchLs(() => decodeBatch(batchFrame(3, payload), { maxDecodedBytes: 5, decodePayload: spy })).code).toBe(
+      'LS_ERR_TOO_LARGE',
+    );
+    expect(seen).toEqual([
+      [0, 1000],
+      [1, 999],
+      [0, 5],
+    ]);
   });
 
   it.each([

@@ -89,7 +89,10 @@ export interface DecodeBatchLimits {
 export const uncompressedOnly: PayloadDecoder = (frame, max) => {
   if (frame.codec !== 0) {
     const name = CODECS.get(frame.codec)?.name ?? `#${frame.codec}`;
-    throw new LsError(LS_ERR.LS_ERR_CODEC_UNAVAILABLE, `codec ${name}: this receiver takes uncompressed batches only (codec 0, none)`);
+    throw new LsError(
+      LS_ERR.LS_ERR_CODEC_UNAVAILABLE,
+      `codec ${name}: this receiver takes uncompressed batches only (codec 0, none)`,
+    );
   }
   if (frame.payload.length > max) {
     throw new LsError(LS_ERR.LS_ERR_TOO_LARGE, `payload of ${frame.payload.length} bytes is over ${max}`);

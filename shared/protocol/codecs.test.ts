@@ -44,7 +44,10 @@ const zstdNapi = require('zstd-napi') as ZstdNapi;
 const lz4Napi = require('lz4-napi') as Lz4Napi;
 
 const TEXT = Buffer.from(
-  Array.from({ length: 200 }, (_, i) => `{"ts":"2026-11-26T14:13:48.${String(i % 1000).padStart(3, '0')}Z","level":"info","msg":"req ${i}"}`).join('\n') + '\n',
+  Array.from(
+    { length: 200 },
+    (_, i) => `{"ts":"2026-11-26T14:13:48.${String(i % 1000).padStart(3, '0')}Z","level":"info","msg":"req ${i}"}`,
+  ).join('\n') + '\n',
 );
 
 /** Inputs every codec must round-trip: empty, tiny, incompressible, a real batch, and a multi-block one. */
@@ -135,12 +138,14 @@ describe('codec table', () => {
 });
 
 describe('optional packages: loaded lazily, a missing one is reported, never a crash', () => {
-  const missing = (calls: string[]): ModuleLoader => (id) => {
-    calls.push(id);
-    const err = new Error(`Cannot find module '${id}'`) as NodeJS.ErrnoException;
-    err.code = 'MODULE_NOT_FOUND';
-    throw err;
-  };
+  const missing =
+    (calls: string[]): ModuleLoader =>
+    (id) => {
+      calls.push(id);
+      const err = new Error(`Cannot find module '${id}'`) as NodeJS.ErrnoException;
+      err.code = 'MODULE_NOT_FOUND';
+      throw err;
+    };
 
   it.each([
     ['zstd', 'zstd unavailable: npm install zstd-napi', (load: ModuleLoader) => makeZstdCodec({ load, zlib: {} })],
@@ -221,7 +226,8 @@ describe.each(CODEC_NAMES.map((n) => [n]))('%s', (name) => {
       for (const [label, data] of CORPUS) {
         if (label === '~5 MiB' && level !== undefined && level > 12) continue; // high levels are slow, and `text` covers them
         const packed = codec.compress(data, level);
-        if (name !== 'none' && level !== 0 && label === '1000 generated records') expect(packed.length).toBeLessThan(data.length / 2);
+        if (name !== 'none' && level !== 0 && label === '1000 generated records')
+          expect(packed.length).toBeLessThan(data.length / 2);
         const out = codec.decompress(packed);
         expect(out.equals(data), `${name} level ${String(level)} ${label}`).toBe(true);
         if (level === codec.levels?.default || level === undefined) {
@@ -288,17 +294,25 @@ describe('zstd and lz4 specifics', () => {
     const chunks = chunksOf(codecByName('zstd'), packed);
     expect(chunks.length).toBeGreaterThan(1);
     expect(Buffer.concat(chunks).equals(data)).toBe(true);
-    expect(catchLs(() => codecByName('zstd').decompress(packed.subarray(0, packed.length - 1))).code).toBe('LS_ERR_DECODE');
-    expect(catchLs(() => chunksOf(codecByName('zstd'), packed.subarray(0, packed.length - 1))).code).toBe('LS_ERR_DECODE');
+    expect(catchLs(() => codecByName('zstd').decompress(packed.subarray(0, packed.length - 1))).code).toBe(
+      'LS_ERR_DECODE',
+    );
+    expect(catchLs(() => chunksOf(codecByName('zstd'), packed.subarray(0, packed.length - 1))).code).toBe(
+      'LS_ERR_DECODE',
+    );
   });
 
   it('zstd: a window over 2^ZSTD_WINDOW_LOG_MAX is refused as LS_ERR_TOO_LARGE (the decoder would reserve it)', async () => {
     // No content size (a streaming encoder does not know it): the decoder reserves the whole window.
     const packedWith = async (windowLog: number): Promise<Buffer> => {
       const parts: Buffer[] = [];
-      await pipeline(Readable.from([Buffer.from('tiny')]), new zstdNapi.CompressStream({ windowLog }), async function* (src) {
-        for await (const c of src) parts.push(c as Buffer);
-      });
+      await pipeline(
+        Readable.from([Buffer.from('tiny')]),
+        new zstdNapi.CompressStream({ windowLog }),
+        async function* (src) {
+          for await (const c of src) parts.push(c as Buffer);
+        },
+      );
       return Buffer.concat(parts);
     };
     const over = await packedWith(ZSTD_WINDOW_LOG_MAX + 1);
@@ -337,12 +351,18 @@ describe('zstd and lz4 specifics', () => {
 
   it('lz4: trailing bytes after the last frame → LS_ERR_DECODE (the native decoder would ignore them)', () => {
     const a = lz4Napi.compressFrameSync(TEXT);
-    expect(catchLs(() => codecByName('lz4').decompress(Buffer.concat([a, Buffer.from('junk')]))).code).toBe('LS_ERR_DECODE');
+    expect(catchLs(() => codecByName('lz4').decompress(Buffer.concat([a, Buffer.from('junk')]))).code).toBe(
+      'LS_ERR_DECODE',
+    );
   });
 
   it('lz4: linked blocks (each may refer to the previous 64 KiB) decode, with the previous output as dictionary', () => {
     const data = CORPUS.find(([l]) => l === '1000 generated records')![1];
-    const frame = linkedFrame([data.subarray(0, 65536), data.subarray(65536, 100_000), data.subarray(100_000, 130_000)]);
+    const frame = linkedFrame([
+      data.subarray(0, 65536),
+      data.subarray(65536, 100_000),
+      data.subarray(100_000, 130_000),
+    ]);
     expect(walkLz4Frames(frame)[0]!.linked).toBe(true);
     const want = data.subarray(0, 130_000);
     expect(lz4Napi.decompressFrameSync(frame).equals(want)).toBe(true); // the crafted frame is valid
@@ -450,10 +470,15 @@ describe('decompression bombs, a chunk at a time: asking for one chunk decodes o
 });
 
 describe('corrupt zstd / lz4 payloads in a valid frame (CRC recomputed) → LS_ERR_DECODE', () => {
-  const RECORDS = ['{"ts":"2026-11-26T14:13:48.123Z","level":"info","msg":"hello"}', '{"ts":"2026-11-26T14:13:48.124Z","level":"warn","msg":"héllo €"}'];
+  const RECORDS = [
+    '{"ts":"2026-11-26T14:13:48.123Z","level":"info","msg":"hello"}',
+    '{"ts":"2026-11-26T14:13:48.124Z","level":"warn","msg":"héllo €"}',
+  ];
   /** A BATCH frame around `payload`, through encodeFrame (which computes the CRC) and a FrameDecoder. */
   const batchFrame = (payload: Buffer, codec: number): Frame =>
-    new FrameDecoder().push(encodeFrame({ type: FrameType.BATCH, codec, count: RECORDS.length, stream: 1, seq: 1, payload }))[0]!;
+    new FrameDecoder().push(
+      encodeFrame({ type: FrameType.BATCH, codec, count: RECORDS.length, stream: 1, seq: 1, payload }),
+    )[0]!;
   it.each([
     ['zstd', 2],
     ['lz4', 3],
@@ -522,7 +547,10 @@ describe('seeded fuzz of the decoders: chunks of at most MAX_CHUNK_BYTES, only L
         if (cut !== null) b = b.subarray(0, cut % (b.length + 1));
         return b;
       });
-    fc.assert(fc.property(fc.oneof(random, damaged), limits, (data, max) => check(codec, data, max)), RUNS);
+    fc.assert(
+      fc.property(fc.oneof(random, damaged), limits, (data, max) => check(codec, data, max)),
+      RUNS,
+    );
   });
 
   it('lz4, structurally valid frames with random block contents (reaches the native block decoders)', () => {
@@ -556,9 +584,13 @@ describe('zstd streams (files at rest)', () => {
   it('compressStream | decompressStream round-trips, and the output is a standard zstd frame', async () => {
     const data = CORPUS.find(([l]) => l === '~5 MiB')![1];
     const packed: Buffer[] = [];
-    await pipeline(Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), zstdCodec.compressStream(3), async function* (src) {
-      for await (const c of src) packed.push(c as Buffer);
-    });
+    await pipeline(
+      Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]),
+      zstdCodec.compressStream(3),
+      async function* (src) {
+        for await (const c of src) packed.push(c as Buffer);
+      },
+    );
     const file = Buffer.concat(packed);
     expect(zstdNapi.decompress(file).equals(data)).toBe(true);
     const back: Buffer[] = [];
@@ -602,7 +634,10 @@ function countingNative(): { native: Lz4Native; calls: number; produced: number 
 /** A zstd codec on the real zstd-napi whose decompression contexts count every byte they produce. */
 function spyZstd(): { codec: Codec; produced: () => number } {
   let produced = 0;
-  type DCtx = { decompress(d: Uint8Array, s: Uint8Array): number; decompressStream(d: Uint8Array, s: Uint8Array): [number, number, number] };
+  type DCtx = {
+    decompress(d: Uint8Array, s: Uint8Array): number;
+    decompressStream(d: Uint8Array, s: Uint8Array): [number, number, number];
+  };
   const load: ModuleLoader = (id) => {
     const real = realLoad(id) as Record<string, unknown>;
     if (id !== 'zstd-napi/binding') return real;

@@ -75,7 +75,11 @@ function checkLevel(codec: Codec, level: number | undefined): number {
 }
 
 const notDecodable = (name: string, cause: unknown): LsError =>
-  new LsError(LS_ERR.LS_ERR_DECODE, `${name} payload does not decompress: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  new LsError(
+    LS_ERR.LS_ERR_DECODE,
+    `${name} payload does not decompress: ${(cause as Error)?.message ?? String(cause)}`,
+    { cause },
+  );
 
 /** One of node:zlib's sync decompressors, all at once, its failures mapped to LS_ERR_DECODE. */
 function zlibDecompress(name: CodecName, run: () => Buffer): Buffer {
@@ -102,7 +106,17 @@ function zlibCompress(name: CodecName, run: () => Buffer): Buffer {
  * synchronously a buffer at a time; stable since Node 10 (lib/zlib.js processChunkSync).
  */
 interface SteppableZlib {
-  _handle: { writeSync(flush: number, input: Buffer, inOff: number, inLen: number, out: Buffer, outOff: number, outLen: number): void } | null;
+  _handle: {
+    writeSync(
+      flush: number,
+      input: Buffer,
+      inOff: number,
+      inLen: number,
+      out: Buffer,
+      outOff: number,
+      outLen: number,
+    ): void;
+  } | null;
   _writeState: Uint32Array;
   _finishFlushFlag: number;
   errored: Error | null;
@@ -113,7 +127,11 @@ interface SteppableZlib {
 
 function isSteppable(e: unknown): e is SteppableZlib {
   const z = e as Partial<SteppableZlib>;
-  return typeof z._handle?.writeSync === 'function' && z._writeState instanceof Uint32Array && typeof z._finishFlushFlag === 'number';
+  return (
+    typeof z._handle?.writeSync === 'function' &&
+    z._writeState instanceof Uint32Array &&
+    typeof z._finishFlushFlag === 'number'
+  );
 }
 
 /** First output buffer of a zlib step; later ones double, up to MAX_CHUNK_BYTES. */
@@ -137,7 +155,8 @@ function* zlibChunks(name: CodecName, engine: unknown, data: Buffer): Generator<
     for (;;) {
       const out = Buffer.allocUnsafe(step);
       handle.writeSync(engine._finishFlushFlag, data, inOff, inLeft, out, 0, step);
-      if (engine.errored || engine.destroyed) throw notDecodable(name, engine.errored ?? new Error('the decoder failed'));
+      if (engine.errored || engine.destroyed)
+        throw notDecodable(name, engine.errored ?? new Error('the decoder failed'));
       const outLeft = state[0]!;
       inOff += inLeft - state[1]!;
       inLeft = state[1]!;
@@ -230,7 +249,9 @@ function lazily<T>(load: () => T): () => Loaded<T> {
 }
 
 function isFn(o: unknown, ...names: string[]): boolean {
-  return typeof o === 'object' && o !== null && names.every((n) => typeof (o as Record<string, unknown>)[n] === 'function');
+  return (
+    typeof o === 'object' && o !== null && names.every((n) => typeof (o as Record<string, unknown>)[n] === 'function')
+  );
 }
 
 // --- zstd --------------------------------------------------------------------------------------------
@@ -266,7 +287,9 @@ const zstdFailure = (err: unknown): LsError =>
   err instanceof LsError
     ? err
     : WINDOW_TOO_LARGE.test((err as Error)?.message ?? '')
-      ? new LsError(LS_ERR.LS_ERR_TOO_LARGE, `zstd payload needs a window over 2^${ZSTD_WINDOW_LOG_MAX} bytes`, { cause: err })
+      ? new LsError(LS_ERR.LS_ERR_TOO_LARGE, `zstd payload needs a window over 2^${ZSTD_WINDOW_LOG_MAX} bytes`, {
+          cause: err,
+        })
       : notDecodable('zstd', err);
 
 /** The part of zstd-napi's low-level binding (`zstd-napi/binding`) we use. */
@@ -300,7 +323,10 @@ const OUT_STEP = 128 << 10;
 function zstdNapiBackend(load: ModuleLoader): ZstdBackend {
   const b = load('zstd-napi/binding') as ZstdBinding;
   const index = load('zstd-napi') as ZstdNapiIndex;
-  if (!isFn(b, 'CCtx', 'DCtx', 'getFrameContentSize', 'findFrameCompressedSize', 'compressBound') || !isFn(index, 'CompressStream', 'DecompressStream')) {
+  if (
+    !isFn(b, 'CCtx', 'DCtx', 'getFrameContentSize', 'findFrameCompressedSize', 'compressBound') ||
+    !isFn(index, 'CompressStream', 'DecompressStream')
+  ) {
     throw new Error('zstd-napi does not have the expected API (CCtx, DCtx, getFrameContentSize, CompressStream, …)');
   }
   const cctx = new b.CCtx();
@@ -439,7 +465,9 @@ function nodeZlibZstdBackend(z: NodeZlibZstd): ZstdBackend {
       try {
         yield* zlibChunks('zstd', z.createZstdDecompress({ params }), data);
       } catch (err) {
-        throw err instanceof LsError && err.code === LS_ERR.LS_ERR_DECODE && WINDOW_TOO_LARGE.test(err.message) ? zstdFailure(err.cause) : err;
+        throw err instanceof LsError && err.code === LS_ERR.LS_ERR_DECODE && WINDOW_TOO_LARGE.test(err.message)
+          ? zstdFailure(err.cause)
+          : err;
       }
     },
     compressStream: (level) => z.createZstdCompress({ params: { [c.ZSTD_c_compressionLevel]: level } }),

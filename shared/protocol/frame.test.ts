@@ -63,7 +63,15 @@ const GOLDEN: Golden[] = [
     name: 'HELLO stream 7 {"name":"a"}',
     bytes: hex(`4c53 | 01 | 01 | 00 | 00 | 0000 | 00000007 | 0000000000000000 | 0000000c | ${crcHex(HELLO_PAYLOAD)} |
                 7b226e616d65223a2261227d`),
-    frame: { type: FrameType.HELLO, codec: 0, flags: 0, count: 0, stream: 7, seq: 0, payload: Buffer.from(HELLO_PAYLOAD) },
+    frame: {
+      type: FrameType.HELLO,
+      codec: 0,
+      flags: 0,
+      count: 0,
+      stream: 7,
+      seq: 0,
+      payload: Buffer.from(HELLO_PAYLOAD),
+    },
     init: { type: FrameType.HELLO, stream: 7, payload: Buffer.from(HELLO_PAYLOAD) },
   },
   {
@@ -71,10 +79,21 @@ const GOLDEN: Golden[] = [
     bytes: hex(`4c53 | 01 | 02 | 00 | 00 | 0002 | 01020304 | 0000000100000002 | 00000010 | ${crcHex(BATCH_PAYLOAD)} |
                 7b226e223a317d0a 7b226e223a327d0a`),
     frame: {
-      type: FrameType.BATCH, codec: 0, flags: 0, count: 2, stream: 0x01020304, seq: 2 ** 32 + 2,
+      type: FrameType.BATCH,
+      codec: 0,
+      flags: 0,
+      count: 2,
+      stream: 0x01020304,
+      seq: 2 ** 32 + 2,
       payload: Buffer.from(BATCH_PAYLOAD),
     },
-    init: { type: FrameType.BATCH, count: 2, stream: 0x01020304, seq: 2 ** 32 + 2, payload: Buffer.from(BATCH_PAYLOAD) },
+    init: {
+      type: FrameType.BATCH,
+      count: 2,
+      stream: 0x01020304,
+      seq: 2 ** 32 + 2,
+      payload: Buffer.from(BATCH_PAYLOAD),
+    },
   },
   {
     name: 'BATCH codec gzip (stored block), 1 record, stream 1 seq 1',
@@ -97,13 +116,29 @@ const GOLDEN: Golden[] = [
       hex(`4c53 | 01 | 04 | 00 | 00 | 0000 | 00000009 | 0000000000000000 | 00000025 | ${crcHex(NACK_PAYLOAD)}`),
       Buffer.from(NACK_PAYLOAD),
     ]),
-    frame: { type: FrameType.NACK, codec: 0, flags: 0, count: 0, stream: 9, seq: 0, payload: Buffer.from(NACK_PAYLOAD) },
+    frame: {
+      type: FrameType.NACK,
+      codec: 0,
+      flags: 0,
+      count: 0,
+      stream: 9,
+      seq: 0,
+      payload: Buffer.from(NACK_PAYLOAD),
+    },
     init: { type: FrameType.NACK, stream: 9, payload: Buffer.from(NACK_PAYLOAD) },
   },
   {
     name: 'PING token 2^53-1 (largest seq we accept)',
     bytes: hex('4c53 | 01 | 05 | 00 | 00 | 0000 | 00000000 | 001fffffffffffff | 00000000 | 00000000'),
-    frame: { type: FrameType.PING, codec: 0, flags: 0, count: 0, stream: 0, seq: Number.MAX_SAFE_INTEGER, payload: Buffer.alloc(0) },
+    frame: {
+      type: FrameType.PING,
+      codec: 0,
+      flags: 0,
+      count: 0,
+      stream: 0,
+      seq: Number.MAX_SAFE_INTEGER,
+      payload: Buffer.alloc(0),
+    },
     init: { type: FrameType.PING, seq: Number.MAX_SAFE_INTEGER },
   },
   {
@@ -138,7 +173,9 @@ describe('golden vectors (shared/protocol/README.md §3, hand-written)', () => {
   it('the hand-made gzip BATCH decodes to its one record', () => {
     const g = GOLDEN.find((x) => x.frame.codec === 1)!;
     const [frame] = decodeChunks([g.bytes]);
-    expect(decodeBatch(frame!, { decodePayload: (f) => codecById(f.codec).decompress(f.payload) }).map((b) => b.toString())).toEqual(['a']);
+    expect(
+      decodeBatch(frame!, { decodePayload: (f) => codecById(f.codec).decompress(f.payload) }).map((b) => b.toString()),
+    ).toEqual(['a']);
   });
 
   it('all golden frames back to back, every split and byte by byte', () => {
@@ -154,9 +191,15 @@ describe('round trip', () => {
     ['HELLO with extra fields', { type: FrameType.HELLO, stream: 1, payload: Buffer.from('{"name":"s","v":2}') }],
     ['BATCH count 1 seq 1', { type: FrameType.BATCH, count: 1, stream: 0, seq: 1, payload: Buffer.from('{}\n') }],
     ['BATCH count 65535', { type: FrameType.BATCH, count: 65535, stream: 5, seq: 1e12, payload: Buffer.from('x') }],
-    ['BATCH brotli codec id', { type: FrameType.BATCH, codec: 4, count: 3, stream: 2, seq: 7, payload: Buffer.from([1, 2, 3]) }],
+    [
+      'BATCH brotli codec id',
+      { type: FrameType.BATCH, codec: 4, count: 3, stream: 2, seq: 7, payload: Buffer.from([1, 2, 3]) },
+    ],
     ['BATCH 70 kB payload', { type: FrameType.BATCH, count: 1, stream: 2, seq: 7, payload: big }],
-    ['BATCH last seq exactly 2^53-1', { type: FrameType.BATCH, count: 2, seq: Number.MAX_SAFE_INTEGER - 1, payload: Buffer.from('a\nb') }],
+    [
+      'BATCH last seq exactly 2^53-1',
+      { type: FrameType.BATCH, count: 2, seq: Number.MAX_SAFE_INTEGER - 1, payload: Buffer.from('a\nb') },
+    ],
     ['ACK seq 0', { type: FrameType.ACK, stream: 3, seq: 0 }],
     ['ACK seq 2^32 - 1', { type: FrameType.ACK, stream: 3, seq: 2 ** 32 - 1 }],
     ['ACK seq 2^32', { type: FrameType.ACK, stream: 3, seq: 2 ** 32 }],
@@ -272,7 +315,12 @@ const ERRORS: ErrorCase[] = [
     code: 'LS_ERR_TOO_LARGE',
     offset: 20,
   },
-  { name: 'crc off by one bit (BATCH)', bytes: patch(BATCH, 24, (BATCH[24]! ^ 0x01).toString(16).padStart(2, '0')), code: 'LS_ERR_CRC', offset: 24 },
+  {
+    name: 'crc off by one bit (BATCH)',
+    bytes: patch(BATCH, 24, (BATCH[24]! ^ 0x01).toString(16).padStart(2, '0')),
+    code: 'LS_ERR_CRC',
+    offset: 24,
+  },
   { name: 'payload byte flipped (BATCH)', bytes: patch(BATCH, 30, '00'), code: 'LS_ERR_CRC', offset: 24 },
   { name: 'non-zero crc on an empty payload', bytes: patch(ACK, 24, '00000001'), code: 'LS_ERR_CRC', offset: 24 },
 ];
@@ -381,7 +429,8 @@ describe('encoder input validation', () => {
 describe('parseHello / parseNack', () => {
   const hello = (payload: string | Buffer) =>
     decodeChunks([encodeFrame({ type: FrameType.HELLO, payload: Buffer.from(payload) })])[0]!;
-  const nack = (payload: string) => decodeChunks([encodeFrame({ type: FrameType.NACK, payload: Buffer.from(payload) })])[0]!;
+  const nack = (payload: string) =>
+    decodeChunks([encodeFrame({ type: FrameType.NACK, payload: Buffer.from(payload) })])[0]!;
 
   it.each([
     ['not JSON', '{"name":'],

@@ -126,7 +126,8 @@ export function encodeFrame(f: FrameInit): Buffer {
   if (type === FrameType.BATCH && seq > Number.MAX_SAFE_INTEGER - (count - 1)) {
     fail(LS_ERR.LS_ERR_SEQ, `the last record's seq ${seq} + ${count - 1} is past Number.MAX_SAFE_INTEGER`);
   }
-  if (payload.length >= U32_SPAN) fail(LS_ERR.LS_ERR_TOO_LARGE, `payload of ${payload.length} bytes needs over 32 bits`);
+  if (payload.length >= U32_SPAN)
+    fail(LS_ERR.LS_ERR_TOO_LARGE, `payload of ${payload.length} bytes needs over 32 bits`);
 
   const out = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
   out.writeUInt16BE(MAGIC, 0);
@@ -396,7 +397,8 @@ export class FrameDecoder {
       fail(LS_ERR.LS_ERR_CODEC, `codec ${codec} on a ${FrameType[type]} frame`, at + FIELD.codec);
     }
     const flags = buf[p + 5]!;
-    if (flags !== 0) fail(LS_ERR.LS_ERR_FLAGS, `flags 0x${flags.toString(16)} set; version 1 has none`, at + FIELD.flags);
+    if (flags !== 0)
+      fail(LS_ERR.LS_ERR_FLAGS, `flags 0x${flags.toString(16)} set; version 1 has none`, at + FIELD.flags);
     const count = buf.readUInt16BE(p + 6);
     if (type === FrameType.BATCH ? count === 0 : count !== 0) {
       fail(
@@ -422,6 +424,6 @@ export class FrameDecoder {
     }
     this.headLength = length;
     this.headCrc = buf.readUInt32BE(p + 24);
-    return { type: type as FrameType, codec, flags, count, stream, seq, payload: EMPTY };
+    return { type: type, codec, flags, count, stream, seq, payload: EMPTY };
   }
 }

@@ -65,7 +65,14 @@ const validFrame: fc.Arbitrary<FrameInit> = fc
   })
   .map(({ type, codec, count, stream, seq, payload }) =>
     type === FrameType.BATCH
-      ? { type, codec, count, stream, seq: Math.min(seq, Number.MAX_SAFE_INTEGER - count + 1), payload: Buffer.from(payload) }
+      ? {
+          type,
+          codec,
+          count,
+          stream,
+          seq: Math.min(seq, Number.MAX_SAFE_INTEGER - count + 1),
+          payload: Buffer.from(payload),
+        }
       : { type: type as FrameType, stream, seq, payload: Buffer.from(payload) },
   );
 
@@ -104,13 +111,19 @@ describe(`fuzz (seed ${seed})`, () => {
       maxLength: 3,
     });
     fc.assert(
-      fc.property(fc.array(validFrame, { minLength: 1, maxLength: 4 }), damage, cuts, fc.nat({ max: 50 }), (inits, dmg, c, maxPayload) => {
-        const bytes = Buffer.concat(inits.map((i) => encodeFrame(i)));
-        for (const { at, byte } of dmg) bytes[at % bytes.length] = byte;
-        const whole = outcome([bytes], maxPayload);
-        expect(outcome(cutAt(bytes, c), maxPayload)).toEqual(whole);
-        if (whole.error) expect(whole.error.offset).toBeLessThan(bytes.length);
-      }),
+      fc.property(
+        fc.array(validFrame, { minLength: 1, maxLength: 4 }),
+        damage,
+        cuts,
+        fc.nat({ max: 50 }),
+        (inits, dmg, c, maxPayload) => {
+          const bytes = Buffer.concat(inits.map((i) => encodeFrame(i)));
+          for (const { at, byte } of dmg) bytes[at % bytes.length] = byte;
+          const whole = outcome([bytes], maxPayload);
+          expect(outcome(cutAt(bytes, c), maxPayload)).toEqual(whole);
+          if (whole.error) expect(whole.error.offset).toBeLessThan(bytes.length);
+        },
+      ),
       RUNS,
     );
   });

@@ -60,7 +60,11 @@ interface FrameInfo {
 }
 
 function decodeError(message: string, cause?: unknown): LsError {
-  return new LsError(LS_ERR.LS_ERR_DECODE, `lz4 payload does not decompress: ${message}`, cause === undefined ? undefined : { cause });
+  return new LsError(
+    LS_ERR.LS_ERR_DECODE,
+    `lz4 payload does not decompress: ${message}`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 function need(data: Buffer, pos: number, n: number, what: string): void {
@@ -138,7 +142,8 @@ export function walkLz4Frames(data: Buffer): FrameInfo[] {
     info.end = pos;
     info.bound = bound;
     // A frame whose content size disagrees with what its blocks can hold is corrupt.
-    if (contentSize !== undefined && contentSize > bound) throw decodeError('declared content size larger than its blocks can hold');
+    if (contentSize !== undefined && contentSize > bound)
+      throw decodeError('declared content size larger than its blocks can hold');
     frames.push(info);
   }
   return frames;
@@ -234,7 +239,8 @@ export function* lz4DecompressBlocks(data: Buffer, native: Lz4Native): Generator
         if (out.length > room) throw decodeError('block inflates past its bound');
       }
       frameTotal += out.length;
-      if (f.contentSize !== undefined && frameTotal > f.contentSize) throw decodeError(`frame declares ${f.contentSize} bytes and holds more`);
+      if (f.contentSize !== undefined && frameTotal > f.contentSize)
+        throw decodeError(`frame declares ${f.contentSize} bytes and holds more`);
       if (f.contentChecksum) content.push(out);
       if (f.linked) window = lastBytes(window, out, WINDOW);
       if (out.length > 0) yield out;
@@ -242,7 +248,8 @@ export function* lz4DecompressBlocks(data: Buffer, native: Lz4Native): Generator
     if (f.contentSize !== undefined && f.contentSize !== frameTotal) {
       throw decodeError(`frame declares ${f.contentSize} bytes and holds ${frameTotal}`);
     }
-    if (f.contentChecksum && xxh32(Buffer.concat(content, frameTotal)) !== data.readUInt32LE(pos)) throw decodeError('content checksum mismatch');
+    if (f.contentChecksum && xxh32(Buffer.concat(content, frameTotal)) !== data.readUInt32LE(pos))
+      throw decodeError('content checksum mismatch');
   }
 }
 

@@ -41,7 +41,10 @@ describe('decoders fed a trickle hold few objects', () => {
 
   it('FrameDecoder: mixed 1500- and 7-byte chunks', () => {
     const payload = Buffer.alloc(50_000, 0x33);
-    const bytes = Buffer.concat([encodeFrame({ type: FrameType.PING, seq: 1, payload }), encodeFrame({ type: FrameType.PONG, seq: 2 })]);
+    const bytes = Buffer.concat([
+      encodeFrame({ type: FrameType.PING, seq: 1, payload }),
+      encodeFrame({ type: FrameType.PONG, seq: 2 }),
+    ]);
     const d = new FrameDecoder();
     const got = [];
     for (let i = 0, k = 0; i < bytes.length; k++) {

@@ -11,7 +11,10 @@ export function hex(s: string): Buffer {
 
 /** CRC-32 of `data` as 8 hex digits, for the crc field of a hand-written vector. */
 export function crcHex(data: Buffer | string): string {
-  return zlib.crc32(typeof data === 'string' ? Buffer.from(data) : data).toString(16).padStart(8, '0');
+  return zlib
+    .crc32(typeof data === 'string' ? Buffer.from(data) : data)
+    .toString(16)
+    .padStart(8, '0');
 }
 
 /** Every way to cut `data` into two chunks (including an empty first or last chunk). */

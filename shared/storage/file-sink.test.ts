@@ -21,22 +21,29 @@ async function readAll(d: string): Promise<string> {
   for (const f of (await readdir(d)).sort()) {
     if (!f.startsWith('records-')) continue;
     const buf = await readFile(join(d, f));
-    out += f.endsWith('.gz') ? gunzipSync(buf).toString() : f.endsWith('.zst') ? zstdCodec.decompress(buf).toString() : buf.toString();
+    out += f.endsWith('.gz')
+      ? gunzipSync(buf).toString()
+      : f.endsWith('.zst')
+        ? zstdCodec.decompress(buf).toString()
+        : buf.toString();
   }
   return out;
 }
 
 describe('FileSink', () => {
-  it.each(['always', 'interval', 'never'] as const)('fsync %s: durable tickets resolve and the data is on disk', async (fsync) => {
-    const sink = await FileSink.open({ dir, fsync, fsyncIntervalMs: 5 });
-    const t1 = sink.append(lines(0, 10));
-    const t2 = sink.append(Buffer.from(lines(10, 10)));
-    await sink.whenDurable(t2);
-    await sink.whenDurable(t1); // already covered
-    expect(await readFile(sink.activeFile, 'utf8')).toBe(lines(0, 20));
-    if (fsync !== 'never') expect(sink.counters.fsyncs).toBeGreaterThan(0);
-    await sink.close();
-  });
+  it.each(['always', 'interval', 'never'] as const)(
+    'fsync %s: durable tickets resolve and the data is on disk',
+    async (fsync) => {
+      const sink = await FileSink.open({ dir, fsync, fsyncIntervalMs: 5 });
+      const t1 = sink.append(lines(0, 10));
+      const t2 = sink.append(Buffer.from(lines(10, 10)));
+      await sink.whenDurable(t2);
+      await sink.whenDurable(t1); // already covered
+      expect(await readFile(sink.activeFile, 'utf8')).toBe(lines(0, 20));
+      if (fsync !== 'never') expect(sink.counters.fsyncs).toBeGreaterThan(0);
+      await sink.close();
+    },
+  );
 
   it('group commit: many appends while an fsync runs are covered by few fsyncs', async () => {
     const sink = await FileSink.open({ dir, fsync: 'always' });
@@ -67,7 +74,8 @@ describe('FileSink', () => {
     expect(sink.counters.compressedFiles).toBe(zst.length);
     expect(names.some((n) => n.endsWith('.tmp') || n.endsWith('.gz'))).toBe(false);
     // Each .zst is a standalone zstd stream (readable by the zstd CLI) holding whole lines.
-    for (const n of zst) expect(zstdCodec.decompress(await readFile(join(dir, n))).toString()).toMatch(/^(\{"i":\d+\}\n)+$/);
+    for (const n of zst)
+      expect(zstdCodec.decompress(await readFile(join(dir, n))).toString()).toMatch(/^(\{"i":\d+\}\n)+$/);
     expect(await readAll(dir)).toBe(lines(0, 1000));
     const viaReader: string[] = [];
     for await (const l of readRecordLines(dir)) viaReader.push(l);
@@ -75,7 +83,9 @@ describe('FileSink', () => {
   });
 
   it('zstd at rest: a level outside 1..19 is refused when the sink opens, not at the first rotation', async () => {
-    await expect(FileSink.open({ dir, fsync: 'never', compressRotated: 'zstd', compressLevel: 42 })).rejects.toMatchObject({ code: 'LS_ERR_CODEC' });
+    await expect(
+      FileSink.open({ dir, fsync: 'never', compressRotated: 'zstd', compressLevel: 42 }),
+    ).rejects.toMatchObject({ code: 'LS_ERR_CODEC' });
     await expect(FileSink.open({ dir, fsync: 'never', compressRotated: 'gzip', compressLevel: 42 })).rejects.toThrow();
   });
 
@@ -124,7 +134,11 @@ describe('FileSink', () => {
     const sink = await FileSink.open({ dir, fsync: 'never' });
     sink.reject({ peer: '127.0.0.1:1', reason: 'invalid_json', seq: 7, sample: Buffer.alloc(1000, 0x61) });
     await sink.close();
-    const rej = JSON.parse(await readFile(join(dir, 'rejects.ndjson'), 'utf8')) as { reason: string; seq: number; sample: string };
+    const rej = JSON.parse(await readFile(join(dir, 'rejects.ndjson'), 'utf8')) as {
+      reason: string;
+      seq: number;
+      sample: string;
+    };
     expect(rej).toMatchObject({ reason: 'invalid_json', seq: 7 });
     expect(rej.sample.length).toBe(256);
   });
@@ -149,7 +163,8 @@ describe('FileSink: rotation bound and restart (issue 18)', () => {
     await sink.whenWritten(sink.append(lines(1001, 10)));
     await sink.close();
     const sizes = new Map<string, number>();
-    for (const f of (await readdir(dir)).filter((n) => n.startsWith('records-')).sort()) sizes.set(f, (await readFile(join(dir, f))).length);
+    for (const f of (await readdir(dir)).filter((n) => n.startsWith('records-')).sort())
+      sizes.set(f, (await readFile(join(dir, f))).length);
     for (const [f, size] of sizes) {
       const text = await readFile(join(dir, f), 'utf8');
       expect(text.endsWith('\n'), `${f} ends with a whole line`).toBe(true);

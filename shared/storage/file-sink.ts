@@ -118,7 +118,9 @@ export function parseSinkFault(raw: string | undefined): SinkFault {
     } else if (k && (KILL_POINTS as readonly string[]).includes(k[1]!) && (k[2] === undefined || Number(k[2]) >= 1)) {
       fault.killAt = { point: k[1] as KillPoint, nth: k[2] === undefined ? 1 : Number(k[2]) };
     } else {
-      throw new Error(`LOGSTREAM_FAULT_SINK: '${raw}' is not slow:MS, enospc-after:BYTES or kill-at:${KILL_POINTS.join('|')}[:N] (comma-separated)`);
+      throw new Error(
+        `LOGSTREAM_FAULT_SINK: '${raw}' is not slow:MS, enospc-after:BYTES or kill-at:${KILL_POINTS.join('|')}[:N] (comma-separated)`,
+      );
     }
   }
   return fault;
@@ -178,7 +180,14 @@ interface Waiter {
  * and 'error' if a write fails (the sink then refuses further appends).
  */
 export class FileSink extends EventEmitter {
-  readonly counters: SinkCounters = { writes: 0, fsyncs: 0, bytesWritten: 0, rotations: 0, compressedFiles: 0, errors: 0 };
+  readonly counters: SinkCounters = {
+    writes: 0,
+    fsyncs: 0,
+    bytesWritten: 0,
+    rotations: 0,
+    compressedFiles: 0,
+    errors: 0,
+  };
   private pending: Buffer[] = [];
   private pendingRejects: string[] = [];
   private backlog = 0;
@@ -270,7 +279,8 @@ export class FileSink extends EventEmitter {
     const newest = all.length ? Math.max(...all) : 1;
     const index = packed.has(newest) ? newest + 1 : newest;
     // Rotated files that a crash left uncompressed: compressed now, before open returns (see the header).
-    const method = opts.compressRotated === 'gzip' || opts.compressRotated === 'zstd' ? opts.compressRotated : undefined;
+    const method =
+      opts.compressRotated === 'gzip' || opts.compressRotated === 'zstd' ? opts.compressRotated : undefined;
     let compressedNow = 0;
     for (const i of [...plain].filter((i) => i < index).sort((a, b) => a - b)) {
       await truncatePartialLine(join(dir, recordFileName(i))); // a rotated file ends in LF; make sure
@@ -328,7 +338,10 @@ export class FileSink extends EventEmitter {
   /** Appends one line to rejects.ndjson: `{ts, peer, reason, seq?, stream?, sample}` (COURSE.md, what a receiver writes). */
   reject(entry: RejectEntry): void {
     if (this.failed || this.closed) return;
-    const sample = typeof entry.sample === 'string' ? entry.sample.slice(0, SAMPLE_BYTES) : entry.sample.toString('utf8', 0, Math.min(entry.sample.length, SAMPLE_BYTES));
+    const sample =
+      typeof entry.sample === 'string'
+        ? entry.sample.slice(0, SAMPLE_BYTES)
+        : entry.sample.toString('utf8', 0, Math.min(entry.sample.length, SAMPLE_BYTES));
     const line: Record<string, unknown> = { ts: new Date().toISOString(), peer: entry.peer, reason: entry.reason };
     if (entry.stream !== undefined) line.stream = entry.stream;
     if (entry.seq !== undefined) line.seq = entry.seq;
@@ -467,7 +480,11 @@ export class FileSink extends EventEmitter {
     }
     this.enospcLeft = 0;
     if (left > 0) await writeAll(this.fh, buf.subarray(0, left));
-    throw Object.assign(new Error('ENOSPC: no space left on device, write (injected by LOGSTREAM_FAULT_SINK)'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+    throw Object.assign(new Error('ENOSPC: no space left on device, write (injected by LOGSTREAM_FAULT_SINK)'), {
+      code: 'ENOSPC',
+      errno: -28,
+      syscall: 'write',
+    });
   }
 
   private markDurable(ticket: number): void {
@@ -543,7 +560,12 @@ function settle(waiters: Waiter[], upTo: number): void {
  * source (plus a temp that `open` drops) or a complete compressed file (plus a source that `open`
  * removes).
  */
-async function compressRecordFile(dir: string, index: number, method: 'gzip' | 'zstd', level: number | undefined): Promise<void> {
+async function compressRecordFile(
+  dir: string,
+  index: number,
+  method: 'gzip' | 'zstd',
+  level: number | undefined,
+): Promise<void> {
   const src = join(dir, recordFileName(index));
   const dst = `${src}${REST_COMPRESSION[method].suffix}`;
   const tmp = `${dst}.tmp`;

@@ -31,7 +31,11 @@ describe('readRecordLines', () => {
     await writeFile(join(dir, 'rejects.ndjson'), '{"reason":"invalid_json"}\n');
     await writeFile(join(dir, 'records-000012.ndjson.zst.tmp'), 'half-written');
     await writeFile(join(dir, 'stats.json'), '{}');
-    expect(await listRecordFiles(dir)).toEqual(['records-000009.ndjson.gz', 'records-000010.ndjson.zst', 'records-000011.ndjson']);
+    expect(await listRecordFiles(dir)).toEqual([
+      'records-000009.ndjson.gz',
+      'records-000010.ndjson.zst',
+      'records-000011.ndjson',
+    ]);
     expect(await collect(readRecordLines(dir))).toEqual(expected(0, 8));
   });
 

@@ -10,9 +10,16 @@ describe('RxWriter', () => {
     w.addSeq(Buffer.from(rec), 7, 42);
     expect(w.count).toBe(2);
     const out = w.take()!.toString();
-    const [a, b] = out.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(a).toMatchObject({ msg: 'h\u00e9 ✓', attrs: { a: [1, 2] }, _rx: { ts: '2026-11-26T00:00:00.000Z', peer: '127.0.0.1:5', lane: 'day08' } });
-    expect((a!._rx as object)).not.toHaveProperty('seq');
+    const [a, b] = out
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(a).toMatchObject({
+      msg: 'h\u00e9 ✓',
+      attrs: { a: [1, 2] },
+      _rx: { ts: '2026-11-26T00:00:00.000Z', peer: '127.0.0.1:5', lane: 'day08' },
+    });
+    expect(a!._rx as object).not.toHaveProperty('seq');
     expect(b).toMatchObject({ _rx: { stream: 7, seq: 42 } });
     expect(out.startsWith(rec.slice(0, -1))).toBe(true);
     expect(w.take()).toBeUndefined();
@@ -21,7 +28,10 @@ describe('RxWriter', () => {
     const w = new RxWriter();
     w.context({ ts: 't', peer: 'p', lane: 'l', extra: { subject: 'CN=client' } });
     w.add(Buffer.from('{"a":1}'));
-    expect(JSON.parse(w.take()!.toString())).toEqual({ a: 1, _rx: { ts: 't', peer: 'p', lane: 'l', subject: 'CN=client' } });
+    expect(JSON.parse(w.take()!.toString())).toEqual({
+      a: 1,
+      _rx: { ts: 't', peer: 'p', lane: 'l', subject: 'CN=client' },
+    });
   });
   it('names peers', () => {
     expect(peerName('::ffff:127.0.0.1', 80)).toBe('127.0.0.1:80');

@@ -78,7 +78,8 @@ export class RxWriter {
   /** Sets the `_rx` fields for the records added next. */
   context(info: RxInfo): void {
     let head = `,"_rx":{"ts":${JSON.stringify(info.ts)},"peer":${JSON.stringify(info.peer)},"lane":${JSON.stringify(info.lane)}`;
-    if (info.extra) for (const [k, v] of Object.entries(info.extra)) head += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
+    if (info.extra)
+      for (const [k, v] of Object.entries(info.extra)) head += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
     this.head = Buffer.from(head);
   }
 
@@ -183,7 +184,12 @@ function endsWithAt(buf: Buffer, end: number, lit: Buffer, min: number): boolean
  * `,"stream":N,"seq":S}}`. Calls `found(stream, seq)`; returns false for a line without them
  * (e.g. a day 08 text record).
  */
-export function readRxStreamSeq(buf: Buffer, start: number, end: number, found: (stream: number, seq: number) => void): boolean {
+export function readRxStreamSeq(
+  buf: Buffer,
+  start: number,
+  end: number,
+  found: (stream: number, seq: number) => void,
+): boolean {
   let p = end;
   if (p - start < 20 || buf[p - 1] !== CLOSE || buf[p - 2] !== CLOSE) return false;
   p -= 2;

@@ -6,7 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CertError, ensureCerts, issueClientCert, issueServerCert, readCertFiles, signatureAlgorithmOf, type CertFiles, type CertSet } from './certs.ts';
+import {
+  CertError,
+  ensureCerts,
+  issueClientCert,
+  issueServerCert,
+  readCertFiles,
+  signatureAlgorithmOf,
+  type CertFiles,
+  type CertSet,
+} from './certs.ts';
 
 let root: string;
 let set: CertSet;
@@ -46,15 +55,22 @@ interface Outcome {
  * A real TLS handshake on loopback: the server presents `serverPair`, demands a client certificate
  * signed by the dev CA; the client trusts only the dev CA and presents `clientPair`.
  */
-async function handshake(serverPair: CertFiles, clientPair: CertFiles | undefined, opts: { host?: string; servername?: string } = {}): Promise<Outcome> {
+async function handshake(
+  serverPair: CertFiles,
+  clientPair: CertFiles | undefined,
+  opts: { host?: string; servername?: string } = {},
+): Promise<Outcome> {
   const ca = await readFile(set.ca.cert);
   let serverSaw: string | undefined;
-  const server = tls.createServer({ ...(await readCertFiles(serverPair)), ca, requestCert: true, rejectUnauthorized: true }, (sock) => {
-    const peer = sock.getPeerCertificate();
-    const cn = peer.subject?.CN;
-    serverSaw = Array.isArray(cn) ? cn.join(',') : cn;
-    sock.end('hello\n');
-  });
+  const server = tls.createServer(
+    { ...(await readCertFiles(serverPair)), ca, requestCert: true, rejectUnauthorized: true },
+    (sock) => {
+      const peer = sock.getPeerCertificate();
+      const cn = peer.subject?.CN;
+      serverSaw = Array.isArray(cn) ? cn.join(',') : cn;
+      sock.end('hello\n');
+    },
+  );
   server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
     serverSaw = `refused:${err.code ?? err.message}`;
   });
@@ -63,11 +79,21 @@ async function handshake(serverPair: CertFiles, clientPair: CertFiles | undefine
   const { port } = server.address() as AddressInfo;
   try {
     return await new Promise<Outcome>((resolve) => {
-      const sock = tls.connect({ host, port, ca, ...(opts.servername ? { servername: opts.servername } : {}), ...(clientPair ? { cert: readFileSyncUtf(clientPair.cert), key: readFileSyncUtf(clientPair.key) } : {}) });
+      const sock = tls.connect({
+        host,
+        port,
+        ca,
+        ...(opts.servername ? { servername: opts.servername } : {}),
+        ...(clientPair ? { cert: readFileSyncUtf(clientPair.cert), key: readFileSyncUtf(clientPair.key) } : {}),
+      });
       let data = '';
       sock.on('data', (d: Buffer) => (data += d.toString()));
-      sock.on('end', () => resolve({ ok: data === 'hello\n', code: data === 'hello\n' ? undefined : 'NO_DATA', serverSaw }));
-      sock.on('error', (err: NodeJS.ErrnoException) => resolve({ ok: false, code: err.code ?? err.message, serverSaw }));
+      sock.on('end', () =>
+        resolve({ ok: data === 'hello\n', code: data === 'hello\n' ? undefined : 'NO_DATA', serverSaw }),
+      );
+      sock.on('error', (err: NodeJS.ErrnoException) =>
+        resolve({ ok: false, code: err.code ?? err.message, serverSaw }),
+      );
     });
   } finally {
     await new Promise<void>((res) => server.close(() => res()));
@@ -151,9 +177,9 @@ describe('ensureCerts: the development set', () => {
   it('lets parallel callers share one consistent set', async () => {
     const dir = join(root, 'parallel');
     const sets = await Promise.all([ensureCerts(dir), ensureCerts(dir), ensureCerts(dir)]);
-    const ca = await x509(sets[0]!.ca.cert);
-    expect((await x509(sets[2]!.server.cert)).verify(ca.publicKey)).toBe(true);
-    expect((await x509(sets[1]!.clients['shipper-1']!.cert)).verify(ca.publicKey)).toBe(true);
+    const ca = await x509(sets[0].ca.cert);
+    expect((await x509(sets[2].server.cert)).verify(ca.publicKey)).toBe(true);
+    expect((await x509(sets[1].clients['shipper-1']!.cert)).verify(ca.publicKey)).toBe(true);
   });
 });
 
@@ -206,7 +232,9 @@ describe('issueServerCert / issueClientCert', () => {
     expect(issued.serial).not.toBe(before.serialNumber);
     expect((await x509(s.server.cert)).serialNumber).toBe(issued.serial);
     expect((await stat(issued.key)).mode & 0o777).toBe(0o600);
-    const r = await handshake({ cert: issued.cert, key: issued.key }, s.clients['shipper-1'], { servername: 'localhost' });
+    const r = await handshake({ cert: issued.cert, key: issued.key }, s.clients['shipper-1'], {
+      servername: 'localhost',
+    });
     // the CA in `set` is a different one: this server must be refused by a client trusting `set.ca`
     expect(r.ok).toBe(false);
   });
@@ -223,7 +251,9 @@ describe('issueServerCert / issueClientCert', () => {
   });
 
   it('fails with stable codes', async () => {
-    await expect(issueServerCert(join(root, 'nowhere'), root)).rejects.toMatchObject({ code: 'LS_ERR_CERT_CA_MISSING' });
+    await expect(issueServerCert(join(root, 'nowhere'), root)).rejects.toMatchObject({
+      code: 'LS_ERR_CERT_CA_MISSING',
+    });
     await expect(issueClientCert(set.dir, root, { cn: '../evil' })).rejects.toBeInstanceOf(CertError);
     await expect(issueClientCert(set.dir, root, { cn: '../evil' })).rejects.toMatchObject({ code: 'LS_ERR_CERT_NAME' });
   });

@@ -95,7 +95,11 @@ const DEFAULT_CLIENTS = ['shipper-1'];
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 function checkName(what: string, name: string): void {
-  if (!SAFE_NAME.test(name)) throw new CertError('LS_ERR_CERT_NAME', `${what} '${name}' must be 1-64 characters of A-Z a-z 0-9 . _ - (it becomes a file name)`);
+  if (!SAFE_NAME.test(name))
+    throw new CertError(
+      'LS_ERR_CERT_NAME',
+      `${what} '${name}' must be 1-64 characters of A-Z a-z 0-9 . _ - (it becomes a file name)`,
+    );
 }
 
 function files(dir: string, base: string): CertFiles {
@@ -172,25 +176,38 @@ async function loadCa(caDir: string, caName: string): Promise<{ key: string; cer
     const [cert, key] = await Promise.all([readFile(f.cert, 'utf8'), readFile(f.key, 'utf8')]);
     return { cert, key };
   } catch (err) {
-    throw new CertError('LS_ERR_CERT_CA_MISSING', `no CA '${caName}' in ${caDir} (need ${caName}.crt and ${caName}.key; run npm run certs)`, { cause: err });
+    throw new CertError(
+      'LS_ERR_CERT_CA_MISSING',
+      `no CA '${caName}' in ${caDir} (need ${caName}.crt and ${caName}.key; run npm run certs)`,
+      { cause: err },
+    );
   }
 }
 
 /** Creates a self-signed CA (`<name>.crt`, `<name>.key`) in `dir`. */
-export async function createCa(dir: string, opts: { name?: string; cn?: string; notBefore?: Date; notAfter?: Date } = {}): Promise<IssuedCert> {
+export async function createCa(
+  dir: string,
+  opts: { name?: string; cn?: string; notBefore?: Date; notAfter?: Date } = {},
+): Promise<IssuedCert> {
   const name = opts.name ?? 'ca';
   checkName('CA name', name);
   const out = files(resolve(dir), name);
-  const pem = await generate([{ name: 'commonName', value: opts.cn ?? 'LogStream Lab Dev CA' }, { name: 'organizationName', value: 'LogStream Lab' }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    ...validity(opts, CA_DAYS),
-    extensions: [
-      { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
-      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+  const pem = await generate(
+    [
+      { name: 'commonName', value: opts.cn ?? 'LogStream Lab Dev CA' },
+      { name: 'organizationName', value: 'LogStream Lab' },
     ],
-  });
+    {
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      ...validity(opts, CA_DAYS),
+      extensions: [
+        { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+        { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+      ],
+    },
+  );
   await writePair(out, pem);
   return describe(out, pem.cert);
 }
@@ -200,7 +217,11 @@ export async function createCa(dir: string, opts: { name?: string; cn?: string; 
  * localhost, 127.0.0.1 and ::1 unless told otherwise. Every call makes a new key and a new random
  * serial, never the serial of the certificate it replaces: a rotation test can tell old from new.
  */
-export async function issueServerCert(caDir: string, outDir: string, opts: ServerCertOptions = {}): Promise<IssuedCert> {
+export async function issueServerCert(
+  caDir: string,
+  outDir: string,
+  opts: ServerCertOptions = {},
+): Promise<IssuedCert> {
   const name = opts.name ?? 'server';
   checkName('certificate name', name);
   const ca = await loadCa(resolve(caDir), opts.caName ?? 'ca');
@@ -211,7 +232,10 @@ export async function issueServerCert(caDir: string, outDir: string, opts: Serve
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, critical: true },
     { name: 'extKeyUsage', serverAuth: true },
-    { name: 'subjectAltName', altNames: [...dns.map((value) => ({ type: 2 as const, value })), ...ips.map((ip) => ({ type: 7 as const, ip }))] },
+    {
+      name: 'subjectAltName',
+      altNames: [...dns.map((value) => ({ type: 2 as const, value })), ...ips.map((ip) => ({ type: 7 as const, ip }))],
+    },
   ]);
 }
 
@@ -231,17 +255,29 @@ export async function issueClientCert(caDir: string, outDir: string, opts: Clien
 
 type Extensions = NonNullable<Parameters<typeof generate>[1]>['extensions'];
 
-async function issueLeaf(out: CertFiles, ca: { key: string; cert: string }, cn: string, opts: IssueOptions, extensions: Extensions): Promise<IssuedCert> {
+async function issueLeaf(
+  out: CertFiles,
+  ca: { key: string; cert: string },
+  cn: string,
+  opts: IssueOptions,
+  extensions: Extensions,
+): Promise<IssuedCert> {
   const previous = await readSerial(out.cert);
   for (;;) {
-    const pem = await generate([{ name: 'commonName', value: cn }, { name: 'organizationName', value: 'LogStream Lab' }], {
-      keyType: 'ec',
-      curve: 'P-256',
-      algorithm: 'sha256',
-      ...validity(opts, LEAF_DAYS),
-      ca,
-      extensions,
-    });
+    const pem = await generate(
+      [
+        { name: 'commonName', value: cn },
+        { name: 'organizationName', value: 'LogStream Lab' },
+      ],
+      {
+        keyType: 'ec',
+        curve: 'P-256',
+        algorithm: 'sha256',
+        ...validity(opts, LEAF_DAYS),
+        ca,
+        extensions,
+      },
+    );
     const issued = describe(out, pem.cert);
     // 72 random bits: a repeat is all but impossible, but "a new serial" is a promise, so keep it
     if (issued.serial === previous) continue;
@@ -299,7 +335,11 @@ async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
       // a holder that died mid-way leaves its lock behind: generation takes well under a second
       const st = await stat(lock).catch(() => undefined);
       if (st && Date.now() - st.mtimeMs > 20_000) await rm(lock, { recursive: true, force: true });
-      if (Date.now() > deadline) throw new CertError('LS_ERR_CERT_LOCK', `could not take ${lock} within 30 s (remove it if no certs run is going on)`);
+      if (Date.now() > deadline)
+        throw new CertError(
+          'LS_ERR_CERT_LOCK',
+          `could not take ${lock} within 30 s (remove it if no certs run is going on)`,
+        );
       await new Promise((r) => setTimeout(r, 25));
     }
   }
@@ -330,10 +370,20 @@ export async function ensureCerts(dir = 'certs', opts: { clients?: readonly stri
     }
     for (const leaf of need.leaves) {
       if (leaf === 'server') await issueServerCert(set.dir, set.dir);
-      else if (leaf === 'server-wrong-host') await issueServerCert(set.dir, set.dir, { name: 'server-wrong-host', cn: 'wrong-host.invalid', dns: ['wrong-host.invalid'], ips: [] });
+      else if (leaf === 'server-wrong-host')
+        await issueServerCert(set.dir, set.dir, {
+          name: 'server-wrong-host',
+          cn: 'wrong-host.invalid',
+          dns: ['wrong-host.invalid'],
+          ips: [],
+        });
       else if (leaf === 'server-expired') {
         const now = Date.now();
-        await issueServerCert(set.dir, set.dir, { name: 'server-expired', notBefore: new Date(now - 30 * DAY_MS), notAfter: new Date(now - DAY_MS) });
+        await issueServerCert(set.dir, set.dir, {
+          name: 'server-expired',
+          notBefore: new Date(now - 30 * DAY_MS),
+          notAfter: new Date(now - DAY_MS),
+        });
       } else await issueClientCert(set.dir, set.dir, { cn: leaf.slice('client:'.length) });
     }
   });
@@ -369,7 +419,11 @@ const SIGNATURE_OIDS: Record<string, string> = {
 
 /** One DER TLV at `at`: where its contents start and end. */
 function tlv(der: Buffer, at: number, expectTag: number): { start: number; end: number } {
-  if (der[at] !== expectTag) throw new CertError('LS_ERR_CERT_PARSE', `expected DER tag 0x${expectTag.toString(16)} at byte ${at}, found 0x${(der[at] ?? 0).toString(16)}`);
+  if (der[at] !== expectTag)
+    throw new CertError(
+      'LS_ERR_CERT_PARSE',
+      `expected DER tag 0x${expectTag.toString(16)} at byte ${at}, found 0x${(der[at] ?? 0).toString(16)}`,
+    );
   let len = der[at + 1] ?? 0;
   let start = at + 2;
   if (len & 0x80) {
@@ -384,7 +438,8 @@ function tlv(der: Buffer, at: number, expectTag: number): { start: number; end: 
 
 /** The signature algorithm of a certificate (PEM or DER), e.g. `ecdsa-with-SHA256`, or its OID when unknown. */
 export function signatureAlgorithmOf(cert: string | Buffer): string {
-  const der = typeof cert === 'string' || !cert.subarray(0, 1).equals(Buffer.from([0x30])) ? new X509Certificate(cert).raw : cert;
+  const der =
+    typeof cert === 'string' || !cert.subarray(0, 1).equals(Buffer.from([0x30])) ? new X509Certificate(cert).raw : cert;
   const outer = tlv(der, 0, 0x30);
   const tbs = tlv(der, outer.start, 0x30);
   const alg = tlv(der, tbs.end, 0x30);

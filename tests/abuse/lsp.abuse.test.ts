@@ -14,8 +14,21 @@ import { encodeFrame, encodeHello, encodePing, FIELD, FrameType, HEADER_SIZE } f
 import { encodeBatchPayload } from '../../shared/protocol/batch.ts';
 import { xxh32 } from '../../shared/protocol/lz4-frame.ts';
 import {
-  closed, GoodLspSession, LspSession, mib, MiB, persistedOfStream, rawConnect, settleAttack, readJson, record, startReceiver,
-  waitFor, writeSummary, type AttackResult, type RunningReceiver,
+  closed,
+  GoodLspSession,
+  LspSession,
+  mib,
+  MiB,
+  persistedOfStream,
+  rawConnect,
+  settleAttack,
+  readJson,
+  record,
+  startReceiver,
+  waitFor,
+  writeSummary,
+  type AttackResult,
+  type RunningReceiver,
 } from './support.ts';
 
 const MAX_CONNECTIONS = 300;
@@ -25,20 +38,33 @@ let rx: RunningReceiver;
 const results: AttackResult[] = [];
 
 beforeAll(async () => {
-  rx = await startReceiver('day12', 'lessons/day12/receiver.ts', ['--max-connections', String(MAX_CONNECTIONS), '--idle-timeout-ms', String(IDLE_MS), '--fsync', 'interval', '--fsync-interval-ms', '20']);
+  rx = await startReceiver('day12', 'lessons/day12/receiver.ts', [
+    '--max-connections',
+    String(MAX_CONNECTIONS),
+    '--idle-timeout-ms',
+    String(IDLE_MS),
+    '--fsync',
+    'interval',
+    '--fsync-interval-ms',
+    '20',
+  ]);
 });
 
 afterAll(async () => {
   const stats = await readJson(`${rx.dataDir}/stats.json`);
   const stop = await rx.stop();
-  await writeSummary('lsp-day12', results, { exit: stop, lsp: (stats?.['lsp'] as unknown) ?? null });
+  await writeSummary('lsp-day12', results, { exit: stop, lsp: stats?.['lsp'] ?? null });
 });
 
 /**
  * Runs `attackFn` while a good client (connected before the attack) ships and is ACKed, then checks the
  * receiver is up, its peak RSS within budget, and the good client's records are on disk.
  */
-async function underAttack(attack: string, attackFn: () => Promise<Record<string, unknown> | void>, opts: { budget?: number } = {}): Promise<AttackResult> {
+async function underAttack(
+  attack: string,
+  attackFn: () => Promise<Record<string, unknown> | void>,
+  opts: { budget?: number } = {},
+): Promise<AttackResult> {
   const t0 = Date.now();
   const good = await GoodLspSession.open(rx.port);
   rx.rss.reset();
@@ -62,11 +88,23 @@ async function underAttack(attack: string, attackFn: () => Promise<Record<string
     }
     await shipping;
     shipped = await good.ship(1, 50);
-    goodOk = (await waitFor('good records persisted', async () => (await persistedOfStream(rx.dataDir, good.stream)) >= shipped, 10_000)) === true;
+    goodOk =
+      (await waitFor(
+        'good records persisted',
+        async () => (await persistedOfStream(rx.dataDir, good.stream)) >= shipped,
+        10_000,
+      )) === true;
   } finally {
     good.close();
   }
-  return settleAttack(results, rx, { attack, t0, rssBefore: before, goodClientOk: goodOk, detail: { ...detail, goodRecordsAcked: shipped }, ...(opts.budget ? { budget: opts.budget } : {}) });
+  return settleAttack(results, rx, {
+    attack,
+    t0,
+    rssBefore: before,
+    goodClientOk: goodOk,
+    detail: { ...detail, goodRecordsAcked: shipped },
+    ...(opts.budget ? { budget: opts.budget } : {}),
+  });
 }
 
 async function openMany(n: number, port: number): Promise<import('node:net').Socket[]> {
@@ -78,7 +116,8 @@ async function openMany(n: number, port: number): Promise<import('node:net').Soc
   return out;
 }
 
-const openCount = async () => ((await readJson(`${rx.dataDir}/stats.json`))?.['connections'] as { open?: number } | undefined)?.open;
+const openCount = async () =>
+  ((await readJson(`${rx.dataDir}/stats.json`))?.['connections'] as { open?: number } | undefined)?.open;
 
 describe('LSP/1 receiver (day 12) under network abuse', () => {
   it('slowloris: 100 connections trickling a frame a byte at a time are cut by the idle timeout', async () => {
@@ -135,7 +174,13 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
     await underAttack('4 GiB declared length', async () => {
       const codes: Array<string | undefined> = [];
       for (const len of [0xffffffff, 0x80000000, 4 * MiB + 1]) {
-        const head = encodeFrame({ type: FrameType.BATCH, count: 1, stream: 9, seq: 1, payload: Buffer.from('{}') }).subarray(0, HEADER_SIZE);
+        const head = encodeFrame({
+          type: FrameType.BATCH,
+          count: 1,
+          stream: 9,
+          seq: 1,
+          payload: Buffer.from('{}'),
+        }).subarray(0, HEADER_SIZE);
         head.writeUInt32BE(len, FIELD.length);
         const s = new LspSession(await rawConnect(rx.port));
         s.socket.write(head);
@@ -158,8 +203,18 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
         s.socket.write(encodeHello(77, { name: 'bomber' }));
         await s.until((fs) => fs.some((f) => f.type === FrameType.ACK));
         s.socket.write(encodeFrame({ type: FrameType.BATCH, codec, count: 1, stream: 77, seq: 1, payload }));
-        const code = codec === 0 ? await s.until((fs) => fs.some((f) => f.type !== FrameType.ACK || f.seq >= 1)).then((fs) => FrameType[fs.find((f) => f.type !== FrameType.ACK || f.seq >= 1)!.type]) : await s.nackCode(20_000);
-        got[name] = { code, wireKiB: Math.round(payload.length / 1024), inflatesToMiB: mib(inflatesTo), rssPeakMiB: mib(rx.rss.peak) };
+        const code =
+          codec === 0
+            ? await s
+                .until((fs) => fs.some((f) => f.type !== FrameType.ACK || f.seq >= 1))
+                .then((fs) => FrameType[fs.find((f) => f.type !== FrameType.ACK || f.seq >= 1)!.type])
+            : await s.nackCode(20_000);
+        got[name] = {
+          code,
+          wireKiB: Math.round(payload.length / 1024),
+          inflatesToMiB: mib(inflatesTo),
+          rssPeakMiB: mib(rx.rss.peak),
+        };
         // a compressed bomb is fatal; the raw 4 MiB line is only a record over the limit (rejected, ACKed)
         expect(code, name).toBe(codec === 0 ? 'ACK' : 'LS_ERR_TOO_LARGE');
         s.socket.destroy();
@@ -171,7 +226,12 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
 
   it('non-UTF-8 bytes: invalid records are rejected one by one, a non-UTF-8 HELLO is a NACK', async () => {
     await underAttack('non-UTF-8 records and HELLO', async () => {
-      const bad = [Buffer.from([0xff, 0xfe, 0x7b]), Buffer.concat([Buffer.from(record(1).slice(0, -2)), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]), Buffer.from(`${record(2)}\u00a0`), Buffer.from(`\ufeff${record(3)}`)];
+      const bad = [
+        Buffer.from([0xff, 0xfe, 0x7b]),
+        Buffer.concat([Buffer.from(record(1).slice(0, -2)), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]),
+        Buffer.from(`${record(2)}\u00a0`),
+        Buffer.from(`\ufeff${record(3)}`),
+      ];
       const stream = 4242;
       const s = new LspSession(await rawConnect(rx.port));
       s.socket.write(encodeHello(stream, { name: 'bad-bytes' }));
@@ -185,7 +245,9 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
       expect(helloNack).toBe('LS_ERR_PAYLOAD');
       const rejects = await waitFor('4 rejects', async () => {
         const { readFile } = await import('node:fs/promises');
-        const lines = (await readFile(`${rx.dataDir}/rejects.ndjson`, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes(`"stream":${stream}`));
+        const lines = (await readFile(`${rx.dataDir}/rejects.ndjson`, 'utf8').catch(() => ''))
+          .split('\n')
+          .filter((l) => l.includes(`"stream":${stream}`));
         return lines.length >= 4 ? lines.map((l) => (JSON.parse(l) as { reason: string }).reason) : undefined;
       });
       return { rejects, helloNack };
@@ -199,7 +261,9 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
       const stream = 4343;
       const s = new LspSession(await rawConnect(rx.port));
       s.socket.write(encodeHello(stream, { name: 'deep' }));
-      s.socket.write(encodeFrame({ type: FrameType.BATCH, count: 2, stream, seq: 1, payload: encodeBatchPayload([deep, arrays]) }));
+      s.socket.write(
+        encodeFrame({ type: FrameType.BATCH, count: 2, stream, seq: 1, payload: encodeBatchPayload([deep, arrays]) }),
+      );
       await s.until((fs) => fs.some((f) => f.type === FrameType.ACK && f.seq >= 2));
       s.socket.destroy();
       expect(await waitFor('deep record persisted', () => persistedOfStream(rx.dataDir, stream))).toBe(1);
@@ -215,12 +279,18 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
       let sent = 0;
       const until = Date.now() + 6000;
       while (sent < 64 * MiB && Date.now() < until && !s.destroyed) {
-        if (!s.write(pings)) await Promise.race([new Promise((r) => s.once('drain', r)), new Promise((r) => setTimeout(r, 200))]);
+        if (!s.write(pings))
+          await Promise.race([new Promise((r) => s.once('drain', r)), new Promise((r) => setTimeout(r, 200))]);
         sent += pings.length;
       }
       const accepted = sent - s.writableLength;
       // the receiver paused this connection (shared/lsp-receiver.ts, counted in stats.json lsp.writeBlocked)
-      const blocked = await waitFor('lsp.writeBlocked in stats.json', async () => ((await readJson(`${rx.dataDir}/stats.json`))?.['lsp'] as { writeBlocked?: number } | undefined)?.writeBlocked);
+      const blocked = await waitFor(
+        'lsp.writeBlocked in stats.json',
+        async () =>
+          ((await readJson(`${rx.dataDir}/stats.json`))?.['lsp'] as { writeBlocked?: number } | undefined)
+            ?.writeBlocked,
+      );
       s.destroy();
       return { pingBytesOffered: sent, acceptedByKernelOrReceiver: accepted, writeBlocked: blocked };
     });
@@ -231,7 +301,8 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
       const s = new LspSession(await rawConnect(rx.port));
       const n = 20_000;
       const base = 5_000_000;
-      for (let i = 0; i < n; i += 1000) s.socket.write(Buffer.concat(Array.from({ length: 1000 }, (_, j) => encodeHello(base + i + j, { name: 'h' }))));
+      for (let i = 0; i < n; i += 1000)
+        s.socket.write(Buffer.concat(Array.from({ length: 1000 }, (_, j) => encodeHello(base + i + j, { name: 'h' }))));
       await s.until((fs) => fs.length >= n, 20_000);
       s.socket.destroy();
       const stats = await waitFor('stats with the streams', async () => {
@@ -253,7 +324,12 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
       await Promise.all(socks.map((s) => new Promise((r) => s.write(partial, r))));
       const heldPeak = rx.rss.sample();
       await Promise.all(socks.map(closed)); // cut by the idle timeout, buffers released
-      return { connections: socks.length, bytesHeldEach: partial.length, rssWhileHeldMiB: mib(heldPeak), cutAfterMs: Date.now() - t0 };
+      return {
+        connections: socks.length,
+        bytesHeldEach: partial.length,
+        rssWhileHeldMiB: mib(heldPeak),
+        cutAfterMs: Date.now() - t0,
+      };
     });
   });
 
@@ -291,15 +367,27 @@ async function makeBombs(): Promise<Record<string, Bomb>> {
   const bombs: Record<string, Bomb> = {};
   // gzip: multi-member — 16 members of 64 MiB of zeros (~64 KiB each) inflate to 1 GiB
   const member = zlib.gzipSync(zeros, { level: 9 });
-  bombs['gzip 1 GiB'] = { codec: 1, payload: Buffer.concat(Array.from({ length: 16 }, () => member)), inflatesTo: 1024 * MiB };
+  bombs['gzip 1 GiB'] = {
+    codec: 1,
+    payload: Buffer.concat(Array.from({ length: 16 }, () => member)),
+    inflatesTo: 1024 * MiB,
+  };
   // brotli: one stream of 256 MiB of zeros
   const big = Buffer.alloc(256 * MiB);
-  bombs['brotli 256 MiB'] = { codec: 4, payload: zlib.brotliCompressSync(big, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 1 } }), inflatesTo: 256 * MiB };
+  bombs['brotli 256 MiB'] = {
+    codec: 4,
+    payload: zlib.brotliCompressSync(big, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 1 } }),
+    inflatesTo: 256 * MiB,
+  };
   const zstd = CODECS.get(2)!;
   if (zstd.availability().ok) {
     // with content sizes (refused from the header) and streamed without them (refused by counting)
     const frame = zstd.compress(zeros, 19);
-    bombs['zstd 1 GiB (sized frames)'] = { codec: 2, payload: Buffer.concat(Array.from({ length: 16 }, () => frame)), inflatesTo: 1024 * MiB };
+    bombs['zstd 1 GiB (sized frames)'] = {
+      codec: 2,
+      payload: Buffer.concat(Array.from({ length: 16 }, () => frame)),
+      inflatesTo: 1024 * MiB,
+    };
     const streamed = await buffer(Readable.from([big]).pipe(zstdCodec.compressStream(3)));
     bombs['zstd 256 MiB (streamed, no size)'] = { codec: 2, payload: streamed, inflatesTo: 256 * MiB };
   }
@@ -309,7 +397,16 @@ async function makeBombs(): Promise<Record<string, Bomb>> {
     bombs['lz4 256 MiB (sized)'] = { codec: 3, payload: sized, inflatesTo: 256 * MiB };
     // the same blocks without the content size in the header: only block-by-block counting stops it
     const desc = Buffer.from([sized[4]! & ~0b1000, sized[5]!]);
-    bombs['lz4 256 MiB (no size)'] = { codec: 3, payload: Buffer.concat([sized.subarray(0, 4), desc, Buffer.from([(xxh32(desc) >>> 8) & 0xff]), sized.subarray(15)]), inflatesTo: 256 * MiB };
+    bombs['lz4 256 MiB (no size)'] = {
+      codec: 3,
+      payload: Buffer.concat([
+        sized.subarray(0, 4),
+        desc,
+        Buffer.from([(xxh32(desc) >>> 8) & 0xff]),
+        sized.subarray(15),
+      ]),
+      inflatesTo: 256 * MiB,
+    };
   }
   // none: a 4 MiB (the payload limit) single line, count 1 — not a bomb, the largest honest frame
   bombs['none 4 MiB line'] = { codec: 0, payload: Buffer.alloc(4 * MiB, 0x61), inflatesTo: 4 * MiB };

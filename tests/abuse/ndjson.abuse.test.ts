@@ -8,7 +8,19 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closed, MiB, rawConnect, settleAttack, readJson, record, startReceiver, waitFor, writeSummary, type AttackResult, type RunningReceiver } from './support.ts';
+import {
+  closed,
+  MiB,
+  rawConnect,
+  settleAttack,
+  readJson,
+  record,
+  startReceiver,
+  waitFor,
+  writeSummary,
+  type AttackResult,
+  type RunningReceiver,
+} from './support.ts';
 
 const MAX_CONNECTIONS = 300;
 const IDLE_MS = 1500;
@@ -17,13 +29,22 @@ let rx: RunningReceiver;
 const results: AttackResult[] = [];
 
 beforeAll(async () => {
-  rx = await startReceiver('day08', 'lessons/day08/receiver.ts', ['--max-connections', String(MAX_CONNECTIONS), '--idle-timeout-ms', String(IDLE_MS)]);
+  rx = await startReceiver('day08', 'lessons/day08/receiver.ts', [
+    '--max-connections',
+    String(MAX_CONNECTIONS),
+    '--idle-timeout-ms',
+    String(IDLE_MS),
+  ]);
 });
 
 afterAll(async () => {
   const stats = await readJson(`${rx.dataDir}/stats.json`);
   const stop = await rx.stop();
-  await writeSummary('ndjson-day08', results, { exit: stop, records: stats?.['records'] ?? null, connections: stats?.['connections'] ?? null });
+  await writeSummary('ndjson-day08', results, {
+    exit: stop,
+    records: stats?.['records'] ?? null,
+    connections: stats?.['connections'] ?? null,
+  });
 });
 
 /** Lines persisted whose msg contains `marker`. */
@@ -71,8 +92,18 @@ async function underAttack(attack: string, attackFn: () => Promise<Record<string
   good.end(Array.from({ length: 50 }, (_, i) => `${record(sent + i, ` ${marker}`)}\n`).join(''));
   sent += 50;
   await closed(good); // the receiver ends its side once everything we sent is written
-  const persisted = await waitFor('good lines persisted', async () => ((await persistedWith(marker)) === sent ? sent : 0), 10_000).catch(() => 0);
-  settleAttack(results, rx, { attack, t0, rssBefore: before, goodClientOk: persisted === sent, detail: { ...detail, goodLinesPersisted: persisted, goodLinesSent: sent } });
+  const persisted = await waitFor(
+    'good lines persisted',
+    async () => ((await persistedWith(marker)) === sent ? sent : 0),
+    10_000,
+  ).catch(() => 0);
+  settleAttack(results, rx, {
+    attack,
+    t0,
+    rssBefore: before,
+    goodClientOk: persisted === sent,
+    detail: { ...detail, goodLinesPersisted: persisted, goodLinesSent: sent },
+  });
 }
 
 async function openMany(n: number): Promise<net.Socket[]> {
@@ -133,7 +164,11 @@ describe('NDJSON receiver (day 08) under network abuse', () => {
           s.resetAndDestroy();
         }
       }
-      await waitFor('connections.open back to 1 (the good client)', async () => ((await readJson(`${rx.dataDir}/stats.json`))?.['connections'] as { open: number } | undefined)?.open === 1);
+      await waitFor(
+        'connections.open back to 1 (the good client)',
+        async () =>
+          ((await readJson(`${rx.dataDir}/stats.json`))?.['connections'] as { open: number } | undefined)?.open === 1,
+      );
       return { resets: 2000 };
     });
   });

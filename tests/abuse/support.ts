@@ -18,11 +18,16 @@ import { encodeHello, FrameDecoder, FrameType, parseNack, type Frame } from '../
 export const HOST = '127.0.0.1';
 
 /** Polls `cond` until it returns a truthy value or the deadline passes (never a fixed sleep). */
-export async function waitFor<T>(what: string, cond: () => T | Promise<T>, timeoutMs = 10_000, everyMs = 20): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  cond: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  everyMs = 20,
+): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await cond();
-    if (v) return v as NonNullable<T>;
+    if (v) return v;
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
@@ -61,7 +66,10 @@ export class RssSampler {
   peak = 0;
   last = 0;
   private readonly timer: NodeJS.Timeout;
-  constructor(readonly pid: number, everyMs = 20) {
+  constructor(
+    readonly pid: number,
+    everyMs = 20,
+  ) {
     this.sample();
     this.timer = setInterval(() => this.sample(), everyMs);
     this.timer.unref();
@@ -193,7 +201,10 @@ export class LspSession {
     while (!pred(this.frames)) {
       if (this.closed) return this.frames;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching frame within ${timeoutMs} ms (got ${this.frames.map((f) => FrameType[f.type]).join(',') || 'nothing'})`);
+      if (left <= 0)
+        throw new Error(
+          `no matching frame within ${timeoutMs} ms (got ${this.frames.map((f) => FrameType[f.type]).join(',') || 'nothing'})`,
+        );
       await new Promise<void>((r) => {
         const t = setTimeout(r, left);
         this.waiters.push(() => {
@@ -260,7 +271,14 @@ export const RSS_BUDGET = 160 * MiB;
 export function settleAttack(
   results: AttackResult[],
   rx: RunningReceiver,
-  a: { attack: string; t0: number; rssBefore: number; goodClientOk: boolean; detail: Record<string, unknown>; budget?: number },
+  a: {
+    attack: string;
+    t0: number;
+    rssBefore: number;
+    goodClientOk: boolean;
+    detail: Record<string, unknown>;
+    budget?: number;
+  },
 ): AttackResult {
   rx.rss.sample();
   const result: AttackResult = {
@@ -276,14 +294,20 @@ export function settleAttack(
   results.push(result);
   expect(result.receiverUp, `${rx.name} is still running`).toBe(true);
   expect(result.goodClientOk, 'the good client on another connection was served').toBe(true);
-  expect(rx.rss.peak - a.rssBefore, `peak RSS ${mib(rx.rss.peak)} MiB vs ${mib(a.rssBefore)} MiB before`).toBeLessThan(a.budget ?? RSS_BUDGET);
+  expect(rx.rss.peak - a.rssBefore, `peak RSS ${mib(rx.rss.peak)} MiB vs ${mib(a.rssBefore)} MiB before`).toBeLessThan(
+    a.budget ?? RSS_BUDGET,
+  );
   return result;
 }
 
 export const SUMMARY_FILE = new URL('./last-run.json', import.meta.url).pathname;
 
 /** Merges this file's results into last-run.json (write to a temp file, then rename). */
-export async function writeSummary(suite: string, results: AttackResult[], extra: Record<string, unknown> = {}): Promise<void> {
+export async function writeSummary(
+  suite: string,
+  results: AttackResult[],
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   const prev = (await readJson(SUMMARY_FILE)) ?? {};
   const suites = (prev['suites'] as Record<string, unknown> | undefined) ?? {};
   suites[suite] = { at: new Date().toISOString(), results, ...extra };
@@ -292,14 +316,19 @@ export async function writeSummary(suite: string, results: AttackResult[], extra
   await writeFile(tmp, `${JSON.stringify(out, null, 2)}\n`);
   await rename(tmp, SUMMARY_FILE);
   for (const r of results) {
-    console.log(`[abuse ${suite}] ${r.receiver} · ${r.attack}: RSS ${r.rssBeforeMiB} → peak ${r.rssPeakMiB} MiB, up=${r.receiverUp}, good client ok=${r.goodClientOk}, ${r.ms} ms${r.detail ? ` ${JSON.stringify(r.detail)}` : ''}`);
+    console.log(
+      `[abuse ${suite}] ${r.receiver} · ${r.attack}: RSS ${r.rssBeforeMiB} → peak ${r.rssPeakMiB} MiB, up=${r.receiverUp}, good client ok=${r.goodClientOk}, ${r.ms} ms${r.detail ? ` ${JSON.stringify(r.detail)}` : ''}`,
+    );
   }
 }
 
 /** A good client whose connection is opened (and HELLO ACKed) before an attack starts. */
 export class GoodLspSession {
   private seq = 0;
-  private constructor(readonly session: LspSession, readonly stream: number) {}
+  private constructor(
+    readonly session: LspSession,
+    readonly stream: number,
+  ) {}
 
   static async open(port: number, opts: { stream?: number; tls?: { ca: Buffer } } = {}): Promise<GoodLspSession> {
     const stream = opts.stream ?? 1 + Math.floor(Math.random() * 1_000_000);
@@ -313,7 +342,8 @@ export class GoodLspSession {
     const session = new LspSession(socket);
     socket.write(encodeHello(stream, { name: 'abuse-good-client' }));
     const [hello] = await session.until((fs) => fs.length > 0, 15_000);
-    if (hello?.type !== FrameType.ACK) throw new Error(`HELLO answered with ${hello ? FrameType[hello.type] : 'nothing'}`);
+    if (hello?.type !== FrameType.ACK)
+      throw new Error(`HELLO answered with ${hello ? FrameType[hello.type] : 'nothing'}`);
     const g = new GoodLspSession(session, stream);
     g.seq = hello.seq;
     return g;
@@ -324,11 +354,21 @@ export class GoodLspSession {
     const socket = this.session.socket;
     for (let b = 0; b < batches; b++) {
       const first = this.seq + 1;
-      socket.write(encodeBatch({ stream: this.stream, seq: first, records: Array.from({ length: perBatch }, (_, i) => record(first + i)), codec }));
+      socket.write(
+        encodeBatch({
+          stream: this.stream,
+          seq: first,
+          records: Array.from({ length: perBatch }, (_, i) => record(first + i)),
+          codec,
+        }),
+      );
       this.seq += perBatch;
     }
     const last = this.seq;
-    await this.session.until((fs) => fs.some((f) => f.type === FrameType.ACK && f.stream === this.stream && f.seq >= last), timeoutMs);
+    await this.session.until(
+      (fs) => fs.some((f) => f.type === FrameType.ACK && f.stream === this.stream && f.seq >= last),
+      timeoutMs,
+    );
     if (this.session.closed) throw new Error('the good client was disconnected');
     return last;
   }

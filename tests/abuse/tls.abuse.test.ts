@@ -14,7 +14,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frameOctetCounted } from '../../lessons/stack/syslog-framing.ts';
 import { ensureCerts } from '../../shared/tls/certs.ts';
-import { alive, closed, fdsOf, GoodLspSession, mib, persistedOfStream, rawConnect, settleAttack, readJson, startReceiver, waitFor, writeSummary, type AttackResult, type RunningReceiver } from './support.ts';
+import {
+  alive,
+  closed,
+  fdsOf,
+  GoodLspSession,
+  mib,
+  persistedOfStream,
+  rawConnect,
+  settleAttack,
+  readJson,
+  startReceiver,
+  waitFor,
+  writeSummary,
+  type AttackResult,
+  type RunningReceiver,
+} from './support.ts';
 
 const HANDSHAKE_MS = 1500;
 
@@ -30,7 +45,14 @@ async function captureClientHello(): Promise<Buffer> {
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
-  const got = new Promise<Buffer>((resolve) => server.once('connection', (s) => s.once('data', (d: Buffer) => { resolve(d); s.destroy(); })));
+  const got = new Promise<Buffer>((resolve) =>
+    server.once('connection', (s) =>
+      s.once('data', (d: Buffer) => {
+        resolve(d);
+        s.destroy();
+      }),
+    ),
+  );
   const c = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false });
   c.on('error', () => {});
   const hello = await got;
@@ -45,8 +67,32 @@ beforeAll(async () => {
   ca = await readFile(set.ca.cert);
   clientHello = await captureClientHello();
   [day13, syslog] = await Promise.all([
-    startReceiver('day13', 'lessons/day13/receiver.ts', ['--certs', certDir, '--handshake-timeout-ms', String(HANDSHAKE_MS), '--idle-timeout-ms', '3000', '--max-connections', '500']),
-    startReceiver('syslog', 'lessons/stack/syslog-receiver.ts', ['--certs', certDir, '--tcp-port', '0', '--tls-port', '0', '--udp-port', 'off', '--handshake-timeout-ms', String(HANDSHAKE_MS), '--idle-timeout-ms', '3000', '--max-connections', '500']),
+    startReceiver('day13', 'lessons/day13/receiver.ts', [
+      '--certs',
+      certDir,
+      '--handshake-timeout-ms',
+      String(HANDSHAKE_MS),
+      '--idle-timeout-ms',
+      '3000',
+      '--max-connections',
+      '500',
+    ]),
+    startReceiver('syslog', 'lessons/stack/syslog-receiver.ts', [
+      '--certs',
+      certDir,
+      '--tcp-port',
+      '0',
+      '--tls-port',
+      '0',
+      '--udp-port',
+      'off',
+      '--handshake-timeout-ms',
+      String(HANDSHAKE_MS),
+      '--idle-timeout-ms',
+      '3000',
+      '--max-connections',
+      '500',
+    ]),
   ]);
 }, 60_000);
 
@@ -55,7 +101,11 @@ afterAll(async () => {
   const sSys = await readJson(`${syslog.dataDir}/stats.json`);
   const [e13, eSys] = await Promise.all([day13.stop(), syslog.stop()]);
   await rm(certDir, { recursive: true, force: true });
-  await writeSummary('tls', results, { exits: { day13: e13, syslog: eSys }, day13Tls: s13?.['tls'] ?? null, syslog: sSys?.['syslog'] ?? null });
+  await writeSummary('tls', results, {
+    exits: { day13: e13, syslog: eSys },
+    day13Tls: s13?.['tls'] ?? null,
+    syslog: sSys?.['syslog'] ?? null,
+  });
 });
 
 /** A good syslog-over-TLS client: octet-counted RFC 5424 messages carrying `marker`. */
@@ -65,7 +115,9 @@ async function goodSyslogTls(port: number, marker: string, n: number): Promise<v
     c.once('secureConnect', () => resolve(c));
     c.once('error', reject);
   });
-  const msgs = Array.from({ length: n }, (_, i) => frameOctetCounted(Buffer.from(`<14>1 2026-11-26T14:13:48.000Z good-host good-app - - - ${marker} ${i}`)));
+  const msgs = Array.from({ length: n }, (_, i) =>
+    frameOctetCounted(Buffer.from(`<14>1 2026-11-26T14:13:48.000Z good-host good-app - - - ${marker} ${i}`)),
+  );
   s.end(Buffer.concat(msgs));
   await closed(s);
 }
@@ -80,7 +132,11 @@ async function syslogPersisted(marker: string): Promise<number> {
 }
 
 /** Runs the attack while the receiver's good client keeps delivering; then checks up, RSS and delivery. */
-async function underAttack(rx: RunningReceiver, attack: string, attackFn: () => Promise<Record<string, unknown> | void>): Promise<void> {
+async function underAttack(
+  rx: RunningReceiver,
+  attack: string,
+  attackFn: () => Promise<Record<string, unknown> | void>,
+): Promise<void> {
   const t0 = Date.now();
   rx.rss.reset();
   const before = rx.rss.last;
@@ -108,13 +164,23 @@ async function underAttack(rx: RunningReceiver, attack: string, attackFn: () => 
   try {
     await goodLoop;
     const persisted = good
-      ? await waitFor('good records persisted', async () => ((await persistedOfStream(rx.dataDir, good.stream)) >= delivered ? delivered : 0))
-      : await waitFor('good messages persisted', async () => ((await syslogPersisted(marker)) === delivered ? delivered : 0));
+      ? await waitFor('good records persisted', async () =>
+          (await persistedOfStream(rx.dataDir, good.stream)) >= delivered ? delivered : 0,
+        )
+      : await waitFor('good messages persisted', async () =>
+          (await syslogPersisted(marker)) === delivered ? delivered : 0,
+        );
     goodOk = persisted === delivered;
   } finally {
     good?.close();
   }
-  settleAttack(results, rx, { attack, t0, rssBefore: before, goodClientOk: goodOk, detail: { ...detail, goodDelivered: delivered } });
+  settleAttack(results, rx, {
+    attack,
+    t0,
+    rssBefore: before,
+    goodClientOk: goodOk,
+    detail: { ...detail, goodDelivered: delivered },
+  });
 }
 
 interface SprayResult {
@@ -129,17 +195,26 @@ interface SprayResult {
  * `n` connections to `port`, each sent `bytes(i)`, 150 at a time; waits up to `closeWithinMs` for the
  * receiver to close each batch, then closes what is left itself (and counts it).
  */
-async function spray(port: number, n: number, bytes: (i: number) => Buffer, closeWithinMs = HANDSHAKE_MS + 2000): Promise<SprayResult> {
+async function spray(
+  port: number,
+  n: number,
+  bytes: (i: number) => Buffer,
+  closeWithinMs = HANDSHAKE_MS + 2000,
+): Promise<SprayResult> {
   const r: SprayResult = { sent: 0, closedByReceiver: 0, stillOpen: 0 };
   for (let i = 0; i < n; i += 150) {
-    const socks = (await Promise.allSettled(Array.from({ length: Math.min(150, n - i) }, () => rawConnect(port)))).flatMap((x) => (x.status === 'fulfilled' ? [x.value] : []));
+    const socks = (
+      await Promise.allSettled(Array.from({ length: Math.min(150, n - i) }, () => rawConnect(port)))
+    ).flatMap((x) => (x.status === 'fulfilled' ? [x.value] : []));
     const closedAt = socks.map(() => false);
     socks.forEach((s, j) => {
       s.once('close', () => (closedAt[j] = true));
       s.resume(); // read what the receiver sends (a TLS alert, its FIN): a socket that never reads never sees the close
       s.write(bytes(i + j));
     });
-    await waitFor('the receiver to close them', () => closedAt.every(Boolean), closeWithinMs, 20).catch(() => undefined);
+    await waitFor('the receiver to close them', () => closedAt.every(Boolean), closeWithinMs, 20).catch(
+      () => undefined,
+    );
     r.sent += socks.length;
     for (const [j, s] of socks.entries()) {
       if (closedAt[j]) r.closedByReceiver++;
@@ -168,7 +243,9 @@ function tlsGarbage(i: number): Buffer {
 
 describe('TLS ports under TLS garbage', () => {
   it('day 13: 300 connections of TLS garbage (record header + random, damaged ClientHellos) are refused', async () => {
-    await underAttack(day13, 'TLS garbage (300 conns)', async () => ({ ...(await spray(day13.port, 300, tlsGarbage)) }));
+    await underAttack(day13, 'TLS garbage (300 conns)', async () => ({
+      ...(await spray(day13.port, 300, tlsGarbage)),
+    }));
   });
 
   // A refused handshake (tlsClientError, also the handshake timeout) must close the TCP connection:
@@ -176,9 +253,22 @@ describe('TLS ports under TLS garbage', () => {
   it('day 13: every connection with a refused handshake is closed by the receiver (its fds come back)', async () => {
     const before = fdsOf(day13.pid)!;
     const r = await spray(day13.port, 60, tlsGarbage);
-    results.push({ receiver: 'day13', attack: 'refused handshakes closed by the receiver', rssBeforeMiB: 0, rssPeakMiB: mib(day13.rss.peak), receiverUp: alive(day13.pid), goodClientOk: true, ms: 0, detail: { ...r } });
+    results.push({
+      receiver: 'day13',
+      attack: 'refused handshakes closed by the receiver',
+      rssBeforeMiB: 0,
+      rssPeakMiB: mib(day13.rss.peak),
+      receiverUp: alive(day13.pid),
+      goodClientOk: true,
+      ms: 0,
+      detail: { ...r },
+    });
     expect(r.stillOpen).toBe(0);
-    await waitFor('the receiver to release the refused connections', () => fdsOf(day13.pid)! <= before + 2, HANDSHAKE_MS + 3000);
+    await waitFor(
+      'the receiver to release the refused connections',
+      () => fdsOf(day13.pid)! <= before + 2,
+      HANDSHAKE_MS + 3000,
+    );
   });
 
   it('day 13: plaintext garbage on the TLS port is refused', async () => {
@@ -204,13 +294,17 @@ describe('TLS ports under TLS garbage', () => {
   });
 
   it('syslog TLS port: 300 connections of TLS garbage are refused', async () => {
-    await underAttack(syslog, 'TLS garbage (300 conns)', async () => ({ ...(await spray(syslog.ports['tls']!, 300, tlsGarbage)) }));
+    await underAttack(syslog, 'TLS garbage (300 conns)', async () => ({
+      ...(await spray(syslog.ports['tls']!, 300, tlsGarbage)),
+    }));
   });
 
   it(`syslog TLS port: 200 half-sent ClientHellos are cut by the handshake timeout (${HANDSHAKE_MS} ms)`, async () => {
     await underAttack(syslog, 'stalled handshakes (200 conns)', async () => {
       const t0 = Date.now();
-      const r = await spray(syslog.ports['tls']!, 200, () => clientHello.subarray(0, Math.floor(clientHello.length / 2)));
+      const r = await spray(syslog.ports['tls']!, 200, () =>
+        clientHello.subarray(0, Math.floor(clientHello.length / 2)),
+      );
       expect(r.stillOpen).toBe(0);
       return { ...r, afterMs: Date.now() - t0 };
     });
@@ -220,7 +314,11 @@ describe('TLS ports under TLS garbage', () => {
     const before = fdsOf(syslog.pid)!;
     const r = await spray(syslog.ports['tls']!, 60, tlsGarbage);
     expect(r.stillOpen).toBe(0);
-    await waitFor('the receiver to release the refused connections', () => fdsOf(syslog.pid)! <= before + 2, HANDSHAKE_MS + 3000);
+    await waitFor(
+      'the receiver to release the refused connections',
+      () => fdsOf(syslog.pid)! <= before + 2,
+      HANDSHAKE_MS + 3000,
+    );
   });
 
   it('syslog TCP port: huge octet counts, non-UTF-8 and garbage are rejected, never fatal', async () => {

@@ -86,10 +86,15 @@ describe('codec decoders under hostile input', () => {
 
   it('bombs: every codec stops at the limit (all-zero input 64x-4096x the limit)', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...compressing), fc.integer({ min: 1, max: 64 << 10 }), fc.integer({ min: 64, max: 4096 }), (codec, max, factor) => {
-        const bomb = codec.compress(Buffer.alloc(Math.min(max * factor, 8 << 20)));
-        expect(boundedDecompress(codec, bomb, max)).toBe(LS_ERR.LS_ERR_TOO_LARGE);
-      }),
+      fc.property(
+        fc.constantFrom(...compressing),
+        fc.integer({ min: 1, max: 64 << 10 }),
+        fc.integer({ min: 64, max: 4096 }),
+        (codec, max, factor) => {
+          const bomb = codec.compress(Buffer.alloc(Math.min(max * factor, 8 << 20)));
+          expect(boundedDecompress(codec, bomb, max)).toBe(LS_ERR.LS_ERR_TOO_LARGE);
+        },
+      ),
       params(40),
     );
   });
@@ -100,7 +105,8 @@ describe('codec decoders under hostile input', () => {
     const small = await stream(Buffer.from('{"ts":"x"}\n'.repeat(100)));
     expect(decompressBounded(zstdCodec, small, 1100).length).toBe(1100);
     const bomb = await stream(Buffer.alloc(16 << 20));
-    for (const max of [1, 1000, 1 << 20, 8 << 20]) expect(boundedDecompress(zstdCodec, bomb, max)).toBe(LS_ERR.LS_ERR_TOO_LARGE);
+    for (const max of [1, 1000, 1 << 20, 8 << 20])
+      expect(boundedDecompress(zstdCodec, bomb, max)).toBe(LS_ERR.LS_ERR_TOO_LARGE);
     fc.assert(
       fc.property(mutationsArb, fc.integer({ min: 1, max: 1 << 20 }), (m, max) => {
         boundedDecompress(zstdCodec, mutate(bomb, m), max);
@@ -138,24 +144,34 @@ describe('decodeBatch under hostile input', () => {
   it('any codec id, count and payload: exactly `count` lines without LF, or an LsError', () => {
     const payload = fc.oneof(
       fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
-      fc.tuple(fc.constantFrom(...usable), fc.array(fc.string({ maxLength: 20 }), { minLength: 1, maxLength: 6 }), fc.array(mutationsArb, { maxLength: 1 })).map(
-        ([c, recs, m]) => {
+      fc
+        .tuple(
+          fc.constantFrom(...usable),
+          fc.array(fc.string({ maxLength: 20 }), { minLength: 1, maxLength: 6 }),
+          fc.array(mutationsArb, { maxLength: 1 }),
+        )
+        .map(([c, recs, m]) => {
           const p = c.compress(Buffer.from(recs.join('\n')));
           return m.length ? mutate(p, m[0]!) : p;
-        },
-      ),
+        }),
     );
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 8 }), payload, fc.nat({ max: 400 }), (codec, count, p, maxDecodedBytes) => {
-        const frame: Frame = { type: FrameType.BATCH, codec, flags: 0, count, stream: 1, seq: 1, payload: p };
-        try {
-          const lines = decodeBatch(frame, { maxDecodedBytes, decodePayload: decodeAnyCodec });
-          expect(lines).toHaveLength(count);
-          for (const l of lines) expect(l.includes(0x0a)).toBe(false);
-        } catch (err) {
-          asLsError(err);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 1, max: 8 }),
+        payload,
+        fc.nat({ max: 400 }),
+        (codec, count, p, maxDecodedBytes) => {
+          const frame: Frame = { type: FrameType.BATCH, codec, flags: 0, count, stream: 1, seq: 1, payload: p };
+          try {
+            const lines = decodeBatch(frame, { maxDecodedBytes, decodePayload: decodeAnyCodec });
+            expect(lines).toHaveLength(count);
+            for (const l of lines) expect(l.includes(0x0a)).toBe(false);
+          } catch (err) {
+            asLsError(err);
+          }
+        },
+      ),
       params(600),
     );
   });
@@ -166,7 +182,9 @@ describe('decodeBatch under hostile input', () => {
       fc.property(fc.constantFrom(...usable), fc.array(record, { minLength: 1, maxLength: 30 }), (codec, records) => {
         const frames = new FrameDecoder().push(encodeBatch({ stream: 7, seq: 1, records, codec: codec.id }));
         expect(frames).toHaveLength(1);
-        expect(decodeBatch(frames[0]!, { decodePayload: decodeAnyCodec }).map((l) => l.toString())).toEqual(records.map((r) => Buffer.from(r).toString()));
+        expect(decodeBatch(frames[0]!, { decodePayload: decodeAnyCodec }).map((l) => l.toString())).toEqual(
+          records.map((r) => Buffer.from(r).toString()),
+        );
       }),
       params(200),
     );

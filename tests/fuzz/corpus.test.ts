@@ -39,7 +39,10 @@ function input(c: Case): Buffer {
 
 const bytewise = (b: Buffer) => [...b].map((x) => Buffer.from([x]));
 
-function frames(chunks: Buffer[], max?: number): { frames: Frame[]; error?: { code: string; offset: number | undefined } } {
+function frames(
+  chunks: Buffer[],
+  max?: number,
+): { frames: Frame[]; error?: { code: string; offset: number | undefined } } {
   const d = new FrameDecoder(max === undefined ? {} : { maxPayloadBytes: max });
   const out: Frame[] = [];
   try {
@@ -71,7 +74,8 @@ function replay(c: Case): void {
       expect(frames(bytewise(data), c.maxPayloadBytes)).toEqual(whole);
       expect(whole.frames).toHaveLength(c.expect['frames'] as number);
       expect(whole.error).toEqual(c.expect['error']);
-      if (c.expect['parseHello']) expect(() => parseHello(whole.frames[0]!)).toThrow(expect.objectContaining({ code: c.expect['parseHello'] }));
+      if (c.expect['parseHello'])
+        expect(() => parseHello(whole.frames[0]!)).toThrow(expect.objectContaining({ code: c.expect['parseHello'] }));
       return;
     }
     case 'codec': {
@@ -95,7 +99,13 @@ function replay(c: Case): void {
         w.addSeq(data, 1, 1);
         const line = w.take()!.toString();
         expect(line.endsWith('}\n')).toBe(true);
-        expect((JSON.parse(line) as { _rx: unknown })._rx).toEqual({ ts: '2026-11-26T00:00:00.000Z', peer: 'p', lane: 'corpus', stream: 1, seq: 1 });
+        expect((JSON.parse(line) as { _rx: unknown })._rx).toEqual({
+          ts: '2026-11-26T00:00:00.000Z',
+          peer: 'p',
+          lane: 'corpus',
+          stream: 1,
+          seq: 1,
+        });
       } else {
         expect(v).toMatchObject({ ok: false, reason: c.expect['reason'] });
       }
@@ -125,7 +135,9 @@ function replay(c: Case): void {
   }
 }
 
-const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 describe('fuzz corpus (tests/fuzz/corpus)', () => {
   it('has cases, and every codec the corpus names exists', () => {

@@ -63,9 +63,13 @@ const recordText = fc.string({ maxLength: 30 }).map((s) => s.replace(/\n/g, ' ')
 
 /** Valid frames of every type, BATCHes with real (maybe compressed) payloads. */
 const validFrameBytes: fc.Arbitrary<Buffer> = fc.oneof(
-  fc.record({ stream: u32, name: fc.string({ maxLength: 20 }) }).map(({ stream, name }) => encodeHello(stream, { name })),
+  fc
+    .record({ stream: u32, name: fc.string({ maxLength: 20 }) })
+    .map(({ stream, name }) => encodeHello(stream, { name })),
   fc.record({ stream: u32, seq: fc.maxSafeNat() }).map(({ stream, seq }) => encodeAck(stream, seq)),
-  fc.record({ stream: u32, code: fc.constantFrom(...Object.values(LS_ERR)), msg: fc.string({ maxLength: 20 }) }).map(({ stream, code, msg }) => encodeNack(stream, code, msg)),
+  fc
+    .record({ stream: u32, code: fc.constantFrom(...Object.values(LS_ERR)), msg: fc.string({ maxLength: 20 }) })
+    .map(({ stream, code, msg }) => encodeNack(stream, code, msg)),
   fc.maxSafeNat().map((t) => encodePing(t)),
   fc
     .record({
@@ -75,7 +79,9 @@ const validFrameBytes: fc.Arbitrary<Buffer> = fc.oneof(
       codec: fc.constantFrom(0, 1, 2, 3, 4),
     })
     .map((b) => encodeBatch(b)),
-  fc.uint8Array({ maxLength: 64 }).map((p) => encodeFrame({ type: FrameType.BATCH, count: 1, stream: 1, seq: 1, payload: Buffer.from(p) })),
+  fc
+    .uint8Array({ maxLength: 64 })
+    .map((p) => encodeFrame({ type: FrameType.BATCH, count: 1, stream: 1, seq: 1, payload: Buffer.from(p) })),
 );
 
 describe('FrameDecoder under hostile input', () => {
@@ -83,7 +89,9 @@ describe('FrameDecoder under hostile input', () => {
     const bytes = fc.oneof(
       fc.uint8Array({ maxLength: 400 }),
       fc.uint8Array({ maxLength: 400 }).map((b) => Uint8Array.from([0x4c, 0x53, 0x01, ...b])),
-      fc.uint8Array({ maxLength: 400 }).map((b) => Uint8Array.from([0x4c, 0x53, 0x01, 0x02, 0x00, 0x00, 0x00, 0x01, ...b])),
+      fc
+        .uint8Array({ maxLength: 400 })
+        .map((b) => Uint8Array.from([0x4c, 0x53, 0x01, 0x02, 0x00, 0x00, 0x00, 0x01, ...b])),
     );
     fc.assert(
       fc.property(bytes, cutsArb, fc.integer({ min: 0, max: 128 }), (b, cuts, max) => {
@@ -99,25 +107,36 @@ describe('FrameDecoder under hostile input', () => {
 
   it('valid frame streams round-trip, whatever the cuts (one byte at a time included)', () => {
     fc.assert(
-      fc.property(fc.array(validFrameBytes, { minLength: 1, maxLength: 5 }), cutsArb, fc.boolean(), (frames, cuts, bytewise) => {
-        const data = Buffer.concat(frames);
-        const chunks = bytewise ? [...data].map((x) => Buffer.from([x])) : cutsFor(data, cuts);
-        const got = decodeAll(chunks, 1 << 16);
-        expect(got.error).toBeUndefined();
-        expect(got.frames).toHaveLength(frames.length);
-        expect(got.frames).toEqual(decodeAll([data], 1 << 16).frames);
-      }),
+      fc.property(
+        fc.array(validFrameBytes, { minLength: 1, maxLength: 5 }),
+        cutsArb,
+        fc.boolean(),
+        (frames, cuts, bytewise) => {
+          const data = Buffer.concat(frames);
+          const chunks = bytewise ? [...data].map((x) => Buffer.from([x])) : cutsFor(data, cuts);
+          const got = decodeAll(chunks, 1 << 16);
+          expect(got.error).toBeUndefined();
+          expect(got.frames).toHaveLength(frames.length);
+          expect(got.frames).toEqual(decodeAll([data], 1 << 16).frames);
+        },
+      ),
       params(300),
     );
   });
 
   it('mutated frames (bit flips, truncation, inserted/deleted bytes, u32 lies): same frames and error whole or cut', () => {
     fc.assert(
-      fc.property(fc.array(validFrameBytes, { minLength: 1, maxLength: 4 }), mutationsArb, cutsArb, fc.integer({ min: 0, max: 4096 }), (frames, muts, cuts, max) => {
-        const data = mutate(Buffer.concat(frames), muts);
-        const whole = decodeAll([data], max);
-        expect({ ...decodeAll(cutsFor(data, cuts), max), maxBuffered: 0 }).toEqual({ ...whole, maxBuffered: 0 });
-      }),
+      fc.property(
+        fc.array(validFrameBytes, { minLength: 1, maxLength: 4 }),
+        mutationsArb,
+        cutsArb,
+        fc.integer({ min: 0, max: 4096 }),
+        (frames, muts, cuts, max) => {
+          const data = mutate(Buffer.concat(frames), muts);
+          const whole = decodeAll([data], max);
+          expect({ ...decodeAll(cutsFor(data, cuts), max), maxBuffered: 0 }).toEqual({ ...whole, maxBuffered: 0 });
+        },
+      ),
       params(600),
     );
   });
@@ -127,7 +146,10 @@ describe('FrameDecoder under hostile input', () => {
       fc.property(validFrameBytes, u32, fc.integer({ min: 0, max: 1 << 20 }), (frame, length, max) => {
         const data = Buffer.from(frame);
         data.writeUInt32BE(length, FIELD.length);
-        const got = decodeAll([...data].map((x) => Buffer.from([x])), max);
+        const got = decodeAll(
+          [...data].map((x) => Buffer.from([x])),
+          max,
+        );
         if (length > max) {
           expect(got.error).toEqual({ code: LS_ERR.LS_ERR_TOO_LARGE, offset: FIELD.length });
           expect(got.maxBuffered).toBeLessThan(HEADER_SIZE);

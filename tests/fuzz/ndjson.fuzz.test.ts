@@ -16,8 +16,18 @@ import { announceSeed, cutsArb, cutsFor, mutate, mutationsArb, params } from './
 announceSeed('ndjson');
 
 const REASONS: readonly RejectReason[] = [
-  'line_too_long', 'record_too_large', 'invalid_utf8', 'invalid_json', 'not_object', 'missing_ts', 'missing_level',
-  'missing_msg', 'invalid_ts', 'invalid_level', 'invalid_msg', 'invalid_field',
+  'line_too_long',
+  'record_too_large',
+  'invalid_utf8',
+  'invalid_json',
+  'not_object',
+  'missing_ts',
+  'missing_level',
+  'missing_msg',
+  'invalid_ts',
+  'invalid_level',
+  'invalid_msg',
+  'invalid_field',
 ];
 
 function runLines(chunks: readonly Buffer[], max: number) {
@@ -25,7 +35,8 @@ function runLines(chunks: readonly Buffer[], max: number) {
   const d = new LineDecoder({
     maxLineBytes: max,
     onLine: (l) => events.push(`L:${l.toString('hex')}`),
-    onTooLong: (i) => events.push(`T:${i.offset}:${i.sample.subarray(0, Math.min(i.sample.length, max + 1)).toString('hex')}`),
+    onTooLong: (i) =>
+      events.push(`T:${i.offset}:${i.sample.subarray(0, Math.min(i.sample.length, max + 1)).toString('hex')}`),
   });
   for (const c of chunks) {
     d.push(c);
@@ -38,7 +49,9 @@ function runLines(chunks: readonly Buffer[], max: number) {
 
 const validRecord = fc.record(
   {
-    ts: fc.date({ min: new Date('1970-01-01'), max: new Date('2999-12-31'), noInvalidDate: true }).map((d) => d.toISOString()),
+    ts: fc
+      .date({ min: new Date('1970-01-01'), max: new Date('2999-12-31'), noInvalidDate: true })
+      .map((d) => d.toISOString()),
     level: fc.constantFrom(...LEVELS),
     msg: fc.string({ unit: 'binary', maxLength: 40 }),
     service: fc.string({ maxLength: 10 }),
@@ -49,14 +62,18 @@ const validRecord = fc.record(
   { requiredKeys: ['ts', 'level', 'msg'] },
 );
 /** JSON whitespace, and Unicode whitespace that String#trim removes but JSON does not allow. */
-const ws = fc.array(fc.constantFrom(' ', '\t', '\r', '\u00a0', '\ufeff', '\u2028', '\u3000', '\u000b'), { maxLength: 3 }).map((a) => a.join(''));
+const ws = fc
+  .array(fc.constantFrom(' ', '\t', '\r', '\u00a0', '\ufeff', '\u2028', '\u3000', '\u000b'), { maxLength: 3 })
+  .map((a) => a.join(''));
 
 describe('LineDecoder under hostile input', () => {
   it('random bytes with long lines: same events however cut, buffer ≤ limit + 1', () => {
     const unit = fc.constantFrom(0x0a, 0x0d, 0x61, 0x7b, 0xe2, 0x82, 0xac, 0x00, 0xff);
     const data = fc.oneof(
       fc.array(unit, { maxLength: 300 }).map((a) => Buffer.from(a)),
-      fc.array(fc.tuple(fc.nat({ max: 200 }), fc.constantFrom('\n', '\r\n', '')), { maxLength: 6 }).map((ls) => Buffer.from(ls.map(([n, e]) => 'y'.repeat(n) + e).join(''))),
+      fc
+        .array(fc.tuple(fc.nat({ max: 200 }), fc.constantFrom('\n', '\r\n', '')), { maxLength: 6 })
+        .map((ls) => Buffer.from(ls.map(([n, e]) => 'y'.repeat(n) + e).join(''))),
     );
     fc.assert(
       fc.property(data, cutsArb, fc.integer({ min: 1, max: 120 }), (d, cuts, max) => {
@@ -103,7 +120,10 @@ describe('validateRecord under hostile input', () => {
           if (!v.ok) continue;
           expect(v.record).toEqual(JSON.parse(JSON.stringify(r)));
           w.add(line);
-          want.push({ ...JSON.parse(JSON.stringify(r)), _rx: { ts: '2026-11-26T00:00:00.000Z', peer: '127.0.0.1:1', lane: 'fuzz' } });
+          want.push({
+            ...JSON.parse(JSON.stringify(r)),
+            _rx: { ts: '2026-11-26T00:00:00.000Z', peer: '127.0.0.1:1', lane: 'fuzz' },
+          });
         }
         const out = w.take()?.toString() ?? '';
         const lines = out.split('\n').slice(0, -1);
@@ -114,10 +134,17 @@ describe('validateRecord under hostile input', () => {
   });
 
   it('deep nesting (attrs 20 000 levels, arrays 60 000 levels) is an answer, not a stack overflow', () => {
-    const deep = (n: number) => `{"ts":"2026-11-26T14:13:48Z","level":"info","msg":"deep","attrs":${'{"a":'.repeat(n)}1${'}'.repeat(n)}}`;
+    const deep = (n: number) =>
+      `{"ts":"2026-11-26T14:13:48Z","level":"info","msg":"deep","attrs":${'{"a":'.repeat(n)}1${'}'.repeat(n)}}`;
     expect(validateRecord(Buffer.from(deep(20_000)), 1 << 20).ok).toBe(true);
-    expect(validateRecord(Buffer.from('['.repeat(60_000) + ']'.repeat(60_000)), 1 << 20)).toMatchObject({ ok: false, reason: 'not_object' });
-    expect(validateRecord(Buffer.from('['.repeat(60_000)), 1 << 20)).toMatchObject({ ok: false, reason: 'invalid_json' });
+    expect(validateRecord(Buffer.from('['.repeat(60_000) + ']'.repeat(60_000)), 1 << 20)).toMatchObject({
+      ok: false,
+      reason: 'not_object',
+    });
+    expect(validateRecord(Buffer.from('['.repeat(60_000)), 1 << 20)).toMatchObject({
+      ok: false,
+      reason: 'invalid_json',
+    });
   });
 
   it('isRfc3339 never throws and never accepts what Date cannot read', () => {

@@ -31,7 +31,9 @@ export function params<T>(defaultRuns: number): fc.Parameters<T> {
 
 /** Logs the seed once per test file (CONVENTIONS.md §3: randomness is seeded and the seed is printed). */
 export function announceSeed(file: string): void {
-  console.log(`[fuzz ${file}] seed ${FUZZ_SEED} runs ${RUNS ?? 'default'} limit ${MS} ms (replay: FUZZ_SEED=${FUZZ_SEED})`);
+  console.log(
+    `[fuzz ${file}] seed ${FUZZ_SEED} runs ${RUNS ?? 'default'} limit ${MS} ms (replay: FUZZ_SEED=${FUZZ_SEED})`,
+  );
 }
 
 const CODES: ReadonlySet<string> = new Set(Object.values(LS_ERR));
@@ -47,7 +49,10 @@ export function asLsError(err: unknown): LsError {
 /** Random cut positions, as fractions of the input so they land inside inputs of any size. */
 export const cutsArb = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 10 });
 export const cutsFor = (data: Buffer, fractions: readonly number[]): Buffer[] =>
-  cutAt(data, fractions.map((f) => Math.floor(f * data.length)));
+  cutAt(
+    data,
+    fractions.map((f) => Math.floor(f * data.length)),
+  );
 
 /** One edit a mutation fuzzer applies to a valid input. */
 export type Mutation =
@@ -62,12 +67,19 @@ export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
   fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 8 }) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 8 }),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 8 }) }),
   fc.record({
     kind: fc.constant('u32' as const),
     at: fc.nat(),
-    value: fc.oneof(fc.constantFrom(0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe), fc.integer({ min: 0, max: 0xffffffff })),
+    value: fc.oneof(
+      fc.constantFrom(0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe),
+      fc.integer({ min: 0, max: 0xffffffff }),
+    ),
   }),
 );
 

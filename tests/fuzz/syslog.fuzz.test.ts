@@ -22,12 +22,12 @@ const NOW = Date.parse('2026-11-26T14:13:48.123Z');
 
 /** Real-world shaped messages (RFC 5424 examples, logger, rsyslog, BSD variants). */
 export const SEEDS = [
-  '<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - BOM\'su root\' failed for lonvick on /dev/pts/8',
-  '<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It\'s time to make the do-nuts.',
+  "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - BOM'su root' failed for lonvick on /dev/pts/8",
+  "<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make the do-nuts.",
   '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"] An application event log entry...',
   '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3"][examplePriority@32473 class="high"]',
   '<13>1 - - - - - -',
-  '<34>Oct 11 22:14:15 mymachine su: \'su root\' failed for lonvick on /dev/pts/8',
+  "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
   '<13>Feb 29 10:00:00 host app[123]: leap day',
   '<13>Nov  6 01:02:03.456 host sshd[99]: Accepted publickey',
   '<0>Oct 11 22:14:15 just text',
@@ -40,8 +40,39 @@ const syslogish = fc.oneof(
   fc.tuple(fc.constantFrom(...SEEDS), mutationsArb).map(([s, m]) => mutate(Buffer.from(s), m)),
   fc
     .tuple(
-      fc.constantFrom('<13>1 ', '<0>', '<34>Oct 11 22:14:15 ', '<191>', '<13>Feb 29 10:00:00 ', '<13>Dec 31 23:59:60 ', '<9>1 2026-02-29T00:00:00Z ', '<999>', '<13>1 9999-12-31T23:59:60.999999999+23:59 '),
-      fc.array(fc.constantFrom('-', ' ', '[', ']', '"', '\\', '=', 'id@1', 'a="', 'x', ':', '\ufeff', 'é', '\n', '\u0000', '😀', '\udc00'), { maxLength: 20 }),
+      fc.constantFrom(
+        '<13>1 ',
+        '<0>',
+        '<34>Oct 11 22:14:15 ',
+        '<191>',
+        '<13>Feb 29 10:00:00 ',
+        '<13>Dec 31 23:59:60 ',
+        '<9>1 2026-02-29T00:00:00Z ',
+        '<999>',
+        '<13>1 9999-12-31T23:59:60.999999999+23:59 ',
+      ),
+      fc.array(
+        fc.constantFrom(
+          '-',
+          ' ',
+          '[',
+          ']',
+          '"',
+          '\\',
+          '=',
+          'id@1',
+          'a="',
+          'x',
+          ':',
+          '\ufeff',
+          'é',
+          '\n',
+          '\u0000',
+          '😀',
+          '\udc00',
+        ),
+        { maxLength: 20 },
+      ),
       fc.uint8Array({ maxLength: 4 }),
     )
     .map(([h, parts, tail]) => Buffer.concat([Buffer.from(h + parts.join('')), Buffer.from(tail)])),
@@ -99,7 +130,9 @@ describe('syslog message parsers under hostile input', () => {
 
   it('RFC 5424 round-trip: encodeSyslog5424 of a valid record reads back as a valid record', () => {
     const rec = fc.record({
-      ts: fc.date({ min: new Date('1970-01-01'), max: new Date('2999-12-31'), noInvalidDate: true }).map((d) => d.toISOString()),
+      ts: fc
+        .date({ min: new Date('1970-01-01'), max: new Date('2999-12-31'), noInvalidDate: true })
+        .map((d) => d.toISOString()),
       level: fc.constantFrom('trace', 'debug', 'info', 'warn', 'error', 'fatal' as const),
       msg: fc.string({ maxLength: 40 }),
       host: fc.option(fc.string({ maxLength: 12 }), { nil: undefined }),
@@ -107,7 +140,9 @@ describe('syslog message parsers under hostile input', () => {
     });
     fc.assert(
       fc.property(rec, (r) => {
-        const record = Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as Parameters<typeof encodeSyslog5424>[0];
+        const record = Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as Parameters<
+          typeof encodeSyslog5424
+        >[0];
         const back = syslogToRecord(encodeSyslog5424(record), NOW);
         expect(back.ok).toBe(true);
         if (back.ok) expect(validateRecordObject(back.record).ok).toBe(true);
@@ -151,10 +186,16 @@ function runStream(chunks: readonly Buffer[], max: number, reusesChunks: boolean
 
 describe('SyslogFrameDecoder (RFC 6587) under hostile input', () => {
   const stream = fc.oneof(
-    fc.array(fc.constantFrom(0x30, 0x31, 0x35, 0x39, 0x20, 0x0a, 0x0d, 0x00, 0x3c, 0x61, 0xff), { maxLength: 300 }).map((a) => Buffer.from(a)),
+    fc
+      .array(fc.constantFrom(0x30, 0x31, 0x35, 0x39, 0x20, 0x0a, 0x0d, 0x00, 0x3c, 0x61, 0xff), { maxLength: 300 })
+      .map((a) => Buffer.from(a)),
     fc
       .array(
-        fc.tuple(fc.constantFrom(...SEEDS), fc.constantFrom('octet', 'lf', 'crlf', 'liar'), fc.integer({ min: -5, max: 5 })),
+        fc.tuple(
+          fc.constantFrom(...SEEDS),
+          fc.constantFrom('octet', 'lf', 'crlf', 'liar'),
+          fc.integer({ min: -5, max: 5 }),
+        ),
         { maxLength: 6 },
       )
       .map((msgs) =>
@@ -167,7 +208,9 @@ describe('SyslogFrameDecoder (RFC 6587) under hostile input', () => {
           }),
         ),
       ),
-    fc.tuple(fc.uint8Array({ maxLength: 40 }), mutationsArb).map(([b, m]) => mutate(Buffer.concat([frameOctetCounted(Buffer.from(SEEDS[0]!)), Buffer.from(b)]), m)),
+    fc
+      .tuple(fc.uint8Array({ maxLength: 40 }), mutationsArb)
+      .map(([b, m]) => mutate(Buffer.concat([frameOctetCounted(Buffer.from(SEEDS[0]!)), Buffer.from(b)]), m)),
   );
 
   it('same messages and rejects however the stream is cut; buffering bounded by the message limit', () => {
@@ -188,7 +231,7 @@ describe('SyslogFrameDecoder (RFC 6587) under hostile input', () => {
         const framed = msgs.map(([m, octet]) => {
           if (octet) return { wire: frameOctetCounted(m), want: m, framing: 'octet' };
           let t = Buffer.from(m.filter((x) => x !== 0x0a));
-          while (t.length && (t[t.length - 1] === 0x0d)) t = t.subarray(0, -1);
+          while (t.length && t[t.length - 1] === 0x0d) t = t.subarray(0, -1);
           t = Buffer.concat([Buffer.from('<'), t]);
           return { wire: Buffer.concat([t, Buffer.from('\n')]), want: t, framing: 'lf' };
         });

@@ -21,11 +21,26 @@ describe(`dir-lock: ${RACERS} processes race ${TRIALS} times`, () => {
     for (let t = 0; t < TRIALS; t++) results.push(await race.trial(t % 2 === 1));
     for (const stale of [false, true]) {
       const histogram = new Map<number, number>();
-      for (const r of results.filter((x) => x.stale === stale)) histogram.set(r.owners, (histogram.get(r.owners) ?? 0) + 1);
-      const summary = [...histogram].sort((a, b) => a[0] - b[0]).map(([owners, n]) => `${owners} owner(s): ${n} trials`).join(', ');
-      process.stdout.write(`[dir-lock race] ${RACERS} racers, ${stale ? 'over a stale lock (kill -9)' : 'free directory'}: ${summary}\n`);
+      for (const r of results.filter((x) => x.stale === stale))
+        histogram.set(r.owners, (histogram.get(r.owners) ?? 0) + 1);
+      const summary = [...histogram]
+        .sort((a, b) => a[0] - b[0])
+        .map(([owners, n]) => `${owners} owner(s): ${n} trials`)
+        .join(', ');
+      process.stdout.write(
+        `[dir-lock race] ${RACERS} racers, ${stale ? 'over a stale lock (kill -9)' : 'free directory'}: ${summary}\n`,
+      );
     }
-    const bad = results.filter((r) => r.owners !== 1 || !r.namesOwner || r.files.join() !== 'race.lock' || r.refused.some((c) => c !== 'LS_ERR_DIR_LOCKED'));
-    expect(bad, 'trials without exactly one owner named by the lock file, with files other than race.lock, or refused by anything but LS_ERR_DIR_LOCKED').toEqual([]);
+    const bad = results.filter(
+      (r) =>
+        r.owners !== 1 ||
+        !r.namesOwner ||
+        r.files.join() !== 'race.lock' ||
+        r.refused.some((c) => c !== 'LS_ERR_DIR_LOCKED'),
+    );
+    expect(
+      bad,
+      'trials without exactly one owner named by the lock file, with files other than race.lock, or refused by anything but LS_ERR_DIR_LOCKED',
+    ).toEqual([]);
   });
 });

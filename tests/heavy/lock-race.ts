@@ -52,7 +52,9 @@ class Racer {
 }
 
 function spawnRacer(env: NodeJS.ProcessEnv): Racer {
-  return new Racer(fork(RACER, [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  return new Racer(
+    fork(RACER, [], { execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
 }
 
 export interface Race {
@@ -95,10 +97,19 @@ export async function startRace(racers: number, env: NodeJS.ProcessEnv = process
       // the lock file names the owner (JSON from this version; a bare pid from older ones)
       const text = (await readFile(lock, 'utf8').catch(() => '')).trim();
       const named = /^\d+$/.test(text) ? Number(text) : ((JSON.parse(text || '{}') as { pid?: number }).pid ?? -1);
-      const released = all.map((r) => r.next((m) => m.op === 'released' && m.trial === trial, `release of trial ${trial}`));
+      const released = all.map((r) =>
+        r.next((m) => m.op === 'released' && m.trial === trial, `release of trial ${trial}`),
+      );
       for (const r of all) r.child.send({ op: 'release', trial });
       await Promise.all(released);
-      return { trial, stale, owners: owners.length, namesOwner: owners.length === 1 && named === owners[0]!.pid, refused: got.filter((g) => !g.owner).map((g) => g.code ?? '?'), files };
+      return {
+        trial,
+        stale,
+        owners: owners.length,
+        namesOwner: owners.length === 1 && named === owners[0]!.pid,
+        refused: got.filter((g) => !g.owner).map((g) => g.code ?? '?'),
+        files,
+      };
     },
     async close() {
       for (const r of all) r.child.disconnect();

@@ -13,7 +13,10 @@ type LockDir = (dir: string, name: string) => () => void;
 const modulePath = process.env.DIR_LOCK_MODULE ?? new URL('../../shared/dir-lock.ts', import.meta.url).pathname;
 const { lockDir } = (await import(pathToFileURL(resolve(modulePath)).href)) as { lockDir: LockDir };
 
-type Msg = { op: 'go'; trial: number; dir: string; name: string; at: number } | { op: 'release'; trial: number } | { op: 'take'; dir: string; name: string };
+type Msg =
+  | { op: 'go'; trial: number; dir: string; name: string; at: number }
+  | { op: 'release'; trial: number }
+  | { op: 'take'; dir: string; name: string };
 
 let release: (() => void) | undefined;
 const send = (m: unknown) => process.send!(m);
@@ -29,7 +32,13 @@ process.on('message', (m: Msg) => {
       release = lockDir(m.dir, m.name);
       send({ op: 'result', trial: m.trial, pid: process.pid, owner: true });
     } catch (err) {
-      send({ op: 'result', trial: m.trial, pid: process.pid, owner: false, code: (err as { code?: string }).code ?? String(err) });
+      send({
+        op: 'result',
+        trial: m.trial,
+        pid: process.pid,
+        owner: false,
+        code: (err as { code?: string }).code ?? String(err),
+      });
     }
   } else if (m.op === 'release') {
     release?.();

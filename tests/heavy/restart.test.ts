@@ -29,7 +29,18 @@ function receiver(port: number, dataDir: string, fault?: string): Program & { lo
   const p = startProgram({
     name: `day12 receiver${fault ? ` (${fault})` : ''}`,
     file: 'lessons/day12/receiver.ts',
-    args: ['--port', String(port), '--data-dir', dataDir, '--rest-compression', 'gzip', '--rotate-bytes', String(ROTATE), '--checkpoint-interval-ms', '100'],
+    args: [
+      '--port',
+      String(port),
+      '--data-dir',
+      dataDir,
+      '--rest-compression',
+      'gzip',
+      '--rotate-bytes',
+      String(ROTATE),
+      '--checkpoint-interval-ms',
+      '100',
+    ],
     env: fault ? { LOGSTREAM_FAULT_SINK: fault } : {},
     readyTimeoutMs: 60_000,
     onLog: (line) => log.push(line),
@@ -56,16 +67,41 @@ describe('a receiver killed at each named fault point starts again; nothing ackn
     const shipper = startProgram({
       name: 'day12 shipper',
       file: 'lessons/day12/shipper.ts',
-      args: ['--target', `127.0.0.1:${port}`, '--generate', String(N), '--rate', '10000', '--stream-id', String(STREAM), '--state-dir', join(root, 'shipper'), '--backoff-base-ms', '50', '--backoff-cap-ms', '300', '--progress-ms', '0'],
+      args: [
+        '--target',
+        `127.0.0.1:${port}`,
+        '--generate',
+        String(N),
+        '--rate',
+        '10000',
+        '--stream-id',
+        String(STREAM),
+        '--state-dir',
+        join(root, 'shipper'),
+        '--backoff-base-ms',
+        '50',
+        '--backoff-cap-ms',
+        '300',
+        '--progress-ms',
+        '0',
+      ],
     });
     running.push(shipper);
-    const firstEnd = await Promise.race([first.exit.then((e) => ({ who: 'receiver', ...e })), shipper.exit.then((e) => ({ who: 'shipper', ...e }))]);
-    expect(firstEnd, `the receiver dies by SIGKILL at ${fault} while the shipper streams`).toMatchObject({ who: 'receiver', signal: 'SIGKILL' });
+    const firstEnd = await Promise.race([
+      first.exit.then((e) => ({ who: 'receiver', ...e })),
+      shipper.exit.then((e) => ({ who: 'shipper', ...e })),
+    ]);
+    expect(firstEnd, `the receiver dies by SIGKILL at ${fault} while the shipper streams`).toMatchObject({
+      who: 'receiver',
+      signal: 'SIGKILL',
+    });
     const left = (await readdir(dataDir)).sort();
 
     const second = receiver(port, dataDir);
     await second.ready.catch((err: Error) => {
-      throw new Error(`restart after ${fault} failed (left: ${left.join(' ')}): ${err.message}\n${second.log.slice(-10).join('\n')}`);
+      throw new Error(
+        `restart after ${fault} failed (left: ${left.join(' ')}): ${err.message}\n${second.log.slice(-10).join('\n')}`,
+      );
     });
     const shipped = await shipper.exit;
     const done = await shipper.done;
@@ -74,8 +110,14 @@ describe('a receiver killed at each named fault point starts again; nothing ackn
     expect((await second.stop('SIGTERM')).exitCode).toBe(0);
 
     const names = (await readdir(dataDir)).sort();
-    expect(names.filter((n) => n.endsWith('.tmp') && n !== 'hwm-checkpoint.json.tmp'), 'temp files left').toEqual([]);
-    expect(names.filter((n) => /\.ndjson$/.test(n) && names.includes(`${n}.gz`)), 'plain files beside their .gz').toEqual([]);
+    expect(
+      names.filter((n) => n.endsWith('.tmp') && n !== 'hwm-checkpoint.json.tmp'),
+      'temp files left',
+    ).toEqual([]);
+    expect(
+      names.filter((n) => /\.ndjson$/.test(n) && names.includes(`${n}.gz`)),
+      'plain files beside their .gz',
+    ).toEqual([]);
     const seqs = new Map<number, number>();
     for await (const line of readRecordLines(dataDir)) {
       const rx = (JSON.parse(line) as { _rx?: { stream?: number; seq?: number } })._rx;
@@ -88,13 +130,21 @@ describe('a receiver killed at each named fault point starts again; nothing ackn
       if (c === 0) lost.push(s);
       if (c > 1) duplicated.push(s);
     }
-    process.stdout.write(`[restart ${fault}] left at the kill: ${left.filter((n) => !n.startsWith('records-') || /\.(tmp|ndjson)$/.test(n)).join(' ')}; records ${seqs.size}, lost ${lost.length}, duplicated ${duplicated.length}\n`);
-    expect({ lost: lost.slice(0, 10), duplicated: duplicated.slice(0, 10), extra: seqs.size - N }).toEqual({ lost: [], duplicated: [], extra: 0 });
+    process.stdout.write(
+      `[restart ${fault}] left at the kill: ${left.filter((n) => !n.startsWith('records-') || /\.(tmp|ndjson)$/.test(n)).join(' ')}; records ${seqs.size}, lost ${lost.length}, duplicated ${duplicated.length}\n`,
+    );
+    expect({ lost: lost.slice(0, 10), duplicated: duplicated.slice(0, 10), extra: seqs.size - N }).toEqual({
+      lost: [],
+      duplicated: [],
+      extra: 0,
+    });
 
     // the rotation bound: no records file (decompressed) holds more than --rotate-bytes
     let largest = 0;
     for (const n of names.filter((x) => x.startsWith('records-'))) {
-      const size = n.endsWith('.gz') ? gunzipSync(await readFile(join(dataDir, n))).length : (await stat(join(dataDir, n))).size;
+      const size = n.endsWith('.gz')
+        ? gunzipSync(await readFile(join(dataDir, n))).length
+        : (await stat(join(dataDir, n))).size;
       largest = Math.max(largest, size);
     }
     expect(largest).toBeLessThanOrEqual(ROTATE);

@@ -33,7 +33,8 @@ const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const PEERS_CACHE = join(REPO_ROOT, '.work', 'peers');
 const CACHED_PROMTOOL = join(PEERS_CACHE, 'prometheus', 'usr', 'bin', 'promtool');
 
-export type PeerId = 'logger' | 'rsyslogd' | 'rsyslog-gnutls' | 'chromium' | 'nats-server' | 'docker-compose' | 'promtool';
+export type PeerId =
+  'logger' | 'rsyslogd' | 'rsyslog-gnutls' | 'chromium' | 'nats-server' | 'docker-compose' | 'promtool';
 
 export interface Peer {
   id: PeerId;
@@ -77,13 +78,19 @@ function executable(p: string): boolean {
 
 /** An executable by name in the search dirs, or an override (a path, or a name to search). */
 function program(name: string, override: string | undefined): string | undefined {
-  if (override) return isAbsolute(override) ? (executable(override) ? override : undefined) : program(override, undefined);
+  if (override)
+    return isAbsolute(override) ? (executable(override) ? override : undefined) : program(override, undefined);
   for (const d of searchDirs()) if (executable(join(d, name))) return join(d, name);
   return undefined;
 }
 
 /** rsyslog's module directories (Debian's multiarch one first). */
-const RSYSLOG_MODULE_DIRS = ['/usr/lib/x86_64-linux-gnu/rsyslog', '/usr/lib/aarch64-linux-gnu/rsyslog', '/usr/lib/rsyslog', '/usr/lib64/rsyslog'];
+const RSYSLOG_MODULE_DIRS = [
+  '/usr/lib/x86_64-linux-gnu/rsyslog',
+  '/usr/lib/aarch64-linux-gnu/rsyslog',
+  '/usr/lib/rsyslog',
+  '/usr/lib64/rsyslog',
+];
 
 /** Where a peer is on this machine, or undefined. */
 export function findPeer(id: PeerId): string | undefined {
@@ -103,7 +110,10 @@ export function findPeer(id: PeerId): string | undefined {
     case 'docker-compose':
       return program('docker-compose', process.env.DOCKER_COMPOSE);
     case 'promtool':
-      return program('promtool', process.env.LOGSTREAM_PROMTOOL) ?? (process.env.LOGSTREAM_PROMTOOL ? undefined : executable(CACHED_PROMTOOL) ? CACHED_PROMTOOL : undefined);
+      return (
+        program('promtool', process.env.LOGSTREAM_PROMTOOL) ??
+        (process.env.LOGSTREAM_PROMTOOL ? undefined : executable(CACHED_PROMTOOL) ? CACHED_PROMTOOL : undefined)
+      );
   }
 }
 
@@ -207,17 +217,20 @@ export function installPeers(ids: readonly PeerId[], say: (line: string) => void
   if (!viaApt.length && !unpack) return { did, missing };
   const pkgs = packagesOf(viaApt);
   say(
-    `▶ installing the system peers the tests need: ${[pkgs.length ? `apt-get install ${pkgs.join(' ')}` : '', unpack ? 'promtool from Debian\'s prometheus package into .work/peers/' : ''].filter(Boolean).join('; ')} (LOGSTREAM_NO_APT=1 turns this off)`,
+    `▶ installing the system peers the tests need: ${[pkgs.length ? `apt-get install ${pkgs.join(' ')}` : '', unpack ? "promtool from Debian's prometheus package into .work/peers/" : ''].filter(Boolean).join('; ')} (LOGSTREAM_NO_APT=1 turns this off)`,
   );
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const run = (args: string[], cwd?: string) => spawnSync(aptGet, args, { stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8', ...(cwd ? { cwd } : {}) });
+  const run = (args: string[], cwd?: string) =>
+    spawnSync(aptGet, args, { stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8', ...(cwd ? { cwd } : {}) });
   if (root) {
     const u = run(['update', '-qq']);
     did.push(`apt-get update: exit ${u.status}`);
   }
   if (pkgs.length) {
     const r = run(['install', '-y', '-qq', '--no-install-recommends', ...pkgs]);
-    did.push(`apt-get install ${pkgs.join(' ')}: exit ${r.status}${r.status ? ` ${r.stderr.trim().split('\n').slice(-2).join(' ')}` : ''}`);
+    did.push(
+      `apt-get install ${pkgs.join(' ')}: exit ${r.status}${r.status ? ` ${r.stderr.trim().split('\n').slice(-2).join(' ')}` : ''}`,
+    );
   }
   if (unpack) did.push(unpackPromtool(run));
   missing = missingPeers(ids);
@@ -231,10 +244,20 @@ function unpackPromtool(run: (args: string[], cwd?: string) => ReturnType<typeof
   try {
     const dl = run(['download', '-qq', 'prometheus'], tmp);
     const deb = readdirSync(tmp).find((f) => f.endsWith('.deb'));
-    if (dl.status !== 0 || !deb) return `apt-get download prometheus: exit ${dl.status} ${String(dl.stderr ?? '').trim().split('\n').slice(-1)[0] ?? ''}`;
+    if (dl.status !== 0 || !deb)
+      return `apt-get download prometheus: exit ${dl.status} ${
+        String(dl.stderr ?? '')
+          .trim()
+          .split('\n')
+          .slice(-1)[0] ?? ''
+      }`;
     const dest = dirname(dirname(dirname(CACHED_PROMTOOL)));
     mkdirSync(dest, { recursive: true });
-    const x = spawnSync('sh', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" ./usr/bin/promtool', 'sh', join(tmp, deb), dest], { encoding: 'utf8' });
+    const x = spawnSync(
+      'sh',
+      ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" ./usr/bin/promtool', 'sh', join(tmp, deb), dest],
+      { encoding: 'utf8' },
+    );
     return `promtool from ${deb}: ${x.status === 0 && executable(CACHED_PROMTOOL) ? CACHED_PROMTOOL : `failed (${x.stderr.trim()})`}`;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -248,7 +271,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const r = installPeers(PEER_IDS, (l) => console.log(l));
     for (const d of r.did) console.log(`  ${d}`);
   }
-  for (const p of PEERS) console.log(`${(findPeer(p.id) ? '✓' : '✗').padEnd(2)}${p.id.padEnd(16)}${(findPeer(p.id) ?? `missing (Debian ${p.pkg})`).padEnd(52)}${p.usedBy}`);
+  for (const p of PEERS)
+    console.log(
+      `${(findPeer(p.id) ? '✓' : '✗').padEnd(2)}${p.id.padEnd(16)}${(findPeer(p.id) ?? `missing (Debian ${p.pkg})`).padEnd(52)}${p.usedBy}`,
+    );
   const missing = missingPeers();
   if (missing.length) console.log(`\nInstall: ${installCommand(missing)}`);
   process.exitCode = missing.length ? 1 : 0;

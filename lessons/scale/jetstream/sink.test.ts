@@ -37,8 +37,17 @@ afterAll(async () => {
 });
 
 const open = (opts: { publishTimeoutMs?: number } = {}) =>
-  JetStreamSink.open({ servers: cluster.urls, stream: `T${++n}`, subjectPrefix: `t${n}.logs`, replicas: 1, duplicateWindowMs: 60_000, log, ...opts });
-const lines = (first: number, count: number) => Buffer.from(Array.from({ length: count }, (_, i) => `{"seq":${first + i}}\n`).join(''));
+  JetStreamSink.open({
+    servers: cluster.urls,
+    stream: `T${++n}`,
+    subjectPrefix: `t${n}.logs`,
+    replicas: 1,
+    duplicateWindowMs: 60_000,
+    log,
+    ...opts,
+  });
+const lines = (first: number, count: number) =>
+  Buffer.from(Array.from({ length: count }, (_, i) => `{"seq":${first + i}}\n`).join(''));
 
 describe.skipIf(nats.skip)('JetStreamSink', () => {
   it('stores a stream in order, coalesces what queues behind a message in flight, and answers the mark', async () => {
@@ -63,7 +72,14 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
 
   it('another receiver sees the same mark, and a receiver that chained on a stale mark is refused', async () => {
     const a = await open();
-    const b = await JetStreamSink.open({ servers: cluster.urls, stream: `T${n}`, subjectPrefix: `t${n}.logs`, replicas: 1, duplicateWindowMs: 60_000, log });
+    const b = await JetStreamSink.open({
+      servers: cluster.urls,
+      stream: `T${n}`,
+      subjectPrefix: `t${n}.logs`,
+      replicas: 1,
+      duplicateWindowMs: 60_000,
+      log,
+    });
     try {
       expect(await a.durableMark(1)).toBe(0);
       expect(await b.durableMark(1)).toBe(0);
@@ -111,7 +127,14 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
 
   it('owners live in the cluster: the first identity binds a stream, every receiver answers it, a race has one winner (issue 17)', async () => {
     const a = await open();
-    const b = await JetStreamSink.open({ servers: cluster.urls, stream: `T${n}`, subjectPrefix: `t${n}.logs`, replicas: 1, duplicateWindowMs: 60_000, log });
+    const b = await JetStreamSink.open({
+      servers: cluster.urls,
+      stream: `T${n}`,
+      subjectPrefix: `t${n}.logs`,
+      replicas: 1,
+      duplicateWindowMs: 60_000,
+      log,
+    });
     try {
       expect(await a.bindOwner(777, 'cert:CN=alice')).toBe('cert:CN=alice');
       expect(await b.bindOwner(777, 'cert:CN=mallory')).toBe('cert:CN=alice'); // another receiver, the same owner
@@ -129,12 +152,28 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
   });
 
   it('two receivers in front of one cluster refuse the same writers: a stream bound on one is owned on the other (issue 17)', async () => {
-    const topo = { servers: cluster.urls, stream: `T${++n}`, subjectPrefix: `t${n}.logs`, replicas: 1, duplicateWindowMs: 60_000, log };
+    const topo = {
+      servers: cluster.urls,
+      stream: `T${++n}`,
+      subjectPrefix: `t${n}.logs`,
+      replicas: 1,
+      duplicateWindowMs: 60_000,
+      log,
+    };
     const stops: Array<() => Promise<void>> = [];
     const receiver = async (name: string) => {
       const sink = await JetStreamSink.open(topo);
       const stats = new ReceiverStats(name, 'lsp1-tcp');
-      const ingest = await AckedIngest.open({ dataDir: path.join(dir, `${name}-${n}`), fsync: 'interval', fsyncIntervalMs: 10, rotateBytes: 1 << 30, lane: name, stats, log, store: sink });
+      const ingest = await AckedIngest.open({
+        dataDir: path.join(dir, `${name}-${n}`),
+        fsync: 'interval',
+        fsyncIntervalMs: 10,
+        rotateBytes: 1 << 30,
+        lane: name,
+        stats,
+        log,
+        store: sink,
+      });
       const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: 10, idleTimeoutMs: 60_000 });
       ingest.attach(rx);
       const server = net.createServer({ noDelay: true }, rx.accept);
@@ -155,7 +194,13 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
       socket.on('data', (c: Buffer) => frames.push(...dec.push(c)));
       const closed = new Promise<void>((r) => socket.once('close', () => r()));
       stops.push(async () => void socket.destroy());
-      return { socket, frames, closed, acks: () => frames.filter((f) => f.type === FrameType.ACK).map((f) => f.seq), nack: () => frames.filter((f) => f.type === FrameType.NACK).map((f) => parseNack(f).code)[0] };
+      return {
+        socket,
+        frames,
+        closed,
+        acks: () => frames.filter((f) => f.type === FrameType.ACK).map((f) => f.seq),
+        nack: () => frames.filter((f) => f.type === FrameType.NACK).map((f) => parseNack(f).code)[0],
+      };
     };
     try {
       const a = await receiver('ra');
@@ -163,7 +208,9 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
       const alice = await client(a.port);
       alice.socket.write(encodeHello(777, { name: 'alice' }));
       await expect.poll(() => alice.acks().length, { timeout: 5000 }).toBe(1);
-      alice.socket.write(encodeBatch({ stream: 777, seq: 1, records: ['{"ts":"2026-11-26T12:00:00.000Z","level":"info","msg":"a"}'] }));
+      alice.socket.write(
+        encodeBatch({ stream: 777, seq: 1, records: ['{"ts":"2026-11-26T12:00:00.000Z","level":"info","msg":"a"}'] }),
+      );
       await expect.poll(() => alice.acks().at(-1), { timeout: 5000 }).toBe(1);
       const mallory = await client(b.port); // the other receiver: it asks the cluster
       mallory.socket.write(encodeHello(777, { name: 'mallory' }));
@@ -172,7 +219,12 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
       expect(b.ingest.ownership.refused.stream_owned).toBe(1);
       // here a BATCH waits for its HELLO's answer: one right behind it is refused
       const hasty = await client(b.port);
-      hasty.socket.write(Buffer.concat([encodeHello(778, { name: 'hasty' }), encodeBatch({ stream: 778, seq: 1, records: ['{"ts":"2026-11-26T12:00:00.000Z","level":"info","msg":"h"}'] })]));
+      hasty.socket.write(
+        Buffer.concat([
+          encodeHello(778, { name: 'hasty' }),
+          encodeBatch({ stream: 778, seq: 1, records: ['{"ts":"2026-11-26T12:00:00.000Z","level":"info","msg":"h"}'] }),
+        ]),
+      );
       await hasty.closed;
       expect(hasty.nack()).toBe('LS_ERR_HELLO_REQUIRED');
       // alice on the other receiver: the same owner, the cluster's mark

@@ -32,7 +32,15 @@
  * the per-record cost is zero messages and zero promises.
  */
 import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { DiscardPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck, type StreamInfo } from '@nats-io/jetstream';
+import {
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type PubAck,
+  type StreamInfo,
+} from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { Backoff } from '../../day09/backoff.ts';
 import type { Log } from '../../../shared/log.ts';
@@ -45,7 +53,8 @@ export const HDR_PREV = 'Lsp-Prev';
 
 export class JetStreamSinkError extends Error {
   constructor(
-    readonly code: 'LS_ERR_JS_PUBLISH' | 'LS_ERR_JS_CHAIN' | 'LS_ERR_JS_LOOKUP' | 'LS_ERR_JS_CLOSED' | 'LS_ERR_JS_OWNER',
+    readonly code:
+      'LS_ERR_JS_PUBLISH' | 'LS_ERR_JS_CHAIN' | 'LS_ERR_JS_LOOKUP' | 'LS_ERR_JS_CLOSED' | 'LS_ERR_JS_OWNER',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -82,10 +91,18 @@ export interface JetStreamSinkOptions extends JetStreamTopology {
  * nodes and an operator can tell who talks to whom.
  */
 export async function connectNats(servers: string[], name: string, log: Log): Promise<NatsConnection> {
-  const nc = await natsConnect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, noRandomize: true, timeout: 2000 });
+  const nc = await natsConnect({
+    servers,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    noRandomize: true,
+    timeout: 2000,
+  });
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect' || s.type === 'reconnect') log.warn(`nats ${s.type}`, { server: 'server' in s ? s.server : undefined });
+      if (s.type === 'disconnect' || s.type === 'reconnect')
+        log.warn(`nats ${s.type}`, { server: 'server' in s ? s.server : undefined });
     }
   })().catch(() => {});
   return nc;
@@ -96,7 +113,11 @@ export async function connectNats(servers: string[], name: string, log: Log): Pr
  * cluster may be electing its meta leader and every API call times out for a few seconds. That is an
  * outage to wait for (with backoff, logged), not a reason for a receiver or the archiver to exit.
  */
-export async function jetstreamManagerWhenReady(nc: NatsConnection, log: Log, timeoutMs = 5000): Promise<JetStreamManager> {
+export async function jetstreamManagerWhenReady(
+  nc: NatsConnection,
+  log: Log,
+  timeoutMs = 5000,
+): Promise<JetStreamManager> {
   const backoff = new Backoff({ baseMs: 250, capMs: 5000 });
   for (;;) {
     try {
@@ -104,7 +125,11 @@ export async function jetstreamManagerWhenReady(nc: NatsConnection, log: Log, ti
     } catch (err) {
       if (nc.isClosed()) throw err;
       const delayMs = backoff.next();
-      log.warn('JetStream not answering yet; retrying', { error: (err as Error).message, attempt: backoff.attempt, delayMs });
+      log.warn('JetStream not answering yet; retrying', {
+        error: (err as Error).message,
+        attempt: backoff.attempt,
+        delayMs,
+      });
       await new Promise((r) => setTimeout(r, delayMs));
     }
   }
@@ -135,7 +160,10 @@ export async function ensureStream(jsm: JetStreamManager, t: JetStreamTopology, 
 }
 
 /** Where the owners of a topology's streams live (issue 17): its own JetStream stream, beside the records'. */
-export function ownersOf(t: Pick<JetStreamTopology, 'stream' | 'subjectPrefix'>): { stream: string; subjectPrefix: string } {
+export function ownersOf(t: Pick<JetStreamTopology, 'stream' | 'subjectPrefix'>): {
+  stream: string;
+  subjectPrefix: string;
+} {
   return { stream: `${t.stream}_OWNERS`, subjectPrefix: `${t.subjectPrefix}-owner` };
 }
 
@@ -149,8 +177,19 @@ export async function ensureOwnersStream(jsm: JetStreamManager, t: JetStreamTopo
   }
   try {
     // one message per subject, and the server refuses a second one: an owner is never replaced
-    const info = await jsm.streams.add({ name: o.stream, subjects: [`${o.subjectPrefix}.>`], num_replicas: t.replicas, max_msgs_per_subject: 1, discard: DiscardPolicy.New, discard_new_per_subject: true });
-    log.info('JetStream owners stream created', { stream: o.stream, subjects: `${o.subjectPrefix}.>`, replicas: t.replicas });
+    const info = await jsm.streams.add({
+      name: o.stream,
+      subjects: [`${o.subjectPrefix}.>`],
+      num_replicas: t.replicas,
+      max_msgs_per_subject: 1,
+      discard: DiscardPolicy.New,
+      discard_new_per_subject: true,
+    });
+    log.info('JetStream owners stream created', {
+      stream: o.stream,
+      subjects: `${o.subjectPrefix}.>`,
+      replicas: t.replicas,
+    });
     return info;
   } catch (err) {
     return await jsm.streams.info(o.stream).catch(() => {
@@ -187,7 +226,14 @@ export interface JetStreamSinkCounters {
 }
 
 export class JetStreamSink {
-  readonly counters: JetStreamSinkCounters = { messages: 0, bytes: 0, duplicates: 0, failures: 0, lookups: 0, maxInflight: 0 };
+  readonly counters: JetStreamSinkCounters = {
+    messages: 0,
+    bytes: 0,
+    duplicates: 0,
+    failures: 0,
+    lookups: 0,
+    maxInflight: 0,
+  };
   private readonly chains = new Map<number, Chain>();
   private inflight = 0;
   private closed = false;
@@ -233,7 +279,11 @@ export class JetStreamSink {
     try {
       known = await read();
     } catch (err) {
-      throw new JetStreamSinkError('LS_ERR_JS_OWNER', `cannot read the owner of ${subject}: ${(err as Error).message}`, { cause: err });
+      throw new JetStreamSinkError(
+        'LS_ERR_JS_OWNER',
+        `cannot read the owner of ${subject}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     if (known !== undefined) return known;
     try {
@@ -243,7 +293,9 @@ export class JetStreamSink {
       // another receiver bound it first (wrong last sequence), or the cluster did not answer: look again
       const winner = await read().catch(() => undefined);
       if (winner !== undefined) return winner;
-      throw new JetStreamSinkError('LS_ERR_JS_OWNER', `cannot bind ${subject}: ${(err as Error).message}`, { cause: err });
+      throw new JetStreamSinkError('LS_ERR_JS_OWNER', `cannot bind ${subject}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 
@@ -266,7 +318,11 @@ export class JetStreamSink {
     try {
       msg = await this.jsm.streams.getMessage(this.opts.stream, { last_by_subj: this.subject(stream) });
     } catch (err) {
-      throw new JetStreamSinkError('LS_ERR_JS_LOOKUP', `cannot read the last message of ${this.subject(stream)}: ${(err as Error).message}`, { cause: err });
+      throw new JetStreamSinkError(
+        'LS_ERR_JS_LOOKUP',
+        `cannot read the last message of ${this.subject(stream)}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     if (!msg) {
       chain.jsSeq = 0;
@@ -287,7 +343,13 @@ export class JetStreamSink {
   publish(stream: number, data: Buffer | undefined, first: number, last: number): Promise<void> {
     if (this.closed) return Promise.reject(new JetStreamSinkError('LS_ERR_JS_CLOSED', 'the JetStream sink is closed'));
     const chain = this.chain(stream);
-    if (chain.jsSeq === undefined) return Promise.reject(new JetStreamSinkError('LS_ERR_JS_CHAIN', `stream ${stream}: chain broken by an earlier failure; the next HELLO restarts it`));
+    if (chain.jsSeq === undefined)
+      return Promise.reject(
+        new JetStreamSinkError(
+          'LS_ERR_JS_CHAIN',
+          `stream ${stream}: chain broken by an earlier failure; the next HELLO restarts it`,
+        ),
+      );
     return new Promise<void>((resolve, reject) => {
       const len = data?.length ?? 0;
       let p = chain.queued[chain.queued.length - 1];
@@ -363,7 +425,10 @@ export class JetStreamSink {
             // one copy, but what that copy ends at is not ours to know. Resync through a HELLO, ACK nothing.
             this.counters.duplicates++;
             chain.jsSeq = undefined;
-            const dup = new JetStreamSinkError('LS_ERR_JS_CHAIN', `stream ${stream}: seq ${p.first} is already stored (msgID ${stream}:${p.first}); the shipper must HELLO again`);
+            const dup = new JetStreamSinkError(
+              'LS_ERR_JS_CHAIN',
+              `stream ${stream}: seq ${p.first} is already stored (msgID ${stream}:${p.first}); the shipper must HELLO again`,
+            );
             for (const w of p.waiters) w.reject(dup);
             for (const q of chain.queued.splice(0)) for (const w of q.waiters) w.reject(dup);
             return;
@@ -378,8 +443,17 @@ export class JetStreamSink {
           chain.inflight = undefined;
           this.counters.failures++;
           chain.jsSeq = undefined; // unknown until the next HELLO looks it up
-          const failure = new JetStreamSinkError('LS_ERR_JS_PUBLISH', `publish to ${this.subject(stream)} failed: ${err.message}`, { cause: err });
-          this.opts.log.warn('JetStream publish failed: not ACKing this stream until its shipper says HELLO again', { stream, first: p.first, last: p.last, error: err.message });
+          const failure = new JetStreamSinkError(
+            'LS_ERR_JS_PUBLISH',
+            `publish to ${this.subject(stream)} failed: ${err.message}`,
+            { cause: err },
+          );
+          this.opts.log.warn('JetStream publish failed: not ACKing this stream until its shipper says HELLO again', {
+            stream,
+            first: p.first,
+            last: p.last,
+            error: err.message,
+          });
           for (const w of p.waiters) w.reject(failure);
           for (const q of chain.queued.splice(0)) for (const w of q.waiters) w.reject(failure);
         },

@@ -9,19 +9,44 @@ import { NOW, SEED } from './test-support.ts';
 describe('encodeSyslog5424', () => {
   it('writes a record as RFC 5424 that reads back as the same record', () => {
     const record: LogRecord = {
-      ts: '2026-11-26T14:13:48.123456789+01:00', level: 'warn', msg: 'disk "almost" full ] \\', service: 'df', host: 'web-01',
-      attrs: { facility: 'local3', procid: '77', msgid: 'DISK', sd: { 'disk@32473': { path: '/var', pct: ['91', '92'] } }, user: 42, note: 'a"b' },
+      ts: '2026-11-26T14:13:48.123456789+01:00',
+      level: 'warn',
+      msg: 'disk "almost" full ] \\',
+      service: 'df',
+      host: 'web-01',
+      attrs: {
+        facility: 'local3',
+        procid: '77',
+        msgid: 'DISK',
+        sd: { 'disk@32473': { path: '/var', pct: ['91', '92'] } },
+        user: 42,
+        note: 'a"b',
+      },
     };
     const wire = encodeSyslog5424(record);
-    expect(wire.toString()).toBe('<156>1 2026-11-26T14:13:48.123456+01:00 web-01 df 77 DISK [disk@32473 path="/var" pct="91" pct="92"][lsp@32473 user="42" note="a\\"b"] disk "almost" full ] \\');
+    expect(wire.toString()).toBe(
+      '<156>1 2026-11-26T14:13:48.123456+01:00 web-01 df 77 DISK [disk@32473 path="/var" pct="91" pct="92"][lsp@32473 user="42" note="a\\"b"] disk "almost" full ] \\',
+    );
     expect(parseSyslog(wire, NOW)).toEqual({
-      ts: '2026-11-26T14:13:48.123456+01:00', level: 'warn', msg: 'disk "almost" full ] \\', service: 'df', host: 'web-01',
-      attrs: { facility: 'local3', severity: 'warning', procid: '77', msgid: 'DISK', sd: { 'disk@32473': { path: '/var', pct: ['91', '92'] }, 'lsp@32473': { user: '42', note: 'a"b' } } },
+      ts: '2026-11-26T14:13:48.123456+01:00',
+      level: 'warn',
+      msg: 'disk "almost" full ] \\',
+      service: 'df',
+      host: 'web-01',
+      attrs: {
+        facility: 'local3',
+        severity: 'warning',
+        procid: '77',
+        msgid: 'DISK',
+        sd: { 'disk@32473': { path: '/var', pct: ['91', '92'] }, 'lsp@32473': { user: '42', note: 'a"b' } },
+      },
     });
   });
 
   it('round-trips any record whose fields fit RFC 5424 (seeded)', () => {
-    const printable = fc.string({ unit: fc.constantFrom(...'abcXYZ019.-_@:/'.split('')), minLength: 2, maxLength: 20 }).filter((s) => s !== '-');
+    const printable = fc
+      .string({ unit: fc.constantFrom(...'abcXYZ019.-_@:/'.split('')), minLength: 2, maxLength: 20 })
+      .filter((s) => s !== '-');
     const level = fc.constantFrom('debug', 'info', 'warn', 'error', 'fatal' as const);
     const sdName = fc.string({ unit: fc.constantFrom(...'abcdef@0123'.split('')), minLength: 1, maxLength: 8 });
     fc.assert(
@@ -29,14 +54,25 @@ describe('encodeSyslog5424', () => {
         fc.record({
           ms: fc.integer({ min: 0, max: 4_102_444_800_000 }),
           level,
-          msg: fc.string({ unit: 'grapheme', maxLength: 60 }).map((s) => s.replace(/^\ufeff/, '').replace(/[\r\n\0]+$/, '')),
+          msg: fc
+            .string({ unit: 'grapheme', maxLength: 60 })
+            .map((s) => s.replace(/^\ufeff/, '').replace(/[\r\n\0]+$/, '')),
           host: fc.option(printable, { nil: undefined }),
           service: fc.option(printable, { nil: undefined }),
           facility: fc.integer({ min: 0, max: 23 }),
-          sd: fc.dictionary(sdName, fc.dictionary(sdName, fc.string({ unit: 'grapheme', maxLength: 10 }), { maxKeys: 3 }), { maxKeys: 3 }),
+          sd: fc.dictionary(
+            sdName,
+            fc.dictionary(sdName, fc.string({ unit: 'grapheme', maxLength: 10 }), { maxKeys: 3 }),
+            { maxKeys: 3 },
+          ),
         }),
         (r) => {
-          const rec: LogRecord = { ts: new Date(r.ms).toISOString(), level: r.level, msg: r.msg, attrs: { facility: r.facility, sd: r.sd } };
+          const rec: LogRecord = {
+            ts: new Date(r.ms).toISOString(),
+            level: r.level,
+            msg: r.msg,
+            attrs: { facility: r.facility, sd: r.sd },
+          };
           if (r.host !== undefined) rec.host = r.host;
           if (r.service !== undefined) rec.service = r.service;
           const back = parseSyslog(encodeSyslog5424(rec), NOW);
@@ -46,7 +82,34 @@ describe('encodeSyslog5424', () => {
           expect(back.service).toBe(rec.service);
           expect(back.level).toBe(rec.level === 'debug' ? 'debug' : rec.level);
           const attrs = back.attrs as Record<string, unknown>;
-          expect(attrs.facility).toBe(['kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp', 'ntp', 'security', 'console', 'solaris-cron', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'][r.facility]);
+          expect(attrs.facility).toBe(
+            [
+              'kern',
+              'user',
+              'mail',
+              'daemon',
+              'auth',
+              'syslog',
+              'lpr',
+              'news',
+              'uucp',
+              'cron',
+              'authpriv',
+              'ftp',
+              'ntp',
+              'security',
+              'console',
+              'solaris-cron',
+              'local0',
+              'local1',
+              'local2',
+              'local3',
+              'local4',
+              'local5',
+              'local6',
+              'local7',
+            ][r.facility],
+          );
           if (Object.keys(r.sd).length) expect(attrs.sd).toEqual(r.sd);
           else expect(attrs.sd).toBeUndefined();
         },

@@ -42,7 +42,7 @@ function sdName(name: string): string {
 }
 
 function paramValue(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+  const s = typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
   return s.replace(/["\\\]]/g, (c) => `\\${c}`);
 }
 
@@ -69,7 +69,7 @@ function timestamp5424(ts: unknown): string {
  * attrs.sd (plus the other attrs, see attrsSdId), MSG the msg.
  */
 export function encodeSyslog5424(record: LogRecord, opts: Syslog5424Options = {}): Buffer {
-  const attrs = (record.attrs ?? {}) as Record<string, unknown>;
+  const attrs = record.attrs ?? {};
   const facility = codeOf(attrs.facility, FACILITIES, 23) ?? codeOf(opts.facility, FACILITIES, 23) ?? 1;
   const severity = codeOf(attrs.severity, SEVERITIES, 7) ?? LEVEL_SEVERITY[record.level] ?? 6;
   let sd = '';
@@ -89,7 +89,8 @@ export function encodeSyslog5424(record: LogRecord, opts: Syslog5424Options = {}
   if (sdId !== false) {
     let extra = '';
     for (const [k, v] of Object.entries(attrs)) {
-      if (k === 'facility' || k === 'severity' || k === 'procid' || k === 'msgid' || k === 'sd' || v === undefined) continue;
+      if (k === 'facility' || k === 'severity' || k === 'procid' || k === 'msgid' || k === 'sd' || v === undefined)
+        continue;
       extra += ` ${sdName(k)}="${paramValue(v)}"`;
     }
     if (extra) sd += `[${sdName(sdId)}${extra}]`;

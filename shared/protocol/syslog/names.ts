@@ -6,9 +6,30 @@ import type { Level } from '../record.ts';
 
 /** Facility keywords by code (RFC 5424 table 1, with the names rsyslog and logger use). */
 export const FACILITIES = [
-  'kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp',
-  'ntp', 'security', 'console', 'solaris-cron', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5',
-  'local6', 'local7',
+  'kern',
+  'user',
+  'mail',
+  'daemon',
+  'auth',
+  'syslog',
+  'lpr',
+  'news',
+  'uucp',
+  'cron',
+  'authpriv',
+  'ftp',
+  'ntp',
+  'security',
+  'console',
+  'solaris-cron',
+  'local0',
+  'local1',
+  'local2',
+  'local3',
+  'local4',
+  'local5',
+  'local6',
+  'local7',
 ] as const;
 
 /** Severity keywords by code (RFC 5424 table 2). */
@@ -18,4 +39,11 @@ export const SEVERITIES = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice',
 export const SEVERITY_LEVEL: readonly Level[] = ['fatal', 'fatal', 'fatal', 'error', 'warn', 'info', 'info', 'debug'];
 
 /** The other way, for the forwarder: the severity a record of that level is sent with. */
-export const LEVEL_SEVERITY: Readonly<Record<Level, number>> = { trace: 7, debug: 7, info: 6, warn: 4, error: 3, fatal: 2 };
+export const LEVEL_SEVERITY: Readonly<Record<Level, number>> = {
+  trace: 7,
+  debug: 7,
+  info: 6,
+  warn: 4,
+  error: 3,
+  fatal: 2,
+};

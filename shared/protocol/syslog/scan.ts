@@ -261,7 +261,8 @@ function monthAt(buf: Buffer, p: number): number {
   const c = buf[p + 2]! | 0x20;
   for (let m = 0; m < 12; m++) {
     const i = m * 3;
-    if ((MONTHS.charCodeAt(i) | 0x20) === a && MONTHS.charCodeAt(i + 1) === b && MONTHS.charCodeAt(i + 2) === c) return m;
+    if ((MONTHS.charCodeAt(i) | 0x20) === a && MONTHS.charCodeAt(i + 1) === b && MONTHS.charCodeAt(i + 2) === c)
+      return m;
   }
   return -1;
 }
@@ -475,7 +476,8 @@ export type StructuredData = Record<string, Record<string, string | string[]>>;
 
 /** Sets an own property, `__proto__` included (plain assignment would change the prototype instead). */
 function put(obj: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   else obj[key] = value;
 }
 
@@ -574,7 +576,7 @@ export function syslogToRecord(input: Buffer | string, receivedAt: number = Date
 /** One message → its record; throws a SyslogError (code LS_ERR_SYSLOG_*) when it cannot be read. */
 export function parseSyslog(input: Buffer | string, receivedAt: number = Date.now()): LogRecord {
   const r = syslogToRecord(input, receivedAt);
-  if (!r.ok) throw new SyslogError(r.reason, `syslog message rejected: ${r.reason} at byte ${r.offset}`, { offset: r.offset });
+  if (!r.ok)
+    throw new SyslogError(r.reason, `syslog message rejected: ${r.reason} at byte ${r.offset}`, { offset: r.offset });
   return r.record;
 }
-

@@ -12,8 +12,17 @@ import { SyslogRecordWriter } from './writer.ts';
 
 describe('SyslogRecordWriter', () => {
   it('bytes that are not UTF-8 become U+FFFD (the slow path), the same as toString', () => {
-    const msg = Buffer.concat([Buffer.from('<13>1 - h\xe9 - - - [a b="\xff"] caf', 'latin1'), Buffer.from([0xe9, 0x20, 0xc3])]);
-    const expected = { ts: NOW_ISO, level: 'info', msg: 'caf\ufffd \ufffd', host: 'h\ufffd', attrs: { facility: 'user', severity: 'notice', sd: { a: { b: '\ufffd' } } } };
+    const msg = Buffer.concat([
+      Buffer.from('<13>1 - h\xe9 - - - [a b="\xff"] caf', 'latin1'),
+      Buffer.from([0xe9, 0x20, 0xc3]),
+    ]);
+    const expected = {
+      ts: NOW_ISO,
+      level: 'info',
+      msg: 'caf\ufffd \ufffd',
+      host: 'h\ufffd',
+      attrs: { facility: 'user', severity: 'notice', sd: { a: { b: '\ufffd' } } },
+    };
     expect(parseSyslog(msg, NOW)).toEqual(expected);
     const w = new SyslogRecordWriter();
     w.setReceived(NOW);
@@ -46,25 +55,49 @@ describe('SyslogRecordWriter', () => {
     w.add(msg, 0, msg.length);
     w.setReceived(new Date(2027, 11, 31, 23, 30).getTime()); // a year on: same bytes, new year
     w.add(msg, 0, msg.length);
-    const [a, b] = w.take()!.toString().trim().split('\n').map((l) => (JSON.parse(l) as LogRecord).ts);
+    const [a, b] = w
+      .take()!
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as LogRecord).ts);
     expect(a).toBe(local(2026, 11, 31, 23, 0, 0));
     expect(b).toBe(local(2027, 11, 31, 23, 0, 0));
   });
 });
 
 /** Well-formed RFC 5424 messages from random parts (escapes, UTF-8, bytes that are not UTF-8, repeats). */
-const tokenText = fc.string({ unit: fc.constantFrom('a', 'Z', '9', '-', '.', '"', '\\', ']', '=', 'é', '\u0001', '\u007f'), minLength: 1, maxLength: 6 }).filter((t) => !t.includes(' '));
+const tokenText = fc
+  .string({
+    unit: fc.constantFrom('a', 'Z', '9', '-', '.', '"', '\\', ']', '=', 'é', '\u0001', '\u007f'),
+    minLength: 1,
+    maxLength: 6,
+  })
+  .filter((t) => !t.includes(' '));
 const sdNameArb = fc.string({ unit: fc.constantFrom('a', 'b', '@', '1', '\\', '_'), minLength: 1, maxLength: 4 });
-const paramValue = fc.array(fc.constantFrom('x', ' ', '\\"', '\\\\', '\\]', '\\n', ']', '=', 'é', '😀', '\u0000', '\t'), { maxLength: 6 }).map((a) => a.join(''));
+const paramValue = fc
+  .array(fc.constantFrom('x', ' ', '\\"', '\\\\', '\\]', '\\n', ']', '=', 'é', '😀', '\u0000', '\t'), { maxLength: 6 })
+  .map((a) => a.join(''));
 const wellFormed5424 = fc
   .record({
     pri: fc.integer({ min: 0, max: 191 }),
-    ts: fc.oneof(fc.constant('-'), fc.integer({ min: 0, max: 4_102_444_800_000 }).map((ms) => new Date(ms).toISOString())),
+    ts: fc.oneof(
+      fc.constant('-'),
+      fc.integer({ min: 0, max: 4_102_444_800_000 }).map((ms) => new Date(ms).toISOString()),
+    ),
     host: fc.oneof(fc.constant('-'), tokenText),
     app: fc.oneof(fc.constant('-'), tokenText),
     proc: fc.oneof(fc.constant('-'), tokenText),
     msgid: fc.oneof(fc.constant('-'), tokenText),
-    sd: fc.oneof(fc.constant('-'), fc.array(fc.tuple(sdNameArb, fc.array(fc.tuple(sdNameArb, paramValue), { maxLength: 3 })), { minLength: 1, maxLength: 3 }).map((els) => els.map(([id, ps]) => `[${id}${ps.map(([n, v]) => ` ${n}="${v}"`).join('')}]`).join(''))),
+    sd: fc.oneof(
+      fc.constant('-'),
+      fc
+        .array(fc.tuple(sdNameArb, fc.array(fc.tuple(sdNameArb, paramValue), { maxLength: 3 })), {
+          minLength: 1,
+          maxLength: 3,
+        })
+        .map((els) => els.map(([id, ps]) => `[${id}${ps.map(([n, v]) => ` ${n}="${v}"`).join('')}]`).join('')),
+    ),
     msg: fc.option(fc.string({ unit: 'grapheme', maxLength: 30 }), { nil: undefined }),
     bad: fc.option(fc.constantFrom(0xff, 0xc3, 0x80), { nil: undefined }),
   })
@@ -75,7 +108,6 @@ const wellFormed5424 = fc
     // a byte that is not UTF-8 at the end of MSG
     return m.bad === undefined ? buf : Buffer.concat([buf, Buffer.from([m.bad])]);
   });
-
 
 describe('seeded fuzz', () => {
   it('well-formed RFC 5424: always a record, and the one-pass writer equals fieldsToRecord', () => {
@@ -92,5 +124,4 @@ describe('seeded fuzz', () => {
       { seed: SEED, numRuns: 3000 },
     );
   });
-
 });

@@ -9,7 +9,15 @@ import { isUtf8 } from 'node:buffer';
 import { BACKSLASH, COLON, CR, DASH, EQUALS, GT, LBRACKET, LF, LT, NUL, QUOTE, RBRACKET, SP } from './bytes.ts';
 import type { SyslogReason } from './errors.ts';
 import { FACILITIES, SEVERITIES, SEVERITY_LEVEL } from './names.ts';
-import { bsdTimestampToIso, fieldsToRecord, isRfc3339Bytes, scanSyslog, SyslogFields, TS_BSD, TS_RFC3339 } from './scan.ts';
+import {
+  bsdTimestampToIso,
+  fieldsToRecord,
+  isRfc3339Bytes,
+  scanSyslog,
+  SyslogFields,
+  TS_BSD,
+  TS_RFC3339,
+} from './scan.ts';
 
 // Per message the lane writes ~2.5× the bytes it reads (the record's keys, attrs, _rx), so the writer
 // moves bytes 4 at a time where it can: a DataView reads 4 input bytes as one int32, a few integer
@@ -22,7 +30,15 @@ import { bsdTimestampToIso, fieldsToRecord, isRfc3339Bytes, scanSyslog, SyslogFi
 const CLASS = new Uint8Array(256);
 const SHORT = new Uint8Array(256);
 for (let c = 0; c < 0x20; c++) CLASS[c] = 2;
-for (const [c, e] of [[8, 'b'], [9, 't'], [10, 'n'], [12, 'f'], [13, 'r'], [QUOTE, '"'], [BACKSLASH, '\\']] as const) {
+for (const [c, e] of [
+  [8, 'b'],
+  [9, 't'],
+  [10, 'n'],
+  [12, 'f'],
+  [13, 'r'],
+  [QUOTE, '"'],
+  [BACKSLASH, '\\'],
+] as const) {
   CLASS[c] = 1;
   SHORT[c] = e.charCodeAt(0);
 }
@@ -68,7 +84,14 @@ function nameUnsafe(x: number): number {
   const rb = x ^ 0x5d5d5d5d;
   const del = x ^ 0x7f7f7f7f;
   return (
-    (((x - 0x21212121) & ~x) | ((q - W_ONES) & ~q) | ((b - W_ONES) & ~b) | ((eq - W_ONES) & ~eq) | ((rb - W_ONES) & ~rb) | ((del - W_ONES) & ~del) | x) & W_HIGH
+    (((x - 0x21212121) & ~x) |
+      ((q - W_ONES) & ~q) |
+      ((b - W_ONES) & ~b) |
+      ((eq - W_ONES) & ~eq) |
+      ((rb - W_ONES) & ~rb) |
+      ((del - W_ONES) & ~del) |
+      x) &
+    W_HIGH
   );
 }
 
@@ -227,7 +250,9 @@ const K_HOST = words(',"host":"');
 const K_LEVEL_HOST = SEVERITY_LEVEL.map((l) => words(`","level":"${l}","host":"`));
 const K_SERVICE = words(',"service":"');
 /** `,"attrs":{"facility":"…","severity":"…"` by PRI */
-const K_ATTRS = Array.from({ length: 192 }, (_, pri) => words(`,"attrs":{"facility":"${FACILITIES[pri >> 3]}","severity":"${SEVERITIES[pri & 7]}"`));
+const K_ATTRS = Array.from({ length: 192 }, (_, pri) =>
+  words(`,"attrs":{"facility":"${FACILITIES[pri >> 3]}","severity":"${SEVERITIES[pri & 7]}"`),
+);
 const K_PROCID = words(',"procid":"');
 const K_MSGID = words(',"msgid":"');
 const K_SD = words(',"sd":{');
@@ -243,7 +268,11 @@ const R_SLOW = -1; // not UTF-8, a repeated SD name, too many SD names: take the
 const R_HEADER = -2;
 const R_TIMESTAMP = -3;
 const R_SD = -4;
-const REASON_OF: Record<number, SyslogReason> = { [R_HEADER]: 'syslog_bad_header', [R_TIMESTAMP]: 'syslog_bad_timestamp', [R_SD]: 'syslog_bad_sd' };
+const REASON_OF: Record<number, SyslogReason> = {
+  [R_HEADER]: 'syslog_bad_header',
+  [R_TIMESTAMP]: 'syslog_bad_timestamp',
+  [R_SD]: 'syslog_bad_sd',
+};
 
 /** Where the last copyToken / transcodeSd stopped: a second return value without an allocation. */
 let tokenStop = 0;
@@ -581,7 +610,8 @@ export class SyslogRecordWriter {
         if (p === nameStart || p + 1 >= end || src[p] !== EQUALS || src[p + 1] !== QUOTE) return R_SD;
         const slot = ids + names;
         if (slot === MAX_SD_TRACKED) return R_SLOW;
-        for (let k = ids; k < slot; k++) if (sameBytes(src, marks[2 * k]!, marks[2 * k + 1]!, nameStart, p)) return R_SLOW;
+        for (let k = ids; k < slot; k++)
+          if (sameBytes(src, marks[2 * k]!, marks[2 * k + 1]!, nameStart, p)) return R_SLOW;
         marks[2 * slot] = nameStart;
         marks[2 * slot + 1] = p;
         names++;
@@ -740,9 +770,9 @@ export class SyslogRecordWriter {
     if (out.len === 0) return undefined;
     // What is left of the buffer is handed on when it is large: one allocation per several reads.
     const rest = out.buf.length - out.len;
-    const next = !this.allocate && rest >= this.initialBytes / 2 ? out.buf.subarray(out.len) : this.alloc(this.initialBytes);
+    const next =
+      !this.allocate && rest >= this.initialBytes / 2 ? out.buf.subarray(out.len) : this.alloc(this.initialBytes);
     this.count = 0;
     return out.swap(next);
   }
 }
-

@@ -1,0 +1,11 @@
+// Lint: typescript-eslint's recommended type-checked rules over every TypeScript file (issue 20.6).
+// Formatting is Prettier's job (npm run format:check), so no stylistic rules here.
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'data/**', '.work/**', 'test-artifacts/**', 'bench-results/**', 'chaos-results/**', '**/*.js', '**/*.mjs'] },
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+  },
+);
