@@ -61,7 +61,9 @@ const proxy = new FaultProxy({
 });
 proxy.on('error', (err: Error) => log.error('listener error', { error: err.message }));
 proxy.on('fault', (f: { action: string; connections: number }) =>
-  (f.connections > 0 ? log.info : log.debug)(f.action, { connections: f.connections }),
+  f.connections > 0
+    ? log.info(f.action, { connections: f.connections })
+    : log.debug(f.action, { connections: f.connections }),
 );
 proxy.on('connection', (c: { id: number; peer: string }) =>
   log.debug('connection', { id: c.id, peer: c.peer, refused: proxy.refusing }),

@@ -159,7 +159,7 @@ const rows: Array<[string, string, string]> = [
   ['load', `${args.shippers} shippers`, `${args.rate} records/s each, --target ${targets} --spread`],
   [
     'dashboard',
-    String(dash['url'] ?? `http://127.0.0.1:${dash.port}`),
+    typeof dash['url'] === 'string' ? dash['url'] : `http://127.0.0.1:${dash.port}`,
     'a lane per receiver + scale-archive (stream + consumer state in its stats)',
   ],
 ];

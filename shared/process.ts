@@ -6,7 +6,8 @@ import type net from 'node:net';
 import type { Log } from './log.ts';
 
 export interface ReadyInfo {
-  role: 'receiver' | 'shipper' | 'loadgen' | 'dashboard' | 'proxy' | string;
+  /** 'receiver', 'shipper', 'loadgen', 'dashboard', 'proxy', … */
+  role: string;
   lesson: string;
   transport: string;
   host: string;

@@ -77,7 +77,7 @@ export interface WaitForOptions {
   where?: string;
   hint?: string;
   /** Describes what was observed last, for the failure message. */
-  received?: () => unknown | Promise<unknown>;
+  received?: () => unknown;
   signal?: AbortSignal;
 }
 

@@ -34,6 +34,17 @@ export interface RunChecksOptions {
   onCheckEnd?: (result: CheckResult) => void;
   /** With stopOnFirstFailure false: how many checks run at once (checks marked `exclusive` run alone). */
   concurrency?: number;
+  /**
+   * Awaited before each check starts; the function it resolves to is called when the check ends. The class
+   * grader (issue 19) holds a lock across every copy it grades at once here, so an `exclusive` check runs
+   * alone on the machine, not only alone within its day.
+   */
+  gate?: (check: Check) => Promise<() => void>;
+  /**
+   * check id → the TODOs it depends on, worked out by the caller. The class grader passes it into its
+   * sandbox, which does not hold the reference lessons (their solutions); without it they are read here.
+   */
+  todos?: Map<string, TodoRef[]>;
 }
 
 /** A path the user typed: relative to where they ran `npm run` (INIT_CWD), not to the repo. */
@@ -78,7 +89,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
   // check id → the TODOs of the reference lesson that name it, pointed at in the copy under test (goal 4).
   let todos: Map<string, TodoRef[]>;
   try {
-    todos = todoMap(path.join(repoRoot, 'lessons', opts.lesson), lessonDir);
+    todos = opts.todos ?? todoMap(path.join(repoRoot, 'lessons', opts.lesson), lessonDir);
   } catch {
     todos = new Map(); // bad markers are the starter's error to report (LS_ERR_SOLUTION_MARKERS), not the run's
   }
@@ -87,11 +98,16 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
   // run several at once; results keep manifest order. A learner's `npm run check` runs them one by one.
   const concurrency = opts.stopOnFirstFailure ? 1 : Math.max(1, opts.concurrency ?? 1);
   if (concurrency > 1) {
-    const results: CheckResult[] = new Array(checks.length);
+    const results = new Array<CheckResult>(checks.length);
     const runAt = async (i: number) => {
       const check = checks[i]!;
+      const release = await opts.gate?.(check);
       opts.onCheckStart?.(check);
-      results[i] = await runOne(check, full);
+      try {
+        results[i] = await runOne(check, full);
+      } finally {
+        release?.();
+      }
       opts.onCheckEnd?.(results[i]);
     };
     const shared = checks.map((c, i) => (c.exclusive ? -1 : i)).filter((i) => i >= 0);
@@ -120,8 +136,14 @@ export async function runChecks(opts: RunChecksOptions): Promise<CheckResult[]> 
       });
       continue;
     }
+    const release = await opts.gate?.(check);
     opts.onCheckStart?.(check);
-    const result = await runOne(check, full);
+    let result: CheckResult;
+    try {
+      result = await runOne(check, full);
+    } finally {
+      release?.();
+    }
     results.push(result);
     opts.onCheckEnd?.(result);
     if (result.status === 'failed' && opts.stopOnFirstFailure) stopped = true;

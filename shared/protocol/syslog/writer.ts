@@ -163,7 +163,7 @@ export class RecordOutput {
   }
 
   /** Makes room for `extra` more bytes: a bigger buffer from `alloc`, with the records copied over. */
-  reserve(extra: number, alloc: (n: number) => Buffer = Buffer.allocUnsafeSlow): void {
+  reserve(extra: number, alloc: (n: number) => Buffer = (n) => Buffer.allocUnsafeSlow(n)): void {
     if (this.len + extra <= this.buf.length) return;
     const bigger = alloc(Math.max(this.buf.length * 2, this.len + extra));
     this.buf.copy(bigger, 0, 0, this.len);
