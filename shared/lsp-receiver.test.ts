@@ -29,7 +29,13 @@ afterEach(async () => {
 });
 
 async function setup(
-  opts: { maxConnections?: number; idleTimeoutMs?: number; maxPayloadBytes?: number; maxBytesPerTurn?: number } = {},
+  opts: {
+    maxConnections?: number;
+    idleTimeoutMs?: number;
+    maxPayloadBytes?: number;
+    maxBytesPerTurn?: number;
+    maxPartialBytes?: number;
+  } = {},
 ) {
   const stats = new ReceiverStats('test', 'lsp1-tcp');
   const batches: Frame[] = [];
@@ -49,6 +55,7 @@ async function setup(
     idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
     maxPayloadBytes: opts.maxPayloadBytes ?? 1 << 20,
     ...(opts.maxBytesPerTurn !== undefined ? { maxBytesPerTurn: opts.maxBytesPerTurn } : {}),
+    ...(opts.maxPartialBytes !== undefined ? { maxPartialBytes: opts.maxPartialBytes } : {}),
   });
   const server = net.createServer({ noDelay: true }, rx.accept);
   servers.push(server);
@@ -100,6 +107,44 @@ describe('LspReceiver', () => {
     await until(() => batches.length === N, `${N} batches`);
     expect(batches.map((f) => f.seq)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
     expect(rx.counters.yields).toBeGreaterThan(0);
+  });
+
+  it('a budget for partial frames (issue 18.5): past it a large holder waits until the budget frees; small frames keep flowing', async () => {
+    // budget 64 KiB over 4 connections: a share of 16 KiB
+    const { rx, batches, connect } = await setup({ maxConnections: 4, maxPartialBytes: 64 << 10 });
+    const frameOf = (seq: number) =>
+      encodeBatch({ stream: seq, seq: 1, records: [JSON.stringify({ pad: 'y'.repeat(100_000), seq })] });
+    const fa = frameOf(1);
+    const fb = frameOf(2);
+    const a = await connect();
+    const b = await connect();
+    const polite = await connect();
+    a.socket.write(fa.subarray(0, 40_000));
+    await until(() => rx.counters.partialBytes === 40_000, 'A holding 40,000 bytes of its frame');
+    b.socket.write(fb.subarray(0, 40_000)); // 80,000 > 64 KiB, and B's 40,000 > its share: B waits
+    await until(() => rx.counters.budgetWaits === 1, 'B paused for the budget');
+    b.socket.write(fb.subarray(40_000)); // the rest of B's frame waits in the kernel meanwhile
+    polite.socket.write(Buffer.concat([encodeBatch({ stream: 9, seq: 1, records: ['{"ok":1}'] }), encodePing(3)]));
+    await until(() => polite.frames.some((f) => f.type === FrameType.PONG), 'the polite client served');
+    expect(batches.map((f) => f.stream)).toEqual([9]);
+    expect(rx.counters.partialBytes).toBeGreaterThan(64 << 10);
+    a.socket.write(fa.subarray(40_000)); // A completes: the budget frees, B reads on and completes too
+    await until(() => batches.length === 3, 'both large frames');
+    expect(batches.map((f) => f.stream)).toEqual([9, 1, 2]);
+    expect(batches[2]!.payload.equals(fb.subarray(28))).toBe(true);
+    expect(rx.counters.partialBytes).toBe(0);
+    expect(rx.counters.partialBytesPeak).toBeLessThan((64 << 10) + 2 * (64 << 10));
+  });
+
+  it('a connection waiting for the budget with its partial frame still meets the idle timeout, which frees its bytes', async () => {
+    const { rx, stats, connect } = await setup({ maxConnections: 4, maxPartialBytes: 32 << 10, idleTimeoutMs: 200 });
+    const big = encodeBatch({ stream: 1, seq: 1, records: [JSON.stringify({ pad: 'z'.repeat(100_000) })] });
+    const c = await connect();
+    c.socket.write(big.subarray(0, 60_000));
+    await until(() => rx.counters.budgetWaits === 1, 'paused for the budget');
+    await c.closed;
+    expect(stats.connections.idleTimeouts).toBe(1);
+    await until(() => rx.counters.partialBytes === 0, 'the budget freed');
   });
 
   it('HELLO → ACK with the seq the handler returns; PING → PONG with the same token', async () => {

@@ -22,6 +22,15 @@
  *   loop is paused until the next turn, so every other connection's bytes are read in between. (libuv
  *   otherwise reads up to 32 chunks of one ready socket before the next: a flooding client's 2 MiB of
  *   batches — tens of ms of validating — ahead of a polite client's one small BATCH.)
+ * - a budget for partial frames (issue 18.5): the bytes of frames not yet complete, summed over every
+ *   connection, are bounded by `maxPartialBytes` (256 MiB by default), not max-connections ×
+ *   max-payload-bytes (1024 × 4 MiB = 4 GiB). Past the budget, a connection whose partial frame is over
+ *   its fair share (`maxPartialBytes / maxConnections`, 256 KiB by default) stops being read until the
+ *   budget frees (counted: lsp.budgetWaits); one that holds a partial frame that long still meets the
+ *   idle timeout, which frees its bytes. A connection within its share — a shipper of ordinary batches —
+ *   is never held back, so the frames of polite clients keep flowing while hostile ones wait. Bound:
+ *   the held bytes stay under 2 × maxPartialBytes + 2 reads (64 KiB) per connection (the large holders
+ *   pass the budget by at most one read each; the small ones hold at most their share and one read).
  *
  * It takes sockets from any server: `net.createServer(opts, rx.accept)`, or a TLS server's
  * 'secureConnection' event (day 13).
@@ -85,7 +94,12 @@ export interface LspReceiverOptions {
   closeGraceMs?: number;
   /** bytes one connection may hand over per turn of the event loop before the others get theirs; default 128 KiB */
   maxBytesPerTurn?: number;
+  /** bytes of partial frames held across all connections before the large holders wait (issue 18.5); default 256 MiB */
+  maxPartialBytes?: number;
 }
+
+/** The default budget for partial frames across all connections (issue 18.5; --max-partial-bytes). */
+export const DEFAULT_MAX_PARTIAL_BYTES = 256 << 20;
 
 export interface LspCounters {
   hellos: number;
@@ -100,6 +114,11 @@ export interface LspCounters {
   writeBlocked: number;
   /** times a connection used its share of a turn and waited for the next (maxBytesPerTurn) */
   yields: number;
+  /** times a connection holding more than its share of partial-frame bytes was paused: the budget was spent (issue 18.5) */
+  budgetWaits: number;
+  /** bytes of partial frames held now, across all connections, and the most ever held (issue 18.5) */
+  partialBytes: number;
+  partialBytesPeak: number;
 }
 
 class Connection implements LspConnection {
@@ -118,6 +137,10 @@ class Connection implements LspConnection {
   /** bytes handed over in this turn of the event loop, and whether it waits for the next turn */
   turnBytes = 0;
   yielded = false;
+  /** bytes of an incomplete frame this connection holds (counted in the receiver's partial-frame budget) */
+  held = 0;
+  /** paused until the partial-frame budget frees (issue 18.5) */
+  budgetBlocked = false;
   private readonly pendingAcks = new Map<number, number>();
   private ackScheduled = false;
 
@@ -168,10 +191,20 @@ export class LspReceiver {
     unexpected: 0,
     writeBlocked: 0,
     yields: 0,
+    budgetWaits: 0,
+    partialBytes: 0,
+    partialBytesPeak: 0,
   };
   private readonly connections = new Set<Connection>();
   private readonly maxPayloadBytes: number;
   private readonly maxBytesPerTurn: number;
+  private readonly maxPartialBytes: number;
+  /** a connection holding at most this much of a partial frame is never paused for the budget */
+  private readonly partialShare: number;
+  /** connections paused for the partial-frame budget, resumed once it frees */
+  private readonly budgetWaiters = new Set<Connection>();
+  /** when the last "partial-frame budget spent" line was logged (at most one a second) */
+  private budgetLoggedAt = 0;
   private nextId = 1;
   private now = Date.now();
   private reading = true;
@@ -183,6 +216,8 @@ export class LspReceiver {
   constructor(private readonly opts: LspReceiverOptions) {
     this.maxPayloadBytes = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.maxBytesPerTurn = opts.maxBytesPerTurn ?? 128 << 10;
+    this.maxPartialBytes = opts.maxPartialBytes ?? DEFAULT_MAX_PARTIAL_BYTES;
+    this.partialShare = Math.floor(this.maxPartialBytes / Math.max(1, opts.maxConnections));
     const every = Math.max(5, Math.min(1000, Math.floor(opts.idleTimeoutMs / 10)));
     this.sweep = setInterval(() => this.cutIdle(), every);
     this.sweep.unref();
@@ -229,6 +264,13 @@ export class LspReceiver {
     socket.on('close', () => {
       conn.closed = true;
       this.connections.delete(conn);
+      this.budgetWaiters.delete(conn);
+      if (conn.held > 0) {
+        // its partial frame is gone: the budget frees
+        this.counters.partialBytes -= conn.held;
+        conn.held = 0;
+        this.releaseBudget();
+      }
       stats.connections.open--;
       log.debug('connection closed', { peer, id: conn.id });
     });
@@ -252,9 +294,57 @@ export class LspReceiver {
       failure = err;
     }
     frames.length = 0;
+    this.holdPartial(conn);
     if (failure !== undefined && !conn.closed) this.fail(conn, failure);
     else if (!conn.closed && conn.socket.writableNeedDrain) this.blockReads(conn);
     else if (!conn.closed && (conn.turnBytes += chunk.length) >= this.maxBytesPerTurn) this.yieldTurn(conn);
+  }
+
+  /**
+   * The partial-frame budget (issue 18.5): account what `conn` holds of an incomplete frame now; past the
+   * budget, a connection over its share waits (paused) until the budget frees.
+   */
+  private holdPartial(conn: Connection): void {
+    const held = conn.closed ? 0 : conn.decoder.bufferedBytes;
+    const c = this.counters;
+    const delta = held - conn.held;
+    if (delta === 0) return;
+    conn.held = held;
+    c.partialBytes += delta;
+    if (delta < 0) {
+      this.releaseBudget();
+      return;
+    }
+    if (c.partialBytes > c.partialBytesPeak) c.partialBytesPeak = c.partialBytes;
+    if (c.partialBytes <= this.maxPartialBytes || held <= this.partialShare || conn.budgetBlocked) return;
+    conn.budgetBlocked = true;
+    this.budgetWaiters.add(conn);
+    c.budgetWaits++;
+    conn.socket.pause();
+    if (this.now - this.budgetLoggedAt >= 1000) {
+      this.budgetLoggedAt = this.now;
+      this.opts.log.warn('partial-frame budget spent: connections holding large partial frames wait', {
+        peer: conn.peer,
+        held: c.partialBytes,
+        budget: this.maxPartialBytes,
+        waiting: this.budgetWaiters.size,
+      });
+    }
+  }
+
+  /** The budget freed (a frame completed, a connection closed): every waiter may read again. */
+  private releaseBudget(): void {
+    if (this.budgetWaiters.size === 0 || this.counters.partialBytes > this.maxPartialBytes) return;
+    for (const conn of this.budgetWaiters) {
+      conn.budgetBlocked = false;
+      if (this.readable(conn)) conn.socket.resume();
+    }
+    this.budgetWaiters.clear();
+  }
+
+  /** Nothing holds `conn` back: not the sink, its own replies, its share of the turn, or the budget. */
+  private readable(conn: Connection): boolean {
+    return !this.paused && this.reading && !conn.closed && !conn.writeBlocked && !conn.yielded && !conn.budgetBlocked;
   }
 
   /** Its share of this turn is used: the next turn, after every other ready connection was read (issue 17.3). */
@@ -266,7 +356,7 @@ export class LspReceiver {
     setImmediate(() => {
       conn.yielded = false;
       conn.turnBytes = 0;
-      if (!this.paused && !conn.writeBlocked && !conn.closed && this.reading) conn.socket.resume();
+      if (this.readable(conn)) conn.socket.resume();
     });
   }
 
@@ -278,7 +368,7 @@ export class LspReceiver {
     conn.socket.pause();
     conn.socket.once('drain', () => {
       conn.writeBlocked = false;
-      if (!this.paused && !conn.closed && !conn.yielded) conn.socket.resume();
+      if (this.readable(conn)) conn.socket.resume();
     });
   }
 
@@ -374,7 +464,7 @@ export class LspReceiver {
     if (!this.paused) return;
     this.paused = false;
     if (!this.reading) return;
-    for (const c of this.connections) if (!c.writeBlocked && !c.yielded) c.socket.resume();
+    for (const c of this.connections) if (this.readable(c)) c.socket.resume();
   }
 
   /**

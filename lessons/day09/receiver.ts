@@ -26,7 +26,7 @@
 import net from 'node:net';
 import { parseCli, receiverOptions, opt } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspReceiver } from '../../shared/lsp-receiver.ts';
+import { DEFAULT_MAX_PARTIAL_BYTES, LspReceiver } from '../../shared/lsp-receiver.ts';
 import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
@@ -49,6 +49,12 @@ const args = parseCli({
       'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE',
       DEFAULT_MAX_DECODED_BYTES,
       { min: 1024, max: 1 << 30 },
+    ),
+    maxPartialBytes: opt.bytes(
+      '--max-partial-bytes <size>',
+      'bytes of partial frames held across all connections; past it a connection holding more than its share waits (issue 18.5)',
+      DEFAULT_MAX_PARTIAL_BYTES,
+      { min: 64 << 10, max: 16 << 30 },
     ),
     checkpointIntervalMs: opt.int(
       '--checkpoint-interval-ms <n>',
@@ -73,6 +79,7 @@ const rx = new LspReceiver({
   maxConnections: args.maxConnections,
   idleTimeoutMs: args.idleTimeoutMs,
   maxPayloadBytes: args.maxPayloadBytes,
+  maxPartialBytes: args.maxPartialBytes,
 });
 ingest.attach(rx); // the disk is behind: stop reading, TCP slows the shippers
 
