@@ -12,6 +12,7 @@
  *   args.port // number
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_REJECTS_PER_SECOND, parseDuration } from './storage/limits.ts';
 
 /** `R` records whether the value is always there (a default, or required): then it is not optional. */
 export interface OptionSpec<T, R extends boolean = boolean> {
@@ -277,9 +278,9 @@ export function receiverOptions(lane: string) {
     lane: opt.string('--lane <name>', 'lane name recorded in _rx.lane and stats.json', lane),
     fsync: opt.choice(
       '--fsync <policy>',
-      'when data is fsynced: always (group commit) | interval | never',
-      ['always', 'interval', 'never'] as const,
-      'interval',
+      'when data is fsynced: group (the next fsync starts as the last one ends) | always (after each write) | interval | never',
+      ['group', 'always', 'interval', 'never'] as const,
+      'group',
     ),
     fsyncIntervalMs: opt.int('--fsync-interval-ms <n>', 'fsync period with --fsync interval', 100, {
       min: 1,
@@ -291,6 +292,23 @@ export function receiverOptions(lane: string) {
       256 << 20,
       { min: 4096 },
     ),
+    // issue 18.4: the disk bounded (shared/storage/file-sink.ts, retention.ts); `...storageLimits(args)` passes them on
+    rejectsPerSecond: opt.int(
+      '--rejects-per-second <n>',
+      'rejects.ndjson lines written per second at most; the rest are counted (0 = all)',
+      DEFAULT_REJECTS_PER_SECOND,
+    ),
+    retainBytes: opt.bytes(
+      '--retain-bytes <size>',
+      'remove the oldest rotated records files past this total (0 = keep all)',
+      0,
+    ),
+    retainAgeMs: {
+      flags: '--retain-age <duration>',
+      description: 'remove rotated records files older than this, e.g. 7d, 12h (0 = keep all)',
+      defaultValue: 0,
+      parse: parseDuration,
+    } as OptionSpec<number, true>,
     statsIntervalMs: opt.int('--stats-interval-ms <n>', 'how often stats.json is rewritten', 1000, {
       min: 10,
       max: 60_000,

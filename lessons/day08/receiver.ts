@@ -22,6 +22,7 @@ import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts
 import { LineDecoder } from './line-decoder.ts';
 import { validateRecord } from './validate.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
+import { storageLimits } from '../../shared/storage/limits.ts';
 import { RxWriter, peerName } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 
@@ -50,6 +51,7 @@ const sink = await FileSink.open({
   fsync: args.fsync,
   fsyncIntervalMs: args.fsyncIntervalMs,
   rotateBytes: args.rotateBytes,
+  ...storageLimits(args),
 });
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
   stats.extra.sink = sink.counters;

@@ -54,6 +54,7 @@ import type { Frame, Hello } from '../../shared/protocol/frame.ts';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_RECORD_BYTES } from '../../shared/protocol/limits.ts';
 import { validateRecord } from '../day08/validate.ts';
 import { FileSink, type FileSinkOptions, type FsyncPolicy } from '../../shared/storage/file-sink.ts';
+import { storageLimits, type StorageLimits } from '../../shared/storage/limits.ts';
 import { RxWriter } from '../../shared/storage/rx.ts';
 import type { ReceiverStats } from '../../shared/stats.ts';
 
@@ -85,7 +86,7 @@ export interface DurableStore {
 /** FileSink options a later lesson may add (day 12: compression at rest); the rest come from AckedIngestOptions. */
 export type ExtraSinkOptions = Omit<FileSinkOptions, 'dir' | 'fsync' | 'fsyncIntervalMs' | 'rotateBytes'>;
 
-export interface AckedIngestOptions {
+export interface AckedIngestOptions extends StorageLimits {
   dataDir: string;
   fsync: FsyncPolicy;
   fsyncIntervalMs: number;
@@ -196,6 +197,7 @@ export class AckedIngest {
       fsync: opts.fsync,
       fsyncIntervalMs: opts.fsyncIntervalMs,
       rotateBytes: opts.rotateBytes,
+      ...storageLimits(opts), // issue 18.4: rejects sampled, retention
     });
     sink.on('error', (err: Error) => opts.log.error('sink failed: nothing more is ACKed', { error: err.message }));
     const store = opts.store;

@@ -31,6 +31,7 @@ import { LsError } from '../../shared/protocol/errors.ts';
 import { FrameDecoder, FrameType, HEADER_SIZE, type Frame } from '../../shared/protocol/frame.ts';
 import { validateRecord } from '../day08/validate.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
+import { storageLimits } from '../../shared/storage/limits.ts';
 import { RxWriter, peerName } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 import { TokenBucket } from '../../shared/token-bucket.ts';
@@ -101,6 +102,7 @@ const sink = await FileSink.open({
   fsync: args.fsync,
   fsyncIntervalMs: args.fsyncIntervalMs,
   rotateBytes: args.rotateBytes,
+  ...storageLimits(args),
 });
 const accounting = new SeqAccounting(stats, args.reorderWindow, args.maxStreams);
 

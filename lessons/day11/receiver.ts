@@ -29,6 +29,7 @@ import { FrameDecoder, FrameType, HEADER_SIZE } from '../../shared/protocol/fram
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
 import { validateRecord } from '../day08/validate.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
+import { storageLimits } from '../../shared/storage/limits.ts';
 import { peerName, RxWriter } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 
@@ -132,6 +133,7 @@ if (args.transport === 'tcp') {
     fsync: args.fsync,
     fsyncIntervalMs: args.fsyncIntervalMs,
     rotateBytes: args.rotateBytes,
+    ...storageLimits(args),
   });
   const out = new RxWriter(2048); // one datagram's records at a time: start small
   const accounting = new SeqAccounting(stats, 16_384, 1024);

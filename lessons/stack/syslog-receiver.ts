@@ -41,6 +41,7 @@ import { announceReady, onShutdown } from '../../shared/process.ts';
 import type { SyslogReason } from '../../shared/protocol/syslog/errors.ts';
 import { SyslogRecordWriter } from '../../shared/protocol/syslog/writer.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
+import { storageLimits } from '../../shared/storage/limits.ts';
 import { peerName } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 import { ensureCerts } from '../../shared/tls/certs.ts';
@@ -197,6 +198,7 @@ const sink = await FileSink.open({
   fsync: args.fsync,
   fsyncIntervalMs: args.fsyncIntervalMs,
   rotateBytes: args.rotateBytes,
+  ...storageLimits(args),
 });
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
   stats.bytes.decoded = appender.totalBytes;

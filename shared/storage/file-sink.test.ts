@@ -2,8 +2,9 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { zstdCodec } from '../protocol/codecs.ts';
+import type { FileHandle } from 'node:fs/promises';
 import { FileSink, parseSinkFault, recordFileName, truncatePartialLine } from './file-sink.ts';
 import { readRecordLines } from './read-records.ts';
 
@@ -31,7 +32,7 @@ async function readAll(d: string): Promise<string> {
 }
 
 describe('FileSink', () => {
-  it.each(['always', 'interval', 'never'] as const)(
+  it.each(['group', 'always', 'interval', 'never'] as const)(
     'fsync %s: durable tickets resolve and the data is on disk',
     async (fsync) => {
       const sink = await FileSink.open({ dir, fsync, fsyncIntervalMs: 5 });
@@ -90,7 +91,7 @@ describe('FileSink', () => {
   });
 
   it('finishes an interrupted zstd compression, drops a .zst.tmp, and compresses rotated leftovers', async () => {
-    const { compress } = zstdCodec;
+    const compress = (b: Buffer) => zstdCodec.compress(b);
     await writeFile(join(dir, recordFileName(1)), lines(0, 3));
     await writeFile(join(dir, `${recordFileName(1)}.zst`), compress(Buffer.from(lines(0, 3))));
     await writeFile(join(dir, recordFileName(2)), lines(3, 2)); // rotated, never compressed (crash)
@@ -209,6 +210,118 @@ describe('FileSink: rotation bound and restart (issue 18)', () => {
     expect(parseSinkFault('slow:5,kill-at:compress:3')).toEqual({ slowMs: 5, killAt: { point: 'compress', nth: 3 } });
     expect(() => parseSinkFault('kill-at:lunch')).toThrow(/kill-at:write\|rotate/);
     expect(() => parseSinkFault('kill-at:write:0')).toThrow();
+  });
+});
+
+describe('FileSink: fsync group — group commit (issue 21.4)', () => {
+  /** Holds every datasync of FileHandles until released, so a test can see what waits for which fsync. */
+  async function gateDatasync(): Promise<{ started: () => number; release: () => void; restore: () => void }> {
+    const probe = await FileSink.open({ dir: join(dir, 'probe'), fsync: 'never' });
+    // reach the FileHandle class through the sink's handle (node:fs/promises does not export it)
+    const proto = Object.getPrototypeOf((probe as unknown as { fh: FileHandle }).fh) as FileHandle;
+    await probe.close();
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with each handle as `this`
+    const original = proto.datasync;
+    const deferred = () => {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      return { promise, resolve };
+    };
+    let gate = deferred();
+    let started = 0;
+    proto.datasync = async function (this: FileHandle) {
+      started++;
+      await gate.promise;
+      return original.call(this);
+    };
+    return {
+      started: () => started,
+      release: () => {
+        gate.resolve();
+        gate = deferred();
+      },
+      restore: () => {
+        proto.datasync = original;
+        gate.resolve();
+      },
+    };
+  }
+
+  it('an ACK waits for an fsync that began after its data was written; writes go on while an fsync runs', async () => {
+    const gate = await gateDatasync();
+    try {
+      const sink = await FileSink.open({ dir, fsync: 'group' });
+      const t1 = sink.append(lines(0, 5));
+      await sink.whenWritten(t1);
+      await vi.waitFor(() => expect(gate.started()).toBe(1)); // the first fsync is running (held)
+      let d1 = false;
+      let d2 = false;
+      void sink.whenDurable(t1).then(() => (d1 = true));
+      // written while that fsync runs: the write is not held up by it, but its ACK must wait for the next
+      const t2 = sink.append(lines(5, 5));
+      await sink.whenWritten(t2);
+      void sink.whenDurable(t2).then(() => (d2 = true));
+      await new Promise((r) => setImmediate(r));
+      expect([d1, d2]).toEqual([false, false]); // nothing durable before an fsync returns
+      gate.release(); // the first fsync returns: t1 durable, t2 not (its data came after that fsync began)
+      await vi.waitFor(() => expect(d1).toBe(true));
+      await vi.waitFor(() => expect(gate.started()).toBe(2)); // the next fsync starts at once, no timer
+      expect(d2).toBe(false);
+      gate.release();
+      await vi.waitFor(() => expect(d2).toBe(true));
+      gate.restore();
+      await sink.close();
+      expect(await readAll(dir)).toBe(lines(0, 10));
+    } finally {
+      gate.restore();
+    }
+  });
+
+  it('many appends are covered by few fsyncs, across rotations, rejects included', async () => {
+    const sink = await FileSink.open({ dir, fsync: 'group', rotateBytes: 4096 });
+    const tickets: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      tickets.push(sink.append(lines(i, 1)));
+      if (i % 50 === 0) sink.reject({ peer: 'p', reason: 'r', sample: 'x' });
+      if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(tickets.map((t) => sink.whenDurable(t)));
+    expect(sink.counters.fsyncs).toBeLessThan(500);
+    expect(sink.counters.rotations).toBeGreaterThan(0);
+    await sink.close();
+    expect(await readAll(dir)).toBe(lines(0, 500));
+    expect((await readFile(join(dir, 'rejects.ndjson'), 'utf8')).split('\n').length - 1).toBe(10);
+  });
+});
+
+describe('FileSink: rejects sampled per second (issue 18.4)', () => {
+  it('writes at most rejectsPerSecond lines a second and counts the rest', async () => {
+    const sink = await FileSink.open({ dir, fsync: 'never', rejectsPerSecond: 50 });
+    const t0 = performance.now();
+    let written = 0;
+    for (let i = 0; i < 20_000; i++)
+      if (sink.reject({ peer: '127.0.0.1:1', reason: 'invalid_json', sample: `bad ${i}` })) written++;
+    const seconds = (performance.now() - t0) / 1000;
+    await sink.close();
+    const lines = (await readFile(join(dir, 'rejects.ndjson'), 'utf8')).split('\n').filter(Boolean);
+    expect(lines.length).toBe(written);
+    expect(sink.counters.rejectsWritten).toBe(written);
+    expect(sink.counters.rejectsSuppressed).toBe(20_000 - written);
+    // a burst of one second's worth, then 50 a second: bounded by the time the loop took, not by 20,000
+    expect(written).toBeLessThanOrEqual(50 + Math.ceil(50 * seconds));
+    expect(written).toBeGreaterThanOrEqual(50);
+  });
+
+  it('0 writes every reject; the default is 100 a second', async () => {
+    const all = await FileSink.open({ dir, fsync: 'never', rejectsPerSecond: 0 });
+    for (let i = 0; i < 500; i++) all.reject({ peer: 'p', reason: 'r', sample: 'x' });
+    await all.close();
+    expect(all.counters.rejectsWritten).toBe(500);
+    const dflt = await FileSink.open({ dir: join(dir, 'd'), fsync: 'never' });
+    for (let i = 0; i < 500; i++) dflt.reject({ peer: 'p', reason: 'r', sample: 'x' });
+    await dflt.close();
+    expect(dflt.counters.rejectsWritten + dflt.counters.rejectsSuppressed).toBe(500);
+    expect(dflt.counters.rejectsSuppressed).toBeGreaterThan(0);
   });
 });
 

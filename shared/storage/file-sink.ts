@@ -3,10 +3,25 @@
  * `<dir>/records-NNNNNN.ndjson`, rotates by size (optionally compressing rotated files), appends rejects
  * to `rejects.ndjson`, and tells callers when what they appended is durable under the fsync policy:
  *
- *   always    fsync after every write — with group commit: while one fsync runs, new appends pile up
- *             and the next write + fsync covers all of them;
+ *   group     (the receivers' default, issue 21.4) group commit: writes go on while an fsync runs, and
+ *             the next fsync starts as soon as the previous one ends if anything was written meanwhile;
+ *             each waiter is released by the first fsync that began after its data was written. An ACK
+ *             thus waits for at most about two fsyncs, never for a timer, and the writes never wait
+ *             for the disk's flush;
+ *   always    fsync after every write, the next write waiting for it (appends pile up meanwhile, so
+ *             one write + fsync covers all of them);
  *   interval  fsync every `fsyncIntervalMs`; durable = covered by the last fsync;
  *   never     durable = handed to the kernel (survives a process crash, not a power cut).
+ *
+ * Rejects (issue 18.4): at most `rejectsPerSecond` lines a second reach `rejects.ndjson` (a token bucket,
+ * default 100); the rest are only counted (`rejectsSuppressed`), so one client sending garbage cannot fill
+ * the disk. Every lane writes its rejects through here, so every lane is sampled the same way; the caller
+ * still counts each reject by reason in stats.json.
+ *
+ * Retention (issue 18.4, shared/storage/retention.ts): with `retainBytes` / `retainAgeMs`, the oldest
+ * rotated records files are removed at startup and after each rotation, once the records files together
+ * pass `retainBytes` or a file's newest line is older than `retainAgeMs`. Never the file being written,
+ * never one still waiting for its compression; what is removed is counted and logged.
  *
  * The hot path is `append(text)`: one string holding many complete lines, no per-record work here.
  * All file I/O happens in one pump loop, so writes, fsyncs and rotations never interleave.
@@ -31,9 +46,15 @@ import type { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { DirLockedError, lockDir } from '../dir-lock.ts';
+import { createLog } from '../log.ts';
 import { zstdCodec } from '../protocol/codecs.ts';
+import { TokenBucket } from '../token-bucket.ts';
+import { DEFAULT_REJECTS_PER_SECOND, type StorageLimits } from './limits.ts';
+import { applyRetention, retentionEnabled, type Removal } from './retention.ts';
 
-export type FsyncPolicy = 'always' | 'interval' | 'never';
+export type FsyncPolicy = 'group' | 'always' | 'interval' | 'never';
+export const FSYNC_POLICIES: readonly FsyncPolicy[] = ['group', 'always', 'interval', 'never'];
+
 export type RestCompression = 'none' | 'gzip' | 'zstd';
 
 /**
@@ -53,7 +74,7 @@ export const REST_COMPRESSION = {
 const COMPRESSED_RECORD_FILE = /^records-(\d{6,})\.ndjson\.(?:gz|zst)$/;
 const COMPRESSION_TMP = /\.ndjson\.(?:gz|zst)\.tmp$/;
 
-export interface FileSinkOptions {
+export interface FileSinkOptions extends StorageLimits {
   dir: string;
   fsync: FsyncPolicy;
   fsyncIntervalMs?: number;
@@ -127,6 +148,7 @@ export function parseSinkFault(raw: string | undefined): SinkFault {
 }
 
 const SINK_FAULT = parseSinkFault(process.env.LOGSTREAM_FAULT_SINK);
+const retentionLog = createLog('file-sink');
 let killPointHits = 0;
 
 /**
@@ -159,6 +181,12 @@ export interface SinkCounters {
   rotations: number;
   compressedFiles: number;
   errors: number;
+  /** reject lines written to rejects.ndjson, and those only counted (over rejectsPerSecond) */
+  rejectsWritten: number;
+  rejectsSuppressed: number;
+  /** records files removed by retention, and their bytes on disk */
+  retentionRemovedFiles: number;
+  retentionRemovedBytes: number;
 }
 
 const RECORD_FILE = /^records-(\d{6,})\.ndjson$/;
@@ -187,6 +215,10 @@ export class FileSink extends EventEmitter {
     rotations: 0,
     compressedFiles: 0,
     errors: 0,
+    rejectsWritten: 0,
+    rejectsSuppressed: 0,
+    retentionRemovedFiles: 0,
+    retentionRemovedBytes: 0,
   };
   private pending: Buffer[] = [];
   private pendingRejects: string[] = [];
@@ -198,6 +230,10 @@ export class FileSink extends EventEmitter {
   private waitersDurable: Waiter[] = [];
   private waitersWritten: Waiter[] = [];
   private pumping: Promise<void> | undefined;
+  /** fsync group: the running fsync loop, and whether rejects.ndjson has lines it has not synced */
+  private syncing: Promise<void> | undefined;
+  private rejectsDirty = false;
+  private readonly rejectSampler: TokenBucket;
   private fsyncDue = false;
   private fsyncTimer: NodeJS.Timeout | undefined;
   private failed: Error | undefined;
@@ -224,6 +260,9 @@ export class FileSink extends EventEmitter {
     this.rotateBytes = opts.rotateBytes ?? 256 << 20;
     this.writeDelayMs = opts.writeDelayMs ?? SINK_FAULT.slowMs ?? 0;
     this.enospcLeft = opts.enospcAfterBytes ?? SINK_FAULT.enospcAfterBytes;
+    const perSecond = opts.rejectsPerSecond ?? DEFAULT_REJECTS_PER_SECOND;
+    // rate 0 = unlimited (TokenBucket); a burst of one second's worth
+    this.rejectSampler = new TokenBucket(perSecond, Math.max(1, perSecond));
     if (opts.fsync === 'interval') {
       this.fsyncTimer = setInterval(() => {
         if (this.written > this.durable) {
@@ -288,6 +327,8 @@ export class FileSink extends EventEmitter {
       await compressRecordFile(dir, i, method, opts.compressLevel);
       compressedNow++;
     }
+    // Retention at startup: rotated files only (everything below the file appends continue in).
+    const removedNow = await applyRetention(dir, opts, index);
     const path = join(dir, recordFileName(index));
     await truncatePartialLine(path);
     const fh = await open(path, 'a');
@@ -297,6 +338,7 @@ export class FileSink extends EventEmitter {
     const rejectsFh = await open(rejectsPath, 'a');
     const sink = new FileSink(opts, fh, index, size, rejectsFh, release);
     sink.counters.compressedFiles += compressedNow;
+    sink.countRemoved(removedNow);
     return sink;
   }
 
@@ -335,9 +377,19 @@ export class FileSink extends EventEmitter {
     return this.appended;
   }
 
-  /** Appends one line to rejects.ndjson: `{ts, peer, reason, seq?, stream?, sample}` (COURSE.md, what a receiver writes). */
-  reject(entry: RejectEntry): void {
-    if (this.failed || this.closed) return;
+  /**
+   * Appends one line to rejects.ndjson: `{ts, peer, reason, seq?, stream?, sample}` (COURSE.md, what a
+   * receiver writes) — at most rejectsPerSecond a second: past that the line is only counted
+   * (counters.rejectsSuppressed), so a client sending garbage cannot fill the disk (issue 18.4). The
+   * caller counts every reject by reason (ReceiverStats.reject) either way. Returns whether it was written.
+   */
+  reject(entry: RejectEntry): boolean {
+    if (this.failed || this.closed) return false;
+    if (!this.rejectSampler.tryTake()) {
+      this.counters.rejectsSuppressed++;
+      return false;
+    }
+    this.counters.rejectsWritten++;
     const sample =
       typeof entry.sample === 'string'
         ? entry.sample.slice(0, SAMPLE_BYTES)
@@ -349,6 +401,7 @@ export class FileSink extends EventEmitter {
     this.pendingRejects.push(`${JSON.stringify(line)}\n`);
     this.appended += 1; // rejects are covered by the same durability tickets
     this.kick();
+    return true;
   }
 
   /** Resolves when everything up to `ticket` is durable under the fsync policy. */
@@ -377,6 +430,7 @@ export class FileSink extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.flush().catch(() => {});
+    while (this.syncing) await this.syncing;
     this.closed = true;
     if (this.fsyncTimer) clearInterval(this.fsyncTimer);
     await this.compressQueue;
@@ -415,17 +469,21 @@ export class FileSink extends EventEmitter {
           const text = this.pendingRejects.join('');
           this.pendingRejects = [];
           await writeAll(this.rejectsFh, Buffer.from(text, 'utf8'));
+          this.rejectsDirty = true;
         }
         this.written = ticket;
         settle(this.waitersWritten, ticket);
         if (this.opts.fsync === 'always' || this.fsyncDue) {
           this.fsyncDue = false;
+          this.rejectsDirty = false;
           await this.fh.datasync();
           await this.rejectsFh.datasync();
           this.counters.fsyncs++;
           this.markDurable(ticket);
         } else if (this.opts.fsync === 'never') {
           this.markDurable(ticket);
+        } else if (this.opts.fsync === 'group') {
+          this.kickSync();
         }
         if (this.wasOverHighWater && this.backlog <= this.highWaterMark / 2) {
           this.wasOverHighWater = false;
@@ -487,6 +545,37 @@ export class FileSink extends EventEmitter {
     });
   }
 
+  /** fsync group: starts the fsync loop unless it runs already (it then picks this data up next). */
+  private kickSync(): void {
+    if (this.syncing || this.failed || this.written <= this.durable) return;
+    this.syncing = this.syncLoop().finally(() => {
+      this.syncing = undefined;
+    });
+  }
+
+  /**
+   * Group commit (issue 21.4): one fsync at a time, back to back while written data is not yet durable.
+   * Each round takes the written position and the file handle together, BEFORE its fsync starts: every
+   * byte up to that position is in this file or in a rotated one (fsynced by rotate() before the next
+   * file took writes), so when the fsync returns that position is durable and its waiters are released.
+   * Writes go on meanwhile in pump(); a FileHandle closed by a rotation waits for this fsync to finish.
+   */
+  private async syncLoop(): Promise<void> {
+    try {
+      while (this.written > this.durable && !this.failed) {
+        const target = this.written;
+        const fh = this.fh;
+        const rejects = this.rejectsDirty;
+        this.rejectsDirty = false;
+        await (rejects ? Promise.all([fh.datasync(), this.rejectsFh.datasync()]) : fh.datasync());
+        this.counters.fsyncs++;
+        this.markDurable(target);
+      }
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  }
+
   private markDurable(ticket: number): void {
     if (ticket > this.durable) this.durable = ticket;
     settle(this.waitersDurable, this.durable);
@@ -506,6 +595,37 @@ export class FileSink extends EventEmitter {
     sinkFaultPoint('rotate');
     this.emit('rotate', join(this.opts.dir, recordFileName(old)));
     if (this.opts.compressRotated === 'gzip' || this.opts.compressRotated === 'zstd') this.compressInBackground(old);
+    if (retentionEnabled(this.opts)) this.retainInBackground(this.fileIndex);
+  }
+
+  /**
+   * Retention after a rotation, queued behind the compressions queued before it (so no file waiting to be
+   * compressed is removed); `keepFrom` = the file being written then: it and later files stay.
+   */
+  private retainInBackground(keepFrom: number): void {
+    this.compressQueue = this.compressQueue.then(() =>
+      applyRetention(this.opts.dir, this.opts, keepFrom).then(
+        (removed) => this.countRemoved(removed),
+        (err) => {
+          this.counters.errors++;
+          this.emit('warning', new Error(`retention in ${this.opts.dir} failed: ${String(err)}`));
+        },
+      ),
+    );
+  }
+
+  /** Counts and logs what retention removed (one line per file: an operator sees what went and why). */
+  private countRemoved(removed: readonly Removal[]): void {
+    for (const r of removed) {
+      this.counters.retentionRemovedFiles++;
+      this.counters.retentionRemovedBytes += r.bytes;
+      retentionLog.info('retention removed a records file', {
+        file: join(this.opts.dir, r.name),
+        bytes: r.bytes,
+        reason: r.reason === 'bytes' ? `over --retain-bytes ${this.opts.retainBytes}` : `older than --retain-age`,
+      });
+    }
+    if (removed.length) this.emit('retention', removed);
   }
 
   /** Queues the compression of a rotated file (one at a time, in rotation order; see compressRecordFile). */

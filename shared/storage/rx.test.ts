@@ -44,6 +44,12 @@ describe('RxWriter.addSeq digits', () => {
     const w = new RxWriter(8);
     w.context({ ts: 't', peer: 'p', lane: 'l' });
     w.addSeq(Buffer.from('{"a":1}'), n, n);
-    expect(JSON.parse(w.take()!.toString())._rx).toEqual({ ts: 't', peer: 'p', lane: 'l', stream: n, seq: n });
+    expect((JSON.parse(w.take()!.toString()) as { _rx: unknown })._rx).toEqual({
+      ts: 't',
+      peer: 'p',
+      lane: 'l',
+      stream: n,
+      seq: n,
+    });
   });
 });
