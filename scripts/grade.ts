@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { transform } from 'esbuild';
+import { build, transform } from 'esbuild';
 import { HarnessError } from '../checks/harness/errors.ts';
 import { lessonFiles, stageLessons } from '../checks/harness/lesson-copy.ts';
 import { bold, checkLine, dim, failureBlock, green, red } from '../checks/harness/report.ts';
@@ -34,7 +34,7 @@ import {
 } from '../checks/harness/runner.ts';
 import { stubSolutions } from '../checks/harness/solutions.ts';
 import { rerunCommand } from '../checks/run.ts';
-import type { CheckResult } from '../checks/harness/types.ts';
+import type { Check, CheckResult } from '../checks/harness/types.ts';
 
 export type DayStatus = 'absent' | 'does not start' | 'untouched' | 'partial' | 'complete';
 
@@ -204,30 +204,184 @@ function mapPaths<T>(value: T, from: string, to: string, sharedFrom: string, sha
   return JSON.parse(text.split(esc(sharedFrom)).join(esc(sharedTo)).split(esc(from)).join(esc(to))) as T;
 }
 
-export async function grade(opts: GradeOptions): Promise<GradeReport> {
-  const repoRoot = opts.repoRoot ?? REPO_ROOT;
+/** How a day of a staged copy is graded: at once (absent, does not start, untouched), or by running its checks. */
+export type DayPlan =
+  | { kind: 'done'; grade: DayGrade }
+  | {
+      kind: 'run';
+      lesson: string;
+      /** The check ids to run (--only), empty for all. */
+      ids: string[];
+      reference: boolean;
+      untouched: boolean;
+      /** Results of the checks that will run, as not-run (the shape of the day before it ran). */
+      notRun: CheckResult[];
+    };
+
+/** The day's row from its results. */
+export function dayRow(
+  lesson: string,
+  status: DayStatus,
+  results: CheckResult[],
+  ids: string[],
+  extra: Partial<DayGrade> = {},
+): DayGrade {
+  const s = summarize(results);
+  return {
+    lesson,
+    status,
+    earned: s.earned,
+    maxPoints: s.maxPoints,
+    passed: s.passed - s.givenPassed,
+    total: s.total - s.given,
+    givenPassed: s.givenPassed,
+    given: s.given,
+    ...(ids.length ? { only: ids } : {}),
+    ...extra,
+    results,
+  };
+}
+
+/**
+ * The first error of the day's programs and everything they import (earlier days, shared/) in the staged
+ * copy, bundled by esbuild (packages left out): a day whose import of an earlier day does not compile, or
+ * names an export that is not there, does not start either. `file:line:col message`, in the learner's paths.
+ */
+export async function firstImportError(
+  stagedLessonDir: string,
+  toLearner: (p: string) => string,
+): Promise<string | undefined> {
+  const entries = (await lessonFiles(stagedLessonDir))
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.includes('/'))
+    .map((f) => path.join(stagedLessonDir, f));
+  if (entries.length === 0) return undefined;
+  const stageRoot = path.dirname(path.dirname(stagedLessonDir));
+  try {
+    await build({
+      entryPoints: entries,
+      bundle: true,
+      write: false,
+      packages: 'external',
+      platform: 'node',
+      format: 'esm',
+      outdir: path.join(stageRoot, '.bundle-check'),
+      absWorkingDir: stageRoot,
+      logLevel: 'silent',
+    });
+  } catch (err) {
+    const e = (
+      err as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }> }
+    ).errors?.[0];
+    if (!e) return toLearner(`${stagedLessonDir}: ${(err as Error).message}`);
+    return toLearner(
+      e.location
+        ? `${path.resolve(stageRoot, e.location.file)}:${e.location.line}:${e.location.column + 1}: ${e.text}`
+        : `${stagedLessonDir}: ${e.text}`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * What to do with one day of a copy (no learner code runs here): absent, does not start (a compile error
+ * of the day, or of what it imports in the staged copy), untouched; else run its checks.
+ */
+export async function planDay(o: {
+  repoRoot: string;
+  lessonsRoot: string;
+  /** The staged lessons root (the copy beside the reference shared/). */
+  staged: string;
+  lesson: string;
+  checks: Check[];
+  only?: string[];
+  runUntouched?: boolean;
+  toLearner: (p: string) => string;
+}): Promise<DayPlan> {
+  const { lesson } = o;
+  const ids = o.checks.map((c) => c.id).filter((id) => o.only?.includes(id));
+  const selected = ids.length ? o.checks.filter((c) => ids.includes(c.id)) : o.checks;
+  const notRun: CheckResult[] = selected.map((c) => ({
+    id: c.id,
+    title: c.title,
+    points: c.points,
+    earned: 0,
+    ...(c.given ? { given: true } : {}),
+    status: 'not-run',
+    ms: 0,
+  }));
+  const dir = lessonDirOf(o.lessonsRoot, lesson);
+  if (!existsSync(dir)) return { kind: 'done', grade: dayRow(lesson, 'absent', notRun, ids) };
+  const cmp = await compareWithReference(path.join(o.repoRoot, 'lessons', lesson), dir);
+  const ref = cmp.reference ? { reference: true } : {};
+  const error = (await firstCompileError(dir)) ?? (await firstImportError(lessonDirOf(o.staged, lesson), o.toLearner));
+  if (error) return { kind: 'done', grade: dayRow(lesson, 'does not start', notRun, ids, { error, ...ref }) };
+  if (cmp.untouched && !o.runUntouched) return { kind: 'done', grade: dayRow(lesson, 'untouched', notRun, ids, ref) };
+  return { kind: 'run', lesson, ids, reference: cmp.reference, untouched: cmp.untouched, notRun };
+}
+
+/** The day's row once its checks ran (results in the learner's paths). */
+export function finishDay(plan: Extract<DayPlan, { kind: 'run' }>, results: CheckResult[]): DayGrade {
+  const ref = plan.reference ? { reference: true } : {};
+  const s = summarize(results);
+  const allPass = results.every((r) => r.given || r.status === 'passed');
+  const syntax = s.earned === 0 && !allPass ? syntaxErrorOf(results) : undefined;
+  if (syntax) return dayRow(plan.lesson, 'does not start', results, plan.ids, { error: syntax, ...ref });
+  return dayRow(plan.lesson, plan.untouched ? 'untouched' : allPass ? 'complete' : 'partial', results, plan.ids, ref);
+}
+
+/** Checks the days and check ids asked for; the manifests of the days. */
+export async function manifestsFor(days: string[], only: string[] | undefined): Promise<Map<string, Check[]>> {
   const known = knownLessons();
-  const unknown = (opts.days ?? []).filter((d) => !known.includes(d));
+  const unknown = days.filter((d) => !known.includes(d));
   if (unknown.length)
     throw new HarnessError(
       'LS_ERR_UNKNOWN_LESSON',
       `unknown lesson ${unknown.join(', ')} (known: ${known.join(', ')})`,
     );
+  const manifests = new Map(await Promise.all(days.map(async (d) => [d, (await loadManifest(d)).checks] as const)));
+  const badOnly = (only ?? []).filter((id) => !days.some((d) => manifests.get(d)?.some((c) => c.id === id)));
+  if (badOnly.length)
+    throw new HarnessError('LS_ERR_UNKNOWN_CHECK', `unknown check id ${badOnly.join(', ')} for ${days.join(', ')}`);
+  return manifests;
+}
+
+/** Staged paths → the learner's, for any JSON-able value. */
+export function learnerPaths(stageRoot: string, lessonsRoot: string, repoRoot: string): <T>(v: T) => T {
+  return <T>(v: T) =>
+    mapPaths(
+      v,
+      path.join(stageRoot, 'lessons'),
+      lessonsRoot,
+      path.join(stageRoot, 'shared'),
+      path.join(repoRoot, 'shared'),
+    );
+}
+
+export function totalOf(days: DayGrade[]): GradeReport['total'] {
+  return days.reduce(
+    (t, d) => ({
+      earned: t.earned + d.earned,
+      maxPoints: t.maxPoints + d.maxPoints,
+      passed: t.passed + d.passed,
+      total: t.total + d.total,
+    }),
+    { earned: 0, maxPoints: 0, passed: 0, total: 0 },
+  );
+}
+
+export async function grade(opts: GradeOptions): Promise<GradeReport> {
+  const repoRoot = opts.repoRoot ?? REPO_ROOT;
+  const known = knownLessons();
   if (!existsSync(opts.lessonsRoot))
     throw new HarnessError('LS_ERR_LESSON_MISSING', `no lessons folder ${opts.lessonsRoot}`);
   const wanted = opts.days ?? known;
+  const manifests = await manifestsFor(wanted, opts.only);
   const present = wanted.filter((d) => existsSync(lessonDirOf(opts.lessonsRoot, d)));
   if (present.length === 0 && !opts.days)
     throw new HarnessError(
       'LS_ERR_LESSON_MISSING',
       `no lesson folders (${known.join(', ')}) under ${opts.lessonsRoot}`,
     );
-  const manifests = new Map(await Promise.all(wanted.map(async (d) => [d, await loadManifest(d)] as const)));
-  const badOnly = (opts.only ?? []).filter(
-    (id) => !wanted.some((d) => manifests.get(d)?.checks.some((c) => c.id === id)),
-  );
-  if (badOnly.length)
-    throw new HarnessError('LS_ERR_UNKNOWN_CHECK', `unknown check id ${badOnly.join(', ')} for ${wanted.join(', ')}`);
 
   const sharedDiff = await diffShared(
     path.join(path.dirname(opts.lessonsRoot), 'shared'),
@@ -241,63 +395,34 @@ export async function grade(opts: GradeOptions): Promise<GradeReport> {
     lessons: known.filter((d) => existsSync(lessonDirOf(opts.lessonsRoot, d))),
     destRoot: stageRoot,
   });
-  const toLearner = <T>(v: T) =>
-    mapPaths(v, staged, opts.lessonsRoot, path.join(stageRoot, 'shared'), path.join(repoRoot, 'shared'));
+  const toLearner = learnerPaths(stageRoot, opts.lessonsRoot, repoRoot);
   const days: DayGrade[] = [];
   try {
     for (const lesson of wanted) {
-      const checks = manifests.get(lesson)!.checks;
-      const ids = checks.map((c) => c.id).filter((id) => opts.only?.includes(id));
-      const selected = ids.length ? checks.filter((c) => ids.includes(c.id)) : checks;
-      const notRun = (): CheckResult[] =>
-        selected.map((c) => ({
-          id: c.id,
-          title: c.title,
-          points: c.points,
-          earned: 0,
-          ...(c.given ? { given: true } : {}),
-          status: 'not-run',
-          ms: 0,
-        }));
-      const row = (status: DayStatus, results: CheckResult[], extra: Partial<DayGrade> = {}): DayGrade => {
-        const s = summarize(results);
-        return {
-          lesson,
-          status,
-          earned: s.earned,
-          maxPoints: s.maxPoints,
-          passed: s.passed - s.givenPassed,
-          total: s.total - s.given,
-          givenPassed: s.givenPassed,
-          given: s.given,
-          ...(ids.length ? { only: ids } : {}),
-          ...extra,
-          results,
-        };
-      };
-      const dir = lessonDirOf(opts.lessonsRoot, lesson);
-      if (!existsSync(dir)) {
-        days.push(row('absent', notRun()));
-        if (opts.verbose) console.log(`${bold(lesson)}  ${dim('absent: no folder')} ${dim(dir)}`);
-        continue;
-      }
-      const error = await firstCompileError(dir);
-      const cmp = await compareWithReference(path.join(repoRoot, 'lessons', lesson), dir);
-      const ref = cmp.reference ? { reference: true } : {};
-      if (error) {
-        days.push(row('does not start', notRun(), { error, ...ref }));
-        if (opts.verbose) console.log(`${bold(lesson)}  ${red('does not start')}: ${error}`);
-        continue;
-      }
-      if (cmp.untouched && !opts.runUntouched) {
-        days.push(row('untouched', notRun(), ref));
+      const plan = await planDay({
+        repoRoot,
+        lessonsRoot: opts.lessonsRoot,
+        staged,
+        lesson,
+        checks: manifests.get(lesson)!,
+        ...(opts.only ? { only: opts.only } : {}),
+        ...(opts.runUntouched ? { runUntouched: true } : {}),
+        toLearner,
+      });
+      if (plan.kind === 'done') {
+        days.push(plan.grade);
+        const g = plan.grade;
         if (opts.verbose)
           console.log(
-            `${bold(lesson)}  ${dim('untouched: the TODOs are as the starter wrote them (checks not run; --run-untouched runs them)')}`,
+            g.status === 'absent'
+              ? `${bold(lesson)}  ${dim('absent: no folder')} ${dim(lessonDirOf(opts.lessonsRoot, lesson))}`
+              : g.status === 'does not start'
+                ? `${bold(lesson)}  ${red('does not start')}: ${g.error}`
+                : `${bold(lesson)}  ${dim('untouched: the TODOs are as the starter wrote them (checks not run; --run-untouched runs them)')}`,
           );
         continue;
       }
-      if (opts.verbose) console.log(bold(lesson) + (cmp.reference ? dim('  (the reference lesson, unchanged)') : ''));
+      if (opts.verbose) console.log(bold(lesson) + (plan.reference ? dim('  (the reference lesson, unchanged)') : ''));
       const raw = await runChecks({
         lessonsRoot: staged,
         lesson,
@@ -305,7 +430,7 @@ export async function grade(opts: GradeOptions): Promise<GradeReport> {
         stopOnFirstFailure: false,
         concurrency: opts.concurrency ?? 1,
         repoRoot,
-        ...(ids.length ? { only: ids } : {}),
+        ...(plan.ids.length ? { only: plan.ids } : {}),
         onCheckEnd: opts.verbose
           ? (r) => {
               const mine = toLearner(r);
@@ -317,32 +442,18 @@ export async function grade(opts: GradeOptions): Promise<GradeReport> {
             }
           : undefined,
       });
-      const results = toLearner(raw);
-      const s = summarize(results);
-      const allPass = results.every((r) => r.given || r.status === 'passed');
-      const syntax = s.earned === 0 && !allPass ? syntaxErrorOf(results) : undefined;
-      if (syntax) days.push(row('does not start', results, { error: syntax, ...ref }));
-      else days.push(row(cmp.untouched ? 'untouched' : allPass ? 'complete' : 'partial', results, ref));
+      days.push(finishDay(plan, toLearner(raw)));
     }
   } finally {
     await rm(stageRoot, { recursive: true, force: true });
   }
-  const total = days.reduce(
-    (t, d) => ({
-      earned: t.earned + d.earned,
-      maxPoints: t.maxPoints + d.maxPoints,
-      passed: t.passed + d.passed,
-      total: t.total + d.total,
-    }),
-    { earned: 0, maxPoints: 0, passed: 0, total: 0 },
-  );
   return {
     lessonsRoot: opts.lessonsRoot,
     seed: opts.seed,
     reference: { commit: referenceCommit(repoRoot), shared: path.join(repoRoot, 'shared') },
     ...(sharedDiff ? { sharedDiff } : {}),
     days,
-    total,
+    total: totalOf(days),
   };
 }
 
@@ -419,14 +530,53 @@ const list = (v: string | undefined) =>
     .map((d) => d.trim())
     .filter(Boolean);
 
+function parseJobs(v: string): number {
+  if (!/^[1-9]\d?$/.test(v)) throw new InvalidArgumentError('--jobs must be an integer 1..99');
+  return Number(v);
+}
+
+function parseBudget(v: string): number {
+  if (!/^[1-9]\d{0,4}$/.test(v)) throw new InvalidArgumentError('--budget must be a number of seconds, 1..99999');
+  return Number(v);
+}
+
+/** The default time budget of one learner-day (seconds of its checks running). */
+export const DEFAULT_BUDGET_S = 300;
+
 export async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name('npm run grade --')
     .description(
-      "Grade a learner's copy: per day a status (absent, does not start, untouched, partial, complete) and the points earned.",
+      "Grade a learner's copy (--lessons) or a whole class (--class): per day a status (absent, does not start, untouched, partial, complete) and the points earned.",
     )
-    .requiredOption('--lessons <dir>', 'lessons root to grade (holds day08/, day09/, …)')
-    .option('--json <file>', 'write the results as JSON')
+    .addHelpText(
+      'after',
+      [
+        '',
+        '--class <dir>: every folder of <dir> that holds lessons/ (a clone of a learner repository, a starter) or',
+        'dayNN/ folders is a learner; names starting with _ or . are not. Each learner-day runs in a bubblewrap',
+        'sandbox (its own loopback, /tmp and pids; it sees only its copy and the reference shared/, checks/ and',
+        'node_modules, read-only), --jobs at a time; a check marked exclusive runs alone on the machine. Writes',
+        '<out>/class.csv, <out>/class.json and <out>/feedback/<learner>.md. A learner-day whose copy, reference',
+        'and seed are unchanged is taken from <out>/cache; without --seed the seed of the last grade in <out> is',
+        'used again, so a re-run after a deadline grades only what changed.',
+        '',
+        'Exit: --lessons 0 every day complete, 1 otherwise; --class 0 graded (whatever the learners earned);',
+        '2 the grader could not run (bad flag, no folder, the sandbox cannot start without --no-sandbox).',
+      ].join('\n'),
+    )
+    .option('--lessons <dir>', 'one lessons root to grade (holds day08/, day09/, …)')
+    .option('--class <dir>', 'a folder of learner folders to grade, each in its own sandbox')
+    .option('--out <dir>', `--class: where the table, feedback and cache go (default <class>/${'_grades'})`)
+    .option('--jobs <n>', '--class: learner-days graded at once (default: one per core, at most 2)', parseJobs)
+    .option(
+      '--budget <s>',
+      `--class: seconds of checks one learner-day may take (default ${DEFAULT_BUDGET_S})`,
+      parseBudget,
+    )
+    .option('--no-sandbox', '--class: run learner code WITHOUT the sandbox, with your rights (when bwrap cannot start)')
+    .option('--fresh', '--class: grade every learner-day again (ignore the cache)', false)
+    .option('--json <file>', '--lessons: write the results as JSON')
     .option('--days <list>', 'only these days, comma-separated (e.g. day08,day09); a missing one is an absent row')
     .option('--only <ids>', 'only these check ids (e.g. d08.1,d08.3); days with none listed run every check')
     .option('--seed <n>', 'seed for the random traffic', parseSeed)
@@ -443,7 +593,13 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const o = program.opts<{
-    lessons: string;
+    lessons?: string;
+    class?: string;
+    out?: string;
+    jobs?: number;
+    budget?: number;
+    sandbox: boolean;
+    fresh: boolean;
     json?: string;
     days?: string;
     only?: string;
@@ -452,11 +608,31 @@ export async function main(argv: string[]): Promise<number> {
     runUntouched: boolean;
     quiet: boolean;
   }>();
-  const seed = o.seed ?? newSeed();
-  const lessonsRoot = userPath(o.lessons);
+  if (!o.lessons === !o.class) {
+    console.error('error: give either --lessons <dir> (one copy) or --class <dir> (a class) [LS_ERR_BAD_FLAG]');
+    return 2;
+  }
+  const classOnly = (['out', 'jobs', 'budget'] as const).filter((k) => o[k] !== undefined);
+  if (o.lessons && (classOnly.length || !o.sandbox || o.fresh)) {
+    const flags = [...classOnly, ...(!o.sandbox ? ['no-sandbox'] : []), ...(o.fresh ? ['fresh'] : [])];
+    console.error(
+      `error: --${flags.join(', --')} ${flags.length > 1 ? 'go' : 'goes'} with --class, not --lessons [LS_ERR_BAD_FLAG]`,
+    );
+    return 2;
+  }
+  if (o.class && o.json) {
+    console.error('error: --json goes with --lessons; --class writes <out>/class.json [LS_ERR_BAD_FLAG]');
+    return 2;
+  }
   try {
+    if (o.class) return await mainClass(o as typeof o & { class: string });
+    const seed = o.seed ?? newSeed();
+    const lessonsRoot = userPath(o.lessons!);
     const commit = referenceCommit(REPO_ROOT);
     console.log(dim(`grading ${lessonsRoot}  seed: ${seed}  reference: ${commit}`));
+    console.log(
+      dim('not sandboxed: --lessons runs the copy with your rights (for your own copy); --class sandboxes each copy'),
+    );
     const days = list(o.days);
     const only = list(o.only);
     const report = await grade({
@@ -483,6 +659,67 @@ export async function main(argv: string[]): Promise<number> {
     console.error(err);
     return 2;
   }
+}
+
+async function mainClass(o: {
+  class: string;
+  out?: string;
+  jobs?: number;
+  budget?: number;
+  sandbox: boolean;
+  fresh: boolean;
+  days?: string;
+  only?: string;
+  seed?: number;
+  concurrency: number;
+  runUntouched: boolean;
+  quiet: boolean;
+}): Promise<number> {
+  // Loaded here: the class grader builds on this module (no import cycle at load time).
+  const { OUT_NAME, defaultJobs, formatClassTable, gradeClass, lastSeed, writeClassOutputs } =
+    await import('./grade/class.ts');
+  const classDir = userPath(o.class);
+  const outDir = o.out ? userPath(o.out) : path.join(classDir, OUT_NAME);
+  const previous = o.seed === undefined ? await lastSeed(outDir) : undefined;
+  const seed = o.seed ?? previous ?? newSeed();
+  const jobs = o.jobs ?? defaultJobs();
+  const days = list(o.days) ?? knownLessons().filter((l) => /^day\d+$/.test(l));
+  const only = list(o.only);
+  console.log(
+    dim(
+      `grading the class ${classDir}  seed: ${seed}${previous !== undefined ? ' (the last grade’s: the cache applies)' : ''}  reference: ${referenceCommit(REPO_ROOT)}  jobs: ${jobs}  budget: ${o.budget ?? DEFAULT_BUDGET_S} s per learner-day`,
+    ),
+  );
+  if (!o.sandbox) console.log(red('not sandboxed (--no-sandbox): learner code runs with your rights'));
+  const report = await gradeClass({
+    classDir,
+    outDir,
+    seed,
+    days,
+    ...(only ? { only } : {}),
+    jobs,
+    budgetS: o.budget ?? DEFAULT_BUDGET_S,
+    concurrency: o.concurrency,
+    runUntouched: o.runUntouched,
+    sandbox: o.sandbox,
+    fresh: o.fresh,
+    progress: !o.quiet,
+  });
+  const out = await writeClassOutputs(report);
+  console.log(`\n${formatClassTable(report)}`);
+  for (const s of report.skipped) console.log(dim(`skipped ${s.dir}: ${s.reason}`));
+  for (const l of report.learners) {
+    for (const d of l.days) if (d.error) console.log(`${l.name} ${d.lesson} does not start: ${d.error}`);
+    for (const n of l.notes ?? []) console.log(`${l.name}: ${n}`);
+  }
+  const cached = report.learners.flatMap((l) => l.days).filter((d) => d.cached).length;
+  console.log(
+    dim(
+      `${report.learners.length} learners × ${days.length} days in ${(report.wallMs / 1000).toFixed(1)} s (${cached} learner-days from the cache)`,
+    ),
+  );
+  console.log(`table: ${out.csv}\n       ${out.json}\nfeedback: ${path.join(outDir, 'feedback')}/<learner>.md`);
+  return 0;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -8,7 +8,8 @@ export type HarnessErrorCode =
   | 'LS_ERR_BAD_FLAG'
   | 'LS_ERR_FIXTURE_STALE'
   | 'LS_ERR_SOLUTION_MARKERS'
-  | 'LS_ERR_HARNESS';
+  | 'LS_ERR_HARNESS'
+  | 'LS_ERR_NO_SANDBOX';
 
 export class HarnessError extends Error {
   readonly code: HarnessErrorCode;
