@@ -40,10 +40,11 @@ export const LESSONS: readonly LessonInfo[] = [
     client: 'shipper',
     demo: ['--generate', '200000'],
     stateful: true,
-    // An fsync every 500 ms (the default is 100): the cut lands between two fsyncs, so the receiver holds
-    // records it has not made durable yet. Its HELLO's ACK names only the durable ones, the shipper sends
-    // the rest again, and the receiver drops the copies: resend + dedup, visible in one cut.
-    demoReceiver: ['--fsync-interval-ms', '500'],
+    // An fsync every 500 ms (the default, --fsync group, fsyncs back to back): the cut lands between two
+    // fsyncs, so the receiver holds records it has not made durable yet. Its HELLO's ACK names only the
+    // durable ones, the shipper sends the rest again, and the receiver drops the copies: resend + dedup,
+    // visible in one cut.
+    demoReceiver: ['--fsync', 'interval', '--fsync-interval-ms', '500'],
     cutOnce: true,
   },
   {
