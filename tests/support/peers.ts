@@ -10,6 +10,7 @@
  *   nats-server     nats-server       the JetStream cluster of the scale lesson (checks scale.*, the sink)
  *   docker-compose  docker-compose    validates docker/docker-compose.yml (no engine runs here)
  *   promtool        prometheus        Prometheus' own checker of the dashboard's /metrics
+ *   bwrap           bubblewrap        the sandbox of the class grader (scripts/grade/sandbox.ts)
  *
  * `npm test` (scripts/test-all.ts) installs what is missing when it can (root with apt-get; promtool is
  * unpacked from Debian's prometheus package into .work/peers/, no root needed), unless LOGSTREAM_NO_APT=1.
@@ -34,7 +35,7 @@ export const PEERS_CACHE = join(REPO_ROOT, '.work', 'peers');
 const CACHED_PROMTOOL = join(PEERS_CACHE, 'prometheus', 'usr', 'bin', 'promtool');
 
 export type PeerId =
-  'logger' | 'rsyslogd' | 'rsyslog-gnutls' | 'chromium' | 'nats-server' | 'docker-compose' | 'promtool';
+  'logger' | 'rsyslogd' | 'rsyslog-gnutls' | 'chromium' | 'nats-server' | 'docker-compose' | 'promtool' | 'bwrap';
 
 export interface Peer {
   id: PeerId;
@@ -52,6 +53,7 @@ export const PEERS: readonly Peer[] = [
   { id: 'nats-server', pkg: 'nats-server', usedBy: 'the scale lesson (JetStream)' },
   { id: 'docker-compose', pkg: 'docker-compose', usedBy: 'the compose file checks' },
   { id: 'promtool', pkg: 'prometheus', usedBy: "Prometheus' check of /metrics" },
+  { id: 'bwrap', pkg: 'bubblewrap', usedBy: "the class grader's sandbox (scripts/grade/sandbox.ts)" },
 ];
 export const PEER_IDS: readonly PeerId[] = PEERS.map((p) => p.id);
 
@@ -109,6 +111,8 @@ export function findPeer(id: PeerId): string | undefined {
       return program('nats-server', process.env.NATS_SERVER);
     case 'docker-compose':
       return program('docker-compose', process.env.DOCKER_COMPOSE);
+    case 'bwrap':
+      return program('bwrap', undefined);
     case 'promtool':
       return (
         program('promtool', process.env.LOGSTREAM_PROMTOOL) ??
