@@ -36,6 +36,7 @@ import { RxWriter, peerName } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 import { TokenBucket } from '../../shared/token-bucket.ts';
 import { readKernelUdpCounters } from './kernel-drops.ts';
+import { reasonOf, type MalformedReason } from './malformed.ts';
 import { SeqAccounting } from './seq-accounting.ts';
 
 /** 65,535 minus the IPv4 header (20) and the UDP header (8): the largest UDP payload there is. */
@@ -144,24 +145,15 @@ let decoder = new FrameDecoder({ maxPayloadBytes: args.maxDatagram - HEADER_SIZE
 const frames: Frame[] = [];
 const samples = new TokenBucket(args.rejectSamplesPerSec, args.rejectSamplesPerSec);
 
-const REASON: Record<string, string> = {
-  LS_ERR_MAGIC: 'bad_magic',
-  LS_ERR_VERSION: 'bad_version',
-  LS_ERR_TYPE: 'bad_type',
-  LS_ERR_FLAGS: 'bad_flags',
-  LS_ERR_CRC: 'bad_crc',
-  LS_ERR_TOO_LARGE: 'too_large',
-  LS_ERR_COUNT: 'bad_count',
-  LS_ERR_CODEC: 'bad_codec',
-  LS_ERR_CODEC_UNAVAILABLE: 'codec_unavailable',
-  LS_ERR_DECODE: 'bad_payload',
-  LS_ERR_SEQ: 'bad_seq',
-};
-
-/** Counted always; written to rejects.ndjson only within --reject-samples-per-sec, so a flood cannot fill the disk. */
-function malformed(reason: string, datagram: Buffer, peer: string): void {
+/**
+ * Counted always — in `udp.malformed` and, like every reject on every lane, in the rejects-by-reason table
+ * (`rejects`, `records.rejected`: the dashboard and /metrics read it; issue 18.4) — and written to
+ * rejects.ndjson only within --reject-samples-per-sec, so a flood cannot fill the disk.
+ */
+function malformed(reason: MalformedReason, datagram: Buffer, peer: string): void {
   udp.malformed.total!++;
   udp.malformed[reason] = (udp.malformed[reason] ?? 0) + 1;
+  stats.reject(reason);
   // @solution [d10.5] sample malformed datagrams at a bounded rate
   // @stub void samples; // (every one written: a flood fills the disk)
   // @stub sink.reject({ peer, reason, sample: datagram });
@@ -197,8 +189,7 @@ function oneFrame(datagram: Buffer, peer: string): Frame | undefined {
   } catch (err) {
     decoder = new FrameDecoder({ maxPayloadBytes: args.maxDatagram - HEADER_SIZE });
     // A good frame followed by a broken one is still "more than one frame".
-    const reason =
-      frames.length > 0 ? 'trailing_bytes' : err instanceof LsError ? (REASON[err.code] ?? 'malformed') : 'malformed';
+    const reason = frames.length > 0 ? 'trailing_bytes' : reasonOf(err instanceof LsError ? err.code : undefined);
     malformed(reason, datagram, peer);
     return undefined;
   }
@@ -259,7 +250,7 @@ function onDatagram(datagram: Buffer, rinfo: dgram.RemoteInfo): void {
     // count must match the payload; a compressed payload is inflated, but never past MAX_DECODED_BYTES
     lines = decodeBatch(frame, { maxDecodedBytes: MAX_DECODED_BYTES });
   } catch (err) {
-    malformed(err instanceof LsError ? (REASON[err.code] ?? 'malformed') : 'malformed', datagram, peer);
+    malformed(reasonOf(err instanceof LsError ? err.code : undefined), datagram, peer);
     return;
   }
 

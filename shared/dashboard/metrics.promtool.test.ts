@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { needPeers, promtoolCheck } from '../../tests/support/peers.ts';
 import { startDashboard, type Dashboard } from './server.ts';
-import { TLS_FAILURE_REASONS } from './metrics.ts';
+import { TLS_FAILURE_REASONS, UDP_DATAGRAM_REJECTS } from './metrics.ts';
 import { writeStats } from './test-support.ts';
 
 const promtoolPeer = needPeers('promtool');
@@ -162,6 +162,9 @@ describe('/metrics by the rules Prometheus checks', () => {
     // rejects by reason: each reason the lane's transport knows
     expect(text).toContain('logstream_rejects_total{lane="f-tcp",reason="invalid_json"} 0\n');
     expect(text).toContain('logstream_rejects_total{lane="f-syslog",reason="syslog_bad_pri"} 0\n');
+    // a UDP lane: the records' reasons and the malformed datagrams' (issue 18.4)
+    for (const r of ['invalid_json', ...UDP_DATAGRAM_REJECTS])
+      expect(text).toContain(`logstream_rejects_total{lane="f-udp",reason="${r}"} 0\n`);
     // drops by reason: the reasons the lane's stats.json has counters for, and other
     for (const r of ['kernel_buffer_full', 'app_queue_full', 'too_old', 'other'])
       expect(text).toContain(`logstream_drops_total{lane="f-udp",reason="${r}"} 0\n`);

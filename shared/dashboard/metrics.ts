@@ -75,6 +75,29 @@ const RECORD_REJECTS: Record<RejectReason, true> = {
 /** The syslog lane (lessons/stack/syslog-receiver.ts): the codec's reasons and the connection's own. */
 const SYSLOG_REJECTS = [...SYSLOG_REASONS, 'idle_timeout', 'incomplete_at_shutdown'];
 
+/**
+ * Why a UDP lane rejects a whole datagram (day 10's `udp.malformed` reasons, lessons/day10/malformed.ts;
+ * tests/metrics-reasons.test.ts holds the two lists equal). A malformed datagram is a reject, not a record.
+ */
+export const UDP_DATAGRAM_REJECTS = [
+  'bad_magic',
+  'bad_version',
+  'bad_type',
+  'bad_flags',
+  'bad_crc',
+  'too_large',
+  'bad_count',
+  'bad_codec',
+  'codec_unavailable',
+  'bad_payload',
+  'bad_seq',
+  'truncated',
+  'trailing_bytes',
+  'not_batch',
+  'too_many_streams',
+  'malformed',
+] as const;
+
 /** What the scale lesson's archiver rejects (lessons/scale/archiver.ts). */
 const ARCHIVER_REJECTS = ['not_lsp_message'];
 
@@ -104,6 +127,8 @@ function knownRejects(l: LaneSnapshot): readonly string[] {
   if (l.stats === null && l.transport === 'unknown') return [];
   if (l.transport === 'syslog') return SYSLOG_REJECTS;
   if (l.transport === 'jetstream') return ARCHIVER_REJECTS;
+  // a UDP lane rejects whole datagrams as well as the records inside good ones
+  if (l.transport === 'lsp1-udp') return [...Object.keys(RECORD_REJECTS), ...UDP_DATAGRAM_REJECTS];
   return Object.keys(RECORD_REJECTS);
 }
 
