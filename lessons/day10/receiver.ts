@@ -29,7 +29,8 @@ import { announceReady, onShutdown } from '../../shared/process.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import { LsError } from '../../shared/protocol/errors.ts';
 import { FrameDecoder, FrameType, HEADER_SIZE, type Frame } from '../../shared/protocol/frame.ts';
-import { validateRecord } from '../day08/validate.ts';
+import { validateBatch } from '../day08/validate.ts';
+import { recoverHwm } from '../day09/hwm-store.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
 import { storageLimits } from '../../shared/storage/limits.ts';
 import { RxWriter, peerName } from '../../shared/storage/rx.ts';
@@ -106,6 +107,14 @@ const sink = await FileSink.open({
   ...storageLimits(args),
 });
 const accounting = new SeqAccounting(stats, args.reorderWindow, args.maxStreams);
+// Marks across a restart (issue 18.5): each stream's last persisted seq, read back from the files (day 09's
+// recovery: `_rx` names the stream and seq of every line). A shipper that kept sending while we were down
+// then shows only its real loss, not one false gap from seq 1. No checkpoint on this lane: a start reads
+// every records file (see README, "Across a restart").
+const marks = await recoverHwm(args.dataDir);
+for (const [stream, seq] of marks.hwm) accounting.restore(stream, seq);
+stats.extra.recovery = marks.report;
+if (marks.hwm.size > 0) log.info('marks restored from the data dir', { ...marks.report });
 
 /** The UDP section of stats.json: our counts beside the kernel's. */
 const udp = {
@@ -127,9 +136,11 @@ const udp = {
   kernelDrops: null as number | null,
   /** bytes waiting in the socket's receive buffer at the last look */
   kernelRxQueue: null as number | null,
-  /** records older than the reorder window (late or duplicate: no longer knowable), dropped */
+  /** records older than the reorder window, or at or below a mark restored at start (late or duplicate: no longer knowable), dropped */
   tooOld: 0,
   streams: 0,
+  /** streams whose mark was restored at start and that have not sent since */
+  restoredPending: 0,
 };
 
 // ---- 1. the socket, and the buffer the kernel really gives us -------------------------------------
@@ -276,11 +287,15 @@ function onDatagram(datagram: Buffer, rinfo: dgram.RemoteInfo): void {
     lastMs = now;
     out.context({ ts: new Date(now).toISOString(), peer, lane: args.lane });
   }
+  // Every record is validated, the datagram's lines at once (day 08's validateBatch: one UTF-8 check and
+  // one string per datagram, no JSON.parse for a record of the common shape; the same answers as
+  // validateRecord, a line at a time).
+  const verdicts = validateBatch(lines, 0, args.maxRecordBytes);
   for (let i = 0; i < count; i++) {
     if (keep !== null && keep[i] === 0) continue; // a duplicate (or too old to tell)
     const line = lines[i]!;
-    const v = validateRecord(line, args.maxRecordBytes);
-    if (v.ok) {
+    const v = verdicts[i];
+    if (v === undefined) {
       out.addSeq(line, stream, seq + i);
     } else {
       // An invalid record inside a good frame: rejected with its seq, and it counts as delivered (shared/protocol/README.md §3).
@@ -312,6 +327,7 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
   udp.gaps = accounting.totalGaps();
   udp.tooOld = accounting.tooOld;
   udp.streams = accounting.streamCount;
+  udp.restoredPending = accounting.restoredPending;
   stats.extra.udp = udp;
   stats.extra.sink = sink.counters;
 });

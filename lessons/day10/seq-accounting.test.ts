@@ -110,4 +110,35 @@ describe('SeqAccounting', () => {
     expect(s.gaps).toBe(hwm - persisted.size);
     expect(s.received).toBe(persisted.size);
   });
+
+  it('a mark restored after a restart: the stream continues from it, no false gap; at or below it is unknown (tooOld)', () => {
+    const { stats, acc } = make(1000, 1);
+    acc.restore(4, 5000); // persisted up to 5000 before the restart
+    acc.restore(8, 20); // a second restored stream costs no --max-streams slot until it sends
+    expect(acc.restoredPending).toBe(2);
+    expect(acc.account(4, 5001, 3)).toBeNull();
+    expect(stats.streams['4']).toEqual({ hwm: 5003, received: 3, gaps: 0, duplicates: 0, reordered: 0 });
+    // sent while the receiver was down: a real gap, exactly that long
+    expect(acc.account(4, 5101, 1)).toBeNull();
+    expect(stats.streams['4']).toMatchObject({ hwm: 5101, gaps: 97 });
+    // at or below the restored mark: a copy or a late fill, nobody can tell: dropped as tooOld, not a duplicate
+    expect(kept(acc.account(4, 4999, 3), 4999, 3)).toEqual([]);
+    expect(acc.tooOld).toBe(2);
+    expect(stats.streams['4']).toMatchObject({ duplicates: 1, gaps: 97 }); // 5001 is this run's own copy
+    // a gap of this run below the mark is still filled
+    expect(kept(acc.account(4, 5050, 1), 5050, 1)).toEqual([5050]);
+    expect(stats.streams['4']).toMatchObject({ gaps: 96, reordered: 1 });
+    expect(acc.restoredPending).toBe(1);
+    expect(acc.account(8, 21, 1)).toBe(false); // --max-streams 1: stream 4 holds the slot
+  });
+
+  it('restore after the stream was seen (or a 0 mark) changes nothing', () => {
+    const { stats, acc } = make();
+    acc.account(3, 1, 10);
+    acc.restore(3, 500);
+    acc.restore(5, 0);
+    expect(acc.restoredPending).toBe(0);
+    expect(acc.account(3, 11, 1)).toBeNull();
+    expect(stats.streams['3']).toMatchObject({ hwm: 11, gaps: 0 });
+  });
 });

@@ -18,6 +18,13 @@
  * counted as lost — and a record that old is dropped and counted as `tooOld`: we can no longer tell a
  * very late record from a copy, and dropping it keeps `gaps` equal to what the files lack. Without the
  * bound, one datagram claiming seq 10^12 would make us remember a trillion missing seqs.
+ *
+ * Across a restart (issue 18.5): the receiver reads each stream's last persisted seq back from its files
+ * (`restore`), so a shipper that kept sending shows only what was really lost — the seqs sent while the
+ * receiver was down, and what it held unwritten when it died — not one large false gap from seq 1. What
+ * the window knew before the restart (which seqs below the mark were missing) is gone: a record at or
+ * below the restored mark may be a copy or a late fill, nobody can tell, so it is dropped and counted as
+ * `tooOld` (unknown after restart), exactly like a record below the window.
  */
 import type { ReceiverStats, StreamStats } from '../../shared/stats.ts';
 
@@ -29,10 +36,17 @@ export interface StreamState {
    * the Set's insertion order is ascending: expiring the oldest is a walk from its start.
    */
   readonly missing: Set<number>;
+  /**
+   * The lowest seq whose fate this run can know: 1 for a new stream, the restored mark + 1 after a
+   * restart (below it: persisted before, or lost before — unknowable, counted as tooOld).
+   */
+  readonly knownFrom: number;
 }
 
 export class SeqAccounting {
   private readonly streams = new Map<number, StreamState>();
+  /** marks read back from disk at start, taken when the stream is first seen again (restore) */
+  private readonly restored = new Map<number, number>();
   /** records dropped because their seq was below the window (late or duplicate: unknowable) */
   tooOld = 0;
   /** datagrams refused because --max-streams streams were already known */
@@ -48,6 +62,19 @@ export class SeqAccounting {
 
   get streamCount(): number {
     return this.streams.size;
+  }
+
+  /**
+   * A stream's mark from before a restart: its highest seq persisted (read from the files). The stream
+   * continues from there when it is next seen; costs no --max-streams slot until then.
+   */
+  restore(stream: number, hwm: number): void {
+    if (hwm > 0 && !this.streams.has(stream)) this.restored.set(stream, hwm);
+  }
+
+  /** Streams restored at start and not seen since. */
+  get restoredPending(): number {
+    return this.restored.size;
   }
 
   /** Records lost so far, over all streams. */
@@ -69,7 +96,10 @@ export class SeqAccounting {
         this.streamsRefused++;
         return false;
       }
-      st = { stats: this.stats.stream(stream), missing: new Set() };
+      const mark = this.restored.get(stream) ?? 0;
+      this.restored.delete(stream);
+      st = { stats: this.stats.stream(stream), missing: new Set(), knownFrom: mark + 1 };
+      if (mark > st.stats.hwm) st.stats.hwm = mark;
       this.streams.set(stream, st);
     }
     // @solution [d10.2, d10.3, d10.4] account each record of the datagram: new (above hwm, after a gap or not), a late fill (reordered), a duplicate, or too old; return which to persist
@@ -88,7 +118,8 @@ export class SeqAccounting {
 
     // Some seqs are at or below hwm: late fills, copies, or too old to tell.
     const keep = new Uint8Array(count);
-    const floor = s.hwm - this.window + 1;
+    // below the window, or at or below a mark restored at start: too old to tell a late fill from a copy
+    const floor = Math.max(s.hwm - this.window + 1, st.knownFrom);
     for (let i = 0; i < count; i++) {
       const q = seq + i;
       if (q > s.hwm) {
