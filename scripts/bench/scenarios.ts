@@ -21,6 +21,7 @@ import { summaryScenario } from './summary.ts';
 import { udpLossScenario } from './udp-loss.ts';
 import { scaleScenario } from './scale.ts';
 import { fairnessScenario } from './fairness.ts';
+import { ackLatencyScenario } from './ack-latency.ts';
 
 export interface BenchContext {
   records: number;
@@ -215,4 +216,5 @@ export const SCENARIOS: Record<string, Scenario> = {
   syslog: syslogScenario,
   scale: scaleScenario,
   fairness: fairnessScenario,
+  'ack-latency': ackLatencyScenario,
 };

@@ -1,0 +1,140 @@
+/**
+ * ACK latency at half the lane's maximum rate (issue 21.4, `npm run bench -- ack-latency`): day 09's
+ * receiver under each fsync policy, driven by the day 14 load generator.
+ *
+ *   max rows   `loadgen --rate max --count N --batch-records 1000` (closed loop, like every LSP/1 row of
+ *              the bench): the lane's throughput with that policy — group commit must not lower it;
+ *   50 % rows  `loadgen --rate R --duration 8` (open loop, its default batches of 100 / 5 ms): R is half
+ *              the lane's maximum with its default settings (--fsync group), found in setup by one
+ *              closed-loop run; the figures are the ACK latency p50 / p99 (from each record's due time to the
+ *              ACK covering it: no coordinated omission).
+ *
+ * Every ACK still comes only after the fsync that covers the record (shared/storage/file-sink.ts).
+ */
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startProgram } from '../lib/launch.ts';
+import { day14Unavailable } from './day14.ts';
+import { tempDir } from './receivers.ts';
+import type { BenchContext, Contender, RunResult, Scenario } from './scenarios.ts';
+
+const LOADGEN = 'lessons/day14/loadgen.ts';
+const RECEIVER = 'lessons/day09/receiver.ts';
+const LATENCY_SECONDS = 8;
+
+interface AckLatencyContext extends BenchContext {
+  /** half the lane's maximum (records/s) with --fsync group */
+  halfRate: number;
+  maxRate: number;
+}
+
+type Report = Record<string, unknown>;
+
+/** One day 09 receiver with `fsync`, one loadgen run with `loadgenArgs`; the loadgen's --json report. */
+async function drive(fsync: string, loadgenArgs: string[]): Promise<Report> {
+  const dir = await tempDir('acklat');
+  const rx = startProgram({
+    name: 'day09 receiver',
+    file: RECEIVER,
+    args: ['--port', '0', '--data-dir', join(dir, 'rx'), '--fsync', fsync],
+  });
+  try {
+    const ready = await rx.ready;
+    const json = join(dir, 'report.json');
+    const lg = startProgram({
+      name: 'day14 loadgen',
+      file: LOADGEN,
+      args: ['--target', `${ready.host}:${ready.port}`, '--seed', '42', '--json', json, ...loadgenArgs],
+    });
+    const exit = await lg.exit;
+    if (!existsSync(json)) throw new Error(`loadgen exited ${exit.exitCode ?? exit.signal} without its report`);
+    const rep = JSON.parse(await readFile(json, 'utf8')) as Report;
+    if (exit.exitCode !== 0)
+      throw new Error(
+        `loadgen exited ${exit.exitCode ?? exit.signal}: lost ${String(rep['lost'])}, errors ${String(rep['errors'])}`,
+      );
+    return rep;
+  } finally {
+    await rx.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const num = (rep: Report, k: string) => (typeof rep[k] === 'number' ? rep[k] : 0);
+const latency = (rep: Report) => (rep['latencyMs'] ?? {}) as Record<string, number | null>;
+
+async function maxRun(fsync: string, records: number): Promise<RunResult> {
+  const rep = await drive(fsync, ['--rate', 'max', '--count', String(records), '--batch-records', '1000']);
+  const l = latency(rep);
+  return {
+    records: num(rep, 'acked'),
+    bytes: num(rep, 'bytes'),
+    ms: num(rep, 'elapsedMs'),
+    note: `closed loop, window 64 × 1000; ACK p50 ${l['p50']} ms, p99 ${l['p99']} ms`,
+  };
+}
+
+async function halfRun(fsync: string, ctx: AckLatencyContext): Promise<RunResult> {
+  const rep = await drive(fsync, ['--rate', String(ctx.halfRate), '--duration', String(LATENCY_SECONDS)]);
+  const l = latency(rep);
+  const p50 = l['p50'] ?? -1;
+  const p99 = l['p99'] ?? -1;
+  return {
+    records: num(rep, 'acked'),
+    bytes: num(rep, 'bytes'),
+    ms: num(rep, 'elapsedMs'),
+    note: `open loop at ${ctx.halfRate.toLocaleString('en-US')} records/s (half of ${ctx.maxRate.toLocaleString('en-US')}): ACK p50 ${p50} ms, p99 ${p99} ms, max ${l['max']} ms`,
+    extra: { ackP50Ms: p50, ackP99Ms: p99, ackMaxMs: l['max'] ?? -1, rateAsked: ctx.halfRate },
+  };
+}
+
+const policies = [
+  ['interval', 'interval (100 ms; the old default)'],
+  ['group', 'group (group commit; the default)'],
+] as const;
+
+const contenders: Contender[] = [
+  ...policies.map(([fsync, label]): Contender => ({
+    name: `day09 --fsync ${label}: --rate max`,
+    role: 'lane',
+    unavailable: () => day14Unavailable(false),
+    run: (ctx) => maxRun(fsync, ctx.records),
+  })),
+  ...[...policies, ['always', 'always (fsync after each write)'] as const].map(([fsync, label]): Contender => ({
+    name: `day09 --fsync ${label}: 50 % of max, open loop`,
+    ownInput: true,
+    unavailable: () => day14Unavailable(false),
+    run: (ctx) => halfRun(fsync, ctx as AckLatencyContext),
+  })),
+];
+
+export const ackLatencyScenario: Scenario = {
+  title: 'ACK latency at half the maximum rate, by fsync policy (day 09 receiver, day 14 loadgen)',
+  baseline: contenders[0]!.name,
+  defaultRecords: 500_000,
+  contenders,
+  figures: {
+    ackP50Ms: 'ACK p50 (ms)',
+    ackP99Ms: 'ACK p99 (ms)',
+    ackMaxMs: 'ACK max (ms)',
+    rateAsked: 'records/s asked',
+  },
+  async setup(opts) {
+    const why = day14Unavailable(false);
+    if (why)
+      return { records: opts.records, recordBytes: 200, chunks: [], halfRate: 0, maxRate: 0 } as AckLatencyContext;
+    // the lane's maximum with its default settings, once: the 50 % rows all ask for half of it
+    const r = await maxRun('group', opts.records);
+    const maxRate = Math.round((r.records / r.ms) * 1000);
+    const ctx: AckLatencyContext = {
+      records: opts.records,
+      recordBytes: r.records ? Math.round(r.bytes / r.records) : 200,
+      chunks: [],
+      maxRate,
+      halfRate: Math.round(maxRate / 2 / 1000) * 1000,
+    };
+    return ctx;
+  },
+  notes: `Rows "--rate max": the day 14 loadgen closed loop (--batch-records 1000, window 64) into a fresh day 09 receiver — the lane's throughput under each fsync policy. Rows "50 % of max": the loadgen open loop for ${LATENCY_SECONDS} s at half the maximum measured in setup with the default --fsync group (one closed-loop run), its default batches (100 records, 5 ms); ACK latency runs from each record's due time to the ACK that covers it. Every ACK comes only after an fsync covering the record.`,
+};
