@@ -18,14 +18,23 @@ const CR = 0x0d;
 const LF = 0x0a;
 const CLOSE = 0x7d; // }
 
-const STREAM_KEY = Buffer.from(',"stream":');
-const SEQ_KEY = Buffer.from(',"seq":');
-
 /** Writes a non-negative safe integer in decimal at `pos`; returns the position after it. */
 function writeDecimal(buf: Buffer, pos: number, n: number): number {
   if (n < 10) {
     buf[pos] = 48 + n;
     return pos + 1;
+  }
+  if (n < 0x8000_0000) {
+    // the common case: 32-bit integer division (`| 0`), no Math.floor
+    let digits = 1;
+    for (let x = (n / 10) | 0; x > 0; x = (x / 10) | 0) digits++;
+    let x = n;
+    for (let i = pos + digits - 1; i >= pos; i--) {
+      const q = (x / 10) | 0;
+      buf[i] = 48 + x - q * 10;
+      x = q;
+    }
+    return pos + digits;
   }
   let digits = 0;
   for (let x = n; x >= 1; x = Math.floor(x / 10)) digits++;
@@ -68,10 +77,13 @@ export class RxWriter {
   private buf: Buffer;
   private len = 0;
   private head: Buffer = Buffer.alloc(0);
+  /** head + `,"stream":N,"seq":` for stream `streamOf` (-1: to be made) */
+  private headSeq: Buffer = Buffer.alloc(0);
+  private streamOf = -1;
   /** records added since the last take() */
   count = 0;
 
-  constructor(private readonly initialBytes = 256 << 10) {
+  constructor(initialBytes = 256 << 10) {
     this.buf = Buffer.allocUnsafe(initialBytes);
   }
 
@@ -81,6 +93,7 @@ export class RxWriter {
     if (info.extra)
       for (const [k, v] of Object.entries(info.extra)) head += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
     this.head = Buffer.from(head);
+    this.streamOf = -1;
   }
 
   /** A validated record without stream/seq (day 08 text lines). */
@@ -103,20 +116,27 @@ export class RxWriter {
   addSeq(line: Buffer, stream: number, seq: number): void {
     const start = firstByte(line);
     const brace = closingBrace(line);
-    this.ensure(brace - start + this.head.length + 64);
-    this.buf.set(line.subarray(start, brace), this.len);
+    if (stream !== this.streamOf) this.streamHead(stream);
+    this.ensure(line.length + this.headSeq.length + 20);
+    // The common record has no whitespace around it: copy the whole line (a view we already have; a
+    // subarray would be one more object per record) and write the tail over its closing brace.
+    if (start === 0) this.buf.set(line, this.len);
+    else this.buf.set(line.subarray(start, brace), this.len);
     this.len += brace - start;
-    this.buf.set(this.head, this.len);
-    this.len += this.head.length;
-    // The digits are written byte by byte: no string per record on the hot path.
-    this.len += STREAM_KEY.copy(this.buf, this.len);
-    this.len = writeDecimal(this.buf, this.len, stream);
-    this.len += SEQ_KEY.copy(this.buf, this.len);
-    this.len = writeDecimal(this.buf, this.len, seq);
+    // `,"_rx":{…,"stream":N,"seq":` in one copy; the digits byte by byte: no string per record.
+    this.buf.set(this.headSeq, this.len);
+    this.len = writeDecimal(this.buf, this.len + this.headSeq.length, seq);
     this.buf[this.len++] = CLOSE;
     this.buf[this.len++] = CLOSE;
     this.buf[this.len++] = LF;
     this.count++;
+  }
+
+  /** The head with `,"stream":N,"seq":` after it, made once per context and stream (not per record). */
+  private streamHead(stream: number): void {
+    const s = Buffer.from(`,"stream":${stream},"seq":`);
+    this.headSeq = Buffer.concat([this.head, s]);
+    this.streamOf = stream;
   }
 
   get length(): number {
@@ -127,8 +147,9 @@ export class RxWriter {
   take(): Buffer | undefined {
     if (this.len === 0) return undefined;
     const out = this.buf.subarray(0, this.len);
-    // Size the next buffer from this one: a fixed large buffer per take would dominate small batches.
-    this.buf = Buffer.allocUnsafe(Math.min(this.initialBytes, Math.max(2048, this.len * 2)));
+    // Size the next buffer from this one (batches come alike, issue 21): a fixed large buffer per take would
+    // dominate small batches, and growing from a small one by doubling copies each big batch ~twice over.
+    this.buf = Buffer.allocUnsafe(Math.max(2048, this.len + (this.len >> 3)));
     this.len = 0;
     this.count = 0;
     return out;
