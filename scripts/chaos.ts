@@ -1,34 +1,39 @@
 /**
- * `npm run chaos`: the acked lanes (day 09, 11, 12, 13) under a seeded schedule of faults while records
- * flow, UDP (day 10) beside them, then every stream's seqs checked from the persisted files (issue 10).
- * Writes chaos-results/latest.md and latest.json; a progress line on stderr while it runs.
- * Exit 0 when every acked lane lost, duplicated and reordered nothing; 1 otherwise; 2 on a usage error.
+ * `npm run chaos`: every lane (issue 10; issue 18 item 6) under a seeded schedule of faults while records
+ * flow — the acknowledged lanes (day 09, 11, 12, 13, day 14's loadgen, the JetStream scale-out lane) with a
+ * budget of 0 lost and 0 duplicated, the lanes without ACKs (day 08, syslog over TCP, TLS and UDP, day 10)
+ * with their loss measured and attributed to a cause — then every record checked from the persisted files.
+ * Writes chaos-results/latest.md and latest.json (and <profile>.md/.json); a progress line on stderr.
+ * Exit 0 when every acked lane lost and duplicated nothing and every loss elsewhere has a cause; 1
+ * otherwise; 2 on a usage error.
  *
- *   npm run chaos                                 the short profile (~1 min, the one npm test runs)
- *   npm run chaos -- --profile long               ≥ 10 min, ≥ 10M records, ≥ 50 faults
+ *   npm run chaos                                 the short profile (~2–3 min, every lane, every fault kind)
+ *   npm run chaos -- --profile long               ≥ 30M records, ≥ 100 faults, ≤ 25 min on 2 cores
  *   npm run chaos -- --lanes day09,day12 --records 100000 --faults 20 --seed 7
+ *   npm run chaos -- --refresh-course chaos-results/long.json    COURSE.md's table from a report, no run
  */
 import { resolve } from 'node:path';
 import { opt, parseCli } from '../shared/cli.ts';
 import { REPO_ROOT } from './lib/launch.ts';
 import { ALL_LANES, type LaneId } from './chaos/lanes.ts';
-import { writeReport } from './chaos/report.ts';
-import { abortChaos, PROFILES, runChaos } from './chaos/run.ts';
+import { readFileSync } from 'node:fs';
+import { refreshCourse, writeReport } from './chaos/report.ts';
+import { abortChaos, PROFILES, runChaos, type ChaosReport } from './chaos/run.ts';
 
 const args = parseCli({
   name: 'npm run chaos --',
   summary:
-    'Hardening: acked lanes under kill -9, cuts, stalls, SIGSTOP, slow and full disk; then lost/duplicated/reordered from the files.',
+    'Hardening: every lane under kill -9, cuts, stalls, SIGSTOP, slow and full disk, a second receiver on a data dir, NATS node and archiver kills; then lost/duplicated from the files (loss by cause where there are no ACKs).',
   options: {
     profile: opt.choice(
       '--profile <name>',
-      `short (~1 min, ${PROFILES.short.records} records per lane) | long (≥ 10 min, ${PROFILES.long.records} per lane)`,
+      `short (~2–3 min, ${PROFILES.short.records} records per lane) | long (~22 min, ${PROFILES.long.records} per lane, ${PROFILES.long.faults} faults)`,
       ['short', 'long'] as const,
       'short',
     ),
     lanes: opt.list('--lanes <ids>', `lanes to run, comma-separated (${ALL_LANES.join(', ')})`, [...ALL_LANES]),
     records: opt.int('--records <n>', "records per lane (default: the profile's)", undefined, { min: 1000 }),
-    faults: opt.int('--faults <n>', "faults in all over the acked lanes (default: the profile's)", undefined, {
+    faults: opt.int('--faults <n>', "faults in all over the lanes (default: the profile's)", undefined, {
       min: 0,
     }),
     seed: opt.int('--seed <n>', 'seed of the fault schedule', 1),
@@ -44,12 +49,25 @@ const args = parseCli({
     out: opt.string('--out <dir>', 'where latest.md and latest.json go', 'chaos-results'),
     workDir: opt.string('--work-dir <dir>', 'keep the data here (default: a temp dir, removed afterwards)'),
     verbose: opt.flag('--verbose', "show the programs' own log lines"),
+    refreshCourse: opt.string(
+      '--refresh-course <report.json>',
+      "no run: rewrite COURSE.md's chaos table from this report (e.g. chaos-results/long.json)",
+    ),
   },
   validate: (v) => {
     const bad = v.lanes.filter((l) => !(ALL_LANES as readonly string[]).includes(l));
     return bad.length ? `--lanes: unknown lane ${bad.join(', ')} (have: ${ALL_LANES.join(', ')})` : undefined;
   },
 });
+
+if (args.refreshCourse) {
+  const rep = JSON.parse(
+    readFileSync(resolve(process.env.INIT_CWD ?? REPO_ROOT, args.refreshCourse), 'utf8'),
+  ) as ChaosReport;
+  await refreshCourse(resolve(REPO_ROOT, 'COURSE.md'), rep);
+  process.stderr.write(`COURSE.md: chaos table refreshed from ${args.refreshCourse}\n`);
+  process.exit(0);
+}
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
@@ -72,6 +90,6 @@ const report = await runChaos({
   ...(args.verbose ? { onLog: (lane: string, line: string) => process.stderr.write(`  [${lane}] ${line}\n`) } : {}),
 });
 const out = await writeReport(report, resolve(process.env.INIT_CWD ?? REPO_ROOT, args.out));
-process.stdout.write(`${(await import('node:fs')).readFileSync(out.md, 'utf8')}\n`);
+process.stdout.write(`${readFileSync(out.md, 'utf8')}\n`);
 process.stderr.write(`report: ${out.md} and ${out.json}\n`);
 process.exit(report.passed ? 0 : 1);

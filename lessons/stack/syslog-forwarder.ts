@@ -90,6 +90,12 @@ export async function forwardSyslog(
   let failure: Error | undefined;
   socket.on('error', (err) => (failure ??= err));
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  // A server that closes first (FIN) raises no error, and a write to a closed socket fails silently: the
+  // forwarder would go on reading its input and drop it (npm run chaos found it, issue 18). Fail instead.
+  let ending = false;
+  socket.once('close', () => {
+    if (!ending) failure ??= new Error('the server closed the connection');
+  });
 
   let sent = 0;
   let skipped = 0;
@@ -125,6 +131,7 @@ export async function forwardSyslog(
     if (failure) throw failure;
   }
   await flush();
+  ending = true;
   socket.end();
   const timeout = new Promise<'timeout'>((resolve) =>
     setTimeout(() => resolve('timeout'), opts.closeTimeoutMs ?? 5000).unref(),

@@ -1,17 +1,89 @@
 /**
- * The lanes the chaos suite drives (issue 10): how to start each day's receiver and shipper so that a
- * restart resumes. Acked lanes ship a followed input file (`--follow --input FILE --state-dir DIR`): the
- * read position in the state dir moves only on an ACK, so a shipper killed with -9 re-reads from there
- * with the same seqs and the receiver drops what it already holds. Each lane varies what it exercises
- * (fsync policy, spool, compression on the wire and at rest with rotation, TLS) so one run covers them all.
+ * The lanes the chaos suite drives (issue 10, issue 18 item 6: every lane), how to start each one so that
+ * a restart resumes, and which faults fall on it.
+ *
+ * Families (the driver that runs a lane):
+ * - `acked` (day 09, 11, 12, 13): a followed input file (`--follow --input FILE --state-dir DIR`): the read
+ *   position moves only on an ACK, so a shipper killed with -9 re-reads from there with the same seqs and
+ *   the receiver drops what it already holds. Budget: 0 lost, 0 duplicated. Each lane varies what it
+ *   exercises (fsync policy, spool, compression on the wire and at rest with rotation, TLS).
+ * - `udp` (day 10): LSP/1 datagrams, loss measured and split by layer.
+ * - `loadgen` (day 14): day 14's load generator into day 14's receiver (bounded queue, blocking overflow),
+ *   in segments of one fresh stream each: every ACKed record must be stored exactly once; what was sent
+ *   but never ACKed when a fault cut the segment short is counted by cause (the loadgen cannot resume).
+ * - `stream` (day 08 NDJSON over TCP; syslog over TCP with octet counting and over TLS): no ACKs. The
+ *   harness writes numbered records into the shipper's/forwarder's stdin; every record lost is attributed
+ *   to the fault that cut the connection it travelled on (rsyslog's testbench budgets loss the same way);
+ *   a loss no fault explains fails the lane.
+ * - `syslog-udp`: syslog datagrams (RFC 5426) sent by the harness; loss by cause: the receiver down
+ *   (kill -9), stopped (SIGSTOP), or the kernel's receive buffer (its /proc/net/udp drop counter).
+ * - `jetstream` (lessons/scale): 3 nats-server nodes, 3 receivers into an R3 stream, the archiver, a
+ *   failing-over shipper; kill -9 of a receiver, a node, the archiver: 0 lost, 0 duplicated in the archive.
+ *
+ * Ports, programs and transports: one line per lane here; when a shared lane table appears (shared/lanes.ts)
+ * the programs should come from it.
  */
 import { join } from 'node:path';
 import { REPO_ROOT } from '../lib/launch.ts';
+import type { FaultKind } from './schedule.ts';
 
 export type AckedLaneId = 'day09' | 'day11' | 'day12' | 'day13';
-export type LaneId = AckedLaneId | 'day10';
+export type StreamLaneId = 'day08' | 'syslog-tcp' | 'syslog-tls';
+export type LaneId = AckedLaneId | 'day10' | 'day14' | StreamLaneId | 'syslog-udp' | 'scale';
+export type LaneFamily = 'acked' | 'udp' | 'loadgen' | 'stream' | 'syslog-udp' | 'jetstream';
+
 export const ACKED_LANES: readonly AckedLaneId[] = ['day09', 'day11', 'day12', 'day13'];
-export const ALL_LANES: readonly LaneId[] = [...ACKED_LANES, 'day10'];
+export const STREAM_LANES: readonly StreamLaneId[] = ['day08', 'syslog-tcp', 'syslog-tls'];
+export const ALL_LANES: readonly LaneId[] = [
+  'day08',
+  ...ACKED_LANES,
+  'day10',
+  'day14',
+  ...STREAM_LANES.filter((l) => l !== 'day08'),
+  'syslog-udp',
+  'scale',
+];
+
+export const FAMILY: Record<LaneId, LaneFamily> = {
+  day08: 'stream',
+  day09: 'acked',
+  day10: 'udp',
+  day11: 'acked',
+  day12: 'acked',
+  day13: 'acked',
+  day14: 'loadgen',
+  'syslog-tcp': 'stream',
+  'syslog-tls': 'stream',
+  'syslog-udp': 'syslog-udp',
+  scale: 'jetstream',
+};
+
+/** Whether a lane promises delivery (ACKs): its budget is 0 lost, 0 duplicated. */
+export const isAcked = (id: LaneId): boolean => ['acked', 'loadgen', 'jetstream'].includes(FAMILY[id]);
+
+/** The faults each family can take (the schedule deals them round by round, every kind before any twice). */
+export const LANE_FAULTS: Record<LaneFamily, readonly FaultKind[]> = {
+  acked: ['receiver-kill', 'shipper-kill', 'cut', 'stall', 'sigstop', 'slow-disk', 'full-disk', 'second-receiver'],
+  udp: ['sigstop'],
+  loadgen: ['receiver-kill', 'shipper-kill', 'cut', 'stall', 'sigstop', 'second-receiver'],
+  stream: ['receiver-kill', 'shipper-kill', 'cut', 'stall', 'sigstop', 'second-receiver'],
+  'syslog-udp': ['receiver-kill', 'sigstop'],
+  jetstream: ['receiver-kill', 'nats-kill', 'archiver-kill', 'shipper-kill'],
+};
+
+export const TRANSPORT: Record<LaneId, string> = {
+  day08: 'ndjson-tcp',
+  day09: 'lsp1-tcp',
+  day10: 'lsp1-udp',
+  day11: 'lsp1-tcp',
+  day12: 'lsp1-tcp',
+  day13: 'lsp1-tls',
+  day14: 'lsp1-tcp',
+  'syslog-tcp': 'syslog-tcp-octet',
+  'syslog-tls': 'syslog-tls',
+  'syslog-udp': 'syslog-udp',
+  scale: 'lsp1-tcp → jetstream R3',
+};
 
 export interface LaneDirs {
   dataDir: string;
@@ -32,11 +104,12 @@ export interface ChaosLaneDef {
   shipperArgs(d: LaneDirs): string[];
 }
 
-const CERTS = join(REPO_ROOT, 'certs');
+export const CERTS = join(REPO_ROOT, 'certs');
 /** records files rotate a few times per run (rotated files are read back too, .zst included) */
-const rotate = (d: LaneDirs) => String(Math.max(1 << 20, Math.min(64 << 20, Math.floor((d.records * 200) / 4))));
+export const rotate = (d: { records: number }) =>
+  String(Math.max(1 << 20, Math.min(64 << 20, Math.floor((d.records * 200) / 4))));
 
-export const CHAOS_LANES: Record<LaneId, ChaosLaneDef> = {
+export const CHAOS_LANES: Record<AckedLaneId | 'day10', ChaosLaneDef> = {
   day09: {
     id: 'day09',
     transport: 'lsp1-tcp',
@@ -83,4 +156,102 @@ export const CHAOS_LANES: Record<LaneId, ChaosLaneDef> = {
     receiverArgs: () => [],
     shipperArgs: () => [],
   },
+};
+
+/** The no-ACK stream lanes: a receiver, and a shipper fed on its stdin (`--input -`). */
+export interface StreamLaneDef {
+  id: StreamLaneId;
+  receiver: string;
+  shipper: string;
+  notes: string;
+  /** `port` is the listening port (0 the first time) */
+  receiverArgs(port: number, d: { dataDir: string; records: number }): string[];
+  /** the ready line's port for this lane (the syslog receiver lists several) */
+  readyPort(ready: Record<string, unknown>): number;
+  shipperArgs(target: string): string[];
+}
+
+const syslogPorts = (ready: Record<string, unknown>, which: 'tcp' | 'tls' | 'udp') =>
+  Number((ready['ports'] as Record<string, unknown> | undefined)?.[which]);
+
+export const STREAM_LANE_DEFS: Record<StreamLaneId, StreamLaneDef> = {
+  day08: {
+    id: 'day08',
+    receiver: 'lessons/day08/receiver.ts',
+    shipper: 'lessons/day08/shipper.ts',
+    notes: 'NDJSON over one TCP connection, no ACKs; fsync interval',
+    receiverArgs: (port, d) => ['--port', String(port), '--fsync', 'interval', '--rotate-bytes', rotate(d)],
+    readyPort: (r) => Number(r['port']),
+    shipperArgs: (target) => ['--target', target, '--input', '-', '--format', 'ndjson'],
+  },
+  'syslog-tcp': {
+    id: 'syslog-tcp',
+    receiver: 'lessons/stack/syslog-receiver.ts',
+    shipper: 'lessons/stack/syslog-forward.ts',
+    notes: 'RFC 5424, RFC 6587 octet counting, syslog-forward → syslog-receiver',
+    receiverArgs: (port, d) => [
+      '--tcp-port',
+      String(port),
+      '--udp-port',
+      'off',
+      '--tls-port',
+      'off',
+      '--rotate-bytes',
+      rotate(d),
+      '--certs',
+      CERTS,
+    ],
+    readyPort: (r) => syslogPorts(r, 'tcp'),
+    shipperArgs: (target) => ['--target', target, '--input', '-', '--format', 'ndjson', '--framing', 'octet'],
+  },
+  'syslog-tls': {
+    id: 'syslog-tls',
+    receiver: 'lessons/stack/syslog-receiver.ts',
+    shipper: 'lessons/stack/syslog-forward.ts',
+    notes: 'RFC 5425: syslog over TLS 1.2+, octet counting',
+    receiverArgs: (port, d) => [
+      '--tls-port',
+      String(port),
+      '--udp-port',
+      'off',
+      '--tcp-port',
+      'off',
+      '--rotate-bytes',
+      rotate(d),
+      '--certs',
+      CERTS,
+    ],
+    readyPort: (r) => syslogPorts(r, 'tls'),
+    shipperArgs: (target) => [
+      '--target',
+      target,
+      '--input',
+      '-',
+      '--format',
+      'ndjson',
+      '--framing',
+      'octet',
+      '--tls',
+      '--ca',
+      join(CERTS, 'ca.crt'),
+    ],
+  },
+};
+
+export const SYSLOG_UDP = {
+  receiver: 'lessons/stack/syslog-receiver.ts',
+  notes: 'RFC 5426: one message per datagram, sent by the harness (no forwarder speaks UDP)',
+  receiverArgs: (port: number, d: { records: number }) => [
+    '--udp-port',
+    String(port),
+    '--tcp-port',
+    'off',
+    '--tls-port',
+    'off',
+    '--rotate-bytes',
+    rotate(d),
+    '--certs',
+    CERTS,
+  ],
+  readyPort: (r: Record<string, unknown>) => syslogPorts(r, 'udp'),
 };

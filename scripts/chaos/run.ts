@@ -18,10 +18,35 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { FaultProxy } from '../../shared/fault-proxy.ts';
 import { startProgram, type Program, type ProgramEvent } from '../lib/launch.ts';
-import { ACKED_LANES, CHAOS_LANES, type LaneId } from './lanes.ts';
+import {
+  live,
+  peakRssMb,
+  probeSecondReceiver,
+  track,
+  type DirLockReport,
+  type FaultRecord,
+  type GracefulStop,
+  type LossReport,
+  type SegmentsReport,
+} from './driver.ts';
+import { JetStreamLane } from './jetstream-lane.ts';
+import {
+  ALL_LANES,
+  CHAOS_LANES,
+  FAMILY,
+  LANE_FAULTS,
+  type AckedLaneId,
+  type LaneFamily,
+  type LaneId,
+  type StreamLaneId,
+} from './lanes.ts';
+import { LoadgenLane } from './loadgen-lane.ts';
 import { FAULT_KINDS, planFaults, type FaultKind, type PlannedFault } from './schedule.ts';
+import { StreamLane, SyslogUdpLane } from './stream-lanes.ts';
 import { killAll, killNow, signalAndWait, sleep, waitFor } from './util.ts';
 import { verifySeqs, type SeqVerdict } from './verify.ts';
+
+export type { FaultRecord, GracefulStop } from './driver.ts';
 
 export type Profile = 'short' | 'long';
 
@@ -47,30 +72,15 @@ export interface ChaosOptions {
 }
 
 export const PROFILES: Record<Profile, { records: number; faults: number; durationMs: number; settleMs: number }> = {
-  short: { records: 60_000, faults: 28, durationMs: 45_000, settleMs: 60_000 },
-  long: { records: 2_600_000, faults: 64, durationMs: 600_000, settleMs: 240_000 },
+  // issue 18 item 6: 11 lanes. short: ~2 min, every lane and every fault kind; long: ≥ 30M records
+  // (11 × 2.8M), ≥ 100 faults, records flowing for 17.5 min, ≤ 25 min in all on the 2-core course machine
+  short: { records: 40_000, faults: 64, durationMs: 50_000, settleMs: 60_000 },
+  long: { records: 2_800_000, faults: 130, durationMs: 1_050_000, settleMs: 240_000 },
 };
-
-export interface GracefulStop {
-  who: string;
-  signal: string;
-  exitCode: number | null;
-  ms: number;
-  /** expected exit 0 (a clean SIGTERM); false for a receiver whose disk failed */
-  mustBeClean: boolean;
-  /** the signal that ended it, when one did */
-  killedBy?: string;
-}
-
-export interface FaultRecord extends PlannedFault {
-  /** ms after the start when it really began, and how long it took (restart included) */
-  startedMs: number;
-  tookMs: number;
-  note?: string;
-}
 
 export interface LaneReport {
   lane: LaneId;
+  family: LaneFamily;
   transport: string;
   acked: boolean;
   notes: string;
@@ -97,6 +107,12 @@ export interface LaneReport {
     sendErrors: number;
     rcvbuf: number | null;
   };
+  /** the shared-data-dir probe: second receivers tried, refused by the dir lock */
+  dirLock: DirLockReport;
+  /** lanes without ACKs (and day 14's never-ACKed records): loss by cause */
+  loss?: LossReport;
+  /** day 14: the loadgen's segments */
+  segments?: SegmentsReport;
   converged: boolean;
   failures: string[];
   passed: boolean;
@@ -120,38 +136,19 @@ export interface ChaosReport {
   command: string;
 }
 
-/** What a run has started and mounted, so an interrupted run can still clean up (see abortChaos). */
-const live = { programs: new Set<Program>(), mounts: new Set<string>() };
-
 /**
  * Ctrl-C during a run: the programs run in process groups of their own (the terminal's SIGINT does not
  * reach them) and the tmpfs mounts outlive us, so both are undone here, synchronously. For the CLI.
  */
 export function abortChaos(): void {
   for (const p of live.programs) killNow(p.pid);
+  for (const cleanup of live.cleanups) cleanup();
   for (const dir of live.mounts) {
     try {
       execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
     } catch {
       // not mounted
     }
-  }
-}
-
-function track(p: Program): Program {
-  live.programs.add(p);
-  void p.exit.then(() => live.programs.delete(p));
-  return p;
-}
-
-/** Peak RSS of a process (VmHWM, kB → MB), 0 when it is gone. */
-async function peakRssMb(pid: number): Promise<number> {
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const m = /VmHWM:\s+(\d+) kB/.exec(status) ?? /VmRSS:\s+(\d+) kB/.exec(status);
-    return m ? Math.round(Number(m[1]) / 102.4) / 10 : 0;
-  } catch {
-    return 0;
   }
 }
 
@@ -183,6 +180,7 @@ class Lane {
   readonly faultLog: FaultRecord[] = [];
   readonly gracefulStops: GracefulStop[] = [];
   readonly failures: string[] = [];
+  readonly dirLock: DirLockReport = { tries: 0, refused: 0 };
   sinkFailed = false;
   tmpfs = false;
   converged = false;
@@ -191,11 +189,11 @@ class Lane {
   shipperDone: ProgramEvent | undefined;
 
   constructor(
-    readonly id: LaneId,
+    readonly id: AckedLaneId | 'day10',
     readonly root: string,
     readonly records: number,
     private readonly t0: number,
-    private readonly onLog?: (lane: string, line: string) => void,
+    readonly onLog?: (lane: string, line: string) => void,
   ) {
     this.def = CHAOS_LANES[id];
     this.dataDir = join(root, id, 'data');
@@ -398,8 +396,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const faultsTotal = opts.faults ?? profile.faults;
   const seed = opts.seed ?? 1;
   const durationMs = opts.durationMs ?? profile.durationMs;
-  const laneIds = opts.lanes ?? [...ACKED_LANES, 'day10'];
-  const acked = laneIds.filter((l) => l !== 'day10');
+  const laneIds = opts.lanes ?? [...ALL_LANES];
+  const classicIds = laneIds.filter((l): l is AckedLaneId | 'day10' => FAMILY[l] === 'acked' || l === 'day10');
   const withUdp = laneIds.includes('day10');
   const root = opts.workDir ?? (await mkdtemp(join(os.tmpdir(), 'logstream-chaos-')));
   await mkdir(root, { recursive: true });
@@ -414,15 +412,35 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   if (opts.enospc === 'tmpfs' && enospcMode !== 'tmpfs')
     throw new Error('--enospc tmpfs: this process cannot mount a tmpfs (needs root on Linux)');
 
-  const lanes = laneIds.map((id) => new Lane(id, root, records, started, opts.onLog));
+  const lanes = classicIds.map((id) => new Lane(id, root, records, started, opts.onLog));
   const input = join(root, 'input.ndjson');
+  // the other families (issue 18 item 6): each lane a driver of its own
+  const ctx = { root, records, t0: started, durationMs, seed, input, onLog: opts.onLog };
+  const drivers: Driver[] = laneIds
+    .filter((id) => !(classicIds as LaneId[]).includes(id))
+    .map((id): Driver => {
+      switch (FAMILY[id]) {
+        case 'stream':
+          return new StreamLane(id as StreamLaneId, ctx);
+        case 'syslog-udp':
+          return new SyslogUdpLane(ctx);
+        case 'loadgen':
+          return new LoadgenLane(ctx);
+        default:
+          return new JetStreamLane(ctx);
+      }
+    });
   const failures: string[] = [];
   const mounted: string[] = [];
   let stopFeed = false;
-  const sampler = setInterval(() => void Promise.all(lanes.map((l) => l.samplePeaks())), 500);
+  const sampler = setInterval(
+    () => void Promise.all([...lanes.map((l) => l.samplePeaks()), ...drivers.map((d) => d.samplePeaks())]),
+    500,
+  );
   let progressTimer: NodeJS.Timeout | undefined;
   const plan = planFaults({
-    lanes: acked,
+    lanes: laneIds.filter((l) => l !== 'day10'),
+    kindsOf: (l) => LANE_FAULTS[FAMILY[l as LaneId]],
     faults: faultsTotal,
     startMs: Math.round(durationMs * 0.05),
     endMs: Math.round(durationMs * 0.9),
@@ -444,8 +462,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         lane.tmpfs = true;
       }
     }
-    await Promise.all(
-      lanes.map(async (lane) => {
+    await Promise.all([
+      ...lanes.map(async (lane) => {
         await lane.startReceiver();
         if (lane.id === 'day10') return;
         lane.proxy = new FaultProxy({ targetPort: lane.port, cutGraceMs: 200 });
@@ -462,12 +480,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         }, 30_000);
         if (!ok) throw new Error(`${lane.id}: the shipper wrote no ${stateFile}\n${lane.lastLines()}`);
       }),
-    );
+      ...drivers.map((d) => d.start()),
+    ]);
 
     progressTimer = setInterval(() => {
-      void Promise.all(
-        lanes.filter((l) => l.id !== 'day10').map(async (l) => `${l.id} ${(await l.hwm()).toLocaleString('en')}`),
-      ).then((parts) => {
+      void Promise.all([
+        ...lanes.filter((l) => l.id !== 'day10').map(async (l) => `${l.id} ${(await l.hwm()).toLocaleString('en')}`),
+        ...drivers.map((d) => d.status()),
+      ]).then((parts) => {
         const t = ((Date.now() - started) / 1000).toFixed(0);
         progress(
           `chaos ${opts.profile} ${t}s | faults ${done.faults}/${plan.length} | ${parts.join(' | ')} (of ${records.toLocaleString('en')})`,
@@ -518,10 +538,21 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     }
 
     // ---- the feed and the faults ------------------------------------------------------------------
+    const feedT0 = Date.now();
     const fed = feed(input, records, durationMs, () => stopFeed);
+    for (const d of drivers) d.run(feedT0);
     const byLane = new Map(lanes.map((l) => [l.id as string, l]));
+    const byDriver = new Map(drivers.map((d) => [d.id as string, d]));
     const faultJobs = plan.map(async (f) => {
-      await sleep(Math.max(0, started + f.atMs - Date.now()));
+      // the schedule starts with the records (starting 30 programs on 2 cores takes a while)
+      await sleep(Math.max(0, feedT0 + f.atMs - Date.now()));
+      const driver = byDriver.get(f.lane);
+      if (driver)
+        return driver.fault(
+          f,
+          (x) => driver.inject(x),
+          () => done.faults++,
+        );
       const lane = byLane.get(f.lane)!;
       await lane.enqueue(async () => {
         const rec: FaultRecord = { ...f, startedMs: lane.now(), tookMs: 0 };
@@ -538,11 +569,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     });
     await fed;
     await Promise.all(faultJobs);
-    await Promise.all(lanes.map((l) => l.idle()));
+    await Promise.all([...lanes.map((l) => l.idle()), ...drivers.map((d) => d.idle())]);
 
     // ---- settle: every acked stream reaches `records`, then clean stops ------------------------------
-    await Promise.all(
-      lanes
+    await Promise.all([
+      ...lanes
         .filter((l) => l.id !== 'day10')
         .map(async (lane) => {
           const converged = await waitFor(async () => (await lane.hwm()) >= records, profile.settleMs, 250);
@@ -555,7 +586,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
           await lane.stop('receiver', true);
           await lane.proxy?.stop();
         }),
-    );
+      ...drivers.map((d) => d.finish(profile.settleMs)),
+    ]);
     await udpDone;
     if (udp) await udp.stop('receiver', true);
   } finally {
@@ -564,6 +596,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     if (progressTimer) clearInterval(progressTimer);
     await killAll([...live.programs]);
     for (const lane of lanes) await lane.proxy?.stop();
+    for (const d of drivers) await d.close().catch(() => {});
   }
 
   // ---- verify from the files ------------------------------------------------------------------------
@@ -585,6 +618,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       for (const f of lane.faultLog) faults[f.kind] = (faults[f.kind] ?? 0) + 1;
       const r: LaneReport = {
         lane: lane.id,
+        family: FAMILY[lane.id],
+        dirLock: { ...lane.dirLock },
         transport: lane.def.transport,
         acked: !isUdp,
         notes: lane.def.notes + (lane.tmpfs ? '; data on its own tmpfs (real ENOSPC)' : ''),
@@ -655,6 +690,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       r.passed = r.failures.length === 0;
       reports.push(r);
     }
+    for (const d of drivers) reports.push(await d.report());
+    // the report lists lanes in the order they were asked for
+    reports.sort((a, b) => laneIds.indexOf(a.lane) - laneIds.indexOf(b.lane));
   } finally {
     for (const dir of mounted) {
       try {
@@ -682,7 +720,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     elapsedMs: Date.now() - started,
     durationMs,
     recordsPerLane: records,
-    recordsTotal: records * laneIds.length,
+    recordsTotal: reports.reduce((a, r) => a + r.records, 0),
     enospcMode,
     machine: { cpus: os.cpus().length, node: process.version, platform: `${process.platform} ${os.release()}` },
     faults,
@@ -693,6 +731,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     command: cmd.join(' '),
   };
 }
+
+/** A lane of the newer families (stream, syslog-udp, loadgen, jetstream): see driver.ts. */
+type Driver = StreamLane | SyslogUdpLane | LoadgenLane | JetStreamLane;
 
 /** Carries out one fault on a lane; returns a short note for the report. */
 async function inject(lane: Lane, f: PlannedFault, input: string): Promise<string> {
@@ -737,6 +778,19 @@ async function inject(lane: Lane, f: PlannedFault, input: string): Promise<strin
       lane.receiverRestarts++;
       return `every write ${f.param} ms late for ${f.holdMs + 1000} ms (two SIGTERM restarts)`;
     }
+    case 'second-receiver':
+      return probeSecondReceiver(
+        lane,
+        {
+          file: lane.def.receiver,
+          args: ['--port', '0', '--data-dir', lane.dataDir, ...lane.def.receiverArgs(lane.dirs)],
+          onLog: (line) => lane.onLog?.(lane.id, `second receiver: ${line}`),
+        },
+        lane.receiver,
+      );
+    case 'nats-kill':
+    case 'archiver-kill':
+      return `${f.kind}: not a fault of this lane`;
     case 'full-disk': {
       let how: string;
       let filler: string | undefined;

@@ -12,6 +12,11 @@ export const FAULT_KINDS = [
   'sigstop',
   'slow-disk',
   'full-disk',
+  // issue 18 item 6: a second receiver on the same data dir (the dir lock must refuse it)
+  'second-receiver',
+  // the JetStream lane: kill -9 of a nats-server node, of the archiver
+  'nats-kill',
+  'archiver-kill',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -34,6 +39,8 @@ export interface ScheduleOptions {
   startMs: number;
   endMs: number;
   seed: number;
+  /** the kinds a lane can take (default: every kind) */
+  kindsOf?: (lane: string) => readonly FaultKind[];
 }
 
 function shuffled<T>(items: readonly T[], rnd: Random): T[] {
@@ -53,7 +60,8 @@ export function planFaults(o: ScheduleOptions): PlannedFault[] {
   o.lanes.forEach((lane, li) => {
     const n = Math.floor(o.faults / o.lanes.length) + (li < o.faults % o.lanes.length ? 1 : 0);
     const kinds: FaultKind[] = [];
-    while (kinds.length < n) kinds.push(...shuffled(FAULT_KINDS, rnd));
+    const own = o.kindsOf?.(lane) ?? FAULT_KINDS;
+    while (kinds.length < n) kinds.push(...shuffled(own, rnd));
     const slot = (o.endMs - o.startMs) / Math.max(1, n);
     for (let k = 0; k < n; k++) {
       const kind = kinds[k]!;

@@ -114,3 +114,138 @@ export async function verifySeqs(
   v.streams = [...streams].sort((a, b) => a - b);
   return v;
 }
+
+export interface NumberedVerdict {
+  expected: number;
+  lines: number;
+  unique: number;
+  lost: number;
+  duplicated: number;
+  /** lines without a record number in 1..expected */
+  unexpected: number;
+  /** every lost record number, ascending (the no-ACK lanes attribute each one to a cause) */
+  lostNumbers: number[];
+  duplicatedSample: number[];
+}
+
+/** `"msg":"chaos record K"` → K, or -1 (the chaos records' msg survives every transport, syslog included) */
+export function chaosRecordNumber(line: string): number {
+  const key = '"msg":"chaos record ';
+  const at = line.indexOf(key);
+  if (at < 0) return -1;
+  let n = 0;
+  let p = at + key.length;
+  for (; p < line.length; p++) {
+    const c = line.charCodeAt(p) - 48;
+    if (c < 0 || c > 9) break;
+    n = n * 10 + c;
+  }
+  return p > at + key.length && line.charCodeAt(p) === 34 ? n : -1;
+}
+
+/**
+ * The no-ACK lanes (day 08, syslog): which of records 1..expected the data dir holds, by the number each
+ * record carries in its msg (these transports have no seqs of their own). Every lost number is returned
+ * so the caller can attribute it to a cause.
+ */
+export async function verifyNumbered(dataDir: string, expected: number): Promise<NumberedVerdict> {
+  const seen = new Uint8Array(expected + 1);
+  const v: NumberedVerdict = {
+    expected,
+    lines: 0,
+    unique: 0,
+    lost: 0,
+    duplicated: 0,
+    unexpected: 0,
+    lostNumbers: [],
+    duplicatedSample: [],
+  };
+  for await (const line of readRecordLines(dataDir)) {
+    v.lines++;
+    const k = chaosRecordNumber(line);
+    if (k < 1 || k > expected) {
+      v.unexpected++;
+      continue;
+    }
+    if (seen[k]) {
+      v.duplicated++;
+      if (v.duplicatedSample.length < 10) v.duplicatedSample.push(k);
+    } else {
+      seen[k] = 1;
+      v.unique++;
+    }
+  }
+  for (let k = 1; k <= expected; k++) if (!seen[k]) v.lostNumbers.push(k);
+  v.lost = v.lostNumbers.length;
+  return v;
+}
+
+export interface StreamHoldings {
+  /** distinct seqs held */
+  unique: number;
+  /** highest seq held */
+  max: number;
+  /** seqs in 1..max not held (a hole: a later record stored, an earlier one not) */
+  holes: number;
+  duplicated: number;
+  reordered: number;
+  /** lines whose attrs.id is not `<prefix>-<seq>` (when a prefix is given) */
+  mismatched: number;
+  /** distinct seqs held in 1..upTo (for "every ACKed record is stored") */
+  heldUpTo(upTo: number): number;
+}
+
+/**
+ * Day 14's segments: per stream, which seqs the data dir holds (every line's `_rx.stream` / `_rx.seq`),
+ * holes, duplicates, and whether record n of a segment (attrs.id `<prefix>-n`) was stored under seq n.
+ */
+export async function verifyStreams(
+  dataDir: string,
+  prefixOf: (stream: number) => string | undefined,
+): Promise<{ lines: number; unexpected: number; streams: Map<number, StreamHoldings> }> {
+  const seen = new Map<number, { bits: Uint8Array; max: number; dup: number; reord: number; mism: number }>();
+  let lines = 0;
+  let unexpected = 0;
+  for await (const line of readRecordLines(dataDir)) {
+    lines++;
+    const seq = lastNumber(line, '"seq":');
+    const stream = lastNumber(line, '"stream":');
+    const prefix = prefixOf(stream);
+    if (seq < 1 || prefix === undefined) {
+      unexpected++;
+      continue;
+    }
+    let s = seen.get(stream);
+    if (!s) seen.set(stream, (s = { bits: new Uint8Array(1024), max: 0, dup: 0, reord: 0, mism: 0 }));
+    if (seq >= s.bits.length) {
+      const bigger = new Uint8Array(Math.max(seq + 1, s.bits.length * 2));
+      bigger.set(s.bits);
+      s.bits = bigger;
+    }
+    if (s.bits[seq]) s.dup++;
+    else s.bits[seq] = 1;
+    if (seq < s.max) s.reord++;
+    else s.max = seq;
+    if (prefix && !line.includes(`"id":"${prefix}-${seq}"`)) s.mism++;
+  }
+  const streams = new Map<number, StreamHoldings>();
+  for (const [stream, s] of seen) {
+    let unique = 0;
+    for (let q = 1; q <= s.max; q++) unique += s.bits[q]!;
+    const bits = s.bits;
+    streams.set(stream, {
+      unique,
+      max: s.max,
+      holes: s.max - unique,
+      duplicated: s.dup,
+      reordered: s.reord,
+      mismatched: s.mism,
+      heldUpTo: (upTo) => {
+        let n = 0;
+        for (let q = 1; q <= Math.min(upTo, bits.length - 1); q++) n += bits[q]!;
+        return n;
+      },
+    });
+  }
+  return { lines, unexpected, streams };
+}

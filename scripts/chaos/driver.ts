@@ -1,0 +1,265 @@
+/**
+ * What every lane driver of the chaos run shares (issue 18 item 6): the programs it started (so an
+ * interrupted run can stop them), the fault log, a serial fault queue, log tails, peak RSS, clean stops,
+ * restarting a receiver on its own port, and the shared-data-dir probe (a second receiver on a lane's data
+ * dir must be refused by the dir lock while the first keeps running).
+ */
+import { readFile } from 'node:fs/promises';
+import { startProgram, type Program, type StartOptions } from '../lib/launch.ts';
+import type { LaneFamily, LaneId } from './lanes.ts';
+import type { FaultKind, PlannedFault } from './schedule.ts';
+import { killNow, signalAndWait, sleep } from './util.ts';
+
+/** What a run has started and mounted, so an interrupted run can still clean up (see abortChaos). */
+export const live = { programs: new Set<Program>(), mounts: new Set<string>(), cleanups: new Set<() => void>() };
+
+export function track(p: Program): Program {
+  live.programs.add(p);
+  void p.exit.then(() => live.programs.delete(p));
+  return p;
+}
+
+/** Peak RSS of a process (VmHWM, kB → MB), 0 when it is gone. */
+export async function peakRssMb(pid: number): Promise<number> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const m = /VmHWM:\s+(\d+) kB/.exec(status) ?? /VmRSS:\s+(\d+) kB/.exec(status);
+    return m ? Math.round(Number(m[1]) / 102.4) / 10 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export interface GracefulStop {
+  who: string;
+  signal: string;
+  exitCode: number | null;
+  ms: number;
+  /** expected exit 0 (a clean SIGTERM); false for a receiver whose disk failed */
+  mustBeClean: boolean;
+  /** the signal that ended it, when one did */
+  killedBy?: string;
+}
+
+export interface FaultRecord extends PlannedFault {
+  /** ms after the start when it really began, and how long it took (restart included) */
+  startedMs: number;
+  tookMs: number;
+  note?: string;
+}
+
+/** Loss on a lane without ACKs, split by what caused it (rsyslog's testbench: a budget per cause). */
+export interface LossReport {
+  sent: number;
+  persisted: number;
+  lost: number;
+  duplicated: number;
+  /** cause → records: a fault kind, or a layer (kernel receive buffer, receiver dropped) */
+  byCause: Record<string, number>;
+  /** lost records no fault and no counter explains (fails the lane) */
+  unexplained: number;
+  /** more figures for the report (kernel drops measured, send errors, connections) */
+  detail: Record<string, number | null>;
+  /** TCP lanes: each shipper incarnation, the records written to it, and what ended it (JSON only) */
+  connections?: Array<{ first: number; last: number; startMs: number; endMs: number | null; cause: string }>;
+  /** day 14: each loadgen segment (JSON only) */
+  segments?: Array<Record<string, number | string | null>>;
+}
+
+/** Day 14's segments: ACKed records must all be stored; what was never ACKed is counted by cause. */
+export interface SegmentsReport {
+  runs: number;
+  sent: number;
+  acked: number;
+  /** ACKed but not in the files: must be 0 */
+  ackedLost: number;
+  /** sent, never ACKed (the fault cut the segment short), not stored, by cause */
+  unackedLostByCause: Record<string, number>;
+  /** sent, never ACKed, stored anyway (the ACK was lost, not the record) */
+  unackedStored: number;
+  /** segments whose loadgen was killed (no done line: only holes and duplicates are checked) */
+  killed: number;
+}
+
+/** The shared-data-dir probe's tally. */
+export interface DirLockReport {
+  tries: number;
+  refused: number;
+}
+
+/** Common state of a lane driver; the families add their programs and their verdict. */
+export abstract class DriverBase {
+  readonly faultLog: FaultRecord[] = [];
+  readonly gracefulStops: GracefulStop[] = [];
+  readonly failures: string[] = [];
+  readonly peak = { receiver: 0, shipper: 0 };
+  readonly dirLock: DirLockReport = { tries: 0, refused: 0 };
+  receiverRestarts = 0;
+  shipperRestarts = 0;
+  /** the fault being injected right now (a connection that ends meanwhile is its loss) */
+  activeFault: FaultKind | undefined;
+  private busy: Promise<void> = Promise.resolve();
+  private readonly tail: string[] = [];
+
+  constructor(
+    readonly id: LaneId,
+    readonly family: LaneFamily,
+    protected readonly t0: number,
+    private readonly onLog?: (lane: string, line: string) => void,
+  ) {}
+
+  protected log(who: string, line: string): void {
+    this.tail.push(`${who}: ${line}`);
+    if (this.tail.length > 40) this.tail.shift();
+    this.onLog?.(this.id, `${who}: ${line}`);
+  }
+
+  lastLines(n = 8): string {
+    return this.tail.slice(-n).join('\n');
+  }
+
+  now(): number {
+    return Date.now() - this.t0;
+  }
+
+  /** Runs faults one after another on this lane. */
+  enqueue(job: () => Promise<void>): Promise<void> {
+    const next = this.busy.then(job, job);
+    this.busy = next.catch(() => {});
+    return next;
+  }
+
+  async idle(): Promise<void> {
+    await this.busy;
+  }
+
+  /** Injects one fault through the queue and logs it. */
+  fault(f: PlannedFault, run: (f: PlannedFault) => Promise<string>, onDone: () => void): Promise<void> {
+    return this.enqueue(async () => {
+      const rec: FaultRecord = { ...f, startedMs: this.now(), tookMs: 0 };
+      this.activeFault = f.kind;
+      try {
+        rec.note = await run(f);
+      } catch (err) {
+        rec.note = `failed: ${(err as Error).message}`;
+        this.failures.push(`${f.kind} at ${rec.startedMs} ms: ${(err as Error).message}`);
+      } finally {
+        this.activeFault = undefined;
+      }
+      rec.tookMs = this.now() - rec.startedMs;
+      this.faultLog.push(rec);
+      onDone();
+    });
+  }
+
+  /** The fault (kind) in progress, or the latest one that ended within `withinMs`. */
+  recentFault(withinMs: number): FaultKind | undefined {
+    if (this.activeFault) return this.activeFault;
+    const t = this.now();
+    for (let i = this.faultLog.length - 1; i >= 0; i--) {
+      const f = this.faultLog[i]!;
+      if (t - (f.startedMs + f.tookMs) <= withinMs) return f.kind;
+      break;
+    }
+    return undefined;
+  }
+
+  /** The latest fault on this lane overlapping [fromMs, toMs]. */
+  faultDuring(fromMs: number, toMs: number): FaultKind | undefined {
+    for (let i = this.faultLog.length - 1; i >= 0; i--) {
+      const f = this.faultLog[i]!;
+      if (f.startedMs <= toMs && f.startedMs + f.tookMs >= fromMs) return f.kind;
+    }
+    return undefined;
+  }
+
+  faultCounts(): Partial<Record<FaultKind, number>> {
+    const out: Partial<Record<FaultKind, number>> = {};
+    for (const f of this.faultLog) out[f.kind] = (out[f.kind] ?? 0) + 1;
+    return out;
+  }
+
+  async samplePeak(who: 'receiver' | 'shipper', p: Program | undefined): Promise<void> {
+    if (p) this.peak[who] = Math.max(this.peak[who], await peakRssMb(p.pid));
+  }
+
+  /** SIGTERM and wait (SIGKILL after 8 s); records the exit code and how long the drain took. */
+  async stopProgram(p: Program | undefined, who: string, mustBeClean: boolean): Promise<void> {
+    if (!p) return;
+    if (p.proc.exitCode !== null || p.proc.signalCode !== null) return;
+    const r = await signalAndWait(p, 'SIGTERM', 8000);
+    const stop: GracefulStop = {
+      who: `${this.id} ${who}`,
+      signal: 'SIGTERM',
+      exitCode: r.exitCode,
+      ...(r.signal ? { killedBy: r.signal } : {}),
+      ms: r.ms,
+      mustBeClean,
+    };
+    this.gracefulStops.push(stop);
+    if (mustBeClean && stop.exitCode !== 0)
+      this.failures.push(
+        `${stop.who}: SIGTERM ended with ${r.exitCode ?? r.signal} after ${stop.ms} ms, expected exit 0\n${this.lastLines()}`,
+      );
+  }
+
+  /** A second receiver on this lane's data dir: see probeSecondReceiver. */
+  secondReceiver(opts: Omit<StartOptions, 'name'>, first: Program | undefined): Promise<string> {
+    return probeSecondReceiver(this, opts, first);
+  }
+}
+
+/**
+ * A second receiver on a lane's data dir (issue 18: the dir lock must refuse it): it must exit non-zero
+ * before its ready line, and the first must still run. Two owners is a lane failure.
+ */
+export async function probeSecondReceiver(
+  lane: { id: string; dirLock: DirLockReport; failures: string[] },
+  opts: Omit<StartOptions, 'name'>,
+  first: Program | undefined,
+): Promise<string> {
+  lane.dirLock.tries++;
+  const p = track(startProgram({ ...opts, name: `${lane.id} second receiver`, readyTimeoutMs: 30_000 }));
+  try {
+    await p.ready;
+    killNow(p.pid);
+    await p.exit;
+    lane.failures.push(`a second receiver on the same data dir started (two owners of ${opts.args.join(' ')})`);
+    return 'a second receiver STARTED on the same data dir (two owners)';
+  } catch (err) {
+    const r = await p.exit;
+    const refusedLine = ((err as Error).message.split('\n').find((l) => /lock|in use|LS_ERR/i.test(l)) ?? '').slice(
+      0,
+      160,
+    );
+    if (r.exitCode === 0 || r.exitCode === undefined) {
+      lane.failures.push(`second receiver: ended with ${r.exitCode ?? r.signal} instead of a refusal`);
+      return `second receiver ended with ${r.exitCode ?? r.signal}`;
+    }
+    if (first && (first.proc.exitCode !== null || first.proc.signalCode !== null))
+      lane.failures.push('the first receiver died while a second one tried its data dir');
+    lane.dirLock.refused++;
+    return `second receiver refused (exit ${r.exitCode})${refusedLine ? `: ${refusedLine.trim()}` : ''}`;
+  }
+}
+
+/**
+ * Starts a receiver and waits for its ready line; on a port still held by a killed predecessor, tries
+ * again (10 times, 300 ms apart). Returns the program and its ready line.
+ */
+export async function startReceiverOnPort(
+  opts: StartOptions,
+): Promise<{ program: Program; ready: Record<string, unknown> }> {
+  for (let attempt = 1; ; attempt++) {
+    const p = track(startProgram({ readyTimeoutMs: 30_000, ...opts }));
+    try {
+      const ready = await p.ready;
+      return { program: p, ready };
+    } catch (err) {
+      killNow(p.pid);
+      await p.exit;
+      if (attempt >= 10) throw new Error(`${opts.name} did not (re)start: ${(err as Error).message}`);
+      await sleep(300);
+    }
+  }
+}
