@@ -39,11 +39,13 @@ import {
 } from '../grade.ts';
 import { feedbackMarkdown } from './feedback.ts';
 import { MachineLock } from './lock.ts';
-import { probeSandbox, sandboxArgs } from './sandbox.ts';
+import { bwrapPath, probeSandbox, sandboxArgs } from './sandbox.ts';
 import { PREFIX, encodeSpec, type WorkerSpec } from './worker.ts';
 
 /** Bumped when what the grader does changes, so old cache entries are not used. */
 const GRADER_VERSION = 1;
+/** How long a worker may take to load (tsx, the checks) before its first check: not the learner's time. */
+const STARTUP_MS = 120_000;
 
 export interface ClassDayGrade extends DayGrade {
   /** Taken from the cache (graded before with the same copy, reference and seed). */
@@ -197,7 +199,7 @@ async function runJob(
   const node = [process.execPath, '--import', 'tsx', path.join(o.repoRoot, 'scripts', 'grade', 'worker.ts')];
   const child = o.sandbox
     ? spawn(
-        'bwrap',
+        bwrapPath(),
         [
           ...sandboxArgs({
             repoRoot: o.repoRoot,
@@ -224,10 +226,17 @@ async function runJob(
   let stderr = '';
   let workerError: string | undefined;
   const t0 = Date.now();
-  // The budget's clock runs except while the worker only waits for the machine (lock.ts).
+  // The budget's clock starts at the first check (the worker has loaded) and runs except while the worker
+  // only waits for the machine (lock.ts). Loading has a bound of its own.
   let used = 0;
-  let since: number | undefined = Date.now();
+  let since: number | undefined;
+  let started = false;
   let timer: NodeJS.Timeout | undefined;
+  const startTimer = setTimeout(() => {
+    if (started) return;
+    workerError = `the grader's worker did not reach its first check within ${STARTUP_MS / 1000} s`;
+    killAll();
+  }, STARTUP_MS);
   const killAll = () => {
     try {
       if (child.pid) process.kill(-child.pid, 'SIGKILL');
@@ -236,6 +245,7 @@ async function runJob(
     }
   };
   const clock = () => {
+    if (!started) return;
     const now = Date.now();
     const runs = held.size > 0 || pending === 0;
     if (since !== undefined) used += now - since;
@@ -250,7 +260,6 @@ async function runJob(
         Math.max(0, o.budgetMs - used),
       );
   };
-  clock();
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (s: string) => {
     stderr = (stderr + s).slice(-8192);
@@ -274,6 +283,10 @@ async function runJob(
     if (msg.t === 'gate' && typeof msg.n === 'number') {
       const n = msg.n;
       pending++;
+      if (!started) {
+        started = true;
+        clearTimeout(startTimer);
+      }
       clock();
       void o.lock.acquire(msg.exclusive === true).then((release) => {
         pending--;
@@ -298,6 +311,7 @@ async function runJob(
   child.stdin.on('error', () => undefined); // the worker died: its exit says so
   await new Promise<void>((resolve) => child.on('close', () => resolve()));
   clearTimeout(timer);
+  clearTimeout(startTimer);
   for (const release of held.values()) release();
   held.clear();
   killAll(); // anything the worker left behind (without the sandbox: its process group)

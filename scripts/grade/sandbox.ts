@@ -93,22 +93,30 @@ export function sandboxArgs(spec: SandboxSpec): string[] {
 
 export type SandboxProbe = { ok: true; userNamespace: boolean } | { ok: false; reason: string };
 
-let probed: Promise<SandboxProbe> | undefined;
+/** The bwrap to start: LOGSTREAM_BWRAP (a path; the tests point it at nothing to see the refusal), else bwrap on PATH. */
+export function bwrapPath(): string {
+  return process.env['LOGSTREAM_BWRAP'] || 'bwrap';
+}
+
+const probed = new Map<string, Promise<SandboxProbe>>();
 
 /**
  * Can the grader start its sandbox here? Starts one (with a user namespace, else without) that must see
  * loopback up and listen on it. The answer is kept for the process.
  */
 export function probeSandbox(repoRoot: string, privateTmp: string): Promise<SandboxProbe> {
-  probed ??= (async (): Promise<SandboxProbe> => {
+  const bwrap = bwrapPath();
+  const known = probed.get(bwrap);
+  if (known) return known;
+  const probe = (async (): Promise<SandboxProbe> => {
     const script =
       "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{const c=require('net').connect(s.address().port,'127.0.0.1',()=>{console.log('loopback ok');process.exit(0)})})";
-    let last = 'bwrap is not installed (apt-get install bubblewrap)';
+    let last = `${bwrap} is not installed (apt-get install bubblewrap)`;
     for (const userNamespace of [true, false]) {
       try {
         const stageRoot = path.join(repoRoot, 'shared'); // any folder: the probe grades nothing
         const args = sandboxArgs({ repoRoot, stageRoot, privateTmp, userNamespace });
-        const { stdout } = await run('bwrap', [...args, process.execPath, '-e', script], { timeout: 20_000 });
+        const { stdout } = await run(bwrap, [...args, process.execPath, '-e', script], { timeout: 20_000 });
         if (stdout.includes('loopback ok')) return { ok: true, userNamespace };
         last = `the sandbox started but its loopback did not answer (${stdout.trim().slice(0, 200)})`;
       } catch (err) {
@@ -119,5 +127,6 @@ export function probeSandbox(repoRoot: string, privateTmp: string): Promise<Sand
     }
     return { ok: false, reason: last };
   })();
-  return probed;
+  probed.set(bwrap, probe);
+  return probe;
 }
