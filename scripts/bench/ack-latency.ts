@@ -50,6 +50,11 @@ async function drive(fsync: string, loadgenArgs: string[]): Promise<Report> {
     const exit = await lg.exit;
     if (!existsSync(json)) throw new Error(`loadgen exited ${exit.exitCode ?? exit.signal} without its report`);
     const rep = JSON.parse(await readFile(json, 'utf8')) as Report;
+    // what one fsync cost on this disk during the run (the receiver's final stats.json, after SIGTERM)
+    await rx.stop();
+    const st = JSON.parse(await readFile(join(dir, 'rx', 'stats.json'), 'utf8')) as { sink?: Record<string, number> };
+    const fsyncs = st.sink?.['fsyncs'] ?? 0;
+    rep['fsyncAvgMs'] = fsyncs ? Math.round(((st.sink?.['fsyncMs'] ?? 0) / fsyncs) * 10) / 10 : -1;
     if (exit.exitCode !== 0)
       throw new Error(
         `loadgen exited ${exit.exitCode ?? exit.signal}: lost ${String(rep['lost'])}, errors ${String(rep['errors'])}`,
@@ -71,7 +76,8 @@ async function maxRun(fsync: string, records: number): Promise<RunResult> {
     records: num(rep, 'acked'),
     bytes: num(rep, 'bytes'),
     ms: num(rep, 'elapsedMs'),
-    note: `closed loop, window 64 × 1000; ACK p50 ${l['p50']} ms, p99 ${l['p99']} ms`,
+    note: `closed loop, window 64 × 1000; ACK p50 ${l['p50']} ms, p99 ${l['p99']} ms; one fsync ${String(rep['fsyncAvgMs'])} ms on average`,
+    extra: { fsyncAvgMs: rep['fsyncAvgMs'] },
   };
 }
 
@@ -84,8 +90,14 @@ async function halfRun(fsync: string, ctx: AckLatencyContext): Promise<RunResult
     records: num(rep, 'acked'),
     bytes: num(rep, 'bytes'),
     ms: num(rep, 'elapsedMs'),
-    note: `open loop at ${ctx.halfRate.toLocaleString('en-US')} records/s (half of ${ctx.maxRate.toLocaleString('en-US')}): ACK p50 ${p50} ms, p99 ${p99} ms, max ${l['max']} ms`,
-    extra: { ackP50Ms: p50, ackP99Ms: p99, ackMaxMs: l['max'] ?? -1, rateAsked: ctx.halfRate },
+    note: `open loop at ${ctx.halfRate.toLocaleString('en-US')} records/s (half of ${ctx.maxRate.toLocaleString('en-US')}): ACK p50 ${p50} ms, p99 ${p99} ms, max ${l['max']} ms; one fsync ${String(rep['fsyncAvgMs'])} ms on average`,
+    extra: {
+      ackP50Ms: p50,
+      ackP99Ms: p99,
+      ackMaxMs: l['max'] ?? -1,
+      rateAsked: ctx.halfRate,
+      fsyncAvgMs: rep['fsyncAvgMs'],
+    },
   };
 }
 
@@ -119,6 +131,7 @@ export const ackLatencyScenario: Scenario = {
     ackP99Ms: 'ACK p99 (ms)',
     ackMaxMs: 'ACK max (ms)',
     rateAsked: 'records/s asked',
+    fsyncAvgMs: 'one fsync, mean (ms)',
   },
   async setup(opts) {
     const why = day14Unavailable(false);

@@ -177,6 +177,8 @@ export interface RejectEntry {
 export interface SinkCounters {
   writes: number;
   fsyncs: number;
+  /** time spent in fsyncs, ms (fsyncMs / fsyncs = what one fsync costs on this disk: an ACK waits for one or two) */
+  fsyncMs: number;
   bytesWritten: number;
   rotations: number;
   compressedFiles: number;
@@ -211,6 +213,7 @@ export class FileSink extends EventEmitter {
   readonly counters: SinkCounters = {
     writes: 0,
     fsyncs: 0,
+    fsyncMs: 0,
     bytesWritten: 0,
     rotations: 0,
     compressedFiles: 0,
@@ -476,8 +479,10 @@ export class FileSink extends EventEmitter {
         if (this.opts.fsync === 'always' || this.fsyncDue) {
           this.fsyncDue = false;
           this.rejectsDirty = false;
+          const t0 = performance.now();
           await this.fh.datasync();
           await this.rejectsFh.datasync();
+          this.counters.fsyncMs += performance.now() - t0;
           this.counters.fsyncs++;
           this.markDurable(ticket);
         } else if (this.opts.fsync === 'never') {
@@ -567,7 +572,9 @@ export class FileSink extends EventEmitter {
         const fh = this.fh;
         const rejects = this.rejectsDirty;
         this.rejectsDirty = false;
+        const t0 = performance.now();
         await (rejects ? Promise.all([fh.datasync(), this.rejectsFh.datasync()]) : fh.datasync());
+        this.counters.fsyncMs += performance.now() - t0;
         this.counters.fsyncs++;
         this.markDurable(target);
       }
