@@ -20,10 +20,23 @@ describe('tryParseCli', () => {
       host: '127.0.0.1',
       port: 0,
       lane: 'dayXX',
-      fsync: 'interval',
+      fsync: 'group',
+      rejectsPerSecond: 100,
+      retainBytes: 0,
+      retainAgeMs: 0,
       limit: 1024,
       follow: false,
     });
+  });
+  it('reads the storage limits: --rejects-per-second, --retain-bytes (a size), --retain-age (a duration)', () => {
+    const r = tryParseCli(def, argv('--rejects-per-second', '0', '--retain-bytes', '10GiB', '--retain-age', '7d'));
+    expect(r.ok && r.values).toMatchObject({
+      rejectsPerSecond: 0,
+      retainBytes: 10 * 2 ** 30,
+      retainAgeMs: 7 * 86_400_000,
+    });
+    const bad = tryParseCli(def, argv('--retain-age', 'forever'));
+    expect(bad.ok === false && bad.exitCode === 2 && bad.message).toMatch(/--retain-age/);
   });
   it('parses flags, sizes and host:port', () => {
     const r = tryParseCli(def, argv('--port', '5140', '--limit', '4KiB', '--follow', '--target', '[::1]:9000'));
