@@ -3,6 +3,7 @@ import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { History, LaneHealth, LaneSnapshot } from './lane-monitor.ts';
 import { startDashboard, type Dashboard } from './server.ts';
 import {
   appendRecords,
@@ -18,7 +19,28 @@ let root: string;
 let dash: Dashboard;
 const dirs = { a: '', b: '', dead: '', stale: '', missing: '', tls: '' };
 
-async function get(path: string): Promise<{ status: number; headers: Headers; json: any; text: string }> {
+/** A lane as the API shows it: /api/stats and SSE snapshots, /api/health, /api/history (no lane given). */
+type ApiLane = Omit<LaneSnapshot, 'stats'> &
+  LaneHealth &
+  History & {
+    lane: string;
+    stats: { records: Record<string, number>; streams: Record<string, unknown>; tls?: unknown } | null;
+  };
+interface ApiRecord {
+  lane: string;
+  record: { _rx: { seq: number }; level: string; msg: string; service: string };
+}
+/** Every field a response of the dashboard's API may hold (each test reads the ones of its route). */
+interface ApiBody extends History {
+  lanes: ApiLane[];
+  lane: string | null;
+  count: number;
+  records: ApiRecord[];
+  rejects: Array<{ reason: string; seq?: number; sample?: string }>;
+  error: { code: string; param?: string; message: string };
+}
+
+async function get(path: string): Promise<{ status: number; headers: Headers; json: ApiBody; text: string }> {
   const res = await fetch(new URL(path, dash.url));
   const text = await res.text();
   let json: unknown;
@@ -27,11 +49,11 @@ async function get(path: string): Promise<{ status: number; headers: Headers; js
   } catch {
     json = undefined;
   }
-  return { status: res.status, headers: res.headers, json, text };
+  return { status: res.status, headers: res.headers, json: json as ApiBody, text };
 }
 
-async function fetchJson(url: URL): Promise<any> {
-  return (await fetch(url)).json();
+async function fetchJson(url: URL): Promise<ApiBody> {
+  return (await (await fetch(url)).json()) as ApiBody;
 }
 
 const levels = ['info', 'warn', 'error', 'debug'];
@@ -118,7 +140,10 @@ describe('/api/health', () => {
   it('says which lanes are up, and why the others are down', async () => {
     const { status, json } = await get('/api/health');
     expect(status).toBe(200);
-    const by = Object.fromEntries(json.lanes.map((l: { name: string }) => [l.name, l]));
+    const by = Object.fromEntries(json.lanes.map((l) => [l.name, l])) as Record<
+      'a' | 'dead' | 'stale' | 'missing',
+      ApiLane
+    >;
     expect(by.a).toMatchObject({ alive: true, pid: process.pid, pidAlive: true });
     expect(by.a.ageMs).toBeGreaterThanOrEqual(0);
     expect(by.a.ageMs).toBeLessThan(30_000);
@@ -133,9 +158,9 @@ describe('/api/stats', () => {
   it('returns stats.json as written, with totals summed over streams', async () => {
     const { json } = await get('/api/stats?lane=a');
     expect(json.lanes).toHaveLength(1);
-    const a = json.lanes[0];
-    expect(a.stats.records).toEqual({ received: 103, persisted: 100, rejected: 3, duplicates: 4, dropped: 2 });
-    expect(a.stats.streams['1']).toEqual({ hwm: 100, gaps: 3, duplicates: 4, reordered: 1 });
+    const a = json.lanes[0]!;
+    expect(a.stats!.records).toEqual({ received: 103, persisted: 100, rejected: 3, duplicates: 4, dropped: 2 });
+    expect(a.stats!.streams['1']).toEqual({ hwm: 100, gaps: 3, duplicates: 4, reordered: 1 });
     expect(a.totals).toMatchObject({
       received: 103,
       persisted: 100,
@@ -151,14 +176,14 @@ describe('/api/stats', () => {
     });
     expect(a.transport).toBe('tcp');
     const all = await get('/api/stats');
-    expect(all.json.lanes.map((l: { name: string }) => l.name)).toEqual(['a', 'b', 'dead', 'stale', 'missing', 'tls']);
-    const missing = all.json.lanes.find((l: { name: string }) => l.name === 'missing');
+    expect(all.json.lanes.map((l) => l.name)).toEqual(['a', 'b', 'dead', 'stale', 'missing', 'tls']);
+    const missing = all.json.lanes.find((l) => l.name === 'missing');
     expect(missing).toMatchObject({ stats: null, transport: 'tcp', totals: { received: 0 } });
   });
 
   it('passes the tls section through', async () => {
     const { json } = await get('/api/stats?lane=tls');
-    expect(json.lanes[0].stats.tls).toMatchObject({
+    expect(json.lanes[0]!.stats!.tls).toMatchObject({
       version: 'TLSv1.3',
       handshakeFailures: { unknown_ca: 2, expired: 1 },
     });
@@ -177,16 +202,16 @@ describe('/api/stats', () => {
         wire: 30_000,
       });
       await d.refresh();
-      const lane = (await fetchJson(new URL('/api/stats', d.url))).lanes[0];
+      const lane = (await fetchJson(new URL('/api/stats', d.url))).lanes[0]!;
       expect(lane.rates).toMatchObject({ recordsPerSec: 500, persistedPerSec: 500, bytesPerSec: 10_000 });
       const hist = await fetchJson(new URL('/api/history?lane=r', d.url));
       expect(hist.recordsPerSec.at(-1)).toBe(500);
       expect(hist.t.length).toBe(hist.recordsPerSec.length);
       // without a lane: every lane, for the overview's chart
       const all = await fetchJson(new URL('/api/history', d.url));
-      expect(all.lanes.map((l: { lane: string }) => l.lane)).toEqual(['r']);
-      expect(all.lanes[0].recordsPerSec.at(-1)).toBe(500);
-      expect(all.lanes[0].t).toEqual(hist.t);
+      expect(all.lanes.map((l) => l.lane)).toEqual(['r']);
+      expect(all.lanes[0]!.recordsPerSec.at(-1)).toBe(500);
+      expect(all.lanes[0]!.t).toEqual(hist.t);
     } finally {
       await d.close();
     }
@@ -197,31 +222,29 @@ describe('/api/logs', () => {
   it('returns the latest records newest first, across a rotation', async () => {
     const { json } = await get('/api/logs?lane=a&limit=60');
     expect(json.count).toBe(60);
-    const seqs = json.records.map((e: { record: { _rx: { seq: number } } }) => e.record._rx.seq);
+    const seqs = json.records.map((e) => e.record._rx.seq);
     expect(seqs[0]).toBe(100);
     expect(seqs).toEqual(Array.from({ length: 60 }, (_, i) => 100 - i));
-    expect(json.records[0].lane).toBe('a');
+    expect(json.records[0]!.lane).toBe('a');
   });
 
   it('filters by level and service', async () => {
     const err = (await get('/api/logs?lane=a&level=error&limit=1000')).json;
     expect(err.count).toBe(25);
-    expect(err.records.every((e: { record: { level: string } }) => e.record.level === 'error')).toBe(true);
+    expect(err.records.every((e) => e.record.level === 'error')).toBe(true);
     const both = (await get('/api/logs?lane=a&level=warn,error&service=db&limit=1000')).json;
     const expected = fixtureRecords(1, 100).filter(
       (r) => (r.level === 'warn' || r.level === 'error') && r.service === 'db',
     );
-    expect(both.records.map((e: { record: { _rx: { seq: number } } }) => e.record._rx.seq)).toEqual(
-      expected.map((r) => r.seq).reverse(),
-    );
+    expect(both.records.map((e) => e.record._rx.seq)).toEqual(expected.map((r) => r.seq).reverse());
   });
 
   it('merges lanes when no lane is given, and leaves out a line still being written', async () => {
     const b = (await get('/api/logs?lane=b')).json;
-    expect(b.records.map((e: { record: { msg: string } }) => e.record.msg)).toEqual(['only one']);
+    expect(b.records.map((e) => e.record.msg)).toEqual(['only one']);
     const all = (await get('/api/logs?service=web&limit=1000')).json;
     expect(all.lane).toBeNull();
-    expect(new Set(all.records.map((e: { lane: string }) => e.lane))).toEqual(new Set(['a', 'b']));
+    expect(new Set(all.records.map((e) => e.lane))).toEqual(new Set(['a', 'b']));
   });
 
   it('reads only the tail of a big file', async () => {
@@ -235,7 +258,7 @@ describe('/api/logs', () => {
       const lineBytes = recordLine(many[0]!).length;
       expect(json.count).toBeGreaterThan(8192 / lineBytes / 2);
       expect(json.count).toBeLessThanOrEqual(Math.ceil(8192 / (lineBytes - 10)));
-      expect(json.records[0].record._rx.seq).toBe(20_000);
+      expect(json.records[0]!.record._rx.seq).toBe(20_000);
       // every record is whole: the partial first line of the tail was dropped
       for (const [i, e] of json.records.entries()) expect(e.record._rx.seq).toBe(20_000 - i);
     } finally {
@@ -254,7 +277,7 @@ describe('/api/logs', () => {
       const j = (await get('/api/logs?lane=b&level=fatal')).json;
       return j.count === 1 ? j : undefined;
     });
-    expect(json.records[0].record.msg).toBe('late arrival');
+    expect(json.records[0]!.record.msg).toBe('late arrival');
   });
 
   it.each([
@@ -300,11 +323,7 @@ describe('/api/logs', () => {
 describe('/api/rejects', () => {
   it('returns the latest rejects newest first, with reasons', async () => {
     const { json } = await get('/api/rejects?lane=a');
-    expect(json.rejects.map((r: { reason: string }) => r.reason)).toEqual([
-      'line_too_long',
-      'missing_field',
-      'invalid_json',
-    ]);
+    expect(json.rejects.map((r) => r.reason)).toEqual(['line_too_long', 'missing_field', 'invalid_json']);
     expect(json.rejects[1]).toMatchObject({ seq: 9, sample: '{"msg":"x"}' });
     const one = (await get('/api/rejects?lane=a&limit=1')).json;
     expect(one.count).toBe(1);
@@ -391,7 +410,7 @@ describe('/metrics', () => {
 
 describe('/api/events (SSE)', () => {
   it('sends a snapshot at once, then new ones as stats.json changes', async () => {
-    const events: Array<{ event: string; data: any }> = [];
+    const events: Array<{ event: string; data: ApiBody }> = [];
     let buf = '';
     const req = http.get(new URL('/api/events', dash.url));
     const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
@@ -405,18 +424,18 @@ describe('/api/events (SSE)', () => {
         buf = buf.slice(end + 2);
         const ev = /^event: (.+)$/m.exec(block)?.[1];
         const data = /^data: (.+)$/m.exec(block)?.[1];
-        if (ev && data) events.push({ event: ev, data: JSON.parse(data) });
+        if (ev && data) events.push({ event: ev, data: JSON.parse(data) as ApiBody });
       }
     });
     try {
       await waitFor('the first snapshot', () => events.length > 0);
       expect(events[0]!.event).toBe('snapshot');
-      expect(events[0]!.data.lanes.find((l: { name: string }) => l.name === 'a').totals.received).toBe(103);
+      expect(events[0]!.data.lanes.find((l) => l.name === 'a')!.totals.received).toBe(103);
       await writeStats(dirs.b, { lane: 'b', transport: 'udp', received: 4242, persisted: 4240 });
       const seen = await waitFor('a snapshot with the new count', () =>
-        events.find((e) => e.data.lanes.find((l: { name: string }) => l.name === 'b').totals.received === 4242),
+        events.find((e) => e.data.lanes.find((l) => l.name === 'b')?.totals.received === 4242),
       );
-      expect(seen.data.lanes.find((l: { name: string }) => l.name === 'b').stats.records.persisted).toBe(4240);
+      expect(seen.data.lanes.find((l) => l.name === 'b')!.stats!.records.persisted).toBe(4240);
     } finally {
       req.destroy();
     }
