@@ -81,13 +81,15 @@ export interface SyslogStreamParser {
 class ParseCore {
   private readonly decoders = new Map<number, { decoder: SyslogFrameDecoder; rx: string }>();
   private readonly writer: SyslogRecordWriter;
-  private tailKey = '';
+  /** the connection and time the writer's `_rx` tail was set for */
+  private tailId = -1;
+  private tailAt = -1;
   private current: ParsedOutput | undefined;
 
   /**
    * @param allocate when given, record buffers come from it and each records() is a buffer of its own
-   *   (for a worker to hand over); it also means the caller reuses each input chunk after push(), so
-   *   the decoders copy what they must keep. Otherwise records() is a view, valid until release().
+   *   (for a worker to hand over). Otherwise records() is a view, valid until release(). Either way the
+   *   caller may reuse each input chunk after push(): the decoders copy what they must keep.
    * @param output write the records straight into this (the lane's appender) instead: records() is
    *   then always undefined
    * @param recordBytes size of each records buffer: big enough for a batch's records, so that it never
@@ -115,7 +117,9 @@ class ParseCore {
     const decoder = new SyslogFrameDecoder({
       maxMessageBytes: this.limits.maxMessageBytes,
       maxSkipBytes: this.limits.maxSkipBytes,
-      reusesChunks: this.allocate !== undefined,
+      // push() promises the caller may reuse its chunk once push returns (the lane reads TCP into one
+      // buffer it reuses): what spans reads is copied, never kept as a view
+      reusesChunks: true,
       onMessage: (buf, start, end) => {
         const out = this.current!;
         out.messages++;
@@ -172,9 +176,9 @@ class ParseCore {
     const conn = this.decoders.get(id);
     this.writer.setReceived(now);
     // `_rx` changes once per millisecond per connection: set it only then
-    const key = `${id} ${now}`;
-    if (conn && key !== this.tailKey) {
-      this.tailKey = key;
+    if (conn && (id !== this.tailId || now !== this.tailAt)) {
+      this.tailId = id;
+      this.tailAt = now;
       this.writer.setTail(`,"_rx":{"ts":"${new Date(now).toISOString()}"${conn.rx}`);
     }
     this.current = { id, messages: 0, persisted: 0, rejects: [] };

@@ -47,6 +47,7 @@ import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 import { ensureCerts } from '../../shared/tls/certs.ts';
 import { classifyServerFailure } from '../day13/tls-failures.ts';
 import { DoubleBufferedAppender } from './double-buffered-appender.ts';
+import { adopt } from './own-buffer-reads.ts';
 import { InlineSyslogParser, WorkerSyslogParser, type ParsedBatch, type SyslogStreamParser } from './syslog-parser.ts';
 
 // ---- options ----------------------------------------------------------------------------------------
@@ -70,7 +71,8 @@ const portOption = (flags: string, description: string): OptionSpec<number, fals
 
 // --port is redefined below; the record limit does not apply (the message limit does, and a record may
 // grow past the message by its JSON escapes and _rx).
-const { port: _port, maxRecordBytes: _maxRecordBytes, ...common } = receiverOptions('syslog');
+// No ACKs: nobody waits for an fsync, so the fewer fsyncs of --fsync interval by default.
+const { port: _port, maxRecordBytes: _maxRecordBytes, ...common } = receiverOptions('syslog', { fsync: 'interval' });
 void _port;
 void _maxRecordBytes;
 const args = parseCli({
@@ -309,8 +311,15 @@ function closeParser(conn: Connection, reason?: RejectReason): void {
   parser.close(conn.id);
 }
 
-function accept(socket: net.Socket, transport: 'tcp' | 'tls'): void {
+/** One read buffer for every plain TCP connection (own-buffer-reads.ts): reads are parsed before the next. */
+const readBuffer = Buffer.allocUnsafeSlow(256 << 10);
+
+function accept(accepted: net.Socket, transport: 'tcp' | 'tls'): void {
   const t = perTransport[transport];
+  // plain TCP reads into readBuffer (no Buffer per read); TLS, or a runtime without it, has 'data' events
+  let socket = accepted;
+  const adopted = transport === 'tcp' ? adopt(accepted, readBuffer, (chunk) => onChunk(chunk)) : undefined;
+  if (adopted !== undefined) socket = adopted;
   const peer = peerName(socket.remoteAddress, socket.remotePort);
   if (connections.size >= args.maxConnections || stopping) {
     stats.connections.refused++;
@@ -332,14 +341,16 @@ function accept(socket: net.Socket, transport: 'tcp' | 'tls'): void {
   connections.set(conn.id, conn);
   parser.open(conn.id, `${rx}}`);
 
-  socket.on('data', (chunk: Buffer) => {
+  function onChunk(chunk: Buffer): void {
     t.bytes += chunk.length;
     stats.bytes.wire += chunk.length;
     bytesSinceCheck += chunk.length;
     now = Date.now();
     parser.push(conn.id, chunk, now);
     flowControl();
-  });
+  }
+  if (adopted === undefined) socket.on('data', onChunk);
+  if (!paused) socket.resume(); // (an accepted TCP socket starts paused: pauseOnConnect)
   socket.on('end', () => {
     if (!conn.closed) parser.end(conn.id, now);
   });
@@ -474,7 +485,10 @@ function listen(server: net.Server, port: number): Promise<number> {
 
 try {
   if (tcpPort !== OFF) {
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => accept(s, 'tcp'));
+    // pauseOnConnect: no read before accept() moves the socket onto the lane's read buffer
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (s) =>
+      accept(s, 'tcp'),
+    );
     perTransport.tcp.port = await listen(server, tcpPort);
     servers.push(server);
   }

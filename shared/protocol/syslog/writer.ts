@@ -76,25 +76,6 @@ function tokenUnsafe(x: number): number {
   return (((x - 0x21212121) & ~x) | ((q - W_ONES) & ~q) | ((b - W_ONES) & ~b) | x) & W_HIGH;
 }
 
-/** 0 when all 4 bytes are SD-NAME bytes that need no JSON escape: 0x21..0x7e, not '=', ']', '"' or '\'. */
-function nameUnsafe(x: number): number {
-  const q = x ^ 0x22222222;
-  const b = x ^ 0x5c5c5c5c;
-  const eq = x ^ 0x3d3d3d3d;
-  const rb = x ^ 0x5d5d5d5d;
-  const del = x ^ 0x7f7f7f7f;
-  return (
-    (((x - 0x21212121) & ~x) |
-      ((q - W_ONES) & ~q) |
-      ((b - W_ONES) & ~b) |
-      ((eq - W_ONES) & ~eq) |
-      ((rb - W_ONES) & ~rb) |
-      ((del - W_ONES) & ~del) |
-      x) &
-    W_HIGH
-  );
-}
-
 /** Non-zero when a byte of x is SP. */
 function hasSpace(x: number): number {
   const s = x ^ 0x20202020;
@@ -315,24 +296,19 @@ function copyToken(src: Buffer, sv: DataView, p: number, end: number, dst: Buffe
   return o;
 }
 
-/** An SD-NAME (SD-ID or PARAM-NAME) from p, copied as JSON string content; sets tokenStop after it. */
-function copySdName(src: Buffer, sv: DataView, p: number, end: number, dst: Buffer, dv: DataView, o: number): number {
-  for (;;) {
-    if (p + 4 <= end) {
-      const x = sv.getInt32(p, true);
-      if (nameUnsafe(x) === 0) {
-        dv.setInt32(o, x, true);
-        p += 4;
-        o += 4;
-        continue;
-      }
-    }
-    if (p >= end) break;
-    const k = SDNAME[src[p]!]!;
+/**
+ * An SD-NAME (SD-ID or PARAM-NAME) from p, copied as JSON string content; sets tokenStop after it.
+ * Names are short (`id`, `user`, `origin`, `meta`): a byte loop over the SDNAME table beats a word
+ * test that needs six comparisons per word.
+ */
+function copySdName(src: Buffer, p: number, end: number, dst: Buffer, o: number): number {
+  for (; p < end; p++) {
+    const c = src[p]!;
+    const k = SDNAME[c]!;
     if (k === 0) break;
     // SD-NAME bytes are ASCII: only a backslash needs a JSON escape
     if (k === 2) dst[o++] = BACKSLASH;
-    dst[o++] = src[p++]!;
+    dst[o++] = c;
   }
   tokenStop = p;
   return o;
@@ -358,9 +334,13 @@ export class SyslogRecordWriter {
   /** messages that took the slow path (not UTF-8, repeated SD names), since construction */
   slowPath = 0;
   private readonly fields = new SyslogFields();
-  private tail: Words = new Words(CLOSE_LF);
+  /** `_rx` members + `}\n`: a view of tailStore, rewritten in place by setTail (once per read: no garbage) */
+  private tail: Buffer = CLOSE_LF;
+  private tailStore = Buffer.allocUnsafeSlow(512);
   private receivedAt = 0;
+  /** the receive time as RFC 3339 words, made when a message without a timestamp needs it */
   private receivedIso: Words = words('1970-01-01T00:00:00.000Z');
+  private receivedIsoMs = 0;
   /** the last BSD timestamp converted, and what it became (one conversion per second of log, not per message) */
   private bsdKey = Buffer.alloc(32);
   private bsdKeyLen = -1;
@@ -391,9 +371,16 @@ export class SyslogRecordWriter {
 
   /** The receive time (ms): ts of messages without one, and the year of RFC 3164 timestamps. */
   setReceived(ms: number): void {
-    if (ms === this.receivedAt) return;
     this.receivedAt = ms;
-    this.receivedIso = words(new Date(ms).toISOString());
+  }
+
+  /** The receive time as RFC 3339 (for messages without a timestamp): converted once per millisecond, when used. */
+  private receivedWords(): Words {
+    if (this.receivedIsoMs !== this.receivedAt) {
+      this.receivedIsoMs = this.receivedAt;
+      this.receivedIso = words(new Date(this.receivedAt).toISOString());
+    }
+    return this.receivedIso;
   }
 
   /**
@@ -401,7 +388,13 @@ export class SyslogRecordWriter {
    * `,"_rx":{"ts":"…","peer":"…","lane":"syslog","transport":"tcp"}`; '' for none.
    */
   setTail(members: string): void {
-    this.tail = new Words(Buffer.from(`${members}}\n`));
+    // at most 3 bytes per UTF-16 unit, and the closing `}\n`
+    if (members.length * 3 + 2 > this.tailStore.length) this.tailStore = Buffer.allocUnsafeSlow(members.length * 3 + 2);
+    const store = this.tailStore;
+    const n = store.write(members, 0);
+    store[n] = 0x7d;
+    store[n + 1] = LF;
+    this.tail = store.subarray(0, n + 2);
   }
 
   /** Adds the record for one message; returns undefined, or the reason the message is rejected. */
@@ -413,7 +406,7 @@ export class SyslogRecordWriter {
     }
     const out = this.out;
     // Room for the worst case: every byte escaped as \u00XX, plus the fixed parts, the tail and the slack.
-    const room = (end - start) * 6 + 256 + this.tail.n + SLACK;
+    const room = (end - start) * 6 + 256 + this.tail.length + SLACK;
     if (out.len + room > out.buf.length) out.reserve(Math.max(room, this.initialBytes), this.alloc);
     if (src !== this.src) {
       this.src = src;
@@ -438,7 +431,8 @@ export class SyslogRecordWriter {
         if (pri <= 191 && p + 2 < end && src[p] === GT && src[p + 1] === 0x31 && src[p + 2] === SP) {
           const o = this.transcode5424(src, p + 3, end, pri);
           if (o >= 0) {
-            out.len = putLong(this.tail, out.buf, o);
+            out.buf.set(this.tail, o);
+            out.len = o + this.tail.length;
             this.count++;
             return undefined;
           }
@@ -455,13 +449,14 @@ export class SyslogRecordWriter {
       this.slowPath++;
       const json = JSON.stringify(fieldsToRecord(src, f, this.receivedAt));
       const body = Buffer.from(json.slice(0, -1)); // without its closing brace: the tail closes it
-      out.reserve(body.length + this.tail.n + SLACK, this.alloc);
+      out.reserve(body.length + this.tail.length + SLACK, this.alloc);
       out.buf.set(body, out.len);
       out.len += body.length;
     } else {
       out.len = p;
     }
-    out.len = putLong(this.tail, out.buf, out.len);
+    out.buf.set(this.tail, out.len);
+    out.len += this.tail.length;
     this.count++;
     return undefined;
   }
@@ -483,7 +478,7 @@ export class SyslogRecordWriter {
     while (e < end && src[e] !== SP) e++;
     if (e === p || e === end) return R_HEADER;
     if (e - p === 1 && src[p] === DASH) {
-      o = putWords(this.receivedIso, dv, o);
+      o = putWords(this.receivedWords(), dv, o);
     } else {
       if (!isRfc3339Bytes(src, p, e)) return R_TIMESTAMP;
       let i = p;
@@ -581,7 +576,7 @@ export class SyslogRecordWriter {
       const idStart = p;
       if (ids > 0) dst[o++] = 0x2c;
       dst[o++] = QUOTE;
-      o = copySdName(src, sv, p, end, dst, dv, o);
+      o = copySdName(src, p, end, dst, o);
       p = tokenStop;
       if (p === idStart) return R_SD;
       if (ids === MAX_SD_TRACKED) return R_SLOW;
@@ -605,7 +600,7 @@ export class SyslogRecordWriter {
         const nameStart = p;
         if (names > 0) dst[o++] = 0x2c;
         dst[o++] = QUOTE;
-        o = copySdName(src, sv, p, end, dst, dv, o);
+        o = copySdName(src, p, end, dst, o);
         p = tokenStop;
         if (p === nameStart || p + 1 >= end || src[p] !== EQUALS || src[p + 1] !== QUOTE) return R_SD;
         const slot = ids + names;
@@ -686,7 +681,7 @@ export class SyslogRecordWriter {
     } else if (f.tsKind === TS_BSD) {
       p = putWords(this.bsdTimestamp(src, f.tsStart, f.tsEnd), dv, p);
     } else {
-      p = putWords(this.receivedIso, dv, p);
+      p = putWords(this.receivedWords(), dv, p);
     }
     p = putWords(K_LEVEL[f.severity]!, dv, p);
     if (f.hostStart >= 0) {
