@@ -11,7 +11,13 @@ import type { FaultKind, PlannedFault } from './schedule.ts';
 import { killNow, signalAndWait, sleep } from './util.ts';
 
 /** What a run has started and mounted, so an interrupted run can still clean up (see abortChaos). */
-export const live = { programs: new Set<Program>(), mounts: new Set<string>(), cleanups: new Set<() => void>() };
+export const live = {
+  programs: new Set<Program>(),
+  mounts: new Set<string>(),
+  cleanups: new Set<() => void>(),
+  /** temp work dirs to remove on an interrupt */
+  roots: new Set<string>(),
+};
 
 export function track(p: Program): Program {
   live.programs.add(p);

@@ -16,7 +16,7 @@ import { rotate, TRANSPORT } from './lanes.ts';
 import type { LaneReport } from './run.ts';
 import type { PlannedFault } from './schedule.ts';
 import { countLines, laneReportOf } from './stream-lanes.ts';
-import { killNow, sleep, waitFor } from './util.ts';
+import { killNow, signalled, sleep, waitFor } from './util.ts';
 import { verifySeqs } from './verify.ts';
 
 const JS_STREAM = 'CHAOS';
@@ -95,8 +95,10 @@ export class JetStreamLane extends DriverBase {
     this.archiver = program;
   }
 
+  private ownExits = 0;
+
   private startShipper(): void {
-    this.shipper = track(
+    const p = (this.shipper = track(
       startProgram({
         name: 'scale shipper',
         file: 'lessons/scale/shipper.ts',
@@ -121,7 +123,15 @@ export class JetStreamLane extends DriverBase {
         ],
         onLog: (line) => this.log('shipper', line),
       }),
-    );
+    ));
+    // it follows the input until we stop it: an exit of its own is a finding (restarted up to 3 times)
+    void p.exit.then(async (r) => {
+      if (signalled.has(p.pid) || this.shipper !== p) return;
+      this.failures.push(`the shipper exited on its own (${r.exitCode ?? r.signal})\n${this.lastLines()}`);
+      if (++this.ownExits > 3) return;
+      await sleep(1000);
+      if (this.shipper === p) this.startShipper();
+    });
   }
 
   async start(): Promise<void> {

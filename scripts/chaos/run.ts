@@ -12,7 +12,7 @@
  * file-sink.ts). Either way the receiver stops ACKing, space comes back, and it is restarted.
  */
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, statfs, open } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -43,7 +43,7 @@ import {
 import { LoadgenLane } from './loadgen-lane.ts';
 import { FAULT_KINDS, planFaults, type FaultKind, type PlannedFault } from './schedule.ts';
 import { StreamLane, SyslogUdpLane } from './stream-lanes.ts';
-import { killAll, killNow, signalAndWait, sleep, waitFor } from './util.ts';
+import { killAll, killNow, signalAndWait, signalled, sleep, waitFor } from './util.ts';
 import { verifySeqs, type SeqVerdict } from './verify.ts';
 
 export type { FaultRecord, GracefulStop } from './driver.ts';
@@ -150,6 +150,13 @@ export function abortChaos(): void {
       // not mounted
     }
   }
+  for (const dir of live.roots) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // still mounted or busy: leave it
+    }
+  }
 }
 
 function canMountTmpfs(dir: string): boolean {
@@ -252,8 +259,8 @@ class Lane {
     }
   }
 
-  startShipper(target: string, extra: string[] = []): void {
-    this.shipper = track(
+  startShipper(target: string, extra: string[] = []): Program {
+    return (this.shipper = track(
       startProgram({
         name: `${this.id} shipper`,
         file: this.def.shipper,
@@ -263,11 +270,13 @@ class Lane {
           if (ev.event === 'done') this.shipperDone = ev;
         },
       }),
-    );
+    ));
   }
 
+  private ownExits = 0;
+
   startAckedShipper(input: string): void {
-    this.startShipper(`127.0.0.1:${this.proxy!.port}`, [
+    const started = this.startShipper(`127.0.0.1:${this.proxy!.port}`, [
       '--input',
       input,
       '--follow',
@@ -284,6 +293,16 @@ class Lane {
       '--progress-ms',
       '0',
     ]);
+    // A followed-file shipper runs until we stop it: an exit of its own is a finding (and, up to 3 times,
+    // it is restarted so the lane can still converge).
+    void started.exit.then(async (r) => {
+      if (signalled.has(started.pid) || this.shipper !== started) return;
+      this.ownExits++;
+      this.failures.push(`the shipper exited on its own (${r.exitCode ?? r.signal})\n${this.lastLines()}`);
+      if (this.ownExits > 3) return;
+      await sleep(1000);
+      if (this.shipper === started) this.startAckedShipper(input);
+    });
   }
 
   /** SIGTERM and wait (SIGKILL after 8 s); records the exit code and how long the drain took. */
@@ -400,6 +419,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const classicIds = laneIds.filter((l): l is AckedLaneId | 'day10' => FAMILY[l] === 'acked' || l === 'day10');
   const withUdp = laneIds.includes('day10');
   const root = opts.workDir ?? (await mkdtemp(join(os.tmpdir(), 'logstream-chaos-')));
+  if (!opts.workDir) live.roots.add(root);
   await mkdir(root, { recursive: true });
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
@@ -703,6 +723,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       }
     }
     if (!opts.keep && !opts.workDir) await rm(root, { recursive: true, force: true }).catch(() => {});
+    live.roots.delete(root);
   }
 
   const faults: Partial<Record<FaultKind, number>> = {};

@@ -17,8 +17,12 @@ export async function waitFor(
   }
 }
 
+/** pids the run signalled on purpose: any other exit of a program that should run is a finding */
+export const signalled = new Set<number>();
+
 /** SIGKILL now (a SIGCONT first, in case it is stopped); no error when it is gone already. */
 export function killNow(pid: number): void {
+  signalled.add(pid);
   try {
     process.kill(pid, 'SIGCONT');
     process.kill(pid, 'SIGKILL');
@@ -43,6 +47,7 @@ export async function signalAndWait(
   hardMs: number,
 ): Promise<{ exitCode: number | null; signal: string | null; ms: number }> {
   const t = performance.now();
+  signalled.add(p.pid);
   const killer = setTimeout(() => killNow(p.pid), hardMs);
   const r = await p.stop(signal);
   clearTimeout(killer);
