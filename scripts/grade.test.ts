@@ -267,11 +267,12 @@ describe('grade --class (issue 19)', () => {
     const hung = hangReport.learners.find((l) => l.name === 'hang')!.days[0]!;
     expect([hung.status, hung.outOfTime, hung.earned]).toEqual(['partial', true, 0]);
     expect(hung.results.map((r) => r.failure?.received)).toContain('the budget ran out before this check ended');
-    expect(await main(['--class', root, ...args])).toBe(0);
+    expect(await main(['--class', root, '--retry-failed', ...args])).toBe(0);
     const report = JSON.parse(await readFile(path.join(root, '_grades', 'class.json'), 'utf8')) as ClassReport;
     const p = report.learners.find((l) => l.name === 'partial')!.days[0]!;
     expect(p.status).toBe('partial');
     const failed = p.results.find((r) => r.id === 'd08.7')!;
+    expect(p.retried, 'the failed check ran once more, alone').toEqual(['d08.7']);
     const fb = await readFile(path.join(root, '_grades', 'feedback', 'partial.md'), 'utf8');
     expect(fb).toContain(`### ✗ d08.7 ${failed.title}`);
     for (const label of [

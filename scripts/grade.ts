@@ -568,7 +568,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('--lessons <dir>', 'one lessons root to grade (holds day08/, day09/, …)')
     .option('--class <dir>', 'a folder of learner folders to grade, each in its own sandbox')
     .option('--out <dir>', `--class: where the table, feedback and cache go (default <class>/${'_grades'})`)
-    .option('--jobs <n>', '--class: learner-days graded at once (default: one per core, at most 2)', parseJobs)
+    .option(
+      '--jobs <n>',
+      '--class: learner-days graded at once (default: one per two cores, 1 on a 2-core machine)',
+      parseJobs,
+    )
     .option(
       '--budget <s>',
       `--class: seconds of checks one learner-day may take (default ${DEFAULT_BUDGET_S})`,
@@ -576,6 +580,11 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option('--no-sandbox', '--class: run learner code WITHOUT the sandbox, with your rights (when bwrap cannot start)')
     .option('--fresh', '--class: grade every learner-day again (ignore the cache)', false)
+    .option(
+      '--retry-failed',
+      '--class: run the failed checks of a learner-day once more, alone on the machine, and keep that result',
+      false,
+    )
     .option('--json <file>', '--lessons: write the results as JSON')
     .option('--days <list>', 'only these days, comma-separated (e.g. day08,day09); a missing one is an absent row')
     .option('--only <ids>', 'only these check ids (e.g. d08.1,d08.3); days with none listed run every check')
@@ -600,6 +609,7 @@ export async function main(argv: string[]): Promise<number> {
     budget?: number;
     sandbox: boolean;
     fresh: boolean;
+    retryFailed: boolean;
     json?: string;
     days?: string;
     only?: string;
@@ -613,8 +623,13 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const classOnly = (['out', 'jobs', 'budget'] as const).filter((k) => o[k] !== undefined);
-  if (o.lessons && (classOnly.length || !o.sandbox || o.fresh)) {
-    const flags = [...classOnly, ...(!o.sandbox ? ['no-sandbox'] : []), ...(o.fresh ? ['fresh'] : [])];
+  if (o.lessons && (classOnly.length || !o.sandbox || o.fresh || o.retryFailed)) {
+    const flags = [
+      ...classOnly,
+      ...(!o.sandbox ? ['no-sandbox'] : []),
+      ...(o.fresh ? ['fresh'] : []),
+      ...(o.retryFailed ? ['retry-failed'] : []),
+    ];
     console.error(
       `error: --${flags.join(', --')} ${flags.length > 1 ? 'go' : 'goes'} with --class, not --lessons [LS_ERR_BAD_FLAG]`,
     );
@@ -668,6 +683,7 @@ async function mainClass(o: {
   budget?: number;
   sandbox: boolean;
   fresh: boolean;
+  retryFailed: boolean;
   days?: string;
   only?: string;
   seed?: number;
@@ -703,6 +719,7 @@ async function mainClass(o: {
     runUntouched: o.runUntouched,
     sandbox: o.sandbox,
     fresh: o.fresh,
+    retryFailed: o.retryFailed,
     progress: !o.quiet,
   });
   const out = await writeClassOutputs(report);

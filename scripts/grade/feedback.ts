@@ -69,6 +69,11 @@ export function feedbackMarkdown(report: ClassReport, learner: LearnerGrade): st
         `The checks of this day ran out of the grading budget (${report.budgetS} s); the checks after that point count as failed. A program that never answers makes each check wait for its own timeout.`,
         '',
       );
+    if (d.retried?.length)
+      out.push(
+        `${d.retried.join(', ')} failed and ran once more, alone on the machine: the second result is the one shown.`,
+        '',
+      );
     const failed = d.results.filter((r) => r.status === 'failed');
     if (d.status === 'complete') out.push('Every graded check passes.', '');
     for (const r of failed) {

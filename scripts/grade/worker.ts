@@ -18,6 +18,8 @@ export interface WorkerSpec {
   seed: number;
   only?: string[];
   concurrency: number;
+  /** Every check takes the machine alone (the retry of failed checks, --retry-failed). */
+  alone?: boolean;
   repoRoot: string;
   /** check id → the TODOs it depends on (the sandbox has no reference lessons to read them from). */
   todos: Array<[string, TodoRef[]]>;
@@ -58,7 +60,7 @@ async function main(): Promise<void> {
           waiting.delete(n);
           resolve(() => send({ t: 'release', n }));
         });
-        send({ t: 'gate', n, id: check.id, exclusive: check.exclusive === true });
+        send({ t: 'gate', n, id: check.id, exclusive: spec.alone === true || check.exclusive === true });
       });
     },
     onCheckEnd: (result) => send({ t: 'check', result }),
