@@ -265,8 +265,13 @@ export const opt = {
 // ---------------------------------------------------------------------------------------------
 // Option groups shared by every lesson (CONVENTIONS.md §2).
 
-/** `--host`, `--port`, `--data-dir`, `--lane`, stats and fsync settings: what every receiver takes. */
-export function receiverOptions(lane: string) {
+/**
+ * `--host`, `--port`, `--data-dir`, `--lane`, stats, fsync and storage settings: what every receiver takes.
+ * `--fsync` defaults to group commit, what an acknowledged lane wants (issue 21.4: an ACK waits for one or
+ * two fsyncs, never a timer); a lane without ACKs may pass `{ fsync: 'interval' }` (nobody waits on it, so
+ * fewer fsyncs cost less).
+ */
+export function receiverOptions(lane: string, defaults: { fsync?: 'group' | 'always' | 'interval' | 'never' } = {}) {
   return {
     host: opt.string('--host <addr>', 'address to listen on', '127.0.0.1'),
     port: opt.int('--port <n>', 'port to listen on (0 = any free port)', 0, { max: 65535 }),
@@ -280,7 +285,7 @@ export function receiverOptions(lane: string) {
       '--fsync <policy>',
       'when data is fsynced: group (the next fsync starts as the last one ends) | always (after each write) | interval | never',
       ['group', 'always', 'interval', 'never'] as const,
-      'group',
+      defaults.fsync ?? 'group',
     ),
     fsyncIntervalMs: opt.int('--fsync-interval-ms <n>', 'fsync period with --fsync interval', 100, {
       min: 1,

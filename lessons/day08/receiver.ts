@@ -30,7 +30,7 @@ const args = parseCli({
   name: 'lessons/day08/receiver.ts',
   summary: 'Day 08 receiver: NDJSON records over TCP, validated, persisted with _rx.',
   options: {
-    ...receiverOptions('day08'),
+    ...receiverOptions('day08', { fsync: 'interval' }), // no ACKs: nobody waits for an fsync
     maxLineBytes: opt.bytes(
       '--max-line-bytes <size>',
       'longest accepted line; longer lines are rejected (line_too_long)',

@@ -46,7 +46,12 @@ const MAX_UDP_PAYLOAD = 65_507;
 const MAX_DECODED_BYTES = 4 << 20;
 
 // There are no connections on UDP: the connection limit and the idle timeout make no sense here.
-const { maxConnections: _noConnections, idleTimeoutMs: _noIdleTimeout, ...common } = receiverOptions('day10');
+// No ACKs: nobody waits for an fsync, so the fewer fsyncs of --fsync interval by default.
+const {
+  maxConnections: _noConnections,
+  idleTimeoutMs: _noIdleTimeout,
+  ...common
+} = receiverOptions('day10', { fsync: 'interval' });
 const args = parseCli({
   name: 'lessons/day10/receiver.ts',
   summary: 'Day 10 receiver: LSP/1 BATCH frames over UDP (one per datagram); counts loss per stream and per layer.',
