@@ -177,7 +177,7 @@ export class LoadgenLane extends DriverBase {
     };
     void seg.program.exit.then((r) => {
       seg.endMs = this.now();
-      const fault = this.recentFault(3000);
+      const fault = this.recentFault(5000);
       seg.cause = fault ?? (r.exitCode === 0 ? 'clean' : `loadgen exit ${r.exitCode ?? r.signal}`);
     });
     this.current = seg;

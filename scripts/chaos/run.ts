@@ -5,6 +5,12 @@
  * position), connection cuts (FIN or RST) and stalls, receiver SIGSTOP/SIGCONT, a slow disk and a full
  * disk — then every stream's seqs are checked from the persisted files: lost, duplicated, reordered,
  * and re-read at the wrong seq. UDP (day 10) runs beside them and reports its measured loss per layer.
+ * A second receiver is started on a running lane's data dir (second-receiver): the dir lock must refuse it.
+ *
+ * The other lanes (issue 18 item 6) run beside them through drivers of their own, on the same clock and
+ * the same fault schedule (each lane takes its family's kinds, lanes.ts LANE_FAULTS): day 08 and syslog
+ * TCP/TLS/UDP (stream-lanes.ts: no ACKs, loss by cause), day 14 (loadgen-lane.ts: segments, ACKed records
+ * stored once) and the JetStream lane (jetstream-lane.ts: receiver, nats-server node, archiver kills).
  *
  * Full disk: where this process may mount a tmpfs (root on Linux), day 09 and day 13 keep their data on a
  * tmpfs of their own that is filled up (a real ENOSPC, partial write included); elsewhere, and on the

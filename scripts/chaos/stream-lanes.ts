@@ -55,7 +55,7 @@ interface LaneContext {
 }
 
 /** Attribution window: a connection that ends within this long after a fault ended is that fault's. */
-const AFTERMATH_MS = 3000;
+const AFTERMATH_MS = 5000;
 
 export class StreamLane extends DriverBase {
   readonly def;
