@@ -22,6 +22,15 @@
  *   3. wait until the sink has made everything appended so far durable: the marks are now on disk;
  *   4. write the checkpoint (temp file, fsync, rename).
  * Recovery = max(checkpoint mark, last seq in the lines after the offsets), per stream.
+ *
+ * A bound on the streams held in memory (issue 18.5, `maxStreams`; --max-streams): past it, the least
+ * recently used IDLE streams are evicted — idle meaning no connection holds the stream (`acquire` on a
+ * granted HELLO, `release` when that connection ends) and nothing of it is on its way to the disk
+ * (accepted = durable). An evicted stream's mark goes to the shelf (lessons/day09/stream-shelf.ts), and
+ * `acquire` reads it back before the stream's next HELLO is answered, so dedup never compares against a
+ * forgotten mark. The checkpoint then holds only the streams in memory, which is safe because step 3
+ * also waits until every mark shelved before step 2 is durable on the shelf: a restart finds an evicted
+ * stream's mark there, or in the lines after the checkpoint if it wrote again since.
  */
 import { zstdCodec } from '../../shared/protocol/codecs.ts';
 import { createReadStream } from 'node:fs';
@@ -31,6 +40,7 @@ import { createGunzip } from 'node:zlib';
 import { sinkFaultPoint, type FileSink } from '../../shared/storage/file-sink.ts';
 import type { ReceiverStats, StreamStats } from '../../shared/stats.ts';
 import { readRxStreamSeq } from '../../shared/storage/rx.ts';
+import { StreamShelf } from './stream-shelf.ts';
 
 const LF = 0x0a;
 
@@ -224,7 +234,22 @@ export interface HwmStoreOptions {
   checkpointIntervalMs?: number;
   /** a failed checkpoint write (the next one tries again) */
   onError?: (err: Error) => void;
+  /** streams kept in memory at most; idle ones past it are evicted to the shelf (issue 18.5). Default: no bound */
+  maxStreams?: number;
 }
+
+/** stats.json → tracking: the streams held in memory, their bound, and how many were evicted and read back (issue 18.5). */
+export interface TrackingCounters {
+  readonly streams: number;
+  readonly maxStreams: number | null;
+  /** streams held by a connection (never evicted while held) */
+  readonly held: number;
+  evicted: number;
+  restored: number;
+}
+
+/** How far eviction looks past streams it may not evict (held, or with writes in flight) in one go. */
+const EVICTION_SCAN = 1024;
 
 /** The receiver's per-stream marks: recovered at start, checkpointed while running. */
 export class HwmStore {
@@ -234,14 +259,35 @@ export class HwmStore {
   private running: Promise<void> | undefined;
   private lastWritten = '';
   private readonly checkpointPath: string;
+  /** connections holding each stream (a held stream is never evicted) */
+  private readonly holders = new Map<number, number>();
+  /** marks being read back from the shelf */
+  private readonly loading = new Map<number, Promise<void>>();
+  private readonly maxStreams: number;
+  readonly tracking: TrackingCounters;
 
   private constructor(
     private readonly opts: HwmStoreOptions,
     recovered: Map<number, number>,
     report: RecoveryReport,
+    private readonly shelf: StreamShelf<number>,
   ) {
     this.recovery = report;
     this.checkpointPath = join(opts.dir, CHECKPOINT_FILE);
+    this.maxStreams = opts.maxStreams ?? Infinity;
+    const marks = this.marks;
+    const holders = this.holders;
+    this.tracking = {
+      get streams() {
+        return marks.size;
+      },
+      maxStreams: opts.maxStreams ?? null,
+      get held() {
+        return holders.size;
+      },
+      evicted: 0,
+      restored: 0,
+    };
     // What is on disk after a restart is as durable as it will ever be: both marks start there.
     for (const [id, seq] of recovered) {
       const m = this.get(id);
@@ -254,7 +300,8 @@ export class HwmStore {
   /** Recovers the marks of `dir` (after FileSink.open) and starts checkpointing. */
   static async open(opts: HwmStoreOptions): Promise<HwmStore> {
     const { hwm, report } = await recoverHwm(opts.dir);
-    const store = new HwmStore(opts, hwm, report);
+    const store = new HwmStore(opts, hwm, report, await StreamShelf.open<number>(opts.dir, 'marks'));
+    store.evict(); // more streams on disk than the bound: the oldest go back to the shelf
     const every = opts.checkpointIntervalMs ?? 1000;
     store.timer = setInterval(() => void store.checkpoint(), every);
     store.timer.unref();
@@ -269,6 +316,85 @@ export class HwmStore {
       this.marks.set(stream, m);
     }
     return m;
+  }
+
+  /**
+   * A connection will write `stream` (its HELLO was granted): it is held — never evicted — until
+   * `release`. Returns a promise when its mark must first be read back from the shelf (it was evicted):
+   * answer the HELLO, and let BATCHes in, only once it resolves.
+   */
+  acquire(stream: number): Promise<void> | undefined {
+    this.holders.set(stream, (this.holders.get(stream) ?? 0) + 1);
+    const m = this.marks.get(stream);
+    if (m !== undefined) {
+      // most recently used: to the end of the eviction order
+      this.marks.delete(stream);
+      this.marks.set(stream, m);
+      return undefined;
+    }
+    const pending = this.loading.get(stream);
+    if (pending) return pending;
+    if (!this.shelf.mayHold(stream)) {
+      this.get(stream); // a new stream (or so the filter says, without I/O)
+      this.evict();
+      return undefined;
+    }
+    const p = this.shelf.read(stream).then(
+      (seqs) => {
+        this.loading.delete(stream);
+        if (this.marks.has(stream)) return;
+        let seq = 0;
+        for (const s of seqs) if (s > seq) seq = s;
+        const m = this.get(stream);
+        m.accepted = seq;
+        m.durable = seq;
+        m.stats.hwm = seq;
+        if (seqs.length > 0) this.tracking.restored++;
+        this.evict();
+      },
+      (err: unknown) => {
+        this.loading.delete(stream);
+        throw err;
+      },
+    );
+    this.loading.set(stream, p);
+    return p;
+  }
+
+  /** The connection that acquired `stream` ended (or let it go): once nobody holds it, it may be evicted. */
+  release(stream: number): void {
+    const n = this.holders.get(stream) ?? 0;
+    if (n > 1) this.holders.set(stream, n - 1);
+    else this.holders.delete(stream);
+    const m = n <= 1 ? this.marks.get(stream) : undefined;
+    if (m !== undefined) {
+      // used until now: the end of the eviction order
+      this.marks.delete(stream);
+      this.marks.set(stream, m);
+    }
+    this.evict();
+  }
+
+  /**
+   * Past the bound: shelve the least recently used idle streams (none held, nothing in flight), down to
+   * 1/32 under the bound — in batches, because each pass walks the map from its oldest end, past the
+   * slots earlier deletions left there (a pass per eviction made a HELLO flood crawl).
+   */
+  private evict(): void {
+    if (this.marks.size <= this.maxStreams) return;
+    let over = this.marks.size - this.maxStreams + Math.floor(this.maxStreams / 32);
+    let skipped = 0;
+    for (const [id, m] of this.marks) {
+      if (this.holders.has(id) || m.accepted !== m.durable) {
+        if (++skipped > EVICTION_SCAN) break;
+        continue;
+      }
+      this.shelf.put(id, m.accepted);
+      this.marks.delete(id);
+      delete this.opts.stats.streams[String(id)]; // stats.json's per-stream entry goes with it
+      this.tracking.evicted++;
+      if (--over <= 0) break;
+    }
   }
 
   /** Everything of this stream up to `seq` is durable: raise the mark ACKs report. */
@@ -296,6 +422,7 @@ export class HwmStore {
     this.timer = undefined;
     while (this.running) await this.running;
     await this.checkpoint();
+    await this.shelf.flush();
   }
 
   private async writeCheckpoint(): Promise<void> {
@@ -306,24 +433,24 @@ export class HwmStore {
     if (offset === undefined) return; // rotated and compressed away under us: next round
     const rejects = (await sizeOf(join(dir, REJECTS_FILE))) ?? 0;
     // 2. then the marks: they cover every record before the offsets
-    const streams: Record<string, number> = {};
-    for (const m of this.marks.values()) streams[String(m.id)] = m.accepted;
-    const key = `${basename(active)}:${offset}:${rejects}:${JSON.stringify(streams)}`;
+    // (the streams' JSON is built as text: an object with 100,000 keys costs far more to build and stringify)
+    let streams = '';
+    for (const m of this.marks.values()) streams += `${streams ? ',' : ''}"${m.id}":${m.accepted}`;
+    const key = `${basename(active)}:${offset}:${rejects}:${streams}`;
     if (key === this.lastWritten) return;
-    // 3. wait until the marks are on disk
-    await sink.whenDurable(sink.position);
+    // 3. wait until the marks are on disk, and every mark evicted before step 2 is on the shelf
+    await Promise.all([sink.whenDurable(sink.position), this.shelf.flush()]);
     // 4. write it atomically
-    const cp: CheckpointFile = {
+    const cp: Omit<CheckpointFile, 'streams'> = {
       version: 1,
       writtenAt: new Date().toISOString(),
       records: { file: basename(active), offset },
       rejects: { offset: rejects },
-      streams,
     };
     const tmp = `${this.checkpointPath}.tmp`;
     const fh = await open(tmp, 'w');
     try {
-      await fh.writeFile(`${JSON.stringify(cp)}\n`);
+      await fh.writeFile(`${JSON.stringify(cp).slice(0, -1)},"streams":{${streams}}}\n`);
       await fh.datasync();
     } finally {
       await fh.close();

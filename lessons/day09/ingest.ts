@@ -114,13 +114,22 @@ export interface AckedIngestOptions extends StorageLimits {
   identityOf?: (conn: LspConnection) => string | undefined;
   /** more FileSink options (e.g. compressRotated) */
   fileSink?: ExtraSinkOptions;
+  /** streams whose marks and owners are held in memory at most; idle ones past it are evicted to disk (issue 18.5). Default: no bound */
+  maxStreams?: number;
 }
+
+/** Streams one connection may hold at once (issue 18.5): a HELLO past it lets go of the connection's oldest. */
+export const MAX_STREAMS_PER_CONNECTION = 64;
 
 /** The marks AckedIngest works with: HwmStore (the records files) or MemoryMarks (a DurableStore holds the truth). */
 export interface MarkStore {
   get(stream: number): StreamMarks;
   markDurable(m: StreamMarks, seq: number): void;
   close(): Promise<void>;
+  /** a connection will write `stream`: keep it in memory (a promise when it must be read back from disk first; issue 18.5) */
+  acquire?(stream: number): Promise<void> | undefined;
+  /** that connection is done with `stream` */
+  release?(stream: number): void;
 }
 
 /** Marks kept in memory only: with a DurableStore a HELLO reads them back from the store. */
@@ -205,7 +214,7 @@ export class AckedIngest {
       // the owners live in the store when it keeps them (every receiver in front of it agrees), else here
       const owners = store.bindOwner
         ? new StoreOwners({ bindOwner: store.bindOwner.bind(store) })
-        : await OwnersFile.open(opts.dataDir);
+        : await OwnersFile.open(opts.dataDir, { maxCached: opts.maxStreams });
       return new AckedIngest(opts, sink, new MemoryMarks(opts.stats), owners);
     }
     // [d09.4] the marks come back from disk: the checkpoint plus whatever was written after it
@@ -214,9 +223,11 @@ export class AckedIngest {
       sink,
       stats: opts.stats,
       checkpointIntervalMs: opts.checkpointIntervalMs ?? 1000,
+      maxStreams: opts.maxStreams,
       onError: (err) => opts.log.warn('HWM checkpoint failed (the next one retries)', { error: err.message }),
     });
-    const owners = await OwnersFile.open(opts.dataDir); // who may write each stream (stream-owners.json)
+    const owners = await OwnersFile.open(opts.dataDir, { maxCached: opts.maxStreams }); // who may write each stream
+    opts.stats.extra.tracking = hwm.tracking; // streams in memory, evicted, read back (issue 18.5)
     opts.log.info('high-water marks recovered', { ...hwm.recovery, owners: owners.size });
     return new AckedIngest(opts, sink, hwm, owners);
   }
@@ -420,16 +431,51 @@ export class AckedIngest {
           `stream ${stream} belongs to another writer: use a stream id of your own`,
           { identity, owner },
         );
-      let mine = this.grants.get(conn);
-      if (!mine) this.grants.set(conn, (mine = new Set()));
-      mine.add(stream);
+      const held = this.hold(conn, stream); // a promise when its mark comes back from disk (issue 18.5)
       const bound = this.owners.whenBound(stream);
-      if (bound === undefined) return answer();
-      this.opts.log.debug('stream bound to its first writer', { stream, owner: identity, peer: conn.peer });
-      return bound.then(answer);
+      if (bound === undefined && held === undefined) return answer();
+      if (bound) this.opts.log.debug('stream bound to its first writer', { stream, owner: identity, peer: conn.peer });
+      return Promise.all([bound, held]).then(answer);
     };
     const owner = this.owners.claim(stream, identity);
     return typeof owner === 'string' ? decide(owner) : owner.then(decide);
+  }
+
+  /**
+   * Grants `conn` the writing of `stream`, which stays in memory (never evicted) until the connection ends
+   * or lets go of it (past MAX_STREAMS_PER_CONNECTION, its oldest). A stream evicted earlier is granted only
+   * once its mark is back from disk: no BATCH is deduplicated against a forgotten mark (issue 18.5).
+   */
+  private hold(conn: LspConnection, stream: number): Promise<void> | undefined {
+    let mine = this.grants.get(conn);
+    if (mine?.has(stream)) return undefined;
+    if (!mine) {
+      const streams = (mine = new Set<number>());
+      this.grants.set(conn, streams);
+      conn.socket.once('close', () => {
+        for (const s of streams) this.hwm.release?.(s);
+        streams.clear();
+      });
+    }
+    const grants = mine;
+    const grant = (): void => {
+      if (conn.closed) return this.hwm.release?.(stream); // gone meanwhile: nothing to hold it for
+      if (grants.size >= MAX_STREAMS_PER_CONNECTION) {
+        const oldest = grants.values().next().value!;
+        grants.delete(oldest);
+        this.hwm.release?.(oldest);
+      }
+      grants.add(stream);
+    };
+    const loading = this.hwm.acquire?.(stream);
+    if (loading === undefined) {
+      grant();
+      return undefined;
+    }
+    return loading.then(grant, (err: unknown) => {
+      this.hwm.release?.(stream);
+      throw err;
+    });
   }
 
   /** A BATCH for a stream this connection has no HELLO for: another owner's (LS_ERR_STREAM_OWNED), or simply too early. */

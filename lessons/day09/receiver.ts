@@ -56,6 +56,12 @@ const args = parseCli({
       DEFAULT_MAX_PARTIAL_BYTES,
       { min: 64 << 10, max: 16 << 30 },
     ),
+    maxStreams: opt.int(
+      '--max-streams <n>',
+      'streams whose marks and owners stay in memory; idle ones past it are evicted, and read back from disk when they return (issue 18.5)',
+      100_000,
+      { min: 1, max: 100_000_000 },
+    ),
     checkpointIntervalMs: opt.int(
       '--checkpoint-interval-ms <n>',
       'how often the high-water marks are checkpointed (restart scans only what follows)',

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AckedIngest, type AckedIngestOptions } from './ingest.ts';
 import { OWNERS_FILE, OwnersFile, OwnersFileError } from './stream-owners.ts';
+import { SHELF_DIR } from './stream-shelf.ts';
 import { createLog } from '../../shared/log.ts';
 import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
 import { encodeBatch } from '../../shared/protocol/batch.ts';
@@ -127,6 +128,11 @@ async function seqsOf(dir: string, stream: number): Promise<number[]> {
     .map((rx) => rx.seq);
 }
 
+/** The owner of `stream` as the data dir holds it on disk (a fresh reader of its owners shelf). */
+async function ownerOnDisk(dir: string, stream: number): Promise<string | undefined> {
+  return (await OwnersFile.open(dir)).lookup(stream);
+}
+
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('who may write a stream (issue 17)', () => {
@@ -192,7 +198,7 @@ describe('who may write a stream (issue 17)', () => {
     );
     await e.until(() => e.acks(9).at(-1) === 4, 'ACK 4 of a pipelined HELLO + BATCH');
     expect(e.acks(9)[0]).toBe(0);
-    expect(JSON.parse(await readFile(join(dir, OWNERS_FILE), 'utf8')).owners['9'].owner).toBe('name:e');
+    expect(await ownerOnDisk(dir, 9)).toBe('name:e');
   });
 
   it('the binding is on disk before the first ACK and survives a restart', async () => {
@@ -201,13 +207,8 @@ describe('who may write a stream (issue 17)', () => {
     const alice = await a.connect();
     alice.socket.write(encodeHello(777, { name: 'alice' }));
     await alice.until(() => alice.acks(777).length === 1, 'the ACK to HELLO');
-    // the HELLO's answer is the stream's first ACK: the owners file already names alice
-    const onDisk = JSON.parse(await readFile(join(dir, OWNERS_FILE), 'utf8')) as {
-      version: number;
-      owners: Record<string, { owner: string }>;
-    };
-    expect(onDisk.version).toBe(1);
-    expect(onDisk.owners['777']?.owner).toBe('name:alice');
+    // the HELLO's answer is the stream's first ACK: the owners shelf already names alice
+    expect(await ownerOnDisk(dir, 777)).toBe('name:alice');
     alice.socket.write(encodeBatch({ stream: 777, seq: 1, records: records(1, 50) }));
     await alice.until(() => alice.acks(777).at(-1) === 50, 'ACK 50');
     await a.stop();
@@ -232,7 +233,7 @@ describe('who may write a stream (issue 17)', () => {
     const old = await a.connect();
     await write(old, 42, 'old-shipper', 1, 30);
     await a.stop();
-    await rm(join(dir, OWNERS_FILE)); // as written by a receiver without owners
+    await rm(join(dir, SHELF_DIR), { recursive: true }); // as written by a receiver without owners
 
     const b = await start(dir);
     expect(b.ingest.ownership.streams).toBe(0);
@@ -243,7 +244,7 @@ describe('who may write a stream (issue 17)', () => {
     const carol = await b.connect();
     carol.socket.write(encodeHello(42, { name: 'carol' }));
     await refused(carol, 'LS_ERR_STREAM_OWNED');
-    expect(JSON.parse(await readFile(join(dir, OWNERS_FILE), 'utf8')).owners['42'].owner).toBe('name:bob');
+    expect(await ownerOnDisk(dir, 42)).toBe('name:bob');
   });
 
   it('with an identityOf hook (day 13 --mtls) the verified identity owns the stream, whatever name a HELLO claims', async () => {
@@ -259,12 +260,96 @@ describe('who may write a stream (issue 17)', () => {
     byPort.set(mallory.socket.localPort!, 'CN=mallory');
     mallory.socket.write(encodeHello(777, { name: 'shipper' })); // the same name: not the same identity
     await refused(mallory, 'LS_ERR_STREAM_OWNED');
-    expect(JSON.parse(await readFile(join(dir, OWNERS_FILE), 'utf8')).owners['777'].owner).toBe('cert:CN=alice');
+    expect(await ownerOnDisk(dir, 777)).toBe('cert:CN=alice');
+  });
+
+  it('owners of the earlier format (stream-owners.json) move onto the shelf at open; the file goes', async () => {
+    const dir = await tmpDir();
+    const since = '2026-11-01T00:00:00.000Z';
+    await writeFile(
+      join(dir, OWNERS_FILE),
+      JSON.stringify({ version: 1, owners: { '5': { owner: 'name:a', since }, '6': { owner: 'cert:CN=b', since } } }),
+    );
+    const r = await start(dir);
+    expect(r.ingest.ownership.streams).toBe(2);
+    await expect(readFile(join(dir, OWNERS_FILE))).rejects.toMatchObject({ code: 'ENOENT' });
+    const m = await r.connect();
+    m.socket.write(encodeHello(5, { name: 'mallory' }));
+    await refused(m, 'LS_ERR_STREAM_OWNED');
+    expect(await ownerOnDisk(dir, 6)).toBe('cert:CN=b');
+  });
+
+  it('with a bound on owners in memory (issue 18.5) the others are read back from disk: a forgotten owner still refuses', async () => {
+    const dir = await tmpDir();
+    const r = await start(dir, { maxStreams: 2 });
+    const a = await r.connect();
+    for (let s = 1; s <= 10; s++) await write(a, s, 'alice', 1, 1);
+    expect(r.ingest.ownership.streams).toBe(10);
+    expect(r.ingest.owners.ownerOf(1)).toBeUndefined(); // not in memory any more…
+    const m = await r.connect();
+    m.socket.write(encodeHello(1, { name: 'mallory' }));
+    await refused(m, 'LS_ERR_STREAM_OWNED'); // …but on disk
+    const b = await r.connect();
+    await write(b, 1, 'alice', 2, 3);
+    expect(await seqsOf(dir, 1)).toEqual([1, 2, 3]);
   });
 
   it('a damaged owners file stops the receiver from starting instead of giving streams away', async () => {
     const dir = await tmpDir();
     await writeFile(join(dir, OWNERS_FILE), '{"version":1,"owners":');
     await expect(OwnersFile.open(dir)).rejects.toBeInstanceOf(OwnersFileError);
+  });
+});
+
+describe('a bound on tracked streams (issue 18.5): idle streams evicted, their marks read back from disk', () => {
+  const tracking = (r: { stats: ReceiverStats }) =>
+    r.stats.extra.tracking as { streams: number; evicted: number; restored: number };
+  /** a connection that writes `stream` and closes, so the stream is idle again */
+  const writeAndLeave = async (r: Awaited<ReturnType<typeof start>>, stream: number, from: number, to: number) => {
+    const c = await r.connect();
+    await write(c, stream, 'alice', from, to);
+    c.socket.destroy();
+    await c.closed;
+  };
+
+  it('an evicted stream answers its HELLO with its mark, and a resend of its old seqs is still dropped as duplicates', async () => {
+    const dir = await tmpDir();
+    const r = await start(dir, { maxStreams: 2 });
+    await writeAndLeave(r, 1, 1, 50);
+    for (const s of [2, 3, 4]) await writeAndLeave(r, s, 1, 5);
+    expect(tracking(r).evicted).toBeGreaterThanOrEqual(2);
+    expect(tracking(r).streams).toBeLessThanOrEqual(2);
+    expect(r.stats.streams['1']).toBeUndefined(); // its stats.json entry went with it
+
+    const c = await r.connect();
+    c.socket.write(encodeHello(1, { name: 'alice' }));
+    await c.until(() => c.acks(1).length === 1, 'the ACK to HELLO(1)');
+    expect(c.acks(1)).toEqual([50]); // read back from disk, not 0
+    expect(tracking(r).restored).toBe(1);
+    const dupsBefore = r.stats.records.duplicates;
+    c.socket.write(encodeBatch({ stream: 1, seq: 1, records: records(1, 60) })); // a shipper resending from 1
+    await c.until(() => c.acks(1).at(-1) === 60, 'ACK 60');
+    expect(r.stats.records.duplicates - dupsBefore).toBe(50);
+    expect(await seqsOf(dir, 1)).toEqual(range(1, 60)); // exactly once
+  });
+
+  it('a stream evicted before the last checkpoint keeps its mark across a restart', async () => {
+    const dir = await tmpDir();
+    const a = await start(dir, { maxStreams: 2, checkpointIntervalMs: 10 });
+    await writeAndLeave(a, 1, 1, 40);
+    for (const s of [2, 3, 4, 5]) await writeAndLeave(a, s, 1, 3);
+    expect(tracking(a).evicted).toBeGreaterThanOrEqual(3);
+    await a.stop(); // its last checkpoint holds only the streams in memory
+    const cp = JSON.parse(await readFile(join(dir, 'hwm-checkpoint.json'), 'utf8')) as { streams: object };
+    expect(Object.keys(cp.streams)).not.toContain('1');
+
+    const b = await start(dir, { maxStreams: 2 });
+    const c = await b.connect();
+    c.socket.write(encodeHello(1, { name: 'alice' }));
+    await c.until(() => c.acks(1).length === 1, 'the ACK to HELLO(1) after the restart');
+    expect(c.acks(1)).toEqual([40]);
+    c.socket.write(encodeBatch({ stream: 1, seq: 31, records: records(31, 45) }));
+    await c.until(() => c.acks(1).at(-1) === 45, 'ACK 45');
+    expect(await seqsOf(dir, 1)).toEqual(range(1, 45));
   });
 });

@@ -10,18 +10,25 @@
  *             else the HELLO's name (`name:…`): a claim anyone can repeat, so on a plaintext lane this
  *             guards against accidents (two shippers configured with one stream id), not attackers.
  *   durable   the binding is on disk before the stream's first ACK (the answer to its first HELLO, and
- *             every BATCH ACK waits for it too) and survives restarts: `stream-owners.json`, beside the
- *             marks, rewritten atomically (temp file, fsync, rename, fsync of the directory) whenever new
- *             streams are bound. Bindings made while a write is under way go together in the next one.
- *   upgrade   a data dir without the file (written before owners existed) starts with no owners: the first
- *             writer after the upgrade becomes the owner of each stream.
+ *             every BATCH ACK waits for it too) and survives restarts: appended to the data dir's owners
+ *             shelf, `streams/owners-NNN.ndjson` (lessons/day09/stream-shelf.ts: 256 buckets by stream id,
+ *             each write fsynced). Bindings made while a write is under way go together in the next one.
+ *   bounded   (issue 18.5) every owner is on disk, and memory holds at most `maxCached` of them (the most
+ *             recently used; --max-streams): an owner not in memory is read back from its bucket when its
+ *             stream's HELLO comes. A million stream ids cost a million lines on disk, not a million
+ *             entries in memory — and a binding costs one appended line, not a rewrite of every owner.
+ *   upgrade   a data dir without owners (written before they existed) starts with none: the first writer
+ *             after the upgrade becomes the owner of each stream. A `stream-owners.json` of the earlier
+ *             format (one JSON map, rewritten whole) is moved onto the shelf at open, then removed.
  *
  * A DurableStore (the scale-out lesson's JetStream sink) may keep the owners itself, in the cluster, so
  * every receiver in front of it agrees (`StoreOwners`); otherwise the data dir's file is used.
  */
-import { open, readFile, rename } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { StreamShelf } from './stream-shelf.ts';
 
+/** The owners file of the earlier format: read once, moved onto the shelf, removed. */
 export const OWNERS_FILE = 'stream-owners.json';
 
 /** The owners of streams, as AckedIngest asks them. */
@@ -39,6 +46,11 @@ export interface StreamOwners {
   /** streams with a known owner */
   readonly size: number;
   close(): Promise<void>;
+}
+
+interface Binding {
+  owner: string;
+  since: string;
 }
 
 interface OwnersFileContent {
@@ -62,28 +74,52 @@ interface Round {
   streams: number[];
 }
 
-/** The owners of a data dir's streams, in `stream-owners.json`. */
+/** How far dropping owners from memory looks past bindings still on their way to disk, in one go. */
+const DROP_SCAN = 1024;
+
+/** The owners of a data dir's streams, on its owners shelf (`streams/owners-NNN.ndjson`), the recent ones cached. */
 export class OwnersFile implements StreamOwners {
-  private readonly owners = new Map<number, { owner: string; since: string }>();
+  /** the owners known in memory, least recently used first */
+  private readonly owners = new Map<number, Binding>();
   /** bindings not yet on disk: the round of writes that will carry them */
   private readonly pending = new Map<number, Promise<void>>();
+  /** owners being read back from the shelf */
+  private readonly loading = new Map<number, Promise<Binding | undefined>>();
   private queued: Round | undefined;
   private writing: Promise<void> | undefined;
-  private readonly path: string;
+  private total: number;
 
-  private constructor(readonly dir: string) {
-    this.path = join(dir, OWNERS_FILE);
+  private constructor(
+    readonly dir: string,
+    private readonly shelf: StreamShelf<Binding>,
+    private readonly maxCached: number,
+  ) {
+    this.total = shelf.openedWith;
   }
 
-  /** Reads the owners of `dir` (none when the file does not exist: a new or a pre-owners data dir). */
-  static async open(dir: string): Promise<OwnersFile> {
-    const f = new OwnersFile(dir);
+  /**
+   * Opens the owners of `dir` (none on a new or a pre-owners data dir). `maxCached`: owners kept in memory
+   * at most (default: all); the others are read back from disk when asked for.
+   */
+  static async open(dir: string, opts: { maxCached?: number | undefined } = {}): Promise<OwnersFile> {
+    const f = new OwnersFile(
+      dir,
+      await StreamShelf.open<Binding>(dir, 'owners'),
+      opts.maxCached ?? Number.POSITIVE_INFINITY,
+    );
+    await f.migrate();
+    return f;
+  }
+
+  /** A `stream-owners.json` of the earlier format: its owners go onto the shelf (durably), then it goes. */
+  private async migrate(): Promise<void> {
+    const path = join(this.dir, OWNERS_FILE);
     let text: string;
     try {
-      text = await readFile(f.path, 'utf8');
+      text = await readFile(path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return f;
-      throw new OwnersFileError(`cannot read ${f.path}: ${(err as Error).message}`, { cause: err });
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new OwnersFileError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
     }
     let content: OwnersFileContent;
     try {
@@ -91,35 +127,65 @@ export class OwnersFile implements StreamOwners {
       if (content.version !== 1 || typeof content.owners !== 'object' || content.owners === null)
         throw new Error('not a version 1 owners file');
     } catch (err) {
-      // The file is only ever replaced whole (rename), so this is damage, not a crash: say so and stop.
+      // The file was only ever replaced whole (rename), so this is damage, not a crash: say so and stop.
       throw new OwnersFileError(
-        `${f.path} is damaged (${(err as Error).message}): restore it from a backup, or remove it to let the first writer of each stream own it again`,
+        `${path} is damaged (${(err as Error).message}): restore it from a backup, or remove it to let the first writer of each stream own it again`,
         { cause: err },
       );
     }
     for (const [id, o] of Object.entries(content.owners)) {
       const stream = Number(id);
-      if (Number.isInteger(stream) && o && typeof o.owner === 'string')
-        f.owners.set(stream, { owner: o.owner, since: String(o.since ?? '') });
+      if (!Number.isInteger(stream) || !o || typeof o.owner !== 'string') continue;
+      // a crash after the shelf write and before the unlink brings us here again: owners never change
+      if (this.shelf.mayHold(stream) && (await this.shelf.read(stream)).length > 0) continue;
+      this.shelf.put(stream, { owner: o.owner, since: String(o.since ?? '') });
+      this.total++;
     }
-    return f;
+    await this.shelf.flush();
+    await unlink(path);
   }
 
   get size(): number {
-    return this.owners.size;
+    return this.total;
   }
 
   ownerOf(stream: number): string | undefined {
     return this.owners.get(stream)?.owner;
   }
 
-  claim(stream: number, identity: string): string {
+  claim(stream: number, identity: string): string | Promise<string> {
+    const known = this.owners.get(stream);
+    if (known) return this.touch(stream, known).owner;
+    // Not in memory: surely new (the shelf's filter, no I/O), or read its bucket first.
+    if (!this.shelf.mayHold(stream)) return this.bind(stream, identity);
+    return this.lookup(stream).then((owner) => owner ?? this.bind(stream, identity));
+  }
+
+  /** The owner of `stream`, from memory or from disk (undefined: none yet). */
+  async lookup(stream: number): Promise<string | undefined> {
     const known = this.owners.get(stream);
     if (known) return known.owner;
-    // Bound in memory at once (a second identity is refused from this moment on), on disk with the next write.
-    this.owners.set(stream, { owner: identity, since: new Date().toISOString() });
-    this.pending.set(stream, this.schedule(stream));
-    return identity;
+    if (!this.shelf.mayHold(stream)) return undefined;
+    let p = this.loading.get(stream);
+    if (!p) {
+      p = this.shelf.read(stream).then(
+        (found) => {
+          this.loading.delete(stream);
+          const first = found[0];
+          if (first && !this.owners.has(stream)) {
+            this.owners.set(stream, first);
+            this.drop();
+          }
+          return this.owners.get(stream) ?? first;
+        },
+        (err: unknown) => {
+          this.loading.delete(stream);
+          throw err;
+        },
+      );
+      this.loading.set(stream, p);
+    }
+    return (await p)?.owner;
   }
 
   whenBound(stream: number): Promise<void> | undefined {
@@ -131,8 +197,45 @@ export class OwnersFile implements StreamOwners {
     while (this.writing) await this.writing.catch(() => {});
   }
 
+  private touch(stream: number, b: Binding): Binding {
+    this.owners.delete(stream);
+    this.owners.set(stream, b);
+    return b;
+  }
+
+  private bind(stream: number, identity: string): string {
+    const known = this.owners.get(stream);
+    if (known) return known.owner; // bound by another claim while this one read the disk
+    // Bound in memory at once (a second identity is refused from this moment on), on disk with the next write.
+    const b = { owner: identity, since: new Date().toISOString() };
+    this.owners.set(stream, b);
+    this.total++;
+    this.pending.set(stream, this.schedule(stream, b));
+    this.drop();
+    return identity;
+  }
+
+  /**
+   * Past maxCached: forget the least recently used owners that are on disk (they are read back when
+   * needed), down to 1/32 under it: in batches, as HwmStore evicts (lessons/day09/hwm-store.ts).
+   */
+  private drop(): void {
+    if (this.owners.size <= this.maxCached) return;
+    let over = this.owners.size - this.maxCached + Math.floor(this.maxCached / 32);
+    let skipped = 0;
+    for (const id of this.owners.keys()) {
+      if (this.pending.has(id)) {
+        if (++skipped > DROP_SCAN) break;
+        continue;
+      }
+      this.owners.delete(id);
+      if (--over <= 0) break;
+    }
+  }
+
   /** Puts `stream` in the next write (one write at a time; what arrives meanwhile goes together in the next). */
-  private schedule(stream: number): Promise<void> {
+  private schedule(stream: number, b: Binding): Promise<void> {
+    this.shelf.put(stream, b);
     let round = this.queued;
     if (!round) {
       let resolve!: () => void;
@@ -153,18 +256,22 @@ export class OwnersFile implements StreamOwners {
     const round = this.queued;
     if (!round) return;
     this.queued = undefined;
-    this.writing = this.write()
+    this.writing = this.shelf
+      .flush()
       .then(
         () => {
           for (const s of round.streams) if (this.pending.get(s) === round.promise) this.pending.delete(s);
           round.resolve();
+          this.drop();
         },
         (err: Error) => {
-          // Not on disk, so never ACKed: forget these bindings; the next HELLO claims (and writes) again.
+          // Not known to be on disk, so never ACKed: forget these bindings here. The shelf keeps their
+          // lines for its next write, and the next HELLO of such a stream reads them back from there.
           for (const s of round.streams) {
             if (this.pending.get(s) !== round.promise) continue;
             this.pending.delete(s);
             this.owners.delete(s);
+            this.total--;
           }
           round.reject(err);
         },
@@ -173,28 +280,6 @@ export class OwnersFile implements StreamOwners {
         this.writing = undefined;
         this.startRound();
       });
-  }
-
-  /** The whole map, atomically: temp file, fsync, rename over the old one, fsync of the directory. */
-  private async write(): Promise<void> {
-    const content: OwnersFileContent = { version: 1, owners: {} };
-    for (const [id, o] of this.owners) content.owners[String(id)] = o;
-    const tmp = `${this.path}.tmp`;
-    const fh = await open(tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(`${JSON.stringify(content)}\n`);
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.path);
-    // the rename itself is durable only once the directory is
-    const d = await open(this.dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
   }
 }
 
