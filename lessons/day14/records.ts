@@ -4,9 +4,10 @@
  * A load generator must be much faster than what it tests, or it measures itself. At 2M records/s a
  * record has 500 ns in total — `JSON.stringify` of an object alone costs more. So nothing here builds an
  * object or a string per record. At start a seeded pool of record bodies is composed from pre-encoded
- * pieces (`{"ts":"`, service names, hosts, levels, …, numbers written as ASCII digits in place) and each
- * body is split around its id. Then a record is one PRNG step (which body), two memcpy's into one large
- * output Buffer, and its own ts and id spliced in — a template with spliced numbers. The output Buffer
+ * pieces (`{"ts":"`, service names, hosts, levels, …, numbers written as ASCII digits in place), and the
+ * whole pool is laid down once as a framed template with a fixed-width id placeholder per record. Record
+ * i is pool body (i − 1) mod pool size: a run of records is one memcpy of the template, then each record's
+ * own ts and id are spliced in (issue 21.5) — a template with spliced numbers. The output Buffer
  * goes to the socket as it is (NDJSON lane), or becomes a BATCH payload (LSP/1), or is cut into
  * datagrams at the record ends this writes down.
  *

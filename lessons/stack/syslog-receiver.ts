@@ -8,7 +8,7 @@
  *   UDP  (RFC 5426)  one message per datagram
  *   TCP  (RFC 6587)  octet counting (`LEN SP MSG`) or LF framing, told apart PER MESSAGE
  *   TLS  (RFC 5425)  the same framing inside TLS 1.2+ (optionally with client certificates)
- *        │
+ *        │  (plain TCP is read into one reused buffer: own-buffer-reads.ts)
  *        ▼  syslog-framing.ts: SyslogFrameDecoder (LF framing: day 08's LineDecoder) → shared/protocol/syslog/
  *        │  writer.ts: SyslogRecordWriter (RFC 5424 / 3164 → record),
  *        │  on this thread or on workers (syslog-parser.ts), to the sink in big writes (double-buffered-appender.ts)
