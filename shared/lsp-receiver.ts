@@ -141,6 +141,8 @@ class Connection implements LspConnection {
   held = 0;
   /** paused until the partial-frame budget frees (issue 18.5) */
   budgetBlocked = false;
+  /** HELLOs answered on this connection */
+  hellos = 0;
   private readonly pendingAcks = new Map<number, number>();
   private ackScheduled = false;
 
@@ -388,7 +390,11 @@ export class LspReceiver {
           if (conn.closed) return;
           conn.socket.write(encodeAck(frame.stream, seq));
           this.counters.acks++;
-          this.opts.log.info('HELLO', { peer: conn.peer, name: hello.name, stream: frame.stream, ack: seq });
+          // A connection's first HELLO at info, any further ones at debug: a client naming a million
+          // streams on one connection must not write a million log lines (issue 18.5).
+          const fields = { peer: conn.peer, name: hello.name, stream: frame.stream, ack: seq };
+          if (conn.hellos++ === 0) this.opts.log.info('HELLO', fields);
+          else this.opts.log.debug('HELLO', fields);
         };
         const seq = this.opts.handlers.onHello(conn, frame.stream, hello);
         if (typeof seq === 'number') answer(seq);

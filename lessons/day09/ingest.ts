@@ -114,9 +114,12 @@ export interface AckedIngestOptions extends StorageLimits {
   identityOf?: (conn: LspConnection) => string | undefined;
   /** more FileSink options (e.g. compressRotated) */
   fileSink?: ExtraSinkOptions;
-  /** streams whose marks and owners are held in memory at most; idle ones past it are evicted to disk (issue 18.5). Default: no bound */
+  /** streams whose marks and owners are held in memory at most; idle ones past it are evicted to disk (issue 18.5). Default: DEFAULT_MAX_STREAMS */
   maxStreams?: number;
 }
+
+/** Streams held in memory when the receiver names no bound (--max-streams; issue 18.5). */
+export const DEFAULT_MAX_STREAMS = 100_000;
 
 /** Streams one connection may hold at once (issue 18.5): a HELLO past it lets go of the connection's oldest. */
 export const MAX_STREAMS_PER_CONNECTION = 64;
@@ -214,7 +217,7 @@ export class AckedIngest {
       // the owners live in the store when it keeps them (every receiver in front of it agrees), else here
       const owners = store.bindOwner
         ? new StoreOwners({ bindOwner: store.bindOwner.bind(store) })
-        : await OwnersFile.open(opts.dataDir, { maxCached: opts.maxStreams });
+        : await OwnersFile.open(opts.dataDir, { maxCached: opts.maxStreams ?? DEFAULT_MAX_STREAMS });
       return new AckedIngest(opts, sink, new MemoryMarks(opts.stats), owners);
     }
     // [d09.4] the marks come back from disk: the checkpoint plus whatever was written after it
@@ -223,10 +226,10 @@ export class AckedIngest {
       sink,
       stats: opts.stats,
       checkpointIntervalMs: opts.checkpointIntervalMs ?? 1000,
-      maxStreams: opts.maxStreams,
+      maxStreams: opts.maxStreams ?? DEFAULT_MAX_STREAMS,
       onError: (err) => opts.log.warn('HWM checkpoint failed (the next one retries)', { error: err.message }),
     });
-    const owners = await OwnersFile.open(opts.dataDir, { maxCached: opts.maxStreams }); // who may write each stream
+    const owners = await OwnersFile.open(opts.dataDir, { maxCached: opts.maxStreams ?? DEFAULT_MAX_STREAMS }); // who may write each stream
     opts.stats.extra.tracking = hwm.tracking; // streams in memory, evicted, read back (issue 18.5)
     opts.log.info('high-water marks recovered', { ...hwm.recovery, owners: owners.size });
     return new AckedIngest(opts, sink, hwm, owners);

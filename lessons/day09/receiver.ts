@@ -30,7 +30,7 @@ import { DEFAULT_MAX_PARTIAL_BYTES, LspReceiver } from '../../shared/lsp-receive
 import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
-import { AckedIngest } from './ingest.ts';
+import { AckedIngest, DEFAULT_MAX_STREAMS } from './ingest.ts';
 
 const args = parseCli({
   name: 'lessons/day09/receiver.ts',
@@ -59,7 +59,7 @@ const args = parseCli({
     maxStreams: opt.int(
       '--max-streams <n>',
       'streams whose marks and owners stay in memory; idle ones past it are evicted, and read back from disk when they return (issue 18.5)',
-      100_000,
+      DEFAULT_MAX_STREAMS,
       { min: 1, max: 100_000_000 },
     ),
     checkpointIntervalMs: opt.int(
