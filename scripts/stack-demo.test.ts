@@ -37,8 +37,8 @@ describe('RecordGenerator: real-time timestamps (clock)', () => {
   it('without a clock a seed still gives the same bytes (day 14 and the bench rely on it)', () => {
     const one = new RecordGenerator({ seed: 42, baseTimeMs: Date.UTC(2026, 10, 26) }).take(50);
     expect(new RecordGenerator({ seed: 42, baseTimeMs: Date.UTC(2026, 10, 26) }).take(50)).toEqual(one);
-    expect(JSON.parse(new RecordGenerator({ seed: 1 }).next()).ts).toBe('2026-01-01T00:00:00.000Z');
-    expect(JSON.parse(one[10]!).ts).toBe('2026-11-26T00:00:00.001Z'); // the default step: 0.1 ms
+    expect((JSON.parse(new RecordGenerator({ seed: 1 }).next()) as { ts: string }).ts).toBe('2026-01-01T00:00:00.000Z');
+    expect((JSON.parse(one[10]!) as { ts: string }).ts).toBe('2026-11-26T00:00:00.001Z'); // the default step: 0.1 ms
   });
 });
 

@@ -27,9 +27,9 @@ const LEFT: Record<string, (names: string[], dir: string) => Promise<boolean>> =
     const last = await readFile(join(dir, plain.at(-1)!));
     return last.length > 0 && last[last.length - 1] !== 0x0a; // a partial last line
   },
-  rotate: async (names) => names.filter((n) => /^records-\d+\.ndjson$/.test(n)).length >= 2, // rotated, not compressed
-  compress: async (names) => names.some((n) => n.endsWith('.ndjson.gz.tmp')),
-  compressed: async (names) => names.some((n) => n.endsWith('.ndjson.gz') && names.includes(n.slice(0, -3))), // twin
+  rotate: (names) => Promise.resolve(names.filter((n) => /^records-\d+\.ndjson$/.test(n)).length >= 2), // rotated, not compressed
+  compress: (names) => Promise.resolve(names.some((n) => n.endsWith('.ndjson.gz.tmp'))),
+  compressed: (names) => Promise.resolve(names.some((n) => n.endsWith('.ndjson.gz') && names.includes(n.slice(0, -3)))), // twin
 };
 
 describe('FileSink restarts after a kill at every named fault point', () => {

@@ -126,7 +126,7 @@ describe('runChecks', () => {
           },
           4000,
         ),
-        check('t.2', async () => undefined),
+        check('t.2', () => Promise.resolve()),
       ]),
     });
     expect(results.map((r) => r.status)).toEqual(['failed', 'not-run']);
@@ -139,12 +139,13 @@ describe('runChecks', () => {
   it('a failing check stops the run unless told not to; seeds are per check and reproducible', async () => {
     const draws: number[] = [];
     const checks = [
-      check('t.1', async (ctx) => {
+      check('t.1', (ctx) => {
         draws.push(ctx.rng());
-        throw new CheckFailure({ expected: 'e', received: 'r', where: 'w', hint: 'h' });
+        return Promise.reject(new CheckFailure({ expected: 'e', received: 'r', where: 'w', hint: 'h' }));
       }),
-      check('t.2', async (ctx) => {
+      check('t.2', (ctx) => {
         draws.push(ctx.rng());
+        return Promise.resolve();
       }),
     ];
     const a = await runChecks({

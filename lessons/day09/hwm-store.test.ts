@@ -150,7 +150,7 @@ describe('HwmStore [d09.4]', () => {
     m2.accepted = 500;
     await a.sink.whenWritten(a.sink.position); // the offsets a checkpoint takes are what is written
     await a.store.checkpoint();
-    const cp = JSON.parse(await readFile(join(dir, CHECKPOINT_FILE), 'utf8'));
+    const cp = JSON.parse(await readFile(join(dir, CHECKPOINT_FILE), 'utf8')) as { streams: unknown };
     expect(cp.streams).toEqual({ 1: 1000, 2: 500 });
     // more after the checkpoint, then a "crash": no close, no final checkpoint
     a.sink.append(persisted(1, 1001, 1010));
@@ -178,7 +178,9 @@ describe('HwmStore [d09.4]', () => {
     // the records are not on disk yet, so neither is a checkpoint claiming them
     await expect(readFile(join(dir, CHECKPOINT_FILE), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
     await cp;
-    expect(JSON.parse(await readFile(join(dir, CHECKPOINT_FILE), 'utf8')).streams).toEqual({ 5: 10 });
+    expect((JSON.parse(await readFile(join(dir, CHECKPOINT_FILE), 'utf8')) as { streams: unknown }).streams).toEqual({
+      5: 10,
+    });
     await sink.close();
     await store.close();
   });

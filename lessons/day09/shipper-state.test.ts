@@ -36,7 +36,9 @@ describe('ShipperState', () => {
     expect(ShipperState.open(dir).followOf('/var/log/app.log')).toEqual(pos);
     expect(ShipperState.open(dir).followOf('/var/log/other.log')).toBeUndefined();
     expect(ShipperState.open(dir, { streamId: a.stream + 1 }).followOf('/var/log/app.log')).toBeUndefined();
-    expect(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).follow.pos).toBe(300);
+    expect(
+      (JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { follow: { pos: number } }).follow.pos,
+    ).toBe(300);
   });
 
   it('a damaged state file starts over rather than crashing', async () => {

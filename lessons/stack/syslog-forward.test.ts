@@ -30,7 +30,10 @@ async function frameServer(): Promise<{ port: number; frames: string[]; next: (n
         frames.push(buf.toString('utf8', sp + 1, sp + 1 + len));
         buf = buf.subarray(sp + 1 + len);
       }
-      for (const w of waiters.splice(0)) frames.length >= w.n ? w.resolve() : waiters.push(w);
+      for (const w of waiters.splice(0)) {
+        if (frames.length >= w.n) w.resolve();
+        else waiters.push(w);
+      }
     });
     sock.on('end', () => sock.end()); // read everything, then close: the forwarder's "delivered"
     sock.on('error', () => {});
@@ -83,6 +86,7 @@ describe('syslog-forward.ts', () => {
   it('bulk input still goes out in large writes: one write per source chunk, at most writeBytes each', async () => {
     const srv = await frameServer();
     const sizes: number[] = [];
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the original write, called with .apply(this) below
     const write = net.Socket.prototype.write;
     vi.spyOn(net.Socket.prototype, 'write').mockImplementation(function (this: net.Socket, ...a: unknown[]) {
       if (Buffer.isBuffer(a[0])) sizes.push(a[0].length);

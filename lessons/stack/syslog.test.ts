@@ -426,7 +426,7 @@ describe('syslog-parser.ts: parse workers make the same records and rejects as t
     const worker = await run((cb) => new WorkerSyslogParser(1, limits, cb, (err) => expect.fail(err.message)));
     const lines = inline.records.toString().split('\n').filter(Boolean);
     expect(lines).toHaveLength(6000 + 120 + 1);
-    expect(JSON.parse(lines.at(-1)!).msg).toBe('after');
+    expect((JSON.parse(lines.at(-1)!) as { msg: string }).msg).toBe('after');
     expect(worker.records.equals(inline.records)).toBe(true);
     const summary = (ev: string[]) => ev.join(' ').match(/syslog_\w+|true/g);
     expect(summary(worker.events)).toEqual(summary(inline.events));

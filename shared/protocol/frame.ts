@@ -387,7 +387,7 @@ export class FrameDecoder {
     }
     const version = buf[p + 2]!;
     if (version !== VERSION) fail(LS_ERR.LS_ERR_VERSION, `unsupported version ${version}`, at + FIELD.version);
-    const type = buf[p + 3]!;
+    const type = buf[p + 3]! as FrameType; // a raw byte, checked against the enum's range next
     if (type < FrameType.HELLO || type > FrameType.PONG) {
       fail(LS_ERR.LS_ERR_TYPE, `unknown frame type ${type}`, at + FIELD.type);
     }

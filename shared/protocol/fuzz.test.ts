@@ -64,7 +64,7 @@ const validFrame: fc.Arbitrary<FrameInit> = fc
     payload: fc.uint8Array({ maxLength: 40 }),
   })
   .map(({ type, codec, count, stream, seq, payload }) =>
-    type === FrameType.BATCH
+    (type as FrameType) === FrameType.BATCH
       ? {
           type,
           codec,

@@ -129,7 +129,7 @@ export async function startReceiver(name: string, file: string, args: string[] =
     if (alive(program.pid)) process.kill(program.pid, 'SIGKILL');
   };
   process.once('exit', reap);
-  const ready = await program.ready.catch(async (err: unknown) => {
+  const ready = await program.ready.catch((err: unknown) => {
     reap();
     throw err;
   });

@@ -84,8 +84,9 @@ describe('syslog message parsers under hostile input', () => {
       fc.property(syslogish, fc.integer({ min: 0, max: 4_102_444_800_000 }), (msg, at) => {
         const r = syslogToRecord(msg, at);
         if (r.ok) {
-          const v = validateRecordObject(JSON.parse(JSON.stringify(r.record)));
-          expect(v).toEqual({ ok: true, record: expect.anything() });
+          const v = validateRecordObject(JSON.parse(JSON.stringify(r.record)) as unknown);
+          expect(v).toMatchObject({ ok: true });
+          expect(v).toHaveProperty('record');
         } else {
           expect(SYSLOG_REASONS).toContain(r.reason);
           expect(r.offset).toBeGreaterThanOrEqual(0);

@@ -193,7 +193,7 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
       const dec = new FrameDecoder();
       socket.on('data', (c: Buffer) => frames.push(...dec.push(c)));
       const closed = new Promise<void>((r) => socket.once('close', () => r()));
-      stops.push(async () => void socket.destroy());
+      stops.push(() => Promise.resolve(void socket.destroy()));
       return {
         socket,
         frames,
