@@ -237,6 +237,8 @@ export class FileSink extends EventEmitter {
   private syncing: Promise<void> | undefined;
   private rejectsDirty = false;
   private readonly rejectSampler: TokenBucket;
+  /** see setRetentionFloor */
+  private retentionFloor: (() => number) | undefined;
   private fsyncDue = false;
   private fsyncTimer: NodeJS.Timeout | undefined;
   private failed: Error | undefined;
@@ -611,7 +613,7 @@ export class FileSink extends EventEmitter {
    */
   private retainInBackground(keepFrom: number): void {
     this.compressQueue = this.compressQueue.then(() =>
-      applyRetention(this.opts.dir, this.opts, keepFrom).then(
+      applyRetention(this.opts.dir, this.opts, Math.min(keepFrom, this.retentionFloor?.() ?? Infinity)).then(
         (removed) => this.countRemoved(removed),
         (err) => {
           this.counters.errors++;
@@ -619,6 +621,16 @@ export class FileSink extends EventEmitter {
         },
       ),
     );
+  }
+
+  /**
+   * Retention at rotation keeps every records file from `floor()` on as well: a receiver whose marks
+   * checkpoint names a records file (lessons/day09/hwm-store.ts) passes that file's index, so no file its
+   * recovery would still scan after a crash is removed. Startup retention runs before anything is
+   * recovered (FileSink.open) and does not ask.
+   */
+  setRetentionFloor(floor: () => number): void {
+    this.retentionFloor = floor;
   }
 
   /** Counts and logs what retention removed (one line per file: an operator sees what went and why). */

@@ -106,6 +106,17 @@ describe('retention on real files', () => {
     expect(await allLines(dir)).toEqual((lines(30, 10) + lines(40, 1)).trimEnd().split('\n'));
   });
 
+  it('at rotation, a retention floor keeps the files from it on (a marks checkpoint still names them)', async () => {
+    const sink = await FileSink.open({ dir, fsync: 'never', rotateBytes: 4096, retainBytes: 1 });
+    sink.setRetentionFloor(() => 3);
+    for (let i = 0; i < 3000; i += 100) await sink.whenWritten(sink.append(lines(i, 100)));
+    await sink.close();
+    const names = await records(dir);
+    expect(sink.counters.rotations).toBeGreaterThan(4);
+    expect(names[0]).toBe(recordFileName(3)); // 1 and 2 removed, 3 on kept although far over retainBytes
+    expect(names.length).toBe(sink.counters.rotations - 1);
+  });
+
   it('at rotation, by size, compressed at rest: the total stays within retainBytes + rotateBytes, the newest lines all there', async () => {
     const ROTATE = 4096;
     const RETAIN = 16 * 1024;
