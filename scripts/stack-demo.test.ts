@@ -42,10 +42,14 @@ describe('RecordGenerator: real-time timestamps (clock)', () => {
   });
 });
 
-/** How far a record's ts may lie from its _rx.ts: day 12 batches for 500 ms, the rest send at once. */
-const MAX_SKEW_MS = 1500;
-/** A lane is steady when no two consecutive records arrive further apart than this (20 records/s). */
-const MAX_GAP_MS = 1500;
+/**
+ * How far a record's ts may lie from its _rx.ts: day 12 batches for 500 ms, the rest send at once. The defects
+ * this catches are days off (a fixed base time) or ~20 s bursts, so the bound is wide enough for a loaded
+ * machine: it tells made-now from made-long-ago, it does not time the pipeline.
+ */
+const MAX_SKEW_MS = 5000;
+/** A lane is steady when no two consecutive records arrive further apart than this (20 records/s; the held-back forwarder gave ~20 s gaps). */
+const MAX_GAP_MS = 5000;
 /** Records per lane to wait for (about 4 s of demo at 20 records/s). */
 const RECORDS = 80;
 
