@@ -299,6 +299,8 @@ describe('grade --class (issue 19)', () => {
       expect(await main(['--class', root, '--json', 'x.json'])).toBe(2);
       expect(await main(['--class', root, '--lessons', root])).toBe(2);
       expect(await main(['--class', root, '--jobs', '0'])).toBe(2);
+      // --no-sandbox runs it anyway, and the report and each feedback say why it was not sandboxed
+      expect(await main(['--class', root, '--days', 'day08', '--only', 'd08.2', '--quiet', '--no-sandbox'])).toBe(0);
     } finally {
       console.error = err;
       if (before === undefined) delete process.env['LOGSTREAM_BWRAP'];
@@ -307,5 +309,11 @@ describe('grade --class (issue 19)', () => {
     expect(errors[0]).toMatch(/^error: the sandbox cannot start: .*no-such-bwrap is not installed.*--no-sandbox/);
     expect(errors[0]?.split('\n')).toHaveLength(1);
     expect(errors.slice(1, 4).every((e) => /\[LS_ERR_BAD_FLAG\]/.test(e))).toBe(true);
+    const report = JSON.parse(await readFile(path.join(root, '_grades', 'class.json'), 'utf8')) as ClassReport;
+    expect(report.sandbox).toEqual({ used: false, reason: expect.stringMatching(/^the sandbox cannot start \(/) });
+    expect(report.learners.find((l) => l.name === 'ref')?.days[0]?.status).toBe('complete');
+    expect(await readFile(path.join(root, '_grades', 'feedback', 'ref.md'), 'utf8')).toMatch(
+      /> Not sandboxed: the sandbox cannot start/,
+    );
   }, 60_000);
 });

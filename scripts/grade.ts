@@ -706,7 +706,6 @@ async function mainClass(o: {
       `grading the class ${classDir}  seed: ${seed}${previous !== undefined ? ' (the last grade’s: the cache applies)' : ''}  reference: ${referenceCommit(REPO_ROOT)}  jobs: ${jobs}  budget: ${o.budget ?? DEFAULT_BUDGET_S} s per learner-day`,
     ),
   );
-  if (!o.sandbox) console.log(red('not sandboxed (--no-sandbox): learner code runs with your rights'));
   const report = await gradeClass({
     classDir,
     outDir,
@@ -723,6 +722,7 @@ async function mainClass(o: {
     progress: !o.quiet,
   });
   const out = await writeClassOutputs(report);
+  if (!report.sandbox.used) console.log(red(`not sandboxed: ${report.sandbox.reason ?? '--no-sandbox'}`));
   console.log(`\n${formatClassTable(report)}`);
   for (const s of report.skipped) console.log(dim(`skipped ${s.dir}: ${s.reason}`));
   for (const l of report.learners) {

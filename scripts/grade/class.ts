@@ -184,6 +184,8 @@ interface Job {
   plan: Extract<DayPlan, { kind: 'run' }>;
   cacheFile: string;
   index: number;
+  /** The learner's own tsx compile cache (sandbox.ts): their days after the first start warm. */
+  tsxCache: string;
 }
 
 /** Runs one learner-day's checks in a worker (in the sandbox unless `sandbox` is undefined). */
@@ -224,6 +226,7 @@ async function runJob(
             stageRoot: job.stageRoot,
             privateTmp,
             userNamespace: o.sandbox.userNamespace,
+            tsxCache: job.tsxCache,
           }),
           ...node,
           encodeSpec(spec),
@@ -399,7 +402,12 @@ export async function gradeClass(o: ClassOptions): Promise<ClassReport> {
       );
     }
     sandbox = { userNamespace: probe.userNamespace };
-  } else sandboxReason = '--no-sandbox: learner code ran with the grader’s rights';
+  } else {
+    const probe = await probeSandbox(repoRoot, workRoot);
+    sandboxReason = probe.ok
+      ? '--no-sandbox: learner code ran with the grader’s rights'
+      : `the sandbox cannot start (${probe.reason}); --no-sandbox: learner code ran with the grader’s rights`;
+  }
   const commit = referenceCommit(repoRoot);
   const refHash = await referenceHash(repoRoot);
   const cacheDir = path.join(o.outDir, 'cache');
@@ -500,7 +508,11 @@ export async function gradeClass(o: ClassOptions): Promise<ClassReport> {
           learner.days[di] = plan.grade;
           await writeFile(cacheFile, JSON.stringify(plan.grade));
           dayDone(f.name, plan.grade);
-        } else jobs.push({ learner, stageRoot, plan, cacheFile, index: di });
+        } else {
+          const tsxCache = path.join(workRoot, `tsx-cache-${i}`);
+          await mkdir(tsxCache, { recursive: true });
+          jobs.push({ learner, stageRoot, plan, cacheFile, index: di, tsxCache });
+        }
       }
     }
     bar?.update(finished, { running: runningText() });

@@ -29,6 +29,11 @@ export interface SandboxSpec {
   privateTmp: string;
   /** Run as uid 1000 in a user namespace (the probe found that it works). */
   userNamespace: boolean;
+  /**
+   * A host folder that is tsx's compile cache in there (`/tmp/tsx-<uid>`): one per LEARNER, shared by that
+   * learner's days only (a cache another learner could write would let them change what this one runs).
+   */
+  tsxCache?: string;
 }
 
 /** Files of /etc a Node program needs (name lookup of localhost, TLS roots, users, time zone). */
@@ -51,6 +56,8 @@ export function sandboxArgs(spec: SandboxSpec): string[] {
   a.push('--proc', '/proc', '--dev', '/dev');
   // The private temp dir first: the binds below that live under /tmp (the staged copy) are mounted on it.
   a.push('--bind', spec.privateTmp, '/tmp');
+  if (spec.tsxCache)
+    a.push('--bind', spec.tsxCache, `/tmp/tsx-${spec.userNamespace ? 1000 : (process.getuid?.() ?? 0)}`);
   for (const part of REPO_PARTS) {
     const p = path.join(spec.repoRoot, part);
     if (existsSync(p)) a.push('--ro-bind', p, p);
