@@ -11,13 +11,16 @@
  */
 import { LineDecoder, type LineTooLongInfo } from '../day08/line-decoder.ts';
 import { SAMPLE_BYTES } from '../../shared/protocol/limits.ts';
-import { PendingBytes } from '../../shared/protocol/pending-bytes.ts';
 import { SYSLOG_ERR, type SyslogErrorCode, type SyslogReason } from '../../shared/protocol/syslog/errors.ts';
 
 const SP = 0x20;
 const LF = 0x0a;
 const CR = 0x0d;
 const NUL = 0x00;
+
+const EMPTY = Buffer.alloc(0);
+/** The assembly buffer of a message that spans chunks is kept (for the next) up to this size. */
+const KEEP_ASM_BYTES = 64 << 10;
 
 /** Most digits a count may have: more is not a count (10 digits = up to 9,999,999,999 bytes). */
 const MAX_COUNT_DIGITS = 10;
@@ -57,8 +60,9 @@ export interface SyslogFrameDecoderOptions {
   onMessage: (buf: Buffer, start: number, end: number, framing: SyslogFraming) => void;
   onReject: (info: SyslogRejectInfo) => void;
   /**
-   * The caller reuses (or hands away) each chunk once push() returns: the part of a message that spans
-   * chunks is then copied rather than kept as a view. Default false: views are kept (fewer copies).
+   * The caller reuses (or hands away) each chunk once push() returns: the part of an LF-framed message
+   * that spans chunks is then copied rather than kept as a view (default false: views are kept). An
+   * octet-counted message that spans chunks is always copied, into one buffer the decoder reuses.
    */
   reusesChunks?: boolean;
 }
@@ -97,8 +101,12 @@ export class SyslogFrameDecoder {
   private readonly onMessage: SyslogFrameDecoderOptions['onMessage'];
   private readonly onReject: SyslogFrameDecoderOptions['onReject'];
   private state = S_START;
-  /** S_OCTETS: the part of the message from earlier chunks */
-  private readonly pending = new PendingBytes();
+  /**
+   * S_OCTETS: the part of the message from earlier chunks, copied into one buffer this decoder reuses
+   * (issue 21: no Buffer per piece, no concat at the end); it grows as bytes arrive, never past the count.
+   */
+  private asm: Buffer = EMPTY;
+  private asmLen = 0;
   /** S_LINE: day 08's line framing, with the message limit as its line limit */
   private readonly lines: LineDecoder;
   /** the chunk push() is working on (a line that lies inside it is passed on as an offset range of it) */
@@ -145,7 +153,7 @@ export class SyslogFrameDecoder {
 
   /** bytes held for an incomplete message */
   get bufferedBytes(): number {
-    return this.pending.length + this.lines.bufferedBytes + (this.state === S_COUNT ? this.countLen : 0);
+    return this.asmLen + this.lines.bufferedBytes + (this.state === S_COUNT ? this.countLen : 0);
   }
 
   /** true when the decoder is between messages (nothing incomplete held) */
@@ -162,8 +170,8 @@ export class SyslogFrameDecoder {
   buffered(): Buffer {
     if (this.state === S_DEAD) return Buffer.alloc(0);
     if (this.state === S_LINE) return this.lines.buffered();
-    const parts = this.state === S_COUNT ? [this.countBytes.subarray(0, this.countLen)] : this.pending.parts;
-    return firstBytes(parts);
+    if (this.state === S_COUNT) return Buffer.from(this.countBytes.subarray(0, this.countLen));
+    return Buffer.from(this.asm.subarray(0, Math.min(this.asmLen, SAMPLE_BYTES)));
   }
 
   /** Adds a chunk; calls onMessage / onReject synchronously, in stream order. */
@@ -216,17 +224,17 @@ export class SyslogFrameDecoder {
           pos = this.readCount(chunk, pos);
           break;
         case S_OCTETS: {
-          const want = this.need - this.pending.length;
-          if (this.pending.length === 0 && len - pos >= want) {
+          const want = this.need - this.asmLen;
+          if (this.asmLen === 0 && len - pos >= want) {
             this.state = S_START;
             pos += want;
             this.onMessage(chunk, pos - want, pos, 'octet');
             break;
           }
           const take = Math.min(len - pos, want);
-          this.hold(chunk.subarray(pos, pos + take));
+          this.hold(chunk, pos, pos + take);
           pos += take;
-          if (this.pending.length === this.need) this.finishPending('octet');
+          if (this.asmLen === this.need) this.finishPending('octet');
           break;
         }
         case S_SKIP: {
@@ -283,9 +291,9 @@ export class SyslogFrameDecoder {
     if (state === S_LINE) {
       this.lines.end();
     } else if (state === S_OCTETS) {
-      const sample = firstBytes(this.pending.parts);
-      const seen = this.pending.length;
-      this.pending.clear();
+      const sample = Buffer.from(this.asm.subarray(0, Math.min(this.asmLen, SAMPLE_BYTES)));
+      const seen = this.asmLen;
+      this.asmLen = 0;
       this.reject('syslog_truncated', sample, this.msgOffset, seen);
     } else if (state === S_SKIP) {
       this.need = 0;
@@ -347,9 +355,17 @@ export class SyslogFrameDecoder {
     return pos;
   }
 
-  /** Keeps part of a message that spans chunks: a view, or a copy when the caller reuses its chunks. */
-  private hold(piece: Buffer): void {
-    this.pending.push(this.reusesChunks && piece.length > 0 ? Buffer.from(piece) : piece);
+  /** Keeps `chunk[start, end)`, part of an octet-counted message that spans chunks (a copy). */
+  private hold(chunk: Buffer, start: number, end: number): void {
+    const total = this.asmLen + end - start;
+    if (total > this.asm.length) {
+      // grows with what arrived (doubling), never past the message's count: memory follows the bytes sent
+      const bigger = Buffer.allocUnsafeSlow(Math.min(this.need, Math.max(total, 2 * this.asm.length, 4096)));
+      this.asm.copy(bigger, 0, 0, this.asmLen);
+      this.asm = bigger;
+    }
+    chunk.copy(this.asm, this.asmLen, start, end);
+    this.asmLen = total;
   }
 
   private reportSkipped(): void {
@@ -388,25 +404,13 @@ export class SyslogFrameDecoder {
   }
 
   private finishPending(framing: SyslogFraming): void {
-    const parts = this.pending.parts;
-    const msg = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.pending.length);
-    this.pending.clear();
+    const n = this.asmLen;
+    this.asmLen = 0;
     this.state = S_START;
-    this.onMessage(msg, 0, msg.length, framing);
+    this.onMessage(this.asm, 0, n, framing);
+    // a buffer grown for one big message is not kept for the small ones after it
+    if (this.asm.length > KEEP_ASM_BYTES) this.asm = EMPTY;
   }
-}
-
-/** The first ≤`limit` bytes spread over `parts`, copied. */
-function firstBytes(parts: readonly Buffer[], limit = SAMPLE_BYTES): Buffer {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = Buffer.allocUnsafe(Math.min(total, limit));
-  let w = 0;
-  for (const p of parts) {
-    if (w === out.length) break;
-    w += p.copy(out, w, 0, Math.min(p.length, out.length - w));
-  }
-  return out;
 }
 
 /** RFC 6587 octet counting, the sending side: `LEN SP MSG`. */
