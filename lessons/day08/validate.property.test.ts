@@ -185,7 +185,7 @@ describe('validateBatch answers exactly as validateRecord', () => {
     const good = Array.from({ length: 1500 }, () => Buffer.from(gen.next()));
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.nat(1499), lineArb), { maxLength: 20 }), fc.boolean(), (bad, crlf) => {
-        const lines = [...good];
+        const lines: Buffer[] = [...good];
         for (const [at, line] of bad) lines[at] = line;
         const batch = asBatch(lines, crlf);
         expect(validateBatch(batch, 0)).toEqual(plain(batch, 0, 64 << 10));

@@ -150,6 +150,11 @@ export type BatchVerdicts = Array<Rejection | undefined>;
 // @stub   }
 // @stub   return verdicts;
 // @stub }
+// @stub
+// @stub /** True when text[start, end) is a record of the common shape: the fast path's check (none yet). */
+// @stub export function isCommonRecord(_text: string, _start: number, _end: number): boolean {
+// @stub   return false;
+// @stub }
 export function validateBatch(
   lines: readonly Buffer[],
   from = 0,

@@ -36,20 +36,13 @@
  * - Policies: resumeAfterHello [d09.3–5], nextBackoff [d09.10], deadConnection [d09.8], admit [d09.6],
  *   overflow [d09.7], advanceFollow [d09.5] (lessons/day09/policies.ts: DAY09_POLICIES; a lesson may replace one).
  * - stdout: `{"event":"state","from","to","reason","t",…}` per transition, `{"event":"progress",…}` every
- *   --progress-ms, and one `done` line: sent, acked, dropped, read, resent, spooled, unacked, reconnects,
- *   stream, firstSeq, lastSeq, elapsedMs, recordsPerSec, skippedInput, tooLarge, transitions, reason, and
- *   batches (BATCH frames sent the first time), frames (resends included), recordsPerBatch, flushes (why
- *   each batch left), socketWrites (write() calls), bytesWire, waitMs {p50, p99, max, n} (per record: from
- *   entering the open batch to its ACK, HDR histogram), compression {codec, level, compressed, raw, bytesIn,
- *   bytesOut, ratio, cpuMs}. Exit code 0 when acked + dropped == read (or after SIGTERM), else 1.
- * - `connect(target)` may return a net.Socket or a tls.TLSSocket (the handshake then starts at
- *   'secureConnect'); a socket 'error' (ECONNREFUSED, CERT_HAS_EXPIRED, …) becomes the backoff transition's
- *   reason `CODE: message` and a warn line on stderr.
- * - Compression: each BATCH payload is compressed when sent with `compression.codec` (shared/protocol/codecs.ts)
- *   when it is at least `minBytes`; when the result is not smaller, the raw payload goes with codec 0.
- *   CPU time is measured with process.cpuUsage() around each compress call.
- * - Also exported: `BatchLimits` (config `batch`), `WaitTimes` (lessons/day09/wait-times.ts),
- *   `generatePaced(n, rate, seed, stopped)` (`--generate` at `--rate`).
+ *   --progress-ms, and one `done` line (its fields: lessons/day09/shipper-report.ts). Exit code 0 when
+ *   acked + dropped == read (or after SIGTERM), else 1.
+ * - `connect(target)` may return a net.Socket or a tls.TLSSocket (lessons/day09/shipper-connection.ts); a
+ *   socket 'error' (ECONNREFUSED, CERT_HAS_EXPIRED, …) becomes the backoff transition's reason `CODE: message`.
+ * - Compression: lessons/day09/shipper-wire.ts (compressed when at least `minBytes` and smaller, else raw).
+ * - Also exported: `BatchLimits`, `LspShipperConfig` (lessons/day09/shipper-config.ts), `WaitTimes`
+ *   (lessons/day09/wait-times.ts), `generatePaced(n, rate, seed, stopped)` (lessons/day09/generate-paced.ts).
  * - SIGTERM/SIGINT: stop reading, flush the open batch, wait (≤ 3.5 s) for the ACKs, done line, exit 0.
  *
  * ## How it works (day 09's story; lessons/day09/README.md)
@@ -64,16 +57,18 @@
  * batches by the batching policy, kept in the Outbox until an ACK covers them, and sent within a window.
  * After each (re)connect the HELLO's ACK says what the receiver holds; the rest goes again. Memory is
  * bounded by --queue-records: past it the spool, then the overflow policy.
+ *
+ * The files: this one is the state machine, the send loop (pump), ACK handling and the queue; the
+ * connection is shipper-connection.ts, the wire form shipper-wire.ts, the done line shipper-report.ts, the
+ * --follow position follow-saver.ts, the configuration shipper-config.ts and the flags shipper-options.ts.
  */
-import net from 'node:net';
-import tls from 'node:tls';
 import { Backoff } from './backoff.ts';
-import { countBatching, type BatchPolicy, type Batching } from './batching.ts';
+import { countBatching, type BatchPolicy } from './batching.ts';
 import { formatHostPort, type HostPort } from '../../shared/cli.ts';
 import { FileFollower, type FilePosition } from './follow.ts';
 import { openSource, toRecordLine } from '../day08/input.ts';
 import type { Log } from '../../shared/log.ts';
-import { Outbox, type OutBatch } from './outbox.ts';
+import { Outbox } from './outbox.ts';
 import {
   DAY09_POLICIES,
   type FollowProgress,
@@ -85,24 +80,26 @@ import {
 } from './policies.ts';
 import { announceDone, onShutdown } from '../../shared/process.ts';
 import { encodeBatchPayload } from '../../shared/protocol/batch.ts';
-import type { Codec } from '../../shared/protocol/codecs.ts';
-import { LS_ERR, type LsError } from '../../shared/protocol/errors.ts';
+import { LS_ERR } from '../../shared/protocol/errors.ts';
 import {
   encodeFrame,
   encodeHello,
   encodePing,
   encodePong,
-  FrameDecoder,
   FrameType,
   parseNack,
   type Frame,
 } from '../../shared/protocol/frame.ts';
-import { RecordGenerator } from '../../shared/generate.ts';
-import type { ShipperState, FollowState } from './shipper-state.ts';
+import type { FollowState } from './shipper-state.ts';
 import type { Spool } from './spool.ts';
 import type { LspShipperArgs, TargetList } from './shipper-options.ts';
-import { TokenBucket } from '../../shared/token-bucket.ts';
 import { WaitTimes } from './wait-times.ts';
+import { defaultConnect, ShipperConnection, type ConnectFn } from './shipper-connection.ts';
+import { wireForm, type CompressionStats } from './shipper-wire.ts';
+import { doneFields, newShipperCounters, type DoneLine } from './shipper-report.ts';
+import { generatePaced } from './generate-paced.ts';
+import { FollowSaver } from './follow-saver.ts';
+import type { BatchLimits, LspShipperConfig, ShipperStateName } from './shipper-config.ts';
 
 export {
   lspCodecOptions,
@@ -117,84 +114,10 @@ export {
 export type { BackoffStep, FollowProgress, Liveness, Queue, Resume, ShipperPolicies } from './policies.ts';
 export type { BatchPolicy, BatchPolicyOptions, Batching } from './batching.ts';
 export { WaitTimes } from './wait-times.ts';
-
-/**
- * `--generate N --rate R`: N seeded records created at R per second, in chunks (a token bucket topped up
- * every millisecond or so: no timer per record). Stops early when `stopped()` says so.
- */
-export async function* generatePaced(
-  n: number,
-  rate: number,
-  seed: number,
-  stopped: () => boolean = () => false,
-): AsyncGenerator<string[]> {
-  const gen = new RecordGenerator({ seed, baseTimeMs: Date.now() });
-  const bucket = new TokenBucket(rate, Math.max(1, Math.ceil(rate / 100))); // at most 10 ms worth at once
-  let left = n;
-  while (left > 0 && !stopped()) {
-    const k = Math.min(left, Math.floor(bucket.available()));
-    if (k > 0) {
-      bucket.take(k);
-      left -= k;
-      yield gen.take(k);
-    }
-    if (left > 0) await new Promise((r) => setTimeout(r, 1));
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The engine
-
-export type ShipperStateName = 'idle' | 'connecting' | 'handshaking' | 'streaming' | 'backoff' | 'draining' | 'closed';
-export type ConnectFn = (target: HostPort) => net.Socket;
-
-export interface Compression {
-  codec: Codec;
-  /** undefined: the codec's default */
-  level?: number | undefined;
-  /** payloads smaller than this go uncompressed */
-  minBytes: number;
-}
-
-export interface LspShipperConfig {
-  /** 'day09', 'day11', …: the HELLO names it */
-  lesson: string;
-  args: LspShipperArgs;
-  log: Log;
-  state: ShipperState;
-  spool?: Spool | undefined;
-  /** the acknowledged position a --follow run resumes from (state.followOf(input)) */
-  follow?: FollowState | undefined;
-  /** default: net.connect({host, port, noDelay: true}) */
-  connect?: ConnectFn;
-  compression?: Compression | undefined;
-  policies?: Partial<ShipperPolicies>;
-  /** extra fields for the HELLO payload */
-  hello?: Record<string, unknown>;
-  /** extra fields for the done line */
-  doneExtra?: () => Record<string, unknown>;
-  /** the batching policy's limits; default --batch-records, --batch-bytes, --batch-delay-ms (day 11 passes its own) */
-  batch?: BatchLimits;
-  /** how records are grouped into batches; default day 09's count rule (lessons/day09/batching.ts); day 11 plugs its Batcher in */
-  batching?: Batching;
-}
-
-/** A batch's limits: at most maxRecords records and maxBytes of payload; maxDelayMs is for a time-based policy (day 11). */
-export interface BatchLimits {
-  maxRecords: number;
-  /** payload bytes (NDJSON, LFs included, before compression) */
-  maxBytes: number;
-  maxDelayMs: number;
-}
-
-/** An outbox batch plus the compressed form last sent (recomputed when an ACK re-slices the payload). */
-interface HeldBatch extends OutBatch {
-  wireFor?: Buffer;
-  wire?: Buffer;
-  wireCodec?: number;
-}
-
-const defaultConnect: ConnectFn = (t) => net.connect({ host: t.host, port: t.port, noDelay: true });
+export { generatePaced } from './generate-paced.ts';
+export type { ConnectFn } from './shipper-connection.ts';
+export type { Compression } from './shipper-wire.ts';
+export type { BatchLimits, LspShipperConfig, ShipperStateName } from './shipper-config.ts';
 
 export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
   readonly outbox: Outbox;
@@ -202,21 +125,8 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
   readonly waits = new WaitTimes();
   readonly stream: number;
   /** counters (what the progress and done lines report) */
-  readonly count = {
-    sent: 0,
-    resent: 0,
-    acked: 0,
-    dropped: 0,
-    spooled: 0,
-    reconnects: 0,
-    tooLarge: 0,
-    skippedInput: 0,
-    batches: 0,
-    frames: 0,
-    socketWrites: 0,
-    bytesWire: 0,
-  };
-  readonly compressionStats = { compressed: 0, raw: 0, bytesIn: 0, bytesOut: 0, cpuUs: 0 };
+  readonly count = newShipperCounters();
+  readonly compressionStats: CompressionStats = { compressed: 0, raw: 0, bytesIn: 0, bytesOut: 0, cpuUs: 0 };
   readonly transitions: Record<string, number> = {};
 
   private readonly args: LspShipperArgs;
@@ -245,10 +155,8 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
 
   // the connection
   private st: ShipperStateName = 'idle';
-  private socket: net.Socket | undefined;
-  private decoder = new FrameDecoder();
-  private closeReason: string | undefined;
-  private writeBlocked = false;
+  /** the connection to the receiver, while there is one (lessons/day09/shipper-connection.ts) */
+  private conn: ShipperConnection | undefined;
   private everConnected = false;
   private failedAttempts = 0;
   private backoffTimer: NodeJS.Timeout | undefined;
@@ -274,9 +182,7 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
   // --follow
   private readonly follower: FileFollower | undefined;
   readonly positions: Array<{ lastSeq: number; at: FilePosition }> = [];
-  private followAcked: FollowState | undefined;
-  private followSavedAt = 0;
-  private followSaveTimer: NodeJS.Timeout | undefined;
+  private readonly followSaver: FollowSaver;
 
   private resolveFinished!: (code: number) => void;
   private readonly finished = new Promise<number>((r) => (this.resolveFinished = r));
@@ -312,13 +218,13 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     if (cfg.follow) {
       this.base = cfg.follow.seq;
       this.based = true;
-      this.followAcked = cfg.follow;
       this.log.info('resuming the followed file after its last ACKed line', {
         path: cfg.follow.path,
         pos: cfg.follow.pos,
         seq: cfg.follow.seq,
       });
     }
+    this.followSaver = new FollowSaver(cfg.state, cfg.follow);
     this.follower = args.follow
       ? new FileFollower({
           path: args.input!,
@@ -399,75 +305,35 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     this.log[level](`${from} → ${to}: ${reason}`, extra);
   }
 
-  private write(s: net.Socket, buf: Buffer): boolean {
-    this.count.socketWrites++;
-    this.count.bytesWire += buf.length;
-    return s.write(buf);
-  }
-
   private connect(reason: string): void {
     if (this.everConnected) this.count.reconnects++;
     this.everConnected = true;
     this.transition('connecting', reason, { target: this.targetText });
     this.connectAt = Date.now();
-    let s: net.Socket;
-    try {
-      s = this.connectFn(this.targets[this.targetIndex]!);
-    } catch (err) {
-      // e.g. a TLS option the runtime refuses: as good as a failed connect
-      this.socket = undefined;
-      setImmediate(() => this.onConnectionLost(`connect failed: ${(err as Error).message}`));
-      return;
-    }
-    this.socket = s;
-    this.decoder = new FrameDecoder();
-    this.closeReason = undefined;
-    this.writeBlocked = false;
     this.pingOutstanding = false;
-    const connectedEvent = s instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
-    s.on(connectedEvent, () => {
-      if (this.socket !== s) return;
-      this.transition(
-        'handshaking',
-        `connected to ${this.targetText}${connectedEvent === 'secureConnect' ? ' (TLS)' : ''}, HELLO sent`,
-      );
-      this.handshakeAt = Date.now();
-      this.write(
-        s,
-        encodeHello(this.stream, {
-          name: this.args.name,
-          lesson: this.cfg.lesson,
-          pid: process.pid,
-          ...this.cfg.hello,
-        }),
-      );
-    });
-    s.on('data', (chunk: Buffer) => {
-      if (this.socket !== s) return;
-      let frames: Frame[];
-      try {
-        frames = this.decoder.push(chunk);
-      } catch (err) {
-        this.closeReason = `receiver sent a bad frame: ${(err as LsError).code}`;
-        s.destroy();
-        return;
-      }
-      for (const f of frames) {
-        if (this.socket !== s) return;
-        this.onFrame(s, f);
-      }
-    });
-    s.on('error', (err: NodeJS.ErrnoException) => {
-      this.closeReason ??= err.code ? `${err.code}: ${err.message}` : err.message;
-    });
-    s.on('close', () => {
-      if (this.socket !== s) return;
-      this.socket = undefined;
-      this.onConnectionLost(this.closeReason ?? 'the receiver closed the connection');
-    });
+    const conn: ShipperConnection | undefined = ShipperConnection.open(
+      this.connectFn,
+      this.targets[this.targetIndex]!,
+      {
+        open: (secure) => {
+          this.transition('handshaking', `connected to ${this.targetText}${secure ? ' (TLS)' : ''}, HELLO sent`);
+          this.handshakeAt = Date.now();
+          const { name } = this.args;
+          conn!.write(encodeHello(this.stream, { name, lesson: this.cfg.lesson, pid: process.pid, ...this.cfg.hello }));
+        },
+        frame: (f) => this.onFrame(conn!, f),
+        closed: (why) => {
+          if (this.conn !== conn) return; // an earlier connection's last word
+          this.conn = undefined;
+          this.onConnectionLost(why);
+        },
+      },
+      this.count,
+    );
+    this.conn = conn;
   }
 
-  private onFrame(s: net.Socket, f: Frame): void {
+  private onFrame(conn: ShipperConnection, f: Frame): void {
     switch (f.type) {
       case FrameType.ACK:
         if (f.stream === this.stream) this.onAck(f.seq);
@@ -483,15 +349,14 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
         }
         this.log.error('receiver refused our frames (NACK)', { nack: what });
         this.nacksInRow++;
-        this.closeReason = `NACK ${what}`;
-        s.destroy();
+        conn.close(`NACK ${what}`);
         return;
       }
       case FrameType.PONG:
         this.pingOutstanding = false;
         return;
       case FrameType.PING:
-        this.write(s, encodePong(f.seq));
+        conn.write(encodePong(f.seq));
         return;
       default:
         this.log.debug('unexpected frame ignored', { type: FrameType[f.type] });
@@ -504,7 +369,7 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
         // A run that is not resuming continues the stream after what the receiver already holds.
         this.base = wireSeq;
         this.based = true;
-        if (this.follower) this.saveFollow(true);
+        if (this.follower) this.followSaver.based(this.args.input!, this.base);
         if (this.base > 0)
           this.log.info('the receiver already holds this stream: this run continues after it', {
             stream: this.stream,
@@ -555,8 +420,8 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
 
   /** Puts batches on the connection while the window allows and the socket takes them. */
   private pump(): void {
-    if ((this.st !== 'streaming' && this.st !== 'draining') || !this.socket || this.writeBlocked) return;
-    const s = this.socket;
+    const conn = this.conn;
+    if ((this.st !== 'streaming' && this.st !== 'draining') || !conn?.writable) return;
     const { count, outbox } = this;
     for (let b = outbox.takeToSend(); b !== undefined; b = outbox.takeToSend()) {
       if (b.sends === 1) {
@@ -565,7 +430,7 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
       } else count.resent += b.count;
       count.frames++;
       if (outbox.inflight === 1) this.lastAckProgressAt = Date.now(); // the ACK clock starts when the window fills from empty
-      const [codec, payload] = this.wireForm(b);
+      const [codec, payload] = wireForm(b, this.cfg.compression, this.compressionStats);
       const frame = encodeFrame({
         type: FrameType.BATCH,
         codec,
@@ -574,46 +439,11 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
         seq: b.firstSeq + this.base,
         payload,
       });
-      if (!this.write(s, frame)) {
-        // Backpressure: the kernel's send buffer is full; go on at 'drain'.
-        this.writeBlocked = true;
-        s.once('drain', () => {
-          this.writeBlocked = false;
-          this.pump();
-        });
+      if (!conn.write(frame)) {
+        conn.onWritable(() => this.pump()); // backpressure: the kernel's send buffer is full; go on at 'drain'
         return;
       }
     }
-  }
-
-  /** The payload as it goes on the wire: compressed when configured, big enough, and it shrinks. */
-  private wireForm(b: HeldBatch): [number, Buffer] {
-    const c = this.cfg.compression;
-    const stats = this.compressionStats;
-    stats.bytesIn += b.payload.length;
-    if (!c || c.codec.id === 0 || b.payload.length < c.minBytes) {
-      stats.raw++;
-      stats.bytesOut += b.payload.length;
-      return [0, b.payload];
-    }
-    if (b.wireFor !== b.payload) {
-      const before = process.cpuUsage();
-      const z = c.codec.compress(b.payload, c.level);
-      const used = process.cpuUsage(before);
-      stats.cpuUs += used.user + used.system;
-      b.wireFor = b.payload;
-      if (z.length < b.payload.length) {
-        b.wire = z;
-        b.wireCodec = c.codec.id;
-      } else {
-        b.wire = b.payload; // compression would not make it smaller: send it as it is
-        b.wireCodec = 0;
-      }
-    }
-    if (b.wireCodec === 0) stats.raw++;
-    else stats.compressed++;
-    stats.bytesOut += b.wire!.length;
-    return [b.wireCodec!, b.wire!];
   }
 
   private onConnectionLost(reason: string): void {
@@ -657,8 +487,7 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
   /** The connection is alive on paper only: close it, and the close handler backs off and reconnects. */
   private declareDead(reason: string): void {
     this.log.warn('connection considered dead', { reason });
-    this.closeReason = reason;
-    this.socket?.destroy();
+    this.conn?.close(reason);
   }
 
   /** [d09.8] one watchdog for the connect, the handshake, the ACK clock and the keepalive (no timer per batch) */
@@ -679,10 +508,10 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
       this.declareDead(dead);
       return;
     }
-    if (!this.pingOutstanding && now - this.lastPingAt >= keepaliveMs && this.socket) {
+    if (!this.pingOutstanding && now - this.lastPingAt >= keepaliveMs && this.conn) {
       this.pingOutstanding = true;
       this.pingSentAt = this.lastPingAt = now;
-      this.write(this.socket, encodePing(++this.pingToken));
+      this.conn.write(encodePing(++this.pingToken));
     }
   }
 
@@ -851,22 +680,7 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
 
   // ---- --follow: the acknowledged read position --------------------------------------------------
   save(pos: FollowState): void {
-    this.followAcked = pos;
-    this.saveFollow(false);
-  }
-
-  /** Writes the acknowledged position, at most every 200 ms (and at once when `now`). */
-  private saveFollow(now: boolean): void {
-    this.followAcked ??= { path: this.args.input!, dev: 0, ino: 0, pos: 0, seq: this.base }; // fresh: "from the start, after seq base"
-    const since = Date.now() - this.followSavedAt;
-    if (now || since >= 200) {
-      if (this.followSaveTimer) clearTimeout(this.followSaveTimer);
-      this.followSaveTimer = undefined;
-      this.followSavedAt = Date.now();
-      this.cfg.state.saveFollow(this.followAcked);
-    } else {
-      this.followSaveTimer ??= setTimeout(() => this.saveFollow(true), 200 - since);
-    }
+    this.followSaver.save(pos);
   }
 
   // ---- reading the source ----------------------------------------------------------------------
@@ -926,57 +740,31 @@ export class LspShipper implements Resume, Liveness, Queue, FollowProgress {
     if (this.backoffTimer) clearTimeout(this.backoffTimer);
     this.wakeReader();
     this.follower?.stop();
-    if (this.follower && this.followAcked) this.saveFollow(true);
-    this.socket?.end();
+    if (this.follower) this.followSaver.flush();
+    this.conn?.end();
     this.spool?.close();
     announceDone(this.doneLine(reason));
     this.resolveFinished(code);
   }
 
   /** The done line's fields (also what the experiment and the benchmarks read). */
-  doneLine(reason: string): { sent: number; acked: number; dropped: number; [k: string]: unknown } {
-    const { count } = this;
-    const read = this.nextSeq - 1;
-    const elapsedMs = performance.now() - this.started;
-    const c = this.compressionStats;
-    const comp = this.cfg.compression;
-    return {
-      sent: count.sent,
-      acked: count.acked,
-      dropped: count.dropped,
-      read,
-      resent: count.resent,
-      spooled: count.spooled,
-      unacked: read - count.acked - count.dropped,
-      reconnects: count.reconnects,
-      stream: this.stream,
-      firstSeq: this.base + 1,
-      lastSeq: this.base + read,
-      elapsedMs: Math.round(elapsedMs),
-      recordsPerSec: Math.round(count.acked / (elapsedMs / 1000)),
-      skippedInput: count.skippedInput,
-      tooLarge: count.tooLarge,
-      batches: count.batches,
-      frames: count.frames,
-      recordsPerBatch: count.batches ? Math.round((count.sent / count.batches) * 100) / 100 : 0,
-      flushes: { ...this.batcher.flushes },
-      socketWrites: count.socketWrites,
-      bytesWire: count.bytesWire,
-      waitMs: this.waits.summary(),
-      compression: {
-        codec: comp?.codec.name ?? 'none',
-        level: comp?.level ?? comp?.codec.levels?.default ?? null,
-        compressed: c.compressed,
-        raw: c.raw,
-        bytesIn: c.bytesIn,
-        bytesOut: c.bytesOut,
-        ratio: c.bytesOut ? Math.round((c.bytesIn / c.bytesOut) * 1000) / 1000 : 0,
-        cpuMs: Math.round(c.cpuUs / 100) / 10,
+  doneLine(reason: string): DoneLine {
+    return doneFields(
+      {
+        count: this.count,
+        read: this.nextSeq - 1,
+        elapsedMs: performance.now() - this.started,
+        stream: this.stream,
+        base: this.base,
+        flushes: this.batcher.flushes,
+        waits: this.waits,
+        compression: this.compressionStats,
+        codec: this.cfg.compression,
+        transitions: this.transitions,
       },
-      transitions: this.transitions,
-      ...this.cfg.doneExtra?.(),
       reason,
-    };
+      this.cfg.doneExtra?.(),
+    );
   }
 
   private progress(): void {
