@@ -739,7 +739,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const cmd = ['npm run chaos --', '--profile', opts.profile, '--seed', String(seed)];
   if (opts.records !== undefined) cmd.push('--records', String(records));
   if (opts.faults !== undefined) cmd.push('--faults', String(faultsTotal));
-  if (opts.lanes) cmd.push('--lanes', laneIds.join(','));
+  if (opts.lanes && laneIds.join(',') !== ALL_LANES.join(',')) cmd.push('--lanes', laneIds.join(','));
   return {
     profile: opts.profile,
     seed,
