@@ -1,0 +1,117 @@
+import { expectEqual, expectTrue, show } from '../harness/assert.ts';
+import type { Check } from '../harness/types.ts';
+import { spawnShipper } from '../harness/kit/programs.ts';
+import { waitExit, doneOf, expectExit0, startFakeReceiver, flagNamed } from './support.ts';
+
+export const d11_1: Check = {
+  id: 'd11.1',
+  title:
+    'Process contract: ready lines for --transport tcp and udp, --help, bad flags exit 2, LOGSTREAM_* env, a done line',
+  // Given: the CLI, the receivers and the done line are handed over; no TODO asks for them.
+  given: true,
+  points: 0,
+  timeoutMs: 60_000,
+  async run(ctx) {
+    const [rxHelp, rxBogus, rxBadTransport, shHelp, shBogus] = await Promise.all([
+      ctx.run('receiver', ['--help'], { timeoutMs: 20_000 }),
+      ctx.run('receiver', ['--data-dir', await ctx.tmp(), '--port', '0', '--bogus'], { timeoutMs: 20_000 }),
+      ctx.run('receiver', ['--data-dir', await ctx.tmp(), '--port', '0', '--transport', 'sctp'], { timeoutMs: 20_000 }),
+      ctx.run('shipper', ['--help'], { timeoutMs: 20_000 }),
+      ctx.run('shipper', ['--generate', '1', '--state-dir', await ctx.tmp(), '--bogus'], { timeoutMs: 20_000 }),
+    ]);
+    for (const [r, what] of [
+      [rxHelp, 'receiver --help'],
+      [shHelp, 'shipper --help'],
+    ] as const) {
+      expectEqual(r.exitCode, 0, {
+        what: `${what} exit code`,
+        where: what,
+        hint: '--help prints usage on stdout and exits 0',
+      });
+    }
+    for (const flag of ['--transport', '--port', '--data-dir'])
+      expectTrue(rxHelp.stdout.includes(flag), {
+        expected: `receiver --help to list ${flag}`,
+        received: show(rxHelp.stdout.slice(0, 300)),
+        where: 'receiver --help',
+      });
+    for (const flag of [
+      '--transport',
+      '--batch-records',
+      '--batch-bytes',
+      '--batch-delay-ms',
+      '--max-datagram',
+      '--target',
+    ])
+      expectTrue(shHelp.stdout.includes(flag), {
+        expected: `shipper --help to list ${flag}`,
+        received: show(shHelp.stdout.slice(0, 300)),
+        where: 'shipper --help',
+      });
+    for (const [r, what, flag] of [
+      [rxBogus, 'receiver --bogus', '--bogus'],
+      [rxBadTransport, 'receiver --transport sctp', '--transport'],
+      [shBogus, 'shipper --bogus', '--bogus'],
+    ] as const) {
+      expectEqual(r.exitCode, 2, {
+        what: `${what} exit code`,
+        where: what,
+        hint: 'an unknown flag or a bad value exits 2',
+      });
+      expectTrue(flagNamed(r, flag), {
+        expected: `stderr of \`${what}\` to name ${flag}`,
+        received: show(r.stderr.slice(0, 300)),
+        where: what,
+      });
+    }
+
+    // TCP receiver by flags; UDP receiver by LOGSTREAM_* environment variables
+    const tcp = await ctx.start('receiver', ['--host', '127.0.0.1', '--port', '0', '--data-dir', await ctx.tmp()]);
+    expectEqual(tcp.ready['transport'], 'lsp1-tcp', {
+      what: 'ready line "transport" (--transport tcp, the default)',
+      where: 'receiver ready line',
+      hint: 'LSP/1 over TCP announces "lsp1-tcp"',
+    });
+    expectEqual(tcp.ready['lesson'], 'day11', { what: 'ready line "lesson"', where: 'receiver ready line' });
+    const udp = await ctx.start('receiver', [], {
+      env: { LOGSTREAM_TRANSPORT: 'udp', LOGSTREAM_PORT: '0', LOGSTREAM_DATA_DIR: await ctx.tmp() },
+    });
+    expectEqual(udp.ready['transport'], 'lsp1-udp', {
+      what: 'ready line "transport" with LOGSTREAM_TRANSPORT=udp',
+      where: 'receiver ready line',
+      hint: 'every flag also reads LOGSTREAM_<FLAG>; UDP announces "lsp1-udp"',
+    });
+    expectTrue(Number.isInteger(udp.port) && udp.port > 0, {
+      expected: 'the UDP ready line to carry the bound port',
+      received: show(udp.ready),
+      where: 'receiver ready line',
+    });
+
+    // the shipper, target from the environment, to the check's own receiver: a done line, exit 0
+    const fake = await startFakeReceiver(ctx);
+    const sh = spawnShipper(ctx, ['--generate', '10', '--state-dir', await ctx.tmp(), '--progress-ms', '0'], {
+      env: { LOGSTREAM_TARGET: `127.0.0.1:${fake.port}` },
+    });
+    const ex = await waitExit(sh, 20_000, 'with LOGSTREAM_TARGET set, the shipper ships to it and exits');
+    expectExit0(sh, ex);
+    const done = doneOf(sh);
+    expectEqual(done['acked'], 10, { what: 'done line "acked"', where: `shipper done line ${show(done, 300)}` });
+    for (const k of ['batches', 'recordsPerBatch', 'flushes', 'waitMs'])
+      expectTrue(k in done, {
+        expected: `the done line to report "${k}"`,
+        received: show(done, 400),
+        where: 'shipper done line',
+        hint: 'day 11 done line: batches, recordsPerBatch, flushes {records, bytes, time, close}, socketWrites, waitMs {p50, p99}',
+      });
+    const [rs, us] = await Promise.all([tcp.stop(), udp.stop()]);
+    for (const [s, what] of [
+      [rs, 'tcp'],
+      [us, 'udp'],
+    ] as const)
+      expectEqual(s.exitCode, 0, {
+        what: `receiver (${what}) exit code after SIGTERM`,
+        where: `receiver --transport ${what}`,
+        hint: 'SIGTERM: flush, final stats, exit 0 within 5 s',
+      });
+  },
+};
