@@ -1,0 +1,91 @@
+import { encodeBatchPayload } from '../../shared/protocol/batch.ts';
+import { CODECS } from '../../shared/protocol/codecs.ts';
+import { encodeFrame, FrameType } from '../../shared/protocol/frame.ts';
+import { expectTrue } from '../harness/assert.ts';
+import { tail } from '../harness/process.ts';
+import type { Check } from '../harness/types.ts';
+import {
+  availableCodecs,
+  corpus,
+  recordsOf,
+  expectPersisted,
+  streamId,
+  waitAck,
+  hello,
+  expectNack,
+  goodTraffic,
+  startReceiver,
+} from './support.ts';
+
+export const d12_7: Check = {
+  id: 'd12.7',
+  title:
+    'A compressed payload that does not decompress (its frame CRC correct) is a fatal LS_ERR_DECODE NACK, not a crash',
+  // Given: the codec table reports LS_ERR_DECODE and the connection machinery NACKs it; no TODO asks for it.
+  given: true,
+  points: 0,
+  timeoutMs: 60_000,
+  async run(ctx) {
+    const { rx, dataDir } = await startReceiver(ctx);
+    const G = streamId(ctx);
+    const good = await hello(ctx, rx, G, 'check-d12.7-good');
+    const traffic = goodTraffic(ctx, good, G, 1);
+    const codecs = availableCodecs(ctx).filter((c) => c.id !== 0);
+    const records = corpus(ctx, 500, 'bad');
+    const raw = encodeBatchPayload(records);
+    const cases: Array<{ name: string; codec: number; payload: Buffer }> = [];
+    // gzip carries its own CRC-32 of the data: any flipped byte is caught
+    const gz = CODECS.get(1)!.compress(raw);
+    const flipped = Buffer.from(gz);
+    for (let i = 0; i < 16; i++) flipped[(flipped.length >> 1) + i]! ^= 0x5a;
+    cases.push({ name: 'gzip payload with 16 bytes flipped in the middle', codec: 1, payload: flipped });
+    for (const c of codecs) {
+      const p = c.compress(raw);
+      cases.push({
+        name: `${c.name} payload cut to half its length`,
+        codec: c.id,
+        payload: p.subarray(0, p.length >> 1),
+      });
+    }
+    for (const c of codecs.filter((x) => x.id !== 1))
+      cases.push({ name: `a gzip payload labelled ${c.name} (codec ${c.id})`, codec: c.id, payload: gz });
+    for (const k of cases) {
+      const S = streamId(ctx);
+      await expectNack(
+        ctx,
+        rx,
+        S,
+        encodeFrame({
+          type: FrameType.BATCH,
+          codec: k.codec,
+          count: records.length,
+          stream: S,
+          seq: 1,
+          payload: k.payload,
+        }),
+        'LS_ERR_DECODE',
+        `${k.name} (frame CRC recomputed, so it is correct)`,
+        'the frame CRC only proves the bytes arrived as sent; a payload the codec cannot decode is LS_ERR_DECODE: NACK it and close that connection, never ACK it or crash',
+      );
+      const leaked = await recordsOf(dataDir, S);
+      expectTrue(leaked.length === 0, {
+        expected: `nothing persisted from ${k.name}`,
+        received: `${leaked.length} records`,
+        where: dataDir,
+      });
+    }
+    await traffic.stop();
+    expectTrue(!rx.exited, {
+      expected: 'the receiver still running',
+      received: `it exited; stderr tail:\n${tail(rx.stderrText(), 5, 10)}`,
+      where: `receiver pid ${rx.pid}`,
+    });
+    await waitAck(good, G, traffic.sent.length, 10_000, "the good client's batches are all ACKed");
+    await expectPersisted(
+      dataDir,
+      G,
+      traffic.sent,
+      "the good client's records are all persisted, whatever other connections send",
+    );
+  },
+};

@@ -1,0 +1,328 @@
+// What several of day12's checks use (split out of checks/day12.ts, issue 22).
+import { FaultProxy } from '../../shared/fault-proxy.ts';
+import { RecordGenerator } from '../../shared/generate.ts';
+import { encodeBatch } from '../../shared/protocol/batch.ts';
+import { CODECS, type Codec } from '../../shared/protocol/codecs.ts';
+import { encodeHello, FrameDecoder, FrameType, parseNack, type Frame } from '../../shared/protocol/frame.ts';
+import { expectEqual, expectTrue, fail, failNow, show, waitFor, waitUntil } from '../harness/assert.ts';
+import {
+  formatRanges,
+  readRecords,
+  readStats,
+  verifySeqs,
+  type PersistedRecord,
+  type Stats,
+} from '../harness/persisted.ts';
+import { tail } from '../harness/process.ts';
+import { randInt } from '../harness/rng.ts';
+import type { TcpClient } from '../harness/tcp.ts';
+import type { CheckContext, RunningProgram } from '../harness/types.ts';
+import { startReceiver as startKitReceiver } from '../harness/kit/programs.ts';
+import { sleep } from '../harness/kit/records.ts';
+
+export type Json = Record<string, unknown>;
+
+export const MiB = 1 << 20;
+
+/** The codecs this machine can run (the receiver runs here too); the others are skipped, with a note. */
+export function availableCodecs(ctx: CheckContext): Codec[] {
+  const out: Codec[] = [];
+  for (const c of CODECS.values()) {
+    const a = c.availability();
+    if (a.ok) out.push(c);
+    else ctx.log(`codec ${c.name} skipped: ${a.reason}`);
+  }
+  return out;
+}
+
+/**
+ * `n` seeded records (~200 B, the course's generator), every 97th one with non-ASCII text so a codec or a
+ * stamp that is not byte-exact shows. Each ends in `}`: persisted lines are the record + `,"_rx":{…}}`.
+ */
+export function corpus(ctx: CheckContext, n: number, prefix: string): string[] {
+  const gen = new RecordGenerator({
+    seed: randInt(ctx.rng, 1, 2 ** 31 - 1),
+    idPrefix: prefix,
+    baseTimeMs: Date.UTC(2026, 10, 26),
+  });
+  const out = gen.take(n);
+  for (let i = 96; i < n; i += 97) {
+    out[i] =
+      `{"ts":"2026-11-26T14:13:48.123Z","level":"warn","msg":"café ☕ 日本語 — ünïcödé ${i}","service":"checks","attrs":{"id":"${prefix}-${i + 1}","emoji":"🗜️"}}`;
+  }
+  return out;
+}
+
+/** Every persisted record, grouped by `_rx.stream` (fails on lines that are not JSON objects). */
+export async function byStream(dataDir: string): Promise<Map<string, PersistedRecord[]>> {
+  const read = await readRecords(dataDir);
+  if (read.invalid.length > 0) {
+    const bad = read.invalid[0]!;
+    fail({
+      expected: 'every complete line of the records files to be a JSON record',
+      received: `${read.invalid.length} bad lines; first: ${show(bad.text.slice(0, 120))} (${bad.problem})`,
+      where: `${bad.file} line ${bad.lineNo}`,
+      hint: 'persist each decoded record + _rx, one per line',
+    });
+  }
+  const out = new Map<string, PersistedRecord[]>();
+  for (const p of read.records) {
+    const key = String((p.record['_rx'] as Json | undefined)?.['stream']);
+    let list = out.get(key);
+    if (!list) out.set(key, (list = []));
+    list.push(p);
+  }
+  return out;
+}
+
+/** Records of `stream` as persisted. */
+export async function recordsOf(dataDir: string, stream: number): Promise<PersistedRecord[]> {
+  return (await byStream(dataDir)).get(String(stream)) ?? [];
+}
+
+/**
+ * Every record of `sent` persisted exactly once, in order, at seq i + 1, byte for byte: the persisted line
+ * is the record as sent with `,"_rx":{…}` spliced in before its closing brace.
+ */
+export async function expectPersisted(
+  dataDir: string,
+  stream: number,
+  sent: readonly string[],
+  hint: string,
+  what = `stream ${stream}`,
+  all?: Map<string, PersistedRecord[]>,
+): Promise<void> {
+  const records = all ? (all.get(String(stream)) ?? []) : await recordsOf(dataDir, stream);
+  const r = verifySeqs(records, { stream });
+  const n = sent.length;
+  const problems: string[] = [];
+  if (r.lost.length) problems.push(`${r.lost.length} lost (seqs ${formatRanges(r.lost)})`);
+  if (r.duplicated.length) problems.push(`${r.duplicated.length} duplicated (seqs ${formatRanges(r.duplicated)})`);
+  if (r.reordered) problems.push(`${r.reordered} out of order`);
+  if (r.maxSeq !== n) problems.push(`highest seq ${r.maxSeq}`);
+  if (r.count !== n) problems.push(`${r.count} records in all`);
+  if (problems.length)
+    fail({
+      expected: `seqs 1..${n} of ${what}, each persisted exactly once, in order`,
+      received: problems.join('; '),
+      where: dataDir,
+      hint,
+    });
+  for (const p of records) {
+    const seq = (p.record['_rx'] as Json)['seq'] as number;
+    const want = sent[seq - 1]!;
+    const body = want.slice(0, -1);
+    if (!(p.raw.startsWith(body) && p.raw.startsWith(',"_rx":', body.length))) {
+      let k = 0;
+      while (k < body.length && p.raw[k] === body[k]) k++;
+      fail({
+        expected: `the record at seq ${seq} of ${what} persisted byte for byte as sent (+ _rx): ${show(want, 300)}`,
+        received: `${show(p.raw, 300)} (first difference at character ${k})`,
+        where: `${p.file} line ${p.lineNo}`,
+        hint,
+      });
+    }
+  }
+}
+
+/** A stream id for the check's own frames: a seeded u32, never 0. */
+export const streamId = (ctx: CheckContext) => 1 + Math.floor(ctx.rng() * 0xffff_fffe);
+
+export function framesFrom(c: TcpClient): Frame[] {
+  try {
+    return new FrameDecoder({ maxPayloadBytes: MiB }).push(Buffer.from(c.received()));
+  } catch (err) {
+    failNow({
+      expected: 'the receiver to send well-formed LSP/1 frames',
+      received: `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`,
+      where: `bytes received on the connection from ${c.localPeer}`,
+      hint: 'answer with encodeAck / encodeNack (shared/protocol)',
+    });
+  }
+}
+
+export async function waitAck(
+  c: TcpClient,
+  stream: number,
+  want: number,
+  timeoutMs: number,
+  hint: string,
+): Promise<void> {
+  let acks: number[] = [];
+  await waitUntil(
+    () => {
+      const frames = framesFrom(c);
+      const nack = frames.find((f) => f.type === FrameType.NACK);
+      if (nack)
+        failNow({
+          expected: `an ACK of stream ${stream} with seq ${want}`,
+          received: `a NACK ${show(nack.payload.toString('utf8'))}`,
+          where: `connection from ${c.localPeer}`,
+          hint,
+        });
+      acks = frames.filter((f) => f.type === FrameType.ACK && f.stream === stream).map((f) => f.seq);
+      return acks.some((s) => s >= want);
+    },
+    {
+      timeoutMs,
+      what: `an ACK of stream ${stream} with seq ${want}`,
+      where: `connection from ${c.localPeer}`,
+      hint,
+      received: () =>
+        acks.length
+          ? `ACK seqs ${show(acks.slice(-10))}`
+          : `no ACK${c.destroyed || c.peerEnded ? ' (the receiver closed the connection)' : ''}`,
+    },
+  );
+}
+
+/** A fresh connection with a HELLO for `stream`, answered. */
+export async function hello(ctx: CheckContext, rx: RunningProgram, stream: number, name: string): Promise<TcpClient> {
+  const c = await ctx.connect(rx.host, rx.port);
+  await c.write(encodeHello(stream, { name }));
+  await waitAck(c, stream, 0, 5000, 'answer a HELLO with an ACK');
+  return c;
+}
+
+/** Sends `bytes` on a fresh connection and waits for the NACK that must follow, then for the close. */
+export async function expectNack(
+  ctx: CheckContext,
+  rx: RunningProgram,
+  stream: number,
+  bytes: Buffer,
+  want: string,
+  what: string,
+  hint: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const c = await hello(ctx, rx, stream, `check-day12-${want}`);
+  await c.write(bytes).catch(() => undefined); // the receiver may close before all of it is written
+  const nack = await waitUntil(
+    () => {
+      const f = framesFrom(c).find((x) => x.type === FrameType.NACK);
+      if (!f && c.closedState)
+        failNow({
+          expected: `a NACK {"code":"${want}"} before the close (${what})`,
+          received: 'the connection closed without a NACK',
+          where: `connection from ${c.localPeer}`,
+          hint,
+        });
+      if (!f && rx.exited)
+        failNow({
+          expected: `a NACK {"code":"${want}"} (${what})`,
+          received: `the receiver exited; stderr tail:\n${tail(rx.stderrText(), 5, 10)}`,
+          where: `receiver pid ${rx.pid}`,
+          hint: 'bad input never stops a server (CONVENTIONS.md §2)',
+        });
+      return f;
+    },
+    {
+      timeoutMs,
+      what: `a NACK after ${what}`,
+      where: `connection from ${c.localPeer}`,
+      hint,
+      received: () =>
+        `frames received: ${show(framesFrom(c).map((f) => FrameType[f.type]))}${c.closedState ? ' (connection closed)' : ''}`,
+    },
+  );
+  let code: string;
+  try {
+    code = parseNack(nack).code;
+  } catch (err) {
+    fail({
+      expected: 'a NACK payload {"code": "LS_ERR_…", "message": "…"}',
+      received: `${show(nack.payload.toString('utf8'))} (${(err as Error).message})`,
+      where: `connection from ${c.localPeer}`,
+      hint: 'encodeNack(stream, code, message)',
+    });
+  }
+  expectEqual(code, want, { what: `the NACK code for ${what}`, where: `connection from ${c.localPeer}`, hint });
+  await c.waitClosed(3000, `the receiver to close the connection after its NACK (${what})`);
+  ctx.log(`${what}: NACK ${code}, connection closed`);
+}
+
+/** Batches a good client keeps sending while bad ones come and go: stops on stop(); all must be ACKed. */
+export function goodTraffic(ctx: CheckContext, c: TcpClient, stream: number, codec: number) {
+  const sent: string[] = [];
+  let stopped = false;
+  const records = corpus(ctx, 20_000, `good${stream}`);
+  const done = (async () => {
+    while (!stopped && sent.length < records.length) {
+      const n = Math.min(records.length - sent.length, randInt(ctx.rng, 1, 60));
+      const batch = records.slice(sent.length, sent.length + n);
+      await c.write(encodeBatch({ stream, seq: sent.length + 1, records: batch, codec }));
+      sent.push(...batch);
+      await sleep(5); // traffic shaping only: a steady trickle while the bad frames go in
+    }
+  })().then(
+    () => undefined,
+    (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+  );
+  return {
+    sent,
+    async stop(): Promise<void> {
+      stopped = true;
+      const err = await done;
+      if (err) throw err;
+    },
+  };
+}
+
+/** The receiver on an OS-picked port with its own data dir; stats every 100 ms. */
+export const startReceiver = (ctx: CheckContext, extra: string[] = []) => startKitReceiver(ctx, { extra });
+
+export async function withProxy<T>(targetPort: number, fn: (proxy: FaultProxy) => Promise<T>): Promise<T> {
+  const proxy = new FaultProxy({ targetHost: '127.0.0.1', targetPort });
+  await proxy.start();
+  try {
+    return await fn(proxy);
+  } finally {
+    await proxy.stop();
+  }
+}
+
+/** Runs the shipper to its end; fails unless it exits 0 with a done line acknowledging `n` records. */
+export async function ship(ctx: CheckContext, target: string, args: string[], n: number, hint: string): Promise<Json> {
+  const full = ['--target', target, '--state-dir', await ctx.tmp(), '--progress-ms', '0', ...args];
+  const cmd = `shipper.ts ${full.join(' ')}`;
+  const r = await ctx.run('shipper', full, { timeoutMs: 30_000 });
+  if (r.timedOut)
+    fail({
+      expected: `\`${cmd}\` to finish`,
+      received: `still running after ${r.ms} ms; stderr tail:\n${tail(r.stderr, 5, 10)}`,
+      where: cmd,
+      hint,
+    });
+  const done = r.json.find((j) => j['event'] === 'done');
+  expectTrue(r.exitCode === 0 && done !== undefined, {
+    expected: `\`${cmd}\` to exit 0 with a done line`,
+    received: `exit code ${r.exitCode}; done ${show(done ?? '(none)', 300)}; stderr tail:\n${tail(r.stderr, 5, 10) || '(empty)'}`,
+    where: cmd,
+    hint,
+  });
+  expectEqual(done['acked'], n, { what: 'done line "acked"', where: `${cmd}: ${show(done, 300)}`, hint });
+  return done;
+}
+
+export async function waitStats(
+  dataDir: string,
+  what: string,
+  pred: (s: Stats) => boolean,
+  timeoutMs: number,
+  hint: string,
+): Promise<Stats> {
+  let last: Stats | null = null;
+  return waitFor(
+    async () => {
+      last = await readStats(dataDir).catch(() => null);
+      return last !== null && pred(last) ? last : undefined;
+    },
+    {
+      timeoutMs,
+      what: `stats.json with ${what}`,
+      where: `${dataDir}/stats.json`,
+      hint,
+      received: () => (last ? show(last['compression'] ?? '(no "compression" section)', 600) : 'no stats.json'),
+    },
+  );
+}
