@@ -1,0 +1,361 @@
+// What several of day13's checks use (split out of checks/day13.ts, issue 22).
+import path from 'node:path';
+import tls from 'node:tls';
+import { FrameDecoder, FrameType, type Frame } from '../../shared/protocol/frame.ts';
+import { ensureCerts, type CertSet } from '../../shared/tls/certs.ts';
+import { CheckFailure, expectTrue, fail, failNow, show, waitFor, waitUntil } from '../harness/assert.ts';
+import {
+  formatRanges,
+  readRecords,
+  readStats,
+  verifySeqs,
+  type PersistedRecord,
+  type Stats,
+} from '../harness/persisted.ts';
+import { tail } from '../harness/process.ts';
+import { pick } from '../harness/rng.ts';
+import type { CheckContext, ProgramExit, RunResult, WatchedProgram } from '../harness/types.ts';
+import {
+  startReceiver as startKitReceiver,
+  TCP_PORT_CHECK,
+  type Receiver,
+  type StartReceiverOptions,
+} from '../harness/kit/programs.ts';
+import { at, rxOf, sleep } from '../harness/kit/records.ts';
+
+export type Rec = Record<string, unknown>;
+
+export type Json = Record<string, unknown>;
+
+export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+/** A fresh development set (CA, server, client shipper-1, other CA + its client, expired server). */
+export async function certsFor(ctx: CheckContext): Promise<CertSet> {
+  const dir = path.join(await ctx.tmp(), 'certs');
+  const set = await ensureCerts(dir);
+  ctx.log(`certificates in ${set.dir}`);
+  return set;
+}
+
+/** The TLS receiver with `certs` on an OS-picked port (or `opts.port`), stats every 100 ms. */
+export const startReceiver = (
+  ctx: CheckContext,
+  certs: CertSet,
+  opts: Pick<StartReceiverOptions, 'dataDir' | 'port' | 'extra'> = {},
+) => startKitReceiver(ctx, { ...opts, before: ['--certs', certs.dir], portCheck: TCP_PORT_CHECK });
+
+export type Handshake = { ok: true } | { ok: false; code: string; message: string };
+
+export interface TlsConn {
+  readonly socket: tls.TLSSocket;
+  readonly label: string;
+  /** secureConnect, or the error that came first */
+  readonly handshake: Promise<Handshake>;
+  readonly closed: Promise<{ at: number; error: NodeJS.ErrnoException | undefined }>;
+  isClosed(): boolean;
+  /** every frame received so far (a framing error fails the check) */
+  frames(): Frame[];
+  bytesReceived(): number;
+  write(buf: Buffer): Promise<void>;
+}
+
+/** Opens TLS connections for one check and destroys them all at the end (`close()`). */
+export class TlsClients {
+  private readonly open: tls.TLSSocket[] = [];
+  constructor(private readonly ctx: CheckContext) {}
+
+  connect(port: number, opts: tls.ConnectionOptions, label: string): TlsConn {
+    const socket = tls.connect({ host: '127.0.0.1', port, ...opts });
+    socket.setNoDelay(true);
+    this.open.push(socket);
+    this.ctx.signal.addEventListener('abort', () => socket.destroy(), { once: true });
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let lastError: NodeJS.ErrnoException | undefined;
+    let closedFlag = false;
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      bytes += c.length;
+    });
+    const handshake = new Promise<Handshake>((resolve) => {
+      socket.once('secureConnect', () => resolve({ ok: true }));
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        lastError = err;
+        resolve({ ok: false, code: err.code ?? 'ERROR', message: err.message });
+      });
+      socket.once('close', () =>
+        resolve({ ok: false, code: 'CLOSED', message: 'the connection closed before the handshake finished' }),
+      );
+    });
+    const closed = new Promise<{ at: number; error: NodeJS.ErrnoException | undefined }>((resolve) => {
+      socket.once('close', () => {
+        closedFlag = true;
+        resolve({ at: Date.now(), error: lastError });
+      });
+    });
+    return {
+      socket,
+      label,
+      handshake,
+      closed,
+      isClosed: () => closedFlag,
+      bytesReceived: () => bytes,
+      frames: () => {
+        try {
+          return new FrameDecoder({ maxPayloadBytes: 1 << 20 }).push(Buffer.concat(chunks));
+        } catch (err) {
+          failNow({
+            expected: 'the receiver to send well-formed LSP/1 frames over TLS',
+            received: `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`,
+            where: label,
+            hint: 'answer with encodeAck / encodeNack (shared/protocol)',
+          });
+        }
+      },
+      write: (buf) =>
+        new Promise<void>((resolve, reject) => {
+          if (socket.destroyed)
+            return reject(
+              new CheckFailure({
+                expected: `to write on ${label}`,
+                received: `the connection is closed${lastError ? ` (${lastError.code ?? lastError.message})` : ''}`,
+                where: label,
+              }),
+            );
+          socket.write(buf, (err) =>
+            err
+              ? reject(new CheckFailure({ expected: `to write on ${label}`, received: err.message, where: label }))
+              : resolve(),
+          );
+        }),
+    };
+  }
+
+  close(): void {
+    for (const s of this.open) s.destroy();
+  }
+}
+
+export async function withClients<T>(ctx: CheckContext, fn: (c: TlsClients) => Promise<T>): Promise<T> {
+  const c = new TlsClients(ctx);
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
+}
+
+/** Waits for the handshake to succeed; fails with the TLS error otherwise. */
+export async function secure(conn: TlsConn, hint: string, timeoutMs = 5000): Promise<void> {
+  const r = await Promise.race([
+    conn.handshake,
+    sleep(timeoutMs).then((): Handshake => ({
+      ok: false,
+      code: 'TIMEOUT',
+      message: `no TLS handshake within ${timeoutMs} ms`,
+    })),
+  ]);
+  if (!r.ok)
+    fail({
+      expected: `a verified TLS handshake (${conn.label})`,
+      received: `${r.code}: ${r.message}`,
+      where: conn.label,
+      hint,
+    });
+}
+
+/** Waits for an ACK of `stream` with seq ≥ `want`. */
+export async function waitAck(
+  conn: TlsConn,
+  stream: number,
+  want: number,
+  timeoutMs: number,
+  hint: string,
+): Promise<number[]> {
+  let acks: number[] = [];
+  await waitUntil(
+    () => {
+      const frames = conn.frames();
+      const nack = frames.find((f) => f.type === FrameType.NACK);
+      if (nack)
+        failNow({
+          expected: `an ACK of stream ${stream} ≥ ${want}`,
+          received: `a NACK ${show(nack.payload.toString('utf8'))}`,
+          where: conn.label,
+          hint,
+        });
+      acks = frames.filter((f) => f.type === FrameType.ACK && f.stream === stream).map((f) => f.seq);
+      if (acks.some((s) => s >= want)) return true;
+      if (conn.isClosed())
+        failNow({
+          expected: `an ACK of stream ${stream} ≥ ${want}`,
+          received: `the connection closed; ACKs so far ${show(acks.slice(-10))}`,
+          where: conn.label,
+          hint,
+        });
+      return false;
+    },
+    {
+      timeoutMs,
+      what: `an ACK of stream ${stream} with seq ≥ ${want}`,
+      where: conn.label,
+      hint,
+      received: () => `ACKs so far ${show(acks.slice(-10))}`,
+    },
+  );
+  return acks;
+}
+
+export async function waitExit(p: WatchedProgram, timeoutMs: number, hint: string): Promise<ProgramExit> {
+  const r = await Promise.race([p.exit, sleep(timeoutMs).then(() => undefined)]);
+  if (!r)
+    fail({
+      expected: `\`${p.cmd}\` to finish within ${timeoutMs} ms`,
+      received: `still running; last line ${show(p.lastEvent('progress') ?? p.lastEvent('state') ?? '(none)', 300)}; stderr tail:\n${tail(p.stderrText(), 5, 10) || '(empty)'}`,
+      where: `pid ${p.pid}`,
+      hint,
+    });
+  return r;
+}
+
+/** Shipper flags every check uses: its own state dir, progress lines, quick reconnects. */
+export async function shipperBase(
+  ctx: CheckContext,
+  port: number,
+  ca: string,
+  extra: string[] = [],
+): Promise<string[]> {
+  return [
+    '--target',
+    at(port),
+    '--ca',
+    ca,
+    '--state-dir',
+    await ctx.tmp(),
+    '--progress-ms',
+    '100',
+    '--backoff-base-ms',
+    '20',
+    '--backoff-cap-ms',
+    '200',
+    ...extra,
+  ];
+}
+
+export function rec(id: string, rng: () => number): Rec {
+  return {
+    ts: '2026-11-26T14:13:48.123Z',
+    level: pick(rng, LEVELS),
+    msg: `record ${id} ${Math.floor(rng() * 1e9)}`,
+    service: 'checks',
+    attrs: { id },
+  };
+}
+
+export const streamId = (rng: () => number) => 1 + Math.floor(rng() * 0xffff_fffe);
+
+export async function recordsOf(dataDir: string, stream: number): Promise<PersistedRecord[]> {
+  return (await readRecords(dataDir)).records.filter((p) => String(rxOf(p)['stream']) === String(stream));
+}
+
+/** Every seq 1..n of `stream` persisted exactly once, in order. */
+export async function expectSeqs(dataDir: string, stream: number, n: number, hint: string): Promise<PersistedRecord[]> {
+  const records = await recordsOf(dataDir, stream);
+  const r = verifySeqs(records);
+  const problems: string[] = [];
+  if (r.lost.length) problems.push(`lost ${formatRanges(r.lost)}`);
+  if (r.duplicated.length) problems.push(`duplicated ${formatRanges(r.duplicated)}`);
+  if (r.reordered) problems.push(`${r.reordered} out of order`);
+  if (r.maxSeq !== n) problems.push(`highest seq ${r.maxSeq}`);
+  if (r.count !== n) problems.push(`${r.count} records in all`);
+  if (problems.length)
+    fail({
+      expected: `seqs 1..${n} of stream ${stream}, each persisted exactly once, in order`,
+      received: problems.join('; '),
+      where: dataDir,
+      hint,
+    });
+  return records;
+}
+
+export function tlsSection(stats: Stats | null): Rec {
+  const t = stats?.['tls'];
+  return t && typeof t === 'object' && !Array.isArray(t) ? (t as Rec) : {};
+}
+
+export function failuresOf(stats: Stats | null): Record<string, number> {
+  const f = tlsSection(stats)['handshakeFailures'];
+  const out: Record<string, number> = {};
+  if (f && typeof f === 'object') for (const [k, v] of Object.entries(f as Rec)) if (typeof v === 'number') out[k] = v;
+  return out;
+}
+
+/** Waits until stats.json → tls.handshakeFailures satisfies `pred`. */
+export async function waitFailures(
+  dataDir: string,
+  what: string,
+  pred: (f: Record<string, number>) => boolean,
+  hint: string,
+  timeoutMs = 4000,
+): Promise<Record<string, number>> {
+  let last: Record<string, number> = {};
+  let exists = false;
+  await waitFor(
+    async () => {
+      const s = await readStats(dataDir).catch(() => null);
+      exists = s !== null;
+      last = failuresOf(s);
+      return pred(last);
+    },
+    {
+      timeoutMs,
+      what: `stats.json tls.handshakeFailures ${what}`,
+      where: `${dataDir}/stats.json`,
+      hint,
+      received: () => (exists ? `tls.handshakeFailures = ${show(last)}` : 'no stats.json'),
+    },
+  );
+  return last;
+}
+
+/** A shipper that must NOT deliver: exits non-zero (after --max-attempts), persists nothing, and says why. */
+export async function expectShipperRefuses(
+  ctx: CheckContext,
+  recv: Receiver,
+  args: string[],
+  what: string,
+  says: RegExp,
+  hint: string,
+): Promise<RunResult> {
+  const r = await ctx.run('shipper', args, { timeoutMs: 20_000 });
+  const cmd = `shipper ${args.join(' ')}`;
+  ctx.log(`${what}: exit ${r.exitCode}; stderr tail:\n${tail(r.stderr, 3, 6)}`);
+  const persisted = (await readRecords(recv.dataDir)).records.length;
+  expectTrue(persisted === 0, {
+    expected: `${what}: nothing delivered`,
+    received: `${persisted} records persisted by the receiver`,
+    where: recv.dataDir,
+    hint,
+  });
+  if (r.timedOut)
+    fail({
+      expected: `\`${cmd}\` to give up after --max-attempts 2`,
+      received: `still running after ${r.ms} ms`,
+      where: cmd,
+      hint: 'a refused handshake is a failed connect: count it towards --max-attempts',
+    });
+  expectTrue(r.exitCode !== 0, {
+    expected: `a non-zero exit from \`${cmd}\` (${what})`,
+    received: `exit code ${r.exitCode}`,
+    where: cmd,
+    hint,
+  });
+  const text = `${r.stderr}\n${r.stdout}`;
+  expectTrue(says.test(text), {
+    expected: `${what}: a message saying why (matching ${says})`,
+    received: show(tail(r.stderr, 4, 8).slice(0, 800) || '(empty stderr)'),
+    where: `${cmd} stderr`,
+    hint,
+  });
+  return r;
+}
