@@ -34,9 +34,10 @@ import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { CodedError } from './errors.ts';
 
 /** The directory is in use by another live process (or one whose liveness cannot be checked). */
-export class DirLockedError extends Error {
+export class DirLockedError extends CodedError {
   readonly code = 'LS_ERR_DIR_LOCKED';
   constructor(
     readonly dir: string,

@@ -1,5 +1,6 @@
 // Errors of the harness itself (exit code 2): the checks could not run at all. A lesson that
 // misbehaves is a CheckFailure instead (assert.ts).
+import { CodedError } from '../../shared/errors.ts';
 
 export type HarnessErrorCode =
   | 'LS_ERR_UNKNOWN_LESSON'
@@ -11,7 +12,7 @@ export type HarnessErrorCode =
   | 'LS_ERR_HARNESS'
   | 'LS_ERR_NO_SANDBOX';
 
-export class HarnessError extends Error {
+export class HarnessError extends CodedError {
   readonly code: HarnessErrorCode;
   constructor(code: HarnessErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -27,6 +27,7 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StreamShelf } from './stream-shelf.ts';
+import { CodedError } from '../../shared/errors.ts';
 
 /** The owners file of the earlier format: read once, moved onto the shelf, removed. */
 export const OWNERS_FILE = 'stream-owners.json';
@@ -59,7 +60,7 @@ interface OwnersFileContent {
 }
 
 /** Thrown when `stream-owners.json` exists but cannot be read: refusing to start beats handing streams to whoever comes first. */
-export class OwnersFileError extends Error {
+export class OwnersFileError extends CodedError {
   readonly code = 'LS_ERR_OWNERS_FILE';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

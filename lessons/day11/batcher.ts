@@ -1,3 +1,4 @@
+import { CodedError } from '../../shared/errors.ts';
 /**
  * Day 11 — the Batcher: the day's idea in one class. It collects items and hands them on as a batch
  * (onFlush) when the FIRST of these happens, and always on close. Every flush says why:
@@ -38,7 +39,7 @@ export interface BatcherOptions<T> {
   now?: () => number;
 }
 
-export class BatchTooLargeError extends Error {
+export class BatchTooLargeError extends CodedError {
   readonly code = 'LS_ERR_TOO_LARGE';
   constructor(
     readonly bytes: number,

@@ -39,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import type { TailEntry } from './lane-files.ts';
 import { LaneMonitor, type LaneConfig } from './lane-monitor.ts';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.ts';
+import { CodedError } from '../errors.ts';
 
 export type { LaneConfig, LaneSnapshot } from './lane-monitor.ts';
 
@@ -48,7 +49,7 @@ export type Level = (typeof LEVELS)[number];
 export type DashboardErrorCode =
   'LS_ERR_DASHBOARD_CONFIG' | 'LS_ERR_DASHBOARD_AUTH' | 'LS_ERR_QUERY' | 'LS_ERR_UNKNOWN_LANE';
 
-export class DashboardError extends Error {
+export class DashboardError extends CodedError {
   readonly code: DashboardErrorCode;
   constructor(code: DashboardErrorCode, message: string, opts?: { cause?: unknown }) {
     super(message, opts?.cause === undefined ? undefined : { cause: opts.cause });

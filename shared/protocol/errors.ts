@@ -1,3 +1,4 @@
+import { CodedError } from '../errors.ts';
 /**
  * Errors raised by the LSP/1 codec.
  *
@@ -61,7 +62,7 @@ export function isLsErrorCode(s: unknown): s is LsErrorCode {
   return typeof s === 'string' && ALL_CODES.has(s);
 }
 
-export class LsError extends Error {
+export class LsError extends CodedError {
   readonly code: LsErrorCode;
   /** Absolute byte offset in the input stream of the offending field, when there is one. */
   readonly offset?: number;

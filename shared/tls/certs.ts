@@ -16,10 +16,11 @@ import { X509Certificate, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { generate } from 'selfsigned';
+import { CodedError } from '../errors.ts';
 
 export type CertErrorCode = 'LS_ERR_CERT_NAME' | 'LS_ERR_CERT_CA_MISSING' | 'LS_ERR_CERT_LOCK' | 'LS_ERR_CERT_PARSE';
 
-export class CertError extends Error {
+export class CertError extends CodedError {
   readonly code: CertErrorCode;
   constructor(code: CertErrorCode, message: string, opts?: { cause?: unknown }) {
     super(message, opts?.cause === undefined ? undefined : { cause: opts.cause });

@@ -44,6 +44,7 @@ import {
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { Backoff } from '../../day09/backoff.ts';
 import type { Log } from '../../../shared/log.ts';
+import { CodedError } from '../../../shared/errors.ts';
 
 export const HDR_STREAM = 'Lsp-Stream';
 export const HDR_FIRST = 'Lsp-First';
@@ -51,7 +52,7 @@ export const HDR_LAST = 'Lsp-Last';
 /** the Lsp-Last of the message this one follows on its subject: a consumer sees a hole if it has less */
 export const HDR_PREV = 'Lsp-Prev';
 
-export class JetStreamSinkError extends Error {
+export class JetStreamSinkError extends CodedError {
   constructor(
     readonly code:
       'LS_ERR_JS_PUBLISH' | 'LS_ERR_JS_CHAIN' | 'LS_ERR_JS_LOOKUP' | 'LS_ERR_JS_CLOSED' | 'LS_ERR_JS_OWNER',

@@ -1,3 +1,4 @@
+import { CodedError } from '../../errors.ts';
 /**
  * Why a syslog input is rejected: the reasons (the `reason` in rejects.ndjson, stable names such as
  * `syslog_bad_pri`) and the error codes they map to (`LS_ERR_SYSLOG_*`). The scanner (scan.ts) and the
@@ -33,7 +34,7 @@ export type SyslogReason = keyof typeof SYSLOG_ERR;
 export type SyslogErrorCode = (typeof SYSLOG_ERR)[SyslogReason];
 export const SYSLOG_REASONS = Object.keys(SYSLOG_ERR) as SyslogReason[];
 
-export class SyslogError extends Error {
+export class SyslogError extends CodedError {
   readonly code: SyslogErrorCode;
   readonly reason: SyslogReason;
   /** byte offset in the message (parser) or in the stream (framing) of what is wrong */
