@@ -44,13 +44,6 @@ import { PREFIX, encodeSpec, type WorkerSpec } from './worker.ts';
 
 /** Bumped when what the grader does changes, so old cache entries are not used. */
 const GRADER_VERSION = 1;
-/**
- * Checks that run alone on the machine in a class grade although their definition does not say
- * `exclusive` (yet): d12.2 failed on the reference with --jobs 2 and 3 on the course machine (its client
- * connect within 5 s timed out while other copies ran) and passed with --jobs 1.
- */
-export const ALONE_IN_CLASS: ReadonlySet<string> = new Set(['d12.2']);
-
 /** How long a worker may take to load (tsx, the checks) before its first check: not the learner's time. */
 const STARTUP_MS = 120_000;
 
@@ -121,9 +114,9 @@ export const OUT_NAME = '_grades';
 
 /**
  * The default --jobs: one learner-day per two cores. A learner-day's check keeps about two cores busy on its
- * own (a receiver, a shipper or load generator, the harness); on the course machine (2 cores) --jobs 2 made a
- * reference check fail (d12.2's connect within 5 s) and was no faster than --jobs 1 (issue 19: COURSE.md,
- * "Grading a class"), so 1 there.
+ * own (a receiver, a shipper or load generator, the harness). On the course machine (2 cores, shared) only
+ * --jobs 1 graded the reference 700/700; --jobs 2, 3 and 4 were no faster (the machine was already full)
+ * and failed reference checks, more of them at 4 (COURSE.md, "Grading a class"). So 1 there.
  */
 export function defaultJobs(cores = os.availableParallelism()): number {
   return Math.max(1, Math.floor(cores / 2));
@@ -309,7 +302,7 @@ async function runJob(
         clearTimeout(startTimer);
       }
       clock();
-      void o.lock.acquire(msg.exclusive === true || ALONE_IN_CLASS.has(msg.id ?? '')).then((release) => {
+      void o.lock.acquire(msg.exclusive === true).then((release) => {
         pending--;
         if (outOfTime || child.exitCode !== null || child.signalCode !== null) {
           release();
