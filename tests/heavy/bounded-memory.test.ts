@@ -3,8 +3,8 @@
 // its own connection) must get its records stored and ACKed, and the receiver's resident memory
 // (/proc/<pid>/status VmRSS) must stay within the bound lessons/day09/README.md states ("Limits under
 // hostile clients"). The bounds are correctness bounds with a wide margin, never timings: without the
-// budget the first attack makes the receiver hold 1.2 GB, without eviction the second holds ~1 GB of
-// per-stream state.
+// budget the first attack makes the receiver hold all 1.2 GB it is sent; without eviction the second keeps
+// a million streams' marks, owners and stats.json entries in memory.
 //   1. 300 connections each send a 4 MiB frame but its last byte (the partial-frame budget, --max-partial-bytes);
 //   2. 1,000,000 distinct stream ids in HELLOs (the tracked-stream bound, --max-streams, idle ones evicted).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
