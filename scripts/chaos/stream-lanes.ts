@@ -498,9 +498,9 @@ export class SyslogUdpLane extends DriverBase {
     return this.sentAt[lo]?.[1] ?? 0;
   }
 
-  /** The fault whose window holds `ms` (a stopped receiver's buffer drains within a second after SIGCONT). */
+  /** The fault whose window holds `ms` (a stopped receiver drains its buffer after SIGCONT; 2 s of slack on a loaded machine). */
   private windowOf(ms: number): string | undefined {
-    for (const f of this.faultLog) if (ms >= f.startedMs - 100 && ms <= f.startedMs + f.tookMs + 1000) return f.kind;
+    for (const f of this.faultLog) if (ms >= f.startedMs - 100 && ms <= f.startedMs + f.tookMs + 2000) return f.kind;
     return undefined;
   }
 
