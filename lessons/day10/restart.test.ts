@@ -28,7 +28,9 @@ function start(file: string, args: string[], stdin: 'pipe' | 'ignore' = 'ignore'
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const events: Event[] = [];
   let onEvent: (() => void) | undefined;
-  createInterface({ input: child.stdout }).on('line', (l) => {
+  const stdout = child.stdout;
+  if (stdout === null) throw new Error(`${file}: no stdout`);
+  createInterface({ input: stdout }).on('line', (l) => {
     if (!l.startsWith('{')) return;
     events.push(JSON.parse(l) as Event);
     onEvent?.();
