@@ -422,7 +422,7 @@ export class HwmStore {
     this.timer = undefined;
     while (this.running) await this.running;
     await this.checkpoint();
-    await this.shelf.flush();
+    await this.shelf.close();
   }
 
   private async writeCheckpoint(): Promise<void> {

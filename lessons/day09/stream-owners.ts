@@ -196,6 +196,7 @@ export class OwnersFile implements StreamOwners {
   /** Waits for the writes under way (shutdown). */
   async close(): Promise<void> {
     while (this.writing) await this.writing.catch(() => {});
+    await this.shelf.close();
   }
 
   private touch(stream: number, b: Binding): Binding {

@@ -131,6 +131,12 @@ export class StreamShelf<V> {
     return this.again;
   }
 
+  /** Shutdown: flushes, then empties the journal (the buckets fsynced), so a clean start replays nothing. */
+  async close(): Promise<void> {
+    await this.flush();
+    if (this.journalBytes > 0) await this.emptyJournal();
+  }
+
   private async write(): Promise<void> {
     const batch = this.queued;
     if (batch.size === 0) return;
