@@ -17,7 +17,7 @@
  * writes the records into a record slab, which the main thread copies into its appender and hands back.
  * Inline, the records are written straight into the appender (no copy at all).
  */
-import { isMainThread, parentPort, Worker } from 'node:worker_threads';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { SyslogReason } from '../../shared/protocol/syslog/errors.ts';
 import { SyslogRecordWriter, type RecordOutput } from '../../shared/protocol/syslog/writer.ts';
 import { SyslogFrameDecoder } from './syslog-framing.ts';
@@ -540,7 +540,6 @@ function runWorker(limits: ParseLimits): void {
 }
 
 if (!isMainThread) {
-  const { workerData } = await import('node:worker_threads');
   const wd = workerData as { syslogParser?: boolean; limits?: ParseLimits } | undefined;
   if (wd?.syslogParser) runWorker(wd.limits!);
 }
