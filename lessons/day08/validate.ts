@@ -206,14 +206,15 @@ function spanOf(lines: readonly Buffer[], from: number): { bytes: Buffer; offset
   if (from >= lines.length) return undefined;
   const first = lines[from]!;
   const last = lines[lines.length - 1]!;
+  const arrayBuffer = first.buffer; // (read once: the getter is not free, and this runs for every line)
   let prevEnd = first.byteOffset;
   for (let i = from; i < lines.length; i++) {
     const l = lines[i]!;
-    if (l.buffer !== first.buffer || l.byteOffset < prevEnd) return undefined;
+    if (l.buffer !== arrayBuffer || l.byteOffset < prevEnd) return undefined;
     prevEnd = l.byteOffset + l.length;
   }
   const offset = first.byteOffset;
-  return { bytes: Buffer.from(first.buffer, offset, last.byteOffset + last.length - offset), offset };
+  return { bytes: Buffer.from(arrayBuffer, offset, last.byteOffset + last.length - offset), offset };
 }
 
 /** Not a UTF-8 continuation byte (10xxxxxx) at `i`: a character starts there (or the span ends there). */
