@@ -130,7 +130,7 @@ export class TcpClient {
       new CheckFailure(
         {
           expected: `to send ${bytes} bytes on the connection from ${this.localPeer}`,
-          received: `the connection was ${this.peerEnded ? 'closed' : 'reset or closed'} by the receiver (${(err as NodeJS.ErrnoException | undefined)?.code ?? err?.message ?? 'socket closed'})`,
+          received: `the connection was ${this.peerEnded ? 'closed' : 'reset or closed'} by the receiver (${(err && 'code' in err && typeof err.code === 'string' ? err.code : undefined) ?? err?.message ?? 'socket closed'})`,
           where: `connection from ${this.localPeer}`,
           hint: 'the receiver must keep a connection open while the client is sending',
         },

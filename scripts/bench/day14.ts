@@ -15,7 +15,11 @@ import { waitDrain } from '../../shared/net.ts';
 import { ensureCerts } from '../../shared/tls/certs.ts';
 import { REPO_ROOT, startProgram } from '../lib/launch.ts';
 import { tempDir } from './receivers.ts';
-import type { BenchContext, Contender, RunResult, Scenario } from './scenarios.ts';
+import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
+
+/** A report field as text: strings and numbers as they are, anything else as JSON. */
+const text = (v: unknown): string =>
+  typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
 
 const LOADGEN = 'lessons/day14/loadgen.ts';
 const RECEIVER = 'lessons/day14/receiver.ts';
@@ -82,7 +86,7 @@ async function runLoadgen(
     // exit 1 = not everything delivered: a failed run, except on a lane that may lose (UDP), where loss is the figure
     if (exit.exitCode !== 0 && !(opts.lossy && exit.exitCode === 1 && rep['errors'] === 0))
       throw new Error(
-        `loadgen exited ${exit.exitCode ?? exit.signal}: lost ${String(rep['lost'])}, errors ${String(rep['errors'])}, ${String(rep['lastError'] ?? '')}`,
+        `loadgen exited ${exit.exitCode ?? exit.signal}: lost ${String(rep['lost'])}, errors ${String(rep['errors'])}, ${text(rep['lastError'] ?? '')}`,
       );
     const n = (k: string) => (typeof rep[k] === 'number' ? rep[k] : undefined);
     const delivered = rep['verified'] === true ? n('persisted') : n('acked') ? n('acked') : n('sent');
@@ -94,7 +98,7 @@ async function runLoadgen(
       records: delivered,
       bytes: n('bytes') ?? 0,
       ms,
-      note: `sent ${String(rep['sent'])}, acked ${String(rep['acked'])}, lost ${String(rep['lost'])}, duplicated ${String(rep['duplicated'])}${typeof p99 === 'number' ? `, ACK p99 ${p99} ms` : ''}, loadgen cpu ${String((rep['cpu'] as Record<string, unknown> | undefined)?.['percent'] ?? '?')} %`,
+      note: `sent ${String(rep['sent'])}, acked ${String(rep['acked'])}, lost ${String(rep['lost'])}, duplicated ${String(rep['duplicated'])}${typeof p99 === 'number' ? `, ACK p99 ${p99} ms` : ''}, loadgen cpu ${text((rep['cpu'] as Record<string, unknown> | undefined)?.['percent'] ?? '?')} %`,
       extra: {
         sent: n('sent') ?? -1,
         acked: n('acked') ?? -1,

@@ -267,7 +267,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const timer = setInterval(() => {
     if (ticking) return; // a slow disk: skip a tick rather than pile reads up
     ticking = true;
-    refresh().finally(() => (ticking = false));
+    void refresh().finally(() => (ticking = false));
   }, refreshMs);
   timer.unref();
 
@@ -427,7 +427,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     if (lanes.length > 1) {
       const t = (x: { entry: TailEntry }) => {
         const rx = x.entry.value._rx as { ts?: unknown } | undefined;
-        return String(rx?.ts ?? x.entry.value.ts ?? '');
+        const ts = rx?.ts ?? x.entry.value.ts;
+        return typeof ts === 'string' ? ts : '';
       };
       out.sort((a, b) => (t(a) < t(b) ? 1 : t(a) > t(b) ? -1 : 0));
       out.length = Math.min(out.length, limit);
