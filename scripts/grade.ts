@@ -568,11 +568,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--lessons <dir>', 'one lessons root to grade (holds day08/, day09/, …)')
     .option('--class <dir>', 'a folder of learner folders to grade, each in its own sandbox')
     .option('--out <dir>', `--class: where the table, feedback and cache go (default <class>/${'_grades'})`)
-    .option(
-      '--jobs <n>',
-      '--class: learner-days graded at once (default: one per two cores, 1 on a 2-core machine)',
-      parseJobs,
-    )
+    .option('--jobs <n>', '--class: learner-days graded at once (default: one per core)', parseJobs)
     .option(
       '--budget <s>',
       `--class: seconds of checks one learner-day may take (default ${DEFAULT_BUDGET_S})`,

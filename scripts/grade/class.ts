@@ -113,13 +113,13 @@ export interface ClassOptions {
 export const OUT_NAME = '_grades';
 
 /**
- * The default --jobs: one learner-day per two cores. A learner-day's check keeps about two cores busy on its
- * own (a receiver, a shipper or load generator, the harness). On the course machine (2 cores, shared) only
- * --jobs 1 graded the reference 700/700; --jobs 2, 3 and 4 were no faster (the machine was already full)
- * and failed reference checks, more of them at 4 (COURSE.md, "Grading a class"). So 1 there.
+ * The default --jobs: one learner-day per core, 2 on the course machine. Measured there (2 cores, shared,
+ * COURSE.md "Grading a class"): with each learner's tsx cache --jobs 2 graded the reference 700/700 in
+ * 356 s where --jobs 1 took 551 s; --jobs 4 failed reference checks (a day's first `--help` past its 20 s).
+ * d12.2 (exclusive) failed under heavy outside load at --jobs 1, 2 and 3 alike: its own connect timeout.
  */
 export function defaultJobs(cores = os.availableParallelism()): number {
-  return Math.max(1, Math.floor(cores / 2));
+  return Math.max(1, cores);
 }
 
 /** The learner folders of a class: `<dir>/<name>/lessons/` or `<dir>/<name>/dayNN/`. */
