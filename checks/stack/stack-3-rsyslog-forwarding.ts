@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { startRsyslog, type Rsyslog } from '../../lessons/stack/rsyslog-peer.ts';
+import { startRsyslog, type Rsyslog } from '../../tests/support/rsyslog-peer.ts';
 import { expectTrue, fail, show, waitFor } from '../harness/assert.ts';
 import type { PersistedRecord } from '../harness/persisted.ts';
 import { randInt } from '../harness/rng.ts';

@@ -5,8 +5,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { findProgram } from '../../lessons/stack/rsyslog-peer.ts';
-import { LANES, laneAvailable } from '../../scripts/lib/stack-lanes.ts';
+import { findProgram } from '../../tests/support/rsyslog-peer.ts';
+import { LANE_TABLE, laneAvailable } from '../../shared/lanes.ts';
 import { CheckFailure, fail, show, waitFor } from '../harness/assert.ts';
 import { readRecords, type PersistedRecord } from '../harness/persisted.ts';
 import { cleanEnv, tail } from '../harness/process.ts';
@@ -75,7 +75,7 @@ export const kill = (pid: number, sig: NodeJS.Signals) => {
 
 /** The lanes this checkout can run (a day still being written is skipped by the launcher too). */
 export function availableLanes(lessonsRoot: string): string[] {
-  return LANES.filter((l) => laneAvailable(l, lessonsRoot)).map((l) => l.id);
+  return LANE_TABLE.filter((l) => laneAvailable(l, lessonsRoot)).map((l) => l.id);
 }
 
 export async function startStack(ctx: CheckContext, opts: StackOptions): Promise<Stack> {

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCerts, type CertSet } from '../../shared/tls/certs.ts';
 import { freePort } from '../../shared/free-port.ts';
-import { findProgram, startRsyslog, waitFor, type Rsyslog } from './rsyslog-peer.ts';
+import { findProgram, startRsyslog, waitFor, type Rsyslog } from '../../tests/support/rsyslog-peer.ts';
 import { RecordOutput } from '../../shared/protocol/syslog/writer.ts';
 import { InlineSyslogParser, WorkerSyslogParser, type ParsedBatch, type SyslogStreamParser } from './syslog-parser.ts';
 

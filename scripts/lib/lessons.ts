@@ -4,11 +4,12 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { lane } from '../../shared/lanes.ts';
 
 export interface LessonInfo {
   id: string;
   title: string;
-  /** default receiver port for this lesson (COURSE.md's ports table) */
+  /** default receiver port for this lesson: its lane's (shared/lanes.ts; COURSE.md's ports table) */
   port: number;
   /** the client program: shipper.ts, or loadgen.ts on day 14 */
   client: 'shipper' | 'loadgen';
@@ -29,14 +30,14 @@ export const LESSONS: readonly LessonInfo[] = [
   {
     id: 'day08',
     title: 'TCP ingestion: framing, validation, limits, backpressure',
-    port: 5140,
+    port: lane('day08').port,
     client: 'shipper',
     demo: ['--generate', '200000'],
   },
   {
     id: 'day09',
     title: 'Acknowledged delivery: LSP/1 HELLO/BATCH/ACK, resend, dedup, backoff',
-    port: 5141,
+    port: lane('day09').port,
     client: 'shipper',
     demo: ['--generate', '200000'],
     stateful: true,
@@ -50,14 +51,14 @@ export const LESSONS: readonly LessonInfo[] = [
   {
     id: 'day10',
     title: 'UDP ingestion: what UDP gives up, loss you can see per layer',
-    port: 5142,
+    port: lane('day10').port,
     client: 'shipper',
     demo: ['--generate', '200000', '--rate', '100000'],
   },
   {
     id: 'day11',
     title: 'Batching: trading latency for throughput, measured',
-    port: 5143,
+    port: lane('day11').port,
     client: 'shipper',
     demo: ['--generate', '200000', '--batch-records', '1000'],
     stateful: true,
@@ -65,7 +66,7 @@ export const LESSONS: readonly LessonInfo[] = [
   {
     id: 'day12',
     title: 'Compression: paying CPU to save network and disk, measured per codec',
-    port: 5144,
+    port: lane('day12').port,
     client: 'shipper',
     demo: ['--generate', '200000', '--codec', 'zstd'],
     stateful: true,
@@ -73,7 +74,7 @@ export const LESSONS: readonly LessonInfo[] = [
   {
     id: 'day13',
     title: 'TLS and mutual TLS: certificates, verification, rotation, the dashboard',
-    port: 5145,
+    port: lane('day13').port,
     client: 'shipper',
     demo: ['--generate', '200000'],
     stateful: true,
@@ -81,7 +82,7 @@ export const LESSONS: readonly LessonInfo[] = [
   {
     id: 'day14',
     title: 'Load testing: open-loop rate, loss verified from the files, latency percentiles',
-    port: 5146,
+    port: lane('day14').port,
     client: 'loadgen',
     demo: ['--rate', '50000', '--duration', '5'],
   },

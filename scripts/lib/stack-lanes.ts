@@ -3,9 +3,8 @@
  * arguments each needs. The stack config (lessons/stack/stack.config.json) turns lanes on and off and
  * sets ports and extra arguments; this table says how to start each one.
  */
-import { existsSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { REPO_ROOT } from './launch.ts';
+import { join } from 'node:path';
+import { lane } from '../../shared/lanes.ts';
 
 export interface LaneConfig {
   enabled: boolean;
@@ -60,6 +59,11 @@ export interface LaneDef {
   shipperArgs(c: LaneContext, target: string): string[];
 }
 
+/** A lane's id, transport and programs, from the one lane table (shared/lanes.ts, issue 22.4). */
+const programsOf = (id: string) => {
+  const { transport, receiver, shipper } = lane(id);
+  return { id, transport, receiver, shipper };
+};
 const common = (c: LaneContext) => ['--host', c.cfg.host, '--port', String(c.lane.port), '--data-dir', c.dataDir];
 const clientCert = (c: LaneContext) => [
   '--cert',
@@ -80,57 +84,39 @@ const lspShipper = (c: LaneContext, target: string) => [
 
 export const LANES: readonly LaneDef[] = [
   {
-    id: 'day08',
+    ...programsOf('day08'),
     title: 'NDJSON over TCP (unacknowledged)',
-    transport: 'tcp',
-    receiver: 'lessons/day08/receiver.ts',
     receiverArgs: common,
-    shipper: 'lessons/day08/shipper.ts',
     shipperArgs: (_c, t) => ['--target', t, '--input', '-'],
   },
   {
-    id: 'day09',
+    ...programsOf('day09'),
     title: 'LSP/1 over TCP, acknowledged',
-    transport: 'lsp1-tcp',
-    receiver: 'lessons/day09/receiver.ts',
     receiverArgs: common,
-    shipper: 'lessons/day09/shipper.ts',
     shipperArgs: lspShipper,
   },
   {
-    id: 'day10',
+    ...programsOf('day10'),
     title: 'LSP/1 over UDP, loss counted',
-    transport: 'lsp1-udp',
-    receiver: 'lessons/day10/receiver.ts',
     receiverArgs: common,
-    shipper: 'lessons/day10/shipper.ts',
     shipperArgs: (_c, t) => ['--target', t, '--input', '-'],
   },
   {
-    id: 'day11',
+    ...programsOf('day11'),
     title: 'batched LSP/1 over TCP',
-    transport: 'lsp1-tcp',
-    receiver: 'lessons/day11/receiver.ts',
     receiverArgs: common,
-    shipper: 'lessons/day11/shipper.ts',
     shipperArgs: lspShipper,
   },
   {
-    id: 'day12',
+    ...programsOf('day12'),
     title: 'batched + compressed LSP/1 over TCP',
-    transport: 'lsp1-tcp',
-    receiver: 'lessons/day12/receiver.ts',
     receiverArgs: common,
-    shipper: 'lessons/day12/shipper.ts',
     shipperArgs: lspShipper,
   },
   {
-    id: 'day13',
+    ...programsOf('day13'),
     title: 'LSP/1 over TLS 1.3',
-    transport: 'lsp1-tls',
-    receiver: 'lessons/day13/receiver.ts',
     receiverArgs: (c) => [...common(c), '--certs', c.cfg.certsDir, ...(c.lane.mtls ? ['--mtls'] : [])],
-    shipper: 'lessons/day13/shipper.ts',
     shipperArgs: (c, t) => [
       ...lspShipper(c, t),
       '--ca',
@@ -139,19 +125,14 @@ export const LANES: readonly LaneDef[] = [
     ],
   },
   {
-    id: 'day14',
+    ...programsOf('day14'),
     title: 'the load-test lane',
-    transport: 'lsp1-tcp',
-    receiver: 'lessons/day14/receiver.ts',
     receiverArgs: common,
-    shipper: 'lessons/day09/shipper.ts',
     shipperArgs: lspShipper,
   },
   {
-    id: 'syslog',
+    ...programsOf('syslog'),
     title: 'syslog: RFC 5424/3164 over UDP, TCP (octet counting or LF) and TLS',
-    transport: 'syslog',
-    receiver: 'lessons/stack/syslog-receiver.ts',
     receiverArgs: (c) => [
       '--host',
       c.cfg.host,
@@ -167,27 +148,8 @@ export const LANES: readonly LaneDef[] = [
       c.dataDir,
       ...(c.lane.mtls ? ['--mtls'] : []),
     ],
-    shipper: 'lessons/stack/syslog-forward.ts',
     shipperArgs: (_c, t) => ['--target', t, '--input', '-'],
   },
 ];
 
-/**
- * Where a lane's program is: under `lessonsRoot` (a learner's copy, a fixture) when that root has it,
- * otherwise in this repo's lessons/. Returned relative to the repo root, as startProgram wants it.
- */
-export function programPath(file: string, lessonsRoot?: string): string {
-  if (lessonsRoot) {
-    const abs = resolve(lessonsRoot, file.replace(/^lessons\//, ''));
-    if (existsSync(abs)) return relative(REPO_ROOT, abs);
-  }
-  return file;
-}
-
-/** A lane can run only when its programs exist in this checkout (days still being written are skipped). */
-export function laneAvailable(def: LaneDef, lessonsRoot?: string): boolean {
-  return (
-    existsSync(join(REPO_ROOT, programPath(def.receiver, lessonsRoot))) &&
-    existsSync(join(REPO_ROOT, programPath(def.shipper, lessonsRoot)))
-  );
-}
+export { laneAvailable, programPath } from '../../shared/lanes.ts';
