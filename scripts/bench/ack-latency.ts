@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { startProgram } from '../lib/launch.ts';
 import { day14Unavailable } from './day14.ts';
 import { tempDir } from './receivers.ts';
-import type { BenchContext, Contender, RunResult, Scenario } from './scenarios.ts';
+import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 
 const LOADGEN = 'lessons/day14/loadgen.ts';
 const RECEIVER = 'lessons/day09/receiver.ts';

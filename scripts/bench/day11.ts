@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { RecordGenerator } from '../../shared/generate.ts';
 import { startProgram } from '../lib/launch.ts';
 import { lspBlast, toBatchFrames } from './lsp-blast.ts';
-import type { BenchContext, Contender, RunResult, Scenario } from './scenarios.ts';
+import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 
 const STREAM = 11;
 const frames1000 = new WeakMap<BenchContext, Buffer[]>();

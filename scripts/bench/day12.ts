@@ -14,7 +14,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { CODECS } from '../../shared/protocol/codecs.ts';
 import { startProgram } from '../lib/launch.ts';
-import type { Contender, Scenario } from './scenarios.ts';
+import type { Contender, Scenario } from './types.ts';
 
 export interface CodecRunOptions {
   records: number;

@@ -24,7 +24,7 @@ import { ensureCerts, type CertSet } from '../../shared/tls/certs.ts';
 import { startProgram } from '../lib/launch.ts';
 import { toChunks } from './blast.ts';
 import { toBatchFrames } from './lsp-blast.ts';
-import type { BenchContext, Contender, RunResult, Scenario } from './scenarios.ts';
+import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 
 const STREAM = 13;
 const HANDSHAKE_CLIENTS = 8;

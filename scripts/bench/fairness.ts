@@ -20,7 +20,7 @@ import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { encodeHello, FrameDecoder, FrameType } from '../../shared/protocol/frame.ts';
 import { startProgram } from '../lib/launch.ts';
 import { tempDir } from './receivers.ts';
-import type { BenchContext, Contender, RunResult, Scenario } from './scenarios.ts';
+import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 
 const POLITE_STREAM = 1717;
 const BATCH = 10;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { startProgram } from '../lib/launch.ts';
 import { blast } from './blast.ts';
 import { lspBlast } from './lsp-blast.ts';
-import type { RunResult } from './scenarios.ts';
+import type { RunResult } from './types.ts';
 
 export async function tempDir(tag: string): Promise<string> {
   return mkdtemp(join(os.tmpdir(), `logstream-bench-${tag}-`));

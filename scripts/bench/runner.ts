@@ -5,7 +5,7 @@
  * counted and the others carry on. Returns the scenario's report (report.ts); prints progress on stderr.
  */
 import { fmtNum, summarise, summariseRuns, withRatios, type RunSample, type ScenarioReport } from './report.ts';
-import type { Contender, Scenario } from './scenarios.ts';
+import type { Contender, Scenario } from './types.ts';
 
 export interface RunOptions {
   runs: number;

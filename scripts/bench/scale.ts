@@ -19,7 +19,7 @@ import { RecordGenerator } from '../../shared/generate.ts';
 import { NatsCluster } from '../../lessons/scale/jetstream/cluster.ts';
 import { startProgram, type Program } from '../lib/launch.ts';
 import { lspBlast, toBatchFrames } from './lsp-blast.ts';
-import type { BenchContext, Contender, RunResult, Scenario } from './scenarios.ts';
+import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 
 /** per context: the lines, cut into frames per (receiver count, receiver index) on first use */
 const corpora = new WeakMap<BenchContext, { lines: string[]; frames: Map<string, Buffer[]> }>();

@@ -10,7 +10,7 @@ import { startProgram } from '../lib/launch.ts';
 import { toChunks } from './blast.ts';
 import { toBatchFrames } from './lsp-blast.ts';
 import { blastReceiver, lspReceiver, tempDir } from './receivers.ts';
-import type { Role } from './report.ts';
+import type { BenchContext, Contender, Scenario } from './types.ts';
 import { day10Scenario } from './udp-lane.ts';
 import { syslogScenario } from './syslog.ts';
 import { day11Scenario } from './day11.ts';
@@ -23,48 +23,7 @@ import { scaleScenario } from './scale.ts';
 import { fairnessScenario } from './fairness.ts';
 import { ackLatencyScenario } from './ack-latency.ts';
 
-export interface BenchContext {
-  records: number;
-  recordBytes: number;
-  /** the seeded records as ~1 MiB NDJSON chunks */
-  chunks: Buffer[];
-  teardown?: () => Promise<void>;
-}
-
-export interface RunResult {
-  records: number;
-  bytes: number;
-  ms: number;
-  note?: string;
-  extra?: Record<string, unknown>;
-}
-
-export interface Contender {
-  name: string;
-  /** what the row is in a summary (report.ts summarise) */
-  role?: Role;
-  /** may lose records (UDP): its records/s is what was delivered */
-  lossy?: boolean;
-  /** fed its own records rather than the scenario's input (never compared with the peer) */
-  ownInput?: boolean;
-  /** why it cannot run here (a missing program or lesson), or undefined when it can: the row is then skipped */
-  unavailable?: () => string | undefined;
-  run(ctx: BenchContext): Promise<RunResult>;
-}
-
-export interface Scenario {
-  title: string;
-  baseline: string;
-  contenders: Contender[];
-  notes?: string;
-  /** records per run when --records is not given (default 1,000,000); --quick divides it by 20 */
-  defaultRecords?: number;
-  /** the chart that fits its figures (report.ts): records/s bars by default */
-  chart?: 'bars' | 'loss-curve';
-  /** `extra` fields shown beside records/s in the report (medians over the runs), key → column label */
-  figures?: Record<string, string>;
-  setup(opts: { records: number }): Promise<BenchContext>;
-}
+export type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 
 async function ndjsonCorpus(opts: { records: number }): Promise<BenchContext> {
   const gen = new RecordGenerator({ seed: 42, baseTimeMs: Date.UTC(2026, 10, 26) });

@@ -18,13 +18,13 @@ import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { parseSyslog } from '../../shared/protocol/syslog/scan.ts';
 import { SyslogFrameDecoder } from '../../lessons/stack/syslog-framing.ts';
 import { ensureCerts } from '../../shared/tls/certs.ts';
-import { findProgram } from '../../lessons/stack/rsyslog-peer.ts';
+import { findProgram } from '../../tests/support/rsyslog-peer.ts';
 import { toChunks } from './blast.ts';
 import { lspOver, tlsConnect } from './day13.ts';
 import { loadgenAlone, loadgenDryRun, loadgenToReceiver, sharedGeneratorAlone } from './day14.ts';
 import { toBatchFrames } from './lsp-blast.ts';
 import { blastReceiver, lspReceiver, tempDir, withReceiver } from './receivers.ts';
-import type { BenchContext, Contender, Scenario } from './scenarios.ts';
+import type { BenchContext, Contender, Scenario } from './types.ts';
 import { syslogCorpus, syslogScenario } from './syslog.ts';
 import { runUdpReceiver, toDatagrams } from './udp-lane.ts';
 

@@ -2,7 +2,7 @@
 // report, never asserted by a test): a seeded corpus, and one small run of every contender with its
 // delivery check. Without rsyslogd the run is skipped locally, and fails under CI=true.
 import { describe, expect, it } from 'vitest';
-import { findProgram } from '../../lessons/stack/rsyslog-peer.ts';
+import { findProgram } from '../../tests/support/rsyslog-peer.ts';
 import { parseSyslog } from '../../shared/protocol/syslog/scan.ts';
 import { SyslogFrameDecoder } from '../../lessons/stack/syslog-framing.ts';
 import { validateRecordObject } from '../../lessons/day08/validate.ts';

@@ -25,11 +25,11 @@ import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../shared/free-port.ts';
-import { rsyslogVersion, startRsyslog } from '../../lessons/stack/rsyslog-peer.ts';
+import { rsyslogVersion, startRsyslog } from '../../tests/support/rsyslog-peer.ts';
 import { waitDrain } from '../../shared/net.ts';
 import { seededRandom } from '../../shared/random.ts';
 import { startProgram } from '../lib/launch.ts';
-import type { BenchContext, Contender, RunResult, Scenario } from './scenarios.ts';
+import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 
 const HOSTS = Array.from({ length: 16 }, (_, i) => `web-${String(i + 1).padStart(2, '0')}`);
 const APPS = ['checkout', 'payments', 'search', 'auth', 'inventory', 'shipping', 'gateway', 'recommendations'];

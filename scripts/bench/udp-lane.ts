@@ -25,7 +25,7 @@ import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { HEADER_SIZE } from '../../shared/protocol/frame.ts';
 import { TokenBucket } from '../../shared/token-bucket.ts';
 import { startProgram } from '../lib/launch.ts';
-import type { BenchContext, Contender, RunResult, Scenario } from './scenarios.ts';
+import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 
 export interface LaneRun {
   lane: 'udp' | 'tcp';

@@ -7,7 +7,7 @@
  * traffic (at most --records records), so a slow point does not take minutes.
  */
 import { RecordGenerator } from '../../shared/generate.ts';
-import type { BenchContext, Contender, Scenario } from './scenarios.ts';
+import type { BenchContext, Contender, Scenario } from './types.ts';
 import { runUdpReceiver, toDatagrams } from './udp-lane.ts';
 
 /** records/s asked per point; 0 = unpaced (as fast as the sender goes) */
