@@ -115,8 +115,9 @@ export const OUT_NAME = '_grades';
 /**
  * The default --jobs: one learner-day per core, 2 on the course machine. Measured there (2 cores, shared,
  * COURSE.md "Grading a class"): with each learner's tsx cache --jobs 2 graded the reference 700/700 in
- * 356 s where --jobs 1 took 551 s; --jobs 4 failed reference checks (a day's first `--help` past its 20 s).
- * d12.2 (exclusive) failed under heavy outside load at --jobs 1, 2 and 3 alike: its own connect timeout.
+ * 356 s under the heaviest outside load of those runs (--jobs 1: 551 s, d12.2 failed); 3 and 4 passed
+ * whole only once the outside load had fallen, and 4 failed reference checks at a load of 41 before the
+ * cache. d12.2 (exclusive) failed under heavy outside load at 1, 2 and 3 jobs alike: its own timeout.
  */
 export function defaultJobs(cores = os.availableParallelism()): number {
   return Math.max(1, cores);
