@@ -22,7 +22,7 @@ import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 const STREAM = 11;
 const frames1000 = new WeakMap<BenchContext, Buffer[]>();
 
-async function corpus(opts: { records: number }): Promise<BenchContext> {
+function corpus(opts: { records: number }): BenchContext {
   const gen = new RecordGenerator({ seed: 42, baseTimeMs: Date.UTC(2026, 10, 26) });
   const lines = gen.take(opts.records);
   const frames = toBatchFrames(lines, STREAM, 1000);

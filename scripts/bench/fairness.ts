@@ -185,7 +185,7 @@ export const fairnessScenario: Scenario = {
     ackMaxMs: 'polite ACK max (ms)',
     floodRecordsPerSec: 'flood records/s',
   },
-  async setup(opts) {
+  setup(opts) {
     const gen = new RecordGenerator({ seed: 42, baseTimeMs: Date.UTC(2026, 10, 26) });
     const lines = gen.take(10_000);
     const bytes = lines.reduce((a, l) => a + l.length + 1, 0);

@@ -31,7 +31,8 @@ announceReady({
   host: args.host,
   port: (server.address() as net.AddressInfo).port,
 });
-onShutdown(async () => {
+onShutdown(() => {
   server.close();
   process.stderr.write(`raw-sink: ${bytes} bytes\n`);
+  return Promise.resolve();
 });

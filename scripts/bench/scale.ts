@@ -25,7 +25,7 @@ import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 const corpora = new WeakMap<BenchContext, { lines: string[]; frames: Map<string, Buffer[]> }>();
 let runNo = 0;
 
-async function corpus(opts: { records: number }): Promise<BenchContext> {
+function corpus(opts: { records: number }): BenchContext {
   const gen = new RecordGenerator({ seed: 42, baseTimeMs: Date.UTC(2026, 10, 26) });
   const lines = gen.take(opts.records);
   const bytes = lines.reduce((a, l) => a + Buffer.byteLength(l) + 1, 0);

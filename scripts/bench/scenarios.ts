@@ -25,7 +25,7 @@ import { ackLatencyScenario } from './ack-latency.ts';
 
 export type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 
-async function ndjsonCorpus(opts: { records: number }): Promise<BenchContext> {
+function ndjsonCorpus(opts: { records: number }): BenchContext {
   const gen = new RecordGenerator({ seed: 42, baseTimeMs: Date.UTC(2026, 10, 26) });
   const chunks = toChunks(
     (function* () {
@@ -44,7 +44,7 @@ const rawCeiling: Contender = {
 /** Day 09's corpus: the same records as NDJSON chunks (for day 08) and as LSP/1 BATCH frames of 1000. */
 const lspFrames = new WeakMap<BenchContext, Buffer[]>();
 const LSP_STREAM = 9;
-async function lspCorpus(opts: { records: number }): Promise<BenchContext> {
+function lspCorpus(opts: { records: number }): BenchContext {
   const gen = new RecordGenerator({ seed: 42, baseTimeMs: Date.UTC(2026, 10, 26) });
   const lines = gen.take(opts.records);
   const chunks = toChunks(lines);

@@ -218,7 +218,7 @@ function result(ctx: BenchContext, r: { ms: number; bytes: number }, cpuMs: numb
 
 const corpora = new WeakMap<BenchContext, { chunks: Buffer[] }>();
 
-async function setup(opts: { records: number }): Promise<BenchContext> {
+function setup(opts: { records: number }): BenchContext {
   // The rsyslog version goes into the notes (asked here, not when the scenario list is imported).
   syslogScenario.notes = `${rsyslogVersion() ?? 'rsyslogd not installed'}. ${NOTES}`;
   const { chunks, bytes } = syslogCorpus(opts.records);

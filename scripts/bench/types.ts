@@ -42,5 +42,6 @@ export interface Scenario {
   chart?: 'bars' | 'loss-curve';
   /** `extra` fields shown beside records/s in the report (medians over the runs), key → column label */
   figures?: Record<string, string>;
-  setup(opts: { records: number }): Promise<BenchContext>;
+  /** Builds the corpus (in memory, or with I/O: may return a promise). */
+  setup(opts: { records: number }): BenchContext | Promise<BenchContext>;
 }

@@ -58,7 +58,7 @@ export const udpLossScenario: Scenario = {
   baseline: '25,000 records/s asked',
   defaultRecords: 500_000,
   chart: 'loss-curve',
-  async setup({ records }) {
+  setup({ records }) {
     const lines = new RecordGenerator({ seed: 42, baseTimeMs: Date.UTC(2026, 10, 26) }).take(records);
     const recordBytes = Math.round(lines.reduce((n, r) => n + Buffer.byteLength(r) + 1, 0) / lines.length);
     const ctx: BenchContext = { records, recordBytes, chunks: [] };
