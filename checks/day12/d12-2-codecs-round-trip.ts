@@ -26,36 +26,42 @@ export const d12_2: Check = {
     const N = 50_000;
     const { rx, dataDir } = await startReceiver(ctx);
     const codecs = availableCodecs(ctx);
+    // Every codec's frames are built (compressed) first, before any connection opens: built while other
+    // codecs' connections were opening, the synchronous compression held the event loop long enough on a
+    // loaded machine for their connects to time out.
+    const prepared = codecs.map((codec) => {
+      const stream = streamId(ctx);
+      const records = corpus(ctx, N, `rt-${codec.name}`);
+      let frames = 0;
+      let wire = 0;
+      let raw = 0;
+      const chunks: Buffer[] = [];
+      for (let seq = 1; seq <= N;) {
+        // seeded batch sizes, tiny ones included; seeded levels across the codec's range
+        const n = Math.min(N - seq + 1, ctx.rng() < 0.1 ? randInt(ctx.rng, 1, 5) : randInt(ctx.rng, 200, 3000));
+        const slice = records.slice(seq - 1, seq - 1 + n);
+        const level = codec.levels ? randInt(ctx.rng, codec.levels.min, Math.min(codec.levels.max, 9)) : undefined;
+        const frame = encodeBatch({
+          stream,
+          seq,
+          records: slice,
+          codec: codec.id,
+          ...(level === undefined ? {} : { level }),
+        });
+        frames++;
+        wire += frame.length - 28;
+        raw += encodeBatchPayload(slice).length;
+        chunks.push(frame);
+        seq += n;
+      }
+      const all = Buffer.concat(chunks);
+      const cuts: number[] = [];
+      for (let p = randInt(ctx.rng, 1, 5000); p < all.length; p += randInt(ctx.rng, 1, 200_000)) cuts.push(p);
+      return { codec, stream, records, frames, wire, raw, all, cuts };
+    });
     const runs = await Promise.all(
-      codecs.map(async (codec) => {
-        const stream = streamId(ctx);
-        const records = corpus(ctx, N, `rt-${codec.name}`);
+      prepared.map(async ({ codec, stream, records, frames, wire, raw, all, cuts }) => {
         const c = await hello(ctx, rx, stream, `check-d12.2-${codec.name}`);
-        let frames = 0;
-        let wire = 0;
-        let raw = 0;
-        const chunks: Buffer[] = [];
-        for (let seq = 1; seq <= N;) {
-          // seeded batch sizes, tiny ones included; seeded levels across the codec's range
-          const n = Math.min(N - seq + 1, ctx.rng() < 0.1 ? randInt(ctx.rng, 1, 5) : randInt(ctx.rng, 200, 3000));
-          const slice = records.slice(seq - 1, seq - 1 + n);
-          const level = codec.levels ? randInt(ctx.rng, codec.levels.min, Math.min(codec.levels.max, 9)) : undefined;
-          const frame = encodeBatch({
-            stream,
-            seq,
-            records: slice,
-            codec: codec.id,
-            ...(level === undefined ? {} : { level }),
-          });
-          frames++;
-          wire += frame.length - 28;
-          raw += encodeBatchPayload(slice).length;
-          chunks.push(frame);
-          seq += n;
-        }
-        const all = Buffer.concat(chunks);
-        const cuts: number[] = [];
-        for (let p = randInt(ctx.rng, 1, 5000); p < all.length; p += randInt(ctx.rng, 1, 200_000)) cuts.push(p);
         await c.writeSplit(all, cuts);
         await waitAck(
           c,
