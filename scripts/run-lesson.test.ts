@@ -66,9 +66,13 @@ describe('npm run lesson -- dayNN --lessons DIR', () => {
     // --data-dir is relative to where npm ran too, and the receiver wrote there
     const ready = JSON.parse(/\{"event":"ready".*\}/.exec(r.stdout)![0]) as { dataDir: string };
     expect(resolve(REPO_ROOT, ready.dataDir)).toBe(join(root, 'run08', 'receiver'));
-    expect(JSON.parse(await readFile(join(root, 'run08', 'receiver', 'stats.json'), 'utf8')).records.persisted).toBe(
-      2000,
-    );
+    expect(
+      (
+        JSON.parse(await readFile(join(root, 'run08', 'receiver', 'stats.json'), 'utf8')) as {
+          records: { persisted: number };
+        }
+      ).records.persisted,
+    ).toBe(2000);
   }, 90_000);
 
   it('a day the folder does not have: one line naming it, exit 2, nothing started', async () => {
@@ -136,8 +140,11 @@ describe('a lesson run and the integrated stack never share a dir', () => {
     const cfg = JSON.parse(readFileSync(join(REPO_ROOT, 'lessons/stack/stack.config.json'), 'utf8')) as {
       dataDir: string;
     };
-    const stackDirs = LANES.flatMap((l) => Object.values(laneDirs(cfg.dataDir, l.id)));
-    const lessonDirs = LESSONS.flatMap((l) => Object.values(lessonRunDirs(l.id)));
+    const stackDirs = LANES.flatMap((l) => Object.values<string>(laneDirs(cfg.dataDir, l.id)));
+    const lessonDirs = LESSONS.flatMap((l) => {
+      const d = lessonRunDirs(l.id);
+      return [d.run, d.receiver, d.shipper];
+    });
     // a program run by hand keeps its own defaults (data/<day>, data/<day>-shipper): neither launcher uses them
     const byHand = LESSONS.flatMap((l) => [join('data', l.id), join('data', `${l.id}-shipper`)]);
     for (const s of stackDirs) {

@@ -47,6 +47,11 @@ function shown(p: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
 }
 
+/** A figure from a done line: a number or string as it is, else the fallback. */
+function figure(v: unknown, fallback = '?'): string {
+  return typeof v === 'number' || typeof v === 'string' ? String(v) : fallback;
+}
+
 async function runLesson(): Promise<void> {
   const args = parseCli(
     {
@@ -159,19 +164,19 @@ async function runLesson(): Promise<void> {
     dirs.receiver,
     ...(lesson.demoReceiver ?? []),
   ]);
-  let ready;
+  let ready: Awaited<Program['ready']>;
   try {
     ready = await receiver.ready;
   } catch (err) {
     console.error(chalk.red(`receiver did not start: ${(err as Error).message}`));
     if (/EADDRINUSE/.test((err as Error).message))
       console.error(`port ${args.port ?? lesson.port} is in use: pass --port 0 for any free port`);
-    await stopAll(1);
+    return stopAll(1);
   }
-  const target = `${ready!.host}:${ready!.port}`;
+  const target = `${ready.host}:${ready.port}`;
   let clientTarget = target;
   if (lesson.cutOnce) {
-    proxy = new FaultProxy({ targetHost: ready!.host, targetPort: ready!.port });
+    proxy = new FaultProxy({ targetHost: ready.host, targetPort: ready.port });
     clientTarget = `127.0.0.1:${await proxy.start()}`;
   }
   console.log(chalk.bold(`\n${lesson.id}: ${lesson.title}`));
@@ -208,7 +213,7 @@ async function runLesson(): Promise<void> {
     lesson.client,
     clientFile,
     clientArgs,
-    cut?.onEvent,
+    cut ? (ev) => cut.onEvent(ev) : undefined,
     cut ? (ev) => ev.event !== 'progress' : undefined,
   );
   const done = await client.done;
@@ -224,7 +229,7 @@ async function runLesson(): Promise<void> {
   let code = clientExit.exitCode === 0 ? 0 : 1;
   console.log(chalk.bold('\nsummary'));
   console.log(
-    `  ${lesson.client}: sent ${sent} records in ${done?.elapsedMs ?? '?'} ms (${done?.recordsPerSec ?? done?.achievedRate ?? '?'} records/s)${done?.acked !== undefined ? `, acked ${String(done.acked)}` : ''}, exit ${clientExit.exitCode}`,
+    `  ${lesson.client}: sent ${sent} records in ${figure(done?.elapsedMs)} ms (${figure(done?.recordsPerSec ?? done?.achievedRate)} records/s)${done?.acked !== undefined ? `, acked ${figure(done.acked)}` : ''}, exit ${clientExit.exitCode}`,
   );
   if (proxy) {
     const c = proxy.counters;
@@ -234,7 +239,7 @@ async function runLesson(): Promise<void> {
         : chalk.yellow('  network: no cut: the run ended before its middle was seen'),
     );
     console.log(
-      `  shipper: ${String(done?.reconnects ?? 0)} reconnect(s), ${String(done?.resent ?? 0)} records resent (everything after the HELLO's ACK)`,
+      `  shipper: ${figure(done?.reconnects, '0')} reconnect(s), ${figure(done?.resent, '0')} records resent (everything after the HELLO's ACK)`,
     );
   }
   const r = stats.records ?? {};

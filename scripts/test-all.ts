@@ -1,6 +1,6 @@
 /**
  * `npm test`: everything that proves the lab works, with one closing line that sums it all up:
- *   1. the type check (tsc --noEmit), counted as one test;
+ *   1. the type check (tsc --noEmit), ESLint and Prettier's check, counted as one test each;
  *   2. vitest: unit tests, every day's graded checks against the reference lessons, the fixtures that
  *      prove each check can fail, and the starter copies.
  * It ends with `N passed, M failed` (`, K skipped` when any) and exits non-zero on any failure.
@@ -53,6 +53,26 @@ if (!extra.length) {
     failed++;
     failures.push('typecheck');
     process.stdout.write(`${tsc.all}\n✗ typecheck failed\n`);
+  }
+}
+
+if (!extra.length) {
+  // Lint and format (issue 20.6): typescript-eslint's type-checked rules and Prettier's check, one test each.
+  const lints: Array<[string, string[]]> = [
+    ['eslint', [bin('eslint/bin/eslint.js'), '.']],
+    ['prettier --check', [bin('prettier/bin/prettier.cjs'), '--check', '--log-level', 'warn', '**/*.ts']],
+  ];
+  for (const [name, argv] of lints) {
+    process.stdout.write(`▶ ${name}\n`);
+    const run = await execa(process.execPath, argv, { cwd: REPO_ROOT, env, reject: false, all: true });
+    if (run.exitCode === 0) {
+      passed++;
+      process.stdout.write(`✓ ${name} clean\n`);
+    } else {
+      failed++;
+      failures.push(name);
+      process.stdout.write(`${run.all}\n✗ ${name} found problems (npm run format fixes formatting)\n`);
+    }
   }
 }
 

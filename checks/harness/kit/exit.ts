@@ -39,7 +39,8 @@ export function exitedWith(
     return;
   }
   if (r.timedOut) {
-    const started = opts.noteReady && r.stdout.includes('"ready"') ? ' (it printed its ready line: it started anyway)' : '';
+    const started =
+      opts.noteReady && r.stdout.includes('"ready"') ? ' (it printed its ready line: it started anyway)' : '';
     fail({
       expected: `\`${cmd}\` to exit with code ${code}`,
       received: `still running after ${r.ms} ms${started}`,
