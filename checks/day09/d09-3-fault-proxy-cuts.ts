@@ -44,7 +44,10 @@ export const d09_3: Check = {
   timeoutMs: 90_000,
   async run(ctx) {
     const N = 200_000;
-    const { rx, dataDir } = await startReceiver(ctx);
+    // ACKs every 100 ms (--fsync interval), not per group commit: a cut then always finds batches sent and not
+    // yet ACKed, so the shipper resends and the receiver must drop what it already has. With group commit on a
+    // quiet machine every batch could be ACKed before the cut, and a receiver without dedup would pass.
+    const { rx, dataDir } = await startReceiver(ctx, { extra: ['--fsync', 'interval'] });
     await withProxy(rx.port, async (proxy) => {
       proxy.schedule({ action: 'cut', everyMs: 500 });
       const sh = spawnShipper(
