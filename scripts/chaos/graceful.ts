@@ -107,7 +107,8 @@ export const GRACEFUL_CASES: GracefulCase[] = [
     shipper: 'lessons/stack/syslog-forward.ts',
     shipperArgs: (t) => ['--target', t, '--generate', '50000000'],
     targetPort: (r) => (r.ports as { tcp: number }).tcp,
-    // lessons/stack/syslog-forward.ts registers no SIGTERM handler (reported in issue 10's notes)
+    // load only: the forwarder feeds the receiver whose stop is measured; it has a SIGTERM handler now (stop
+    // input, send what was read, done line), but its own stop is not among this suite's graded stops yet
     loadOnly: true,
     orphanMayFail: true,
   },
