@@ -221,6 +221,9 @@ describe('day 09 end to end', () => {
         `127.0.0.1:${proxy.port}`,
         '--generate',
         String(M),
+        // paced (~1.5 s), so resets every 300 ms fall mid-stream however fast the machine sends
+        '--rate',
+        '40000',
         '--state-dir',
         join(tmp, 'st2'),
         '--progress-ms',
