@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -42,6 +42,8 @@ export interface NatsClusterOptions {
   clusterName?: string;
   /** largest message (the sink packs whole batches into one message) */
   maxPayload?: number;
+  /** how a free port is picked (default: listen on 0 and close); a test hands out a taken one */
+  pickPort?: (host: string) => Promise<number>;
 }
 
 /** A port that was free a moment ago (listen on 0, close). */
@@ -101,12 +103,54 @@ export class NatsCluster {
     return this.nodes.map((_, i) => this.procs.get(i)?.pid);
   }
 
-  /** Writes the configs (ports picked now) and starts every node; resolves once JetStream answers. */
+  /**
+   * Writes the configs (ports picked now) and starts every node; resolves once JetStream answers.
+   * A port picked free can be taken by another process before nats-server binds it; when a node then
+   * exits with "address already in use", every node is stopped and started again on fresh ports
+   * (up to 3 attempts; fixed base ports are never changed).
+   */
   async start(readyTimeoutMs = 20_000): Promise<void> {
-    const { size, dir } = this.opts;
+    const { dir } = this.opts;
     await mkdir(dir, { recursive: true });
+    // never outlive the process that started the nodes (a test that timed out, a crashed launcher)
+    process.once('exit', this.killAll);
+    for (let attempt = 1; ; attempt++) {
+      await this.configure();
+      const early = this.watchEarlyExit();
+      const abort = new AbortController();
+      for (let i = 0; i < this.nodes.length; i++) this.startNode(i);
+      const outcome = await Promise.race([
+        this.waitReady(readyTimeoutMs, undefined, abort.signal).then(() => 'ready' as const),
+        early.exited,
+      ]).finally(() => {
+        early.stop();
+        abort.abort();
+      });
+      if (outcome === 'ready') return;
+      const log = await readFile(this.nodes[outcome]!.logPath, 'utf8').catch(() => '');
+      const portRace = /address already in use/i.test(log) && this.randomPorts();
+      if (!portRace || attempt >= 3) {
+        await this.stop(500);
+        throw new Error(
+          `NATS node ${this.nodes[outcome]!.name} exited while starting (attempt ${attempt}; see ${this.nodes[outcome]!.logPath}): ${log.trim().split('\n').slice(-1)[0] ?? ''}`,
+        );
+      }
+      await this.stop(500);
+      process.once('exit', this.killAll);
+    }
+  }
+
+  private randomPorts(): boolean {
+    const o = this.opts;
+    return !(o.basePort && o.basePort > 0) || !(o.baseClusterPort && o.baseClusterPort > 0);
+  }
+
+  /** Picks the ports and writes every node's config (and a fresh log). */
+  private async configure(): Promise<void> {
+    const { size, dir } = this.opts;
     const pick = async (base: number | undefined, i: number) =>
-      base && base > 0 ? base + i : freePort('tcp', this.host);
+      base && base > 0 ? base + i : (this.opts.pickPort ?? ((h: string) => freePort('tcp', h)))(this.host);
+    this.nodes.length = 0;
     for (let i = 0; i < size; i++) {
       const name = `n${i + 1}`;
       this.nodes.push({
@@ -121,15 +165,27 @@ export class NatsCluster {
     }
     for (const n of this.nodes) {
       await mkdir(n.storeDir, { recursive: true });
+      await writeFile(n.logPath, '');
       await writeFile(
         n.confPath,
         nodeConfig(n, this.nodes, this.host, this.opts.clusterName ?? 'lsp', this.opts.maxPayload ?? 8 << 20),
       );
     }
-    // never outlive the process that started the nodes (a test that timed out, a crashed launcher)
-    process.once('exit', this.killAll);
-    for (let i = 0; i < size; i++) this.startNode(i);
-    await this.waitReady(readyTimeoutMs);
+  }
+
+  /** Resolves with the index of the first node whose process exits while the cluster starts. */
+  private watchEarlyExit(): { exited: Promise<number>; stop: () => void } {
+    let timer: NodeJS.Timeout | undefined;
+    const exited = new Promise<number>((resolve) => {
+      const poll = () => {
+        for (let i = 0; i < this.nodes.length; i++) {
+          if (!this.procs.has(i)) return resolve(i);
+        }
+        timer = setTimeout(poll, 50);
+      };
+      timer = setTimeout(poll, 50);
+    });
+    return { exited, stop: () => clearTimeout(timer) };
   }
 
   /** Starts node i (again) with its config and store: a restart after a kill. */
@@ -158,11 +214,16 @@ export class NatsCluster {
   }
 
   /** Resolves once a JetStream API request succeeds through some node (a meta leader exists). */
-  async waitReady(timeoutMs = 20_000, nodes: number[] = this.nodes.map((_, i) => i)): Promise<void> {
+  async waitReady(
+    timeoutMs = 20_000,
+    nodes: number[] = this.nodes.map((_, i) => i),
+    signal?: AbortSignal,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last: unknown;
     for (const i of nodes) {
       for (;;) {
+        if (signal?.aborted) return;
         try {
           const nc = await connect({
             servers: `nats://${this.host}:${this.nodes[i]!.clientPort}`,
