@@ -14,6 +14,17 @@ const def = {
 const argv = (...a: string[]) => ['node', 'prog', ...a];
 
 describe('tryParseCli', () => {
+  it('takes positional arguments: a required one missing or an extra one is a usage error (issue 22.5)', () => {
+    const withLesson = { ...def, positional: [{ name: 'lesson', description: 'a day', required: true }] };
+    const r = tryParseCli(withLesson, argv('day09', '--port', '9'));
+    expect(r.ok && [r.args, r.values.port]).toEqual([['day09'], 9]);
+    const missing = tryParseCli(withLesson, argv('--port', '9'));
+    expect(missing.ok === false && missing.exitCode === 2 && missing.message).toMatch(/lesson/);
+    const extra = tryParseCli(withLesson, argv('day09', 'day10'));
+    expect(extra.ok === false && extra.exitCode).toBe(2);
+    const help = tryParseCli(withLesson, argv('--help'));
+    expect(help.ok === false && help.exitCode === 0 && help.output).toMatch(/Usage: prog \[options\] <lesson>/);
+  });
   it('gives defaults', () => {
     const r = tryParseCli(def, argv());
     expect(r.ok && r.values).toMatchObject({

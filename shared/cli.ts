@@ -45,6 +45,15 @@ export interface CliDefinition<O extends Record<string, OptionSpec<unknown>>> {
   readonly epilog?: string;
   /** cross-option validation; return an error line naming the flag, or undefined */
   readonly validate?: (values: CliValues<O>) => string | undefined;
+  /** positional arguments, in order (issue 22.5: `npm run check -- day09` goes through parseCli too) */
+  readonly positional?: readonly PositionalSpec[];
+}
+
+/** A positional argument: shown in usage as `<name>` (required) or `[name]`; it has no env variable. */
+export interface PositionalSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly required?: boolean;
 }
 
 /** Exit code for usage errors (CONVENTIONS.md §2). */
@@ -65,18 +74,32 @@ export function parseCli<O extends Record<string, OptionSpec<unknown>>>(
   def: CliDefinition<O>,
   argv: readonly string[] = process.argv,
 ): CliValues<O> {
-  const result = tryParseCli(def, argv);
-  if (result.ok) return result.values;
+  const result = parseCliArgs(def, argv.slice(2));
+  if (typeof result === 'number') process.exit(result);
+  return result.values;
+}
+
+/**
+ * parseCli for a `main(argv)` that returns its exit code (a tool its tests run in-process): `argv` is the
+ * user's arguments only; prints the usage or the one error line as parseCli does and returns 0 or 2, or the
+ * values and the positional arguments.
+ */
+export function parseCliArgs<O extends Record<string, OptionSpec<unknown>>>(
+  def: CliDefinition<O>,
+  argv: readonly string[],
+): { values: CliValues<O>; args: string[] } | 0 | typeof EXIT_USAGE {
+  const result = tryParseCli(def, ['node', def.name, ...argv]);
+  if (result.ok) return { values: result.values, args: result.args };
   if (result.exitCode === 0) {
     process.stdout.write(result.output);
   } else {
     process.stderr.write(`${def.name}: ${result.message}\n`);
   }
-  process.exit(result.exitCode);
+  return result.exitCode;
 }
 
 export type ParseResult<V> =
-  | { ok: true; values: V }
+  | { ok: true; values: V; args: string[] }
   | { ok: false; exitCode: 0; output: string }
   | { ok: false; exitCode: typeof EXIT_USAGE; message: string };
 
@@ -113,6 +136,7 @@ export function tryParseCli<O extends Record<string, OptionSpec<unknown>>>(
     cmd.addOption(o);
     attr.set(key, o.attributeName());
   }
+  for (const p of def.positional ?? []) cmd.argument(p.required ? `<${p.name}>` : `[${p.name}]`, p.description);
   if (def.epilog) cmd.addHelpText('after', `\n${def.epilog}`);
   try {
     cmd.parse(argv);
@@ -135,7 +159,7 @@ export function tryParseCli<O extends Record<string, OptionSpec<unknown>>>(
   const typed = values as CliValues<O>;
   const problem = def.validate?.(typed);
   if (problem) return { ok: false, exitCode: EXIT_USAGE, message: problem };
-  return { ok: true, values: typed };
+  return { ok: true, values: typed, args: cmd.args };
 }
 
 // ---------------------------------------------------------------------------------------------
