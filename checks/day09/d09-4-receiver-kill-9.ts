@@ -12,6 +12,7 @@ export const d09_4: Check = {
   timeoutMs: 120_000,
   async run(ctx) {
     const N = 200_000;
+    const RATE = 50_000;
     // --fsync always (group commit): an ACK means written and fsynced, and what arrives during an fsync
     // waits in memory, which is what a kill -9 loses, and exactly what must not have been ACKed yet.
     const FSYNC = ['--fsync', 'always'];
@@ -20,10 +21,19 @@ export const d09_4: Check = {
     await withProxy(recv.port, async (proxy) => {
       const sh = spawnShipper(
         ctx,
-        await shipperBase(ctx, at(proxy.port), ['--generate', String(N), '--seed', String(ctx.seed % 1_000_000)]),
+        // paced (--rate, ~4 s for all): an unpaced shipper had ACKs for the last 40% within the 0.4 s a
+        // restart takes, and finished before the third kill
+        await shipperBase(ctx, at(proxy.port), [
+          '--generate',
+          String(N),
+          '--rate',
+          String(RATE),
+          '--seed',
+          String(ctx.seed % 1_000_000),
+        ]),
       );
       // Kill 1 at 15% acked; kills 2 and 3 once the restarted receiver has ACKed 10,000 more, so all
-      // three land while records are streaming, however fast the shipper is.
+      // three land while records are streaming.
       const STEP = 10_000;
       let killAt = Math.floor(N * 0.15);
       for (let k = 1; k <= 3; k++) {
