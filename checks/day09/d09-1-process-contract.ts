@@ -1,7 +1,14 @@
-import { expectEqual, expectTrue, fail, show } from '../harness/assert.ts';
+import { expectEqual, expectTrue, show } from '../harness/assert.ts';
 import type { Check } from '../harness/types.ts';
 import { freePort } from '../../shared/free-port.ts';
-import { exitedWith, stderrNames } from '../harness/kit/exit.ts';
+import {
+  BAD_VALUE_HINT,
+  bogusCase,
+  expectCliContract,
+  expectReadyLine,
+  runByEnv,
+  startReceiverByEnv,
+} from '../harness/kit/contract.ts';
 import { at } from '../harness/kit/records.ts';
 
 export const d09_1: Check = {
@@ -13,119 +20,88 @@ export const d09_1: Check = {
   async run(ctx) {
     const dataDir = await ctx.tmp();
     const base = ['--data-dir', dataDir, '--port', '0'];
-    const [rxHelp, rxBogus, rxBadSize, rxBadFsync] = await Promise.all([
-      ctx.run('receiver', ['--help'], { timeoutMs: 30_000 }),
-      ctx.run('receiver', [...base, '--bogus'], { timeoutMs: 30_000 }),
-      ctx.run('receiver', [...base, '--max-payload-bytes', 'lots'], { timeoutMs: 30_000 }),
-      ctx.run('receiver', [...base, '--fsync', 'sometimes'], { timeoutMs: 30_000 }),
-    ]);
-    exitedWith(rxHelp, 0, 'receiver --help', '--help prints usage on stdout and exits 0');
-    const usage = rxHelp.stdout + rxHelp.stderr;
-    for (const flag of ['--port', '--data-dir', '--max-payload-bytes', '--max-decoded-bytes', '--fsync']) {
-      expectTrue(usage.includes(flag), {
-        expected: `receiver usage naming ${flag}`,
-        received: show(usage.slice(0, 400)),
-        where: 'receiver --help',
-        hint: 'list every flag in --help',
-      });
-    }
-    exitedWith(rxBogus, 2, 'receiver --bogus', 'an unknown flag is an error: one stderr line naming it, exit 2');
-    stderrNames(rxBogus, '--bogus', 'receiver --bogus');
-    exitedWith(
-      rxBadSize,
-      2,
-      'receiver --max-payload-bytes lots',
-      'a bad value is an error: one stderr line naming the flag, exit 2',
+    const shBase = async () => ['--generate', '1', '--state-dir', await ctx.tmp()];
+    await expectCliContract(
+      ctx,
+      [
+        {
+          program: 'receiver',
+          usage: ['--port', '--data-dir', '--max-payload-bytes', '--max-decoded-bytes', '--fsync'],
+          bad: [
+            bogusCase('receiver', base),
+            {
+              args: [...base, '--max-payload-bytes', 'lots'],
+              flag: '--max-payload-bytes',
+              cmd: 'receiver --max-payload-bytes lots',
+              hint: BAD_VALUE_HINT,
+            },
+            {
+              args: [...base, '--fsync', 'sometimes'],
+              flag: '--fsync',
+              cmd: 'receiver --fsync sometimes',
+              hint: '--fsync takes always | interval | never',
+            },
+          ],
+        },
+        {
+          program: 'shipper',
+          usage: [
+            '--target',
+            '--state-dir',
+            '--window-batches',
+            '--queue-records',
+            '--overflow',
+            '--spool',
+            '--backoff-base-ms',
+            '--backoff-cap-ms',
+            '--max-attempts',
+            '--ack-timeout-ms',
+            '--follow',
+            '--progress-ms',
+          ],
+          bad: [
+            bogusCase('shipper', await shBase()),
+            {
+              args: [...(await shBase()), '--overflow', 'sometimes'],
+              flag: '--overflow',
+              cmd: 'shipper --overflow sometimes',
+              hint: '--overflow takes block | drop-oldest | drop-newest',
+            },
+            {
+              args: [...(await shBase()), '--ack-timeout-ms', 'soon'],
+              flag: '--ack-timeout-ms',
+              cmd: 'shipper --ack-timeout-ms soon',
+              hint: BAD_VALUE_HINT,
+            },
+          ],
+        },
+      ],
+      { timeoutMs: 30_000 },
     );
-    stderrNames(rxBadSize, '--max-payload-bytes', 'receiver --max-payload-bytes lots');
-    exitedWith(rxBadFsync, 2, 'receiver --fsync sometimes', '--fsync takes always | interval | never');
-    stderrNames(rxBadFsync, '--fsync', 'receiver --fsync sometimes');
-
-    const [st1, st2, st3] = [await ctx.tmp(), await ctx.tmp(), await ctx.tmp()];
-    const [shHelp, shBogus, shOverflow, shAckTimeout] = await Promise.all([
-      ctx.run('shipper', ['--help'], { timeoutMs: 30_000 }),
-      ctx.run('shipper', ['--generate', '1', '--state-dir', st1, '--bogus'], { timeoutMs: 30_000 }),
-      ctx.run('shipper', ['--generate', '1', '--state-dir', st2, '--overflow', 'sometimes'], { timeoutMs: 30_000 }),
-      ctx.run('shipper', ['--generate', '1', '--state-dir', st3, '--ack-timeout-ms', 'soon'], { timeoutMs: 30_000 }),
-    ]);
-    exitedWith(shHelp, 0, 'shipper --help', '--help prints usage on stdout and exits 0');
-    const shUsage = shHelp.stdout + shHelp.stderr;
-    for (const flag of [
-      '--target',
-      '--state-dir',
-      '--window-batches',
-      '--queue-records',
-      '--overflow',
-      '--spool',
-      '--backoff-base-ms',
-      '--backoff-cap-ms',
-      '--max-attempts',
-      '--ack-timeout-ms',
-      '--follow',
-      '--progress-ms',
-    ]) {
-      expectTrue(shUsage.includes(flag), {
-        expected: `shipper usage naming ${flag}`,
-        received: show(shUsage.slice(0, 400)),
-        where: 'shipper --help',
-        hint: 'list every flag in --help',
-      });
-    }
-    exitedWith(shBogus, 2, 'shipper --bogus', 'an unknown flag is an error: one stderr line naming it, exit 2');
-    stderrNames(shBogus, '--bogus', 'shipper --bogus');
-    exitedWith(shOverflow, 2, 'shipper --overflow sometimes', '--overflow takes block | drop-oldest | drop-newest');
-    stderrNames(shOverflow, '--overflow', 'shipper --overflow sometimes');
-    exitedWith(
-      shAckTimeout,
-      2,
-      'shipper --ack-timeout-ms soon',
-      'a bad value is an error: one stderr line naming the flag, exit 2',
-    );
-    stderrNames(shAckTimeout, '--ack-timeout-ms', 'shipper --ack-timeout-ms soon');
 
     // LOGSTREAM_<FLAG> from the environment, and the ready line itself.
     const port = await freePort();
-    const rx = await ctx.start('receiver', ['--data-dir', dataDir, '--stats-interval-ms', '100'], {
-      env: { LOGSTREAM_PORT: String(port) },
+    const rx = await startReceiverByEnv(ctx, ['--data-dir', dataDir, '--stats-interval-ms', '100'], {
+      LOGSTREAM_PORT: String(port),
     });
-    ctx.log(`receiver started with LOGSTREAM_PORT=${port}: ready ${JSON.stringify(rx.ready)}`);
-    const r = rx.ready;
-    expectEqual(r['role'], 'receiver', {
-      what: 'ready line "role"',
-      where: 'receiver ready line',
-      hint: '{"event":"ready","role":"receiver","lesson":"day09","transport":"lsp1-tcp","host":…,"port":…}',
-    });
-    expectEqual(r['lesson'], 'day09', { what: 'ready line "lesson"', where: 'receiver ready line' });
-    expectEqual(r['transport'], 'lsp1-tcp', {
-      what: 'ready line "transport"',
-      where: 'receiver ready line',
-      hint: 'day 09 speaks LSP/1 binary frames over TCP: "lsp1-tcp"',
-    });
-    expectEqual(r['host'], '127.0.0.1', { what: 'ready line "host" (default --host)', where: 'receiver ready line' });
-    expectEqual(r['port'], port, {
-      what: 'ready line "port" when started with LOGSTREAM_PORT',
-      where: 'receiver ready line',
-      hint: 'every flag also reads LOGSTREAM_<FLAG> from the environment (flag first)',
+    expectReadyLine(rx.ready, {
+      lesson: 'day09',
+      transport: 'lsp1-tcp',
+      port,
+      defaultHost: true,
+      shape: '{"event":"ready","role":"receiver","lesson":"day09","transport":"lsp1-tcp","host":…,"port":…}',
+      transportHint: 'day 09 speaks LSP/1 binary frames over TCP: "lsp1-tcp"',
     });
 
     // The shipper, configured by environment alone.
     const N = 100;
     const env = { LOGSTREAM_TARGET: at(port), LOGSTREAM_GENERATE: String(N), LOGSTREAM_STATE_DIR: await ctx.tmp() };
-    const res = await ctx.run('shipper', [], { env, timeoutMs: 30_000 });
     const cmd = `LOGSTREAM_TARGET=${at(port)} LOGSTREAM_GENERATE=${N} LOGSTREAM_STATE_DIR=… shipper.ts`;
-    exitedWith(
-      res,
-      0,
+    const { done, json } = await runByEnv(ctx, 'shipper', env, {
       cmd,
-      'the shipper reads LOGSTREAM_TARGET, LOGSTREAM_GENERATE, … and exits 0 once everything is ACKed; it can only finish when each ACK frees what it covers: your Outbox.ack (lessons/day09/outbox.ts)',
-    );
-    const done = res.json.find((j) => j['event'] === 'done');
-    if (!done)
-      fail({
-        expected: `a {"event":"done",…} line on the stdout of \`${cmd}\``,
-        received: show(res.stdout.slice(-300) || '(empty stdout)'),
-        where: 'shipper stdout',
-      });
+      timeoutMs: 30_000,
+      hint: 'the shipper reads LOGSTREAM_TARGET, LOGSTREAM_GENERATE, … and exits 0 once everything is ACKed; it can only finish when each ACK frees what it covers: your Outbox.ack (lessons/day09/outbox.ts)',
+    });
     expectEqual(done['acked'], N, { what: 'done line "acked"', where: `done line ${show(done, 300)}` });
     for (const k of ['sent', 'dropped', 'spooled', 'reconnects', 'stream']) {
       expectTrue(typeof done[k] === 'number', {
@@ -135,7 +111,7 @@ export const d09_1: Check = {
         hint: '{"event":"done","sent","acked","dropped","spooled","reconnects","stream",…}',
       });
     }
-    const states = res.json.filter((j) => j['event'] === 'state');
+    const states = json.filter((j) => j['event'] === 'state');
     const bad = states.find(
       (s) =>
         typeof s['from'] !== 'string' ||

@@ -1,7 +1,8 @@
 import { expectEqual, expectTrue, show } from '../harness/assert.ts';
 import type { Check } from '../harness/types.ts';
 import { spawnShipper } from '../harness/kit/programs.ts';
-import { waitExit, doneOf, expectExit0, startFakeReceiver, flagNamed } from './support.ts';
+import { BAD_VALUE_HINT, bogusCase, expectCliContract } from '../harness/kit/contract.ts';
+import { waitExit, doneOf, expectExit0, startFakeReceiver } from './support.ts';
 
 export const d11_1: Check = {
   id: 'd11.1',
@@ -12,58 +13,31 @@ export const d11_1: Check = {
   points: 0,
   timeoutMs: 60_000,
   async run(ctx) {
-    const [rxHelp, rxBogus, rxBadTransport, shHelp, shBogus] = await Promise.all([
-      ctx.run('receiver', ['--help'], { timeoutMs: 20_000 }),
-      ctx.run('receiver', ['--data-dir', await ctx.tmp(), '--port', '0', '--bogus'], { timeoutMs: 20_000 }),
-      ctx.run('receiver', ['--data-dir', await ctx.tmp(), '--port', '0', '--transport', 'sctp'], { timeoutMs: 20_000 }),
-      ctx.run('shipper', ['--help'], { timeoutMs: 20_000 }),
-      ctx.run('shipper', ['--generate', '1', '--state-dir', await ctx.tmp(), '--bogus'], { timeoutMs: 20_000 }),
-    ]);
-    for (const [r, what] of [
-      [rxHelp, 'receiver --help'],
-      [shHelp, 'shipper --help'],
-    ] as const) {
-      expectEqual(r.exitCode, 0, {
-        what: `${what} exit code`,
-        where: what,
-        hint: '--help prints usage on stdout and exits 0',
-      });
-    }
-    for (const flag of ['--transport', '--port', '--data-dir'])
-      expectTrue(rxHelp.stdout.includes(flag), {
-        expected: `receiver --help to list ${flag}`,
-        received: show(rxHelp.stdout.slice(0, 300)),
-        where: 'receiver --help',
-      });
-    for (const flag of [
-      '--transport',
-      '--batch-records',
-      '--batch-bytes',
-      '--batch-delay-ms',
-      '--max-datagram',
-      '--target',
-    ])
-      expectTrue(shHelp.stdout.includes(flag), {
-        expected: `shipper --help to list ${flag}`,
-        received: show(shHelp.stdout.slice(0, 300)),
-        where: 'shipper --help',
-      });
-    for (const [r, what, flag] of [
-      [rxBogus, 'receiver --bogus', '--bogus'],
-      [rxBadTransport, 'receiver --transport sctp', '--transport'],
-      [shBogus, 'shipper --bogus', '--bogus'],
-    ] as const) {
-      expectEqual(r.exitCode, 2, {
-        what: `${what} exit code`,
-        where: what,
-        hint: 'an unknown flag or a bad value exits 2',
-      });
-      expectTrue(flagNamed(r, flag), {
-        expected: `stderr of \`${what}\` to name ${flag}`,
-        received: show(r.stderr.slice(0, 300)),
-        where: what,
-      });
-    }
+    const rxBase = async () => ['--data-dir', await ctx.tmp(), '--port', '0'];
+    await expectCliContract(
+      ctx,
+      [
+        {
+          program: 'receiver',
+          usage: ['--transport', '--port', '--data-dir'],
+          bad: [
+            bogusCase('receiver', await rxBase()),
+            {
+              args: [...(await rxBase()), '--transport', 'sctp'],
+              flag: '--transport',
+              cmd: 'receiver --transport sctp',
+              hint: BAD_VALUE_HINT,
+            },
+          ],
+        },
+        {
+          program: 'shipper',
+          usage: ['--transport', '--batch-records', '--batch-bytes', '--batch-delay-ms', '--max-datagram', '--target'],
+          bad: [bogusCase('shipper', ['--generate', '1', '--state-dir', await ctx.tmp()])],
+        },
+      ],
+      { timeoutMs: 20_000 },
+    );
 
     // TCP receiver by flags; UDP receiver by LOGSTREAM_* environment variables
     const tcp = await ctx.start('receiver', ['--host', '127.0.0.1', '--port', '0', '--data-dir', await ctx.tmp()]);

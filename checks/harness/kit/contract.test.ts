@@ -1,0 +1,137 @@
+// The generated process-contract check (kit/contract.ts) against a fake context: each step of the table passes on
+// a program that keeps the contract and fails, naming the command, on one that breaks it.
+import { describe, expect, it } from 'vitest';
+import { CheckFailure } from '../assert.ts';
+import type { CheckContext, ProgramName, RunResult } from '../types.ts';
+import { bogusCase, expectCliContract, expectReadyLine, runByEnv, type ProgramContract } from './contract.ts';
+
+const result = (over: Partial<RunResult>): RunResult => ({
+  exitCode: 0,
+  signal: null,
+  timedOut: false,
+  ms: 5,
+  stdout: '',
+  stderr: '',
+  json: [],
+  ...over,
+});
+
+/** A context whose `run` answers with `answer(program, args)` and records each call. */
+function fakeCtx(answer: (program: ProgramName, args: string[]) => RunResult) {
+  const calls: string[] = [];
+  const ctx = {
+    run: (program: ProgramName, args: string[]) => {
+      calls.push(`${program} ${args.join(' ')}`);
+      return Promise.resolve(answer(program, args));
+    },
+  } as unknown as CheckContext;
+  return { ctx, calls };
+}
+
+/** A program that keeps the contract: usage on --help, exit 2 naming the first unknown or bad flag. */
+const keeper = (_: ProgramName, args: string[]): RunResult =>
+  args.includes('--help')
+    ? result({ stdout: 'usage: --port N --data-dir DIR' })
+    : args.includes('--bogus')
+      ? result({ exitCode: 2, stderr: 'unknown flag --bogus\n' })
+      : result({ exitCode: 2, stderr: `bad value for ${args.at(-2)}\n` });
+
+const table: ProgramContract[] = [
+  {
+    program: 'receiver',
+    usage: ['--port', '--data-dir'],
+    noReady: 'validate first',
+    bad: [
+      bogusCase('receiver', ['--port', '0']),
+      { args: ['--port', 'abc'], flag: '--port', cmd: 'receiver --port abc', hint: 'h' },
+    ],
+  },
+  { program: 'shipper', usage: [], bad: [] },
+];
+
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+
+describe('expectCliContract', () => {
+  it('passes a program that keeps the contract, after running --help and every bad case', async () => {
+    const { ctx, calls } = fakeCtx(keeper);
+    await expectCliContract(ctx, table, { timeoutMs: 1000 });
+    expect(calls).toEqual(['receiver --help', 'receiver --port 0 --bogus', 'receiver --port abc', 'shipper --help']);
+  });
+
+  it('fails on a usage that does not name a flag', async () => {
+    const { ctx } = fakeCtx((p, a) => (a.includes('--help') ? result({ stdout: 'usage: --port N' }) : keeper(p, a)));
+    const err = await failure(expectCliContract(ctx, table, { timeoutMs: 1000 }));
+    expect(err).toBeInstanceOf(CheckFailure);
+    expect((err as CheckFailure).expected).toBe('receiver usage naming --data-dir');
+  });
+
+  it('fails on a bad value that exits 0, naming the command', async () => {
+    const { ctx } = fakeCtx((p, a) => (a.includes('abc') ? result({ exitCode: 0 }) : keeper(p, a)));
+    const err = await failure(expectCliContract(ctx, table, { timeoutMs: 1000 }));
+    expect(err).toBeInstanceOf(CheckFailure);
+    expect((err as CheckFailure).expected).toContain('receiver --port abc');
+  });
+
+  it('fails on a stderr line that does not name the flag', async () => {
+    const { ctx } = fakeCtx((p, a) => (a.includes('--bogus') ? result({ exitCode: 2, stderr: 'no\n' }) : keeper(p, a)));
+    const err = await failure(expectCliContract(ctx, table, { timeoutMs: 1000 }));
+    expect((err as CheckFailure).expected).toBe('a stderr line naming --bogus from `receiver --bogus`');
+  });
+
+  it('with noReady, fails on a refused start that printed its ready line first', async () => {
+    const ready = { event: 'ready' };
+    const { ctx } = fakeCtx((p, a) =>
+      a.includes('--bogus') ? result({ exitCode: 2, stderr: '--bogus\n', json: [ready] }) : keeper(p, a),
+    );
+    const err = await failure(expectCliContract(ctx, table, { timeoutMs: 1000 }));
+    expect((err as CheckFailure).hint).toBe('validate first');
+  });
+});
+
+describe('expectReadyLine', () => {
+  const line = { event: 'ready', role: 'receiver', lesson: 'day09', transport: 'lsp1-tcp', host: '127.0.0.1', port: 7 };
+
+  it('passes the line it describes', () => {
+    expectReadyLine(line, { lesson: 'day09', transport: 'lsp1-tcp', port: 7, defaultHost: true });
+  });
+
+  it.each([
+    [{ lesson: 'day08' }, 'ready line "lesson"'],
+    [{ transport: 'tcp' }, 'ready line "transport"'],
+    [{ host: '0.0.0.0' }, 'ready line "host" (default --host)'],
+    [{ port: 8 }, 'ready line "port" when started with LOGSTREAM_PORT'],
+  ])('fails a line with %o, naming the field', (wrong, what) => {
+    const err = (() => {
+      try {
+        expectReadyLine({ ...line, ...wrong }, { lesson: 'day09', transport: 'lsp1-tcp', port: 7, defaultHost: true });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(CheckFailure);
+    expect((err as CheckFailure).expected).toContain(what);
+  });
+});
+
+describe('runByEnv', () => {
+  it('returns the done line of a run configured by the environment', async () => {
+    const done = { event: 'done', acked: 3 };
+    const { ctx, calls } = fakeCtx(() => result({ json: [{ event: 'progress' }, done] }));
+    const got = await runByEnv(ctx, 'shipper', { LOGSTREAM_GENERATE: '3' }, { cmd: 'c', hint: 'h', timeoutMs: 9 });
+    expect(got.done).toEqual(done);
+    expect(calls).toEqual(['shipper ']);
+  });
+
+  it('fails a run without a done line, and one that exits 1', async () => {
+    const none = fakeCtx(() => result({ stdout: 'hi' }));
+    const e1 = await failure(runByEnv(none.ctx, 'shipper', {}, { cmd: 'c', hint: 'h', timeoutMs: 9 }));
+    expect((e1 as CheckFailure).expected).toBe('a {"event":"done",…} line on the stdout of `c`');
+    const bad = fakeCtx(() => result({ exitCode: 1 }));
+    const e2 = await failure(runByEnv(bad.ctx, 'shipper', {}, { cmd: 'c', hint: 'h', timeoutMs: 9 }));
+    expect((e2 as CheckFailure).hint).toBe('h');
+  });
+});

@@ -1,0 +1,165 @@
+// The process-contract check every day makes of its programs (CONVENTIONS.md §2), generated from a small table per
+// program: `--help` exits 0 and lists the day's flags, each bad flag or value exits 2 with a stderr line naming it,
+// the ready line announces the lesson and transport, and a program configured by LOGSTREAM_* alone ends with a done
+// line. One copy for every day's dNN.1 (issue 22: "a generated process-contract check per program").
+import { expectEqual, expectTrue, fail, show } from '../assert.ts';
+import type { CheckContext, ProgramName, RunningProgram, RunResult } from '../types.ts';
+import { exitedWith, stderrNames } from './exit.ts';
+
+/** A command line the program must refuse at start: exit 2, one stderr line naming `flag`. */
+export interface BadFlagCase {
+  /** The arguments after the program. */
+  args: string[];
+  /** The flag the stderr line must name. */
+  flag: string;
+  /** How failures name the command, e.g. `receiver --bogus`. */
+  cmd: string;
+  hint: string;
+}
+
+/** One program's row of the contract table. */
+export interface ProgramContract {
+  program: ProgramName;
+  /** The flags `--help` must list (on stdout or stderr). */
+  usage: string[];
+  bad: BadFlagCase[];
+  /** The hint when `--help` does not exit 0; default: it prints usage and exits 0. */
+  helpHint?: string;
+  /** With this hint, a bad case must not print a ready line either (a server checks every flag before it listens). */
+  noReady?: string;
+}
+
+export interface ContractRunOptions {
+  /** Per run of the program. */
+  timeoutMs: number;
+  /** How much of stderr's end a wrong exit code shows (default 300). */
+  tailChars?: number;
+  /** A run still going after its ready line says it started anyway. */
+  noteReady?: boolean;
+}
+
+export const HELP_HINT = '--help prints usage on stdout and exits 0';
+export const UNKNOWN_FLAG_HINT = 'an unknown flag is an error: one stderr line naming it, exit 2';
+export const BAD_VALUE_HINT = 'a bad value is an error: one stderr line naming the flag, exit 2';
+export const ENV_FLAG_HINT = 'every flag also reads LOGSTREAM_<FLAG> from the environment (flag first)';
+
+/** `--bogus` after `args`: the unknown-flag case every program has. */
+export function bogusCase(program: ProgramName, args: string[] = []): BadFlagCase {
+  return { args: [...args, '--bogus'], flag: '--bogus', cmd: `${program} --bogus`, hint: UNKNOWN_FLAG_HINT };
+}
+
+/**
+ * Runs each program's `--help` and its bad cases (one program's runs at once, the programs one after another) and
+ * asserts, in table order: help exits 0, the usage names each flag, each bad case exits 2 naming its flag.
+ */
+export async function expectCliContract(
+  ctx: CheckContext,
+  table: readonly ProgramContract[],
+  opts: ContractRunOptions,
+): Promise<void> {
+  const exit = {
+    ...(opts.tailChars === undefined ? {} : { tailChars: opts.tailChars }),
+    ...(opts.noteReady ? { noteReady: true } : {}),
+  };
+  for (const row of table) {
+    const run = (args: string[]) => ctx.run(row.program, args, { timeoutMs: opts.timeoutMs });
+    const [help, ...bad] = await Promise.all([run(['--help']), ...row.bad.map((c) => run(c.args))]);
+    exitedWith(help, 0, `${row.program} --help`, row.helpHint ?? HELP_HINT, exit);
+    expectUsage(help, row.program, row.usage);
+    row.bad.forEach((c, i) => {
+      exitedWith(bad[i]!, 2, c.cmd, c.hint, exit);
+      stderrNames(bad[i]!, c.flag, c.cmd, row.noReady === undefined ? {} : { noReady: row.noReady });
+    });
+  }
+}
+
+/** The `--help` output of `program` names every flag of `flags`. */
+export function expectUsage(help: RunResult, program: string, flags: readonly string[]): void {
+  const usage = help.stdout + help.stderr;
+  for (const flag of flags) {
+    expectTrue(usage.includes(flag), {
+      expected: `${program} usage naming ${flag}`,
+      received: show(usage.slice(0, 400)),
+      where: `${program} --help`,
+      hint: 'list every flag in --help',
+    });
+  }
+}
+
+/** What a ready line must say (CONVENTIONS.md §2). */
+export interface ReadyWant {
+  /** Default `receiver`. */
+  role?: string;
+  lesson: string;
+  transport: string;
+  /** The port it was given through LOGSTREAM_PORT (checked when set). */
+  port?: number;
+  /** Check `"host"` is the default 127.0.0.1. */
+  defaultHost?: boolean;
+  /** Where failures point; default `receiver ready line`. */
+  where?: string;
+  /** The whole line, as the hint of a wrong role or lesson. */
+  shape?: string;
+  /** The hint of a wrong transport; default `shape`. */
+  transportHint?: string;
+}
+
+export function expectReadyLine(ready: Record<string, unknown>, want: ReadyWant): void {
+  const where = want.where ?? 'receiver ready line';
+  const shape = want.shape === undefined ? {} : { hint: want.shape };
+  expectEqual(ready['role'], want.role ?? 'receiver', { what: 'ready line "role"', where, ...shape });
+  expectEqual(ready['lesson'], want.lesson, { what: 'ready line "lesson"', where, ...shape });
+  const transportHint = want.transportHint ?? want.shape;
+  expectEqual(ready['transport'], want.transport, {
+    what: 'ready line "transport"',
+    where,
+    ...(transportHint === undefined ? {} : { hint: transportHint }),
+  });
+  if (want.defaultHost)
+    expectEqual(ready['host'], '127.0.0.1', {
+      what: 'ready line "host" (default --host)',
+      where,
+      hint: 'the default host is 127.0.0.1',
+    });
+  if (want.port !== undefined)
+    expectEqual(ready['port'], want.port, {
+      what: 'ready line "port" when started with LOGSTREAM_PORT',
+      where,
+      hint: ENV_FLAG_HINT,
+    });
+}
+
+/** Starts the receiver with `env` (LOGSTREAM_* settings) beside `args`, and logs its ready line. */
+export async function startReceiverByEnv(
+  ctx: CheckContext,
+  args: string[],
+  env: Record<string, string>,
+  readyTimeoutMs?: number,
+): Promise<RunningProgram> {
+  const rx = await ctx.start('receiver', args, { env, ...(readyTimeoutMs === undefined ? {} : { readyTimeoutMs }) });
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  ctx.log(`receiver started with ${vars.join(' ')}: ready ${JSON.stringify(rx.ready)}`);
+  return rx;
+}
+
+/**
+ * Runs `program` configured by `env` alone (no flags) to its end: it must exit 0 (else `hint`) and print a done line,
+ * which is returned. `cmd` names the run in failures.
+ */
+export async function runByEnv(
+  ctx: CheckContext,
+  program: ProgramName,
+  env: Record<string, string>,
+  opts: { cmd: string; hint: string; timeoutMs: number; tailChars?: number },
+): Promise<{ done: Record<string, unknown>; json: Record<string, unknown>[] }> {
+  const res = await ctx.run(program, [], { env, timeoutMs: opts.timeoutMs });
+  exitedWith(res, 0, opts.cmd, opts.hint, opts.tailChars === undefined ? {} : { tailChars: opts.tailChars });
+  const done = res.json.filter((j) => j['event'] === 'done').pop();
+  if (!done)
+    fail({
+      expected: `a {"event":"done",…} line on the stdout of \`${opts.cmd}\``,
+      received: show(res.stdout.slice(-300) || '(empty stdout)'),
+      where: `${program} stdout`,
+    });
+  return { done, json: res.json };
+}
