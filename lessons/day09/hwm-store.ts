@@ -157,7 +157,9 @@ async function readCheckpoint(dir: string): Promise<CheckpointFile | undefined> 
  * it (records files and rejects.ndjson). Without a usable checkpoint every file is scanned.
  * Call it after FileSink.open, which has already cut a partial last line left by a crash.
  */
-export async function recoverHwm(dir: string): Promise<{ hwm: Map<number, number>; report: RecoveryReport }> {
+export async function recoverHwm(
+  dir: string,
+): Promise<{ hwm: Map<number, number>; report: RecoveryReport; checkpointFileIndex: number }> {
   const t0 = performance.now();
   const hwm = new Map<number, number>();
   const raise = (stream: number, seq: number) => {
@@ -214,6 +216,7 @@ export async function recoverHwm(dir: string): Promise<{ hwm: Map<number, number
   }
   return {
     hwm,
+    checkpointFileIndex: cpIndex,
     report: {
       fromCheckpoint: cp !== undefined,
       streams: hwm.size,
@@ -258,6 +261,12 @@ export class HwmStore {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private lastWritten = '';
+  /**
+   * The records file the checkpoint on disk names (0: none, every file is scanned at a restart). Retention
+   * keeps it and every later file (FileSink.setRetentionFloor): removing one of them would hide seqs that a
+   * recovery after a crash must see, and a mark would come back lower (duplicates accepted as new).
+   */
+  private checkpointFileIndex: number;
   private readonly checkpointPath: string;
   /** connections holding each stream (a held stream is never evicted) */
   private readonly holders = new Map<number, number>();
@@ -271,8 +280,10 @@ export class HwmStore {
     recovered: Map<number, number>,
     report: RecoveryReport,
     private readonly shelf: StreamShelf<number>,
+    checkpointFileIndex: number,
   ) {
     this.recovery = report;
+    this.checkpointFileIndex = checkpointFileIndex;
     this.checkpointPath = join(opts.dir, CHECKPOINT_FILE);
     this.maxStreams = opts.maxStreams ?? Infinity;
     const marks = this.marks;
@@ -299,8 +310,10 @@ export class HwmStore {
 
   /** Recovers the marks of `dir` (after FileSink.open) and starts checkpointing. */
   static async open(opts: HwmStoreOptions): Promise<HwmStore> {
-    const { hwm, report } = await recoverHwm(opts.dir);
-    const store = new HwmStore(opts, hwm, report, await StreamShelf.open<number>(opts.dir, 'marks'));
+    const { hwm, report, checkpointFileIndex } = await recoverHwm(opts.dir);
+    const shelf = await StreamShelf.open<number>(opts.dir, 'marks');
+    const store = new HwmStore(opts, hwm, report, shelf, checkpointFileIndex);
+    opts.sink.setRetentionFloor(() => store.checkpointFileIndex);
     store.evict(); // more streams on disk than the bound: the oldest go back to the shelf
     const every = opts.checkpointIntervalMs ?? 1000;
     store.timer = setInterval(() => void store.checkpoint(), every);
@@ -458,5 +471,14 @@ export class HwmStore {
     sinkFaultPoint('checkpoint'); // LOGSTREAM_FAULT_SINK=kill-at:checkpoint (issue 18): killed mid-checkpoint
     await rename(tmp, this.checkpointPath);
     this.lastWritten = key;
+    // The floor rises only once the new name is durable: after a crash the older checkpoint could come
+    // back, and the files it names must still be there.
+    const dh = await open(dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+    this.checkpointFileIndex = Number(RECORD_FILE.exec(basename(active))?.[1] ?? this.checkpointFileIndex);
   }
 }
