@@ -52,7 +52,8 @@ import type { LspConnection, LspHandlers, LspReceiver } from '../../shared/lsp-r
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import type { Frame, Hello } from '../../shared/protocol/frame.ts';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_RECORD_BYTES } from '../../shared/protocol/limits.ts';
-import { validateBatch } from '../day08/validate.ts';
+import { validateBatch, type BatchVerdicts, type Rejection } from '../day08/validate.ts';
+import { ParsePool } from '../../shared/parse-pool.ts';
 import { FileSink, type FileSinkOptions, type FsyncPolicy } from '../../shared/storage/file-sink.ts';
 import { storageLimits, type StorageLimits } from '../../shared/storage/limits.ts';
 import { RxWriter } from '../../shared/storage/rx.ts';
@@ -116,6 +117,11 @@ export interface AckedIngestOptions extends StorageLimits {
   fileSink?: ExtraSinkOptions;
   /** streams whose marks and owners are held in memory at most; idle ones past it are evicted to disk (issue 18.5). Default: DEFAULT_MAX_STREAMS */
   maxStreams?: number;
+  /**
+   * worker threads that validate BATCH payloads (issue 21.2; --parse-threads): 0 or absent = on this thread.
+   * With workers, batches are still deduplicated, stored and ACKed one at a time in the order they arrived.
+   */
+  parseThreads?: number;
 }
 
 /** Streams held in memory when the receiver names no bound (--max-streams; issue 18.5). */
@@ -170,6 +176,19 @@ export interface OwnershipCounters {
   refused: { stream_owned: number; hello_required: number };
 }
 
+/** A BATCH with the parse workers: stored once it and every batch before it have their verdicts. */
+interface InFlight {
+  conn: LspConnection;
+  frame: Frame;
+  lines: Buffer[];
+  done: boolean;
+  verdicts?: BatchVerdicts | undefined;
+  error?: unknown;
+}
+
+/** Bytes with the parse workers past which reads pause (about 40 batches of 1000 records). */
+const PARSE_HIGH_WATER = 8 << 20;
+
 export class AckedIngest {
   readonly batches: BatchCounters = { frames: 0, records: 0, codecs: {} };
   readonly ownership: OwnershipCounters;
@@ -184,6 +203,13 @@ export class AckedIngest {
   private readonly maxRecordBytes: number;
   /** with a DurableStore: the promise of the last append (what whenStored() hands out next) */
   private storing: Promise<void> | undefined;
+  /** parse workers (--parse-threads > 0), the batches they hold in arrival order, and stats.json → parse */
+  private pool: ParsePool<Rejection> | undefined;
+  private readonly inFlight: InFlight[] = [];
+  private readonly parsedWaiters: Array<() => void> = [];
+  /** reads are paused because the workers hold more than PARSE_HIGH_WATER bytes */
+  private parseHeld = false;
+  readonly parse = { threads: 0, batches: 0, dropped: 0 };
 
   private constructor(
     private readonly opts: AckedIngestOptions,
@@ -203,6 +229,27 @@ export class AckedIngest {
   }
 
   static async open(opts: AckedIngestOptions): Promise<AckedIngest> {
+    const ingest = await AckedIngest.openStorage(opts);
+    const threads = opts.parseThreads ?? 0;
+    opts.stats.extra.parse = ingest.parse;
+    if (threads > 0) {
+      // day 08's validateBatch, run by the workers (shared/ names no lesson: we tell it the module)
+      ingest.pool = await ParsePool.start<Rejection>({
+        threads,
+        module: new URL('../day08/validate.ts', import.meta.url).href,
+        fn: 'validateBatch',
+        args: [ingest.maxRecordBytes],
+        onFailure: (err) =>
+          opts.log.error('parse worker died: the batches it held are not stored and their connections are closed', {
+            error: err.message,
+          }),
+      });
+      ingest.parse.threads = threads;
+    }
+    return ingest;
+  }
+
+  private static async openStorage(opts: AckedIngestOptions): Promise<AckedIngest> {
     const sink = await FileSink.open({
       ...opts.fileSink,
       dir: opts.dataDir,
@@ -248,7 +295,9 @@ export class AckedIngest {
   /** Sink backpressure pauses every socket of `rx` and resumes them once the sink drained. */
   attach(rx: LspReceiver): void {
     this.rx = rx;
-    this.sink.on('drain', () => rx.resume());
+    this.sink.on('drain', () => {
+      if (!this.parseHeld) rx.resume();
+    });
   }
 
   // ---- 1. HELLO: tell the shipper where to resume ------------------------------------------------
@@ -274,11 +323,19 @@ export class AckedIngest {
     const lines = this.opts.decode
       ? this.opts.decode(frame)
       : decodeBatch(frame, { maxDecodedBytes: this.maxDecodedBytes });
+    stats.records.received += lines.length;
+    this.countBatch(frame, lines);
+    // With parse workers, its lines are validated there and the batch is stored when its turn comes (below).
+    if (this.pool) this.validateElsewhere(conn, frame, lines);
+    else this.storeBatch(conn, frame, lines, undefined);
+  };
+
+  /** Dedup, then store what is new (validated here, or `verdicts` from a parse worker), then ACK once durable. */
+  private storeBatch(conn: LspConnection, frame: Frame, lines: Buffer[], verdicts: BatchVerdicts | undefined): void {
+    const stats = this.opts.stats;
     const count = lines.length;
     const stream = frame.stream;
     const marks = this.hwm.get(stream);
-    stats.records.received += count;
-    this.countBatch(frame, lines);
 
     // @solution [d09.3, d09.4, d09.7] dedup against the accepted mark (count the copies, write only what is new); a first seq past mark + 1 is a gap (count the missing seqs)
     // @stub const first = 0;
@@ -303,7 +360,7 @@ export class AckedIngest {
     // @end-solution
 
     // Validate, stamp _rx, append records[first..] in one write; raises marks.accepted to the batch's last seq.
-    this.append(conn, marks, frame.seq, lines, first);
+    this.append(conn, marks, frame.seq, lines, first, verdicts);
 
     // @solution [d09.4] ACK only once everything up to the accepted mark is durable (group commit: many batches, one fsync), then raise the durable mark
     // @stub conn.ack(stream, marks.accepted);
@@ -317,11 +374,13 @@ export class AckedIngest {
       () => this.notStored(conn, marks),
     );
     // @end-solution
-  };
+  }
 
   /** SIGTERM: stop reading, flush + fsync, send the final ACKs, close every connection, last checkpoint. */
   async shutdown(rx: LspReceiver): Promise<void> {
     rx.stopReading(); // frames not yet in are never ACKed: the shipper sends them again
+    await this.parsed(); // the batches in with the parse workers are stored first
+    await this.pool?.stop();
     await this.opts.store?.close();
     await this.sink.close(); // flush + fsync: every batch we appended is durable now…
     await new Promise((r) => setImmediate(r)); // …its whenDurable callbacks have queued their ACKs…
@@ -350,7 +409,14 @@ export class AckedIngest {
   }
 
   /** Validates lines[first..], stamps the valid ones with _rx, appends them in one write, rejects the rest. */
-  private append(conn: LspConnection, marks: StreamMarks, seq: number, lines: Buffer[], first: number): void {
+  private append(
+    conn: LspConnection,
+    marks: StreamMarks,
+    seq: number,
+    lines: Buffer[],
+    first: number,
+    validated: BatchVerdicts | undefined,
+  ): void {
     const { stats } = this.opts;
     const { sink, out } = this;
     const count = lines.length;
@@ -365,7 +431,8 @@ export class AckedIngest {
       const extra = this.opts.rxExtra?.(conn);
       out.context({ ts: new Date().toISOString(), peer: conn.peer, lane: this.opts.lane, ...(extra ? { extra } : {}) });
       // The whole batch at once (day 08's validateBatch): the same answers as validateRecord, line by line.
-      const verdicts = validateBatch(lines, first, this.maxRecordBytes);
+      // (or on a parse worker: `validated`, the same function's answers for every line)
+      const verdicts = validated ?? validateBatch(lines, first, this.maxRecordBytes);
       for (let i = first; i < count; i++) {
         const line = lines[i]!;
         const v = verdicts[i];
@@ -403,6 +470,67 @@ export class AckedIngest {
     const bound = this.owners.whenBound(stream);
     if (bound)
       this.storing = Promise.all([bound, this.storing ?? sink.whenDurable(sink.position)]).then(() => undefined);
+  }
+
+  // ---- parse workers (issue 21.2): validation off this thread, batches stored in arrival order -------
+
+  /** Hands the lines to a parse worker; the batch is stored when it and every batch before it are validated. */
+  private validateElsewhere(conn: LspConnection, frame: Frame, lines: Buffer[]): void {
+    const pool = this.pool!;
+    const batch: InFlight = { conn, frame, lines, done: false };
+    this.inFlight.push(batch);
+    this.parse.batches++;
+    pool.run(lines).then(
+      (verdicts) => this.validated(batch, verdicts, undefined),
+      (err: unknown) => this.validated(batch, undefined, err),
+    );
+    // the workers are behind: stop reading until they catch up (TCP slows the shippers)
+    if (pool.pendingBytes > PARSE_HIGH_WATER && !this.parseHeld) {
+      this.parseHeld = true;
+      this.rx?.pause();
+    }
+  }
+
+  private validated(batch: InFlight, verdicts: BatchVerdicts | undefined, error: unknown): void {
+    batch.done = true;
+    batch.verdicts = verdicts;
+    batch.error = error;
+    // Store from the head while its answer is in: the same order as without workers (dedup, marks, ACKs).
+    while (this.inFlight[0]?.done) {
+      const b = this.inFlight.shift()!;
+      const { conn } = b;
+      if (b.error === undefined && !conn.closed && this.grants.get(conn)?.has(b.frame.stream) === true) {
+        try {
+          this.storeBatch(conn, b.frame, b.lines, b.verdicts);
+          continue;
+        } catch (err) {
+          b.error = err;
+        }
+      }
+      // Not stored, so never ACKed: the shipper sends it again after its next HELLO. A batch of a connection
+      // that is gone is simply dropped; a failure closes the connection (so its later batches are dropped too).
+      this.parse.dropped++;
+      if (b.error !== undefined && !conn.closed) {
+        this.opts.log.error('batch not stored: closing the connection unACKed', {
+          peer: conn.peer,
+          stream: b.frame.stream,
+          seq: b.frame.seq,
+          error: b.error instanceof Error ? b.error.message : JSON.stringify(b.error),
+        });
+      }
+      conn.socket.destroy();
+    }
+    if (this.parseHeld && this.pool!.pendingBytes < PARSE_HIGH_WATER / 2) {
+      this.parseHeld = false;
+      if (!this.sink.overHighWater) this.rx?.resume();
+    }
+    if (this.inFlight.length === 0) for (const done of this.parsedWaiters.splice(0)) done();
+  }
+
+  /** Resolves once every batch handed to the parse workers is stored (or dropped). */
+  private parsed(): Promise<void> {
+    if (this.inFlight.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.parsedWaiters.push(resolve));
   }
 
   // ---- who may write a stream (issue 17; lessons/day09/stream-owners.ts) -----------------------------

@@ -1,0 +1,254 @@
+/**
+ * Parsing off the main thread, for receivers that have a core to spare (issue 21.2: "a worker pool for
+ * parsing where the cores allow it"). Speed plumbing, not a day's idea: the lesson that owns the parsing
+ * names the module and the function the workers run (shared/ never imports lessons/), e.g. day 09's
+ * AckedIngest hands it day 08's validateBatch.
+ *
+ *   main thread                                          worker i (of N, round robin)
+ *   validate(lines) ─ one copy of the lines' bytes ────▶ fn(lines, 0, ...args) → verdicts
+ *   promise ◀──────── the rejected lines only ────────── [[index, verdict], …]
+ *
+ * The answers come back as promises, one per call; a caller that needs them in order (dedup, ACKs) keeps
+ * its own queue of them (AckedIngest does). A worker that dies (an exception, out of memory, exit) fails
+ * every call it had in flight with a ParsePoolError (code PARSE_WORKER_FAILED), is logged by the caller's
+ * onFailure, and is replaced: the caller closes the connections those calls came from, unacknowledged.
+ *
+ * `--parse-threads` (parseThreadsOption) is the flag every receiver with a pool takes: `auto` (the default)
+ * is 1 on a machine with 2 or more cores, 0 (inline, no pool) on one; the bench has the 0/1/2 scaling.
+ */
+import os from 'node:os';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { InvalidArgumentError } from 'commander';
+import { parseInteger, type OptionSpec } from './cli.ts';
+
+/** `auto`: a parse thread when there is a second core for it (the main thread keeps one), else inline. */
+export function autoParseThreads(): number {
+  return os.availableParallelism() >= 2 ? 1 : 0;
+}
+
+/** `--parse-threads <n|auto>`: worker threads that parse (0 = on the main thread); `auto` = autoParseThreads(). */
+export function parseThreadsOption(what: string): OptionSpec<number, true> {
+  return {
+    flags: '--parse-threads <n|auto>',
+    description: `worker threads that ${what} (0 = on the main thread; auto = 1 with 2+ cores, else 0; default auto = ${autoParseThreads()} here)`,
+    defaultValue: autoParseThreads(),
+    parse: (raw) => {
+      if (raw.trim().toLowerCase() === 'auto') return autoParseThreads();
+      try {
+        return parseInteger(raw, 0, 64);
+      } catch {
+        throw new InvalidArgumentError(`'${raw}' is not a thread count (0..64, or auto)`);
+      }
+    },
+  };
+}
+
+/** A parse worker died: the calls it had in flight have no answer. */
+export class ParsePoolError extends Error {
+  readonly code = 'PARSE_WORKER_FAILED';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ParsePoolError';
+  }
+}
+
+export interface ParsePoolOptions {
+  threads: number;
+  /** URL (import.meta.resolve / new URL(…).href) of the module the workers import */
+  module: string;
+  /** its export the workers call: (lines: Buffer[], from: number, ...args) => Array<verdict | undefined> */
+  fn: string;
+  /** the arguments after `lines, from`, the same for every call (e.g. maxRecordBytes) */
+  args?: unknown[];
+  /** a worker died (its in-flight calls fail with ParsePoolError; it is replaced) */
+  onFailure?: (err: Error) => void;
+}
+
+interface Job {
+  resolve: (v: Array<unknown>) => void;
+  reject: (e: Error) => void;
+  count: number;
+  bytes: number;
+}
+
+interface Slot {
+  worker: Worker;
+  jobs: Map<number, Job>;
+  ready: Promise<void>;
+}
+
+/** What a worker is sent: the lines' bytes (one copy, transferred) and each line's [start, end) in them. */
+interface Request {
+  id: number;
+  bytes: Uint8Array;
+  bounds: Uint32Array;
+}
+type Reply = { ready: true } | { id: number; rejects: Array<[number, unknown]> } | { id: number; error: string };
+
+/**
+ * N workers, each running `fn` over the lines it is sent. Calls go round robin; each answers with a
+ * promise of the verdicts, indexed like `lines` (undefined = accepted).
+ */
+export class ParsePool<V> {
+  private readonly slots: Slot[] = [];
+  private next = 0;
+  private nextId = 1;
+  private pending = 0;
+  private stopping = false;
+  /** workers that died and were replaced */
+  failures = 0;
+
+  private constructor(private readonly opts: ParsePoolOptions) {
+    for (let i = 0; i < opts.threads; i++) this.slots.push(this.spawn());
+  }
+
+  /** A pool with its workers loaded (its module imported): the first call runs at full speed. */
+  static async start<V>(opts: ParsePoolOptions): Promise<ParsePool<V>> {
+    if (opts.threads < 1) throw new RangeError('a ParsePool needs at least one thread (0 = parse inline, no pool)');
+    const pool = new ParsePool<V>(opts);
+    await Promise.all(pool.slots.map((s) => s.ready));
+    return pool;
+  }
+
+  get threads(): number {
+    return this.slots.length;
+  }
+
+  /** bytes sent to the workers and not answered yet (a caller pauses its reads above a bound) */
+  get pendingBytes(): number {
+    return this.pending;
+  }
+
+  /** The verdicts of `fn(lines, 0, ...args)`, computed on a worker. */
+  run(lines: readonly Buffer[]): Promise<Array<V | undefined>> {
+    const slot = this.slots[this.next++ % this.slots.length]!;
+    const { bytes, bounds } = pack(lines);
+    const id = this.nextId++;
+    this.pending += bytes.length;
+    return new Promise((resolve, reject) => {
+      slot.jobs.set(id, {
+        resolve: resolve as (v: Array<unknown>) => void,
+        reject,
+        count: lines.length,
+        bytes: bytes.length,
+      });
+      const req: Request = { id, bytes, bounds };
+      slot.worker.postMessage(req, [bytes.buffer as ArrayBuffer, bounds.buffer as ArrayBuffer]);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private spawn(): Slot {
+    // A tiny bootstrap that registers the TypeScript loader (tsx) the main thread runs under, then this file:
+    // no build step, like lessons/stack/syslog-parser.ts.
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const worker = new Worker(
+      `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); }).then((m) => m.runParseWorker())`,
+      { eval: true, workerData: { module: this.opts.module, fn: this.opts.fn, args: this.opts.args ?? [] } },
+    );
+    const jobs = new Map<number, Job>();
+    let ready!: () => void;
+    let failed!: (e: Error) => void;
+    const slot: Slot = { worker, jobs, ready: new Promise<void>((res, rej) => ((ready = res), (failed = rej))) };
+    slot.ready.catch(() => {}); // a replacement's failure is reported through onFailure, not as unhandled
+    worker.on('message', (m: Reply) => {
+      if ('ready' in m) return ready();
+      const job = jobs.get(m.id);
+      if (job === undefined) return;
+      jobs.delete(m.id);
+      this.pending -= job.bytes;
+      if ('error' in m) return job.reject(new ParsePoolError(`parse worker: ${m.error}`));
+      const verdicts = new Array<unknown>(job.count);
+      for (const [i, v] of m.rejects) verdicts[i] = v;
+      job.resolve(verdicts);
+    });
+    const die = (err: Error): void => {
+      if (this.stopping || !this.slots.includes(slot)) return;
+      const e = new ParsePoolError(`parse worker died: ${err.message}`);
+      failed(e);
+      for (const job of jobs.values()) {
+        this.pending -= job.bytes;
+        job.reject(e);
+      }
+      jobs.clear();
+      this.failures++;
+      this.opts.onFailure?.(e);
+      // replaced, so the calls after this one still have a worker
+      this.slots[this.slots.indexOf(slot)] = this.spawn();
+    };
+    worker.on('error', die);
+    worker.on('exit', (code) => die(new Error(`exit code ${code}`)));
+    return slot;
+  }
+}
+
+/** The lines' bytes in one new buffer (to transfer) and their bounds in it. */
+function pack(lines: readonly Buffer[]): { bytes: Uint8Array; bounds: Uint32Array } {
+  const bounds = new Uint32Array(lines.length * 2);
+  const first = lines[0];
+  const last = lines[lines.length - 1];
+  if (first !== undefined && last !== undefined && contiguous(lines)) {
+    // decodeBatch's lines are views of one payload, in order: one copy of their span
+    const base = first.byteOffset;
+    const bytes = new Uint8Array(last.byteOffset + last.length - base);
+    bytes.set(new Uint8Array(first.buffer, base, bytes.length));
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i]!;
+      bounds[2 * i] = l.byteOffset - base;
+      bounds[2 * i + 1] = l.byteOffset - base + l.length;
+    }
+    return { bytes, bounds };
+  }
+  let total = 0;
+  for (const l of lines) total += l.length;
+  const bytes = new Uint8Array(total);
+  let off = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    bytes.set(l, off);
+    bounds[2 * i] = off;
+    bounds[2 * i + 1] = off += l.length;
+  }
+  return { bytes, bounds };
+}
+
+function contiguous(lines: readonly Buffer[]): boolean {
+  const ab = lines[0]!.buffer;
+  let end = lines[0]!.byteOffset;
+  for (const l of lines) {
+    if (l.buffer !== ab || l.byteOffset < end) return false;
+    end = l.byteOffset + l.length;
+  }
+  return true;
+}
+
+/** The worker's side (called by the bootstrap above): import the module, answer every request. */
+export async function runParseWorker(): Promise<void> {
+  const wd = workerData as { module: string; fn: string; args: unknown[] };
+  const mod = (await import(wd.module)) as Record<string, unknown>;
+  const fn = mod[wd.fn];
+  if (typeof fn !== 'function') throw new Error(`${wd.module} has no function ${wd.fn}`);
+  const call = fn as (lines: Buffer[], from: number, ...args: unknown[]) => Array<unknown>;
+  const port = parentPort!;
+  port.on('message', (req: Request) => {
+    const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
+    const n = req.bounds.length / 2;
+    const lines = new Array<Buffer>(n);
+    for (let i = 0; i < n; i++) lines[i] = bytes.subarray(req.bounds[2 * i], req.bounds[2 * i + 1]);
+    let reply: Reply;
+    try {
+      const verdicts = call(lines, 0, ...wd.args);
+      const rejects: Array<[number, unknown]> = [];
+      for (let i = 0; i < n; i++) if (verdicts[i] !== undefined) rejects.push([i, verdicts[i]]);
+      reply = { id: req.id, rejects };
+    } catch (err) {
+      reply = { id: req.id, error: (err as Error).message };
+    }
+    port.postMessage(reply);
+  });
+  port.postMessage({ ready: true } satisfies Reply);
+}
