@@ -277,6 +277,38 @@ describe('FileSink: fsync group — group commit (issue 21.4)', () => {
     }
   });
 
+  it("a rotation does not stop writes for the old file's fsync; the ACK waits for both files", async () => {
+    const gate = await gateDatasync();
+    try {
+      const sink = await FileSink.open({ dir, fsync: 'group', rotateBytes: 64 });
+      const rotated: string[] = [];
+      sink.on('rotate', (file: string) => rotated.push(file));
+      const t1 = sink.append(lines(0, 5));
+      await sink.whenWritten(t1);
+      await vi.waitFor(() => expect(gate.started()).toBe(1)); // file 1's fsync is running (held)
+      // 40 + 40 bytes > 64: this append rotates, and is written although no fsync has returned yet
+      const t2 = sink.append(lines(5, 5));
+      await sink.whenWritten(t2);
+      expect(sink.activeFile).toBe(join(dir, recordFileName(2)));
+      let d1 = false;
+      let d2 = false;
+      void sink.whenDurable(t1).then(() => (d1 = true)); // (waiters in ticket order, as receivers wait)
+      void sink.whenDurable(t2).then(() => (d2 = true));
+      gate.release(); // the round before the rotation returns: t1 durable, t2 (in both files) not yet
+      await vi.waitFor(() => expect(d1).toBe(true));
+      await vi.waitFor(() => expect(gate.started()).toBe(3)); // the next round: the old file and the new one
+      expect([d2, rotated]).toEqual([false, []]); // the rotated file is announced only once it is durable
+      gate.release();
+      await vi.waitFor(() => expect(d2).toBe(true));
+      expect(rotated).toEqual([join(dir, recordFileName(1))]);
+      gate.restore();
+      await sink.close();
+      expect(await readAll(dir)).toBe(lines(0, 10));
+    } finally {
+      gate.restore();
+    }
+  });
+
   it('many appends are covered by few fsyncs, across rotations, rejects included', async () => {
     const sink = await FileSink.open({ dir, fsync: 'group', rotateBytes: 4096 });
     const tickets: number[] = [];
@@ -288,6 +320,9 @@ describe('FileSink: fsync group — group commit (issue 21.4)', () => {
     await Promise.all(tickets.map((t) => sink.whenDurable(t)));
     expect(sink.counters.fsyncs).toBeLessThan(500);
     expect(sink.counters.rotations).toBeGreaterThan(0);
+    // every fsync round is in the histogram (FSYNC_BUCKETS_MS), and the slowest is its max
+    expect(sink.counters.fsyncHistogram.reduce((a, b) => a + b, 0)).toBe(sink.counters.fsyncs);
+    expect(sink.counters.fsyncMaxMs).toBeGreaterThan(0);
     await sink.close();
     expect(await readAll(dir)).toBe(lines(0, 500));
     expect((await readFile(join(dir, 'rejects.ndjson'), 'utf8')).split('\n').length - 1).toBe(10);
