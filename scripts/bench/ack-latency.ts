@@ -9,12 +9,21 @@
  *              closed-loop run; the figures are the ACK latency p50 / p99 (from each record's due time to the
  *              ACK covering it: no coordinated omission).
  *
- * Every ACK still comes only after the fsync that covers the record (shared/storage/file-sink.ts).
+ *   never      the same open loop with --fsync never: the lane's own latency with no disk wait (what the
+ *              receiver and the loadgen add, on a loaded machine mostly CPU);
+ *   disk alone the disk's floor (ack-latency-disk.ts): the same bytes/s appended and fdatasync'ed back to back
+ *              by nothing else. A lane's p99 can get no lower than this row's; the gap is what the lane adds.
+ *
+ * Each row also gives one fsync's mean, p99 and max from the receiver's fsync histogram (FileSink counters), so a
+ * tail that is the disk's shows as such. Every ACK still comes only after the fsync that covers the record
+ * (shared/storage/file-sink.ts).
  */
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FSYNC_BUCKETS_MS } from '../../shared/storage/file-sink.ts';
 import { startProgram } from '../lib/launch.ts';
+import { diskFloor } from './ack-latency-disk.ts';
 import { day14Unavailable } from './day14.ts';
 import { tempDir } from './receivers.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
@@ -27,6 +36,8 @@ interface AckLatencyContext extends BenchContext {
   /** half the lane's maximum (records/s) with --fsync group */
   halfRate: number;
   maxRate: number;
+  /** bytes the receiver writes per record (the record with its _rx), for the disk-alone row's byte rate */
+  diskBytesPerRecord: number;
 }
 
 type Report = Record<string, unknown>;
@@ -52,9 +63,8 @@ async function drive(fsync: string, loadgenArgs: string[]): Promise<Report> {
     const rep = JSON.parse(await readFile(json, 'utf8')) as Report;
     // what one fsync cost on this disk during the run (the receiver's final stats.json, after SIGTERM)
     await rx.stop();
-    const st = JSON.parse(await readFile(join(dir, 'rx', 'stats.json'), 'utf8')) as { sink?: Record<string, number> };
-    const fsyncs = st.sink?.['fsyncs'] ?? 0;
-    rep['fsyncAvgMs'] = fsyncs ? Math.round(((st.sink?.['fsyncMs'] ?? 0) / fsyncs) * 10) / 10 : -1;
+    const st = JSON.parse(await readFile(join(dir, 'rx', 'stats.json'), 'utf8')) as { sink?: SinkStats };
+    Object.assign(rep, fsyncFigures(st.sink ?? {}));
     if (exit.exitCode !== 0)
       throw new Error(
         `loadgen exited ${exit.exitCode ?? exit.signal}: lost ${String(rep['lost'])}, errors ${String(rep['errors'])}`,
@@ -64,6 +74,35 @@ async function drive(fsync: string, loadgenArgs: string[]): Promise<Report> {
     await rx.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+interface SinkStats {
+  fsyncs?: number;
+  fsyncMs?: number;
+  fsyncMaxMs?: number;
+  fsyncHistogram?: number[];
+  bytesWritten?: number;
+}
+
+/**
+ * One fsync's mean, p99 and max (ms) from the receiver's sink counters; the p99 is the upper bound of the
+ * histogram bucket it falls in (FSYNC_BUCKETS_MS: 1, 2, 4, … ms), the max exact. -1: no fsync ran.
+ */
+function fsyncFigures(sink: SinkStats): Report {
+  const fsyncs = sink.fsyncs ?? 0;
+  if (!fsyncs) return { fsyncAvgMs: -1, fsyncP99Ms: -1, fsyncMaxMs: -1, sinkBytes: sink.bytesWritten ?? 0 };
+  const hist = sink.fsyncHistogram ?? [];
+  let seen = 0;
+  let b = 0;
+  while (b < hist.length - 1 && (seen += hist[b]!) < 0.99 * fsyncs) b++;
+  const round1 = (ms: number) => Math.round(ms * 10) / 10;
+  return {
+    fsyncAvgMs: round1((sink.fsyncMs ?? 0) / fsyncs),
+    // (a bucket's bound can lie above the slowest fsync: never report a p99 above the max)
+    fsyncP99Ms: Math.min(FSYNC_BUCKETS_MS[b] ?? Infinity, round1(sink.fsyncMaxMs ?? -1)),
+    fsyncMaxMs: round1(sink.fsyncMaxMs ?? -1),
+    sinkBytes: sink.bytesWritten ?? 0,
+  };
 }
 
 const num = (rep: Report, k: string) => (typeof rep[k] === 'number' ? rep[k] : 0);
@@ -77,7 +116,12 @@ async function maxRun(fsync: string, records: number): Promise<RunResult> {
     bytes: num(rep, 'bytes'),
     ms: num(rep, 'elapsedMs'),
     note: `closed loop, window 64 × 1000; ACK p50 ${l['p50']} ms, p99 ${l['p99']} ms; one fsync ${String(rep['fsyncAvgMs'])} ms on average`,
-    extra: { fsyncAvgMs: rep['fsyncAvgMs'] },
+    extra: {
+      fsyncAvgMs: rep['fsyncAvgMs'],
+      fsyncP99Ms: rep['fsyncP99Ms'],
+      fsyncMaxMs: rep['fsyncMaxMs'],
+      sinkBytes: rep['sinkBytes'],
+    },
   };
 }
 
@@ -90,15 +134,43 @@ async function halfRun(fsync: string, ctx: AckLatencyContext): Promise<RunResult
     records: num(rep, 'acked'),
     bytes: num(rep, 'bytes'),
     ms: num(rep, 'elapsedMs'),
-    note: `open loop at ${ctx.halfRate.toLocaleString('en-US')} records/s (half of ${ctx.maxRate.toLocaleString('en-US')}): ACK p50 ${p50} ms, p99 ${p99} ms, max ${l['max']} ms; one fsync ${String(rep['fsyncAvgMs'])} ms on average`,
+    note: `open loop at ${ctx.halfRate.toLocaleString('en-US')} records/s (half of ${ctx.maxRate.toLocaleString('en-US')}): ACK p50 ${p50} ms, p99 ${p99} ms, max ${l['max']} ms; one fsync ${String(rep['fsyncAvgMs'])} ms on average, p99 ≤ ${String(rep['fsyncP99Ms'])} ms, max ${String(rep['fsyncMaxMs'])} ms`,
     extra: {
       ackP50Ms: p50,
       ackP99Ms: p99,
       ackMaxMs: l['max'] ?? -1,
       rateAsked: ctx.halfRate,
       fsyncAvgMs: rep['fsyncAvgMs'],
+      fsyncP99Ms: rep['fsyncP99Ms'],
+      fsyncMaxMs: rep['fsyncMaxMs'],
     },
   };
+}
+
+/** The disk-alone row: the 50 % rows' bytes/s appended and fsynced back to back by nothing else. */
+async function diskRun(ctx: AckLatencyContext): Promise<RunResult> {
+  const dir = await tempDir('ackdisk');
+  try {
+    const bytesPerSec = ctx.halfRate * ctx.diskBytesPerRecord;
+    const d = await diskFloor(dir, bytesPerSec, LATENCY_SECONDS);
+    return {
+      records: Math.round(d.bytes / ctx.diskBytesPerRecord),
+      bytes: d.bytes,
+      ms: d.ms,
+      note: `${(bytesPerSec / 1e6).toFixed(1)} MB/s appended, ${d.fsyncs} fsyncs back to back: one fsync p50 ${d.fsyncP50Ms} ms, p99 ${d.fsyncP99Ms} ms, max ${d.fsyncMaxMs} ms; a record arriving at a random instant would wait p50 ${d.floorP50Ms} ms, p99 ${d.floorP99Ms} ms`,
+      extra: {
+        ackP50Ms: d.floorP50Ms,
+        ackP99Ms: d.floorP99Ms,
+        ackMaxMs: d.floorMaxMs,
+        rateAsked: ctx.halfRate,
+        fsyncAvgMs: d.fsyncs ? Math.round((d.ms / d.fsyncs) * 10) / 10 : -1,
+        fsyncP99Ms: d.fsyncP99Ms,
+        fsyncMaxMs: d.fsyncMaxMs,
+      },
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 const policies = [
@@ -113,12 +185,22 @@ const contenders: Contender[] = [
     unavailable: () => day14Unavailable(false),
     run: (ctx) => maxRun(fsync, ctx.records),
   })),
-  ...[...policies, ['always', 'always (fsync after each write)'] as const].map(([fsync, label]): Contender => ({
+  ...[
+    ...policies,
+    ['always', 'always (fsync after each write)'] as const,
+    ['never', 'never (no disk wait: what the lane itself adds)'] as const,
+  ].map(([fsync, label]): Contender => ({
     name: `day09 --fsync ${label}: 50 % of max, open loop`,
     ownInput: true,
     unavailable: () => day14Unavailable(false),
     run: (ctx) => halfRun(fsync, ctx as AckLatencyContext),
   })),
+  {
+    name: "disk alone: the 50 % rows' bytes/s, fdatasync back to back (the floor)",
+    ownInput: true,
+    unavailable: () => day14Unavailable(false),
+    run: (ctx) => diskRun(ctx as AckLatencyContext),
+  },
 ];
 
 export const ackLatencyScenario: Scenario = {
@@ -132,11 +214,20 @@ export const ackLatencyScenario: Scenario = {
     ackMaxMs: 'ACK max (ms)',
     rateAsked: 'records/s asked',
     fsyncAvgMs: 'one fsync, mean (ms)',
+    fsyncP99Ms: 'one fsync, p99 (ms)',
+    fsyncMaxMs: 'one fsync, max (ms)',
   },
   async setup(opts) {
     const why = day14Unavailable(false);
     if (why)
-      return { records: opts.records, recordBytes: 200, chunks: [], halfRate: 0, maxRate: 0 } as AckLatencyContext;
+      return {
+        records: opts.records,
+        recordBytes: 200,
+        chunks: [],
+        halfRate: 0,
+        maxRate: 0,
+        diskBytesPerRecord: 0,
+      } as AckLatencyContext;
     // the lane's maximum with its default settings, once: the 50 % rows all ask for half of it
     const r = await maxRun('group', opts.records);
     const maxRate = Math.round((r.records / r.ms) * 1000);
@@ -146,8 +237,9 @@ export const ackLatencyScenario: Scenario = {
       chunks: [],
       maxRate,
       halfRate: Math.round(maxRate / 2 / 1000) * 1000,
+      diskBytesPerRecord: r.records ? Number(r.extra?.['sinkBytes'] ?? 0) / r.records || 300 : 300,
     };
     return ctx;
   },
-  notes: `Rows "--rate max": the day 14 loadgen closed loop (--batch-records 1000, window 64) into a fresh day 09 receiver — the lane's throughput under each fsync policy. Rows "50 % of max": the loadgen open loop for ${LATENCY_SECONDS} s at half the maximum measured in setup with the default --fsync group (one closed-loop run), its default batches (100 records, 5 ms); ACK latency runs from each record's due time to the ACK that covers it. Every ACK comes only after an fsync covering the record.`,
+  notes: `Rows "--rate max": the day 14 loadgen closed loop (--batch-records 1000, window 64) into a fresh day 09 receiver — the lane's throughput under each fsync policy. Rows "50 % of max": the loadgen open loop for ${LATENCY_SECONDS} s at half the maximum measured in setup with the default --fsync group (one closed-loop run), its default batches (100 records, 5 ms); ACK latency runs from each record's due time to the ACK that covers it. Every ACK comes only after an fsync covering the record. Row "--fsync never": the same open loop with no fsync (the lane's own part of the latency: receiver, loadgen, CPU). Row "disk alone": the 50 % rows' bytes/s (the receiver's bytes per record, _rx included) appended and fdatasync'ed back to back by nothing else for ${LATENCY_SECONDS} s; its ACK p50/p99 is the wait of a record arriving at a random instant until the end of the first fsync started after it: the disk's floor. "one fsync, p99" of a receiver row is the upper bound of its histogram bucket (1, 2, 4, … ms).`,
 };
