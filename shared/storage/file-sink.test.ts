@@ -175,6 +175,21 @@ describe('FileSink: rotation bound and restart (issue 18)', () => {
     expect(await readAll(dir)).toBe(lines(0, 1000) + long + lines(1001, 10));
   });
 
+  it('one round of small and large appends past 1 MiB is written whole and in order', async () => {
+    const sink = await FileSink.open({ dir, fsync: 'never' });
+    const small = (i: number) => `{"i":${i},"pad":"${'x'.repeat(500)}"}\n`;
+    const big = `{"big":"${'y'.repeat(2 << 20)}"}\n`;
+    let want = '';
+    for (let i = 0; i < 3000; i++) {
+      const text = i === 1500 ? big : small(i);
+      sink.append(Buffer.from(text));
+      want += text;
+    }
+    await sink.close();
+    expect(sink.counters.writes).toBeGreaterThan(2); // staged in slices of at most 1 MiB, the big one alone
+    expect(await readAll(dir)).toBe(want);
+  });
+
   it('restarting on a file already at the limit rotates before the first write', async () => {
     await writeFile(join(dir, recordFileName(1)), lines(0, 500)); // ~5 KB, over a 4096 limit (an older version)
     const sink = await FileSink.open({ dir, fsync: 'never', rotateBytes: 4096 });
