@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFile } from 'node:fs/promises';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { opt, parseCliArgs } from '../shared/cli.ts';
 import { HarnessError } from './harness/errors.ts';
 import { bold, checkLine, dim, failureBlock, green, red } from './harness/report.ts';
 import { newSeed } from './harness/rng.ts';
@@ -18,43 +18,53 @@ export function rerunCommand(o: { lesson: string; lessonsRoot: string; seed: num
   return `npm run check -- ${o.lesson}${lessons} --seed ${o.seed} --only ${o.id}`;
 }
 
-function parseSeed(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) > 0xffffffff)
-    throw new InvalidArgumentError('--seed must be an integer 0..4294967295');
-  return Number(v);
+// What the tools built on the checks (check, grade, progress, starter) share: their --seed, how the harness's
+// own failure ends them (exit 2), and how they run as a program (issue 22.5: one CLI layer, parseCli).
+
+/** `--seed <n>`: the seed of the random traffic, printed on every run so that a run can be replayed. */
+export const seedOption = (description = 'seed for the random traffic (printed on every run)') =>
+  opt.int('--seed <n>', description, undefined, { max: 0xffffffff });
+
+/** The harness could not run (exit 2): a HarnessError as one line with its code, anything else in full. */
+export function harnessFailure(err: unknown): number {
+  if (err instanceof HarnessError) console.error(`error: ${err.message} [${err.code}]`);
+  else console.error(err);
+  return 2;
+}
+
+/** Runs `main` when `moduleUrl` is the program node started; a stray rejection inside a check ends nothing. */
+export function runTool(moduleUrl: string, main: (argv: string[]) => Promise<number>): void {
+  if (!process.argv[1] || path.resolve(process.argv[1]) !== fileURLToPath(moduleUrl)) return;
+  // A stray rejection inside a check must not end the whole run (nor pass for a failed check).
+  process.on('unhandledRejection', (err) =>
+    console.error(dim(`(harness: a check left an unhandled rejection: ${String(err)})`)),
+  );
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => process.exit(harnessFailure(err)),
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = new Command()
-    .name('npm run check --')
-    .description('Run the graded checks of one lesson; stops at the first failure.')
-    .argument('<lesson>', `lesson id (${knownLessons().join(', ')})`)
-    .option('--lessons <dir>', 'lessons root to check', path.join(REPO_ROOT, 'lessons'))
-    .option('--seed <n>', 'seed for the random traffic (printed on every run)', parseSeed)
-    .option('--only <ids>', 'run only these check ids, comma-separated, e.g. --only d08.3,d08.5')
-    .option('--keep', 'keep the temporary data dirs of the checks', false)
-    .option('--json <file>', 'also write the results as JSON')
-    .option('--all', 'do not stop at the first failure', false)
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError)
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version'
-        ? 0
-        : 2;
-    throw err;
-  }
-  const lesson = program.args[0] as string;
-  const opts = program.opts<{
-    lessons: string;
-    seed?: number;
-    only?: string;
-    keep: boolean;
-    json?: string;
-    all: boolean;
-  }>();
+  const parsed = parseCliArgs(
+    {
+      name: 'npm run check --',
+      summary: 'Run the graded checks of one lesson; stops at the first failure.',
+      positional: [{ name: 'lesson', description: `lesson id (${knownLessons().join(', ')})`, required: true }],
+      options: {
+        lessons: opt.string('--lessons <dir>', 'lessons root to check', path.join(REPO_ROOT, 'lessons')),
+        seed: seedOption(),
+        only: opt.list('--only <ids>', 'run only these check ids, comma-separated, e.g. --only d08.3,d08.5'),
+        keep: opt.flag('--keep', 'keep the temporary data dirs of the checks'),
+        json: opt.string('--json <file>', 'also write the results as JSON'),
+        all: opt.flag('--all', 'do not stop at the first failure'),
+      },
+    },
+    argv,
+  );
+  if (typeof parsed === 'number') return parsed;
+  const opts = parsed.values;
+  const lesson = parsed.args[0]!;
   const seed = opts.seed ?? newSeed();
   const lessonsRoot = userPath(opts.lessons);
   console.log(bold(`checks for ${lesson}`) + dim(`  lessons: ${lessonsRoot}  seed: ${seed}  (replay: --seed ${seed})`));
@@ -64,14 +74,7 @@ export async function main(argv: string[]): Promise<number> {
       lesson,
       seed,
       stopOnFirstFailure: !opts.all,
-      ...(opts.only
-        ? {
-            only: opts.only
-              .split(',')
-              .map((x) => x.trim())
-              .filter(Boolean),
-          }
-        : {}),
+      ...(opts.only ? { only: opts.only } : {}),
       keep: opts.keep,
       onCheckEnd: (r) => {
         console.log(checkLine(r));
@@ -93,25 +96,8 @@ export async function main(argv: string[]): Promise<number> {
       await writeFile(userPath(opts.json), JSON.stringify({ lesson, lessonsRoot, seed, ...sum, results }, null, 2));
     return sum.failed === 0 ? 0 : 1;
   } catch (err) {
-    if (err instanceof HarnessError) {
-      console.error(`error: ${err.message} [${err.code}]`);
-      return 2;
-    }
-    console.error(err);
-    return 2;
+    return harnessFailure(err);
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  // A stray rejection inside a check must not end the whole run (nor pass for a failed check).
-  process.on('unhandledRejection', (err) =>
-    console.error(dim(`(harness: a check left an unhandled rejection: ${String(err)})`)),
-  );
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(2);
-    },
-  );
-}
+runTool(import.meta.url, main);

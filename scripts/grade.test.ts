@@ -9,8 +9,9 @@ import { REPO_ROOT } from '../checks/harness/runner.ts';
 import { stubSolutions } from '../checks/harness/solutions.ts';
 import { lessonRegions } from '../checks/harness/todos.ts';
 import { needPeers } from '../tests/support/peers.ts';
-import type { ClassReport } from './grade/class.ts';
-import { formatTable, main, type DayGrade, type GradeReport } from './grade.ts';
+import { formatTable, type DayGrade, type GradeReport } from './grade/copy.ts';
+import type { ClassReport } from './grade/types.ts';
+import { main } from './grade.ts';
 import { writeStarter } from './starter.ts';
 
 let tmp: string;

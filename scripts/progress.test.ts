@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../checks/harness/runner.ts';
 import { stubSolutions } from '../checks/harness/solutions.ts';
 import { lessonRegions } from '../checks/harness/todos.ts';
-import type { DayGrade } from './grade.ts';
+import type { DayGrade } from './grade/copy.ts';
 import { formatDay, main, nextStep } from './progress.ts';
 
 let tmp: string;

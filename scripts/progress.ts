@@ -5,15 +5,13 @@
 // run on your own machine without a sandbox: it is your code.
 // Exit 0 every day complete, 1 otherwise, 2 it could not run.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { HarnessError } from '../checks/harness/errors.ts';
 import { bold, dim, green, red } from '../checks/harness/report.ts';
 import { newSeed } from '../checks/harness/rng.ts';
 import { REPO_ROOT, knownLessons, loadManifest, userPath } from '../checks/harness/runner.ts';
 import { formatTodoRef, todoMap } from '../checks/harness/todos.ts';
-import { rerunCommand } from '../checks/run.ts';
-import { grade, type DayGrade } from './grade.ts';
+import { harnessFailure, rerunCommand, runTool, seedOption } from '../checks/run.ts';
+import { opt, parseCliArgs } from '../shared/cli.ts';
+import { grade, type DayGrade } from './grade/copy.ts';
 
 export interface NextStep {
   /** The check to make pass next, when there is one. */
@@ -89,44 +87,28 @@ export function formatDay(d: DayGrade, next: NextStep | undefined): string {
   return lines.join('\n');
 }
 
-function parseSeed(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) > 0xffffffff)
-    throw new InvalidArgumentError('--seed must be an integer 0..4294967295');
-  return Number(v);
-}
-
 export async function main(argv: string[]): Promise<number> {
   const days = knownLessons().filter((l) => /^day\d+$/.test(l));
-  const program = new Command()
-    .name('npm run progress --')
-    .description(
-      'Your copy day by day: status (absent, does not start, untouched, partial, complete), the points it earns, and the next failing check with its hint and the TODO it depends on.',
-    )
-    .requiredOption('--lessons <dir>', 'your lessons folder (holds day08/, day09/, …)')
-    .option('--days <list>', `only these days, comma-separated (default: ${days.join(',')})`)
-    .option('--seed <n>', 'seed for the random traffic (printed; the rerun lines keep it)', parseSeed)
-    .addHelpText(
-      'after',
-      '\nEvery check of each present day runs (about 20 s a day that passes, up to a minute one that does not);\nan untouched day (the TODOs as the starter wrote them) and one that does not compile run none.\nExit 0 every day complete, 1 otherwise, 2 it could not run.',
-    )
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError)
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' ? 0 : 2;
-    throw err;
-  }
-  const o = program.opts<{ lessons: string; days?: string; seed?: number }>();
+  const parsed = parseCliArgs(
+    {
+      name: 'npm run progress --',
+      summary:
+        'Your copy day by day: status (absent, does not start, untouched, partial, complete), the points it earns, and the next failing check with its hint and the TODO it depends on.',
+      options: {
+        lessons: opt.requiredString('--lessons <dir>', 'your lessons folder (holds day08/, day09/, …)'),
+        days: opt.list('--days <list>', `only these days, comma-separated (default: ${days.join(',')})`),
+        seed: seedOption('seed for the random traffic (printed; the rerun lines keep it)'),
+      },
+      epilog:
+        'Every check of each present day runs (about 20 s a day that passes, up to a minute one that does not);\nan untouched day (the TODOs as the starter wrote them) and one that does not compile run none.\nExit 0 every day complete, 1 otherwise, 2 it could not run.',
+    },
+    argv,
+  );
+  if (typeof parsed === 'number') return parsed;
+  const o = parsed.values;
   const lessonsRoot = userPath(o.lessons);
   const seed = o.seed ?? newSeed();
-  const wanted = o.days
-    ? o.days
-        .split(',')
-        .map((d) => d.trim())
-        .filter(Boolean)
-    : days;
+  const wanted = o.days ?? days;
   console.log(dim(`progress of ${lessonsRoot}  seed: ${seed}`));
   try {
     let earned = 0;
@@ -145,24 +127,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(complete === wanted.length ? green(line) : line);
     return complete === wanted.length ? 0 : 1;
   } catch (err) {
-    if (err instanceof HarnessError) {
-      console.error(`error: ${err.message} [${err.code}]`);
-      return 2;
-    }
-    console.error(err);
-    return 2;
+    return harnessFailure(err);
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.on('unhandledRejection', (err) =>
-    console.error(dim(`(harness: a check left an unhandled rejection: ${String(err)})`)),
-  );
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(2);
-    },
-  );
-}
+runTool(import.meta.url, main);

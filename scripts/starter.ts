@@ -9,13 +9,13 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
 import { HarnessError } from '../checks/harness/errors.ts';
 import { dayNumber, lessonFiles, writeSealedCopy, type SealedCopy } from '../checks/harness/lesson-copy.ts';
 import { newSeed } from '../checks/harness/rng.ts';
 import { REPO_ROOT, knownLessons, loadManifest, runChecks, userPath } from '../checks/harness/runner.ts';
 import { stubSolutions, type SolutionRegion } from '../checks/harness/solutions.ts';
+import { harnessFailure, runTool } from '../checks/run.ts';
+import { opt, parseCliArgs } from '../shared/cli.ts';
 
 export interface StarterResult extends SealedCopy {
   lessonDir: string;
@@ -91,34 +91,33 @@ export async function revealSolution(opts: {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = new Command()
-    .name('npm run starter --')
-    .description(
-      'Write a sealed starter copy of a day: its solution regions replaced by TODO stubs, the earlier days beside it.',
-    )
-    .argument('<lesson>', 'a day, e.g. day08')
-    .option('--out <dir>', 'a new folder to write the copy into (<dir>/lessons/<lesson>/, shared/, node_modules/, …)')
-    .option(
-      '--from <lessons dir>',
-      'take the earlier days from your own lessons folder (the reference where you have none)',
-    )
-    .option(
-      '--reveal',
-      'write the reference solution beside your copy; only once your day passes all its checks',
-      false,
-    )
-    .option('--lessons <dir>', 'with --reveal: your lessons folder')
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError)
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' ? 0 : 2;
-    throw err;
-  }
-  const lesson = program.args[0] as string;
-  const o = program.opts<{ out?: string; from?: string; reveal: boolean; lessons?: string }>();
+  const parsed = parseCliArgs(
+    {
+      name: 'npm run starter --',
+      summary:
+        'Write a sealed starter copy of a day: its solution regions replaced by TODO stubs, the earlier days beside it.',
+      positional: [{ name: 'lesson', description: 'a day, e.g. day08', required: true }],
+      options: {
+        out: opt.string(
+          '--out <dir>',
+          'a new folder to write the copy into (<dir>/lessons/<lesson>/, shared/, node_modules/, …)',
+        ),
+        from: opt.string(
+          '--from <lessons dir>',
+          'take the earlier days from your own lessons folder (the reference where you have none)',
+        ),
+        reveal: opt.flag(
+          '--reveal',
+          'write the reference solution beside your copy; only once your day passes all its checks',
+        ),
+        lessons: opt.string('--lessons <dir>', 'with --reveal: your lessons folder'),
+      },
+    },
+    argv,
+  );
+  if (typeof parsed === 'number') return parsed;
+  const o = parsed.values;
+  const lesson = parsed.args[0]!;
   try {
     if (o.reveal) {
       if (!o.lessons) throw new HarnessError('LS_ERR_BAD_FLAG', '--reveal needs --lessons <your lessons folder>');
@@ -149,20 +148,9 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 0;
   } catch (err) {
-    if (err instanceof HarnessError) {
-      console.error(`error: ${err.message} [${err.code}]`);
-      return 2;
-    }
+    if (err instanceof HarnessError) return harnessFailure(err);
     throw err;
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(2);
-    },
-  );
-}
+runTool(import.meta.url, main);

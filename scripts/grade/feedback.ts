@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { formatTodoRef } from '../../checks/harness/todos.ts';
 import type { CheckResult } from '../../checks/harness/types.ts';
-import type { ClassReport, LearnerGrade } from './class.ts';
+import type { ClassReport, LearnerGrade } from './types.ts';
 
 /** A path of the instructor's machine shown relative to the learner's folder (`lessons/day09/ingest.ts:57`). */
 function relative(text: string, learnerDir: string): string {
