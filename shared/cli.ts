@@ -12,7 +12,9 @@
  *   args.port // number
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_REJECTS_PER_SECOND, parseDuration } from './storage/limits.ts';
+import { lanePort } from './lanes.ts';
+import type { FileSinkOptions } from './storage/file-sink.ts';
+import { DEFAULT_REJECTS_PER_SECOND, parseDuration, storageLimits, type StorageLimits } from './storage/limits.ts';
 
 /** `R` records whether the value is always there (a default, or required): then it is not optional. */
 export interface OptionSpec<T, R extends boolean = boolean> {
@@ -291,6 +293,7 @@ export const opt = {
 
 /**
  * `--host`, `--port`, `--data-dir`, `--lane`, stats, fsync and storage settings: what every receiver takes.
+ * `--port` defaults to the lane's port (shared/lanes.ts), where its shipper sends by default (issue 22.4).
  * `--fsync` defaults to group commit, what an acknowledged lane wants (issue 21.4: an ACK waits for one or
  * two fsyncs, never a timer); a lane without ACKs may pass `{ fsync: 'interval' }` (nobody waits on it, so
  * fewer fsyncs cost less).
@@ -298,7 +301,9 @@ export const opt = {
 export function receiverOptions(lane: string, defaults: { fsync?: 'group' | 'always' | 'interval' | 'never' } = {}) {
   return {
     host: opt.string('--host <addr>', 'address to listen on', '127.0.0.1'),
-    port: opt.int('--port <n>', 'port to listen on (0 = any free port)', 0, { max: 65535 }),
+    port: opt.int('--port <n>', `port to listen on (default: the ${lane} lane's; 0 = any free port)`, lanePort(lane), {
+      max: 65535,
+    }),
     dataDir: opt.string(
       '--data-dir <dir>',
       'where records, rejects.ndjson and stats.json are written (one receiver per dir: sink.lock)',
@@ -359,8 +364,29 @@ export function receiverOptions(lane: string, defaults: { fsync?: 'group' | 'alw
   };
 }
 
-/** `--target`, `--input`, `--generate`, `--seed`: what every shipper takes. */
-export function shipperOptions(defaultPort: number) {
+/** What a receiver's FileSink is opened with, from its receiverOptions() values. */
+export function receiverSinkOptions(
+  args: {
+    dataDir: string;
+    fsync: FileSinkOptions['fsync'];
+    fsyncIntervalMs: number;
+    rotateBytes: number;
+  } & StorageLimits,
+): FileSinkOptions {
+  return {
+    dir: args.dataDir,
+    fsync: args.fsync,
+    fsyncIntervalMs: args.fsyncIntervalMs,
+    rotateBytes: args.rotateBytes,
+    ...storageLimits(args),
+  };
+}
+
+/**
+ * `--target`, `--input`, `--generate`, `--seed`: what every shipper takes. `--target` defaults to the port of
+ * `lane` (shared/lanes.ts), where its receiver listens by default (issue 22.4), or to `defaultPort`.
+ */
+export function shipperOptions(lane: string, defaultPort = lanePort(lane)) {
   return {
     target: opt.hostPort('--target <host:port>', 'receiver to ship to', { host: '127.0.0.1', port: defaultPort }),
     input: opt.string('--input <file>', 'NDJSON records or plain text lines to ship; - for stdin'),

@@ -89,6 +89,14 @@ export function lane(id: string): Lane {
   return row;
 }
 
+/**
+ * A lane's default port (issue 22.4: a receiver and its shipper started with no flags meet there), or 0 — any
+ * free port — for a program that is no lane of the table (the scale-out receivers, several per machine).
+ */
+export function lanePort(id: string): number {
+  return LANE_TABLE.find((l) => l.id === id)?.port ?? 0;
+}
+
 /** The repository root (this file is shared/lanes.ts). */
 export const LANES_REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 

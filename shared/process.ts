@@ -2,7 +2,10 @@
  * The process contract (CONVENTIONS.md §2): the ready line, the done line, and shutdown on SIGTERM/SIGINT with a
  * drain deadline. Checks, scripts and docker services drive programs through these alone.
  */
+import type dgram from 'node:dgram';
 import type net from 'node:net';
+import { relative } from 'node:path';
+import { EXIT_USAGE } from './cli.ts';
 import type { Log } from './log.ts';
 
 export interface ReadyInfo {
@@ -125,16 +128,107 @@ export function onShutdown(
   return run;
 }
 
+/** Where a receiver listens: its --host, its --port (0 = any free port) and the lane the port belongs to. */
+export interface ListenArgs {
+  host: string;
+  port: number;
+  lane: string;
+}
+
 /**
- * Listens on host:port (0 = any free port) and returns the port it got. A server error — the port in
- * use, an address this machine does not have, one later on — is logged and exits 1: a receiver that
- * cannot listen has nothing to do (CONVENTIONS.md §2).
+ * The port is taken (EADDRINUSE) or this machine has no such address: one line naming the flag, the lane and
+ * what to do, exit 2 — a value the user can change, reported as the process contract reports a bad value
+ * (CONVENTIONS.md §2), the way a --data-dir held by another receiver is (shared/storage/file-sink.ts). Issue
+ * 22.4: every receiver defaults to its lane's port, so a second run of a lane (or `npm start` beside
+ * `npm run lesson`) lands here.
  */
-export async function listenOrExit(server: net.Server, host: string, port: number, log: Log): Promise<number> {
+function cannotListen(err: NodeJS.ErrnoException, where: ListenArgs, flag: string): never {
+  const program = process.argv[1] ? relative(process.cwd(), process.argv[1]) : 'receiver';
+  const why =
+    err.code === 'EADDRINUSE'
+      ? `${where.host}:${where.port} (lane ${where.lane}) is in use by another program: use ${flag} 0 (any free port) or another`
+      : `cannot listen on ${where.host}:${where.port} (lane ${where.lane}): ${err.message}`;
+  process.stderr.write(`${program}: ${flag}: ${why}\n`);
+  process.exit(EXIT_USAGE);
+}
+
+/**
+ * Listens on host:port (0 = any free port) and returns the port it got. A port in use or an address this
+ * machine does not have is a usage error (cannotListen); a server error later on is logged and exits 1: a
+ * receiver that cannot listen has nothing to do (CONVENTIONS.md §2).
+ */
+export async function listenOrExit(server: net.Server, where: ListenArgs, log: Log, flag = '--port'): Promise<number> {
+  const failed = (err: NodeJS.ErrnoException) => cannotListen(err, where, flag);
+  server.once('error', failed);
+  await new Promise<void>((resolve) => server.listen(where.port, where.host, resolve));
+  server.off('error', failed);
   server.on('error', (err) => {
     log.error('server error', { error: err.message });
     process.exit(1);
   });
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
   return (server.address() as net.AddressInfo).port;
+}
+
+/** listenOrExit for a UDP socket: binds host:port and returns the port it got. */
+export async function bindOrExit(socket: dgram.Socket, where: ListenArgs, log: Log, flag = '--port'): Promise<number> {
+  const failed = (err: NodeJS.ErrnoException) => cannotListen(err, where, flag);
+  socket.once('error', failed);
+  await new Promise<void>((resolve) => socket.bind(where.port, where.host, resolve));
+  socket.off('error', failed);
+  socket.on('error', (err) => {
+    log.error('socket error', { error: err.message });
+    process.exit(1);
+  });
+  return socket.address().port;
+}
+
+/** What every receiver's ready line, 'listening' and 'stopped' log lines and SIGTERM handling share. */
+export interface ServeReceiver {
+  lesson: string;
+  /** the ready line's transport (COURSE.md's ports table) */
+  transport: string;
+  args: { host: string; lane: string; dataDir: string; fsync?: string };
+  /** the port it got (listenOrExit, bindOrExit) */
+  port: number;
+  log: Log;
+  /** more fields for the ready line */
+  ready?: Record<string, unknown>;
+  /** more fields for the 'listening' log line */
+  listening?: Record<string, unknown>;
+  /** SIGTERM/SIGINT: stop accepting, read what is on the wire, flush, fsync, close; the final stats follow */
+  drain: () => Promise<void>;
+  /** the stats.json writer: stopped after the drain, so the last stats.json holds everything */
+  statsWriter: { stop(): Promise<void> };
+  /** the receiver's counters: the last log line says what was persisted, dropped as a duplicate, rejected */
+  stats: { records: { persisted: number; duplicates: number; rejected: number } };
+  /** more fields for the last log line */
+  stopped?: () => Record<string, unknown>;
+}
+
+/**
+ * The tail of every receiver (issue 22.2: it stood in each one): SIGTERM drains and writes the final stats,
+ * then the ready line — the receiver takes traffic from here on — and the 'listening' log line.
+ */
+export function serveReceiver(r: ServeReceiver): void {
+  const { host, lane, dataDir, fsync } = r.args;
+  onShutdown(
+    async () => {
+      await r.drain();
+      await r.statsWriter.stop();
+      const { persisted, duplicates, rejected } = r.stats.records;
+      r.log.info('stopped', { persisted, duplicates, rejected, ...r.stopped?.() });
+    },
+    { log: r.log },
+  );
+  announceReady({
+    role: 'receiver',
+    lesson: r.lesson,
+    transport: r.transport,
+    host,
+    port: r.port,
+    lane,
+    dataDir,
+    ...r.ready,
+  });
+  r.log.info('listening', { host, port: r.port, dataDir, fsync, ...r.listening });
 }

@@ -16,13 +16,12 @@
  * Run: npx tsx lessons/day08/receiver.ts --port 5140 --data-dir data/day08
  */
 import net from 'node:net';
-import { parseCli, receiverOptions, opt } from '../../shared/cli.ts';
+import { parseCli, receiverOptions, receiverSinkOptions, opt } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
+import { listenOrExit, serveReceiver } from '../../shared/process.ts';
 import { LineDecoder } from './line-decoder.ts';
 import { validateRecord } from './validate.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
-import { storageLimits } from '../../shared/storage/limits.ts';
 import { RxWriter, peerName } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 
@@ -46,13 +45,7 @@ const args = parseCli({
 
 const log = createLog('day08/receiver');
 const stats = new ReceiverStats(args.lane, 'tcp');
-const sink = await FileSink.open({
-  dir: args.dataDir,
-  fsync: args.fsync,
-  fsyncIntervalMs: args.fsyncIntervalMs,
-  rotateBytes: args.rotateBytes,
-  ...storageLimits(args),
-});
+const sink = await FileSink.open(receiverSinkOptions(args));
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
   stats.extra.sink = sink.counters;
 }).start();
@@ -198,10 +191,17 @@ sink.on('error', (err: Error) => log.error('sink failed: records are no longer a
 
 const server = net.createServer({ allowHalfOpen: true, noDelay: true }, accept);
 
-// ---- SIGTERM: stop accepting, read what is already on the wire, flush, fsync, final stats [d08.9] ----
-onShutdown(
-  async () => {
-    // @solution [d08.9] drain: read until the wire is quiet, cut what is left, flush and fsync, final stats
+serveReceiver({
+  lesson: 'day08',
+  transport: 'tcp',
+  args,
+  port: await listenOrExit(server, args, log),
+  log,
+  statsWriter,
+  stats,
+  // ---- SIGTERM: stop accepting, read what is already on the wire, flush, fsync; then the final stats [d08.9]
+  drain: async () => {
+    // @solution [d08.9] drain: read until the wire is quiet, cut what is left, flush and fsync
     // @stub process.exit(0);
     server.close();
     clearInterval(sweep);
@@ -219,22 +219,6 @@ onShutdown(
       conn.socket.destroy();
     }
     await sink.close();
-    stats.extra.sink = sink.counters;
-    await statsWriter.stop();
-    log.info('stopped', { persisted: stats.records.persisted, rejected: stats.records.rejected });
     // @end-solution
   },
-  { log },
-);
-
-const port = await listenOrExit(server, args.host, args.port, log);
-announceReady({
-  role: 'receiver',
-  lesson: 'day08',
-  transport: 'tcp',
-  host: args.host,
-  port: port,
-  lane: args.lane,
-  dataDir: args.dataDir,
 });
-log.info('listening', { host: args.host, port: port, dataDir: args.dataDir, fsync: args.fsync });

@@ -22,7 +22,7 @@ import { announceDone, onShutdown } from '../../shared/process.ts';
 const args = parseCli({
   name: 'lessons/day08/shipper.ts',
   summary: 'Day 08 shipper: sends NDJSON records (a file, stdin or generated) over one TCP connection.',
-  options: shipperOptions(5140),
+  options: shipperOptions('day08'),
   validate: requireOneSource,
 });
 

@@ -24,51 +24,18 @@
  * Run: npx tsx lessons/day09/receiver.ts --port 5141 --data-dir data/day09
  */
 import net from 'node:net';
-import { parseCli, receiverOptions, opt } from '../../shared/cli.ts';
+import { parseCli, receiverOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { DEFAULT_MAX_PARTIAL_BYTES, LspReceiver } from '../../shared/lsp-receiver.ts';
-import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
-import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
+import { listenOrExit, serveReceiver } from '../../shared/process.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
-import { AckedIngest, DEFAULT_MAX_STREAMS } from './ingest.ts';
+import { lspReceiverFor, lspReceiverOptions } from './acked-receiver.ts';
+import { AckedIngest } from './ingest.ts';
 
 const args = parseCli({
   name: 'lessons/day09/receiver.ts',
   summary:
     'Day 09 receiver: LSP/1 HELLO/BATCH/ACK over TCP; dedups by per-stream high-water mark, ACKs only durable records.',
-  options: {
-    ...receiverOptions('day09'),
-    maxPayloadBytes: opt.bytes(
-      '--max-payload-bytes <size>',
-      'largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE',
-      DEFAULT_MAX_PAYLOAD_BYTES,
-      { min: 1024, max: 1 << 30 },
-    ),
-    maxDecodedBytes: opt.bytes(
-      '--max-decoded-bytes <size>',
-      'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE',
-      DEFAULT_MAX_DECODED_BYTES,
-      { min: 1024, max: 1 << 30 },
-    ),
-    maxPartialBytes: opt.bytes(
-      '--max-partial-bytes <size>',
-      'bytes of partial frames held across all connections; past it a connection holding more than its share waits (issue 18.5)',
-      DEFAULT_MAX_PARTIAL_BYTES,
-      { min: 64 << 10, max: 16 << 30 },
-    ),
-    maxStreams: opt.int(
-      '--max-streams <n>',
-      'streams whose marks and owners stay in memory; idle ones past it are evicted, and read back from disk when they return (issue 18.5)',
-      DEFAULT_MAX_STREAMS,
-      { min: 1, max: 100_000_000 },
-    ),
-    checkpointIntervalMs: opt.int(
-      '--checkpoint-interval-ms <n>',
-      'how often the high-water marks are checkpointed (restart scans only what follows)',
-      1000,
-      { min: 10, max: 60_000 },
-    ),
-  },
+  options: { ...receiverOptions('day09'), ...lspReceiverOptions() },
 });
 
 const log = createLog('day09/receiver');
@@ -77,17 +44,9 @@ const stats = new ReceiverStats(args.lane, 'lsp1-tcp');
 // The records files, the marks recovered from them [d09.4], and the HELLO/BATCH/ACK rules [d09.2–d09.4, d09.7].
 const ingest = await AckedIngest.open({ ...args, stats, log });
 
-// The connection machinery (frames, NACK + close on a broken one [d09.9], PING, limits, ACK coalescing).
-const rx = new LspReceiver({
-  handlers: ingest.handlers,
-  log,
-  stats,
-  maxConnections: args.maxConnections,
-  idleTimeoutMs: args.idleTimeoutMs,
-  maxPayloadBytes: args.maxPayloadBytes,
-  maxPartialBytes: args.maxPartialBytes,
-});
-ingest.attach(rx); // the disk is behind: stop reading, TCP slows the shippers
+// The connection machinery (frames, NACK + close on a broken one [d09.9], PING, limits, ACK coalescing); the
+// ingest pauses it when the disk is behind: TCP slows the shippers.
+const rx = lspReceiverFor(args, ingest, { log, stats });
 
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
   stats.extra.lsp = rx.counters;
@@ -96,30 +55,17 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
 }).start();
 
 const server = net.createServer({ noDelay: true }, rx.accept);
-const port = await listenOrExit(server, args.host, args.port, log);
-announceReady({
-  role: 'receiver',
+serveReceiver({
   lesson: 'day09',
   transport: 'lsp1-tcp',
-  host: args.host,
-  port: port,
-  lane: args.lane,
-  dataDir: args.dataDir,
-});
-log.info('listening', { host: args.host, port: port, dataDir: args.dataDir, fsync: args.fsync });
-
-// ---- SIGTERM: stop accepting, fsync what we took, send the final ACKs, final stats -----------------
-onShutdown(
-  async () => {
+  args,
+  port: await listenOrExit(server, args, log),
+  log,
+  statsWriter,
+  stats,
+  // ---- SIGTERM: stop accepting, fsync what we took, send the final ACKs, final stats ----------------
+  drain: async () => {
     server.close();
     await ingest.shutdown(rx); // stop reading, flush + fsync, final ACKs, close, last checkpoint
-    stats.extra.sink = ingest.sink.counters;
-    await statsWriter.stop();
-    log.info('stopped', {
-      persisted: stats.records.persisted,
-      duplicates: stats.records.duplicates,
-      rejected: stats.records.rejected,
-    });
   },
-  { log },
-);
+});

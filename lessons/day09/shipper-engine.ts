@@ -7,7 +7,7 @@
  * ```ts
  * import { LspShipper, lspShipperOptions, lspCodecOptions, validateLspShipper, ownDir } from '../day09/shipper-engine.ts';
  *
- * const args = parseCli({ name, summary, options: { ...lspShipperOptions('day12', 5144), ...lspCodecOptions() },
+ * const args = parseCli({ name, summary, options: { ...lspShipperOptions('day12'), ...lspCodecOptions() },
  *                         validate: validateLspShipper });
  * const log = createLog('day12/shipper');
  * const state = ownDir(name, '--state-dir', () => ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }));

@@ -3,7 +3,7 @@
  * cross-flag rules, and the "one shipper per state dir" exit. The engine that uses them is
  * lessons/day09/shipper-engine.ts.
  *
- * - `lspShipperOptions(lesson, defaultPort)`: --target, --input/--generate/--format/--seed/--service, --follow,
+ * - `lspShipperOptions(lesson, defaultPort?)`: --target (default: the lesson's lane port, shared/lanes.ts), --input/--generate/--format/--seed/--service, --follow,
  *   --state-dir, --stream-id, --name, --batch-records, --batch-bytes, --batch-delay-ms, --window-batches,
  *   --window-bytes, --queue-records, --overflow, --spool, --spool-bytes, --backoff-base-ms, --backoff-cap-ms,
  *   --max-attempts, --ack-timeout-ms, --keepalive-ms, --progress-ms, --rate, --spread.
@@ -23,6 +23,7 @@ import {
   type OptionSpec,
 } from '../../shared/cli.ts';
 import { DirLockedError } from '../../shared/dir-lock.ts';
+import { lanePort } from '../../shared/lanes.ts';
 import { RecordGenerator } from '../../shared/generate.ts';
 import { CODEC_NAMES } from '../../shared/protocol/codecs.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
@@ -45,7 +46,7 @@ export function parseTargets(raw: string): TargetList {
   return { ...all[0]!, all };
 }
 
-export function lspShipperOptions(lesson: string, defaultPort: number) {
+export function lspShipperOptions(lesson: string, defaultPort = lanePort(lesson)) {
   const target: OptionSpec<TargetList, true> = {
     flags: '--target <host:port[,host:port…]>',
     description: 'receiver to ship to; several, comma-separated: fail over to the next when one is lost (see --spread)',
@@ -53,7 +54,7 @@ export function lspShipperOptions(lesson: string, defaultPort: number) {
     parse: parseTargets,
   };
   return {
-    ...shipperOptions(defaultPort),
+    ...shipperOptions(lesson, defaultPort),
     target,
     spread: opt.flag(
       '--spread',

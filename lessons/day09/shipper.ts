@@ -44,7 +44,7 @@ const args = parseCli({
   name: PROGRAM,
   summary:
     'Day 09 shipper: LSP/1 with ACKs, resend after reconnect, backoff with jitter, bounded memory, spool, --follow.',
-  options: lspShipperOptions('day09', 5141),
+  options: lspShipperOptions('day09'),
   validate: validateLspShipper,
 });
 

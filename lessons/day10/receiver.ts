@@ -23,16 +23,15 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { parseCli, receiverOptions, opt } from '../../shared/cli.ts';
+import { parseCli, receiverOptions, receiverSinkOptions, opt } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { announceReady, onShutdown } from '../../shared/process.ts';
+import { bindOrExit, serveReceiver } from '../../shared/process.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import { LsError } from '../../shared/protocol/errors.ts';
 import { FrameDecoder, FrameType, HEADER_SIZE, type Frame } from '../../shared/protocol/frame.ts';
 import { validateBatch } from '../day08/validate.ts';
 import { recoverHwm } from '../day09/hwm-store.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
-import { storageLimits } from '../../shared/storage/limits.ts';
 import { RxWriter, peerName } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 import { TokenBucket } from '../../shared/token-bucket.ts';
@@ -104,13 +103,7 @@ const args = parseCli({
 
 const log = createLog('day10/receiver');
 const stats = new ReceiverStats(args.lane, 'lsp1-udp');
-const sink = await FileSink.open({
-  dir: args.dataDir,
-  fsync: args.fsync,
-  fsyncIntervalMs: args.fsyncIntervalMs,
-  rotateBytes: args.rotateBytes,
-  ...storageLimits(args),
-});
+const sink = await FileSink.open(receiverSinkOptions(args));
 const accounting = new SeqAccounting(stats, args.reorderWindow, args.maxStreams);
 // Marks across a restart (issue 18.5): each stream's last persisted seq, read back from the files (day 09's
 // recovery: `_rx` names the stream and seq of every line). A shipper that kept sending while we were down
@@ -338,14 +331,9 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
 });
 
 socket.on('message', onDatagram);
-socket.on('error', (err) => {
-  log.error('socket error', { error: err.message });
-  process.exit(1);
-});
 sink.on('error', (err: Error) => log.error('sink failed: records are no longer persisted', { error: err.message }));
 
-await new Promise<void>((resolve) => socket.bind(args.port, args.host, resolve));
-const bound = socket.address();
+const port = await bindOrExit(socket, args, log);
 udp.rcvbuf = socket.getRecvBufferSize();
 if (args.rcvbuf > 0 && udp.rcvbuf < args.rcvbuf) {
   log.warn('the kernel granted a smaller receive buffer than asked: raise net.core.rmem_max to get more', {
@@ -358,10 +346,19 @@ statsWriter.start();
 const kernelTimer = setInterval(() => void pollKernel(), args.statsIntervalMs);
 kernelTimer.unref();
 
-// ---- 5. SIGTERM: read what is already in the socket buffer, flush, fsync, final stats [d10.8] ------
-onShutdown(
-  async () => {
-    // @solution [d10.8] drain the socket buffer, read the kernel's counters one last time (before close), flush, close the sink, final stats
+serveReceiver({
+  lesson: 'day10',
+  transport: 'lsp1-udp',
+  args,
+  port,
+  log,
+  statsWriter,
+  stats,
+  ready: { rcvbuf: udp.rcvbuf, rcvbufRequested: args.rcvbuf, maxDatagram: args.maxDatagram },
+  listening: { rcvbuf: udp.rcvbuf, rcvbufRequested: args.rcvbuf },
+  // ---- 5. SIGTERM: read what is already in the socket buffer, flush, fsync; then the final stats [d10.8] ----
+  drain: async () => {
+    // @solution [d10.8] drain the socket buffer, read the kernel's counters one last time (before close), flush, close the sink
     clearInterval(kernelTimer);
     // Datagrams sent before the signal may still sit in the receive buffer: read until it is quiet.
     const until = Date.now() + 1500;
@@ -374,36 +371,13 @@ onShutdown(
     socket.close();
     flushOut();
     await sink.close();
-    await statsWriter.stop();
-    log.info('stopped', {
-      datagrams: udp.datagrams,
-      persisted: stats.records.persisted,
-      gaps: udp.gaps,
-      kernelDrops: udp.kernelDrops,
-      appDrops: udp.appDrops,
-      malformed: udp.malformed.total,
-    });
     // @end-solution
   },
-  { log },
-);
-
-announceReady({
-  role: 'receiver',
-  lesson: 'day10',
-  transport: 'lsp1-udp',
-  host: args.host,
-  port: bound.port,
-  lane: args.lane,
-  dataDir: args.dataDir,
-  rcvbuf: udp.rcvbuf,
-  rcvbufRequested: args.rcvbuf,
-  maxDatagram: args.maxDatagram,
-});
-log.info('listening', {
-  host: args.host,
-  port: bound.port,
-  dataDir: args.dataDir,
-  rcvbuf: udp.rcvbuf,
-  rcvbufRequested: args.rcvbuf,
+  stopped: () => ({
+    datagrams: udp.datagrams,
+    gaps: udp.gaps,
+    kernelDrops: udp.kernelDrops,
+    appDrops: udp.appDrops,
+    malformed: udp.malformed.total,
+  }),
 });

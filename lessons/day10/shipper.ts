@@ -50,7 +50,7 @@ const args = parseCli({
   summary:
     'Day 10 shipper: packs records into LSP/1 BATCH datagrams of at most --max-datagram bytes and sends them over UDP.',
   options: {
-    ...shipperOptions(5142),
+    ...shipperOptions('day10'),
     maxDatagram: opt.bytes(
       '--max-datagram <size>',
       'largest datagram sent, the 28-byte LSP/1 header included (1472 = Ethernet MTU 1500 - IP 20 - UDP 8; at most 65507)',

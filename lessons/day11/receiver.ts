@@ -17,19 +17,17 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { lspReceiverFor, lspReceiverOptions } from '../day09/acked-receiver.ts';
 import { AckedIngest } from '../day09/ingest.ts';
 import { SeqAccounting } from '../day10/seq-accounting.ts';
-import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
+import { opt, parseCli, receiverOptions, receiverSinkOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspReceiver } from '../../shared/lsp-receiver.ts';
-import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
+import { bindOrExit, listenOrExit, serveReceiver } from '../../shared/process.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import { LsError } from '../../shared/protocol/errors.ts';
 import { FrameDecoder, FrameType, HEADER_SIZE } from '../../shared/protocol/frame.ts';
-import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
 import { validateRecord } from '../day08/validate.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
-import { storageLimits } from '../../shared/storage/limits.ts';
 import { peerName, RxWriter } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 
@@ -41,29 +39,12 @@ const args = parseCli({
     'Day 11 receiver: LSP/1 batches over TCP (ACKed, dedup, as day 09) or UDP (one BATCH per datagram); reports how shippers batch.',
   options: {
     ...receiverOptions('day11'),
+    ...lspReceiverOptions(), // with --transport tcp; udp takes --max-decoded-bytes
     transport: opt.choice(
       '--transport <t>',
       'tcp (LSP/1 with ACKs) | udp (one BATCH per datagram, no ACK)',
       ['tcp', 'udp'] as const,
       'tcp',
-    ),
-    maxPayloadBytes: opt.bytes(
-      '--max-payload-bytes <size>',
-      'tcp: largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE',
-      DEFAULT_MAX_PAYLOAD_BYTES,
-      { min: 1024, max: 1 << 30 },
-    ),
-    maxDecodedBytes: opt.bytes(
-      '--max-decoded-bytes <size>',
-      'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE',
-      DEFAULT_MAX_DECODED_BYTES,
-      { min: 1024, max: 1 << 30 },
-    ),
-    checkpointIntervalMs: opt.int(
-      '--checkpoint-interval-ms <n>',
-      'tcp: how often the high-water marks are checkpointed',
-      1000,
-      { min: 10, max: 60_000 },
     ),
     rcvbuf: opt.bytes('--rcvbuf <size>', 'udp: socket receive buffer to ask for (0 = the kernel default)', 4 << 20, {
       min: 0,
@@ -85,15 +66,7 @@ const batchingStats = () => ({
 if (args.transport === 'tcp') {
   // ---- TCP: day 09's delivery rules, unchanged ---------------------------------------------------------
   const ingest = await AckedIngest.open({ ...args, stats, log });
-  const rx = new LspReceiver({
-    handlers: ingest.handlers,
-    log,
-    stats,
-    maxConnections: args.maxConnections,
-    idleTimeoutMs: args.idleTimeoutMs,
-    maxPayloadBytes: args.maxPayloadBytes,
-  });
-  ingest.attach(rx);
+  const rx = lspReceiverFor(args, ingest, { log, stats });
   const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
     batching.frames = ingest.batches.frames;
     batching.records = ingest.batches.records;
@@ -102,39 +75,23 @@ if (args.transport === 'tcp') {
     stats.extra.sink = ingest.sink.counters;
   }).start();
   const server = net.createServer({ noDelay: true }, rx.accept);
-  const port = await listenOrExit(server, args.host, args.port, log);
-  announceReady({
-    role: 'receiver',
+  serveReceiver({
     lesson: 'day11',
     transport,
-    host: args.host,
-    port,
-    lane: args.lane,
-    dataDir: args.dataDir,
-  });
-  log.info('listening (tcp)', { host: args.host, port, dataDir: args.dataDir, fsync: args.fsync });
-  onShutdown(
-    async () => {
+    args,
+    port: await listenOrExit(server, args, log),
+    log,
+    statsWriter,
+    stats,
+    drain: async () => {
       server.close();
       await ingest.shutdown(rx);
-      await statsWriter.stop();
-      log.info('stopped', {
-        persisted: stats.records.persisted,
-        duplicates: stats.records.duplicates,
-        ...batchingStats(),
-      });
     },
-    { log },
-  );
+    stopped: batchingStats,
+  });
 } else {
   // ---- UDP: one BATCH per datagram, nobody answers -------------------------------------------------------
-  const sink = await FileSink.open({
-    dir: args.dataDir,
-    fsync: args.fsync,
-    fsyncIntervalMs: args.fsyncIntervalMs,
-    rotateBytes: args.rotateBytes,
-    ...storageLimits(args),
-  });
+  const sink = await FileSink.open(receiverSinkOptions(args));
   const out = new RxWriter(2048); // one datagram's records at a time: start small
   const accounting = new SeqAccounting(stats, 16_384, 1024);
   const malformed: Record<string, number> = {};
@@ -190,29 +147,20 @@ if (args.transport === 'tcp') {
     }
   };
   socket.on('message', onDatagram);
-  socket.on('error', (err) => {
-    log.error('socket error', { error: err.message });
-    process.exit(1);
-  });
   const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
     stats.extra.batching = batchingStats();
     stats.extra.udp = { malformed };
     stats.extra.sink = sink.counters;
   }).start();
-  await new Promise<void>((resolve) => socket.bind(args.port, args.host, resolve));
-  const port = socket.address().port;
-  announceReady({
-    role: 'receiver',
+  serveReceiver({
     lesson: 'day11',
     transport,
-    host: args.host,
-    port,
-    lane: args.lane,
-    dataDir: args.dataDir,
-  });
-  log.info('listening (udp)', { host: args.host, port, dataDir: args.dataDir });
-  onShutdown(
-    async () => {
+    args,
+    port: await bindOrExit(socket, args, log),
+    log,
+    statsWriter,
+    stats,
+    drain: async () => {
       // keep reading until the socket is quiet, then stop: datagrams already queued are not lost
       let seen = batching.frames;
       for (;;) {
@@ -222,9 +170,7 @@ if (args.transport === 'tcp') {
       }
       socket.close();
       await sink.close();
-      await statsWriter.stop();
-      log.info('stopped', { persisted: stats.records.persisted, ...batchingStats() });
     },
-    { log },
-  );
+    stopped: batchingStats,
+  });
 }

@@ -60,7 +60,7 @@ const args = parseCli({
   summary:
     'Day 11 shipper: batches records by count, bytes and time (whichever first), over LSP/1 TCP (ACKed) or UDP (one BATCH per datagram).',
   options: {
-    ...lspShipperOptions('day11', 5143),
+    ...lspShipperOptions('day11'),
     transport: opt.choice(
       '--transport <t>',
       'tcp (LSP/1 with ACKs, resend, spool) | udp (one BATCH per datagram, no ACK)',

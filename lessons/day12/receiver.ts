@@ -25,16 +25,15 @@
  * Run: npx tsx lessons/day12/receiver.ts --port 5144 --data-dir data/day12 --rest-compression zstd
  */
 import net from 'node:net';
+import { lspReceiverFor, lspReceiverOptions } from '../day09/acked-receiver.ts';
 import { AckedIngest } from '../day09/ingest.ts';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspReceiver } from '../../shared/lsp-receiver.ts';
-import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
+import { listenOrExit, serveReceiver } from '../../shared/process.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import { CODEC_NAMES, CODECS, codecByName, type Codec } from '../../shared/protocol/codecs.ts';
 import { LsError, LS_ERR } from '../../shared/protocol/errors.ts';
 import type { Frame } from '../../shared/protocol/frame.ts';
-import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
 import { REST_COMPRESSION } from '../../shared/storage/file-sink.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 import { decompressBounded } from './bounded-decode.ts';
@@ -46,21 +45,10 @@ const args = parseCli({
     'Day 12 receiver: LSP/1 over TCP with compressed BATCH payloads (gzip, zstd, lz4, brotli), bounded decompression, per-codec cost and savings, compressed files at rest.',
   options: {
     ...receiverOptions('day12'),
+    ...lspReceiverOptions(), // --max-decoded-bytes bounds the inflating too [d12.6]
     codecs: opt.list(
       '--codecs <list>',
       `codecs accepted, e.g. none,gzip,zstd (default: every one installed here; known: ${CODEC_NAMES.join(', ')})`,
-    ),
-    maxPayloadBytes: opt.bytes(
-      '--max-payload-bytes <size>',
-      'largest frame payload as sent (compressed); more is a fatal LS_ERR_TOO_LARGE',
-      DEFAULT_MAX_PAYLOAD_BYTES,
-      { min: 1024, max: 1 << 30 },
-    ),
-    maxDecodedBytes: opt.bytes(
-      '--max-decoded-bytes <size>',
-      'largest decoded BATCH payload; inflating past it stops there: a fatal LS_ERR_TOO_LARGE',
-      DEFAULT_MAX_DECODED_BYTES,
-      { min: 1024, max: 1 << 30 },
     ),
     restCompression: opt.choice(
       '--rest-compression <method>',
@@ -73,12 +61,6 @@ const args = parseCli({
       `level for --rest-compression (default: gzip ${REST_COMPRESSION.gzip.defaultLevel}, zstd ${REST_COMPRESSION.zstd.defaultLevel})`,
       undefined,
       { min: 0, max: 19 },
-    ),
-    checkpointIntervalMs: opt.int(
-      '--checkpoint-interval-ms <n>',
-      'how often the high-water marks are checkpointed (restart scans only what follows)',
-      1000,
-      { min: 10, max: 60_000 },
     ),
   },
   validate: (v) => {
@@ -223,15 +205,7 @@ try {
 ingest.sink.on('warning', (err: Error) => log.warn('sink warning', { error: err.message }));
 
 // ---- the connection machinery (frames, NACK, PING, limits) is shared with days 09–14 ------------------
-const rx = new LspReceiver({
-  handlers: ingest.handlers,
-  log,
-  stats,
-  maxConnections: args.maxConnections,
-  idleTimeoutMs: args.idleTimeoutMs,
-  maxPayloadBytes: args.maxPayloadBytes,
-});
-ingest.attach(rx);
+const rx = lspReceiverFor(args, ingest, { log, stats });
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
@@ -257,37 +231,18 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
 }).start();
 
 const server = net.createServer({ noDelay: true }, rx.accept);
-const port = await listenOrExit(server, args.host, args.port, log);
-announceReady({
-  role: 'receiver',
+serveReceiver({
   lesson: 'day12',
   transport: 'lsp1-tcp',
-  host: args.host,
-  port: port,
-  lane: args.lane,
-  dataDir: args.dataDir,
-  codecs: [...acceptedCodecs.values()].map((c) => c.name),
-  restCompression: args.restCompression,
-});
-log.info('listening', {
-  host: args.host,
-  port: port,
-  dataDir: args.dataDir,
-  fsync: args.fsync,
-  maxDecodedBytes: args.maxDecodedBytes,
-  restCompression: args.restCompression,
-});
-
-onShutdown(
-  async () => {
+  args,
+  port: await listenOrExit(server, args, log),
+  log,
+  statsWriter,
+  stats,
+  ready: { codecs: [...acceptedCodecs.values()].map((c) => c.name), restCompression: args.restCompression },
+  listening: { maxDecodedBytes: args.maxDecodedBytes, restCompression: args.restCompression },
+  drain: async () => {
     server.close();
     await ingest.shutdown(rx); // the sink's close also finishes the compression of rotated files
-    await statsWriter.stop();
-    log.info('stopped', {
-      persisted: stats.records.persisted,
-      duplicates: stats.records.duplicates,
-      rejected: stats.records.rejected,
-    });
   },
-  { log },
-);
+});

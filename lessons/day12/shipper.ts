@@ -36,7 +36,7 @@ const args = parseCli({
   summary:
     "Day 12 shipper: day 09's acknowledged LSP/1 shipper, with each BATCH compressed (gzip, zstd, lz4, brotli) when it pays.",
   options: {
-    ...lspShipperOptions('day12', 5144),
+    ...lspShipperOptions('day12'),
     ...lspCodecOptions(),
     codec: opt.choice('--codec <name>', `BATCH payload codec: ${CODEC_NAMES.join(' | ')}`, CODEC_NAMES, 'zstd'),
     minCompressBytes: opt.bytes(

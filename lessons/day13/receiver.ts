@@ -32,15 +32,15 @@ import { readFile, stat } from 'node:fs/promises';
 import net from 'node:net';
 import { dirname, resolve } from 'node:path';
 import tls from 'node:tls';
+import { lspReceiverFor, lspReceiverOptions } from '../day09/acked-receiver.ts';
 import { AckedIngest } from '../day09/ingest.ts';
 import { decodeAnyCodec } from '../day12/bounded-decode.ts';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
-import { announceReady, onShutdown } from '../../shared/process.ts';
+import type { LspConnection } from '../../shared/lsp-receiver.ts';
+import { listenOrExit, serveReceiver } from '../../shared/process.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import { encodeNack, MAGIC } from '../../shared/protocol/frame.ts';
-import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
 import { peerName } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 import { certSetPaths, ensureCerts } from '../../shared/tls/certs.ts';
@@ -52,6 +52,7 @@ const args = parseCli({
     'Day 13 receiver: LSP/1 over TLS (1.2 minimum, 1.3 by default), optional mutual TLS, certificate reload, handshake failures counted by reason, optional dashboard.',
   options: {
     ...receiverOptions('day13'),
+    ...lspReceiverOptions(),
     certs: opt.string(
       '--certs <dir>',
       'development certificates: created here on the first run if absent (CA, server, client, and the bad ones the checks use)',
@@ -84,24 +85,6 @@ const args = parseCli({
       'how often the certificate files are checked for changes (besides fs.watch)',
       1000,
       { min: 50, max: 3_600_000 },
-    ),
-    maxPayloadBytes: opt.bytes(
-      '--max-payload-bytes <size>',
-      'largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE',
-      DEFAULT_MAX_PAYLOAD_BYTES,
-      { min: 1024, max: 1 << 30 },
-    ),
-    maxDecodedBytes: opt.bytes(
-      '--max-decoded-bytes <size>',
-      'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE',
-      DEFAULT_MAX_DECODED_BYTES,
-      { min: 1024, max: 1 << 30 },
-    ),
-    checkpointIntervalMs: opt.int(
-      '--checkpoint-interval-ms <n>',
-      'how often the high-water marks are checkpointed',
-      1000,
-      { min: 10, max: 60_000 },
     ),
     dashboardPort: opt.int(
       '--dashboard-port <n>',
@@ -497,15 +480,7 @@ const ingest = await AckedIngest.open({
   // compressed batches (day 12): every codec this process runs, decoded within --max-decoded-bytes
   decode: (frame) => decodeBatch(frame, { maxDecodedBytes: args.maxDecodedBytes, decodePayload: decodeAnyCodec }),
 });
-const rx = new LspReceiver({
-  handlers: ingest.handlers,
-  log,
-  stats,
-  maxConnections: args.maxConnections,
-  idleTimeoutMs: args.idleTimeoutMs,
-  maxPayloadBytes: args.maxPayloadBytes,
-});
-ingest.attach(rx);
+const rx = lspReceiverFor(args, ingest, { log, stats });
 
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
   tlsStats.certificate.expired = Date.parse(tlsStats.certificate.notAfter) < Date.now();
@@ -516,13 +491,8 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
 
 const server = net.createServer({ noDelay: true }, onTcpConnection);
 server.maxConnections = args.maxConnections; // handshakes in progress hold a slot too
-server.on('error', (err) => {
-  log.error('server error', { error: err.message });
-  process.exit(1);
-});
-await new Promise<void>((r) => server.listen(args.port, args.host, r));
+const port = await listenOrExit(server, args, log);
 const stopWatching = watchCertificates();
-const address = server.address() as net.AddressInfo;
 
 // ---- 7. the dashboard, for our own data dir [d13.9] ------------------------------------------------
 // Loaded only when asked for: it pulls in an HTTP framework a plain run does not need.
@@ -547,53 +517,35 @@ const dashboard =
         });
 
 const c = tlsStats.certificate;
-announceReady({
-  role: 'receiver',
+serveReceiver({
   lesson: 'day13',
   transport: 'lsp1-tls',
-  host: args.host,
-  port: address.port,
-  lane: args.lane,
-  dataDir: args.dataDir,
-  tls: {
-    minVersion: args.minTls,
-    mtls: args.mtls,
-    cert: files.cert,
-    serial: c.serial,
-    notAfter: c.notAfter,
-    san: c.san,
-    ...(args.mtls ? { clientCa: files.ca } : {}),
+  args,
+  port,
+  log,
+  statsWriter,
+  stats,
+  ready: {
+    tls: {
+      minVersion: args.minTls,
+      mtls: args.mtls,
+      cert: files.cert,
+      serial: c.serial,
+      notAfter: c.notAfter,
+      san: c.san,
+      ...(args.mtls ? { clientCa: files.ca } : {}),
+    },
+    ...(dashboard ? { dashboard: dashboard.url, dashboardPort: dashboard.port } : {}),
   },
-  ...(dashboard ? { dashboard: dashboard.url, dashboardPort: dashboard.port } : {}),
-});
-log.info('listening (TLS)', {
-  host: args.host,
-  port: address.port,
-  dataDir: args.dataDir,
-  minTls: args.minTls,
-  mtls: args.mtls,
-  cert: files.cert,
-  serial: c.serial,
-  notAfter: c.notAfter,
-});
-if (dashboard) log.info(`dashboard at ${dashboard.url}`);
-
-// ---- SIGTERM: stop accepting, fsync, final ACKs, final stats (day 09) --------------------------------
-onShutdown(
-  async () => {
+  listening: { minTls: args.minTls, mtls: args.mtls, cert: files.cert, serial: c.serial, notAfter: c.notAfter },
+  // ---- SIGTERM: stop accepting, fsync, final ACKs (day 09); then the final stats --------------------------
+  drain: async () => {
     stopping = true;
     stopWatching();
     server.close();
     await ingest.shutdown(rx);
-    stats.extra.sink = ingest.sink.counters;
-    await statsWriter.stop();
     await dashboard?.close();
-    log.info('stopped', {
-      persisted: stats.records.persisted,
-      duplicates: stats.records.duplicates,
-      handshakes: tlsStats.handshakes,
-      handshakeFailures: tlsStats.handshakeFailures,
-    });
   },
-  { log },
-);
+  stopped: () => ({ handshakes: tlsStats.handshakes, handshakeFailures: tlsStats.handshakeFailures }),
+});
+if (dashboard) log.info(`dashboard at ${dashboard.url}`);

@@ -33,7 +33,7 @@ const args = parseCli({
   summary:
     "Day 13 shipper: day 09's acknowledged LSP/1 over TLS (1.2 minimum, 1.3 by default); the receiver is always verified against --ca; --cert/--key for mutual TLS.",
   options: {
-    ...lspShipperOptions('day13', 5145),
+    ...lspShipperOptions('day13'),
     certs: opt.string(
       '--certs <dir>',
       'development certificates: created here on the first run if absent (used for the --ca default)',

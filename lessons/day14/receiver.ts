@@ -20,13 +20,13 @@
  * Run: npx tsx lessons/day14/receiver.ts --port 5146 --data-dir data/day14 [--queue 5000 --drain-rate 50000 --overflow drop-newest]
  */
 import net from 'node:net';
+import { lspReceiverFor, lspReceiverOptions } from '../day09/acked-receiver.ts';
 import { AckedIngest } from '../day09/ingest.ts';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
-import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
+import type { LspConnection } from '../../shared/lsp-receiver.ts';
+import { listenOrExit, serveReceiver } from '../../shared/process.ts';
 import type { Frame } from '../../shared/protocol/frame.ts';
-import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 
 const args = parseCli({
@@ -35,24 +35,7 @@ const args = parseCli({
     'Day 14 receiver: the lane under load — LSP/1 over TCP with ACKs (as day 11), plus a bounded, rate-limited queue with a named overflow policy.',
   options: {
     ...receiverOptions('day14'),
-    maxPayloadBytes: opt.bytes(
-      '--max-payload-bytes <size>',
-      'largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE',
-      DEFAULT_MAX_PAYLOAD_BYTES,
-      { min: 1024, max: 1 << 30 },
-    ),
-    maxDecodedBytes: opt.bytes(
-      '--max-decoded-bytes <size>',
-      'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE',
-      DEFAULT_MAX_DECODED_BYTES,
-      { min: 1024, max: 1 << 30 },
-    ),
-    checkpointIntervalMs: opt.int(
-      '--checkpoint-interval-ms <n>',
-      'how often the high-water marks are checkpointed',
-      1000,
-      { min: 10, max: 60_000 },
-    ),
+    ...lspReceiverOptions(),
     queue: opt.int(
       '--queue <n>',
       'records held between the sockets and the sink (0 = no queue: straight to the sink)',
@@ -77,15 +60,8 @@ const args = parseCli({
 const log = createLog('day14/receiver');
 const stats = new ReceiverStats(args.lane, 'lsp1-tcp');
 const ingest = await AckedIngest.open({ ...args, stats, log });
-const rx = new LspReceiver({
-  handlers: { onHello: ingest.onHello, onBatch },
-  log,
-  stats,
-  maxConnections: args.maxConnections,
-  idleTimeoutMs: args.idleTimeoutMs,
-  maxPayloadBytes: args.maxPayloadBytes,
-});
-ingest.attach(rx);
+// day 09's connection machinery, with the queue below in front of the ingest's onBatch
+const rx = lspReceiverFor(args, ingest, { log, stats, handlers: { onHello: ingest.onHello, onBatch } });
 
 // ---- the queue: bounded, drained at --drain-rate, overflow named and counted --------------------------
 interface Queued {
@@ -185,40 +161,22 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
 }).start();
 
 const server = net.createServer({ noDelay: true }, rx.accept);
-const port = await listenOrExit(server, args.host, args.port, log);
-announceReady({
-  role: 'receiver',
+serveReceiver({
   lesson: 'day14',
   transport: 'lsp1-tcp',
-  host: args.host,
-  port,
-  lane: args.lane,
-  dataDir: args.dataDir,
-});
-log.info('listening', {
-  host: args.host,
-  port,
-  dataDir: args.dataDir,
-  fsync: args.fsync,
-  queue: args.queue,
-  overflow: args.overflow,
-  drainRate: args.drainRate,
-});
-
-onShutdown(
-  async () => {
+  args,
+  port: await listenOrExit(server, args, log),
+  log,
+  statsWriter,
+  stats,
+  listening: { queue: args.queue, overflow: args.overflow, drainRate: args.drainRate },
+  drain: async () => {
     server.close();
     rx.stopReading();
     // what is queued was read: it goes to the sink now, at full speed, before the final fsync
     if (drainTimer) clearTimeout(drainTimer);
     drain(false);
     await ingest.shutdown(rx);
-    await statsWriter.stop();
-    log.info('stopped', {
-      persisted: stats.records.persisted,
-      dropped: stats.records.dropped,
-      duplicates: stats.records.duplicates,
-    });
   },
-  { log },
-);
+  stopped: () => ({ dropped: stats.records.dropped }),
+});

@@ -15,13 +15,12 @@
  *        --nats nats://127.0.0.1:4301,nats://127.0.0.1:4302,nats://127.0.0.1:4303 --replicas 3
  */
 import net from 'node:net';
+import { lspReceiverFor, lspReceiverOptions } from '../day09/acked-receiver.ts';
 import { AckedIngest } from '../day09/ingest.ts';
-import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
+import { parseCli, receiverOptions } from '../../shared/cli.ts';
 import { jetstreamSinkOptions, openJetStreamSink, validateJetStreamArgs } from './jetstream/options.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspReceiver } from '../../shared/lsp-receiver.ts';
-import { announceReady, listenOrExit, onShutdown } from '../../shared/process.ts';
-import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
+import { listenOrExit, serveReceiver } from '../../shared/process.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 
 const args = parseCli({
@@ -31,18 +30,7 @@ const args = parseCli({
   options: {
     ...receiverOptions('scale'),
     ...jetstreamSinkOptions(),
-    maxPayloadBytes: opt.bytes(
-      '--max-payload-bytes <size>',
-      'largest frame payload as sent; more is a fatal LS_ERR_TOO_LARGE',
-      DEFAULT_MAX_PAYLOAD_BYTES,
-      { min: 1024, max: 1 << 30 },
-    ),
-    maxDecodedBytes: opt.bytes(
-      '--max-decoded-bytes <size>',
-      'largest decoded BATCH payload; more is a fatal LS_ERR_TOO_LARGE',
-      DEFAULT_MAX_DECODED_BYTES,
-      { min: 1024, max: 1 << 30 },
-    ),
+    ...lspReceiverOptions(),
   },
   validate: validateJetStreamArgs,
 });
@@ -60,15 +48,7 @@ try {
   process.exit(1);
 }
 const ingest = await AckedIngest.open({ ...args, stats, log, store: jetstream });
-const rx = new LspReceiver({
-  handlers: ingest.handlers,
-  log,
-  stats,
-  maxConnections: args.maxConnections,
-  idleTimeoutMs: args.idleTimeoutMs,
-  maxPayloadBytes: args.maxPayloadBytes,
-});
-ingest.attach(rx);
+const rx = lspReceiverFor(args, ingest, { log, stats });
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
   stats.extra.sink = jetstream
     ? {
@@ -83,29 +63,18 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
   stats.extra.batching = ingest.batches;
 }).start();
 const server = net.createServer({ noDelay: true }, rx.accept);
-const port = await listenOrExit(server, args.host, args.port, log);
-announceReady({
-  role: 'receiver',
+serveReceiver({
   lesson: 'scale',
   transport: 'lsp1-tcp',
-  host: args.host,
-  port,
-  lane: args.lane,
-  dataDir: args.dataDir,
-  sink: args.sink,
-});
-log.info('listening', {
-  host: args.host,
-  port,
-  sink: args.sink,
-  nats: args.sink === 'jetstream' ? args.nats.join(',') : undefined,
-});
-onShutdown(
-  async () => {
+  args,
+  port: await listenOrExit(server, args, log),
+  log,
+  statsWriter,
+  stats,
+  ready: { sink: args.sink },
+  listening: { sink: args.sink, nats: args.sink === 'jetstream' ? args.nats.join(',') : undefined },
+  drain: async () => {
     server.close();
     await ingest.shutdown(rx);
-    await statsWriter.stop();
-    log.info('stopped', { persisted: stats.records.persisted, duplicates: stats.records.duplicates });
   },
-  { log },
-);
+});

@@ -23,7 +23,7 @@ const args = parseCli({
   name: 'lessons/stack/syslog-forward.ts',
   summary: 'Forward LSP/1 records as RFC 5424 syslog over TCP (octet counting or LF) or TLS.',
   options: {
-    ...shipperOptions(514),
+    ...shipperOptions('syslog'), // the syslog lane's TCP port, where syslog-receiver.ts listens by default (issue 22.4)
     framing: opt.choice(
       '--framing <f>',
       'octet (RFC 6587 octet counting, required for TLS by RFC 5425) | lf',
