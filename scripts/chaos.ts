@@ -18,7 +18,8 @@ import { REPO_ROOT } from './lib/launch.ts';
 import { ALL_LANES, type LaneId } from './chaos/lanes.ts';
 import { readFileSync } from 'node:fs';
 import { refreshCourse, writeReport } from './chaos/report.ts';
-import { abortChaos, PROFILES, runChaos, type ChaosReport } from './chaos/run.ts';
+import { abortChaos, runChaos } from './chaos/run.ts';
+import { PROFILES, type ChaosReport } from './chaos/types.ts';
 
 const args = parseCli({
   name: 'npm run chaos --',

@@ -5,10 +5,11 @@
  * dir must be refused by the dir lock while the first keeps running).
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { startProgram, type Program, type StartOptions } from '../lib/launch.ts';
 import type { LaneFamily, LaneId } from './lanes.ts';
 import type { FaultKind, PlannedFault } from './schedule.ts';
-import { killNow, signalAndWait, sleep } from './util.ts';
+import { killNow, signalAndWait, sleep, waitFor } from './util.ts';
 
 /** What a run has started and mounted, so an interrupted run can still clean up (see abortChaos). */
 export const live = {
@@ -268,4 +269,33 @@ export async function startReceiverOnPort(
       await sleep(300);
     }
   }
+}
+
+/** A stream's durable mark in the stats.json of `dir` (a receiver's data dir, the archive): 0 when not there yet. */
+export async function durableMark(dir: string, stream: number | undefined): Promise<number> {
+  if (stream === undefined) return 0;
+  try {
+    const s = JSON.parse(await readFile(join(dir, 'stats.json'), 'utf8')) as {
+      streams?: Record<string, { hwm?: number }>;
+    };
+    return s.streams?.[String(stream)]?.hwm ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The stream id a following shipper chose, from the state.json in its `--state-dir`; throws after 30 s. */
+export async function shipperStream(stateDir: string, lane: string, lastLines: () => string): Promise<number> {
+  const stateFile = join(stateDir, 'state.json');
+  let stream: number | undefined;
+  const ok = await waitFor(async () => {
+    try {
+      stream = (JSON.parse(await readFile(stateFile, 'utf8')) as { stream: number }).stream;
+      return true;
+    } catch {
+      return false;
+    }
+  }, 30_000);
+  if (!ok || stream === undefined) throw new Error(`${lane}: the shipper wrote no ${stateFile}\n${lastLines()}`);
+  return stream;
 }

@@ -7,17 +7,17 @@
  * archiver (it resumes from its files' marks), of the shipper (it resumes from its acknowledged position).
  * The archive must then hold every seq of the stream exactly once, under its own record.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NatsCluster } from '../../lessons/scale/jetstream/cluster.ts';
 import { startProgram, type Program } from '../lib/launch.ts';
-import { DriverBase, live, startReceiverOnPort, track } from './driver.ts';
+import { DriverBase, durableMark, live, shipperStream, startReceiverOnPort, track } from './driver.ts';
 import { rotate, TRANSPORT } from './lanes.ts';
-import type { LaneReport } from './run.ts';
 import type { PlannedFault } from './schedule.ts';
-import { countLines, laneReportOf } from './stream-lanes.ts';
+import { countLines, laneReportOf } from './lane-report.ts';
 import { killNow, signalled, sleep, waitFor } from './util.ts';
-import { verifySeqs } from './verify.ts';
+import type { LaneReport } from './types.ts';
+import { seqFailures, verifySeqs } from './verify.ts';
 
 const JS_STREAM = 'CHAOS';
 
@@ -144,16 +144,7 @@ export class JetStreamLane extends DriverBase {
     for (let i = 0; i < 3; i++) await this.startReceiver(i);
     await this.startArchiver();
     this.startShipper();
-    const stateFile = join(this.stateDir, 'state.json');
-    const ok = await waitFor(async () => {
-      try {
-        this.stream = (JSON.parse(await readFile(stateFile, 'utf8')) as { stream: number }).stream;
-        return true;
-      } catch {
-        return false;
-      }
-    }, 30_000);
-    if (!ok) throw new Error(`scale: the shipper wrote no ${stateFile}\n${this.lastLines()}`);
+    this.stream = await shipperStream(this.stateDir, 'scale', () => this.lastLines());
   }
 
   run(_feedT0: number): void {
@@ -161,16 +152,8 @@ export class JetStreamLane extends DriverBase {
   }
 
   /** The archive's durable mark for the stream (its stats.json). */
-  async hwm(): Promise<number> {
-    if (this.stream === undefined) return 0;
-    try {
-      const s = JSON.parse(await readFile(join(this.archiveDir, 'stats.json'), 'utf8')) as {
-        streams?: Record<string, { hwm?: number }>;
-      };
-      return s.streams?.[String(this.stream)]?.hwm ?? 0;
-    } catch {
-      return 0;
-    }
+  hwm(): Promise<number> {
+    return durableMark(this.archiveDir, this.stream);
   }
 
   async status(): Promise<string> {
@@ -245,12 +228,7 @@ export class JetStreamLane extends DriverBase {
       ...(this.stream !== undefined ? { stream: this.stream } : {}),
       numbered: true,
     });
-    const failures = [...this.failures];
-    if (v.lost) failures.push(`${v.lost} records lost (first: ${v.lostSample.join(', ')})`);
-    if (v.duplicated) failures.push(`${v.duplicated} records duplicated (first: ${v.duplicatedSample.join(', ')})`);
-    if (v.reordered) failures.push(`${v.reordered} records out of order`);
-    if (v.mismatched) failures.push(`${v.mismatched} records persisted under another record's seq`);
-    if (v.unexpected) failures.push(`${v.unexpected} lines with an unexpected seq or stream`);
+    const failures = [...this.failures, ...seqFailures(v)];
     const rejects = await countLines(join(this.archiveDir, 'rejects.ndjson'));
     if (rejects) failures.push(`${rejects} records rejected`);
     const r = laneReportOf(this, {

@@ -13,9 +13,10 @@ import { FaultProxy } from '../../shared/fault-proxy.ts';
 import { startProgram, type Program } from '../lib/launch.ts';
 import { DriverBase, startReceiverOnPort, track, type SegmentsReport } from './driver.ts';
 import { rotate, TRANSPORT } from './lanes.ts';
-import type { LaneReport } from './run.ts';
+import type { LaneReport } from './types.ts';
 import type { PlannedFault } from './schedule.ts';
-import { countLines, laneReportOf, readStats } from './stream-lanes.ts';
+import { countLines, laneReportOf } from './lane-report.ts';
+import { readStats } from './stream-lanes.ts';
 import { killNow, sleep } from './util.ts';
 import { verifyStreams } from './verify.ts';
 

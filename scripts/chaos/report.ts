@@ -6,7 +6,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ChaosReport, LaneReport } from './run.ts';
+import type { ChaosReport, LaneReport } from './types.ts';
 import { FAULT_KINDS } from './schedule.ts';
 
 const n = (x: number) => x.toLocaleString('en');

@@ -18,21 +18,14 @@ import { join } from 'node:path';
 import { FaultProxy } from '../../shared/fault-proxy.ts';
 import { encodeSyslog5424 } from '../../shared/protocol/syslog/encode.ts';
 import { startProgram, type Program } from '../lib/launch.ts';
+import { chaosLine, dueBy } from './feed.ts';
 import { DriverBase, startReceiverOnPort, track, type LossReport } from './driver.ts';
 import { FAMILY, SYSLOG_UDP, STREAM_LANE_DEFS, TRANSPORT, type StreamLaneId } from './lanes.ts';
-import type { LaneReport } from './run.ts';
+import type { LaneReport } from './types.ts';
 import type { PlannedFault } from './schedule.ts';
 import { killNow, sleep, waitFor } from './util.ts';
+import { countLines, laneReportOf } from './lane-report.ts';
 import { verifyNumbered, type NumberedVerdict } from './verify.ts';
-
-/** The chaos record K as one NDJSON line (the acked lanes' feed writes the same shape). */
-export function chaosLine(k: number, ts: string): string {
-  return `{"i":${k},"ts":"${ts}","level":"${k % 10 === 0 ? 'warn' : 'info'}","msg":"chaos record ${k}","service":"chaos"}\n`;
-}
-
-/** Records due by now on a schedule of `n` over `durationMs` from `t0`. */
-const dueBy = (n: number, t0: number, durationMs: number) =>
-  Math.min(n, Math.ceil((n * (Date.now() - t0 + 50)) / durationMs));
 
 interface Incarnation {
   program: Program;
@@ -571,53 +564,4 @@ export async function readStats(dataDir: string): Promise<StatsView | undefined>
   } catch {
     return undefined;
   }
-}
-
-export async function countLines(path: string): Promise<number> {
-  try {
-    return (await readFile(path, 'utf8')).split('\n').filter(Boolean).length;
-  } catch {
-    return 0;
-  }
-}
-
-/** The common LaneReport of a driver (loss lanes and segment lanes fill their own part). */
-export function laneReportOf(
-  d: DriverBase,
-  x: {
-    transport: string;
-    notes: string;
-    records: number;
-    stream?: number | undefined;
-    loss?: LossReport;
-    segments?: LaneReport['segments'];
-    verdict?: LaneReport['verdict'];
-    failures: string[];
-    verdictLines?: number;
-    rejects?: number;
-  },
-): LaneReport {
-  return {
-    lane: d.id,
-    family: d.family,
-    transport: x.transport,
-    acked: d.family === 'loadgen' || d.family === 'jetstream' || d.family === 'acked',
-    notes: x.notes,
-    records: x.records,
-    stream: x.stream,
-    faults: d.faultCounts(),
-    faultLog: d.faultLog,
-    receiverRestarts: d.receiverRestarts,
-    shipperRestarts: d.shipperRestarts,
-    peakRssMb: { ...d.peak },
-    verdict: x.verdict,
-    rejects: x.rejects ?? 0,
-    gracefulStops: d.gracefulStops,
-    converged: true,
-    dirLock: { ...d.dirLock },
-    ...(x.loss ? { loss: x.loss } : {}),
-    ...(x.segments ? { segments: x.segments } : {}),
-    failures: x.failures,
-    passed: x.failures.length === 0,
-  };
 }

@@ -115,6 +115,17 @@ export async function verifySeqs(
   return v;
 }
 
+/** What an acknowledged lane's verdict means for the lane: one failure line per kind of wrong (none: it passed). */
+export function seqFailures(v: SeqVerdict): string[] {
+  const failures: string[] = [];
+  if (v.lost) failures.push(`${v.lost} records lost (first: ${v.lostSample.join(', ')})`);
+  if (v.duplicated) failures.push(`${v.duplicated} records duplicated (first: ${v.duplicatedSample.join(', ')})`);
+  if (v.reordered) failures.push(`${v.reordered} records out of order`);
+  if (v.mismatched) failures.push(`${v.mismatched} records persisted under another record's seq`);
+  if (v.unexpected) failures.push(`${v.unexpected} lines with an unexpected seq or stream`);
+  return failures;
+}
+
 export interface NumberedVerdict {
   expected: number;
   lines: number;
