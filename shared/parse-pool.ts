@@ -13,8 +13,10 @@
  * every call it had in flight with a ParsePoolError (code PARSE_WORKER_FAILED), is logged by the caller's
  * onFailure, and is replaced: the caller closes the connections those calls came from, unacknowledged.
  *
- * `--parse-threads` (parseThreadsOption) is the flag every receiver with a pool takes: `auto` (the default)
- * is 1 on a machine with 2 or more cores, 0 (inline, no pool) on one; the bench has the 0/1/2 scaling.
+ * `--parse-threads` (parseThreadsOption) is the flag every receiver with a pool takes: `auto` is 1 on a machine
+ * with 2 or more cores, 0 (inline, no pool) on one. Each receiver's default is what measured best for it (the
+ * bench has the 0/1/2 scaling): the syslog lane's whole parse moves to the worker (auto); an acked LSP/1
+ * lane's validation is a small part of its work (day 08's validateBatch is fast), so there it is 0.
  */
 import os from 'node:os';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
@@ -26,12 +28,18 @@ export function autoParseThreads(): number {
   return os.availableParallelism() >= 2 ? 1 : 0;
 }
 
-/** `--parse-threads <n|auto>`: worker threads that parse (0 = on the main thread); `auto` = autoParseThreads(). */
-export function parseThreadsOption(what: string): OptionSpec<number, true> {
+/**
+ * `--parse-threads <n|auto>`: worker threads that parse (0 = on the main thread); `auto` = autoParseThreads().
+ * `defaultThreads`: what measured best for that receiver on 2 cores (the syslog lane: auto; the acked LSP/1
+ * lanes: 0, see lessons/day09/README.md).
+ */
+export function parseThreadsOption(what: string, defaultThreads: number | 'auto' = 'auto'): OptionSpec<number, true> {
+  const auto = autoParseThreads();
+  const shown = defaultThreads === 'auto' ? `auto = ${auto} here` : String(defaultThreads);
   return {
     flags: '--parse-threads <n|auto>',
-    description: `worker threads that ${what} (0 = on the main thread; auto = 1 with 2+ cores, else 0; default auto = ${autoParseThreads()} here)`,
-    defaultValue: autoParseThreads(),
+    description: `worker threads that ${what} (0 = on the main thread; auto = 1 with 2+ cores, else 0; default ${shown})`,
+    defaultValue: defaultThreads === 'auto' ? auto : defaultThreads,
     parse: (raw) => {
       if (raw.trim().toLowerCase() === 'auto') return autoParseThreads();
       try {
@@ -119,10 +127,13 @@ export class ParsePool<V> {
     return this.pending;
   }
 
-  /** The verdicts of `fn(lines, 0, ...args)`, computed on a worker. */
-  run(lines: readonly Buffer[]): Promise<Array<V | undefined>> {
+  /**
+   * The verdicts of `fn(lines, 0, ...args)`, computed on a worker. `span`: a buffer the caller knows every
+   * line is a view of (a BATCH's payload, which decodeBatch splits): one copy of it, no check per line.
+   */
+  run(lines: readonly Buffer[], span?: Buffer): Promise<Array<V | undefined>> {
     const slot = this.slots[this.next++ % this.slots.length]!;
-    const { bytes, bounds } = pack(lines);
+    const { bytes, bounds } = span !== undefined ? packSpan(lines, span) : pack(lines);
     const id = this.nextId++;
     this.pending += bytes.length;
     return new Promise((resolve, reject) => {
@@ -186,6 +197,21 @@ export class ParsePool<V> {
   }
 }
 
+/** `span` copied into a buffer of its own (to transfer: not zero-filled, not from Node's pool), the lines' bounds in it. */
+function packSpan(lines: readonly Buffer[], span: Buffer): { bytes: Uint8Array; bounds: Uint32Array } {
+  const bytes = Buffer.allocUnsafeSlow(span.length);
+  span.copy(bytes);
+  const bounds = new Uint32Array(lines.length * 2);
+  const base = span.byteOffset;
+  for (let i = 0, j = 0; i < lines.length; i++, j += 2) {
+    const l = lines[i]!;
+    const start = l.byteOffset - base;
+    bounds[j] = start;
+    bounds[j + 1] = start + l.length;
+  }
+  return { bytes, bounds };
+}
+
 /** The lines' bytes in one new buffer (to transfer) and their bounds in it. */
 function pack(lines: readonly Buffer[]): { bytes: Uint8Array; bounds: Uint32Array } {
   const bounds = new Uint32Array(lines.length * 2);
@@ -194,18 +220,11 @@ function pack(lines: readonly Buffer[]): { bytes: Uint8Array; bounds: Uint32Arra
   if (first !== undefined && last !== undefined && contiguous(lines)) {
     // decodeBatch's lines are views of one payload, in order: one copy of their span
     const base = first.byteOffset;
-    const bytes = new Uint8Array(last.byteOffset + last.length - base);
-    bytes.set(new Uint8Array(first.buffer, base, bytes.length));
-    for (let i = 0; i < lines.length; i++) {
-      const l = lines[i]!;
-      bounds[2 * i] = l.byteOffset - base;
-      bounds[2 * i + 1] = l.byteOffset - base + l.length;
-    }
-    return { bytes, bounds };
+    return packSpan(lines, Buffer.from(first.buffer, base, last.byteOffset + last.length - base));
   }
   let total = 0;
   for (const l of lines) total += l.length;
-  const bytes = new Uint8Array(total);
+  const bytes = Buffer.allocUnsafeSlow(total);
   let off = 0;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;

@@ -480,7 +480,9 @@ export class AckedIngest {
     const batch: InFlight = { conn, frame, lines, done: false };
     this.inFlight.push(batch);
     this.parse.batches++;
-    pool.run(lines).then(
+    // decodeBatch's lines are views of an uncompressed payload: the workers get one copy of it
+    const span = this.opts.decode === undefined && frame.codec === 0 ? frame.payload : undefined;
+    pool.run(lines, span).then(
       (verdicts) => this.validated(batch, verdicts, undefined),
       (err: unknown) => this.validated(batch, undefined, err),
     );

@@ -122,6 +122,11 @@ export const SCENARIOS: Record<string, Scenario> = {
       },
       { name: 'day09 receiver (fsync interval, ACKed)', run: (ctx) => lspDay09(['--fsync', 'interval'], ctx) },
       { name: 'day09 receiver (fsync always, ACKed)', run: (ctx) => lspDay09(['--fsync', 'always'], ctx) },
+      // issue 21.2: the parse pool's scaling (the default, auto, is 1 on 2+ cores; 0 = validated inline)
+      ...[0, 1, 2].map((n) => ({
+        name: `day09 receiver (fsync interval, ACKed), --parse-threads ${n}`,
+        run: (ctx: BenchContext) => lspDay09(['--fsync', 'interval', '--parse-threads', String(n)], ctx),
+      })),
       {
         name: 'day09 shipper --generate → receiver',
         async run(ctx) {
@@ -164,7 +169,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       },
     ],
     notes:
-      'day 08 rows time connect → the receiver closing its side once everything is written (not fsynced). day 09 receiver rows send pre-encoded BATCH frames of 1000 records and time connect → the ACK of the last record, which comes only once it is durable (fsync). The shipper row includes generating and encoding the records, and its process start.',
+      'day 08 rows time connect → the receiver closing its side once everything is written (not fsynced). day 09 receiver rows send pre-encoded BATCH frames of 1000 records and time connect → the ACK of the last record, which comes only once it is durable (fsync). The shipper row includes generating and encoding the records, and its process start. The --parse-threads rows: BATCH validation inline (0) or on 1 or 2 worker threads (shared/parse-pool.ts), the scaling of issue 21.2.',
   },
   day10: day10Scenario,
   day11: day11Scenario,

@@ -108,6 +108,19 @@ const CONTENDERS: Contender[] = [
     run: (ctx) =>
       lspReceiver('lessons/day09/receiver.ts', ['--fsync', 'interval'], STREAM, inputsOf(ctx).frames, ctx.records),
   },
+  // issue 21.2: the parse pool's scaling beside the default row above (0 = validated inline)
+  ...[1, 2].map((n): Contender => ({
+    name: `day09 LSP/1 ACKed, batch 1000, --parse-threads ${n}`,
+    role: 'lane',
+    run: (ctx) =>
+      lspReceiver(
+        'lessons/day09/receiver.ts',
+        ['--fsync', 'interval', '--parse-threads', String(n)],
+        STREAM,
+        inputsOf(ctx).frames,
+        ctx.records,
+      ),
+  })),
   {
     name: 'day10 UDP, unpaced datagrams',
     role: 'lane',
