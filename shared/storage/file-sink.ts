@@ -7,7 +7,8 @@
  *             the next fsync starts as soon as the previous one ends if anything was written meanwhile;
  *             each waiter is released by the first fsync that began after its data was written. An ACK
  *             thus waits for at most about two fsyncs, never for a timer, and the writes never wait
- *             for the disk's flush;
+ *             for the disk's flush — not even at a rotation (rotate); counters.fsyncHistogram shows
+ *             how long this disk's fsyncs take, and so what an ACK waits at the least;
  *   always    fsync after every write, the next write waiting for it (appends pile up meanwhile, so
  *             one write + fsync covers all of them);
  *   interval  fsync every `fsyncIntervalMs`; durable = covered by the last fsync;
