@@ -9,14 +9,15 @@
  *     ratio above 2 (one record per batch stayed under the 512-byte minimum: 1× forever).
  * Also the generator's real-time option itself, and that seeded records stay byte-for-byte reproducible.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordGenerator } from '../shared/generate.ts';
 import { waitFor } from '../shared/dashboard/test-support.ts';
 import { readRecordLines } from '../shared/storage/read-records.ts';
-import { startProgram, type Program } from './lib/launch.ts';
+import { startDemoStack } from '../tests/support/demo-stack.ts';
+import type { Program } from './lib/launch.ts';
 import { LANES, laneAvailable } from './lib/stack-lanes.ts';
 
 describe('RecordGenerator: real-time timestamps (clock)', () => {
@@ -69,22 +70,7 @@ describe('the stack demo: records carry their own time, day 12 compresses, every
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'ls-stack-demo-'));
-    const config = join(root, 'stack.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        dataDir: join(root, 'data'),
-        certsDir: join(root, 'certs'),
-        dashboard: { refreshMs: 250 },
-        demo: { enabled: true, recordsPerSecond: 20 },
-      }),
-    );
-    stack = startProgram({
-      name: 'stack',
-      file: 'scripts/stack.ts',
-      args: ['--config', config, '--any-ports', '--quiet'],
-      readyTimeoutMs: 90_000,
-    });
+    stack = await startDemoStack(root, { refreshMs: 250 });
     const ready = await stack.ready;
     dataDirs = Object.fromEntries(
       Object.entries(ready.lanes as Record<string, { dataDir: string }>).map(([id, l]) => [id, l.dataDir]),

@@ -8,44 +8,22 @@
  * No chromium: skipped outside CI, with the command that installs it (tests/support/peers.ts); under
  * CI=true that is a failure.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../shared/dashboard/test-support.ts';
-import { REPO_ROOT, startProgram, type Program } from './lib/launch.ts';
+import type { Program } from './lib/launch.ts';
 import { LANES, laneAvailable } from './lib/stack-lanes.ts';
-import { findPeer, needPeers } from '../tests/support/peers.ts';
+import { ARTIFACTS, chromiumPeer, openPage, type PageDocument, type PageWindow } from '../tests/support/browser.ts';
+import { startDemoStack } from '../tests/support/demo-stack.ts';
 
-const chromiumPeer = needPeers('chromium');
-const CHROMIUM = findPeer('chromium') ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
-const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 /** a killed lane must show as down within this (the dashboard checks pids every refresh) */
 const DOWN_WITHIN_MS = 5000;
 
-// The page callbacks run in the browser; the project is type-checked without the DOM lib.
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  textContent: string | null;
-  scrollWidth: number;
-  clientWidth: number;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>;
-  documentElement: PageElement;
-};
-declare const window: { innerWidth: number };
+declare const document: PageDocument;
+declare const window: PageWindow;
 
 interface LaneReady {
   pid: number;
@@ -64,27 +42,9 @@ describe.skipIf(chromiumPeer.skip)('the integrated stack in a browser', () => {
   beforeAll(async () => {
     chromiumPeer.assert();
     root = await mkdtemp(join(tmpdir(), 'ls-stack-browser-'));
-    const config = join(root, 'stack.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        dataDir: join(root, 'data'),
-        certsDir: join(root, 'certs'),
-        dashboard: { refreshMs: 500, staleMs: 3000 },
-        demo: { enabled: true, recordsPerSecond: 20 },
-      }),
-    );
-    stack = startProgram({
-      name: 'stack',
-      file: 'scripts/stack.ts',
-      args: ['--config', config, '--any-ports', '--quiet'],
-      readyTimeoutMs: 90_000,
-    });
+    stack = await startDemoStack(root, { refreshMs: 500, staleMs: 3000 });
     ready = await stack.ready;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (err) => failures.push(err.message));
-    await mkdir(ARTIFACTS, { recursive: true });
+    ({ browser, page } = await openPage(failures));
   }, 120_000);
 
   afterAll(async () => {

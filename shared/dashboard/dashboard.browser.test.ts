@@ -8,45 +8,26 @@
  * CI=true that is a failure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from './server.ts';
 import { appendRecords, appendRejects, writeStats, type FakeStats } from './test-support.ts';
-import { findPeer, needPeers } from '../../tests/support/peers.ts';
-
-const chromiumPeer = needPeers('chromium');
-const CHROMIUM = findPeer('chromium') ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+import {
+  ARTIFACTS,
+  chromiumPeer,
+  openPage,
+  type PageDocument,
+  type PageElement,
+  type PageWindow,
+} from '../../tests/support/browser.ts';
 
 const STALE_MS = 2000;
 
-// The callbacks given to waitForFunction run in the page. This project is type-checked without the DOM
-// lib (it is a Node project), so describe the little of the DOM they touch, for this file only.
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  textContent: string | null;
-  scrollWidth: number;
-  clientWidth: number;
-}
-declare const document: {
-  querySelector(selector: string): PageElement | null;
-  querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>;
-  documentElement: PageElement;
-};
-declare const window: { innerWidth: number };
+declare const document: PageDocument;
+declare const window: PageWindow;
 declare function getComputedStyle(el: PageElement, pseudo: string): { content: string };
 /** how long a lane may take to show as down: a stale window plus a couple of refreshes, with room */
 const DOWN_WITHIN_MS = 5000;
@@ -117,10 +98,8 @@ describe.skipIf(chromiumPeer.skip)('the dashboard in a browser', () => {
       refreshMs: 200,
       staleMs: STALE_MS,
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const failures: string[] = [];
-    page.on('pageerror', (err) => failures.push(err.message));
+    ({ browser, page } = await openPage(failures));
     page.on('requestfailed', (req) => {
       if (!req.url().endsWith('/api/events')) failures.push(`request failed: ${req.url()}`);
     });
@@ -129,7 +108,6 @@ describe.skipIf(chromiumPeer.skip)('the dashboard in a browser', () => {
       if (res.status() >= 400) failures.push(`${res.status()} ${res.url()}`);
     });
     (page as Page & { failures?: string[] }).failures = failures;
-    await mkdir(ARTIFACTS, { recursive: true });
   }, 60_000);
 
   afterAll(async () => {
