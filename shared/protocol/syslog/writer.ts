@@ -62,19 +62,17 @@ SDVALUE[BACKSLASH] = 5;
 const W_ONES = 0x01010101;
 const W_HIGH = 0x80808080 | 0;
 
-/** 0 when all 4 bytes go into a JSON string as they are: 0x20..0x7f, not '"' or '\'. */
-function textUnsafe(x: number): number {
+/**
+ * 0 when all 4 bytes go into a JSON string as they are: not '"' or '\', and from `low` (as 4 bytes) to
+ * 0x7f — TEXT_LOW for string content, TOKEN_LOW to stop at a SP too (it ends a header token).
+ */
+function unsafeWord(x: number, low: number): number {
   const q = x ^ 0x22222222;
   const b = x ^ 0x5c5c5c5c;
-  return (((x - 0x20202020) & ~x) | ((q - W_ONES) & ~q) | ((b - W_ONES) & ~b) | x) & W_HIGH;
+  return (((x - low) & ~x) | ((q - W_ONES) & ~q) | ((b - W_ONES) & ~b) | x) & W_HIGH;
 }
-
-/** textUnsafe, and SP too (it ends a header token). */
-function tokenUnsafe(x: number): number {
-  const q = x ^ 0x22222222;
-  const b = x ^ 0x5c5c5c5c;
-  return (((x - 0x21212121) & ~x) | ((q - W_ONES) & ~q) | ((b - W_ONES) & ~b) | x) & W_HIGH;
-}
+const TEXT_LOW = 0x20202020;
+const TOKEN_LOW = 0x21212121;
 
 /** Non-zero when a byte of x is SP. */
 function hasSpace(x: number): number {
@@ -159,9 +157,6 @@ export class RecordOutput {
   }
 }
 
-/** Returned by the string writers when the bytes are not valid UTF-8: the record takes the slow path. */
-const NOT_UTF8 = -1;
-
 /** One byte of JSON string content (from CLASS k ≠ 0, 3) at dst[o]; the new o. */
 function escapeByte(c: number, k: number, dst: Buffer, o: number): number {
   if (k === 1) {
@@ -176,43 +171,6 @@ function escapeByte(c: number, k: number, dst: Buffer, o: number): number {
   dst[o + 4] = HEX[c >> 4]!;
   dst[o + 5] = HEX[c & 15]!;
   return o + 6;
-}
-
-/**
- * JSON string content (no quotes) of src[s, e) at dst[o]; new o, or NOT_UTF8. Worst case 6 bytes out
- * per byte in. `sv` is a DataView on src.
- */
-function writeJsonText(src: Buffer, sv: DataView, s: number, e: number, dst: Buffer, dv: DataView, o: number): number {
-  let high = false;
-  let p = s;
-  while (p < e) {
-    if (p + 4 <= e) {
-      const x = sv.getInt32(p, true);
-      if (textUnsafe(x) === 0) {
-        dv.setInt32(o, x, true);
-        p += 4;
-        o += 4;
-        continue;
-      }
-    }
-    // a word (or the last bytes) with something in it: byte by byte
-    const stop = p + 4 < e ? p + 4 : e;
-    for (; p < stop; p++) {
-      const c = src[p]!;
-      const k = CLASS[c]!;
-      if (k === 0) {
-        dst[o++] = c;
-      } else if (k === 3) {
-        high = true;
-        dst[o++] = c;
-      } else {
-        o = escapeByte(c, k, dst, o);
-      }
-    }
-  }
-  // Valid UTF-8 goes into JSON as it is; anything else takes the slow path (U+FFFD, like toString).
-  if (high && !isUtf8(src.subarray(s, e))) return NOT_UTF8;
-  return o;
 }
 
 function sameBytes(buf: Buffer, a: number, aEnd: number, b: number, bEnd: number): boolean {
@@ -255,30 +213,45 @@ const REASON_OF: Record<number, SyslogReason> = {
   [R_SD]: 'syslog_bad_sd',
 };
 
-/** Where the last copyToken / transcodeSd stopped: a second return value without an allocation. */
+/** Where the last copyJsonText / headerMember / transcodeSd stopped: a second return value without an allocation. */
 let tokenStop = 0;
 
 /**
- * Copies a header token (bytes up to the next SP or `end`) as JSON string content; sets tokenStop to
- * the SP that ended it (or `end`). Returns the new output position, or R_SLOW when it is not UTF-8.
+ * JSON string content (no quotes) of src from p at dst[o], a word at a time where it can: up to `end`
+ * (`spaceEnds` false: the MSG), or up to the next SP before it (a header token). Sets tokenStop where it
+ * stopped; returns the new output position, or R_SLOW when the bytes are not UTF-8 (the slow path turns
+ * them into U+FFFD, like toString). Worst case 6 bytes out per byte in. `sv` is a DataView on src.
  */
-function copyToken(src: Buffer, sv: DataView, p: number, end: number, dst: Buffer, dv: DataView, o: number): number {
+function copyJsonText(
+  src: Buffer,
+  sv: DataView,
+  p: number,
+  end: number,
+  dst: Buffer,
+  dv: DataView,
+  o: number,
+  spaceEnds: boolean,
+): number {
   const start = p;
+  // TOKEN is CLASS with SP as 4 (the end), and TOKEN_LOW makes the word test stop at SP to match
+  const table = spaceEnds ? TOKEN : CLASS;
+  const low = spaceEnds ? TOKEN_LOW : TEXT_LOW;
   let high = false;
   scan: while (p < end) {
     if (p + 4 <= end) {
       const x = sv.getInt32(p, true);
-      if (tokenUnsafe(x) === 0) {
+      if (unsafeWord(x, low) === 0) {
         dv.setInt32(o, x, true);
         p += 4;
         o += 4;
         continue;
       }
     }
+    // a word (or the last bytes) with something in it: byte by byte
     const stop = p + 4 < end ? p + 4 : end;
     for (; p < stop; p++) {
       const c = src[p]!;
-      const k = TOKEN[c]!;
+      const k = table[c]!;
       if (k === 0) {
         dst[o++] = c;
       } else if (k === 4) {
@@ -293,6 +266,43 @@ function copyToken(src: Buffer, sv: DataView, p: number, end: number, dst: Buffe
   }
   tokenStop = p;
   if (high && !isUtf8(src.subarray(start, p))) return R_SLOW;
+  return o;
+}
+
+/** `key`, then src[s, e) as a JSON string and its closing '"': one member of the record; R_SLOW when not UTF-8. */
+function putMember(key: Words, src: Buffer, sv: DataView, s: number, e: number, dst: Buffer, dv: DataView, o: number) {
+  o = copyJsonText(src, sv, s, e, dst, dv, putWords(key, dv, o), false);
+  if (o < 0) return o;
+  dst[o++] = QUOTE;
+  return o;
+}
+
+/**
+ * An RFC 5424 header field at p that a SP ends (HOSTNAME, APP-NAME, PROCID): NILVALUE writes `nilKey`
+ * (when there is one), a value `key` and the value as a JSON string. Sets tokenStop after the SP; returns
+ * the output position, R_HEADER (an empty field, no SP after it) or R_SLOW (not UTF-8).
+ */
+function headerMember(
+  src: Buffer,
+  sv: DataView,
+  p: number,
+  end: number,
+  dst: Buffer,
+  dv: DataView,
+  o: number,
+  key: Words,
+  nilKey: Words | undefined,
+): number {
+  if (p >= end || src[p] === SP) return R_HEADER;
+  if (src[p] === DASH && p + 1 < end && src[p + 1] === SP) {
+    tokenStop = p + 2;
+    return nilKey === undefined ? o : putWords(nilKey, dv, o);
+  }
+  o = copyJsonText(src, sv, p, end, dst, dv, putWords(key, dv, o), true);
+  if (o < 0) return o;
+  if (tokenStop === end) return R_HEADER;
+  dst[o++] = QUOTE;
+  tokenStop++;
   return o;
 }
 
@@ -486,46 +496,21 @@ export class SyslogRecordWriter {
       for (; i < e; i++) dst[o++] = src[i]!;
     }
     p = e + 1;
-    // HOSTNAME, APP-NAME (each followed by SP); level and host keys in one write when there is a host
-    if (p >= end || src[p] === SP) return R_HEADER;
-    if (src[p] === DASH && p + 1 < end && src[p + 1] === SP) {
-      o = putWords(K_LEVEL[pri & 7]!, dv, o);
-      p += 2;
-    } else {
-      o = copyToken(src, sv, p, end, dst, dv, putWords(K_LEVEL_HOST[pri & 7]!, dv, o));
-      if (o < 0) return o;
-      if (tokenStop === end) return R_HEADER;
-      dst[o++] = QUOTE;
-      p = tokenStop + 1;
-    }
-    if (p >= end || src[p] === SP) return R_HEADER;
-    if (src[p] === DASH && p + 1 < end && src[p + 1] === SP) {
-      p += 2;
-    } else {
-      o = copyToken(src, sv, p, end, dst, dv, putWords(K_SERVICE, dv, o));
-      if (o < 0) return o;
-      if (tokenStop === end) return R_HEADER;
-      dst[o++] = QUOTE;
-      p = tokenStop + 1;
-    }
+    // HOSTNAME, APP-NAME, PROCID (each followed by SP); level and host keys in one write when there is a host
+    o = headerMember(src, sv, p, end, dst, dv, o, K_LEVEL_HOST[pri & 7]!, K_LEVEL[pri & 7]);
+    if (o < 0) return o;
+    o = headerMember(src, sv, tokenStop, end, dst, dv, o, K_SERVICE, undefined);
+    if (o < 0) return o;
     o = putLong(K_ATTRS[pri]!, dst, o);
-    // PROCID (followed by SP)
-    if (p >= end || src[p] === SP) return R_HEADER;
-    if (src[p] === DASH && p + 1 < end && src[p + 1] === SP) {
-      p += 2;
-    } else {
-      o = copyToken(src, sv, p, end, dst, dv, putWords(K_PROCID, dv, o));
-      if (o < 0) return o;
-      if (tokenStop === end) return R_HEADER;
-      dst[o++] = QUOTE;
-      p = tokenStop + 1;
-    }
+    o = headerMember(src, sv, tokenStop, end, dst, dv, o, K_PROCID, undefined);
+    if (o < 0) return o;
+    p = tokenStop;
     // MSGID: followed by SP and STRUCTURED-DATA, or (leniently) by the end of the message
     if (p >= end || src[p] === SP) return R_HEADER;
     if (src[p] === DASH && (p + 1 === end || src[p + 1] === SP)) {
       p++;
     } else {
-      o = copyToken(src, sv, p, end, dst, dv, putWords(K_MSGID, dv, o));
+      o = copyJsonText(src, sv, p, end, dst, dv, putWords(K_MSGID, dv, o), true);
       if (o < 0) return o;
       dst[o++] = QUOTE;
       p = tokenStop;
@@ -553,7 +538,7 @@ export class SyslogRecordWriter {
     if (src[p] !== SP) return R_SD;
     p++;
     if (end - p >= 3 && src[p] === 0xef && src[p + 1] === 0xbb && src[p + 2] === 0xbf) p += 3;
-    o = writeJsonText(src, sv, p, end, dst, dv, o);
+    o = copyJsonText(src, sv, p, end, dst, dv, o, false);
     if (o < 0) return o;
     dst[o++] = QUOTE;
     return o;
@@ -620,7 +605,7 @@ export class SyslogRecordWriter {
         for (;;) {
           if (p + 4 <= end) {
             const x = sv.getInt32(p, true);
-            if (textUnsafe(x) === 0) {
+            if (unsafeWord(x, TEXT_LOW) === 0) {
               dv.setInt32(o, x, true);
               p += 4;
               o += 4;
@@ -684,35 +669,20 @@ export class SyslogRecordWriter {
       p = putWords(this.receivedWords(), dv, p);
     }
     p = putWords(K_LEVEL[f.severity]!, dv, p);
-    if (f.hostStart >= 0) {
-      p = writeJsonText(src, sv, f.hostStart, f.hostEnd, dst, dv, putWords(K_HOST, dv, p));
-      if (p < 0) return p;
-      dst[p++] = QUOTE;
-    }
-    if (f.appStart >= 0) {
-      p = writeJsonText(src, sv, f.appStart, f.appEnd, dst, dv, putWords(K_SERVICE, dv, p));
-      if (p < 0) return p;
-      dst[p++] = QUOTE;
-    }
+    if (f.hostStart >= 0) p = putMember(K_HOST, src, sv, f.hostStart, f.hostEnd, dst, dv, p);
+    if (p < 0) return p;
+    if (f.appStart >= 0) p = putMember(K_SERVICE, src, sv, f.appStart, f.appEnd, dst, dv, p);
+    if (p < 0) return p;
     p = putWords(K_ATTRS[f.pri]!, dv, p);
-    if (f.procStart >= 0) {
-      p = writeJsonText(src, sv, f.procStart, f.procEnd, dst, dv, putWords(K_PROCID, dv, p));
-      if (p < 0) return p;
-      dst[p++] = QUOTE;
-    }
-    if (f.msgidStart >= 0) {
-      p = writeJsonText(src, sv, f.msgidStart, f.msgidEnd, dst, dv, putWords(K_MSGID, dv, p));
-      if (p < 0) return p;
-      dst[p++] = QUOTE;
-    }
+    if (f.procStart >= 0) p = putMember(K_PROCID, src, sv, f.procStart, f.procEnd, dst, dv, p);
+    if (p < 0) return p;
+    if (f.msgidStart >= 0) p = putMember(K_MSGID, src, sv, f.msgidStart, f.msgidEnd, dst, dv, p);
+    if (p < 0) return p;
     if (f.sdStart >= 0) {
       p = this.transcodeSd(src, f.sdStart, f.sdEnd, dst, p);
       if (p < 0) return p;
     }
-    p = writeJsonText(src, sv, f.msgStart, f.msgEnd, dst, dv, putWords(K_MSG, dv, p));
-    if (p < 0) return p;
-    dst[p++] = QUOTE;
-    return p;
+    return putMember(K_MSG, src, sv, f.msgStart, f.msgEnd, dst, dv, p);
   }
 
   /** A BSD timestamp as RFC 3339 bytes, converted once per distinct timestamp (per second of log). */
