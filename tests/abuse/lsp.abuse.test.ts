@@ -15,16 +15,18 @@ import { encodeBatchPayload } from '../../shared/protocol/batch.ts';
 import { xxh32 } from '../../shared/protocol/lz4-frame.ts';
 import {
   closed,
-  GoodLspSession,
+  goodLspClient,
+  limitArgs,
   LspSession,
   mib,
   MiB,
+  openMany,
   persistedOfStream,
   rawConnect,
-  settleAttack,
   readJson,
   record,
   startReceiver,
+  underAttack,
   waitFor,
   writeSummary,
   type AttackResult,
@@ -39,10 +41,7 @@ const results: AttackResult[] = [];
 
 beforeAll(async () => {
   rx = await startReceiver('day12', 'lessons/day12/receiver.ts', [
-    '--max-connections',
-    String(MAX_CONNECTIONS),
-    '--idle-timeout-ms',
-    String(IDLE_MS),
+    ...limitArgs({ maxConnections: MAX_CONNECTIONS, idleMs: IDLE_MS }),
     '--fsync',
     'interval',
     '--fsync-interval-ms',
@@ -56,64 +55,13 @@ afterAll(async () => {
   await writeSummary('lsp-day12', results, { exit: stop, lsp: stats?.['lsp'] ?? null });
 });
 
-/**
- * Runs `attackFn` while a good client (connected before the attack) ships and is ACKed, then checks the
- * receiver is up, its peak RSS within budget, and the good client's records are on disk.
- */
-async function underAttack(
+/** One attack, while a good LSP/1 client (connected before it) keeps shipping and being ACKed. */
+async function attacked(
   attack: string,
   attackFn: () => Promise<Record<string, unknown> | void>,
   opts: { budget?: number } = {},
 ): Promise<AttackResult> {
-  const t0 = Date.now();
-  const good = await GoodLspSession.open(rx.port);
-  rx.rss.reset();
-  const before = rx.rss.last;
-  let detail: Record<string, unknown> | undefined;
-  let goodOk = false;
-  let shipped = 0;
-  try {
-    // the good client keeps shipping (and being ACKed) for as long as the attack lasts, then once more
-    let attacking = true;
-    const shipping = (async () => {
-      do {
-        shipped = await good.ship(1, 50);
-      } while (attacking);
-    })();
-    shipping.catch(() => {}); // awaited below; this only keeps an attack failure from leaving it unhandled
-    try {
-      detail = (await attackFn()) ?? undefined;
-    } finally {
-      attacking = false;
-    }
-    await shipping;
-    shipped = await good.ship(1, 50);
-    goodOk =
-      (await waitFor(
-        'good records persisted',
-        async () => (await persistedOfStream(rx.dataDir, good.stream)) >= shipped,
-        10_000,
-      )) === true;
-  } finally {
-    good.close();
-  }
-  return settleAttack(results, rx, {
-    attack,
-    t0,
-    rssBefore: before,
-    goodClientOk: goodOk,
-    detail: { ...detail, goodRecordsAcked: shipped },
-    ...(opts.budget ? { budget: opts.budget } : {}),
-  });
-}
-
-async function openMany(n: number, port: number): Promise<import('node:net').Socket[]> {
-  const out: import('node:net').Socket[] = [];
-  for (let i = 0; i < n; i += 100) {
-    const batch = await Promise.allSettled(Array.from({ length: Math.min(100, n - i) }, () => rawConnect(port)));
-    for (const r of batch) if (r.status === 'fulfilled') out.push(r.value);
-  }
-  return out;
+  return underAttack(results, rx, attack, await goodLspClient(rx), attackFn, opts);
 }
 
 const openCount = async () =>
@@ -121,7 +69,7 @@ const openCount = async () =>
 
 describe('LSP/1 receiver (day 12) under network abuse', () => {
   it('slowloris: 100 connections trickling a frame a byte at a time are cut by the idle timeout', async () => {
-    await underAttack('slowloris (100 conns, 1 byte / 100 ms)', async () => {
+    await attacked('slowloris (100 conns, 1 byte / 100 ms)', async () => {
       const frame = encodeHello(1, { name: 'x'.repeat(200) });
       const socks = await openMany(100, rx.port);
       let i = 0;
@@ -140,7 +88,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
   });
 
   it(`idle connections past the limit: ${MAX_CONNECTIONS * 5} opened, at most ${MAX_CONNECTIONS} held, the rest refused`, async () => {
-    await underAttack(`idle flood (${MAX_CONNECTIONS * 5} conns, limit ${MAX_CONNECTIONS})`, async () => {
+    await attacked(`idle flood (${MAX_CONNECTIONS * 5} conns, limit ${MAX_CONNECTIONS})`, async () => {
       const socks = await openMany(MAX_CONNECTIONS * 5, rx.port);
       // refused ones are closed at once by the receiver; the held ones by the idle timeout
       const heldPeak = await waitFor('refusals', () => {
@@ -154,7 +102,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
   });
 
   it('connect-and-reset storm: 2000 connections reset at once (half after half a frame)', async () => {
-    await underAttack('connect/reset storm (2000)', async () => {
+    await attacked('connect/reset storm (2000)', async () => {
       const half = encodeHello(1, { name: 'reset' }).subarray(0, 20);
       let done = 0;
       for (let round = 0; round < 20; round++) {
@@ -171,7 +119,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
   });
 
   it('4 GiB declared length: NACK LS_ERR_TOO_LARGE at the header, nothing buffered', async () => {
-    await underAttack('4 GiB declared length', async () => {
+    await attacked('4 GiB declared length', async () => {
       const codes: Array<string | undefined> = [];
       for (const len of [0xffffffff, 0x80000000, 4 * MiB + 1]) {
         const head = encodeFrame({
@@ -195,7 +143,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
 
   it('decompression bombs for every codec: NACK LS_ERR_TOO_LARGE, memory bounded by the decoded limit', async () => {
     const bombs = await makeBombs();
-    await underAttack(`decompression bombs (${Object.keys(bombs).join(', ')})`, async () => {
+    await attacked(`decompression bombs (${Object.keys(bombs).join(', ')})`, async () => {
       const got: Record<string, unknown> = {};
       for (const [name, { codec, payload, inflatesTo }] of Object.entries(bombs)) {
         const s = new LspSession(await rawConnect(rx.port));
@@ -225,7 +173,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
   });
 
   it('non-UTF-8 bytes: invalid records are rejected one by one, a non-UTF-8 HELLO is a NACK', async () => {
-    await underAttack('non-UTF-8 records and HELLO', async () => {
+    await attacked('non-UTF-8 records and HELLO', async () => {
       const bad = [
         Buffer.from([0xff, 0xfe, 0x7b]),
         Buffer.concat([Buffer.from(record(1).slice(0, -2)), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]),
@@ -255,7 +203,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
   });
 
   it('deeply nested JSON: 20 000 levels in attrs are stored as sent, 60 000 nested arrays rejected', async () => {
-    await underAttack('deeply nested JSON', async () => {
+    await attacked('deeply nested JSON', async () => {
       const deep = `{"ts":"2026-11-26T14:13:48Z","level":"info","msg":"deep","attrs":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`;
       const arrays = '['.repeat(30_000) + ']'.repeat(30_000);
       const stream = 4343;
@@ -272,7 +220,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
   });
 
   it('PING flood from a client that never reads: the receiver stops reading it instead of queueing PONGs', async () => {
-    await underAttack('PING flood, never reading (64 MiB of PINGs)', async () => {
+    await attacked('PING flood, never reading (64 MiB of PINGs)', async () => {
       const s = await rawConnect(rx.port);
       s.pause(); // never read: PONGs pile up on the receiver's side
       const pings = Buffer.concat(Array.from({ length: 4096 }, (_, i) => encodePing(i))); // 112 KiB
@@ -297,7 +245,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
   });
 
   it('HELLO flood with 20 000 distinct stream ids (measured: per-stream state)', async () => {
-    await underAttack('HELLO flood, 20 000 distinct streams', async () => {
+    await attacked('HELLO flood, 20 000 distinct streams', async () => {
       const s = new LspSession(await rawConnect(rx.port));
       const n = 20_000;
       const base = 5_000_000;
@@ -315,7 +263,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
   });
 
   it('partial frames at the payload limit: 16 connections each hold 4 MiB − 1 byte (measured: the per-connection bound)', async () => {
-    await underAttack('16 conns × (4 MiB − 1) partial frames', async () => {
+    await attacked('16 conns × (4 MiB − 1) partial frames', async () => {
       const payload = Buffer.alloc(4 * MiB, 0x61);
       const frame = encodeFrame({ type: FrameType.BATCH, count: 1, stream: 99, seq: 1, payload });
       const partial = frame.subarray(0, frame.length - 1);
@@ -334,7 +282,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
   });
 
   it('garbage: 300 connections of random bytes each get a NACK or a close', async () => {
-    await underAttack('random garbage (300 conns × 4 KiB)', async () => {
+    await attacked('random garbage (300 conns × 4 KiB)', async () => {
       const codes: Record<string, number> = {};
       for (let round = 0; round < 3; round++) {
         const socks = await openMany(100, rx.port);

@@ -4,21 +4,25 @@
  * good client on another connection keeps getting its lines persisted. Results: tests/abuse/last-run.json.
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   closed,
+  goodMarker,
+  limitArgs,
   MiB,
+  openMany,
+  persistedWith,
   rawConnect,
-  settleAttack,
   readJson,
   record,
   startReceiver,
+  underAttack,
   waitFor,
   writeSummary,
   type AttackResult,
+  type GoodClient,
   type RunningReceiver,
 } from './support.ts';
 
@@ -29,12 +33,11 @@ let rx: RunningReceiver;
 const results: AttackResult[] = [];
 
 beforeAll(async () => {
-  rx = await startReceiver('day08', 'lessons/day08/receiver.ts', [
-    '--max-connections',
-    String(MAX_CONNECTIONS),
-    '--idle-timeout-ms',
-    String(IDLE_MS),
-  ]);
+  rx = await startReceiver(
+    'day08',
+    'lessons/day08/receiver.ts',
+    limitArgs({ maxConnections: MAX_CONNECTIONS, idleMs: IDLE_MS }),
+  );
 });
 
 afterAll(async () => {
@@ -47,16 +50,6 @@ afterAll(async () => {
   });
 });
 
-/** Lines persisted whose msg contains `marker`. */
-async function persistedWith(marker: string): Promise<number> {
-  let n = 0;
-  for (const f of await readdir(rx.dataDir)) {
-    if (!f.endsWith('.ndjson') || f === 'rejects.ndjson') continue;
-    for (const line of (await readFile(join(rx.dataDir, f), 'utf8')).split('\n')) if (line.includes(marker)) n++;
-  }
-  return n;
-}
-
 async function rejectReasons(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const text = await readFile(join(rx.dataDir, 'rejects.ndjson'), 'utf8').catch(() => '');
@@ -68,57 +61,42 @@ async function rejectReasons(): Promise<Record<string, number>> {
   return out;
 }
 
-async function underAttack(attack: string, attackFn: () => Promise<Record<string, unknown> | void>): Promise<void> {
-  const t0 = Date.now();
-  const marker = `good-${Math.random().toString(36).slice(2)}`;
+/** The good client: 50 lines every 100 ms while the attack runs (well inside the idle timeout), 50 more at the end. */
+async function goodLineClient(): Promise<GoodClient> {
+  const marker = goodMarker();
   const good = await rawConnect(rx.port);
-  rx.rss.reset();
-  const before = rx.rss.last;
   let sent = 0;
-  let detail: Record<string, unknown> | undefined;
-  let attacking = true;
-  // the good client writes 50 lines every 100 ms while the attack runs (well inside the idle timeout)
-  const timer = setInterval(() => {
-    if (!attacking) return;
-    good.write(Array.from({ length: 50 }, (_, i) => `${record(sent + i, ` ${marker}`)}\n`).join(''));
+  const lines = (): string => {
+    const text = Array.from({ length: 50 }, (_, i) => `${record(sent + i, ` ${marker}`)}\n`).join('');
     sent += 50;
-  }, 100);
-  try {
-    detail = (await attackFn()) ?? undefined;
-  } finally {
-    attacking = false;
-    clearInterval(timer);
-  }
-  good.end(Array.from({ length: 50 }, (_, i) => `${record(sent + i, ` ${marker}`)}\n`).join(''));
-  sent += 50;
-  await closed(good); // the receiver ends its side once everything we sent is written
-  const persisted = await waitFor(
-    'good lines persisted',
-    async () => ((await persistedWith(marker)) === sent ? sent : 0),
-    10_000,
-  ).catch(() => 0);
-  settleAttack(results, rx, {
-    attack,
-    t0,
-    rssBefore: before,
-    goodClientOk: persisted === sent,
-    detail: { ...detail, goodLinesPersisted: persisted, goodLinesSent: sent },
-  });
+    return text;
+  };
+  const timer = setInterval(() => good.write(lines()), 100);
+  return {
+    stop: () => clearInterval(timer),
+    async finish() {
+      good.end(lines());
+      await closed(good); // the receiver ends its side once everything we sent is written
+      const persisted = await waitFor(
+        'good lines persisted',
+        async () => ((await persistedWith(rx.dataDir, marker)) === sent ? sent : 0),
+        10_000,
+      ).catch(() => 0);
+      return { ok: persisted === sent, detail: { goodLinesPersisted: persisted, goodLinesSent: sent } };
+    },
+    close: () => good.destroy(),
+  };
 }
 
-async function openMany(n: number): Promise<net.Socket[]> {
-  const out: net.Socket[] = [];
-  for (let i = 0; i < n; i += 100) {
-    const batch = await Promise.allSettled(Array.from({ length: Math.min(100, n - i) }, () => rawConnect(rx.port)));
-    for (const r of batch) if (r.status === 'fulfilled') out.push(r.value);
-  }
-  return out;
+/** One attack, while the good line client keeps writing on another connection. */
+async function attacked(attack: string, attackFn: () => Promise<Record<string, unknown> | void>): Promise<void> {
+  await underAttack(results, rx, attack, await goodLineClient(), attackFn);
 }
 
 describe('NDJSON receiver (day 08) under network abuse', () => {
   it('slowloris: 100 connections trickling one never-ending line are cut by the idle timeout', async () => {
-    await underAttack('slowloris (100 conns, 1 byte / 100 ms)', async () => {
-      const socks = await openMany(100);
+    await attacked('slowloris (100 conns, 1 byte / 100 ms)', async () => {
+      const socks = await openMany(100, rx.port);
       const timer = setInterval(() => {
         for (const s of socks) if (!s.destroyed) s.write('a');
       }, 100);
@@ -133,7 +111,7 @@ describe('NDJSON receiver (day 08) under network abuse', () => {
   });
 
   it('a 64 MiB line without LF: rejected once as line_too_long, memory bounded by the line limit', async () => {
-    await underAttack('64 MiB line, no LF', async () => {
+    await attacked('64 MiB line, no LF', async () => {
       const s = await rawConnect(rx.port);
       const chunk = Buffer.alloc(1 * MiB, 0x61);
       for (let i = 0; i < 64; i++) if (!s.write(chunk)) await new Promise((r) => s.once('drain', r));
@@ -144,8 +122,8 @@ describe('NDJSON receiver (day 08) under network abuse', () => {
   });
 
   it(`idle connections past the limit: ${MAX_CONNECTIONS * 5} opened, at most ${MAX_CONNECTIONS} held`, async () => {
-    await underAttack(`idle flood (${MAX_CONNECTIONS * 5} conns, limit ${MAX_CONNECTIONS})`, async () => {
-      const socks = await openMany(MAX_CONNECTIONS * 5);
+    await attacked(`idle flood (${MAX_CONNECTIONS * 5} conns, limit ${MAX_CONNECTIONS})`, async () => {
+      const socks = await openMany(MAX_CONNECTIONS * 5, rx.port);
       const held = await waitFor('refusals', () => {
         const open = socks.filter((s) => !s.destroyed).length;
         return open <= MAX_CONNECTIONS ? open : 0;
@@ -156,9 +134,9 @@ describe('NDJSON receiver (day 08) under network abuse', () => {
   });
 
   it('connect-and-reset storm: 2000 connections, half reset in the middle of a line', async () => {
-    await underAttack('connect/reset storm (2000)', async () => {
+    await attacked('connect/reset storm (2000)', async () => {
       for (let round = 0; round < 20; round++) {
-        const socks = await openMany(100);
+        const socks = await openMany(100, rx.port);
         for (const [i, s] of socks.entries()) {
           if (i % 2) s.write('{"ts":"2026-11-26T14:13:48Z","level":"in');
           s.resetAndDestroy();
@@ -174,7 +152,7 @@ describe('NDJSON receiver (day 08) under network abuse', () => {
   });
 
   it('hostile lines: non-UTF-8, Unicode whitespace around JSON, deep nesting, garbage — rejected or stored, never fatal', async () => {
-    await underAttack('hostile lines (non-UTF-8, U+00A0/BOM, 10 000-deep JSON, random bytes)', async () => {
+    await attacked('hostile lines (non-UTF-8, U+00A0/BOM, 10 000-deep JSON, random bytes)', async () => {
       const before = await rejectReasons();
       const s = await rawConnect(rx.port);
       const deep = `{"ts":"2026-11-26T14:13:48Z","level":"info","msg":"deep-one","attrs":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`;
@@ -193,7 +171,7 @@ describe('NDJSON receiver (day 08) under network abuse', () => {
         const n = Object.values(r).reduce((a, b) => a + b, 0) - Object.values(before).reduce((a, b) => a + b, 0);
         return n >= 5 ? r : undefined;
       });
-      expect(await waitFor('deep record persisted', () => persistedWith('deep-one'))).toBe(1);
+      expect(await waitFor('deep record persisted', () => persistedWith(rx.dataDir, 'deep-one'))).toBe(1);
       return { rejectsByReason: after };
     });
   });

@@ -4,7 +4,7 @@
  * /proc/<pid>/status, a well-behaved LSP/1 client (HELLO → BATCH → ACK) and a line client, and the
  * summary written to tests/abuse/last-run.json (git-ignored).
  */
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -228,15 +228,8 @@ export function record(i: number, extra = ''): string {
 }
 
 /** Counts persisted records of a stream (COURSE.md (what a receiver writes): *.ndjson lines with _rx.stream). */
-export async function persistedOfStream(dataDir: string, stream: number): Promise<number> {
-  const { readdir } = await import('node:fs/promises');
-  let n = 0;
-  for (const f of await readdir(dataDir)) {
-    if (!f.endsWith('.ndjson') || f === 'rejects.ndjson') continue;
-    const text = await readFile(join(dataDir, f), 'utf8');
-    for (const line of text.split('\n')) if (line.includes(`"stream":${stream},`)) n++;
-  }
-  return n;
+export function persistedOfStream(dataDir: string, stream: number): Promise<number> {
+  return persistedWith(dataDir, `"stream":${stream},`);
 }
 
 export async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
@@ -377,3 +370,123 @@ export class GoodLspSession {
     this.session.socket.destroy();
   }
 }
+
+// ---- one attack: a good client served while it runs -----------------------------------------------
+
+/** `--max-connections N --idle-timeout-ms N` (and the handshake timeout of the TLS ports), as receiver args. */
+export function limitArgs(l: { maxConnections: number; idleMs: number; handshakeMs?: number }): string[] {
+  return [
+    '--max-connections',
+    String(l.maxConnections),
+    '--idle-timeout-ms',
+    String(l.idleMs),
+    ...(l.handshakeMs === undefined ? [] : ['--handshake-timeout-ms', String(l.handshakeMs)]),
+  ];
+}
+
+/**
+ * The well-behaved client of one attack (opened before it starts): it keeps delivering while the attack
+ * runs; `stop` ends the traffic, `finish` resolves once what it sent is persisted (ok) or not (after a wait).
+ */
+export interface GoodClient {
+  stop(): void;
+  finish(): Promise<{ ok: boolean; detail: Record<string, unknown> }>;
+  close(): void;
+}
+
+/**
+ * Calls `round` back to back until stopped: the traffic of a client that waits for its own ACKs (no
+ * timer). `done` resolves after the round running when `stop` was called.
+ */
+export function roundsUntilStopped(round: () => Promise<void>): { stop: () => void; done: Promise<void> } {
+  let going = true;
+  const done = (async () => {
+    do await round();
+    while (going);
+  })();
+  done.catch(() => {}); // awaited by finish(); this only keeps an attack failure from leaving it unhandled
+  return { stop: () => (going = false), done };
+}
+
+/** A GoodLspSession shipping 50-record batches, each ACKed, for as long as the attack runs, then once more. */
+export async function goodLspClient(rx: RunningReceiver, tlsCa?: Buffer): Promise<GoodClient> {
+  const good = await GoodLspSession.open(rx.port, tlsCa ? { tls: { ca: tlsCa } } : {});
+  let acked = 0;
+  const rounds = roundsUntilStopped(async () => {
+    acked = await good.ship(1, 50);
+  });
+  return {
+    stop: rounds.stop,
+    async finish() {
+      await rounds.done;
+      acked = await good.ship(1, 50);
+      const ok = await waitFor(
+        'good records persisted',
+        async () => (await persistedOfStream(rx.dataDir, good.stream)) >= acked,
+        10_000,
+      );
+      return { ok, detail: { goodRecordsAcked: acked } };
+    },
+    close: () => good.close(),
+  };
+}
+
+/**
+ * Runs `attackFn` while `good` delivers on another connection, then records the outcome with
+ * settleAttack (receiver up, good client served, peak RSS within budget).
+ */
+export async function underAttack(
+  results: AttackResult[],
+  rx: RunningReceiver,
+  attack: string,
+  good: GoodClient,
+  attackFn: () => Promise<Record<string, unknown> | void>,
+  opts: { budget?: number } = {},
+): Promise<AttackResult> {
+  const t0 = Date.now();
+  rx.rss.reset();
+  const before = rx.rss.last;
+  let detail: Record<string, unknown> | undefined;
+  let outcome: Awaited<ReturnType<GoodClient['finish']>>;
+  try {
+    try {
+      detail = (await attackFn()) ?? undefined;
+    } finally {
+      good.stop();
+    }
+    outcome = await good.finish();
+  } finally {
+    good.close();
+  }
+  return settleAttack(results, rx, {
+    attack,
+    t0,
+    rssBefore: before,
+    goodClientOk: outcome.ok,
+    detail: { ...detail, ...outcome.detail },
+    ...(opts.budget ? { budget: opts.budget } : {}),
+  });
+}
+
+/** Opens up to `n` raw connections, 100 at a time (the ones refused are left out). */
+export async function openMany(n: number, port: number): Promise<net.Socket[]> {
+  const out: net.Socket[] = [];
+  for (let i = 0; i < n; i += 100) {
+    const batch = await Promise.allSettled(Array.from({ length: Math.min(100, n - i) }, () => rawConnect(port)));
+    for (const r of batch) if (r.status === 'fulfilled') out.push(r.value);
+  }
+  return out;
+}
+
+/** Persisted lines (*.ndjson but the rejects) that contain `marker`. */
+export async function persistedWith(dataDir: string, marker: string): Promise<number> {
+  let n = 0;
+  for (const f of await readdir(dataDir)) {
+    if (!f.endsWith('.ndjson') || f === 'rejects.ndjson') continue;
+    for (const line of (await readFile(join(dataDir, f), 'utf8')).split('\n')) if (line.includes(marker)) n++;
+  }
+  return n;
+}
+
+/** A fresh marker for the good client's records, so they are told apart from everything else on disk. */
+export const goodMarker = (): string => `good-${Math.random().toString(36).slice(2)}`;

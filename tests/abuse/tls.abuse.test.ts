@@ -6,7 +6,7 @@
  * day 13). Results: tests/abuse/last-run.json.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -18,16 +18,20 @@ import {
   alive,
   closed,
   fdsOf,
-  GoodLspSession,
+  goodLspClient,
+  goodMarker,
+  limitArgs,
   mib,
-  persistedOfStream,
+  persistedWith,
   rawConnect,
-  settleAttack,
   readJson,
+  roundsUntilStopped,
   startReceiver,
+  underAttack,
   waitFor,
   writeSummary,
   type AttackResult,
+  type GoodClient,
   type RunningReceiver,
 } from './support.ts';
 
@@ -66,17 +70,9 @@ beforeAll(async () => {
   const set = await ensureCerts(certDir);
   ca = await readFile(set.ca.cert);
   clientHello = await captureClientHello();
+  const limits = limitArgs({ maxConnections: 500, idleMs: 3000, handshakeMs: HANDSHAKE_MS });
   [day13, syslog] = await Promise.all([
-    startReceiver('day13', 'lessons/day13/receiver.ts', [
-      '--certs',
-      certDir,
-      '--handshake-timeout-ms',
-      String(HANDSHAKE_MS),
-      '--idle-timeout-ms',
-      '3000',
-      '--max-connections',
-      '500',
-    ]),
+    startReceiver('day13', 'lessons/day13/receiver.ts', ['--certs', certDir, ...limits]),
     startReceiver('syslog', 'lessons/stack/syslog-receiver.ts', [
       '--certs',
       certDir,
@@ -86,12 +82,7 @@ beforeAll(async () => {
       '0',
       '--udp-port',
       'off',
-      '--handshake-timeout-ms',
-      String(HANDSHAKE_MS),
-      '--idle-timeout-ms',
-      '3000',
-      '--max-connections',
-      '500',
+      ...limits,
     ]),
   ]);
 }, 60_000);
@@ -122,65 +113,35 @@ async function goodSyslogTls(port: number, marker: string, n: number): Promise<v
   await closed(s);
 }
 
-async function syslogPersisted(marker: string): Promise<number> {
-  let n = 0;
-  for (const f of await readdir(syslog.dataDir)) {
-    if (!f.endsWith('.ndjson') || f === 'rejects.ndjson') continue;
-    for (const line of (await readFile(join(syslog.dataDir, f), 'utf8')).split('\n')) if (line.includes(marker)) n++;
-  }
-  return n;
+/** The syslog port's good client: TLS connections of 50 messages each, back to back while the attack runs. */
+function goodSyslogClient(rx: RunningReceiver): GoodClient {
+  const marker = goodMarker();
+  let delivered = 0;
+  const rounds = roundsUntilStopped(async () => {
+    await goodSyslogTls(rx.ports['tls']!, marker, 50);
+    delivered += 50;
+  });
+  return {
+    stop: rounds.stop,
+    async finish() {
+      await rounds.done;
+      const persisted = await waitFor('good messages persisted', async () =>
+        (await persistedWith(rx.dataDir, marker)) === delivered ? delivered : 0,
+      );
+      return { ok: persisted === delivered, detail: { goodDelivered: delivered } };
+    },
+    close: () => {},
+  };
 }
 
 /** Runs the attack while the receiver's good client keeps delivering; then checks up, RSS and delivery. */
-async function underAttack(
+async function attacked(
   rx: RunningReceiver,
   attack: string,
   attackFn: () => Promise<Record<string, unknown> | void>,
 ): Promise<void> {
-  const t0 = Date.now();
-  rx.rss.reset();
-  const before = rx.rss.last;
-  let attacking = true;
-  let delivered = 0;
-  let goodOk = false;
-  let detail: Record<string, unknown> | undefined;
-  const marker = `good-${Math.random().toString(36).slice(2)}`;
-  const good = rx === day13 ? await GoodLspSession.open(rx.port, { tls: { ca } }) : undefined;
-  const goodLoop = (async () => {
-    do {
-      if (good) delivered = await good.ship(1, 50);
-      else {
-        await goodSyslogTls(rx.ports['tls']!, marker, 50);
-        delivered += 50;
-      }
-    } while (attacking);
-  })();
-  goodLoop.catch(() => {});
-  try {
-    detail = (await attackFn()) ?? undefined;
-  } finally {
-    attacking = false;
-  }
-  try {
-    await goodLoop;
-    const persisted = good
-      ? await waitFor('good records persisted', async () =>
-          (await persistedOfStream(rx.dataDir, good.stream)) >= delivered ? delivered : 0,
-        )
-      : await waitFor('good messages persisted', async () =>
-          (await syslogPersisted(marker)) === delivered ? delivered : 0,
-        );
-    goodOk = persisted === delivered;
-  } finally {
-    good?.close();
-  }
-  settleAttack(results, rx, {
-    attack,
-    t0,
-    rssBefore: before,
-    goodClientOk: goodOk,
-    detail: { ...detail, goodDelivered: delivered },
-  });
+  const good = rx === day13 ? await goodLspClient(rx, ca) : goodSyslogClient(rx);
+  await underAttack(results, rx, attack, good, attackFn);
 }
 
 interface SprayResult {
@@ -241,38 +202,53 @@ function tlsGarbage(i: number): Buffer {
   return Buffer.concat([clientHello.subarray(0, 5), randomBytes(300)]);
 }
 
-describe('TLS ports under TLS garbage', () => {
-  it('day 13: 300 connections of TLS garbage (record header + random, damaged ClientHellos) are refused', async () => {
-    await underAttack(day13, 'TLS garbage (300 conns)', async () => ({
-      ...(await spray(day13.port, 300, tlsGarbage)),
-    }));
-  });
+/** The two TLS ports: the day 13 receiver's and the syslog lane's (RFC 5425). */
+const TLS_PORTS = [
+  { name: 'day 13', rx: () => day13, port: () => day13.port },
+  { name: 'syslog TLS port', rx: () => syslog, port: () => syslog.ports['tls']! },
+];
 
-  // A refused handshake (tlsClientError, also the handshake timeout) must close the TCP connection:
-  // otherwise every garbage client keeps a file descriptor until it hangs up by itself.
-  it('day 13: every connection with a refused handshake is closed by the receiver (its fds come back)', async () => {
-    const before = fdsOf(day13.pid)!;
-    const r = await spray(day13.port, 60, tlsGarbage);
-    results.push({
-      receiver: 'day13',
-      attack: 'refused handshakes closed by the receiver',
-      rssBeforeMiB: 0,
-      rssPeakMiB: mib(day13.rss.peak),
-      receiverUp: alive(day13.pid),
-      goodClientOk: true,
-      ms: 0,
-      detail: { ...r },
+describe('TLS ports under TLS garbage', () => {
+  describe.each(TLS_PORTS)('$name', ({ rx, port }) => {
+    it('300 connections of TLS garbage (record header + random, damaged ClientHellos) are refused', async () => {
+      await attacked(rx(), 'TLS garbage (300 conns)', async () => ({ ...(await spray(port(), 300, tlsGarbage)) }));
     });
-    expect(r.stillOpen).toBe(0);
-    await waitFor(
-      'the receiver to release the refused connections',
-      () => fdsOf(day13.pid)! <= before + 2,
-      HANDSHAKE_MS + 3000,
-    );
+
+    // A refused handshake (tlsClientError, also the handshake timeout) must close the TCP connection:
+    // otherwise every garbage client keeps a file descriptor until it hangs up by itself.
+    it('every connection with a refused handshake is closed by the receiver (its fds come back)', async () => {
+      const before = fdsOf(rx().pid)!;
+      const r = await spray(port(), 60, tlsGarbage);
+      results.push({
+        receiver: rx().name,
+        attack: 'refused handshakes closed by the receiver',
+        rssBeforeMiB: 0,
+        rssPeakMiB: mib(rx().rss.peak),
+        receiverUp: alive(rx().pid),
+        goodClientOk: true,
+        ms: 0,
+        detail: { ...r },
+      });
+      expect(r.stillOpen).toBe(0);
+      await waitFor(
+        'the receiver to release the refused connections',
+        () => fdsOf(rx().pid)! <= before + 2,
+        HANDSHAKE_MS + 3000,
+      );
+    });
+
+    it(`200 half-sent ClientHellos are cut by the handshake timeout (${HANDSHAKE_MS} ms)`, async () => {
+      await attacked(rx(), 'stalled handshakes (200 conns)', async () => {
+        const t0 = Date.now();
+        const r = await spray(port(), 200, () => clientHello.subarray(0, Math.floor(clientHello.length / 2)));
+        expect(r.stillOpen).toBe(0);
+        return { ...r, afterMs: Date.now() - t0 };
+      });
+    });
   });
 
   it('day 13: plaintext garbage on the TLS port is refused', async () => {
-    await underAttack(day13, 'plaintext garbage (200 conns)', async () => {
+    await attacked(day13, 'plaintext garbage (200 conns)', async () => {
       // random bytes, but never a first byte of 0x16: that one would be a TLS handshake record
       const r = await spray(day13.port, 200, (i) => {
         const b = randomBytes(1 + (i % 2000));
@@ -284,45 +260,8 @@ describe('TLS ports under TLS garbage', () => {
     });
   });
 
-  it(`day 13: 200 half-sent ClientHellos are cut by the handshake timeout (${HANDSHAKE_MS} ms)`, async () => {
-    await underAttack(day13, 'stalled handshakes (200 conns)', async () => {
-      const t0 = Date.now();
-      const r = await spray(day13.port, 200, () => clientHello.subarray(0, Math.floor(clientHello.length / 2)));
-      expect(r.stillOpen).toBe(0);
-      return { ...r, afterMs: Date.now() - t0 };
-    });
-  });
-
-  it('syslog TLS port: 300 connections of TLS garbage are refused', async () => {
-    await underAttack(syslog, 'TLS garbage (300 conns)', async () => ({
-      ...(await spray(syslog.ports['tls']!, 300, tlsGarbage)),
-    }));
-  });
-
-  it(`syslog TLS port: 200 half-sent ClientHellos are cut by the handshake timeout (${HANDSHAKE_MS} ms)`, async () => {
-    await underAttack(syslog, 'stalled handshakes (200 conns)', async () => {
-      const t0 = Date.now();
-      const r = await spray(syslog.ports['tls']!, 200, () =>
-        clientHello.subarray(0, Math.floor(clientHello.length / 2)),
-      );
-      expect(r.stillOpen).toBe(0);
-      return { ...r, afterMs: Date.now() - t0 };
-    });
-  });
-
-  it('syslog TLS port: every connection with a refused handshake is closed by the receiver (its fds come back)', async () => {
-    const before = fdsOf(syslog.pid)!;
-    const r = await spray(syslog.ports['tls']!, 60, tlsGarbage);
-    expect(r.stillOpen).toBe(0);
-    await waitFor(
-      'the receiver to release the refused connections',
-      () => fdsOf(syslog.pid)! <= before + 2,
-      HANDSHAKE_MS + 3000,
-    );
-  });
-
   it('syslog TCP port: huge octet counts, non-UTF-8 and garbage are rejected, never fatal', async () => {
-    await underAttack(syslog, 'syslog TCP: 4 GiB count, non-UTF-8, garbage', async () => {
+    await attacked(syslog, 'syslog TCP: 4 GiB count, non-UTF-8, garbage', async () => {
       const tcp = syslog.ports['tcp']!;
       const s = await rawConnect(tcp);
       s.write('4294967295 <13>1 - - - - - - never ends');
