@@ -122,14 +122,21 @@ function withoutCompressedTwins(names: string[]): string[] {
   return names.filter((n) => !(n.endsWith('.ndjson') && (set.has(`${n}.gz`) || set.has(`${n}.zst`))));
 }
 
-/** Every record in `<dataDir>/*.ndjson`, `*.ndjson.gz` and `*.ndjson.zst` except the rejects file, in file then line order. */
-export async function readRecords(dataDir: string): Promise<PersistedRecords> {
-  const out: PersistedRecords = { records: [], files: [], invalid: [] };
-  for (const name of withoutCompressedTwins((await listDir(dataDir)).filter(isRecordsFile))) {
+/**
+ * The JSON lines of the files `names` in `dataDir`, in order: each object through `take`, and every
+ * line that is not one an InvalidLine (so that a check can say what it could not read, and where).
+ */
+async function readLines<T>(
+  dataDir: string,
+  names: string[],
+  take: (name: string, lineNo: number, value: Record<string, unknown>, raw: string) => T,
+): Promise<{ items: T[]; files: PersistedFile[]; invalid: InvalidLine[] }> {
+  const out = { items: [] as T[], files: [] as PersistedFile[], invalid: [] as InvalidLine[] };
+  for (const name of names) {
     const parsed = await parseNdjsonFile(dataDir, name);
     out.files.push(parsed.info);
     for (const row of parsed.rows) {
-      if (row.value) out.records.push({ file: name, lineNo: row.lineNo, record: row.value, raw: row.raw });
+      if (row.value) out.items.push(take(name, row.lineNo, row.value, row.raw));
       else
         out.invalid.push({
           file: name,
@@ -140,6 +147,18 @@ export async function readRecords(dataDir: string): Promise<PersistedRecords> {
     }
   }
   return out;
+}
+
+/** Every record in `<dataDir>/*.ndjson`, `*.ndjson.gz` and `*.ndjson.zst` except the rejects file, in file then line order. */
+export async function readRecords(dataDir: string): Promise<PersistedRecords> {
+  const names = withoutCompressedTwins((await listDir(dataDir)).filter(isRecordsFile));
+  const { items, files, invalid } = await readLines(dataDir, names, (file, lineNo, record, raw) => ({
+    file,
+    lineNo,
+    record,
+    raw,
+  }));
+  return { records: items, files, invalid };
 }
 
 export interface RejectEntry {
@@ -156,23 +175,13 @@ export interface PersistedRejects {
 
 /** Entries of `<dataDir>/rejects.ndjson` (and a rotated rejects*.ndjson.gz, if any). */
 export async function readRejects(dataDir: string): Promise<PersistedRejects> {
-  const out: PersistedRejects = { rejects: [], files: [], invalid: [] };
   const names = (await listDir(dataDir)).filter((n) => /^rejects.*\.ndjson(\.gz)?$/.test(n));
-  for (const name of names) {
-    const parsed = await parseNdjsonFile(dataDir, name);
-    out.files.push(parsed.info);
-    for (const row of parsed.rows) {
-      if (row.value) out.rejects.push({ file: name, lineNo: row.lineNo, reject: row.value });
-      else
-        out.invalid.push({
-          file: name,
-          lineNo: row.lineNo,
-          text: row.raw.slice(0, 200),
-          problem: row.problem ?? 'invalid',
-        });
-    }
-  }
-  return out;
+  const { items, files, invalid } = await readLines(dataDir, names, (file, lineNo, reject) => ({
+    file,
+    lineNo,
+    reject,
+  }));
+  return { rejects: items, files, invalid };
 }
 
 export type Stats = Record<string, unknown> & {

@@ -122,12 +122,8 @@ export class ProcessTracker implements ProgramWatch {
     return path.join(this.opts.lessonDir, `${program}.ts`);
   }
 
-  private spawn(
-    program: ProgramName,
-    args: string[],
-    env: Record<string, string> | undefined,
-    extra: Record<string, unknown>,
-  ) {
+  /** programFile, and a CheckFailure when the lesson does not have it (before anything is spawned). */
+  private existingProgramFile(program: ProgramName): string {
     const file = this.programFile(program);
     if (!existsSync(file)) {
       throw new CheckFailure({
@@ -137,6 +133,16 @@ export class ProcessTracker implements ProgramWatch {
         hint: `every lesson has ${program}.ts in its folder`,
       });
     }
+    return file;
+  }
+
+  private spawn(
+    program: ProgramName,
+    args: string[],
+    env: Record<string, string> | undefined,
+    extra: Record<string, unknown>,
+  ) {
+    const file = this.existingProgramFile(program);
     const child = execa(process.execPath, ['--import', 'tsx', file, ...args], {
       cwd: this.opts.repoRoot,
       env: cleanEnv(env),
@@ -370,15 +376,7 @@ export class ProcessTracker implements ProgramWatch {
 
   /** Spawns a program (stdin optional) and collects its JSON stdout lines as they come. */
   watch(program: ProgramName, args: string[], opts: WatchOptions = {}): WatchedProgram {
-    const file = this.programFile(program);
-    if (!existsSync(file)) {
-      throw new CheckFailure({
-        expected: `the program ${program}.ts`,
-        received: 'no such file',
-        where: file,
-        hint: `every lesson has ${program}.ts in its folder`,
-      });
-    }
+    const file = this.existingProgramFile(program);
     const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
       cwd: this.opts.repoRoot,
       env: cleanEnv(opts.env),
