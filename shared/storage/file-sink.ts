@@ -52,6 +52,10 @@ import { zstdCodec } from '../protocol/codecs.ts';
 import { TokenBucket } from '../token-bucket.ts';
 import { DEFAULT_REJECTS_PER_SECOND, type StorageLimits } from './limits.ts';
 import { applyRetention, retentionEnabled, type Removal } from './retention.ts';
+import { killPointReached, SINK_FAULT, sinkFaultPoint } from './sink-fault.ts';
+
+// the hardening suite's faults live in sink-fault.ts; their names stay importable from here
+export { KILL_POINTS, parseSinkFault, sinkFaultPoint, type KillPoint, type SinkFault } from './sink-fault.ts';
 
 export type FsyncPolicy = 'group' | 'always' | 'interval' | 'never';
 export const FSYNC_POLICIES: readonly FsyncPolicy[] = ['group', 'always', 'interval', 'never'];
@@ -100,71 +104,7 @@ export interface FileSinkOptions extends StorageLimits {
   onDirLocked?: 'exit' | 'throw';
 }
 
-/**
- * Fault injection for the hardening suite (scripts/chaos.ts), off unless the environment variable is set;
- * read once at startup, and when unset it costs one comparison per write:
- *   LOGSTREAM_FAULT_SINK=slow:MS             every write waits MS ms first (a slow disk)
- *   LOGSTREAM_FAULT_SINK=enospc-after:BYTES  once a sink has written BYTES bytes of records, the next write
- *                                            writes what fits and then fails with ENOSPC (a full disk)
- */
-export interface SinkFault {
-  slowMs?: number;
-  enospcAfterBytes?: number;
-  /** SIGKILL this process the `nth` time it reaches `point` */
-  killAt?: { point: KillPoint; nth: number };
-}
-
-/**
- * Named points where LOGSTREAM_FAULT_SINK=kill-at:POINT[:N] kills the process (SIGKILL, as kill -9 would)
- * the Nth time (default 1st) it gets there — the restart tests (tests/heavy/restart.test.ts) stop a real
- * receiver at each one and prove it starts again with nothing acknowledged lost or duplicated:
- *   write       mid-write: half of a write is on disk (a partial last line)
- *   rotate      the old file closed and a new empty one opened, the old one not yet compressed
- *   compress    a compressed `.tmp` complete and fsynced, not yet renamed over (beside its source)
- *   compressed  the compressed file renamed into place, its source not yet removed
- *   checkpoint  the receiver's marks checkpoint temp file written, not yet renamed (lessons/day09/hwm-store.ts)
- */
-export const KILL_POINTS = ['write', 'rotate', 'compress', 'compressed', 'checkpoint'] as const;
-export type KillPoint = (typeof KILL_POINTS)[number];
-
-/** Parses LOGSTREAM_FAULT_SINK: one fault, or several separated by commas. */
-export function parseSinkFault(raw: string | undefined): SinkFault {
-  const fault: SinkFault = {};
-  if (raw === undefined || raw.trim() === '') return fault;
-  for (const part of raw.split(',')) {
-    const m = /^(slow|enospc-after):(\d+)$/.exec(part.trim());
-    const k = /^kill-at:([a-z]+)(?::(\d+))?$/.exec(part.trim());
-    if (m) {
-      if (m[1] === 'slow') fault.slowMs = Number(m[2]);
-      else fault.enospcAfterBytes = Number(m[2]);
-    } else if (k && (KILL_POINTS as readonly string[]).includes(k[1]!) && (k[2] === undefined || Number(k[2]) >= 1)) {
-      fault.killAt = { point: k[1] as KillPoint, nth: k[2] === undefined ? 1 : Number(k[2]) };
-    } else {
-      throw new Error(
-        `LOGSTREAM_FAULT_SINK: '${raw}' is not slow:MS, enospc-after:BYTES or kill-at:${KILL_POINTS.join('|')}[:N] (comma-separated)`,
-      );
-    }
-  }
-  return fault;
-}
-
-const SINK_FAULT = parseSinkFault(process.env.LOGSTREAM_FAULT_SINK);
 const retentionLog = createLog('file-sink');
-let killPointHits = 0;
-
-/**
- * A named kill point (see KILL_POINTS): with LOGSTREAM_FAULT_SINK=kill-at:POINT[:N], the Nth call with
- * that point kills this process with SIGKILL. Unset, it costs one comparison.
- */
-export function sinkFaultPoint(point: KillPoint): void {
-  if (killPointReached(point)) process.kill(process.pid, 'SIGKILL');
-}
-
-/** Counts a pass through `point`; true when this is the pass LOGSTREAM_FAULT_SINK=kill-at names. */
-function killPointReached(point: KillPoint): boolean {
-  if (SINK_FAULT.killAt?.point !== point) return false;
-  return ++killPointHits === SINK_FAULT.killAt.nth;
-}
 
 export interface RejectEntry {
   peer: string;
@@ -655,9 +595,8 @@ export class FileSink extends EventEmitter {
    * rotated file is finished, whatever the policy says), and so must the new file's name (a directory fsync).
    * With --fsync group (issue 21.4) neither waits here: the old handle joins `retired` and the directory
    * fsync runs in the background; the sync loop's next round fsyncs them together with the new file and
-   * releases no waiter before all of them are done. Writes thus never stop for a rotation's flushes
-   * (measured on a loaded machine: the old file's fsync 17-62 ms, the directory's 2-45 ms per rotation, a
-   * stall every 256 MB that every record behind it waited out). The other policies flush inline, as before.
+   * releases no waiter before all are done. Writes never stop for a rotation's flushes (on a loaded machine
+   * 17-62 ms + 2-45 ms every 256 MB, waited out by every record behind). Other policies flush inline.
    */
   private async rotate(): Promise<void> {
     const old = { fh: this.fh, index: this.fileIndex };
