@@ -42,6 +42,16 @@ afterAll(async () => {
 });
 
 const manifest = (checks: Check[]): DayManifest => ({ lesson: LESSON, checks });
+/** runChecks on the test lesson: these checks, seed 1, stopping at the first failure unless `opts` say otherwise. */
+const runTest = (checks: Check[], opts: { seed?: number; stopOnFirstFailure?: boolean; only?: string[] } = {}) =>
+  runChecks({
+    lessonsRoot: root,
+    lesson: LESSON,
+    seed: 1,
+    stopOnFirstFailure: true,
+    manifest: manifest(checks),
+    ...opts,
+  });
 const check = (id: string, run: Check['run'], timeoutMs = 20_000): Check => ({
   id,
   title: `title ${id}`,
@@ -60,48 +70,39 @@ const isAlive = (pid: number) => {
 
 describe('runChecks', () => {
   it('start() waits for the ready line; stop() sends SIGTERM and reports the exit; run() collects output', async () => {
-    const results = await runChecks({
-      lessonsRoot: root,
-      lesson: LESSON,
-      seed: 1,
-      stopOnFirstFailure: true,
-      manifest: manifest([
-        check('t.1', async (ctx) => {
-          const rx = await ctx.start('receiver', []);
-          expectEqual(rx.port, 1234, { what: 'port' });
-          expectEqual(rx.stdoutLines.length, 1, { what: 'lines' });
-          const r = await rx.stop();
-          expectEqual([r.exitCode, r.signal, r.timedOut], [0, null, false], { what: 'stop' });
-          expectEqual(rx.stdoutLines[1], '{"event":"bye"}', { what: 'bye' });
-          const s = await ctx.run('shipper', [], { input: 'a\nb\n' });
-          expectEqual(s.exitCode, 0, { what: 'shipper exit' });
-          expectEqual(s.json, [{ event: 'done', sent: 2 }], { what: 'json lines' });
-          const e = await ctx.run('receiver', ['--exit', '2']);
-          expectEqual(e.exitCode, 2, { what: 'exit code' });
-          expectEqual(e.stderr, 'bad flag --exit\n', { what: 'stderr' });
-        }),
-      ]),
-    });
+    const results = await runTest([
+      check('t.1', async (ctx) => {
+        const rx = await ctx.start('receiver', []);
+        expectEqual(rx.port, 1234, { what: 'port' });
+        expectEqual(rx.stdoutLines.length, 1, { what: 'lines' });
+        const r = await rx.stop();
+        expectEqual([r.exitCode, r.signal, r.timedOut], [0, null, false], { what: 'stop' });
+        expectEqual(rx.stdoutLines[1], '{"event":"bye"}', { what: 'bye' });
+        const s = await ctx.run('shipper', [], { input: 'a\nb\n' });
+        expectEqual(s.exitCode, 0, { what: 'shipper exit' });
+        expectEqual(s.json, [{ event: 'done', sent: 2 }], { what: 'json lines' });
+        const e = await ctx.run('receiver', ['--exit', '2']);
+        expectEqual(e.exitCode, 2, { what: 'exit code' });
+        expectEqual(e.stderr, 'bad flag --exit\n', { what: 'stderr' });
+      }),
+    ]);
     expect(results[0]?.failure).toBeUndefined();
     expect(results[0]?.status).toBe('passed');
   }, 60_000);
 
   it('a program that exits before its ready line, or prints something else first, is a CheckFailure', async () => {
     const seen: CheckFailure[] = [];
-    const results = await runChecks({
-      lessonsRoot: root,
-      lesson: LESSON,
-      seed: 1,
-      stopOnFirstFailure: false,
-      manifest: manifest([
+    const results = await runTest(
+      [
         check('t.1', async (ctx) => {
           await ctx.start('receiver', ['--exit', '3']).catch((e: CheckFailure) => {
             seen.push(e);
           });
           await ctx.start('receiver', ['--no-ready']);
         }),
-      ]),
-    });
+      ],
+      { stopOnFirstFailure: false },
+    );
     expect(seen[0]).toBeInstanceOf(CheckFailure);
     expect(seen[0]?.received).toMatch(/exited \(code 3/);
     expect(seen[0]?.received).toContain('bad flag --exit');
@@ -111,24 +112,18 @@ describe('runChecks', () => {
 
   it('a check that runs out of time fails, and every process it started is killed', async () => {
     let pid = 0;
-    const results = await runChecks({
-      lessonsRoot: root,
-      lesson: LESSON,
-      seed: 1,
-      stopOnFirstFailure: true,
-      manifest: manifest([
-        check(
-          't.1',
-          async (ctx) => {
-            const rx = await ctx.start('receiver', []);
-            pid = rx.pid;
-            await new Promise(() => undefined); // never finishes
-          },
-          4000,
-        ),
-        check('t.2', () => Promise.resolve()),
-      ]),
-    });
+    const results = await runTest([
+      check(
+        't.1',
+        async (ctx) => {
+          const rx = await ctx.start('receiver', []);
+          pid = rx.pid;
+          await new Promise(() => undefined); // never finishes
+        },
+        4000,
+      ),
+      check('t.2', () => Promise.resolve()),
+    ]);
     expect(results.map((r) => r.status)).toEqual(['failed', 'not-run']);
     expect(results[0]?.failure?.timedOut).toBe(true);
     expect(results[0]?.failure?.expected).toContain('4000 ms');
@@ -148,31 +143,12 @@ describe('runChecks', () => {
         return Promise.resolve();
       }),
     ];
-    const a = await runChecks({
-      lessonsRoot: root,
-      lesson: LESSON,
-      seed: 42,
-      stopOnFirstFailure: true,
-      manifest: manifest(checks),
-    });
+    const a = await runTest(checks, { seed: 42 });
     expect(a.map((r) => r.status)).toEqual(['failed', 'not-run']);
     expect(a[0]?.failure).toEqual({ expected: 'e', received: 'r', where: 'w', hint: 'h' });
-    const b = await runChecks({
-      lessonsRoot: root,
-      lesson: LESSON,
-      seed: 42,
-      stopOnFirstFailure: false,
-      manifest: manifest(checks),
-    });
+    const b = await runTest(checks, { seed: 42, stopOnFirstFailure: false });
     expect(b.map((r) => r.status)).toEqual(['failed', 'passed']);
-    const c = await runChecks({
-      lessonsRoot: root,
-      lesson: LESSON,
-      seed: 42,
-      stopOnFirstFailure: false,
-      only: ['t.2'],
-      manifest: manifest(checks),
-    });
+    const c = await runTest(checks, { seed: 42, stopOnFirstFailure: false, only: ['t.2'] });
     expect(c.map((r) => r.id)).toEqual(['t.2']);
     expect(draws[0]).toBe(draws[1]);
     expect(draws[2]).toBe(draws[3]);
@@ -199,18 +175,12 @@ describe('runChecks', () => {
 
   it('tmp() dirs are removed after the check', async () => {
     let dir = '';
-    await runChecks({
-      lessonsRoot: root,
-      lesson: LESSON,
-      seed: 1,
-      stopOnFirstFailure: true,
-      manifest: manifest([
-        check('t.1', async (ctx) => {
-          dir = await ctx.tmp();
-          await writeFile(path.join(dir, 'f'), 'x');
-        }),
-      ]),
-    });
+    await runTest([
+      check('t.1', async (ctx) => {
+        dir = await ctx.tmp();
+        await writeFile(path.join(dir, 'f'), 'x');
+      }),
+    ]);
     const { existsSync } = await import('node:fs');
     expect(dir).not.toBe('');
     expect(existsSync(dir)).toBe(false);
@@ -222,18 +192,12 @@ describe('a wait ends as soon as a program it depends on exited on its own (watc
 
   it('a receiver that crashes ends the wait at once, with its exit code and the error line', async () => {
     const t0 = Date.now();
-    const [r] = await runChecks({
-      lessonsRoot: root,
-      lesson: LESSON,
-      seed: 1,
-      stopOnFirstFailure: true,
-      manifest: manifest([
-        check('t.1', async (ctx) => {
-          await ctx.start('receiver', ['--die-after', '100']);
-          await waitFor(() => false, never);
-        }),
-      ]),
-    });
+    const [r] = await runTest([
+      check('t.1', async (ctx) => {
+        await ctx.start('receiver', ['--die-after', '100']);
+        await waitFor(() => false, never);
+      }),
+    ]);
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(r?.status).toBe('failed');
     expect(r?.failure?.expected).toContain('something that never comes');
@@ -242,12 +206,8 @@ describe('a wait ends as soon as a program it depends on exited on its own (watc
   }, 60_000);
 
   it('a program the check stopped, or a watched one that finished (exit 0), does not end a wait; a watched one exiting 1 does', async () => {
-    const results = await runChecks({
-      lessonsRoot: root,
-      lesson: LESSON,
-      seed: 1,
-      stopOnFirstFailure: false,
-      manifest: manifest([
+    const results = await runTest(
+      [
         check('t.1', async (ctx) => {
           const rx = await ctx.start('receiver', []);
           await rx.stop();
@@ -259,8 +219,9 @@ describe('a wait ends as soon as a program it depends on exited on its own (watc
           ctx.watch('loadgen', ['1']);
           await waitFor(() => false, never);
         }),
-      ]),
-    });
+      ],
+      { stopOnFirstFailure: false },
+    );
     expect(results[0]?.failure?.expected).toMatch(/within 1500 ms/);
     expect(results[1]?.failure?.received).toMatch(/the loadgen \(`loadgen.ts 1`, pid \d+\) exited with code 1/);
     expect(results[1]?.ms).toBeLessThan(10_000);
