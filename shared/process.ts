@@ -195,8 +195,6 @@ export interface ServeReceiver {
   ready?: Record<string, unknown>;
   /** more fields for the 'listening' log line */
   listening?: Record<string, unknown>;
-  /** SIGTERM/SIGINT: stop accepting, read what is on the wire, flush, fsync, close; the final stats follow */
-  drain: () => Promise<void>;
   /** the stats.json writer: stopped after the drain, so the last stats.json holds everything */
   statsWriter: { stop(): Promise<void> };
   /** the receiver's counters: the last log line says what was persisted, dropped as a duplicate, rejected */
@@ -206,14 +204,15 @@ export interface ServeReceiver {
 }
 
 /**
- * The tail of every receiver (issue 22.2: it stood in each one): SIGTERM drains and writes the final stats,
- * then the ready line — the receiver takes traffic from here on — and the 'listening' log line.
+ * The tail of every receiver (issue 22.2: it stood in each one): on SIGTERM/SIGINT `drain` (stop accepting,
+ * read what is on the wire, flush, fsync, close) and the final stats; then the ready line — the receiver
+ * takes traffic from here on — and the 'listening' log line.
  */
-export function serveReceiver(r: ServeReceiver): void {
+export function serveReceiver(r: ServeReceiver, drain: () => Promise<void>): void {
   const { host, lane, dataDir, fsync } = r.args;
   onShutdown(
     async () => {
-      await r.drain();
+      await drain();
       await r.statsWriter.stop();
       const { persisted, duplicates, rejected } = r.stats.records;
       r.log.info('stopped', { persisted, duplicates, rejected, ...r.stopped?.() });

@@ -191,34 +191,26 @@ sink.on('error', (err: Error) => log.error('sink failed: records are no longer a
 
 const server = net.createServer({ allowHalfOpen: true, noDelay: true }, accept);
 
-serveReceiver({
-  lesson: 'day08',
-  transport: 'tcp',
-  args,
-  port: await listenOrExit(server, args, log),
-  log,
-  statsWriter,
-  stats,
-  // ---- SIGTERM: stop accepting, read what is already on the wire, flush, fsync; then the final stats [d08.9]
-  drain: async () => {
-    // @solution [d08.9] drain: read until the wire is quiet, cut what is left, flush and fsync
-    // @stub process.exit(0);
-    server.close();
-    clearInterval(sweep);
-    if (paused) for (const c of connections) c.socket.resume();
-    // Bytes a client sent before the signal may still sit in the kernel: keep reading until no byte
-    // has arrived for --drain-quiet-ms (bounded by the shutdown deadline).
-    const until = Date.now() + 2500;
-    do {
-      bytesSinceCheck = 0;
-      await new Promise((r) => setTimeout(r, args.drainQuietMs));
-    } while (bytesSinceCheck > 0 && Date.now() < until);
-    for (const conn of connections) {
-      const partial = conn.decoder.buffered();
-      if (partial.length) reject(conn.peer, 'incomplete_at_shutdown', partial);
-      conn.socket.destroy();
-    }
-    await sink.close();
-    // @end-solution
-  },
+const port = await listenOrExit(server, args, log);
+// ---- SIGTERM: stop accepting, read what is already on the wire, flush, fsync; then the final stats [d08.9] ----
+serveReceiver({ lesson: 'day08', transport: 'tcp', args, port, log, stats, statsWriter }, async () => {
+  // @solution [d08.9] drain: read until the wire is quiet, cut what is left, flush and fsync
+  // @stub process.exit(0);
+  server.close();
+  clearInterval(sweep);
+  if (paused) for (const c of connections) c.socket.resume();
+  // Bytes a client sent before the signal may still sit in the kernel: keep reading until no byte
+  // has arrived for --drain-quiet-ms (bounded by the shutdown deadline).
+  const until = Date.now() + 2500;
+  do {
+    bytesSinceCheck = 0;
+    await new Promise((r) => setTimeout(r, args.drainQuietMs));
+  } while (bytesSinceCheck > 0 && Date.now() < until);
+  for (const conn of connections) {
+    const partial = conn.decoder.buffered();
+    if (partial.length) reject(conn.peer, 'incomplete_at_shutdown', partial);
+    conn.socket.destroy();
+  }
+  await sink.close();
+  // @end-solution
 });

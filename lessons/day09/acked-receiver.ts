@@ -8,13 +8,17 @@
  * - `lspReceiverFor(args, ingest, …)`: the connection machinery (shared/lsp-receiver.ts: frames, NACK + close on
  *   a broken one [d09.9], PING, limits, ACK coalescing) with those limits, fed by day 09's ingest
  *   (lessons/day09/ingest.ts), which pauses its reads while the disk is behind.
+ * - `serveAcked({ lesson, args, log, stats, ingest, rx, … })`: stats.json, the TCP server, the ready line and
+ *   SIGTERM (shared/process.ts serveReceiver) with day 09's shutdown.
  */
+import net from 'node:net';
 import { opt, type CliValues } from '../../shared/cli.ts';
 import type { Log } from '../../shared/log.ts';
 import { parseThreadsOption } from '../../shared/parse-pool.ts';
 import { DEFAULT_MAX_PARTIAL_BYTES, LspReceiver, type LspHandlers } from '../../shared/lsp-receiver.ts';
 import { DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
-import type { ReceiverStats } from '../../shared/stats.ts';
+import { listenOrExit, serveReceiver, type ServeReceiver } from '../../shared/process.ts';
+import { StatsWriter, type ReceiverStats } from '../../shared/stats.ts';
 import { DEFAULT_MAX_STREAMS, type AckedIngest } from './ingest.ts';
 
 /** The flags of an acknowledged LSP/1 receiver, after receiverOptions(lane). */
@@ -80,4 +84,37 @@ export function lspReceiverFor(
   });
   ingest.attach(rx);
   return rx;
+}
+
+/**
+ * The rest of an acknowledged receiver, the same on every such lane: stats.json (the connections' counters,
+ * the sink's, the marks' recovery, then `collect`'s sections), a TCP server on --host/--port, and on SIGTERM:
+ * stop accepting, `beforeDrain` (day 14 empties its queue), then day 09's shutdown (stop reading, flush +
+ * fsync, final ACKs, close, last checkpoint) and the final stats.
+ */
+export async function serveAcked(
+  o: Omit<ServeReceiver, 'transport' | 'port' | 'statsWriter' | 'stats'> & {
+    stats: ReceiverStats;
+    args: LspReceiverArgs & ServeReceiver['args'] & { port: number; statsIntervalMs: number };
+    ingest: AckedIngest;
+    rx: LspReceiver;
+    /** more stats.json sections, written after the common ones (and over them: scale's sink is JetStream) */
+    collect?: () => void;
+  },
+  beforeDrain?: () => void,
+): Promise<void> {
+  const { args, stats, ingest, rx } = o;
+  const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
+    stats.extra.lsp = rx.counters;
+    stats.extra.sink = ingest.sink.counters;
+    stats.extra.recovery = ingest.recovery;
+    o.collect?.();
+  }).start();
+  const server = net.createServer({ noDelay: true }, rx.accept);
+  const port = await listenOrExit(server, args, o.log);
+  serveReceiver({ ...o, transport: 'lsp1-tcp', port, statsWriter }, async () => {
+    server.close();
+    beforeDrain?.();
+    await ingest.shutdown(rx); // stop reading, flush + fsync, final ACKs, close, last checkpoint
+  });
 }

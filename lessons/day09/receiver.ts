@@ -23,12 +23,10 @@
  *
  * Run: npx tsx lessons/day09/receiver.ts --port 5141 --data-dir data/day09
  */
-import net from 'node:net';
 import { parseCli, receiverOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { listenOrExit, serveReceiver } from '../../shared/process.ts';
-import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
-import { lspReceiverFor, lspReceiverOptions } from './acked-receiver.ts';
+import { ReceiverStats } from '../../shared/stats.ts';
+import { lspReceiverFor, lspReceiverOptions, serveAcked } from './acked-receiver.ts';
 import { AckedIngest } from './ingest.ts';
 
 const args = parseCli({
@@ -48,24 +46,5 @@ const ingest = await AckedIngest.open({ ...args, stats, log });
 // ingest pauses it when the disk is behind: TCP slows the shippers.
 const rx = lspReceiverFor(args, ingest, { log, stats });
 
-const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
-  stats.extra.lsp = rx.counters;
-  stats.extra.sink = ingest.sink.counters;
-  stats.extra.recovery = ingest.recovery;
-}).start();
-
-const server = net.createServer({ noDelay: true }, rx.accept);
-serveReceiver({
-  lesson: 'day09',
-  transport: 'lsp1-tcp',
-  args,
-  port: await listenOrExit(server, args, log),
-  log,
-  statsWriter,
-  stats,
-  // ---- SIGTERM: stop accepting, fsync what we took, send the final ACKs, final stats ----------------
-  drain: async () => {
-    server.close();
-    await ingest.shutdown(rx); // stop reading, flush + fsync, final ACKs, close, last checkpoint
-  },
-});
+// stats.json, the TCP server, the ready line; SIGTERM: stop accepting, flush + fsync, the final ACKs, final stats.
+await serveAcked({ lesson: 'day09', args, log, stats, ingest, rx });

@@ -346,33 +346,16 @@ statsWriter.start();
 const kernelTimer = setInterval(() => void pollKernel(), args.statsIntervalMs);
 kernelTimer.unref();
 
-serveReceiver({
+const served = {
   lesson: 'day10',
   transport: 'lsp1-udp',
   args,
   port,
   log,
-  statsWriter,
   stats,
+  statsWriter,
   ready: { rcvbuf: udp.rcvbuf, rcvbufRequested: args.rcvbuf, maxDatagram: args.maxDatagram },
   listening: { rcvbuf: udp.rcvbuf, rcvbufRequested: args.rcvbuf },
-  // ---- 5. SIGTERM: read what is already in the socket buffer, flush, fsync; then the final stats [d10.8] ----
-  drain: async () => {
-    // @solution [d10.8] drain the socket buffer, read the kernel's counters one last time (before close), flush, close the sink
-    clearInterval(kernelTimer);
-    // Datagrams sent before the signal may still sit in the receive buffer: read until it is quiet.
-    const until = Date.now() + 1500;
-    for (;;) {
-      const before = udp.datagrams;
-      await new Promise((r) => setTimeout(r, args.drainQuietMs));
-      if (udp.datagrams === before || Date.now() >= until) break;
-    }
-    await pollKernel(); // before close(): the socket's /proc row goes with it
-    socket.close();
-    flushOut();
-    await sink.close();
-    // @end-solution
-  },
   stopped: () => ({
     datagrams: udp.datagrams,
     gaps: udp.gaps,
@@ -380,4 +363,21 @@ serveReceiver({
     appDrops: udp.appDrops,
     malformed: udp.malformed.total,
   }),
+};
+// ---- 5. SIGTERM: read what is already in the socket buffer, flush, fsync; then the final stats [d10.8] ----
+serveReceiver(served, async () => {
+  // @solution [d10.8] drain the socket buffer, read the kernel's counters one last time (before close), flush, close the sink
+  clearInterval(kernelTimer);
+  // Datagrams sent before the signal may still sit in the receive buffer: read until it is quiet.
+  const until = Date.now() + 1500;
+  for (;;) {
+    const before = udp.datagrams;
+    await new Promise((r) => setTimeout(r, args.drainQuietMs));
+    if (udp.datagrams === before || Date.now() >= until) break;
+  }
+  await pollKernel(); // before close(): the socket's /proc row goes with it
+  socket.close();
+  flushOut();
+  await sink.close();
+  // @end-solution
 });

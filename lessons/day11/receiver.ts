@@ -17,12 +17,12 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { lspReceiverFor, lspReceiverOptions } from '../day09/acked-receiver.ts';
+import { lspReceiverFor, lspReceiverOptions, serveAcked } from '../day09/acked-receiver.ts';
 import { AckedIngest } from '../day09/ingest.ts';
 import { SeqAccounting } from '../day10/seq-accounting.ts';
 import { opt, parseCli, receiverOptions, receiverSinkOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { bindOrExit, listenOrExit, serveReceiver } from '../../shared/process.ts';
+import { bindOrExit, serveReceiver } from '../../shared/process.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import { LsError } from '../../shared/protocol/errors.ts';
 import { FrameDecoder, FrameType, HEADER_SIZE } from '../../shared/protocol/frame.ts';
@@ -67,28 +67,12 @@ if (args.transport === 'tcp') {
   // ---- TCP: day 09's delivery rules, unchanged ---------------------------------------------------------
   const ingest = await AckedIngest.open({ ...args, stats, log });
   const rx = lspReceiverFor(args, ingest, { log, stats });
-  const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
+  const collect = () => {
     batching.frames = ingest.batches.frames;
     batching.records = ingest.batches.records;
     stats.extra.batching = batchingStats();
-    stats.extra.lsp = rx.counters;
-    stats.extra.sink = ingest.sink.counters;
-  }).start();
-  const server = net.createServer({ noDelay: true }, rx.accept);
-  serveReceiver({
-    lesson: 'day11',
-    transport,
-    args,
-    port: await listenOrExit(server, args, log),
-    log,
-    statsWriter,
-    stats,
-    drain: async () => {
-      server.close();
-      await ingest.shutdown(rx);
-    },
-    stopped: batchingStats,
-  });
+  };
+  await serveAcked({ lesson: 'day11', args, log, stats, ingest, rx, collect, stopped: batchingStats });
 } else {
   // ---- UDP: one BATCH per datagram, nobody answers -------------------------------------------------------
   const sink = await FileSink.open(receiverSinkOptions(args));
@@ -152,15 +136,10 @@ if (args.transport === 'tcp') {
     stats.extra.udp = { malformed };
     stats.extra.sink = sink.counters;
   }).start();
-  serveReceiver({
-    lesson: 'day11',
-    transport,
-    args,
-    port: await bindOrExit(socket, args, log),
-    log,
-    statsWriter,
-    stats,
-    drain: async () => {
+  const port = await bindOrExit(socket, args, log);
+  serveReceiver(
+    { lesson: 'day11', transport, args, port, log, stats, statsWriter, stopped: batchingStats },
+    async () => {
       // keep reading until the socket is quiet, then stop: datagrams already queued are not lost
       let seen = batching.frames;
       for (;;) {
@@ -171,6 +150,5 @@ if (args.transport === 'tcp') {
       socket.close();
       await sink.close();
     },
-    stopped: batchingStats,
-  });
+  );
 }

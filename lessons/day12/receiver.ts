@@ -24,18 +24,16 @@
  *
  * Run: npx tsx lessons/day12/receiver.ts --port 5144 --data-dir data/day12 --rest-compression zstd
  */
-import net from 'node:net';
-import { lspReceiverFor, lspReceiverOptions } from '../day09/acked-receiver.ts';
+import { lspReceiverFor, lspReceiverOptions, serveAcked } from '../day09/acked-receiver.ts';
 import { AckedIngest } from '../day09/ingest.ts';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { listenOrExit, serveReceiver } from '../../shared/process.ts';
 import { decodeBatch } from '../../shared/protocol/batch.ts';
 import { CODEC_NAMES, CODECS, codecByName, type Codec } from '../../shared/protocol/codecs.ts';
 import { LsError, LS_ERR } from '../../shared/protocol/errors.ts';
 import type { Frame } from '../../shared/protocol/frame.ts';
 import { REST_COMPRESSION } from '../../shared/storage/file-sink.ts';
-import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
+import { ReceiverStats } from '../../shared/stats.ts';
 import { decompressBounded } from './bounded-decode.ts';
 
 const PROGRAM = 'lessons/day12/receiver.ts';
@@ -208,7 +206,8 @@ ingest.sink.on('warning', (err: Error) => log.warn('sink warning', { error: err.
 const rx = lspReceiverFor(args, ingest, { log, stats });
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
-const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
+/** stats.json `compression` and `rest`, refreshed before each write. */
+function collectCompression(): void {
   for (const [name, s] of Object.entries(compression)) {
     const ms = cpuMs[name] ?? 0;
     // @solution [d12.2] per codec: ratio = raw / wire, CPU ms in all and per MB (10^6 bytes) of raw
@@ -225,24 +224,17 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
     compressedFiles: ingest.sink.counters.compressedFiles,
     rotations: ingest.sink.counters.rotations,
   };
-  stats.extra.lsp = rx.counters;
-  stats.extra.sink = ingest.sink.counters;
-  stats.extra.recovery = ingest.recovery;
-}).start();
+}
 
-const server = net.createServer({ noDelay: true }, rx.accept);
-serveReceiver({
+// day 09's serving; SIGTERM's close of the sink also finishes the compression of rotated files
+await serveAcked({
   lesson: 'day12',
-  transport: 'lsp1-tcp',
   args,
-  port: await listenOrExit(server, args, log),
   log,
-  statsWriter,
   stats,
+  ingest,
+  rx,
+  collect: collectCompression,
   ready: { codecs: [...acceptedCodecs.values()].map((c) => c.name), restCompression: args.restCompression },
   listening: { maxDecodedBytes: args.maxDecodedBytes, restCompression: args.restCompression },
-  drain: async () => {
-    server.close();
-    await ingest.shutdown(rx); // the sink's close also finishes the compression of rotated files
-  },
 });

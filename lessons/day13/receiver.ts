@@ -517,14 +517,14 @@ const dashboard =
         });
 
 const c = tlsStats.certificate;
-serveReceiver({
+const served = {
   lesson: 'day13',
   transport: 'lsp1-tls',
   args,
   port,
   log,
-  statsWriter,
   stats,
+  statsWriter,
   ready: {
     tls: {
       minVersion: args.minTls,
@@ -538,14 +538,14 @@ serveReceiver({
     ...(dashboard ? { dashboard: dashboard.url, dashboardPort: dashboard.port } : {}),
   },
   listening: { minTls: args.minTls, mtls: args.mtls, cert: files.cert, serial: c.serial, notAfter: c.notAfter },
-  // ---- SIGTERM: stop accepting, fsync, final ACKs (day 09); then the final stats --------------------------
-  drain: async () => {
-    stopping = true;
-    stopWatching();
-    server.close();
-    await ingest.shutdown(rx);
-    await dashboard?.close();
-  },
   stopped: () => ({ handshakes: tlsStats.handshakes, handshakeFailures: tlsStats.handshakeFailures }),
+};
+// ---- SIGTERM: stop accepting, fsync, final ACKs (day 09); then the final stats --------------------------
+serveReceiver(served, async () => {
+  stopping = true;
+  stopWatching();
+  server.close();
+  await ingest.shutdown(rx);
+  await dashboard?.close();
 });
 if (dashboard) log.info(`dashboard at ${dashboard.url}`);

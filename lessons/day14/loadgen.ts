@@ -38,6 +38,7 @@ import { dirname } from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
 import { formatHostPort, opt, parseCli, parseInteger, type OptionSpec } from '../../shared/cli.ts';
+import { lanePort } from '../../shared/lanes.ts';
 import { createLog } from '../../shared/log.ts';
 import { announceDone } from '../../shared/process.ts';
 import { CODEC_NAMES, codecByName } from '../../shared/protocol/codecs.ts';
@@ -66,7 +67,8 @@ const args = parseCli({
   summary:
     "Day 14 load generator: seeded records at an open-loop rate (or closed-loop max) into any lane; verifies delivery from the receiver's files; reports rate, loss, ACK latency percentiles, its own CPU and memory.",
   options: {
-    target: opt.hostPort('--target <host:port>', 'the lane under test', { host: '127.0.0.1', port: 5146 }),
+    // the day 14 lane's port (shared/lanes.ts), where its receiver listens by default (issue 22.4)
+    target: opt.hostPort('--target <host:port>', 'the lane under test', { host: '127.0.0.1', port: lanePort('day14') }),
     transport: opt.choice('--transport <t>', `${TRANSPORTS.join(' | ')}`, TRANSPORTS, 'lsp'),
     rate: {
       flags: '--rate <n|max>',

@@ -19,15 +19,13 @@
  *
  * Run: npx tsx lessons/day14/receiver.ts --port 5146 --data-dir data/day14 [--queue 5000 --drain-rate 50000 --overflow drop-newest]
  */
-import net from 'node:net';
-import { lspReceiverFor, lspReceiverOptions } from '../day09/acked-receiver.ts';
+import { lspReceiverFor, lspReceiverOptions, serveAcked } from '../day09/acked-receiver.ts';
 import { AckedIngest } from '../day09/ingest.ts';
 import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
 import type { LspConnection } from '../../shared/lsp-receiver.ts';
-import { listenOrExit, serveReceiver } from '../../shared/process.ts';
 import type { Frame } from '../../shared/protocol/frame.ts';
-import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
+import { ReceiverStats } from '../../shared/stats.ts';
 
 const args = parseCli({
   name: 'lessons/day14/receiver.ts',
@@ -153,30 +151,26 @@ function drain(limit = true): void {
   if (head < queue.length) scheduleDrain();
 }
 
-const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
-  stats.extra.batching = { frames: ingest.batches.frames, records: ingest.batches.records };
-  stats.extra.queue = { ...q, droppedByStream };
-  stats.extra.lsp = rx.counters;
-  stats.extra.sink = ingest.sink.counters;
-}).start();
-
-const server = net.createServer({ noDelay: true }, rx.accept);
-serveReceiver({
-  lesson: 'day14',
-  transport: 'lsp1-tcp',
-  args,
-  port: await listenOrExit(server, args, log),
-  log,
-  statsWriter,
-  stats,
-  listening: { queue: args.queue, overflow: args.overflow, drainRate: args.drainRate },
-  drain: async () => {
-    server.close();
+// day 09's serving; on SIGTERM, once the server is closed, the queue is emptied before day 09's shutdown
+await serveAcked(
+  {
+    lesson: 'day14',
+    args,
+    log,
+    stats,
+    ingest,
+    rx,
+    collect: () => {
+      stats.extra.batching = { frames: ingest.batches.frames, records: ingest.batches.records };
+      stats.extra.queue = { ...q, droppedByStream };
+    },
+    listening: { queue: args.queue, overflow: args.overflow, drainRate: args.drainRate },
+    stopped: () => ({ dropped: stats.records.dropped }),
+  },
+  () => {
     rx.stopReading();
     // what is queued was read: it goes to the sink now, at full speed, before the final fsync
     if (drainTimer) clearTimeout(drainTimer);
     drain(false);
-    await ingest.shutdown(rx);
   },
-  stopped: () => ({ dropped: stats.records.dropped }),
-});
+);

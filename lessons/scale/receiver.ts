@@ -14,14 +14,12 @@
  * Run: npx tsx lessons/scale/receiver.ts --port 5301 --data-dir data/scale/r1 --sink jetstream \
  *        --nats nats://127.0.0.1:4301,nats://127.0.0.1:4302,nats://127.0.0.1:4303 --replicas 3
  */
-import net from 'node:net';
-import { lspReceiverFor, lspReceiverOptions } from '../day09/acked-receiver.ts';
+import { lspReceiverFor, lspReceiverOptions, serveAcked } from '../day09/acked-receiver.ts';
 import { AckedIngest } from '../day09/ingest.ts';
 import { parseCli, receiverOptions } from '../../shared/cli.ts';
 import { jetstreamSinkOptions, openJetStreamSink, validateJetStreamArgs } from './jetstream/options.ts';
 import { createLog } from '../../shared/log.ts';
-import { listenOrExit, serveReceiver } from '../../shared/process.ts';
-import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
+import { ReceiverStats } from '../../shared/stats.ts';
 
 const args = parseCli({
   name: 'lessons/scale/receiver.ts',
@@ -49,7 +47,8 @@ try {
 }
 const ingest = await AckedIngest.open({ ...args, stats, log, store: jetstream });
 const rx = lspReceiverFor(args, ingest, { log, stats });
-const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
+/** stats.json `sink`: the JetStream stream, or day 09's files with --sink file; and how shippers batch */
+const collectSink = (): void => {
   stats.extra.sink = jetstream
     ? {
         kind: 'jetstream',
@@ -59,22 +58,16 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
         ...jetstream.counters,
       }
     : { kind: 'file', ...ingest.sink.counters };
-  stats.extra.lsp = rx.counters;
   stats.extra.batching = ingest.batches;
-}).start();
-const server = net.createServer({ noDelay: true }, rx.accept);
-serveReceiver({
+};
+await serveAcked({
   lesson: 'scale',
-  transport: 'lsp1-tcp',
   args,
-  port: await listenOrExit(server, args, log),
   log,
-  statsWriter,
   stats,
+  ingest,
+  rx,
+  collect: collectSink,
   ready: { sink: args.sink },
   listening: { sink: args.sink, nats: args.sink === 'jetstream' ? args.nats.join(',') : undefined },
-  drain: async () => {
-    server.close();
-    await ingest.shutdown(rx);
-  },
 });
