@@ -57,16 +57,18 @@ describe('applyPatches', () => {
   });
 });
 
+/** materializeFixture of the test's source lessons (repoRoot is never read: the links only name it). */
+const materialize = (lesson: string, f: Fixture, outDir: string) =>
+  materializeFixture({ repoRoot, lesson, fixture: f, sourceLessonsRoot: source, outDir });
+
 describe('materializeFixture', () => {
   it('copies the lesson, applies the patches, links shared and node_modules, leaves unit tests out', async () => {
     const outDir = path.join(tmp, 'out');
-    const root = await materializeFixture({
-      repoRoot,
-      lesson: 'day42',
-      fixture: fixture([{ file: 'receiver.ts', find: 'limit = 10', replace: 'limit = 1e9' }], 'no-limit'),
-      sourceLessonsRoot: source,
+    const root = await materialize(
+      'day42',
+      fixture([{ file: 'receiver.ts', find: 'limit = 10', replace: 'limit = 1e9' }], 'no-limit'),
       outDir,
-    });
+    );
     expect(root).toBe(path.join(outDir, 'day42-no-limit', 'lessons'));
     expect(await readFile(path.join(root, 'day42', 'receiver.ts'), 'utf8')).toBe(
       'const limit = 1e9;\nconst other = 1;\n',
@@ -82,34 +84,20 @@ describe('materializeFixture', () => {
       type: 'module',
     });
     // Materializing again starts from a clean copy.
-    await materializeFixture({
-      repoRoot,
-      lesson: 'day42',
-      fixture: fixture([{ file: 'receiver.ts', find: 'limit = 10', replace: 'limit = 1e9' }], 'no-limit'),
-      sourceLessonsRoot: source,
+    await materialize(
+      'day42',
+      fixture([{ file: 'receiver.ts', find: 'limit = 10', replace: 'limit = 1e9' }], 'no-limit'),
       outDir,
-    });
+    );
   });
 
   it('a stale patch (text not found, or no such file) is an error', async () => {
     const outDir = path.join(tmp, 'out2');
     await expect(
-      materializeFixture({
-        repoRoot,
-        lesson: 'day42',
-        fixture: fixture([{ file: 'receiver.ts', find: 'limit = 99', replace: '' }]),
-        sourceLessonsRoot: source,
-        outDir,
-      }),
+      materialize('day42', fixture([{ file: 'receiver.ts', find: 'limit = 99', replace: '' }]), outDir),
     ).rejects.toMatchObject({ code: 'LS_ERR_FIXTURE_STALE' });
     await expect(
-      materializeFixture({
-        repoRoot,
-        lesson: 'day42',
-        fixture: fixture([{ file: 'missing.ts', find: 'x', replace: '' }]),
-        sourceLessonsRoot: source,
-        outDir,
-      }),
+      materialize('day42', fixture([{ file: 'missing.ts', find: 'x', replace: '' }]), outDir),
     ).rejects.toMatchObject({ code: 'LS_ERR_FIXTURE_STALE' });
   });
 
