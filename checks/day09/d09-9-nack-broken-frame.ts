@@ -1,10 +1,11 @@
 import { encodeBatch, encodeBatchPayload } from '../../shared/protocol/batch.ts';
-import { encodeFrame, encodeHello, FrameType, parseNack } from '../../shared/protocol/frame.ts';
-import { expectEqual, expectTrue, fail, failNow, show, waitUntil } from '../harness/assert.ts';
+import { encodeFrame, encodeHello, FrameType } from '../../shared/protocol/frame.ts';
+import { expectTrue } from '../harness/assert.ts';
 import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
 import { sleep, where } from '../harness/kit/records.ts';
-import { startReceiver, rec, streamId, framesFrom, waitAck, recordsOf, expectSeqs } from './support.ts';
+import { expectNackThenClose } from '../harness/kit/lsp.ts';
+import { startReceiver, rec, streamId, waitAck, recordsOf, expectSeqs } from './support.ts';
 
 export const d09_9: Check = {
   id: 'd09.9',
@@ -85,44 +86,15 @@ export const d09_9: Check = {
       await c.write(encodeHello(badStream, { name: 'check-d09.9-bad' })); // one writer of badStream (issue 17: the first name owns it)
       await waitAck(c, badStream, 0, 5000, 'answer a HELLO with an ACK');
       await c.write(k.bytes).catch(() => undefined); // the receiver may close before all of it is written
-      const nack = await waitUntil(
-        () => {
-          const f = framesFrom(c).find((x) => x.type === FrameType.NACK);
-          if (!f && c.closedState)
-            failNow({
-              expected: `a NACK {"code":"${k.code}"} before the close (${k.name})`,
-              received: 'the connection closed without a NACK',
-              where: `connection from ${c.localPeer}`,
-              hint: 'a fatal framing error: send NACK {code, message}, then close that connection',
-            });
-          return f;
-        },
-        {
-          timeoutMs: 3000,
-          what: `a NACK after a frame with ${k.name}`,
-          where: `connection from ${c.localPeer}`,
-          hint: 'a fatal framing error: send NACK {code, message}, then close that connection',
-          received: () => `frames received: ${show(framesFrom(c).map((f) => FrameType[f.type]))}`,
-        },
-      );
-      let payload: { code: string; message: string };
-      try {
-        payload = parseNack(nack);
-      } catch (err) {
-        fail({
-          expected: 'a NACK payload {"code": "LS_ERR_…", "message": "…"}',
-          received: `${show(nack.payload.toString('utf8'))} (${(err as Error).message})`,
-          where: `connection from ${c.localPeer}`,
-          hint: 'encodeNack(stream, code, message)',
-        });
-      }
-      expectEqual(payload.code, k.code, {
-        what: `the NACK code for a frame with ${k.name}`,
-        where: `connection from ${c.localPeer}`,
-        hint: 'the code is the LsError the decoder raised: the decode step in lessons/day09/ingest.ts lets it through unchanged (never catch and re-throw it)',
+      await expectNackThenClose(c, {
+        code: k.code,
+        what: `a frame with ${k.name}`,
+        timeoutMs: 3000,
+        hint: 'a fatal framing error: send NACK {code, message}, then close that connection',
+        codeHint:
+          'the code is the LsError the decoder raised: the decode step in lessons/day09/ingest.ts lets it through unchanged (never catch and re-throw it)',
       });
-      await c.waitClosed(3000, `the receiver to close the connection after its NACK (${k.name})`);
-      ctx.log(`${k.name}: NACK ${payload.code}, connection closed`);
+      ctx.log(`${k.name}: NACK ${k.code}, connection closed`);
     }
     stop = true;
     const err = await streaming;

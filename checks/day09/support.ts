@@ -1,18 +1,9 @@
 // What several of day09's checks use (split out of checks/day09.ts, issue 22).
 import { FaultProxy } from '../../shared/fault-proxy.ts';
-import { FrameDecoder, FrameType, type Frame } from '../../shared/protocol/frame.ts';
 import { expectEqual, expectTrue, fail, failNow, show, waitUntil } from '../harness/assert.ts';
-import {
-  formatRanges,
-  readRecords,
-  readStats,
-  statNumber,
-  verifySeqs,
-  type PersistedRecord,
-} from '../harness/persisted.ts';
+import { readStats, statNumber } from '../harness/persisted.ts';
 import { tail } from '../harness/process.ts';
 import { pick } from '../harness/rng.ts';
-import type { TcpClient } from '../harness/tcp.ts';
 import type { CheckContext, ProgramExit, WatchedProgram } from '../harness/types.ts';
 import {
   doneOf as kitDoneOf,
@@ -21,6 +12,7 @@ import {
   type StartReceiverOptions,
 } from '../harness/kit/programs.ts';
 import { sleep } from '../harness/kit/records.ts';
+import { expectStreamSeqs, recordsOfStream } from '../harness/kit/lsp.ts';
 
 export type Rec = Record<string, unknown>;
 
@@ -169,95 +161,18 @@ export function rec(id: string, rng: () => number, fields: Rec = {}): Rec {
   };
 }
 
-/** A stream id for the check's own frames: a seeded u32, never 0. */
-export const streamId = (rng: () => number) => 1 + Math.floor(rng() * 0xffff_fffe);
+export { framesFrom, streamId, waitAck } from '../harness/kit/lsp.ts';
 
-/** Every frame the peer sent on this connection so far (a framing error in its output is a failure). */
-export function framesFrom(c: TcpClient): Frame[] {
-  const bytes = Buffer.from(c.received());
-  try {
-    return new FrameDecoder({ maxPayloadBytes: 1 << 20 }).push(bytes);
-  } catch (err) {
-    failNow({
-      expected: 'the receiver to send well-formed LSP/1 frames',
-      received: `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message} at byte ${(err as { offset?: number }).offset ?? '?'}`,
-      where: `bytes received on the connection from ${c.localPeer}`,
-      hint: 'the receiver answers with ACK and NACK frames only',
-    });
-  }
-}
-
-/** Waits for an ACK of `stream` with seq ≥ `want`; returns every ACK seq seen. */
-export async function waitAck(
-  c: TcpClient,
-  stream: number,
-  want: number,
-  timeoutMs: number,
-  hint: string,
-): Promise<number[]> {
-  let acks: number[] = [];
-  await waitUntil(
-    () => {
-      const frames = framesFrom(c);
-      const nack = frames.find((f) => f.type === FrameType.NACK);
-      if (nack)
-        failNow({
-          expected: `an ACK of stream ${stream} with seq ${want}`,
-          received: `a NACK ${show(nack.payload.toString('utf8'))}`,
-          where: `connection from ${c.localPeer}`,
-          hint,
-        });
-      acks = frames.filter((f) => f.type === FrameType.ACK && f.stream === stream).map((f) => f.seq);
-      return acks.some((s) => s >= want);
-    },
-    {
-      timeoutMs,
-      what: `an ACK of stream ${stream} with seq ${want}`,
-      where: `connection from ${c.localPeer}`,
-      hint,
-      received: () =>
-        acks.length
-          ? `ACK seqs ${show(acks.slice(-10))}`
-          : `no ACK${c.destroyed || c.peerEnded ? ' (the receiver closed the connection)' : ''}`,
-    },
-  );
-  return acks;
-}
+/** After a kill -9 a records file may end in half a line, which the restarted receiver must cut off. */
+const HALF_LINE_HINT =
+  'after a kill -9 a file may end in half a line: on restart, cut it off (or start a new file) before appending';
 
 /** Persisted records whose `_rx.stream` is `stream`; fails on lines that are not JSON objects. */
-export async function recordsOf(dataDir: string, stream: number): Promise<PersistedRecord[]> {
-  const read = await readRecords(dataDir);
-  if (read.invalid.length > 0) {
-    const bad = read.invalid[0]!;
-    fail({
-      expected: 'every complete line of *.ndjson to be a JSON record',
-      received: `${read.invalid.length} bad lines; first: ${show(bad.text.slice(0, 120))} (${bad.problem})`,
-      where: `${bad.file} line ${bad.lineNo}`,
-      hint: 'after a kill -9 a file may end in half a line: on restart, cut it off (or start a new file) before appending',
-    });
-  }
-  return read.records.filter((p) => String((p.record['_rx'] as Rec | undefined)?.['stream']) === String(stream));
-}
+export const recordsOf = (dataDir: string, stream: number) => recordsOfStream(dataDir, stream, HALF_LINE_HINT);
 
 /** Every seq 1..n of `stream` persisted exactly once, in order. */
-export async function expectSeqs(dataDir: string, stream: number, n: number, hint: string): Promise<PersistedRecord[]> {
-  const records = await recordsOf(dataDir, stream);
-  const r = verifySeqs(records, { stream });
-  const problems: string[] = [];
-  if (r.lost.length) problems.push(`${r.lost.length} lost (seqs ${formatRanges(r.lost)})`);
-  if (r.duplicated.length) problems.push(`${r.duplicated.length} duplicated (seqs ${formatRanges(r.duplicated)})`);
-  if (r.reordered) problems.push(`${r.reordered} out of order`);
-  if (r.maxSeq !== n) problems.push(`highest seq ${r.maxSeq}`);
-  if (r.count !== n) problems.push(`${r.count} records in all`);
-  if (problems.length)
-    fail({
-      expected: `seqs 1..${n} of stream ${stream}, each persisted exactly once, in order`,
-      received: problems.join('; '),
-      where: dataDir,
-      hint,
-    });
-  return records;
-}
+export const expectSeqs = (dataDir: string, stream: number, n: number, hint: string) =>
+  expectStreamSeqs(dataDir, stream, n, hint, HALF_LINE_HINT);
 
 /** Waits for a stats.json value; with `alive`, fails at once if that program exits meanwhile. */
 export async function waitStat(

@@ -30,7 +30,7 @@ export const d12_2: Check = {
     // codecs' connections were opening, the synchronous compression held the event loop long enough on a
     // loaded machine for their connects to time out.
     const prepared = codecs.map((codec) => {
-      const stream = streamId(ctx);
+      const stream = streamId(ctx.rng);
       const records = corpus(ctx, N, `rt-${codec.name}`);
       let frames = 0;
       let wire = 0;

@@ -47,7 +47,7 @@ export const d12_6: Check = {
   async run(ctx) {
     const LIMIT = 8 * MiB;
     const { rx, dataDir } = await startReceiver(ctx, ['--max-decoded-bytes', String(LIMIT)]);
-    const G = streamId(ctx);
+    const G = streamId(ctx.rng);
     const good = await hello(ctx, rx, G, 'check-d12.6-good');
     // A big legal batch first: 20,000 records (~4 MB decoded, under the limit) must be accepted.
     const big = corpus(ctx, 20_000, 'big');
@@ -59,7 +59,7 @@ export const d12_6: Check = {
       10_000,
       `a gzip BATCH decoding to ~4 MB is under --max-decoded-bytes ${LIMIT}: accept it (your TODO in lessons/day12/bounded-decode.ts returns the whole output when it stays within the limit)`,
     );
-    const GOOD2 = streamId(ctx);
+    const GOOD2 = streamId(ctx.rng);
     const good2 = await hello(ctx, rx, GOOD2, 'check-d12.6-good2');
     const traffic = goodTraffic(ctx, good2, GOOD2, 1);
 
@@ -74,7 +74,7 @@ export const d12_6: Check = {
       }
     })();
     const bomb = gzipBomb();
-    const B = streamId(ctx);
+    const B = streamId(ctx.rng);
     try {
       await expectNack(
         ctx,
@@ -108,7 +108,7 @@ export const d12_6: Check = {
     // zstd, lz4, brotli: bombs that inflate to 64 MiB (8× the limit)
     const zeros = Buffer.alloc(64 * MiB);
     for (const codec of availableCodecs(ctx).filter((c) => c.id > 1)) {
-      const S = streamId(ctx);
+      const S = streamId(ctx.rng);
       const payload = codec.compress(zeros, codec.levels?.min);
       await expectNack(
         ctx,

@@ -27,7 +27,7 @@ export const d12_7: Check = {
   timeoutMs: 60_000,
   async run(ctx) {
     const { rx, dataDir } = await startReceiver(ctx);
-    const G = streamId(ctx);
+    const G = streamId(ctx.rng);
     const good = await hello(ctx, rx, G, 'check-d12.7-good');
     const traffic = goodTraffic(ctx, good, G, 1);
     const codecs = availableCodecs(ctx).filter((c) => c.id !== 0);
@@ -50,7 +50,7 @@ export const d12_7: Check = {
     for (const c of codecs.filter((x) => x.id !== 1))
       cases.push({ name: `a gzip payload labelled ${c.name} (codec ${c.id})`, codec: c.id, payload: gz });
     for (const k of cases) {
-      const S = streamId(ctx);
+      const S = streamId(ctx.rng);
       await expectNack(
         ctx,
         rx,

@@ -32,7 +32,7 @@ export const d12_8: Check = {
     const records = corpus(ctx, 100, 'codec');
     const raw = encodeBatchPayload(records);
     for (const id of [5, 9, 77, 255]) {
-      const S = streamId(ctx);
+      const S = streamId(ctx.rng);
       await expectNack(
         ctx,
         rx,
@@ -45,7 +45,7 @@ export const d12_8: Check = {
     }
     const refused = availableCodecs(ctx).filter((c) => c.id > 1);
     for (const c of refused) {
-      const S = streamId(ctx);
+      const S = streamId(ctx.rng);
       await expectNack(
         ctx,
         rx,
@@ -63,7 +63,7 @@ export const d12_8: Check = {
       });
     }
     // …while gzip and none, which it does take, still work
-    const G = streamId(ctx);
+    const G = streamId(ctx.rng);
     const c = await hello(ctx, rx, G, 'check-d12.8-good');
     await c.write(
       Buffer.concat([

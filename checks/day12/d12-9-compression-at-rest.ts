@@ -27,7 +27,7 @@ export const d12_9: Check = {
         '--fsync',
         'never',
       ]);
-      const S = streamId(ctx);
+      const S = streamId(ctx.rng);
       const records = corpus(ctx, N, `rest-${m.name}`);
       const c = await hello(ctx, rx, S, `check-d12.9-${m.name}`);
       // one batch at a time (~150 KB persisted each, past --rotate-bytes): every batch ends a file

@@ -3,22 +3,16 @@ import { FaultProxy } from '../../shared/fault-proxy.ts';
 import { RecordGenerator } from '../../shared/generate.ts';
 import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { CODECS, type Codec } from '../../shared/protocol/codecs.ts';
-import { encodeHello, FrameDecoder, FrameType, parseNack, type Frame } from '../../shared/protocol/frame.ts';
-import { expectEqual, expectTrue, fail, failNow, show, waitFor, waitUntil } from '../harness/assert.ts';
-import {
-  formatRanges,
-  readRecords,
-  readStats,
-  verifySeqs,
-  type PersistedRecord,
-  type Stats,
-} from '../harness/persisted.ts';
+import { encodeHello } from '../../shared/protocol/frame.ts';
+import { expectEqual, expectTrue, fail, show, waitFor } from '../harness/assert.ts';
+import { readStats, type PersistedRecord, type Stats } from '../harness/persisted.ts';
 import { tail } from '../harness/process.ts';
 import { randInt } from '../harness/rng.ts';
 import type { TcpClient } from '../harness/tcp.ts';
 import type { CheckContext, RunningProgram } from '../harness/types.ts';
 import { startReceiver as startKitReceiver } from '../harness/kit/programs.ts';
 import { sleep } from '../harness/kit/records.ts';
+import { expectNackThenClose, expectSeqsOnce, recordsByStream, waitAck } from '../harness/kit/lsp.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -54,26 +48,8 @@ export function corpus(ctx: CheckContext, n: number, prefix: string): string[] {
 }
 
 /** Every persisted record, grouped by `_rx.stream` (fails on lines that are not JSON objects). */
-export async function byStream(dataDir: string): Promise<Map<string, PersistedRecord[]>> {
-  const read = await readRecords(dataDir);
-  if (read.invalid.length > 0) {
-    const bad = read.invalid[0]!;
-    fail({
-      expected: 'every complete line of the records files to be a JSON record',
-      received: `${read.invalid.length} bad lines; first: ${show(bad.text.slice(0, 120))} (${bad.problem})`,
-      where: `${bad.file} line ${bad.lineNo}`,
-      hint: 'persist each decoded record + _rx, one per line',
-    });
-  }
-  const out = new Map<string, PersistedRecord[]>();
-  for (const p of read.records) {
-    const key = String((p.record['_rx'] as Json | undefined)?.['stream']);
-    let list = out.get(key);
-    if (!list) out.set(key, (list = []));
-    list.push(p);
-  }
-  return out;
-}
+export const byStream = (dataDir: string) =>
+  recordsByStream(dataDir, 'persist each decoded record + _rx, one per line');
 
 /** Records of `stream` as persisted. */
 export async function recordsOf(dataDir: string, stream: number): Promise<PersistedRecord[]> {
@@ -93,21 +69,7 @@ export async function expectPersisted(
   all?: Map<string, PersistedRecord[]>,
 ): Promise<void> {
   const records = all ? (all.get(String(stream)) ?? []) : await recordsOf(dataDir, stream);
-  const r = verifySeqs(records, { stream });
-  const n = sent.length;
-  const problems: string[] = [];
-  if (r.lost.length) problems.push(`${r.lost.length} lost (seqs ${formatRanges(r.lost)})`);
-  if (r.duplicated.length) problems.push(`${r.duplicated.length} duplicated (seqs ${formatRanges(r.duplicated)})`);
-  if (r.reordered) problems.push(`${r.reordered} out of order`);
-  if (r.maxSeq !== n) problems.push(`highest seq ${r.maxSeq}`);
-  if (r.count !== n) problems.push(`${r.count} records in all`);
-  if (problems.length)
-    fail({
-      expected: `seqs 1..${n} of ${what}, each persisted exactly once, in order`,
-      received: problems.join('; '),
-      where: dataDir,
-      hint,
-    });
+  expectSeqsOnce(records, { stream, n: sent.length, where: dataDir, hint, what });
   for (const p of records) {
     const seq = (p.record['_rx'] as Json)['seq'] as number;
     const want = sent[seq - 1]!;
@@ -125,56 +87,7 @@ export async function expectPersisted(
   }
 }
 
-/** A stream id for the check's own frames: a seeded u32, never 0. */
-export const streamId = (ctx: CheckContext) => 1 + Math.floor(ctx.rng() * 0xffff_fffe);
-
-export function framesFrom(c: TcpClient): Frame[] {
-  try {
-    return new FrameDecoder({ maxPayloadBytes: MiB }).push(Buffer.from(c.received()));
-  } catch (err) {
-    failNow({
-      expected: 'the receiver to send well-formed LSP/1 frames',
-      received: `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`,
-      where: `bytes received on the connection from ${c.localPeer}`,
-      hint: 'answer with encodeAck / encodeNack (shared/protocol)',
-    });
-  }
-}
-
-export async function waitAck(
-  c: TcpClient,
-  stream: number,
-  want: number,
-  timeoutMs: number,
-  hint: string,
-): Promise<void> {
-  let acks: number[] = [];
-  await waitUntil(
-    () => {
-      const frames = framesFrom(c);
-      const nack = frames.find((f) => f.type === FrameType.NACK);
-      if (nack)
-        failNow({
-          expected: `an ACK of stream ${stream} with seq ${want}`,
-          received: `a NACK ${show(nack.payload.toString('utf8'))}`,
-          where: `connection from ${c.localPeer}`,
-          hint,
-        });
-      acks = frames.filter((f) => f.type === FrameType.ACK && f.stream === stream).map((f) => f.seq);
-      return acks.some((s) => s >= want);
-    },
-    {
-      timeoutMs,
-      what: `an ACK of stream ${stream} with seq ${want}`,
-      where: `connection from ${c.localPeer}`,
-      hint,
-      received: () =>
-        acks.length
-          ? `ACK seqs ${show(acks.slice(-10))}`
-          : `no ACK${c.destroyed || c.peerEnded ? ' (the receiver closed the connection)' : ''}`,
-    },
-  );
-}
+export { framesFrom, streamId, waitAck } from '../harness/kit/lsp.ts';
 
 /** A fresh connection with a HELLO for `stream`, answered. */
 export async function hello(ctx: CheckContext, rx: RunningProgram, stream: number, name: string): Promise<TcpClient> {
@@ -197,48 +110,8 @@ export async function expectNack(
 ): Promise<void> {
   const c = await hello(ctx, rx, stream, `check-day12-${want}`);
   await c.write(bytes).catch(() => undefined); // the receiver may close before all of it is written
-  const nack = await waitUntil(
-    () => {
-      const f = framesFrom(c).find((x) => x.type === FrameType.NACK);
-      if (!f && c.closedState)
-        failNow({
-          expected: `a NACK {"code":"${want}"} before the close (${what})`,
-          received: 'the connection closed without a NACK',
-          where: `connection from ${c.localPeer}`,
-          hint,
-        });
-      if (!f && rx.exited)
-        failNow({
-          expected: `a NACK {"code":"${want}"} (${what})`,
-          received: `the receiver exited; stderr tail:\n${tail(rx.stderrText(), 5, 10)}`,
-          where: `receiver pid ${rx.pid}`,
-          hint: 'bad input never stops a server (CONVENTIONS.md §2)',
-        });
-      return f;
-    },
-    {
-      timeoutMs,
-      what: `a NACK after ${what}`,
-      where: `connection from ${c.localPeer}`,
-      hint,
-      received: () =>
-        `frames received: ${show(framesFrom(c).map((f) => FrameType[f.type]))}${c.closedState ? ' (connection closed)' : ''}`,
-    },
-  );
-  let code: string;
-  try {
-    code = parseNack(nack).code;
-  } catch (err) {
-    fail({
-      expected: 'a NACK payload {"code": "LS_ERR_…", "message": "…"}',
-      received: `${show(nack.payload.toString('utf8'))} (${(err as Error).message})`,
-      where: `connection from ${c.localPeer}`,
-      hint: 'encodeNack(stream, code, message)',
-    });
-  }
-  expectEqual(code, want, { what: `the NACK code for ${what}`, where: `connection from ${c.localPeer}`, hint });
-  await c.waitClosed(3000, `the receiver to close the connection after its NACK (${what})`);
-  ctx.log(`${what}: NACK ${code}, connection closed`);
+  await expectNackThenClose(c, { code: want, what, hint, timeoutMs, rx });
+  ctx.log(`${what}: NACK ${want}, connection closed`);
 }
 
 /** Batches a good client keeps sending while bad ones come and go: stops on stop(); all must be ACKed. */

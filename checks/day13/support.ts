@@ -1,17 +1,10 @@
 // What several of day13's checks use (split out of checks/day13.ts, issue 22).
 import path from 'node:path';
 import tls from 'node:tls';
-import { FrameDecoder, FrameType, type Frame } from '../../shared/protocol/frame.ts';
+import type { Frame } from '../../shared/protocol/frame.ts';
 import { ensureCerts, type CertSet } from '../../shared/tls/certs.ts';
-import { CheckFailure, expectTrue, fail, failNow, show, waitFor, waitUntil } from '../harness/assert.ts';
-import {
-  formatRanges,
-  readRecords,
-  readStats,
-  verifySeqs,
-  type PersistedRecord,
-  type Stats,
-} from '../harness/persisted.ts';
+import { CheckFailure, expectTrue, fail, show, waitFor } from '../harness/assert.ts';
+import { readRecords, readStats, type Stats } from '../harness/persisted.ts';
 import { tail } from '../harness/process.ts';
 import { pick } from '../harness/rng.ts';
 import type { CheckContext, ProgramExit, RunResult, WatchedProgram } from '../harness/types.ts';
@@ -21,7 +14,8 @@ import {
   type Receiver,
   type StartReceiverOptions,
 } from '../harness/kit/programs.ts';
-import { at, rxOf, sleep } from '../harness/kit/records.ts';
+import { at, sleep } from '../harness/kit/records.ts';
+import { decodeFrames, type FrameSource } from '../harness/kit/lsp.ts';
 
 export type Rec = Record<string, unknown>;
 
@@ -46,7 +40,8 @@ export const startReceiver = (
 
 export type Handshake = { ok: true } | { ok: false; code: string; message: string };
 
-export interface TlsConn {
+/** A FrameSource (kit/lsp.ts): `where` is its label. */
+export interface TlsConn extends FrameSource {
   readonly socket: tls.TLSSocket;
   readonly label: string;
   /** secureConnect, or the error that came first */
@@ -100,18 +95,9 @@ export class TlsClients {
       closed,
       isClosed: () => closedFlag,
       bytesReceived: () => bytes,
-      frames: () => {
-        try {
-          return new FrameDecoder({ maxPayloadBytes: 1 << 20 }).push(Buffer.concat(chunks));
-        } catch (err) {
-          failNow({
-            expected: 'the receiver to send well-formed LSP/1 frames over TLS',
-            received: `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`,
-            where: label,
-            hint: 'answer with encodeAck / encodeNack (shared/protocol)',
-          });
-        }
-      },
+      where: label,
+      frames: () =>
+        decodeFrames(Buffer.concat(chunks), label, 'answer with encodeAck / encodeNack (shared/protocol) over TLS'),
       write: (buf) =>
         new Promise<void>((resolve, reject) => {
           if (socket.destroyed)
@@ -164,47 +150,7 @@ export async function secure(conn: TlsConn, hint: string, timeoutMs = 5000): Pro
     });
 }
 
-/** Waits for an ACK of `stream` with seq ≥ `want`. */
-export async function waitAck(
-  conn: TlsConn,
-  stream: number,
-  want: number,
-  timeoutMs: number,
-  hint: string,
-): Promise<number[]> {
-  let acks: number[] = [];
-  await waitUntil(
-    () => {
-      const frames = conn.frames();
-      const nack = frames.find((f) => f.type === FrameType.NACK);
-      if (nack)
-        failNow({
-          expected: `an ACK of stream ${stream} ≥ ${want}`,
-          received: `a NACK ${show(nack.payload.toString('utf8'))}`,
-          where: conn.label,
-          hint,
-        });
-      acks = frames.filter((f) => f.type === FrameType.ACK && f.stream === stream).map((f) => f.seq);
-      if (acks.some((s) => s >= want)) return true;
-      if (conn.isClosed())
-        failNow({
-          expected: `an ACK of stream ${stream} ≥ ${want}`,
-          received: `the connection closed; ACKs so far ${show(acks.slice(-10))}`,
-          where: conn.label,
-          hint,
-        });
-      return false;
-    },
-    {
-      timeoutMs,
-      what: `an ACK of stream ${stream} with seq ≥ ${want}`,
-      where: conn.label,
-      hint,
-      received: () => `ACKs so far ${show(acks.slice(-10))}`,
-    },
-  );
-  return acks;
-}
+export { streamId, waitAck } from '../harness/kit/lsp.ts';
 
 export async function waitExit(p: WatchedProgram, timeoutMs: number, hint: string): Promise<ProgramExit> {
   const r = await Promise.race([p.exit, sleep(timeoutMs).then(() => undefined)]);
@@ -252,31 +198,7 @@ export function rec(id: string, rng: () => number): Rec {
   };
 }
 
-export const streamId = (rng: () => number) => 1 + Math.floor(rng() * 0xffff_fffe);
-
-export async function recordsOf(dataDir: string, stream: number): Promise<PersistedRecord[]> {
-  return (await readRecords(dataDir)).records.filter((p) => String(rxOf(p)['stream']) === String(stream));
-}
-
-/** Every seq 1..n of `stream` persisted exactly once, in order. */
-export async function expectSeqs(dataDir: string, stream: number, n: number, hint: string): Promise<PersistedRecord[]> {
-  const records = await recordsOf(dataDir, stream);
-  const r = verifySeqs(records);
-  const problems: string[] = [];
-  if (r.lost.length) problems.push(`lost ${formatRanges(r.lost)}`);
-  if (r.duplicated.length) problems.push(`duplicated ${formatRanges(r.duplicated)}`);
-  if (r.reordered) problems.push(`${r.reordered} out of order`);
-  if (r.maxSeq !== n) problems.push(`highest seq ${r.maxSeq}`);
-  if (r.count !== n) problems.push(`${r.count} records in all`);
-  if (problems.length)
-    fail({
-      expected: `seqs 1..${n} of stream ${stream}, each persisted exactly once, in order`,
-      received: problems.join('; '),
-      where: dataDir,
-      hint,
-    });
-  return records;
-}
+export { expectStreamSeqs as expectSeqs, recordsOfStream as recordsOf } from '../harness/kit/lsp.ts';
 
 export function tlsSection(stats: Stats | null): Rec {
   const t = stats?.['tls'];
