@@ -1,14 +1,6 @@
 import type { Check } from '../harness/types.ts';
 import { freePort } from '../../shared/free-port.ts';
-import {
-  BAD_VALUE_HINT,
-  bogusCase,
-  expectCliContract,
-  expectReadyLine,
-  startReceiverByEnv,
-} from '../harness/kit/contract.ts';
-
-const VALIDATE_FIRST = 'validate every flag before listening';
+import { expectCliContract, expectReadyLine, startReceiverByEnv } from '../harness/kit/contract.ts';
 
 export const d08_1: Check = {
   id: 'd08.1',
@@ -19,23 +11,15 @@ export const d08_1: Check = {
   timeoutMs: 45_000,
   async run(ctx) {
     const dataDir = await ctx.tmp();
-    const base = ['--data-dir', dataDir, '--port', '0'];
     await expectCliContract(
       ctx,
       [
         {
           program: 'receiver',
+          base: ['--data-dir', dataDir, '--port', '0'],
           usage: ['--port', '--data-dir'],
-          noReady: VALIDATE_FIRST,
-          bad: [
-            bogusCase('receiver', base),
-            {
-              args: ['--data-dir', dataDir, '--port', 'abc'],
-              flag: '--port',
-              cmd: 'receiver --port abc',
-              hint: BAD_VALUE_HINT,
-            },
-          ],
+          noReady: 'validate every flag before listening',
+          bad: [['--bogus'], ['--port', 'abc']],
         },
         { program: 'shipper', usage: [], bad: [], helpHint: 'the shipper follows the same contract: --help exits 0' },
       ],

@@ -4,13 +4,7 @@ import path from 'node:path';
 import { expectEqual, expectTrue, show } from '../harness/assert.ts';
 import type { Check } from '../harness/types.ts';
 import { freePort } from '../../shared/free-port.ts';
-import {
-  bogusCase,
-  expectCliContract,
-  expectReadyLine,
-  runByEnv,
-  startReceiverByEnv,
-} from '../harness/kit/contract.ts';
+import { expectCliContract, expectReadyLine, runByEnv, startReceiverByEnv } from '../harness/kit/contract.ts';
 import { at } from '../harness/kit/records.ts';
 
 export const d13_1: Check = {
@@ -24,13 +18,12 @@ export const d13_1: Check = {
   async run(ctx) {
     const dataDir = await ctx.tmp();
     const freshCerts = path.join(await ctx.tmp(), 'new-certs'); // does not exist yet
-    const base = ['--data-dir', dataDir, '--port', '0', '--certs', freshCerts];
-    const shBase = async () => ['--generate', '1', '--state-dir', await ctx.tmp()];
     await expectCliContract(
       ctx,
       [
         {
           program: 'receiver',
+          base: ['--data-dir', dataDir, '--port', '0', '--certs', freshCerts],
           usage: [
             '--port',
             '--data-dir',
@@ -43,31 +36,22 @@ export const d13_1: Check = {
             '--dashboard-port',
           ],
           bad: [
-            bogusCase('receiver', base),
-            {
-              args: [...base, '--min-tls', 'TLSv1.1'],
-              flag: '--min-tls',
-              cmd: 'receiver --min-tls TLSv1.1',
-              hint: 'TLS 1.0 and 1.1 are never accepted: --min-tls takes TLSv1.2 | TLSv1.3',
-            },
+            ['--bogus'],
+            ['--min-tls', 'TLSv1.1', 'TLS 1.0 and 1.1 are never accepted: --min-tls takes TLSv1.2 | TLSv1.3'],
           ],
         },
         {
           program: 'shipper',
+          base: async () => ['--generate', '1', '--state-dir', await ctx.tmp()],
           usage: ['--target', '--ca', '--cert', '--key', '--certs', '--state-dir', '--max-attempts'],
           bad: [
             {
-              args: [...(await shBase()), '--insecure'],
+              args: ['--insecure'],
               flag: '--insecure',
               cmd: 'shipper --insecure',
               hint: 'there is no way to turn verification off: --insecure is an unknown flag (exit 2)',
             },
-            {
-              args: [...(await shBase()), '--min-tls', 'TLSv1.1'],
-              flag: '--min-tls',
-              cmd: 'shipper --min-tls TLSv1.1',
-              hint: 'the shipper never offers TLS 1.0/1.1: --min-tls takes TLSv1.2 | TLSv1.3',
-            },
+            ['--min-tls', 'TLSv1.1', 'the shipper never offers TLS 1.0/1.1: --min-tls takes TLSv1.2 | TLSv1.3'],
           ],
         },
       ],

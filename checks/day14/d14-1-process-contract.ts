@@ -1,13 +1,7 @@
 import { expectEqual } from '../harness/assert.ts';
 import type { Check } from '../harness/types.ts';
 import { freePort } from '../../shared/free-port.ts';
-import {
-  bogusCase,
-  expectCliContract,
-  expectReadyLine,
-  runByEnv,
-  startReceiverByEnv,
-} from '../harness/kit/contract.ts';
+import { expectCliContract, expectReadyLine, runByEnv, startReceiverByEnv } from '../harness/kit/contract.ts';
 import { at } from '../harness/kit/records.ts';
 
 export const d14_1: Check = {
@@ -19,13 +13,12 @@ export const d14_1: Check = {
   timeoutMs: 90_000,
   async run(ctx) {
     const dataDir = await ctx.tmp();
-    const lgBase = ['--dry-run', '--count', '1'];
-    const rxBase = ['--port', '0', '--data-dir', dataDir];
     await expectCliContract(
       ctx,
       [
         {
           program: 'loadgen',
+          base: ['--dry-run', '--count', '1'],
           usage: [
             '--target',
             '--transport',
@@ -47,33 +40,20 @@ export const d14_1: Check = {
             '--progress',
           ],
           bad: [
-            bogusCase('loadgen', lgBase),
-            {
-              args: [...lgBase, '--rate', 'fast'],
-              flag: '--rate',
-              cmd: 'loadgen --rate fast',
-              hint: '--rate takes a number of records/s or max',
-            },
-            {
-              args: [...lgBase, '--transport', 'carrier-pigeon'],
-              flag: '--transport',
-              cmd: 'loadgen --transport carrier-pigeon',
-              hint: '--transport takes ndjson | lsp | lsp-tls | udp | syslog-tcp | syslog-udp',
-            },
+            ['--bogus'],
+            ['--rate', 'fast', '--rate takes a number of records/s or max'],
+            [
+              '--transport',
+              'carrier-pigeon',
+              '--transport takes ndjson | lsp | lsp-tls | udp | syslog-tcp | syslog-udp',
+            ],
           ],
         },
         {
           program: 'receiver',
+          base: ['--port', '0', '--data-dir', dataDir],
           usage: ['--port', '--data-dir', '--queue', '--overflow', '--drain-rate', '--fsync'],
-          bad: [
-            bogusCase('receiver', rxBase),
-            {
-              args: [...rxBase, '--overflow', 'sometimes'],
-              flag: '--overflow',
-              cmd: 'receiver --overflow sometimes',
-              hint: '--overflow takes block | drop-newest',
-            },
-          ],
+          bad: [['--bogus'], ['--overflow', 'sometimes', '--overflow takes block | drop-newest']],
         },
       ],
       { timeoutMs: 40_000, tailChars: 400 },

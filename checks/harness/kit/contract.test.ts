@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { CheckFailure } from '../assert.ts';
 import type { CheckContext, ProgramName, RunResult } from '../types.ts';
-import { bogusCase, expectCliContract, expectReadyLine, runByEnv, type ProgramContract } from './contract.ts';
+import { badFlagCase, expectCliContract, expectReadyLine, runByEnv, type ProgramContract } from './contract.ts';
 
 const result = (over: Partial<RunResult>): RunResult => ({
   exitCode: 0,
@@ -36,17 +36,16 @@ const keeper = (_: ProgramName, args: string[]): RunResult =>
       ? result({ exitCode: 2, stderr: 'unknown flag --bogus\n' })
       : result({ exitCode: 2, stderr: `bad value for ${args.at(-2)}\n` });
 
+let dirs = 0;
 const table: ProgramContract[] = [
   {
     program: 'receiver',
     usage: ['--port', '--data-dir'],
     noReady: 'validate first',
-    bad: [
-      bogusCase('receiver', ['--port', '0']),
-      { args: ['--port', 'abc'], flag: '--port', cmd: 'receiver --port abc', hint: 'h' },
-    ],
+    base: ['--port', '0'],
+    bad: [['--bogus'], { args: ['--port', 'abc'], flag: '--port', cmd: 'receiver --port abc', hint: 'h' }],
   },
-  { program: 'shipper', usage: [], bad: [] },
+  { program: 'shipper', base: () => Promise.resolve(['--state-dir', `d${++dirs}`]), usage: [], bad: [['--x', '1']] },
 ];
 
 const failure = (p: Promise<unknown>) =>
@@ -59,7 +58,13 @@ describe('expectCliContract', () => {
   it('passes a program that keeps the contract, after running --help and every bad case', async () => {
     const { ctx, calls } = fakeCtx(keeper);
     await expectCliContract(ctx, table, { timeoutMs: 1000 });
-    expect(calls).toEqual(['receiver --help', 'receiver --port 0 --bogus', 'receiver --port abc', 'shipper --help']);
+    expect(calls).toEqual([
+      'receiver --help',
+      'receiver --port 0 --bogus',
+      'receiver --port 0 --port abc',
+      'shipper --help',
+      'shipper --state-dir d1 --x 1',
+    ]);
   });
 
   it('fails on a usage that does not name a flag', async () => {
@@ -89,6 +94,26 @@ describe('expectCliContract', () => {
     );
     const err = await failure(expectCliContract(ctx, table, { timeoutMs: 1000 }));
     expect((err as CheckFailure).hint).toBe('validate first');
+  });
+});
+
+describe('badFlagCase', () => {
+  it('spells out the short forms with the contract hints', () => {
+    expect(badFlagCase('shipper', ['--bogus'])).toEqual({
+      args: ['--bogus'],
+      flag: '--bogus',
+      cmd: 'shipper --bogus',
+      hint: 'an unknown flag is an error: one stderr line naming it, exit 2',
+    });
+    expect(badFlagCase('receiver', ['--port', 'abc']).hint).toBe(
+      'a bad value is an error: one stderr line naming the flag, exit 2',
+    );
+    expect(badFlagCase('receiver', ['--fsync', 'x', 'h'])).toEqual({
+      args: ['--fsync', 'x'],
+      flag: '--fsync',
+      cmd: 'receiver --fsync x',
+      hint: 'h',
+    });
   });
 });
 

@@ -8,7 +8,7 @@ import { exitedWith, stderrNames } from './exit.ts';
 
 /** A command line the program must refuse at start: exit 2, one stderr line naming `flag`. */
 export interface BadFlagCase {
-  /** The arguments after the program. */
+  /** The arguments after the row's `base`. */
   args: string[];
   /** The flag the stderr line must name. */
   flag: string;
@@ -17,12 +17,21 @@ export interface BadFlagCase {
   hint: string;
 }
 
+/**
+ * A bad case in short: `[flag]` an unknown flag, `[flag, value]` a bad value (each with the contract's hint),
+ * `[flag, value, hint]` a bad value with a hint of its own; or a whole BadFlagCase.
+ */
+export type BadFlag =
+  [flag: string] | [flag: string, value: string] | [flag: string, value: string, hint: string] | BadFlagCase;
+
 /** One program's row of the contract table. */
 export interface ProgramContract {
   program: ProgramName;
+  /** What every bad case starts with (a data dir, --port 0, …); a function gives each case its own (state dirs). */
+  base?: string[] | (() => Promise<string[]>);
   /** The flags `--help` must list (on stdout or stderr). */
   usage: string[];
-  bad: BadFlagCase[];
+  bad: BadFlag[];
   /** The hint when `--help` does not exit 0; default: it prints usage and exits 0. */
   helpHint?: string;
   /** With this hint, a bad case must not print a ready line either (a server checks every flag before it listens). */
@@ -43,9 +52,12 @@ export const UNKNOWN_FLAG_HINT = 'an unknown flag is an error: one stderr line n
 export const BAD_VALUE_HINT = 'a bad value is an error: one stderr line naming the flag, exit 2';
 export const ENV_FLAG_HINT = 'every flag also reads LOGSTREAM_<FLAG> from the environment (flag first)';
 
-/** `--bogus` after `args`: the unknown-flag case every program has. */
-export function bogusCase(program: ProgramName, args: string[] = []): BadFlagCase {
-  return { args: [...args, '--bogus'], flag: '--bogus', cmd: `${program} --bogus`, hint: UNKNOWN_FLAG_HINT };
+/** The whole case of a short one. */
+export function badFlagCase(program: ProgramName, bad: BadFlag): BadFlagCase {
+  if (!Array.isArray(bad)) return bad;
+  const [flag, value, hint] = bad;
+  if (value === undefined) return { args: [flag], flag, cmd: `${program} ${flag}`, hint: UNKNOWN_FLAG_HINT };
+  return { args: [flag, value], flag, cmd: `${program} ${flag} ${value}`, hint: hint ?? BAD_VALUE_HINT };
 }
 
 /**
@@ -62,11 +74,16 @@ export async function expectCliContract(
     ...(opts.noteReady ? { noteReady: true } : {}),
   };
   for (const row of table) {
+    const cases = row.bad.map((b) => badFlagCase(row.program, b));
+    const base = async () => (typeof row.base === 'function' ? await row.base() : (row.base ?? []));
     const run = (args: string[]) => ctx.run(row.program, args, { timeoutMs: opts.timeoutMs });
-    const [help, ...bad] = await Promise.all([run(['--help']), ...row.bad.map((c) => run(c.args))]);
+    const [help, ...bad] = await Promise.all([
+      run(['--help']),
+      ...cases.map(async (c) => run([...(await base()), ...c.args])),
+    ]);
     exitedWith(help, 0, `${row.program} --help`, row.helpHint ?? HELP_HINT, exit);
     expectUsage(help, row.program, row.usage);
-    row.bad.forEach((c, i) => {
+    cases.forEach((c, i) => {
       exitedWith(bad[i]!, 2, c.cmd, c.hint, exit);
       stderrNames(bad[i]!, c.flag, c.cmd, row.noReady === undefined ? {} : { noReady: row.noReady });
     });
