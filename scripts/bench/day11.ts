@@ -11,12 +11,12 @@
  * experiment's first table). Batch 1 ships a twentieth of the records (at most 50,000): its rate is what
  * is compared, and a million single-record frames would take minutes.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { RecordGenerator } from '../../shared/generate.ts';
-import { startProgram } from '../lib/launch.ts';
-import { lspBlast, toBatchFrames } from './lsp-blast.ts';
+import { lspReceiver, persisted, shipperDone, startReceiver } from './receivers.ts';
+import { toBatchFrames } from './lsp-blast.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 
 const STREAM = 11;
@@ -32,48 +32,28 @@ function corpus(opts: { records: number }): BenchContext {
   return ctx;
 }
 
-async function persisted(dir: string): Promise<number> {
-  const stats = JSON.parse(await readFile(join(dir, 'stats.json'), 'utf8')) as { records: { persisted: number } };
-  return stats.records.persisted;
-}
-
 function shipperAt(batch: number): Contender {
   return {
     name: `day11 shipper → receiver, batch ${batch}`,
     async run(ctx): Promise<RunResult> {
       const n = batch === 1 ? Math.min(50_000, Math.max(1000, Math.floor(ctx.records / 20))) : ctx.records;
       const dir = await mkdtemp(join(os.tmpdir(), 'logstream-bench-d11-'));
-      const rx = startProgram({
-        name: 'receiver',
-        file: 'lessons/day11/receiver.ts',
-        args: ['--port', '0', '--data-dir', join(dir, 'rx'), '--fsync', 'interval'],
-      });
+      const rx = startReceiver('receiver', 'lessons/day11/receiver.ts', join(dir, 'rx'), ['--fsync', 'interval']);
       try {
-        const ready = await rx.ready;
-        const tx = startProgram({
-          name: 'shipper',
-          file: 'lessons/day11/shipper.ts',
-          args: [
-            '--target',
-            `${ready.host}:${ready.port}`,
-            '--generate',
-            String(n),
-            '--state-dir',
-            join(dir, 'state'),
-            '--progress-ms',
-            '0',
-            '--batch-records',
-            String(batch),
-            '--batch-bytes',
-            '4MiB',
-            '--batch-delay-ms',
-            '20',
-            '--window-batches',
-            '100000',
-          ],
-        });
-        const done = await tx.done;
-        if (!done) throw new Error('shipper printed no done line');
+        const done = await shipperDone('shipper', 'lessons/day11/shipper.ts', await rx.ready, n, [
+          '--state-dir',
+          join(dir, 'state'),
+          '--progress-ms',
+          '0',
+          '--batch-records',
+          String(batch),
+          '--batch-bytes',
+          '4MiB',
+          '--batch-delay-ms',
+          '20',
+          '--window-batches',
+          '100000',
+        ]);
         if (done['acked'] !== n) throw new Error(`shipper got ACKs for ${String(done['acked'])} of ${n}`);
         await rx.stop();
         const got = await persisted(join(dir, 'rx'));
@@ -96,25 +76,8 @@ function shipperAt(batch: number): Contender {
 
 const receiverAlone: Contender = {
   name: 'day11 receiver alone (pre-encoded frames of 1000)',
-  async run(ctx): Promise<RunResult> {
-    const dir = await mkdtemp(join(os.tmpdir(), 'logstream-bench-d11rx-'));
-    const rx = startProgram({
-      name: 'receiver',
-      file: 'lessons/day11/receiver.ts',
-      args: ['--port', '0', '--data-dir', dir, '--fsync', 'interval'],
-    });
-    try {
-      const ready = await rx.ready;
-      const r = await lspBlast(ready.host, ready.port, STREAM, frames1000.get(ctx)!, ctx.records);
-      await rx.stop();
-      const got = await persisted(dir);
-      if (got !== ctx.records) throw new Error(`receiver persisted ${got} of ${ctx.records}`);
-      return { records: ctx.records, bytes: r.bytes, ms: r.ms, extra: { acks: r.acks } };
-    } finally {
-      await rx.stop();
-      await rm(dir, { recursive: true, force: true });
-    }
-  },
+  run: (ctx) =>
+    lspReceiver('lessons/day11/receiver.ts', ['--fsync', 'interval'], STREAM, frames1000.get(ctx)!, ctx.records),
 };
 
 export const day11Scenario: Scenario = {

@@ -13,7 +13,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { CODECS } from '../../shared/protocol/codecs.ts';
-import { startProgram } from '../lib/launch.ts';
+import { shipperDone, startReceiver } from './receivers.ts';
 import type { Contender, Scenario } from './types.ts';
 
 export interface CodecRunOptions {
@@ -54,22 +54,15 @@ interface FinalStats {
 export async function runCodec(opts: CodecRunOptions): Promise<CodecRun> {
   const dir = await mkdtemp(join(os.tmpdir(), 'logstream-day12-'));
   const rxDir = join(dir, 'rx');
-  const rx = startProgram({
-    name: 'day12 receiver',
-    file: 'lessons/day12/receiver.ts',
-    args: ['--port', '0', '--data-dir', rxDir, '--fsync', opts.fsync ?? 'interval'],
-  });
+  const rx = startReceiver('day12 receiver', 'lessons/day12/receiver.ts', rxDir, ['--fsync', opts.fsync ?? 'interval']);
   try {
-    const ready = await rx.ready;
     const level = opts.level === undefined ? [] : ['--level', String(opts.level)];
-    const tx = startProgram({
-      name: 'day12 shipper',
-      file: 'lessons/day12/shipper.ts',
-      args: [
-        '--target',
-        `${ready.host}:${ready.port}`,
-        '--generate',
-        String(opts.records),
+    const done = await shipperDone(
+      `shipper --codec ${opts.codec}`,
+      'lessons/day12/shipper.ts',
+      await rx.ready,
+      opts.records,
+      [
         '--seed',
         String(opts.seed ?? 42),
         '--codec',
@@ -80,9 +73,7 @@ export async function runCodec(opts: CodecRunOptions): Promise<CodecRun> {
         '--progress-ms',
         '0',
       ],
-    });
-    const done = await tx.done;
-    if (!done) throw new Error(`shipper --codec ${opts.codec} printed no done line`);
+    );
     if (done['acked'] !== opts.records)
       throw new Error(`shipper --codec ${opts.codec}: ${String(done['acked'])} of ${opts.records} ACKed`);
     await rx.stop();

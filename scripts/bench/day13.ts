@@ -13,17 +13,15 @@
  * Every contender starts its own receiver on a fresh data dir; the certificates are made once (setup).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { RecordGenerator } from '../../shared/generate.ts';
-import { waitDrain } from '../../shared/net.ts';
 import { encodeHello, FrameDecoder, FrameType } from '../../shared/protocol/frame.ts';
 import { ensureCerts, type CertSet } from '../../shared/tls/certs.ts';
 import { startProgram } from '../lib/launch.ts';
 import { toChunks } from './blast.ts';
-import { toBatchFrames } from './lsp-blast.ts';
+import { lspBlast, plainConnect, toBatchFrames, type Connect } from './lsp-blast.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 
 const STREAM = 13;
@@ -37,14 +35,6 @@ interface Day13Context extends BenchContext {
   handshakes: number;
 }
 
-export type Connect = (host: string, port: number) => Promise<net.Socket>;
-
-export const plainConnect: Connect = (host, port) =>
-  new Promise((resolve, reject) => {
-    const s = net.connect({ host, port, noDelay: true });
-    s.once('connect', () => resolve(s)).once('error', reject);
-  });
-
 export const tlsConnect =
   (ca: Buffer, opts: tls.ConnectionOptions = {}): Connect =>
   (host, port) =>
@@ -54,53 +44,14 @@ export const tlsConnect =
       s.once('secureConnect', () => resolve(s)).once('error', reject);
     });
 
-/** An LSP/1 client on one connection: HELLO, then frames as fast as the socket takes them; resolves at the ACK of `lastSeq`. */
-export async function lspOver(
+/** An LSP/1 client on one connection (lsp-blast.ts): HELLO, then frames as fast as the socket takes them; resolves at the ACK of `lastSeq`. */
+export const lspOver = (
   connect: Connect,
   host: string,
   port: number,
   frames: readonly Buffer[],
   lastSeq: number,
-): Promise<{ ms: number; bytes: number }> {
-  const t0 = performance.now();
-  const socket = await connect(host, port);
-  const decoder = new FrameDecoder();
-  let acked = -1;
-  let onAck: (() => void) | undefined;
-  socket.on('data', (chunk: Buffer) => {
-    for (const f of decoder.push(chunk)) {
-      if (f.type === FrameType.ACK) {
-        acked = f.seq;
-        onAck?.();
-      } else if (f.type === FrameType.NACK) socket.destroy(new Error(`NACK: ${f.payload.toString()}`));
-    }
-  });
-  const closed = new Promise<never>((_, rej) =>
-    socket.once('close', () => rej(new Error(`connection closed at ACK ${acked}`))),
-  );
-  closed.catch(() => {});
-  const ackAtLeast = (seq: number) =>
-    Promise.race([
-      closed,
-      new Promise<void>((resolve) => {
-        if (acked >= seq) return resolve();
-        onAck = () => {
-          if (acked >= seq) resolve();
-        };
-      }),
-    ]);
-  socket.write(encodeHello(STREAM, { name: 'bench-day13' }));
-  await ackAtLeast(0);
-  let bytes = 0;
-  for (const f of frames) {
-    bytes += f.length;
-    if (!socket.write(f)) await waitDrain(socket);
-  }
-  await ackAtLeast(lastSeq);
-  const ms = performance.now() - t0;
-  socket.destroy();
-  return { ms, bytes };
-}
+): Promise<{ ms: number; bytes: number }> => lspBlast(host, port, STREAM, frames, lastSeq, connect);
 
 /** `n` connections, `HANDSHAKE_CLIENTS` at a time, each connect (+ handshake) → HELLO → ACK → close. */
 async function connections(connect: Connect, host: string, port: number, n: number): Promise<number> {

@@ -18,8 +18,7 @@ import { join } from 'node:path';
 import { RecordGenerator } from '../../shared/generate.ts';
 import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { encodeHello, FrameDecoder, FrameType } from '../../shared/protocol/frame.ts';
-import { startProgram } from '../lib/launch.ts';
-import { tempDir } from './receivers.ts';
+import { shipperDone, startReceiver, tempDir } from './receivers.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 
 const POLITE_STREAM = 1717;
@@ -107,11 +106,7 @@ interface FairnessContext extends BenchContext {
 
 async function run(ctx: FairnessContext, flood: boolean): Promise<RunResult> {
   const dir = await tempDir('fair');
-  const rx = startProgram({
-    name: 'day09 receiver',
-    file: 'lessons/day09/receiver.ts',
-    args: ['--port', '0', '--data-dir', join(dir, 'rx'), '--fsync', 'interval'],
-  });
+  const rx = startReceiver('day09 receiver', 'lessons/day09/receiver.ts', join(dir, 'rx'), ['--fsync', 'interval']);
   try {
     const ready = await rx.ready;
     const t0 = performance.now();
@@ -125,30 +120,20 @@ async function run(ctx: FairnessContext, flood: boolean): Promise<RunResult> {
         extra: { ackP50Ms: l.p50, ackP99Ms: l.p99, ackMaxMs: l.max },
       };
     }
-    const tx = startProgram({
-      name: 'flood',
-      file: 'lessons/day09/shipper.ts',
-      args: [
-        '--target',
-        `${ready.host}:${ready.port}`,
-        '--generate',
-        String(ctx.records),
-        '--batch-records',
-        '1000',
-        '--state-dir',
-        join(dir, 'flood'),
-        '--progress-ms',
-        '0',
-      ],
-    });
     let floodDone = false;
-    const done = tx.done.finally(() => (floodDone = true));
+    const done = shipperDone('flood', 'lessons/day09/shipper.ts', ready, ctx.records, [
+      '--batch-records',
+      '1000',
+      '--state-dir',
+      join(dir, 'flood'),
+      '--progress-ms',
+      '0',
+    ]).finally(() => (floodDone = true));
     // the polite client starts once the flood is under way, and stops when it ends
     await new Promise((r) => setTimeout(r, 300));
     const l = await polite(ready.host, ready.port, ctx.lines, () => floodDone);
     const d = await done;
-    if (!d || d['acked'] !== ctx.records)
-      throw new Error(`the flood got ACKs for ${String(d?.['acked'])} of ${ctx.records}`);
+    if (d['acked'] !== ctx.records) throw new Error(`the flood got ACKs for ${String(d['acked'])} of ${ctx.records}`);
     const floodPerSec = Math.round(Number(d['recordsPerSec']));
     return {
       records: l.acked,

@@ -23,17 +23,29 @@ export function toBatchFrames(lines: readonly string[], stream: number, batchRec
   return out;
 }
 
-/** Sends the frames on one connection; resolves when the receiver has ACKed seq `lastSeq`. */
+/** Opens a connection (plain TCP, or TLS in day13.ts) and resolves once it is ready for frames. */
+export type Connect = (host: string, port: number) => Promise<net.Socket>;
+
+export const plainConnect: Connect = (host, port) =>
+  new Promise((resolve, reject) => {
+    const s = net.connect({ host, port, noDelay: true });
+    s.once('connect', () => resolve(s)).once('error', reject);
+  });
+
+/**
+ * Sends the frames on one connection (`connect`: plain TCP by default; the clock includes it, and a TLS
+ * handshake); resolves when the receiver has ACKed seq `lastSeq`.
+ */
 export async function lspBlast(
   host: string,
   port: number,
   stream: number,
   frames: readonly Buffer[],
   lastSeq: number,
+  connect: Connect = plainConnect,
 ): Promise<LspBlastResult> {
   const t0 = performance.now();
-  const socket = net.connect({ host, port, noDelay: true });
-  await new Promise<void>((res, rej) => socket.once('connect', res).once('error', rej));
+  const socket = await connect(host, port);
   const decoder = new FrameDecoder();
   let acks = 0;
   let acked = -1;

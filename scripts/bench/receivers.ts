@@ -6,13 +6,39 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { startProgram } from '../lib/launch.ts';
+import { startProgram, type Program, type ProgramEvent } from '../lib/launch.ts';
 import { blast } from './blast.ts';
 import { lspBlast } from './lsp-blast.ts';
 import type { RunResult } from './types.ts';
 
 export async function tempDir(tag: string): Promise<string> {
   return mkdtemp(join(os.tmpdir(), `logstream-bench-${tag}-`));
+}
+
+/** A lesson's receiver on any free port, writing into `dataDir`, with `args` after those. */
+export function startReceiver(name: string, file: string, dataDir: string, args: string[] = []): Program {
+  return startProgram({ name, file, args: ['--port', '0', '--data-dir', dataDir, ...args] });
+}
+
+/**
+ * A lesson's shipper sending `records` generated records to the receiver that printed `ready`, with `args`
+ * after those; resolves with its done line (a shipper that prints none fails the run).
+ */
+export async function shipperDone(
+  name: string,
+  file: string,
+  ready: { host: string; port: number },
+  records: number,
+  args: string[] = [],
+): Promise<ProgramEvent> {
+  const tx = startProgram({
+    name,
+    file,
+    args: ['--target', `${ready.host}:${ready.port}`, '--generate', String(records), ...args],
+  });
+  const done = await tx.done;
+  if (!done) throw new Error(`${name} printed no done line`);
+  return done;
 }
 
 /** Records the receiver persisted, from the stats.json it writes at SIGTERM. */
@@ -32,7 +58,7 @@ export async function withReceiver<T extends { ms: number; bytes: number }>(
   expect?: number,
 ): Promise<T> {
   const dir = await tempDir('rx');
-  const p = startProgram({ name: file, file, args: ['--port', '0', '--data-dir', dir, ...args] });
+  const p = startReceiver(file, file, dir, args);
   try {
     const ready = await p.ready;
     const r = await move(ready.host, ready.port);

@@ -6,10 +6,9 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RecordGenerator } from '../../shared/generate.ts';
-import { startProgram } from '../lib/launch.ts';
 import { toChunks } from './blast.ts';
 import { toBatchFrames } from './lsp-blast.ts';
-import { blastReceiver, lspReceiver, tempDir } from './receivers.ts';
+import { blastReceiver, lspReceiver, shipperDone, startReceiver, tempDir } from './receivers.ts';
 import type { BenchContext, Contender, Scenario } from './types.ts';
 import { day10Scenario } from './udp-lane.ts';
 import { syslogScenario } from './syslog.ts';
@@ -83,20 +82,9 @@ export const SCENARIOS: Record<string, Scenario> = {
         name: 'day08 shipper --generate → receiver',
         async run(ctx) {
           const dir = await tempDir('e2e');
-          const rx = startProgram({
-            name: 'receiver',
-            file: 'lessons/day08/receiver.ts',
-            args: ['--port', '0', '--data-dir', dir],
-          });
+          const rx = startReceiver('receiver', 'lessons/day08/receiver.ts', dir);
           try {
-            const ready = await rx.ready;
-            const tx = startProgram({
-              name: 'shipper',
-              file: 'lessons/day08/shipper.ts',
-              args: ['--target', `${ready.host}:${ready.port}`, '--generate', String(ctx.records)],
-            });
-            const done = await tx.done;
-            if (!done) throw new Error('shipper printed no done line');
+            const done = await shipperDone('shipper', 'lessons/day08/shipper.ts', await rx.ready, ctx.records);
             return { records: Number(done.sent), bytes: Number(done.bytes), ms: Number(done.elapsedMs) };
           } finally {
             await rx.stop();
@@ -131,29 +119,14 @@ export const SCENARIOS: Record<string, Scenario> = {
         name: 'day09 shipper --generate → receiver',
         async run(ctx) {
           const dir = await tempDir('e2e9');
-          const rx = startProgram({
-            name: 'receiver',
-            file: 'lessons/day09/receiver.ts',
-            args: ['--port', '0', '--data-dir', join(dir, 'rx')],
-          });
+          const rx = startReceiver('receiver', 'lessons/day09/receiver.ts', join(dir, 'rx'));
           try {
-            const ready = await rx.ready;
-            const tx = startProgram({
-              name: 'shipper',
-              file: 'lessons/day09/shipper.ts',
-              args: [
-                '--target',
-                `${ready.host}:${ready.port}`,
-                '--generate',
-                String(ctx.records),
-                '--state-dir',
-                join(dir, 'state'),
-                '--progress-ms',
-                '0',
-              ],
-            });
-            const done = await tx.done;
-            if (!done) throw new Error('shipper printed no done line');
+            const done = await shipperDone('shipper', 'lessons/day09/shipper.ts', await rx.ready, ctx.records, [
+              '--state-dir',
+              join(dir, 'state'),
+              '--progress-ms',
+              '0',
+            ]);
             if (done['acked'] !== ctx.records)
               throw new Error(`shipper got ACKs for ${String(done['acked'])} of ${ctx.records}`);
             return {

@@ -24,7 +24,8 @@ import { waitDrain } from '../../shared/net.ts';
 import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { HEADER_SIZE } from '../../shared/protocol/frame.ts';
 import { TokenBucket } from '../../shared/token-bucket.ts';
-import { startProgram } from '../lib/launch.ts';
+import type { Program } from '../lib/launch.ts';
+import { shipperDone, startReceiver } from './receivers.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 
 export interface LaneRun {
@@ -73,6 +74,12 @@ async function tempDir(tag: string): Promise<string> {
   return mkdtemp(join(os.tmpdir(), `logstream-day10-${tag}-`));
 }
 
+/** The day 10 receiver in `dir`, not fsyncing (the disk is not what the loss curve measures), with --rcvbuf if given. */
+function udpReceiver(dir: string, rcvbuf: number | undefined): Program {
+  const args = ['--fsync', 'never', ...(rcvbuf !== undefined ? ['--rcvbuf', String(rcvbuf)] : [])];
+  return startReceiver('day10 receiver', 'lessons/day10/receiver.ts', dir, args);
+}
+
 async function finalStats(dir: string): Promise<FinalStats> {
   return JSON.parse(await readFile(join(dir, 'stats.json'), 'utf8')) as FinalStats;
 }
@@ -80,37 +87,17 @@ async function finalStats(dir: string): Promise<FinalStats> {
 /** One run of the UDP lane: day 10 receiver + day 10 shipper at `rate` records/s. */
 export async function runUdpLane(opts: UdpLaneOptions): Promise<LaneRun> {
   const dir = await tempDir('udp');
-  const rxArgs = [
-    '--port',
-    '0',
-    '--data-dir',
-    dir,
-    '--fsync',
-    'never',
-    ...(opts.rcvbuf !== undefined ? ['--rcvbuf', String(opts.rcvbuf)] : []),
-  ];
-  const rx = startProgram({ name: 'day10 receiver', file: 'lessons/day10/receiver.ts', args: rxArgs });
+  const rx = udpReceiver(dir, opts.rcvbuf);
   try {
-    const ready = await rx.ready;
-    const tx = startProgram({
-      name: 'day10 shipper',
-      file: 'lessons/day10/shipper.ts',
-      args: [
-        '--target',
-        `${ready.host}:${ready.port}`,
-        '--generate',
-        String(opts.records),
-        '--seed',
-        String(opts.seed ?? 1),
-        '--rate',
-        String(opts.rate),
-        '--stream-id',
-        '10',
-        ...(opts.maxDatagram ? ['--max-datagram', String(opts.maxDatagram)] : []),
-      ],
-    });
-    const done = await tx.done;
-    if (!done) throw new Error('the day 10 shipper printed no done line');
+    const done = await shipperDone('the day 10 shipper', 'lessons/day10/shipper.ts', await rx.ready, opts.records, [
+      '--seed',
+      String(opts.seed ?? 1),
+      '--rate',
+      String(opts.rate),
+      '--stream-id',
+      '10',
+      ...(opts.maxDatagram ? ['--max-datagram', String(opts.maxDatagram)] : []),
+    ]);
     // SIGTERM: the receiver reads what is still in its socket buffer, then writes its final stats.
     await rx.stop();
     const st = await finalStats(dir);
@@ -142,11 +129,7 @@ export async function runUdpLane(opts: UdpLaneOptions): Promise<LaneRun> {
 /** One run of day 08's TCP lane: the same generated records, paced with the same token bucket. */
 export async function runTcpLane(opts: { records: number; rate: number; seed?: number }): Promise<LaneRun> {
   const dir = await tempDir('tcp');
-  const rx = startProgram({
-    name: 'day08 receiver',
-    file: 'lessons/day08/receiver.ts',
-    args: ['--port', '0', '--data-dir', dir, '--fsync', 'never'],
-  });
+  const rx = startReceiver('day08 receiver', 'lessons/day08/receiver.ts', dir, ['--fsync', 'never']);
   try {
     const ready = await rx.ready;
     // Generate first: the clock measures the network and the receiver, not the generator.
@@ -237,16 +220,7 @@ export async function runUdpReceiver(opts: {
 }): Promise<LaneRun> {
   const records = opts.counts.reduce((a, b) => a + b, 0);
   const dir = await tempDir('udprx');
-  const rxArgs = [
-    '--port',
-    '0',
-    '--data-dir',
-    dir,
-    '--fsync',
-    'never',
-    ...(opts.rcvbuf !== undefined ? ['--rcvbuf', String(opts.rcvbuf)] : []),
-  ];
-  const rx = startProgram({ name: 'day10 receiver', file: 'lessons/day10/receiver.ts', args: rxArgs });
+  const rx = udpReceiver(dir, opts.rcvbuf);
   const socket = dgram.createSocket('udp4');
   socket.on('error', () => {});
   try {
