@@ -441,7 +441,8 @@ export class FileSink extends EventEmitter {
           const flushing = this.fsyncDue;
           this.fsyncDue = false;
           this.kickSync();
-          if (flushing) await this.whenDurable(ticket).catch(() => {}); // a failed fsync has failed the sink
+          if (flushing) await this.whenDurable(ticket).catch(() => {});
+          if (this.failed) return; // the sync loop failed the sink: nothing more is written
         } else if (this.opts.fsync === 'always' || this.fsyncDue) {
           this.fsyncDue = false;
           this.rejectsDirty = false;
