@@ -1,16 +1,12 @@
 // AckedIngest behind a real LspReceiver on loopback: HELLO → durable mark, ACK only once durable,
 // dedup of a resend, a gap counted, marks recovered by a second instance on the same data dir.
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AckedIngest } from './ingest.ts';
-import { createLog } from '../../shared/log.ts';
-import { LspReceiver } from '../../shared/lsp-receiver.ts';
 import { encodeBatch } from '../../shared/protocol/batch.ts';
-import { encodeHello, FrameDecoder, FrameType, type Frame } from '../../shared/protocol/frame.ts';
-import { ReceiverStats } from '../../shared/stats.ts';
+import { encodeHello } from '../../shared/protocol/frame.ts';
+import { connectRaw, startIngest } from '../../tests/support/lsp-loopback.ts';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -19,45 +15,19 @@ afterEach(async () => {
 
 const rec = (i: number) => `{"ts":"2026-11-26T12:00:00.000Z","level":"info","msg":"m${i}"}`;
 
+/** The ingest behind a receiver on loopback, and one raw client connected to it. */
 async function start(dir: string, parseThreads = 0) {
-  const stats = new ReceiverStats('t', 'lsp1-tcp');
-  const log = createLog('test');
-  const ingest = await AckedIngest.open({
+  const rx = await startIngest({
     dataDir: dir,
-    fsync: 'interval',
-    fsyncIntervalMs: 10,
-    rotateBytes: 1 << 30,
-    lane: 't',
-    stats,
-    log,
     parseThreads,
     rejectsPerSecond: 0, // every reject written (the test reads them all)
   });
-  const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: 10, idleTimeoutMs: 60_000 });
-  ingest.attach(rx);
-  const server = net.createServer({ noDelay: true }, rx.accept);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  const socket = net.connect({ host: '127.0.0.1', port });
-  await new Promise<void>((r) => socket.once('connect', r));
-  socket.on('error', () => {});
-  const frames: Frame[] = [];
-  const dec = new FrameDecoder();
-  socket.on('data', (c: Buffer) => frames.push(...dec.push(c)));
+  const client = await connectRaw(rx.port);
   const stop = async () => {
-    socket.destroy();
-    server.close();
-    await ingest.shutdown(rx);
+    client.socket.destroy();
+    await rx.stop();
   };
-  const acks = () => frames.filter((f) => f.type === FrameType.ACK).map((f) => f.seq);
-  const until = async (cond: () => boolean) => {
-    const end = Date.now() + 5000;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error(`timed out; acks ${acks().join(',')}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
-  return { stats, ingest, socket, acks, until, stop, frames };
+  return { ...rx, ...client, stop };
 }
 
 async function recordLines(dir: string): Promise<string[]> {

@@ -3,18 +3,17 @@
 // before its HELLO too (LS_ERR_HELLO_REQUIRED); the owner's records are untouched; the binding survives a
 // restart; a data dir from before owners existed adopts its first writer.
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AckedIngest, type AckedIngestOptions } from './ingest.ts';
+import type { AckedIngestOptions } from './ingest.ts';
 import { OWNERS_FILE, OwnersFile, OwnersFileError } from './stream-owners.ts';
 import { SHELF_DIR } from './stream-shelf.ts';
-import { createLog } from '../../shared/log.ts';
-import { LspReceiver, type LspConnection } from '../../shared/lsp-receiver.ts';
+import type { LspConnection } from '../../shared/lsp-receiver.ts';
 import { encodeBatch } from '../../shared/protocol/batch.ts';
-import { encodeHello, FrameDecoder, FrameType, parseNack, type Frame } from '../../shared/protocol/frame.ts';
+import { encodeHello } from '../../shared/protocol/frame.ts';
 import { ReceiverStats } from '../../shared/stats.ts';
+import { connectRaw, startIngest, type RawLspClient } from '../../tests/support/lsp-loopback.ts';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -30,76 +29,26 @@ async function tmpDir(): Promise<string> {
   return dir;
 }
 
-/** A client connection: what it received, and when it was closed. */
-interface Client {
-  socket: net.Socket;
-  frames: Frame[];
-  acks(stream: number): number[];
-  nack(): { code: string; message: string } | undefined;
-  closed: Promise<void>;
-  until(cond: () => boolean, what: string): Promise<void>;
-}
+type Client = RawLspClient;
 
+/** The ingest behind a receiver on loopback; connect() opens raw clients, all closed by stop(). */
 async function start(dir: string, extra: Partial<AckedIngestOptions> = {}) {
-  const stats = new ReceiverStats('t', 'lsp1-tcp');
-  const log = createLog('test');
-  const ingest = await AckedIngest.open({
-    dataDir: dir,
-    fsync: 'interval',
-    fsyncIntervalMs: 10,
-    rotateBytes: 1 << 30,
-    lane: 't',
-    stats,
-    log,
-    ...extra,
-  });
-  const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: 10, idleTimeoutMs: 60_000 });
-  ingest.attach(rx);
-  const server = net.createServer({ noDelay: true }, rx.accept);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  const sockets: net.Socket[] = [];
+  const rx = await startIngest({ dataDir: dir, ...extra });
+  const clients: Client[] = [];
   const connect = async (): Promise<Client> => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    sockets.push(socket);
-    await new Promise<void>((r) => socket.once('connect', r));
-    socket.on('error', () => {});
-    const frames: Frame[] = [];
-    const dec = new FrameDecoder();
-    socket.on('data', (c: Buffer) => frames.push(...dec.push(c)));
-    const closed = new Promise<void>((r) => socket.once('close', () => r()));
-    const c: Client = {
-      socket,
-      frames,
-      acks: (stream) => frames.filter((f) => f.type === FrameType.ACK && f.stream === stream).map((f) => f.seq),
-      nack: () => {
-        const f = frames.find((x) => x.type === FrameType.NACK);
-        return f ? parseNack(f) : undefined;
-      },
-      closed,
-      until: async (cond, what) => {
-        const end = Date.now() + 5000;
-        while (!cond()) {
-          if (Date.now() > end)
-            throw new Error(
-              `timed out waiting for ${what}; frames ${frames.map((f) => `${FrameType[f.type]}(${f.stream},${f.seq})`).join(' ')}`,
-            );
-          await new Promise((r) => setTimeout(r, 5));
-        }
-      },
-    };
+    const c = await connectRaw(rx.port);
+    clients.push(c);
     return c;
   };
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    for (const s of sockets) s.destroy();
-    server.close();
-    await ingest.shutdown(rx);
+    for (const c of clients) c.socket.destroy();
+    await rx.stop();
   };
   cleanup.push(stop);
-  return { stats, ingest, connect, stop };
+  return { stats: rx.stats, ingest: rx.ingest, connect, stop };
 }
 
 /** HELLO, then seqs from..to in one BATCH, each answered. */
