@@ -217,6 +217,18 @@ export function formatHostPort(hp: HostPort): string {
   return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
 
+type RangedArgs<D> = [flags: string, description: string, defaultValue: D, range?: { min?: number; max?: number }];
+
+/** A number option whose text `parse` reads and holds to [min, max] (opt.int, opt.bytes). */
+function ranged<D extends number | undefined>(
+  parse: (raw: string, min: number, max: number) => number,
+  ...[flags, description, defaultValue, range = {}]: RangedArgs<D>
+): OptionSpec<number, Always<D>> {
+  const min = range.min ?? 0;
+  const max = range.max ?? Number.MAX_SAFE_INTEGER;
+  return { flags, description, defaultValue, parse: (raw) => parse(raw, min, max) };
+}
+
 export const opt = {
   string<D extends string | undefined = undefined>(
     flags: string,
@@ -228,25 +240,13 @@ export const opt = {
   requiredString(flags: string, description: string): OptionSpec<string, true> {
     return { flags, description, required: true };
   },
-  int<D extends number | undefined>(
-    flags: string,
-    description: string,
-    defaultValue: D,
-    range: { min?: number; max?: number } = {},
-  ): OptionSpec<number, Always<D>> {
-    const min = range.min ?? 0;
-    const max = range.max ?? Number.MAX_SAFE_INTEGER;
-    return { flags, description, defaultValue, parse: (raw) => parseInteger(raw, min, max) };
+  /** a whole number within range (default 0 .. MAX_SAFE_INTEGER) */
+  int<D extends number | undefined>(...a: RangedArgs<D>): OptionSpec<number, Always<D>> {
+    return ranged(parseInteger, ...a);
   },
-  bytes<D extends number | undefined>(
-    flags: string,
-    description: string,
-    defaultValue: D,
-    range: { min?: number; max?: number } = {},
-  ): OptionSpec<number, Always<D>> {
-    const min = range.min ?? 0;
-    const max = range.max ?? Number.MAX_SAFE_INTEGER;
-    return { flags, description, defaultValue, parse: (raw) => parseSize(raw, min, max) };
+  /** a size in bytes, with or without a unit (64KiB, 4MiB), within range */
+  bytes<D extends number | undefined>(...a: RangedArgs<D>): OptionSpec<number, Always<D>> {
+    return ranged(parseSize, ...a);
   },
   choice<T extends string>(
     flags: string,

@@ -11,6 +11,7 @@
  * - `validateLspShipper(values)`: one source, --follow needs a file, cap ≥ base, --batch-bytes holds at
  *   least one record; one line naming the flag.
  * - `ownDir(program, flag, open)`: a state or spool dir another live shipper holds → exit 2 naming the flag.
+ * - `shipperDirs(program, args)`: the --state-dir, the --spool and the --follow position, each through ownDir.
  */
 import os from 'node:os';
 import {
@@ -27,6 +28,8 @@ import { lanePort } from '../../shared/lanes.ts';
 import { RecordGenerator } from '../../shared/generate.ts';
 import { CODEC_NAMES } from '../../shared/protocol/codecs.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../../shared/protocol/limits.ts';
+import { ShipperState, type FollowState } from './shipper-state.ts';
+import { Spool } from './spool.ts';
 
 /** The smallest valid record (shared/protocol/README.md §1) plus its LF: no --batch-bytes below this can hold any record. */
 export const SMALLEST_RECORD_BYTES = '{"ts":"2026-01-01T00:00:00Z","level":"info","msg":""}'.length + 1;
@@ -182,4 +185,26 @@ export function ownDir<T>(program: string, flag: string, open: () => T): T {
     process.stderr.write(`${program}: ${flag}: ${err.message}\n`);
     process.exit(2);
   }
+}
+
+/** What an acknowledged shipper keeps on disk (days 09, 11–13, scale; issue 22.2: it stood in each one). */
+export interface ShipperDirs {
+  state: ShipperState;
+  spool: Spool | undefined;
+  follow: FollowState | undefined;
+}
+
+/** Opens a shipper's dirs; a dir another live shipper holds is a usage error naming its flag (ownDir). */
+export function shipperDirs(program: string, args: LspShipperArgs): ShipperDirs {
+  // The stream id (and a followed file's acknowledged position) live in --state-dir; one shipper per dir.
+  const state = ownDir(program, '--state-dir', () =>
+    ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }),
+  );
+  // Past --queue-records, records wait on disk here [d09.6].
+  const spool = args.spool
+    ? ownDir(program, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes }))
+    : undefined;
+  // Where a --follow run resumes: after the last line whose record the receiver ACKed [d09.5].
+  const follow: FollowState | undefined = args.follow ? state.followOf(args.input!) : undefined;
+  return { state, spool, follow };
 }

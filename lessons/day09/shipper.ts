@@ -35,9 +35,7 @@ import { parseCli } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
 import { DAY09_POLICIES } from './policies.ts';
 import { LspShipper } from './shipper-engine.ts';
-import { lspShipperOptions, ownDir, validateLspShipper } from './shipper-options.ts';
-import { ShipperState, type FollowState } from './shipper-state.ts';
-import { Spool } from './spool.ts';
+import { lspShipperOptions, shipperDirs, validateLspShipper } from './shipper-options.ts';
 
 const PROGRAM = 'lessons/day09/shipper.ts';
 const args = parseCli({
@@ -49,16 +47,9 @@ const args = parseCli({
 });
 
 const log = createLog('day09/shipper');
-// The stream id (and a followed file's acknowledged position) live in --state-dir; one shipper per dir.
-const state = ownDir(PROGRAM, '--state-dir', () =>
-  ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }),
-);
-// Past --queue-records, records wait on disk here [d09.6].
-const spool = args.spool
-  ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes }))
-  : undefined;
-// Where a --follow run resumes: after the last line whose record the receiver ACKed [d09.5].
-const follow: FollowState | undefined = args.follow ? state.followOf(args.input!) : undefined;
+// --state-dir (the stream id; with --follow the acknowledged read position [d09.5]) and --spool [d09.6]: one
+// shipper per dir (lessons/day09/shipper-options.ts)
+const dirs = shipperDirs(PROGRAM, args);
 
-const shipper = new LspShipper({ lesson: 'day09', args, log, state, spool, follow, policies: DAY09_POLICIES });
+const shipper = new LspShipper({ lesson: 'day09', args, log, ...dirs, policies: DAY09_POLICIES });
 process.exit(await shipper.run());

@@ -37,7 +37,6 @@ import {
   generatePaced,
   LspShipper,
   lspShipperOptions,
-  ownDir,
   SMALLEST_RECORD_BYTES,
   validateLspShipper,
   WaitTimes,
@@ -48,8 +47,7 @@ import { announceDone, onShutdown } from '../../shared/process.ts';
 import { encodeBatchPayload } from '../../shared/protocol/batch.ts';
 import { encodeFrame, FrameType, HEADER_SIZE } from '../../shared/protocol/frame.ts';
 import { RecordGenerator } from '../../shared/generate.ts';
-import { ShipperState } from '../day09/shipper-state.ts';
-import { Spool } from '../day09/spool.ts';
+import { shipperDirs } from '../day09/shipper-options.ts';
 
 const PROGRAM = 'lessons/day11/shipper.ts';
 /** The most a UDP datagram can carry (65,535 - IPv4 header 20 - UDP header 8). */
@@ -126,13 +124,7 @@ const log = createLog('day11/shipper');
 // grouped is a policy it is handed (lessons/day09/batching.ts). Day 09's policy sends what is waiting; ours
 // is the Batcher: full, bytes or --batch-delay-ms after its first record, whichever first.
 async function shipTcp(): Promise<number> {
-  const state = ownDir(PROGRAM, '--state-dir', () =>
-    ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }),
-  );
-  const spool = args.spool
-    ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes }))
-    : undefined;
-  const follow = args.follow ? state.followOf(args.input!) : undefined;
+  const { state, spool, follow } = shipperDirs(PROGRAM, args); // --state-dir, --spool, --follow's position
   const shipper = new LspShipper({
     lesson: 'day11',
     args,

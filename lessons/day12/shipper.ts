@@ -24,11 +24,10 @@
  */
 import { opt, parseCli } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspShipper, lspCodecOptions, lspShipperOptions, ownDir, validateLspShipper } from '../day09/shipper-engine.ts';
+import { LspShipper, lspCodecOptions, lspShipperOptions, validateLspShipper } from '../day09/shipper-engine.ts';
+import { shipperDirs } from '../day09/shipper-options.ts';
 import { Batcher } from '../day11/batcher.ts';
 import { CODEC_NAMES, codecByName, type Codec } from '../../shared/protocol/codecs.ts';
-import { ShipperState } from '../day09/shipper-state.ts';
-import { Spool } from '../day09/spool.ts';
 
 const PROGRAM = 'lessons/day12/shipper.ts';
 const args = parseCli({
@@ -108,21 +107,13 @@ function compressBatch(payload: Buffer, lvl: number | undefined): Buffer {
 const deciding: Codec = { ...codec, compress: compressBatch };
 
 // ---- the engine (day 09) ------------------------------------------------------------------------------
-const state = ownDir(PROGRAM, '--state-dir', () =>
-  ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }),
-);
-const spool = args.spool
-  ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes }))
-  : undefined;
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 const shipper: LspShipper = new LspShipper({
   lesson: 'day12',
   args,
   log,
-  state,
-  spool,
-  follow: args.follow ? state.followOf(args.input!) : undefined,
+  ...shipperDirs(PROGRAM, args), // --state-dir, --spool, --follow's position
   batching: (o) => new Batcher<string>(o), // day 11's batches: full, bytes, or --batch-delay-ms
   // minBytes 0: the size rule is ours (compressBatch), so the engine hands every batch to `deciding`
   compression: { codec: deciding, level, minBytes: 0 },

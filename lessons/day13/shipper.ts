@@ -20,10 +20,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { opt, parseCli, type HostPort } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspShipper, lspShipperOptions, ownDir, validateLspShipper } from '../day09/shipper-engine.ts';
+import { LspShipper, lspShipperOptions, validateLspShipper } from '../day09/shipper-engine.ts';
+import { shipperDirs } from '../day09/shipper-options.ts';
 import { Batcher } from '../day11/batcher.ts';
-import { ShipperState } from '../day09/shipper-state.ts';
-import { Spool } from '../day09/spool.ts';
 import { ensureCerts } from '../../shared/tls/certs.ts';
 import { explainClientFailure, isVerificationFailure } from './tls-failures.ts';
 
@@ -180,20 +179,11 @@ function explain(code: string, message: string): void {
 }
 
 // ---- 3. everything else is day 09's shipper ------------------------------------------------------
-const state = ownDir(PROGRAM, '--state-dir', () =>
-  ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }),
-);
-const spool = args.spool
-  ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes }))
-  : undefined;
-
 const shipper = new LspShipper({
   lesson: 'day13',
   args,
   log,
-  state,
-  spool,
-  follow: args.follow ? state.followOf(args.input!) : undefined,
+  ...shipperDirs(PROGRAM, args), // --state-dir, --spool, --follow's position
   connect: connectTls,
   batching: (o) => new Batcher<string>(o), // day 11's batches: full, bytes, or --batch-delay-ms
   doneExtra: () => ({ tls: { ...tlsInfo, ca: caFile, clientCert: args.cert ?? null } }),

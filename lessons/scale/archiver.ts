@@ -17,7 +17,7 @@
  * Run: npx tsx lessons/scale/archiver.ts --nats nats://127.0.0.1:4301,… --data-dir data/scale/archive
  */
 import { AckPolicy, DeliverPolicy, jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
-import { opt, parseCli } from '../../shared/cli.ts';
+import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
 import { HwmStore, type StreamMarks } from '../day09/hwm-store.ts';
 import { readRxStreamSeq } from '../../shared/storage/rx.ts';
 import { jetstreamSinkOptions, topologyOf, validateJetStreamArgs } from './jetstream/options.ts';
@@ -36,6 +36,8 @@ import { FileSink } from '../../shared/storage/file-sink.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 
 const { sink: _sink, publishTimeoutMs: _pt, ...jsOptions } = jetstreamSinkOptions();
+// the records files' settings, as every receiver takes them (shared/cli.ts); the fsync policies are the archiver's own
+const files = receiverOptions('scale-archive');
 const args = parseCli({
   name: 'lessons/scale/archiver.ts',
   summary:
@@ -56,20 +58,9 @@ const args = parseCli({
       ['always', 'interval', 'never'] as const,
       'interval',
     ),
-    fsyncIntervalMs: opt.int('--fsync-interval-ms <n>', 'fsync period with --fsync interval', 50, {
-      min: 1,
-      max: 60_000,
-    }),
-    rotateBytes: opt.bytes(
-      '--rotate-bytes <size>',
-      'records files hold at most this size (rotated before a write would pass it; a single longer record gets a file of its own)',
-      256 << 20,
-      { min: 4096 },
-    ),
-    statsIntervalMs: opt.int('--stats-interval-ms <n>', 'how often stats.json is rewritten', 1000, {
-      min: 10,
-      max: 60_000,
-    }),
+    fsyncIntervalMs: { ...files.fsyncIntervalMs, defaultValue: 50 },
+    rotateBytes: files.rotateBytes,
+    statsIntervalMs: files.statsIntervalMs,
   },
   validate: (v) => validateJetStreamArgs({ ...v, sink: 'jetstream', publishTimeoutMs: 0 }),
 });

@@ -9,10 +9,9 @@
  */
 import { parseCli } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
-import { LspShipper, lspShipperOptions, ownDir, validateLspShipper } from '../day09/shipper-engine.ts';
+import { LspShipper, lspShipperOptions, validateLspShipper } from '../day09/shipper-engine.ts';
+import { shipperDirs } from '../day09/shipper-options.ts';
 import { Batcher } from '../day11/batcher.ts';
-import { ShipperState } from '../day09/shipper-state.ts';
-import { Spool } from '../day09/spool.ts';
 
 const PROGRAM = 'lessons/scale/shipper.ts';
 const args = parseCli({
@@ -23,19 +22,11 @@ const args = parseCli({
   validate: validateLspShipper,
 });
 const log = createLog('scale/shipper');
-const state = ownDir(PROGRAM, '--state-dir', () =>
-  ShipperState.open(args.stateDir, args.streamId === undefined ? {} : { streamId: args.streamId }),
-);
-const spool = args.spool
-  ? ownDir(PROGRAM, '--spool', () => new Spool({ dir: args.spool!, maxBytes: args.spoolBytes }))
-  : undefined;
 const shipper = new LspShipper({
   lesson: 'scale',
   args,
   log,
-  state,
-  spool,
-  follow: args.follow ? state.followOf(args.input!) : undefined,
+  ...shipperDirs(PROGRAM, args), // --state-dir, --spool, --follow's position
   batching: (o) => new Batcher<string>(o), // day 11's batches: full, bytes, or --batch-delay-ms
   doneExtra: () => ({ targets: args.target.all.length }),
 });
