@@ -18,9 +18,12 @@ import { join } from 'node:path';
 import { FaultProxy } from '../../shared/fault-proxy.ts';
 import { startProgram, type Program, type ProgramEvent } from '../lib/launch.ts';
 import {
+  cutConnections,
   DriverBase,
   durableMark,
   live,
+  stallProxy,
+  stopReceiver,
   shipperStream,
   startReceiverOnPort,
   track,
@@ -253,9 +256,7 @@ export class AckedLane extends DriverBase {
           startedMs: this.now(),
           tookMs: 0,
         };
-        process.kill(this.receiver.pid, 'SIGSTOP');
-        await sleep(f.holdMs);
-        process.kill(this.receiver.pid, 'SIGCONT');
+        await stopReceiver(this.receiver, f.holdMs);
         f.tookMs = this.now() - f.startedMs;
         this.faultLog.push(f);
       }
@@ -311,23 +312,12 @@ export class AckedLane extends DriverBase {
         this.shipperRestarts++;
         return 'kill -9, restarted with the same --state-dir';
       }
-      case 'cut': {
-        const n = f.param === 1 ? proxy.reset() : proxy.cut();
-        return `${f.param === 1 ? 'RST' : 'FIN'} on ${n} connection(s)`;
-      }
-      case 'stall': {
-        proxy.stall(true);
-        await sleep(f.holdMs);
-        proxy.stall(false);
-        return `no bytes either way for ${f.holdMs} ms`;
-      }
-      case 'sigstop': {
-        const pid = this.receiver!.pid;
-        process.kill(pid, 'SIGSTOP');
-        await sleep(f.holdMs);
-        process.kill(pid, 'SIGCONT');
-        return `receiver stopped for ${f.holdMs} ms`;
-      }
+      case 'cut':
+        return cutConnections(proxy, f.param);
+      case 'stall':
+        return stallProxy(proxy, f.holdMs);
+      case 'sigstop':
+        return stopReceiver(this.receiver!, f.holdMs);
       case 'slow-disk': {
         await this.restartReceiver(`slow:${f.param}`);
         await sleep(f.holdMs + 1000);

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FaultProxy } from '../../shared/fault-proxy.ts';
 import { startProgram, type Program, type StartOptions } from '../lib/launch.ts';
 import type { LaneFamily, LaneId } from './lanes.ts';
 import type { FaultKind, PlannedFault } from './schedule.ts';
@@ -298,4 +299,81 @@ export async function shipperStream(stateDir: string, lane: string, lastLines: (
   }, 30_000);
   if (!ok || stream === undefined) throw new Error(`${lane}: the shipper wrote no ${stateFile}\n${lastLines()}`);
   return stream;
+}
+
+// The faults every lane behind a FaultProxy takes alike; each returns its note for the report.
+
+/** FIN (param 0) or RST (param 1) on every connection through the proxy. */
+export function cutConnections(proxy: FaultProxy, param: number): string {
+  const n = param === 1 ? proxy.reset() : proxy.cut();
+  return `${param === 1 ? 'RST' : 'FIN'} on ${n} connection(s)`;
+}
+
+/** Nothing forwarded either way for `holdMs`. */
+export async function stallProxy(proxy: FaultProxy, holdMs: number): Promise<string> {
+  proxy.stall(true);
+  await sleep(holdMs);
+  proxy.stall(false);
+  return `no bytes either way for ${holdMs} ms`;
+}
+
+/** The receiver SIGSTOPped for `holdMs`, then SIGCONT. */
+export async function stopReceiver(receiver: Program, holdMs: number): Promise<string> {
+  process.kill(receiver.pid, 'SIGSTOP');
+  await sleep(holdMs);
+  process.kill(receiver.pid, 'SIGCONT');
+  return `receiver stopped for ${holdMs} ms`;
+}
+
+/**
+ * A lane whose receiver sits behind a FaultProxy and whose client (shipper, forwarder, loadgen) the lane
+ * restarts itself (the stream lanes, day 14): its progress line, peaks, and a receiver kill -9 + restart.
+ */
+export abstract class ProxiedLane extends DriverBase {
+  abstract readonly dataDir: string;
+  receiver: Program | undefined;
+  protected port = 0;
+  protected proxy: FaultProxy | undefined;
+  /** the receiver is killed and not back yet: the client's loss meanwhile is the fault's */
+  protected receiverDown = false;
+
+  /** Starts the receiver on `port` (0 the first time) and sets `receiver` and `port`. */
+  protected abstract startReceiver(): Promise<void>;
+  /** The client running now, if any. */
+  protected abstract client(): Program | undefined;
+
+  async status(): Promise<string> {
+    const v = await readStats(this.dataDir);
+    return `${this.id} ${(v?.records?.persisted ?? 0).toLocaleString('en')}`;
+  }
+
+  async samplePeaks(): Promise<void> {
+    await this.samplePeak('receiver', this.receiver);
+    await this.samplePeak('shipper', this.client());
+  }
+
+  /** kill -9 of the receiver, then a restart on the same port. */
+  protected async killReceiver(): Promise<string> {
+    this.receiverDown = true;
+    killNow(this.receiver!.pid);
+    await this.receiver!.exit;
+    await this.startReceiver();
+    this.receiverDown = false;
+    this.receiverRestarts++;
+    return `kill -9, back on port ${this.port}`;
+  }
+}
+
+export interface StatsView {
+  records?: { persisted?: number; received?: number };
+  streams?: Record<string, { hwm?: number }>;
+  syslog?: { udp?: { messages?: number; dropped?: number } };
+}
+
+export async function readStats(dataDir: string): Promise<StatsView | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dataDir, 'stats.json'), 'utf8')) as StatsView;
+  } catch {
+    return undefined;
+  }
 }

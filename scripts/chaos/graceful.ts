@@ -15,6 +15,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
 import { REPO_ROOT, startProgram, type Program } from '../lib/launch.ts';
+import { programs } from './lanes.ts';
 import { partialLines, type PartialLine } from './partial-lines.ts';
 import { killAll, killNow, signalAndWait, waitFor } from './util.ts';
 
@@ -50,51 +51,51 @@ const lsp = (target: string, stateDir: string) => [
 export const GRACEFUL_CASES: GracefulCase[] = [
   {
     id: 'day08',
-    receiver: 'lessons/day08/receiver.ts',
+    receiver: programs('day08').receiver,
     receiverArgs: () => [],
-    shipper: 'lessons/day08/shipper.ts',
+    shipper: programs('day08').shipper,
     shipperArgs: (t) => ['--target', t, '--generate', '50000000'],
     orphanMayFail: true,
   },
   {
     id: 'day09',
-    receiver: 'lessons/day09/receiver.ts',
+    receiver: programs('day09').receiver,
     receiverArgs: () => [],
-    shipper: 'lessons/day09/shipper.ts',
+    shipper: programs('day09').shipper,
     shipperArgs: lsp,
   },
   {
     id: 'day10',
-    receiver: 'lessons/day10/receiver.ts',
+    receiver: programs('day10').receiver,
     receiverArgs: () => [],
-    shipper: 'lessons/day10/shipper.ts',
+    shipper: programs('day10').shipper,
     shipperArgs: (t) => ['--target', t, '--generate', '50000000'],
     orphanMayFail: true,
   },
   {
     id: 'day11',
-    receiver: 'lessons/day11/receiver.ts',
+    receiver: programs('day11').receiver,
     receiverArgs: () => [],
-    shipper: 'lessons/day11/shipper.ts',
+    shipper: programs('day11').shipper,
     shipperArgs: lsp,
   },
   {
     id: 'day12',
-    receiver: 'lessons/day12/receiver.ts',
+    receiver: programs('day12').receiver,
     receiverArgs: () => [],
-    shipper: 'lessons/day12/shipper.ts',
+    shipper: programs('day12').shipper,
     shipperArgs: (t, s) => [...lsp(t, s), '--codec', 'zstd'],
   },
   {
     id: 'day13',
-    receiver: 'lessons/day13/receiver.ts',
+    receiver: programs('day13').receiver,
     receiverArgs: () => ['--certs', CERTS],
-    shipper: 'lessons/day13/shipper.ts',
+    shipper: programs('day13').shipper,
     shipperArgs: (t, s) => [...lsp(t, s), '--certs', CERTS],
   },
   {
     id: 'day14',
-    receiver: 'lessons/day14/receiver.ts',
+    receiver: programs('day14').receiver,
     receiverArgs: () => [],
     shipper: 'lessons/day14/loadgen.ts',
     shipperArgs: (t) => ['--target', t, '--transport', 'lsp', '--rate', 'max', '--duration', '600'],
@@ -102,9 +103,8 @@ export const GRACEFUL_CASES: GracefulCase[] = [
   },
   {
     id: 'syslog',
-    receiver: 'lessons/stack/syslog-receiver.ts',
+    ...programs('syslog'),
     receiverArgs: () => ['--tcp-port', '0', '--udp-port', '0', '--tls-port', '0', '--certs', CERTS],
-    shipper: 'lessons/stack/syslog-forward.ts',
     shipperArgs: (t) => ['--target', t, '--generate', '50000000'],
     targetPort: (r) => (r.ports as { tcp: number }).tcp,
     // load only: the forwarder feeds the receiver whose stop is measured; it has a SIGTERM handler now (stop

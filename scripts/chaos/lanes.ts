@@ -20,10 +20,11 @@
  * - `jetstream` (lessons/scale): 3 nats-server nodes, 3 receivers into an R3 stream, the archiver, a
  *   failing-over shipper; kill -9 of a receiver, a node, the archiver: 0 lost, 0 duplicated in the archive.
  *
- * Ports, programs and transports: one line per lane here; when a shared lane table appears (shared/lanes.ts)
- * the programs should come from it.
+ * Programs come from the lane table (shared/lanes.ts, issue 22.4); ports do not matter here (every program
+ * listens on a free port); the transports are the chaos report's finer names (octet-counted syslog, …).
  */
 import { join } from 'node:path';
+import { lane as tableLane, type LaneId as TableLaneId } from '../../shared/lanes.ts';
 import { REPO_ROOT } from '../lib/launch.ts';
 import type { FaultKind } from './schedule.ts';
 
@@ -105,6 +106,13 @@ export interface ChaosLaneDef {
 }
 
 export const CERTS = join(REPO_ROOT, 'certs');
+
+/** A lane's receiver and shipper, from the lane table (shared/lanes.ts). */
+export function programs(id: TableLaneId): { receiver: string; shipper: string } {
+  const { receiver, shipper } = tableLane(id);
+  return { receiver, shipper };
+}
+
 /** records files rotate a few times per run (rotated files are read back too, .zst included) */
 export const rotate = (d: { records: number }) =>
   String(Math.max(1 << 20, Math.min(64 << 20, Math.floor((d.records * 200) / 4))));
@@ -112,18 +120,16 @@ export const rotate = (d: { records: number }) =>
 export const CHAOS_LANES: Record<AckedLaneId | 'day10', ChaosLaneDef> = {
   day09: {
     id: 'day09',
-    transport: 'lsp1-tcp',
-    receiver: 'lessons/day09/receiver.ts',
-    shipper: 'lessons/day09/shipper.ts',
+    transport: TRANSPORT.day09,
+    ...programs('day09'),
     notes: 'fsync always (group commit)',
     receiverArgs: (d) => ['--fsync', 'always', '--rotate-bytes', rotate(d)],
     shipperArgs: () => [],
   },
   day11: {
     id: 'day11',
-    transport: 'lsp1-tcp',
-    receiver: 'lessons/day11/receiver.ts',
-    shipper: 'lessons/day11/shipper.ts',
+    transport: TRANSPORT.day11,
+    ...programs('day11'),
     notes: 'fsync interval; shipper spool with a small memory bound',
     receiverArgs: (d) => ['--fsync', 'interval', '--rotate-bytes', rotate(d)],
     // a memory bound of 1–3 s of traffic: a longer outage overflows to the spool
@@ -131,27 +137,24 @@ export const CHAOS_LANES: Record<AckedLaneId | 'day10', ChaosLaneDef> = {
   },
   day12: {
     id: 'day12',
-    transport: 'lsp1-tcp',
-    receiver: 'lessons/day12/receiver.ts',
-    shipper: 'lessons/day12/shipper.ts',
+    transport: TRANSPORT.day12,
+    ...programs('day12'),
     notes: 'zstd on the wire; rotated files zstd at rest',
     receiverArgs: (d) => ['--fsync', 'interval', '--rotate-bytes', rotate(d), '--rest-compression', 'zstd'],
     shipperArgs: () => ['--codec', 'zstd'],
   },
   day13: {
     id: 'day13',
-    transport: 'lsp1-tls',
-    receiver: 'lessons/day13/receiver.ts',
-    shipper: 'lessons/day13/shipper.ts',
+    transport: TRANSPORT.day13,
+    ...programs('day13'),
     notes: 'TLS; fsync never (a kill -9 loses nothing the kernel has)',
     receiverArgs: (d) => ['--fsync', 'never', '--rotate-bytes', rotate(d), '--certs', CERTS],
     shipperArgs: () => ['--certs', CERTS],
   },
   day10: {
     id: 'day10',
-    transport: 'lsp1-udp',
-    receiver: 'lessons/day10/receiver.ts',
-    shipper: 'lessons/day10/shipper.ts',
+    transport: TRANSPORT.day10,
+    ...programs('day10'),
     notes: 'UDP: loss is measured, not prevented',
     receiverArgs: () => [],
     shipperArgs: () => [],
@@ -171,14 +174,34 @@ export interface StreamLaneDef {
   shipperArgs(target: string): string[];
 }
 
+/** The syslog receiver listening on one transport only (`port`; the others off). */
+const syslogReceiverArgs = (which: 'tcp' | 'tls' | 'udp', port: number, d: { records: number }) => [
+  ...(['tcp', 'udp', 'tls'] as const).flatMap((t) => [`--${t}-port`, t === which ? String(port) : 'off']),
+  '--rotate-bytes',
+  rotate(d),
+  '--certs',
+  CERTS,
+];
+
+/** The forwarder fed on its stdin, octet-counted framing. */
+const syslogForwardArgs = (target: string) => [
+  '--target',
+  target,
+  '--input',
+  '-',
+  '--format',
+  'ndjson',
+  '--framing',
+  'octet',
+];
+
 const syslogPorts = (ready: Record<string, unknown>, which: 'tcp' | 'tls' | 'udp') =>
   Number((ready['ports'] as Record<string, unknown> | undefined)?.[which]);
 
 export const STREAM_LANE_DEFS: Record<StreamLaneId, StreamLaneDef> = {
   day08: {
     id: 'day08',
-    receiver: 'lessons/day08/receiver.ts',
-    shipper: 'lessons/day08/shipper.ts',
+    ...programs('day08'),
     notes: 'NDJSON over one TCP connection, no ACKs; fsync interval',
     receiverArgs: (port, d) => ['--port', String(port), '--fsync', 'interval', '--rotate-bytes', rotate(d)],
     readyPort: (r) => Number(r['port']),
@@ -186,72 +209,25 @@ export const STREAM_LANE_DEFS: Record<StreamLaneId, StreamLaneDef> = {
   },
   'syslog-tcp': {
     id: 'syslog-tcp',
-    receiver: 'lessons/stack/syslog-receiver.ts',
-    shipper: 'lessons/stack/syslog-forward.ts',
+    ...programs('syslog'),
     notes: 'RFC 5424, RFC 6587 octet counting, syslog-forward → syslog-receiver',
-    receiverArgs: (port, d) => [
-      '--tcp-port',
-      String(port),
-      '--udp-port',
-      'off',
-      '--tls-port',
-      'off',
-      '--rotate-bytes',
-      rotate(d),
-      '--certs',
-      CERTS,
-    ],
+    receiverArgs: (port, d) => syslogReceiverArgs('tcp', port, d),
     readyPort: (r) => syslogPorts(r, 'tcp'),
-    shipperArgs: (target) => ['--target', target, '--input', '-', '--format', 'ndjson', '--framing', 'octet'],
+    shipperArgs: (target) => syslogForwardArgs(target),
   },
   'syslog-tls': {
     id: 'syslog-tls',
-    receiver: 'lessons/stack/syslog-receiver.ts',
-    shipper: 'lessons/stack/syslog-forward.ts',
+    ...programs('syslog'),
     notes: 'RFC 5425: syslog over TLS 1.2+, octet counting',
-    receiverArgs: (port, d) => [
-      '--tls-port',
-      String(port),
-      '--udp-port',
-      'off',
-      '--tcp-port',
-      'off',
-      '--rotate-bytes',
-      rotate(d),
-      '--certs',
-      CERTS,
-    ],
+    receiverArgs: (port, d) => syslogReceiverArgs('tls', port, d),
     readyPort: (r) => syslogPorts(r, 'tls'),
-    shipperArgs: (target) => [
-      '--target',
-      target,
-      '--input',
-      '-',
-      '--format',
-      'ndjson',
-      '--framing',
-      'octet',
-      '--tls',
-      '--ca',
-      join(CERTS, 'ca.crt'),
-    ],
+    shipperArgs: (target) => [...syslogForwardArgs(target), '--tls', '--ca', join(CERTS, 'ca.crt')],
   },
 };
 
 export const SYSLOG_UDP = {
-  receiver: 'lessons/stack/syslog-receiver.ts',
+  receiver: programs('syslog').receiver,
   notes: 'RFC 5426: one message per datagram, sent by the harness (no forwarder speaks UDP)',
-  receiverArgs: (port: number, d: { records: number }) => [
-    '--udp-port',
-    String(port),
-    '--tcp-port',
-    'off',
-    '--tls-port',
-    'off',
-    '--rotate-bytes',
-    rotate(d),
-    '--certs',
-    CERTS,
-  ],
+  receiverArgs: (port: number, d: { records: number }) => syslogReceiverArgs('udp', port, d),
   readyPort: (r: Record<string, unknown>) => syslogPorts(r, 'udp'),
 };

@@ -11,12 +11,20 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FaultProxy } from '../../shared/fault-proxy.ts';
 import { startProgram, type Program } from '../lib/launch.ts';
-import { DriverBase, startReceiverOnPort, track, type SegmentsReport } from './driver.ts';
-import { rotate, TRANSPORT } from './lanes.ts';
+import {
+  cutConnections,
+  ProxiedLane,
+  readStats,
+  stallProxy,
+  stopReceiver,
+  startReceiverOnPort,
+  track,
+  type SegmentsReport,
+} from './driver.ts';
+import { programs, rotate, TRANSPORT } from './lanes.ts';
 import type { LaneReport } from './types.ts';
 import type { PlannedFault } from './schedule.ts';
 import { countLines, laneReportOf } from './lane-report.ts';
-import { readStats } from './stream-lanes.ts';
 import { killNow, sleep } from './util.ts';
 import { verifyStreams } from './verify.ts';
 
@@ -34,15 +42,11 @@ interface Segment {
   cause?: string;
 }
 
-const RECEIVER = 'lessons/day14/receiver.ts';
+const RECEIVER = programs('day14').receiver;
 const LOADGEN = 'lessons/day14/loadgen.ts';
 
-export class LoadgenLane extends DriverBase {
+export class LoadgenLane extends ProxiedLane {
   readonly dataDir: string;
-  receiver: Program | undefined;
-  private port = 0;
-  private proxy: FaultProxy | undefined;
-  private receiverDown = false;
   private readonly segments: Segment[] = [];
   private current: Segment | undefined;
   private stopFeed = false;
@@ -83,7 +87,7 @@ export class LoadgenLane extends DriverBase {
     ];
   }
 
-  private async startReceiver(): Promise<void> {
+  protected async startReceiver(): Promise<void> {
     const { program, ready } = await startReceiverOnPort({
       name: 'day14 receiver',
       file: RECEIVER,
@@ -186,27 +190,14 @@ export class LoadgenLane extends DriverBase {
     return seg;
   }
 
-  async status(): Promise<string> {
-    const s = await readStats(this.dataDir);
-    return `day14 ${(s?.records?.persisted ?? 0).toLocaleString('en')}`;
-  }
-
-  async samplePeaks(): Promise<void> {
-    await this.samplePeak('receiver', this.receiver);
-    await this.samplePeak('shipper', this.current?.program);
+  protected client(): Program | undefined {
+    return this.current?.program;
   }
 
   async inject(f: PlannedFault): Promise<string> {
     switch (f.kind) {
-      case 'receiver-kill': {
-        this.receiverDown = true;
-        killNow(this.receiver!.pid);
-        await this.receiver!.exit;
-        await this.startReceiver();
-        this.receiverDown = false;
-        this.receiverRestarts++;
-        return `kill -9, back on port ${this.port}`;
-      }
+      case 'receiver-kill':
+        return this.killReceiver();
       case 'shipper-kill': {
         const seg = this.current;
         if (!seg || seg.endMs !== undefined) return 'no loadgen running';
@@ -216,24 +207,15 @@ export class LoadgenLane extends DriverBase {
         return `kill -9 of loadgen segment ${seg.k}; the next segment starts on a fresh stream`;
       }
       case 'cut': {
-        const n = f.param === 1 ? this.proxy!.reset() : this.proxy!.cut();
+        const note = cutConnections(this.proxy!, f.param);
         const seg = this.current;
         if (seg && seg.endMs === undefined) await Promise.race([seg.program.exit, sleep(3000)]);
-        return `${f.param === 1 ? 'RST' : 'FIN'} on ${n} connection(s)`;
+        return note;
       }
-      case 'stall': {
-        this.proxy!.stall(true);
-        await sleep(f.holdMs);
-        this.proxy!.stall(false);
-        return `no bytes either way for ${f.holdMs} ms`;
-      }
-      case 'sigstop': {
-        const pid = this.receiver!.pid;
-        process.kill(pid, 'SIGSTOP');
-        await sleep(f.holdMs);
-        process.kill(pid, 'SIGCONT');
-        return `receiver stopped for ${f.holdMs} ms`;
-      }
+      case 'stall':
+        return stallProxy(this.proxy!, f.holdMs);
+      case 'sigstop':
+        return stopReceiver(this.receiver!, f.holdMs);
       case 'second-receiver':
         return this.secondReceiver(
           { file: RECEIVER, args: this.receiverArgs(0), onLog: (line) => this.log('second receiver', line) },

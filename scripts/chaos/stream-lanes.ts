@@ -19,7 +19,17 @@ import { FaultProxy } from '../../shared/fault-proxy.ts';
 import { encodeSyslog5424 } from '../../shared/protocol/syslog/encode.ts';
 import { startProgram, type Program } from '../lib/launch.ts';
 import { chaosLine, dueBy } from './feed.ts';
-import { DriverBase, startReceiverOnPort, track, type LossReport } from './driver.ts';
+import {
+  cutConnections,
+  DriverBase,
+  ProxiedLane,
+  readStats,
+  stallProxy,
+  stopReceiver,
+  startReceiverOnPort,
+  track,
+  type LossReport,
+} from './driver.ts';
 import { FAMILY, SYSLOG_UDP, STREAM_LANE_DEFS, TRANSPORT, type StreamLaneId } from './lanes.ts';
 import type { LaneReport } from './types.ts';
 import type { PlannedFault } from './schedule.ts';
@@ -50,13 +60,9 @@ interface LaneContext {
 /** Attribution window: a connection that ends within this long after a fault ended is that fault's. */
 const AFTERMATH_MS = 5000;
 
-export class StreamLane extends DriverBase {
+export class StreamLane extends ProxiedLane {
   readonly def;
   readonly dataDir: string;
-  receiver: Program | undefined;
-  private port = 0;
-  private proxy: FaultProxy | undefined;
-  private receiverDown = false;
   private readonly incs: Incarnation[] = [];
   private current: Incarnation | undefined;
   private next = 1;
@@ -72,7 +78,7 @@ export class StreamLane extends DriverBase {
     this.dataDir = join(ctx.root, id, 'data');
   }
 
-  private async startReceiver(): Promise<void> {
+  protected async startReceiver(): Promise<void> {
     const { program, ready } = await startReceiverOnPort({
       name: `${this.id} receiver`,
       file: this.def.receiver,
@@ -178,27 +184,14 @@ export class StreamLane extends DriverBase {
     }
   }
 
-  async status(): Promise<string> {
-    const v = await readStats(this.dataDir);
-    return `${this.id} ${(v?.records?.persisted ?? 0).toLocaleString('en')}`;
-  }
-
-  async samplePeaks(): Promise<void> {
-    await this.samplePeak('receiver', this.receiver);
-    await this.samplePeak('shipper', this.current?.program);
+  protected client(): Program | undefined {
+    return this.current?.program;
   }
 
   async inject(f: PlannedFault): Promise<string> {
     switch (f.kind) {
-      case 'receiver-kill': {
-        this.receiverDown = true;
-        killNow(this.receiver!.pid);
-        await this.receiver!.exit;
-        await this.startReceiver();
-        this.receiverDown = false;
-        this.receiverRestarts++;
-        return `kill -9, back on port ${this.port}`;
-      }
+      case 'receiver-kill':
+        return this.killReceiver();
       case 'shipper-kill': {
         const inc = this.current;
         if (!this.alive(inc)) return 'no shipper running';
@@ -207,25 +200,16 @@ export class StreamLane extends DriverBase {
         return `kill -9 of the ${this.id === 'day08' ? 'shipper' : 'forwarder'} (records ${inc.first}–${inc.last} on that connection), restarted`;
       }
       case 'cut': {
-        const n = f.param === 1 ? this.proxy!.reset() : this.proxy!.cut();
+        const note = cutConnections(this.proxy!, f.param);
         // the shipper notices on its next write: keep the fault active until its connection ended
         const inc = this.current;
         if (this.alive(inc)) await Promise.race([inc.program.exit, sleep(3000)]);
-        return `${f.param === 1 ? 'RST' : 'FIN'} on ${n} connection(s)`;
+        return note;
       }
-      case 'stall': {
-        this.proxy!.stall(true);
-        await sleep(f.holdMs);
-        this.proxy!.stall(false);
-        return `no bytes either way for ${f.holdMs} ms`;
-      }
-      case 'sigstop': {
-        const pid = this.receiver!.pid;
-        process.kill(pid, 'SIGSTOP');
-        await sleep(f.holdMs);
-        process.kill(pid, 'SIGCONT');
-        return `receiver stopped for ${f.holdMs} ms`;
-      }
+      case 'stall':
+        return stallProxy(this.proxy!, f.holdMs);
+      case 'sigstop':
+        return stopReceiver(this.receiver!, f.holdMs);
       case 'second-receiver':
         return this.secondReceiver(
           {
@@ -434,13 +418,8 @@ export class SyslogUdpLane extends DriverBase {
         this.receiverRestarts++;
         return `kill -9, back on port ${this.port}: datagrams meanwhile had no socket`;
       }
-      case 'sigstop': {
-        const pid = this.receiver!.pid;
-        process.kill(pid, 'SIGSTOP');
-        await sleep(f.holdMs);
-        process.kill(pid, 'SIGCONT');
-        return `receiver stopped for ${f.holdMs} ms (its receive buffer fills)`;
-      }
+      case 'sigstop':
+        return `${await stopReceiver(this.receiver!, f.holdMs)} (its receive buffer fills)`;
       default:
         return `${f.kind}: not a fault of this lane`;
     }
@@ -549,19 +528,5 @@ export class SyslogUdpLane extends DriverBase {
       failures,
       verdictLines: v.lines,
     });
-  }
-}
-
-interface StatsView {
-  records?: { persisted?: number; received?: number };
-  streams?: Record<string, { hwm?: number }>;
-  syslog?: { udp?: { messages?: number; dropped?: number } };
-}
-
-export async function readStats(dataDir: string): Promise<StatsView | undefined> {
-  try {
-    return JSON.parse(await readFile(join(dataDir, 'stats.json'), 'utf8')) as StatsView;
-  } catch {
-    return undefined;
   }
 }

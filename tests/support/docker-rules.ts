@@ -6,24 +6,26 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../../scripts/lib/launch.ts';
 import { NATS_SERVER } from '../../lessons/scale/jetstream/cluster.ts';
+import { LANE_TABLE } from '../../shared/lanes.ts';
 import { findPeer } from './peers.ts';
 
 export const COMPOSE_FILE = join(REPO_ROOT, 'docker/docker-compose.yml');
 export const DOCKERFILE = join(REPO_ROOT, 'docker/Dockerfile');
 export const DOCKER_COMPOSE = findPeer('docker-compose') ?? '/usr/bin/docker-compose';
 
-/** COURSE.md's ports table: host port/protocol → the service that publishes it. */
+/**
+ * COURSE.md's ports table: host port/protocol → the service that publishes it. The lanes' rows come from the
+ * lane table (shared/lanes.ts, issue 22.4): a UDP lane's port is UDP, the syslog lane's port both; the
+ * dashboard is no lane.
+ */
 export const COURSE_PORTS: Record<string, string> = {
-  '5140/tcp': 'day08',
-  '5141/tcp': 'day09',
-  '5142/udp': 'day10',
-  '5143/tcp': 'day11',
-  '5144/tcp': 'day12',
-  '5145/tcp': 'day13',
-  '5146/tcp': 'day14',
-  '5514/udp': 'syslog',
-  '5514/tcp': 'syslog',
-  '6514/tcp': 'syslog',
+  ...Object.fromEntries(
+    LANE_TABLE.flatMap((l): Array<[string, string]> => {
+      const protocols = l.transport === 'lsp1-udp' ? ['udp'] : l.transport === 'syslog' ? ['udp', 'tcp'] : ['tcp'];
+      const ports = protocols.map((p): [string, string] => [`${l.port}/${p}`, l.id]);
+      return l.tlsPort ? [...ports, [`${l.tlsPort}/tcp`, l.id]] : ports;
+    }),
+  ),
   '8080/tcp': 'dashboard',
 };
 
