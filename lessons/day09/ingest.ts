@@ -556,14 +556,7 @@ export class AckedIngest {
   ): number | Promise<number> {
     const identity = this.identity(conn, hello);
     const decide = (owner: string): number | Promise<number> => {
-      if (owner !== identity)
-        this.refuse(
-          conn,
-          stream,
-          'stream_owned',
-          `stream ${stream} belongs to another writer: use a stream id of your own`,
-          { identity, owner },
-        );
+      if (owner !== identity) this.refuseOwned(conn, stream, identity, owner);
       const held = this.hold(conn, stream); // a promise when its mark comes back from disk (issue 18.5)
       const bound = this.owners.whenBound(stream);
       if (bound === undefined && held === undefined) return answer();
@@ -615,21 +608,28 @@ export class AckedIngest {
   private refuseBatch(conn: LspConnection, stream: number): never {
     const owner = this.owners.ownerOf(stream);
     const identity = conn.hello ? this.identity(conn, conn.hello) : undefined;
-    if (owner !== undefined && identity !== undefined && owner !== identity) {
-      this.refuse(
-        conn,
-        stream,
-        'stream_owned',
-        `stream ${stream} belongs to another writer: use a stream id of your own`,
-        { identity, owner },
-      );
-    }
+    if (owner !== undefined && identity !== undefined && owner !== identity)
+      this.refuseOwned(conn, stream, identity, owner);
     this.refuse(
       conn,
       stream,
       'hello_required',
       `a BATCH for stream ${stream} before its HELLO on this connection (send HELLO and wait for its ACK)`,
       { identity: identity ?? null },
+    );
+  }
+
+  /** `stream` belongs to `owner`, not to `identity`, the writer on `conn`: LS_ERR_STREAM_OWNED. */
+  private refuseOwned(conn: LspConnection, stream: number, identity: string, owner: string): never {
+    this.refuse(
+      conn,
+      stream,
+      'stream_owned',
+      `stream ${stream} belongs to another writer: use a stream id of your own`,
+      {
+        identity,
+        owner,
+      },
     );
   }
 

@@ -167,29 +167,16 @@ interface TransportStats {
   /** failed TLS handshakes by reason, day 13's reasons (lessons/day13/tls-failures.ts): the dashboard's /metrics */
   handshakeFailures?: Record<string, number>;
 }
+/** The counters of a stream transport (TCP, TLS), all zero. */
+function streamTransportStats(): TransportStats {
+  const zero = { port: null, messages: 0, persisted: 0, rejected: 0, bytes: 0 };
+  return { ...zero, connections: { open: 0, total: 0 }, framingClosed: 0 };
+}
 const stats = new ReceiverStats(args.lane, 'syslog');
 const perTransport: Record<Transport, TransportStats> = {
   udp: { port: null, messages: 0, persisted: 0, rejected: 0, bytes: 0, datagrams: 0, dropped: 0 },
-  tcp: {
-    port: null,
-    messages: 0,
-    persisted: 0,
-    rejected: 0,
-    bytes: 0,
-    connections: { open: 0, total: 0 },
-    framingClosed: 0,
-  },
-  tls: {
-    port: null,
-    messages: 0,
-    persisted: 0,
-    rejected: 0,
-    bytes: 0,
-    connections: { open: 0, total: 0 },
-    framingClosed: 0,
-    handshakeErrors: 0,
-    handshakeFailures: {},
-  },
+  tcp: streamTransportStats(),
+  tls: { ...streamTransportStats(), handshakeErrors: 0, handshakeFailures: {} },
 };
 stats.extra.syslog = perTransport;
 
