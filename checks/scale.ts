@@ -9,14 +9,14 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { readRxStreamSeq } from '../shared/storage/rx.ts';
 import { NatsCluster } from '../lessons/scale/jetstream/cluster.ts';
-import { expectTrue, fail, waitFor } from './harness/assert.ts';
+import { expectTrue, fail, failNow, waitFor, waitUntil } from './harness/assert.ts';
 import { formatRanges, readStats, statNumber } from './harness/persisted.ts';
 import type { Check, CheckContext, ProgramName, RunningProgram, WatchedProgram } from './harness/types.ts';
+import { sleep } from './harness/kit/records.ts';
 
 export const lesson = 'scale';
 
 const JS_STREAM = 'LSP';
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** the archiver prints a ready line like a server (ProgramName lists the days' programs only) */
 const ARCHIVER = 'archiver' as ProgramName;
 
@@ -479,19 +479,28 @@ const scale3: Check = {
         where: s.cmd,
         received: () => s.lastEvent('progress'),
       });
+      // nothing may be acknowledged for 2.5 s while every node is down: watched until that time has passed
       const until = Date.now() + 2500;
-      while (Date.now() < until) {
-        const ex = s.exited();
-        if (ex || acked() >= n) {
-          fail({
-            expected: 'no acknowledgement of the records that arrived while every NATS node was down',
-            received: `the shipper ${ex ? `exited (${ex.exitCode}) with done ${JSON.stringify(s.lastEvent('done'))}` : `had ${acked()} of ${n} acknowledged`} while the cluster was down (acked ${ackedAtKill} when it went down)`,
-            where: s.cmd,
-            hint,
-          });
-        }
-        await sleep(100);
-      }
+      await waitUntil(
+        () => {
+          const ex = s.exited();
+          if (ex || acked() >= n)
+            failNow({
+              expected: 'no acknowledgement of the records that arrived while every NATS node was down',
+              received: `the shipper ${ex ? `exited (${ex.exitCode}) with done ${JSON.stringify(s.lastEvent('done'))}` : `had ${acked()} of ${n} acknowledged`} while the cluster was down (acked ${ackedAtKill} when it went down)`,
+              where: s.cmd,
+              hint,
+            });
+          return Date.now() >= until;
+        },
+        {
+          timeoutMs: 10_000,
+          intervalMs: 100,
+          signal: ctx.signal,
+          what: 'the 2.5 s with the cluster down to pass',
+          where: s.cmd,
+        },
+      );
       ctx.log(`while down: acked ${acked()}`);
       for (let i = 0; i < 3; i++) c.startNode(i);
       await c.waitReady(30_000);

@@ -3,7 +3,7 @@ import { encodeHello } from '../../shared/protocol/frame.ts';
 import { expectEqual, expectTrue } from '../harness/assert.ts';
 import { readStats } from '../harness/persisted.ts';
 import type { Check } from '../harness/types.ts';
-import { sleep } from '../harness/kit/records.ts';
+import { sleep, waitOrGiveUp } from '../harness/kit/records.ts';
 import {
   certsFor,
   startReceiver,
@@ -53,13 +53,12 @@ export const d13_5: Check = {
         hint: 'your TODO in lessons/day13/receiver.ts (tlsOptions): minVersion --min-tls (TLSv1.2 at least): TLS 1.0 and 1.1 are broken (and deprecated by RFC 8996)',
       });
       ctx.log(`TLS 1.1 client: ${h.code} ${h.message}`);
-      let counted = failuresOf(await readStats(recv.dataDir).catch(() => null))['protocol_version'] ?? 0;
-      const deadline = Date.now() + 2000;
-      while (counted < 1 && Date.now() < deadline) {
-        await sleep(100);
-        counted = failuresOf(await readStats(recv.dataDir).catch(() => null))['protocol_version'] ?? 0;
-      }
-      if (counted < 1) {
+      // a refused TLS 1.1 client is counted within ~2 s, unless this Node refused it before sending anything
+      const counted = await waitOrGiveUp(
+        async () => (failuresOf(await readStats(recv.dataDir).catch(() => null))['protocol_version'] ?? 0) >= 1,
+        { timeoutMs: 2000, intervalMs: 100, what: 'tls.handshakeFailures.protocol_version ≥ 1' },
+      );
+      if (!counted) {
         // This Node/OpenSSL may have refused TLS 1.1 locally, before sending anything: send one by hand.
         ctx.log('no protocol_version failure counted yet: sending a hand-made TLS 1.1 ClientHello');
         const raw = await ctx.connect(recv.rx.host, recv.port);

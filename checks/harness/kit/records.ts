@@ -1,4 +1,5 @@
 // Reading a persisted record the way every day's checks do (CONVENTIONS.md §3): its attrs.id, its _rx, where it is.
+import { CheckFailure, waitFor, type WaitForOptions } from '../assert.ts';
 import type { PersistedRecord } from '../persisted.ts';
 
 type Rec = Record<string, unknown>;
@@ -33,3 +34,18 @@ export const at = (port: number) => `127.0.0.1:${port}`;
 
 /** A pause between actions whose effect cannot be awaited (a gap in a stream, a slow sender). */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * waitFor, where the time running out is an answer (false), not a failure: for a wait the check has a fallback for.
+ * A failure thrown by the condition, or a program of the check dying (the watchdog), still fails.
+ */
+export async function waitOrGiveUp(cond: () => boolean | Promise<boolean>, opts: WaitForOptions): Promise<boolean> {
+  const deadline = Date.now() + opts.timeoutMs;
+  try {
+    await waitFor(cond, opts);
+    return true;
+  } catch (err) {
+    if (err instanceof CheckFailure && Date.now() >= deadline) return false;
+    throw err;
+  }
+}
