@@ -8,12 +8,9 @@ import { createLog } from '../../../shared/log.ts';
 import { NatsCluster } from './cluster.ts';
 import { HDR_FIRST, HDR_LAST, HDR_STREAM, JetStreamSink, JetStreamSinkError } from './sink.ts';
 import { needPeers } from '../../../tests/support/peers.ts';
-import net from 'node:net';
-import { AckedIngest } from '../../day09/ingest.ts';
-import { LspReceiver } from '../../../shared/lsp-receiver.ts';
 import { encodeBatch } from '../../../shared/protocol/batch.ts';
-import { encodeHello, FrameDecoder, FrameType, parseNack, type Frame } from '../../../shared/protocol/frame.ts';
-import { ReceiverStats } from '../../../shared/stats.ts';
+import { encodeHello } from '../../../shared/protocol/frame.ts';
+import { connectRaw, startIngest } from '../../../tests/support/lsp-loopback.ts';
 
 // No nats-server: skipped outside CI, with the command that installs it (tests/support/peers.ts).
 const nats = needPeers('nats-server');
@@ -163,44 +160,14 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
     const stops: Array<() => Promise<void>> = [];
     const receiver = async (name: string) => {
       const sink = await JetStreamSink.open(topo);
-      const stats = new ReceiverStats(name, 'lsp1-tcp');
-      const ingest = await AckedIngest.open({
-        dataDir: path.join(dir, `${name}-${n}`),
-        fsync: 'interval',
-        fsyncIntervalMs: 10,
-        rotateBytes: 1 << 30,
-        lane: name,
-        stats,
-        log,
-        store: sink,
-      });
-      const rx = new LspReceiver({ handlers: ingest.handlers, log, stats, maxConnections: 10, idleTimeoutMs: 60_000 });
-      ingest.attach(rx);
-      const server = net.createServer({ noDelay: true }, rx.accept);
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      const port = (server.address() as net.AddressInfo).port;
-      stops.push(async () => {
-        server.close();
-        await ingest.shutdown(rx);
-      });
-      return { ingest, port };
+      const rx = await startIngest({ dataDir: path.join(dir, `${name}-${n}`), lane: name, log, store: sink });
+      stops.push(rx.stop);
+      return rx;
     };
     const client = async (port: number) => {
-      const socket = net.connect({ host: '127.0.0.1', port });
-      await new Promise<void>((r) => socket.once('connect', r));
-      socket.on('error', () => {});
-      const frames: Frame[] = [];
-      const dec = new FrameDecoder();
-      socket.on('data', (c: Buffer) => frames.push(...dec.push(c)));
-      const closed = new Promise<void>((r) => socket.once('close', () => r()));
-      stops.push(() => Promise.resolve(void socket.destroy()));
-      return {
-        socket,
-        frames,
-        closed,
-        acks: () => frames.filter((f) => f.type === FrameType.ACK).map((f) => f.seq),
-        nack: () => frames.filter((f) => f.type === FrameType.NACK).map((f) => parseNack(f).code)[0],
-      };
+      const c = await connectRaw(port);
+      stops.push(() => Promise.resolve(void c.socket.destroy()));
+      return c;
     };
     try {
       const a = await receiver('ra');
@@ -215,7 +182,7 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
       const mallory = await client(b.port); // the other receiver: it asks the cluster
       mallory.socket.write(encodeHello(777, { name: 'mallory' }));
       await mallory.closed;
-      expect(mallory.nack()).toBe('LS_ERR_STREAM_OWNED');
+      expect(mallory.nack()?.code).toBe('LS_ERR_STREAM_OWNED');
       expect(b.ingest.ownership.refused.stream_owned).toBe(1);
       // here a BATCH waits for its HELLO's answer: one right behind it is refused
       const hasty = await client(b.port);
@@ -226,7 +193,7 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
         ]),
       );
       await hasty.closed;
-      expect(hasty.nack()).toBe('LS_ERR_HELLO_REQUIRED');
+      expect(hasty.nack()?.code).toBe('LS_ERR_HELLO_REQUIRED');
       // alice on the other receiver: the same owner, the cluster's mark
       const again = await client(b.port);
       again.socket.write(encodeHello(777, { name: 'alice' }));
