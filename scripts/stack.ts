@@ -20,6 +20,7 @@ import {
   LANES,
   laneAvailable,
   laneDirs,
+  laneTablePorts,
   programPath,
   type LaneConfig,
   type LaneContext,
@@ -59,7 +60,11 @@ function deepMerge<T>(base: T, over: unknown): T {
 const lessonsRoot = args.lessonsRoot ? resolve(process.env.INIT_CWD ?? process.cwd(), args.lessonsRoot) : undefined;
 
 /** What a config file may leave out (older copies of stack.config.json, test configs). */
-const BUILT_IN = { laneExit: 'carry-on', dashboard: { enabled: true, port: 8080, refreshMs: 1000, staleMs: 3000 } };
+const BUILT_IN = {
+  laneExit: 'carry-on',
+  dashboard: { enabled: true, port: 8080, refreshMs: 1000, staleMs: 3000 },
+  lanes: laneTablePorts(), // the ports of shared/lanes.ts (issue 22.4)
+};
 
 function configError(msg: string): never {
   console.error(`npm run lesson -- stack: ${msg}`);

@@ -4,7 +4,7 @@
  * sets ports and extra arguments; this table says how to start each one.
  */
 import { join } from 'node:path';
-import { lane } from '../../shared/lanes.ts';
+import { LANE_TABLE, lane } from '../../shared/lanes.ts';
 
 export interface LaneConfig {
   enabled: boolean;
@@ -45,6 +45,16 @@ export interface LaneContext {
  */
 export function laneDirs(dataDir: string, laneId: string): { dataDir: string; stateDir: string } {
   return { dataDir: join(dataDir, laneId), stateDir: join(dataDir, `${laneId}-shipper`) };
+}
+
+/**
+ * Each lane's ports from the one lane table (shared/lanes.ts, issue 22.4): what the stack's config starts from,
+ * so stack.config.json (and a --config file) set a port only to move a lane off its table port.
+ */
+export function laneTablePorts(): Record<string, Pick<LaneConfig, 'port' | 'tlsPort'>> {
+  return Object.fromEntries(
+    LANE_TABLE.map((l) => [l.id, l.tlsPort ? { port: l.port, tlsPort: l.tlsPort } : { port: l.port }]),
+  );
 }
 
 export interface LaneDef {
