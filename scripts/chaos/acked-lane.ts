@@ -21,6 +21,7 @@ import {
   cutConnections,
   DriverBase,
   durableMark,
+  followArgs,
   live,
   stallProxy,
   stopReceiver,
@@ -33,7 +34,7 @@ import { CHAOS_LANES, FAMILY, type AckedLaneId, type ChaosLaneDef } from './lane
 import type { PlannedFault } from './schedule.ts';
 import { countLines, laneReportOf } from './lane-report.ts';
 import type { LaneReport } from './types.ts';
-import { killNow, signalled, sleep, waitFor } from './util.ts';
+import { killNow, sleep, waitFor } from './util.ts';
 import { seqFailures, verifySeqs } from './verify.ts';
 
 /** What the run gives every acked lane. */
@@ -115,7 +116,6 @@ export class AckedLane extends DriverBase {
   tmpfs = false;
   converged = false;
   shipperDone: ProgramEvent | undefined;
-  private ownExits = 0;
   /** day 10: its shipper and SIGSTOPs, until the shipper ends */
   private udpDone: Promise<unknown> = Promise.resolve();
 
@@ -179,33 +179,12 @@ export class AckedLane extends DriverBase {
   }
 
   private startAckedShipper(): void {
-    const started = this.startShipper(`127.0.0.1:${this.proxy!.port}`, [
-      '--input',
-      this.ctx.input,
-      '--follow',
-      '--state-dir',
-      this.stateDir,
-      '--ack-timeout-ms',
-      '1500',
-      '--keepalive-ms',
-      '500',
-      '--backoff-base-ms',
-      '50',
-      '--backoff-cap-ms',
-      '1000',
-      '--progress-ms',
-      '0',
-    ]);
-    // A followed-file shipper runs until we stop it: an exit of its own is a finding (and, up to 3 times,
-    // it is restarted so the lane can still converge).
-    void started.exit.then(async (r) => {
-      if (signalled.has(started.pid) || this.shipper !== started) return;
-      this.ownExits++;
-      this.failures.push(`the shipper exited on its own (${r.exitCode ?? r.signal})\n${this.lastLines()}`);
-      if (this.ownExits > 3) return;
-      await sleep(1000);
-      if (this.shipper === started) this.startAckedShipper();
-    });
+    const started = this.startShipper(`127.0.0.1:${this.proxy!.port}`, followArgs(this.ctx.input, this.stateDir, 1500));
+    this.watchOwnExit(
+      started,
+      () => this.shipper === started,
+      () => this.startAckedShipper(),
+    );
   }
 
   /** Data dir (on a tmpfs of its own for day 09 and day 13 when mounting works), receiver, proxy, shipper. */

@@ -10,7 +10,7 @@ import type { FaultProxy } from '../../shared/fault-proxy.ts';
 import { startProgram, type Program, type StartOptions } from '../lib/launch.ts';
 import type { LaneFamily, LaneId } from './lanes.ts';
 import type { FaultKind, PlannedFault } from './schedule.ts';
-import { killNow, signalAndWait, sleep, waitFor } from './util.ts';
+import { killNow, signalAndWait, signalled, sleep, waitFor } from './util.ts';
 
 /** What a run has started and mounted, so an interrupted run can still clean up (see abortChaos). */
 export const live = {
@@ -211,6 +211,22 @@ export abstract class DriverBase {
       );
   }
 
+  private ownExits = 0;
+
+  /**
+   * A shipper that follows the input runs until we stop it: an exit of its own is a finding, and (up to 3
+   * times) it is restarted so the lane can still converge. `isCurrent`: it is still the lane's shipper.
+   */
+  protected watchOwnExit(p: Program, isCurrent: () => boolean, restart: () => void): void {
+    void p.exit.then(async (r) => {
+      if (signalled.has(p.pid) || !isCurrent()) return;
+      this.failures.push(`the shipper exited on its own (${r.exitCode ?? r.signal})\n${this.lastLines()}`);
+      if (++this.ownExits > 3) return;
+      await sleep(1000);
+      if (isCurrent()) restart();
+    });
+  }
+
   /** A second receiver on this lane's data dir: see probeSecondReceiver. */
   secondReceiver(opts: Omit<StartOptions, 'name'>, first: Program | undefined): Promise<string> {
     return probeSecondReceiver(this, opts, first);
@@ -270,6 +286,27 @@ export async function startReceiverOnPort(
       await sleep(300);
     }
   }
+}
+
+/** The flags of a shipper that follows the shared input file and resumes from its `--state-dir`. */
+export function followArgs(input: string, stateDir: string, ackTimeoutMs: number): string[] {
+  return [
+    '--input',
+    input,
+    '--follow',
+    '--state-dir',
+    stateDir,
+    '--ack-timeout-ms',
+    String(ackTimeoutMs),
+    '--keepalive-ms',
+    '500',
+    '--backoff-base-ms',
+    '50',
+    '--backoff-cap-ms',
+    '1000',
+    '--progress-ms',
+    '0',
+  ];
 }
 
 /** A stream's durable mark in the stats.json of `dir` (a receiver's data dir, the archive): 0 when not there yet. */

@@ -11,11 +11,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NatsCluster } from '../../lessons/scale/jetstream/cluster.ts';
 import { startProgram, type Program } from '../lib/launch.ts';
-import { DriverBase, durableMark, live, shipperStream, startReceiverOnPort, track } from './driver.ts';
+import { DriverBase, durableMark, followArgs, live, shipperStream, startReceiverOnPort, track } from './driver.ts';
 import { rotate, TRANSPORT } from './lanes.ts';
 import type { PlannedFault } from './schedule.ts';
 import { countLines, laneReportOf } from './lane-report.ts';
-import { killNow, signalled, sleep, waitFor } from './util.ts';
+import { killNow, sleep, waitFor } from './util.ts';
 import type { LaneReport } from './types.ts';
 import { seqFailures, verifySeqs } from './verify.ts';
 
@@ -95,8 +95,6 @@ export class JetStreamLane extends DriverBase {
     this.archiver = program;
   }
 
-  private ownExits = 0;
-
   private startShipper(): void {
     const p = (this.shipper = track(
       startProgram({
@@ -105,33 +103,16 @@ export class JetStreamLane extends DriverBase {
         args: [
           '--target',
           this.ports.map((p) => `127.0.0.1:${p}`).join(','),
-          '--input',
-          this.ctx.input,
-          '--follow',
-          '--state-dir',
-          this.stateDir,
-          '--ack-timeout-ms',
-          '6000',
-          '--keepalive-ms',
-          '500',
-          '--backoff-base-ms',
-          '50',
-          '--backoff-cap-ms',
-          '1000',
-          '--progress-ms',
-          '0',
+          ...followArgs(this.ctx.input, this.stateDir, 6000),
         ],
         onLog: (line) => this.log('shipper', line),
       }),
     ));
-    // it follows the input until we stop it: an exit of its own is a finding (restarted up to 3 times)
-    void p.exit.then(async (r) => {
-      if (signalled.has(p.pid) || this.shipper !== p) return;
-      this.failures.push(`the shipper exited on its own (${r.exitCode ?? r.signal})\n${this.lastLines()}`);
-      if (++this.ownExits > 3) return;
-      await sleep(1000);
-      if (this.shipper === p) this.startShipper();
-    });
+    this.watchOwnExit(
+      p,
+      () => this.shipper === p,
+      () => this.startShipper(),
+    );
   }
 
   async start(): Promise<void> {
