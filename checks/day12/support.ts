@@ -141,6 +141,44 @@ export function goodTraffic(ctx: CheckContext, c: TcpClient, stream: number, cod
   };
 }
 
+/** Nothing of `stream` persisted: a refused batch leaves no record. */
+export async function expectNothingFrom(dataDir: string, stream: number, what: string): Promise<void> {
+  const leaked = await recordsOf(dataDir, stream);
+  expectTrue(leaked.length === 0, {
+    expected: `nothing persisted from ${what}`,
+    received: `${leaked.length} records`,
+    where: dataDir,
+  });
+}
+
+/**
+ * Stops the good client's `traffic` (goodTraffic) on `c` and checks it came through whatever the bad ones did: the
+ * receiver still runs, every batch is ACKed and persisted as sent. `who` names the client, `despite` the bad input.
+ */
+export async function expectGoodTrafficThrough(
+  rx: RunningProgram,
+  c: TcpClient,
+  stream: number,
+  traffic: ReturnType<typeof goodTraffic>,
+  dataDir: string,
+  words: { who: string; despite: string },
+): Promise<void> {
+  await traffic.stop();
+  expectTrue(!rx.exited, {
+    expected: `the receiver still running after ${words.despite}`,
+    received: `it exited; stderr tail:\n${tail(rx.stderrText(), 5, 10)}`,
+    where: `receiver pid ${rx.pid}`,
+    hint: 'bad input never stops a server',
+  });
+  await waitAck(c, stream, traffic.sent.length, 10_000, `${words.who}'s batches are all ACKed`);
+  await expectPersisted(
+    dataDir,
+    stream,
+    traffic.sent,
+    `${words.who}'s records are all persisted, whatever ${words.despite} did`,
+  );
+}
+
 /** The receiver on an OS-picked port with its own data dir; stats every 100 ms. */
 export const startReceiver = (ctx: CheckContext, extra: string[] = []) => startKitReceiver(ctx, { extra });
 
