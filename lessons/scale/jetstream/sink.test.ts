@@ -33,16 +33,19 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const open = (opts: { publishTimeoutMs?: number } = {}) =>
-  JetStreamSink.open({
-    servers: cluster.urls,
-    stream: `T${++n}`,
-    subjectPrefix: `t${n}.logs`,
-    replicas: 1,
-    duplicateWindowMs: 60_000,
-    log,
-    ...opts,
-  });
+/** The sink options of test stream T<k> (each test takes a fresh k: its own stream and subjects). */
+const topology = (k: number) => ({
+  servers: cluster.urls,
+  stream: `T${k}`,
+  subjectPrefix: `t${k}.logs`,
+  replicas: 1,
+  duplicateWindowMs: 60_000,
+  log,
+});
+/** A sink on a fresh stream. */
+const open = (opts: { publishTimeoutMs?: number } = {}) => JetStreamSink.open({ ...topology(++n), ...opts });
+/** Another receiver's sink on the stream the last open() made. */
+const openAnother = () => JetStreamSink.open(topology(n));
 const lines = (first: number, count: number) =>
   Buffer.from(Array.from({ length: count }, (_, i) => `{"seq":${first + i}}\n`).join(''));
 
@@ -69,14 +72,7 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
 
   it('another receiver sees the same mark, and a receiver that chained on a stale mark is refused', async () => {
     const a = await open();
-    const b = await JetStreamSink.open({
-      servers: cluster.urls,
-      stream: `T${n}`,
-      subjectPrefix: `t${n}.logs`,
-      replicas: 1,
-      duplicateWindowMs: 60_000,
-      log,
-    });
+    const b = await openAnother();
     try {
       expect(await a.durableMark(1)).toBe(0);
       expect(await b.durableMark(1)).toBe(0);
@@ -124,14 +120,7 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
 
   it('owners live in the cluster: the first identity binds a stream, every receiver answers it, a race has one winner (issue 17)', async () => {
     const a = await open();
-    const b = await JetStreamSink.open({
-      servers: cluster.urls,
-      stream: `T${n}`,
-      subjectPrefix: `t${n}.logs`,
-      replicas: 1,
-      duplicateWindowMs: 60_000,
-      log,
-    });
+    const b = await openAnother();
     try {
       expect(await a.bindOwner(777, 'cert:CN=alice')).toBe('cert:CN=alice');
       expect(await b.bindOwner(777, 'cert:CN=mallory')).toBe('cert:CN=alice'); // another receiver, the same owner
@@ -149,14 +138,7 @@ describe.skipIf(nats.skip)('JetStreamSink', () => {
   });
 
   it('two receivers in front of one cluster refuse the same writers: a stream bound on one is owned on the other (issue 17)', async () => {
-    const topo = {
-      servers: cluster.urls,
-      stream: `T${++n}`,
-      subjectPrefix: `t${n}.logs`,
-      replicas: 1,
-      duplicateWindowMs: 60_000,
-      log,
-    };
+    const topo = topology(++n);
     const stops: Array<() => Promise<void>> = [];
     const receiver = async (name: string) => {
       const sink = await JetStreamSink.open(topo);
