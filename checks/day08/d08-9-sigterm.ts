@@ -1,8 +1,9 @@
-import { expectEqual, expectTrue, fail, show, waitFor } from '../harness/assert.ts';
+import { expectEqual, expectTrue, waitFor } from '../harness/assert.ts';
 import { formatRanges, readRecords, readStats, statNumber } from '../harness/persisted.ts';
 import type { Rng } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
 import { idOf } from '../harness/kit/records.ts';
+import { expectFinalStats, expectSigtermExit } from '../harness/kit/shutdown.ts';
 import { RECEIVER, startReceiver, line, rec, randomMsg, randomCuts } from './support.ts';
 
 function asciiMsg(rng: Rng): string {
@@ -40,34 +41,10 @@ export const d08_9: Check = {
         where: dataDir,
       },
     );
-    const sigtermAt = Date.now();
-    const res = await rx.stop(8000);
-    ctx.log(`SIGTERM → exit code ${res.exitCode}, signal ${res.signal}, after ${res.ms} ms`);
-    if (res.timedOut)
-      fail({
-        expected: 'exit within 5 s of SIGTERM',
-        received: 'still running after 8 s (killed)',
-        where: `pid ${rx.pid}`,
-        hint: `${RECEIVER} (SIGTERM): close the server AND the open connections; server.close() alone waits for every client to leave`,
-      });
-    expectTrue(res.exitCode === 0 && res.signal === null, {
-      expected: 'exit code 0 after SIGTERM',
-      received: `exit code ${res.exitCode}, signal ${res.signal}; stderr tail: ${show(rx.stderrText().trim().slice(-300))}`,
-      where: `pid ${rx.pid}`,
-      hint: `${RECEIVER} (SIGTERM): stop accepting, flush, write stats, then return (the shutdown helper exits 0)`,
-    });
-    expectTrue(res.ms <= 5000, {
-      expected: 'exit within 5000 ms of SIGTERM',
-      received: `${res.ms} ms`,
-      where: `pid ${rx.pid}`,
-    });
-    const read = await readRecords(dataDir);
-    const partial = read.files.find((f) => f.endsInPartialLine);
-    expectTrue(!partial, {
-      expected: 'no *.ndjson ending in a partial line after SIGTERM',
-      received: `ends in ${show(partial?.partialTail)}`,
-      where: partial?.file ?? dataDir,
-      hint: `${RECEIVER} (SIGTERM): close the sink (await sink.close()) before exiting`,
+    const { sigtermAt, read } = await expectSigtermExit(ctx, rx, dataDir, {
+      hang: `${RECEIVER} (SIGTERM): close the server AND the open connections; server.close() alone waits for every client to leave`,
+      exit: `${RECEIVER} (SIGTERM): stop accepting, flush, write stats, then return (the shutdown helper exits 0)`,
+      partial: `${RECEIVER} (SIGTERM): close the sink (await sink.close()) before exiting`,
     });
     const seen = new Map<string, number>();
     for (const p of read.records) {
@@ -87,19 +64,11 @@ export const d08_9: Check = {
       received: `${read.records.length} records, ${dups.length} duplicated`,
       where: dataDir,
     });
-    const stats = await readStats(dataDir).catch((err: Error) =>
-      fail({ expected: 'stats.json to be JSON', received: err.message, where: `${dataDir}/stats.json` }),
+    const stats = await expectFinalStats(
+      dataDir,
+      sigtermAt,
+      `${RECEIVER} (SIGTERM): write the final stats (await statsWriter.stop()) after the sink is closed`,
     );
-    if (!stats) fail({ expected: 'stats.json written at shutdown', received: 'no stats.json', where: dataDir });
-    const updatedAt = stats['updatedAt'];
-    const updatedMs =
-      typeof updatedAt === 'string' ? Date.parse(updatedAt) : typeof updatedAt === 'number' ? updatedAt : NaN;
-    expectTrue(updatedMs >= sigtermAt - 5, {
-      expected: `stats.json updatedAt ≥ the SIGTERM time ${new Date(sigtermAt).toISOString()}`,
-      received: show(updatedAt),
-      where: `${dataDir}/stats.json`,
-      hint: `${RECEIVER} (SIGTERM): write the final stats (await statsWriter.stop()) after the sink is closed`,
-    });
     expectEqual(statNumber(stats, 'records.persisted'), read.records.length, {
       what: 'final stats.json records.persisted (= records in the files)',
       where: `${dataDir}/stats.json`,

@@ -1,8 +1,9 @@
 import { encodeBatch } from '../../shared/protocol/batch.ts';
-import { expectEqual, expectTrue, fail, show, waitFor } from '../harness/assert.ts';
-import { readRecords, readStats, statNumber } from '../harness/persisted.ts';
+import { expectEqual, expectTrue, show, waitFor } from '../harness/assert.ts';
+import { readRecords, statNumber } from '../harness/persisted.ts';
 import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
+import { expectFinalStats, expectSigtermExit } from '../harness/kit/shutdown.ts';
 import { type Rec, startReceiver, udpPeer, recText, statsNow } from './support.ts';
 
 export const d10_8: Check = {
@@ -39,51 +40,20 @@ export const d10_8: Check = {
         where: dataDir,
       },
     );
-    const sigtermAt = Date.now();
-    const res = await rx.stop(8000);
-    ctx.log(`SIGTERM → exit code ${res.exitCode}, signal ${res.signal}, after ${res.ms} ms`);
-    if (res.timedOut)
-      fail({
-        expected: 'exit within 5 s of SIGTERM',
-        received: 'still running after 8 s (killed)',
-        where: `pid ${rx.pid}`,
-        hint: 'your TODO in lessons/day10/receiver.ts (the shutdown handler): close the socket and the sink, an open socket keeps the process alive',
-      });
-    expectTrue(res.exitCode === 0 && res.signal === null, {
-      expected: 'exit code 0 after SIGTERM',
-      received: `exit code ${res.exitCode}, signal ${res.signal}; stderr tail: ${show(rx.stderrText().trim().slice(-300))}`,
-      where: `pid ${rx.pid}`,
-      hint: 'your TODO in lessons/day10/receiver.ts (the shutdown handler): drain, flush, write the final stats; onShutdown exits 0 when it returns',
-    });
-    expectTrue(res.ms <= 5000, {
-      expected: 'exit within 5000 ms of SIGTERM',
-      received: `${res.ms} ms`,
-      where: `pid ${rx.pid}`,
-    });
-    const read = await readRecords(dataDir);
-    const partial = read.files.find((f) => f.endsInPartialLine);
-    expectTrue(!partial, {
-      expected: 'no *.ndjson ending in a partial line after SIGTERM',
-      received: `ends in ${show(partial?.partialTail)}`,
-      where: partial?.file ?? dataDir,
+    const { sigtermAt, read } = await expectSigtermExit(ctx, rx, dataDir, {
+      hang: 'your TODO in lessons/day10/receiver.ts (the shutdown handler): close the socket and the sink, an open socket keeps the process alive',
+      exit: 'your TODO in lessons/day10/receiver.ts (the shutdown handler): drain, flush, write the final stats; onShutdown exits 0 when it returns',
     });
     expectEqual(read.records.length, D * K, {
       what: 'records persisted after SIGTERM',
       where: dataDir,
       hint: 'your TODO in lessons/day10/receiver.ts (the shutdown handler): flushOut() what is buffered and close the sink before exiting',
     });
-    const stats = await readStats(dataDir).catch((err: Error) =>
-      fail({ expected: 'stats.json to be JSON', received: err.message, where: `${dataDir}/stats.json` }),
+    const stats = await expectFinalStats(
+      dataDir,
+      sigtermAt,
+      'your TODO in lessons/day10/receiver.ts (the shutdown handler): write the final stats (statsWriter.stop())',
     );
-    if (!stats) fail({ expected: 'stats.json written at shutdown', received: 'no stats.json', where: dataDir });
-    const updatedAt = stats['updatedAt'];
-    const updatedMs = typeof updatedAt === 'string' ? Date.parse(updatedAt) : NaN;
-    expectTrue(updatedMs >= sigtermAt - 5, {
-      expected: `stats.json updatedAt ≥ the SIGTERM time ${new Date(sigtermAt).toISOString()}`,
-      received: show(updatedAt),
-      where: `${dataDir}/stats.json`,
-      hint: 'your TODO in lessons/day10/receiver.ts (the shutdown handler): write the final stats (statsWriter.stop())',
-    });
     expectEqual(statNumber(stats, 'records.persisted'), D * K, {
       what: 'final stats.json records.persisted',
       where: `${dataDir}/stats.json`,
