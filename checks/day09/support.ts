@@ -222,23 +222,4 @@ export async function withProxy<T>(targetPort: number, fn: (proxy: FaultProxy) =
 }
 
 /** Shipper flags every check uses: its own state dir, progress lines, quick reconnects. */
-export async function shipperBase(
-  ctx: CheckContext,
-  target: string,
-  extra: string[] = [],
-  stateDir?: string,
-): Promise<string[]> {
-  return [
-    '--target',
-    target,
-    '--state-dir',
-    stateDir ?? (await ctx.tmp()),
-    '--progress-ms',
-    '100',
-    '--backoff-base-ms',
-    '20',
-    '--backoff-cap-ms',
-    '200',
-    ...extra,
-  ];
-}
+export { shipperFlags as shipperBase } from '../harness/kit/programs.ts';

@@ -9,6 +9,7 @@ import { tail } from '../harness/process.ts';
 import { pick } from '../harness/rng.ts';
 import type { CheckContext, ProgramExit, RunResult, WatchedProgram } from '../harness/types.ts';
 import {
+  shipperFlags,
   startReceiver as startKitReceiver,
   TCP_PORT_CHECK,
   type Receiver,
@@ -164,29 +165,9 @@ export async function waitExit(p: WatchedProgram, timeoutMs: number, hint: strin
   return r;
 }
 
-/** Shipper flags every check uses: its own state dir, progress lines, quick reconnects. */
-export async function shipperBase(
-  ctx: CheckContext,
-  port: number,
-  ca: string,
-  extra: string[] = [],
-): Promise<string[]> {
-  return [
-    '--target',
-    at(port),
-    '--ca',
-    ca,
-    '--state-dir',
-    await ctx.tmp(),
-    '--progress-ms',
-    '100',
-    '--backoff-base-ms',
-    '20',
-    '--backoff-cap-ms',
-    '200',
-    ...extra,
-  ];
-}
+/** Shipper flags every check uses (kit shipperFlags) to the receiver on `port`, trusting `ca`. */
+export const shipperBase = (ctx: CheckContext, port: number, ca: string, extra: string[] = []) =>
+  shipperFlags(ctx, at(port), ['--ca', ca, ...extra]);
 
 export function rec(id: string, rng: () => number): Rec {
   return {

@@ -69,6 +69,28 @@ export const TCP_PORT_CHECK = {
   hint: 'with --port 0 the OS picks a port; announce the one you got',
 };
 
+/** An LSP/1 shipper's flags in the checks: its own state dir, progress lines every 100 ms, quick reconnects. */
+export async function shipperFlags(
+  ctx: CheckContext,
+  target: string,
+  extra: string[] = [],
+  stateDir?: string,
+): Promise<string[]> {
+  return [
+    '--target',
+    target,
+    '--state-dir',
+    stateDir ?? (await ctx.tmp()),
+    '--progress-ms',
+    '100',
+    '--backoff-base-ms',
+    '20',
+    '--backoff-cap-ms',
+    '200',
+    ...extra,
+  ];
+}
+
 /** A shipper watched while it runs, its command logged. */
 export function spawnShipper(
   ctx: CheckContext,
