@@ -3,21 +3,14 @@
 // The graded checks (checks/day09.ts) go much further; this is the lesson's own smoke test.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../../shared/fault-proxy.ts';
-import {
-  encodeHello,
-  encodePing,
-  FrameDecoder,
-  FrameType,
-  parseNack,
-  type Frame,
-} from '../../shared/protocol/frame.ts';
+import { encodeHello, encodePing, FrameType, parseNack } from '../../shared/protocol/frame.ts';
+import { connectRaw } from '../../tests/support/lsp-loopback.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 /** the shipper's default --name: on this plaintext lane, the identity that owns its stream (issue 17) */
@@ -84,25 +77,6 @@ function expectExactlyOnce(seqs: number[], n: number): void {
     if (seqs[i] !== i + 1) throw new Error(`record ${i}: expected seq ${i + 1}, got ${seqs[i]}`);
 }
 
-/** A raw LSP/1 connection: write frames, collect the frames that come back. */
-async function raw(port: number) {
-  const socket = net.connect({ host: '127.0.0.1', port });
-  await new Promise<void>((r) => socket.once('connect', r));
-  socket.on('error', () => {});
-  const frames: Frame[] = [];
-  const dec = new FrameDecoder();
-  socket.on('data', (c: Buffer) => frames.push(...dec.push(c)));
-  const closed = new Promise<void>((r) => socket.once('close', () => r()));
-  const until = async (cond: () => boolean, what: string) => {
-    const end = Date.now() + 5000;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
-  return { socket, frames, closed, until };
-}
-
 let tmp: string;
 let dataDir: string;
 let receiver: Proc;
@@ -150,7 +124,7 @@ describe('day 09 end to end', () => {
     expect(states[states.length - 1]).toBe('draining->closed');
     expectExactlyOnce(await persistedSeqs(dataDir, stream), N);
 
-    const c = await raw(port);
+    const c = await connectRaw(port);
     c.socket.write(
       Buffer.concat([encodeHello(stream, { name: SHIPPER_NAME }), encodeHello(stream + 1, { name: SHIPPER_NAME })]),
     );
@@ -163,8 +137,8 @@ describe('day 09 end to end', () => {
   });
 
   it('a bad frame gets a NACK with its code and closes only that connection', async () => {
-    const good = await raw(port);
-    const bad = await raw(port);
+    const good = await connectRaw(port);
+    const bad = await connectRaw(port);
     bad.socket.write(Buffer.from('this is not LSP/1 at all, just text\n'));
     await bad.closed;
     const nack = bad.frames.find((f) => f.type === FrameType.NACK);
@@ -179,7 +153,7 @@ describe('day 09 end to end', () => {
     await receiver.exit;
     receiver = start('receiver', rxArgs());
     await receiver.next('ready');
-    const c = await raw(port);
+    const c = await connectRaw(port);
     c.socket.write(encodeHello(stream, { name: SHIPPER_NAME }));
     await c.until(() => c.frames.length === 1, 'ACK');
     expect(c.frames[0]).toMatchObject({ type: FrameType.ACK, stream, seq: N });
