@@ -29,17 +29,19 @@ const lesson = (args: string[], cwd = REPO_ROOT, timeout = 60_000) =>
     timeout,
   });
 
+/** A copy of a lesson in root/<dir> whose files `edit` changes (a mark in a program proves which file ran); its folder. */
+async function copyOf(lesson: string, dir: string, edit?: (rel: string, text: string) => string): Promise<string> {
+  const out = join(root, dir);
+  await copyLesson({ repoRoot: REPO_ROOT, lesson, destRoot: out, ...(edit ? { transform: edit } : {}) });
+  return out;
+}
+
 describe('npm run lesson -- dayNN --lessons DIR', () => {
   it("runs the copy's programs: its receiver and shipper, from DIR/day08", async () => {
-    const out = join(root, 'copy08');
     // A plain copy of the reference with a mark in each program: their log lines prove which files ran.
-    await copyLesson({
-      repoRoot: REPO_ROOT,
-      lesson: 'day08',
-      destRoot: out,
-      transform: (rel, text) =>
-        rel === 'receiver.ts' || rel === 'shipper.ts' ? `process.stderr.write('COPY-MARK ${rel}\\n');\n${text}` : text,
-    });
+    await copyOf('day08', 'copy08', (rel, text) =>
+      rel === 'receiver.ts' || rel === 'shipper.ts' ? `process.stderr.write('COPY-MARK ${rel}\\n');\n${text}` : text,
+    );
     // a relative --lessons, as typed in the folder that holds the copy
     const r = await lesson(
       [
@@ -88,20 +90,15 @@ describe('npm run lesson -- dayNN --lessons DIR', () => {
   });
 
   it("--experiment takes the copy's programs too (day 10: a copy whose receiver exits at once fails the experiment)", async () => {
-    const out = join(root, 'copy10');
-    await copyLesson({
-      repoRoot: REPO_ROOT,
-      lesson: 'day10',
-      destRoot: out,
-      transform: (rel, text) =>
-        rel === 'receiver.ts' ? "process.stderr.write('COPY-MARK broken receiver\\n');\nprocess.exit(3);\n" : text,
-    });
+    const out = await copyOf('day10', 'copy10', (rel, text) =>
+      rel === 'receiver.ts' ? "process.stderr.write('COPY-MARK broken receiver\\n');\nprocess.exit(3);\n" : text,
+    );
     const tiny = ['--', '--records', '1000', '--rates', 'max', '--rcvbufs', '4MiB', '--udp-only'];
     const broken = await lesson(['day10', '--experiment', '--lessons', join(out, 'lessons'), ...tiny]);
     expect(broken.exitCode).not.toBe(0);
     expect(broken.stderr).toContain('COPY-MARK broken receiver');
     // day 11's experiment lives in its lesson folder: the copy's runs
-    await copyLesson({ repoRoot: REPO_ROOT, lesson: 'day11', destRoot: join(root, 'copy11') });
+    await copyOf('day11', 'copy11');
     const own = await lesson(['day11', '--experiment', '--lessons', 'copy11/lessons', '--', '--help'], root);
     expect(own.exitCode, own.stderr).toBe(0);
     expect(own.stderr).toContain(`experiment: npx tsx ${join('copy11', 'lessons', 'day11', 'experiment.ts')} --help`);

@@ -57,6 +57,16 @@ interface LaneContext {
   onLog?: ((lane: string, line: string) => void) | undefined;
 }
 
+/** A numbered lane's loss: what was sent, stored, lost (by cause, and what no cause explains), stored twice. */
+function lossOf(
+  v: NumberedVerdict,
+  sent: number,
+  byCause: Record<string, number>,
+  unexplained: number,
+): Omit<LossReport, 'detail'> {
+  return { sent, persisted: v.unique, lost: v.lost, duplicated: v.duplicated, byCause, unexplained };
+}
+
 /** Attribution window: a connection that ends within this long after a fault ended is that fault's. */
 const AFTERMATH_MS = 5000;
 
@@ -268,12 +278,7 @@ export class StreamLane extends ProxiedLane {
     }
     const rejects = await countLines(join(this.dataDir, 'rejects.ndjson'));
     const loss: LossReport = {
-      sent: n,
-      persisted: v.unique,
-      lost: v.lost,
-      duplicated: v.duplicated,
-      byCause,
-      unexplained,
+      ...lossOf(v, n, byCause, unexplained),
       detail: { connections: this.incs.length, rejects },
       connections: this.incs.map((i) => ({
         first: i.first,
@@ -512,12 +517,7 @@ export class SyslogUdpLane extends DriverBase {
       notes: SYSLOG_UDP.notes,
       records: n,
       loss: {
-        sent: n,
-        persisted: v.unique,
-        lost: v.lost,
-        duplicated: v.duplicated,
-        byCause,
-        unexplained,
+        ...lossOf(v, n, byCause, unexplained),
         detail: {
           kernelDrops: this.dropsNow,
           kernelDropsOutsideFaults: kernelOutside,
