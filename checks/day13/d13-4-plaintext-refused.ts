@@ -1,22 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { encodeHello, FrameDecoder, FrameType, type Frame } from '../../shared/protocol/frame.ts';
 import { expectTrue } from '../harness/assert.ts';
 import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
 import { where } from '../harness/kit/records.ts';
-import {
-  certsFor,
-  startReceiver,
-  withClients,
-  secure,
-  waitAck,
-  rec,
-  streamId,
-  recordsOf,
-  expectSeqs,
-  waitFailures,
-} from './support.ts';
+import { secure, waitAck, rec, streamId, recordsOf, expectSeqs, waitFailures, withTlsReceiver } from './support.ts';
 
 export const d13_4: Check = {
   id: 'd13.4',
@@ -26,10 +14,7 @@ export const d13_4: Check = {
   points: 0,
   timeoutMs: 40_000,
   async run(ctx) {
-    const certs = await certsFor(ctx);
-    const recv = await startReceiver(ctx, certs);
-    const ca = readFileSync(certs.ca.cert);
-    await withClients(ctx, async (clients) => {
+    await withTlsReceiver(ctx, async ({ recv, ca, clients }) => {
       const good = clients.connect(recv.port, { ca }, 'TLS client');
       await secure(good, 'a verified TLS handshake with the dev CA');
       const G = streamId(ctx.rng);

@@ -1,20 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { encodeHello } from '../../shared/protocol/frame.ts';
 import { expectEqual, expectTrue } from '../harness/assert.ts';
 import { readStats } from '../harness/persisted.ts';
 import type { Check } from '../harness/types.ts';
 import { sleep, waitOrGiveUp } from '../harness/kit/records.ts';
-import {
-  certsFor,
-  startReceiver,
-  type Handshake,
-  withClients,
-  secure,
-  waitAck,
-  streamId,
-  failuresOf,
-  waitFailures,
-} from './support.ts';
+import { type Handshake, secure, waitAck, streamId, failuresOf, waitFailures, withTlsReceiver } from './support.ts';
 
 /** A TLS 1.1 ClientHello, built by hand (for an OpenSSL that refuses to send one itself). */
 function tls11ClientHello(rng: () => number): Buffer {
@@ -37,10 +26,7 @@ export const d13_5: Check = {
   points: 10,
   timeoutMs: 40_000,
   async run(ctx) {
-    const certs = await certsFor(ctx);
-    const recv = await startReceiver(ctx, certs);
-    const ca = readFileSync(certs.ca.cert);
-    await withClients(ctx, async (clients) => {
+    await withTlsReceiver(ctx, async ({ recv, ca, clients }) => {
       const old = clients.connect(recv.port, { ca, minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1' }, 'TLS 1.1 client');
       const h = await Promise.race([
         old.handshake,

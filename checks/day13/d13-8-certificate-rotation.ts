@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { encodeHello } from '../../shared/protocol/frame.ts';
 import { issueServerCert } from '../../shared/tls/certs.ts';
@@ -6,7 +5,7 @@ import { expectTrue, waitFor } from '../harness/assert.ts';
 import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
 import { sleep } from '../harness/kit/records.ts';
-import { certsFor, startReceiver, withClients, secure, waitAck, rec, streamId, expectSeqs } from './support.ts';
+import { withTlsReceiver, secure, waitAck, rec, streamId, expectSeqs } from './support.ts';
 
 export const d13_8: Check = {
   id: 'd13.8',
@@ -15,10 +14,7 @@ export const d13_8: Check = {
   points: 15,
   timeoutMs: 50_000,
   async run(ctx) {
-    const certs = await certsFor(ctx);
-    const recv = await startReceiver(ctx, certs);
-    const ca = readFileSync(certs.ca.cert);
-    await withClients(ctx, async (clients) => {
+    await withTlsReceiver(ctx, async ({ certs, recv, ca, clients }) => {
       const a = clients.connect(recv.port, { ca }, 'streaming client');
       await secure(a, 'a verified TLS handshake');
       const before = a.socket.getPeerX509Certificate()?.serialNumber;

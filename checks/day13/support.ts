@@ -1,4 +1,5 @@
 // What several of day13's checks use (split out of checks/day13.ts, issue 22).
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { Frame } from '../../shared/protocol/frame.ts';
@@ -38,6 +39,17 @@ export const startReceiver = (
   certs: CertSet,
   opts: Pick<StartReceiverOptions, 'dataDir' | 'port' | 'extra'> = {},
 ) => startKitReceiver(ctx, { ...opts, before: ['--certs', certs.dir], portCheck: TCP_PORT_CHECK });
+
+/** A TLS receiver with fresh certificates, and clients trusting its CA (`ca`) that are destroyed at the end. */
+export async function withTlsReceiver<T>(
+  ctx: CheckContext,
+  fn: (t: { certs: CertSet; recv: Receiver; ca: Buffer; clients: TlsClients }) => Promise<T>,
+): Promise<T> {
+  const certs = await certsFor(ctx);
+  const recv = await startReceiver(ctx, certs);
+  const ca = readFileSync(certs.ca.cert);
+  return withClients(ctx, (clients) => fn({ certs, recv, ca, clients }));
+}
 
 export type Handshake = { ok: true } | { ok: false; code: string; message: string };
 
