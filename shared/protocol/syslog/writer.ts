@@ -278,35 +278,6 @@ function putMember(key: Words, src: Buffer, sv: DataView, s: number, e: number, 
 }
 
 /**
- * An RFC 5424 header field at p that a SP ends (HOSTNAME, APP-NAME, PROCID): NILVALUE writes `nilKey`
- * (when there is one), a value `key` and the value as a JSON string. Sets tokenStop after the SP; returns
- * the output position, R_HEADER (an empty field, no SP after it) or R_SLOW (not UTF-8).
- */
-function headerMember(
-  src: Buffer,
-  sv: DataView,
-  p: number,
-  end: number,
-  dst: Buffer,
-  dv: DataView,
-  o: number,
-  key: Words,
-  nilKey: Words | undefined,
-): number {
-  if (p >= end || src[p] === SP) return R_HEADER;
-  if (src[p] === DASH && p + 1 < end && src[p + 1] === SP) {
-    tokenStop = p + 2;
-    return nilKey === undefined ? o : putWords(nilKey, dv, o);
-  }
-  o = copyJsonText(src, sv, p, end, dst, dv, putWords(key, dv, o), true);
-  if (o < 0) return o;
-  if (tokenStop === end) return R_HEADER;
-  dst[o++] = QUOTE;
-  tokenStop++;
-  return o;
-}
-
-/**
  * An SD-NAME (SD-ID or PARAM-NAME) from p, copied as JSON string content; sets tokenStop after it.
  * Names are short (`id`, `user`, `origin`, `meta`): a byte loop over the SDNAME table beats a word
  * test that needs six comparisons per word.
@@ -497,12 +468,12 @@ export class SyslogRecordWriter {
     }
     p = e + 1;
     // HOSTNAME, APP-NAME, PROCID (each followed by SP); level and host keys in one write when there is a host
-    o = headerMember(src, sv, p, end, dst, dv, o, K_LEVEL_HOST[pri & 7]!, K_LEVEL[pri & 7]);
+    o = this.headerMember(src, p, end, o, K_LEVEL_HOST[pri & 7]!, K_LEVEL[pri & 7]);
     if (o < 0) return o;
-    o = headerMember(src, sv, tokenStop, end, dst, dv, o, K_SERVICE, undefined);
+    o = this.headerMember(src, tokenStop, end, o, K_SERVICE);
     if (o < 0) return o;
     o = putLong(K_ATTRS[pri]!, dst, o);
-    o = headerMember(src, sv, tokenStop, end, dst, dv, o, K_PROCID, undefined);
+    o = this.headerMember(src, tokenStop, end, o, K_PROCID);
     if (o < 0) return o;
     p = tokenStop;
     // MSGID: followed by SP and STRUCTURED-DATA, or (leniently) by the end of the message
@@ -541,6 +512,26 @@ export class SyslogRecordWriter {
     o = copyJsonText(src, sv, p, end, dst, dv, o, false);
     if (o < 0) return o;
     dst[o++] = QUOTE;
+    return o;
+  }
+
+  /**
+   * An RFC 5424 header field at p that a SP ends (HOSTNAME, APP-NAME, PROCID): NILVALUE writes `nilKey`
+   * (when there is one), a value `key` and the value as a JSON string. Sets tokenStop after the SP; returns
+   * the output position, R_HEADER (an empty field, no SP after it) or R_SLOW (not UTF-8).
+   */
+  private headerMember(src: Buffer, p: number, end: number, o: number, key: Words, nilKey?: Words): number {
+    const dv = this.out.view;
+    if (p >= end || src[p] === SP) return R_HEADER;
+    if (src[p] === DASH && p + 1 < end && src[p + 1] === SP) {
+      tokenStop = p + 2;
+      return nilKey === undefined ? o : putWords(nilKey, dv, o);
+    }
+    o = copyJsonText(src, this.sv, p, end, this.out.buf, dv, putWords(key, dv, o), true);
+    if (o < 0) return o;
+    if (tokenStop === end) return R_HEADER;
+    this.out.buf[o++] = QUOTE;
+    tokenStop++;
     return o;
   }
 
