@@ -16,14 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../shared/dashboard/test-support.ts';
 import type { Program } from './lib/launch.ts';
 import { LANES, laneAvailable } from './lib/stack-lanes.ts';
-import { ARTIFACTS, chromiumPeer, openPage, type PageDocument, type PageWindow } from '../tests/support/browser.ts';
+import { ARTIFACTS, chromiumPeer, expectOverviewFits, openPage, type PageDocument } from '../tests/support/browser.ts';
 import { startDemoStack } from '../tests/support/demo-stack.ts';
 
 /** a killed lane must show as down within this (the dashboard checks pids every refresh) */
 const DOWN_WITHIN_MS = 5000;
 
 declare const document: PageDocument;
-declare const window: PageWindow;
 
 interface LaneReady {
   pid: number;
@@ -95,19 +94,7 @@ describe.skipIf(chromiumPeer.skip)('the integrated stack in a browser', () => {
       15_000,
       200,
     );
-    const widths = await page.evaluate(() => {
-      const wrap = document.querySelector('#view-overview .table-wrap')!;
-      return {
-        wrap: wrap.scrollWidth,
-        wrapClient: wrap.clientWidth,
-        doc: document.documentElement.scrollWidth,
-        win: window.innerWidth,
-      };
-    });
-    expect(widths.wrap, `the overview table is ${widths.wrap} px wide in ${widths.wrapClient} px`).toBeLessThanOrEqual(
-      widths.wrapClient,
-    );
-    expect(widths.doc).toBeLessThanOrEqual(widths.win);
+    await expectOverviewFits(page);
     // the overview's delivery ledger: a row per stream of the acknowledged lanes, with its high-water mark
     await page.locator('#ledger-all-body tr[data-ledger-lane="day09"]').first().waitFor({ timeout: 10_000 });
     expect(

@@ -18,6 +18,7 @@ import { appendRecords, appendRejects, writeStats, type FakeStats } from './test
 import {
   ARTIFACTS,
   chromiumPeer,
+  expectOverviewFits,
   openPage,
   type PageDocument,
   type PageElement,
@@ -154,19 +155,7 @@ describe.skipIf(chromiumPeer.skip)('the dashboard in a browser', () => {
     alpha = { ...alpha, received: 123_456, persisted: 123_400 };
     await writeStats(dirs.alpha, alpha);
     // every column fits a 1280 px window: no sideways scrolling of the table or the page
-    const widths = await page.evaluate(() => {
-      const wrap = document.querySelector('#view-overview .table-wrap')!;
-      return {
-        wrap: wrap.scrollWidth,
-        wrapClient: wrap.clientWidth,
-        doc: document.documentElement.scrollWidth,
-        win: window.innerWidth,
-      };
-    });
-    expect(widths.wrap, `the overview table is ${widths.wrap} px wide in ${widths.wrapClient} px`).toBeLessThanOrEqual(
-      widths.wrapClient,
-    );
-    expect(widths.doc).toBeLessThanOrEqual(widths.win);
+    await expectOverviewFits(page);
     // the overview's delivery ledger lists every stream of every lane
     expect(await valueOf('#ledger-all-body tr[data-ledger-lane="alpha"][data-stream="1"] [data-field="hwm"]')).toBe(
       '100',

@@ -7,6 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { findPeer, needPeers } from './peers.ts';
 
 export const chromiumPeer = needPeers('chromium');
@@ -52,4 +53,24 @@ export interface PageDocument {
 }
 export interface PageWindow {
   innerWidth: number;
+}
+
+declare const document: PageDocument;
+declare const window: PageWindow;
+
+/** The overview fits the window: no sideways scrolling of its table or of the page. */
+export async function expectOverviewFits(page: Page): Promise<void> {
+  const widths = await page.evaluate(() => {
+    const wrap = document.querySelector('#view-overview .table-wrap')!;
+    return {
+      wrap: wrap.scrollWidth,
+      wrapClient: wrap.clientWidth,
+      doc: document.documentElement.scrollWidth,
+      win: window.innerWidth,
+    };
+  });
+  expect(widths.wrap, `the overview table is ${widths.wrap} px wide in ${widths.wrapClient} px`).toBeLessThanOrEqual(
+    widths.wrapClient,
+  );
+  expect(widths.doc).toBeLessThanOrEqual(widths.win);
 }
