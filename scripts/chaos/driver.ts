@@ -376,7 +376,7 @@ export abstract class ProxiedLane extends DriverBase {
 
   /** Starts the receiver on `port` (0 the first time) and sets `receiver` and `port`. */
   protected abstract startReceiver(): Promise<void>;
-  /** The client running now, if any. */
+  /** The client running now (not ended), if any. */
   protected abstract client(): Program | undefined;
 
   async status(): Promise<string> {
@@ -387,6 +387,14 @@ export abstract class ProxiedLane extends DriverBase {
   async samplePeaks(): Promise<void> {
     await this.samplePeak('receiver', this.receiver);
     await this.samplePeak('shipper', this.client());
+  }
+
+  /** FIN or RST; the client notices on its next write, so the fault lasts until its connection ended (3 s at most). */
+  protected async cutClient(param: number): Promise<string> {
+    const note = cutConnections(this.proxy!, param);
+    const running = this.client();
+    if (running) await Promise.race([running.exit, sleep(3000)]);
+    return note;
   }
 
   /** kill -9 of the receiver, then a restart on the same port. */

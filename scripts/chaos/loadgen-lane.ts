@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { FaultProxy } from '../../shared/fault-proxy.ts';
 import { startProgram, type Program } from '../lib/launch.ts';
 import {
-  cutConnections,
   ProxiedLane,
   readStats,
   stallProxy,
@@ -191,7 +190,7 @@ export class LoadgenLane extends ProxiedLane {
   }
 
   protected client(): Program | undefined {
-    return this.current?.program;
+    return this.current?.endMs === undefined ? this.current?.program : undefined;
   }
 
   async inject(f: PlannedFault): Promise<string> {
@@ -206,12 +205,8 @@ export class LoadgenLane extends ProxiedLane {
         this.shipperRestarts++;
         return `kill -9 of loadgen segment ${seg.k}; the next segment starts on a fresh stream`;
       }
-      case 'cut': {
-        const note = cutConnections(this.proxy!, f.param);
-        const seg = this.current;
-        if (seg && seg.endMs === undefined) await Promise.race([seg.program.exit, sleep(3000)]);
-        return note;
-      }
+      case 'cut':
+        return this.cutClient(f.param);
       case 'stall':
         return stallProxy(this.proxy!, f.holdMs);
       case 'sigstop':

@@ -20,7 +20,6 @@ import { encodeSyslog5424 } from '../../shared/protocol/syslog/encode.ts';
 import { startProgram, type Program } from '../lib/launch.ts';
 import { chaosLine, dueBy } from './feed.ts';
 import {
-  cutConnections,
   DriverBase,
   ProxiedLane,
   readStats,
@@ -195,7 +194,7 @@ export class StreamLane extends ProxiedLane {
   }
 
   protected client(): Program | undefined {
-    return this.current?.program;
+    return this.alive(this.current) ? this.current.program : undefined;
   }
 
   async inject(f: PlannedFault): Promise<string> {
@@ -209,13 +208,8 @@ export class StreamLane extends ProxiedLane {
         await inc.program.exit;
         return `kill -9 of the ${this.id === 'day08' ? 'shipper' : 'forwarder'} (records ${inc.first}–${inc.last} on that connection), restarted`;
       }
-      case 'cut': {
-        const note = cutConnections(this.proxy!, f.param);
-        // the shipper notices on its next write: keep the fault active until its connection ended
-        const inc = this.current;
-        if (this.alive(inc)) await Promise.race([inc.program.exit, sleep(3000)]);
-        return note;
-      }
+      case 'cut':
+        return this.cutClient(f.param);
       case 'stall':
         return stallProxy(this.proxy!, f.holdMs);
       case 'sigstop':
