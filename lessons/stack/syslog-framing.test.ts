@@ -15,6 +15,9 @@ interface Decoded {
   rejects: Array<Omit<SyslogRejectInfo, 'sample'> & { sample: string }>;
 }
 
+/** The messages' text, in order. */
+const texts = (r: Decoded): string[] => r.messages.map((m) => m.text);
+
 function decode(chunks: readonly Buffer[], maxMessageBytes = 64, end = true, maxSkipBytes?: number): Decoded {
   const out: Decoded = { messages: [], rejects: [] };
   const d = new SyslogFrameDecoder({
@@ -66,10 +69,7 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     const input = Buffer.from(`${oct('<13>a')}${oct(big)}${oct('<13>b')}`);
     for (const [how, chunks] of feeds(input)) {
       const r = decode(chunks);
-      expect(
-        r.messages.map((m) => m.text),
-        how,
-      ).toEqual(['<13>a', '<13>b']);
+      expect(texts(r), how).toEqual(['<13>a', '<13>b']);
       expect(
         r.rejects.map(({ reason, offset, bytes }) => ({ reason, offset, bytes })),
         how,
@@ -102,10 +102,7 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     for (const [name, text, messages, rejects] of cases) {
       for (const [how, chunks] of feeds(Buffer.from(text))) {
         const r = decode(chunks);
-        expect(
-          r.messages.map((m) => m.text),
-          `${name} ${how}`,
-        ).toEqual(messages);
+        expect(texts(r), `${name} ${how}`).toEqual(messages);
         expect(
           r.rejects.map(({ reason, offset }) => ({ reason, offset })),
           `${name} ${how}`,
@@ -117,10 +114,7 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
   it('the stream ending inside an octet-counted message: syslog_truncated', () => {
     for (const [how, chunks] of feeds(Buffer.from(`${oct('<13>a')}30 <13>1 - - - -`))) {
       const r = decode(chunks);
-      expect(
-        r.messages.map((m) => m.text),
-        how,
-      ).toEqual(['<13>a']);
+      expect(texts(r), how).toEqual(['<13>a']);
       expect(r.rejects, how).toEqual([
         { reason: 'syslog_truncated', code: 'LS_ERR_SYSLOG_TRUNCATED', offset: 7, bytes: 13, sample: '<13>1 - - - -' },
       ]);
@@ -131,10 +125,7 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     const long = `<13>${'y'.repeat(100)}`;
     for (const [how, chunks] of feeds(Buffer.from(`<13>a\n${long}\r\n<13>b\n${long}`))) {
       const r = decode(chunks);
-      expect(
-        r.messages.map((m) => m.text),
-        how,
-      ).toEqual(['<13>a', '<13>b']);
+      expect(texts(r), how).toEqual(['<13>a', '<13>b']);
       expect(
         r.rejects.map(({ reason, offset }) => ({ reason, offset })),
         how,
@@ -151,10 +142,7 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     const over = `<13>${'z'.repeat(61)}`;
     for (const [how, chunks] of feeds(Buffer.from(`${oct(at)}${oct(over)}${at}\r\n${over}\n`))) {
       const r = decode(chunks);
-      expect(
-        r.messages.map((m) => m.text),
-        how,
-      ).toEqual([at, at]);
+      expect(texts(r), how).toEqual([at, at]);
       expect(
         r.rejects.map((x) => x.reason),
         how,
@@ -195,10 +183,7 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     );
     for (const [how, chunks] of feeds(input)) {
       const r = decode(chunks, 64, true, 200);
-      expect(
-        r.messages.map((m) => m.text),
-        how,
-      ).toEqual(['<13>a', '<13>b']);
+      expect(texts(r), how).toEqual(['<13>a', '<13>b']);
       expect(
         r.rejects.map(({ reason, code, offset, bytes, fatal, sample }) => ({
           reason,
@@ -272,10 +257,7 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
       const input = Buffer.from(`${oct('<13>a')}<13>b\n${long}\n<13>c\n`);
       for (const [how, chunks] of feeds(input)) {
         const r = decode(chunks, max);
-        expect(
-          r.messages.map((m) => m.text),
-          how,
-        ).toEqual(['<13>a', '<13>b', '<13>c']);
+        expect(texts(r), how).toEqual(['<13>a', '<13>b', '<13>c']);
         expect(
           r.rejects.map(({ reason, offset, sample }) => ({ reason, offset, sample })),
           how,
