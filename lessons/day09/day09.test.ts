@@ -77,6 +77,20 @@ function expectExactlyOnce(seqs: number[], n: number): void {
     if (seqs[i] !== i + 1) throw new Error(`record ${i}: expected seq ${i + 1}, got ${seqs[i]}`);
 }
 
+/** The shipper generating `n` records to 127.0.0.1:`to`, its state in tmp/`stateDir`, no progress lines. */
+const shipper = (to: number, n: number, stateDir: string, extra: string[] = []) =>
+  start('shipper', [
+    '--target',
+    `127.0.0.1:${to}`,
+    '--generate',
+    String(n),
+    '--state-dir',
+    join(tmp, stateDir),
+    '--progress-ms',
+    '0',
+    ...extra,
+  ]);
+
 let tmp: string;
 let dataDir: string;
 let receiver: Proc;
@@ -103,16 +117,7 @@ describe('day 09 end to end', () => {
   let stream = 0;
 
   it('ships N records: ACKed, persisted exactly once in order; a HELLO then gets ACK N', async () => {
-    const tx = start('shipper', [
-      '--target',
-      `127.0.0.1:${port}`,
-      '--generate',
-      String(N),
-      '--state-dir',
-      join(tmp, 'st1'),
-      '--progress-ms',
-      '0',
-    ]);
+    const tx = shipper(port, N, 'st1');
     const done = await tx.next('done');
     expect(await tx.exit).toBe(0);
     expect(done).toMatchObject({ read: N, acked: N, dropped: 0, unacked: 0 });
@@ -161,20 +166,7 @@ describe('day 09 end to end', () => {
   });
 
   it("the stream's owner survives the restart: a shipper under another name is refused and stops at once (exit 1, no retry)", async () => {
-    const tx = start('shipper', [
-      '--target',
-      `127.0.0.1:${port}`,
-      '--generate',
-      '10',
-      '--stream-id',
-      String(stream),
-      '--name',
-      'intruder',
-      '--state-dir',
-      join(tmp, 'st-intruder'),
-      '--progress-ms',
-      '0',
-    ]);
+    const tx = shipper(port, 10, 'st-intruder', ['--stream-id', String(stream), '--name', 'intruder']);
     const done = await tx.next('done');
     expect(await tx.exit).toBe(1);
     expect(String(done['reason'])).toContain('LS_ERR_STREAM_OWNED');
@@ -190,18 +182,10 @@ describe('day 09 end to end', () => {
     proxy.schedule({ action: 'reset', everyMs: 300 });
     try {
       const M = 60_000;
-      const tx = start('shipper', [
-        '--target',
-        `127.0.0.1:${proxy.port}`,
-        '--generate',
-        String(M),
+      const tx = shipper(proxy.port, M, 'st2', [
         // paced (~1.5 s), so resets every 300 ms fall mid-stream however fast the machine sends
         '--rate',
         '40000',
-        '--state-dir',
-        join(tmp, 'st2'),
-        '--progress-ms',
-        '0',
         '--backoff-cap-ms',
         '200',
         '--batch-records',

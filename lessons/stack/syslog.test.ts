@@ -42,6 +42,13 @@ function peersMissing(what: Array<[string, boolean]>): boolean {
   return true;
 }
 
+/** What the rsyslog-as-a-TLS-client cases need: rsyslogd, its gnutls driver, and logger to feed it. */
+const RSYSLOG_TLS_CLIENT_PEERS: Array<[string, boolean]> = [
+  ['rsyslogd (rsyslog)', RSYSLOGD !== undefined],
+  ['rsyslog-gnutls', HAVE_GTLS],
+  ['logger (bsdutils)', LOGGER !== undefined],
+];
+
 interface Rec {
   ts: string;
   level: string;
@@ -499,14 +506,7 @@ describe('rsyslog as a client → syslog lane', () => {
   afterAll(async () => rsyslog?.stop());
 
   it('omfwd over TCP (octet-counted RFC 5424 and LF-framed RFC 3164) and over TLS (gtls, x509/name, client cert)', async () => {
-    if (
-      peersMissing([
-        ['rsyslogd (rsyslog)', RSYSLOGD !== undefined],
-        ['rsyslog-gnutls', HAVE_GTLS],
-        ['logger (bsdutils)', LOGGER !== undefined],
-      ])
-    )
-      return;
+    if (peersMissing(RSYSLOG_TLS_CLIENT_PEERS)) return;
     const rx = await startReceiver(['--udp-port', 'off', '--mtls', '--parse-threads', '2']);
     const dir = await mkdtemp(join(tmp, 'rsyslog-client-'));
     const sock = join(dir, 'log.sock');
@@ -574,14 +574,7 @@ ruleset(name="fwd") {
   });
 
   it('TLS with anon auth against the lane (no client certificate)', async () => {
-    if (
-      peersMissing([
-        ['rsyslogd (rsyslog)', RSYSLOGD !== undefined],
-        ['rsyslog-gnutls', HAVE_GTLS],
-        ['logger (bsdutils)', LOGGER !== undefined],
-      ])
-    )
-      return;
+    if (peersMissing(RSYSLOG_TLS_CLIENT_PEERS)) return;
     const rx = await startReceiver(['--udp-port', 'off', '--tcp-port', 'off']);
     const dir = await mkdtemp(join(tmp, 'rsyslog-anon-'));
     const sock = join(dir, 'log.sock');
