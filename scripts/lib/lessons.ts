@@ -26,19 +26,16 @@ export interface LessonInfo {
   cutOnce?: boolean;
 }
 
-export const LESSONS: readonly LessonInfo[] = [
+/** Each lesson's row; its port is its lane's (shared/lanes.ts) and its client the shipper unless it says, added below. */
+const ROWS: readonly (Omit<LessonInfo, 'port' | 'client'> & { client?: 'loadgen' })[] = [
   {
     id: 'day08',
     title: 'TCP ingestion: framing, validation, limits, backpressure',
-    port: lane('day08').port,
-    client: 'shipper',
     demo: ['--generate', '200000'],
   },
   {
     id: 'day09',
     title: 'Acknowledged delivery: LSP/1 HELLO/BATCH/ACK, resend, dedup, backoff',
-    port: lane('day09').port,
-    client: 'shipper',
     demo: ['--generate', '200000'],
     stateful: true,
     // An fsync every 500 ms (the default, --fsync group, fsyncs back to back): the cut lands between two
@@ -51,42 +48,39 @@ export const LESSONS: readonly LessonInfo[] = [
   {
     id: 'day10',
     title: 'UDP ingestion: what UDP gives up, loss you can see per layer',
-    port: lane('day10').port,
-    client: 'shipper',
     demo: ['--generate', '200000', '--rate', '100000'],
   },
   {
     id: 'day11',
     title: 'Batching: trading latency for throughput, measured',
-    port: lane('day11').port,
-    client: 'shipper',
     demo: ['--generate', '200000', '--batch-records', '1000'],
     stateful: true,
   },
   {
     id: 'day12',
     title: 'Compression: paying CPU to save network and disk, measured per codec',
-    port: lane('day12').port,
-    client: 'shipper',
     demo: ['--generate', '200000', '--codec', 'zstd'],
     stateful: true,
   },
   {
     id: 'day13',
     title: 'TLS and mutual TLS: certificates, verification, rotation, the dashboard',
-    port: lane('day13').port,
-    client: 'shipper',
     demo: ['--generate', '200000'],
     stateful: true,
   },
   {
     id: 'day14',
     title: 'Load testing: open-loop rate, loss verified from the files, latency percentiles',
-    port: lane('day14').port,
     client: 'loadgen',
     demo: ['--rate', '50000', '--duration', '5'],
   },
 ];
+
+export const LESSONS: readonly LessonInfo[] = ROWS.map((row) => ({
+  ...row,
+  client: row.client ?? 'shipper',
+  port: lane(row.id).port,
+}));
 
 export function findLesson(id: string): LessonInfo | undefined {
   return LESSONS.find((l) => l.id === id);
