@@ -373,6 +373,8 @@ export abstract class ProxiedLane extends DriverBase {
   protected proxy: FaultProxy | undefined;
   /** the receiver is killed and not back yet: the client's loss meanwhile is the fault's */
   protected receiverDown = false;
+  /** the run is over (or interrupted): the lane feeds its client no more */
+  protected stopFeed = false;
 
   /** Starts the receiver on `port` (0 the first time) and sets `receiver` and `port`. */
   protected abstract startReceiver(): Promise<void>;
@@ -395,6 +397,17 @@ export abstract class ProxiedLane extends DriverBase {
     const running = this.client();
     if (running) await Promise.race([running.exit, sleep(3000)]);
     return note;
+  }
+
+  /** The end of the lane once its client is done: a clean stop of the receiver, the proxy closed. */
+  protected async stopReceiverAndProxy(): Promise<void> {
+    await this.stopProgram(this.receiver, 'receiver', true);
+    await this.proxy?.stop();
+  }
+
+  async close(): Promise<void> {
+    this.stopFeed = true;
+    await this.proxy?.stop();
   }
 
   /** kill -9 of the receiver, then a restart on the same port. */

@@ -48,7 +48,6 @@ export class LoadgenLane extends ProxiedLane {
   readonly dataDir: string;
   private readonly segments: Segment[] = [];
   private current: Segment | undefined;
-  private stopFeed = false;
   private feeding: Promise<void> = Promise.resolve();
   private readonly streamBase: number;
 
@@ -229,13 +228,7 @@ export class LoadgenLane extends ProxiedLane {
       const seg = this.current;
       if (seg && seg.endMs === undefined) killNow(seg.program.pid);
     }
-    await this.stopProgram(this.receiver, 'receiver', true);
-    await this.proxy?.stop();
-  }
-
-  async close(): Promise<void> {
-    this.stopFeed = true;
-    await this.proxy?.stop();
+    await this.stopReceiverAndProxy();
   }
 
   async report(): Promise<LaneReport> {

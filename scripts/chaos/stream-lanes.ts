@@ -75,7 +75,6 @@ export class StreamLane extends ProxiedLane {
   private readonly incs: Incarnation[] = [];
   private current: Incarnation | undefined;
   private next = 1;
-  private stopFeed = false;
   private feeding: Promise<void> = Promise.resolve();
 
   constructor(
@@ -244,13 +243,7 @@ export class StreamLane extends ProxiedLane {
       else if (r.exitCode !== 0)
         this.failures.push(`the last shipper ended with ${r.exitCode ?? r.signal} after EOF\n${this.lastLines()}`);
     }
-    await this.stopProgram(this.receiver, 'receiver', true);
-    await this.proxy?.stop();
-  }
-
-  async close(): Promise<void> {
-    this.stopFeed = true;
-    await this.proxy?.stop();
+    await this.stopReceiverAndProxy();
   }
 
   async report(): Promise<LaneReport> {
