@@ -427,32 +427,24 @@ describe('encoder input validation', () => {
 });
 
 describe('parseHello / parseNack', () => {
-  const hello = (payload: string | Buffer) =>
-    decodeChunks([encodeFrame({ type: FrameType.HELLO, payload: Buffer.from(payload) })])[0]!;
-  const nack = (payload: string) =>
-    decodeChunks([encodeFrame({ type: FrameType.NACK, payload: Buffer.from(payload) })])[0]!;
+  /** A HELLO or NACK frame carrying `payload`, through the decoder. */
+  const frameOf = (type: 'HELLO' | 'NACK', payload: string | Buffer) =>
+    decodeChunks([encodeFrame({ type: FrameType[type], payload: Buffer.from(payload) })])[0]!;
 
   it.each([
-    ['not JSON', '{"name":'],
-    ['empty', ''],
-    ['an array', '["a"]'],
-    ['null', 'null'],
-    ['name missing', '{"nom":"a"}'],
-    ['name not a string', '{"name":1}'],
-  ])('HELLO %s → LS_ERR_PAYLOAD', (_n, payload) => {
-    expect(catchLs(() => parseHello(hello(payload))).code).toBe('LS_ERR_PAYLOAD');
-  });
-
-  it('HELLO that is not UTF-8 → LS_ERR_PAYLOAD', () => {
-    expect(catchLs(() => parseHello(hello(Buffer.from([0x7b, 0xff, 0x7d])))).code).toBe('LS_ERR_PAYLOAD');
-  });
-
-  it.each([
-    ['not JSON', 'nope'],
-    ['code missing', '{"message":"m"}'],
-    ['message not a string', '{"code":"LS_ERR_CRC","message":1}'],
-  ])('NACK %s → LS_ERR_PAYLOAD', (_n, payload) => {
-    expect(catchLs(() => parseNack(nack(payload))).code).toBe('LS_ERR_PAYLOAD');
+    ['HELLO', 'not JSON', '{"name":'],
+    ['HELLO', 'empty', ''],
+    ['HELLO', 'an array', '["a"]'],
+    ['HELLO', 'null', 'null'],
+    ['HELLO', 'name missing', '{"nom":"a"}'],
+    ['HELLO', 'name not a string', '{"name":1}'],
+    ['HELLO', 'not UTF-8', Buffer.from([0x7b, 0xff, 0x7d])],
+    ['NACK', 'not JSON', 'nope'],
+    ['NACK', 'code missing', '{"message":"m"}'],
+    ['NACK', 'message not a string', '{"code":"LS_ERR_CRC","message":1}'],
+  ] as const)('%s %s → LS_ERR_PAYLOAD', (type, _n, payload) => {
+    const parse = type === 'HELLO' ? parseHello : parseNack;
+    expect(catchLs(() => parse(frameOf(type, payload))).code).toBe('LS_ERR_PAYLOAD');
   });
 
   it('the wrong frame type → LS_ERR_TYPE', () => {
