@@ -92,6 +92,10 @@ export async function main(argv: string[]): Promise<number> {
       console.log(
         dim(`seed ${seed}: rerun this check with  ${rerunCommand({ lesson, lessonsRoot, seed, id: firstFailed.id })}`),
       );
+    // A learner who solved a later TODO first sees it graded too, not only "not run" (found using a starter:
+    // day 08's validation TODO solved before the line limit's).
+    if (sum.notRun > 0 && firstFailed)
+      console.log(dim(`${sum.notRun} checks not run after the first failure: add --all to run every check anyway`));
     if (opts.json)
       await writeFile(userPath(opts.json), JSON.stringify({ lesson, lessonsRoot, seed, ...sum, results }, null, 2));
     return sum.failed === 0 ? 0 : 1;
