@@ -112,7 +112,8 @@ export async function serveAcked(
   }).start();
   const server = net.createServer({ noDelay: true }, rx.accept);
   const port = await listenOrExit(server, args, o.log);
-  serveReceiver({ ...o, transport: 'lsp1-tcp', port, statsWriter }, async () => {
+  // the ready line's transport is the one the receiver counts under (lsp1-tcp; day 11 says so itself)
+  serveReceiver({ ...o, transport: stats.transport, port, statsWriter }, async () => {
     server.close();
     beforeDrain?.();
     await ingest.shutdown(rx); // stop reading, flush + fsync, final ACKs, close, last checkpoint
