@@ -53,6 +53,7 @@ import { TokenBucket } from '../token-bucket.ts';
 import { DEFAULT_REJECTS_PER_SECOND, type StorageLimits } from './limits.ts';
 import { applyRetention, retentionEnabled, type Removal } from './retention.ts';
 import { killPointReached, SINK_FAULT, sinkFaultPoint } from './sink-fault.ts';
+import { enqueue, settle, type Waiter } from './waiters.ts';
 
 // the hardening suite's faults live in sink-fault.ts; their names stay importable from here
 export { KILL_POINTS, parseSinkFault, sinkFaultPoint, type KillPoint, type SinkFault } from './sink-fault.ts';
@@ -147,12 +148,6 @@ const LF = 0x0a;
 
 export function recordFileName(index: number): string {
   return `records-${String(index).padStart(6, '0')}.ndjson`;
-}
-
-interface Waiter {
-  ticket: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
 }
 
 /**
@@ -370,14 +365,14 @@ export class FileSink extends EventEmitter {
   whenDurable(ticket: number = this.appended): Promise<void> {
     if (ticket <= this.durable) return Promise.resolve();
     if (this.failed) return Promise.reject(this.failed);
-    return new Promise((resolve, reject) => this.waitersDurable.push({ ticket, resolve, reject }));
+    return new Promise((resolve, reject) => enqueue(this.waitersDurable, { ticket, resolve, reject }));
   }
 
   /** Resolves when everything up to `ticket` has been handed to the kernel. */
   whenWritten(ticket: number = this.appended): Promise<void> {
     if (ticket <= this.written) return Promise.resolve();
     if (this.failed) return Promise.reject(this.failed);
-    return new Promise((resolve, reject) => this.waitersWritten.push({ ticket, resolve, reject }));
+    return new Promise((resolve, reject) => enqueue(this.waitersWritten, { ticket, resolve, reject }));
   }
 
   /** Writes and fsyncs everything appended so far, whatever the policy. */
@@ -544,6 +539,8 @@ export class FileSink extends EventEmitter {
     if (this.syncing || this.failed || (this.written <= this.durable && !this.retired.length)) return;
     this.syncing = this.syncLoop().finally(() => {
       this.syncing = undefined;
+      // written after the loop's last check (kickSync saw `syncing` still set): else its waiters wait for more
+      if (!this.failed && (this.written > this.durable || this.retired.length)) this.kickSync();
     });
   }
 
@@ -704,14 +701,6 @@ function lockDataDir(opts: FileSinkOptions): () => void {
     process.stderr.write(`${program}: --data-dir: ${err.message}\n`);
     process.exit(2);
   }
-}
-
-function settle(waiters: Waiter[], upTo: number): void {
-  if (!waiters.length || waiters[0]!.ticket > upTo) return;
-  // Tickets are handed out in increasing order, so the ready waiters are a prefix.
-  let n = 0;
-  while (n < waiters.length && waiters[n]!.ticket <= upTo) n++;
-  for (const w of waiters.splice(0, n)) w.resolve();
 }
 
 /**
