@@ -59,8 +59,10 @@ export const d11_7: Check = {
       '65535',
       '--batch-bytes',
       '1MiB',
+      // long: a batch leaves by size, or at the end of the input (close); a 20 ms timer sometimes sent the
+      // last, partial batch first and hid a close() that drops it (close-drops-partial-batch passed in CI)
       '--batch-delay-ms',
-      '20',
+      '30000',
       '--state-dir',
       await ctx.tmp(),
       '--progress-ms',
