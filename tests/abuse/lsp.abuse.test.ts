@@ -46,6 +46,9 @@ beforeAll(async () => {
     'interval',
     '--fsync-interval-ms',
     '20',
+    // every reject written: a case reads its rejects from rejects.ndjson (sampled at 100 a second by default)
+    '--rejects-per-second',
+    '0',
   ]);
 });
 
