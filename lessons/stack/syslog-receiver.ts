@@ -35,14 +35,21 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { InvalidArgumentError } from 'commander';
-import { opt, parseCli, parseInteger, receiverOptions, type OptionSpec } from '../../shared/cli.ts';
+import {
+  opt,
+  parseCli,
+  parseInteger,
+  receiverOptions,
+  receiverSinkOptions,
+  type OptionSpec,
+} from '../../shared/cli.ts';
+import { lane } from '../../shared/lanes.ts';
 import { createLog } from '../../shared/log.ts';
 import { parseThreadsOption } from '../../shared/parse-pool.ts';
-import { announceReady, onShutdown } from '../../shared/process.ts';
+import { announceReady, bindOrExit, listenOrExit, onShutdown } from '../../shared/process.ts';
 import type { SyslogReason } from '../../shared/protocol/syslog/errors.ts';
 import { SyslogRecordWriter } from '../../shared/protocol/syslog/writer.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
-import { storageLimits } from '../../shared/storage/limits.ts';
 import { peerName } from '../../shared/storage/rx.ts';
 import { ReceiverStats, StatsWriter } from '../../shared/stats.ts';
 import { ensureCerts } from '../../shared/tls/certs.ts';
@@ -53,6 +60,9 @@ import { InlineSyslogParser, WorkerSyslogParser, type ParsedBatch, type SyslogSt
 
 // ---- options ----------------------------------------------------------------------------------------
 const OFF = -1;
+// issue 22.4: the lane's ports come from the lane table, where syslog-forward.ts and the stack read them too
+const LANE_PORT = lane('syslog').port;
+const LANE_TLS_PORT = lane('syslog').tlsPort!;
 
 /** A port: 0..65535 (0 = any free port), or `off` / -1 for "this transport is disabled". */
 function parsePort(raw: string): number {
@@ -87,13 +97,16 @@ const args = parseCli({
     ),
     udpPort: portOption(
       '--udp-port <n>',
-      'UDP port, one message per datagram (RFC 5426); 0 = any free, off = disabled (default 5514)',
+      `UDP port, one message per datagram (RFC 5426); 0 = any free, off = disabled (default ${LANE_PORT})`,
     ),
     tcpPort: portOption(
       '--tcp-port <n>',
-      'TCP port, octet counting or LF framing per message (RFC 6587); 0 = any free, off = disabled (default 5514)',
+      `TCP port, octet counting or LF framing per message (RFC 6587); 0 = any free, off = disabled (default ${LANE_PORT})`,
     ),
-    tlsPort: portOption('--tls-port <n>', 'TLS port (RFC 5425); 0 = any free, off = disabled (default 6514)'),
+    tlsPort: portOption(
+      '--tls-port <n>',
+      `TLS port (RFC 5425); 0 = any free, off = disabled (default ${LANE_TLS_PORT})`,
+    ),
     certs: opt.string(
       '--certs <dir>',
       'certificate directory: server.crt/.key and ca.crt (a dev CA is created there when missing)',
@@ -131,15 +144,18 @@ const args = parseCli({
     }),
   },
   epilog: [
-    'Ports: TCP and UDP may share a number (they do by default: 5514). The ready line lists them all:',
+    `Ports: TCP and UDP may share a number (they do by default: ${LANE_PORT}). The ready line lists them all:`,
     '  {"event":"ready","role":"receiver","lesson":"stack","transport":"syslog","host":…,"port":<tcp>,"ports":{"udp":…,"tcp":…,"tls":…}}',
     'a disabled transport shows as null; "port" is the TCP port (or TLS, then UDP, when TCP is off).',
   ].join('\n'),
 });
 
-const tcpPort = args.tcpPort ?? args.port ?? 5514;
-const udpPort = args.udpPort ?? args.port ?? 5514;
-const tlsPort = args.tlsPort ?? (args.port === 0 ? 0 : 6514);
+const tcpPort = args.tcpPort ?? args.port ?? LANE_PORT;
+const udpPort = args.udpPort ?? args.port ?? LANE_PORT;
+const tlsPort = args.tlsPort ?? (args.port === 0 ? 0 : LANE_TLS_PORT);
+/** The flag a port came from, named when it cannot be taken: its own flag, or --port when that gave it. */
+const portFlag = (own: string, given: number | undefined) =>
+  given === undefined && args.port !== undefined ? '--port' : own;
 const mtls = args.mtls || args.tlsCa !== undefined;
 
 const log = createLog('stack/syslog');
@@ -180,13 +196,7 @@ const perTransport: Record<Transport, TransportStats> = {
 };
 stats.extra.syslog = perTransport;
 
-const sink = await FileSink.open({
-  dir: args.dataDir,
-  fsync: args.fsync,
-  fsyncIntervalMs: args.fsyncIntervalMs,
-  rotateBytes: args.rotateBytes,
-  ...storageLimits(args),
-});
+const sink = await FileSink.open(receiverSinkOptions(args));
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
   stats.bytes.decoded = appender.totalBytes;
   stats.extra.sink = sink.counters;
@@ -457,16 +467,12 @@ function flushUdp(): void {
 const servers: net.Server[] = [];
 let udp: dgram.Socket | undefined;
 
-function listen(server: net.Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, args.host, () => {
-      server.off('error', reject);
-      server.on('error', (err) => log.error('server error', { error: err.message }));
-      resolve((server.address() as net.AddressInfo).port);
-    });
-  });
-}
+/**
+ * A port in use (or an address this machine lacks) is the usage error every receiver reports: one line naming the
+ * flag and the lane, exit 2 (shared/process.ts, issue 22.4).
+ */
+const listen = (server: net.Server, port: number, flag: string) =>
+  listenOrExit(server, { host: args.host, port, lane: args.lane }, log, flag);
 
 try {
   if (tcpPort !== OFF) {
@@ -474,7 +480,7 @@ try {
     const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (s) =>
       accept(s, 'tcp'),
     );
-    perTransport.tcp.port = await listen(server, tcpPort);
+    perTransport.tcp.port = await listen(server, tcpPort, portFlag('--tcp-port', args.tcpPort));
     servers.push(server);
   }
   if (tlsPort !== OFF) {
@@ -510,25 +516,19 @@ try {
     });
     // connections still in their handshake count too: --max-connections bounds them at the TCP level
     server.maxConnections = args.maxConnections;
-    perTransport.tls.port = await listen(server, tlsPort);
+    perTransport.tls.port = await listen(server, tlsPort, '--tls-port');
     servers.push(server);
   }
   if (udpPort !== OFF) {
     const family = net.isIPv6(args.host) ? 'udp6' : 'udp4';
     const sock = dgram.createSocket({ type: family, recvBufferSize: 8 << 20 });
     sock.on('message', onDatagram);
-    await new Promise<void>((resolve, reject) => {
-      sock.once('error', reject);
-      sock.bind(udpPort, args.host, () => {
-        sock.off('error', reject);
-        sock.on('error', (err) => log.error('udp error', { error: err.message }));
-        resolve();
-      });
-    });
-    perTransport.udp.port = sock.address().port;
+    const where = { host: args.host, port: udpPort, lane: args.lane };
+    perTransport.udp.port = await bindOrExit(sock, where, log, portFlag('--udp-port', args.udpPort));
     udp = sock;
   }
 } catch (err) {
+  // what listenOrExit does not answer itself: the certificates (ensureCerts, readFileSync)
   log.error('cannot listen', { error: (err as Error).message });
   process.exit(1);
 }
