@@ -4,9 +4,9 @@
  * restarting a receiver on its own port, and the shared-data-dir probe (a second receiver on a lane's data
  * dir must be refused by the dir lock while the first keeps running).
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FaultProxy } from '../../shared/fault-proxy.ts';
+import { FaultProxy } from '../../shared/fault-proxy.ts';
 import { startProgram, type Program, type StartOptions } from '../lib/launch.ts';
 import type { LaneFamily, LaneId } from './lanes.ts';
 import type { FaultKind, PlannedFault } from './schedule.ts';
@@ -364,7 +364,9 @@ export async function stopReceiver(receiver: Program, holdMs: number): Promise<s
 
 /**
  * A lane whose receiver sits behind a FaultProxy and whose client (shipper, forwarder, loadgen) the lane
- * restarts itself (the stream lanes, day 14): its progress line, peaks, and a receiver kill -9 + restart.
+ * restarts itself (the stream lanes, day 14): its start, its progress line, peaks, the faults they all take
+ * alike (receiver kill -9 + restart, cut, stall, SIGSTOP, a second receiver) — a lane adds its receiver's
+ * command line and its own client kill.
  */
 export abstract class ProxiedLane extends DriverBase {
   abstract readonly dataDir: string;
@@ -376,10 +378,60 @@ export abstract class ProxiedLane extends DriverBase {
   /** the run is over (or interrupted): the lane feeds its client no more */
   protected stopFeed = false;
 
-  /** Starts the receiver on `port` (0 the first time) and sets `receiver` and `port`. */
-  protected abstract startReceiver(): Promise<void>;
+  /** The receiver program, relative to the repo root. */
+  protected abstract readonly receiverFile: string;
+  /** Its arguments (data dir included) to listen on `port` (0: any free port). */
+  protected abstract receiverArgs(port: number): string[];
   /** The client running now (not ended), if any. */
   protected abstract client(): Program | undefined;
+  /** kill -9 of the running client (the lane restarts it its own way); the fault's note. */
+  protected abstract killClient(): Promise<string>;
+
+  /** The port the receiver's ready line announces (the one the proxy forwards to). */
+  protected readyPort(ready: Record<string, unknown>): number {
+    return Number(ready['port']);
+  }
+
+  /** Starts the receiver on `port` (0 the first time) and sets `receiver` and `port`. */
+  protected async startReceiver(): Promise<void> {
+    const { program, ready } = await startReceiverOnPort({
+      name: `${this.id} receiver`,
+      file: this.receiverFile,
+      args: this.receiverArgs(this.port),
+      onLog: (line) => this.log('receiver', line),
+    });
+    this.receiver = program;
+    this.port = this.readyPort(ready);
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.dataDir, { recursive: true });
+    await this.startReceiver();
+    this.proxy = new FaultProxy({ targetPort: this.port, cutGraceMs: 200 });
+    await this.proxy.start();
+  }
+
+  async inject(f: PlannedFault): Promise<string> {
+    switch (f.kind) {
+      case 'receiver-kill':
+        return this.killReceiver();
+      case 'shipper-kill':
+        return this.killClient();
+      case 'cut':
+        return this.cutClient(f.param);
+      case 'stall':
+        return stallProxy(this.proxy!, f.holdMs);
+      case 'sigstop':
+        return stopReceiver(this.receiver!, f.holdMs);
+      case 'second-receiver':
+        return this.secondReceiver(
+          { file: this.receiverFile, args: this.receiverArgs(0), onLog: (line) => this.log('second receiver', line) },
+          this.receiver,
+        );
+      default:
+        return `${f.kind}: not a fault of this lane`;
+    }
+  }
 
   async status(): Promise<string> {
     const v = await readStats(this.dataDir);

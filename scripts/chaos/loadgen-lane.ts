@@ -7,22 +7,11 @@
  * stream holds has no hole, and what was sent but never ACKed when a fault cut a segment short is counted
  * by that fault (stored anyway, or not).
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FaultProxy } from '../../shared/fault-proxy.ts';
 import { startProgram, type Program } from '../lib/launch.ts';
-import {
-  ProxiedLane,
-  readStats,
-  stallProxy,
-  stopReceiver,
-  startReceiverOnPort,
-  track,
-  type SegmentsReport,
-} from './driver.ts';
+import { ProxiedLane, readStats, track, type SegmentsReport } from './driver.ts';
 import { programs, rotate, TRANSPORT } from './lanes.ts';
 import type { LaneReport } from './types.ts';
-import type { PlannedFault } from './schedule.ts';
 import { countLines, laneReportOf } from './lane-report.ts';
 import { killNow, sleep } from './util.ts';
 import { verifyStreams } from './verify.ts';
@@ -41,7 +30,6 @@ interface Segment {
   cause?: string;
 }
 
-const RECEIVER = programs('day14').receiver;
 const LOADGEN = 'lessons/day14/loadgen.ts';
 
 export class LoadgenLane extends ProxiedLane {
@@ -66,7 +54,9 @@ export class LoadgenLane extends ProxiedLane {
     this.streamBase = 0x14c400 + (ctx.seed % 1000) * 1000;
   }
 
-  private receiverArgs(port: number): string[] {
+  protected readonly receiverFile = programs('day14').receiver;
+
+  protected receiverArgs(port: number): string[] {
     return [
       '--port',
       String(port),
@@ -83,24 +73,6 @@ export class LoadgenLane extends ProxiedLane {
       '--overflow',
       'block',
     ];
-  }
-
-  protected async startReceiver(): Promise<void> {
-    const { program, ready } = await startReceiverOnPort({
-      name: 'day14 receiver',
-      file: RECEIVER,
-      args: this.receiverArgs(this.port),
-      onLog: (line) => this.log('receiver', line),
-    });
-    this.receiver = program;
-    this.port = Number(ready['port']);
-  }
-
-  async start(): Promise<void> {
-    await mkdir(this.dataDir, { recursive: true });
-    await this.startReceiver();
-    this.proxy = new FaultProxy({ targetPort: this.port, cutGraceMs: 200 });
-    await this.proxy.start();
   }
 
   run(_feedT0: number): void {
@@ -192,32 +164,13 @@ export class LoadgenLane extends ProxiedLane {
     return this.current?.endMs === undefined ? this.current?.program : undefined;
   }
 
-  async inject(f: PlannedFault): Promise<string> {
-    switch (f.kind) {
-      case 'receiver-kill':
-        return this.killReceiver();
-      case 'shipper-kill': {
-        const seg = this.current;
-        if (!seg || seg.endMs !== undefined) return 'no loadgen running';
-        killNow(seg.program.pid);
-        await seg.program.exit;
-        this.shipperRestarts++;
-        return `kill -9 of loadgen segment ${seg.k}; the next segment starts on a fresh stream`;
-      }
-      case 'cut':
-        return this.cutClient(f.param);
-      case 'stall':
-        return stallProxy(this.proxy!, f.holdMs);
-      case 'sigstop':
-        return stopReceiver(this.receiver!, f.holdMs);
-      case 'second-receiver':
-        return this.secondReceiver(
-          { file: RECEIVER, args: this.receiverArgs(0), onLog: (line) => this.log('second receiver', line) },
-          this.receiver,
-        );
-      default:
-        return `${f.kind}: not a fault of this lane`;
-    }
+  protected async killClient(): Promise<string> {
+    const seg = this.current;
+    if (!seg || seg.endMs !== undefined) return 'no loadgen running';
+    killNow(seg.program.pid);
+    await seg.program.exit;
+    this.shipperRestarts++;
+    return `kill -9 of loadgen segment ${seg.k}; the next segment starts on a fresh stream`;
   }
 
   async finish(settleMs: number): Promise<void> {

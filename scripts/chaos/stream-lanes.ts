@@ -15,7 +15,6 @@
 import dgram from 'node:dgram';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FaultProxy } from '../../shared/fault-proxy.ts';
 import { encodeSyslog5424 } from '../../shared/protocol/syslog/encode.ts';
 import { startProgram, type Program } from '../lib/launch.ts';
 import { chaosLine, dueBy } from './feed.ts';
@@ -23,7 +22,6 @@ import {
   DriverBase,
   ProxiedLane,
   readStats,
-  stallProxy,
   stopReceiver,
   startReceiverOnPort,
   track,
@@ -86,28 +84,17 @@ export class StreamLane extends ProxiedLane {
     this.dataDir = join(ctx.root, id, 'data');
   }
 
-  protected async startReceiver(): Promise<void> {
-    const { program, ready } = await startReceiverOnPort({
-      name: `${this.id} receiver`,
-      file: this.def.receiver,
-      args: [
-        '--data-dir',
-        this.dataDir,
-        '--stats-interval-ms',
-        '250',
-        ...this.def.receiverArgs(this.port, { dataDir: this.dataDir, records: this.ctx.records }),
-      ],
-      onLog: (line) => this.log('receiver', line),
-    });
-    this.receiver = program;
-    this.port = this.def.readyPort(ready);
+  protected get receiverFile(): string {
+    return this.def.receiver;
   }
 
-  async start(): Promise<void> {
-    await mkdir(this.dataDir, { recursive: true });
-    await this.startReceiver();
-    this.proxy = new FaultProxy({ targetPort: this.port, cutGraceMs: 200 });
-    await this.proxy.start();
+  protected receiverArgs(port: number): string[] {
+    const lane = { dataDir: this.dataDir, records: this.ctx.records };
+    return ['--data-dir', this.dataDir, '--stats-interval-ms', '250', ...this.def.receiverArgs(port, lane)];
+  }
+
+  protected override readyPort(ready: Record<string, unknown>): number {
+    return this.def.readyPort(ready);
   }
 
   /** Starts feeding; resolves when every record has been written to some incarnation (or the feed stopped). */
@@ -196,39 +183,12 @@ export class StreamLane extends ProxiedLane {
     return this.alive(this.current) ? this.current.program : undefined;
   }
 
-  async inject(f: PlannedFault): Promise<string> {
-    switch (f.kind) {
-      case 'receiver-kill':
-        return this.killReceiver();
-      case 'shipper-kill': {
-        const inc = this.current;
-        if (!this.alive(inc)) return 'no shipper running';
-        killNow(inc.program.pid);
-        await inc.program.exit;
-        return `kill -9 of the ${this.id === 'day08' ? 'shipper' : 'forwarder'} (records ${inc.first}–${inc.last} on that connection), restarted`;
-      }
-      case 'cut':
-        return this.cutClient(f.param);
-      case 'stall':
-        return stallProxy(this.proxy!, f.holdMs);
-      case 'sigstop':
-        return stopReceiver(this.receiver!, f.holdMs);
-      case 'second-receiver':
-        return this.secondReceiver(
-          {
-            file: this.def.receiver,
-            args: [
-              '--data-dir',
-              this.dataDir,
-              ...this.def.receiverArgs(0, { dataDir: this.dataDir, records: this.ctx.records }),
-            ],
-            onLog: (line) => this.log('second receiver', line),
-          },
-          this.receiver,
-        );
-      default:
-        return `${f.kind}: not a fault of this lane`;
-    }
+  protected async killClient(): Promise<string> {
+    const inc = this.current;
+    if (!this.alive(inc)) return 'no shipper running';
+    killNow(inc.program.pid);
+    await inc.program.exit;
+    return `kill -9 of the ${this.id === 'day08' ? 'shipper' : 'forwarder'} (records ${inc.first}–${inc.last} on that connection), restarted`;
   }
 
   /** The feed ends; the last shipper gets EOF, delivers and exits; then the receiver stops cleanly. */
