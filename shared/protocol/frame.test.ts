@@ -17,15 +17,14 @@ import {
 } from './frame.ts';
 import { decodeBatch } from './batch.ts';
 import { codecById } from './codecs.ts';
-import { bytewise, catchLs, crcHex, hex, splitsInTwo } from './test-support.ts';
+import { bytewise, catchLs, crcHex, decodeStream, hex, splitsInTwo } from './test-support.ts';
 
-/** Decode a list of chunks with a fresh decoder; return the frames. */
+/** Decode a list of chunks with a fresh decoder; return the frames (an error fails the test). */
 function decodeChunks(chunks: readonly Buffer[], opts?: { maxPayloadBytes?: number }): Frame[] {
-  const d = new FrameDecoder(opts);
-  const out: Frame[] = [];
-  for (const c of chunks) d.push(c, out);
-  expect(d.bufferedBytes).toBe(0);
-  return out;
+  const { frames, error, decoder } = decodeStream(chunks, opts);
+  if (error) throw error;
+  expect(decoder.bufferedBytes).toBe(0);
+  return frames;
 }
 
 /** A frame as plain data, payload as hex, for deep equality. */
@@ -270,62 +269,69 @@ interface ErrorCase {
   maxPayloadBytes?: number;
 }
 
+/** The hand-written frames bad values are written into: ACK, BATCH and HELLO above, and a PING (token 42). */
+const BASES = {
+  ACK,
+  BATCH,
+  HELLO: GOLDEN[0]!.bytes,
+  PING: hex('4c53 01 05 00 00 0000 00000000 000000000000002a 00000000 00000000'),
+};
+
+/** The header alone: a length error must come before any payload is read. */
+const headerOf = (frame: Buffer): Buffer => frame.subarray(0, HEADER_SIZE);
+
+/**
+ * One header field's bad values (README §3): each (hex) is written at the field's offset into the named base
+ * frame and must fail with the field's code at that offset, both stated once per field here, by hand.
+ */
+function badField(
+  field: string,
+  code: LsErrorCode,
+  offset: number,
+  values: Partial<Record<keyof typeof BASES, string[]>>,
+  opts: { headerOnly?: boolean; maxPayloadBytes?: number } = {},
+): ErrorCase[] {
+  const how = `${opts.headerOnly ? ', header only' : ''}${opts.maxPayloadBytes ? `, limit ${opts.maxPayloadBytes}` : ''}`;
+  return Object.entries(values).flatMap(([base, bad]) =>
+    bad.map((v) => {
+      const bytes = patch(BASES[base as keyof typeof BASES], offset, v);
+      const name = `${field} ${v} on ${base}${how}`;
+      return {
+        name,
+        bytes: opts.headerOnly ? headerOf(bytes) : bytes,
+        code,
+        offset,
+        maxPayloadBytes: opts.maxPayloadBytes,
+      };
+    }),
+  );
+}
+
 const ERRORS: ErrorCase[] = [
-  { name: 'magic "LT"', bytes: patch(ACK, 1, '54'), code: 'LS_ERR_MAGIC', offset: 0 },
-  { name: 'magic 0x0000', bytes: patch(ACK, 0, '0000'), code: 'LS_ERR_MAGIC', offset: 0 },
-  { name: 'magic byte-swapped "SL"', bytes: patch(ACK, 0, '534c'), code: 'LS_ERR_MAGIC', offset: 0 },
-  { name: 'version 0', bytes: patch(ACK, 2, '00'), code: 'LS_ERR_VERSION', offset: 2 },
-  { name: 'version 2', bytes: patch(ACK, 2, '02'), code: 'LS_ERR_VERSION', offset: 2 },
-  { name: 'type 0', bytes: patch(ACK, 3, '00'), code: 'LS_ERR_TYPE', offset: 3 },
-  { name: 'type 7', bytes: patch(ACK, 3, '07'), code: 'LS_ERR_TYPE', offset: 3 },
-  { name: 'type 255', bytes: patch(ACK, 3, 'ff'), code: 'LS_ERR_TYPE', offset: 3 },
-  { name: 'codec 5 (unknown) on BATCH', bytes: patch(BATCH, 4, '05'), code: 'LS_ERR_CODEC', offset: 4 },
-  { name: 'codec 255 on BATCH', bytes: patch(BATCH, 4, 'ff'), code: 'LS_ERR_CODEC', offset: 4 },
-  { name: 'codec 1 on ACK', bytes: patch(ACK, 4, '01'), code: 'LS_ERR_CODEC', offset: 4 },
-  { name: 'codec 4 on HELLO', bytes: patch(GOLDEN[0]!.bytes, 4, '04'), code: 'LS_ERR_CODEC', offset: 4 },
-  { name: 'flags 0x01', bytes: patch(ACK, 5, '01'), code: 'LS_ERR_FLAGS', offset: 5 },
-  { name: 'flags 0x80 on BATCH', bytes: patch(BATCH, 5, '80'), code: 'LS_ERR_FLAGS', offset: 5 },
-  { name: 'count 0 on BATCH', bytes: patch(BATCH, 6, '0000'), code: 'LS_ERR_COUNT', offset: 6 },
-  { name: 'count 1 on ACK', bytes: patch(ACK, 6, '0001'), code: 'LS_ERR_COUNT', offset: 6 },
-  { name: 'count 0xffff on PING', bytes: patch(ACK, 3, '05 00 00 ffff'), code: 'LS_ERR_COUNT', offset: 6 },
-  { name: 'seq 2^53 on ACK', bytes: patch(ACK, 12, '0020000000000000'), code: 'LS_ERR_SEQ', offset: 12 },
-  { name: 'seq 2^64-1 on PING', bytes: patch(ACK, 3, '05'), code: 'LS_ERR_SEQ', offset: 12 },
-  {
-    name: 'BATCH whose last record seq passes 2^53-1',
-    bytes: patch(BATCH, 12, '001fffffffffffff'),
-    code: 'LS_ERR_SEQ',
-    offset: 12,
-  },
-  {
-    name: 'length 17 over a 16-byte limit, header only',
-    bytes: patch(ACK, 20, '00000011').subarray(0, HEADER_SIZE),
-    code: 'LS_ERR_TOO_LARGE',
-    offset: 20,
-    maxPayloadBytes: 16,
-  },
-  {
-    name: 'length 0xffffffff, header only, default limit',
-    bytes: patch(BATCH, 20, 'ffffffff').subarray(0, HEADER_SIZE),
-    code: 'LS_ERR_TOO_LARGE',
-    offset: 20,
-  },
-  {
-    name: 'length 4 MiB + 1, header only, default limit',
-    bytes: patch(BATCH, 20, '00400001').subarray(0, HEADER_SIZE),
-    code: 'LS_ERR_TOO_LARGE',
-    offset: 20,
-  },
-  {
-    name: 'crc off by one bit (BATCH)',
-    bytes: patch(BATCH, 24, (BATCH[24]! ^ 0x01).toString(16).padStart(2, '0')),
-    code: 'LS_ERR_CRC',
-    offset: 24,
-  },
-  { name: 'payload byte flipped (BATCH)', bytes: patch(BATCH, 30, '00'), code: 'LS_ERR_CRC', offset: 24 },
-  { name: 'non-zero crc on an empty payload', bytes: patch(ACK, 24, '00000001'), code: 'LS_ERR_CRC', offset: 24 },
+  // "LT", 0x0000, and the magic byte-swapped ("SL")
+  ...badField('magic', 'LS_ERR_MAGIC', 0, { ACK: ['4c54', '0000', '534c'] }),
+  ...badField('version', 'LS_ERR_VERSION', 2, { ACK: ['00', '02'] }),
+  ...badField('type', 'LS_ERR_TYPE', 3, { ACK: ['00', '07', 'ff'] }),
+  // unknown codec ids on a BATCH; any codec on a frame that carries no records
+  ...badField('codec', 'LS_ERR_CODEC', 4, { BATCH: ['05', 'ff'], ACK: ['01'], HELLO: ['04'] }),
+  ...badField('flags', 'LS_ERR_FLAGS', 5, { ACK: ['01'], BATCH: ['80'] }),
+  ...badField('count', 'LS_ERR_COUNT', 6, { BATCH: ['0000'], ACK: ['0001'], PING: ['ffff'] }),
+  // 2^53, 2^64-1, and a BATCH (count 2) whose last record's seq passes 2^53-1
+  ...badField('seq', 'LS_ERR_SEQ', 12, {
+    ACK: ['0020000000000000'],
+    PING: ['ffffffffffffffff'],
+    BATCH: ['001fffffffffffff'],
+  }),
+  // 4 GiB - 1 and 4 MiB + 1 over the default limit; 17 over a 16-byte limit
+  ...badField('length', 'LS_ERR_TOO_LARGE', 20, { BATCH: ['ffffffff', '00400001'] }, { headerOnly: true }),
+  ...badField('length', 'LS_ERR_TOO_LARGE', 20, { ACK: ['00000011'] }, { headerOnly: true, maxPayloadBytes: 16 }),
+  // one bit off, and a non-zero crc over an empty payload
+  ...badField('crc', 'LS_ERR_CRC', 24, {
+    BATCH: [(BATCH[24]! ^ 0x01).toString(16).padStart(2, '0')],
+    ACK: ['00000001'],
+  }),
+  { name: 'payload byte flipped on BATCH', bytes: patch(BATCH, 30, '00'), code: 'LS_ERR_CRC', offset: 24 },
 ];
-// the second "seq 2^64-1" case needs its seq set too
-ERRORS.find((e) => e.name === 'seq 2^64-1 on PING')!.bytes = patch(ACK, 3, '05').fill(0xff, 12, 20);
 
 describe('error table', () => {
   const PREFIX = encodePing(77); // a valid frame before the bad one moves every offset by 28
@@ -334,26 +340,20 @@ describe('error table', () => {
     for (const prefix of [Buffer.alloc(0), PREFIX]) {
       const input = Buffer.concat([prefix, bytes]);
       for (const [how, chunks] of feeds(input)) {
-        const d = new FrameDecoder({ maxPayloadBytes });
-        const out: Frame[] = [];
-        const err = catchLs(() => {
-          for (const c of chunks) d.push(c, out);
-        });
+        // decodeStream also checks the decoder is dead from now on: the same error again, whatever comes next
+        const { frames, error } = decodeStream(chunks, { maxPayloadBytes });
         const where = `${how}, prefix ${prefix.length}`;
-        expect(err.code, where).toBe(code);
-        expect(err.offset, where).toBe(prefix.length + offset);
+        expect(error?.code, where).toBe(code);
+        expect(error?.offset, where).toBe(prefix.length + offset);
         // the good frame before the bad one was still handed over
-        expect(out.length, where).toBe(prefix.length > 0 ? 1 : 0);
-        // dead from now on: the same error again, whatever comes next
-        expect(() => d.push(ACK)).toThrow(err);
-        expect(d.error).toBe(err);
+        expect(frames.length, where).toBe(prefix.length > 0 ? 1 : 0);
       }
     }
   });
 
   it('a 4 GiB declared length fails as soon as the header is in, before any payload', () => {
     const d = new FrameDecoder();
-    const header = patch(BATCH, 20, 'ffffffff').subarray(0, HEADER_SIZE);
+    const header = headerOf(patch(BATCH, 20, 'ffffffff'));
     expect(d.push(header.subarray(0, 27))).toEqual([]);
     expect(d.bufferedBytes).toBe(27);
     const err = catchLs(() => d.push(header.subarray(27)));
@@ -363,7 +363,7 @@ describe('error table', () => {
 
   it('a length exactly at the limit is accepted and waits for the payload', () => {
     const d = new FrameDecoder({ maxPayloadBytes: 16 });
-    expect(d.push(patch(ACK, 20, '00000010').subarray(0, HEADER_SIZE))).toEqual([]);
+    expect(d.push(headerOf(patch(ACK, 20, '00000010')))).toEqual([]);
     expect(d.bufferedBytes).toBe(HEADER_SIZE);
     expect(d.offset).toBe(0);
   });

@@ -1,6 +1,8 @@
 /** Helpers shared by the protocol tests (CONVENTIONS.md §4 codec recipe). Not part of the library. */
 import zlib from 'node:zlib';
+import { expect } from 'vitest';
 import { LsError } from './errors.ts';
+import { FrameDecoder, type Frame, type FrameDecoderOptions } from './frame.ts';
 
 /** Bytes from a hex string; spaces, newlines and `|` separators are ignored, so vectors can be laid out. */
 export function hex(s: string): Buffer {
@@ -51,4 +53,34 @@ export function catchLs(fn: () => unknown): LsError {
     throw new Error(`expected an LsError, got ${String(err)}`, { cause: err });
   }
   throw new Error('expected an LsError, nothing was thrown');
+}
+
+/** What a fresh FrameDecoder made of a stream: its frames, the LsError it stopped at, the most it buffered. */
+export interface Decoded {
+  frames: Frame[];
+  error?: LsError;
+  maxBuffered: number;
+  decoder: FrameDecoder;
+}
+
+/**
+ * Feeds `chunks` to a fresh FrameDecoder (frame.test.ts and tests/fuzz/frame.fuzz.test.ts): anything thrown but an
+ * LsError is rethrown, and a decoder that threw must stay dead (the same error again, whatever comes next).
+ */
+export function decodeStream(chunks: readonly Buffer[], opts?: FrameDecoderOptions): Decoded {
+  const decoder = new FrameDecoder(opts);
+  const frames: Frame[] = [];
+  let maxBuffered = 0;
+  try {
+    for (const c of chunks) {
+      decoder.push(c, frames);
+      maxBuffered = Math.max(maxBuffered, decoder.bufferedBytes);
+    }
+  } catch (err) {
+    if (!(err instanceof LsError)) throw err;
+    expect(() => decoder.push(Buffer.from('LS'))).toThrow(err);
+    expect(decoder.error).toBe(err);
+    return { frames, error: err, maxBuffered, decoder };
+  }
+  return { frames, maxBuffered, decoder };
 }

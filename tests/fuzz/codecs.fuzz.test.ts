@@ -141,7 +141,7 @@ describe('codec decoders under hostile input', () => {
 });
 
 describe('decodeBatch under hostile input', () => {
-  it('any codec id, count and payload: exactly `count` lines without LF, or an LsError', () => {
+  it("any codec id, count and payload, with the receivers' decoder or the default one: `count` lines without LF, or an LsError", () => {
     const payload = fc.oneof(
       fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
       fc
@@ -161,10 +161,13 @@ describe('decodeBatch under hostile input', () => {
         fc.integer({ min: 1, max: 8 }),
         payload,
         fc.nat({ max: 400 }),
-        (codec, count, p, maxDecodedBytes) => {
+        fc.boolean(),
+        (codec, count, p, maxDecodedBytes, anyCodec) => {
           const frame: Frame = { type: FrameType.BATCH, codec, flags: 0, count, stream: 1, seq: 1, payload: p };
+          // day 12's bounded decoder for every codec, or decodeBatch's own (codec 0 only, the others refused)
+          const decodePayload = anyCodec ? decodeAnyCodec : undefined;
           try {
-            const lines = decodeBatch(frame, { maxDecodedBytes, decodePayload: decodeAnyCodec });
+            const lines = decodeBatch(frame, { maxDecodedBytes, decodePayload });
             expect(lines).toHaveLength(count);
             for (const l of lines) expect(l.includes(0x0a)).toBe(false);
           } catch (err) {
