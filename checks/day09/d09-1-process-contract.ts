@@ -1,69 +1,60 @@
 import { expectEqual, expectTrue, show } from '../harness/assert.ts';
 import type { Check } from '../harness/types.ts';
-import { freePort } from '../../shared/free-port.ts';
-import { expectCliContract, expectReadyLine, runByEnv, startReceiverByEnv } from '../harness/kit/contract.ts';
+import { contractCheck, envReceiver, RECEIVER_BASE, runByEnv, SHIPPER_BASE } from '../harness/kit/contract.ts';
 import { at } from '../harness/kit/records.ts';
 
-export const d09_1: Check = {
+export const d09_1: Check = contractCheck({
   id: 'd09.1',
   title:
     'Process contract (ready line, --help, bad flag exit 2, LOGSTREAM_* env) for receiver and shipper; 100 records delivered by a shipper configured from the environment',
   points: 5,
   timeoutMs: 90_000,
-  async run(ctx) {
-    const dataDir = await ctx.tmp();
-    await expectCliContract(
-      ctx,
-      [
-        {
-          program: 'receiver',
-          base: ['--data-dir', dataDir, '--port', '0'],
-          usage: ['--port', '--data-dir', '--max-payload-bytes', '--max-decoded-bytes', '--fsync'],
-          bad: [
-            ['--bogus'],
-            ['--max-payload-bytes', 'lots'],
-            ['--fsync', 'sometimes', '--fsync takes always | interval | never'],
-          ],
-        },
-        {
-          program: 'shipper',
-          base: async () => ['--generate', '1', '--state-dir', await ctx.tmp()],
-          usage: [
-            '--target',
-            '--state-dir',
-            '--window-batches',
-            '--queue-records',
-            '--overflow',
-            '--spool',
-            '--backoff-base-ms',
-            '--backoff-cap-ms',
-            '--max-attempts',
-            '--ack-timeout-ms',
-            '--follow',
-            '--progress-ms',
-          ],
-          bad: [
-            ['--bogus'],
-            ['--overflow', 'sometimes', '--overflow takes block | drop-oldest | drop-newest'],
-            ['--ack-timeout-ms', 'soon'],
-          ],
-        },
+  programs: {
+    receiver: {
+      base: RECEIVER_BASE,
+      usage: ['--port', '--data-dir', '--max-payload-bytes', '--max-decoded-bytes', '--fsync'],
+      bad: [
+        ['--bogus'],
+        ['--max-payload-bytes', 'lots'],
+        ['--fsync', 'sometimes', '--fsync takes always | interval | never'],
       ],
-      { timeoutMs: 30_000 },
-    );
-
+    },
+    shipper: {
+      base: SHIPPER_BASE,
+      usage: [
+        '--target',
+        '--state-dir',
+        '--window-batches',
+        '--queue-records',
+        '--overflow',
+        '--spool',
+        '--backoff-base-ms',
+        '--backoff-cap-ms',
+        '--max-attempts',
+        '--ack-timeout-ms',
+        '--follow',
+        '--progress-ms',
+      ],
+      bad: [
+        ['--bogus'],
+        ['--overflow', 'sometimes', '--overflow takes block | drop-oldest | drop-newest'],
+        ['--ack-timeout-ms', 'soon'],
+      ],
+    },
+  },
+  runs: { timeoutMs: 30_000 },
+  async then(ctx, { dataDir }) {
     // LOGSTREAM_<FLAG> from the environment, and the ready line itself.
-    const port = await freePort();
-    const rx = await startReceiverByEnv(ctx, ['--data-dir', dataDir, '--stats-interval-ms', '100'], {
-      LOGSTREAM_PORT: String(port),
-    });
-    expectReadyLine(rx.ready, {
-      lesson: 'day09',
-      transport: 'lsp1-tcp',
-      port,
-      defaultHost: true,
-      shape: '{"event":"ready","role":"receiver","lesson":"day09","transport":"lsp1-tcp","host":…,"port":…}',
-      transportHint: 'day 09 speaks LSP/1 binary frames over TCP: "lsp1-tcp"',
+    const { port } = await envReceiver(ctx, dataDir, {
+      args: ['--stats-interval-ms', '100'],
+      port: 'tcp',
+      ready: {
+        lesson: 'day09',
+        transport: 'lsp1-tcp',
+        defaultHost: true,
+        shape: '{"event":"ready","role":"receiver","lesson":"day09","transport":"lsp1-tcp","host":…,"port":…}',
+        transportHint: 'day 09 speaks LSP/1 binary frames over TCP: "lsp1-tcp"',
+      },
     });
 
     // The shipper, configured by environment alone.
@@ -111,4 +102,4 @@ export const d09_1: Check = {
       );
     }
   },
-};
+});

@@ -1,37 +1,29 @@
 import { expectEqual, expectTrue, show } from '../harness/assert.ts';
 import type { Check } from '../harness/types.ts';
 import { spawnShipper } from '../harness/kit/programs.ts';
-import { expectCliContract } from '../harness/kit/contract.ts';
+import { contractCheck, SHIPPER_BASE } from '../harness/kit/contract.ts';
 import { waitExit, doneOf, expectExit0, startFakeReceiver } from './support.ts';
 
-export const d11_1: Check = {
+// Given: the CLI, the receivers and the done line are handed over; no TODO asks for them.
+export const d11_1: Check = contractCheck({
   id: 'd11.1',
   title:
     'Process contract: ready lines for --transport tcp and udp, --help, bad flags exit 2, LOGSTREAM_* env, a done line',
-  // Given: the CLI, the receivers and the done line are handed over; no TODO asks for them.
-  given: true,
-  points: 0,
   timeoutMs: 60_000,
-  async run(ctx) {
-    await expectCliContract(
-      ctx,
-      [
-        {
-          program: 'receiver',
-          base: async () => ['--data-dir', await ctx.tmp(), '--port', '0'],
-          usage: ['--transport', '--port', '--data-dir'],
-          bad: [['--bogus'], ['--transport', 'sctp']],
-        },
-        {
-          program: 'shipper',
-          base: async () => ['--generate', '1', '--state-dir', await ctx.tmp()],
-          usage: ['--transport', '--batch-records', '--batch-bytes', '--batch-delay-ms', '--max-datagram', '--target'],
-          bad: [['--bogus']],
-        },
-      ],
-      { timeoutMs: 20_000 },
-    );
-
+  programs: {
+    receiver: {
+      base: async ({ tmp }) => ['--data-dir', await tmp(), '--port', '0'],
+      usage: ['--transport', '--port', '--data-dir'],
+      bad: [['--bogus'], ['--transport', 'sctp']],
+    },
+    shipper: {
+      base: SHIPPER_BASE,
+      usage: ['--transport', '--batch-records', '--batch-bytes', '--batch-delay-ms', '--max-datagram', '--target'],
+      bad: [['--bogus']],
+    },
+  },
+  runs: { timeoutMs: 20_000 },
+  async then(ctx) {
     // TCP receiver by flags; UDP receiver by LOGSTREAM_* environment variables
     const tcp = await ctx.start('receiver', ['--host', '127.0.0.1', '--port', '0', '--data-dir', await ctx.tmp()]);
     expectEqual(tcp.ready['transport'], 'lsp1-tcp', {
@@ -81,4 +73,4 @@ export const d11_1: Check = {
         hint: 'SIGTERM: flush, final stats, exit 0 within 5 s',
       });
   },
-};
+});

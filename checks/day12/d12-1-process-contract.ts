@@ -1,70 +1,62 @@
 import { expectEqual, expectTrue, show } from '../harness/assert.ts';
 import type { Check } from '../harness/types.ts';
-import { expectCliContract, expectReadyLine, runByEnv, startReceiverByEnv } from '../harness/kit/contract.ts';
+import { contractCheck, envReceiver, RECEIVER_BASE, runByEnv, SHIPPER_BASE } from '../harness/kit/contract.ts';
 import { at } from '../harness/kit/records.ts';
 
-export const d12_1: Check = {
+// Given: the flags, --help, the ready line and the codec checks at start come with the lesson.
+export const d12_1: Check = contractCheck({
   id: 'd12.1',
   title: 'Process contract (ready line, --help, bad flag or codec exit 2, LOGSTREAM_* env) for receiver and shipper',
-  // Given: the flags, --help, the ready line and the codec checks at start come with the lesson.
-  given: true,
-  points: 0,
   timeoutMs: 60_000,
-  async run(ctx) {
-    const dataDir = await ctx.tmp();
-    await expectCliContract(
-      ctx,
-      [
+  programs: {
+    receiver: {
+      base: RECEIVER_BASE,
+      usage: [
+        '--port',
+        '--data-dir',
+        '--codecs',
+        '--max-payload-bytes',
+        '--max-decoded-bytes',
+        '--rest-compression',
+        '--rotate-bytes',
+      ],
+      bad: [
+        ['--rest-compression', 'bzip2'],
+        ['--codecs', 'gzip,snappy'],
+        ['--max-decoded-bytes', 'lots'],
+      ],
+    },
+    shipper: {
+      base: SHIPPER_BASE,
+      usage: ['--target', '--codec', '--level', '--min-compress-bytes', '--batch-records', '--state-dir'],
+      bad: [
+        [
+          '--codec',
+          'snappy',
+          'an unknown codec is a usage error, found at start: one stderr line naming --codec, exit 2',
+        ],
         {
-          program: 'receiver',
-          base: ['--data-dir', dataDir, '--port', '0'],
-          usage: [
-            '--port',
-            '--data-dir',
-            '--codecs',
-            '--max-payload-bytes',
-            '--max-decoded-bytes',
-            '--rest-compression',
-            '--rotate-bytes',
-          ],
-          bad: [
-            ['--rest-compression', 'bzip2'],
-            ['--codecs', 'gzip,snappy'],
-            ['--max-decoded-bytes', 'lots'],
-          ],
-        },
-        {
-          program: 'shipper',
-          base: async () => ['--generate', '1', '--state-dir', await ctx.tmp()],
-          usage: ['--target', '--codec', '--level', '--min-compress-bytes', '--batch-records', '--state-dir'],
-          bad: [
-            [
-              '--codec',
-              'snappy',
-              'an unknown codec is a usage error, found at start: one stderr line naming --codec, exit 2',
-            ],
-            {
-              args: ['--codec', 'gzip', '--level', '42'],
-              flag: '--level',
-              cmd: 'shipper --codec gzip --level 42',
-              hint: 'gzip takes levels 0..9: a level out of range is a usage error at start',
-            },
-          ],
+          args: ['--codec', 'gzip', '--level', '42'],
+          flag: '--level',
+          cmd: 'shipper --codec gzip --level 42',
+          hint: 'gzip takes levels 0..9: a level out of range is a usage error at start',
         },
       ],
-      { timeoutMs: 20_000 },
-    );
-
-    const rx = await startReceiverByEnv(ctx, ['--data-dir', dataDir, '--stats-interval-ms', '100'], {
-      LOGSTREAM_PORT: '0',
-      LOGSTREAM_REST_COMPRESSION: 'gzip',
+    },
+  },
+  runs: { timeoutMs: 20_000 },
+  async then(ctx, { dataDir }) {
+    const { rx } = await envReceiver(ctx, dataDir, {
+      args: ['--stats-interval-ms', '100'],
+      env: { LOGSTREAM_REST_COMPRESSION: 'gzip' },
+      port: 0,
+      ready: {
+        lesson: 'day12',
+        transport: 'lsp1-tcp',
+        shape: '{"event":"ready","role":"receiver","lesson":"day12","transport":"lsp1-tcp","host","port","codecs",…}',
+      },
     });
     const r = rx.ready;
-    expectReadyLine(r, {
-      lesson: 'day12',
-      transport: 'lsp1-tcp',
-      shape: '{"event":"ready","role":"receiver","lesson":"day12","transport":"lsp1-tcp","host","port","codecs",…}',
-    });
     const codecs = r['codecs'];
     expectTrue(Array.isArray(codecs) && codecs.includes('none') && codecs.includes('gzip'), {
       expected:
@@ -108,4 +100,4 @@ export const d12_1: Check = {
       });
     }
   },
-};
+});

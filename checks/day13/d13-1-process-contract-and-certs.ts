@@ -3,73 +3,54 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { expectEqual, expectTrue, show } from '../harness/assert.ts';
 import type { Check } from '../harness/types.ts';
-import { freePort } from '../../shared/free-port.ts';
-import { expectCliContract, expectReadyLine, runByEnv, startReceiverByEnv } from '../harness/kit/contract.ts';
+import { contractCheck, envReceiver, runByEnv, SHIPPER_BASE } from '../harness/kit/contract.ts';
 import { at } from '../harness/kit/records.ts';
 
-export const d13_1: Check = {
+const CERTS = 'new-certs'; // a directory of the check that does not exist yet: the receiver makes it
+
+// Given: the flags, --help, the ready line and the certificates made on the first run come with the lesson.
+export const d13_1: Check = contractCheck({
   id: 'd13.1',
   title:
     'Process contract (ready line, --help, bad flags exit 2, LOGSTREAM_* env); certificates created on the first run, keys 0600',
-  // Given: the flags, --help, the ready line and the certificates made on the first run come with the lesson.
-  given: true,
-  points: 0,
   timeoutMs: 60_000,
-  async run(ctx) {
-    const dataDir = await ctx.tmp();
-    const freshCerts = path.join(await ctx.tmp(), 'new-certs'); // does not exist yet
-    await expectCliContract(
-      ctx,
-      [
-        {
-          program: 'receiver',
-          base: ['--data-dir', dataDir, '--port', '0', '--certs', freshCerts],
-          usage: [
-            '--port',
-            '--data-dir',
-            '--certs',
-            '--cert',
-            '--key',
-            '--ca',
-            '--mtls',
-            '--min-tls',
-            '--dashboard-port',
-          ],
-          bad: [
-            ['--bogus'],
-            ['--min-tls', 'TLSv1.1', 'TLS 1.0 and 1.1 are never accepted: --min-tls takes TLSv1.2 | TLSv1.3'],
-          ],
-        },
-        {
-          program: 'shipper',
-          base: async () => ['--generate', '1', '--state-dir', await ctx.tmp()],
-          usage: ['--target', '--ca', '--cert', '--key', '--certs', '--state-dir', '--max-attempts'],
-          bad: [
-            {
-              args: ['--insecure'],
-              flag: '--insecure',
-              cmd: 'shipper --insecure',
-              hint: 'there is no way to turn verification off: --insecure is an unknown flag (exit 2)',
-            },
-            ['--min-tls', 'TLSv1.1', 'the shipper never offers TLS 1.0/1.1: --min-tls takes TLSv1.2 | TLSv1.3'],
-          ],
-        },
+  programs: {
+    receiver: {
+      base: async ({ dataDir, fresh }) => ['--data-dir', dataDir, '--port', '0', '--certs', await fresh(CERTS)],
+      usage: ['--port', '--data-dir', '--certs', '--cert', '--key', '--ca', '--mtls', '--min-tls', '--dashboard-port'],
+      bad: [
+        ['--bogus'],
+        ['--min-tls', 'TLSv1.1', 'TLS 1.0 and 1.1 are never accepted: --min-tls takes TLSv1.2 | TLSv1.3'],
       ],
-      { timeoutMs: 20_000 },
-    );
-
+    },
+    shipper: {
+      base: SHIPPER_BASE,
+      usage: ['--target', '--ca', '--cert', '--key', '--certs', '--state-dir', '--max-attempts'],
+      bad: [
+        {
+          args: ['--insecure'],
+          flag: '--insecure',
+          cmd: 'shipper --insecure',
+          hint: 'there is no way to turn verification off: --insecure is an unknown flag (exit 2)',
+        },
+        ['--min-tls', 'TLSv1.1', 'the shipper never offers TLS 1.0/1.1: --min-tls takes TLSv1.2 | TLSv1.3'],
+      ],
+    },
+  },
+  runs: { timeoutMs: 20_000 },
+  async then(ctx, { dataDir, fresh }) {
     // LOGSTREAM_<FLAG>, the ready line, and certificates made on the first run.
-    const port = await freePort();
-    const rx = await startReceiverByEnv(ctx, ['--data-dir', dataDir, '--stats-interval-ms', '100'], {
-      LOGSTREAM_PORT: String(port),
-      LOGSTREAM_CERTS: freshCerts,
-    });
-    expectReadyLine(rx.ready, {
-      lesson: 'day13',
-      transport: 'lsp1-tls',
-      port,
-      defaultHost: true,
-      transportHint: 'day 13 speaks LSP/1 binary frames over TLS: "lsp1-tls"',
+    const freshCerts = await fresh(CERTS);
+    const { port } = await envReceiver(ctx, dataDir, {
+      args: ['--stats-interval-ms', '100'],
+      env: { LOGSTREAM_CERTS: freshCerts },
+      port: 'tcp',
+      ready: {
+        lesson: 'day13',
+        transport: 'lsp1-tls',
+        defaultHost: true,
+        transportHint: 'day 13 speaks LSP/1 binary frames over TLS: "lsp1-tls"',
+      },
     });
     const names = existsSync(freshCerts) ? await readdir(freshCerts) : [];
     for (const f of ['ca.crt', 'server.crt', 'server.key']) {
@@ -105,4 +86,4 @@ export const d13_1: Check = {
     });
     expectEqual(done['acked'], N, { what: 'done line "acked"', where: `done line ${show(done, 300)}` });
   },
-};
+});

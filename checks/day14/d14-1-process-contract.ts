@@ -1,73 +1,60 @@
 import { expectEqual } from '../harness/assert.ts';
 import type { Check } from '../harness/types.ts';
-import { freePort } from '../../shared/free-port.ts';
-import { expectCliContract, expectReadyLine, runByEnv, startReceiverByEnv } from '../harness/kit/contract.ts';
+import { contractCheck, envReceiver, RECEIVER_BASE, runByEnv } from '../harness/kit/contract.ts';
 import { at } from '../harness/kit/records.ts';
 
-export const d14_1: Check = {
+// the CLI and the receiver are handed over: no TODO asks for them
+export const d14_1: Check = contractCheck({
   id: 'd14.1',
   title: 'Process contract: --help, bad flags exit 2 naming the flag, LOGSTREAM_* env, the receiver ready line',
-  // the CLI and the receiver are handed over: no TODO asks for them
-  given: true,
-  points: 0,
   timeoutMs: 90_000,
-  async run(ctx) {
-    const dataDir = await ctx.tmp();
-    await expectCliContract(
-      ctx,
-      [
-        {
-          program: 'loadgen',
-          base: ['--dry-run', '--count', '1'],
-          usage: [
-            '--target',
-            '--transport',
-            '--rate',
-            '--ramp',
-            '--steps',
-            '--connections',
-            '--duration',
-            '--count',
-            '--batch-records',
-            '--codec',
-            '--ca',
-            '--seed',
-            '--record-size',
-            '--dry-run',
-            '--dump',
-            '--verify-dir',
-            '--json',
-            '--progress',
-          ],
-          bad: [
-            ['--bogus'],
-            ['--rate', 'fast', '--rate takes a number of records/s or max'],
-            [
-              '--transport',
-              'carrier-pigeon',
-              '--transport takes ndjson | lsp | lsp-tls | udp | syslog-tcp | syslog-udp',
-            ],
-          ],
-        },
-        {
-          program: 'receiver',
-          base: ['--port', '0', '--data-dir', dataDir],
-          usage: ['--port', '--data-dir', '--queue', '--overflow', '--drain-rate', '--fsync'],
-          bad: [['--bogus'], ['--overflow', 'sometimes', '--overflow takes block | drop-newest']],
-        },
+  programs: {
+    loadgen: {
+      base: ['--dry-run', '--count', '1'],
+      usage: [
+        '--target',
+        '--transport',
+        '--rate',
+        '--ramp',
+        '--steps',
+        '--connections',
+        '--duration',
+        '--count',
+        '--batch-records',
+        '--codec',
+        '--ca',
+        '--seed',
+        '--record-size',
+        '--dry-run',
+        '--dump',
+        '--verify-dir',
+        '--json',
+        '--progress',
       ],
-      { timeoutMs: 40_000, tailChars: 400 },
-    );
-
+      bad: [
+        ['--bogus'],
+        ['--rate', 'fast', '--rate takes a number of records/s or max'],
+        ['--transport', 'carrier-pigeon', '--transport takes ndjson | lsp | lsp-tls | udp | syslog-tcp | syslog-udp'],
+      ],
+    },
+    receiver: {
+      base: RECEIVER_BASE,
+      usage: ['--port', '--data-dir', '--queue', '--overflow', '--drain-rate', '--fsync'],
+      bad: [['--bogus'], ['--overflow', 'sometimes', '--overflow takes block | drop-newest']],
+    },
+  },
+  runs: { timeoutMs: 40_000, tailChars: 400 },
+  async then(ctx, { dataDir }) {
     // LOGSTREAM_<FLAG> from the environment, and the ready line itself
-    const port = await freePort();
-    const rx = await startReceiverByEnv(ctx, ['--data-dir', dataDir], { LOGSTREAM_PORT: String(port) }, 45_000);
-    expectReadyLine(rx.ready, {
-      lesson: 'day14',
-      transport: 'lsp1-tcp',
-      port,
-      where: `receiver ready line ${JSON.stringify(rx.ready)}`,
-      transportHint: 'the day 14 lane speaks LSP/1 over TCP',
+    const { port } = await envReceiver(ctx, dataDir, {
+      port: 'tcp',
+      readyTimeoutMs: 45_000,
+      ready: {
+        lesson: 'day14',
+        transport: 'lsp1-tcp',
+        showLine: true,
+        transportHint: 'the day 14 lane speaks LSP/1 over TCP',
+      },
     });
     // and the loadgen, configured by the environment alone
     const { done } = await runByEnv(
@@ -87,4 +74,4 @@ export const d14_1: Check = {
       hint: 'every flag also reads LOGSTREAM_<FLAG>',
     });
   },
-};
+});

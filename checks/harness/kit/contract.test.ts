@@ -3,7 +3,16 @@
 import { describe, expect, it } from 'vitest';
 import { CheckFailure } from '../assert.ts';
 import type { CheckContext, ProgramName, RunResult } from '../types.ts';
-import { badFlagCase, expectCliContract, expectReadyLine, runByEnv, type ProgramContract } from './contract.ts';
+import {
+  badFlagCase,
+  contractCheck,
+  expectCliContract,
+  expectReadyLine,
+  RECEIVER_BASE,
+  runByEnv,
+  type ContractDirs,
+  type ProgramContract,
+} from './contract.ts';
 
 const result = (over: Partial<RunResult>): RunResult => ({
   exitCode: 0,
@@ -158,5 +167,67 @@ describe('runByEnv', () => {
     const bad = fakeCtx(() => result({ exitCode: 1 }));
     const e2 = await failure(runByEnv(bad.ctx, 'shipper', {}, { cmd: 'c', hint: 'h', timeoutMs: 9 }));
     expect((e2 as CheckFailure).hint).toBe('h');
+  });
+});
+
+describe('contractCheck', () => {
+  /** A fake context as fakeCtx's, with temp dirs t1, t2, … */
+  function withTmp(answer: (program: ProgramName, args: string[]) => RunResult) {
+    const fake = fakeCtx(answer);
+    let n = 0;
+    Object.assign(fake.ctx, { tmp: () => Promise.resolve(`t${++n}`) });
+    return fake;
+  }
+  const programs = {
+    receiver: { base: RECEIVER_BASE, usage: ['--port'], bad: [['--bogus'] as [string]] },
+    shipper: {
+      base: async ({ tmp, fresh }: ContractDirs) => ['--state-dir', await tmp(), '--certs', await fresh('c')],
+      usage: [],
+      bad: [['--port', 'abc'] as [string, string]],
+    },
+  };
+
+  it('is given (0 points) unless it earns points, and runs the table in order, then its own steps', async () => {
+    const { ctx, calls } = withTmp(keeper);
+    let seen: ContractDirs | undefined;
+    const check = contractCheck({
+      id: 'd99.1',
+      title: 't',
+      timeoutMs: 5,
+      programs,
+      runs: { timeoutMs: 1000 },
+      then: async (_, dirs) => {
+        seen = dirs;
+        expect(await dirs.fresh('c')).toBe(await dirs.fresh('c')); // one path per name
+      },
+    });
+    expect(check).toMatchObject({ id: 'd99.1', given: true, points: 0, timeoutMs: 5 });
+    expect(
+      contractCheck({ id: 'x', title: 't', timeoutMs: 5, programs, runs: { timeoutMs: 1 }, points: 5 }),
+    ).not.toHaveProperty('given');
+    await check.run(ctx);
+    expect(calls).toEqual([
+      'receiver --help',
+      'receiver --data-dir t1 --port 0 --bogus',
+      'shipper --help',
+      'shipper --state-dir t2 --certs t3/c --port abc',
+    ]);
+    expect(seen?.dataDir).toBe('t1');
+  });
+
+  it('fails, and skips its own steps, when a program breaks the table', async () => {
+    const { ctx } = withTmp((p, a) => (a.includes('--bogus') ? result({ exitCode: 0 }) : keeper(p, a)));
+    let ran = false;
+    const check = contractCheck({
+      id: 'd99.1',
+      title: 't',
+      timeoutMs: 5,
+      programs,
+      runs: { timeoutMs: 1000 },
+      then: () => Promise.resolve(void (ran = true)),
+    });
+    const err = await failure(check.run(ctx));
+    expect((err as CheckFailure).expected).toContain('receiver --bogus');
+    expect(ran).toBe(false);
   });
 });

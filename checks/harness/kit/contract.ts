@@ -2,8 +2,10 @@
 // program: `--help` exits 0 and lists the day's flags, each bad flag or value exits 2 with a stderr line naming it,
 // the ready line announces the lesson and transport, and a program configured by LOGSTREAM_* alone ends with a done
 // line. One copy for every day's dNN.1 (issue 22: "a generated process-contract check per program").
+import path from 'node:path';
+import { freePort } from '../../../shared/free-port.ts';
 import { expectEqual, expectTrue, fail, show } from '../assert.ts';
-import type { CheckContext, ProgramName, RunningProgram, RunResult } from '../types.ts';
+import type { Check, CheckContext, ProgramName, RunningProgram, RunResult } from '../types.ts';
 import { exitedWith, stderrNames } from './exit.ts';
 
 /** A command line the program must refuse at start: exit 2, one stderr line naming `flag`. */
@@ -119,10 +121,12 @@ export interface ReadyWant {
   shape?: string;
   /** The hint of a wrong transport; default `shape`. */
   transportHint?: string;
+  /** Failures show the ready line itself after `where`. */
+  showLine?: boolean;
 }
 
 export function expectReadyLine(ready: Record<string, unknown>, want: ReadyWant): void {
-  const where = want.where ?? 'receiver ready line';
+  const where = `${want.where ?? 'receiver ready line'}${want.showLine ? ` ${JSON.stringify(ready)}` : ''}`;
   const shape = want.shape === undefined ? {} : { hint: want.shape };
   expectEqual(ready['role'], want.role ?? 'receiver', { what: 'ready line "role"', where, ...shape });
   expectEqual(ready['lesson'], want.lesson, { what: 'ready line "lesson"', where, ...shape });
@@ -179,4 +183,108 @@ export async function runByEnv(
       where: `${program} stdout`,
     });
   return { done, json: res.json };
+}
+
+/** The directories of one run of a contract check, for its table's bases and its own steps. */
+export interface ContractDirs {
+  /** The receiver's data dir: one temp dir for the whole check. */
+  dataDir: string;
+  /** A new temp dir on each call (a shipper's state dir, say). */
+  tmp: () => Promise<string>;
+  /** `name` inside a temp dir of the check, not created: the same path on each call (certificates made on the first run). */
+  fresh: (name: string) => Promise<string>;
+}
+
+/** A row of a contract check's table, the program being its key; its base may use the check's dirs. */
+export type ContractRow = Omit<ProgramContract, 'program' | 'base'> & {
+  base?: string[] | ((dirs: ContractDirs) => string[] | Promise<string[]>);
+};
+
+/** The base of most receiver rows: the check's data dir, any port. */
+export const RECEIVER_BASE = ({ dataDir }: ContractDirs): string[] => ['--data-dir', dataDir, '--port', '0'];
+/** The base of most shipper rows: one record, a state dir of its own per run. */
+export const SHIPPER_BASE = async ({ tmp }: ContractDirs): Promise<string[]> => [
+  '--generate',
+  '1',
+  '--state-dir',
+  await tmp(),
+];
+
+export interface ContractCheckSpec {
+  id: string;
+  title: string;
+  /** What the check earns; without it the check is given (0 points): the lesson hands the contract over. */
+  points?: number;
+  timeoutMs: number;
+  /** The programs in the order they are run: program → its row (usage flags, bad cases). */
+  programs: Partial<Record<ProgramName, ContractRow>>;
+  /** How each run of the table goes (its timeout, how much stderr a failure shows). */
+  runs: ContractRunOptions;
+  /** The day's own steps after the table: LOGSTREAM_* runs, the ready line, a done line. */
+  then?(ctx: CheckContext, dirs: ContractDirs): Promise<void>;
+}
+
+/**
+ * The dNN.1 check of a day, generated from its table (issue 22): `--help` and the bad cases of every program
+ * (expectCliContract), then the day's own steps. One copy of the opening every day's contract check shared.
+ */
+export function contractCheck(spec: ContractCheckSpec): Check {
+  return {
+    id: spec.id,
+    title: spec.title,
+    ...(spec.points === undefined ? { given: true } : {}),
+    points: spec.points ?? 0,
+    timeoutMs: spec.timeoutMs,
+    async run(ctx) {
+      const named = new Map<string, Promise<string>>();
+      const dirs: ContractDirs = {
+        dataDir: await ctx.tmp(),
+        tmp: () => ctx.tmp(),
+        fresh: (name) => {
+          const dir = named.get(name) ?? ctx.tmp().then((d) => path.join(d, name));
+          named.set(name, dir);
+          return dir;
+        },
+      };
+      const table = Object.entries(spec.programs).map(([program, { base, ...row }]): ProgramContract => ({
+        program: program as ProgramName,
+        ...row,
+        ...(base === undefined ? {} : { base: Array.isArray(base) ? base : async () => base(dirs) }),
+      }));
+      await expectCliContract(ctx, table, spec.runs);
+      await spec.then?.(ctx, dirs);
+    },
+  };
+}
+
+/** A receiver configured by LOGSTREAM_* (CONVENTIONS.md §2) and what its ready line must say. */
+export interface EnvReceiverSpec {
+  /** Flags beside `--data-dir` (the check's). */
+  args?: string[];
+  /** LOGSTREAM_* settings beside LOGSTREAM_PORT. */
+  env?: Record<string, string>;
+  /** LOGSTREAM_PORT: a free TCP or UDP port, which the ready line must announce; or 0, any port (not checked). */
+  port: 'tcp' | 'udp' | 0;
+  readyTimeoutMs?: number;
+  ready: Omit<ReadyWant, 'port'>;
+}
+
+/**
+ * Starts the receiver on `dataDir` with LOGSTREAM_PORT (and `spec.env`) and checks its ready line: every flag also
+ * reads LOGSTREAM_<FLAG>, and the ready line announces the lesson, transport, host and port.
+ */
+export async function envReceiver(
+  ctx: CheckContext,
+  dataDir: string,
+  spec: EnvReceiverSpec,
+): Promise<{ rx: RunningProgram; port: number }> {
+  const port = spec.port === 0 ? 0 : await freePort(spec.port);
+  const rx = await startReceiverByEnv(
+    ctx,
+    ['--data-dir', dataDir, ...(spec.args ?? [])],
+    { LOGSTREAM_PORT: String(port), ...spec.env },
+    spec.readyTimeoutMs,
+  );
+  expectReadyLine(rx.ready, { ...spec.ready, ...(port === 0 ? {} : { port }) });
+  return { rx, port };
 }
