@@ -13,6 +13,7 @@ import { frameOctetCounted, SyslogFrameDecoder } from '../../lessons/stack/syslo
 import { encodeSyslog5424 } from '../../shared/protocol/syslog/encode.ts';
 import { SYSLOG_ERR, SYSLOG_REASONS, SyslogError } from '../../shared/protocol/syslog/errors.ts';
 import { parseSyslog, syslogToRecord } from '../../shared/protocol/syslog/scan.ts';
+import { mostlySyslog } from '../../shared/protocol/syslog/test-support.ts';
 import { SyslogRecordWriter } from '../../shared/protocol/syslog/writer.ts';
 import { announceSeed, cutsArb, cutsFor, mutate, mutationsArb, params } from './support.ts';
 
@@ -38,44 +39,7 @@ export const SEEDS = [
 const syslogish = fc.oneof(
   fc.uint8Array({ maxLength: 120 }).map((b) => Buffer.from(b)),
   fc.tuple(fc.constantFrom(...SEEDS), mutationsArb).map(([s, m]) => mutate(Buffer.from(s), m)),
-  fc
-    .tuple(
-      fc.constantFrom(
-        '<13>1 ',
-        '<0>',
-        '<34>Oct 11 22:14:15 ',
-        '<191>',
-        '<13>Feb 29 10:00:00 ',
-        '<13>Dec 31 23:59:60 ',
-        '<9>1 2026-02-29T00:00:00Z ',
-        '<999>',
-        '<13>1 9999-12-31T23:59:60.999999999+23:59 ',
-      ),
-      fc.array(
-        fc.constantFrom(
-          '-',
-          ' ',
-          '[',
-          ']',
-          '"',
-          '\\',
-          '=',
-          'id@1',
-          'a="',
-          'x',
-          ':',
-          '\ufeff',
-          'é',
-          '\n',
-          '\u0000',
-          '😀',
-          '\udc00',
-        ),
-        { maxLength: 20 },
-      ),
-      fc.uint8Array({ maxLength: 4 }),
-    )
-    .map(([h, parts, tail]) => Buffer.concat([Buffer.from(h + parts.join('')), Buffer.from(tail)])),
+  mostlySyslog(20, 4),
 );
 
 describe('syslog message parsers under hostile input', () => {

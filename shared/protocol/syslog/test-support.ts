@@ -39,46 +39,44 @@ function fuzzSeed(name: string): number {
 }
 export const SEED = fuzzSeed('syslog');
 
-/** Messages that are mostly valid syslog with random damage: the interesting inputs. */
-export const syslogish = fc
-  .tuple(
-    fc.constantFrom(
-      '<13>1 ',
-      '<165>1 ',
-      '<0>',
-      '<34>Oct 11 22:14:15 ',
-      '<191>',
-      '<13>1 - - - - - ',
-      '<13>1 2026-11-26T14:13:48.5Z h a 1 m ',
-      '<',
-      '',
-    ),
-    fc.array(
-      fc.constantFrom(
-        '-',
-        ' ',
-        '[',
-        ']',
-        '"',
-        '\\',
-        '=',
-        'id@1',
-        'a="',
-        'x',
-        ':',
-        '[1]',
-        '\ufeff',
-        'é',
-        '\n',
-        '\r',
-        '\u0000',
-        '\u007f',
-        '😀',
-        'Feb 29',
-        '10:00:00',
-      ),
-      { maxLength: 30 },
-    ),
-    fc.uint8Array({ maxLength: 8 }),
-  )
-  .map(([head, parts, tail]) => Buffer.concat([Buffer.from(head + parts.join('')), Buffer.from(tail)]));
+/** Starts of messages: valid and broken PRIs, RFC 5424 and RFC 3164 headers, impossible dates. */
+const HEADS = [
+  '<13>1 ',
+  '<165>1 ',
+  '<0>',
+  '<34>Oct 11 22:14:15 ',
+  '<191>',
+  '<13>1 - - - - - ',
+  '<13>1 2026-11-26T14:13:48.5Z h a 1 m ',
+  '<',
+  '',
+  '<13>Feb 29 10:00:00 ',
+  '<13>Dec 31 23:59:60 ',
+  '<9>1 2026-02-29T00:00:00Z ',
+  '<999>',
+  '<13>1 9999-12-31T23:59:60.999999999+23:59 ',
+];
+
+/** What follows a head. */
+const PIECES = [
+  // header and SD syntax, dates
+  ...['-', ' ', '[', ']', '"', '\\', '=', 'id@1', 'a="', 'x', ':', '[1]', 'Feb 29', '10:00:00'],
+  // line ends, a BOM, NUL and DEL, multi-byte characters, a lone surrogate
+  ...['\ufeff', 'é', '\n', '\r', '\u0000', '\u007f', '😀', '\udc00'],
+];
+
+/**
+ * Messages that are mostly valid syslog with random damage, the interesting inputs: a head, up to `maxPieces`
+ * pieces, up to `maxTail` random bytes. Shared by the codec's seeded tests and tests/fuzz/syslog.fuzz.test.ts.
+ */
+export function mostlySyslog(maxPieces = 30, maxTail = 8): fc.Arbitrary<Buffer> {
+  return fc
+    .tuple(
+      fc.constantFrom(...HEADS),
+      fc.array(fc.constantFrom(...PIECES), { maxLength: maxPieces }),
+      fc.uint8Array({ maxLength: maxTail }),
+    )
+    .map(([head, parts, tail]) => Buffer.concat([Buffer.from(head + parts.join('')), Buffer.from(tail)]));
+}
+
+export const syslogish = mostlySyslog();
