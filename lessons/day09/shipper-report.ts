@@ -48,6 +48,34 @@ export interface ShipperTotals {
 
 export type DoneLine = { sent: number; acked: number; dropped: number; [k: string]: unknown };
 
+/** What a batching shipper counts of its batches and its writes (day 09 over TCP, day 11 a datagram a batch). */
+export interface BatchTotals {
+  elapsedMs: number;
+  /** records delivered: ACKed (day 09) or sent (day 11's UDP has no ACKs); the records/s are of these */
+  delivered: number;
+  /** records sent the first time */
+  sent: number;
+  batches: number;
+  frames: number;
+  flushes: Readonly<Record<string, number>>;
+  socketWrites: number;
+  bytesWire: number;
+}
+
+/** The done line's batching figures (issue 22: one builder for every batching shipper's done line). */
+export function batchFields(b: BatchTotals) {
+  return {
+    elapsedMs: Math.round(b.elapsedMs),
+    recordsPerSec: Math.round(b.delivered / (b.elapsedMs / 1000)),
+    batches: b.batches,
+    frames: b.frames,
+    recordsPerBatch: b.batches ? Math.round((b.sent / b.batches) * 100) / 100 : 0,
+    flushes: { ...b.flushes },
+    socketWrites: b.socketWrites,
+    bytesWire: b.bytesWire,
+  };
+}
+
 /** The done line's fields. */
 export function doneFields(t: ShipperTotals, reason: string, extra: Record<string, unknown> = {}): DoneLine {
   const { count, read, elapsedMs } = t;
@@ -65,16 +93,9 @@ export function doneFields(t: ShipperTotals, reason: string, extra: Record<strin
     stream: t.stream,
     firstSeq: t.base + 1,
     lastSeq: t.base + read,
-    elapsedMs: Math.round(elapsedMs),
-    recordsPerSec: Math.round(count.acked / (elapsedMs / 1000)),
     skippedInput: count.skippedInput,
     tooLarge: count.tooLarge,
-    batches: count.batches,
-    frames: count.frames,
-    recordsPerBatch: count.batches ? Math.round((count.sent / count.batches) * 100) / 100 : 0,
-    flushes: { ...t.flushes },
-    socketWrites: count.socketWrites,
-    bytesWire: count.bytesWire,
+    ...batchFields({ ...count, elapsedMs, delivered: count.acked, flushes: t.flushes }),
     waitMs: t.waits.summary(),
     compression: {
       codec: comp?.codec.name ?? 'none',

@@ -48,6 +48,7 @@ import { encodeBatchPayload } from '../../shared/protocol/batch.ts';
 import { encodeFrame, FrameType, HEADER_SIZE } from '../../shared/protocol/frame.ts';
 import { RecordGenerator } from '../../shared/generate.ts';
 import { shipperDirs } from '../day09/shipper-options.ts';
+import { batchFields } from '../day09/shipper-report.ts';
 
 const PROGRAM = 'lessons/day11/shipper.ts';
 /** The most a UDP datagram can carry (65,535 - IPv4 header 20 - UDP header 8). */
@@ -244,14 +245,17 @@ async function shipUdp(): Promise<number> {
       stream,
       firstSeq: 1,
       lastSeq: nextSeq - 1,
-      elapsedMs: Math.round(elapsedMs),
-      recordsPerSec: Math.round(count.sent / (elapsedMs / 1000)),
-      batches: count.datagrams,
-      frames: count.datagrams,
-      recordsPerBatch: count.datagrams ? Math.round((count.sent / count.datagrams) * 100) / 100 : 0,
-      flushes: { ...batcher.flushes },
-      socketWrites: count.datagrams,
-      bytesWire: count.bytes,
+      // a batch is one datagram: one frame, one write
+      ...batchFields({
+        elapsedMs,
+        delivered: count.sent,
+        sent: count.sent,
+        batches: count.datagrams,
+        frames: count.datagrams,
+        flushes: batcher.flushes,
+        socketWrites: count.datagrams,
+        bytesWire: count.bytes,
+      }),
       maxDatagram: args.maxDatagram,
       largestDatagram: count.largest,
       waitMs: waits.summary(),
