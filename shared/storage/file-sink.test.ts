@@ -228,7 +228,7 @@ describe('FileSink: rotation bound and restart (issue 18)', () => {
   });
 });
 
-describe('FileSink: fsync group — group commit (issue 21.4)', () => {
+describe('FileSink: what waits for an fsync — group commit, rotations (issue 21.4)', () => {
   /** Holds every datasync of FileHandles until released, so a test can see what waits for which fsync. */
   async function gateDatasync(): Promise<{ started: () => number; release: () => void; restore: () => void }> {
     const probe = await FileSink.open({ dir: join(dir, 'probe'), fsync: 'never' });
@@ -316,6 +316,27 @@ describe('FileSink: fsync group — group commit (issue 21.4)', () => {
       gate.release();
       await vi.waitFor(() => expect(d2).toBe(true));
       expect(rotated).toEqual([join(dir, recordFileName(1))]);
+      gate.restore();
+      await sink.close();
+      expect(await readAll(dir)).toBe(lines(0, 10));
+    } finally {
+      gate.restore();
+    }
+  });
+
+  it("fsync never: a rotation's fsync of the old file stops no write, and the file is announced once synced", async () => {
+    const gate = await gateDatasync();
+    try {
+      const sink = await FileSink.open({ dir, fsync: 'never', rotateBytes: 64 });
+      const rotated: string[] = [];
+      sink.on('rotate', (file: string) => rotated.push(file));
+      await sink.whenDurable(sink.append(lines(0, 5)));
+      // 40 + 40 bytes > 64: this append rotates, and is durable (written) while the old file's fsync is held
+      await sink.whenDurable(sink.append(lines(5, 5)));
+      expect(sink.activeFile).toBe(join(dir, recordFileName(2)));
+      expect([gate.started(), rotated]).toEqual([1, []]);
+      gate.release();
+      await vi.waitFor(() => expect(rotated).toEqual([join(dir, recordFileName(1))]));
       gate.restore();
       await sink.close();
       expect(await readAll(dir)).toBe(lines(0, 10));

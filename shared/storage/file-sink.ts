@@ -40,42 +40,33 @@
  * run one at a time, in rotation order.
  */
 import { EventEmitter } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { DirLockedError, lockDir } from '../dir-lock.ts';
 import { createLog } from '../log.ts';
-import { zstdCodec } from '../protocol/codecs.ts';
 import { TokenBucket } from '../token-bucket.ts';
 import { DEFAULT_REJECTS_PER_SECOND, type StorageLimits } from './limits.ts';
 import { applyRetention, retentionEnabled, type Removal } from './retention.ts';
 import { killPointReached, SINK_FAULT, sinkFaultPoint } from './sink-fault.ts';
 import { enqueue, settle, type Waiter } from './waiters.ts';
+import {
+  compressRecordFile,
+  recordFileName,
+  restCompressor,
+  syncDir,
+  truncatePartialLine,
+  writeAll,
+  type RestCompression,
+} from './sink-files.ts';
+
+// the file operations live in sink-files.ts; these stay importable from here
+export { recordFileName, REST_COMPRESSION, truncatePartialLine, type RestCompression } from './sink-files.ts';
 
 // the hardening suite's faults live in sink-fault.ts; their names stay importable from here
 export { KILL_POINTS, parseSinkFault, sinkFaultPoint, type KillPoint, type SinkFault } from './sink-fault.ts';
 
 export type FsyncPolicy = 'group' | 'always' | 'interval' | 'never';
 export const FSYNC_POLICIES: readonly FsyncPolicy[] = ['group', 'always', 'interval', 'never'];
-
-export type RestCompression = 'none' | 'gzip' | 'zstd';
-
-/**
- * Compression of rotated files at rest: file suffix and default level.
- *
- * gzip runs on libuv's thread pool; zstd (zstd-napi) runs on the main thread in ~64 KiB steps of well
- * under a millisecond each. On 60 MB of generated records: gzip -6 ratio 8.4 in ~0.8 s (pool), zstd -1
- * ratio 7.4 in ~0.15 s, zstd -3 7.1 in ~0.17 s, zstd -6 8.6 in ~0.5 s (main thread). Level 1 is the
- * default: cheapest for the receiver, and no worse than 3 on log lines; raise `compressLevel` when disk
- * matters more than CPU.
- */
-export const REST_COMPRESSION = {
-  gzip: { suffix: '.gz', defaultLevel: 6 },
-  zstd: { suffix: '.zst', defaultLevel: 1 },
-} as const;
 
 const COMPRESSED_RECORD_FILE = /^records-(\d{6,})\.ndjson\.(?:gz|zst)$/;
 const COMPRESSION_TMP = /\.ndjson\.(?:gz|zst)\.tmp$/;
@@ -146,10 +137,6 @@ const RECORD_FILE = /^records-(\d{6,})\.ndjson$/;
 const SAMPLE_BYTES = 256;
 const LF = 0x0a;
 
-export function recordFileName(index: number): string {
-  return `records-${String(index).padStart(6, '0')}.ndjson`;
-}
-
 /**
  * Emits 'drain' when the backlog falls below half the high-water mark after having passed it,
  * and 'error' if a write fails (the sink then refuses further appends).
@@ -198,6 +185,8 @@ export class FileSink extends EventEmitter {
   private wasOverHighWater = false;
   /** compressions of rotated files, one at a time in rotation order; close() waits for the last */
   private compressQueue: Promise<void> = Promise.resolve();
+  /** fsync never: rotated files being fsynced and closed in the background, in rotation order (rotate) */
+  private retiring: Promise<void> = Promise.resolve();
   private readonly highWaterMark: number;
   private readonly rotateBytes: number;
   private readonly writeDelayMs: number;
@@ -390,6 +379,7 @@ export class FileSink extends EventEmitter {
     while (this.syncing) await this.syncing;
     this.closed = true;
     if (this.fsyncTimer) clearInterval(this.fsyncTimer);
+    await this.retiring; // (it queues compressions: before waiting for those)
     await this.compressQueue;
     await this.fh.close().catch(() => {});
     await this.rejectsFh.close().catch(() => {});
@@ -594,11 +584,15 @@ export class FileSink extends EventEmitter {
    * With --fsync group (issue 21.4) neither waits here: the old handle joins `retired` and the directory
    * fsync runs in the background; the sync loop's next round fsyncs them together with the new file and
    * releases no waiter before all are done. Writes never stop for a rotation's flushes (on a loaded machine
-   * 17-62 ms + 2-45 ms every 256 MB, waited out by every record behind). Other policies flush inline.
+   * 17-62 ms + 2-45 ms every 256 MB, waited out by every record behind). With --fsync never no ACK waits for
+   * them either (durable = handed to the kernel), so they run in the background (`retiring`, in rotation
+   * order): inline, the fdatasync of a whole never-synced 256 MB file stopped every write for 100-150 ms, the
+   * tail of that policy's ACK latency (issue 21.4). 'always' and 'interval' flush inline (little is unsynced).
    */
   private async rotate(): Promise<void> {
     const old = { fh: this.fh, index: this.fileIndex };
-    if (this.opts.fsync !== 'group') await old.fh.datasync();
+    const never = this.opts.fsync === 'never';
+    if (this.opts.fsync !== 'group' && !never) await old.fh.datasync();
     this.fileIndex += 1;
     this.fh = await open(this.activeFile, 'a');
     this.fileSize = 0;
@@ -609,6 +603,15 @@ export class FileSink extends EventEmitter {
       this.dirSyncs.push(dirSynced);
       void dirSynced.finally(() => this.dirSyncs.splice(this.dirSyncs.indexOf(dirSynced), 1));
       this.kickSync();
+      return;
+    }
+    if (never) {
+      const dir = this.opts.dir;
+      this.retiring = this.retiring
+        .then(() => old.fh.datasync())
+        .then(() => syncDir(dir))
+        .then(() => this.rotated(old))
+        .catch((err: Error) => this.fail(err));
       return;
     }
     await syncDir(this.opts.dir); // the new file's name is durable before records in it are ACKed
@@ -700,89 +703,5 @@ function lockDataDir(opts: FileSinkOptions): () => void {
     const program = process.argv[1] ? relative(process.cwd(), process.argv[1]) : 'receiver';
     process.stderr.write(`${program}: --data-dir: ${err.message}\n`);
     process.exit(2);
-  }
-}
-
-/**
- * Compresses a finished records file: write `<name>.gz.tmp` (or `.zst.tmp`), fsync it, rename it into
- * place, fsync the directory, and only then unlink the source. A kill at any point leaves either the
- * source (plus a temp that `open` drops) or a complete compressed file (plus a source that `open`
- * removes).
- */
-async function compressRecordFile(
-  dir: string,
-  index: number,
-  method: 'gzip' | 'zstd',
-  level: number | undefined,
-): Promise<void> {
-  const src = join(dir, recordFileName(index));
-  const dst = `${src}${REST_COMPRESSION[method].suffix}`;
-  const tmp = `${dst}.tmp`;
-  await pipeline(createReadStream(src), restCompressor(method, level), createWriteStream(tmp));
-  const fh = await open(tmp, 'r+');
-  await fh.datasync();
-  await fh.close();
-  sinkFaultPoint('compress');
-  await rename(tmp, dst);
-  await syncDir(dir);
-  sinkFaultPoint('compressed');
-  await unlink(src);
-}
-
-/** A compressing Transform for files at rest (throws on a bad level or a missing zstd package). */
-function restCompressor(method: 'gzip' | 'zstd', level: number | undefined): Transform {
-  const lvl = level ?? REST_COMPRESSION[method].defaultLevel;
-  return method === 'zstd' ? zstdCodec.compressStream(lvl) : createGzip({ level: lvl });
-}
-
-/** fsync a directory, so a rename in it is durable before we depend on it (no-op where unsupported). */
-async function syncDir(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch {
-    // Some platforms cannot open or fsync a directory; the rename is then as durable as the OS makes it.
-  } finally {
-    await fh?.close().catch(() => {});
-  }
-}
-
-async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-    off += bytesWritten;
-  }
-}
-
-/** Cuts a file back to its last LF: a crash mid-write must not leave half a record (COURSE.md, what a receiver writes). */
-export async function truncatePartialLine(path: string): Promise<number> {
-  let size: number;
-  try {
-    size = (await stat(path)).size;
-  } catch {
-    return 0;
-  }
-  if (size === 0) return 0;
-  const fh = await open(path, 'r+');
-  try {
-    const chunk = Buffer.alloc(Math.min(size, 1 << 20));
-    let end = size;
-    while (end > 0) {
-      const len = Math.min(chunk.length, end);
-      await fh.read(chunk, 0, len, end - len);
-      const lf = chunk.lastIndexOf(0x0a, len - 1);
-      if (lf >= 0) {
-        const keep = end - len + lf + 1;
-        if (keep < size) await fh.truncate(keep);
-        return size - keep;
-      }
-      end -= len;
-    }
-    await fh.truncate(0);
-    return size;
-  } finally {
-    await fh.close();
   }
 }
