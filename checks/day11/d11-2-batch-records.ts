@@ -1,8 +1,16 @@
 import { expectEqual, show } from '../harness/assert.ts';
 import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
-import { spawnShipper } from '../harness/kit/programs.ts';
-import { type Json, waitExit, doneOf, expectExit0, startFakeReceiver, framesSummary } from './support.ts';
+import {
+  type Json,
+  waitExit,
+  doneOf,
+  expectExit0,
+  startFakeReceiver,
+  startShipper,
+  batchFlags,
+  framesSummary,
+} from './support.ts';
 
 export const d11_2: Check = {
   id: 'd11.2',
@@ -15,23 +23,12 @@ export const d11_2: Check = {
     const full = randInt(ctx.rng, 8, 15);
     const extra = randInt(ctx.rng, 1, size - 1);
     const n = size * full + extra;
-    const sh = spawnShipper(ctx, [
-      '--target',
-      `127.0.0.1:${fake.port}`,
+    const sh = await startShipper(ctx, fake.port, [
       '--generate',
       String(n),
       '--seed',
       String(ctx.seed % 100_000),
-      '--state-dir',
-      await ctx.tmp(),
-      '--progress-ms',
-      '0',
-      '--batch-records',
-      String(size),
-      '--batch-bytes',
-      '1MiB',
-      '--batch-delay-ms',
-      '60000',
+      ...batchFlags({ records: size, bytes: '1MiB', delayMs: 60_000 }),
     ]);
     const ex = await waitExit(
       sh,

@@ -1,23 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Frame } from '../../shared/protocol/frame.ts';
 import { expectEqual, expectTrue, fail } from '../harness/assert.ts';
 import { tail } from '../harness/process.ts';
 import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
-import { spawnShipper } from '../harness/kit/programs.ts';
-import {
-  waitExit,
-  expectExit0,
-  startFakeReceiver,
-  startUdpListener,
-  udpHolds,
-  decodeDatagram,
-  recordOfSize,
-  idOf,
-  linesOf,
-  framesSummary,
-} from './support.ts';
+import { waitExit, expectExit0, startLeg, batchFlags, recordOfSize, idOf, linesOf, framesSummary } from './support.ts';
 
 export const d11_3: Check = {
   id: 'd11.3',
@@ -35,49 +22,28 @@ export const d11_3: Check = {
     for (let i = lines.length; i < n; i++) lines.push(recordOfSize(`b-${i + 1}`, randInt(ctx.rng, 80, 900)));
     const file = path.join(await ctx.tmp(), 'records.ndjson');
     await writeFile(file, lines.join('\n') + '\n');
-    const flags = [
-      '--input',
-      file,
-      '--progress-ms',
-      '0',
-      '--batch-records',
-      '65535',
-      '--batch-bytes',
-      String(B),
-      '--batch-delay-ms',
-      '60000',
-    ];
+    const flags = ['--input', file, ...batchFlags({ records: 65_535, bytes: B, delayMs: 60_000 })];
     // TCP through day 09's engine with your Batcher plugged in, and UDP (--max-datagram far above B) where
     // the shipper drives your Batcher directly: the same records must make the same batches.
-    const fake = await startFakeReceiver(ctx);
-    const udp = await startUdpListener(ctx);
-    const sh = spawnShipper(ctx, ['--target', `127.0.0.1:${fake.port}`, '--state-dir', await ctx.tmp(), ...flags]);
-    const su = spawnShipper(ctx, [
-      '--transport',
-      'udp',
-      '--max-datagram',
-      '65507',
-      '--target',
-      `127.0.0.1:${udp.port}`,
-      '--state-dir',
-      await ctx.tmp(),
-      ...flags,
-    ]);
-    const [ex, exU] = await Promise.all([
-      waitExit(sh, 30_000, 'a batch leaves when the next record would take it past --batch-bytes'),
-      waitExit(su, 30_000, 'a batch leaves when the next record would take it past --batch-bytes (udp)'),
-    ]);
-    expectExit0(sh, ex);
-    await udpHolds(udp, lines.length);
-    const legs: Array<[string, Frame[]]> = [
-      ['tcp', fake.batches.map((b) => b.frame)],
-      ['udp', udp.datagrams.map((d, i) => decodeDatagram(d.buf, `datagram ${i + 1} (udp)`))],
-    ];
-    for (const [leg, frames] of legs) {
+    const tcp = await startLeg(ctx, 'tcp', flags);
+    const udp = await startLeg(ctx, 'udp', ['--max-datagram', '65507', ...flags]);
+    const [ex, exU] = await Promise.all(
+      [tcp, udp].map((l) =>
+        waitExit(
+          l.shipper,
+          30_000,
+          `a batch leaves when the next record would take it past --batch-bytes${l === udp ? ' (udp)' : ''}`,
+        ),
+      ),
+    );
+    expectExit0(tcp.shipper, ex!);
+    for (const l of [tcp, udp]) {
+      const leg = l.name;
+      const frames = await l.frames(lines.length);
       const got = frames.flatMap(linesOf);
       expectEqual(got.length, lines.length, {
         what: `records received in all (${leg})`,
-        where: `frames: ${framesSummary(frames) || '(none)'}${leg === 'udp' ? `; shipper stderr: ${tail(su.stderrText(), 3, 3) || '(empty)'}` : ''}`,
+        where: `frames: ${framesSummary(frames) || '(none)'}${leg === 'udp' ? `; shipper stderr: ${tail(udp.shipper.stderrText(), 3, 3) || '(empty)'}` : ''}`,
         hint: 'your TODO in lessons/day11/batcher.ts (add): flush BEFORE the record that would pass maxBytes (over UDP a batch that grew past the datagram limit cannot even be sent)',
       });
       for (let i = 0; i < lines.length; i++) {
@@ -117,6 +83,6 @@ export const d11_3: Check = {
         hint: 'your TODO in lessons/day11/batcher.ts (add): a batch may hold exactly --batch-bytes bytes; only passing it is not allowed',
       });
     }
-    expectExit0(su, exU);
+    expectExit0(udp.shipper, exU!);
   },
 };

@@ -1,14 +1,15 @@
 import { expectEqual, expectTrue, show, waitFor } from '../harness/assert.ts';
 import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
-import { spawnShipper } from '../harness/kit/programs.ts';
 import {
   type Json,
   waitExit,
   doneOf,
   expectExit0,
-  waitEvent,
+  waitProgress,
   startFakeReceiver,
+  startShipper,
+  batchFlags,
   recordOfSize,
   framesSummary,
 } from './support.ts';
@@ -25,30 +26,16 @@ export const d11_4: Check = {
     const EARLY = 20;
     const LATE = 700;
     const fake = await startFakeReceiver(ctx);
-    const sh = spawnShipper(
+    const sh = await startShipper(
       ctx,
-      [
-        '--target',
-        `127.0.0.1:${fake.port}`,
-        '--input',
-        '-',
-        '--state-dir',
-        await ctx.tmp(),
-        '--progress-ms',
-        '0',
-        '--batch-records',
-        '1000',
-        '--batch-bytes',
-        '1MiB',
-        '--batch-delay-ms',
-        String(D),
-      ],
-      { stdin: true },
+      fake.port,
+      ['--input', '-', ...batchFlags({ records: 1000, bytes: '1MiB', delayMs: D })],
+      { progressMs: 50, stdin: true },
     );
-    await waitEvent(
+    await waitProgress(
       sh,
-      'a state line to "streaming" (connected, HELLO answered)',
-      (j) => j['event'] === 'state' && j['to'] === 'streaming',
+      'a progress line in state "streaming" (connected, HELLO answered)',
+      (j) => j['state'] === 'streaming',
       20_000,
     );
     for (const [round, k] of [

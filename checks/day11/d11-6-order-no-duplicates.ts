@@ -2,15 +2,16 @@ import { expectEqual, expectTrue, fail } from '../harness/assert.ts';
 import { formatRanges, readRecords, verifySeqs } from '../harness/persisted.ts';
 import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
-import { spawnShipper } from '../harness/kit/programs.ts';
+import { startReceiver } from '../harness/kit/programs.ts';
 import {
   type Json,
   waitExit,
   doneOf,
   expectExit0,
   startUdpListener,
-  udpHolds,
-  decodeDatagram,
+  startShipper,
+  batchFlags,
+  udpFrames,
   idOf,
   linesOf,
 } from './support.ts';
@@ -26,33 +27,27 @@ export const d11_6: Check = {
     // UDP: the seqs in the datagrams, decoded by the check
     const M = 6000;
     const udp = await startUdpListener(ctx);
-    const u = spawnShipper(ctx, [
-      '--transport',
-      'udp',
-      '--target',
-      `127.0.0.1:${udp.port}`,
-      '--generate',
-      String(M),
-      '--seed',
-      String(seed),
-      '--rate',
-      '10000',
-      '--state-dir',
-      await ctx.tmp(),
-      '--progress-ms',
-      '0',
-      '--batch-records',
-      String(randInt(ctx.rng, 3, 9)),
-      '--batch-delay-ms',
-      '5',
-    ]);
+    const u = await startShipper(
+      ctx,
+      udp.port,
+      [
+        '--generate',
+        String(M),
+        '--seed',
+        String(seed),
+        '--rate',
+        '10000',
+        ...batchFlags({ records: randInt(ctx.rng, 3, 9), delayMs: 5 }),
+      ],
+      { udp: true },
+    );
     const exU = await waitExit(u, 30_000, 'the UDP shipper sends everything and exits');
     expectExit0(u, exU);
-    await udpHolds(udp, M);
+    const frames = await udpFrames(udp, M);
     const seen = new Map<number, string>();
     let prev = 0;
-    for (let d = 0; d < udp.datagrams.length; d++) {
-      const f = decodeDatagram(udp.datagrams[d]!.buf, `datagram ${d + 1}`);
+    for (let d = 0; d < frames.length; d++) {
+      const f = frames[d]!;
       const lines = linesOf(f);
       for (let i = 0; i < lines.length; i++) {
         const seq = f.seq + i;
@@ -93,35 +88,14 @@ export const d11_6: Check = {
 
     // TCP: through the lesson's receiver, with small, uneven batches
     const N = 30_000;
-    const dataDir = await ctx.tmp();
-    const rx = await ctx.start('receiver', [
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--stats-interval-ms',
-      '100',
-    ]);
+    const { rx, dataDir } = await startReceiver(ctx);
     const size = randInt(ctx.rng, 40, 300);
-    const sh = spawnShipper(ctx, [
-      '--target',
-      `127.0.0.1:${rx.port}`,
+    const sh = await startShipper(ctx, rx.port, [
       '--generate',
       String(N),
       '--seed',
       String(seed),
-      '--state-dir',
-      await ctx.tmp(),
-      '--progress-ms',
-      '0',
-      '--batch-records',
-      String(size),
-      '--batch-bytes',
-      '16KiB',
-      '--batch-delay-ms',
-      '2',
+      ...batchFlags({ records: size, bytes: '16KiB', delayMs: 2 }),
       '--window-batches',
       '4096',
     ]);

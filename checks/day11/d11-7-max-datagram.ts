@@ -5,11 +5,12 @@ import { expectEqual, expectTrue, fail, show } from '../harness/assert.ts';
 import { tail } from '../harness/process.ts';
 import { randInt, type Rng } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
-import { spawnShipper } from '../harness/kit/programs.ts';
 import {
   waitExit,
   doneOf,
   startUdpListener,
+  startShipper,
+  batchFlags,
   udpHolds,
   decodeDatagram,
   recordOfSize,
@@ -46,28 +47,20 @@ export const d11_7: Check = {
     const file = path.join(await ctx.tmp(), 'mixed.ndjson');
     await writeFile(file, lines.join('\n') + '\n');
     const udp = await startUdpListener(ctx);
-    const u = spawnShipper(ctx, [
-      '--transport',
-      'udp',
-      '--target',
-      `127.0.0.1:${udp.port}`,
-      '--input',
-      file,
-      '--max-datagram',
-      String(L),
-      '--batch-records',
-      '65535',
-      '--batch-bytes',
-      '1MiB',
-      // long: a batch leaves by size, or at the end of the input (close); a 20 ms timer sometimes sent the
-      // last, partial batch first and hid a close() that drops it (close-drops-partial-batch passed in CI)
-      '--batch-delay-ms',
-      '30000',
-      '--state-dir',
-      await ctx.tmp(),
-      '--progress-ms',
-      '0',
-    ]);
+    const u = await startShipper(
+      ctx,
+      udp.port,
+      [
+        '--input',
+        file,
+        '--max-datagram',
+        String(L),
+        // delay long: a batch leaves by size, or at the end of the input (close); a 20 ms timer sometimes sent
+        // the last, partial batch first and hid a close() that drops it (close-drops-partial-batch passed in CI)
+        ...batchFlags({ records: 65_535, bytes: '1MiB', delayMs: 30_000 }),
+      ],
+      { udp: true },
+    );
     await waitExit(u, 30_000, 'the UDP shipper sends everything it can and exits');
     await udpHolds(udp, lines.length - 1);
     const where = `udp port ${udp.port}, --max-datagram ${L}`;

@@ -9,10 +9,10 @@ import {
   HEADER_SIZE,
   type Frame,
 } from '../../shared/protocol/frame.ts';
-import { expectTrue, fail, show, waitFor } from '../harness/assert.ts';
+import { expectTrue, fail, show } from '../harness/assert.ts';
 import { tail } from '../harness/process.ts';
 import type { CheckContext, ProgramExit, RunResult, WatchedProgram } from '../harness/types.ts';
-import { doneOf as kitDoneOf } from '../harness/kit/programs.ts';
+import { doneOf as kitDoneOf, spawnShipper } from '../harness/kit/programs.ts';
 import { sleep } from '../harness/kit/records.ts';
 
 export type Json = Record<string, unknown>;
@@ -45,36 +45,88 @@ export function expectExit0(p: WatchedProgram, ex: ProgramExit): void {
   });
 }
 
-/** Waits for a stdout event matching `cond`; fails if the shipper exits first or the time passes. */
-export async function waitEvent(
-  p: WatchedProgram,
-  what: string,
-  cond: (j: Json) => boolean,
-  timeoutMs: number,
-  hint?: string,
-): Promise<Json> {
-  return waitFor(
-    () => {
-      const hit = p.events.find((e) => cond(e.json));
-      if (hit) return hit.json;
-      const ex = p.exited();
-      if (ex)
-        fail({
-          expected: what,
-          received: `the shipper exited first (code ${ex.exitCode}); stderr tail:\n${tail(p.stderrText(), 5, 10) || '(empty)'}`,
-          where: `pid ${p.pid}`,
-          hint,
-        });
-      return undefined;
-    },
-    {
-      timeoutMs,
-      what,
-      where: `shipper pid ${p.pid} stdout`,
-      hint,
-      received: () => `last line ${show(p.events.at(-1)?.json ?? '(none)', 300)}`,
-    },
-  );
+// Waiting for a progress line (the state the shipper is in, what it has read) is day 09's: the same shipper lines.
+export { waitProgress } from '../day09/support.ts';
+
+export interface ShipOptions {
+  /** --transport udp (default: day 09's TCP engine). */
+  udp?: boolean;
+  /** --progress-ms (default 0: none; a check that waits for a progress line asks for them). */
+  progressMs?: number;
+  /** Records written by the check on stdin (--input - among the flags). */
+  stdin?: boolean;
+}
+
+/** A day 11 shipper to 127.0.0.1:`port` with its own state dir, `flags` after; watched while it runs. */
+export async function startShipper(
+  ctx: CheckContext,
+  port: number,
+  flags: string[],
+  opts: ShipOptions = {},
+): Promise<WatchedProgram> {
+  const args = [
+    ...(opts.udp ? ['--transport', 'udp'] : []),
+    '--target',
+    `127.0.0.1:${port}`,
+    '--state-dir',
+    await ctx.tmp(),
+    '--progress-ms',
+    String(opts.progressMs ?? 0),
+    ...flags,
+  ];
+  return spawnShipper(ctx, args, opts.stdin ? { stdin: true } : {});
+}
+
+/**
+ * One way a day 11 shipper sends (lessons/day11/README.md): 'tcp' through day 09's engine to the check's fake
+ * receiver (it ACKs everything), or 'udp' datagrams to the check's socket. The checks that must see the same batches
+ * both ways run the same flags over both legs.
+ */
+export interface Leg {
+  name: 'tcp' | 'udp';
+  shipper: WatchedProgram;
+  /** BATCH frames (datagrams) received so far. */
+  received(): number;
+  /** Every frame received; over UDP once the socket holds `records` records (udpFrames). */
+  frames(records: number): Promise<Frame[]>;
+  /** Where the frames were received, for a failure. */
+  where(): string;
+}
+
+export async function startLeg(
+  ctx: CheckContext,
+  name: Leg['name'],
+  flags: string[],
+  opts: ShipOptions = {},
+): Promise<Leg> {
+  if (name === 'tcp') {
+    const fake = await startFakeReceiver(ctx);
+    const frames = () => fake.batches.map((b) => b.frame);
+    return {
+      name,
+      shipper: await startShipper(ctx, fake.port, flags, opts),
+      received: () => fake.batches.length,
+      frames: () => Promise.resolve(frames()),
+      where: () => `frames: ${framesSummary(frames()) || '(none)'}`,
+    };
+  }
+  const udp = await startUdpListener(ctx);
+  return {
+    name,
+    shipper: await startShipper(ctx, udp.port, flags, { ...opts, udp: true }),
+    received: () => udp.datagrams.length,
+    frames: (records) => udpFrames(udp, records, ' (udp)'),
+    where: () => `${udp.datagrams.length} datagram(s) on port ${udp.port}`,
+  };
+}
+
+/** The batching flags of day 11 (lessons/day11/README.md): the ones not given keep the shipper's defaults. */
+export function batchFlags(b: { records?: number; bytes?: string | number; delayMs?: number }): string[] {
+  return [
+    ...(b.records === undefined ? [] : ['--batch-records', String(b.records)]),
+    ...(b.bytes === undefined ? [] : ['--batch-bytes', String(b.bytes)]),
+    ...(b.delayMs === undefined ? [] : ['--batch-delay-ms', String(b.delayMs)]),
+  ];
 }
 
 // It answers HELLO with ACK(what it holds of the stream), every BATCH at once with a cumulative ACK, and
@@ -181,6 +233,12 @@ export async function udpHolds(udp: UdpListener, records: number, timeoutMs = 30
     if (total >= records) return;
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Every datagram the listener got, once it holds `records` records (udpHolds), decoded as one BATCH frame each. */
+export async function udpFrames(udp: UdpListener, records: number, leg = ''): Promise<Frame[]> {
+  await udpHolds(udp, records);
+  return udp.datagrams.map((d, i) => decodeDatagram(d.buf, `datagram ${i + 1}${leg}`));
 }
 
 /** A datagram must be exactly one BATCH frame (lessons/day10/README.md, UDP). */
