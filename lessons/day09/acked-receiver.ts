@@ -12,6 +12,7 @@
  *   SIGTERM (shared/process.ts serveReceiver) with day 09's shutdown.
  */
 import net from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { opt, type CliValues } from '../../shared/cli.ts';
 import type { Log } from '../../shared/log.ts';
 import { parseThreadsOption } from '../../shared/parse-pool.ts';
@@ -104,10 +105,18 @@ export async function serveAcked(
   beforeDrain?: () => void,
 ): Promise<void> {
   const { args, stats, ingest, rx } = o;
+  // how long this process's event loop was late (issue 21.4): an ACK waits for it too, whatever the disk does
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
     stats.extra.lsp = rx.counters;
     stats.extra.sink = ingest.sink.counters;
     stats.extra.recovery = ingest.recovery;
+    stats.extra.eventLoopDelayMs = {
+      p50: loopDelay.percentile(50) / 1e6,
+      p99: loopDelay.percentile(99) / 1e6,
+      max: loopDelay.max / 1e6,
+    };
     o.collect?.();
   }).start();
   const server = net.createServer({ noDelay: true }, rx.accept);

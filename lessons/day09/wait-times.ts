@@ -2,7 +2,17 @@
  * Per-record wait times: from entering the open batch to the ACK that covers it, in an HDR histogram
  * (the shipper engine's done line `waitMs`; day 11's UDP lane and day 14 use it too).
  */
-import hdr from 'hdr-histogram-js';
+import hdr, { type Histogram } from 'hdr-histogram-js';
+
+/** An empty histogram of waits in µs: 1 µs to 1 h, 3 significant digits (day 14's loadgen keeps its lateness in one too). */
+export function waitHistogram(): Histogram {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+    autoResize: true,
+  });
+}
 
 /**
  * Records enter in runs (a chunk of the source arrives at one instant), so the tracker keeps one
@@ -10,12 +20,7 @@ import hdr from 'hdr-histogram-js';
  * count in an HDR histogram (microseconds, 3 significant digits).
  */
 export class WaitTimes {
-  readonly histogram = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 3_600_000_000,
-    numberOfSignificantValueDigits: 3,
-    autoResize: true,
-  });
+  readonly histogram = waitHistogram();
   /** flat runs [firstSeq, count, t, firstSeq, count, t, …] from `head` on, in seq order */
   private runs: number[] = [];
   private head = 0;

@@ -35,6 +35,7 @@ import { readFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
 import { formatHostPort, opt, parseCli, parseInteger, type OptionSpec } from '../../shared/cli.ts';
@@ -44,6 +45,7 @@ import { announceDone } from '../../shared/process.ts';
 import { CODEC_NAMES, codecByName } from '../../shared/protocol/codecs.ts';
 import { HEADER_SIZE } from '../../shared/protocol/frame.ts';
 import { createLane, TRANSPORTS, type Lane, type Transport } from './lanes.ts';
+import { waitHistogram } from '../day09/wait-times.ts';
 import { latencyReport, NO_LATENCY } from './latency.ts';
 import { parseSizeSpec, RecordWriter, type RecordFraming } from './records.ts';
 import { Schedule } from './schedule.ts';
@@ -340,6 +342,15 @@ const barTotal = Number.isFinite(countLimit) ? countLimit : Math.round((duration
 bar?.start(barTotal, 0, { rate: 0, offered: '', acked: 0, dropped: 0, errors: 0 });
 
 const dryRunBuf = Buffer.allocUnsafe(1 << 20);
+/**
+ * The generator's own share of the ACK latency (issue 21.4): how late each record was handed to its lane
+ * (open loop: now − its due time, at the turn that handed it over), and this process's event-loop delay
+ * (an ACK read late is a latency the receiver did not cause). Next to `latencyMs`, they say whether a tail
+ * came from the lane or from the generator sharing its cores.
+ */
+const sendLag = waitHistogram();
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
 const start = performance.now();
 let lastBar = start;
 let barGenerated = 0;
@@ -402,7 +413,9 @@ while (!stopping && generated < countLimit) {
     } else if ((rr++ & 7) === 0) await nextTick(); // let the sockets' events run
   } else {
     // open loop: whatever is due by now goes, whatever the lane is doing
+    const from = generated;
     openLoopTurn(t);
+    noteSendLag(now, from, generated);
     for (const lane of lanes) lane.flush(now, false);
     if (over || lanes.every((l) => l.failed)) break;
     await sleep(1);
@@ -440,6 +453,14 @@ function dryRunFill(n: number): void {
     const k = writer.fill(dryRunBuf, 0, n);
     if (tap) tap(Buffer.from(dryRunBuf.subarray(0, writer.end)));
     n -= k;
+  }
+}
+
+/** Records from+1..to were handed over at `now`: each piece of --batch-records by how late its first one was. */
+function noteSendLag(now: number, from: number, to: number): void {
+  for (let i = from; i < to; i += args.batchRecords) {
+    const lateUs = Math.round((now - start - schedule.timeOf(i + 1) * 1000) * 1000);
+    sendLag.recordValueWithCount(Math.max(1, lateUs), Math.min(args.batchRecords, to - i));
   }
 }
 
@@ -515,6 +536,12 @@ const report = {
     percent: Math.round(((cpu.user + cpu.system) / 1000 / (runEnd - start)) * 1000) / 10,
   },
   peakRssMb: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
+  sendLagMs: open && !args.dryRun ? latencyReport([sendLag]) : { ...NO_LATENCY },
+  eventLoopDelayMs: {
+    p50: Math.round(loopDelay.percentile(50) / 1e3) / 1e3,
+    p99: Math.round(loopDelay.percentile(99) / 1e3) / 1e3,
+    max: Math.round(loopDelay.max / 1e3) / 1e3,
+  },
   streams: lanes
     .filter((l) => l.stream !== undefined)
     .map((l) => {

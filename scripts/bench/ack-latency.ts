@@ -84,8 +84,11 @@ async function drive(fsync: string, loadgenArgs: string[], warmupArgs?: string[]
     const rep = JSON.parse(await readFile(json, 'utf8')) as Report;
     // what one fsync cost on this disk during the run (the receiver's final stats.json, after SIGTERM)
     await rx.stop();
-    const st = JSON.parse(await readFile(join(dir, 'rx', 'stats.json'), 'utf8')) as { sink?: SinkStats };
-    Object.assign(rep, fsyncFigures(st.sink ?? {}));
+    const st = JSON.parse(await readFile(join(dir, 'rx', 'stats.json'), 'utf8')) as {
+      sink?: SinkStats;
+      eventLoopDelayMs?: Record<string, number>;
+    };
+    Object.assign(rep, fsyncFigures(st.sink ?? {}), loopFigures(rep, st.eventLoopDelayMs ?? {}));
     if (exit.exitCode !== 0)
       throw new Error(
         `loadgen exited ${exit.exitCode ?? exit.signal}: lost ${String(rep['lost'])}, errors ${String(rep['errors'])}`,
@@ -123,6 +126,21 @@ function fsyncFigures(sink: SinkStats): Report {
     fsyncP99Ms: Math.min(FSYNC_BUCKETS_MS[b] ?? Infinity, round1(sink.fsyncMaxMs ?? -1)),
     fsyncMaxMs: round1(sink.fsyncMaxMs ?? -1),
     sinkBytes: sink.bytesWritten ?? 0,
+  };
+}
+
+/**
+ * Whose tail is it (issue 21.4)? The loadgen's lateness in handing records over (p99 of now − due time) and both
+ * event loops' delay (p99, and the receiver's max): a stall in either shows as ACK latency the disk did not add.
+ */
+function loopFigures(rep: Report, rxLoop: Record<string, number>): Report {
+  const r2 = (ms: number | undefined | null) => (typeof ms === 'number' ? Math.round(ms * 100) / 100 : -1);
+  const lg = (k: string) => (rep[k] ?? {}) as Record<string, number | null>;
+  return {
+    genLateP99Ms: r2(lg('sendLagMs')['p99']),
+    genLoopP99Ms: r2(lg('eventLoopDelayMs')['p99']),
+    rxLoopP99Ms: r2(rxLoop['p99']),
+    rxLoopMaxMs: r2(rxLoop['max']),
   };
 }
 
@@ -166,6 +184,10 @@ async function halfRun(fsync: string, ctx: AckLatencyContext): Promise<RunResult
       ackP99Ms: p99,
       ackMaxMs: l['max'] ?? -1,
       rateAsked: ctx.halfRate,
+      genLateP99Ms: rep['genLateP99Ms'],
+      genLoopP99Ms: rep['genLoopP99Ms'],
+      rxLoopP99Ms: rep['rxLoopP99Ms'],
+      rxLoopMaxMs: rep['rxLoopMaxMs'],
       fsyncAvgMs: rep['fsyncAvgMs'],
       fsyncP99Ms: rep['fsyncP99Ms'],
       fsyncMaxMs: rep['fsyncMaxMs'],
@@ -239,6 +261,10 @@ export const ackLatencyScenario: Scenario = {
     ackP99Ms: 'ACK p99 (ms)',
     ackMaxMs: 'ACK max (ms)',
     rateAsked: 'records/s asked',
+    genLateP99Ms: 'loadgen late, p99 (ms)',
+    genLoopP99Ms: 'loadgen event loop delay, p99 (ms)',
+    rxLoopP99Ms: 'receiver event loop delay, p99 (ms)',
+    rxLoopMaxMs: 'receiver event loop delay, max (ms)',
     fsyncAvgMs: 'one fsync, mean (ms)',
     fsyncP99Ms: 'one fsync, p99 (ms)',
     fsyncMaxMs: 'one fsync, max (ms)',
@@ -267,5 +293,5 @@ export const ackLatencyScenario: Scenario = {
     };
     return ctx;
   },
-  notes: `Rows "--rate max": the day 14 loadgen closed loop (--batch-records 1000, window 64) into a fresh day 09 receiver — the lane's throughput under each fsync policy. Rows "50 % of max": after ${WARMUP_SECONDS} s at the same rate to warm the receiver up (not measured; its fsyncs do count in the fsync columns), the loadgen open loop for ${LATENCY_SECONDS} s at half the maximum measured in setup with the default --fsync group (one closed-loop run), its default batches (100 records, 5 ms); ACK latency runs from each record's due time to the ACK that covers it. Every ACK comes only after an fsync covering the record. Row "--fsync never": the same open loop with no fsync (the lane's own part of the latency: receiver, loadgen, CPU). Row "disk alone": the 50 % rows' bytes/s (the receiver's bytes per record, _rx included) appended and fdatasync'ed back to back by nothing else for ${LATENCY_SECONDS} s; its ACK p50/p99 is the wait of a record arriving at a random instant until the end of the first fsync started after it: the disk's floor. "one fsync, p99" of a receiver row is the upper bound of its histogram bucket (1, 2, 4, … ms).`,
+  notes: `Rows "--rate max": the day 14 loadgen closed loop (--batch-records 1000, window 64) into a fresh day 09 receiver — the lane's throughput under each fsync policy. Rows "50 % of max": after ${WARMUP_SECONDS} s at the same rate to warm the receiver up (not measured; its fsyncs do count in the fsync columns), the loadgen open loop for ${LATENCY_SECONDS} s at half the maximum measured in setup with the default --fsync group (one closed-loop run), its default batches (100 records, 5 ms); ACK latency runs from each record's due time to the ACK that covers it; "loadgen late" is how late the loadgen handed records to its connection (p99 of now − due time: the generator's own share), and the event loop delays (p99, max) of the loadgen and of the receiver (its stats.json) show a stall of either process, which an ACK waits out whatever the disk does. Every ACK comes only after an fsync covering the record. Row "--fsync never": the same open loop with no fsync (the lane's own part of the latency: receiver, loadgen, CPU). Row "disk alone": the 50 % rows' bytes/s (the receiver's bytes per record, _rx included) appended and fdatasync'ed back to back by nothing else for ${LATENCY_SECONDS} s; its ACK p50/p99 is the wait of a record arriving at a random instant until the end of the first fsync started after it: the disk's floor. "one fsync, p99" of a receiver row is the upper bound of its histogram bucket (1, 2, 4, … ms).`,
 };
