@@ -424,12 +424,7 @@ export class RecordWriter {
     b[p++] = 0x73; // s
     if (json) {
       p = put(b, p, this.svcHost[svcHost]!);
-      this.idAt = p - start;
-      b[p++] = 0x30; // the id's place: each record splices its own
-      p = put(b, p, K_USER);
-      p = putUint(b, p, user);
-      p = put(b, p, this.regions[region]!);
-      p = putUint(b, p, latency);
+      p = this.putIdAndAttrs(b, p, start, K_USER, user, region, latency);
       if (target > 0) p = this.pad(b, p, target - (p - start) - 2, K_PAD_JSON, K_QUOTE);
       b[p++] = 0x7d; // }
       b[p++] = 0x7d;
@@ -439,12 +434,7 @@ export class RecordWriter {
       const msg = this.msgScratch;
       b.copy(msg, 0, msgAt, p);
       p = put(b, msgAt, this.idHead);
-      this.idAt = p - start;
-      b[p++] = 0x30; // the id's place: each record splices its own
-      p = put(b, p, K_USER_SD);
-      p = putUint(b, p, user);
-      p = put(b, p, this.regions[region]!);
-      p = putUint(b, p, latency);
+      p = this.putIdAndAttrs(b, p, start, K_USER_SD, user, region, latency);
       b[p++] = 0x22; // "
       if (target > 0) p = this.pad(b, p, target - (p - start) - 2 - msgLen, K_PAD_SD, K_QUOTE);
       b[p++] = 0x5d; // ]
@@ -453,6 +443,27 @@ export class RecordWriter {
     }
     void i;
     return p - start;
+  }
+
+  /**
+   * The id's place (noted in idAt) and the attributes after it, user, region and latency: the same in both
+   * formats but for the key that opens them (`keyUser`: the JSON attrs, or the syslog SD params).
+   */
+  private putIdAndAttrs(
+    b: Buffer,
+    p: number,
+    start: number,
+    keyUser: Buffer,
+    user: number,
+    region: number,
+    latency: number,
+  ): number {
+    this.idAt = p - start;
+    b[p++] = 0x30; // the id's place: each record splices its own
+    p = put(b, p, keyUser);
+    p = putUint(b, p, user);
+    p = put(b, p, this.regions[region]!);
+    return putUint(b, p, latency);
   }
 
   private tsAt = 0;
