@@ -456,7 +456,9 @@ export class AckedIngest {
       stats.records.persisted += persisted;
       if (store) pending = store.publish(stream, bytes, chunkFirst, marks.accepted);
       else if (bytes) {
-        sink.append(bytes);
+        // once written, the sink is done with these bytes: the next batches' stamping reuses the buffer
+        out.lend(bytes, sink.append(bytes));
+        out.reclaim(sink.writtenPosition);
         if (sink.overHighWater) this.rx?.pause(); // the disk is behind: stop reading, TCP slows the shippers
       }
     }
