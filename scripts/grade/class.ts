@@ -19,21 +19,12 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { SingleBar } from 'cli-progress';
 import { HarnessError } from '../../checks/harness/errors.ts';
-import { lessonFiles, stageLessons } from '../../checks/harness/lesson-copy.ts';
+import { lessonFiles } from '../../checks/harness/lesson-copy.ts';
 import { dim } from '../../checks/harness/report.ts';
 import { REPO_ROOT, knownLessons, lessonDirOf } from '../../checks/harness/runner.ts';
 import { todoMap } from '../../checks/harness/todos.ts';
 import type { CheckResult } from '../../checks/harness/types.ts';
-import {
-  diffShared,
-  finishDay,
-  learnerPaths,
-  manifestsFor,
-  planDay,
-  referenceCommit,
-  totalOf,
-  type DayPlan,
-} from './copy.ts';
+import { finishDay, learnerPaths, manifestsFor, stageCopy, referenceCommit, totalOf, type DayPlan } from './copy.ts';
 import { feedbackMarkdown } from './feedback.ts';
 import { MachineLock } from './lock.ts';
 import { bwrapPath, probeSandbox, sandboxArgs } from './sandbox.ts';
@@ -371,10 +362,16 @@ export async function gradeClass(o: ClassOptions): Promise<ClassReport> {
     // Plan every learner-day (no learner code runs in the grader itself).
     for (const [i, f] of found.entries()) {
       const hash = await copyHash(f.lessonsRoot);
-      const sharedDiff = await diffShared(
-        path.join(path.dirname(f.lessonsRoot), 'shared'),
-        path.join(repoRoot, 'shared'),
-      );
+      const stageRoot = path.join(workRoot, `stage-${i}-${safeName(f.name)}`);
+      const copy = await stageCopy({
+        repoRoot,
+        lessonsRoot: f.lessonsRoot,
+        stageRoot,
+        manifests,
+        only: o.only,
+        runUntouched: o.runUntouched,
+      });
+      const { sharedDiff } = copy;
       const learner: LearnerGrade = {
         name: f.name,
         dir: f.dir,
@@ -385,15 +382,6 @@ export async function gradeClass(o: ClassOptions): Promise<ClassReport> {
         total: { earned: 0, maxPoints: 0, passed: 0, total: 0 },
       };
       learners.push(learner);
-      const stageRoot = path.join(workRoot, `stage-${i}-${safeName(f.name)}`);
-      const present = knownLessons().filter((d) => existsSync(lessonDirOf(f.lessonsRoot, d)));
-      const staged = await stageLessons({
-        repoRoot,
-        sourceLessonsRoot: f.lessonsRoot,
-        lessons: present,
-        destRoot: stageRoot,
-      });
-      const toLearner = learnerPaths(stageRoot, f.lessonsRoot, repoRoot);
       for (const [di, lesson] of o.days.entries()) {
         const key = createHash('sha256')
           .update(
@@ -423,16 +411,7 @@ export async function gradeClass(o: ClassOptions): Promise<ClassReport> {
             // a broken entry: grade again
           }
         }
-        const plan = await planDay({
-          repoRoot,
-          lessonsRoot: f.lessonsRoot,
-          staged,
-          lesson,
-          checks: manifests.get(lesson)!,
-          ...(o.only ? { only: o.only } : {}),
-          runUntouched: o.runUntouched,
-          toLearner,
-        });
+        const plan = await copy.plan(lesson);
         if (plan.kind === 'done') {
           learner.days[di] = plan.grade;
           await writeFile(cacheFile, JSON.stringify(plan.grade));

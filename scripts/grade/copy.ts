@@ -360,6 +360,53 @@ export function totalOf(days: DayGrade[]): GradeReport['total'] {
   );
 }
 
+/** A learner's copy made ready to grade: beside the reference shared/, its days planned one by one. */
+export interface StagedCopy {
+  /** how the copy's shared/ differs from the reference's (the copy is graded against ours) */
+  sharedDiff: SharedDiff | undefined;
+  /** the staged lessons root */
+  staged: string;
+  /** staged paths in results back to the learner's own */
+  toLearner: <T>(v: T) => T;
+  /** planDay for one of the copy's days */
+  plan(lesson: string): Promise<DayPlan>;
+}
+
+/**
+ * Stages every lesson a copy has (a later day imports the learner's earlier days) under `stageRoot`: the one way
+ * `npm run grade` grades a copy and a class grades each learner's.
+ */
+export async function stageCopy(o: {
+  repoRoot: string;
+  lessonsRoot: string;
+  stageRoot: string;
+  manifests: Map<string, Check[]>;
+  only?: string[] | undefined;
+  runUntouched?: boolean | undefined;
+}): Promise<StagedCopy> {
+  const { repoRoot, lessonsRoot } = o;
+  const sharedDiff = await diffShared(path.join(path.dirname(lessonsRoot), 'shared'), path.join(repoRoot, 'shared'));
+  const staged = await stageLessons({
+    repoRoot,
+    sourceLessonsRoot: lessonsRoot,
+    lessons: knownLessons().filter((d) => existsSync(lessonDirOf(lessonsRoot, d))),
+    destRoot: o.stageRoot,
+  });
+  const toLearner = learnerPaths(o.stageRoot, lessonsRoot, repoRoot);
+  const plan = (lesson: string) =>
+    planDay({
+      repoRoot,
+      lessonsRoot,
+      staged,
+      lesson,
+      checks: o.manifests.get(lesson)!,
+      ...(o.only ? { only: o.only } : {}),
+      ...(o.runUntouched ? { runUntouched: true } : {}),
+      toLearner,
+    });
+  return { sharedDiff, staged, toLearner, plan };
+}
+
 export async function grade(opts: GradeOptions): Promise<GradeReport> {
   const repoRoot = opts.repoRoot ?? REPO_ROOT;
   const known = knownLessons();
@@ -374,32 +421,22 @@ export async function grade(opts: GradeOptions): Promise<GradeReport> {
       `no lesson folders (${known.join(', ')}) under ${opts.lessonsRoot}`,
     );
 
-  const sharedDiff = await diffShared(
-    path.join(path.dirname(opts.lessonsRoot), 'shared'),
-    path.join(repoRoot, 'shared'),
-  );
-  // Every present lesson is staged (a later day imports the learner's earlier days).
   const stageRoot = await mkdtemp(path.join(os.tmpdir(), 'logstream-grade-'));
-  const staged = await stageLessons({
-    repoRoot,
-    sourceLessonsRoot: opts.lessonsRoot,
-    lessons: known.filter((d) => existsSync(lessonDirOf(opts.lessonsRoot, d))),
-    destRoot: stageRoot,
-  });
-  const toLearner = learnerPaths(stageRoot, opts.lessonsRoot, repoRoot);
   const days: DayGrade[] = [];
+  let sharedDiff: SharedDiff | undefined;
   try {
+    const copy = await stageCopy({
+      repoRoot,
+      lessonsRoot: opts.lessonsRoot,
+      stageRoot,
+      manifests,
+      only: opts.only,
+      runUntouched: opts.runUntouched,
+    });
+    const { staged, toLearner } = copy;
+    sharedDiff = copy.sharedDiff;
     for (const lesson of wanted) {
-      const plan = await planDay({
-        repoRoot,
-        lessonsRoot: opts.lessonsRoot,
-        staged,
-        lesson,
-        checks: manifests.get(lesson)!,
-        ...(opts.only ? { only: opts.only } : {}),
-        ...(opts.runUntouched ? { runUntouched: true } : {}),
-        toLearner,
-      });
+      const plan = await copy.plan(lesson);
       if (plan.kind === 'done') {
         days.push(plan.grade);
         const g = plan.grade;
