@@ -456,9 +456,7 @@ export class AckedIngest {
       stats.records.persisted += persisted;
       if (store) pending = store.publish(stream, bytes, chunkFirst, marks.accepted);
       else if (bytes) {
-        // once written, the sink is done with these bytes: the next batches' stamping reuses the buffer
-        out.lend(bytes, sink.append(bytes));
-        out.reclaim(sink.writtenPosition);
+        sink.append(bytes);
         if (sink.overHighWater) this.rx?.pause(); // the disk is behind: stop reading, TCP slows the shippers
       }
     }

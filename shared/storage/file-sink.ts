@@ -323,11 +323,6 @@ export class FileSink extends EventEmitter {
     return this.appended;
   }
 
-  /** Ticket up to which everything is handed to the kernel: the sink holds no appended Buffer of it any more. */
-  get writtenPosition(): number {
-    return this.written;
-  }
-
   /**
    * Appends one line to rejects.ndjson: `{ts, peer, reason, seq?, stream?, sample}` (COURSE.md, what a
    * receiver writes) — at most rejectsPerSecond a second: past that the line is only counted

@@ -82,10 +82,6 @@ export class RxWriter {
   private streamOf = -1;
   /** records added since the last take() */
   count = 0;
-  /** take()'s buffers still the sink's, with the sink ticket that frees them (lend), oldest first; free ones */
-  private lent: { buf: Buffer; ticket: number }[] = [];
-  private lentHead = 0;
-  private readonly spare: Buffer[] = [];
 
   constructor(initialBytes = 256 << 10) {
     this.buf = Buffer.allocUnsafe(initialBytes);
@@ -153,41 +149,10 @@ export class RxWriter {
     const out = this.buf.subarray(0, this.len);
     // Size the next buffer from this one (batches come alike, issue 21): a fixed large buffer per take would
     // dominate small batches, and growing from a small one by doubling copies each big batch ~twice over.
-    const want = Math.max(2048, this.len + (this.len >> 3));
-    let next = this.spare.pop();
-    while (next && next.length < want) next = this.spare.pop(); // (too small for these batches: let them go)
-    this.buf = next ?? Buffer.allocUnsafe(want);
+    this.buf = Buffer.allocUnsafe(Math.max(2048, this.len + (this.len >> 3)));
     this.len = 0;
     this.count = 0;
     return out;
-  }
-
-  /**
-   * `out`, from take(), went to a FileSink as the append that returned `ticket`: once the sink's written
-   * position reaches it (reclaim), take() fills it again. Issue 21.6: a fresh buffer per batch (~25 KiB at
-   * 100 records, ~250 KiB at 1000) was 80-200 MB/s of external memory, which the receiver's RSS and its GC
-   * (external-memory scavenges, in the ACK path) both paid for. A buffer shared with others (Buffer's
-   * small-allocation pool) is never reused.
-   */
-  lend(out: Buffer, ticket: number): void {
-    if (out.byteOffset !== 0 || out.buffer.byteLength <= Buffer.poolSize) return;
-    this.lent.push({ buf: Buffer.from(out.buffer), ticket });
-  }
-
-  /** Everything the sink took up to ticket `written` is written: those buffers are free again (a few are kept). */
-  reclaim(written: number): void {
-    const lent = this.lent;
-    while (this.lentHead < lent.length && lent[this.lentHead]!.ticket <= written) {
-      const { buf } = lent[this.lentHead++]!;
-      if (this.spare.length < 4) this.spare.push(buf);
-    }
-    if (this.lentHead === lent.length) {
-      this.lent = [];
-      this.lentHead = 0;
-    } else if (this.lentHead > 1024) {
-      this.lent = lent.slice(this.lentHead);
-      this.lentHead = 0;
-    }
   }
 
   private ensure(extra: number): void {
