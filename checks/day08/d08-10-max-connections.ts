@@ -3,7 +3,7 @@ import { readRecords } from '../harness/persisted.ts';
 import type { TcpClient } from '../harness/tcp.ts';
 import type { Check } from '../harness/types.ts';
 import { idOf, sleep, where } from '../harness/kit/records.ts';
-import { RECEIVER, startReceiver, line, rec, waitForIds } from './support.ts';
+import { RECEIVER, receiverWithClient, line, rec, waitForIds } from './support.ts';
 
 export const d08_10: Check = {
   id: 'd08.10',
@@ -11,8 +11,7 @@ export const d08_10: Check = {
   points: 5,
   timeoutMs: 30_000,
   async run(ctx) {
-    const { rx, dataDir } = await startReceiver(ctx, ['--max-connections', '2']);
-    const c1 = await ctx.connect(rx.host, rx.port);
+    const { rx, dataDir, c: c1 } = await receiverWithClient(ctx, ['--max-connections', '2']);
     const c2 = await ctx.connect(rx.host, rx.port);
     await c1.write(line(rec('c1-a')));
     await c2.write(line(rec('c2-a')));

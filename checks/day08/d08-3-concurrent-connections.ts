@@ -1,9 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
-import { fail, show } from '../harness/assert.ts';
+import { fail, show, waitUntil } from '../harness/assert.ts';
 import { readRecords } from '../harness/persisted.ts';
 import { pick, randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
-import { idOf, sleep, where, withoutRx } from '../harness/kit/records.ts';
+import { idOf, where, withoutRx } from '../harness/kit/records.ts';
 import { type Rec, SPLIT, startReceiver, line, waitForIds, waitForStat, randomMsg, randomCuts } from './support.ts';
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -61,19 +61,29 @@ export const d08_3: Check = {
     );
     ctx.log('all sent and ended');
 
-    // Wait for the count to reach the total, or to stop moving.
+    // Wait for the count to reach the total, or to stop moving (3 s without a new record): what is there then is
+    // checked record by record below, which says what is missing.
     let last = -1;
     let lastChange = Date.now();
-    const deadline = Date.now() + 20_000;
     let read = await readRecords(dataDir);
-    while (read.records.length < total && Date.now() < deadline && Date.now() - lastChange < 3000) {
-      await sleep(50);
-      read = await readRecords(dataDir);
-      if (read.records.length !== last) {
-        last = read.records.length;
-        lastChange = Date.now();
-      }
-    }
+    await waitUntil(
+      async () => {
+        read = await readRecords(dataDir);
+        if (read.records.length !== last) {
+          last = read.records.length;
+          lastChange = Date.now();
+        }
+        return read.records.length >= total || Date.now() - lastChange >= 3000;
+      },
+      {
+        timeoutMs: 20_000,
+        intervalMs: 50,
+        what: `${total} records in *.ndjson (or their count to stop growing)`,
+        where: dataDir,
+        hint: 'the count of persisted records was still growing: does the receiver write each record as its line completes?',
+        received: () => `${read.records.length} records`,
+      },
+    );
     ctx.log(`${read.records.length} records persisted`);
     if (read.invalid.length > 0) {
       const bad = read.invalid[0];

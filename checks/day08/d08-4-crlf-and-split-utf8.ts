@@ -2,7 +2,7 @@ import { expectEqual, expectTrue, show } from '../harness/assert.ts';
 import { readRejects, readStats, statNumber, type PersistedRecord } from '../harness/persisted.ts';
 import type { Check } from '../harness/types.ts';
 import { where, withoutRx } from '../harness/kit/records.ts';
-import { SPLIT, startReceiver, line, rec, waitForIds, waitForStat } from './support.ts';
+import { SPLIT, receiverWithClient, line, rec, waitForIds, waitForStat } from './support.ts';
 
 export const d08_4: Check = {
   id: 'd08.4',
@@ -10,8 +10,7 @@ export const d08_4: Check = {
   points: 10,
   timeoutMs: 30_000,
   async run(ctx) {
-    const { rx, dataDir } = await startReceiver(ctx);
-    const c = await ctx.connect(rx.host, rx.port);
+    const { dataDir, c } = await receiverWithClient(ctx);
     const a = rec('crlf', { msg: 'a line ending in CR LF' });
     const b = rec('split', { msg: 'split: € 😀 ü 日本 — intact' });
     const d = rec('last', { msg: 'the last one' });

@@ -2,9 +2,7 @@ import { expectEqual, expectTrue, show, waitFor } from '../harness/assert.ts';
 import { readRecords, readRejects, type PersistedRecord, type RejectEntry } from '../harness/persisted.ts';
 import type { Check } from '../harness/types.ts';
 import { idOf, where, withoutRx } from '../harness/kit/records.ts';
-import { startReceiver, line, rec, waitForIds, checkRejectShape } from './support.ts';
-
-const LIMIT = 'your line-limit TODO in lessons/day08/line-decoder.ts (hold, takeHeld, line)';
+import { receiverWithClient, line, rec, waitForIds, checkRejectShape, LIMIT } from './support.ts';
 
 export const d08_5: Check = {
   id: 'd08.5',
@@ -12,8 +10,7 @@ export const d08_5: Check = {
   points: 15,
   timeoutMs: 30_000,
   async run(ctx) {
-    const { rx, dataDir } = await startReceiver(ctx, ['--max-line-bytes', '1024']);
-    const c = await ctx.connect(rx.host, rx.port);
+    const { dataDir, c } = await receiverWithClient(ctx, ['--max-line-bytes', '1024']);
     const padTo = (id: string, bytes: number) => {
       const r = rec(id, { msg: '' });
       const room = bytes - Buffer.byteLength(JSON.stringify(r));

@@ -2,9 +2,16 @@ import { expectEqual, expectTrue } from '../harness/assert.ts';
 import { readRecords } from '../harness/persisted.ts';
 import type { Check } from '../harness/types.ts';
 import { idOf } from '../harness/kit/records.ts';
-import { startReceiver, line, rec, waitForIds, waitForReject, waitForStat, checkRejectShape } from './support.ts';
-
-const VALIDATE = 'your TODO in lessons/day08/validate.ts';
+import {
+  receiverWithClient,
+  line,
+  rec,
+  waitForIds,
+  waitForReject,
+  waitForStat,
+  checkRejectShape,
+  VALIDATE,
+} from './support.ts';
 
 export const d08_6: Check = {
   id: 'd08.6',
@@ -12,8 +19,7 @@ export const d08_6: Check = {
   points: 15,
   timeoutMs: 30_000,
   async run(ctx) {
-    const { rx, dataDir } = await startReceiver(ctx);
-    const c = await ctx.connect(rx.host, rx.port);
+    const { dataDir, c } = await receiverWithClient(ctx);
     const broken = '{"ts":"2026-11-26T14:13:48.123Z","level":"info","msg":"broken';
     const noLevel = JSON.stringify({
       ts: '2026-11-26T14:13:48.123Z',

@@ -1,7 +1,7 @@
-import { expectTrue } from '../harness/assert.ts';
+import { expectTrue, waitUntil } from '../harness/assert.ts';
 import type { Check } from '../harness/types.ts';
 import { sleep } from '../harness/kit/records.ts';
-import { RECEIVER, startReceiver, line, rec, waitForIds, waitForReject, checkRejectShape } from './support.ts';
+import { RECEIVER, receiverWithClient, line, rec, waitForIds, waitForReject, checkRejectShape } from './support.ts';
 
 export const d08_7: Check = {
   id: 'd08.7',
@@ -12,19 +12,24 @@ export const d08_7: Check = {
     const IDLE = 500;
     const EARLY = 100; // may close this much before IDLE after our write (the timer may start at accept)
     const LATE = 1000; // and this much after
-    const { rx, dataDir } = await startReceiver(ctx, ['--idle-timeout-ms', String(IDLE)]);
-    const idle = await ctx.connect(rx.host, rx.port);
+    const { rx, dataDir, c: idle } = await receiverWithClient(ctx, ['--idle-timeout-ms', String(IDLE)]);
     const busy = await ctx.connect(rx.host, rx.port);
     const half = '{"ts":"2026-11-26T14:13:48.123Z","level":"info","msg":"half a li';
     let stop = false;
+    let busyDone = false;
     const busyIds: string[] = [];
     // Resolves with the CheckFailure if the receiver cuts the busy connection (a write fails).
     const busyLoop = (async () => {
-      for (let i = 0; !stop && i < 40; i++) {
-        const id = `busy-${i}`;
-        busyIds.push(id);
-        await busy.write(line(rec(id)));
-        await sleep(100);
+      try {
+        for (let i = 0; !stop && i < 40; i++) {
+          const id = `busy-${i}`;
+          busyIds.push(id);
+          await busy.write(line(rec(id)));
+          // The pause is what is tested: a client that sends a line every 100 ms is never idle for 500 ms.
+          await sleep(100);
+        }
+      } finally {
+        busyDone = true;
       }
     })().then(
       () => undefined,
@@ -38,9 +43,14 @@ export const d08_7: Check = {
       closedAt = (
         await idle.waitClosed(IDLE + LATE + 500, `the receiver to close the idle connection after ${IDLE} ms`)
       ).at;
+      // Keep the busy client going past the cut (two more of its records written), then stop it.
+      const atCut = busyIds.length;
+      await waitUntil(() => busyDone || busyIds.length >= atCut + 3, {
+        timeoutMs: 5000,
+        what: 'the busy client to write two more records after the idle connection was cut',
+        where: `connection from ${busy.localPeer}`,
+      });
     } finally {
-      // Keep the busy client going a little past the cut, then stop it.
-      await sleep(300);
       stop = true;
     }
     const busyError = await busyLoop;

@@ -2,7 +2,7 @@ import { expectEqual, expectTrue, show } from '../harness/assert.ts';
 import { readRecords, type PersistedRecord } from '../harness/persisted.ts';
 import type { Check } from '../harness/types.ts';
 import { where, withoutRx } from '../harness/kit/records.ts';
-import { RECEIVER, startReceiver, line, rec, waitForIds } from './support.ts';
+import { RECEIVER, receiverWithClient, line, rec, waitForIds } from './support.ts';
 
 export const d08_8: Check = {
   id: 'd08.8',
@@ -10,8 +10,7 @@ export const d08_8: Check = {
   points: 10,
   timeoutMs: 30_000,
   async run(ctx) {
-    const { rx, dataDir } = await startReceiver(ctx);
-    const c = await ctx.connect(rx.host, rx.port);
+    const { dataDir, c } = await receiverWithClient(ctx);
     const first = rec('first');
     const final = rec('final-no-lf', { msg: 'no LF after me' });
     await c.write(`${line(first)}${JSON.stringify(final)}`);

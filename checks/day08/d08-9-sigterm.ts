@@ -4,7 +4,7 @@ import type { Rng } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
 import { idOf } from '../harness/kit/records.ts';
 import { expectFinalStats, expectSigtermExit } from '../harness/kit/shutdown.ts';
-import { RECEIVER, startReceiver, line, rec, randomMsg, randomCuts } from './support.ts';
+import { RECEIVER, receiverWithClient, line, rec, randomMsg, randomCuts } from './support.ts';
 
 function asciiMsg(rng: Rng): string {
   return randomMsg(rng).replace(/[^\x20-\x7e]/g, '?');
@@ -17,8 +17,7 @@ export const d08_9: Check = {
   timeoutMs: 30_000,
   async run(ctx) {
     const N = 300;
-    const { rx, dataDir } = await startReceiver(ctx);
-    const c = await ctx.connect(rx.host, rx.port);
+    const { rx, dataDir, c } = await receiverWithClient(ctx);
     const ids: string[] = [];
     let text = '';
     for (let i = 0; i < N; i++) {

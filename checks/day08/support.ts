@@ -10,7 +10,8 @@ import {
   type RejectEntry,
 } from '../harness/persisted.ts';
 import { pick, randInt, type Rng } from '../harness/rng.ts';
-import type { CheckContext } from '../harness/types.ts';
+import type { TcpClient } from '../harness/tcp.ts';
+import type { CheckContext, RunningProgram } from '../harness/types.ts';
 import { startReceiver as startKitReceiver } from '../harness/kit/programs.ts';
 import { idOf } from '../harness/kit/records.ts';
 
@@ -23,6 +24,10 @@ export const SPLIT = 'your framing TODO in lessons/day08/line-decoder.ts (push, 
 
 export const RECEIVER = 'your TODO in lessons/day08/receiver.ts';
 
+export const LIMIT = 'your line-limit TODO in lessons/day08/line-decoder.ts (hold, takeHeld, line)';
+
+export const VALIDATE = 'your TODO in lessons/day08/validate.ts';
+
 /** Starts the receiver on a free port with its own data dir; stats every 100 ms so checks can wait on them. */
 export const startReceiver = (ctx: CheckContext, extra: string[] = []) =>
   startKitReceiver(ctx, {
@@ -33,6 +38,15 @@ export const startReceiver = (ctx: CheckContext, extra: string[] = []) =>
       hint: 'with --port 0 the OS picks a port; announce the one you got (server.address().port)',
     },
   });
+
+/** The receiver (startReceiver, with `extra` flags) and one client connected to it: where most checks begin. */
+export async function receiverWithClient(
+  ctx: CheckContext,
+  extra: string[] = [],
+): Promise<{ rx: RunningProgram; dataDir: string; c: TcpClient }> {
+  const { rx, dataDir } = await startReceiver(ctx, extra);
+  return { rx, dataDir, c: await ctx.connect(rx.host, rx.port) };
+}
 
 export const line = (rec: Rec) => `${JSON.stringify(rec)}\n`;
 
