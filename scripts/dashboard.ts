@@ -17,7 +17,7 @@ import { InvalidArgumentError } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { opt, parseCli, type OptionSpec } from '../shared/cli.ts';
+import { MS_RANGE, opt, parseCli, type OptionSpec } from '../shared/cli.ts';
 import {
   DashboardError,
   isLoopback,
@@ -70,10 +70,12 @@ const args = parseCli({
       min: 50,
       max: 60_000,
     }),
-    staleMs: opt.int('--stale-ms <n>', 'a lane whose stats.json is older than this shows as down', 3000, {
-      min: 100,
-      max: 600_000,
-    }),
+    staleMs: opt.int(
+      '--stale-ms <n>',
+      'a lane whose stats.json is older than this shows as down',
+      3000,
+      MS_RANGE.patience,
+    ),
     tailBytes: opt.bytes(
       '--tail-bytes <size>',
       'how much of the newest records file is read for the latest records',

@@ -13,7 +13,7 @@
  */
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { opt, type CliValues } from '../../shared/cli.ts';
+import { MS_RANGE, opt, type CliValues } from '../../shared/cli.ts';
 import type { Log } from '../../shared/log.ts';
 import { parseThreadsOption } from '../../shared/parse-pool.ts';
 import { DEFAULT_MAX_PARTIAL_BYTES, LspReceiver, type LspHandlers } from '../../shared/lsp-receiver.ts';
@@ -53,7 +53,7 @@ export function lspReceiverOptions() {
       '--checkpoint-interval-ms <n>',
       'how often the high-water marks are checkpointed (restart scans only what follows)',
       1000,
-      { min: 10, max: 60_000 },
+      MS_RANGE.rewrite,
     ),
     // issue 21.2: BATCH validation on worker threads (default 0: inline measured faster on 2 cores, day 09 README)
     parseThreads: parseThreadsOption('validate BATCH payloads, batches still stored and ACKed in order', 0),

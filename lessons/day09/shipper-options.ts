@@ -15,6 +15,7 @@
  */
 import os from 'node:os';
 import {
+  MS_RANGE,
   opt,
   parseHostPort,
   requireOneSource,
@@ -86,10 +87,12 @@ export function lspShipperOptions(lesson: string, defaultPort = lanePort(lesson)
       min: 1,
       max: DEFAULT_MAX_PAYLOAD_BYTES,
     }),
-    batchDelayMs: opt.int('--batch-delay-ms <n>', 'send a batch that is not full after this long (0 = at once)', 20, {
-      min: 0,
-      max: 60_000,
-    }),
+    batchDelayMs: opt.int(
+      '--batch-delay-ms <n>',
+      'send a batch that is not full after this long (0 = at once)',
+      20,
+      MS_RANGE.delay,
+    ),
     windowBatches: opt.int('--window-batches <n>', 'batches in flight (sent, not yet ACKed) at most', 64, {
       min: 1,
       max: 1_000_000,
@@ -110,9 +113,9 @@ export function lspShipperOptions(lesson: string, defaultPort = lanePort(lesson)
       '--backoff-base-ms <n>',
       'first reconnect window (full jitter: random(0, min(cap, base·2^attempt)))',
       100,
-      { min: 1, max: 3_600_000 },
+      MS_RANGE.backoff,
     ),
-    backoffCapMs: opt.int('--backoff-cap-ms <n>', 'largest reconnect window', 5000, { min: 1, max: 3_600_000 }),
+    backoffCapMs: opt.int('--backoff-cap-ms <n>', 'largest reconnect window', 5000, MS_RANGE.backoff),
     maxAttempts: opt.int('--max-attempts <n>', 'give up after this many failed connects in a row (0 = never)', 0, {
       min: 0,
     }),

@@ -35,7 +35,7 @@ import tls from 'node:tls';
 import { lspReceiverFor, lspReceiverOptions } from '../day09/acked-receiver.ts';
 import { AckedIngest } from '../day09/ingest.ts';
 import { decodeAnyCodec } from '../day12/bounded-decode.ts';
-import { opt, parseCli, receiverOptions } from '../../shared/cli.ts';
+import { MS_RANGE, opt, parseCli, receiverOptions } from '../../shared/cli.ts';
 import { createLog } from '../../shared/log.ts';
 import type { LspConnection } from '../../shared/lsp-receiver.ts';
 import { listenOrExit, serveReceiver } from '../../shared/process.ts';
@@ -78,7 +78,7 @@ const args = parseCli({
       '--handshake-timeout-ms <n>',
       'a client that has not finished its handshake by then is cut (and counted)',
       10_000,
-      { min: 100, max: 600_000 },
+      MS_RANGE.patience,
     ),
     certCheckMs: opt.int(
       '--cert-check-ms <n>',

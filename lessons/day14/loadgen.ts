@@ -38,7 +38,7 @@ import { dirname } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
-import { formatHostPort, opt, parseCli, parseInteger, type OptionSpec } from '../../shared/cli.ts';
+import { formatHostPort, MS_RANGE, opt, parseCli, parseInteger, type OptionSpec } from '../../shared/cli.ts';
 import { lanePort } from '../../shared/lanes.ts';
 import { createLog } from '../../shared/log.ts';
 import { announceDone } from '../../shared/process.ts';
@@ -114,7 +114,7 @@ const args = parseCli({
       '--batch-delay-ms <n>',
       'lsp: a batch that is not full leaves this long after its first record was due',
       5,
-      { min: 0, max: 60_000 },
+      MS_RANGE.delay,
     ),
     window: opt.int('--window <n>', 'lsp: batches in flight (sent, not ACKed) per connection with --rate max', 64, {
       min: 1,

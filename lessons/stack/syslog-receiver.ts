@@ -36,6 +36,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { InvalidArgumentError } from 'commander';
 import {
+  MS_RANGE,
   opt,
   parseCli,
   parseInteger,
@@ -121,7 +122,7 @@ const args = parseCli({
       '--handshake-timeout-ms <n>',
       'TLS: a client that has not finished its handshake by then is cut (and counted)',
       10_000,
-      { min: 100, max: 600_000 },
+      MS_RANGE.patience,
     ),
     maxMessageBytes: opt.bytes(
       '--max-message-bytes <size>',
