@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { nodeConfig, type NatsNodeSpec } from './jetstream/cluster.ts';
 import { readRxStreamSeq } from '../../shared/storage/rx.ts';
 import { parseTargets } from '../day09/shipper-engine.ts';
+import { QUICK_SHIPPER_FLAGS } from '../../tests/support/shipper-flags.ts';
 
 const node = (i: number): NatsNodeSpec => ({
   name: `n${i}`,
@@ -127,12 +128,7 @@ describe('shipper failover', () => {
         '8000',
         '--state-dir',
         path.join(dir, 's'),
-        '--progress-ms',
-        '100',
-        '--backoff-base-ms',
-        '20',
-        '--backoff-cap-ms',
-        '200',
+        ...QUICK_SHIPPER_FLAGS,
       ]);
       await until(
         () => Number(tx.lines.filter((l) => l['event'] === 'progress').at(-1)?.['acked'] ?? 0) >= 2000,

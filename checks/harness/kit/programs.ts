@@ -1,6 +1,7 @@
 // Starting a day's programs the way every check does (CONVENTIONS.md §2): a receiver on 127.0.0.1 with an OS-picked
 // port (checks always pass --port: a lane's default port may be taken by `npm start`), a temp data dir and stats
 // every 100 ms; a shipper watched while it runs. One copy for every day (issue 22).
+import { QUICK_SHIPPER_FLAGS } from '../../../tests/support/shipper-flags.ts';
 import { fail, show } from '../assert.ts';
 import type { CheckContext, RunningProgram, WatchedProgram } from '../types.ts';
 
@@ -76,19 +77,7 @@ export async function shipperFlags(
   extra: string[] = [],
   stateDir?: string,
 ): Promise<string[]> {
-  return [
-    '--target',
-    target,
-    '--state-dir',
-    stateDir ?? (await ctx.tmp()),
-    '--progress-ms',
-    '100',
-    '--backoff-base-ms',
-    '20',
-    '--backoff-cap-ms',
-    '200',
-    ...extra,
-  ];
+  return ['--target', target, '--state-dir', stateDir ?? (await ctx.tmp()), ...QUICK_SHIPPER_FLAGS, ...extra];
 }
 
 /** A shipper watched while it runs, its command logged. */
