@@ -6,6 +6,7 @@ import type { CheckContext, ProgramName, RunResult } from '../types.ts';
 import {
   badFlagCase,
   contractCheck,
+  envReceiver,
   expectCliContract,
   expectReadyLine,
   RECEIVER_BASE,
@@ -229,5 +230,41 @@ describe('contractCheck', () => {
     const err = await failure(check.run(ctx));
     expect((err as CheckFailure).expected).toContain('receiver --bogus');
     expect(ran).toBe(false);
+  });
+});
+
+describe('envReceiver', () => {
+  /** A context whose receiver announces `ready` (its port: LOGSTREAM_PORT, unless `ready` says otherwise). */
+  function startCtx(ready: Record<string, unknown>) {
+    const started: Array<{ args: string[]; env: Record<string, string> }> = [];
+    const ctx = {
+      log: () => undefined,
+      start: (_: ProgramName, args: string[], opts: { env: Record<string, string> }) => {
+        started.push({ args, env: opts.env });
+        const line = { port: Number(opts.env['LOGSTREAM_PORT']), ...ready };
+        return Promise.resolve({ ready: line, port: line.port });
+      },
+    } as unknown as CheckContext;
+    return { ctx, started };
+  }
+  const ready = { role: 'receiver', lesson: 'day09', transport: 'lsp1-tcp', host: '127.0.0.1' };
+
+  it('starts the receiver on a free port named by LOGSTREAM_PORT, and checks that its ready line announces it', async () => {
+    const { ctx, started } = startCtx(ready);
+    const spec = { args: ['--x', '1'], env: { LOGSTREAM_Y: '2' }, port: 'tcp' as const };
+    const { port } = await envReceiver(ctx, 'dd', { ...spec, ready: { lesson: 'day09', transport: 'lsp1-tcp' } });
+    expect(port).toBeGreaterThan(0);
+    expect(started).toEqual([
+      { args: ['--data-dir', 'dd', '--x', '1'], env: { LOGSTREAM_PORT: String(port), LOGSTREAM_Y: '2' } },
+    ]);
+  });
+
+  it('fails a ready line with another port, and one with another lesson', async () => {
+    const wrongPort = startCtx({ ...ready, port: 1 });
+    const want = { lesson: 'day09', transport: 'lsp1-tcp' };
+    const e1 = await failure(envReceiver(wrongPort.ctx, 'dd', { port: 'tcp', ready: want }));
+    expect((e1 as CheckFailure).expected).toContain('ready line "port"');
+    const e2 = await failure(envReceiver(startCtx(ready).ctx, 'dd', { port: 0, ready: { ...want, lesson: 'day10' } }));
+    expect((e2 as CheckFailure).expected).toContain('ready line "lesson"');
   });
 });

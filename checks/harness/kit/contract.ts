@@ -150,19 +150,6 @@ export function expectReadyLine(ready: Record<string, unknown>, want: ReadyWant)
     });
 }
 
-/** Starts the receiver with `env` (LOGSTREAM_* settings) beside `args`, and logs its ready line. */
-export async function startReceiverByEnv(
-  ctx: CheckContext,
-  args: string[],
-  env: Record<string, string>,
-  readyTimeoutMs?: number,
-): Promise<RunningProgram> {
-  const rx = await ctx.start('receiver', args, { env, ...(readyTimeoutMs === undefined ? {} : { readyTimeoutMs }) });
-  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  ctx.log(`receiver started with ${vars.join(' ')}: ready ${JSON.stringify(rx.ready)}`);
-  return rx;
-}
-
 /**
  * Runs `program` configured by `env` alone (no flags) to its end: it must exit 0 (else `hint`) and print a done line,
  * which is returned. `cmd` names the run in failures.
@@ -279,12 +266,13 @@ export async function envReceiver(
   spec: EnvReceiverSpec,
 ): Promise<{ rx: RunningProgram; port: number }> {
   const port = spec.port === 0 ? 0 : await freePort(spec.port);
-  const rx = await startReceiverByEnv(
-    ctx,
-    ['--data-dir', dataDir, ...(spec.args ?? [])],
-    { LOGSTREAM_PORT: String(port), ...spec.env },
-    spec.readyTimeoutMs,
-  );
+  const env = { LOGSTREAM_PORT: String(port), ...spec.env };
+  const rx = await ctx.start('receiver', ['--data-dir', dataDir, ...(spec.args ?? [])], {
+    env,
+    ...(spec.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: spec.readyTimeoutMs }),
+  });
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  ctx.log(`receiver started with ${vars.join(' ')}: ready ${JSON.stringify(rx.ready)}`);
   expectReadyLine(rx.ready, { ...spec.ready, ...(port === 0 ? {} : { port }) });
   return { rx, port };
 }
