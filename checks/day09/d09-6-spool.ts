@@ -2,18 +2,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { expectEqual, expectTrue, show } from '../harness/assert.ts';
 import type { Check } from '../harness/types.ts';
-import { spawnShipper } from '../harness/kit/programs.ts';
-import { at } from '../harness/kit/records.ts';
-import {
-  startReceiver,
-  waitExit,
-  expectDelivered,
-  streamOf,
-  waitProgress,
-  expectSeqs,
-  withProxy,
-  shipperBase,
-} from './support.ts';
+import { waitExit, expectDelivered, streamOf, waitProgress, expectSeqs, withReceiverDown } from './support.ts';
 
 export const d09_6: Check = {
   id: 'd09.6',
@@ -23,22 +12,8 @@ export const d09_6: Check = {
   async run(ctx) {
     const N = 20_000;
     const spool = path.join(await ctx.tmp(), 'spool');
-    // The proxy's port stays the receiver's address; it refuses until the receiver runs.
-    await withProxy(1, async (proxy) => {
-      proxy.refuse(true);
-      const sh = spawnShipper(
-        ctx,
-        await shipperBase(ctx, at(proxy.port), [
-          '--generate',
-          String(N),
-          '--spool',
-          spool,
-          '--queue-records',
-          '500',
-          '--batch-records',
-          '100',
-        ]),
-      );
+    const flags = ['--generate', String(N), '--spool', spool, '--queue-records', '500', '--batch-records', '100'];
+    await withReceiverDown(ctx, flags, async ({ sh, up }) => {
       const p = await waitProgress(
         sh,
         `progress with read = ${N} while the receiver is down`,
@@ -61,11 +36,12 @@ export const d09_6: Check = {
         where: `shipper pid ${sh.pid} progress`,
         hint: 'queued = records held in memory (open batch + outbox): admit takes at most q.room() into memory (lessons/day09/policies.ts)',
       });
-      expectEqual(p['acked'], 0, { what: 'acked while the receiver is down', where: `shipper pid ${sh.pid} progress` });
+      expectEqual(p['acked'], 0, {
+        what: 'acked while the receiver is down',
+        where: `shipper pid ${sh.pid} progress`,
+      });
       // fsync every 20 ms: with 500 records in memory at most, each ACK round trip waits for one fsync.
-      const recv = await startReceiver(ctx, { extra: ['--fsync-interval-ms', '20'] });
-      proxy.retarget(recv.port);
-      proxy.refuse(false);
+      const recv = await up({ extra: ['--fsync-interval-ms', '20'] });
       const exit = await waitExit(
         sh,
         40_000,

@@ -2,19 +2,15 @@ import { expectEqual, expectTrue, show } from '../harness/assert.ts';
 import { formatRanges } from '../harness/persisted.ts';
 import { tail } from '../harness/process.ts';
 import type { Check } from '../harness/types.ts';
-import { spawnShipper } from '../harness/kit/programs.ts';
-import { at } from '../harness/kit/records.ts';
 import {
   type Rec,
-  startReceiver,
   waitExit,
   doneOf,
   streamOf,
   waitProgress,
   recordsOf,
   waitStat,
-  withProxy,
-  shipperBase,
+  withReceiverDown,
 } from './support.ts';
 
 export const d09_7: Check = {
@@ -26,21 +22,17 @@ export const d09_7: Check = {
     const N = 5000;
     const Q = 1000;
     for (const policy of ['drop-newest', 'drop-oldest'] as const) {
-      await withProxy(1, async (proxy) => {
-        proxy.refuse(true);
-        const sh = spawnShipper(
-          ctx,
-          await shipperBase(ctx, at(proxy.port), [
-            '--generate',
-            String(N),
-            '--queue-records',
-            String(Q),
-            '--overflow',
-            policy,
-            '--batch-records',
-            '100',
-          ]),
-        );
+      const flags = [
+        '--generate',
+        String(N),
+        '--queue-records',
+        String(Q),
+        '--overflow',
+        policy,
+        '--batch-records',
+        '100',
+      ];
+      await withReceiverDown(ctx, flags, async ({ sh, up }) => {
         const p = await waitProgress(
           sh,
           `progress with read = ${N} (--overflow ${policy}, receiver unreachable)`,
@@ -50,9 +42,7 @@ export const d09_7: Check = {
           { on: 'read', ms: 3000 },
         );
         ctx.log(`${policy}: all read while refused: ${JSON.stringify(p)}`);
-        const recv = await startReceiver(ctx);
-        proxy.retarget(recv.port);
-        proxy.refuse(false);
+        const recv = await up();
         const exit = await waitExit(sh, 30_000, 'once the receiver is up, send what was kept');
         const done = doneOf(sh);
         ctx.log(`${policy}: done ${JSON.stringify(done)}`);

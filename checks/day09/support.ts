@@ -7,11 +7,13 @@ import { pick } from '../harness/rng.ts';
 import type { CheckContext, ProgramExit, WatchedProgram } from '../harness/types.ts';
 import {
   doneOf as kitDoneOf,
+  shipperFlags,
+  spawnShipper,
   startReceiver as startKitReceiver,
   TCP_PORT_CHECK,
   type StartReceiverOptions,
 } from '../harness/kit/programs.ts';
-import { sleep } from '../harness/kit/records.ts';
+import { at, sleep } from '../harness/kit/records.ts';
 import { expectStreamSeqs, recordsOfStream } from '../harness/kit/lsp.ts';
 
 export type Rec = Record<string, unknown>;
@@ -223,3 +225,31 @@ export async function withProxy<T>(targetPort: number, fn: (proxy: FaultProxy) =
 
 /** Shipper flags every check uses: its own state dir, progress lines, quick reconnects. */
 export { shipperFlags as shipperBase } from '../harness/kit/programs.ts';
+
+/** A receiver that is down while a shipper runs, and comes up when the check says (d09.6, d09.7). */
+export interface ReceiverDown {
+  /** The shipper (shipperBase and the check's flags), aimed at a proxy that refuses every connection. */
+  sh: WatchedProgram;
+  /** Starts the receiver and lets the proxy forward to it: the shipper's next attempt reaches it. */
+  up: (opts?: Parameters<typeof startReceiver>[1]) => ReturnType<typeof startReceiver>;
+}
+
+/** Runs `fn` with a shipper started with `flags` while its receiver is down; the proxy stops when `fn` ends. */
+export async function withReceiverDown<T>(
+  ctx: CheckContext,
+  flags: string[],
+  fn: (down: ReceiverDown) => Promise<T>,
+): Promise<T> {
+  // The proxy's port stays the receiver's address; it refuses until up() (its target, port 1, is never used).
+  return withProxy(1, async (proxy) => {
+    proxy.refuse(true);
+    const sh = spawnShipper(ctx, await shipperFlags(ctx, at(proxy.port), flags));
+    const up = async (opts?: Parameters<typeof startReceiver>[1]) => {
+      const recv = await startReceiver(ctx, opts);
+      proxy.retarget(recv.port);
+      proxy.refuse(false);
+      return recv;
+    };
+    return fn({ sh, up });
+  });
+}
