@@ -1,16 +1,18 @@
-import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { expectEqual, expectTrue, fail, show, waitFor } from '../harness/assert.ts';
 import { formatRanges, readRecords, statNumber } from '../harness/persisted.ts';
-import { randInt } from '../harness/rng.ts';
+import { randInt, type Rng } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
 import { idOf, rxOf, where } from '../harness/kit/records.ts';
-import { startReceiver, udpPeer, recText, statsNow, type SeqCounts, waitForStreamCounts } from './support.ts';
+import { batchDatagram, startReceiver, udpPeer, statsNow, type SeqCounts, waitForStreamCounts } from './support.ts';
+
+/** A run of seqs sent in one datagram. */
+type Batch = { seq: number; count: number };
 
 /**
  * The accounting model of the README (and lessons/day10/README.md (UDP)), run by the check on what it sent: per record with
  * seq q, q > hwm + 1 opens a gap, q ≤ hwm fills a gap (reordered) or is a duplicate.
  */
-function expectedCounts(sends: ReadonlyArray<{ seq: number; count: number }>): SeqCounts & { persisted: Set<number> } {
+function expectedCounts(sends: readonly Batch[]): SeqCounts & { persisted: Set<number> } {
   let hwm = 0;
   const missing = new Set<number>();
   const c = { hwm: 0, received: 0, gaps: 0, duplicates: 0, reordered: 0, persisted: new Set<number>() };
@@ -36,6 +38,61 @@ function expectedCounts(sends: ReadonlyArray<{ seq: number; count: number }>): S
   return c;
 }
 
+/**
+ * What the check sends (drawn from `rng`, so a seed replays it): stream A, seqs 1..MAX cut into batches, some of
+ * them dropped, swapped, repeated, and a few resends that overlap what came before; stream B (A + 1) interleaved,
+ * in order, with one run of seqs skipped. `order` names each datagram (stream, first seq + count) for the log.
+ */
+function sendPlan(rng: Rng) {
+  const A = randInt(rng, 1, 0x7fff_ffff);
+  const B = A + 1;
+  const MAX = 150;
+  const batches: Batch[] = [];
+  for (let s = 1; s <= MAX;) {
+    const count = Math.min(randInt(rng, 1, 4), MAX - s + 1);
+    batches.push({ seq: s, count });
+    s += count;
+  }
+  const plan: Batch[] = [];
+  const delayed: Array<{ at: number; b: Batch }> = [];
+  for (let i = 0; i < batches.length; i++) {
+    const b = batches[i]!;
+    const r = rng();
+    if (r < 0.12) continue; // lost
+    if (r < 0.24)
+      delayed.push({ at: i + randInt(rng, 1, 4), b }); // late: after a few later batches
+    else plan.push(b);
+    if (rng() < 0.1) delayed.push({ at: i + randInt(rng, 0, 3), b }); // a copy, now or a little later
+    for (const d of delayed.filter((x) => x.at === i)) plan.push(d.b);
+  }
+  for (const d of delayed.filter((x) => x.at >= batches.length)) plan.push(d.b);
+  for (let k = 0; k < 4; k++) {
+    // Resends that straddle what came before: part duplicates or fills, part new.
+    const at = randInt(rng, 1, plan.length - 1);
+    const seq = randInt(rng, 1, MAX - 4);
+    plan.splice(at, 0, { seq, count: randInt(rng, 2, 5) });
+  }
+  const planB: Batch[] = [
+    { seq: 1, count: 3 },
+    { seq: 4, count: 3 },
+    { seq: 10, count: 2 },
+    { seq: 12, count: 1 },
+  ];
+  const datagrams: Buffer[] = [];
+  const order: string[] = [];
+  const send = (stream: number, name: string, b: Batch) => {
+    datagrams.push(batchDatagram(stream, b.seq, b.count, name));
+    order.push(`${name}${b.seq}+${b.count}`);
+  };
+  let bi = 0;
+  for (let i = 0; i < plan.length; i++) {
+    send(A, 'A', plan[i]!);
+    if (i % 7 === 3 && bi < planB.length) send(B, 'B', planB[bi++]!);
+  }
+  while (bi < planB.length) send(B, 'B', planB[bi++]!);
+  return { A, B, sentA: plan, sentB: planB, datagrams, order };
+}
+
 export const d10_3: Check = {
   id: 'd10.3',
   title:
@@ -44,81 +101,7 @@ export const d10_3: Check = {
   timeoutMs: 30_000,
   async run(ctx) {
     const { rx, dataDir } = await startReceiver(ctx);
-    const A = randInt(ctx.rng, 1, 0x7fff_ffff);
-    const B = A + 1;
-    // Stream A: seqs 1..MAX cut into batches, then some batches are dropped, swapped, repeated, and a few
-    // resends overlap what came before.
-    const MAX = 150;
-    const batches: Array<{ seq: number; count: number }> = [];
-    for (let s = 1; s <= MAX;) {
-      const count = Math.min(randInt(ctx.rng, 1, 4), MAX - s + 1);
-      batches.push({ seq: s, count });
-      s += count;
-    }
-    const plan: Array<{ seq: number; count: number }> = [];
-    const delayed: Array<{ at: number; b: { seq: number; count: number } }> = [];
-    for (let i = 0; i < batches.length; i++) {
-      const b = batches[i]!;
-      const r = ctx.rng();
-      if (r < 0.12) continue; // lost
-      if (r < 0.24)
-        delayed.push({ at: i + randInt(ctx.rng, 1, 4), b }); // late: after a few later batches
-      else plan.push(b);
-      if (ctx.rng() < 0.1) delayed.push({ at: i + randInt(ctx.rng, 0, 3), b }); // a copy, now or a little later
-      for (const d of delayed.filter((x) => x.at === i)) plan.push(d.b);
-    }
-    for (const d of delayed.filter((x) => x.at >= batches.length)) plan.push(d.b);
-    for (let k = 0; k < 4; k++) {
-      // Resends that straddle what came before: part duplicates or fills, part new.
-      const at = randInt(ctx.rng, 1, plan.length - 1);
-      const seq = randInt(ctx.rng, 1, MAX - 4);
-      plan.splice(at, 0, { seq, count: randInt(ctx.rng, 2, 5) });
-    }
-    // Stream B, interleaved: in order, with one run of seqs skipped.
-    const planB = [
-      { seq: 1, count: 3 },
-      { seq: 4, count: 3 },
-      { seq: 10, count: 2 },
-      { seq: 12, count: 1 },
-    ];
-    const datagrams: Buffer[] = [];
-    const order: string[] = [];
-    let bi = 0;
-    for (let i = 0; i < plan.length; i++) {
-      const p = plan[i]!;
-      datagrams.push(
-        encodeBatch({
-          stream: A,
-          seq: p.seq,
-          records: Array.from({ length: p.count }, (_, k) => recText(`A-${p.seq + k}`)),
-        }),
-      );
-      order.push(`A${p.seq}+${p.count}`);
-      if (i % 7 === 3 && bi < planB.length) {
-        const q = planB[bi++]!;
-        datagrams.push(
-          encodeBatch({
-            stream: B,
-            seq: q.seq,
-            records: Array.from({ length: q.count }, (_, k) => recText(`B-${q.seq + k}`)),
-          }),
-        );
-        order.push(`B${q.seq}+${q.count}`);
-      }
-    }
-    while (bi < planB.length) {
-      const q = planB[bi++]!;
-      datagrams.push(
-        encodeBatch({
-          stream: B,
-          seq: q.seq,
-          records: Array.from({ length: q.count }, (_, k) => recText(`B-${q.seq + k}`)),
-        }),
-      );
-      order.push(`B${q.seq}+${q.count}`);
-    }
-    const sentA = plan;
-    const sentB = planB;
+    const { A, B, sentA, sentB, datagrams, order } = sendPlan(ctx.rng);
     const wantA = expectedCounts(sentA);
     const wantB = expectedCounts(sentB);
     ctx.log(

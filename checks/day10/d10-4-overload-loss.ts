@@ -4,7 +4,7 @@ import { formatRanges, readRecords, statNumber, type Stats } from '../harness/pe
 import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
 import { idOf, rxOf } from '../harness/kit/records.ts';
-import { startReceiver, udpPeer, recText, statsNow, streamStats } from './support.ts';
+import { batchDatagram, startReceiver, udpPeer, recText, statsNow, streamStats } from './support.ts';
 
 export const d10_4: Check = {
   id: 'd10.4',
@@ -21,16 +21,7 @@ export const d10_4: Check = {
     const stream = randInt(ctx.rng, 1, 0xffff_fff0);
     const datagrams: Buffer[] = [];
     const pad = 'x'.repeat(150);
-    for (let d = 0; d < DATAGRAMS; d++) {
-      const seq = d * K + 1;
-      datagrams.push(
-        encodeBatch({
-          stream,
-          seq,
-          records: Array.from({ length: K }, (_, k) => recText(`o-${seq + k}`, { msg: pad })),
-        }),
-      );
-    }
+    for (let d = 0; d < DATAGRAMS; d++) datagrams.push(batchDatagram(stream, d * K + 1, K, 'o', { msg: pad }));
     const peer = await udpPeer(rx.host, rx.port);
     let sendErrors: number;
     let probeSends = 0;

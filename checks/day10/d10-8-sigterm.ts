@@ -1,10 +1,9 @@
-import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { expectEqual, expectTrue, show, waitFor } from '../harness/assert.ts';
 import { readRecords, statNumber } from '../harness/persisted.ts';
 import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
 import { expectFinalStats, expectSigtermExit } from '../harness/kit/shutdown.ts';
-import { type Rec, startReceiver, udpPeer, recText, statsNow } from './support.ts';
+import { type Rec, batchDatagram, startReceiver, udpPeer, statsNow } from './support.ts';
 
 export const d10_8: Check = {
   id: 'd10.8',
@@ -17,13 +16,7 @@ export const d10_8: Check = {
     const stream = randInt(ctx.rng, 1, 0xffff_fff0);
     const D = 100;
     const K = 4;
-    const datagrams = Array.from({ length: D }, (_, d) =>
-      encodeBatch({
-        stream,
-        seq: d * K + 1,
-        records: Array.from({ length: K }, (_, k) => recText(`t-${d * K + 1 + k}`)),
-      }),
-    );
+    const datagrams = Array.from({ length: D }, (_, d) => batchDatagram(stream, d * K + 1, K, 't'));
     const peer = await udpPeer(rx.host, rx.port);
     try {
       await peer.sendAll(datagrams, 8);

@@ -1,5 +1,6 @@
 // What several of day10's checks use (split out of checks/day10.ts, issue 22).
 import dgram from 'node:dgram';
+import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { FrameDecoder, FrameType, type Frame } from '../../shared/protocol/frame.ts';
 import { fail, show, waitFor } from '../harness/assert.ts';
 import { readStats, type Stats } from '../harness/persisted.ts';
@@ -143,6 +144,15 @@ export const TS = '2026-11-26T14:13:48.123Z';
 
 export function recText(id: string, extra: Rec = {}): string {
   return JSON.stringify({ ts: TS, level: 'info', msg: `record ${id}`, service: 'checks', ...extra, attrs: { id } });
+}
+
+/**
+ * One BATCH datagram of `count` records from `seq` on `stream`; record k's id is `${prefix}-${seq + k}`, so a
+ * persisted record tells which seq it was sent as.
+ */
+export function batchDatagram(stream: number, seq: number, count: number, prefix: string, extra: Rec = {}): Buffer {
+  const records = Array.from({ length: count }, (_, k) => recText(`${prefix}-${seq + k}`, extra));
+  return encodeBatch({ stream, seq, records });
 }
 
 export async function statsNow(dataDir: string): Promise<Stats | null> {
