@@ -1,6 +1,6 @@
 import { encodeBatch, encodeBatchPayload } from '../../shared/protocol/batch.ts';
 import { expectEqual, expectTrue, show } from '../harness/assert.ts';
-import { statNumber, type Stats } from '../harness/persisted.ts';
+import { statNumber } from '../harness/persisted.ts';
 import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
 import {
@@ -87,12 +87,13 @@ export const d12_2: Check = {
     }
     const hint =
       'your measuring TODOs in lessons/day12/receiver.ts (decodePayload and the stats writer): stats.json "compression": {"<codec>": {"batches", "records", "wireBytes" (payload as sent), "rawBytes" (decoded), "ratio" (raw/wire), "cpuMs", "cpuMsPerMB"}} per codec';
-    const want = (s: Stats, r: (typeof runs)[number]) =>
-      statNumber(s, `compression.${r.codec.name}.batches`) === r.frames;
     const stats = await waitStats(
       dataDir,
-      `compression.<codec>.batches = the frames sent with each codec (${runs.map((r) => `${r.codec.name} ${r.frames}`).join(', ')})`,
-      (s) => runs.every((r) => want(s, r)),
+      runs.map((r) => [
+        `compression.${r.codec.name}.batches`,
+        (v) => v === r.frames,
+        `= ${r.frames} (the frames sent with ${r.codec.name})`,
+      ]),
       5000,
       hint,
     );

@@ -13,9 +13,8 @@ import {
   waitAck,
   hello,
   expectNack,
-  goodTraffic,
+  goodClient,
   startReceiver,
-  expectGoodTrafficThrough,
   expectNothingFrom,
 } from './support.ts';
 
@@ -58,9 +57,8 @@ export const d12_6: Check = {
       10_000,
       `a gzip BATCH decoding to ~4 MB is under --max-decoded-bytes ${LIMIT}: accept it (your TODO in lessons/day12/bounded-decode.ts returns the whole output when it stays within the limit)`,
     );
-    const GOOD2 = streamId(ctx.rng);
-    const good2 = await hello(ctx, rx, GOOD2, 'check-d12.6-good2');
-    const traffic = goodTraffic(ctx, good2, GOOD2, 1);
+    const other = await goodClient(ctx, rx, 'check-d12.6-good2');
+    const good2 = other.c;
 
     const before = await memoryKiB(rx.pid);
     let peakRss = before?.rss ?? 0;
@@ -119,10 +117,7 @@ export const d12_6: Check = {
         'every codec goes through your decompressBounded TODO (lessons/day12/bounded-decode.ts): stop at the limit whatever the codec',
       );
     }
-    await expectGoodTrafficThrough(rx, good2, GOOD2, traffic, dataDir, {
-      who: 'the other client',
-      despite: 'the bombs',
-    });
+    await other.through(dataDir, { who: 'the other client', despite: 'the bombs' });
     expectTrue(!good2.destroyed && !good2.peerEnded, {
       expected: 'the other connection to stay open',
       received: 'the receiver closed it',

@@ -6,11 +6,9 @@ import {
   availableCodecs,
   corpus,
   streamId,
-  hello,
   expectNack,
-  goodTraffic,
+  goodClient,
   startReceiver,
-  expectGoodTrafficThrough,
   expectNothingFrom,
 } from './support.ts';
 
@@ -24,9 +22,7 @@ export const d12_7: Check = {
   timeoutMs: 60_000,
   async run(ctx) {
     const { rx, dataDir } = await startReceiver(ctx);
-    const G = streamId(ctx.rng);
-    const good = await hello(ctx, rx, G, 'check-d12.7-good');
-    const traffic = goodTraffic(ctx, good, G, 1);
+    const good = await goodClient(ctx, rx, 'check-d12.7-good');
     const codecs = availableCodecs(ctx).filter((c) => c.id !== 0);
     const records = corpus(ctx, 500, 'bad');
     const raw = encodeBatchPayload(records);
@@ -66,9 +62,6 @@ export const d12_7: Check = {
       );
       await expectNothingFrom(dataDir, S, k.name);
     }
-    await expectGoodTrafficThrough(rx, good, G, traffic, dataDir, {
-      who: 'the good client',
-      despite: 'the bad payloads',
-    });
+    await good.through(dataDir, { who: 'the good client', despite: 'the bad payloads' });
   },
 };

@@ -1,18 +1,18 @@
 // What several of day12's checks use (split out of checks/day12.ts, issue 22).
-import { FaultProxy } from '../../shared/fault-proxy.ts';
 import { RecordGenerator } from '../../shared/generate.ts';
 import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { CODECS, type Codec } from '../../shared/protocol/codecs.ts';
 import { encodeHello } from '../../shared/protocol/frame.ts';
-import { expectEqual, expectTrue, fail, show, waitFor } from '../harness/assert.ts';
+import { expectEqual, expectTrue, fail, show } from '../harness/assert.ts';
 import { readStats, type PersistedRecord, type Stats } from '../harness/persisted.ts';
 import { tail } from '../harness/process.ts';
 import { randInt } from '../harness/rng.ts';
 import type { TcpClient } from '../harness/tcp.ts';
 import type { CheckContext, RunningProgram } from '../harness/types.ts';
 import { startReceiver as startKitReceiver } from '../harness/kit/programs.ts';
+import { waitStat } from '../day09/support.ts';
 import { sleep } from '../harness/kit/records.ts';
-import { expectNackThenClose, expectSeqsOnce, recordsByStream, waitAck } from '../harness/kit/lsp.ts';
+import { expectNackThenClose, expectSeqsOnce, recordsByStream, streamId, waitAck } from '../harness/kit/lsp.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -179,18 +179,22 @@ export async function expectGoodTrafficThrough(
   );
 }
 
+/** A good client on a stream of its own, sending goodTraffic (gzip) from the start; `through` ends it and checks it. */
+export async function goodClient(ctx: CheckContext, rx: RunningProgram, name: string) {
+  const stream = streamId(ctx.rng);
+  const c = await hello(ctx, rx, stream, name);
+  const traffic = goodTraffic(ctx, c, stream, 1);
+  return {
+    c,
+    through: (dataDir: string, words: { who: string; despite: string }) =>
+      expectGoodTrafficThrough(rx, c, stream, traffic, dataDir, words),
+  };
+}
+
 /** The receiver on an OS-picked port with its own data dir; stats every 100 ms. */
 export const startReceiver = (ctx: CheckContext, extra: string[] = []) => startKitReceiver(ctx, { extra });
 
-export async function withProxy<T>(targetPort: number, fn: (proxy: FaultProxy) => Promise<T>): Promise<T> {
-  const proxy = new FaultProxy({ targetHost: '127.0.0.1', targetPort });
-  await proxy.start();
-  try {
-    return await fn(proxy);
-  } finally {
-    await proxy.stop();
-  }
-}
+export { withProxy } from '../day09/support.ts';
 
 /** Runs the shipper to its end; fails unless it exits 0 with a done line acknowledging `n` records. */
 export async function ship(ctx: CheckContext, target: string, args: string[], n: number, hint: string): Promise<Json> {
@@ -215,25 +219,18 @@ export async function ship(ctx: CheckContext, target: string, args: string[], n:
   return done;
 }
 
+/**
+ * Waits until stats.json shows each of `wants` ([dotted key, test, what it should be]: day 09's waitStat, one after
+ * the other), then returns the stats.json that shows them all.
+ */
 export async function waitStats(
   dataDir: string,
-  what: string,
-  pred: (s: Stats) => boolean,
+  wants: Array<[string, (v: number | undefined) => boolean, string]>,
   timeoutMs: number,
   hint: string,
 ): Promise<Stats> {
-  let last: Stats | null = null;
-  return waitFor(
-    async () => {
-      last = await readStats(dataDir).catch(() => null);
-      return last !== null && pred(last) ? last : undefined;
-    },
-    {
-      timeoutMs,
-      what: `stats.json with ${what}`,
-      where: `${dataDir}/stats.json`,
-      hint,
-      received: () => (last ? show(last['compression'] ?? '(no "compression" section)', 600) : 'no stats.json'),
-    },
-  );
+  for (const [dotted, pred, want] of wants) await waitStat(dataDir, dotted, pred, want, timeoutMs, hint);
+  const stats = await readStats(dataDir);
+  if (!stats) fail({ expected: 'stats.json to stay', received: 'it is gone', where: dataDir, hint });
+  return stats;
 }
