@@ -1,5 +1,5 @@
 // The parse pool (issue 21.2): answers like the function it runs, line for line, in every call; a worker that
-// dies fails the calls it held with PARSE_WORKER_FAILED (never a silent hang) and is replaced.
+// dies fails the calls it held with LS_ERR_PARSE_WORKER_FAILED (never a silent hang) and is replaced.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ParsePool, ParsePoolError, parseThreadsOption } from './parse-pool.ts';
 
@@ -53,9 +53,9 @@ describe('ParsePool', () => {
     expect(p.pendingBytes).toBe(0);
   });
 
-  it('a call whose function throws is rejected with PARSE_WORKER_FAILED; the worker keeps serving', async () => {
+  it('a call whose function throws is rejected with LS_ERR_PARSE_WORKER_FAILED; the worker keeps serving', async () => {
     const p = await pool(1);
-    await expect(p.run(lines('ok', 'throw'))).rejects.toMatchObject({ code: 'PARSE_WORKER_FAILED' });
+    await expect(p.run(lines('ok', 'throw'))).rejects.toMatchObject({ code: 'LS_ERR_PARSE_WORKER_FAILED' });
     expect(await p.run(lines('bad'))).toEqual([{ reason: 'odd', line: 'bad' }]);
     expect(p.failures).toBe(0);
   });
@@ -68,7 +68,7 @@ describe('ParsePool', () => {
     // the call before the crash may have been answered; the crash and every call after it were not
     expect(settled[1]).toMatchObject({ status: 'rejected', reason: expect.any(ParsePoolError) as unknown });
     expect(settled[2]).toMatchObject({ status: 'rejected' });
-    expect(failures.map((e) => (e as ParsePoolError).code)).toEqual(['PARSE_WORKER_FAILED']);
+    expect(failures.map((e) => (e as ParsePoolError).code)).toEqual(['LS_ERR_PARSE_WORKER_FAILED']);
     expect(failures[0]!.message).toMatch(/exit code 7/);
     expect(p.failures).toBe(1);
     expect(p.pendingBytes).toBe(0);

@@ -10,7 +10,7 @@
  *
  * The answers come back as promises, one per call; a caller that needs them in order (dedup, ACKs) keeps
  * its own queue of them (AckedIngest does). A worker that dies (an exception, out of memory, exit) fails
- * every call it had in flight with a ParsePoolError (code PARSE_WORKER_FAILED), is logged by the caller's
+ * every call it had in flight with a ParsePoolError (code LS_ERR_PARSE_WORKER_FAILED), is logged by the caller's
  * onFailure, and is replaced: the caller closes the connections those calls came from, unacknowledged.
  *
  * `--parse-threads` (parseThreadsOption) is the flag every receiver with a pool takes: `auto` is 1 on a machine
@@ -22,6 +22,7 @@ import os from 'node:os';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { InvalidArgumentError } from 'commander';
 import { parseInteger, type OptionSpec } from './cli.ts';
+import { CodedError } from './errors.ts';
 
 /** `auto`: a parse thread when there is a second core for it (the main thread keeps one), else inline. */
 export function autoParseThreads(): number {
@@ -52,10 +53,10 @@ export function parseThreadsOption(what: string, defaultThreads: number | 'auto'
 }
 
 /** A parse worker died: the calls it had in flight have no answer. */
-export class ParsePoolError extends Error {
-  readonly code = 'PARSE_WORKER_FAILED';
-  constructor(message: string) {
-    super(message);
+export class ParsePoolError extends CodedError {
+  readonly code = 'LS_ERR_PARSE_WORKER_FAILED';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'ParsePoolError';
   }
 }

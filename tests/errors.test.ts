@@ -1,5 +1,6 @@
 // Every coded error of the lab extends the one base (issue 22.5): callers match `instanceof CodedError` + `code`.
 import { describe, expect, it } from 'vitest';
+import { CheckFailure } from '../checks/harness/assert.ts';
 import { HarnessError } from '../checks/harness/errors.ts';
 import { OwnersFileError } from '../lessons/day09/stream-owners.ts';
 import { BatchTooLargeError } from '../lessons/day11/batcher.ts';
@@ -7,6 +8,7 @@ import { JetStreamSinkError } from '../lessons/scale/jetstream/sink.ts';
 import { DashboardError } from '../shared/dashboard/server.ts';
 import { DirLockedError } from '../shared/dir-lock.ts';
 import { CodedError, isCodedError } from '../shared/errors.ts';
+import { ParsePoolError } from '../shared/parse-pool.ts';
 import { LS_ERR, LsError } from '../shared/protocol/errors.ts';
 import { SyslogError } from '../shared/protocol/syslog/errors.ts';
 import { CertError } from '../shared/tls/certs.ts';
@@ -22,6 +24,8 @@ describe('CodedError', () => {
     ['JetStreamSinkError', new JetStreamSinkError('LS_ERR_JS_CHAIN', 'x'), 'LS_ERR_JS_CHAIN'],
     ['BatchTooLargeError', new BatchTooLargeError(10, 5), 'LS_ERR_TOO_LARGE'],
     ['HarnessError', new HarnessError('LS_ERR_HARNESS', 'x'), 'LS_ERR_HARNESS'],
+    ['CheckFailure', new CheckFailure({ expected: 'x', received: 'y' }), 'LS_ERR_CHECK_FAILED'],
+    ['ParsePoolError', new ParsePoolError('x'), 'LS_ERR_PARSE_WORKER_FAILED'],
   ];
   it.each(cases)('%s is a CodedError with its stable code', (_name, err, code) => {
     expect(err).toBeInstanceOf(CodedError);

@@ -1,6 +1,7 @@
 // Assertions for graded checks (CONVENTIONS.md §3): every failure says what was expected, what was
 // received, where, and a hint; every wait says how long it waited and for what.
 import { inspect, isDeepStrictEqual } from 'node:util';
+import { CodedError } from '../../shared/errors.ts';
 import { crashDetail } from './stderr.ts';
 import { deadProgramNow, type DeadProgram } from './watchdog.ts';
 
@@ -12,7 +13,7 @@ export interface FailureInfo {
 }
 
 /** A check failed: the lesson under test did not do what the contract says. */
-export class CheckFailure extends Error {
+export class CheckFailure extends CodedError {
   readonly code = 'LS_ERR_CHECK_FAILED';
   readonly expected: string;
   readonly received: string;
