@@ -28,6 +28,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { opt, parseCli } from '../../shared/cli.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Where promtool is unpacked (git-ignored, like everything in .work/). */
@@ -271,7 +272,16 @@ function unpackPromtool(run: (args: string[], cwd?: string) => ReturnType<typeof
 // ---- CLI ---------------------------------------------------------------------------------------------
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  if (process.argv.includes('--install')) {
+  // the one CLI layer (issue 22.5): --help, an unknown flag exits 2, LOGSTREAM_INSTALL=1 works as --install
+  const args = parseCli({
+    name: 'tests/support/peers.ts',
+    summary:
+      'Lists the system peers the tests drive (found or missing, and what needs each); exit 1 if any is missing.',
+    options: {
+      install: opt.flag('--install', 'install the missing ones first (root with apt-get; promtool unpacked)'),
+    },
+  });
+  if (args.install) {
     const r = installPeers(PEER_IDS, (l) => console.log(l));
     for (const d of r.did) console.log(`  ${d}`);
   }
