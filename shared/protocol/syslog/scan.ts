@@ -29,31 +29,38 @@ export const TS_NONE = 0;
 export const TS_RFC3339 = 1;
 export const TS_BSD = 2;
 
+/** Where one part of a message lies: [start, end) byte offsets; start = -1 when it is absent or NILVALUE. */
+export class Span {
+  start = -1;
+  end = -1;
+
+  set(start: number, end: number): void {
+    this.start = start;
+    this.end = end;
+  }
+}
+
 /**
- * Where the parts of one message lie, as [start, end) byte offsets into the buffer given to scanSyslog
- * (start = -1 for a part that is absent or NILVALUE). One instance is reused message after message: the
- * scan allocates nothing.
+ * Where the parts of one message lie, as Spans of the buffer given to scanSyslog. One instance is reused
+ * message after message: the scan allocates nothing.
  */
 export class SyslogFields {
   format = 0;
   pri = 0;
   /** TS_NONE (receive time), TS_RFC3339 (as sent) or TS_BSD (`Mmm dd hh:mm:ss[.fff]`, converted) */
   tsKind = TS_NONE;
-  tsStart = -1;
-  tsEnd = -1;
-  hostStart = -1;
-  hostEnd = -1;
-  appStart = -1;
-  appEnd = -1;
-  procStart = -1;
-  procEnd = -1;
-  msgidStart = -1;
-  msgidEnd = -1;
+  readonly ts = new Span();
+  readonly host = new Span();
+  /** APP-NAME (RFC 3164: the TAG) */
+  readonly app = new Span();
+  readonly proc = new Span();
+  readonly msgid = new Span();
   /** the STRUCTURED-DATA elements, `[` to the last `]` (absent for `-`) */
-  sdStart = -1;
-  sdEnd = -1;
-  msgStart = 0;
-  msgEnd = 0;
+  readonly sd = new Span();
+  /** MSG: always present, possibly empty */
+  readonly msg = new Span();
+  /** the RFC 5424 header fields that are a token followed by SP, in the order they come (then MSGID) */
+  readonly header: readonly Span[] = [this.ts, this.host, this.app, this.proc];
   /** where the scan failed (absolute offset in the buffer), when it did */
   errorAt = -1;
 
@@ -69,13 +76,10 @@ export class SyslogFields {
     this.format = 0;
     this.pri = 0;
     this.tsKind = TS_NONE;
-    this.tsStart = this.tsEnd = -1;
-    this.hostStart = this.hostEnd = -1;
-    this.appStart = this.appEnd = -1;
-    this.procStart = this.procEnd = -1;
-    this.msgidStart = this.msgidEnd = -1;
-    this.sdStart = this.sdEnd = -1;
-    this.msgStart = this.msgEnd = 0;
+    for (const span of this.header) span.set(-1, -1);
+    this.msgid.set(-1, -1);
+    this.sd.set(-1, -1);
+    this.msg.set(0, 0);
     this.errorAt = -1;
   }
 }
@@ -135,29 +139,9 @@ function isNil(buf: Buffer, s: number, e: number): boolean {
   return e - s === 1 && buf[s] === DASH;
 }
 
-/** The RFC 5424 header fields that are a token followed by SP, in the order they come (then MSGID). */
+/** Indexes into SyslogFields.header: TIMESTAMP first, PROCID last (HOSTNAME and APP-NAME between). */
 const H_TIMESTAMP = 0;
-const H_HOSTNAME = 1;
-const H_APP_NAME = 2;
 const H_PROCID = 3;
-
-/** Records where header field `h` lies (it is present: not NILVALUE). */
-function setHeaderSpan(f: SyslogFields, h: number, s: number, e: number): void {
-  if (h === H_TIMESTAMP) {
-    f.tsKind = TS_RFC3339;
-    f.tsStart = s;
-    f.tsEnd = e;
-  } else if (h === H_HOSTNAME) {
-    f.hostStart = s;
-    f.hostEnd = e;
-  } else if (h === H_APP_NAME) {
-    f.appStart = s;
-    f.appEnd = e;
-  } else {
-    f.procStart = s;
-    f.procEnd = e;
-  }
-}
 
 function scan5424(buf: Buffer, p: number, end: number, f: SyslogFields): SyslogReason | undefined {
   f.format = FORMAT_RFC5424;
@@ -167,8 +151,11 @@ function scan5424(buf: Buffer, p: number, end: number, f: SyslogFields): SyslogR
     const e = tokenEnd(buf, p, end);
     if (e === p || e === -1) return fail(f, p, 'syslog_bad_header');
     if (!isNil(buf, p, e)) {
-      if (h === H_TIMESTAMP && !isRfc3339Bytes(buf, p, e)) return fail(f, p, 'syslog_bad_timestamp');
-      setHeaderSpan(f, h, p, e);
+      if (h === H_TIMESTAMP) {
+        if (!isRfc3339Bytes(buf, p, e)) return fail(f, p, 'syslog_bad_timestamp');
+        f.tsKind = TS_RFC3339;
+      }
+      f.header[h]!.set(p, e);
     }
     p = e + 1;
   }
@@ -177,11 +164,11 @@ function scan5424(buf: Buffer, p: number, end: number, f: SyslogFields): SyslogR
   const msgidEnd = e === -1 ? end : e;
   if (msgidEnd === p) return fail(f, p, 'syslog_bad_header');
   if (!isNil(buf, p, msgidEnd)) {
-    f.msgidStart = p;
-    f.msgidEnd = msgidEnd;
+    f.msgid.start = p;
+    f.msgid.end = msgidEnd;
   }
   if (e === -1) {
-    f.msgStart = f.msgEnd = end;
+    f.msg.start = f.msg.end = end;
     return undefined;
   }
   p = e + 1;
@@ -192,20 +179,20 @@ function scan5424(buf: Buffer, p: number, end: number, f: SyslogFields): SyslogR
   } else {
     const sdEnd = scanStructuredData(buf, p, end);
     if (sdEnd < 0) return fail(f, -sdEnd - 1, 'syslog_bad_sd');
-    f.sdStart = p;
-    f.sdEnd = sdEnd;
+    f.sd.start = p;
+    f.sd.end = sdEnd;
     p = sdEnd;
   }
   if (p === end) {
-    f.msgStart = f.msgEnd = end;
+    f.msg.start = f.msg.end = end;
     return undefined;
   }
   if (buf[p] !== SP) return fail(f, p, 'syslog_bad_sd');
   p++;
   // MSG: a UTF-8 BOM announces UTF-8 text and is not part of the message
   if (end - p >= 3 && buf[p] === 0xef && buf[p + 1] === 0xbb && buf[p + 2] === 0xbf) p += 3;
-  f.msgStart = p;
-  f.msgEnd = end;
+  f.msg.start = p;
+  f.msg.end = end;
   return undefined;
 }
 
@@ -346,14 +333,14 @@ function scan3164(buf: Buffer, p: number, end: number, f: SyslogFields): SyslogR
     }
   }
   if (e >= 0) {
-    f.tsStart = p;
-    f.tsEnd = e;
+    f.ts.start = p;
+    f.ts.end = e;
     p = e < end ? e + 1 : end;
     // HOSTNAME follows a TIMESTAMP (RFC 3164 §4.1.2); without one, what follows is all CONTENT.
     const h = hostnameEnd(buf, p, end);
     if (h >= 0) {
-      f.hostStart = p;
-      f.hostEnd = h;
+      f.host.start = p;
+      f.host.end = h;
       p = h + 1;
     }
   }
@@ -368,31 +355,31 @@ function scan3164(buf: Buffer, p: number, end: number, f: SyslogFields): SyslogR
     q++;
   }
   if (q > p && q - p <= MAX_TAG && f.tsKind !== TS_NONE && (q === end || buf[q] === SP)) {
-    f.appStart = p;
-    f.appEnd = q;
+    f.app.start = p;
+    f.app.end = q;
     p = q < end ? q + 1 : q;
   } else if (q > p && q < end && q - p <= MAX_TAG) {
     const c = buf[q]!;
     if (c === COLON) {
-      f.appStart = p;
-      f.appEnd = q;
+      f.app.start = p;
+      f.app.end = q;
       p = q + 1;
     } else if (c === LBRACKET) {
       let r = q + 1;
       while (r < end && r - q <= MAX_TAG && buf[r] !== RBRACKET && buf[r] !== SP) r++;
       if (r < end && buf[r] === RBRACKET && r > q + 1) {
-        f.appStart = p;
-        f.appEnd = q;
-        f.procStart = q + 1;
-        f.procEnd = r;
+        f.app.start = p;
+        f.app.end = q;
+        f.proc.start = q + 1;
+        f.proc.end = r;
         p = r + 1;
         if (p < end && buf[p] === COLON) p++;
       }
     }
-    if (f.appStart >= 0 && p < end && buf[p] === SP) p++;
+    if (f.app.start >= 0 && p < end && buf[p] === SP) p++;
   }
-  f.msgStart = p;
-  f.msgEnd = end;
+  f.msg.start = p;
+  f.msg.end = end;
   return undefined;
 }
 
@@ -401,8 +388,15 @@ function scan3164(buf: Buffer, p: number, end: number, f: SyslogFields): SyslogR
  * hold them to each other), so the hot path never makes a string to check a timestamp.
  */
 export function isRfc3339Bytes(buf: Buffer, s: number, e: number): boolean {
-  const n = e - s;
-  if (n < 20) return false;
+  return e - s >= 20 && isRfc3339Head(buf, s) && isRfc3339Rest(buf, s + 19, e);
+}
+
+/**
+ * The first 19 bytes of an RFC 3339 `date-time`, `YYYY-MM-DDTHH:MM:SS` (the caller knows there are 20+):
+ * a valid date and time of day, at fixed offsets. Split from the rest so that the syslog writer can skip
+ * it when these 19 bytes are those it checked last (a log's timestamps share their second).
+ */
+export function isRfc3339Head(buf: Buffer, s: number): boolean {
   const yHi = twoDigits(buf, s);
   const yLo = twoDigits(buf, s + 2);
   if (yHi < 0 || yLo < 0 || buf[s + 4] !== DASH || buf[s + 7] !== DASH) return false;
@@ -418,8 +412,11 @@ export function isRfc3339Bytes(buf: Buffer, s: number, e: number): boolean {
   const minute = twoDigits(buf, s + 14);
   const second = twoDigits(buf, s + 17);
   if (buf[s + 13] !== COLON || buf[s + 16] !== COLON) return false;
-  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) return false;
-  let i = s + 19;
+  return hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 60;
+}
+
+/** What follows `YYYY-MM-DDTHH:MM:SS` at i, up to e: an optional `.fraction`, then `Z` or `±hh:mm`. */
+export function isRfc3339Rest(buf: Buffer, i: number, e: number): boolean {
   if (buf[i] === 0x2e) {
     const fs = ++i;
     while (i < e && digitAt(buf, i) >= 0) i++;
@@ -504,7 +501,7 @@ function unescapeParam(buf: Buffer, s: number, e: number): Buffer {
   return out.subarray(0, w);
 }
 
-/** Parses STRUCTURED-DATA already validated by scanSyslog (`f.sdStart`..`f.sdEnd`). */
+/** Parses STRUCTURED-DATA already validated by scanSyslog (`f.sd.start`..`f.sd.end`). */
 export function parseStructuredData(buf: Buffer, s: number, e: number): StructuredData {
   const sd: StructuredData = {};
   let p = s;
@@ -548,16 +545,16 @@ function text(buf: Buffer, s: number, e: number): string {
  */
 export function fieldsToRecord(buf: Buffer, f: SyslogFields, receivedAt: number): LogRecord {
   let ts: string;
-  if (f.tsKind === TS_RFC3339) ts = buf.toString('latin1', f.tsStart, f.tsEnd);
-  else if (f.tsKind === TS_BSD) ts = bsdTimestampToIso(buf, f.tsStart, f.tsEnd, receivedAt);
+  if (f.tsKind === TS_RFC3339) ts = buf.toString('latin1', f.ts.start, f.ts.end);
+  else if (f.tsKind === TS_BSD) ts = bsdTimestampToIso(buf, f.ts.start, f.ts.end, receivedAt);
   else ts = new Date(receivedAt).toISOString();
-  const record: LogRecord = { ts, level: SEVERITY_LEVEL[f.severity]!, msg: text(buf, f.msgStart, f.msgEnd) };
-  if (f.appStart >= 0) record.service = text(buf, f.appStart, f.appEnd);
-  if (f.hostStart >= 0) record.host = text(buf, f.hostStart, f.hostEnd);
+  const record: LogRecord = { ts, level: SEVERITY_LEVEL[f.severity]!, msg: text(buf, f.msg.start, f.msg.end) };
+  if (f.app.start >= 0) record.service = text(buf, f.app.start, f.app.end);
+  if (f.host.start >= 0) record.host = text(buf, f.host.start, f.host.end);
   const attrs: Record<string, unknown> = { facility: FACILITIES[f.facility]!, severity: SEVERITIES[f.severity]! };
-  if (f.procStart >= 0) attrs.procid = text(buf, f.procStart, f.procEnd);
-  if (f.msgidStart >= 0) attrs.msgid = text(buf, f.msgidStart, f.msgidEnd);
-  if (f.sdStart >= 0) attrs.sd = parseStructuredData(buf, f.sdStart, f.sdEnd);
+  if (f.proc.start >= 0) attrs.procid = text(buf, f.proc.start, f.proc.end);
+  if (f.msgid.start >= 0) attrs.msgid = text(buf, f.msgid.start, f.msgid.end);
+  if (f.sd.start >= 0) attrs.sd = parseStructuredData(buf, f.sd.start, f.sd.end);
   record.attrs = attrs;
   return record;
 }

@@ -12,7 +12,8 @@ import { FACILITIES, SEVERITIES, SEVERITY_LEVEL } from './names.ts';
 import {
   bsdTimestampToIso,
   fieldsToRecord,
-  isRfc3339Bytes,
+  isRfc3339Head,
+  isRfc3339Rest,
   scanSyslog,
   SyslogFields,
   TS_BSD,
@@ -328,6 +329,9 @@ export class SyslogRecordWriter {
   private bsdIso: Words = words('');
   private bsdAnchor = 0;
   private readonly sdMarks = new Int32Array(MAX_SD_TRACKED * 2);
+  /** the first 20 bytes of the last RFC 3339 TIMESTAMP whose first 19 passed isRfc3339Head, as words */
+  private readonly tsHead = new Int32Array(5);
+  private tsHeadOk = false;
   /** the input buffer of the last add() and a DataView on it (a new one per input chunk, not per message) */
   private src: Buffer = Buffer.alloc(0);
   private sv: DataView = viewOf(this.src);
@@ -461,7 +465,7 @@ export class SyslogRecordWriter {
     if (e - p === 1 && src[p] === DASH) {
       o = putWords(this.receivedWords(), dv, o);
     } else {
-      if (!isRfc3339Bytes(src, p, e)) return R_TIMESTAMP;
+      if (!this.rfc3339(src, sv, p, e)) return R_TIMESTAMP;
       let i = p;
       for (; i + 4 <= e; i += 4, o += 4) dv.setInt32(o, sv.getInt32(i, true), true);
       for (; i < e; i++) dst[o++] = src[i]!;
@@ -513,6 +517,31 @@ export class SyslogRecordWriter {
     if (o < 0) return o;
     dst[o++] = QUOTE;
     return o;
+  }
+
+  /**
+   * isRfc3339Bytes(src, p, e), the `YYYY-MM-DDTHH:MM:SS` part checked only when it differs from the last
+   * one that passed (compared as 5 words: bytes 0-19, the 20th checked again below): a log's timestamps
+   * share their second, so most messages check only their fraction and zone (issue 21.1).
+   */
+  private rfc3339(src: Buffer, sv: DataView, p: number, e: number): boolean {
+    if (e - p < 20) return false;
+    const head = this.tsHead;
+    const w0 = sv.getInt32(p, true);
+    const w1 = sv.getInt32(p + 4, true);
+    const w2 = sv.getInt32(p + 8, true);
+    const w3 = sv.getInt32(p + 12, true);
+    const w4 = sv.getInt32(p + 16, true);
+    if (w0 !== head[0] || w1 !== head[1] || w2 !== head[2] || w3 !== head[3] || w4 !== head[4] || !this.tsHeadOk) {
+      if (!isRfc3339Head(src, p)) return false;
+      head[0] = w0;
+      head[1] = w1;
+      head[2] = w2;
+      head[3] = w3;
+      head[4] = w4;
+      this.tsHeadOk = true;
+    }
+    return isRfc3339Rest(src, p + 19, e);
   }
 
   /**
@@ -653,27 +682,27 @@ export class SyslogRecordWriter {
     const dv = this.out.view;
     let p = putWords(K_TS, dv, this.out.len);
     if (f.tsKind === TS_RFC3339) {
-      for (let i = f.tsStart; i < f.tsEnd; i++) dst[p++] = src[i]!;
+      for (let i = f.ts.start; i < f.ts.end; i++) dst[p++] = src[i]!;
     } else if (f.tsKind === TS_BSD) {
-      p = putWords(this.bsdTimestamp(src, f.tsStart, f.tsEnd), dv, p);
+      p = putWords(this.bsdTimestamp(src, f.ts.start, f.ts.end), dv, p);
     } else {
       p = putWords(this.receivedWords(), dv, p);
     }
     p = putWords(K_LEVEL[f.severity]!, dv, p);
-    if (f.hostStart >= 0) p = putMember(K_HOST, src, sv, f.hostStart, f.hostEnd, dst, dv, p);
+    if (f.host.start >= 0) p = putMember(K_HOST, src, sv, f.host.start, f.host.end, dst, dv, p);
     if (p < 0) return p;
-    if (f.appStart >= 0) p = putMember(K_SERVICE, src, sv, f.appStart, f.appEnd, dst, dv, p);
+    if (f.app.start >= 0) p = putMember(K_SERVICE, src, sv, f.app.start, f.app.end, dst, dv, p);
     if (p < 0) return p;
     p = putWords(K_ATTRS[f.pri]!, dv, p);
-    if (f.procStart >= 0) p = putMember(K_PROCID, src, sv, f.procStart, f.procEnd, dst, dv, p);
+    if (f.proc.start >= 0) p = putMember(K_PROCID, src, sv, f.proc.start, f.proc.end, dst, dv, p);
     if (p < 0) return p;
-    if (f.msgidStart >= 0) p = putMember(K_MSGID, src, sv, f.msgidStart, f.msgidEnd, dst, dv, p);
+    if (f.msgid.start >= 0) p = putMember(K_MSGID, src, sv, f.msgid.start, f.msgid.end, dst, dv, p);
     if (p < 0) return p;
-    if (f.sdStart >= 0) {
-      p = this.transcodeSd(src, f.sdStart, f.sdEnd, dst, p);
+    if (f.sd.start >= 0) {
+      p = this.transcodeSd(src, f.sd.start, f.sd.end, dst, p);
       if (p < 0) return p;
     }
-    return putMember(K_MSG, src, sv, f.msgStart, f.msgEnd, dst, dv, p);
+    return putMember(K_MSG, src, sv, f.msg.start, f.msg.end, dst, dv, p);
   }
 
   /** A BSD timestamp as RFC 3339 bytes, converted once per distinct timestamp (per second of log). */
