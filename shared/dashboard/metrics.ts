@@ -103,7 +103,7 @@ const ARCHIVER_REJECTS = ['not_lsp_message'];
 
 /**
  * Why a TLS handshake failed, as the TLS lanes count it (day 13's classifier, lessons/day13/tls-failures.ts;
- * tests/dashboard-vocabulary.test.ts holds the two lists equal).
+ * tests/metrics-reasons.test.ts holds the two lists equal).
  */
 export const TLS_FAILURE_REASONS = [
   'plaintext',
