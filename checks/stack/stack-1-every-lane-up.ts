@@ -5,7 +5,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { encodeHello } from '../../shared/protocol/frame.ts';
-import { expectTrue, fail, show, waitFor } from '../harness/assert.ts';
+import { expectTrue, show, waitFor } from '../harness/assert.ts';
 import { tail } from '../harness/process.ts';
 import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
@@ -20,8 +20,7 @@ import {
   laneOf,
   syslogPorts,
   getJson,
-  getText,
-  type Health,
+  dashboardOf,
   connectTcp,
   write,
   waitForMsgs,
@@ -100,31 +99,21 @@ export const stack_1: Check = {
         received: show(l),
       });
     }
-    const dash = stack.dashboard;
-    if (!dash) fail({ expected: 'the dashboard URL in the ready line ("dashboard")', received: 'none' });
+    const dashboard = dashboardOf(stack);
+    const dash = dashboard.url;
     // every lane up on the dashboard: stats.json fresh and its pid alive
-    let health: Health | undefined;
-    await waitFor(
-      async () =>
-        (health = await getJson<Health>(dash, 'api/health')).lanes.length === want.length &&
-        health.lanes.every((l) => l.alive),
-      {
-        timeoutMs: 10_000,
-        what: 'every lane up on /api/health',
-        signal: ctx.signal,
-        received: () => show(health?.lanes),
-        hint: 'a lane is up when its stats.json is rewritten (at least every second, COURSE.md (what a receiver writes)) and names a running pid',
-      },
+    await dashboard.waitHealth(
+      ctx,
+      'every lane up on /api/health',
+      (h) => h.lanes.length === want.length && h.lanes.every((l) => l.alive),
+      10_000,
+      'a lane is up when its stats.json is rewritten (at least every second, COURSE.md (what a receiver writes)) and names a running pid',
     );
-    const metrics = await getText(dash, 'metrics');
+    const laneUp = await dashboard.laneUp();
     for (const id of want) {
-      expectTrue(metrics.includes(`logstream_lane_up{lane="${id}"} 1`), {
+      expectTrue(laneUp.includes(`logstream_lane_up{lane="${id}"} 1`), {
         expected: `logstream_lane_up{lane="${id}"} 1 in /metrics`,
-        received:
-          metrics
-            .split('\n')
-            .filter((l) => l.startsWith('logstream_lane_up'))
-            .join('\n') || '(none)',
+        received: laneUp,
       });
     }
 

@@ -3,10 +3,8 @@ import type { Check } from '../harness/types.ts';
 import {
   HOST,
   SHORT_HOST,
-  startStack,
+  startSyslogLane,
   withStacks,
-  laneOf,
-  syslogPorts,
   waitForMsgs,
   expectFields,
   run,
@@ -21,8 +19,7 @@ export const stack_2: Check = {
   timeoutMs: 60_000,
   run: withStacks(async (ctx) => {
     const logger = needProgram('logger', 'bsdutils');
-    const stack = await startStack(ctx, { lanes: ['syslog'] });
-    const { tcp, udp, host } = syslogPorts(stack);
+    const { tcp, udp, host, dataDir } = await startSyslogLane(ctx);
     const n = randInt(ctx.rng, 1000, 9999);
     const sd = ['--sd-id', 'zoo@32473', '--sd-param', 'tiger="hungry"', '--sd-param', `n="${n}"`];
     const cases = [
@@ -57,7 +54,7 @@ export const stack_2: Check = {
       await run(logger, ['--server', host, ...c.args, '-t', 'lab-app', '--id=4242', '-p', 'local0.err', c.msg]);
     const got = await waitForMsgs(
       ctx,
-      laneOf(stack, 'syslog').dataDir,
+      dataDir,
       cases.map((c) => c.msg),
       'one record per logger message',
     );

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { startRsyslog, type Rsyslog } from '../../tests/support/rsyslog-peer.ts';
+import { forwardingConfig, loggerToSocket, startRsyslog, type Rsyslog } from '../../tests/support/rsyslog-peer.ts';
 import { expectTrue, fail, show, waitFor } from '../harness/assert.ts';
 import type { PersistedRecord } from '../harness/persisted.ts';
 import { randInt } from '../harness/rng.ts';
@@ -7,10 +7,8 @@ import type { Check } from '../harness/types.ts';
 import {
   HOST,
   SHORT_HOST,
-  startStack,
+  startSyslogLane,
   withStacks,
-  laneOf,
-  syslogPorts,
   recordsIn,
   msgOf,
   expectFields,
@@ -27,8 +25,7 @@ export const stack_3: Check = {
   run: withStacks(async (ctx) => {
     needProgram('rsyslogd', 'rsyslog');
     const logger = needProgram('logger', 'bsdutils');
-    const stack = await startStack(ctx, { lanes: ['syslog'] });
-    const { tcp } = syslogPorts(stack);
+    const { tcp, dataDir } = await startSyslogLane(ctx);
     const dir = await ctx.tmp();
     const sock = path.join(dir, 'log.sock');
     let rsyslog: Rsyslog | undefined;
@@ -36,13 +33,7 @@ export const stack_3: Check = {
       rsyslog = await startRsyslog({
         dir,
         readyPath: sock,
-        config: `
-module(load="imuxsock" SysSock.Use="off")
-input(type="imuxsock" Socket="${sock}" ruleset="fwd" UseSpecialParser="off" ParseHostname="on")
-ruleset(name="fwd") {
-action(type="omfwd" target="127.0.0.1" port="${tcp}" protocol="tcp" TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format")
-action(type="omfwd" target="127.0.0.1" port="${tcp}" protocol="tcp" template="RSYSLOG_TraditionalForwardFormat")
-}`,
+        config: forwardingConfig(sock, tcp),
       });
     } catch (err) {
       fail({
@@ -54,24 +45,7 @@ action(type="omfwd" target="127.0.0.1" port="${tcp}" protocol="tcp" template="RS
     try {
       const n = randInt(ctx.rng, 1000, 9999);
       const msgs = [1, 2, 3].map((i) => `via rsyslog ${n}-${i}`);
-      for (const [i, m] of msgs.entries())
-        await run(logger, [
-          '-u',
-          sock,
-          '--rfc5424',
-          '--sd-id',
-          'req@32473',
-          '--sd-param',
-          `n="${i + 1}"`,
-          '--msgid',
-          'RQ',
-          '-t',
-          'rs-app',
-          '-p',
-          'local3.warning',
-          m,
-        ]);
-      const dataDir = laneOf(stack, 'syslog').dataDir;
+      for (const [i, m] of msgs.entries()) await run(logger, loggerToSocket(sock, i + 1, m));
       let last: PersistedRecord[] = [];
       await waitFor(
         async () => {

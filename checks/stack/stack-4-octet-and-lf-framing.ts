@@ -3,17 +3,7 @@ import { expectTrue, show } from '../harness/assert.ts';
 import { readRejects } from '../harness/persisted.ts';
 import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
-import {
-  startStack,
-  withStacks,
-  laneOf,
-  syslogPorts,
-  connectTcp,
-  write,
-  waitForMsgs,
-  expectFields,
-  octet,
-} from './support.ts';
+import { startSyslogLane, withStacks, connectTcp, write, waitForMsgs, expectFields, octet } from './support.ts';
 
 export const stack_4: Check = {
   id: 'stack.4',
@@ -21,8 +11,7 @@ export const stack_4: Check = {
   points: 10,
   timeoutMs: 45_000,
   run: withStacks(async (ctx) => {
-    const stack = await startStack(ctx, { lanes: ['syslog'] });
-    const { tcp, host } = syslogPorts(stack);
+    const { tcp, host, dataDir } = await startSyslogLane(ctx);
     const n = randInt(ctx.rng, 1000, 9999);
     const msg = (kind: string, i: number) =>
       `<134>1 2026-11-26T10:00:0${i}.000Z web-${i} framing-app - - - ${kind} ${n} #${i}`;
@@ -50,12 +39,7 @@ export const stack_4: Check = {
         }
       };
       await Promise.all([pieces(octetConn, o), pieces(lfConn, l), pieces(mixedConn, m)]);
-      const got = await waitForMsgs(
-        ctx,
-        laneOf(stack, 'syslog').dataDir,
-        texts,
-        'every message of the three connections',
-      );
+      const got = await waitForMsgs(ctx, dataDir, texts, 'every message of the three connections');
       for (const t of texts) {
         const i = Number(t.slice(t.indexOf('#') + 1));
         expectFields(
@@ -70,7 +54,7 @@ export const stack_4: Check = {
           t,
         );
       }
-      const rejects = (await readRejects(laneOf(stack, 'syslog').dataDir)).rejects;
+      const rejects = (await readRejects(dataDir)).rejects;
       expectTrue(rejects.length === 0, {
         expected: 'no rejects',
         received: show(rejects.map((r) => r.reject)),

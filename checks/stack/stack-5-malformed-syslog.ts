@@ -4,10 +4,8 @@ import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
 import {
   PERSIST_MS,
-  startStack,
+  startSyslogLane,
   withStacks,
-  laneOf,
-  syslogPorts,
   connectTcp,
   write,
   recordsIn,
@@ -22,12 +20,7 @@ export const stack_5: Check = {
   points: 15,
   timeoutMs: 45_000,
   run: withStacks(async (ctx) => {
-    const stack = await startStack(ctx, {
-      lanes: ['syslog'],
-      config: { lanes: { syslog: { receiverArgs: ['--max-message-bytes', '1024'] } } },
-    });
-    const { tcp, host } = syslogPorts(stack);
-    const dataDir = laneOf(stack, 'syslog').dataDir;
+    const { tcp, host, dataDir } = await startSyslogLane(ctx, ['--max-message-bytes', '1024']);
     const n = randInt(ctx.rng, 1000, 9999);
     const good = (i: number) => `<13>1 - h bad-input-app - - - good ${n} ${i}`;
     const a = await connectTcp(host, tcp);

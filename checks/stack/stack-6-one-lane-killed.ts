@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { expectTrue, fail, show, waitFor } from '../harness/assert.ts';
+import { expectTrue, show } from '../harness/assert.ts';
 import { tail } from '../harness/process.ts';
 import { randInt } from '../harness/rng.ts';
 import type { Check } from '../harness/types.ts';
@@ -11,8 +11,7 @@ import {
   withStacks,
   laneOf,
   syslogPorts,
-  getJson,
-  getText,
+  dashboardOf,
   type Health,
   waitForMsgs,
 } from './support.ts';
@@ -25,54 +24,40 @@ export const stack_6: Check = {
   timeoutMs: 60_000,
   run: withStacks(async (ctx) => {
     const stack = await startStack(ctx, { lanes: ['day08', 'syslog'], dashboard: true });
-    const dash = stack.dashboard;
-    if (!dash) fail({ expected: 'the dashboard URL in the ready line', received: 'none' });
-    let health: Health | undefined;
+    const dashboard = dashboardOf(stack);
     const status = (h: Health | undefined, id: string) => h?.lanes.find((l) => l.name === id);
-    await waitFor(
-      async () => {
-        health = await getJson<Health>(dash, 'api/health');
-        return ['day08', 'syslog'].every((id) => status(health, id)?.alive);
-      },
-      {
-        timeoutMs: 10_000,
-        what: 'both lanes up on /api/health',
-        signal: ctx.signal,
-        received: () => show(health?.lanes),
-        hint: 'a lane is up when its stats.json is fresh and names a running pid',
-      },
+    await dashboard.waitHealth(
+      ctx,
+      'both lanes up on /api/health',
+      (h) => ['day08', 'syslog'].every((id) => status(h, id)?.alive),
+      10_000,
+      'a lane is up when its stats.json is fresh and names a running pid',
     );
     const victim = laneOf(stack, 'day08');
     process.kill(victim.pid, 'SIGKILL');
     const killedAt = Date.now();
-    await waitFor(async () => status((health = await getJson<Health>(dash, 'api/health')), 'day08')?.alive === false, {
-      timeoutMs: DOWN_WITHIN_MS,
-      what: 'the killed lane (day08) reported down on /api/health',
-      signal: ctx.signal,
-      received: () => show(health?.lanes),
-      hint: 'the dashboard checks the pid stats.json names, and marks a lane whose stats are stale as down',
-    });
+    await dashboard.waitHealth(
+      ctx,
+      'the killed lane (day08) reported down on /api/health',
+      (h) => status(h, 'day08')?.alive === false,
+      DOWN_WITHIN_MS,
+      'the dashboard checks the pid stats.json names, and marks a lane whose stats are stale as down',
+    );
     ctx.log(`day08 shown down ${Date.now() - killedAt} ms after the kill`);
     expectTrue(!stack.exited(), {
       expected: 'the stack to keep running after one lane died',
       received: `it exited; stderr:\n${tail(stack.stderr())}`,
       hint: 'laneExit: carry-on (stack.config.json)',
     });
-    const s = status(await getJson<Health>(dash, 'api/health'), 'syslog');
+    const s = status(await dashboard.health(), 'syslog');
     expectTrue(s?.alive === true && alive(laneOf(stack, 'syslog').pid), {
       expected: 'the syslog lane still up',
       received: show(s),
     });
-    const metrics = await getText(dash, 'metrics');
+    const laneUp = await dashboard.laneUp();
     expectTrue(
-      metrics.includes('logstream_lane_up{lane="day08"} 0') && metrics.includes('logstream_lane_up{lane="syslog"} 1'),
-      {
-        expected: '/metrics: logstream_lane_up 0 for day08 and 1 for syslog',
-        received: metrics
-          .split('\n')
-          .filter((l) => l.startsWith('logstream_lane_up'))
-          .join('\n'),
-      },
+      laneUp.includes('logstream_lane_up{lane="day08"} 0') && laneUp.includes('logstream_lane_up{lane="syslog"} 1'),
+      { expected: '/metrics: logstream_lane_up 0 for day08 and 1 for syslog', received: laneUp },
     );
     // and the survivor still takes records (a datagram: this check is about isolation, not framing)
     const msg = `after the kill ${randInt(ctx.rng, 1000, 9999)}`;

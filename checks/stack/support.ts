@@ -258,6 +258,22 @@ export function syslogPorts(stack: Stack): { tcp: number; udp: number; tls: numb
   return { tcp: p.tcp, udp: p.udp, tls: p.tls, host: lane.host };
 }
 
+export interface SyslogLane {
+  stack: Stack;
+  tcp: number;
+  udp: number;
+  tls: number | null;
+  host: string;
+  dataDir: string;
+}
+
+/** A stack of the syslog lane alone (`receiverArgs`: more flags for its receiver), with its ports and data dir. */
+export async function startSyslogLane(ctx: CheckContext, receiverArgs?: string[]): Promise<SyslogLane> {
+  const config = receiverArgs ? { config: { lanes: { syslog: { receiverArgs } } } } : {};
+  const stack = await startStack(ctx, { lanes: ['syslog'], ...config });
+  return { stack, ...syslogPorts(stack), dataDir: laneOf(stack, 'syslog').dataDir };
+}
+
 export async function getJson<T>(base: string, route: string): Promise<T> {
   const url = new URL(route, base);
   let res: Response;
@@ -282,6 +298,47 @@ export async function getText(base: string, route: string): Promise<string> {
 }
 
 export type Health = { lanes: Array<{ name: string; alive: boolean; reason?: string }> };
+
+/** What stack.1 and stack.6 ask the dashboard of a stack started with `dashboard: true` (scripts/dashboard.ts). */
+export interface Dashboard {
+  url: string;
+  health(): Promise<Health>;
+  /** Waits until /api/health satisfies `cond`; returns that answer. */
+  waitHealth(
+    ctx: CheckContext,
+    what: string,
+    cond: (h: Health) => boolean,
+    timeoutMs: number,
+    hint: string,
+  ): Promise<Health>;
+  /** The logstream_lane_up lines of /metrics ('(none)' when there are none). */
+  laneUp(): Promise<string>;
+}
+
+export function dashboardOf(stack: Stack): Dashboard {
+  const url = stack.dashboard;
+  if (!url) fail({ expected: 'the dashboard URL in the ready line ("dashboard")', received: 'none' });
+  const health = () => getJson<Health>(url, 'api/health');
+  return {
+    url,
+    health,
+    async waitHealth(ctx, what, cond, timeoutMs, hint) {
+      let last: Health | undefined;
+      await waitFor(async () => cond((last = await health())), {
+        timeoutMs,
+        what,
+        signal: ctx.signal,
+        received: () => show(last?.lanes),
+        hint,
+      });
+      return last!;
+    },
+    async laneUp() {
+      const lines = (await getText(url, 'metrics')).split('\n').filter((l) => l.startsWith('logstream_lane_up'));
+      return lines.join('\n') || '(none)';
+    },
+  };
+}
 
 export function connectTcp(host: string, port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {

@@ -15,7 +15,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCerts, type CertSet } from '../../shared/tls/certs.ts';
 import { freePort } from '../../shared/free-port.ts';
-import { findProgram, startRsyslog, waitFor, type Rsyslog } from '../../tests/support/rsyslog-peer.ts';
+import {
+  findProgram,
+  forwardingConfig,
+  loggerToSocket,
+  startRsyslog,
+  waitFor,
+  type Rsyslog,
+} from '../../tests/support/rsyslog-peer.ts';
 import { RecordOutput } from '../../shared/protocol/syslog/writer.ts';
 import { InlineSyslogParser, WorkerSyslogParser, type ParsedBatch, type SyslogStreamParser } from './syslog-parser.ts';
 
@@ -515,34 +522,12 @@ describe('rsyslog as a client → syslog lane', () => {
       dir,
       global: `DefaultNetstreamDriverCAFile="${certs.ca.cert}" DefaultNetstreamDriverCertFile="${client.cert}" DefaultNetstreamDriverKeyFile="${client.key}"`,
       readyPath: sock,
-      config: `
-module(load="imuxsock" SysSock.Use="off")
-input(type="imuxsock" Socket="${sock}" ruleset="fwd" UseSpecialParser="off" ParseHostname="on")
-ruleset(name="fwd") {
-  action(type="omfwd" target="127.0.0.1" port="${rx.ports.tcp}" protocol="tcp" TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format")
-  action(type="omfwd" target="127.0.0.1" port="${rx.ports.tcp}" protocol="tcp" template="RSYSLOG_TraditionalForwardFormat")
-  action(type="omfwd" target="127.0.0.1" port="${rx.ports.tls}" protocol="tcp" TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"
-         StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost")
-}`,
+      config: forwardingConfig(sock, rx.ports.tcp!, [
+        `action(type="omfwd" target="127.0.0.1" port="${rx.ports.tls}" protocol="tcp" TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"
+         StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost")`,
+      ]),
     });
-    for (let i = 1; i <= 3; i++) {
-      run(LOGGER!, [
-        '-u',
-        sock,
-        '--rfc5424',
-        '--sd-id',
-        'req@32473',
-        '--sd-param',
-        `n="${i}"`,
-        '--msgid',
-        'RQ',
-        '-t',
-        'rs-app',
-        '-p',
-        'local3.warning',
-        `via rsyslog ${i}`,
-      ]);
-    }
+    for (let i = 1; i <= 3; i++) run(LOGGER!, loggerToSocket(sock, i, `via rsyslog ${i}`));
     const rs = await rx.until(
       (r) => [1, 2, 3].every((i) => byMsg(r, `via rsyslog ${i}`).length === 3),
       'each message three times (octet TCP, LF TCP, TLS)',

@@ -80,6 +80,34 @@ export interface Rsyslog {
   stop(): Promise<void>;
 }
 
+/**
+ * The config of an rsyslogd that forwards what programs log to its unix socket `sock` (imuxsock: `logger -u sock`)
+ * to a syslog receiver on 127.0.0.1:`tcpPort`, each message twice with omfwd over TCP: octet-counted RFC 5424 and
+ * LF-framed traditional (RFC 3164). `more`: further actions of the same ruleset (e.g. a TLS one). One copy for the
+ * lane's test and check stack.3 (issue 22).
+ */
+export function forwardingConfig(sock: string, tcpPort: number, more: string[] = []): string {
+  const omfwd = `action(type="omfwd" target="127.0.0.1" port="${tcpPort}" protocol="tcp"`;
+  return [
+    'module(load="imuxsock" SysSock.Use="off")',
+    `input(type="imuxsock" Socket="${sock}" ruleset="fwd" UseSpecialParser="off" ParseHostname="on")`,
+    'ruleset(name="fwd") {',
+    `  ${omfwd} TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format")`,
+    `  ${omfwd} template="RSYSLOG_TraditionalForwardFormat")`,
+    ...more.map((action) => `  ${action}`),
+    '}',
+  ].join('\n');
+}
+
+/**
+ * util-linux `logger` arguments that write `msg` to the unix socket `sock` as RFC 5424 from app rs-app at
+ * local3.warning, with structured data [req@32473 n="`n`"] and MSGID RQ: what the forwarding tests send.
+ */
+export function loggerToSocket(sock: string, n: number, msg: string): string[] {
+  const sd = ['--sd-id', 'req@32473', '--sd-param', `n="${n}"`];
+  return ['-u', sock, '--rfc5424', ...sd, '--msgid', 'RQ', '-t', 'rs-app', '-p', 'local3.warning', msg];
+}
+
 /** Starts rsyslogd in the foreground with the given config and waits until it is ready. */
 export async function startRsyslog(opts: RsyslogOptions): Promise<Rsyslog> {
   const bin = findProgram('rsyslogd');
