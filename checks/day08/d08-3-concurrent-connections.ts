@@ -8,14 +8,16 @@ import { type Rec, SPLIT, startReceiver, line, waitForIds, waitForStat, randomMs
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
+// 20 connections served at once, 500 records each: the 10,000 of the title.
+const CONNS = 20;
+const PER = 500;
+
 export const d08_3: Check = {
   id: 'd08.3',
   title: '10,000 records from 20 concurrent connections, each persisted exactly once',
   points: 15,
   timeoutMs: 60_000,
   async run(ctx) {
-    const CONNS = 20;
-    const PER = 500;
     const total = CONNS * PER;
     const { rx, dataDir } = await startReceiver(ctx);
     const sent = new Map<string, Rec>();

@@ -3,6 +3,12 @@ import { expectTrue, fail, show } from '../harness/assert.ts';
 import type { Check } from '../harness/types.ts';
 import { at } from '../harness/kit/records.ts';
 
+// The backoff under test (--backoff-base-ms, --backoff-cap-ms) and the failed connects before the shipper gives up.
+const BASE = 50;
+const CAP = 400;
+const ATTEMPTS = 8;
+const TOL = 300; // a busy machine only ever makes a delay longer
+
 export const d09_10: Check = {
   id: 'd09.10',
   exclusive: true,
@@ -10,10 +16,6 @@ export const d09_10: Check = {
   points: 10,
   timeoutMs: 40_000,
   async run(ctx) {
-    const BASE = 50;
-    const CAP = 400;
-    const ATTEMPTS = 8;
-    const TOL = 300; // a busy machine only ever makes a delay longer
     // Two servers of our own that accept and at once close every connection: each attempt fails.
     const servers = await Promise.all([0, 1].map(() => closingServer()));
     try {

@@ -13,14 +13,16 @@ import {
   withReceiverDown,
 } from './support.ts';
 
+// N records read while the receiver is down, Q of them held in memory (--queue-records): N - Q must be dropped.
+const N = 5000;
+const Q = 1000;
+
 export const d09_7: Check = {
   id: 'd09.7',
   title: 'Overflow: drop-newest / drop-oldest drop exactly what they report; the receiver counts the gap',
   points: 10,
   timeoutMs: 60_000,
   async run(ctx) {
-    const N = 5000;
-    const Q = 1000;
     for (const policy of ['drop-newest', 'drop-oldest'] as const) {
       const flags = [
         '--generate',

@@ -6,14 +6,16 @@ import { exitedWith } from '../harness/kit/exit.ts';
 import { idOf, rxOf, where } from '../harness/kit/records.ts';
 import { startReceiver, doneLine, statsNow, waitForStreamCounts } from './support.ts';
 
+// The 10,000 records of the title, at 20,000 records/s (--rate): gentle enough for loopback UDP to lose none.
+const N = 10_000;
+const RATE = 20_000;
+
 export const d10_2: Check = {
   id: 'd10.2',
   title: '10,000 records through the shipper at a gentle rate: all delivered, none duplicated, _rx has stream and seq',
   points: 10,
   timeoutMs: 60_000,
   async run(ctx) {
-    const N = 10_000;
-    const RATE = 20_000;
     const { rx, dataDir } = await startReceiver(ctx);
     const stream = randInt(ctx.rng, 1, 0xffff_fff0);
     const seed = randInt(ctx.rng, 1, 1_000_000);

@@ -11,6 +11,7 @@ import {
   expectReadyLine,
   RECEIVER_BASE,
   runByEnv,
+  type ContractCheckSpec,
   type ContractDirs,
   type ProgramContract,
 } from './contract.ts';
@@ -188,24 +189,19 @@ describe('contractCheck', () => {
     },
   };
 
+  /** The check of `programs` with its own steps `then`. */
+  const checkWith = (then: ContractCheckSpec['then'], points?: number) =>
+    contractCheck({ id: 'd99.1', title: 't', timeoutMs: 5, programs, runs: { timeoutMs: 1000 }, then, points });
+
   it('is given (0 points) unless it earns points, and runs the table in order, then its own steps', async () => {
     const { ctx, calls } = withTmp(keeper);
     let seen: ContractDirs | undefined;
-    const check = contractCheck({
-      id: 'd99.1',
-      title: 't',
-      timeoutMs: 5,
-      programs,
-      runs: { timeoutMs: 1000 },
-      then: async (_, dirs) => {
-        seen = dirs;
-        expect(await dirs.fresh('c')).toBe(await dirs.fresh('c')); // one path per name
-      },
+    const check = checkWith(async (_, dirs) => {
+      seen = dirs;
+      expect(await dirs.fresh('c')).toBe(await dirs.fresh('c')); // one path per name
     });
     expect(check).toMatchObject({ id: 'd99.1', given: true, points: 0, timeoutMs: 5 });
-    expect(
-      contractCheck({ id: 'x', title: 't', timeoutMs: 5, programs, runs: { timeoutMs: 1 }, points: 5 }),
-    ).not.toHaveProperty('given');
+    expect(checkWith(undefined, 5)).not.toHaveProperty('given');
     await check.run(ctx);
     expect(calls).toEqual([
       'receiver --help',
@@ -219,15 +215,7 @@ describe('contractCheck', () => {
   it('fails, and skips its own steps, when a program breaks the table', async () => {
     const { ctx } = withTmp((p, a) => (a.includes('--bogus') ? result({ exitCode: 0 }) : keeper(p, a)));
     let ran = false;
-    const check = contractCheck({
-      id: 'd99.1',
-      title: 't',
-      timeoutMs: 5,
-      programs,
-      runs: { timeoutMs: 1000 },
-      then: () => Promise.resolve(void (ran = true)),
-    });
-    const err = await failure(check.run(ctx));
+    const err = await failure(checkWith(() => Promise.resolve(void (ran = true))).run(ctx));
     expect((err as CheckFailure).expected).toContain('receiver --bogus');
     expect(ran).toBe(false);
   });
