@@ -291,7 +291,8 @@ function badField(
   values: Partial<Record<keyof typeof BASES, string[]>>,
   opts: { headerOnly?: boolean; maxPayloadBytes?: number } = {},
 ): ErrorCase[] {
-  const how = `${opts.headerOnly ? ', header only' : ''}${opts.maxPayloadBytes ? `, limit ${opts.maxPayloadBytes}` : ''}`;
+  const limit = opts.maxPayloadBytes ? `, limit ${opts.maxPayloadBytes}` : '';
+  const how = `${opts.headerOnly ? ', header only' : ''}${limit}`;
   return Object.entries(values).flatMap(([base, bad]) =>
     bad.map((v) => {
       const bytes = patch(BASES[base as keyof typeof BASES], offset, v);

@@ -32,7 +32,10 @@ interface Outcome {
   maxBuffered: number;
 }
 
-/** Feeds chunks to a fresh decoder (decodeStream: only LsError escapes, a decoder that threw stays dead); checks the memory bound. */
+/**
+ * Feeds chunks to a fresh decoder (decodeStream: only LsError escapes, a decoder that threw stays dead) and
+ * checks the memory bound.
+ */
 function decodeAll(chunks: readonly Buffer[], maxPayloadBytes: number): Outcome {
   const { frames, error, maxBuffered } = decodeStream(chunks, { maxPayloadBytes });
   if (error) asLsError(error); // and its code is one of the stable ones

@@ -1,7 +1,8 @@
 /**
  * The syslog scanner and its record mapping (CONVENTIONS.md §4 recipe), over the tables in scan-vectors.json:
- * real-world messages (each also through the one-pass writer, which must make the same record), the error table
- * (reason + code + offset); then timestamps, and a seeded property test. Replay a fuzz failure with LS_FUZZ_SEED=<seed>.
+ * real-world messages (each also through the one-pass writer, which must make the same record), the error
+ * table (reason + code + offset); then timestamps, and a seeded property test. Replay a fuzz failure with
+ * LS_FUZZ_SEED=<seed>.
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
