@@ -5,124 +5,74 @@
  * its records persisted and ACKed. Results: tests/abuse/last-run.json.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import zlib from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CODECS, zstdCodec } from '../../shared/protocol/codecs.ts';
 import { encodeFrame, encodeHello, encodePing, FIELD, FrameType, HEADER_SIZE } from '../../shared/protocol/frame.ts';
 import { encodeBatchPayload } from '../../shared/protocol/batch.ts';
 import { xxh32 } from '../../shared/protocol/lz4-frame.ts';
 import {
+  ABUSE_LIMITS,
+  abuseSuite,
   closed,
   goodLspClient,
-  limitArgs,
+  idleFlood,
   LspSession,
   mib,
   MiB,
   openMany,
   persistedOfStream,
   rawConnect,
-  readJson,
   record,
-  startReceiver,
-  underAttack,
+  resetStorm,
+  slowloris,
   waitFor,
-  writeSummary,
-  type AttackResult,
-  type RunningReceiver,
 } from './support.ts';
 
-const MAX_CONNECTIONS = 300;
-const IDLE_MS = 1500;
+const MAX_CONNECTIONS = ABUSE_LIMITS.maxConnections;
 
-let rx: RunningReceiver;
-const results: AttackResult[] = [];
-
-beforeAll(async () => {
-  rx = await startReceiver('day12', 'lessons/day12/receiver.ts', [
-    ...limitArgs({ maxConnections: MAX_CONNECTIONS, idleMs: IDLE_MS }),
-    '--fsync',
-    'interval',
-    '--fsync-interval-ms',
-    '20',
-    // every reject written: a case reads its rejects from rejects.ndjson (sampled at 100 a second by default)
-    '--rejects-per-second',
-    '0',
-  ]);
+const abuse = abuseSuite({
+  suite: 'lsp-day12',
+  receiver: {
+    name: 'day12',
+    file: 'lessons/day12/receiver.ts',
+    // every reject written: 'non-UTF-8 bytes' reads the rejects' lines (rejects.ndjson samples 100 a second by
+    // default); the other suites count rejects from stats.json, which counts every one
+    args: () => ['--fsync', 'interval', '--fsync-interval-ms', '20', '--rejects-per-second', '0'],
+  },
+  good: (rx) => goodLspClient(rx),
+  keep: ['lsp', 'rejects'],
 });
-
-afterAll(async () => {
-  const stats = await readJson(`${rx.dataDir}/stats.json`);
-  const stop = await rx.stop();
-  await writeSummary('lsp-day12', results, { exit: stop, lsp: stats?.['lsp'] ?? null });
-});
-
-/** One attack, while a good LSP/1 client (connected before it) keeps shipping and being ACKed. */
-async function attacked(
-  attack: string,
-  attackFn: () => Promise<Record<string, unknown> | void>,
-  opts: { budget?: number } = {},
-): Promise<AttackResult> {
-  return underAttack(results, rx, attack, await goodLspClient(rx), attackFn, opts);
-}
-
-const openCount = async () =>
-  ((await readJson(`${rx.dataDir}/stats.json`))?.['connections'] as { open?: number } | undefined)?.open;
 
 describe('LSP/1 receiver (day 12) under network abuse', () => {
   it('slowloris: 100 connections trickling a frame a byte at a time are cut by the idle timeout', async () => {
-    await attacked('slowloris (100 conns, 1 byte / 100 ms)', async () => {
-      const frame = encodeHello(1, { name: 'x'.repeat(200) });
-      const socks = await openMany(100, rx.port);
-      let i = 0;
-      const timer = setInterval(() => {
-        for (const s of socks) if (!s.destroyed) s.write(frame.subarray(i % frame.length, (i % frame.length) + 1));
-        i++;
-      }, 100);
-      try {
-        const t0 = Date.now();
-        await Promise.all(socks.map(closed)); // all cut, though bytes kept coming
-        return { connections: socks.length, cutAfterMs: Date.now() - t0, bytesEach: i };
-      } finally {
-        clearInterval(timer);
-      }
-    });
+    const frame = encodeHello(1, { name: 'x'.repeat(200) });
+    await abuse.attacked('slowloris (100 conns, 1 byte / 100 ms)', () =>
+      slowloris(abuse.rx.port, 100, (i) => frame.subarray(i % frame.length, (i % frame.length) + 1)),
+    );
   });
 
   it(`idle connections past the limit: ${MAX_CONNECTIONS * 5} opened, at most ${MAX_CONNECTIONS} held, the rest refused`, async () => {
-    await attacked(`idle flood (${MAX_CONNECTIONS * 5} conns, limit ${MAX_CONNECTIONS})`, async () => {
-      const socks = await openMany(MAX_CONNECTIONS * 5, rx.port);
-      // refused ones are closed at once by the receiver; the held ones by the idle timeout
-      const heldPeak = await waitFor('refusals', () => {
-        const open = socks.filter((s) => !s.destroyed).length;
-        return open <= MAX_CONNECTIONS ? open : 0;
-      });
-      await Promise.all(socks.map(closed));
-      await waitFor('connections.open back to 1 (the good client)', async () => (await openCount()) === 1);
-      return { attempted: socks.length, heldAtMost: heldPeak };
+    await abuse.attacked(`idle flood (${MAX_CONNECTIONS * 5} conns, limit ${MAX_CONNECTIONS})`, async () => {
+      const flood = await idleFlood(abuse.rx.port, MAX_CONNECTIONS * 5, MAX_CONNECTIONS);
+      await abuse.untilOpen(1); // the good client's
+      return flood;
     });
   });
 
   it('connect-and-reset storm: 2000 connections reset at once (half after half a frame)', async () => {
-    await attacked('connect/reset storm (2000)', async () => {
-      const half = encodeHello(1, { name: 'reset' }).subarray(0, 20);
-      let done = 0;
-      for (let round = 0; round < 20; round++) {
-        const socks = await openMany(100, rx.port);
-        for (const [i, s] of socks.entries()) {
-          if (i % 2) s.write(half);
-          s.resetAndDestroy();
-        }
-        done += socks.length;
-      }
-      await waitFor('connections.open back to 1 (the good client)', async () => (await openCount()) === 1);
-      return { resets: done };
+    await abuse.attacked('connect/reset storm (2000)', async () => {
+      const storm = await resetStorm(abuse.rx.port, encodeHello(1, { name: 'reset' }).subarray(0, 20));
+      await abuse.untilOpen(1); // the good client's
+      return storm;
     });
   });
 
   it('4 GiB declared length: NACK LS_ERR_TOO_LARGE at the header, nothing buffered', async () => {
-    await attacked('4 GiB declared length', async () => {
+    await abuse.attacked('4 GiB declared length', async () => {
       const codes: Array<string | undefined> = [];
       for (const len of [0xffffffff, 0x80000000, 4 * MiB + 1]) {
         const head = encodeFrame({
@@ -133,7 +83,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
           payload: Buffer.from('{}'),
         }).subarray(0, HEADER_SIZE);
         head.writeUInt32BE(len, FIELD.length);
-        const s = new LspSession(await rawConnect(rx.port));
+        const s = new LspSession(await rawConnect(abuse.rx.port));
         s.socket.write(head);
         s.socket.write(randomBytes(64 << 10)); // and a little of the "payload"
         codes.push(await s.nackCode());
@@ -146,10 +96,10 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
 
   it('decompression bombs for every codec: NACK LS_ERR_TOO_LARGE, memory bounded by the decoded limit', async () => {
     const bombs = await makeBombs();
-    await attacked(`decompression bombs (${Object.keys(bombs).join(', ')})`, async () => {
+    await abuse.attacked(`decompression bombs (${Object.keys(bombs).join(', ')})`, async () => {
       const got: Record<string, unknown> = {};
       for (const [name, { codec, payload, inflatesTo }] of Object.entries(bombs)) {
-        const s = new LspSession(await rawConnect(rx.port));
+        const s = new LspSession(await rawConnect(abuse.rx.port));
         // Every BATCH follows its stream's HELLO (a receiver refuses one that does not: LS_ERR_HELLO_REQUIRED).
         s.socket.write(encodeHello(77, { name: 'bomber' }));
         await s.until((fs) => fs.some((f) => f.type === FrameType.ACK));
@@ -164,7 +114,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
           code,
           wireKiB: Math.round(payload.length / 1024),
           inflatesToMiB: mib(inflatesTo),
-          rssPeakMiB: mib(rx.rss.peak),
+          rssPeakMiB: mib(abuse.rx.rss.peak),
         };
         // a compressed bomb is fatal; the raw 4 MiB line is only a record over the limit (rejected, ACKed)
         expect(code, name).toBe(codec === 0 ? 'ACK' : 'LS_ERR_TOO_LARGE');
@@ -176,7 +126,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
   });
 
   it('non-UTF-8 bytes: invalid records are rejected one by one, a non-UTF-8 HELLO is a NACK', async () => {
-    await attacked('non-UTF-8 records and HELLO', async () => {
+    await abuse.attacked('non-UTF-8 records and HELLO', async () => {
       const bad = [
         Buffer.from([0xff, 0xfe, 0x7b]),
         Buffer.concat([Buffer.from(record(1).slice(0, -2)), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]),
@@ -184,19 +134,19 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
         Buffer.from(`\ufeff${record(3)}`),
       ];
       const stream = 4242;
-      const s = new LspSession(await rawConnect(rx.port));
+      const s = new LspSession(await rawConnect(abuse.rx.port));
       s.socket.write(encodeHello(stream, { name: 'bad-bytes' }));
       const payload = Buffer.concat(bad.flatMap((b) => [b, Buffer.from('\n')]));
       s.socket.write(encodeFrame({ type: FrameType.BATCH, count: bad.length, stream, seq: 1, payload }));
       await s.until((fs) => fs.some((f) => f.type === FrameType.ACK && f.seq >= bad.length));
       s.socket.destroy();
-      const h = new LspSession(await rawConnect(rx.port));
+      const h = new LspSession(await rawConnect(abuse.rx.port));
       h.socket.write(encodeFrame({ type: FrameType.HELLO, stream: 1, payload: Buffer.from([0x7b, 0xff, 0x7d]) }));
       const helloNack = await h.nackCode();
       expect(helloNack).toBe('LS_ERR_PAYLOAD');
+      // the one place the rejects' lines are read (sampling off, see above): each names its stream and reason
       const rejects = await waitFor('4 rejects', async () => {
-        const { readFile } = await import('node:fs/promises');
-        const lines = (await readFile(`${rx.dataDir}/rejects.ndjson`, 'utf8').catch(() => ''))
+        const lines = (await readFile(`${abuse.rx.dataDir}/rejects.ndjson`, 'utf8').catch(() => ''))
           .split('\n')
           .filter((l) => l.includes(`"stream":${stream}`));
         return lines.length >= 4 ? lines.map((l) => (JSON.parse(l) as { reason: string }).reason) : undefined;
@@ -206,25 +156,25 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
   });
 
   it('deeply nested JSON: 20 000 levels in attrs are stored as sent, 60 000 nested arrays rejected', async () => {
-    await attacked('deeply nested JSON', async () => {
+    await abuse.attacked('deeply nested JSON', async () => {
       const deep = `{"ts":"2026-11-26T14:13:48Z","level":"info","msg":"deep","attrs":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`;
       const arrays = '['.repeat(30_000) + ']'.repeat(30_000);
       const stream = 4343;
-      const s = new LspSession(await rawConnect(rx.port));
+      const s = new LspSession(await rawConnect(abuse.rx.port));
       s.socket.write(encodeHello(stream, { name: 'deep' }));
       s.socket.write(
         encodeFrame({ type: FrameType.BATCH, count: 2, stream, seq: 1, payload: encodeBatchPayload([deep, arrays]) }),
       );
       await s.until((fs) => fs.some((f) => f.type === FrameType.ACK && f.seq >= 2));
       s.socket.destroy();
-      expect(await waitFor('deep record persisted', () => persistedOfStream(rx.dataDir, stream))).toBe(1);
+      expect(await waitFor('deep record persisted', () => persistedOfStream(abuse.rx.dataDir, stream))).toBe(1);
       return { persisted: 1, recordBytes: deep.length };
     });
   });
 
   it('PING flood from a client that never reads: the receiver stops reading it instead of queueing PONGs', async () => {
-    await attacked('PING flood, never reading (64 MiB of PINGs)', async () => {
-      const s = await rawConnect(rx.port);
+    await abuse.attacked('PING flood, never reading (64 MiB of PINGs)', async () => {
+      const s = await rawConnect(abuse.rx.port);
       s.pause(); // never read: PONGs pile up on the receiver's side
       const pings = Buffer.concat(Array.from({ length: 4096 }, (_, i) => encodePing(i))); // 112 KiB
       let sent = 0;
@@ -238,9 +188,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
       // the receiver paused this connection (shared/lsp-receiver.ts, counted in stats.json lsp.writeBlocked)
       const blocked = await waitFor(
         'lsp.writeBlocked in stats.json',
-        async () =>
-          ((await readJson(`${rx.dataDir}/stats.json`))?.['lsp'] as { writeBlocked?: number } | undefined)
-            ?.writeBlocked,
+        async () => ((await abuse.stats())?.['lsp'] as { writeBlocked?: number } | undefined)?.writeBlocked,
       );
       s.destroy();
       return { pingBytesOffered: sent, acceptedByKernelOrReceiver: accepted, writeBlocked: blocked };
@@ -248,8 +196,8 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
   });
 
   it('HELLO flood with 20 000 distinct stream ids (measured: per-stream state)', async () => {
-    await attacked('HELLO flood, 20 000 distinct streams', async () => {
-      const s = new LspSession(await rawConnect(rx.port));
+    await abuse.attacked('HELLO flood, 20 000 distinct streams', async () => {
+      const s = new LspSession(await rawConnect(abuse.rx.port));
       const n = 20_000;
       const base = 5_000_000;
       for (let i = 0; i < n; i += 1000)
@@ -257,7 +205,7 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
       await s.until((fs) => fs.length >= n, 20_000);
       s.socket.destroy();
       const stats = await waitFor('stats with the streams', async () => {
-        const st = await readJson(`${rx.dataDir}/stats.json`);
+        const st = await abuse.stats();
         const count = Object.keys((st?.['streams'] as object | undefined) ?? {}).length;
         return count >= n ? count : undefined;
       });
@@ -266,14 +214,14 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
   });
 
   it('partial frames at the payload limit: 16 connections each hold 4 MiB − 1 byte (measured: the per-connection bound)', async () => {
-    await attacked('16 conns × (4 MiB − 1) partial frames', async () => {
+    await abuse.attacked('16 conns × (4 MiB − 1) partial frames', async () => {
       const payload = Buffer.alloc(4 * MiB, 0x61);
       const frame = encodeFrame({ type: FrameType.BATCH, count: 1, stream: 99, seq: 1, payload });
       const partial = frame.subarray(0, frame.length - 1);
-      const socks = await openMany(16, rx.port);
+      const socks = await openMany(16, abuse.rx.port);
       const t0 = Date.now();
       await Promise.all(socks.map((s) => new Promise((r) => s.write(partial, r))));
-      const heldPeak = rx.rss.sample();
+      const heldPeak = abuse.rx.rss.sample();
       await Promise.all(socks.map(closed)); // cut by the idle timeout, buffers released
       return {
         connections: socks.length,
@@ -285,10 +233,10 @@ describe('LSP/1 receiver (day 12) under network abuse', () => {
   });
 
   it('garbage: 300 connections of random bytes each get a NACK or a close', async () => {
-    await attacked('random garbage (300 conns × 4 KiB)', async () => {
+    await abuse.attacked('random garbage (300 conns × 4 KiB)', async () => {
       const codes: Record<string, number> = {};
       for (let round = 0; round < 3; round++) {
-        const socks = await openMany(100, rx.port);
+        const socks = await openMany(100, abuse.rx.port);
         const sessions = socks.map((sock) => new LspSession(sock));
         for (const [i, s] of sessions.entries()) {
           const g = randomBytes(4096);

@@ -4,67 +4,28 @@
  * good client on another connection keeps getting its lines persisted. Results: tests/abuse/last-run.json.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
+  ABUSE_LIMITS,
+  abuseSuite,
   closed,
   goodMarker,
-  limitArgs,
+  idleFlood,
   MiB,
-  openMany,
   persistedWith,
   rawConnect,
-  readJson,
   record,
-  startReceiver,
-  underAttack,
+  resetStorm,
+  slowloris,
   waitFor,
-  writeSummary,
-  type AttackResult,
   type GoodClient,
   type RunningReceiver,
 } from './support.ts';
 
-const MAX_CONNECTIONS = 300;
-const IDLE_MS = 1500;
-
-let rx: RunningReceiver;
-const results: AttackResult[] = [];
-
-beforeAll(async () => {
-  rx = await startReceiver(
-    'day08',
-    'lessons/day08/receiver.ts',
-    // every reject written (no per-second sampling): 'hostile lines' reads its rejects from rejects.ndjson, and
-    // an earlier attack's rejects in the same second used up the default 100 lines (it timed out in CI)
-    [...limitArgs({ maxConnections: MAX_CONNECTIONS, idleMs: IDLE_MS }), '--rejects-per-second', '0'],
-  );
-});
-
-afterAll(async () => {
-  const stats = await readJson(`${rx.dataDir}/stats.json`);
-  const stop = await rx.stop();
-  await writeSummary('ndjson-day08', results, {
-    exit: stop,
-    records: stats?.['records'] ?? null,
-    connections: stats?.['connections'] ?? null,
-  });
-});
-
-async function rejectReasons(): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  const text = await readFile(join(rx.dataDir, 'rejects.ndjson'), 'utf8').catch(() => '');
-  for (const l of text.split('\n')) {
-    if (!l) continue;
-    const r = (JSON.parse(l) as { reason: string }).reason;
-    out[r] = (out[r] ?? 0) + 1;
-  }
-  return out;
-}
+const MAX_CONNECTIONS = ABUSE_LIMITS.maxConnections;
 
 /** The good client: 50 lines every 100 ms while the attack runs (well inside the idle timeout), 50 more at the end. */
-async function goodLineClient(): Promise<GoodClient> {
+async function goodLineClient(rx: RunningReceiver): Promise<GoodClient> {
   const marker = goodMarker();
   const good = await rawConnect(rx.port);
   let sent = 0;
@@ -90,73 +51,54 @@ async function goodLineClient(): Promise<GoodClient> {
   };
 }
 
-/** One attack, while the good line client keeps writing on another connection. */
-async function attacked(attack: string, attackFn: () => Promise<Record<string, unknown> | void>): Promise<void> {
-  await underAttack(results, rx, attack, await goodLineClient(), attackFn);
-}
+const abuse = abuseSuite({
+  suite: 'ndjson-day08',
+  receiver: {
+    name: 'day08',
+    file: 'lessons/day08/receiver.ts',
+  },
+  good: goodLineClient,
+  keep: ['records', 'connections', 'rejects'],
+});
 
 describe('NDJSON receiver (day 08) under network abuse', () => {
   it('slowloris: 100 connections trickling one never-ending line are cut by the idle timeout', async () => {
-    await attacked('slowloris (100 conns, 1 byte / 100 ms)', async () => {
-      const socks = await openMany(100, rx.port);
-      const timer = setInterval(() => {
-        for (const s of socks) if (!s.destroyed) s.write('a');
-      }, 100);
-      try {
-        const t0 = Date.now();
-        await Promise.all(socks.map(closed));
-        return { connections: socks.length, cutAfterMs: Date.now() - t0 };
-      } finally {
-        clearInterval(timer);
-      }
-    });
+    await abuse.attacked('slowloris (100 conns, 1 byte / 100 ms)', () => slowloris(abuse.rx.port, 100, () => 'a'));
   });
 
   it('a 64 MiB line without LF: rejected once as line_too_long, memory bounded by the line limit', async () => {
-    await attacked('64 MiB line, no LF', async () => {
-      const s = await rawConnect(rx.port);
+    await abuse.attacked('64 MiB line, no LF', async () => {
+      const tooLong = async () => (await abuse.rejects()).byReason['line_too_long'] ?? 0;
+      const before = await tooLong();
+      const s = await rawConnect(abuse.rx.port);
       const chunk = Buffer.alloc(1 * MiB, 0x61);
       for (let i = 0; i < 64; i++) if (!s.write(chunk)) await new Promise((r) => s.once('drain', r));
       s.end('\n');
       await closed(s);
-      return { bytes: 64 * MiB };
+      const rejected = await waitFor('the line_too_long reject counted', async () => (await tooLong()) - before);
+      expect(rejected).toBe(1);
+      return { bytes: 64 * MiB, rejected };
     });
   });
 
   it(`idle connections past the limit: ${MAX_CONNECTIONS * 5} opened, at most ${MAX_CONNECTIONS} held`, async () => {
-    await attacked(`idle flood (${MAX_CONNECTIONS * 5} conns, limit ${MAX_CONNECTIONS})`, async () => {
-      const socks = await openMany(MAX_CONNECTIONS * 5, rx.port);
-      const held = await waitFor('refusals', () => {
-        const open = socks.filter((s) => !s.destroyed).length;
-        return open <= MAX_CONNECTIONS ? open : 0;
-      });
-      await Promise.all(socks.map(closed));
-      return { attempted: socks.length, heldAtMost: held };
-    });
+    await abuse.attacked(`idle flood (${MAX_CONNECTIONS * 5} conns, limit ${MAX_CONNECTIONS})`, () =>
+      idleFlood(abuse.rx.port, MAX_CONNECTIONS * 5, MAX_CONNECTIONS),
+    );
   });
 
   it('connect-and-reset storm: 2000 connections, half reset in the middle of a line', async () => {
-    await attacked('connect/reset storm (2000)', async () => {
-      for (let round = 0; round < 20; round++) {
-        const socks = await openMany(100, rx.port);
-        for (const [i, s] of socks.entries()) {
-          if (i % 2) s.write('{"ts":"2026-11-26T14:13:48Z","level":"in');
-          s.resetAndDestroy();
-        }
-      }
-      await waitFor(
-        'connections.open back to 1 (the good client)',
-        async () =>
-          ((await readJson(`${rx.dataDir}/stats.json`))?.['connections'] as { open: number } | undefined)?.open === 1,
-      );
-      return { resets: 2000 };
+    await abuse.attacked('connect/reset storm (2000)', async () => {
+      const storm = await resetStorm(abuse.rx.port, '{"ts":"2026-11-26T14:13:48Z","level":"in');
+      await abuse.untilOpen(1); // the good client's
+      return storm;
     });
   });
 
   it('hostile lines: non-UTF-8, Unicode whitespace around JSON, deep nesting, garbage — rejected or stored, never fatal', async () => {
-    await attacked('hostile lines (non-UTF-8, U+00A0/BOM, 10 000-deep JSON, random bytes)', async () => {
-      const before = await rejectReasons();
-      const s = await rawConnect(rx.port);
+    await abuse.attacked('hostile lines (non-UTF-8, U+00A0/BOM, 10 000-deep JSON, random bytes)', async () => {
+      const before = await abuse.rejects();
+      const s = await rawConnect(abuse.rx.port);
       const deep = `{"ts":"2026-11-26T14:13:48Z","level":"info","msg":"deep-one","attrs":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`;
       const lines = [
         Buffer.from([0xff, 0xfe, 0x7b, 0x0a]),
@@ -168,13 +110,13 @@ describe('NDJSON receiver (day 08) under network abuse', () => {
       ];
       s.end(Buffer.concat(lines));
       await closed(s);
-      const after = await waitFor('rejects written', async () => {
-        const r = await rejectReasons();
-        const n = Object.values(r).reduce((a, b) => a + b, 0) - Object.values(before).reduce((a, b) => a + b, 0);
-        return n >= 5 ? r : undefined;
+      // counted from stats.json (every reject), not from rejects.ndjson (a sample, per second)
+      const after = await waitFor('5 more rejects counted', async () => {
+        const r = await abuse.rejects();
+        return r.total - before.total >= 5 ? r : undefined;
       });
-      expect(await waitFor('deep record persisted', () => persistedWith(rx.dataDir, 'deep-one'))).toBe(1);
-      return { rejectsByReason: after };
+      expect(await waitFor('deep record persisted', () => persistedWith(abuse.rx.dataDir, 'deep-one'))).toBe(1);
+      return { rejectsByReason: after.byReason };
     });
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Tools for the network abuse suite (tests/abuse/*.abuse.test.ts): receivers started as real child
  * processes through the process contract (scripts/lib/launch.ts), an RSS sampler reading
- * /proc/<pid>/status, a well-behaved LSP/1 client (HELLO → BATCH → ACK) and a line client, and the
- * summary written to tests/abuse/last-run.json (git-ignored).
+ * /proc/<pid>/status, a well-behaved LSP/1 client (HELLO → BATCH → ACK), the suite harness (abuseSuite: a
+ * receiver per suite, its attacks under a good client, its stats.json counters), the attacks every receiver
+ * gets, and the summary written to tests/abuse/last-run.json (git-ignored).
  */
 import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { startProgram, type Program } from '../../scripts/lib/launch.ts';
 import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { encodeHello, FrameDecoder, FrameType, parseNack, type Frame } from '../../shared/protocol/frame.ts';
@@ -490,3 +491,130 @@ export async function persistedWith(dataDir: string, marker: string): Promise<nu
 
 /** A fresh marker for the good client's records, so they are told apart from everything else on disk. */
 export const goodMarker = (): string => `good-${Math.random().toString(36).slice(2)}`;
+
+// ---- one suite: its receiver, its attacks, its summary ----------------------------------------------
+
+/** The limits of an abuse suite's receiver unless it sets its own: low enough to reach within a test. */
+export const ABUSE_LIMITS = { maxConnections: 300, idleMs: 1500 };
+
+/** One abuse suite (abuseSuite): the receiver it attacks and what it measured. */
+export interface AbuseSuite {
+  /** the receiver, once the suite's beforeAll has started it */
+  readonly rx: RunningReceiver;
+  readonly results: AttackResult[];
+  /** One attack while the suite's good client keeps delivering on another connection (underAttack). */
+  attacked(
+    attack: string,
+    attackFn: () => Promise<Record<string, unknown> | void>,
+    opts?: { budget?: number },
+  ): Promise<AttackResult>;
+  /** The receiver's stats.json as last written (undefined before the first write). */
+  stats(): Promise<Record<string, unknown> | undefined>;
+  /**
+   * Rejects as stats.json counts them (records.rejected, and by reason): every one, whereas rejects.ndjson
+   * holds a sample (--rejects-per-second).
+   */
+  rejects(): Promise<{ total: number; byReason: Record<string, number> }>;
+  /** Waits until stats.json counts `n` open connections (the good client's once an attack's are gone). */
+  untilOpen(n: number): Promise<void>;
+}
+
+/**
+ * Registers one abuse suite: its receiver starts before its tests (startReceiver; its arguments are `limits`,
+ * default ABUSE_LIMITS, then `args()`, read at start); after them it is stopped and the results go to
+ * last-run.json under `suite`, with its exit and the stats.json sections named in `keep`. Each attack's good
+ * client comes from `good`.
+ */
+export function abuseSuite(spec: {
+  suite: string;
+  receiver: { name: string; file: string; limits?: Parameters<typeof limitArgs>[0]; args?: () => string[] };
+  good: (rx: RunningReceiver) => GoodClient | Promise<GoodClient>;
+  keep: string[];
+}): AbuseSuite {
+  let started: RunningReceiver | undefined;
+  const results: AttackResult[] = [];
+  beforeAll(async () => {
+    const { name, file, limits, args } = spec.receiver;
+    started = await startReceiver(name, file, [...limitArgs(limits ?? ABUSE_LIMITS), ...(args?.() ?? [])]);
+  }, 60_000);
+  afterAll(async () => {
+    if (!started) return;
+    const stats = await readJson(`${started.dataDir}/stats.json`);
+    const exit = await started.stop();
+    await writeSummary(spec.suite, results, {
+      exit,
+      ...Object.fromEntries(spec.keep.map((k) => [k, stats?.[k] ?? null])),
+    });
+  });
+  const suite: AbuseSuite = {
+    get rx() {
+      if (!started) throw new Error(`abuse suite ${spec.suite}: its receiver is not running`);
+      return started;
+    },
+    results,
+    attacked: async (attack, attackFn, opts = {}) =>
+      underAttack(results, suite.rx, attack, await spec.good(suite.rx), attackFn, opts),
+    stats: () => readJson(`${suite.rx.dataDir}/stats.json`),
+    async rejects() {
+      const stats = await suite.stats();
+      const total = (stats?.['records'] as { rejected?: number } | undefined)?.rejected ?? 0;
+      return { total, byReason: (stats?.['rejects'] as Record<string, number> | undefined) ?? {} };
+    },
+    async untilOpen(n) {
+      await waitFor(
+        `connections.open back to ${n}`,
+        async () => ((await suite.stats())?.['connections'] as { open?: number } | undefined)?.open === n,
+      );
+    },
+  };
+  return suite;
+}
+
+// ---- attacks every receiver gets ---------------------------------------------------------------------
+
+/** Slowloris: `n` connections each sent one more byte (`byte(i)`, the i-th) every 100 ms, until all are cut. */
+export async function slowloris(
+  port: number,
+  n: number,
+  byte: (i: number) => string | Buffer,
+): Promise<Record<string, unknown>> {
+  const socks = await openMany(n, port);
+  let i = 0;
+  const timer = setInterval(() => {
+    const b = byte(i++);
+    for (const s of socks) if (!s.destroyed) s.write(b);
+  }, 100);
+  try {
+    const t0 = Date.now();
+    await Promise.all(socks.map(closed)); // all cut by the idle timeout, though bytes kept coming
+    return { connections: socks.length, cutAfterMs: Date.now() - t0, bytesEach: i };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** `n` idle connections against a limit of `limit`: at most `limit` held, the rest refused at once. */
+export async function idleFlood(port: number, n: number, limit: number): Promise<Record<string, unknown>> {
+  const socks = await openMany(n, port);
+  // the refused ones are closed by the receiver at once, the held ones by its idle timeout
+  const heldAtMost = await waitFor('refusals', () => {
+    const open = socks.filter((s) => !s.destroyed).length;
+    return open <= limit ? open : 0;
+  });
+  await Promise.all(socks.map(closed));
+  return { attempted: socks.length, heldAtMost };
+}
+
+/** 2 000 connections, 100 at a time, reset at once; every second one after sending `partial` (half a message). */
+export async function resetStorm(port: number, partial: string | Buffer): Promise<Record<string, unknown>> {
+  let resets = 0;
+  for (let round = 0; round < 20; round++) {
+    const socks = await openMany(100, port);
+    for (const [i, s] of socks.entries()) {
+      if (i % 2) s.write(partial);
+      s.resetAndDestroy();
+    }
+    resets += socks.length;
+  }
+  return { resets };
+}

@@ -15,22 +15,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frameOctetCounted } from '../../lessons/stack/syslog-framing.ts';
 import { ensureCerts } from '../../shared/tls/certs.ts';
 import {
+  abuseSuite,
   alive,
   closed,
   fdsOf,
   goodLspClient,
   goodMarker,
-  limitArgs,
   mib,
   persistedWith,
   rawConnect,
-  readJson,
   roundsUntilStopped,
-  startReceiver,
-  underAttack,
   waitFor,
-  writeSummary,
-  type AttackResult,
+  type AbuseSuite,
   type GoodClient,
   type RunningReceiver,
 } from './support.ts';
@@ -39,10 +35,7 @@ const HANDSHAKE_MS = 1500;
 
 let certDir: string;
 let ca: Buffer;
-let day13: RunningReceiver;
-let syslog: RunningReceiver;
 let clientHello: Buffer;
-const results: AttackResult[] = [];
 
 /** The first flight of a real TLS client: a ClientHello, captured from a plain TCP server. */
 async function captureClientHello(): Promise<Buffer> {
@@ -65,39 +58,21 @@ async function captureClientHello(): Promise<Buffer> {
   return hello;
 }
 
+// Registered before the suites below, so the certificates exist before their receivers start and are
+// removed after they stop (vitest runs beforeAll hooks in order, afterAll hooks in reverse).
 beforeAll(async () => {
   certDir = await mkdtemp(join(tmpdir(), 'ls-abuse-certs-'));
   const set = await ensureCerts(certDir);
   ca = await readFile(set.ca.cert);
   clientHello = await captureClientHello();
-  const limits = limitArgs({ maxConnections: 500, idleMs: 3000, handshakeMs: HANDSHAKE_MS });
-  [day13, syslog] = await Promise.all([
-    startReceiver('day13', 'lessons/day13/receiver.ts', ['--certs', certDir, ...limits]),
-    startReceiver('syslog', 'lessons/stack/syslog-receiver.ts', [
-      '--certs',
-      certDir,
-      '--tcp-port',
-      '0',
-      '--tls-port',
-      '0',
-      '--udp-port',
-      'off',
-      ...limits,
-    ]),
-  ]);
-}, 60_000);
+});
 
 afterAll(async () => {
-  const s13 = await readJson(`${day13.dataDir}/stats.json`);
-  const sSys = await readJson(`${syslog.dataDir}/stats.json`);
-  const [e13, eSys] = await Promise.all([day13.stop(), syslog.stop()]);
   await rm(certDir, { recursive: true, force: true });
-  await writeSummary('tls', results, {
-    exits: { day13: e13, syslog: eSys },
-    day13Tls: s13?.['tls'] ?? null,
-    syslog: sSys?.['syslog'] ?? null,
-  });
 });
+
+/** Both receivers: the certificates made above, and a handshake timeout next to the idle one. */
+const TLS_LIMITS = { maxConnections: 500, idleMs: 3000, handshakeMs: HANDSHAKE_MS };
 
 /** A good syslog-over-TLS client: octet-counted RFC 5424 messages carrying `marker`. */
 async function goodSyslogTls(port: number, marker: string, n: number): Promise<void> {
@@ -134,15 +109,24 @@ function goodSyslogClient(rx: RunningReceiver): GoodClient {
   };
 }
 
-/** Runs the attack while the receiver's good client keeps delivering; then checks up, RSS and delivery. */
-async function attacked(
-  rx: RunningReceiver,
-  attack: string,
-  attackFn: () => Promise<Record<string, unknown> | void>,
-): Promise<void> {
-  const good = rx === day13 ? await goodLspClient(rx, ca) : goodSyslogClient(rx);
-  await underAttack(results, rx, attack, good, attackFn);
-}
+const day13 = abuseSuite({
+  suite: 'tls-day13',
+  receiver: { name: 'day13', file: 'lessons/day13/receiver.ts', limits: TLS_LIMITS, args: () => ['--certs', certDir] },
+  good: (rx) => goodLspClient(rx, ca),
+  keep: ['tls'],
+});
+
+const syslog = abuseSuite({
+  suite: 'tls-syslog',
+  receiver: {
+    name: 'syslog',
+    file: 'lessons/stack/syslog-receiver.ts',
+    limits: TLS_LIMITS,
+    args: () => ['--certs', certDir, '--tcp-port', '0', '--tls-port', '0', '--udp-port', 'off'],
+  },
+  good: goodSyslogClient,
+  keep: ['syslog'],
+});
 
 interface SprayResult {
   sent: number;
@@ -203,28 +187,29 @@ function tlsGarbage(i: number): Buffer {
 }
 
 /** The two TLS ports: the day 13 receiver's and the syslog lane's (RFC 5425). */
-const TLS_PORTS = [
-  { name: 'day 13', rx: () => day13, port: () => day13.port },
-  { name: 'syslog TLS port', rx: () => syslog, port: () => syslog.ports['tls']! },
+const TLS_PORTS: Array<{ name: string; suite: AbuseSuite; port: () => number }> = [
+  { name: 'day 13', suite: day13, port: () => day13.rx.port },
+  { name: 'syslog TLS port', suite: syslog, port: () => syslog.rx.ports['tls']! },
 ];
 
 describe('TLS ports under TLS garbage', () => {
-  describe.each(TLS_PORTS)('$name', ({ rx, port }) => {
+  describe.each(TLS_PORTS)('$name', ({ suite, port }) => {
     it('300 connections of TLS garbage (record header + random, damaged ClientHellos) are refused', async () => {
-      await attacked(rx(), 'TLS garbage (300 conns)', async () => ({ ...(await spray(port(), 300, tlsGarbage)) }));
+      await suite.attacked('TLS garbage (300 conns)', async () => ({ ...(await spray(port(), 300, tlsGarbage)) }));
     });
 
     // A refused handshake (tlsClientError, also the handshake timeout) must close the TCP connection:
     // otherwise every garbage client keeps a file descriptor until it hangs up by itself.
     it('every connection with a refused handshake is closed by the receiver (its fds come back)', async () => {
-      const before = fdsOf(rx().pid)!;
+      const { rx } = suite;
+      const before = fdsOf(rx.pid)!;
       const r = await spray(port(), 60, tlsGarbage);
-      results.push({
-        receiver: rx().name,
+      suite.results.push({
+        receiver: rx.name,
         attack: 'refused handshakes closed by the receiver',
         rssBeforeMiB: 0,
-        rssPeakMiB: mib(rx().rss.peak),
-        receiverUp: alive(rx().pid),
+        rssPeakMiB: mib(rx.rss.peak),
+        receiverUp: alive(rx.pid),
         goodClientOk: true,
         ms: 0,
         detail: { ...r },
@@ -232,13 +217,13 @@ describe('TLS ports under TLS garbage', () => {
       expect(r.stillOpen).toBe(0);
       await waitFor(
         'the receiver to release the refused connections',
-        () => fdsOf(rx().pid)! <= before + 2,
+        () => fdsOf(rx.pid)! <= before + 2,
         HANDSHAKE_MS + 3000,
       );
     });
 
     it(`200 half-sent ClientHellos are cut by the handshake timeout (${HANDSHAKE_MS} ms)`, async () => {
-      await attacked(rx(), 'stalled handshakes (200 conns)', async () => {
+      await suite.attacked('stalled handshakes (200 conns)', async () => {
         const t0 = Date.now();
         const r = await spray(port(), 200, () => clientHello.subarray(0, Math.floor(clientHello.length / 2)));
         expect(r.stillOpen).toBe(0);
@@ -248,9 +233,9 @@ describe('TLS ports under TLS garbage', () => {
   });
 
   it('day 13: plaintext garbage on the TLS port is refused', async () => {
-    await attacked(day13, 'plaintext garbage (200 conns)', async () => {
+    await day13.attacked('plaintext garbage (200 conns)', async () => {
       // random bytes, but never a first byte of 0x16: that one would be a TLS handshake record
-      const r = await spray(day13.port, 200, (i) => {
+      const r = await spray(day13.rx.port, 200, (i) => {
         const b = randomBytes(1 + (i % 2000));
         if (b[0] === 0x16) b[0] = 0x17;
         return b;
@@ -261,8 +246,8 @@ describe('TLS ports under TLS garbage', () => {
   });
 
   it('syslog TCP port: huge octet counts, non-UTF-8 and garbage are rejected, never fatal', async () => {
-    await attacked(syslog, 'syslog TCP: 4 GiB count, non-UTF-8, garbage', async () => {
-      const tcp = syslog.ports['tcp']!;
+    await syslog.attacked('syslog TCP: 4 GiB count, non-UTF-8, garbage', async () => {
+      const tcp = syslog.rx.ports['tcp']!;
       const s = await rawConnect(tcp);
       s.write('4294967295 <13>1 - - - - - - never ends');
       s.write(randomBytes(64 << 10));
