@@ -97,6 +97,13 @@ const args = parseCli({
       '--duration <s>',
       'stop after this many seconds (default: 10 s, or the steps, when --count is not given)',
     ),
+    warmup: {
+      flags: '--warmup <s>',
+      description:
+        'open loop: the first seconds of --duration are sent, ACKed and verified but not measured (latency, lateness, loop delay)',
+      defaultValue: 0,
+      parse: (raw: string) => (raw === '0' ? 0 : seconds('--warmup', '').parse!(raw)),
+    },
     count: opt.int('--count <n>', 'stop after this many records', undefined, { min: 1 }),
     connections: opt.int(
       '--connections <n>',
@@ -195,6 +202,8 @@ const args = parseCli({
     if (v.steps && v.rate !== 'max') return '--steps replaces --rate: give one of them';
     if (v.steps && v.ramp > 0) return '--ramp applies to --rate, not to --steps';
     if (v.ramp > 0 && v.rate === 'max') return '--ramp needs a numeric --rate';
+    if (v.warmup > 0 && (v.duration === undefined || v.warmup >= v.duration || (v.rate === 'max' && !v.steps)))
+      return '--warmup needs an open loop (--rate N or --steps) and a longer --duration';
     if (v.transport !== 'lsp-tls' && (v.ca || v.cert || v.key))
       return '--ca, --cert and --key are for --transport lsp-tls';
     if ((v.cert === undefined) !== (v.key === undefined)) return '--cert and --key go together';
@@ -323,6 +332,19 @@ const waitWake = (ms: number) =>
   });
 
 let generated = 0;
+/**
+ * --warmup (issue 21.4): a fresh generator spends its first second or two compiling its hot path and growing
+ * its heap, and records due meanwhile wait for that; so does a fresh receiver. Both are start-up costs, not the
+ * lane's steady state: the first --warmup seconds are sent, ACKed and verified like the rest, but the latency
+ * figures (ACKs from then on), the lateness and the loop delay start at its end.
+ */
+let warming = args.warmup > 0;
+function startMeasuring(): void {
+  warming = false;
+  for (const l of lanes) l.waits.histogram.reset();
+  sendLag.reset();
+  loopDelay.reset();
+}
 let dropped = 0;
 const bar =
   process.stderr.isTTY || args.progress
@@ -389,6 +411,7 @@ while (!stopping && generated < countLimit) {
   if (over && (!open || args.dryRun)) break;
   /** seconds into the run (an open-loop run's last turn counts up to --duration exactly) */
   const t = over ? durationS : elapsedS;
+  if (warming && t >= args.warmup) startMeasuring();
 
   if (args.dryRun) {
     // the generator alone: records into Buffers (and the dump file), nothing sent
@@ -503,6 +526,7 @@ const report = {
   mode: open ? 'open' : 'closed',
   rate: args.steps ? null : args.rate,
   ramp: args.ramp,
+  warmupS: args.warmup,
   steps: args.steps ?? null,
   connections: args.dryRun ? 0 : args.connections,
   batchRecords: args.batchRecords,
