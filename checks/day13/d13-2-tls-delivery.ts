@@ -1,53 +1,22 @@
 import { readFileSync } from 'node:fs';
-import { encodeHello } from '../../shared/protocol/frame.ts';
-import { expectEqual, expectTrue, failNow, show, waitFor, waitUntil } from '../harness/assert.ts';
+import { expectEqual, expectTrue, show, waitFor } from '../harness/assert.ts';
 import { readStats } from '../harness/persisted.ts';
 import { tail } from '../harness/process.ts';
-import type { Check, WatchedProgram } from '../harness/types.ts';
+import type { Check } from '../harness/types.ts';
 import { doneOf, spawnShipper } from '../harness/kit/programs.ts';
 import {
   type Rec,
-  type Json,
   certsFor,
   startReceiver,
   withClients,
-  secure,
-  waitAck,
+  helloOverTls,
+  waitProgress,
   waitExit,
   shipperBase,
   rec,
-  streamId,
   expectSeqs,
   tlsSection,
 } from './support.ts';
-
-async function waitProgress(
-  p: WatchedProgram,
-  what: string,
-  cond: (j: Json) => boolean,
-  timeoutMs: number,
-): Promise<void> {
-  await waitUntil(
-    () => {
-      if (p.events.some((e) => e.json['event'] === 'progress' && cond(e.json))) return true;
-      const ex = p.exited();
-      if (ex)
-        failNow({
-          expected: `${what} (a progress line of \`${p.cmd}\`)`,
-          received: `it exited first (code ${ex.exitCode}); stderr tail:\n${tail(p.stderrText(), 5, 10) || '(empty)'}`,
-          where: `pid ${p.pid}`,
-        });
-      return false;
-    },
-    {
-      timeoutMs,
-      what,
-      where: `shipper pid ${p.pid} stdout`,
-      hint: '--progress-ms N prints {"event":"progress","read","sent","acked",…} every N ms',
-      received: () => `last progress ${show(p.lastEvent('progress') ?? '(none)', 300)}`,
-    },
-  );
-}
 
 export const d13_2: Check = {
   id: 'd13.2',
@@ -63,19 +32,18 @@ export const d13_2: Check = {
     const { dataDir, port } = first;
     await withClients(ctx, async (clients) => {
       // The check's own client verifies the receiver exactly as a shipper must: CA, name (IP SAN), dates.
-      const c = clients.connect(port, { ca: readFileSync(certs.ca.cert) }, 'check client trusting ca.crt');
-      await secure(
-        c,
-        'the receiver presents a certificate signed by the CA in --certs, valid, with 127.0.0.1 in its SAN (ensureCerts makes one)',
-      );
+      const { c } = await helloOverTls(ctx, clients, port, readFileSync(certs.ca.cert), {
+        label: 'check client trusting ca.crt',
+        name: 'check-d13.2',
+        secure:
+          'the receiver presents a certificate signed by the CA in --certs, valid, with 127.0.0.1 in its SAN (ensureCerts makes one)',
+        ack: 'LSP/1 runs unchanged over the TLS socket: HELLO → ACK',
+      });
       expectEqual(c.socket.getProtocol(), 'TLSv1.3', {
         what: 'the negotiated TLS version (both sides allow 1.3)',
         where: c.label,
         hint: "maxVersion TLSv1.3 (Node's default): 1.3 when both sides have it",
       });
-      const S = streamId(ctx.rng);
-      await c.write(encodeHello(S, { name: 'check-d13.2' }));
-      await waitAck(c, S, 0, 5000, 'LSP/1 runs unchanged over the TLS socket: HELLO → ACK');
       c.socket.destroy();
     });
 

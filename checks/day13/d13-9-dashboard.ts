@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { encodeBatch } from '../../shared/protocol/batch.ts';
-import { encodeHello } from '../../shared/protocol/frame.ts';
 import { expectEqual, expectTrue, fail, show, waitFor } from '../harness/assert.ts';
 import { readRecords, readStats, statNumber, type Stats } from '../harness/persisted.ts';
 import { randInt } from '../harness/rng.ts';
@@ -11,10 +10,9 @@ import {
   certsFor,
   startReceiver,
   withClients,
-  secure,
+  helloOverTls,
   waitAck,
   rec,
-  streamId,
   tlsSection,
   failuresOf,
   waitFailures,
@@ -42,11 +40,12 @@ export const d13_9: Check = {
     const ca = readFileSync(certs.ca.cert);
     const N = randInt(ctx.rng, 100, 200);
     await withClients(ctx, async (clients) => {
-      const c = clients.connect(recv.port, { ca }, 'TLS client');
-      await secure(c, 'a verified TLS handshake');
-      const S = streamId(ctx.rng);
-      await c.write(encodeHello(S, { name: 'check-d13.9' }));
-      await waitAck(c, S, 0, 5000, 'HELLO → ACK');
+      const { c, stream: S } = await helloOverTls(ctx, clients, recv.port, ca, {
+        label: 'TLS client',
+        name: 'check-d13.9',
+        secure: 'a verified TLS handshake',
+        ack: 'HELLO → ACK',
+      });
       const records = Array.from({ length: N }, (_, i) => JSON.stringify(rec(`dash-${i + 1}`, ctx.rng)));
       records[7] = JSON.stringify({ ts: '2026-11-26T14:13:48.123Z', msg: 'no level' }); // a reject
       await c.write(encodeBatch({ stream: S, seq: 1, records }));

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import type { Frame } from '../../shared/protocol/frame.ts';
+import { encodeHello, type Frame } from '../../shared/protocol/frame.ts';
 import { ensureCerts, type CertSet } from '../../shared/tls/certs.ts';
 import { CheckFailure, expectTrue, fail, show, waitFor } from '../harness/assert.ts';
 import { readRecords, readStats, type Stats } from '../harness/persisted.ts';
@@ -17,7 +17,7 @@ import {
   type StartReceiverOptions,
 } from '../harness/kit/programs.ts';
 import { at, sleep } from '../harness/kit/records.ts';
-import { decodeFrames, type FrameSource } from '../harness/kit/lsp.ts';
+import { decodeFrames, streamId, waitAck, type FrameSource } from '../harness/kit/lsp.ts';
 
 export type Rec = Record<string, unknown>;
 
@@ -164,6 +164,28 @@ export async function secure(conn: TlsConn, hint: string, timeoutMs = 5000): Pro
 }
 
 export { streamId, waitAck } from '../harness/kit/lsp.ts';
+
+/**
+ * A client trusting `ca` on `clients` that completes a verified handshake (else fails with `words.secure`) and says
+ * HELLO on a fresh stream, answered by ACK 0 (else fails with `words.ack`). Returns the client and its stream.
+ */
+export async function helloOverTls(
+  ctx: CheckContext,
+  clients: TlsClients,
+  port: number,
+  ca: Buffer,
+  words: { label: string; name: string; secure: string; ack: string },
+): Promise<{ c: TlsConn; stream: number }> {
+  const c = clients.connect(port, { ca }, words.label);
+  await secure(c, words.secure);
+  const stream = streamId(ctx.rng);
+  await c.write(encodeHello(stream, { name: words.name }));
+  await waitAck(c, stream, 0, 5000, words.ack);
+  return { c, stream };
+}
+
+// A shipper's progress lines are day 09's.
+export { waitProgress } from '../day09/support.ts';
 
 export async function waitExit(p: WatchedProgram, timeoutMs: number, hint: string): Promise<ProgramExit> {
   const r = await Promise.race([p.exit, sleep(timeoutMs).then(() => undefined)]);
