@@ -23,7 +23,7 @@ import { LsError } from './errors.ts';
 import { encodeFrame, FrameDecoder, FrameType, type Frame } from './frame.ts';
 import { lz4DecompressBlocks, walkLz4Frames, xxh32, type Lz4Native } from './lz4-frame.ts';
 import { RecordGenerator } from '../generate.ts';
-import { catchLs } from './test-support.ts';
+import { catchLs, fuzzSeed } from './test-support.ts';
 
 const require = createRequire(import.meta.url);
 const realLoad: ModuleLoader = (id) => require(id);
@@ -501,10 +501,7 @@ describe('corrupt zstd / lz4 payloads in a valid frame (CRC recomputed) → LS_E
 });
 
 describe('seeded fuzz of the decoders: chunks of at most MAX_CHUNK_BYTES, only LsError ever escapes', () => {
-  const env = process.env['LS_FUZZ_SEED'];
-  const seed = env !== undefined && env !== '' ? Number(env) : Math.floor(Math.random() * 0x7fffffff);
-  console.log(`[codecs] fuzz seed ${seed} (replay with LS_FUZZ_SEED=${seed})`);
-  const RUNS = { seed, numRuns: 300 };
+  const RUNS = { seed: fuzzSeed('codecs'), numRuns: 300 };
   const MAGIC: Record<string, Buffer> = {
     zstd: Buffer.from('28b52ffd', 'hex'),
     lz4: Buffer.from('04224d18', 'hex'),

@@ -19,6 +19,17 @@ export function crcHex(data: Buffer | string): string {
     .padStart(8, '0');
 }
 
+/**
+ * The seed of a file's seeded property tests: LS_FUZZ_SEED to replay a run, otherwise a fresh one, printed either
+ * way (CONVENTIONS.md §3: randomness is seeded and the seed is printed).
+ */
+export function fuzzSeed(name: string): number {
+  const env = process.env['LS_FUZZ_SEED'];
+  const seed = env !== undefined && env !== '' ? Number(env) : Math.floor(Math.random() * 0x7fffffff);
+  console.log(`[${name}] fuzz seed ${seed} (replay with LS_FUZZ_SEED=${seed})`);
+  return seed;
+}
+
 /** Every way to cut `data` into two chunks (including an empty first or last chunk). */
 export function* splitsInTwo(data: Buffer): Generator<Buffer[]> {
   for (let i = 0; i <= data.length; i++) yield [data.subarray(0, i), data.subarray(i)];

@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { isRfc3339, LEVELS, type LogRecord } from '../record.ts';
+import { fuzzSeed } from '../test-support.ts';
 
 /**
  * The codec builds records valid by construction (LSP/1 §1); this restates the rules it must meet. The
@@ -31,12 +32,6 @@ export const NOW_ISO = new Date(NOW).toISOString();
 export const local = (y: number, mo: number, d: number, h: number, mi: number, s: number, ms = 0) =>
   new Date(y, mo, d, h, mi, s, ms).toISOString();
 
-function fuzzSeed(name: string): number {
-  const env = process.env['LS_FUZZ_SEED'];
-  const seed = env !== undefined && env !== '' ? Number(env) : Math.floor(Math.random() * 0x7fffffff);
-  console.log(`[${name}] fuzz seed ${seed} (replay with LS_FUZZ_SEED=${seed})`);
-  return seed;
-}
 export const SEED = fuzzSeed('syslog');
 
 /** Starts of messages: valid and broken PRIs, RFC 5424 and RFC 3164 headers, impossible dates. */
