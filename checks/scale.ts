@@ -83,8 +83,35 @@ async function startReceiver(
   );
 }
 
-const threeReceivers = (ctx: CheckContext, c: NatsCluster, tmp: string) =>
-  Promise.all([1, 2, 3].map((i) => startReceiver(ctx, c, path.join(tmp, `r${i}`), `scale-r${i}`)));
+interface ThreeReceivers {
+  c: NatsCluster;
+  tmp: string;
+  /** r1, r2, r3: their data dirs are tmp/r1 … tmp/r3 */
+  rs: RunningProgram[];
+  /** the archiver's data dir (the check starts the archiver) */
+  archive: string;
+}
+
+/** A check's run on a fresh cluster with three receivers (scale.2, scale.4); everything is stopped whatever happens. */
+function onThreeReceivers(
+  body: (ctx: CheckContext, t: ThreeReceivers) => Promise<void>,
+): (ctx: CheckContext) => Promise<void> {
+  return (ctx) =>
+    withCluster(ctx, async (c, tmp) => {
+      const rs = await Promise.all([1, 2, 3].map((i) => startReceiver(ctx, c, path.join(tmp, `r${i}`), `scale-r${i}`)));
+      await body(ctx, { c, tmp, rs, archive: path.join(tmp, 'archive') });
+    });
+}
+
+/** Shipper i of three (state dir tmp/s<i>) lists every receiver, starting at receiver i: all three carry load. */
+const shipperAt = (ctx: CheckContext, t: ThreeReceivers, i: number, n: number, extra: string[]) =>
+  ship(
+    ctx,
+    [0, 1, 2].map((k) => t.rs[(i + k) % 3]!),
+    path.join(t.tmp, `s${i}`),
+    n,
+    extra,
+  );
 
 /** The JetStream stream as the cluster sees it. */
 async function streamInfo(c: NatsCluster) {
@@ -407,34 +434,25 @@ const scale2: Check = {
   points: 30,
   timeoutMs: 150_000,
   exclusive: true,
-  async run(ctx) {
-    await withCluster(ctx, async (c, tmp) => {
-      const rs = await threeReceivers(ctx, c, tmp);
-      const archive = path.join(tmp, 'archive');
-      await startArchiver(ctx, c, archive);
-      const per = [166_667, 166_667, 166_666];
-      const hint = 'ACK after the PubAck, dedup by the HWM JetStream holds, archiver: skip seq ≤ the mark of its files';
-      // shipper i starts at receiver i: all three receivers carry load
-      const shippers = per.map((n, i) =>
-        ship(ctx, [rs[i]!, rs[(i + 1) % 3]!, rs[(i + 2) % 3]!], path.join(tmp, `s${i}`), n, [
-          '--batch-records',
-          '1000',
-        ]),
-      );
-      const dones = await Promise.all(shippers.map((p, i) => shipped(p, per[i]!, 100_000, hint)));
-      for (const [i, r] of rs.entries()) {
-        const persisted = statNumber(await readStats(path.join(tmp, `r${i + 1}`)), 'records.persisted') ?? 0;
-        ctx.log(`receiver r${i + 1} (pid ${r.pid}) persisted ${persisted}`);
-        expectTrue(persisted > 0, {
-          expected: `receiver r${i + 1} to carry records (stats.json records.persisted > 0)`,
-          received: `${persisted}`,
-          where: path.join(tmp, `r${i + 1}`),
-        });
-      }
-      await expectReplicas(c, 3, 'the receivers create the stream with --replicas 3: every record on 3 nodes');
-      await verifyArchive(ctx, archive, new Map(dones.map((d, i) => [streamOf(d), per[i]!])), 60_000, hint);
-    });
-  },
+  run: onThreeReceivers(async (ctx, t) => {
+    const { c, tmp, rs, archive } = t;
+    await startArchiver(ctx, c, archive);
+    const per = [166_667, 166_667, 166_666];
+    const hint = 'ACK after the PubAck, dedup by the HWM JetStream holds, archiver: skip seq ≤ the mark of its files';
+    const shippers = per.map((n, i) => shipperAt(ctx, t, i, n, ['--batch-records', '1000']));
+    const dones = await Promise.all(shippers.map((p, i) => shipped(p, per[i]!, 100_000, hint)));
+    for (const [i, r] of rs.entries()) {
+      const persisted = statNumber(await readStats(path.join(tmp, `r${i + 1}`)), 'records.persisted') ?? 0;
+      ctx.log(`receiver r${i + 1} (pid ${r.pid}) persisted ${persisted}`);
+      expectTrue(persisted > 0, {
+        expected: `receiver r${i + 1} to carry records (stats.json records.persisted > 0)`,
+        received: `${persisted}`,
+        where: path.join(tmp, `r${i + 1}`),
+      });
+    }
+    await expectReplicas(c, 3, 'the receivers create the stream with --replicas 3: every record on 3 nodes');
+    await verifyArchive(ctx, archive, new Map(dones.map((d, i) => [streamOf(d), per[i]!])), 60_000, hint);
+  }),
 };
 
 const scale3: Check = {
@@ -537,55 +555,50 @@ const scale4: Check = {
   points: 30,
   timeoutMs: 150_000,
   exclusive: true,
-  async run(ctx) {
-    await withCluster(ctx, async (c, tmp) => {
-      const rs = await threeReceivers(ctx, c, tmp);
-      const archive = path.join(tmp, 'archive');
-      const archiverArgs = ['--fsync-interval-ms', '1000'];
-      let archiver = await startArchiver(ctx, c, archive, archiverArgs);
-      const n = 40_000;
-      const hint =
-        'receiver: ACK after the PubAck; shipper: move to the next --target when the connection is lost; archiver: skip seq ≤ the mark of its files';
-      const shippers = [0, 1, 2].map((i) =>
-        ship(ctx, [rs[i]!, rs[(i + 1) % 3]!, rs[(i + 2) % 3]!], path.join(tmp, `s${i}`), n, ['--rate', '10000']),
-      );
-      await waitFor(async () => (statNumber(await readStats(archive), 'records.persisted') ?? 0) >= 20_000, {
-        timeoutMs: 40_000,
-        intervalMs: 100,
-        signal: ctx.signal,
-        what: 'the archive to reach 20,000 records',
-        where: archive,
-        received: async () => `records.persisted ${statNumber(await readStats(archive), 'records.persisted')}`,
-      });
-      const node = await followerNode(c);
-      const r1Port = rs[0]!.port;
-      rs[0]!.kill('SIGKILL');
-      archiver.kill('SIGKILL');
-      await c.kill(node, 'SIGKILL');
-      ctx.log(`killed receiver r1 (port ${r1Port}), the archiver and nats node ${c.nodes[node]!.name}`);
-      // the two survivors keep a quorum: they elect a meta leader and answer JetStream's API
-      await c.waitReady(
-        20_000,
-        c.nodes.map((_, i) => i).filter((i) => i !== node),
-      );
-      c.startNode(node);
-      archiver = await startArchiver(ctx, c, archive, archiverArgs);
-      // r1 stays down until the shippers are done: the one that started there must fail over
-      const dones = await Promise.all(shippers.map((p) => shipped(p, n, 25_000, hint)));
-      // r1 comes back knowing nothing itself: a shipper resuming stream 1 there continues where the cluster is
-      const r1 = await startReceiver(ctx, c, path.join(tmp, 'r1'), 'scale-r1', r1Port);
-      const more = ship(ctx, [r1], path.join(tmp, 's0'), 1000);
-      const moreDone = await shipped(
-        more,
-        1000,
-        30_000,
-        'a HELLO is answered with what JetStream holds of the stream, whichever receiver stored it',
-      );
-      const want = new Map(dones.map((d) => [streamOf(d), n]));
-      want.set(streamOf(moreDone), n + 1000);
-      await verifyArchive(ctx, archive, want, 60_000, hint);
+  run: onThreeReceivers(async (ctx, t) => {
+    const { c, tmp, rs, archive } = t;
+    const archiverArgs = ['--fsync-interval-ms', '1000'];
+    let archiver = await startArchiver(ctx, c, archive, archiverArgs);
+    const n = 40_000;
+    const hint =
+      'receiver: ACK after the PubAck; shipper: move to the next --target when the connection is lost; archiver: skip seq ≤ the mark of its files';
+    const shippers = [0, 1, 2].map((i) => shipperAt(ctx, t, i, n, ['--rate', '10000']));
+    await waitFor(async () => (statNumber(await readStats(archive), 'records.persisted') ?? 0) >= 20_000, {
+      timeoutMs: 40_000,
+      intervalMs: 100,
+      signal: ctx.signal,
+      what: 'the archive to reach 20,000 records',
+      where: archive,
+      received: async () => `records.persisted ${statNumber(await readStats(archive), 'records.persisted')}`,
     });
-  },
+    const node = await followerNode(c);
+    const r1Port = rs[0]!.port;
+    rs[0]!.kill('SIGKILL');
+    archiver.kill('SIGKILL');
+    await c.kill(node, 'SIGKILL');
+    ctx.log(`killed receiver r1 (port ${r1Port}), the archiver and nats node ${c.nodes[node]!.name}`);
+    // the two survivors keep a quorum: they elect a meta leader and answer JetStream's API
+    await c.waitReady(
+      20_000,
+      c.nodes.map((_, i) => i).filter((i) => i !== node),
+    );
+    c.startNode(node);
+    archiver = await startArchiver(ctx, c, archive, archiverArgs);
+    // r1 stays down until the shippers are done: the one that started there must fail over
+    const dones = await Promise.all(shippers.map((p) => shipped(p, n, 25_000, hint)));
+    // r1 comes back knowing nothing itself: a shipper resuming stream 1 there continues where the cluster is
+    const r1 = await startReceiver(ctx, c, path.join(tmp, 'r1'), 'scale-r1', r1Port);
+    const more = ship(ctx, [r1], path.join(tmp, 's0'), 1000);
+    const moreDone = await shipped(
+      more,
+      1000,
+      30_000,
+      'a HELLO is answered with what JetStream holds of the stream, whichever receiver stored it',
+    );
+    const want = new Map(dones.map((d) => [streamOf(d), n]));
+    want.set(streamOf(moreDone), n + 1000);
+    await verifyArchive(ctx, archive, want, 60_000, hint);
+  }),
 };
 
 export const checks: Check[] = [scale1, scale2, scale3, scale4];
