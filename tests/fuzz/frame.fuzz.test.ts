@@ -155,6 +155,8 @@ describe('FrameDecoder under hostile input', () => {
           const data = mutate(Buffer.concat(frames), muts);
           const whole = decodeAll([data], max);
           expect({ ...decodeAll(cutsFor(data, cuts), max), maxBuffered: 0 }).toEqual({ ...whole, maxBuffered: 0 });
+          // an error points inside the stream
+          if (whole.error?.offset !== undefined) expect(whole.error.offset).toBeLessThan(data.length);
         },
       ),
       params(600),
