@@ -64,7 +64,7 @@ describe('SyslogRecordWriter: the TIMESTAMP check it skips', () => {
     for (let s = 0; s < 3; s++)
       for (let f = 0; f < 4; f++)
         messages.push(msg(`2026-11-26T10:00:0${s}.${f}Z`), msg(`2026-11-26T10:00:0${s}.${f}+99:00`));
-    const shuffled = messages.map((m, i) => messages[(i * 7) % messages.length]!);
+    const shuffled = messages.map((_, i) => messages[(i * 7) % messages.length]!);
     for (const list of [messages, shuffled]) expect(writeInOrder(list)).toEqual(list.map(reference));
   });
 });
