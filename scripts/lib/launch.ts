@@ -42,6 +42,16 @@ export interface StartOptions {
   nodeArgs?: string[];
 }
 
+/**
+ * Node flags every program the launcher, the stack and the benchmarks start gets (issue 21.6). A young
+ * generation of at most 8 MiB per semi-space (node's default grows to 16 MiB, ~34 MiB of new space in
+ * all): under `loadgen --rate max` it held the acked receivers' peak RSS at 123–136 MB where the default
+ * peaked at 127–174 MB, at the same records/s (side by side, day 09/11/12/13, quiet machine). Scavenges
+ * come more often but stay short; nothing survives longer for it. Run by hand, a program gets the same
+ * with `NODE_OPTIONS=--max-semi-space-size=8 npx tsx …` (COURSE.md, "Memory"); docker/Dockerfile sets it.
+ */
+export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
+
 let lessonsRoot: string | undefined;
 
 /**
@@ -62,7 +72,7 @@ export function programFile(file: string): string {
 export function startProgram(opts: StartOptions): Program {
   const proc = execa(
     process.execPath,
-    [...(opts.nodeArgs ?? []), '--import', 'tsx', programFile(opts.file), ...opts.args],
+    [...NODE_FLAGS, ...(opts.nodeArgs ?? []), '--import', 'tsx', programFile(opts.file), ...opts.args],
     {
       cwd: REPO_ROOT,
       env: { ...opts.env },
