@@ -38,8 +38,19 @@ export interface SandboxSpec {
 
 /** Files of /etc a Node program needs (name lookup of localhost, TLS roots, users, time zone). */
 const ETC = ['hosts', 'ssl', 'ca-certificates', 'passwd', 'group', 'nsswitch.conf', 'localtime', 'alternatives'];
-/** What of the repository the sandbox sees (read-only); never lessons/. */
-const REPO_PARTS = ['shared', 'checks', 'node_modules', 'package.json', 'tsconfig.json', 'scripts/grade'];
+/**
+ * What of the repository the sandbox sees (read-only); never lessons/. tests/support holds what the checks
+ * share with the tests (the quick shipper flags, the rsyslog peer), which the check kit imports.
+ */
+const REPO_PARTS = [
+  'shared',
+  'checks',
+  'tests/support',
+  'node_modules',
+  'package.json',
+  'tsconfig.json',
+  'scripts/grade',
+];
 
 /** bwrap's arguments up to and including `--`: the command follows. */
 export function sandboxArgs(spec: SandboxSpec): string[] {
