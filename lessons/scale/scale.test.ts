@@ -142,7 +142,17 @@ describe('shipper failover', () => {
       const got = new Set([...(await seqs(path.join(dir, 'r1'))), ...(await seqs(path.join(dir, 'r2')))]);
       expect(got.size).toBe(n); // every seq is in one of the two receivers' files
       expect((await seqs(path.join(dir, 'r2'))).length).toBeGreaterThan(0);
+      // The second receiver still runs (it rewrites stats.json every 100 ms): stop it, and wait for its exit,
+      // before its data dir goes — else rm races its writes (ENOTEMPTY, seen in CI).
+      rx[1]!.p.kill('SIGTERM');
+      await rx[1]!.exit;
     } finally {
+      for (const p of procs) {
+        if (p.exitCode !== null || p.signalCode !== null) continue;
+        const gone = new Promise<void>((res) => p.once('exit', () => res()));
+        p.kill('SIGKILL');
+        await gone;
+      }
       await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);
