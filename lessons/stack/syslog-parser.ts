@@ -21,6 +21,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import type { SyslogReason } from '../../shared/protocol/syslog/errors.ts';
 import { SyslogRecordWriter, type RecordOutput } from '../../shared/protocol/syslog/writer.ts';
 import { SyslogFrameDecoder } from './syslog-framing.ts';
+import { warmUpStream } from './syslog-warm-up.ts';
 
 /** What one push/end/close of a connection produced (its records are in the batch's buffer). */
 export interface ParsedOutput {
@@ -44,6 +45,8 @@ export interface ParseLimits {
   maxMessageBytes: number;
   /** a count over the message limit and over this ends the connection instead of being skipped */
   maxSkipBytes: number;
+  /** sample messages parsed (and thrown away) on each parsing thread before `ready` (syslog-warm-up.ts); 0 = none */
+  warmUp?: number;
 }
 
 export interface ParsedBatch {
@@ -69,8 +72,10 @@ export interface SyslogStreamParser {
   readonly pendingBytes: number;
   /** messages that took the slow path (bytes that are not UTF-8, repeated SD names) */
   readonly slowPath: number;
-  /** resolves once the parser works at full speed (workers loaded) */
+  /** resolves once the parser works at full speed (workers loaded, warmed up) */
   readonly ready: Promise<void>;
+  /** how long the start-up warm-up took (ms; the slowest thread's), once ready */
+  readonly warmUpMs: number;
   stop(): Promise<void>;
 }
 
@@ -187,6 +192,27 @@ class ParseCore {
 }
 
 /**
+ * Parses `limits.warmUp` sample messages on this thread with a throw-away ParseCore, so that the code
+ * real traffic takes is compiled before the first client (syslog-warm-up.ts says why); returns the ms.
+ */
+function warmUp(limits: ParseLimits): number {
+  const n = limits.warmUp ?? 0;
+  if (n <= 0) return 0;
+  const t0 = performance.now();
+  const core = new ParseCore(limits);
+  core.open(0, ',"peer":"warm-up","lane":"syslog","transport":"tcp"}');
+  for (const read of warmUpStream(n)) {
+    const out = core.push(0, read, Date.now());
+    core.release();
+    if (out.persisted !== out.messages)
+      throw new Error(`syslog warm-up: a sample message was rejected (${out.rejects[0]?.reason})`);
+  }
+  core.end(0, Date.now());
+  core.close(0);
+  return performance.now() - t0;
+}
+
+/**
  * Everything on the calling thread: onOutput is called synchronously from push/end/close. With an
  * `output` (the lane's appender), records are written straight into it, once: the batches then carry
  * counts and rejects only.
@@ -194,13 +220,17 @@ class ParseCore {
 export class InlineSyslogParser implements SyslogStreamParser {
   private readonly core: ParseCore;
   readonly pendingBytes = 0;
-  readonly ready = Promise.resolve();
+  readonly ready: Promise<void>;
+  /** how long the start-up warm-up took (ms) */
+  readonly warmUpMs: number;
 
   constructor(
     limits: ParseLimits,
     private readonly onOutput: (batch: ParsedBatch) => void,
     output?: RecordOutput,
   ) {
+    this.warmUpMs = warmUp(limits);
+    this.ready = Promise.resolve();
     this.core = new ParseCore(limits, undefined, output);
   }
 
@@ -254,6 +284,8 @@ interface ToWorker {
 
 interface FromWorker {
   ready?: true;
+  /** with `ready`: the warm-up's ms */
+  warmUpMs?: number;
   /** the records of the batch: [record slab, length] (a slab not sent before comes in newSlabs) */
   records: [number, number] | undefined;
   /** records too big for a slab (a huge message): sent as a copy */
@@ -312,6 +344,7 @@ export class WorkerSyslogParser implements SyslogStreamParser {
   private scheduled = false;
   private failed: Error | undefined;
   readonly ready: Promise<void>;
+  warmUpMs = 0;
 
   constructor(
     threads: number,
@@ -347,7 +380,10 @@ export class WorkerSyslogParser implements SyslogStreamParser {
       let ready!: () => void;
       readies.push(new Promise<void>((r) => (ready = r)));
       worker.on('message', (m: FromWorker) => {
-        if (m.ready) return ready();
+        if (m.ready) {
+          this.warmUpMs = Math.max(this.warmUpMs, m.warmUpMs ?? 0);
+          return ready();
+        }
         this.pending -= m.bytes;
         lane.slowPath = m.slowPath;
         if (m.slab >= 0) lane.free.push(m.slab);
@@ -536,7 +572,7 @@ function runWorker(limits: ParseLimits): void {
     newSlabs = [];
     port.postMessage(msg);
   });
-  port.postMessage({ ready: true });
+  port.postMessage({ ready: true, warmUpMs: warmUp(limits) } satisfies Pick<FromWorker, 'ready' | 'warmUpMs'>);
 }
 
 if (!isMainThread) {

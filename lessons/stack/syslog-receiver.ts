@@ -57,6 +57,7 @@ import { ensureCerts } from '../../shared/tls/certs.ts';
 import { classifyServerFailure } from '../day13/tls-failures.ts';
 import { DoubleBufferedAppender } from './double-buffered-appender.ts';
 import { adopt } from './own-buffer-reads.ts';
+import { WARM_UP_MESSAGES } from './syslog-warm-up.ts';
 import { InlineSyslogParser, WorkerSyslogParser, type ParsedBatch, type SyslogStreamParser } from './syslog-parser.ts';
 
 // ---- options ----------------------------------------------------------------------------------------
@@ -139,6 +140,12 @@ const args = parseCli({
     // issue 21.1: a parse thread by default where there is a second core (1.8x the messages/s of inline in
     // the bench, side by side with rsyslog); 0 keeps everything on the main thread (the least CPU per message)
     parseThreads: parseThreadsOption('parse TCP/TLS streams, a connection per thread'),
+    warmUp: opt.int(
+      '--warm-up <n>',
+      'sample messages each parsing thread parses (and throws away) at start-up, before "ready", so the first clients meet compiled code (syslog-warm-up.ts); 0 = none',
+      WARM_UP_MESSAGES,
+      { min: 0, max: 10_000_000 },
+    ),
     drainQuietMs: opt.int('--drain-quiet-ms <n>', 'on SIGTERM, keep reading until no bytes arrive for this long', 100, {
       min: 0,
       max: 3000,
@@ -201,7 +208,11 @@ const sink = await FileSink.open(receiverSinkOptions(args));
 const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, () => {
   stats.bytes.decoded = appender.totalBytes;
   stats.extra.sink = sink.counters;
-  stats.extra.parse = { threads: args.parseThreads, slowPath: parser.slowPath + udpWriter.slowPath };
+  stats.extra.parse = {
+    threads: args.parseThreads,
+    slowPath: parser.slowPath + udpWriter.slowPath,
+    warmUp: { messages: args.warmUp, ms: Math.round(parser.warmUpMs) },
+  };
 }).start();
 sink.on('error', (err: Error) => log.error('sink failed: records are no longer accepted', { error: err.message }));
 
@@ -289,7 +300,7 @@ function onParsed(batch: ParsedBatch): void {
 }
 
 const PARSE_HIGH_WATER = 8 << 20;
-const limits = { maxMessageBytes: args.maxMessageBytes, maxSkipBytes: args.maxSkipBytes };
+const limits = { maxMessageBytes: args.maxMessageBytes, maxSkipBytes: args.maxSkipBytes, warmUp: args.warmUp };
 const APPEND_HIGH_WATER = 16 << 20;
 const parser: SyslogStreamParser =
   args.parseThreads > 0
@@ -580,4 +591,11 @@ announceReady({
   lane: args.lane,
   dataDir: args.dataDir,
 });
-log.info('listening', { host: args.host, ...ports, dataDir: args.dataDir, fsync: args.fsync, mtls });
+log.info('listening', {
+  host: args.host,
+  ...ports,
+  dataDir: args.dataDir,
+  fsync: args.fsync,
+  mtls,
+  warmUp: { messages: args.warmUp, ms: Math.round(parser.warmUpMs) },
+});
