@@ -28,6 +28,7 @@ import { diskFloor } from './ack-latency-disk.ts';
 import { day14Unavailable } from './day14.ts';
 import { tempDir } from './receivers.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
+import { readyToTime } from './warm-memory.ts';
 
 const LOADGEN = 'lessons/day14/loadgen.ts';
 const RECEIVER = 'lessons/day09/receiver.ts';
@@ -62,7 +63,7 @@ async function drive(fsync: string, loadgenArgs: string[]): Promise<Report> {
     args: ['--port', '0', '--data-dir', join(dir, 'rx'), '--fsync', fsync],
   });
   try {
-    const ready = await rx.ready;
+    const ready = await readyToTime(rx);
     const target = ['--target', `${ready.host}:${ready.port}`, '--seed', '42'];
     const json = join(dir, 'report.json');
     const lg = startProgram({

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { CODECS } from '../../shared/protocol/codecs.ts';
 import { shipperDone, startReceiver } from './receivers.ts';
 import type { Contender, Scenario } from './types.ts';
+import { readyToTime } from './warm-memory.ts';
 
 export interface CodecRunOptions {
   records: number;
@@ -60,7 +61,7 @@ export async function runCodec(opts: CodecRunOptions): Promise<CodecRun> {
     const done = await shipperDone(
       `shipper --codec ${opts.codec}`,
       'lessons/day12/shipper.ts',
-      await rx.ready,
+      await readyToTime(rx),
       opts.records,
       [
         '--seed',

@@ -23,6 +23,7 @@ import { startProgram } from '../lib/launch.ts';
 import { toChunks } from './blast.ts';
 import { lspBlast, plainConnect, toBatchFrames, type Connect } from './lsp-blast.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
+import { readyToTime } from './warm-memory.ts';
 
 const STREAM = 13;
 const HANDSHAKE_CLIENTS = 8;
@@ -96,7 +97,7 @@ async function withReceiver<T>(
   ];
   const p = startProgram({ name: `${lesson} receiver`, file: `lessons/${lesson}/receiver.ts`, args });
   try {
-    const ready = await p.ready;
+    const ready = await readyToTime(p);
     const r = await fn(ready.host, ready.port);
     await p.stop();
     await after?.(dir);

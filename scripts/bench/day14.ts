@@ -16,6 +16,7 @@ import { ensureCerts } from '../../shared/tls/certs.ts';
 import { REPO_ROOT, startProgram } from '../lib/launch.ts';
 import { tempDir } from './receivers.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
+import { readyToTime } from './warm-memory.ts';
 
 /** A report field as text: strings and numbers as they are, anything else as JSON. */
 const text = (v: unknown): string =>
@@ -125,7 +126,7 @@ export const loadgenToReceiver: Contender = {
       args: ['--port', '0', '--data-dir', dir, '--fsync', 'interval'],
     });
     try {
-      const ready = await rx.ready;
+      const ready = await readyToTime(rx);
       // batches of 1000 like every other LSP/1 row; delivery verified from the receiver's files
       return await runLoadgen(`${ready.host}:${ready.port}`, ctx.records, [
         '--transport',
@@ -174,7 +175,7 @@ function loadgenInto(
         args: [portFlag, '0', '--data-dir', dir, '--fsync', 'interval', ...rxArgs.map(sub)],
       });
       try {
-        const ready = await rx.ready;
+        const ready = await readyToTime(rx);
         const port = (ready['ports'] as { tcp?: number } | undefined)?.tcp ?? ready.port;
         return await runLoadgen(`${ready.host}:${port}`, ctx.records, [...lgArgs.map(sub), '--verify-dir', dir], opts);
       } finally {
@@ -193,7 +194,7 @@ export const loadgenAlone: Contender = {
   async run(ctx) {
     const sink = startProgram({ name: 'raw sink', file: 'scripts/bench/raw-sink.ts', args: ['--port', '0'] });
     try {
-      const ready = await sink.ready;
+      const ready = await readyToTime(sink);
       return await runLoadgen(`${ready.host}:${ready.port}`, ctx.records, ['--transport', 'ndjson']);
     } finally {
       await sink.stop();
@@ -220,7 +221,7 @@ export const sharedGeneratorAlone: Contender = {
   async run(ctx) {
     const sink = startProgram({ name: 'raw sink', file: 'scripts/bench/raw-sink.ts', args: ['--port', '0'] });
     try {
-      const ready = await sink.ready;
+      const ready = await readyToTime(sink);
       const t0 = performance.now();
       const socket = net.connect({ host: ready.host, port: ready.port });
       await new Promise<void>((res, rej) => socket.once('connect', res).once('error', rej));

@@ -20,6 +20,7 @@ import { encodeBatch } from '../../shared/protocol/batch.ts';
 import { encodeHello, FrameDecoder, FrameType } from '../../shared/protocol/frame.ts';
 import { shipperDone, startReceiver, tempDir } from './receivers.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
+import { readyToTime } from './warm-memory.ts';
 
 const POLITE_STREAM = 1717;
 const BATCH = 10;
@@ -108,7 +109,7 @@ async function run(ctx: FairnessContext, flood: boolean): Promise<RunResult> {
   const dir = await tempDir('fair');
   const rx = startReceiver('day09 receiver', 'lessons/day09/receiver.ts', join(dir, 'rx'), ['--fsync', 'interval']);
   try {
-    const ready = await rx.ready;
+    const ready = await readyToTime(rx);
     const t0 = performance.now();
     if (!flood) {
       const l = await polite(ready.host, ready.port, ctx.lines, () => performance.now() - t0 >= 5000);

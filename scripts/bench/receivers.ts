@@ -10,6 +10,7 @@ import { startProgram, type Program, type ProgramEvent } from '../lib/launch.ts'
 import { blast } from './blast.ts';
 import { lspBlast } from './lsp-blast.ts';
 import type { RunResult } from './types.ts';
+import { readyToTime } from './warm-memory.ts';
 
 export async function tempDir(tag: string): Promise<string> {
   return mkdtemp(join(os.tmpdir(), `logstream-bench-${tag}-`));
@@ -60,7 +61,7 @@ export async function withReceiver<T extends { ms: number; bytes: number }>(
   const dir = await tempDir('rx');
   const p = startReceiver(file, file, dir, args);
   try {
-    const ready = await p.ready;
+    const ready = await readyToTime(p);
     const r = await move(ready.host, ready.port);
     await p.stop();
     if (expect !== undefined) {

@@ -20,6 +20,7 @@ import { NatsCluster } from '../../lessons/scale/jetstream/cluster.ts';
 import { startProgram, type Program } from '../lib/launch.ts';
 import { lspBlast, toBatchFrames } from './lsp-blast.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
+import { warmFreeMemory } from './warm-memory.ts';
 
 /** per context: the lines, cut into frames per (receiver count, receiver index) on first use */
 const corpora = new WeakMap<BenchContext, { lines: string[]; frames: Map<string, Buffer[]> }>();
@@ -92,6 +93,7 @@ function contender(receivers: number, sink: 'file' | 'jetstream', replicas: numb
           );
         }
         const ready = await Promise.all(rxs.map((r) => r.ready));
+        warmFreeMemory();
         const shares = ready.map((_, i) => share(ctx, receivers, i));
         const t0 = performance.now();
         const results = await Promise.all(

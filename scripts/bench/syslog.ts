@@ -32,6 +32,7 @@ import { waitDrain } from '../../shared/net.ts';
 import { seededRandom } from '../../shared/random.ts';
 import { startProgram } from '../lib/launch.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
+import { readyToTime, warmFreeMemory } from './warm-memory.ts';
 
 const HOSTS = Array.from({ length: 16 }, (_, i) => `web-${String(i + 1).padStart(2, '0')}`);
 const APPS = ['checkout', 'payments', 'search', 'auth', 'inventory', 'shipping', 'gateway', 'recommendations'];
@@ -254,7 +255,7 @@ export function laneContender(name: string, extra: string[], nodeArgs?: string[]
         ],
       });
       try {
-        const ready = await p.ready;
+        const ready = await readyToTime(p);
         const ports = ready['ports'] as { tcp: number };
         const cpu0 = cpuMsOf(p.pid);
         const r = await sendAndCount(ports.tcp, ctx.chunks, dir, /^records-\d+\.ndjson$/, ctx.records);
@@ -298,6 +299,7 @@ function rsyslogContender(name: string, template: string | undefined): Contender
         ].join('\n'),
       });
       try {
+        warmFreeMemory();
         const cpu0 = cpuMsOf(rs.pid);
         const r = await sendAndCount(port, ctx.chunks, dir, /^out\.log$/, ctx.records);
         const cpu1 = cpuMsOf(rs.pid);
@@ -315,6 +317,7 @@ const NOTES = [
   'Each row times connect → the last growth of the output files, which must then hold exactly one line per message (the delivery check).',
   "The note of each run gives the server process's CPU time (all threads) for the run, and messages per CPU-second: on a shared machine that figure moves far less than wall time; compare ratios within one run.",
   'Output differs: rsyslog writes its default text format (RSYSLOG_FileFormat, ~0.5× the input bytes) or a flat JSON template (option.jsonf, structured data left as one string); the lane writes full LSP/1 records (SD parsed into attrs.sd, _rx added), ~2.5× the input bytes.',
+  'Every contender, once its server is ready, starts its clock right after the bench wrote and removed a 512 MiB scratch file (warm-memory.ts: on this kind of VM memory left free for ~2 s goes back to the host, and writing into it again cost a contender that started slower up to 1 s per run).',
   "Durability differs in rsyslog's favour: omfile does not fsync by default; the lane runs --fsync interval (an fsync every 100 ms).",
   `rsyslog spreads the work over threads (imptcp input, queue worker, omfile); the lane by default parses on a worker thread where there is a second core (--parse-threads auto = ${autoParseThreads()} here: the main thread then only reads the socket and writes the file), or on its main thread with --parse-threads 0.`,
 ].join(' ');

@@ -27,6 +27,7 @@ import { TokenBucket } from '../../shared/token-bucket.ts';
 import type { Program } from '../lib/launch.ts';
 import { shipperDone, startReceiver } from './receivers.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
+import { readyToTime } from './warm-memory.ts';
 
 export interface LaneRun {
   lane: 'udp' | 'tcp';
@@ -89,15 +90,21 @@ export async function runUdpLane(opts: UdpLaneOptions): Promise<LaneRun> {
   const dir = await tempDir('udp');
   const rx = udpReceiver(dir, opts.rcvbuf);
   try {
-    const done = await shipperDone('the day 10 shipper', 'lessons/day10/shipper.ts', await rx.ready, opts.records, [
-      '--seed',
-      String(opts.seed ?? 1),
-      '--rate',
-      String(opts.rate),
-      '--stream-id',
-      '10',
-      ...(opts.maxDatagram ? ['--max-datagram', String(opts.maxDatagram)] : []),
-    ]);
+    const done = await shipperDone(
+      'the day 10 shipper',
+      'lessons/day10/shipper.ts',
+      await readyToTime(rx),
+      opts.records,
+      [
+        '--seed',
+        String(opts.seed ?? 1),
+        '--rate',
+        String(opts.rate),
+        '--stream-id',
+        '10',
+        ...(opts.maxDatagram ? ['--max-datagram', String(opts.maxDatagram)] : []),
+      ],
+    );
     // SIGTERM: the receiver reads what is still in its socket buffer, then writes its final stats.
     await rx.stop();
     const st = await finalStats(dir);
@@ -131,7 +138,7 @@ export async function runTcpLane(opts: { records: number; rate: number; seed?: n
   const dir = await tempDir('tcp');
   const rx = startReceiver('day08 receiver', 'lessons/day08/receiver.ts', dir, ['--fsync', 'never']);
   try {
-    const ready = await rx.ready;
+    const ready = await readyToTime(rx);
     // Generate first: the clock measures the network and the receiver, not the generator.
     const chunks: Buffer[] = [];
     const counts: number[] = [];
@@ -224,7 +231,7 @@ export async function runUdpReceiver(opts: {
   const socket = dgram.createSocket('udp4');
   socket.on('error', () => {});
   try {
-    const ready = await rx.ready;
+    const ready = await readyToTime(rx);
     await new Promise<void>((resolve) => socket.connect(ready.port, ready.host, () => resolve()));
     const bucket = new TokenBucket(opts.rate, Math.max(1, opts.rate / 20));
     let inFlight = 0;
