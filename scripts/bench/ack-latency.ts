@@ -27,6 +27,7 @@ import { startProgram } from '../lib/launch.ts';
 import { diskFloor } from './ack-latency-disk.ts';
 import { day14Unavailable } from './day14.ts';
 import { tempDir } from './receivers.ts';
+import { peakRssExtra, RSS_FIGURE, SERVER_PEAK_RSS } from './rss.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 import { readyToTime } from './warm-memory.ts';
 
@@ -74,6 +75,8 @@ async function drive(fsync: string, loadgenArgs: string[]): Promise<Report> {
     const exit = await lg.exit;
     if (!existsSync(json)) throw new Error(`loadgen exited ${exit.exitCode ?? exit.signal} without its report`);
     const rep = JSON.parse(await readFile(json, 'utf8')) as Report;
+    // the receiver's peak RSS over the run (issue 21.6), read while it still runs
+    Object.assign(rep, peakRssExtra(rx.pid));
     // what one fsync cost on this disk during the run (the receiver's final stats.json, after SIGTERM)
     await rx.stop();
     const st = JSON.parse(await readFile(join(dir, 'rx', 'stats.json'), 'utf8')) as {
@@ -152,6 +155,7 @@ async function maxRun(fsync: string, records: number): Promise<RunResult> {
       fsyncP99Ms: rep['fsyncP99Ms'],
       fsyncMaxMs: rep['fsyncMaxMs'],
       sinkBytes: rep['sinkBytes'],
+      [SERVER_PEAK_RSS]: rep[SERVER_PEAK_RSS],
     },
   };
 }
@@ -185,6 +189,7 @@ async function halfRun(fsync: string, ctx: AckLatencyContext): Promise<RunResult
       fsyncAvgMs: rep['fsyncAvgMs'],
       fsyncP99Ms: rep['fsyncP99Ms'],
       fsyncMaxMs: rep['fsyncMaxMs'],
+      [SERVER_PEAK_RSS]: rep[SERVER_PEAK_RSS],
     },
   };
 }
@@ -262,6 +267,7 @@ export const ackLatencyScenario: Scenario = {
     fsyncAvgMs: 'one fsync, mean (ms)',
     fsyncP99Ms: 'one fsync, p99 (ms)',
     fsyncMaxMs: 'one fsync, max (ms)',
+    ...RSS_FIGURE,
   },
   async setup(opts) {
     const why = day14Unavailable(false);
@@ -287,5 +293,5 @@ export const ackLatencyScenario: Scenario = {
     };
     return ctx;
   },
-  notes: `Rows "--rate max": the day 14 loadgen closed loop (--batch-records 1000, window 64) into a fresh day 09 receiver — the lane's throughput under each fsync policy. Rows "50 % of max": after ${WARMUP_SECONDS} s at the same rate to warm the receiver and the loadgen up (loadgen --warmup: sent and ACKed, not measured; its fsyncs do count in the fsync columns), the loadgen open loop for ${LATENCY_SECONDS} s at half the maximum measured in setup with the default --fsync group (one closed-loop run), its default batches (100 records, 5 ms); ACK latency runs from each record's due time to the ACK that covers it; "loadgen late" is how late the loadgen handed records to its connection (p99 of now − due time: the generator's own share), and the event loop delays (p99, max) of the loadgen (after its warm-up) and of the receiver (its stats.json, over its whole run) show a stall of either process, which an ACK waits out whatever the disk does. Every ACK comes only after an fsync covering the record. Row "--fsync never": the same open loop with no fsync (the lane's own part of the latency: receiver, loadgen, CPU). Row "disk alone": the 50 % rows' bytes/s (the receiver's bytes per record, _rx included) appended and fdatasync'ed back to back by nothing else for ${LATENCY_SECONDS} s; its ACK p50/p99 is the wait of a record arriving at a random instant until the end of the first fsync started after it: the disk's floor. "one fsync, p99" of a receiver row is the upper bound of its histogram bucket (1, 2, 4, … ms).`,
+  notes: `Rows "--rate max": the day 14 loadgen closed loop (--batch-records 1000, window 64) into a fresh day 09 receiver — the lane's throughput under each fsync policy. Rows "50 % of max": after ${WARMUP_SECONDS} s at the same rate to warm the receiver and the loadgen up (loadgen --warmup: sent and ACKed, not measured; its fsyncs do count in the fsync columns), the loadgen open loop for ${LATENCY_SECONDS} s at half the maximum measured in setup with the default --fsync group (one closed-loop run), its default batches (100 records, 5 ms); ACK latency runs from each record's due time to the ACK that covers it; "loadgen late" is how late the loadgen handed records to its connection (p99 of now − due time: the generator's own share), and the event loop delays (p99, max) of the loadgen (after its warm-up) and of the receiver (its stats.json, over its whole run) show a stall of either process, which an ACK waits out whatever the disk does. Every ACK comes only after an fsync covering the record. Row "--fsync never": the same open loop with no fsync (the lane's own part of the latency: receiver, loadgen, CPU). Row "disk alone": the 50 % rows' bytes/s (the receiver's bytes per record, _rx included) appended and fdatasync'ed back to back by nothing else for ${LATENCY_SECONDS} s; its ACK p50/p99 is the wait of a record arriving at a random instant until the end of the first fsync started after it: the disk's floor. "one fsync, p99" of a receiver row is the upper bound of its histogram bucket (1, 2, 4, … ms). "server peak RSS": the receiver's VmHWM from /proc at the end of the run, before it is stopped (issue 21.6: ≤ 150 MB at saturation — the "--rate max" rows).`,
 };

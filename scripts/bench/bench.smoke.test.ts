@@ -8,8 +8,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../lib/launch.ts';
 import type { BenchReport } from './report.ts';
+import { peakRssMb, SERVER_PEAK_RSS } from './rss.ts';
 import { corpusRecords } from './summary.ts';
 import { syslogCorpus } from './syslog.ts';
+
+/** VmHWM is Linux's (/proc); elsewhere the figure is left out and shows as "–". */
+const hasProc = existsSync('/proc/self/status');
 
 const bench = (args: string[]) =>
   execa(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts/bench.ts'), ...args], {
@@ -50,6 +54,11 @@ describe('npm run bench (smoke)', () => {
       expect(row.runs, row.contender).toBe(1);
       expect(row.recordsPerSec, row.contender).toBeGreaterThan(0);
     }
+    // the receiver rows report the receiver's peak RSS (issue 21.6; where /proc exists)
+    const receiverRows = s.rows.filter((x) => x.contender.startsWith('day08 receiver ('));
+    expect(receiverRows.length).toBe(2);
+    if (hasProc)
+      for (const row of receiverRows) expect(row.extraMedian[SERVER_PEAK_RSS], row.contender).toBeGreaterThan(0);
     expect(await readFile(join(q, 'latest.svg'), 'utf8')).toMatch(/^<svg[\s\S]*day08[\s\S]*<\/svg>$/);
     expect(await readFile(join(q, 'latest.md'), 'utf8')).toMatch(/^# LogStream Lab benchmark \(--quick/);
   });
@@ -68,6 +77,15 @@ describe('npm run bench (smoke)', () => {
     expect(list.stdout).toMatch(/^ {2}all /m);
     expect(list.stdout).toMatch(/^ {2}udp-loss /m);
   });
+
+  it.skipIf(!hasProc)(
+    'peakRssMb reads VmHWM: a number for this process, undefined for a pid that does not exist',
+    () => {
+      expect(peakRssMb(process.pid)).toBeGreaterThan(0);
+      // above the largest pid_max Linux allows (2^22): never a live process
+      expect(peakRssMb(2 ** 22 + 1)).toBeUndefined();
+    },
+  );
 
   it("the summary's records are the syslog corpus's messages, in order, one each", () => {
     const { chunks } = syslogCorpus(500, 7, 4096);

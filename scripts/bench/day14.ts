@@ -15,6 +15,7 @@ import { waitDrain } from '../../shared/net.ts';
 import { ensureCerts } from '../../shared/tls/certs.ts';
 import { REPO_ROOT, startProgram } from '../lib/launch.ts';
 import { tempDir } from './receivers.ts';
+import { RSS_FIGURE, withPeakRss } from './rss.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 import { readyToTime } from './warm-memory.ts';
 
@@ -128,7 +129,7 @@ export const loadgenToReceiver: Contender = {
     try {
       const ready = await readyToTime(rx);
       // batches of 1000 like every other LSP/1 row; delivery verified from the receiver's files
-      return await runLoadgen(`${ready.host}:${ready.port}`, ctx.records, [
+      const r = await runLoadgen(`${ready.host}:${ready.port}`, ctx.records, [
         '--transport',
         'lsp',
         '--batch-records',
@@ -136,6 +137,7 @@ export const loadgenToReceiver: Contender = {
         '--verify-dir',
         dir,
       ]);
+      return withPeakRss(r, rx.pid);
     } finally {
       await rx.stop();
       await rm(dir, { recursive: true, force: true });
@@ -177,7 +179,13 @@ function loadgenInto(
       try {
         const ready = await readyToTime(rx);
         const port = (ready['ports'] as { tcp?: number } | undefined)?.tcp ?? ready.port;
-        return await runLoadgen(`${ready.host}:${port}`, ctx.records, [...lgArgs.map(sub), '--verify-dir', dir], opts);
+        const r = await runLoadgen(
+          `${ready.host}:${port}`,
+          ctx.records,
+          [...lgArgs.map(sub), '--verify-dir', dir],
+          opts,
+        );
+        return withPeakRss(r, rx.pid);
       } finally {
         await rx.stop();
         await rm(dir, { recursive: true, force: true });
@@ -250,6 +258,7 @@ export const day14Scenario: Scenario = {
   title: 'day 14 load generator --rate max into every lane (delivery verified from the files), and the generator alone',
   baseline: 'shared RecordGenerator → discarding sink (in-process)',
   defaultRecords: 500_000,
+  figures: RSS_FIGURE,
   async setup(opts) {
     const root = await tempDir('d14-certs');
     const certs = await ensureCerts(join(root, 'certs'));
@@ -306,5 +315,5 @@ export const day14Scenario: Scenario = {
     sharedGeneratorAlone,
   ],
   notes:
-    "The loadgen rows run lessons/day14/loadgen.ts --rate max --count N --seed 42 (skipped with the reason when day 14 is absent); records/s = what its report says was delivered (persisted when it verified the receiver's files, else ACKed, else sent) per second of its own elapsed time. Into each lane's receiver (fresh data dir, --fsync interval): --verify-dir, so delivery is checked from the receiver's files; LSP/1 rows use --batch-records 1000; the UDP row may lose, and its loss is in the note. Alone: --transport ndjson into scripts/bench/raw-sink.ts, and --dry-run (no socket). The in-process row generates seeded ~200-byte records with shared/generate.ts and writes them into scripts/bench/raw-sink.ts over loopback: the cost of generating plus the loopback copy, nothing else.",
+    "The loadgen rows run lessons/day14/loadgen.ts --rate max --count N --seed 42 (skipped with the reason when day 14 is absent); records/s = what its report says was delivered (persisted when it verified the receiver's files, else ACKed, else sent) per second of its own elapsed time. Into each lane's receiver (fresh data dir, --fsync interval): --verify-dir, so delivery is checked from the receiver's files; LSP/1 rows use --batch-records 1000; the UDP row may lose, and its loss is in the note. Alone: --transport ndjson into scripts/bench/raw-sink.ts, and --dry-run (no socket). The in-process row generates seeded ~200-byte records with shared/generate.ts and writes them into scripts/bench/raw-sink.ts over loopback: the cost of generating plus the loopback copy, nothing else. Server peak RSS (second table, issue 21.6): the receiver's VmHWM from /proc at the end of each run, before it is stopped (the loadgen's own peak is peakRssMb in the JSON).",
 };

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { startProgram, type Program, type ProgramEvent } from '../lib/launch.ts';
 import { blast } from './blast.ts';
 import { lspBlast } from './lsp-blast.ts';
+import { peakRssExtra } from './rss.ts';
 import type { RunResult } from './types.ts';
 import { readyToTime } from './warm-memory.ts';
 
@@ -50,19 +51,20 @@ export async function persisted(dir: string): Promise<number> {
 
 /**
  * Starts `file` on a fresh data dir, `move`s the bytes to it, stops it; with `expect`, its stats must
- * account for exactly that many records (the delivery check).
+ * account for exactly that many records (the delivery check). `rss`: the receiver's peak RSS (rss.ts), read
+ * once the bytes are moved and before it is stopped, for the run's `extra`.
  */
 export async function withReceiver<T extends { ms: number; bytes: number }>(
   file: string,
   args: string[],
   move: (host: string, port: number) => Promise<T>,
   expect?: number,
-): Promise<T> {
+): Promise<T & { rss: Record<string, number> }> {
   const dir = await tempDir('rx');
   const p = startReceiver(file, file, dir, args);
   try {
     const ready = await readyToTime(p);
-    const r = await move(ready.host, ready.port);
+    const r = { ...(await move(ready.host, ready.port)), rss: peakRssExtra(p.pid) };
     await p.stop();
     if (expect !== undefined) {
       const got = await persisted(dir);
@@ -89,7 +91,7 @@ export async function blastReceiver(
     (host, port) => blast(host, port, chunks),
     opts.verify ? records : undefined,
   );
-  return { records, bytes: r.bytes, ms: r.ms };
+  return { records, bytes: r.bytes, ms: r.ms, extra: r.rss };
 }
 
 /** Pre-encoded LSP/1 BATCH frames (seqs 1..records of `stream`); timed connect → the ACK of the last record. */
@@ -101,5 +103,5 @@ export async function lspReceiver(
   records: number,
 ): Promise<RunResult> {
   const r = await withReceiver(file, args, (host, port) => lspBlast(host, port, stream, frames, records), records);
-  return { records, bytes: r.bytes, ms: r.ms, extra: { acks: r.acks } };
+  return { records, bytes: r.bytes, ms: r.ms, extra: { acks: r.acks, ...r.rss } };
 }

@@ -16,6 +16,7 @@ import {
   type Row,
   type ScenarioReport,
 } from './report.ts';
+import { RSS_FIGURE, SERVER_PEAK_RSS } from './rss.ts';
 
 const machine: Machine = {
   cpu: 'Test CPU 9000',
@@ -188,6 +189,35 @@ describe('markdown and JSON', () => {
     expect(md).toContain('| 40 % |'); // lane one: 80 of 200 MB/s
     expect(md).toContain('Generator alone: not measured');
     expect(md.trimEnd().endsWith('Some notes.')).toBe(true);
+  });
+
+  it("a summary scenario's figures (server peak RSS, issue 21.6) are a second table of medians; rows without it show –", () => {
+    const rss = (mb: number) => ({ [SERVER_PEAK_RSS]: mb });
+    const { rows } = withRatios(
+      [
+        {
+          ...summariseRuns('lane one', [run(1000, 10, rss(120)), run(1000, 10, rss(131.4)), run(1000, 10, rss(125))]),
+          role: 'lane',
+        },
+        { ...summariseRuns('rsyslog', [run(1000, 10, rss(12.5))]), role: 'peer' },
+        { ...summariseRuns('generator', [run(1000, 10)]), role: 'generator' },
+        { ...row('broken', 0), runs: 0, failures: 3 },
+      ],
+      'rsyslog',
+    );
+    const md = scenarioMarkdown(scenario({ rows, summary: summarise(rows), figures: RSS_FIGURE }), machine);
+    const lines = md.split('\n');
+    const header = lines.indexOf('| contender | server peak RSS (MiB) |');
+    expect(header).toBeGreaterThan(0);
+    expect(lines[header + 1]).toBe('|---|---:|');
+    expect(lines.slice(header + 2, header + 6)).toEqual([
+      '| lane one | 125 |',
+      '| rsyslog | 12.50 |',
+      '| generator | – |',
+      '| broken | – |',
+    ]);
+    // beside records/s, before the summary table
+    expect(header).toBeLessThan(lines.indexOf('#### Summary'));
   });
 
   it('a failed contender says so', () => {

@@ -24,6 +24,7 @@ import { lspOver, tlsConnect } from './day13.ts';
 import { loadgenAlone, loadgenDryRun, loadgenToReceiver, sharedGeneratorAlone } from './day14.ts';
 import { toBatchFrames } from './lsp-blast.ts';
 import { blastReceiver, lspReceiver, tempDir, withReceiver } from './receivers.ts';
+import { RSS_FIGURE } from './rss.ts';
 import type { BenchContext, Contender, Scenario } from './types.ts';
 import { syslogCorpus, syslogScenario } from './syslog.ts';
 import { runUdpReceiver, toDatagrams } from './udp-lane.ts';
@@ -133,7 +134,7 @@ const CONTENDERS: Contender[] = [
         bytes: r.bytes,
         ms: r.ms,
         note: `loss ${r.lossPct.toFixed(2)}% (kernel dropped ${r.kernelDrops ?? '?'} datagrams)`,
-        extra: { lossPct: r.lossPct, kernelDrops: r.kernelDrops, appDrops: r.appDrops },
+        extra: { lossPct: r.lossPct, kernelDrops: r.kernelDrops, appDrops: r.appDrops, ...r.rss },
       };
     },
   },
@@ -161,7 +162,7 @@ const CONTENDERS: Contender[] = [
         (host, port) => lspOver(tlsConnect(i.ca), host, port, i.frames, ctx.records),
         ctx.records,
       );
-      return { records: ctx.records, bytes: r.bytes, ms: r.ms };
+      return { records: ctx.records, bytes: r.bytes, ms: r.ms, extra: r.rss };
     },
   },
   { ...loadgenToReceiver, name: `${loadgenToReceiver.name} (its own records)`, ownInput: true },
@@ -176,6 +177,7 @@ export const summaryScenario: Scenario = {
   title: 'every lane on the same messages, beside rsyslog, the raw loopback ceiling and the generator alone',
   baseline: 'rsyslog imptcp → omfile',
   defaultRecords: 500_000,
+  figures: RSS_FIGURE,
   async setup({ records }) {
     const { chunks, bytes } = syslogCorpus(records);
     const lines = corpusRecords(chunks, records);
@@ -214,6 +216,7 @@ export const summaryScenario: Scenario = {
       `Input: ${records.toLocaleString('en-US')} seeded RFC 5424 messages (~${Math.round(bytes / records)} B octet-counted) for rsyslog and the syslog lane; the same messages as LSP/1 records (~${Math.round(ndjsonBytes / records)} B of NDJSON) for every other lane.`,
       'Timing: day 08 and the ceiling from connect to the receiver closing its side once all is written; days 09/11/12/13 from connect to the ACK of the last record (durable: --fsync interval); syslog lane and rsyslog from connect to the last growth of their output files, which must then hold one line per message; day 10 sends pre-encoded datagrams unpaced and counts what was delivered (it loses: never counted as "best lane").',
       '"of raw loopback ceiling" = the lane\'s MB/s of its own input over the discarding sink\'s MB/s. "vs rsyslog" = records/s over rsyslog\'s messages/s on the same messages.',
+      'Server peak RSS (second table, issue 21.6: a receiver stays ≤ 150 MB at saturation): the VmHWM of the row\'s server process (receiver, raw sink or rsyslogd; all its threads) read from /proc at the end of each run, before it is stopped; median over the runs; "–" for rows with no server of their own (the generators) or where /proc is missing.',
       'Every row runs its own fresh processes and data dir, in alternating order. Day 14 rows run only when lessons/day14 exists (its loadgen generates its own records).',
     ].join(' ');
     return ctx;

@@ -31,6 +31,7 @@ import { rsyslogVersion, startRsyslog } from '../../tests/support/rsyslog-peer.t
 import { waitDrain } from '../../shared/net.ts';
 import { seededRandom } from '../../shared/random.ts';
 import { startProgram } from '../lib/launch.ts';
+import { peakRssExtra, RSS_FIGURE } from './rss.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 import { readyToTime, warmFreeMemory } from './warm-memory.ts';
 
@@ -206,16 +207,24 @@ function cpuMsOf(pid: number): number | undefined {
   }
 }
 
-/** A run's result with the server's CPU time for it (a figure that shared machines disturb less than wall time). */
-function result(ctx: BenchContext, r: { ms: number; bytes: number }, cpuMs: number | undefined): RunResult {
-  if (cpuMs === undefined) return { records: ctx.records, bytes: r.bytes, ms: r.ms };
+/**
+ * A run's result with the server's CPU time for it (a figure that shared machines disturb less than wall time)
+ * and its peak RSS (`rss`: rss.ts peakRssExtra, read before the server is stopped).
+ */
+function result(
+  ctx: BenchContext,
+  r: { ms: number; bytes: number },
+  cpuMs: number | undefined,
+  rss: Record<string, number>,
+): RunResult {
+  if (cpuMs === undefined) return { records: ctx.records, bytes: r.bytes, ms: r.ms, extra: rss };
   const perCpuSec = Math.round(ctx.records / (cpuMs / 1000));
   return {
     records: ctx.records,
     bytes: r.bytes,
     ms: r.ms,
     note: `server cpu ${Math.round(cpuMs)} ms = ${perCpuSec.toLocaleString('en-US')} msg per cpu-s`,
-    extra: { serverCpuMs: Math.round(cpuMs), msgPerCpuSec: perCpuSec },
+    extra: { serverCpuMs: Math.round(cpuMs), msgPerCpuSec: perCpuSec, ...rss },
   };
 }
 
@@ -260,7 +269,8 @@ export function laneContender(name: string, extra: string[], nodeArgs?: string[]
         const cpu0 = cpuMsOf(p.pid);
         const r = await sendAndCount(ports.tcp, ctx.chunks, dir, /^records-\d+\.ndjson$/, ctx.records);
         const cpu1 = cpuMsOf(p.pid);
-        return result(ctx, r, cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0);
+        const cpuMs = cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0;
+        return result(ctx, r, cpuMs, peakRssExtra(p.pid));
       } finally {
         await p.stop();
         await rm(dir, { recursive: true, force: true });
@@ -303,7 +313,8 @@ function rsyslogContender(name: string, template: string | undefined): Contender
         const cpu0 = cpuMsOf(rs.pid);
         const r = await sendAndCount(port, ctx.chunks, dir, /^out\.log$/, ctx.records);
         const cpu1 = cpuMsOf(rs.pid);
-        return result(ctx, r, cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0);
+        const cpuMs = cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0;
+        return result(ctx, r, cpuMs, peakRssExtra(rs.pid));
       } finally {
         await rs.stop();
         await rm(dir, { recursive: true, force: true });
@@ -318,6 +329,7 @@ const NOTES = [
   "The note of each run gives the server process's CPU time (all threads) for the run, and messages per CPU-second: on a shared machine that figure moves far less than wall time; compare ratios within one run.",
   'Output differs: rsyslog writes its default text format (RSYSLOG_FileFormat, ~0.5× the input bytes) or a flat JSON template (option.jsonf, structured data left as one string); the lane writes full LSP/1 records (SD parsed into attrs.sd, _rx added), ~2.5× the input bytes.',
   'Every contender, once its server is ready, starts its clock right after the bench wrote and removed a 512 MiB scratch file (warm-memory.ts: on this kind of VM memory left free for ~2 s goes back to the host, and writing into it again cost a contender that started slower up to 1 s per run).',
+  "Server peak RSS (second table): the VmHWM of the server process (rsyslogd, or the lane's node process with its parse worker) read from /proc at the end of each run, before it is stopped; median over the runs.",
   "Durability differs in rsyslog's favour: omfile does not fsync by default; the lane runs --fsync interval (an fsync every 100 ms).",
   `rsyslog spreads the work over threads (imptcp input, queue worker, omfile); the lane by default parses on a worker thread where there is a second core (--parse-threads auto = ${autoParseThreads()} here: the main thread then only reads the socket and writes the file), or on its main thread with --parse-threads 0.`,
 ].join(' ');
@@ -326,6 +338,7 @@ export const syslogScenario: Scenario = {
   title: 'syslog lane vs rsyslog on identical octet-counted RFC 5424 over TCP (imptcp → omfile)',
   baseline: 'rsyslog imptcp → omfile',
   setup,
+  figures: RSS_FIGURE,
   contenders: [
     rsyslogContender('rsyslog imptcp → omfile', undefined),
     rsyslogContender('rsyslog imptcp → omfile (JSON)', JSON_TEMPLATE),

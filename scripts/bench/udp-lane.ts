@@ -26,6 +26,7 @@ import { HEADER_SIZE } from '../../shared/protocol/frame.ts';
 import { TokenBucket } from '../../shared/token-bucket.ts';
 import type { Program } from '../lib/launch.ts';
 import { shipperDone, startReceiver } from './receivers.ts';
+import { peakRssExtra } from './rss.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
 import { readyToTime } from './warm-memory.ts';
 
@@ -53,6 +54,8 @@ export interface LaneRun {
   bytes: number;
   /** the receive buffer the kernel granted (UDP only) */
   rcvbuf?: number;
+  /** the receiver's peak RSS as `extra` (rss.ts; runUdpReceiver only, empty where /proc is missing) */
+  rss?: Record<string, number>;
 }
 
 export interface UdpLaneOptions {
@@ -254,6 +257,7 @@ export async function runUdpReceiver(opts: {
     }
     while (inFlight > 0) await new Promise<void>((r) => (wake = r));
     const ms = performance.now() - t0;
+    const rss = peakRssExtra(rx.pid);
     await rx.stop();
     const st = await finalStats(dir);
     const delivered = st.records.persisted;
@@ -272,6 +276,7 @@ export async function runUdpReceiver(opts: {
       datagrams: opts.datagrams.length,
       bytes,
       rcvbuf: st.udp?.rcvbuf,
+      rss,
     };
   } finally {
     socket.close();
