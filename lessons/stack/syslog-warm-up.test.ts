@@ -11,6 +11,7 @@ describe('the syslog lane start-up warm-up sample', () => {
     let messages = 0;
     const d = new SyslogFrameDecoder({
       maxMessageBytes: 64 << 10,
+      reusesChunks: true, // warmUpStream reuses its read buffer
       onMessage: (buf, s, e, framing) => {
         messages++;
         framings.add(framing);
@@ -42,6 +43,7 @@ describe('the syslog lane start-up warm-up sample', () => {
   });
 
   it('is the same bytes every time (no clock, no randomness)', () => {
-    expect(Buffer.concat(warmUpStream(500)).equals(Buffer.concat(warmUpStream(500)))).toBe(true);
+    const bytes = () => Buffer.concat([...warmUpStream(500)].map((r) => Buffer.from(r)));
+    expect(bytes().equals(bytes())).toBe(true);
   });
 });
