@@ -19,10 +19,13 @@
  * lane's validation is a small part of its work (day 08's validateBatch is fast), so there it is 0.
  */
 import os from 'node:os';
-import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
 import { InvalidArgumentError } from 'commander';
 import { parseInteger, type OptionSpec } from './cli.ts';
 import { CodedError } from './errors.ts';
+import type { Reply, Request } from './parse-pool-worker.ts';
+import { tsWorker } from './ts-worker.ts';
 
 /** `auto`: a parse thread when there is a second core for it (the main thread keeps one), else inline. */
 export function autoParseThreads(): number {
@@ -86,14 +89,6 @@ interface Slot {
   ready: Promise<void>;
 }
 
-/** What a worker is sent: the lines' bytes (one copy, transferred) and each line's [start, end) in them. */
-interface Request {
-  id: number;
-  bytes: Uint8Array;
-  bounds: Uint32Array;
-}
-type Reply = { ready: true } | { id: number; rejects: Array<[number, unknown]> } | { id: number; error: string };
-
 /**
  * N workers, each running `fn` over the lines it is sent. Calls go round robin; each answers with a
  * promise of the verdicts, indexed like `lines` (undefined = accepted).
@@ -155,12 +150,17 @@ export class ParsePool<V> {
   }
 
   private spawn(): Slot {
-    // A tiny bootstrap that registers the TypeScript loader (tsx) the main thread runs under, then this file:
-    // no build step, like lessons/stack/syslog-parser.ts.
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const worker = new Worker(
-      `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); }).then((m) => m.runParseWorker())`,
-      { eval: true, workerData: { module: this.opts.module, fn: this.opts.fn, args: this.opts.args ?? [] } },
+    // The worker runs this file and the lesson's module as JavaScript esbuild bundles at start-up
+    // (shared/ts-worker.ts: no TypeScript loader per worker, ~18 MB less RSS each).
+    const modulePath = this.opts.module.startsWith('file:') ? fileURLToPath(this.opts.module) : this.opts.module;
+    const entry = [
+      `import { runParseWorker } from ${JSON.stringify(fileURLToPath(new URL('./parse-pool-worker.ts', import.meta.url)))};`,
+      `import * as mod from ${JSON.stringify(modulePath)};`,
+      'runParseWorker(mod);',
+    ].join('\n');
+    const worker = tsWorker(
+      { contents: entry, resolveDir: fileURLToPath(new URL('.', import.meta.url)) },
+      { workerData: { module: this.opts.module, fn: this.opts.fn, args: this.opts.args ?? [] } },
     );
     const jobs = new Map<number, Job>();
     let ready!: () => void;
@@ -244,31 +244,4 @@ function contiguous(lines: readonly Buffer[]): boolean {
     end = l.byteOffset + l.length;
   }
   return true;
-}
-
-/** The worker's side (called by the bootstrap above): import the module, answer every request. */
-export async function runParseWorker(): Promise<void> {
-  const wd = workerData as { module: string; fn: string; args: unknown[] };
-  const mod = (await import(wd.module)) as Record<string, unknown>;
-  const fn = mod[wd.fn];
-  if (typeof fn !== 'function') throw new Error(`${wd.module} has no function ${wd.fn}`);
-  const call = fn as (lines: Buffer[], from: number, ...args: unknown[]) => Array<unknown>;
-  const port = parentPort!;
-  port.on('message', (req: Request) => {
-    const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
-    const n = req.bounds.length / 2;
-    const lines = new Array<Buffer>(n);
-    for (let i = 0; i < n; i++) lines[i] = bytes.subarray(req.bounds[2 * i], req.bounds[2 * i + 1]);
-    let reply: Reply;
-    try {
-      const verdicts = call(lines, 0, ...wd.args);
-      const rejects: Array<[number, unknown]> = [];
-      for (let i = 0; i < n; i++) if (verdicts[i] !== undefined) rejects.push([i, verdicts[i]]);
-      reply = { id: req.id, rejects };
-    } catch (err) {
-      reply = { id: req.id, error: (err as Error).message };
-    }
-    port.postMessage(reply);
-  });
-  port.postMessage({ ready: true } satisfies Reply);
 }

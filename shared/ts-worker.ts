@@ -12,19 +12,32 @@
  * The module must start its worker side itself when `isMainThread` is false (look at `workerData`), and
  * must not need `import.meta` on that side (a CommonJS bundle has none). Node's own modules stay imports.
  */
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
-import { buildSync } from 'esbuild';
+
+type Esbuild = typeof import('esbuild');
+/** esbuild, loaded when a bundle is first made: a module that imports this file and is itself bundled into a
+ * worker (a worker's own file usually is) does not drag esbuild into that bundle. */
+let esbuild: Esbuild | undefined;
 
 const bundles = new Map<string, string>();
 
-/** `module` (a file URL or path of a .ts module) bundled into one CommonJS script, made once per process. */
-export function workerScript(module: string | URL): string {
-  const file = module instanceof URL || module.startsWith('file:') ? fileURLToPath(module) : module;
-  let code = bundles.get(file);
+/** What a worker runs: a module (a file URL or path of a .ts file), or the source of an entry module. */
+export type WorkerEntry = string | URL | { contents: string; resolveDir: string };
+
+/** `entry` and what it imports bundled into one CommonJS script, made once per process. */
+export function workerScript(entry: WorkerEntry): string {
+  const key = typeof entry === 'object' && !(entry instanceof URL) ? entry.contents : String(entry);
+  let code = bundles.get(key);
   if (code === undefined) {
-    const out = buildSync({
-      entryPoints: [file],
+    const where =
+      typeof entry === 'object' && !(entry instanceof URL)
+        ? { stdin: { contents: entry.contents, resolveDir: entry.resolveDir, loader: 'ts' as const } }
+        : { entryPoints: [entry instanceof URL || entry.startsWith('file:') ? fileURLToPath(entry) : entry] };
+    esbuild ??= createRequire(import.meta.url)('esbuild') as Esbuild;
+    const out = esbuild.buildSync({
+      ...where,
       bundle: true,
       platform: 'node',
       format: 'cjs',
@@ -33,12 +46,12 @@ export function workerScript(module: string | URL): string {
       logLevel: 'silent',
     });
     code = out.outputFiles[0]!.text;
-    bundles.set(file, code);
+    bundles.set(key, code);
   }
   return code;
 }
 
-/** A worker thread running `module` (see workerScript) with `options` (workerData, resourceLimits, …). */
-export function tsWorker(module: string | URL, options: Omit<WorkerOptions, 'eval'> = {}): Worker {
-  return new Worker(workerScript(module), { ...options, eval: true });
+/** A worker thread running `entry` (see workerScript) with `options` (workerData, resourceLimits, …). */
+export function tsWorker(entry: WorkerEntry, options: Omit<WorkerOptions, 'eval'> = {}): Worker {
+  return new Worker(workerScript(entry), { ...options, eval: true });
 }
