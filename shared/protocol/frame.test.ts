@@ -3,6 +3,7 @@ import { LS_ERR, LsError, type LsErrorCode } from './errors.ts';
 import {
   encodeAck,
   encodeFrame,
+  encodeFrameInPlace,
   encodeHello,
   encodeNack,
   encodePing,
@@ -238,6 +239,21 @@ describe('round trip', () => {
     for (let i = 0; i < bytes.length; i += 1000) chunks.push(bytes.subarray(i, i + 1000));
     const [frame] = decodeChunks(chunks);
     expect(frame!.payload.equals(big)).toBe(true);
+  });
+
+  it('encodeFrameInPlace: the same bytes as encodeFrame for every case, the payload framed where it lies', () => {
+    for (const [name, init] of cases) {
+      const payload = init.payload ?? Buffer.alloc(0);
+      const room = Buffer.alloc(HEADER_SIZE + payload.length + 7, 0xee); // larger than the frame: a view comes back
+      payload.copy(room, HEADER_SIZE);
+      const { payload: _p, ...header } = init;
+      const framed = encodeFrameInPlace(room, payload.length, header);
+      expect(framed.equals(encodeFrame(init)), name).toBe(true);
+      expect(framed.buffer, name).toBe(room.buffer);
+    }
+    expect(
+      catchLs(() => encodeFrameInPlace(Buffer.alloc(HEADER_SIZE + 2), 2, { type: FrameType.BATCH, count: 0 })).code,
+    ).toBe(LS_ERR.LS_ERR_COUNT);
   });
 
   it('HELLO and NACK payload helpers', () => {

@@ -98,12 +98,29 @@ function isU32(n: number): boolean {
  * would refuse. Does not compress: pass the payload as it should go on the wire (see encodeBatch).
  */
 export function encodeFrame(f: FrameInit): Buffer {
+  const payload = f.payload ?? EMPTY;
+  const out = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
+  payload.copy(out, HEADER_SIZE);
+  return writeHeader(out, payload, f);
+}
+
+/**
+ * encodeFrame for a payload already in place: `out[HEADER_SIZE, HEADER_SIZE + payloadBytes)` holds it (a
+ * sender that writes its records straight after room for the header — day 14's load generator, issue
+ * 21.4: no frame allocated and no payload copied per batch). Fills in the header; returns the frame, a view
+ * of `out`. The same checks as encodeFrame.
+ */
+export function encodeFrameInPlace(out: Buffer, payloadBytes: number, f: Omit<FrameInit, 'payload'>): Buffer {
+  return writeHeader(out, out.subarray(HEADER_SIZE, HEADER_SIZE + payloadBytes), f);
+}
+
+/** Checks `f` and writes the header for `payload` (which is, or is copied to, out[HEADER_SIZE…]). */
+function writeHeader(out: Buffer, payload: Buffer, f: Omit<FrameInit, 'payload'>): Buffer {
   const type = f.type;
   const codec = f.codec ?? 0;
   const count = f.count ?? 0;
   const stream = f.stream ?? 0;
   const seq = f.seq ?? 0;
-  const payload = f.payload ?? EMPTY;
 
   if (!Number.isInteger(type) || type < FrameType.HELLO || type > FrameType.PONG) {
     fail(LS_ERR.LS_ERR_TYPE, `frame type must be 1..6, got ${String(type)}`);
@@ -129,7 +146,6 @@ export function encodeFrame(f: FrameInit): Buffer {
   if (payload.length >= U32_SPAN)
     fail(LS_ERR.LS_ERR_TOO_LARGE, `payload of ${payload.length} bytes needs over 32 bits`);
 
-  const out = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
   out.writeUInt16BE(MAGIC, 0);
   out[2] = VERSION;
   out[3] = type;
@@ -141,8 +157,7 @@ export function encodeFrame(f: FrameInit): Buffer {
   out.writeUInt32BE(seq >>> 0, 16);
   out.writeUInt32BE(payload.length, 20);
   out.writeUInt32BE(zlib.crc32(payload), 24);
-  payload.copy(out, HEADER_SIZE);
-  return out;
+  return out.length === HEADER_SIZE + payload.length ? out : out.subarray(0, HEADER_SIZE + payload.length);
 }
 
 function jsonPayload(value: unknown, what: string): Buffer {
