@@ -30,6 +30,7 @@ import { decodeBatch } from '../../shared/protocol/batch.ts';
 import { LsError } from '../../shared/protocol/errors.ts';
 import { FrameDecoder, FrameType, HEADER_SIZE, type Frame } from '../../shared/protocol/frame.ts';
 import { validateBatch } from '../day08/validate.ts';
+import { WARM_UP_RECORDS, warmUpReceivePath } from './warm-up.ts';
 import { recoverHwm } from '../day09/hwm-store.ts';
 import { FileSink } from '../../shared/storage/file-sink.ts';
 import { RxWriter, peerName } from '../../shared/storage/rx.ts';
@@ -97,6 +98,12 @@ const args = parseCli({
       'on SIGTERM, keep reading until no datagram arrives for this long',
       100,
       { min: 0, max: 3000 },
+    ),
+    warmUp: opt.int(
+      '--warm-up <n>',
+      'generated records run through the receive path (and thrown away) before the socket is bound, so the first datagrams meet compiled code (warm-up.ts); 0 = none',
+      WARM_UP_RECORDS,
+      { min: 0, max: 10_000_000 },
     ),
   },
 });
@@ -330,6 +337,8 @@ const statsWriter = new StatsWriter(args.dataDir, stats, args.statsIntervalMs, (
   stats.extra.sink = sink.counters;
 });
 
+// Compiled before the first datagram: UDP cannot wait for a cold receiver (warm-up.ts).
+const warmUpMs = Math.round(warmUpReceivePath(args.warmUp, args.maxRecordBytes, MAX_DECODED_BYTES));
 socket.on('message', onDatagram);
 sink.on('error', (err: Error) => log.error('sink failed: records are no longer persisted', { error: err.message }));
 
@@ -355,7 +364,7 @@ const served = {
   stats,
   statsWriter,
   ready: { rcvbuf: udp.rcvbuf, rcvbufRequested: args.rcvbuf, maxDatagram: args.maxDatagram },
-  listening: { rcvbuf: udp.rcvbuf, rcvbufRequested: args.rcvbuf },
+  listening: { rcvbuf: udp.rcvbuf, rcvbufRequested: args.rcvbuf, warmUp: { records: args.warmUp, ms: warmUpMs } },
   stopped: () => ({
     datagrams: udp.datagrams,
     gaps: udp.gaps,
