@@ -18,7 +18,6 @@ import { RecordGenerator } from '../../shared/generate.ts';
 import { lspReceiver, persisted, shipperDone, startReceiver } from './receivers.ts';
 import { toBatchFrames } from './lsp-blast.ts';
 import type { BenchContext, Contender, RunResult, Scenario } from './types.ts';
-import { readyToTime } from './warm-memory.ts';
 
 const STREAM = 11;
 const frames1000 = new WeakMap<BenchContext, Buffer[]>();
@@ -41,7 +40,7 @@ function shipperAt(batch: number): Contender {
       const dir = await mkdtemp(join(os.tmpdir(), 'logstream-bench-d11-'));
       const rx = startReceiver('receiver', 'lessons/day11/receiver.ts', join(dir, 'rx'), ['--fsync', 'interval']);
       try {
-        const done = await shipperDone('shipper', 'lessons/day11/shipper.ts', await readyToTime(rx), n, [
+        const done = await shipperDone('shipper', 'lessons/day11/shipper.ts', rx, n, [
           '--state-dir',
           join(dir, 'state'),
           '--progress-ms',

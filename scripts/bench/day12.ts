@@ -15,7 +15,6 @@ import { join } from 'node:path';
 import { CODECS } from '../../shared/protocol/codecs.ts';
 import { shipperDone, startReceiver } from './receivers.ts';
 import type { Contender, Scenario } from './types.ts';
-import { readyToTime } from './warm-memory.ts';
 
 export interface CodecRunOptions {
   records: number;
@@ -58,23 +57,17 @@ export async function runCodec(opts: CodecRunOptions): Promise<CodecRun> {
   const rx = startReceiver('day12 receiver', 'lessons/day12/receiver.ts', rxDir, ['--fsync', opts.fsync ?? 'interval']);
   try {
     const level = opts.level === undefined ? [] : ['--level', String(opts.level)];
-    const done = await shipperDone(
-      `shipper --codec ${opts.codec}`,
-      'lessons/day12/shipper.ts',
-      await readyToTime(rx),
-      opts.records,
-      [
-        '--seed',
-        String(opts.seed ?? 42),
-        '--codec',
-        opts.codec,
-        ...level,
-        '--state-dir',
-        join(dir, 'state'),
-        '--progress-ms',
-        '0',
-      ],
-    );
+    const done = await shipperDone(`shipper --codec ${opts.codec}`, 'lessons/day12/shipper.ts', rx, opts.records, [
+      '--seed',
+      String(opts.seed ?? 42),
+      '--codec',
+      opts.codec,
+      ...level,
+      '--state-dir',
+      join(dir, 'state'),
+      '--progress-ms',
+      '0',
+    ]);
     if (done['acked'] !== opts.records)
       throw new Error(`shipper --codec ${opts.codec}: ${String(done['acked'])} of ${opts.records} ACKed`);
     await rx.stop();

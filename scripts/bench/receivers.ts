@@ -23,16 +23,18 @@ export function startReceiver(name: string, file: string, dataDir: string, args:
 }
 
 /**
- * A lesson's shipper sending `records` generated records to the receiver that printed `ready`, with `args`
- * after those; resolves with its done line (a shipper that prints none fails the run).
+ * A lesson's shipper sending `records` generated records to `receiver` (a started program: its ready line is
+ * awaited and the clock may start, readyToTime; or the address from a ready line), with `args` after those;
+ * resolves with its done line (a shipper that prints none fails the run).
  */
 export async function shipperDone(
   name: string,
   file: string,
-  ready: { host: string; port: number },
+  receiver: Program | { host: string; port: number },
   records: number,
   args: string[] = [],
 ): Promise<ProgramEvent> {
+  const ready = 'ready' in receiver ? await readyToTime(receiver) : receiver;
   const tx = startProgram({
     name,
     file,

@@ -10,7 +10,6 @@ import { toChunks } from './blast.ts';
 import { toBatchFrames } from './lsp-blast.ts';
 import { blastReceiver, lspReceiver, shipperDone, startReceiver, tempDir } from './receivers.ts';
 import type { BenchContext, Contender, Scenario } from './types.ts';
-import { readyToTime } from './warm-memory.ts';
 import { day10Scenario } from './udp-lane.ts';
 import { syslogScenario } from './syslog.ts';
 import { day11Scenario } from './day11.ts';
@@ -85,7 +84,7 @@ export const SCENARIOS: Record<string, Scenario> = {
           const dir = await tempDir('e2e');
           const rx = startReceiver('receiver', 'lessons/day08/receiver.ts', dir);
           try {
-            const done = await shipperDone('shipper', 'lessons/day08/shipper.ts', await readyToTime(rx), ctx.records);
+            const done = await shipperDone('shipper', 'lessons/day08/shipper.ts', rx, ctx.records);
             return { records: Number(done.sent), bytes: Number(done.bytes), ms: Number(done.elapsedMs) };
           } finally {
             await rx.stop();
@@ -122,7 +121,7 @@ export const SCENARIOS: Record<string, Scenario> = {
           const dir = await tempDir('e2e9');
           const rx = startReceiver('receiver', 'lessons/day09/receiver.ts', join(dir, 'rx'));
           try {
-            const done = await shipperDone('shipper', 'lessons/day09/shipper.ts', await readyToTime(rx), ctx.records, [
+            const done = await shipperDone('shipper', 'lessons/day09/shipper.ts', rx, ctx.records, [
               '--state-dir',
               join(dir, 'state'),
               '--progress-ms',

@@ -93,21 +93,15 @@ export async function runUdpLane(opts: UdpLaneOptions): Promise<LaneRun> {
   const dir = await tempDir('udp');
   const rx = udpReceiver(dir, opts.rcvbuf);
   try {
-    const done = await shipperDone(
-      'the day 10 shipper',
-      'lessons/day10/shipper.ts',
-      await readyToTime(rx),
-      opts.records,
-      [
-        '--seed',
-        String(opts.seed ?? 1),
-        '--rate',
-        String(opts.rate),
-        '--stream-id',
-        '10',
-        ...(opts.maxDatagram ? ['--max-datagram', String(opts.maxDatagram)] : []),
-      ],
-    );
+    const done = await shipperDone('the day 10 shipper', 'lessons/day10/shipper.ts', rx, opts.records, [
+      '--seed',
+      String(opts.seed ?? 1),
+      '--rate',
+      String(opts.rate),
+      '--stream-id',
+      '10',
+      ...(opts.maxDatagram ? ['--max-datagram', String(opts.maxDatagram)] : []),
+    ]);
     // SIGTERM: the receiver reads what is still in its socket buffer, then writes its final stats.
     await rx.stop();
     const st = await finalStats(dir);
